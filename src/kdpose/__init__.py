@@ -1,0 +1,37 @@
+"""kdpose: fast, accurate multi-person 2D pose estimation made small by knowledge distillation.
+
+The public API is imported lazily so that ``import kdpose`` stays fast and light (no torch import until a
+model is needed)."""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> "module:attribute"; filled in as subsystems land
+_LAZY = {
+    "get_skeleton": "kdpose.skeletons:get_skeleton",
+    "list_skeletons": "kdpose.skeletons:list_skeletons",
+    "Skeleton": "kdpose.skeletons:Skeleton",
+    "KdposeError": "kdpose.errors:KdposeError",
+    "DataError": "kdpose.errors:DataError",
+    "ConfigError": "kdpose.errors:ConfigError",
+    "CheckpointError": "kdpose.errors:CheckpointError",
+}
+
+
+def __getattr__(name: str):
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'kdpose' has no attribute '{name}'")
+    module, attr = target.split(":")
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))
+
+
+__all__ = sorted(_LAZY) + ["__version__"]

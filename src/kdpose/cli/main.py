@@ -1,0 +1,62 @@
+"""``kdpose`` command line: a thin dispatcher. Each sub-command is one module in this package exposing
+
+    NAME: str                      # the sub-command name
+    HELP: str                      # one line for ``kdpose --help``
+    def add_arguments(parser)      # fills its argparse parser (put examples in parser.epilog)
+    def run(args) -> int           # does the work through the public API; returns the exit code
+
+Add a sub-command by writing the module and adding its name to ``COMMANDS``."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# module names inside kdpose.cli, in the order shown by --help
+COMMANDS: list[str] = []
+
+
+def _load(name: str):
+    return importlib.import_module(f"kdpose.cli.{name}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from kdpose import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="kdpose",
+        description="kdpose: real-time multi-person 2D pose estimation and knowledge distillation.",
+        epilog="Run 'kdpose COMMAND --help' for the options and examples of each command.",
+    )
+    parser.add_argument("--version", action="version", version=f"kdpose {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for modname in COMMANDS:
+        mod = _load(modname)
+        p = sub.add_parser(
+            mod.NAME, help=mod.HELP, description=mod.HELP, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from kdpose.errors import KdposeError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 0 if argv is None and len(sys.argv) <= 1 else 2
+    try:
+        return int(args._run(args) or 0)
+    except KdposeError as exc:
+        print(f"kdpose: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kdpose: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

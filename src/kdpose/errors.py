@@ -1,0 +1,25 @@
+"""Typed exceptions. Every error a user can cause is one of these, with a one-line message naming the
+file (or key) and the problem; the CLI prints it as ``kdpose: error: <message>`` and exits non-zero."""
+
+
+class KdposeError(Exception):
+    """Base class of every error kdpose raises on purpose."""
+
+
+class DataError(KdposeError):
+    """A data file (annotation, image, video, detection results) is missing, unreadable or malformed."""
+
+
+class ConfigError(KdposeError):
+    """A recipe or setting is invalid: unknown key, wrong type, bad value."""
+
+
+class CheckpointError(KdposeError):
+    """A weights file cannot be loaded: unsafe content, missing/unexpected keys, wrong shapes."""
+
+
+class UnknownNameError(KdposeError, KeyError):
+    """A name looked up in a registry (model, skeleton, distiller, ...) does not exist."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
