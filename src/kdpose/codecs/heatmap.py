@@ -1,0 +1,238 @@
+"""Gaussian heatmap codec (MSRA / unbiased / UDP encoding; argmax, DARK decoding; flip-back with shift).
+
+References: Xiao et al., "Simple Baselines" (MSRA heatmaps); Zhang et al., "Distribution-Aware Coordinate
+Representation" (DARK, https://arxiv.org/abs/1910.06278); Huang et al., "The Devil is in the Details" (UDP,
+https://arxiv.org/abs/1911.07524). Numbers follow MMPose 0.x conventions (see docs in /work/shared/specs).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+class HeatmapOutput(NamedTuple):
+    """Head output of heatmap models: ``heatmaps`` (B, K, Hh, Wh)."""
+
+    heatmaps: torch.Tensor
+
+
+@dataclass
+class HeatmapTarget:
+    """Per-sample heatmap target (numpy in the data pipeline, batched tensors after collation).
+
+    Attributes:
+        heatmaps: (K, Hh, Wh) float32 target Gaussians (peak 1).
+        weight: (K,) float32 per-keypoint weight (0 = not labelled or Gaussian fully outside the map).
+    """
+
+    heatmaps: np.ndarray
+    weight: np.ndarray
+
+
+_ENCODINGS = ("msra", "unbiased", "udp")
+_DECODINGS = ("argmax", "dark")
+
+
+class HeatmapCodec:
+    """Keypoints in input-crop pixels <-> Gaussian heatmaps.
+
+    Args:
+        input_size: (w, h) of the model input.
+        heatmap_size: (w, h) of the heatmaps (default: input / 4).
+        sigma: Gaussian standard deviation in heatmap pixels.
+        encoding: "msra" (centre rounded to the heatmap grid, Gaussian cut to a 6 sigma + 1 window),
+            "unbiased" (sub-pixel centre, whole map; what TokenPose / DistilPose train with) or
+            "udp" (unbiased data processing: stride (input - 1) / (heatmap - 1), sub-pixel centre in the window).
+        decoding: "argmax" (argmax + MMPose's quarter-pixel offset towards the higher neighbour) or
+            "dark" (Gaussian-smoothed log-heatmap, second-order Taylor step).
+        blur_kernel: odd kernel size of DARK's Gaussian smoothing (MMPose: 11 for 64x48 maps).
+        flip_shift: shift un-flipped heatmaps one pixel right (MMPose ``shift_heatmap``); default True unless UDP,
+            whose flip is already pixel-exact.
+    """
+
+    def __init__(self, input_size: Sequence[int] = (192, 256), heatmap_size: Sequence[int] | None = None,
+                 sigma: float = 2.0, encoding: str = "unbiased", decoding: str = "dark", blur_kernel: int = 11,
+                 flip_shift: bool | None = None):
+        if encoding not in _ENCODINGS:
+            raise ValueError(f"heatmap encoding must be one of {_ENCODINGS}, got {encoding!r}")
+        if decoding not in _DECODINGS:
+            raise ValueError(f"heatmap decoding must be one of {_DECODINGS}, got {decoding!r}")
+        if blur_kernel % 2 != 1:
+            raise ValueError(f"blur_kernel must be odd, got {blur_kernel}")
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        if heatmap_size is None:
+            heatmap_size = (self.input_size[0] // 4, self.input_size[1] // 4)
+        self.heatmap_size = (int(heatmap_size[0]), int(heatmap_size[1]))
+        self.sigma = float(sigma)
+        self.encoding = encoding
+        self.decoding = decoding
+        self.blur_kernel = int(blur_kernel)
+        self.flip_shift = (encoding != "udp") if flip_shift is None else bool(flip_shift)
+
+    # ------------------------------------------------------------------ geometry
+    @property
+    def stride(self) -> tuple[float, float]:
+        """Input pixels per heatmap pixel, (sx, sy)."""
+        (iw, ih), (hw, hh) = self.input_size, self.heatmap_size
+        if self.encoding == "udp":
+            return (iw - 1) / (hw - 1), (ih - 1) / (hh - 1)
+        return iw / hw, ih / hh
+
+    def params(self) -> dict:
+        """Codec parameters (written into exported model metadata)."""
+        return {"type": "heatmap", "input_size": list(self.input_size), "heatmap_size": list(self.heatmap_size),
+                "sigma": self.sigma, "encoding": self.encoding, "decoding": self.decoding,
+                "blur_kernel": self.blur_kernel, "flip_shift": self.flip_shift}
+
+    def __repr__(self) -> str:
+        return (f"HeatmapCodec(input_size={self.input_size}, heatmap_size={self.heatmap_size}, sigma={self.sigma}, "
+                f"encoding={self.encoding!r}, decoding={self.decoding!r})")
+
+    # ------------------------------------------------------------------ encode
+    def encode(self, keypoints: np.ndarray, visible: np.ndarray) -> HeatmapTarget:
+        """(K, 2) keypoints in input-crop pixels and (K,) visibility -> HeatmapTarget."""
+        kpts = np.asarray(keypoints, np.float64).reshape(-1, 2)
+        vis = np.asarray(visible, np.float32).reshape(-1)
+        (hw, hh), s = self.heatmap_size, self.sigma
+        sx, sy = self.stride
+        mu = kpts / np.array([sx, sy])                       # (K, 2) sub-pixel centre on the heatmap grid
+        mu_int = np.floor(mu + 0.5)                           # MMPose: int(x / stride + 0.5)
+        radius = 3 * s
+        # MMPose drops a joint whose 6-sigma window lies fully outside the map
+        ul = mu_int - radius
+        br = mu_int + radius + 1
+        inside = (ul[:, 0] < hw) & (ul[:, 1] < hh) & (br[:, 0] > 0) & (br[:, 1] > 0)
+        weight = np.where((vis > 0) & inside & np.isfinite(mu).all(1), 1.0, 0.0).astype(np.float32)
+        centre = mu_int if self.encoding == "msra" else mu
+        xs = np.arange(hw, dtype=np.float64)
+        ys = np.arange(hh, dtype=np.float64)
+        gx = np.exp(-((xs[None] - centre[:, :1]) ** 2) / (2 * s * s))   # (K, Wh)
+        gy = np.exp(-((ys[None] - centre[:, 1:]) ** 2) / (2 * s * s))   # (K, Hh)
+        if self.encoding != "unbiased":  # window around the rounded centre
+            gx *= np.abs(xs[None] - mu_int[:, :1]) <= radius
+            gy *= np.abs(ys[None] - mu_int[:, 1:]) <= radius
+        heatmaps = gy[:, :, None] * gx[:, None, :] * weight[:, None, None]
+        return HeatmapTarget(heatmaps=heatmaps.astype(np.float32), weight=weight)
+
+    # ------------------------------------------------------------------ decode
+    def decode(self, output: HeatmapOutput | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Heatmaps (B, K, Hh, Wh) -> keypoints (B, K, 2) in input-crop pixels and scores (B, K) (heatmap max)."""
+        heatmaps = output.heatmaps if isinstance(output, HeatmapOutput) else output
+        coords, scores = argmax_2d(heatmaps)
+        if self.decoding == "dark":
+            coords = refine_dark(heatmaps, coords, self.blur_kernel)
+        else:
+            coords = refine_quarter_offset(heatmaps, coords)
+        sx, sy = self.stride
+        keypoints = coords * coords.new_tensor([sx, sy])
+        return keypoints, scores
+
+    # ------------------------------------------------------------------ flip test
+    def unflip(self, output: HeatmapOutput, flip_indices: Sequence[int]) -> HeatmapOutput:
+        """Map the output of a horizontally flipped input back: swap left/right channels, mirror x, shift 1 px."""
+        heatmaps = output.heatmaps if isinstance(output, HeatmapOutput) else output
+        index = torch.as_tensor(list(flip_indices), dtype=torch.long, device=heatmaps.device)
+        flipped = heatmaps.index_select(1, index).flip(-1)
+        if self.flip_shift:
+            # MMPose shift_heatmap: column j takes column j-1 (the first column is kept)
+            flipped = torch.cat([flipped[..., :1], flipped[..., :-1]], dim=-1)
+        return HeatmapOutput(flipped)
+
+
+# ---------------------------------------------------------------------- decoding helpers (torch, export-safe)
+def argmax_2d(heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, K, H, W) -> integer peak coordinates (B, K, 2) as float (x, y) and the peak values (B, K).
+
+    Peaks with a non-positive maximum get coordinates -1 (as MMPose's ``get_max_preds``).
+    """
+    b, k, h, w = heatmaps.shape
+    flat = heatmaps.reshape(b, k, h * w)
+    scores, idx = flat.max(dim=-1)
+    x = (idx % w).to(heatmaps.dtype)
+    y = torch.div(idx, w, rounding_mode="floor").to(heatmaps.dtype)
+    coords = torch.stack([x, y], dim=-1)
+    coords = torch.where((scores > 0)[..., None], coords, torch.full_like(coords, -1.0))
+    return coords, scores
+
+
+def _gather(maps: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """maps (B, K, H, W), integer x/y (B, K) (clamped to the map) -> values (B, K)."""
+    b, k, h, w = maps.shape
+    x = x.clamp(0, w - 1)
+    y = y.clamp(0, h - 1)
+    flat_idx = (y * w + x).reshape(b, k, 1)
+    return maps.reshape(b, k, h * w).gather(-1, flat_idx).squeeze(-1)
+
+
+def refine_quarter_offset(heatmaps: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
+    """MMPose's default post-processing: move 0.25 px towards the higher neighbour (interior peaks only)."""
+    h, w = heatmaps.shape[-2:]
+    x = coords[..., 0].long()
+    y = coords[..., 1].long()
+    dx = _gather(heatmaps, x + 1, y) - _gather(heatmaps, x - 1, y)
+    dy = _gather(heatmaps, x, y + 1) - _gather(heatmaps, x, y - 1)
+    interior_x = (x > 0) & (x < w - 1)
+    interior_y = (y > 0) & (y < h - 1)
+    offset = torch.stack([torch.sign(dx) * interior_x, torch.sign(dy) * interior_y], -1).to(coords.dtype)
+    valid = (coords[..., :1] >= 0)
+    return torch.where(valid, coords + 0.25 * offset, coords)
+
+
+def gaussian_blur(heatmaps: torch.Tensor, kernel: int) -> torch.Tensor:
+    """Depthwise Gaussian blur of (B, K, H, W) maps like ``cv2.GaussianBlur(hm, (kernel, kernel), 0)``:
+    sigma = 0.3 * ((kernel - 1) / 2 - 1) + 0.8, reflect-101 borders, and the per-map maximum preserved
+    (DARK rescales the blurred map to the original peak value)."""
+    sigma = 0.3 * ((kernel - 1) * 0.5 - 1) + 0.8
+    r = kernel // 2
+    t = torch.arange(kernel, dtype=heatmaps.dtype, device=heatmaps.device) - r
+    g = torch.exp(-(t * t) / (2 * sigma * sigma))
+    g = g / g.sum()
+    b, k, h, w = heatmaps.shape
+    x = heatmaps.reshape(b * k, 1, h, w)
+    x = F.pad(x, (r, r, r, r), mode="reflect")
+    x = F.conv2d(x, g.view(1, 1, 1, kernel))
+    x = F.conv2d(x, g.view(1, 1, kernel, 1))
+    blurred = x.reshape(b, k, h, w)
+    peak = heatmaps.amax(dim=(-2, -1), keepdim=True)
+    blurred_peak = blurred.amax(dim=(-2, -1), keepdim=True)
+    return blurred * peak / blurred_peak.clamp_min(1e-12)
+
+
+def refine_dark(heatmaps: torch.Tensor, coords: torch.Tensor, blur_kernel: int = 11) -> torch.Tensor:
+    """DARK: Taylor-expand the log of the smoothed heatmap at the integer peak and take a Newton step.
+
+    Args:
+        heatmaps: (B, K, H, W) raw heatmaps.
+        coords: (B, K, 2) integer peak coordinates from ``argmax_2d`` (-1 for invalid peaks).
+    Returns:
+        (B, K, 2) refined sub-pixel coordinates in heatmap pixels.
+    """
+    smooth = gaussian_blur(heatmaps, blur_kernel).clamp(1e-3, 50.0).log()
+    # edge-replicate 2 px so that the finite differences are defined everywhere (MMPose's vectorised post_dark)
+    smooth = F.pad(smooth, (2, 2, 2, 2), mode="replicate")
+    x = coords[..., 0].long().clamp_min(0) + 2
+    y = coords[..., 1].long().clamp_min(0) + 2
+
+    def at(dx: int, dy: int) -> torch.Tensor:
+        return _gather(smooth, x + dx, y + dy)
+
+    c = at(0, 0)
+    gx = 0.5 * (at(1, 0) - at(-1, 0))
+    gy = 0.5 * (at(0, 1) - at(0, -1))
+    hxx = 0.25 * (at(2, 0) - 2 * c + at(-2, 0))
+    hyy = 0.25 * (at(0, 2) - 2 * c + at(0, -2))
+    hxy = 0.25 * (at(1, 1) - at(1, -1) - at(-1, 1) + at(-1, -1))
+    det = hxx * hyy - hxy * hxy
+    ok = det.abs() > 1e-12
+    safe_det = torch.where(ok, det, torch.ones_like(det))
+    # offset = -H^{-1} g with the 2x2 inverse written out
+    ox = -(hyy * gx - hxy * gy) / safe_det
+    oy = -(-hxy * gx + hxx * gy) / safe_det
+    offset = torch.stack([ox, oy], -1) * ok[..., None]
+    valid = coords[..., :1] >= 0
+    return torch.where(valid, coords + offset, coords)
+
