@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+
+cv2 = pytest.importorskip("cv2")
+
+from kdpose.errors import DataError  # noqa: E402
+from kdpose.inference.sources import FrameSource, read_image, source_kind, to_bgr_uint8  # noqa: E402
+
+
+def test_to_bgr_converts_gray_rgba_16bit_float_and_rgb():
+    gray = np.full((4, 5), 200, np.uint8)
+    assert to_bgr_uint8(gray).shape == (4, 5, 3) and (to_bgr_uint8(gray) == 200).all()
+    rgba = np.zeros((4, 5, 4), np.uint8)
+    rgba[..., 0] = 10
+    assert to_bgr_uint8(rgba).shape == (4, 5, 3) and (to_bgr_uint8(rgba)[..., 0] == 10).all()
+    deep = np.full((3, 3, 3), 0xAB00, np.uint16)
+    assert (to_bgr_uint8(deep) == 0xAB).all()
+    assert (to_bgr_uint8(np.ones((2, 2, 3), np.float32)) == 255).all()
+    rgb = np.zeros((2, 2, 3), np.uint8)
+    rgb[..., 0] = 255  # red in RGB
+    assert tuple(to_bgr_uint8(rgb, rgb=True)[0, 0]) == (0, 0, 255)
+    assert to_bgr_uint8(np.zeros((1, 1, 3), np.uint8)).shape == (1, 1, 3)
+    for bad in (np.zeros((0, 4, 3), np.uint8), np.zeros((4, 4, 2), np.uint8), np.zeros((4, 4, 3), np.int64),
+                np.full((2, 2), np.nan, np.float32), [[1, 2]]):
+        with pytest.raises(DataError):
+            to_bgr_uint8(bad)
+
+
+def test_read_image_errors_name_file_and_problem(tmp_path):
+    img = np.random.default_rng(0).integers(0, 255, (40, 30, 3), dtype=np.uint8)
+    good = tmp_path / "ok.jpg"
+    cv2.imwrite(str(good), img)
+    assert read_image(good).shape == (40, 30, 3)
+    cv2.imwrite(str(tmp_path / "g16.png"), np.full((8, 9), 40000, np.uint16))
+    assert read_image(tmp_path / "g16.png").shape == (8, 9, 3)
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "text.png").write_text("hello")
+    (tmp_path / "cut.jpg").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    for name, problem in [("empty.jpg", "empty"), ("text.png", "not a readable image"), ("cut.jpg", "truncated"),
+                          ("missing.png", "no such file")]:
+        with pytest.raises(DataError, match=problem) as info:
+            read_image(tmp_path / name)
+        assert name in str(info.value) and "\n" not in str(info.value)
+
+
+def test_folder_source_is_recursive_sorted_and_reports_bad_files(tmp_path):
+    img = np.zeros((10, 10, 3), np.uint8)
+    (tmp_path / "b").mkdir()
+    cv2.imwrite(str(tmp_path / "b" / "2.png"), img)
+    cv2.imwrite(str(tmp_path / "a.png"), img)
+    (tmp_path / "b" / "1.jpg").write_bytes(b"\xff\xd8garbage")
+    (tmp_path / "notes.txt").write_text("skip me")
+    src = FrameSource(tmp_path)
+    frames = list(src)
+    assert [f.name for f in frames] == ["a.png", "b/1.jpg", "b/2.png"]
+    assert frames[1].image is None and "b/1.jpg" in frames[1].error
+    assert frames[0].image.shape == (10, 10, 3) and frames[2].error is None
+
+
+def test_video_source_reads_frames_and_bad_videos_fail_clearly(tmp_path):
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 24))
+    for i in range(5):
+        writer.write(np.full((24, 32, 3), i * 40, np.uint8))
+    writer.release()
+    src = FrameSource(path)
+    assert src.kind == "video" and src.fps == pytest.approx(10)
+    frames = list(src)
+    assert len(frames) == 5 and frames[3].timestamp == pytest.approx(0.3) and frames[0].name == "clip"
+    assert list(FrameSource(path, max_frames=2).__iter__())[-1].index == 1
+    (tmp_path / "bad.mp4").write_bytes(b"not a video at all")
+    with pytest.raises(DataError, match="bad.mp4"):
+        list(FrameSource(tmp_path / "bad.mp4"))
+    with pytest.raises(DataError, match="no such file"):
+        source_kind(tmp_path / "nope.mp4")
+
+
+def test_absent_webcam_is_a_clear_error():
+    with pytest.raises(DataError, match="webcam 57"):
+        FrameSource(57)
