@@ -1,0 +1,190 @@
+"""The depth-pose-machines metric: PCK-based precision / recall per landmark type, F-score, PR curve over eta.
+
+Paper (Sec. VII-B): for each landmark type and each ground-truth point q, the closest prediction p within
+d = kappa * h (h = height of q's person box) is a true positive; other predictions are false positives and unmatched
+ground truth points false negatives. Counts are summed over the dataset per landmark type; AP / AR average the
+per-landmark precision / recall over the landmark types and over kappa in [0.05, 0.15] (grid 0.05:0.01:0.15, our
+choice); F is the harmonic mean of AP and AR. The PR curve varies the detection threshold eta.
+
+Matching (our reading of "associate the closest prediction"): one-to-one, greedy by increasing distance / h. With
+that order the matches made under a cutoff kappa are exactly the greedy matches whose normalised distance is at most
+kappa, so one matching per (image, landmark) serves every kappa.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+DEFAULT_KAPPAS: tuple[float, ...] = tuple(np.round(np.linspace(0.05, 0.15, 11), 4))
+
+
+@dataclass
+class PckPrResult:
+    """Counts and rates of one evaluation.
+
+    tp: (T, K) true positives per kappa and landmark; n_pred / n_gt: (K,) predictions / ground-truth points.
+    """
+
+    kappas: np.ndarray
+    tp: np.ndarray
+    n_pred: np.ndarray
+    n_gt: np.ndarray
+
+    @property
+    def precision_tk(self) -> np.ndarray:
+        """(T, K); no prediction at all counts as precision 1 (no false positive)."""
+        return np.where(self.n_pred > 0, self.tp / np.maximum(self.n_pred, 1), 1.0)
+
+    @property
+    def recall_tk(self) -> np.ndarray:
+        """(T, K); no ground truth counts as recall 1 (nothing missed)."""
+        return np.where(self.n_gt > 0, self.tp / np.maximum(self.n_gt, 1), 1.0)
+
+    @property
+    def per_landmark_precision(self) -> np.ndarray:
+        return self.precision_tk.mean(0)
+
+    @property
+    def per_landmark_recall(self) -> np.ndarray:
+        return self.recall_tk.mean(0)
+
+    @property
+    def per_landmark_f(self) -> np.ndarray:
+        return _f(self.per_landmark_precision, self.per_landmark_recall)
+
+    @property
+    def precision(self) -> float:
+        """AP: precision averaged over landmark types and kappas."""
+        return float(self.precision_tk.mean())
+
+    @property
+    def recall(self) -> float:
+        """AR: recall averaged over landmark types and kappas."""
+        return float(self.recall_tk.mean())
+
+    @property
+    def f_score(self) -> float:
+        return float(_f(np.float64(self.precision), np.float64(self.recall)))
+
+    def subset(self, landmark_ids: Sequence[int]) -> "PckPrResult":
+        """The same counts restricted to some landmark types (e.g. the upper body)."""
+        ids = np.asarray(landmark_ids, int)
+        return PckPrResult(self.kappas, self.tp[:, ids], self.n_pred[ids], self.n_gt[ids])
+
+    def summary(self) -> dict[str, float]:
+        return {"AP": 100 * self.precision, "AR": 100 * self.recall, "F": self.f_score}
+
+
+def _f(p, r):
+    return np.where(p + r > 0, 2 * p * r / np.maximum(p + r, 1e-12), 0.0)
+
+
+def match_landmark(pred: np.ndarray, gt: np.ndarray, heights: np.ndarray, max_kappa: float) -> np.ndarray:
+    """Greedy one-to-one matching of predictions (P, 2) to ground truth (G, 2) by distance / height.
+
+    Returns the normalised distances (<= max_kappa) of the matched pairs.
+    """
+    if len(pred) == 0 or len(gt) == 0:
+        return np.zeros(0)
+    dist = np.linalg.norm(pred[:, None] - gt[None], axis=-1) / np.maximum(heights[None], 1e-6)  # (P, G)
+    order = np.argsort(dist, axis=None, kind="stable")
+    order = order[dist.flat[order] <= max_kappa]
+    used_p, used_g, out = set(), set(), []
+    for idx in order.tolist():
+        ip, ig = divmod(idx, dist.shape[1])
+        if ip in used_p or ig in used_g:
+            continue
+        used_p.add(ip)
+        used_g.add(ig)
+        out.append(dist.flat[idx])
+    return np.asarray(out)
+
+
+def pck_precision_recall(pred_keypoints: Sequence[np.ndarray], pred_scores: Sequence[np.ndarray],
+                         gt_keypoints: Sequence[np.ndarray], gt_visible: Sequence[np.ndarray],
+                         gt_heights: Sequence[np.ndarray], kappas: Sequence[float] = DEFAULT_KAPPAS,
+                         score_threshold: float = 0.0) -> PckPrResult:
+    """Count TP / predictions / ground truth per landmark type over a set of images.
+
+    Per image i: pred_keypoints (N_i, K, 2) and pred_scores (N_i, K) of the decoded people (a keypoint with score 0
+    or below ``score_threshold`` is absent); gt_keypoints (M_i, K, 2), gt_visible (M_i, K) (> 0 = labelled) and
+    gt_heights (M_i,) = height h of each ground-truth person box in pixels.
+    """
+    kap = np.asarray(kappas, np.float64)
+    if len(pred_keypoints) == 0:
+        raise ValueError("no images to evaluate")
+    K = np.asarray(gt_keypoints[0]).shape[-2]  # arrays keep their (M, K, 2) shape even when M = 0
+    tp = np.zeros((len(kap), K))
+    n_pred = np.zeros(K)
+    n_gt = np.zeros(K)
+    for pk, ps, gk, gv, gh in zip(pred_keypoints, pred_scores, gt_keypoints, gt_visible, gt_heights):
+        pk = np.asarray(pk, np.float64).reshape(-1, K, 2)
+        ps = np.asarray(ps, np.float64).reshape(-1, K)
+        gk = np.asarray(gk, np.float64).reshape(-1, K, 2)
+        gv = np.asarray(gv, np.float64).reshape(-1, K)
+        gh = np.asarray(gh, np.float64).reshape(-1)
+        present = (ps > 0) & (ps >= score_threshold)
+        labelled = gv > 0
+        n_pred += present.sum(0)
+        n_gt += labelled.sum(0)
+        for j in range(K):
+            d = match_landmark(pk[present[:, j], j], gk[labelled[:, j], j], gh[labelled[:, j]], float(kap.max()))
+            tp[:, j] += (d[None, :] <= kap[:, None] + 1e-12).sum(1)
+    return PckPrResult(kappas=kap, tp=tp, n_pred=n_pred, n_gt=n_gt)
+
+
+@dataclass
+class PrCurve:
+    """AP / AR / F at each detection threshold eta (arrays of the same length)."""
+
+    etas: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+
+    @property
+    def f_score(self) -> np.ndarray:
+        return _f(self.precision, self.recall)
+
+    def best(self) -> dict[str, float]:
+        """The operating point with the highest F-score (how the paper summarises a curve in its tables)."""
+        i = int(np.argmax(self.f_score))
+        return {"eta": float(self.etas[i]), "AP": 100 * float(self.precision[i]),
+                "AR": 100 * float(self.recall[i]), "F": float(self.f_score[i])}
+
+
+def pr_curve(results: Sequence[PckPrResult], etas: Sequence[float],
+             landmark_ids: Sequence[int] | None = None) -> PrCurve:
+    """Collect results evaluated at each eta (optionally on a landmark subset) into a curve."""
+    res = [r.subset(landmark_ids) if landmark_ids is not None else r for r in results]
+    return PrCurve(np.asarray(etas, np.float64), np.array([r.precision for r in res]),
+                   np.array([r.recall for r in res]))
+
+
+def plot_pr_curves(curves: Mapping[str, PrCurve], path: str | Path, title: str = "PCK precision-recall") -> Path:
+    """Save precision-recall curves (one per model) as an image, written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..utils.io import atomic_write
+
+    path = Path(path)
+    fig, ax = plt.subplots(figsize=(5, 4), dpi=120)
+    for name, c in curves.items():
+        ax.plot(c.recall, c.precision, marker=".", label=f"{name} (F={c.best()['F']:.2f})")
+    ax.set_xlabel("recall (AR)")
+    ax.set_ylabel("precision (AP)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.grid(True, alpha=0.3)
+    ax.set_title(title)
+    ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, format=path.suffix.lstrip(".") or "png")
+    plt.close(fig)
+    return path

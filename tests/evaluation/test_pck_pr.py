@@ -1,0 +1,72 @@
+"""The paper's PCK precision / recall on hand-built cases."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kdpose.evaluation.pck_pr import DEFAULT_KAPPAS, match_landmark, pck_precision_recall, plot_pr_curves, pr_curve
+
+
+def test_kappa_grid_is_005_to_015():
+    assert DEFAULT_KAPPAS[0] == pytest.approx(0.05) and DEFAULT_KAPPAS[-1] == pytest.approx(0.15)
+    assert len(DEFAULT_KAPPAS) == 11
+
+
+def test_hand_built_two_landmarks():
+    # one image, two GT people of height 100 px, K = 2 landmark types
+    gt = np.array([[[0, 0], [50, 0]], [[200, 0], [250, 0]]], np.float32)
+    vis = np.ones((2, 2))
+    heights = np.array([100.0, 100.0])
+    # predictions: landmark 0: 4 px off person 0 (TP at every kappa), 10 px off person 1 (TP only for kappa >= 0.10),
+    # plus a far false positive; landmark 1: only person 0 found, 0 px off.
+    pred = np.array([[[4, 0], [50, 0]], [[210, 0], [0, 0]], [[500, 500], [0, 0]]], np.float32)
+    scores = np.array([[0.9, 0.9], [0.9, 0.0], [0.9, 0.0]], np.float32)
+    r = pck_precision_recall([pred], [scores], [gt], [vis], [heights], kappas=[0.05, 0.10, 0.15])
+    np.testing.assert_array_equal(r.n_pred, [3, 1])
+    np.testing.assert_array_equal(r.n_gt, [2, 2])
+    np.testing.assert_array_equal(r.tp, [[1, 1], [2, 1], [2, 1]])
+    # landmark 0: P = (1/3, 2/3, 2/3), R = (1/2, 1, 1); landmark 1: P = 1, R = 1/2
+    np.testing.assert_allclose(r.per_landmark_precision, [5 / 9, 1.0])
+    np.testing.assert_allclose(r.per_landmark_recall, [5 / 6, 0.5])
+    assert r.precision == pytest.approx((5 / 9 + 1) / 2)
+    assert r.recall == pytest.approx((5 / 6 + 0.5) / 2)
+    p, q = (5 / 9 + 1) / 2, (5 / 6 + 0.5) / 2
+    assert r.f_score == pytest.approx(2 * p * q / (p + q))
+    # the upper-body style subset keeps only the chosen landmark types
+    assert r.subset([1]).precision == pytest.approx(1.0) and r.subset([1]).recall == pytest.approx(0.5)
+    # a detection threshold above 0.9 removes every prediction: precision 1 by convention, recall 0
+    r_hi = pck_precision_recall([pred], [scores], [gt], [vis], [heights], kappas=[0.1], score_threshold=0.95)
+    assert r_hi.precision == 1.0 and r_hi.recall == 0.0
+
+
+def test_matching_is_one_to_one_and_uses_each_persons_height():
+    # two predictions near one GT point: only one TP, the other is a false positive
+    d = match_landmark(np.array([[1.0, 0], [2.0, 0]]), np.array([[0.0, 0]]), np.array([100.0]), 0.15)
+    np.testing.assert_allclose(d, [0.01])
+    # the same 12 px error is within 0.15 h of a 100 px person but not of a 50 px one
+    gt = np.array([[[0, 0]], [[300, 0]]], np.float32)
+    pred = np.array([[[12, 0]], [[312, 0]]], np.float32)
+    r = pck_precision_recall([pred], [np.ones((2, 1))], [gt], [np.ones((2, 1))], [np.array([100.0, 50.0])],
+                             kappas=[0.15])
+    assert r.tp[0, 0] == 1
+
+
+def test_unlabelled_ground_truth_is_ignored_and_empty_images_work():
+    gt = np.zeros((1, 1, 2), np.float32)
+    r = pck_precision_recall([np.zeros((0, 1, 2))], [np.zeros((0, 1))], [gt], [np.zeros((1, 1))], [np.ones(1)])
+    assert r.n_gt[0] == 0 and r.n_pred[0] == 0 and r.precision == 1.0 and r.recall == 1.0
+
+
+def test_pr_curve_best_point_and_plot(tmp_path):
+    gt = np.array([[[0, 0]]], np.float32)
+    pred = np.array([[[1, 0]], [[80, 80]]], np.float32)
+    scores = np.array([[0.9], [0.3]], np.float32)
+    etas = [0.1, 0.5, 0.95]
+    res = [pck_precision_recall([pred], [scores], [gt], [np.ones((1, 1))], [np.array([100.0])],
+                                score_threshold=e) for e in etas]
+    curve = pr_curve(res, etas)
+    np.testing.assert_allclose(curve.precision, [0.5, 1.0, 1.0])
+    np.testing.assert_allclose(curve.recall, [1.0, 1.0, 0.0])
+    assert curve.best()["eta"] == 0.5 and curve.best()["F"] == pytest.approx(1.0)
+    out = plot_pr_curves({"toy": curve}, tmp_path / "pr.png")
+    assert out.stat().st_size > 1000 and out.read_bytes()[:4] == b"\x89PNG"
