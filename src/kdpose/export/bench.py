@@ -1,0 +1,178 @@
+"""Latency measurement helpers shared by ``kdpose bench`` and ``benchmarks/bench_export.py``.
+
+Latency is wall-clock time of one forward pass on a fixed input (no pre/post-processing), after warm-up,
+reported as median and 90th percentile over ``iters`` runs. Achieved GFLOP/s = model FLOPs x batch / median
+time, compared with a measured float32 matmul peak of the same machine and thread count.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Wall-clock statistics of repeated calls, in milliseconds."""
+
+    median_ms: float
+    p90_ms: float
+    mean_ms: float
+    iters: int
+
+
+def time_fn(fn: Callable[[], object], warmup: int = 5, iters: int = 30) -> Latency:
+    """Call ``fn`` ``warmup`` times untimed, then ``iters`` times timed; returns the statistics."""
+    for _ in range(warmup):
+        fn()
+    times = np.empty(iters)
+    for i in range(iters):
+        start = time.perf_counter()
+        fn()
+        times[i] = (time.perf_counter() - start) * 1e3
+    return Latency(float(np.median(times)), float(np.percentile(times, 90)), float(times.mean()), iters)
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Temporarily set torch's intra-op thread count (None: leave it)."""
+    import torch
+
+    old = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def matmul_peak_gflops(threads: int | None = None, n: int = 1024, repeats: int = 10) -> float:
+    """Measured float32 GEMM throughput (GFLOP/s) of this machine with ``threads`` torch threads: the best of
+    ``repeats`` (n x n) @ (n x n) products, 2 n^3 FLOPs each. A practical upper bound for conv/matmul models."""
+    import torch
+
+    with torch_threads(threads), torch.inference_mode():
+        gen = torch.Generator().manual_seed(0)
+        a = torch.randn(n, n, generator=gen)
+        b = torch.randn(n, n, generator=gen)
+        torch.mm(a, b)
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            torch.mm(a, b)
+            best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+@dataclass
+class BenchRow:
+    """One (model, backend, batch, threads) measurement."""
+
+    model: str
+    backend: str
+    batch: int
+    threads: int | None
+    median_ms: float
+    p90_ms: float
+    params_m: float | None = None
+    gflops: float | None = None         # per image, FLOPs (2 x MACs)
+    gmacs: float | None = None          # per image, MACs (what papers call GFLOPs)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def per_image_ms(self) -> float:
+        return self.median_ms / self.batch
+
+    @property
+    def achieved_gflops_s(self) -> float | None:
+        """FLOPs actually executed per second at the median latency."""
+        if self.gflops is None:
+            return None
+        return self.gflops * self.batch / (self.median_ms / 1e3)
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["per_image_ms"] = self.per_image_ms
+        d["achieved_gflops_s"] = self.achieved_gflops_s
+        return d
+
+
+def bench_torch(model, batch: int, threads: int | None, warmup: int = 5, iters: int = 30) -> Latency:
+    """Latency of ``model(x)`` for a (batch, C, H, W) input under ``torch.inference_mode``."""
+    import torch
+
+    w, h = model.input_size
+    x = torch.randn(batch, int(getattr(model, "in_channels", 3)), h, w, generator=torch.Generator().manual_seed(0))
+    model.eval()
+    with torch_threads(threads), torch.inference_mode():
+        return time_fn(lambda: model(x), warmup, iters)
+
+
+def bench_onnx(runner, batch: int, warmup: int = 5, iters: int = 30) -> Latency:
+    """Latency of ``runner.run(x)`` (an ``OrtRunner``; its thread count was fixed when it was created)."""
+    w, h = runner.meta.input_size
+    x = np.random.default_rng(0).standard_normal((batch, runner.meta.input_channels, h, w)).astype(np.float32)
+    return time_fn(lambda: runner.run(x), warmup, iters)
+
+
+def format_table(rows: Sequence[BenchRow], peak_gflops: dict[int | None, float] | None = None) -> str:
+    """A Markdown table of ``rows``; with ``peak_gflops`` ({threads: GFLOP/s}) adds the fraction of the peak."""
+    head = ["model", "params (M)", "GMACs", "GFLOPs", "backend", "threads", "batch", "median ms", "p90 ms",
+            "ms / image", "GFLOP/s"]
+    if peak_gflops:
+        head.append("% of matmul peak")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        ach = r.achieved_gflops_s
+        cells = [r.model, _f(r.params_m, 2), _f(r.gmacs, 3), _f(r.gflops, 3), r.backend,
+                 "all" if r.threads is None else str(r.threads), str(r.batch), _f(r.median_ms, 2), _f(r.p90_ms, 2),
+                 _f(r.per_image_ms, 2), _f(ach, 1)]
+        if peak_gflops:
+            peak = peak_gflops.get(r.threads)
+            cells.append(_f(100 * ach / peak, 1) if ach is not None and peak else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _f(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def plot_accuracy(points: Sequence[dict], path: str, x: str = "gflops") -> str:
+    """Save an AP-vs-compute scatter (the RTMPose paper's Figure 1 style) as PNG.
+
+    Args:
+        points: dicts with ``model``, ``ap`` and the x key (``gflops``/``gmacs``/``latency_ms``), optional
+            ``params_m`` (marker area).
+        x: which key is the x axis.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: never needs a display
+    import matplotlib.pyplot as plt
+
+    from ..utils.io import atomic_write
+
+    labels = {"gflops": "GFLOPs (2 x MACs) per image", "gmacs": "GMACs per image ('GFLOPs' in papers)",
+              "latency_ms": "latency per image (ms)"}
+    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=120)
+    xs = [p[x] for p in points]
+    ys = [p["ap"] for p in points]
+    sizes = [40 + 8 * float(p.get("params_m") or 1.0) for p in points]
+    ax.scatter(xs, ys, s=sizes, alpha=0.6)
+    ax.plot(xs, ys, alpha=0.4)
+    for p in points:
+        ax.annotate(p["model"], (p[x], p["ap"]), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    ax.set_xlabel(labels.get(x, x))
+    ax.set_ylabel("AP")
+    ax.grid(alpha=0.3)
+    ax.set_title("accuracy vs " + ("compute" if x != "latency_ms" else "latency") + " (marker area ~ params)")
+    fig.tight_layout()
+    with atomic_write(path) as f:
+        fig.savefig(f, format="png")
+    plt.close(fig)
+    return path

@@ -1,0 +1,98 @@
+"""The metadata kdpose writes into every exported ONNX file (``ModelProto.metadata_props``).
+
+It makes the file self-describing: a runner never has to match the file against a preset (rtmlib's weakness:
+input size, mean/std and split ratio passed separately from the weights they belong to). Values are strings;
+lists and dicts are JSON. This module imports neither torch nor onnx, so the onnxruntime path stays light.
+
+Keys (all prefixed ``kdpose.``):
+
+==================  ===========================================================================
+``version``         kdpose version that wrote the file
+``model``           zoo name (e.g. ``rtmpose-t``) or the class name
+``input_size``      ``[w, h]`` of the model input
+``input_channels``  3 (images) or 1 (depth)
+``channel_order``   channel order the ONNX input expects: ``RGB`` (images arrive BGR from OpenCV and
+                    are converted, then normalised: the MMPose convention)
+``mean`` / ``std``  per-channel normalisation applied before the model, in ``channel_order``
+``skeleton``        keypoint layout name (``coco``, ``coco_wholebody``, ...)
+``num_keypoints``   K
+``codec``           JSON: ``{"type": class name, <its parameters: split ratio, sigma, stride ...>}``
+``output_type``     the head output NamedTuple's class name (e.g. ``SimCCOutput``)
+``output_fields``   JSON list: NamedTuple field for each ONNX output, in order
+``precision``       ``fp32``, ``fp16`` (float32 inputs/outputs kept) or ``int8`` (dynamic quantisation)
+==================  ===========================================================================
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+PREFIX = "kdpose."
+
+# MMPose's ImageNet statistics in RGB order (docs/design.md "Model input"); every image model uses them.
+MMPOSE_MEAN: tuple[float, float, float] = (123.675, 116.28, 103.53)
+MMPOSE_STD: tuple[float, float, float] = (58.395, 57.12, 57.375)
+
+
+@dataclass
+class ExportMetadata:
+    """Everything a runtime needs to feed an exported model and decode its outputs."""
+
+    input_size: tuple[int, int]                     # (w, h)
+    output_names: list[str]                         # ONNX output names, in order
+    input_name: str = "input"
+    input_channels: int = 3
+    channel_order: str = "RGB"
+    mean: tuple[float, ...] = MMPOSE_MEAN
+    std: tuple[float, ...] = MMPOSE_STD
+    skeleton: str | None = None
+    num_keypoints: int | None = None
+    codec: dict[str, Any] = field(default_factory=dict)
+    output_type: str | None = None
+    output_fields: list[str] = field(default_factory=list)
+    model: str | None = None
+    version: str | None = None
+    precision: str = "fp32"                         # "fp32" | "fp16" (fp32 I/O) | "int8" (dynamic quantisation)
+    source: str = "kdpose"                          # "kdpose" | "inferred" (foreign file, settings from shapes)
+
+    def to_props(self) -> dict[str, str]:
+        """Flatten to ``metadata_props`` strings (JSON for non-strings)."""
+        props: dict[str, str] = {}
+        for key, value in asdict(self).items():
+            if key in ("output_names", "input_name", "source") or value is None:
+                continue  # names live in the graph itself; source is a reader-side notion
+            props[PREFIX + key] = value if isinstance(value, str) else json.dumps(value)
+        return props
+
+    @classmethod
+    def from_props(cls, props: dict[str, str], input_name: str, output_names: list[str]) -> "ExportMetadata | None":
+        """Parse ``metadata_props``; None when the file carries no kdpose metadata (a foreign ONNX file).
+
+        Raises:
+            ValueError: a kdpose key holds a value that cannot be parsed (the caller adds the file name).
+        """
+        ours = {k[len(PREFIX):]: v for k, v in props.items() if k.startswith(PREFIX)}
+        if "input_size" not in ours:
+            return None
+        text_keys = {"channel_order", "skeleton", "output_type", "model", "version", "precision"}
+        parsed: dict[str, Any] = {}
+        for key, value in ours.items():
+            if key not in cls.__dataclass_fields__:
+                continue  # written by a newer kdpose: ignore rather than refuse to run
+            try:
+                parsed[key] = value if key in text_keys else json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"metadata key '{PREFIX}{key}' is not valid JSON ({value!r})") from exc
+        for key in ("input_size", "mean", "std"):
+            if key in parsed:
+                parsed[key] = tuple(parsed[key])
+        return cls(input_name=input_name, output_names=list(output_names), **parsed)
+
+    @property
+    def split_ratio(self) -> float | None:
+        """SimCC bins per input pixel, when the codec has one."""
+        for key in ("simcc_split_ratio", "split_ratio"):
+            if key in self.codec:
+                return float(self.codec[key])
+        return None

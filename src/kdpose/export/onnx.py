@@ -1,0 +1,356 @@
+"""ONNX export of any ``PoseModel`` with kdpose metadata, and a PyTorch-vs-onnxruntime parity check.
+
+The exported graph is exactly ``model.forward``: normalised float32 (B, C, H, W) in, the head's NamedTuple
+fields out (pre- and post-processing stay outside, as in the official RTMPose files). Output names follow the
+family conventions of the ecosystem so that foreign runners accept kdpose files unchanged:
+
+* SimCC heads (RTMPose / DWPose): input ``input``, outputs ``simcc_x`` (B, K, Wx), ``simcc_y`` (B, K, Wy) --
+  the names of MMDeploy's ``end2end.onnx`` that rtmlib reads.
+* Heatmap heads: ``heatmaps`` (B, K, H', W').
+* Anything else: the NamedTuple's field names (a list/tuple field ``f`` becomes ``f_0``, ``f_1``, ...).
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import ConfigError, DataError
+from .metadata import MMPOSE_MEAN, MMPOSE_STD, ExportMetadata
+
+# ONNX output names per head-output type (by class name, so export needs no import of every head module).
+FAMILY_OUTPUT_NAMES: dict[str, tuple[str, ...]] = {
+    "SimCCOutput": ("simcc_x", "simcc_y"),
+    "HeatmapOutput": ("heatmaps",),
+}
+INPUT_NAME = "input"
+
+
+def _flatten_output(output: Any) -> tuple[list[torch.Tensor], list[str]]:
+    """Flatten a head output into (tensors, field paths). None fields are dropped (they cannot be ONNX outputs);
+    list/tuple fields become ``field_0, field_1, ...``; a bare tensor is field ``output``."""
+    if isinstance(output, torch.Tensor):
+        return [output], ["output"]
+    fields = getattr(output, "_fields", None)
+    if fields is None:
+        raise ConfigError(f"model output must be a Tensor or a NamedTuple of tensors, got {type(output).__name__}")
+    tensors: list[torch.Tensor] = []
+    paths: list[str] = []
+    for name in fields:
+        value = getattr(output, name)
+        if value is None:
+            continue
+        if isinstance(value, torch.Tensor):
+            tensors.append(value)
+            paths.append(name)
+        elif isinstance(value, (list, tuple)) and all(isinstance(v, torch.Tensor) for v in value):
+            tensors.extend(value)
+            paths.extend(f"{name}_{i}" for i in range(len(value)))
+        else:
+            raise ConfigError(f"output field '{name}' of {type(output).__name__} is {type(value).__name__}, "
+                              "not a tensor: it cannot be exported")
+    return tensors, paths
+
+
+def output_names_for(output: Any) -> list[str]:
+    """ONNX output names for a head output (family convention, else the flattened field names)."""
+    _, paths = _flatten_output(output)
+    family = FAMILY_OUTPUT_NAMES.get(type(output).__name__)
+    if family is not None and len(family) == len(paths):
+        return list(family)
+    return paths
+
+
+class _Flattened(nn.Module):
+    """Wraps a model so that ``forward`` returns a flat tuple of tensors (what the ONNX exporter needs)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(_flatten_output(self.model(x))[0])
+
+
+def codec_config(codec: Any) -> dict[str, Any]:
+    """The codec's type and JSON-able parameters (input size, split ratio, sigma, stride, ...).
+
+    Uses ``codec.params()`` (every kdpose codec has it; it includes ``type``), else dataclass fields, else the
+    codec's public attributes of plain types (numbers, strings, bools and lists of them)."""
+    if codec is None:
+        return {}
+    if callable(getattr(codec, "params", None)):
+        params = dict(codec.params())
+    elif dataclasses.is_dataclass(codec):
+        params = {f.name: getattr(codec, f.name) for f in dataclasses.fields(codec)}
+    else:
+        params = {k: v for k, v in vars(codec).items() if not k.startswith("_")}
+    out: dict[str, Any] = {"type": type(codec).__name__}
+    for key, value in params.items():
+        value = _jsonable(value)
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON version of a codec parameter, or None for things that are not parameters (arrays, modules)."""
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, (tuple, list)) and all(isinstance(v, (bool, int, float, str, np.number)) for v in value):
+        return [v.item() if isinstance(v, np.number) else v for v in value]
+    return None
+
+
+def build_metadata(model: nn.Module, output: Any, model_name: str | None = None) -> ExportMetadata:
+    """The metadata of ``model`` as exported (``output`` is one forward result, used for names and K)."""
+    from .. import __version__
+
+    _, fields = _flatten_output(output)
+    skeleton = getattr(model, "skeleton", None)
+    in_channels = int(getattr(model, "in_channels", 3))
+    mean = tuple(getattr(model, "mean", MMPOSE_MEAN if in_channels == 3 else (0.0,)))
+    std = tuple(getattr(model, "std", MMPOSE_STD if in_channels == 3 else (1.0,)))
+    num_kpts = getattr(skeleton, "num_keypoints", None)
+    return ExportMetadata(
+        input_size=tuple(int(v) for v in model.input_size),
+        output_names=output_names_for(output),
+        input_name=INPUT_NAME,
+        input_channels=in_channels,
+        channel_order="RGB" if in_channels == 3 else "D",
+        mean=tuple(float(v) for v in mean),
+        std=tuple(float(v) for v in std),
+        skeleton=getattr(skeleton, "name", None),
+        num_keypoints=int(num_kpts) if num_kpts is not None else None,
+        codec=codec_config(getattr(model, "codec", None)),
+        output_type=type(output).__name__,
+        output_fields=fields,
+        model=model_name or getattr(model, "name", None) or type(model).__name__,
+        version=__version__,
+    )
+
+
+def export_onnx(
+    model: nn.Module,
+    path: str | os.PathLike,
+    opset: int = 17,
+    dynamic_batch: bool = True,
+    batch_size: int = 1,
+    input_size: tuple[int, int] | None = None,
+    model_name: str | None = None,
+    check: bool = True,
+) -> Path:
+    """Export ``model`` (a ``PoseModel``) to ``path`` with kdpose metadata and run ``onnx.checker`` on it.
+
+    Args:
+        model: the network; exported in eval mode (its training flag is restored afterwards).
+        path: output ``.onnx`` file, written atomically.
+        opset: ONNX opset version.
+        dynamic_batch: make axis 0 of the input and every output symbolic (``batch``).
+        batch_size: the batch used for tracing; the fixed batch of the file when ``dynamic_batch`` is False.
+        input_size: (w, h) expected by the caller; must equal ``model.input_size`` (the head's geometry is built
+            for one size), checked so that a mismatch gives a clear error instead of a shape error inside tracing.
+        model_name: zoo name recorded in the metadata.
+        check: run ``onnx.checker.check_model`` (full check) on the result.
+
+    Returns:
+        The written path.
+
+    Raises:
+        ConfigError: mismatched input size, bad opset/batch, or an output that is not made of tensors.
+        DataError: the output path cannot be written.
+    """
+    import onnx
+
+    from ..utils.io import atomic_write
+
+    path = Path(path)
+    w, h = (int(v) for v in model.input_size)
+    if input_size is not None and tuple(int(v) for v in input_size) != (w, h):
+        raise ConfigError(f"{path}: input size {input_size[0]}x{input_size[1]} does not match the model's "
+                          f"{w}x{h} (w x h); build the model with input_size=({input_size[0]}, {input_size[1]})")
+    if batch_size < 1:
+        raise ConfigError(f"{path}: batch size must be >= 1, got {batch_size}")
+    if not 11 <= opset <= 23:
+        raise ConfigError(f"{path}: opset {opset} is not supported (use 11..23; 17 is the default)")
+    if path.exists() and path.is_dir():
+        raise DataError(f"{path}: is a directory, expected an .onnx file path")
+
+    in_channels = int(getattr(model, "in_channels", 3))
+    dummy = torch.randn(batch_size, in_channels, h, w, generator=torch.Generator().manual_seed(0))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            output = model(dummy)
+        meta = build_metadata(model, output, model_name)
+        names = meta.output_names
+        axes = {n: {0: "batch"} for n in [INPUT_NAME, *names]} if dynamic_batch else None
+        buffer = io.BytesIO()
+        with warnings.catch_warnings():
+            # The TorchScript exporter is used on purpose: the torch.export one needs onnxscript (an extra
+            # dependency) and is much slower; this one still ships with torch and gives the same plain graph.
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            warnings.filterwarnings("ignore", category=UserWarning)
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            torch.onnx.export(
+                _Flattened(model), (dummy,), buffer, dynamo=False, opset_version=opset,
+                input_names=[INPUT_NAME], output_names=names, dynamic_axes=axes, do_constant_folding=True,
+            )
+    finally:
+        model.train(was_training)
+
+    proto = onnx.load_from_string(buffer.getvalue())
+    _pin_output_shapes(proto, _flatten_output(output)[0], dynamic_batch)
+    write_metadata(proto, meta)
+    if check:
+        onnx.checker.check_model(proto, full_check=True)
+    try:
+        with atomic_write(path) as f:
+            f.write(proto.SerializeToString())
+    except OSError as exc:
+        raise DataError(f"{path}: cannot write the ONNX file ({exc.strerror or exc})") from None
+    return path
+
+
+def _pin_output_shapes(proto: Any, tensors: Sequence[torch.Tensor], dynamic_batch: bool) -> None:
+    """Write the traced output shapes into the graph outputs. The exporter leaves dims after a ``view(-1, ...)``
+    symbolic; runners (ours, rtmlib) read e.g. the SimCC bin count from them. Only the batch axis stays symbolic:
+    the input size is fixed, so every other dim is too."""
+    for value, tensor in zip(proto.graph.output, tensors):
+        shape = value.type.tensor_type.shape
+        del shape.dim[:]
+        for i, size in enumerate(tensor.shape):
+            dim = shape.dim.add()
+            if i == 0 and dynamic_batch:
+                dim.dim_param = "batch"
+            else:
+                dim.dim_value = int(size)
+
+
+def write_metadata(proto: Any, meta: ExportMetadata) -> None:
+    """Set kdpose's keys in ``proto.metadata_props`` (replacing old kdpose keys, keeping foreign ones)."""
+    props = meta.to_props()
+    kept = [(p.key, p.value) for p in proto.metadata_props if p.key not in props]
+    del proto.metadata_props[:]
+    for key, value in [*kept, *props.items()]:
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+
+
+def read_metadata(path: str | os.PathLike) -> ExportMetadata | None:
+    """The kdpose metadata of an ONNX file (None for foreign files). Loads the graph without weights."""
+    import onnx
+
+    from ..errors import CheckpointError
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such ONNX file")
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # onnx raises DecodeError / google.protobuf errors for non-ONNX bytes
+        raise CheckpointError(f"{path}: not a valid ONNX file ({type(exc).__name__})") from None
+    props = {p.key: p.value for p in proto.metadata_props}
+    inputs = [i.name for i in proto.graph.input]
+    outputs = [o.name for o in proto.graph.output]
+    try:
+        return ExportMetadata.from_props(props, inputs[0] if inputs else INPUT_NAME, outputs)
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+
+
+@dataclass
+class ParityReport:
+    """PyTorch vs onnxruntime on the same random batch."""
+
+    max_abs_diff: dict[str, float]          # per ONNX output, on the raw outputs (logits / heatmaps)
+    keypoint_px_diff: float | None          # max |decoded kpt diff| in input pixels (None: no codec decode)
+    batch: int
+    atol: float
+
+    @property
+    def max_diff(self) -> float:
+        return max(self.max_abs_diff.values()) if self.max_abs_diff else 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.max_diff <= self.atol
+
+    def summary(self) -> str:
+        per = ", ".join(f"{k} {v:.2e}" for k, v in self.max_abs_diff.items())
+        px = "" if self.keypoint_px_diff is None else f"; decoded keypoints max diff {self.keypoint_px_diff:.3f} px"
+        return f"max |torch - onnxruntime| {per} (tolerance {self.atol:g}){px}"
+
+
+def check_parity(
+    model: nn.Module,
+    path: str | os.PathLike,
+    batch: int = 2,
+    atol: float = 1e-4,
+    seed: int = 0,
+    inputs: torch.Tensor | None = None,
+    threads: int | None = 1,
+) -> ParityReport:
+    """Run ``model`` (eval mode) and the ONNX file on the same input and compare outputs.
+
+    Args:
+        inputs: (B, C, H, W) normalised input; default a seeded standard-normal batch of ``batch`` images.
+        threads: onnxruntime intra-op threads.
+
+    Returns:
+        The report; ``report.ok`` is whether every raw output agrees to ``atol`` (callers decide to raise).
+    """
+    from .runtime import OrtRunner
+
+    runner = OrtRunner(path, threads=threads)
+    if inputs is None:
+        w, h = runner.meta.input_size if runner.meta else model.input_size
+        in_channels = int(getattr(model, "in_channels", 3))
+        gen = torch.Generator().manual_seed(seed)
+        inputs = torch.randn(batch, in_channels, h, w, generator=gen)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            ref = model(inputs)
+    finally:
+        model.train(was_training)
+    ref_tensors, _ = _flatten_output(ref)
+    got = runner.run(inputs.numpy())
+    diffs = {
+        name: float(np.abs(t.numpy() - got[name]).max()) if t.numel() else 0.0
+        for name, t in zip(runner.output_names, ref_tensors)
+    }
+    return ParityReport(diffs, _decoded_diff(model, ref, [got[n] for n in runner.output_names]), len(inputs), atol)
+
+
+def _decoded_diff(model: nn.Module, ref: Any, arrays: Sequence[np.ndarray]) -> float | None:
+    """Max |keypoint difference| after ``codec.decode`` of both outputs, when the codec can decode them."""
+    codec = getattr(model, "codec", None)
+    fields = getattr(ref, "_fields", None)
+    if codec is None or not hasattr(codec, "decode") or fields is None:
+        return None
+    if any(getattr(ref, f) is None or not isinstance(getattr(ref, f), torch.Tensor) for f in fields):
+        return None  # optional / nested fields: the flat ONNX outputs do not rebuild the tuple one-to-one
+    onnx_out = type(ref)(*(torch.from_numpy(np.asarray(a)) for a in arrays))
+    kpt_ref, _ = codec.decode(ref)
+    kpt_onnx, _ = codec.decode(onnx_out)
+    return float((torch.as_tensor(kpt_ref) - torch.as_tensor(kpt_onnx)).abs().max())
+
+
+def describe(path: str | os.PathLike) -> str:
+    """One JSON line with the file's kdpose metadata (for the CLI and logs)."""
+    meta = read_metadata(path)
+    return json.dumps(dataclasses.asdict(meta) if meta else {"kdpose_metadata": None})
