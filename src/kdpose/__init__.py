@@ -17,6 +17,10 @@ _LAZY = {
     "DataError": "kdpose.errors:DataError",
     "ConfigError": "kdpose.errors:ConfigError",
     "CheckpointError": "kdpose.errors:CheckpointError",
+    "load_model": "kdpose.models:load_model",
+    "create_model": "kdpose.models:create_model",
+    "list_models": "kdpose.models:list_models",
+    "save_weights": "kdpose.models:save_weights",
 }
 
 

@@ -1,0 +1,352 @@
+"""Loading and saving weights: kdpose ``.safetensors``, official MMPose / DWPose ``.pth`` files (read without
+executing pickled code), raw training checkpoints, and URLs downloaded once into a verified cache.
+
+Environment:
+    KDPOSE_CACHE: download cache folder (default ``~/.cache/kdpose``).
+    KDPOSE_OFFLINE=1: never touch the network; a URL that is not cached is an error.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from dataclasses import dataclass
+from typing import Mapping
+
+import torch
+from torch import nn
+
+from ..errors import CheckpointError, UnknownNameError
+from ..utils.io import atomic_write
+
+SAFETENSORS_SUFFIXES = (".safetensors",)
+_UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
+# MMPose's publish_model.py puts the first 7-8 hex digits of the file's sha256 before the date
+_MMPOSE_HASH = re.compile(r"-([0-9a-f]{7,8})_\d{8}\.pth$")
+
+
+# ---------------------------------------------------------------------------------------------- reading files
+def _numpy_safe_globals() -> list:
+    """The numpy callables needed to rebuild arrays / scalars / dtypes in MMPose's ``meta`` (cfg text, sigmas,
+    colours), under both the numpy 1.x module names the files were written with and the numpy 2.x names."""
+    import numpy as np
+    import numpy.dtypes as np_dtypes
+
+    try:
+        from numpy._core import multiarray as ma
+    except ImportError:  # numpy < 2
+        from numpy.core import multiarray as ma
+    allowed: list = [np.ndarray, np.dtype, ma._reconstruct, ma.scalar,
+                     (ma._reconstruct, "numpy.core.multiarray._reconstruct"),
+                     (ma.scalar, "numpy.core.multiarray.scalar"),
+                     (ma._reconstruct, "numpy._core.multiarray._reconstruct"),
+                     (ma.scalar, "numpy._core.multiarray.scalar")]
+    allowed += [getattr(np_dtypes, n) for n in dir(np_dtypes) if n.endswith("DType")]
+    return allowed
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """Read a ``.pth``/``.pt``/``.ckpt`` file with ``torch.load(weights_only=True)`` and numpy allow-listed.
+
+    Anything else pickled in the file (a class, a function) is refused with a ``CheckpointError`` naming the file
+    and the offending global; nothing from the file is ever executed.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such weights file")
+    try:
+        with torch.serialization.safe_globals(_numpy_safe_globals()):
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # UnpicklingError, RuntimeError (corrupt zip), EOFError, ...
+        found = _UNSUPPORTED_GLOBAL.search(str(e))
+        if found:
+            raise CheckpointError(f"{path}: refused to load: the file pickles '{found.group(1)}', which is not "
+                                  "plain tensors/containers/numpy arrays (loading it could execute code)") from None
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: "
+                              f"{str(e).splitlines()[0] if str(e) else ''})") from None
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f"{path}: expected a dict of tensors or {{'state_dict': ...}}, got {type(obj).__name__}")
+    return dict(obj)
+
+
+def _strip_prefix(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+
+
+def extract_state_dict(ckpt: Mapping, path: str | os.PathLike = "<memory>", distiller_part: str = "student"
+                       ) -> dict[str, torch.Tensor]:
+    """The model's state_dict inside a checkpoint dict.
+
+    Handles: a bare state_dict; ``{"meta", "state_dict"}`` (published MMPose files); raw MMEngine training
+    checkpoints (their ``state_dict`` already holds the EMA weights, ``ema_state_dict`` / ``optimizer`` are
+    ignored); a ``module.`` (DDP) prefix; DWPose distiller checkpoints with ``student.``/``teacher.`` prefixes:
+    ``distiller_part="student"`` keeps ``student.*`` (stage 1), ``"teacher"`` keeps ``teacher.*``, and ``"stage2"``
+    combines ``teacher.backbone.*`` with ``student.head.*`` (DWPose ``pth_transfer.py --two_dis``).
+    """
+    state = ckpt.get("state_dict", ckpt)
+    if not isinstance(state, Mapping):
+        raise CheckpointError(f"{path}: 'state_dict' is a {type(state).__name__}, not a dict of tensors")
+    state = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
+    if state and all(k.startswith("module.") for k in state):
+        state = _strip_prefix(state, "module.")
+    if any(k.startswith(("student.", "teacher.")) for k in state):
+        if distiller_part == "student":
+            state = _strip_prefix(state, "student.")
+        elif distiller_part == "teacher":
+            state = _strip_prefix(state, "teacher.")
+        elif distiller_part == "stage2":
+            state = {**{k: v for k, v in _strip_prefix(state, "teacher.").items()
+                        if k.startswith(("backbone.", "neck."))},
+                     **{k: v for k, v in _strip_prefix(state, "student.").items() if k.startswith("head.")}}
+        else:
+            raise CheckpointError(f"{path}: distiller_part must be 'student', 'teacher' or 'stage2', "
+                                  f"got {distiller_part!r}")
+    if not state:
+        raise CheckpointError(f"{path}: no tensors found in the checkpoint")
+    return state
+
+
+def read_state_dict(path: str | os.PathLike, distiller_part: str = "student") -> dict[str, torch.Tensor]:
+    """A state_dict from a ``.safetensors`` or ``.pth`` file (see :func:`extract_state_dict`)."""
+    path = Path(path)
+    if path.suffix in SAFETENSORS_SUFFIXES:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        if not path.is_file():
+            raise CheckpointError(f"{path}: no such weights file")
+        try:
+            return load_file(str(path), device="cpu")
+        except (SafetensorError, OSError, ValueError) as e:
+            raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from None
+    return extract_state_dict(read_checkpoint(path), path, distiller_part)
+
+
+# ---------------------------------------------------------------------------------------------- matching
+def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], source: str = "<state_dict>") -> None:
+    """Raise ``CheckpointError`` listing missing keys, unexpected keys and shape mismatches (none allowed)."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [f"{k} {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+              for k, v in expected.items() if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    if missing or unexpected or shapes:
+        parts = []
+        for label, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes)):
+            if items:
+                shown = ", ".join(items[:20]) + (f", ... ({len(items) - 20} more)" if len(items) > 20 else "")
+                parts.append(f"{len(items)} {label}: {shown}")
+        raise CheckpointError(f"{source}: does not match the model: " + "; ".join(parts))
+
+
+def load_weights(model: nn.Module, weights: str | os.PathLike | Mapping[str, torch.Tensor],
+                 distiller_part: str = "student", sha256: str | None = None) -> nn.Module:
+    """Load ``weights`` (path, URL or state_dict) into ``model`` strictly; returns the model."""
+    if isinstance(weights, Mapping):
+        state, source = dict(weights), "<state_dict>"
+    else:
+        path = resolve_weights(weights, sha256=sha256)
+        state, source = read_state_dict(path, distiller_part), str(path)
+    check_state_dict(model, state, source)
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+def save_weights(model: nn.Module, path: str | os.PathLike, metadata: Mapping[str, str] | None = None) -> Path:
+    """Write ``model.state_dict()`` as ``.safetensors`` atomically, with string ``metadata`` (e.g. model name,
+    layout, input size, codec) in the header. Returns the path."""
+    from safetensors.torch import save
+
+    path = Path(path)
+    if path.suffix not in SAFETENSORS_SUFFIXES:
+        raise CheckpointError(f"{path}: kdpose writes weights as .safetensors")
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    meta = {"format": "pt", "kdpose_version": _version()}
+    meta.update(getattr(model, "weights_metadata", lambda: {})())
+    meta.update({str(k): str(v) for k, v in (metadata or {}).items()})
+    data = save(tensors, metadata=meta)
+    with atomic_write(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+def read_weights_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The string metadata stored in a kdpose ``.safetensors`` header."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        return dict(f.metadata() or {})
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+# ---------------------------------------------------------------------------------------------- URLs and cache
+def cache_dir() -> Path:
+    """The download cache: ``$KDPOSE_CACHE`` or ``~/.cache/kdpose``."""
+    return Path(os.environ.get("KDPOSE_CACHE") or Path.home() / ".cache" / "kdpose")
+
+
+def is_url(value: object) -> bool:
+    return isinstance(value, str) and urllib.parse.urlparse(value).scheme in ("http", "https", "file")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _check_hash(path: Path, expected: str | None, source: str) -> None:
+    if not expected:
+        return
+    actual = _sha256(path)
+    if not actual.startswith(expected.lower()):
+        raise CheckpointError(f"{source}: sha256 mismatch: expected {expected}..., got {actual}")
+
+
+def download_weights(url: str, sha256: str | None = None, cache: str | os.PathLike | None = None) -> Path:
+    """Download ``url`` once into the cache and return the local path.
+
+    ``sha256`` (full digest or a prefix) is checked after download and on every cache hit; when not given, the
+    7-8 hex digit sha256 prefix in MMPose file names (``...-cfc8f33d_20230126.pth``) is used. A cached file is
+    never fetched again; with ``KDPOSE_OFFLINE=1`` a missing file is an error instead of a download.
+    """
+    name = Path(urllib.parse.urlparse(url).path).name
+    if not name:
+        raise CheckpointError(f"{url}: the URL does not name a file")
+    if sha256 is None:
+        found = _MMPOSE_HASH.search(name)
+        sha256 = found.group(1) if found else None
+    target = Path(cache or cache_dir()) / name
+    if target.is_file():
+        _check_hash(target, sha256, str(target))
+        return target
+    if os.environ.get("KDPOSE_OFFLINE", "") not in ("", "0"):
+        raise CheckpointError(f"{url}: not in the cache ({target}) and KDPOSE_OFFLINE is set; download it on a "
+                              f"machine with network access and copy it to {target}")
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, atomic_write(target, "wb") as f:
+            for chunk in iter(lambda: response.read(1 << 20), b""):
+                f.write(chunk)
+    except OSError as e:  # URLError / HTTPError / timeouts are OSErrors
+        raise CheckpointError(f"{url}: download failed ({e})") from None
+    try:
+        _check_hash(target, sha256, url)
+    except CheckpointError:
+        target.unlink(missing_ok=True)  # never keep a file that failed verification
+        raise
+    return target
+
+
+def resolve_weights(weights: str | os.PathLike, sha256: str | None = None) -> Path:
+    """A local path for ``weights``: URLs are downloaded into the cache, paths are returned as they are."""
+    if is_url(weights):
+        return download_weights(str(weights), sha256=sha256)
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such weights file")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------- pretrained + API
+@dataclass(frozen=True)
+class PretrainedCfg:
+    """Where a published set of weights comes from and what it was trained for (data only, timm style).
+
+    ``tag`` is ``<model>.<training data>_<h>x<w>`` (e.g. ``rtmpose-m.body7_256x192``); ``url`` is the official
+    download address (users fetch it themselves, or pass the tag / URL to ``load_model`` to download it into the
+    cache once); ``sha256`` is the published digest prefix.
+    """
+
+    tag: str
+    model: str
+    layout: str
+    input_size: tuple[int, int]  # (w, h)
+    url: str
+    sha256: str | None = None
+    source: str = ""  # project that published it
+    notes: str = ""
+
+    @property
+    def file_name(self) -> str:
+        return self.url.rsplit("/", 1)[-1]
+
+
+PRETRAINED: dict[str, PretrainedCfg] = {}
+
+
+def register_pretrained(*cfgs: PretrainedCfg) -> None:
+    for cfg in cfgs:
+        if cfg.tag in PRETRAINED and PRETRAINED[cfg.tag] != cfg:
+            raise ValueError(f"pretrained tag '{cfg.tag}' is registered twice")
+        PRETRAINED[cfg.tag] = cfg
+
+
+def list_pretrained(pattern: str = "*") -> list[str]:
+    """Tags of the registered official weights matching a glob ``pattern``."""
+    import fnmatch
+
+    return sorted(t for t in PRETRAINED if fnmatch.fnmatch(t, pattern))
+
+
+def get_pretrained_cfg(tag: str) -> PretrainedCfg:
+    if tag not in PRETRAINED:
+        import difflib
+
+        close = difflib.get_close_matches(tag, list(PRETRAINED), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise UnknownNameError(f"unknown pretrained weights '{tag}'{hint} (see kdpose.models.list_pretrained())")
+    return PRETRAINED[tag]
+
+
+def load_model(name: str, weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
+               layout: str | None = None, input_size: tuple[int, int] | None = None, device: str = "cpu",
+               distiller_part: str = "student", sha256: str | None = None, **kwargs) -> nn.Module:
+    """Build zoo model ``name``, load ``weights`` strictly and return it in eval mode on ``device``.
+
+    Args:
+        name: a zoo name (``rtmpose-m``, ``dwpose-l``; see ``kdpose.list_models()``) or a pretrained tag
+            (``rtmpose-m.body7_256x192``; see ``list_pretrained()``), which also fixes layout and input size and
+            makes its official URL the default ``weights``.
+        weights: None (random init, nothing is downloaded), a ``.safetensors``/``.pth`` path, an http(s) URL
+            (downloaded once into ``$KDPOSE_CACHE``) or a pretrained tag.
+        layout: keypoint layout (``coco``, ``coco_wholebody``, ``hand``, ``face``, ...); None = the model's default.
+        input_size: (w, h); None = the layout's default (192x256 body / whole-body, 256x256 hand / face).
+        distiller_part: which part of a DWPose distiller checkpoint to keep (see ``extract_state_dict``).
+        sha256: expected digest (or prefix) of a downloaded file.
+        kwargs: passed to the model factory.
+
+    Raises:
+        CheckpointError: unreadable / unsafe file, failed download or hash, missing/unexpected keys.
+        UnknownNameError: unknown model name or pretrained tag.
+    """
+    from ._registry import MODELS, create_model
+
+    cfg = None
+    if name not in MODELS and "." in name:
+        cfg = get_pretrained_cfg(name)
+    elif isinstance(weights, str) and weights in PRETRAINED:
+        cfg = PRETRAINED[weights]
+    if cfg is not None:
+        name = cfg.model
+        layout = layout or cfg.layout
+        input_size = input_size or cfg.input_size
+        if weights is None or weights == cfg.tag:
+            weights, sha256 = cfg.url, sha256 or cfg.sha256
+    if layout is not None:
+        kwargs["layout"] = layout
+    if input_size is not None:
+        kwargs["input_size"] = tuple(input_size)
+    model = create_model(name, **kwargs)
+    if weights is not None:
+        load_weights(model, weights, distiller_part=distiller_part, sha256=sha256)
+    return model.to(device).eval()
