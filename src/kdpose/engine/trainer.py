@@ -1,0 +1,333 @@
+"""The training loop: one plain Trainer for every model family and distillation method.
+
+The trainer only knows the task contract (docs/design.md): ``task(batch, progress) -> dict`` with key ``"loss"``
+and ``task.model`` the plain model that is averaged (EMA), evaluated and exported. Everything else (optimiser,
+schedule, EMA, AMP, clipping, DDP, checkpoints, exact resume, validation, logging) lives here as plain code.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import time
+from pathlib import Path
+from typing import Callable, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from ..errors import CheckpointError, ConfigError
+from ..utils.progress import TrainProgress
+from . import dist
+from .checkpoint import capture_rng, export_weights, load_checkpoint, restore_rng, save_checkpoint
+from .config import RecipeCfg, dump_recipe, recipe_to_dict
+from .ema import ExpMomentumEMA
+from .loader import EpochAwareDataset, ResumableSampler, build_loader
+from .log import RunLogger
+from .optim import FlatCosineLR, build_optimizer
+
+
+class Evaluator(Protocol):
+    """Runs ``model`` over a validation set on every rank and returns the gathered metrics on every rank."""
+
+    def __call__(self, model: nn.Module, device: torch.device) -> dict: ...
+
+
+def select_device(name: str) -> torch.device:
+    """``auto`` -> this process's CUDA device when available (``LOCAL_RANK`` under torchrun), else CPU."""
+    if name == "auto":
+        name = f"cuda:{dist.local_rank()}" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"train.device: '{name}' requested but CUDA is not available")
+        torch.cuda.set_device(device)
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def lookup_metric(metrics: dict, name: str) -> float:
+    """``metrics["a"]["b"]`` for ``name == "a.b"``."""
+    value = metrics
+    for part in name.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise ConfigError(f"eval.metric: '{name}' is not among the validation metrics ({', '.join(metrics)})")
+        value = value[part]
+    return float(value)
+
+
+class Trainer:
+    """Trains ``task`` on ``train_set`` as ``cfg`` says, writing everything under ``work_dir``.
+
+    Args:
+        cfg: the resolved recipe.
+        task: the task module (``PoseTask`` or a distiller); ``task.model`` is evaluated/EMA'd/exported.
+        train_set: dataset of training items; ``collate_fn`` turns a list of items into a ``Batch``.
+        work_dir: output folder (``config.yaml``, ``last.pt``, ``best.pt``, ``*.safetensors``, ``log.jsonl``).
+        evaluator: optional validation callable (see :class:`Evaluator`).
+        device: where to train (default: from ``cfg.train.device``).
+        on_iteration_end: optional plain callback ``fn(trainer)`` after each optimiser step (tests, tools).
+    """
+
+    def __init__(self, cfg: RecipeCfg, task: nn.Module, train_set: Dataset, collate_fn: Callable,
+                 work_dir: str | Path, evaluator: Evaluator | None = None, device: torch.device | None = None,
+                 on_iteration_end: Callable[["Trainer"], None] | None = None):
+        self.cfg = cfg
+        self.work_dir = Path(work_dir)
+        self.device = device or select_device(cfg.train.device)
+        dist.init_distributed(self.device)
+        self.rank, self.world_size = dist.rank(), dist.world_size()
+        self.evaluator = evaluator
+        self.on_iteration_end = on_iteration_end
+        tc = cfg.train
+        if tc.sync_bn and self.world_size > 1:
+            task = nn.SyncBatchNorm.convert_sync_batchnorm(task)
+        self.task = task.to(self.device)
+        self.model: nn.Module = self.task.model
+        if self.world_size > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.wrapped: nn.Module = nn.parallel.DistributedDataParallel(
+                self.task, device_ids=ids, find_unused_parameters=tc.find_unused_parameters)
+        else:
+            self.wrapped = self.task
+        self.optimizer = build_optimizer(self.task, cfg.optim)
+        self.ema = ExpMomentumEMA(self.model, tc.ema_momentum, tc.ema_gamma) if tc.ema else None
+
+        self.sampler = ResumableSampler(len(train_set), shuffle=True, seed=tc.seed, rank=self.rank,
+                                        world_size=self.world_size, pad=True, tag_epoch=True)
+        self.loader_generator = torch.Generator().manual_seed(tc.seed)
+        dc = cfg.data
+        self.loader = build_loader(
+            EpochAwareDataset(train_set), self.sampler, dc.batch_size, collate_fn, dc.workers, self.loader_generator,
+            pin_memory=dc.pin_memory and self.device.type == "cuda", persistent_workers=dc.persistent_workers,
+            drop_last=True, prefetch_factor=dc.prefetch_factor)
+        self.iters_per_epoch = len(self.sampler) // dc.batch_size
+        if tc.epoch_iters > 0:
+            self.iters_per_epoch = min(self.iters_per_epoch, tc.epoch_iters)
+        if self.iters_per_epoch == 0:
+            raise ConfigError(f"data.batch_size: {dc.batch_size} x {self.world_size} process(es) is larger than "
+                              f"the training set ({len(train_set)} items)")
+        self.max_iterations = tc.max_epochs * self.iters_per_epoch
+        self.scheduler = FlatCosineLR(self.optimizer, cfg.schedule, tc.max_epochs, self.iters_per_epoch)
+        self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(tc.amp)
+        self.scaler = torch.amp.GradScaler("cuda") if tc.amp == "fp16" and self.device.type == "cuda" else None
+        if tc.amp == "fp16" and self.device.type != "cuda":
+            raise ConfigError("train.amp: fp16 needs a CUDA device; use bf16 (or none) on CPU")
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = tc.cudnn_benchmark and not tc.deterministic
+        if tc.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+
+        self.epoch = 0  # epoch in progress
+        self.epoch_iter = 0  # batches of that epoch already trained on
+        self.iteration = 0  # global optimiser steps taken
+        self.best: dict = {"metric": cfg.eval.metric, "value": None, "epoch": None}
+        self._loader_state_epoch_start = self.loader_generator.get_state()
+        self.logger = RunLogger(self.work_dir, enabled=dist.is_main())
+        self.last_losses: dict[str, float] = {}
+        self._time_offset = 0.0  # wall time of earlier sessions of a resumed run
+
+    # ------------------------------------------------------------------------------------------ checkpoints
+
+    def state_dict(self) -> dict:
+        rng = dist.all_gather_list([capture_rng(None)])
+        return {
+            "model": self.task.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "epoch": self.epoch,
+            "epoch_iter": self.epoch_iter,
+            "iteration": self.iteration,
+            "best": dict(self.best),
+            "elapsed_s": self.elapsed(),
+            "world_size": self.world_size,
+            "rng": rng,  # one entry per rank
+            "loader_generator": self._loader_state_epoch_start,
+            "config": recipe_to_dict(self.cfg),
+        }
+
+    def load_state_dict(self, state: dict, source: str = "checkpoint") -> None:
+        try:
+            self.task.load_state_dict(state["model"])
+            if self.ema is not None:
+                if state["ema"] is None:
+                    raise CheckpointError(f"{source}: the recipe uses EMA but the checkpoint has no EMA weights")
+                self.ema.load_state_dict(state["ema"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.scaler is not None and state["scaler"] is not None:
+                self.scaler.load_state_dict(state["scaler"])
+        except (KeyError, RuntimeError, ValueError) as exc:
+            raise CheckpointError(f"{source}: does not match this recipe's model ({str(exc).splitlines()[0]})") \
+                from None
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch, self.epoch_iter = int(state["epoch"]), int(state["epoch_iter"])
+        self.iteration = int(state["iteration"])
+        self.best = dict(state["best"])
+        self._time_offset = float(state.get("elapsed_s", 0.0))
+        rngs = state["rng"]
+        restore_rng(rngs[self.rank] if len(rngs) == self.world_size else rngs[0])
+        self._loader_state_epoch_start = state["loader_generator"]
+        self.loader_generator.set_state(state["loader_generator"])
+
+    def save(self, name: str = "last.pt") -> None:
+        state = self.state_dict()  # collective (gathers RNG states): every rank calls it
+        if dist.is_main():
+            save_checkpoint(self.work_dir / name, state)
+        dist.barrier()
+
+    def resume(self, path: str | Path | None = None) -> bool:
+        """Load ``path`` (default ``work_dir/last.pt``); returns False when there is nothing to resume."""
+        path = Path(path) if path else self.work_dir / "last.pt"
+        if not path.is_file():
+            return False
+        self.load_state_dict(load_checkpoint(path, map_location=self.device), source=str(path))
+        self.logger.info(f"resumed from {path}: epoch {self.epoch + 1}, batch {self.epoch_iter}, "
+                         f"iteration {self.iteration}")
+        return True
+
+    # ------------------------------------------------------------------------------------------ loop
+
+    def elapsed(self) -> float:
+        return self._time_offset + (time.perf_counter() - self._t0 if hasattr(self, "_t0") else 0.0)
+
+    def eval_model(self) -> nn.Module:
+        if self.ema is not None and self.cfg.eval.use_ema:
+            return self.ema.module
+        return self.model
+
+    def fit(self) -> dict:
+        """Train to ``max_epochs`` (continuing from the loaded state) and return the last validation metrics."""
+        tc = self.cfg.train
+        if dist.is_main():
+            self.work_dir.mkdir(parents=True, exist_ok=True)
+            (self.work_dir / "config.yaml").write_text(dump_recipe(self.cfg))
+        self._t0 = time.perf_counter()
+        metrics: dict = {}
+        while self.epoch < tc.max_epochs:
+            self._train_epoch()
+            epoch_done = self.epoch + 1
+            self.epoch, self.epoch_iter = epoch_done, 0
+            self._loader_state_epoch_start = self.loader_generator.get_state()
+            interval = self.cfg.eval.interval
+            if self.evaluator is not None and interval > 0 and (epoch_done % interval == 0
+                                                                 or epoch_done == tc.max_epochs):
+                metrics = self.validate()
+            self.save("last.pt")
+        if dist.is_main():
+            export_weights(self.eval_model(), self.work_dir / "final.safetensors")
+        dist.barrier()
+        self.logger.close()
+        return metrics
+
+    def _stage(self, epoch: int) -> int:
+        """Augmentation stage of ``epoch``: 2 (weak) for the last ``stage2_epochs`` epochs, else 1 (strong)."""
+        tc = self.cfg.train
+        return 2 if tc.stage2_epochs > 0 and epoch >= tc.max_epochs - tc.stage2_epochs else 1
+
+    def _train_epoch(self) -> None:
+        tc, bs = self.cfg.train, self.cfg.data.batch_size
+        self.task.train()
+        self.loader_generator.set_state(self._loader_state_epoch_start)
+        self.sampler.set_epoch(self.epoch, skip=self.epoch_iter * bs, stage=self._stage(self.epoch))
+        self.logger.start_epoch(self.epoch, tc.max_epochs, self.iters_per_epoch, initial=self.epoch_iter)
+        window = {"data": 0.0, "step": 0.0, "n": 0, "losses": {}}
+        t_data = time.perf_counter()
+        for batch in self.loader:
+            t_step = time.perf_counter()
+            losses = self.train_step(batch)
+            t_end = time.perf_counter()
+            self.epoch_iter += 1
+            self.iteration += 1
+            window["data"] += t_step - t_data
+            window["step"] += t_end - t_step
+            window["n"] += 1
+            for k, v in losses.items():
+                window["losses"][k] = window["losses"].get(k, 0.0) + v
+            self.logger.step(losses["loss"], self.scheduler.get_last_lr()[0])
+            if self.iteration % tc.log_interval == 0 or self.epoch_iter == self.iters_per_epoch:
+                self._log_window(window)
+                window = {"data": 0.0, "step": 0.0, "n": 0, "losses": {}}
+            if tc.checkpoint_interval_iters > 0 and self.iteration % tc.checkpoint_interval_iters == 0 \
+                    and self.epoch_iter < self.iters_per_epoch:
+                self.save("last.pt")
+            if self.on_iteration_end is not None:
+                self.on_iteration_end(self)
+            if self.epoch_iter >= self.iters_per_epoch:
+                break
+            t_data = time.perf_counter()
+        self.logger.end_epoch()
+
+    def train_step(self, batch) -> dict[str, float]:
+        """One optimiser step on ``batch``; returns the loss values as floats."""
+        batch = batch.to(self.device, non_blocking=True)
+        progress = TrainProgress(self.epoch, self.cfg.train.max_epochs, self.iteration, self.max_iterations)
+        self.scheduler.set_iteration(self.iteration)
+        autocast = (torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype is not None
+                    else contextlib.nullcontext())
+        with autocast:
+            losses = self.wrapped(batch, progress)
+        loss = losses["loss"]
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)
+        else:
+            loss.backward()
+        if self.cfg.optim.clip_grad_norm > 0:
+            params = [p for g in self.optimizer.param_groups for p in g["params"]]
+            torch.nn.utils.clip_grad_norm_(params, self.cfg.optim.clip_grad_norm)
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update(self.model)
+        values = {k: float(v.detach()) for k, v in losses.items() if torch.is_tensor(v) and v.numel() == 1}
+        if not math.isfinite(values["loss"]):
+            raise FloatingPointError(f"loss is {values['loss']} at iteration {self.iteration} "
+                                     f"(epoch {self.epoch + 1}); try a lower optim.lr or optim.clip_grad_norm")
+        return values
+
+    def _log_window(self, window: dict) -> None:
+        n = max(1, window["n"])
+        total = window["data"] + window["step"]
+        bs = self.cfg.data.batch_size * self.world_size
+        record = {
+            "epoch": self.epoch + 1,
+            "lr": self.scheduler.get_last_lr()[0],
+            **{k: v / n for k, v in window["losses"].items()},
+            "data_time": window["data"] / n,
+            "step_time": window["step"] / n,
+            "data_share": window["data"] / total if total > 0 else 0.0,
+            "samples_per_s": bs * n / total if total > 0 else 0.0,
+            "elapsed_min": self.elapsed() / 60.0,
+        }
+        self.logger.record("train", self.iteration, record)
+
+    def validate(self) -> dict:
+        """Evaluate the (EMA) model; keep ``best.pt``/``best.safetensors`` by ``eval.metric``."""
+        metrics = self.evaluator(self.eval_model(), self.device)
+        value = lookup_metric(metrics, self.cfg.eval.metric)
+        improved = self.best["value"] is None or value > self.best["value"]
+        if improved:
+            self.best = {"metric": self.cfg.eval.metric, "value": value, "epoch": self.epoch}
+        self.logger.record("val", self.iteration, {"epoch": self.epoch, "elapsed_min": self.elapsed() / 60.0,
+                                                   **metrics})
+        self.logger.info(f"epoch {self.epoch}: {self.cfg.eval.metric} = {value:.4f}"
+                         + (" (best)" if improved else f" (best {self.best['value']:.4f})"))
+        if improved:
+            self.save("best.pt")
+            if dist.is_main():
+                export_weights(self.eval_model(), self.work_dir / "best.safetensors")
+            dist.barrier()
+        return metrics

@@ -1,0 +1,145 @@
+"""Validation: run a model over a top-down val set, decode, map to image space, score with COCO OKS AP.
+
+Each rank evaluates its share of the val set; the COCO-format results are gathered (``all_gather_object``) and
+every rank computes the same metrics.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from . import dist
+from .loader import ResumableSampler, build_loader
+
+
+def rescore(bbox_scores: np.ndarray, keypoint_scores: np.ndarray, thr: float) -> np.ndarray:
+    """MMPose's instance score: bbox score x mean of the keypoint scores above ``thr`` (0 when none is).
+
+    Args:
+        bbox_scores: (N,); keypoint_scores: (N, K).
+    Returns:
+        (N,) instance scores.
+    """
+    above = keypoint_scores > thr
+    count = above.sum(1)
+    mean = np.where(count > 0, (keypoint_scores * above).sum(1) / np.maximum(count, 1), 0.0)
+    return (bbox_scores * mean).astype(np.float64)
+
+
+def to_coco_results(keypoints: np.ndarray, scores: np.ndarray, image_ids: np.ndarray, bbox_scores: np.ndarray,
+                    rescore_thr: float, category_id: int = 1) -> list[dict]:
+    """COCO results-format dicts from (N, K, 2) image-space keypoints and (N, K) keypoint scores."""
+    inst_scores = rescore(bbox_scores, scores, rescore_thr)
+    flat = np.concatenate([keypoints, scores[..., None]], -1).reshape(len(keypoints), -1)
+    return [
+        {"image_id": int(i), "category_id": category_id, "keypoints": [round(float(v), 3) for v in row],
+         "score": float(s)}
+        for i, row, s in zip(image_ids, flat, inst_scores)
+    ]
+
+
+def nms_per_image(results: list[dict], sigmas: np.ndarray, thr: float) -> list[dict]:
+    """OKS-NMS within each image (MMPose's default for top-down COCO evaluation)."""
+    if thr <= 0 or not results:
+        return results
+    from ..evaluation import oks_nms
+
+    by_image: dict[int, list[dict]] = defaultdict(list)
+    for r in results:
+        by_image[r["image_id"]].append(r)
+    kept: list[dict] = []
+    for image_id in sorted(by_image):
+        group = by_image[image_id]
+        kpts = np.asarray([g["keypoints"] for g in group], np.float64).reshape(len(group), -1, 3)
+        scores = np.asarray([g["score"] for g in group], np.float64)
+        keep = oks_nms(kpts, scores, thr, sigmas=sigmas)
+        kept.extend(group[int(k)] for k in keep)
+    return kept
+
+
+class PoseEvaluator:
+    """Callable evaluator for the Trainer (``evaluator(model, device) -> metrics``).
+
+    Args:
+        dataset: val ``TopDownDataset`` (no augmentation); items collate to a ``Batch`` with ``center``/``scale``.
+        collate_fn: list of items -> ``Batch``.
+        gt_file: COCO-format ground-truth JSON of the same images.
+        codec: the model's codec (``decode`` and, for flip test, ``unflip``).
+        skeleton: the layout (``flip_indices``, ``sigmas``, ``name``).
+        layout: evaluation protocol: "coco"/"crowdpose" (flat metrics) or "wholebody" (per-part metrics).
+        batch_size, workers: val loader settings.
+        flip_test: average with the mirrored input (``kdpose.inference.flip.flip_test``).
+        rescore_thr, nms_thr: MMPose's instance rescoring and OKS-NMS thresholds.
+        results_file: where rank 0 writes the gathered results JSON (optional).
+    """
+
+    def __init__(self, dataset: Dataset, collate_fn: Callable, gt_file: str | Path, codec: Any, skeleton: Any,
+                 layout: str = "coco", batch_size: int = 64, workers: int = 0, flip_test: bool = False,
+                 rescore_thr: float = 0.2, nms_thr: float = 0.9, results_file: str | Path | None = None):
+        self.dataset = dataset
+        self.collate_fn = collate_fn
+        self.gt_file = str(gt_file)
+        self.codec = codec
+        self.skeleton = skeleton
+        self.layout = layout
+        self.batch_size = batch_size
+        self.workers = workers
+        self.flip_test = flip_test
+        self.rescore_thr = rescore_thr
+        self.nms_thr = nms_thr
+        self.results_file = Path(results_file) if results_file else None
+
+    @torch.no_grad()
+    def predict(self, model: nn.Module, device: torch.device) -> list[dict]:
+        """This rank's share of the val set as COCO results (before NMS)."""
+        from ..data.geometry import invert_crop_points
+
+        sampler = ResumableSampler(len(self.dataset), shuffle=False, rank=dist.rank(),
+                                   world_size=dist.world_size(), pad=False)
+        loader = build_loader(self.dataset, sampler, self.batch_size, self.collate_fn, self.workers,
+                              torch.Generator().manual_seed(0), pin_memory=device.type == "cuda",
+                              drop_last=False)
+        was_training = model.training
+        model.eval()
+        results: list[dict] = []
+        try:
+            for batch in loader:
+                inputs = batch.inputs.to(device, non_blocking=True)
+                if self.flip_test:
+                    from ..inference.flip import flip_test
+
+                    output = flip_test(model, inputs, self.codec, self.skeleton.flip_indices)
+                else:
+                    output = model(inputs)
+                coords, scores = self.codec.decode(output)
+                points = invert_crop_points(coords.float().cpu().numpy(), batch.center.numpy(),
+                                            batch.scale.numpy(), self.codec.input_size)
+                results += to_coco_results(points, scores.float().cpu().numpy(), batch.image_id.numpy(),
+                                           batch.bbox_score.numpy(), self.rescore_thr)
+        finally:
+            model.train(was_training)
+        return results
+
+    def evaluate(self, results: list[dict]) -> dict:
+        """COCO OKS metrics of gathered results (flat for coco/crowdpose, per part for wholebody)."""
+        from .. import evaluation
+
+        results = nms_per_image(results, np.asarray(self.skeleton.sigmas), self.nms_thr)
+        if self.layout in ("wholebody", "coco_wholebody"):
+            return evaluation.wholebody_eval(self.gt_file, results)
+        return evaluation.coco_keypoint_eval(self.gt_file, results, self.layout)
+
+    def __call__(self, model: nn.Module, device: torch.device) -> dict:
+        results = dist.all_gather_list(self.predict(model, device))
+        metrics = self.evaluate(results) if dist.is_main() else None
+        if dist.is_main() and self.results_file is not None:
+            from ..utils.io import write_json
+
+            write_json(self.results_file, results)
+        return dist.broadcast_object(metrics)

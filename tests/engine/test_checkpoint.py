@@ -1,0 +1,96 @@
+"""Checkpoint files: atomic under SIGKILL, safe loading, RNG state round trip, safetensors export."""
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from kdpose.engine.checkpoint import capture_rng, export_weights, load_checkpoint, restore_rng, save_checkpoint
+from kdpose.errors import CheckpointError
+
+WRITER = textwrap.dedent("""
+    import sys, torch
+    from kdpose.engine.checkpoint import save_checkpoint
+    path = sys.argv[1]
+    for i in range(1000):
+        save_checkpoint(path, {"iteration": i, "model": {"w": torch.full((4_000_000,), float(i))}})
+        print(i, flush=True)
+""")
+
+
+def test_sigkill_during_write_keeps_previous_checkpoint(tmp_path):
+    path = tmp_path / "last.pt"
+    rng = np.random.default_rng(0)
+    for trial in range(2):
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True)
+        first = proc.stdout.readline()  # one complete checkpoint exists
+        assert first.strip().isdigit()
+        time.sleep(float(rng.uniform(0.0, 0.15)))  # then kill at an arbitrary moment of a later write
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert proc.returncode == -signal.SIGKILL
+        state = load_checkpoint(path)
+        i = state["iteration"]
+        assert torch.equal(state["model"]["w"], torch.full((4_000_000,), float(i)))
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".pt") and p.name != "last.pt"]
+
+
+def test_load_refuses_pickled_code(tmp_path):
+    path = tmp_path / "evil.pt"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    with open(path, "wb") as f:
+        pickle.dump({"format": "kdpose-train-1", "x": Payload()}, f)
+    with pytest.raises(CheckpointError, match="evil.pt: cannot load checkpoint"):
+        load_checkpoint(path)
+
+
+def test_load_reports_truncated_and_foreign_files(tmp_path):
+    good = tmp_path / "good.pt"
+    save_checkpoint(good, {"model": {"w": torch.ones(1000)}})
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(good.read_bytes()[:500])
+    with pytest.raises(CheckpointError, match="truncated.pt"):
+        load_checkpoint(truncated)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"state_dict": {}}, foreign)
+    with pytest.raises(CheckpointError, match="not a kdpose training checkpoint"):
+        load_checkpoint(foreign)
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_rng_states_round_trip_through_a_safe_checkpoint(tmp_path):
+    gen = torch.Generator().manual_seed(5)
+    random.seed(1), np.random.seed(2), torch.manual_seed(3)
+    np.random.standard_normal()  # leaves a cached gaussian in the legacy state
+    save_checkpoint(tmp_path / "rng.pt", {"rng": capture_rng(gen)})
+    expected = (random.random(), np.random.standard_normal(3), torch.rand(3), torch.rand(3, generator=gen))
+    random.seed(9), np.random.seed(9), torch.manual_seed(9), gen.manual_seed(9)
+    restore_rng(load_checkpoint(tmp_path / "rng.pt")["rng"], gen)
+    got = (random.random(), np.random.standard_normal(3), torch.rand(3), torch.rand(3, generator=gen))
+    assert got[0] == expected[0]
+    np.testing.assert_array_equal(got[1], expected[1])
+    assert torch.equal(got[2], expected[2]) and torch.equal(got[3], expected[3])
+
+
+def test_export_weights_writes_loadable_safetensors(tmp_path):
+    from safetensors.torch import load_file
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    export_weights(model, tmp_path / "w.safetensors")
+    loaded = load_file(tmp_path / "w.safetensors")
+    assert loaded.keys() == model.state_dict().keys()
+    assert all(torch.equal(loaded[k], v) for k, v in model.state_dict().items())

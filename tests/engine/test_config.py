@@ -1,0 +1,63 @@
+"""Recipe loading: typed, strict about keys and types, overridable from the command line."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kdpose.engine.config import RecipeCfg, dump_recipe, from_dict, load_recipe
+from kdpose.errors import ConfigError
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def _write(tmp_path, text: str) -> Path:
+    path = tmp_path / "r.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_load_and_override_by_type(tmp_path):
+    path = _write(tmp_path, "optim:\n  lr: 4e-3\ntrain:\n  max_epochs: 5\nmodel:\n  input_size: [96, 128]\n")
+    cfg = load_recipe(path, ["optim.lr=2e-3", "train.amp=bf16", "model.name=rtmpose-m", "train.ema=false",
+                             "data.train.synthetic_size=[320, 240]", "distill.params={alpha: 0.5}"])
+    assert cfg.optim.lr == 2e-3 and isinstance(cfg.optim.lr, float)
+    assert cfg.train.max_epochs == 5 and cfg.train.amp == "bf16" and cfg.train.ema is False
+    assert cfg.model.input_size == (96, 128) and cfg.model.name == "rtmpose-m"
+    assert cfg.data.train.synthetic_size == (320, 240) and cfg.distill.params == {"alpha": 0.5}
+
+
+def test_dump_round_trips(tmp_path):
+    cfg = load_recipe(_write(tmp_path, "train:\n  seed: 3\n"), ["eval.metric=wholebody.AP"])
+    again = from_dict(RecipeCfg, yaml.safe_load(dump_recipe(cfg)))
+    assert again == cfg
+
+
+@pytest.mark.parametrize("text, overrides, message", [
+    ("optim:\n  lrr: 1.0\n", [], r"unknown key 'optim.lrr' \(valid keys: lr, weight_decay"),
+    ("trian:\n  seed: 1\n", [], r"unknown key 'trian' \(valid keys: model, data"),
+    ("data:\n  train:\n    ann_fil: x\n", [], r"unknown key 'data.train.ann_fil'"),
+    ("train:\n  max_epochs: ten\n", [], r"train.max_epochs: expected int, got str 'ten'"),
+    ("train:\n  ema: 1\n", [], r"train.ema: expected bool, got int 1"),
+    ("model:\n  input_size: [1, 2, 3]\n", [], r"model.input_size: expected tuple\[int, int\]"),
+    ("train:\n  amp: fp8\n", [], r"train.amp: expected one of 'none', 'bf16', 'fp16', got 'fp8'"),
+    ("", ["optim.lr=fast"], r"optim.lr: expected float, got str 'fast'"),
+    ("", ["optim.nope=1"], r"--set optim.nope: unknown key 'nope' in optim"),
+    ("", ["optim.lr"], r"expected KEY=VALUE"),
+    ("- a\n- b\n", [], r"a recipe must be a mapping"),
+])
+def test_broken_recipes_name_the_key(tmp_path, text, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_recipe(_write(tmp_path, text), overrides)
+
+
+def test_missing_file():
+    with pytest.raises(ConfigError, match="nope.yaml: recipe file not found"):
+        load_recipe("nope.yaml")
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_recipes_load(path):
+    cfg = load_recipe(path)
+    assert cfg.train.max_epochs > 0 and cfg.data.batch_size > 0
