@@ -1,0 +1,224 @@
+"""Top-down crop geometry, with MMPose's exact conventions (the only implementation: data, inference and export
+all use it).
+
+* A crop is described by ``center`` (x, y) and ``scale`` = (w, h) of the image region in pixels (no 200-px unit).
+* ``bbox_xyxy_to_center_scale`` pads the box by 1.25; ``fix_aspect_ratio`` grows the shorter side so that
+  ``w / h`` equals the model input's aspect ratio.
+* ``get_warp_matrix`` is MMPose's standard (non-UDP) affine: the crop centre maps to ``(W/2, H/2)`` and the
+  factor is ``W / scale_w`` on both axes; rotation by ``rot`` degrees about the centre.
+  ``get_udp_warp_matrix`` is the UDP variant: centre -> ``((W-1)/2, (H-1)/2)``, factors ``(W-1)/scale_w`` and
+  ``(H-1)/scale_h``. (As in MMPose, the two rotate in opposite senses for the same ``rot``; augmentation angles
+  are symmetric so it does not matter, but it is reproduced for checkpoint compatibility.)
+* Horizontal flip in image space maps ``x -> img_w - 1 - x`` (pixel-centre convention).
+
+All functions are vectorised over a leading batch axis where noted.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+# ----------------------------------------------------------------------------------------------- boxes
+def bbox_xywh_to_xyxy(bbox: np.ndarray) -> np.ndarray:
+    """(..., 4) xywh -> (..., 4) xyxy."""
+    bbox = np.asarray(bbox, dtype=np.float32)
+    return np.concatenate([bbox[..., :2], bbox[..., :2] + bbox[..., 2:4]], axis=-1)
+
+
+def bbox_xyxy_to_xywh(bbox: np.ndarray) -> np.ndarray:
+    """(..., 4) xyxy -> (..., 4) xywh."""
+    bbox = np.asarray(bbox, dtype=np.float32)
+    return np.concatenate([bbox[..., :2], bbox[..., 2:4] - bbox[..., :2]], axis=-1)
+
+
+def clip_bbox_xywh_to_xyxy(bbox_xywh: np.ndarray, img_w: int, img_h: int) -> np.ndarray:
+    """MMPose's COCO parsing: xywh -> xyxy clipped to ``[0, W-1] x [0, H-1]``. (..., 4) -> (..., 4)."""
+    xyxy = bbox_xywh_to_xyxy(bbox_xywh)
+    xyxy[..., 0::2] = np.clip(xyxy[..., 0::2], 0, img_w - 1)
+    xyxy[..., 1::2] = np.clip(xyxy[..., 1::2], 0, img_h - 1)
+    return xyxy
+
+
+def bbox_xyxy_to_center_scale(bbox: np.ndarray, padding: float = 1.25) -> tuple[np.ndarray, np.ndarray]:
+    """(..., 4) xyxy -> centre (..., 2) and padded scale (..., 2) = (w, h) * padding."""
+    bbox = np.asarray(bbox, dtype=np.float32)
+    center = (bbox[..., :2] + bbox[..., 2:4]) * 0.5
+    scale = (bbox[..., 2:4] - bbox[..., :2]) * padding
+    return center.astype(np.float32), scale.astype(np.float32)
+
+
+def center_scale_to_bbox_xyxy(center: np.ndarray, scale: np.ndarray, padding: float = 1.0) -> np.ndarray:
+    """Inverse of :func:`bbox_xyxy_to_center_scale`: (..., 2), (..., 2) -> (..., 4) xyxy."""
+    wh = np.asarray(scale, dtype=np.float32) / padding
+    xy = np.asarray(center, dtype=np.float32) - 0.5 * wh
+    return np.concatenate([xy, xy + wh], axis=-1)
+
+
+def fix_aspect_ratio(scale: np.ndarray, aspect_ratio: float) -> np.ndarray:
+    """Grow (w, h) to ``w / h == aspect_ratio`` (MMPose ``TopdownAffine._fix_aspect_ratio``). (..., 2) -> (..., 2)."""
+    scale = np.asarray(scale, dtype=np.float32)
+    w, h = scale[..., 0], scale[..., 1]
+    wide = w > h * aspect_ratio
+    return np.stack([np.where(wide, w, h * aspect_ratio), np.where(wide, w / aspect_ratio, h)], axis=-1).astype(
+        np.float32
+    )
+
+
+def flip_bbox_xyxy(bbox: np.ndarray, img_w: int) -> np.ndarray:
+    """Horizontal flip of (..., 4) xyxy boxes: (x1, x2) -> (W-1-x2, W-1-x1)."""
+    out = np.array(bbox, dtype=np.float32, copy=True)
+    out[..., 0] = img_w - 1 - bbox[..., 2]
+    out[..., 2] = img_w - 1 - bbox[..., 0]
+    return out
+
+
+def flip_keypoints(
+    keypoints: np.ndarray, visible: np.ndarray, img_w: int, flip_indices
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mirror keypoints (..., K, 2) horizontally (x -> W-1-x) and swap left/right with ``flip_indices``."""
+    idx = np.asarray(flip_indices)
+    kpts = np.array(keypoints, dtype=np.float32, copy=True)[..., idx, :]
+    kpts[..., 0] = img_w - 1 - kpts[..., 0]
+    return kpts, np.asarray(visible)[..., idx].copy()
+
+
+# ---------------------------------------------------------------------------------------------- affine
+def _rotation(rot_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    rad = np.deg2rad(np.asarray(rot_deg, dtype=np.float64))
+    return np.cos(rad), np.sin(rad)
+
+
+def get_warp_matrix(
+    center: np.ndarray,
+    scale: np.ndarray,
+    rot: float | np.ndarray,
+    output_size: tuple[int, int],
+    shift: tuple[float, float] = (0.0, 0.0),
+    inv: bool = False,
+) -> np.ndarray:
+    """MMPose's standard crop affine, vectorised.
+
+    Maps ``center + scale * shift`` to ``(W/2, H/2)`` with the similarity ``(W / scale_w) * R(-rot)``
+    (the closed form of MMPose's three-point ``cv2.getAffineTransform`` construction).
+
+    Args:
+        center: (..., 2) crop centre in image pixels.
+        scale: (..., 2) crop size (w, h) in image pixels (only w sets the factor, as in MMPose).
+        rot: (...) rotation in degrees.
+        output_size: (W, H) of the crop.
+        shift: fraction of the scale to shift the centre by.
+        inv: return the crop -> image matrix instead.
+    Returns:
+        (..., 2, 3) float32 matrix (image -> crop, or crop -> image with ``inv``).
+    """
+    center = np.asarray(center, dtype=np.float64)
+    scale = np.asarray(scale, dtype=np.float64)
+    out_w, out_h = output_size
+    cos, sin = _rotation(rot)
+    cos, sin = np.broadcast_to(cos, center.shape[:-1]), np.broadcast_to(sin, center.shape[:-1])
+    src = center + scale * np.asarray(shift, dtype=np.float64)
+    dst = np.array([out_w * 0.5, out_h * 0.5])
+    f = out_w / scale[..., 0]
+    if not inv:
+        a = np.stack([np.stack([cos, sin], -1), np.stack([-sin, cos], -1)], -2) * f[..., None, None]
+        t = dst - np.einsum("...ij,...j->...i", a, src)
+    else:  # crop -> image: x = R(rot) (x' - dst) / f + src
+        a = np.stack([np.stack([cos, -sin], -1), np.stack([sin, cos], -1)], -2) / f[..., None, None]
+        t = src - np.einsum("...ij,...j->...i", a, np.broadcast_to(dst, src.shape))
+    return np.concatenate([a, t[..., None]], axis=-1).astype(np.float32)
+
+
+def get_udp_warp_matrix(
+    center: np.ndarray, scale: np.ndarray, rot: float | np.ndarray, output_size: tuple[int, int]
+) -> np.ndarray:
+    """MMPose's UDP crop affine (unbiased data processing), vectorised: (..., 2), (..., 2), (...) -> (..., 2, 3).
+
+    ``x' = diag((W-1)/scale_w, (H-1)/scale_h) @ R(rot) @ (x - center) + ((W-1)/2, (H-1)/2)``.
+    """
+    center = np.asarray(center, dtype=np.float64)
+    scale = np.asarray(scale, dtype=np.float64)
+    out_w, out_h = output_size
+    cos, sin = _rotation(rot)
+    cos, sin = np.broadcast_to(cos, center.shape[:-1]), np.broadcast_to(sin, center.shape[:-1])
+    sx = (out_w - 1) / scale[..., 0]
+    sy = (out_h - 1) / scale[..., 1]
+    a = np.stack([np.stack([cos * sx, -sin * sx], -1), np.stack([sin * sy, cos * sy], -1)], -2)
+    t = np.stack([(out_w - 1) * 0.5 * np.ones_like(sx), (out_h - 1) * 0.5 * np.ones_like(sy)], -1)
+    t = t - np.einsum("...ij,...j->...i", a, center)
+    return np.concatenate([a, t[..., None]], axis=-1).astype(np.float32)
+
+
+def invert_affine(matrix: np.ndarray) -> np.ndarray:
+    """Inverse of (..., 2, 3) affine matrices."""
+    m = np.asarray(matrix, dtype=np.float64)
+    a_inv = np.linalg.inv(m[..., :2, :2])
+    t = -np.einsum("...ij,...j->...i", a_inv, m[..., :2, 2])
+    return np.concatenate([a_inv, t[..., None]], axis=-1).astype(np.float32)
+
+
+def compose_affine(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """``outer ∘ inner`` for (..., 2, 3) matrices (apply ``inner`` first)."""
+    o = np.asarray(outer, dtype=np.float64)
+    i = np.asarray(inner, dtype=np.float64)
+    a = o[..., :2, :2] @ i[..., :2, :2]
+    t = np.einsum("...ij,...j->...i", o[..., :2, :2], i[..., :2, 2]) + o[..., :2, 2]
+    return np.concatenate([a, t[..., None]], axis=-1).astype(np.float32)
+
+
+def hflip_matrix(img_w: int) -> np.ndarray:
+    """(2, 3) affine of the horizontal image flip ``x -> W-1-x``."""
+    return np.array([[-1.0, 0.0, img_w - 1.0], [0.0, 1.0, 0.0]], dtype=np.float32)
+
+
+def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Apply (2, 3) or (N, 2, 3) affine(s) to points (..., 2) / (N, ..., 2). Returns float32."""
+    p = np.asarray(points, dtype=np.float64)
+    m = np.asarray(matrix, dtype=np.float64)
+    if m.ndim == 2:
+        out = p @ m[:, :2].T + m[:, 2]
+    else:  # one matrix per leading index
+        extra = (1,) * (p.ndim - 2)
+        a = m[:, :2, :2].reshape(m.shape[0], *extra, 2, 2)
+        t = m[:, :2, 2].reshape(m.shape[0], *extra, 2)
+        out = np.einsum("n...ij,n...j->n...i", np.broadcast_to(a, p.shape[:-1] + (2, 2)), p) + t
+    return out.astype(np.float32)
+
+
+def warp_image(
+    image: np.ndarray,
+    matrix: np.ndarray,
+    output_size: tuple[int, int],
+    border_value: float = 0,
+    interpolation: int = cv2.INTER_LINEAR,
+) -> np.ndarray:
+    """``cv2.warpAffine`` with MMPose's flags (bilinear, constant 0 border). Works for HxWx3 uint8 and HxW uint16."""
+    return cv2.warpAffine(
+        image,
+        np.asarray(matrix, dtype=np.float32),
+        (int(output_size[0]), int(output_size[1])),
+        flags=interpolation,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=border_value,
+    )
+
+
+def invert_crop_points(
+    points: np.ndarray, center: np.ndarray, scale: np.ndarray, input_size: tuple[int, int]
+) -> np.ndarray:
+    """Map predictions from crop pixels back to the image (MMPose's ``add_pred_to_datasample``, no rotation).
+
+    ``x = x_crop / (W, H) * scale + center - 0.5 * scale``.
+
+    Args:
+        points: (N, K, 2) in crop pixels.
+        center: (N, 2); scale: (N, 2) = the aspect-fixed crop size in image pixels.
+        input_size: (W, H) of the crop.
+    Returns:
+        (N, K, 2) float32 in image pixels. Exact inverse of :func:`get_warp_matrix` with ``rot=0``.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    center = np.asarray(center, dtype=np.float64)[..., None, :]
+    scale = np.asarray(scale, dtype=np.float64)[..., None, :]
+    size = np.asarray(input_size, dtype=np.float64)
+    return (points / size * scale + center - 0.5 * scale).astype(np.float32)

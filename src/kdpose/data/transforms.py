@@ -1,0 +1,391 @@
+"""Top-down augmentations (MMPose / RTMPose semantics) as small deterministic objects.
+
+A transform is ``transform(state, rng) -> state``: it draws its random parameters from the explicit
+``np.random.Generator`` and applies them to one :class:`TopDownState` (one person). Geometric transforms
+only change the crop parameters (centre, scale, rotation, flip) and the keypoints; the image is warped once
+by :class:`TopdownAffine` (the flip is folded into that single warp, which samples exactly the same pixels as
+flipping first). Photometric transforms then act on the crop.
+
+Depth images (HxW uint16) go through the same geometry; the RGB-only transforms (HSV, blur, median blur)
+leave them untouched, coarse dropout applies (a hole reads as "no depth", 0).
+
+Pipelines (RTMPose's two-stage recipe, ``configs/body_2d_keypoint/rtmpose/coco``):
+
+* ``"strong"`` (stage 1): flip 0.5 -> half-body -> bbox shift/scale [0.6, 1.4]/rotate 80 -> affine -> YOLOX HSV
+  -> Blur p0.1 -> MedianBlur p0.1 -> CoarseDropout p1.0
+* ``"weak"`` (stage 2, the last epochs): the same with shift 0, scale [0.75, 1.25], rotate 60, dropout p0.5.
+* ``"val"``: centre/scale -> affine.
+
+:class:`StagedPipeline` holds them and ``set_stage("weak")`` switches (the trainer calls it at
+``max_epochs - stage2_num_epochs``, like MMPose's ``PipelineSwitchHook``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+
+from .geometry import (
+    bbox_xyxy_to_center_scale,
+    compose_affine,
+    fix_aspect_ratio,
+    flip_keypoints,
+    get_udp_warp_matrix,
+    get_warp_matrix,
+    hflip_matrix,
+    transform_points,
+    warp_image,
+)
+
+
+@dataclass
+class TopDownState:
+    """One person instance travelling through the pipeline.
+
+    Attributes:
+        image: the full source image (HxWx3 uint8 BGR or HxW uint16 depth) until :class:`TopdownAffine`,
+            then the crop (input_h x input_w).
+        bbox: (4,) xyxy person box in source-image pixels.
+        keypoints: (K, 2) float32, source-image pixels (flipped if ``flipped``), crop pixels after the warp.
+        visible: (K,) float32 in [0, 1].
+        center, scale: (2,) crop centre and size (w, h) in source-image pixels (of the flipped image if
+            ``flipped``).
+        rotation: crop rotation in degrees.
+        flipped: the instance is horizontally mirrored (folded into the warp).
+        matrix: (2, 3) source image -> crop affine, set by :class:`TopdownAffine` (includes the flip).
+    """
+
+    image: np.ndarray
+    bbox: np.ndarray
+    keypoints: np.ndarray
+    visible: np.ndarray
+    center: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))
+    scale: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))
+    rotation: float = 0.0
+    flipped: bool = False
+    matrix: np.ndarray | None = None
+
+    @property
+    def is_depth(self) -> bool:
+        return self.image.ndim == 2
+
+    @property
+    def image_width(self) -> int:
+        return int(self.image.shape[1])
+
+
+Transform = Callable[[TopDownState, np.random.Generator], TopDownState]
+
+
+def truncated_normal(rng: np.random.Generator, size, low: float = -1.0, high: float = 1.0) -> np.ndarray:
+    """Standard normal truncated to [low, high] (scipy ``truncnorm``'s distribution), by vectorised rejection."""
+    out = rng.standard_normal(size)
+    bad = (out < low) | (out > high)
+    while bad.any():
+        out[bad] = rng.standard_normal(int(bad.sum()))
+        bad = (out < low) | (out > high)
+    return out
+
+
+# ------------------------------------------------------------------------------------------ geometric
+@dataclass
+class GetBBoxCenterScale:
+    """bbox (xyxy) -> centre and padded scale (MMPose ``GetBBoxCenterScale``, padding 1.25)."""
+
+    padding: float = 1.25
+
+    def __call__(self, state: TopDownState, rng: np.random.Generator) -> TopDownState:
+        state.center, state.scale = bbox_xyxy_to_center_scale(state.bbox, self.padding)
+        return state
+
+
+@dataclass
+class RandomFlip:
+    """Horizontal flip with probability ``prob``: keypoints mirrored (x -> W-1-x) and re-indexed by
+    ``flip_indices``; centre mirrored; the image flip itself happens inside the warp."""
+
+    flip_indices: Sequence[int]
+    prob: float = 0.5
+
+    def __call__(self, state: TopDownState, rng: np.random.Generator) -> TopDownState:
+        if rng.random() >= self.prob:
+            return state
+        w = state.image_width
+        state.keypoints, state.visible = flip_keypoints(state.keypoints, state.visible, w, self.flip_indices)
+        state.center = np.array([w - 1 - state.center[0], state.center[1]], dtype=np.float32)
+        state.bbox = np.array([w - 1 - state.bbox[2], state.bbox[1], w - 1 - state.bbox[0], state.bbox[3]], np.float32)
+        state.flipped = not state.flipped
+        return state
+
+
+@dataclass
+class RandomHalfBody:
+    """MMPose ``RandomHalfBody``: with probability ``prob`` (if at least ``min_total_keypoints`` are labelled),
+    re-centre the crop on the labelled upper- or lower-body keypoints; scale = their extent * ``padding``."""
+
+    upper_ids: Sequence[int]
+    lower_ids: Sequence[int]
+    min_total_keypoints: int = 9
+    min_upper_keypoints: int = 2
+    min_lower_keypoints: int = 3
+    padding: float = 1.5
+    prob: float = 0.3
+    upper_prioritized_prob: float = 0.7
+
+    def __call__(self, state: TopDownState, rng: np.random.Generator) -> TopDownState:
+        vis = state.visible
+        if vis.sum() < self.min_total_keypoints or rng.random() > self.prob:
+            return state
+        upper = [i for i in self.upper_ids if vis[i] > 0]
+        lower = [i for i in self.lower_ids if vis[i] > 0]
+        prefer_upper = rng.random() < self.upper_prioritized_prob
+        if len(upper) < self.min_upper_keypoints and len(lower) < self.min_lower_keypoints:
+            return state
+        if len(lower) < self.min_lower_keypoints:
+            ids = upper
+        elif len(upper) < self.min_upper_keypoints:
+            ids = lower
+        else:
+            ids = upper if prefer_upper else lower
+        pts = state.keypoints[ids]
+        state.center = pts.mean(axis=0).astype(np.float32)
+        state.scale = ((pts.max(axis=0) - pts.min(axis=0)) * self.padding).astype(np.float32)
+        return state
+
+
+@dataclass
+class RandomBBoxTransform:
+    """MMPose ``RandomBBoxTransform``: truncated-normal shift (fraction of the scale), scale and rotation.
+
+    Four values v ~ N(0, 1) truncated to [-1, 1]: centre += v[0:2] * shift_factor * scale (with ``shift_prob``),
+    scale *= v[2] * (max-min)/2 + (max+min)/2 (with ``scale_prob``), rotation = v[3] * rotate_factor degrees
+    (with ``rotate_prob``).
+    """
+
+    shift_factor: float = 0.16
+    shift_prob: float = 0.3
+    scale_factor: tuple[float, float] = (0.5, 1.5)
+    scale_prob: float = 1.0
+    rotate_factor: float = 80.0
+    rotate_prob: float = 0.6
+
+    def __call__(self, state: TopDownState, rng: np.random.Generator) -> TopDownState:
+        v = truncated_normal(rng, 4)
+        u = rng.random(3)
+        lo, hi = self.scale_factor
+        if u[0] < self.shift_prob:
+            state.center = (state.center + v[:2] * self.shift_factor * state.scale).astype(np.float32)
+        if u[1] < self.scale_prob:
+            state.scale = (state.scale * (v[2] * (hi - lo) * 0.5 + (hi + lo) * 0.5)).astype(np.float32)
+        state.rotation = float(v[3] * self.rotate_factor) if u[2] < self.rotate_prob else 0.0
+        return state
+
+
+@dataclass
+class TopdownAffine:
+    """Fix the aspect ratio to ``input_size`` and warp the image and keypoints into the (w, h) crop
+    (MMPose ``TopdownAffine``; ``use_udp`` selects the UDP matrix). Visibility is not changed: keypoints
+    that land outside the crop keep their coordinates and the codec decides their weight."""
+
+    input_size: tuple[int, int]
+    use_udp: bool = False
+
+    def __call__(self, state: TopDownState, rng: np.random.Generator) -> TopDownState:
+        w, h = self.input_size
+        state.scale = fix_aspect_ratio(state.scale, w / h)
+        if self.use_udp:
+            m = get_udp_warp_matrix(state.center, state.scale, state.rotation, self.input_size)
+        else:
+            m = get_warp_matrix(state.center, state.scale, state.rotation, self.input_size)
+        # keypoints/centre live in flipped-image coordinates, so ``m`` maps them; the source image is not
+        # flipped, so it is warped with m ∘ flip (same pixels as flipping first, one resampling only)
+        image_matrix = compose_affine(m, hflip_matrix(state.image_width)) if state.flipped else m
+        state.keypoints = transform_points(state.keypoints, m)
+        state.image = warp_image(state.image, image_matrix, self.input_size)
+        state.matrix = image_matrix
+        return state
+
+
+# --------------------------------------------------------------------------------------- photometric
+@dataclass
+class YOLOXHSVRandomAug:
+    """mmdet ``YOLOXHSVRandomAug``: per channel, with probability 1/2, an integer gain in
+    ``U(-1, 1) * (hue, sat, val)`` added in OpenCV HSV (hue modulo 180, sat/val clipped). RGB only."""
+
+    hue_delta: int = 5
+    saturation_delta: int = 30
+    value_delta: int = 30
+
+    def __call__(self, state: TopDownState, rng: np.random.Generator) -> TopDownState:
+        gains = rng.uniform(-1, 1, 3) * np.array([self.hue_delta, self.saturation_delta, self.value_delta])
+        gains = (gains * rng.integers(0, 2, 3)).astype(np.int16)
+        if state.is_depth or not gains.any():
+            return state
+        hsv = cv2.cvtColor(state.image, cv2.COLOR_BGR2HSV).astype(np.int16)
+        hsv[..., 0] = (hsv[..., 0] + gains[0]) % 180
+        hsv[..., 1:] = np.clip(hsv[..., 1:] + gains[1:], 0, 255)
+        state.image = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2BGR)
+        return state
+
+
+def _odd_kernel(rng: np.random.Generator, blur_limit: int) -> int:
+    """Albumentations' kernel choice: an odd size in [3, blur_limit]."""
+    return int(rng.choice(np.arange(3, blur_limit + 1, 2)))
+
+
+@dataclass
+class RandomBlur:
+    """Albumentations ``Blur`` (box filter, odd kernel 3..blur_limit) with probability ``prob``. RGB only."""
+
+    prob: float = 0.1
+    blur_limit: int = 7
+
+    def __call__(self, state: TopDownState, rng: np.random.Generator) -> TopDownState:
+        if rng.random() >= self.prob:
+            return state
+        k = _odd_kernel(rng, self.blur_limit)
+        if not state.is_depth:
+            state.image = cv2.blur(state.image, (k, k))
+        return state
+
+
+@dataclass
+class RandomMedianBlur:
+    """Albumentations ``MedianBlur`` (odd kernel 3..blur_limit) with probability ``prob``. RGB only."""
+
+    prob: float = 0.1
+    blur_limit: int = 7
+
+    def __call__(self, state: TopDownState, rng: np.random.Generator) -> TopDownState:
+        if rng.random() >= self.prob:
+            return state
+        k = _odd_kernel(rng, self.blur_limit)
+        if not state.is_depth:
+            state.image = cv2.medianBlur(state.image, k)
+        return state
+
+
+@dataclass
+class CoarseDropout:
+    """Albumentations ``CoarseDropout`` (old float API: hole sizes are fractions of the image), fill 0.
+    Keypoints are not touched (as in MMPose, which passes only the image to Albumentations)."""
+
+    prob: float = 1.0
+    min_holes: int = 1
+    max_holes: int = 1
+    min_height: float = 0.2
+    max_height: float = 0.4
+    min_width: float = 0.2
+    max_width: float = 0.4
+    fill_value: int = 0
+
+    def __call__(self, state: TopDownState, rng: np.random.Generator) -> TopDownState:
+        if rng.random() >= self.prob:
+            return state
+        h, w = state.image.shape[:2]
+        n = int(rng.integers(self.min_holes, self.max_holes + 1))
+        hh = (h * rng.uniform(self.min_height, self.max_height, n)).astype(int)
+        ww = (w * rng.uniform(self.min_width, self.max_width, n)).astype(int)
+        y1 = rng.integers(0, h - hh + 1)
+        x1 = rng.integers(0, w - ww + 1)
+        image = state.image.copy()
+        for i in range(n):  # n holes (1 in RTMPose), each one vectorised slice assignment
+            image[y1[i] : y1[i] + hh[i], x1[i] : x1[i] + ww[i]] = self.fill_value
+        state.image = image
+        return state
+
+
+# ----------------------------------------------------------------------------------------- pipelines
+@dataclass
+class Compose:
+    """Apply transforms in order with one generator."""
+
+    transforms: list
+
+    def __call__(self, state: TopDownState, rng: np.random.Generator) -> TopDownState:
+        for t in self.transforms:
+            state = t(state, rng)
+        return state
+
+
+class StagedPipeline:
+    """Named pipelines with a switch (RTMPose's two-stage augmentation).
+
+    >>> p = StagedPipeline({"strong": Compose([]), "weak": Compose([])}); p.set_stage("weak"); p.stage
+    'weak'
+    """
+
+    STAGE_ALIASES = {1: "strong", 2: "weak", "stage1": "strong", "stage2": "weak"}
+
+    def __init__(self, stages: dict[str, Compose], stage: str | None = None):
+        if not stages:
+            raise ValueError("StagedPipeline needs at least one stage")
+        self.stages = dict(stages)
+        self.stage = stage or next(iter(self.stages))
+        self.set_stage(self.stage)
+
+    def set_stage(self, stage: str | int) -> None:
+        name = self.STAGE_ALIASES.get(stage, stage)
+        if name not in self.stages:
+            raise ValueError(f"unknown pipeline stage '{stage}' (available: {', '.join(self.stages)})")
+        self.stage = name
+
+    def __call__(self, state: TopDownState, rng: np.random.Generator) -> TopDownState:
+        return self.stages[self.stage](state, rng)
+
+
+@dataclass(frozen=True)
+class AugmentRecipe:
+    """The parameters that differ between RTMPose configs (stage 1 = strong, stage 2 = weak)."""
+
+    strong_scale: tuple[float, float] = (0.6, 1.4)
+    strong_rotate: float = 80.0
+    weak_scale: tuple[float, float] = (0.75, 1.25)
+    weak_rotate: float = 60.0
+    strong_dropout_prob: float = 1.0
+    weak_dropout_prob: float = 0.5
+
+
+AUGMENT_RECIPES = {
+    # RTMPose body / whole-body 256x192 configs
+    "rtmpose": AugmentRecipe(),
+    # RTMPose whole-body 384x288 and COCO+UBody configs: scale [0.5, 1.5], rotation 90 in both stages
+    "rtmpose-wide": AugmentRecipe(strong_scale=(0.5, 1.5), strong_rotate=90.0, weak_scale=(0.5, 1.5), weak_rotate=90.0),
+}
+
+
+def _train_stage(
+    input_size: tuple[int, int], flip_indices, upper_ids, lower_ids, shift: float, scale, rotate, dropout_p, use_udp
+) -> Compose:
+    return Compose(
+        [
+            GetBBoxCenterScale(1.25),
+            RandomFlip(flip_indices, prob=0.5),
+            RandomHalfBody(upper_ids, lower_ids),
+            RandomBBoxTransform(shift_factor=shift, scale_factor=tuple(scale), rotate_factor=rotate),
+            TopdownAffine(input_size, use_udp=use_udp),
+            YOLOXHSVRandomAug(),
+            RandomBlur(prob=0.1),
+            RandomMedianBlur(prob=0.1),
+            CoarseDropout(prob=dropout_p),
+        ]
+    )
+
+
+def build_train_pipeline(
+    skeleton, input_size: tuple[int, int], recipe: str | AugmentRecipe = "rtmpose", use_udp: bool = False
+) -> StagedPipeline:
+    """RTMPose's training pipeline with stages ``"strong"`` (default) and ``"weak"`` for ``skeleton``
+    (flip indices and half-body ids come from it). ``recipe`` names an entry of ``AUGMENT_RECIPES``."""
+    r = AUGMENT_RECIPES[recipe] if isinstance(recipe, str) else recipe
+    common = (input_size, skeleton.flip_indices, skeleton.upper_ids, skeleton.lower_ids)
+    strong = _train_stage(*common, 0.16, r.strong_scale, r.strong_rotate, r.strong_dropout_prob, use_udp)
+    weak = _train_stage(*common, 0.0, r.weak_scale, r.weak_rotate, r.weak_dropout_prob, use_udp)
+    return StagedPipeline({"strong": strong, "weak": weak}, stage="strong")
+
+
+def build_val_pipeline(input_size: tuple[int, int], use_udp: bool = False, padding: float = 1.25) -> Compose:
+    """Evaluation pipeline: centre/scale (padding 1.25) -> affine. Deterministic."""
+    return Compose([GetBBoxCenterScale(padding), TopdownAffine(input_size, use_udp=use_udp)])
