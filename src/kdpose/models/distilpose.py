@@ -1,0 +1,61 @@
+"""DistilPose students (Ye et al., https://arxiv.org/abs/2303.02455) and the DeepPose CNN student of its Table 6.
+
+| name | backbone | head | params (256x192) |
+|---|---|---|---|
+| distilpose-s | stemnet | TokenReg: 4x3 patches, d 192, 12 layers, 8 heads | 5.36M |
+| distilpose-l | HRNet-W48 stage 3 | TokenReg | 21.27M |
+| deeppose-res50 | ResNet-50 | GAP + Linear(2048, 5K) | 23.6M |
+
+All are regression models (``RegressionCodec``, Smooth L1 task loss on visible in-image keypoints); trained alone
+they are the "no distillation" baselines, with ``kdpose.distill.distilpose`` they are DistilPose students.
+``use_confidence=False`` decodes score 1 (for students whose confidence s_k was never supervised).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from ..codecs.regression import RegressionCodec
+from ..losses.regression import RegressionLoss
+from ..skeletons import get_skeleton
+from ._registry import register_model
+from .backbones.resnet import ResNet
+from .heads.deeppose import DeepPoseHead
+from .heads.tokenreg import TokenRegHead
+from .pose_model import PoseModel
+from .simple_baseline import finish_model
+from .tokenpose import build_token_backbone, feature_size_of
+
+
+def create_distilpose(backbone: str, name: str = "distilpose", layout: str = "coco", input_size: Sequence[int] = (192, 256),
+                      patch_size: Sequence[int] = (4, 3), dim: int = 192, depth: int = 12, heads: int = 8,
+                      mlp_ratio: float = 3.0, stem_planes: int = 64, use_confidence: bool = True) -> PoseModel:
+    """Build a TokenReg regression student on a token backbone (see ``tokenpose.TOKEN_BACKBONES``)."""
+    skeleton = get_skeleton(layout)
+    module, channels = build_token_backbone(backbone, stem_planes)
+    head = TokenRegHead(channels, feature_size_of(input_size), patch_size, skeleton.num_keypoints, dim=dim,
+                        group_depths=(depth,), heads=heads, mlp_ratio=mlp_ratio)
+    codec = RegressionCodec(input_size, use_confidence=use_confidence)
+    return finish_model(PoseModel(module, head, codec, skeleton, loss_fn=RegressionLoss()), name)
+
+
+@register_model(name="distilpose-s")
+def distilpose_s(**kw) -> PoseModel:
+    """DistilPose-S: stemnet + TokenReg (5.36M params, 2.38 GFLOPs at 256x192)."""
+    return create_distilpose("stemnet", "distilpose-s", **kw)
+
+
+@register_model(name="distilpose-l")
+def distilpose_l(**kw) -> PoseModel:
+    """DistilPose-L: HRNet-W48 stage 3 + TokenReg (21.27M params, 10.33 GFLOPs at 256x192)."""
+    return create_distilpose("hrnet-w48-stage3", "distilpose-l", **kw)
+
+
+@register_model(name="deeppose-res50")
+def deeppose_res50(layout: str = "coco", input_size: Sequence[int] = (192, 256), depth: int = 50,
+                   use_confidence: bool = True) -> PoseModel:
+    """DeepPose with a ResNet backbone (GAP + one Linear), DistilPose's CNN regression student."""
+    skeleton = get_skeleton(layout)
+    backbone = ResNet(depth)
+    head = DeepPoseHead(backbone.feature_info[-1]["channels"], skeleton.num_keypoints)
+    codec = RegressionCodec(input_size, use_confidence=use_confidence)
+    return finish_model(PoseModel(backbone, head, codec, skeleton, loss_fn=RegressionLoss()), f"deeppose-res{depth}")

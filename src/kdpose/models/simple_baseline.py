@@ -1,0 +1,93 @@
+"""Simple Baselines (Xiao et al., https://arxiv.org/abs/1804.06208): ResNet + three deconvolutions -> heatmaps.
+
+Zoo entries: ``simplebaseline-res50`` / ``-res101`` / ``-res152``. Keys match MMPose's top-down SimpleBaseline
+checkpoints (``backbone.*`` + ``keypoint_head.*`` -> ``head.*``); see :func:`convert_mmpose_state_dict`.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from ..codecs.heatmap import HeatmapCodec
+from ..errors import CheckpointError
+from ..losses.heatmap import HeatmapLoss
+from ..skeletons import get_skeleton
+from ._registry import register_model
+from .backbones.resnet import ResNet
+from .heads.heatmap import HeatmapHead
+from .pose_model import PoseModel
+
+
+def convert_mmpose_state_dict(checkpoint: Mapping[str, Any], source: str = "<checkpoint>") -> dict[str, torch.Tensor]:
+    """An MMPose 0.x / 1.x top-down checkpoint -> kdpose PoseModel keys.
+
+    Unwraps ``{"state_dict": ...}``, strips a DDP ``module.`` prefix and renames ``keypoint_head.`` (MMPose 0.x) to
+    ``head.``; ``backbone.*`` and ``head.*`` (MMPose 1.x) keys are already ours.
+    """
+    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, Mapping) else None
+    if not isinstance(state, Mapping):
+        raise CheckpointError(f"{source}: not a state dict (expected a mapping of tensors or {{'state_dict': ...}})")
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if key.startswith("module."):
+            key = key[len("module."):]
+        if key.startswith("keypoint_head."):
+            key = "head." + key[len("keypoint_head."):]
+        out[key] = value
+    return out
+
+
+def finish_model(model: PoseModel, name: str) -> PoseModel:
+    """Attach the zoo name and the metadata written next to saved weights (as the RTMPose family does)."""
+    model.model_name = name
+    size = model.codec.input_size
+    model.weights_metadata = lambda: {"model": name, "layout": model.skeleton.name,
+                                      "input_size": f"{size[0]}x{size[1]}", "codec": repr(model.codec)}
+    return model
+
+
+def load_mmpose_checkpoint(model: PoseModel, path: str) -> PoseModel:
+    """Load an official MMPose top-down ``.pth`` (0.x ``keypoint_head.*`` or 1.x ``head.*`` keys) strictly,
+    read with ``torch.load(weights_only=True)``; raises ``CheckpointError`` listing any key or shape mismatch."""
+    from ._builder import check_state_dict, read_checkpoint
+
+    state = convert_mmpose_state_dict(read_checkpoint(path), str(path))
+    state = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
+    check_state_dict(model, state, str(path))
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+def build_heatmap_model(backbone: nn.Module, head: nn.Module, layout: str, input_size: Sequence[int],
+                        sigma: float = 2.0, encoding: str = "unbiased", decoding: str = "dark") -> PoseModel:
+    """Assemble a heatmap PoseModel: codec with heatmaps at input / 4, JointsMSE task loss."""
+    codec = HeatmapCodec(input_size, sigma=sigma, encoding=encoding, decoding=decoding)
+    return PoseModel(backbone, head, codec, get_skeleton(layout), loss_fn=HeatmapLoss())
+
+
+def _simple_baseline(depth: int, layout: str, input_size: Sequence[int], **codec_kw) -> PoseModel:
+    skeleton = get_skeleton(layout)
+    backbone = ResNet(depth)
+    head = HeatmapHead(backbone.feature_info[-1]["channels"], skeleton.num_keypoints)
+    model = build_heatmap_model(backbone, head, layout, input_size, **codec_kw)
+    return finish_model(model, f"simplebaseline-res{depth}")
+
+
+@register_model(name="simplebaseline-res50")
+def simplebaseline_res50(layout: str = "coco", input_size: Sequence[int] = (192, 256), **codec_kw) -> PoseModel:
+    """SimpleBaseline ResNet-50, 256x192: 34.0M params (Table 1 of DistilPose)."""
+    return _simple_baseline(50, layout, input_size, **codec_kw)
+
+
+@register_model(name="simplebaseline-res101")
+def simplebaseline_res101(layout: str = "coco", input_size: Sequence[int] = (192, 256), **codec_kw) -> PoseModel:
+    """SimpleBaseline ResNet-101, 256x192: 53.0M params."""
+    return _simple_baseline(101, layout, input_size, **codec_kw)
+
+
+@register_model(name="simplebaseline-res152")
+def simplebaseline_res152(layout: str = "coco", input_size: Sequence[int] = (192, 256), **codec_kw) -> PoseModel:
+    """SimpleBaseline ResNet-152, 256x192: 68.6M params."""
+    return _simple_baseline(152, layout, input_size, **codec_kw)
