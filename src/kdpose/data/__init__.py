@@ -1,6 +1,8 @@
 """Data: the ``Sample`` type, dataset readers, crop geometry, augmentations and the top-down dataset.
 
 Torch is imported only when batches are collated."""
+from .coco import load_coco_keypoints, load_coco_wholebody, load_crowdpose, load_ubody
+from .detections import load_detections
 from .geometry import (
     bbox_xywh_to_xyxy,
     bbox_xyxy_to_center_scale,
@@ -14,6 +16,7 @@ from .geometry import (
     warp_image,
 )
 from .image import decode_image, read_image
+from .mpii import load_mpii
 from .sample import Batch, Sample, normalize_depth, normalize_image, stack_dataclasses
 from .topdown import TopDownDataset, TopDownItem, collate_topdown
 from .transforms import StagedPipeline, TopDownState, build_train_pipeline, build_val_pipeline
@@ -37,6 +40,12 @@ __all__ = [
     "get_warp_matrix",
     "invert_affine",
     "invert_crop_points",
+    "load_coco_keypoints",
+    "load_coco_wholebody",
+    "load_crowdpose",
+    "load_detections",
+    "load_mpii",
+    "load_ubody",
     "normalize_depth",
     "normalize_image",
     "read_image",
