@@ -21,6 +21,7 @@ _LAZY = {
     "create_model": "kdpose.models:create_model",
     "list_models": "kdpose.models:list_models",
     "save_weights": "kdpose.models:save_weights",
+    "PoseEstimator": "kdpose.inference.estimator:PoseEstimator",
 }
 
 

@@ -54,24 +54,29 @@ def to_bgr_uint8(image: np.ndarray, rgb: bool = False, name: str = "image") -> n
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Decode an image file to (H, W, 3) uint8 BGR, or raise :class:`DataError` naming the file and problem."""
-    import cv2
+    """Decode an image file to (H, W, 3) uint8 BGR, or raise :class:`DataError` naming the file and problem.
+
+    Decoding is ``kdpose.data.image.decode_image`` in colour mode (grayscale replicated, alpha dropped, 16-bit
+    reduced to 8, EXIF orientation applied); on top of it, empty files and JPEGs cut short (which OpenCV would
+    silently fill with grey) are refused.
+    """
+    from kdpose.data.image import decode_image
 
     path = Path(path)
     try:
         data = np.fromfile(path, dtype=np.uint8)  # fromfile + imdecode handles non-ASCII paths on every OS
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
-    except (IsADirectoryError, PermissionError, OSError) as exc:
+    except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if data.size == 0:
         raise DataError(f"{path}: file is empty")
-    # JPEG decoders fill a cut-off file with grey and only print a warning: check the end-of-image marker.
     if data[:2].tobytes() == b"\xff\xd8" and b"\xff\xd9" not in data[-64:].tobytes():
         raise DataError(f"{path}: truncated JPEG (no end-of-image marker)")
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise DataError(f"{path}: not a readable image (or truncated)")
+    try:
+        image = decode_image(data, mode="color", name=str(path))
+    except DataError:
+        raise DataError(f"{path}: not a readable image (corrupt, truncated or unsupported format)") from None
     return to_bgr_uint8(image, name=str(path))
 
 

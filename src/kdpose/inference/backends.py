@@ -1,0 +1,201 @@
+"""Pose-model backends behind one small interface: PyTorch (a ``PoseModel``) or onnxruntime (an ``.onnx`` file).
+
+Both take a normalised (B, C, H, W) float32 batch of crops and return decoded keypoints in crop pixels and their
+scores; the flip test (``kdpose.inference.flip``) and decoding (the model's codec) are shared, so the two agree.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+
+from kdpose.errors import ConfigError
+from kdpose.skeletons import Skeleton, get_skeleton
+
+log = logging.getLogger("kdpose")
+
+
+class PoseBackend(Protocol):
+    """What the pipeline needs from a model."""
+
+    input_size: tuple[int, int]  # (w, h)
+    skeleton: Skeleton
+    codec: Any
+    channel_order: str  # "RGB": BGR images are converted before normalisation
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    device: str
+
+    def predict(self, inputs: np.ndarray, flip: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(B, C, H, W) float32 -> keypoints (B, K, 2) in crop pixels, scores (B, K)."""
+
+
+def _decode(codec: Any, output: Any) -> tuple[np.ndarray, np.ndarray]:
+    kpts, scores = codec.decode(output)
+    return kpts.detach().float().cpu().numpy(), scores.detach().float().cpu().numpy()
+
+
+def resolve_torch_device(device: str) -> str:
+    """The torch device to use; warns loudly (log + RuntimeWarning) when CUDA is asked for but absent."""
+    import torch
+
+    kind = device.lower().partition(":")[0]
+    if kind not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"unknown device '{device}' (use cpu, cuda, cuda:N or mps)")
+    if kind == "cuda" and not torch.cuda.is_available():
+        msg = (f"kdpose: {device} was requested but torch sees no CUDA device (CPU-only torch build or no driver); "
+               "running on the CPU, which is much slower")
+        log.warning(msg)
+        warnings.warn(msg, RuntimeWarning, stacklevel=3)
+        return "cpu"
+    if kind == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        warnings.warn(f"kdpose: {device} was requested but MPS is not available; running on the CPU",
+                      RuntimeWarning, stacklevel=3)
+        return "cpu"
+    return device
+
+
+class TorchBackend:
+    """A ``PoseModel`` (``forward -> head output``, ``.codec``, ``.skeleton``) run with torch."""
+
+    channel_order = "RGB"
+
+    def __init__(self, model: Any, device: str = "cpu"):
+        from kdpose.data.sample import MEAN_RGB, STD_RGB
+
+        self.device = resolve_torch_device(device)
+        self.model = model.eval().to(self.device)
+        self.codec = model.codec
+        self.skeleton = model.skeleton
+        self.input_size = tuple(int(v) for v in self.codec.input_size)
+        self.mean, self.std = MEAN_RGB, STD_RGB
+
+    def _forward(self, x):
+        return self.model(x)
+
+    def predict(self, inputs: np.ndarray, flip: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        from kdpose.inference.flip import flip_test
+
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(inputs, np.float32)).to(self.device)
+            if flip:
+                out = flip_test(self._forward, x, self.codec, self.skeleton.flip_indices)
+            else:
+                out = self._forward(x)
+            return _decode(self.codec, out)
+
+
+def codec_from_metadata(params: dict, input_size: tuple[int, int], path: str = "") -> Any:
+    """Rebuild the codec an ONNX file was exported with from its metadata parameters."""
+    kind = str(params.get("type", "")).lower()
+    if kind in ("simcc", "simcccodec"):
+        from kdpose.codecs import SimCCCodec
+
+        return SimCCCodec(input_size=tuple(params.get("input_size", input_size)), sigma=params.get("sigma"),
+                          split_ratio=float(params.get("split_ratio", params.get("simcc_split_ratio", 2.0))),
+                          use_dark=bool(params.get("use_dark", False)))
+    if kind in ("heatmap", "heatmapcodec"):
+        from kdpose.codecs.heatmap import HeatmapCodec
+
+        return HeatmapCodec(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in params.items() if k != "type"})
+    raise ConfigError(f"{path}: codec {params!r} cannot be decoded by the inference pipeline (SimCC or heatmap)")
+
+
+def _output_type(codec: Any):
+    from kdpose.codecs import SimCCCodec, SimCCOutput
+
+    if isinstance(codec, SimCCCodec):
+        return SimCCOutput
+    from kdpose.codecs.heatmap import HeatmapOutput
+
+    return HeatmapOutput
+
+
+class OnnxBackend:
+    """An ``.onnx`` pose model run with onnxruntime through :class:`kdpose.export.runtime.OrtRunner`.
+
+    Files exported by kdpose describe themselves (metadata: input size, mean/std, channel order, layout, codec).
+    Official RTMPose/DWPose files (input ``input`` 1x3xHxW, outputs ``simcc_x``/``simcc_y``) carry no layout, so
+    ``layout`` must be given (e.g. ``"coco"`` or ``"coco_wholebody"``); they are fed RGB input normalised with
+    MMPose's mean/std, the convention they were trained with.
+    """
+
+    def __init__(self, path: str | os.PathLike, device: str = "cpu", layout: str | None = None,
+                 threads: int | None = None):
+        import torch
+
+        from kdpose.export.runtime import OrtRunner
+
+        self.runner = OrtRunner(path, device=device, threads=threads, skeleton=layout)
+        meta = self.runner.meta
+        self.path = Path(path)
+        self.device = device
+        self.input_size = tuple(int(v) for v in meta.input_size)
+        if meta.skeleton is None:
+            raise ConfigError(f"{path}: the file names no keypoint layout; pass layout= (e.g. 'coco' for "
+                              "RTMPose body models, 'coco_wholebody' for DWPose)")
+        self.skeleton = get_skeleton(meta.skeleton)
+        if meta.num_keypoints is not None and meta.num_keypoints != self.skeleton.num_keypoints:
+            raise ConfigError(f"{path}: the model predicts {meta.num_keypoints} keypoints but layout "
+                              f"'{self.skeleton.name}' has {self.skeleton.num_keypoints}")
+        if meta.input_channels != 3:
+            raise ConfigError(f"{path}: takes {meta.input_channels}-channel input; the image pipeline needs 3")
+        self.channel_order = meta.channel_order.upper()
+        self.mean, self.std = tuple(meta.mean), tuple(meta.std)
+        self.codec = codec_from_metadata(meta.codec, self.input_size, str(path))
+        self._out_type = _output_type(self.codec)
+        self._torch = torch
+
+    @property
+    def provider(self) -> str:
+        return self.runner.provider
+
+    def _forward(self, x):
+        outs = self.runner(x.numpy())
+        return self._out_type(*(self._torch.from_numpy(o) for o in outs[: len(self._out_type._fields)]))
+
+    def predict(self, inputs: np.ndarray, flip: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        from kdpose.inference.flip import flip_test
+
+        x = self._torch.from_numpy(np.ascontiguousarray(inputs, np.float32))
+        out = flip_test(self._forward, x, self.codec, self.skeleton.flip_indices) if flip else self._forward(x)
+        return _decode(self.codec, out)
+
+
+def load_backend(model: Any, weights: str | None = None, backend: str = "torch", device: str = "cpu",
+                 layout: str | None = None, threads: int | None = None,
+                 input_size: Sequence[int] | None = None) -> PoseBackend:
+    """Build a backend from a zoo name, an ``.onnx`` path or a ``PoseModel`` instance."""
+    if not isinstance(model, (str, os.PathLike)):
+        if backend != "torch":
+            raise ConfigError("a PoseModel instance runs with backend='torch'; export it to ONNX for onnxruntime")
+        return TorchBackend(model, device)
+    if str(model).lower().endswith(".onnx"):
+        if backend not in ("onnxruntime", "onnx", "torch"):
+            raise ConfigError(f"unknown backend '{backend}' (use torch or onnxruntime)")
+        # an .onnx file always runs with onnxruntime, whatever the default backend says
+        return OnnxBackend(model, device=device, layout=layout, threads=threads)
+    if backend not in ("torch", "onnxruntime", "onnx"):
+        raise ConfigError(f"unknown backend '{backend}' (use torch or onnxruntime)")
+    if backend != "torch":
+        raise ConfigError(f"backend '{backend}' needs an .onnx file: export '{model}' with 'kdpose export' first")
+    from kdpose import models
+
+    if not hasattr(models, "load_model"):
+        raise ConfigError("kdpose.models.load_model is not available in this build")
+    kwargs: dict = {}
+    if layout is not None:
+        kwargs["layout"] = layout
+    if input_size is not None:
+        kwargs["input_size"] = tuple(input_size)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    return TorchBackend(models.load_model(str(model), weights=weights, **kwargs), device)

@@ -1,0 +1,236 @@
+"""``PoseEstimator``: images in, every person's keypoints out (top-down: boxes -> crops -> one batched forward).
+
+>>> est = PoseEstimator("rtmpose-t", weights="rtmpose-t.safetensors")          # doctest: +SKIP
+>>> people = est("photo.jpg")                       # list of Person (bbox, keypoints, scores, track_id)
+>>> keypoints, scores = est.predict_arrays(bgr)     # rtmlib's shape: (N, K, 2), (N, K); .bboxes too
+
+Input channel order: numpy images are **BGR** (OpenCV) unless ``rgb=True``; the crops are converted to RGB before
+normalisation with MMPose's mean/std (the convention the models were trained with). Scores are the raw SimCC
+maxima (not probabilities; they can exceed 1), as in MMPose and rtmlib.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from kdpose.errors import DataError
+from kdpose.inference.backends import PoseBackend, load_backend
+from kdpose.inference.detectors import DetectionFile, DetectorSpec, resolve_detector, run_detector
+from kdpose.inference.sources import read_image, to_bgr_uint8
+from kdpose.inference.topdown import back_project, crop_people, rescore, sanitize_boxes
+
+ImageLike = "str | os.PathLike | np.ndarray"
+
+
+@dataclass
+class Person:
+    """One detected person.
+
+    Attributes:
+        bbox: (4,) float32 xyxy box in image pixels (from the detector, the caller, or the previous pose).
+        bbox_score: detector score of ``bbox`` (1.0 for user boxes without scores).
+        keypoints: (K, 2) float32 image pixels (x, y), in the estimator's layout (``est.skeleton``).
+        scores: (K,) float32 keypoint scores (raw SimCC maxima, not probabilities).
+        score: instance score, MMPose's rescoring: ``bbox_score * mean(scores > 0.2)``.
+        track_id: track id in videos (None for still images).
+    """
+
+    bbox: np.ndarray
+    bbox_score: float
+    keypoints: np.ndarray
+    scores: np.ndarray
+    score: float
+    track_id: int | None = None
+
+
+class PoseArrays(tuple):
+    """``(keypoints (N, K, 2), scores (N, K))`` that unpacks like rtmlib's result, with the boxes attached:
+    ``bboxes`` (N, 4) xyxy, ``bbox_scores`` (N,), ``instance_scores`` (N,), ``track_ids`` (N,) or None."""
+
+    def __new__(cls, keypoints, scores, bboxes, bbox_scores, instance_scores, track_ids=None):
+        obj = super().__new__(cls, (keypoints, scores))
+        obj.bboxes, obj.bbox_scores, obj.instance_scores, obj.track_ids = bboxes, bbox_scores, instance_scores, track_ids
+        return obj
+
+    @property
+    def keypoints(self) -> np.ndarray:
+        return self[0]
+
+    @property
+    def scores(self) -> np.ndarray:
+        return self[1]
+
+    def people(self) -> list[Person]:
+        ids = self.track_ids
+        return [Person(self.bboxes[i], float(self.bbox_scores[i]), self[0][i], self[1][i],
+                       float(self.instance_scores[i]), None if ids is None else int(ids[i]))
+                for i in range(len(self[0]))]
+
+
+def _empty_arrays(k: int) -> PoseArrays:
+    return PoseArrays(np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32), np.zeros((0, 4), np.float32),
+                      np.zeros(0, np.float32), np.zeros(0, np.float32))
+
+
+class PoseEstimator:
+    """Top-down multi-person pose estimation.
+
+    Args:
+        model: a zoo name (``"rtmpose-m"``), a path to an ``.onnx`` file (kdpose-exported, or an official
+            RTMPose/DWPose file with input ``input`` and outputs ``simcc_x``/``simcc_y``), or a ``PoseModel``.
+        weights: weights file for a zoo name (``.safetensors``, or an MMPose ``.pth``).
+        detector: person boxes: None (whole image), a callable ``image -> (boxes, scores)`` or a COCO
+            detection-results file (see :mod:`kdpose.inference.detectors`).
+        backend: ``"torch"`` or ``"onnxruntime"`` (``.onnx`` files always run with onnxruntime).
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:N"``; a loud warning is given when CUDA is asked for but the
+            backend falls back to the CPU.
+        layout: keypoint layout name for zoo models and for official ONNX files (which carry none).
+        flip_test: average with the mirrored crop (2x compute, slightly more accurate).
+        bbox_thr: detector boxes below this score are ignored.
+        nms_thr: OKS threshold of the pose NMS that removes duplicate people (None = off).
+        padding: box enlargement before cropping (MMPose's 1.25).
+        max_batch: most crops per forward pass (bounds memory; all crops of a frame still go in one pass
+            up to this size).
+        threads: CPU threads of the backend (None = library default).
+    """
+
+    def __init__(self, model: Any = "rtmpose-m", weights: str | os.PathLike | None = None,
+                 detector: DetectorSpec = None, backend: str = "torch", device: str = "cpu",
+                 layout: str | None = None, flip_test: bool = False, bbox_thr: float = 0.3,
+                 nms_thr: float | None = 0.9, padding: float = 1.25, max_batch: int = 64,
+                 threads: int | None = None):
+        self.backend: PoseBackend = load_backend(model, weights, backend=backend, device=device, layout=layout,
+                                                 threads=threads)
+        self.detector = resolve_detector(detector)
+        self.flip_test = flip_test
+        self.bbox_thr = bbox_thr
+        self.nms_thr = nms_thr
+        self.padding = padding
+        self.max_batch = max(1, int(max_batch))
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def skeleton(self):
+        """The keypoint layout of the results (names, links, parts)."""
+        return self.backend.skeleton
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return self.backend.input_size
+
+    @property
+    def device(self) -> str:
+        return self.backend.device
+
+    # ------------------------------------------------------------------ inputs
+    @staticmethod
+    def load_image(image: Any, rgb: bool = False) -> tuple[np.ndarray, str | None]:
+        """A path or array -> ((H, W, 3) uint8 BGR, file name or None)."""
+        if isinstance(image, (str, os.PathLike)):
+            return read_image(image), str(image)
+        return to_bgr_uint8(image, rgb=rgb), None
+
+    def detect(self, image: np.ndarray, name: str | None = None,
+               image_id: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Person boxes (N, 4) xyxy and scores (N,) of one BGR image from the configured detector."""
+        h, w = image.shape[:2]
+        if self.detector is None:
+            return np.array([[0, 0, w, h]], np.float32), np.ones(1, np.float32)
+        if isinstance(self.detector, DetectionFile):
+            boxes, scores = self.detector.lookup(name, image_id)
+        else:
+            boxes, scores = run_detector(self.detector, image)
+        keep = scores >= self.bbox_thr
+        return boxes[keep], scores[keep]
+
+    # ------------------------------------------------------------------ core
+    def predict_boxes(self, images: Sequence[np.ndarray], boxes: Sequence[np.ndarray],
+                      box_scores: Sequence[np.ndarray]) -> list[PoseArrays]:
+        """Poses of the given boxes of several BGR images, with all crops in as few forwards as possible.
+
+        Args:
+            images: list of (H, W, 3) uint8 BGR images.
+            boxes: per image, (N_i, 4) xyxy boxes; box_scores: per image, (N_i,).
+        Returns:
+            per image, :class:`PoseArrays` (after OKS-NMS, sorted by instance score, best first).
+        """
+        clean = [sanitize_boxes(b, s, (im.shape[1], im.shape[0])) for im, b, s in zip(images, boxes, box_scores)]
+        b = self.backend
+        batch = crop_people(images, [c[0] for c in clean], b.input_size, b.mean, b.std, b.channel_order,
+                            self.padding)
+        k = b.skeleton.num_keypoints
+        kpts = np.zeros((len(batch.owner), k, 2), np.float32)
+        scores = np.zeros((len(batch.owner), k), np.float32)
+        for start in range(0, len(batch.owner), self.max_batch):
+            part = slice(start, start + self.max_batch)
+            kpts[part], scores[part] = b.predict(batch.inputs[part], flip=self.flip_test)
+        kpts = back_project(kpts, batch.center, batch.scale, b.input_size)
+        results = []
+        for i, (bx, bs) in enumerate(clean):
+            sel = np.flatnonzero(batch.owner == i)
+            if sel.size == 0:
+                results.append(_empty_arrays(k))
+                continue
+            inst = rescore(bs, scores[sel])
+            keep = self._nms(kpts[sel], inst, batch.scale[sel])
+            sel = sel[keep]
+            results.append(PoseArrays(kpts[sel], scores[sel], bx[keep], bs[keep], inst[keep]))
+        return results
+
+    def _nms(self, keypoints: np.ndarray, instance_scores: np.ndarray, crop_scale: np.ndarray) -> np.ndarray:
+        """Indices kept by OKS-NMS (MMPose: area = the padded crop area), best first."""
+        order = np.argsort(-instance_scores, kind="stable")
+        if self.nms_thr is None or len(keypoints) < 2:
+            return order
+        from kdpose.evaluation import oks_nms
+
+        areas = np.prod(crop_scale, axis=1)
+        keep = oks_nms(keypoints, instance_scores, areas, self.skeleton.sigmas_array, self.nms_thr)
+        keep = np.asarray(keep, np.int64)
+        return keep[np.argsort(-instance_scores[keep], kind="stable")]
+
+    # ------------------------------------------------------------------ public calls
+    def predict_arrays(self, image: Any, bboxes: np.ndarray | None = None, rgb: bool = False,
+                       image_id: int | None = None) -> PoseArrays:
+        """One image (path or array) -> :class:`PoseArrays` ``(keypoints (N, K, 2), scores (N, K))`` with
+        ``.bboxes``; ``bboxes`` (N, 4) xyxy (or (N, 5) with scores) skips the detector. No person -> N = 0."""
+        img, name = self.load_image(image, rgb)
+        if bboxes is None:
+            boxes, scores = self.detect(img, name, image_id)
+        else:
+            boxes, scores = np.asarray(bboxes, np.float64), None
+        return self.predict_boxes([img], [boxes], [scores])[0]
+
+    def __call__(self, image: Any, bboxes: np.ndarray | Sequence[np.ndarray] | None = None,
+                 rgb: bool = False) -> list[Person] | list[list[Person]]:
+        """People in one image (path or array), or, for a list of images, one list per image (all crops of all
+        images in one batched forward)."""
+        if isinstance(image, (list, tuple)):
+            loaded = [self.load_image(im, rgb) for im in image]
+            if bboxes is not None and len(bboxes) != len(loaded):
+                raise DataError(f"{len(loaded)} images but {len(bboxes)} box arrays")
+            boxes, scores = [], []
+            for i, (img, name) in enumerate(loaded):
+                if bboxes is None:
+                    b, s = self.detect(img, name)
+                else:
+                    b, s = np.asarray(bboxes[i], np.float64), None
+                boxes.append(b)
+                scores.append(s)
+            return [r.people() for r in self.predict_boxes([im for im, _ in loaded], boxes, scores)]
+        return self.predict_arrays(image, bboxes, rgb).people()
+
+    def __repr__(self) -> str:
+        return (f"PoseEstimator(layout={self.skeleton.name}, input_size={self.input_size}, device={self.device}, "
+                f"backend={type(self.backend).__name__}, flip_test={self.flip_test})")
+
+
+def image_id_from_name(name: str | None, fallback: int) -> int:
+    """COCO-style image id: the integer file stem when numeric, else ``fallback``."""
+    if name is not None and Path(name).stem.isdigit():
+        return int(Path(name).stem)
+    return fallback

@@ -1,0 +1,81 @@
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("onnxruntime")
+
+from kdpose.errors import ConfigError  # noqa: E402
+from kdpose.inference.estimator import PoseEstimator  # noqa: E402
+
+from .conftest import INPUT_SIZE, make_oracle_model, make_tiny_model, synthetic_scene  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    from kdpose.export.onnx import export_onnx
+
+    d = tmp_path_factory.mktemp("onnx")
+    tiny = make_tiny_model()
+    export_onnx(tiny, d / "tiny.onnx")
+    # an "official" RTMPose-style file: no kdpose metadata, fixed batch 1, input 'input', outputs simcc_x/y
+    w, h = INPUT_SIZE
+
+    class Flat(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, x):
+            out = self.m(x)
+            return out.x, out.y
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Flat(tiny), (torch.zeros(1, 3, h, w),), str(d / "official.onnx"), dynamo=False,
+                          input_names=["input"], output_names=["simcc_x", "simcc_y"], opset_version=17)
+    return tiny, d
+
+
+def test_onnx_and_torch_backends_agree_with_and_without_flip(exported):
+    tiny, d = exported
+    image, _, boxes = synthetic_scene(people=4, seed=5)
+    image = image + np.random.default_rng(1).integers(0, 50, image.shape, dtype=np.uint8)
+    for flip in (False, True):
+        ref = PoseEstimator(tiny, nms_thr=None, flip_test=flip).predict_arrays(image, bboxes=boxes)
+        ort = PoseEstimator(str(d / "tiny.onnx"), nms_thr=None, flip_test=flip).predict_arrays(image, bboxes=boxes)
+        np.testing.assert_allclose(ort.scores, ref.scores, atol=1e-4)
+        np.testing.assert_allclose(ort.keypoints, ref.keypoints, atol=1e-3)
+
+
+def test_official_style_file_needs_a_layout_and_runs_batch_one(exported):
+    tiny, d = exported
+    with pytest.raises(ConfigError, match="layout"):
+        PoseEstimator(str(d / "official.onnx"))
+    est = PoseEstimator(str(d / "official.onnx"), layout="coco", nms_thr=None)
+    assert est.input_size == INPUT_SIZE and est.skeleton.name == "coco"
+    image, _, boxes = synthetic_scene(people=3, seed=6)
+    ref = PoseEstimator(tiny, nms_thr=None).predict_arrays(image, bboxes=boxes)
+    got = est.predict_arrays(image, bboxes=boxes)  # 3 crops through a batch-1 file
+    np.testing.assert_allclose(got.keypoints, ref.keypoints, atol=1e-3)
+    with pytest.raises(ConfigError, match="17 keypoints"):
+        PoseEstimator(str(d / "official.onnx"), layout="coco_wholebody")
+
+
+def test_oracle_through_onnx_finds_the_dots(tmp_path):
+    from kdpose.export.onnx import export_onnx
+
+    export_onnx(make_oracle_model(), tmp_path / "oracle.onnx")
+    image, gt, boxes = synthetic_scene(people=2, seed=7)
+    res = PoseEstimator(str(tmp_path / "oracle.onnx"), nms_thr=None).predict_arrays(image, bboxes=boxes)
+    order = np.argsort(res.bboxes[:, 0])
+    assert np.median(np.linalg.norm(res.keypoints[order] - gt, axis=-1)) < 5
+
+
+def test_cuda_request_without_gpu_warns_loudly():
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    with pytest.warns(RuntimeWarning, match="cuda"):
+        est = PoseEstimator(make_tiny_model(), device="cuda")
+    assert est.device == "cpu"
