@@ -4,5 +4,7 @@ from ..registry import Registry
 DISTILLERS = Registry("distiller")
 
 # methods (one import line each)
+from .base import Distiller, FrozenTeacher, build_distiller, register_distiller  # noqa: E402
+from . import distilpose  # noqa: F401,E402  (distilpose: DistilPose heatmap -> regression)
 
-__all__ = ["DISTILLERS"]
+__all__ = ["DISTILLERS", "Distiller", "FrozenTeacher", "build_distiller", "register_distiller"]

@@ -1,0 +1,120 @@
+"""The pieces every distillation method shares: a frozen teacher, the Distiller task base, and the registry glue.
+
+A distiller is a training *task* (docs/design.md): ``forward(batch, progress) -> dict[str, Tensor]`` with key
+``"loss"``, and an attribute ``model`` — the student, a plain ``PoseModel`` that the trainer evaluates, EMAs,
+saves and exports. The teacher never trains: :class:`FrozenTeacher` keeps it in eval mode, without gradients,
+and runs it under ``torch.no_grad``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, TypeVar
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from ..utils.progress import TrainProgress
+
+T = TypeVar("T")
+
+
+class FrozenTeacher(nn.Module):
+    """A teacher model that cannot train.
+
+    Its parameters have ``requires_grad=False``, it stays in eval mode whatever ``train()`` is called with (so BN
+    statistics and dropout never change), and every call runs under ``torch.no_grad``. It is a registered
+    submodule of the distiller so that ``.to(device)`` moves it; the trainer only saves ``distiller.model``.
+
+    Args:
+        model: the teacher network (e.g. a ``PoseModel`` with loaded weights).
+        input_mean, input_std: optional (C,) normalisation the teacher was trained with; when given, the student's
+            inputs (normalised with ``student_mean``/``student_std``) are re-normalised before the teacher sees
+            them (timm's ``DistillationTeacher.normalize_input``). kdpose models share one normalisation, so this
+            is only needed for foreign teachers.
+    """
+
+    def __init__(self, model: nn.Module, input_mean: tuple[float, ...] | None = None,
+                 input_std: tuple[float, ...] | None = None, student_mean: tuple[float, ...] | None = None,
+                 student_std: tuple[float, ...] | None = None):
+        super().__init__()
+        self.model = model
+        self.model.requires_grad_(False)
+        self.model.eval()
+        self._renorm = None
+        if input_mean is not None or input_std is not None:
+            if None in (input_mean, input_std, student_mean, student_std):
+                raise ConfigError("teacher re-normalisation needs input_mean, input_std, student_mean and student_std")
+            self._renorm = tuple(torch.tensor(v, dtype=torch.float32).view(1, -1, 1, 1)
+                                 for v in (student_mean, student_std, input_mean, input_std))
+
+    def train(self, mode: bool = True) -> "FrozenTeacher":
+        """Always eval: the teacher's BatchNorm statistics must not move during distillation."""
+        return super().train(False)
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """Student-normalised (B, C, H, W) input -> the teacher's normalisation."""
+        if self._renorm is None:
+            return x
+        s_mean, s_std, t_mean, t_std = (t.to(x.device, x.dtype) for t in self._renorm)
+        return (x * s_std + s_mean - t_mean) / t_std
+
+    def forward(self, x: torch.Tensor) -> Any:
+        with torch.no_grad():
+            return self.model(self.prepare(x))
+
+    def call(self, fn: Callable[[nn.Module, torch.Tensor], T], x: torch.Tensor) -> T:
+        """Run ``fn(teacher_model, x)`` without gradients, e.g. to read intermediate features or tokens."""
+        with torch.no_grad():
+            return fn(self.model, self.prepare(x))
+
+
+class Distiller(nn.Module):
+    """Base class of distillation tasks: holds the student as ``model`` and the teacher as a :class:`FrozenTeacher`.
+
+    Subclasses implement ``forward(batch, progress) -> dict`` with ``"loss"`` (the total to back-propagate) and
+    any detached parts for logging. Schedules must be explicit functions of ``progress``.
+    """
+
+    def __init__(self, student: nn.Module, teacher: nn.Module):
+        super().__init__()
+        self.model = student
+        self.teacher = teacher if isinstance(teacher, FrozenTeacher) else FrozenTeacher(teacher)
+
+    @property
+    def student(self) -> nn.Module:
+        return self.model
+
+    def forward(self, batch, progress: TrainProgress | None = None) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+
+def register_distiller(name: str):
+    """Decorator: register ``factory(student, teacher, **params) -> Distiller`` as distillation method ``name``."""
+    from . import DISTILLERS
+
+    def _add(factory):
+        return DISTILLERS.register(factory, name=name)
+
+    return _add
+
+
+def build_distiller(method: str, student: nn.Module, teacher: nn.Module,
+                    params: Mapping[str, Any] | None = None) -> Distiller:
+    """Build the registered distillation ``method`` for ``student`` and ``teacher`` with method ``params``.
+
+    Raises ``UnknownNameError`` for an unknown method and ``ConfigError`` for parameters the method rejects.
+    """
+    from . import DISTILLERS
+
+    import inspect
+
+    factory = DISTILLERS.get(method)
+    params = dict(params or {})
+    signature = inspect.signature(factory)
+    if not any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+        valid = [n for n in list(signature.parameters)[2:]]
+        unknown = sorted(set(params) - set(valid))
+        if unknown:
+            raise ConfigError(f"distill.params: unknown key(s) {', '.join(unknown)} for method '{method}' "
+                              f"(valid: {', '.join(valid)})")
+    return factory(student, teacher, **params)

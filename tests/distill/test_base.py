@@ -1,0 +1,41 @@
+"""FrozenTeacher / Distiller base / build_distiller: the teacher never trains, parameters are validated."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from kdpose.distill import DISTILLERS, FrozenTeacher, build_distiller
+from kdpose.errors import ConfigError, UnknownNameError
+
+
+def test_frozen_teacher_stays_eval_and_gradient_free():
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    teacher = FrozenTeacher(net)
+    wrapper = nn.Module()
+    wrapper.teacher = teacher
+    wrapper.train()
+    assert not teacher.training and not net.training
+    assert all(not p.requires_grad for p in net.parameters())
+    x = torch.randn(2, 3, 8, 8, requires_grad=True)
+    before = net[1].running_mean.clone()
+    y = teacher(x)
+    assert not y.requires_grad
+    assert torch.equal(net[1].running_mean, before)  # eval-mode BN: statistics untouched
+    assert teacher.call(lambda m, inp: m[0](inp), x).shape == (2, 4, 6, 6)
+
+
+def test_frozen_teacher_renormalises_inputs():
+    teacher = FrozenTeacher(nn.Identity(), input_mean=(0.5,), input_std=(2.0,), student_mean=(1.0,), student_std=(4.0,))
+    x = torch.tensor([1.0]).view(1, 1, 1, 1)  # student value 1 -> raw 1 * 4 + 1 = 5 -> teacher (5 - 0.5) / 2
+    assert teacher(x).item() == pytest.approx(2.25)
+    with pytest.raises(ConfigError):
+        FrozenTeacher(nn.Identity(), input_mean=(0.5,))
+
+
+def test_build_distiller_validates_method_and_params():
+    assert "distilpose" in DISTILLERS
+    with pytest.raises(UnknownNameError, match="distilpos"):
+        build_distiller("distilpos", nn.Identity(), nn.Identity())
+    with pytest.raises(ConfigError, match="unknown key.*alpha9.*valid: preset"):
+        build_distiller("distilpose", nn.Identity(), nn.Identity(), {"alpha9": 1.0})
