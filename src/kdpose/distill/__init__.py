@@ -5,6 +5,7 @@ DISTILLERS = Registry("distiller")
 
 # methods (one import line each)
 from .base import Distiller, FrozenTeacher, build_distiller, register_distiller  # noqa: E402
+from . import stagewise  # noqa: F401,E402  (stagewise: pose-machine stagewise distillation + hints)
 from . import distilpose  # noqa: F401,E402  (distilpose: DistilPose heatmap -> regression)
 
 __all__ = ["DISTILLERS", "Distiller", "FrozenTeacher", "build_distiller", "register_distiller"]
