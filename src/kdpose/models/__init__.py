@@ -4,6 +4,7 @@ from ._builder import PRETRAINED, PretrainedCfg, list_pretrained, load_model, lo
 from .pose_model import PoseModel
 
 # model families (one import line each)
+from . import pose_machines  # noqa: F401,E402  (cpm, rpm, spm, mpm and the paper's -Ns rows)
 from . import rtmpose  # noqa: F401,E402  (rtmpose-*, dwpose-*)
 from . import simple_baseline  # noqa: F401,E402  (simplebaseline-res50/101/152)
 from . import hrnet_pose  # noqa: F401,E402  (hrnet-w32/w48, -stage3)
