@@ -1,0 +1,141 @@
+"""Settings of the synthetic generator: one frozen dataclass, validated once, with the difficulty knobs.
+
+Every knob is documented where it is defined; ``SynthConfig.validated()`` raises ``ConfigError`` with a one-line
+message naming the bad setting. The defaults are deliberately hard (small far people, crowds, occluders, border
+truncation, extreme poses) so that a tiny model clearly under-performs a large one on this data."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...errors import ConfigError
+
+# Bumped whenever a change alters the pixels or annotations produced for a given seed.
+GENERATOR_VERSION = "kdpose-synth 1.0"
+
+LAYOUTS = {"coco": "coco", "body": "coco", "wholebody": "coco_wholebody", "coco_wholebody": "coco_wholebody"}
+MODALITIES = ("rgb", "depth")
+SPLITS = {"train": 0, "val": 1, "test": 2}
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Settings of one synthetic data stream.
+
+    Attributes:
+        width, height: image size in pixels.
+        layout: ``"coco"`` (17 keypoints) or ``"wholebody"`` (COCO-WholeBody, 133 keypoints).
+        modality: ``"rgb"`` (BGR uint8 image) or ``"depth"`` (uint16 millimetres, Kinect-2-like).
+        min_people, max_people: number of people per scene, uniform in [min, max].
+        distance_range: (near, far) person distance from the camera in metres, sampled log-uniformly so that
+            far (small) people are common; ``None`` = (1.3, 24) for RGB, (1.0, 7.0) for depth (sensor range).
+        occlusion: 0..1, how often occluder objects stand in front of people and people line up behind each other.
+        crowding: 0..1, how tightly people are grouped (0 = spread over the room, 1 = shoulder to shoulder).
+        truncation: 0..1, probability that a person is placed across the image border (cut off).
+        pose_extremity: 0..1, share of extreme poses (crouch, sit, arms raised, crossed limbs, bending) and the
+            width of the joint-angle ranges within their anatomical limits.
+        clutter: maximum number of clutter objects (boxes, poles, balls) in the scene.
+        background_dir: optional folder of user background images (RGB mode); procedural backgrounds otherwise.
+        image_format: ``"jpg"`` or ``"png"`` for RGB images (depth is always 16-bit PNG).
+        jpeg_quality: (low, high) JPEG quality range of the simulated compression artefacts (RGB).
+        blur: 0..1, strength of the random defocus / motion blur (RGB).
+        noise: 0..1, strength of the sensor noise (RGB and depth).
+        fusion_margin_mm: depth margin kept between people and the fused background (depth mode, paper).
+        dropout_prob: probability that an image gets the paper's silhouette pixel dropout (depth mode).
+        dropout_rate: share of silhouette pixels set to 0 when dropout is applied (paper: 0.2).
+        min_keypoints: instances with fewer labelled keypoints are kept in the JSON (for detection) but are not
+            served as top-down training items by ``SyntheticPoseDataset``.
+        min_keypoint_size: people whose box is smaller than this (longer side, pixels) are annotated for
+            detection only (keypoints unlabelled, as COCO leaves tiny people unlabelled).
+    """
+
+    width: int = 640
+    height: int = 480
+    layout: str = "coco"
+    modality: str = "rgb"
+    min_people: int = 1
+    max_people: int = 4
+    distance_range: tuple[float, float] | None = None
+    occlusion: float = 0.5
+    crowding: float = 0.5
+    truncation: float = 0.25
+    pose_extremity: float = 0.5
+    clutter: int = 6
+    background_dir: str | None = None
+    image_format: str = "jpg"
+    jpeg_quality: tuple[int, int] = (45, 95)
+    blur: float = 0.5
+    noise: float = 0.5
+    fusion_margin_mm: float = 150.0
+    dropout_prob: float = 0.5
+    dropout_rate: float = 0.2
+    min_keypoints: int = 1
+    min_keypoint_size: int = 12
+
+    @property
+    def skeleton_name(self) -> str:
+        return LAYOUTS[self.layout]
+
+    @property
+    def wholebody(self) -> bool:
+        return self.skeleton_name == "coco_wholebody"
+
+    @property
+    def distances(self) -> tuple[float, float]:
+        if self.distance_range is not None:
+            return (float(self.distance_range[0]), float(self.distance_range[1]))
+        return (1.3, 24.0) if self.modality == "rgb" else (1.0, 7.0)
+
+    def replace(self, **changes) -> "SynthConfig":
+        return dataclasses.replace(self, **changes).validated()
+
+    def validated(self) -> "SynthConfig":
+        """Return self after checking every setting; raise ``ConfigError`` naming the first bad one."""
+        if not (isinstance(self.width, int) and isinstance(self.height, int)) or self.width < 16 or self.height < 16:
+            raise ConfigError(f"synth: image size must be at least 16x16 pixels, got {self.width}x{self.height}")
+        if self.width * self.height > 4096 * 4096:
+            raise ConfigError(f"synth: image size {self.width}x{self.height} is too large (max 4096x4096 pixels)")
+        if self.layout not in LAYOUTS:
+            raise ConfigError(f"synth: unknown layout '{self.layout}' (valid: coco, wholebody)")
+        if self.modality not in MODALITIES:
+            raise ConfigError(f"synth: unknown modality '{self.modality}' (valid: {', '.join(MODALITIES)})")
+        if self.min_people < 0 or self.max_people < max(1, self.min_people):
+            raise ConfigError(
+                f"synth: people per scene must satisfy 0 <= min_people <= max_people and max_people >= 1, "
+                f"got min_people={self.min_people}, max_people={self.max_people}"
+            )
+        near, far = self.distances
+        if not (0.3 <= near <= far):
+            raise ConfigError(f"synth: distance_range must satisfy 0.3 <= near <= far metres, got ({near}, {far})")
+        for name in ("occlusion", "crowding", "truncation", "pose_extremity", "blur", "noise", "dropout_prob",
+                     "dropout_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= float(value) <= 1.0:
+                raise ConfigError(f"synth: {name} must be in [0, 1], got {value}")
+        if self.clutter < 0:
+            raise ConfigError(f"synth: clutter must be >= 0, got {self.clutter}")
+        if self.image_format not in ("jpg", "png"):
+            raise ConfigError(f"synth: image_format must be 'jpg' or 'png', got '{self.image_format}'")
+        lo, hi = self.jpeg_quality
+        if not 1 <= lo <= hi <= 100:
+            raise ConfigError(f"synth: jpeg_quality must be (low, high) with 1 <= low <= high <= 100, got {lo, hi}")
+        if self.min_keypoints < 0 or self.min_keypoint_size < 0:
+            raise ConfigError("synth: min_keypoints and min_keypoint_size must be >= 0")
+        if self.fusion_margin_mm < 0:
+            raise ConfigError(f"synth: fusion_margin_mm must be >= 0, got {self.fusion_margin_mm}")
+        if self.background_dir is not None and not Path(self.background_dir).is_dir():
+            raise ConfigError(f"{self.background_dir}: background folder does not exist")
+        return self
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"640x480"`` -> (640, 480); raises ``ConfigError`` on anything else."""
+    parts = str(text).lower().split("x")
+    try:
+        w, h = (int(p) for p in parts)
+    except ValueError:
+        raise ConfigError(f"synth: bad image size '{text}' (expected WIDTHxHEIGHT, e.g. 640x480)") from None
+    if w <= 0 or h <= 0:
+        raise ConfigError(f"synth: image size must be positive, got '{text}'")
+    return w, h

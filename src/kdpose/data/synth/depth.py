@@ -1,0 +1,128 @@
+"""Depth mode: procedural rooms, a Kinect-2-like sensor model, and the depth paper's two training augmentations.
+
+Public augmentation API (all numpy, all take an explicit ``np.random.Generator`` where they are random):
+
+``fuse_background(person_depth, person_mask, background, margin_mm=150.0) -> np.ndarray``
+    The paper's real-background fusion: people rendered alone are pasted onto a background depth image; if the
+    background is not at least ``margin_mm`` behind the people on their silhouette, a constant is added to the
+    *entire* background first. Background holes (0) stay holes. uint16 millimetres in and out.
+``silhouette_dropout(depth, mask, rng, rate=0.2, band_px=None) -> np.ndarray``
+    The paper's pixel noise: ``rate`` (20 %) of the silhouette pixels are set to 0 (invalid); with ``band_px`` only
+    a boundary band of that width is used.
+``simulate_sensor(depth_m, rng, noise=0.5) -> np.ndarray``
+    Metres (0 = nothing) -> uint16 millimetres with depth-dependent noise, holes and flying pixels at
+    discontinuities, missing patches and the 0.5-8 m range of a Kinect 2.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .camera import Camera
+from .raster import composite, polygon_fragments
+
+SENSOR_RANGE_M = (0.5, 8.0)
+
+
+def fuse_background(person_depth: np.ndarray, person_mask: np.ndarray, background: np.ndarray,
+                    margin_mm: float = 150.0) -> np.ndarray:
+    """Composite ``person_depth`` (H, W) over ``background`` (H, W) where ``person_mask`` (H, W) bool is set.
+
+    Before compositing, the smallest gap ``background - person`` over the valid silhouette pixels is measured; if it
+    is below ``margin_mm`` the whole background is pushed back by the missing amount (paper: "adding if necessary
+    an adequate depth constant to the entire background image"). Returns uint16 millimetres."""
+    if person_depth.shape != background.shape or person_mask.shape != background.shape:
+        raise ValueError(f"fuse_background: shapes differ: {person_depth.shape}, {person_mask.shape}, "
+                         f"{background.shape}")
+    person = person_depth.astype(np.float64)
+    bg = background.astype(np.float64)
+    support = person_mask & (bg > 0) & (person > 0)
+    if support.any():
+        gap = float((bg[support] - person[support]).min())
+        if gap < margin_mm:
+            bg = np.where(bg > 0, bg + (margin_mm - gap), 0.0)
+    out = np.where(person_mask, person, bg)
+    return np.clip(np.round(out), 0, 65535).astype(np.uint16)
+
+
+def silhouette_dropout(depth: np.ndarray, mask: np.ndarray, rng: np.random.Generator, rate: float = 0.2,
+                       band_px: int | None = None) -> np.ndarray:
+    """Set ``rate`` of the silhouette pixels of ``depth`` (H, W) to 0 (a copy is returned).
+
+    ``mask`` (H, W) bool is the people's silhouette; with ``band_px`` only the pixels within ``band_px`` of the
+    silhouette's border are candidates. Exactly ``round(rate * candidates)`` pixels are dropped."""
+    region = mask.astype(bool)
+    if band_px:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band_px + 1, 2 * band_px + 1))
+        region = region & ~cv2.erode(region.astype(np.uint8), kernel).astype(bool)
+    candidates = np.flatnonzero(region)
+    out = depth.copy()
+    count = int(round(rate * candidates.size))
+    if count:
+        out.reshape(-1)[rng.choice(candidates, count, replace=False)] = 0
+    return out
+
+
+def simulate_sensor(depth_m: np.ndarray, rng: np.random.Generator, noise: float = 0.5) -> np.ndarray:
+    """Kinect-2-like measurement of a clean depth map (metres, 0 = no surface) -> uint16 millimetres."""
+    clean = depth_m.astype(np.float32)
+    valid = clean > 0
+    # discontinuities of the clean surface: a band of holes and flying pixels (mixtures of near and far)
+    zmax = cv2.dilate(clean, np.ones((3, 3), np.uint8))
+    zmin = cv2.erode(np.where(valid, clean, 1e4).astype(np.float32), np.ones((3, 3), np.uint8))
+    edge = valid & (zmax - zmin > 0.05 + 0.03 * clean)
+    # axial noise grows with the square of the distance (Nguyen et al. 2012 model, scaled by ``noise``)
+    sigma = (0.0012 + 0.0019 * np.square(np.maximum(clean - 0.4, 0.0))) * (0.4 + 1.2 * noise)
+    z = clean + rng.standard_normal(clean.shape, dtype=np.float32) * sigma
+    draw = rng.random(z.shape, dtype=np.float32)
+    holes = edge & (draw < 0.55)
+    flying = edge & (draw >= 0.55) & (draw < 0.8)
+    z = np.where(flying, 0.5 * (zmax + np.minimum(zmin, zmax)), z)
+    if rng.random() < 0.5:  # thicken part of the hole band
+        holes = cv2.dilate(holes.astype(np.uint8), np.ones((2, 2), np.uint8)).astype(bool) & (draw < 0.8)
+    # missing patches (dark / specular materials) and sparse speckle
+    h, w = z.shape
+    patches = cv2.resize(rng.random((h // 24 + 1, w // 24 + 1), dtype=np.float32), (w, h),
+                         interpolation=cv2.INTER_LINEAR) < 0.04 * (0.5 + noise)
+    speckle = draw > 1.0 - 0.004 * (0.5 + noise)
+    z = np.where(holes | patches | speckle | ~valid, 0.0, z)
+    lo, hi = SENSOR_RANGE_M
+    z = np.where((z >= lo) & (z <= hi), z, 0.0)
+    return np.round(z * 1000.0).astype(np.uint16)
+
+
+def room_depth(rng: np.random.Generator, camera: Camera, extent: tuple[float, float]) -> np.ndarray:
+    """(H, W) float32 camera-z depth (metres) of a procedural room: floor, back and side walls, ceiling, and
+    furniture boxes along the walls. ``extent`` = (max |x|, max z) of the people, so that the room contains them."""
+    max_x, max_z = extent
+    back = max_z + rng.uniform(0.6, 4.0)
+    left, right = max_x + rng.uniform(0.4, 3.0), max_x + rng.uniform(0.4, 3.0)
+    free = min(left, right) - max_x - 0.2  # furniture on a side wall must leave the people's space free
+    ceiling = rng.uniform(2.4, 3.6)
+    rays = camera.rays() @ camera.rotation.astype(np.float32)  # world direction per pixel, camera z = 1
+    pos = camera.position.astype(np.float32)
+    best = np.full(rays.shape[:2], np.inf, np.float32)
+    # planes as (axis, value): the exit point of a ray from inside a convex room is its nearest positive hit
+    for axis, value in ((1, 0.0), (1, ceiling), (2, back), (0, left), (0, -right)):
+        d = rays[..., axis]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = (value - pos[axis]) / d
+        best = np.where((t > 0) & (t < best), t, best)
+    polygons = []
+    for _ in range(int(rng.integers(1, 6))):
+        w, h, dd = rng.uniform(0.4, 2.0), rng.uniform(0.4, 2.0), rng.uniform(0.3, 0.8)
+        if rng.random() < 0.5 or free < 0.3:  # against the back wall
+            cx, cz = rng.uniform(-right + w / 2, left - w / 2), back - dd / 2
+        else:  # against a side wall
+            side = rng.choice([-1.0, 1.0])
+            cx, cz = side * ((left if side > 0 else right) - dd / 2), rng.uniform(1.0, back)
+            w, dd = min(dd, free), w
+        x = np.array([-w, w, w, -w]) / 2 + cx
+        zc = np.array([-dd, -dd, dd, dd]) / 2 + cz
+        bottom = np.stack([x, np.zeros(4), zc], 1)
+        top = bottom + [0.0, h, 0.0]
+        for face in ((4, 5, 6, 7), (0, 1, 5, 4), (1, 2, 6, 5), (3, 0, 4, 7), (2, 3, 7, 6)):
+            polygons.append(camera.to_camera(np.concatenate([bottom, top])[list(face)]))
+    zb = composite(polygon_fragments(camera, polygons), camera.width, camera.height).depth
+    depth = np.minimum(best, zb)
+    return np.where(np.isfinite(depth), depth, 0.0).astype(np.float32)

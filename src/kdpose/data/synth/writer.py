@@ -1,0 +1,174 @@
+"""Write a synthetic dataset to disk in COCO layout, with worker processes and atomic file writes.
+
+Layout under ``out``::
+
+    person_keypoints_<split>.json  (coco)  or  coco_wholebody_<split>.json  (wholebody)
+    <split>/000000.jpg ...         RGB images (or .png), or 16-bit PNG depth (millimetres) in depth mode
+    <split>_masks/000000.png       instance silhouettes: 0 background, i + 1 = the image's i-th annotation
+
+``file_name`` entries are relative to ``out`` (the annotation file's folder), which is where kdpose's COCO readers
+and pycocotools-based tools look by default. Image ``i`` is rendered from the seed ``(seed, split_id, i)`` whatever
+the number of workers, so the output is byte-identical for the same settings."""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ...errors import ConfigError, DataError
+from ...utils.io import atomic_write, write_json
+from .coco_format import categories, info, instance_annotation
+from .config import SPLITS, SynthConfig
+from .rgb import list_backgrounds
+from .scene import SynthScene, render_scene
+
+
+def scene_seed(seed: int, split: str, index: int) -> tuple[int, int, int]:
+    """The random seed of image ``index`` of a split (shared by the writer and the datasets)."""
+    if split not in SPLITS:
+        raise ConfigError(f"synth: unknown split '{split}' (valid: {', '.join(SPLITS)})")
+    return (int(seed), SPLITS[split], int(index))
+
+
+def jpeg_quality(cfg: SynthConfig, seed: tuple[int, int, int]) -> int:
+    """JPEG quality of an image, drawn from its own stream so that it does not shift the scene's randomness."""
+    lo, hi = cfg.jpeg_quality
+    return int(np.random.default_rng(seed + (7,)).integers(lo, hi + 1))
+
+
+def encode_image(cfg: SynthConfig, scene: SynthScene, seed: tuple[int, int, int]) -> tuple[bytes, str]:
+    """The image file's bytes and suffix: JPEG (with artefacts) / PNG for RGB, 16-bit PNG for depth."""
+    if scene.modality == "depth":
+        ok, buf = cv2.imencode(".png", scene.image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        suffix = ".png"
+    elif cfg.image_format == "jpg":
+        ok, buf = cv2.imencode(".jpg", scene.image, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality(cfg, seed)])
+        suffix = ".jpg"
+    else:
+        ok, buf = cv2.imencode(".png", scene.image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        suffix = ".png"
+    if not ok:
+        raise DataError("synth: OpenCV could not encode an image")
+    return buf.tobytes(), suffix
+
+
+@dataclass
+class _Job:
+    cfg: SynthConfig
+    out: str
+    seed: int
+    split: str
+    backgrounds: list
+
+
+_JOB: _Job | None = None
+
+
+def _init_worker(job: _Job) -> None:
+    global _JOB
+    _JOB = job
+    cv2.setNumThreads(1)  # the processes are the parallelism
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    try:
+        with atomic_write(path) as f:
+            f.write(data)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
+def _render_one(index: int) -> tuple[dict, list[dict]]:
+    """Render, write the image and mask files of image ``index``; return its image entry and annotations
+    (without annotation ids, which the parent assigns in order)."""
+    job = _JOB
+    assert job is not None
+    seed = scene_seed(job.seed, job.split, index)
+    scene = render_scene(job.cfg, seed, backgrounds=job.backgrounds)
+    data, suffix = encode_image(job.cfg, scene, seed)
+    name = f"{index:06d}"
+    file_name = f"{job.split}/{name}{suffix}"
+    mask_name = f"{job.split}_masks/{name}.png"
+    _write_bytes(Path(job.out) / file_name, data)
+    labels = np.zeros(scene.instance_map.shape, np.uint8)
+    for rank, inst in enumerate(scene.instances[:255]):
+        labels[scene.instance_map == inst.person_index] = rank + 1
+    ok, buf = cv2.imencode(".png", labels)
+    _write_bytes(Path(job.out) / mask_name, buf.tobytes())
+    h, w = scene.instance_map.shape
+    image_id = index + 1
+    image = {"id": image_id, "file_name": file_name, "width": w, "height": h, "mask_file": mask_name}
+    anns = [instance_annotation(inst, scene.instance_map == inst.person_index, image_id, 0, job.cfg.wholebody)
+            for inst in scene.instances]
+    return image, anns
+
+
+def annotation_path(out: str | os.PathLike, cfg: SynthConfig, split: str) -> Path:
+    prefix = "coco_wholebody" if cfg.wholebody else "person_keypoints"
+    return Path(out) / f"{prefix}_{split}.json"
+
+
+def write_coco_dataset(out: str | os.PathLike, cfg: SynthConfig, num_images: int, seed: int = 0,
+                       split: str = "train", workers: int = 1, progress: bool = False) -> Path:
+    """Render ``num_images`` images and write them with their COCO annotation file; returns the JSON path.
+
+    Args:
+        out: output folder (created).
+        cfg: generator settings.
+        num_images: number of images (>= 0).
+        seed: base seed; image i uses ``(seed, split, i)``.
+        split: ``"train"``, ``"val"`` or ``"test"`` (separate seed streams and file names).
+        workers: worker processes (1 = render in this process).
+        progress: show a tqdm progress bar.
+    """
+    cfg = cfg.validated()
+    if not isinstance(num_images, int) or num_images < 0:
+        raise ConfigError(f"synth: number of images must be >= 0, got {num_images}")
+    if workers < 1:
+        raise ConfigError(f"synth: workers must be >= 1, got {workers}")
+    scene_seed(seed, split, 0)  # validates the split
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"{out}: cannot create the output folder ({exc.strerror or exc})") from None
+    job = _Job(cfg, str(out), int(seed), split, list_backgrounds(cfg.background_dir))
+    if cfg.background_dir is not None and not job.backgrounds:
+        raise ConfigError(f"{cfg.background_dir}: no background images (.jpg, .jpeg, .png, .bmp) in the folder")
+    indices = range(num_images)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=num_images, desc=f"synth {split}", unit="img")
+    results = []
+    if workers == 1 or num_images <= 1:
+        _init_worker(job)
+        for i in indices:
+            results.append(_render_one(i))
+            if bar is not None:
+                bar.update(1)
+    else:
+        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+        with ctx.Pool(workers, initializer=_init_worker, initargs=(job,)) as pool:
+            for result in pool.imap(_render_one, indices, chunksize=4):
+                results.append(result)
+                if bar is not None:
+                    bar.update(1)
+    if bar is not None:
+        bar.close()
+    images, annotations = [], []
+    for image, anns in results:
+        images.append(image)
+        for ann in anns:
+            ann["id"] = len(annotations) + 1
+            annotations.append(ann)
+    coco = {"info": info(cfg, seed, split, num_images), "licenses": [], "images": images,
+            "annotations": annotations, "categories": categories(cfg)}
+    path = annotation_path(out, cfg, split)
+    write_json(path, coco)
+    return path
