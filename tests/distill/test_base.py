@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from kdpose.distill import DISTILLERS, FrozenTeacher, build_distiller
+from kdpose.distill import DISTILLERS, Distiller, FrozenTeacher, build_distiller
 from kdpose.errors import ConfigError, UnknownNameError
 
 
@@ -39,3 +39,15 @@ def test_build_distiller_validates_method_and_params():
         build_distiller("distilpos", nn.Identity(), nn.Identity())
     with pytest.raises(ConfigError, match="unknown key.*alpha9.*valid: preset"):
         build_distiller("distilpose", nn.Identity(), nn.Identity(), {"alpha9": 1.0})
+
+
+def test_distiller_keeps_teacher_out_of_state_and_parameters_but_moves_it():
+    student, teacher_net = nn.Linear(2, 2), nn.Linear(2, 3)
+    distiller = Distiller(student, teacher_net)
+    assert distiller.model is student and distiller.teacher.model is teacher_net
+    assert set(distiller.state_dict()) == {"model.weight", "model.bias"}
+    assert {id(p) for p in distiller.parameters()} == {id(p) for p in student.parameters()}
+    distiller.to(torch.float64)
+    assert teacher_net.weight.dtype == torch.float64 and student.weight.dtype == torch.float64
+    distiller.train()
+    assert student.training and not distiller.teacher.training

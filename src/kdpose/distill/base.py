@@ -39,7 +39,7 @@ class FrozenTeacher(nn.Module):
         super().__init__()
         self.model = model
         self.model.requires_grad_(False)
-        self.model.eval()
+        self.eval()
         self._renorm = None
         if input_mean is not None or input_std is not None:
             if None in (input_mean, input_std, student_mean, student_std):
@@ -78,11 +78,24 @@ class Distiller(nn.Module):
     def __init__(self, student: nn.Module, teacher: nn.Module):
         super().__init__()
         self.model = student
-        self.teacher = teacher if isinstance(teacher, FrozenTeacher) else FrozenTeacher(teacher)
+        frozen = teacher if isinstance(teacher, FrozenTeacher) else FrozenTeacher(teacher)
+        # Not a registered submodule (as in the released DistilPose code): the teacher stays out of
+        # state_dict() / parameters() / DDP, so checkpoints and optimisers only see the student; _apply below
+        # still moves it with .to(device) / .half().
+        object.__setattr__(self, "_frozen_teacher", frozen)
+
+    @property
+    def teacher(self) -> FrozenTeacher:
+        return self._frozen_teacher
 
     @property
     def student(self) -> nn.Module:
         return self.model
+
+    def _apply(self, fn, *args, **kwargs):
+        super()._apply(fn, *args, **kwargs)
+        self._frozen_teacher._apply(fn, *args, **kwargs)
+        return self
 
     def forward(self, batch, progress: TrainProgress | None = None) -> dict[str, torch.Tensor]:
         raise NotImplementedError
