@@ -5,6 +5,7 @@
 | distilpose-s | stemnet | TokenReg: 4x3 patches, d 192, 12 layers, 8 heads | 5.36M |
 | distilpose-l | HRNet-W48 stage 3 | TokenReg | 21.27M |
 | deeppose-res50 | ResNet-50 | GAP + Linear(2048, 5K) | 23.6M |
+| distilpose-mini-s / -mini-l, deeppose-res18 | miniature variants for the synthetic benchmarks | | |
 
 All are regression models (``RegressionCodec``, Smooth L1 task loss on visible in-image keypoints); trained alone
 they are the "no distillation" baselines, with ``kdpose.distill.distilpose`` they are DistilPose students.
@@ -59,3 +60,26 @@ def deeppose_res50(layout: str = "coco", input_size: Sequence[int] = (192, 256),
     head = DeepPoseHead(backbone.feature_info[-1]["channels"], skeleton.num_keypoints)
     codec = RegressionCodec(input_size, use_confidence=use_confidence)
     return finish_model(PoseModel(backbone, head, codec, skeleton, loss_fn=RegressionLoss()), f"deeppose-res{depth}")
+
+
+# Miniature students for the synthetic-data reproductions (token geometry of ``tokenpose-mini-s/hr``)
+MINI_TOKENS = {"dim": 96, "depth": 4, "heads": 4}
+
+
+@register_model(name="distilpose-mini-s")
+def distilpose_mini_s(**kw) -> PoseModel:
+    """Miniature DistilPose-S: stemnet with 32 planes + 4-layer TokenReg encoder (d 96)."""
+    return create_distilpose("stemnet", "distilpose-mini-s", **{**MINI_TOKENS, "stem_planes": 32, **kw})
+
+
+@register_model(name="distilpose-mini-l")
+def distilpose_mini_l(**kw) -> PoseModel:
+    """Miniature DistilPose-L: HRNet-W18 stage-3 feature + 4-layer TokenReg encoder (d 96)."""
+    return create_distilpose("hrnet-w18-stage3", "distilpose-mini-l", **{**MINI_TOKENS, **kw})
+
+
+@register_model(name="deeppose-res18")
+def deeppose_res18(layout: str = "coco", input_size: Sequence[int] = (192, 256), use_confidence: bool = True
+                   ) -> PoseModel:
+    """DeepPose with ResNet-18 (miniature Table 6 student)."""
+    return deeppose_res50(layout, input_size, depth=18, use_confidence=use_confidence)

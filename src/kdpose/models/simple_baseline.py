@@ -1,6 +1,6 @@
 """Simple Baselines (Xiao et al., https://arxiv.org/abs/1804.06208): ResNet + three deconvolutions -> heatmaps.
 
-Zoo entries: ``simplebaseline-res50`` / ``-res101`` / ``-res152``. Keys match MMPose's top-down SimpleBaseline
+Zoo entries: ``simplebaseline-res50`` / ``-res101`` / ``-res152`` (and ``-res18`` for miniature runs). Keys match MMPose's top-down SimpleBaseline
 checkpoints (``backbone.*`` + ``keypoint_head.*`` -> ``head.*``); see :func:`convert_mmpose_state_dict`.
 """
 from __future__ import annotations
@@ -73,6 +73,12 @@ def _simple_baseline(depth: int, layout: str, input_size: Sequence[int], **codec
     head = HeatmapHead(backbone.feature_info[-1]["channels"], skeleton.num_keypoints)
     model = build_heatmap_model(backbone, head, layout, input_size, **codec_kw)
     return finish_model(model, f"simplebaseline-res{depth}")
+
+
+@register_model(name="simplebaseline-res18")
+def simplebaseline_res18(layout: str = "coco", input_size: Sequence[int] = (192, 256), **codec_kw) -> PoseModel:
+    """SimpleBaseline ResNet-18 (miniature Table 6 teacher; not an MMPose release)."""
+    return _simple_baseline(18, layout, input_size, **codec_kw)
 
 
 @register_model(name="simplebaseline-res50")

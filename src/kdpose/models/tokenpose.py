@@ -7,6 +7,7 @@
 | tokenpose-b | HRNet-W32 stage 3 (32 ch) | 4x3 | 256 | 192 | 12 | 8 | 13.47M |
 | tokenpose-l | HRNet-W48 stage 3 (48 ch) | 4x3 | 256 | 192 | 3 x 8 | 12 | 27.48M |
 | tokenpose-w48-d12 | full HRNet-W48 (48 ch) | 4x3 | 256 | 192 | 12 | 8 | 69.41M |
+| tokenpose-mini-s / -mini-hr | stemnet (32 planes) / full HRNet-W18 | 4x3 | | 96 | 4 | 4 | miniature |
 
 ``tokenpose-w48-d12`` is DistilPose's teacher "TokenPose-L*" (HRNet-W48 + a 12-layer TokenPose head).
 Attention uses the per-head scale of the MMPose ports (the original TokenPose-S code scales by d^-0.5; pass
@@ -28,7 +29,7 @@ from .heads.tokenpose import TokenPoseHead
 from .pose_model import PoseModel
 from .simple_baseline import finish_model
 
-TOKEN_BACKBONES = ("stemnet", "hrnet-w32-stage3", "hrnet-w48-stage3", "hrnet-w32", "hrnet-w48")
+TOKEN_BACKBONES = ("stemnet", "hrnet-w<width>-stage3", "hrnet-w<width>")  # e.g. hrnet-w48-stage3, hrnet-w32
 
 
 def build_token_backbone(name: str, stem_planes: int = 64) -> tuple[nn.Module, int]:
@@ -93,3 +94,21 @@ def tokenpose_l(**kw) -> PoseModel:
 def tokenpose_w48_d12(**kw) -> PoseModel:
     """DistilPose's heatmap teacher "TokenPose-L*": full HRNet-W48 + 12-layer, 8-head TokenPose head."""
     return create_tokenpose("hrnet-w48", "tokenpose-w48-d12", **kw)
+
+
+# Miniature variants for the synthetic-data reproductions (benchmarks/distilpose): d 96, 4 layers, 4 heads, same
+# 4x3 patch geometry as the students ``distilpose-mini-s/l`` so that token distillation applies.
+MINI_TOKENS = {"dim": 96, "depth": 4, "heads": 4}
+
+
+@register_model(name="tokenpose-mini-s")
+def tokenpose_mini_s(**kw) -> PoseModel:
+    """Miniature stemnet teacher (Table 5's weak "stemnet" teacher): stemnet with 32 planes + 4-layer encoder."""
+    return create_tokenpose("stemnet", "tokenpose-mini-s", **{**MINI_TOKENS, "stem_planes": 32, **kw})
+
+
+@register_model(name="tokenpose-mini-hr")
+def tokenpose_mini_hr(**kw) -> PoseModel:
+    """Miniature strong teacher (the analogue of DistilPose's HRNet-W48 "TokenPose-L*"): full HRNet-W18 +
+    4-layer encoder."""
+    return create_tokenpose("hrnet-w18", "tokenpose-mini-hr", **{**MINI_TOKENS, **kw})
