@@ -41,6 +41,8 @@ def boxes_from_keypoints(keypoints: np.ndarray, scores: np.ndarray, score_thr: f
     Returns:
         boxes (M, 4) xyxy and ``kept`` (M,) indices of the people they come from.
     """
+    if len(scores) == 0:
+        return np.zeros((0, 4), np.float32), np.zeros(0, np.int64)
     keypoints = np.asarray(keypoints, np.float32).reshape(len(scores), -1, 2)
     ok = np.asarray(scores) > score_thr  # (N, K)
     kept = np.flatnonzero(ok.sum(1) >= min_points)
@@ -56,6 +58,20 @@ def boxes_from_keypoints(keypoints: np.ndarray, scores: np.ndarray, score_thr: f
         boxes = np.clip(boxes, 0, [w - 1, h - 1, w - 1, h - 1])
     good = (boxes[:, 2] - boxes[:, 0] > 1) & (boxes[:, 3] - boxes[:, 1] > 1)
     return boxes[good].astype(np.float32), kept[good]
+
+
+def keypoint_boxes(keypoints: np.ndarray, scores: np.ndarray, score_thr: float = 0.3) -> np.ndarray:
+    """(N, K, 2), (N, K) -> (N, 4) tight xyxy box of each person's confident keypoints (all keypoints when
+    none is confident). Tracking compares these rather than the crop boxes, which change with their source
+    (detector or previous pose)."""
+    if len(scores) == 0:
+        return np.zeros((0, 4), np.float32)
+    kpts = np.asarray(keypoints, np.float32).reshape(len(scores), -1, 2)
+    ok = np.asarray(scores) > score_thr
+    ok = np.where(ok.any(1, keepdims=True), ok, True)[..., None]
+    lo = np.where(ok, kpts, np.inf).min(1)
+    hi = np.where(ok, kpts, -np.inf).max(1)
+    return np.concatenate([lo, hi], 1)
 
 
 @dataclass

@@ -1,0 +1,110 @@
+"""The RTMPose paper's video pipeline: skip-frame detection, OKS-NMS, tracking and One-Euro smoothing.
+
+* The detector runs every ``det_every`` frames (BlazePose's skip-frame detection); in between, each person's box
+  is the box of their previous pose, expanded by ``pose_box_expand`` (1.25, as rtmlib's PoseTracker). When no
+  person was found on the previous frame the detector runs anyway.
+* Duplicate poses are removed by OKS-NMS (in :class:`PoseEstimator`), ids are assigned by greedy OKS matching
+  (box IoU when the OKS function is unavailable), and every keypoint of every track goes through a One-Euro
+  filter (time = frame index / fps, so the filter settings are in Hz).
+* With ``det_every == 1`` several frames are batched into one forward (:meth:`process`); with skip-frame
+  detection each frame's boxes depend on the previous frame's poses, so frames go one at a time (the crops of
+  a frame are still batched).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Sequence
+
+import numpy as np
+
+from kdpose.inference.estimator import PoseArrays, PoseEstimator
+from kdpose.inference.smoothing import OneEuroParams
+from kdpose.inference.tracking import PoseTracker, boxes_from_keypoints, keypoint_boxes
+
+log = logging.getLogger("kdpose")
+
+
+def default_oks_fn(sigmas: np.ndarray):
+    """Pairwise OKS from ``kdpose.evaluation`` when available, else None (the tracker then matches by IoU)."""
+    try:
+        from kdpose.inference.tracking import make_oks_fn
+
+        return make_oks_fn(sigmas)
+    except ImportError:
+        log.debug("kdpose.evaluation.oks_matrix unavailable: tracking by box IoU")
+        return None
+
+
+class VideoPoseEstimator:
+    """Stateful per-video wrapper around a :class:`PoseEstimator`.
+
+    Args:
+        estimator: the image pipeline (model, detector, thresholds).
+        det_every: run the detector every K frames (1 = every frame).
+        tracking: assign track ids (and smooth per track).
+        smoothing: One-Euro settings, or None for raw keypoints.
+        match_thr: least OKS (or IoU) for a pose to continue a track.
+        max_age: frames a lost track is kept before it is dropped.
+        pose_box_expand: expansion of the keypoint box used as the next frame's person box.
+        kpt_thr: keypoints above this score define that box.
+        fps: frames per second (timestamps for the filter).
+    """
+
+    def __init__(self, estimator: PoseEstimator, det_every: int = 1, tracking: bool = True,
+                 smoothing: OneEuroParams | None = OneEuroParams(), match_thr: float = 0.3, max_age: int = 10,
+                 pose_box_expand: float = 1.25, kpt_thr: float = 0.3, fps: float = 30.0):
+        if det_every < 1:
+            raise ValueError(f"det_every must be >= 1, got {det_every}")
+        self.est = estimator
+        self.det_every = det_every
+        self.pose_box_expand = pose_box_expand
+        self.kpt_thr = kpt_thr
+        self.fps = fps
+        self.tracker = None
+        if tracking:
+            self.tracker = PoseTracker(default_oks_fn(estimator.skeleton.sigmas_array), match_thr=match_thr,
+                                       max_age=max_age, smoothing=smoothing)
+        self.detector_runs = 0
+        self._prev: PoseArrays | None = None  # raw (unsmoothed) poses of the last frame
+        self._last_index = -1
+
+    def reset(self) -> None:
+        self._prev, self._last_index, self.detector_runs = None, -1, 0
+        if self.tracker is not None:
+            self.tracker.reset()
+
+    def _boxes(self, image: np.ndarray, index: int, name: str | None) -> tuple[np.ndarray, np.ndarray]:
+        skip = self.det_every > 1 and index % self.det_every != 0 and self._prev is not None and len(self._prev[0])
+        if skip:
+            h, w = image.shape[:2]
+            boxes, kept = boxes_from_keypoints(self._prev.keypoints, self._prev.scores, self.kpt_thr,
+                                               self.pose_box_expand, (w, h))
+            if len(boxes):
+                return boxes, self._prev.bbox_scores[kept]
+        self.detector_runs += 1
+        return self.est.detect(image, name, image_id=index)
+
+    def _finish(self, result: PoseArrays, index: int) -> PoseArrays:
+        self._prev, self._last_index = result, index
+        if self.tracker is None:
+            return result
+        boxes = keypoint_boxes(result.keypoints, result.scores, self.kpt_thr)
+        ids, smooth = self.tracker.update(result.keypoints, result.scores, boxes, index, index / self.fps)
+        return PoseArrays(smooth, result.scores, result.bboxes, result.bbox_scores, result.instance_scores, ids)
+
+    def step(self, image: np.ndarray, index: int | None = None, name: str | None = None) -> PoseArrays:
+        """Poses of the next frame (BGR uint8), with ``track_ids`` and smoothed keypoints."""
+        index = self._last_index + 1 if index is None else index
+        boxes, scores = self._boxes(image, index, name)
+        return self._finish(self.est.predict_boxes([image], [boxes], [scores])[0], index)
+
+    def process(self, images: Sequence[np.ndarray], indices: Sequence[int] | None = None,
+                name: str | None = None) -> list[PoseArrays]:
+        """Several consecutive frames; one batched forward for all their crops when ``det_every == 1``."""
+        if indices is None:
+            indices = list(range(self._last_index + 1, self._last_index + 1 + len(images)))
+        if self.det_every > 1 or len(images) == 1:
+            return [self.step(im, i, name) for im, i in zip(images, indices)]
+        dets = [self._boxes(im, i, name) for im, i in zip(images, indices)]
+        raw = self.est.predict_boxes(list(images), [d[0] for d in dets], [d[1] for d in dets])
+        return [self._finish(r, i) for r, i in zip(raw, indices)]
