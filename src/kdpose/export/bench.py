@@ -68,6 +68,52 @@ def matmul_peak_gflops(threads: int | None = None, n: int = 1024, repeats: int =
     return 2 * n**3 / best / 1e9
 
 
+def realistic_random_weights(model, seed: int = 0):
+    """Re-initialise ``model`` in place with random weights that give trained-like output scales: fan-in normal
+    conv/linear weights, random BN statistics, then the layers that produce the outputs directly (e.g. RTMPose's
+    ``cls_x``/``cls_y``) rescaled so that each output has unit standard deviation. Zoo inits (RTMPose's N(0, 0.001)
+    head) give ~1e-9 logits, on which a parity check or an int8 error measure means nothing. Latency does not
+    depend on the values. Returns the model."""
+    import torch
+    from torch import nn
+
+    from .onnx import _flatten_output
+
+    gen = torch.Generator().manual_seed(seed)
+    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    with torch.no_grad():
+        for mod in layers:
+            mod.weight.normal_(0.0, mod.weight[0].numel() ** -0.5, generator=gen)
+            if mod.bias is not None:
+                mod.bias.normal_(0.0, 0.1, generator=gen)
+        for mod in model.modules():
+            if isinstance(mod, nn.modules.batchnorm._BatchNorm) and mod.running_mean is not None:
+                mod.running_mean.normal_(0.0, 0.2, generator=gen)
+                mod.running_var.uniform_(0.5, 2.0, generator=gen)
+        # find the layers whose output tensor *is* a model output (same storage) and normalise their scale
+        produced: dict[int, nn.Module] = {}
+        hooks = [m.register_forward_hook(lambda mod, inp, out: produced.__setitem__(out.data_ptr(), mod))
+                 for m in layers]
+        w, h = model.input_size
+        was_training = model.training
+        model.eval()
+        try:
+            x = torch.randn(4, int(getattr(model, "in_channels", 3)), h, w, generator=gen)
+            outputs, _ = _flatten_output(model(x))
+        finally:
+            for hook in hooks:
+                hook.remove()
+            model.train(was_training)
+        for out in outputs:
+            mod = produced.get(out.data_ptr())
+            if mod is not None and float(out.std()) > 0:
+                scale = 1.0 / float(out.std())
+                mod.weight.mul_(scale)
+                if mod.bias is not None:
+                    mod.bias.mul_(scale)
+    return model
+
+
 @dataclass
 class BenchRow:
     """One (model, backend, batch, threads) measurement."""

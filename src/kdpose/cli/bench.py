@@ -1,0 +1,206 @@
+"""``kdpose bench``: parameters, FLOPs and latency (median, p90) per backend / batch / threads, plus a plot."""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+NAME = "bench"
+HELP = "measure parameters, GFLOPs and latency of models (torch / onnxruntime), optionally plot AP vs cost"
+
+EPILOG = """\
+Latency is one forward pass on a fixed batch (no pre/post-processing), median and 90th percentile after warm-up.
+GMACs are what papers call "GFLOPs" (MMPose/fvcore count multiply-accumulates); GFLOPs here = 2 x MACs
+(torch.utils.flop_counter). "% of matmul peak" compares the achieved FLOP rate with a float32 matmul measured on
+this machine with the same thread count. Zoo models are exported to a temporary ONNX file for onnxruntime;
+an .onnx file as MODEL is benchmarked with onnxruntime only. --ap NAME=AP adds accuracy for the plot (AP vs
+GFLOPs, or vs latency with --plot-x latency, like the RTMPose paper's Figure 1).
+
+Examples:
+  kdpose bench rtmpose-t rtmpose-s rtmpose-m --batch 1,8 --threads 1,all
+  kdpose bench rtmpose-m --backend onnxruntime --batch 1,8,32 --json bench.json
+  kdpose bench rtmpose-l --layout coco_wholebody --int8
+  kdpose bench rtmpose-t rtmpose-s --ap rtmpose-t=68.5 --ap rtmpose-s=72.2 --plot ap_vs_gflops.png
+  kdpose bench model.onnx --batch 1 --threads 1
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
+    parser.add_argument("models", nargs="+", metavar="MODEL", help="zoo names or .onnx files")
+    parser.add_argument("--backend", default="torch,onnxruntime", help="comma list: torch, onnxruntime")
+    parser.add_argument("--batch", default="1,8", help="comma list of batch sizes (default 1,8)")
+    parser.add_argument("--threads", default="all", help="comma list of thread counts, 'all' = every core "
+                                                         "(default all)")
+    parser.add_argument("--layout", help="keypoint layout for zoo names (default: each model's)")
+    parser.add_argument("--input-size", help="WxH for zoo names (default: the layout's)")
+    parser.add_argument("--weights", help="weights for a single zoo MODEL (latency does not depend on them)")
+    parser.add_argument("--int8", action="store_true", help="also time the dynamic-int8 ONNX (onnxruntime)")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed runs first (default 5)")
+    parser.add_argument("--iters", type=int, default=30, help="timed runs (default 30)")
+    parser.add_argument("--ap", action="append", default=[], metavar="MODEL=AP", help="accuracy for the plot")
+    parser.add_argument("--plot", help="write an AP-vs-cost PNG here (needs --ap)")
+    parser.add_argument("--plot-x", default="gflops", choices=["gflops", "gmacs", "latency"],
+                        help="x axis of the plot (latency = ms/image, first backend, batch 1, first threads)")
+    parser.add_argument("--json", help="write all measurements as JSON here")
+
+
+def _csv(text: str, what: str, allowed: tuple[str, ...] | None = None) -> list[str]:
+    from kdpose.errors import ConfigError
+
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise ConfigError(f"--{what} is empty")
+    if allowed:
+        bad = [t for t in items if t not in allowed]
+        if bad:
+            raise ConfigError(f"--{what}: unknown value(s) {', '.join(bad)} (use {', '.join(allowed)})")
+    return items
+
+
+def _positive_ints(text: str, what: str, allow_all: bool = False) -> list[int | None]:
+    from kdpose.errors import ConfigError
+
+    out: list[int | None] = []
+    for item in _csv(text, what):
+        if allow_all and item == "all":
+            out.append(None)
+        elif item.isdigit() and int(item) > 0:
+            out.append(int(item))
+        else:
+            raise ConfigError(f"--{what}: '{item}' is not a positive integer" + (" or 'all'" if allow_all else ""))
+    return out
+
+
+def _parse_ap(items: list[str]) -> dict[str, float]:
+    from kdpose.errors import ConfigError
+
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name:
+            raise ConfigError(f"--ap must look like MODEL=AP (e.g. rtmpose-t=68.5), got '{item}'")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from kdpose.cli.export import parse_size
+    from kdpose.errors import ConfigError
+    from kdpose.export.bench import BenchRow, format_table, matmul_peak_gflops, plot_accuracy
+
+    backends = _csv(args.backend, "backend", ("torch", "onnxruntime"))
+    batches = _positive_ints(args.batch, "batch")
+    threads_list = _positive_ints(args.threads, "threads", allow_all=True)
+    input_size = parse_size(args.input_size)
+    ap = _parse_ap(args.ap)
+    if args.plot and not ap:
+        raise ConfigError("--plot needs accuracy numbers: add --ap MODEL=AP for the models to plot")
+    if args.weights and len(args.models) > 1:
+        raise ConfigError("--weights applies to one MODEL; benchmark models one at a time to give weights")
+    if args.warmup < 0 or args.iters < 1:
+        raise ConfigError("--warmup must be >= 0 and --iters >= 1")
+
+    rows: list[BenchRow] = []
+    with tempfile.TemporaryDirectory(prefix="kdpose-bench-") as tmp:
+        for name in args.models:
+            rows += _bench_one(name, args, backends, batches, threads_list, input_size, Path(tmp))
+    peaks = {t: matmul_peak_gflops(t) for t in threads_list}
+    print(format_table(rows, peaks))
+    print("matmul peak (float32, torch): " + ", ".join(
+        f"{'all' if t is None else t} thread(s) {p:.1f} GFLOP/s" for t, p in peaks.items()))
+    if args.json:
+        from kdpose.utils.io import write_json
+
+        write_json(args.json, {"rows": [r.as_dict() for r in rows],
+                               "matmul_peak_gflops": {str(t or "all"): p for t, p in peaks.items()},
+                               "cpu_count": os.cpu_count()}, indent=1)
+        print(f"wrote {args.json}")
+    if args.plot:
+        points = _plot_points(rows, ap, args.plot_x, backends[0], threads_list[0])
+        if not points:
+            raise ConfigError("--ap names none of the benchmarked models: nothing to plot")
+        plot_accuracy(points, args.plot, x="latency_ms" if args.plot_x == "latency" else args.plot_x)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _bench_one(name, args, backends, batches, threads_list, input_size, tmp: Path) -> list:
+    from kdpose.export.bench import BenchRow, bench_onnx, bench_torch
+    from kdpose.export.runtime import OrtRunner
+
+    rows = []
+    if name.endswith(".onnx"):
+        onnx_files = {"onnxruntime": Path(name)}
+        model, compute, label = None, None, Path(name).stem
+        params_m = _onnx_params(Path(name)) / 1e6
+    else:
+        from kdpose.export.flops import count_flops
+        from kdpose.export.onnx import export_onnx
+        from kdpose.models import load_model
+
+        model = load_model(name, weights=args.weights, layout=args.layout, input_size=input_size)
+        compute = count_flops(model)
+        params_m = compute.params / 1e6
+        label = name if args.layout is None else f"{name} ({args.layout})"
+        onnx_files = {}
+        if "onnxruntime" in backends:
+            onnx_files["onnxruntime"] = export_onnx(model, tmp / f"{name}.onnx", model_name=name)
+    if args.int8:
+        from kdpose.export.quantize import quantize_int8
+
+        if "onnxruntime" not in onnx_files:
+            onnx_files["onnxruntime"] = Path(name)
+        onnx_files["onnxruntime-int8"] = quantize_int8(onnx_files["onnxruntime"], tmp / f"{Path(name).stem}.int8.onnx")
+    common = dict(params_m=params_m, gflops=compute.gflops if compute else None,
+                  gmacs=compute.gmacs if compute else None)
+    for threads in threads_list:
+        if model is not None and "torch" in backends:
+            for batch in batches:
+                lat = bench_torch(model, batch, threads, args.warmup, args.iters)
+                rows.append(BenchRow(label, "torch", batch, threads, lat.median_ms, lat.p90_ms, **common))
+        for backend, path in onnx_files.items():
+            runner = OrtRunner(path, threads=threads)
+            for batch in batches:
+                lat = bench_onnx(runner, batch, args.warmup, args.iters)
+                rows.append(BenchRow(label, backend, batch, threads, lat.median_ms, lat.p90_ms, **common))
+    return rows
+
+
+def _onnx_params(path: Path) -> int:
+    """Number of weights stored in an ONNX file (its initializers)."""
+    import math
+
+    import onnx
+
+    from kdpose.errors import CheckpointError
+
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such ONNX file")
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:
+        raise CheckpointError(f"{path}: not a valid ONNX file ({type(exc).__name__})") from None
+    return sum(math.prod(t.dims) for t in proto.graph.initializer)
+
+
+def _plot_points(rows, ap: dict[str, float], x: str, backend: str, threads) -> list[dict]:
+    points = []
+    for name, value in ap.items():
+        match = [r for r in rows if r.model.split(" ")[0] == name]
+        if not match:
+            continue
+        timed = [r for r in match if r.backend == backend and r.threads == threads] or match
+        best = min(timed, key=lambda r: r.batch)
+        points.append({"model": name, "ap": value, "gflops": best.gflops, "gmacs": best.gmacs,
+                       "latency_ms": best.per_image_ms, "params_m": best.params_m})
+    key = {"latency": "latency_ms"}.get(x, x)
+    if any(p[key] is None for p in points):
+        from kdpose.errors import ConfigError
+
+        raise ConfigError(f"--plot-x {x} needs a value every plotted model has (ONNX files have no FLOP count)")
+    return sorted(points, key=lambda p: p[key])

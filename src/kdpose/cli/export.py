@@ -1,0 +1,98 @@
+"""``kdpose export``: a zoo model + weights -> ONNX file with kdpose metadata (+ optional fp16 / int8 variants)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+NAME = "export"
+HELP = "export a model to ONNX (RTMPose I/O names, dynamic batch, metadata), check parity, quantise"
+
+EPILOG = """\
+The file takes a normalised float32 (B, 3, H, W) RGB batch named 'input' (images are read BGR and converted
+to RGB before normalisation, the MMPose convention; mean/std are in the file's metadata). RTMPose/DWPose files
+output 'simcc_x', 'simcc_y' exactly like MMDeploy's end2end.onnx, so rtmlib and other RTMPose runners load them
+unchanged; heatmap models output 'heatmaps'. After export the file is run with onnxruntime and compared with
+PyTorch (--no-check skips this). --fp16 / --int8 also write OUT.fp16.onnx / OUT.int8.onnx beside OUT.
+
+Examples:
+  kdpose export rtmpose-t --weights rtmpose-t.safetensors --out rtmpose-t.onnx
+  kdpose export dwpose-l --weights dw-ll_ucoco.pth --layout coco_wholebody --input-size 288x384 --out dwpose-l.onnx
+  kdpose export rtmpose-m --weights w.safetensors --out m.onnx --batch 1 --int8      # official batch-1 style
+  kdpose export rtmpose-m.body7_256x192 --out rtmpose-m.onnx      # pretrained tag (uses the cached download)
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
+    parser.add_argument("model", help="zoo name (rtmpose-t, dwpose-l, ...) or pretrained tag")
+    parser.add_argument("--weights", help=".safetensors / MMPose .pth file, URL or pretrained tag "
+                                          "(omitted: random initialisation, e.g. for speed tests)")
+    parser.add_argument("--out", required=True, help="output .onnx file")
+    parser.add_argument("--batch", default="dynamic", help="'dynamic' (default) or a fixed batch size N")
+    parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    parser.add_argument("--layout", help="keypoint layout (coco, coco_wholebody, hand, ...); default: the model's")
+    parser.add_argument("--input-size", help="model input WxH, e.g. 192x256 (default: the layout's)")
+    parser.add_argument("--fp16", action="store_true", help="also write OUT.fp16.onnx (float16, for GPUs)")
+    parser.add_argument("--int8", action="store_true", help="also write OUT.int8.onnx (dynamic int8, for CPUs)")
+    parser.add_argument("--no-check", action="store_true", help="skip the PyTorch vs onnxruntime parity check")
+
+
+def parse_size(text: str | None) -> tuple[int, int] | None:
+    """'192x256' -> (192, 256) (w, h); None stays None."""
+    from kdpose.errors import ConfigError
+
+    if text is None:
+        return None
+    parts = text.lower().replace("*", "x").split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise ConfigError(f"--input-size must look like WxH (e.g. 192x256), got '{text}'")
+    return int(parts[0]), int(parts[1])
+
+
+def parse_batch(text: str) -> tuple[bool, int]:
+    """'dynamic' -> (True, 1); 'N' -> (False, N)."""
+    from kdpose.errors import ConfigError
+
+    if text.lower() == "dynamic":
+        return True, 1
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"--batch must be 'dynamic' or a positive integer, got '{text}'")
+    return False, int(text)
+
+
+def run(args: argparse.Namespace) -> int:
+    from kdpose.errors import ConfigError
+    from kdpose.export.onnx import check_parity, export_onnx
+    from kdpose.models import load_model
+
+    out = Path(args.out)
+    if out.suffix != ".onnx":
+        raise ConfigError(f"{out}: --out must end with .onnx")
+    input_size = parse_size(args.input_size)
+    dynamic, batch = parse_batch(args.batch)
+    model = load_model(args.model, weights=args.weights, layout=args.layout, input_size=input_size)
+    if args.weights is None and "." not in args.model:
+        print(f"note: no --weights given: exporting randomly initialised {args.model}")
+    name = getattr(model, "model_name", args.model)
+    export_onnx(model, out, opset=args.opset, dynamic_batch=dynamic, batch_size=batch, model_name=name)
+    w, h = model.input_size
+    print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB): {name}, input {w}x{h}, "
+          f"batch {'dynamic' if dynamic else batch}, opset {args.opset}")
+    if not args.no_check:
+        report = check_parity(model, out, batch=2 if dynamic else batch)
+        print(f"parity: {report.summary()}")
+        if not report.ok:
+            print(f"kdpose: error: {out}: onnxruntime output differs from PyTorch beyond tolerance", file=sys.stderr)
+            return 1
+    if args.fp16:
+        from kdpose.export.quantize import quantize_fp16
+
+        half = quantize_fp16(out, out.with_suffix(".fp16.onnx"))
+        print(f"wrote {half} ({half.stat().st_size / 2**20:.1f} MiB, fp16 weights, float32 I/O)")
+    if args.int8:
+        from kdpose.export.quantize import quantize_int8
+
+        q = quantize_int8(out, out.with_suffix(".int8.onnx"))
+        print(f"wrote {q} ({q.stat().st_size / 2**20:.1f} MiB, dynamic int8)")
+    return 0

@@ -1,0 +1,100 @@
+"""Zoo models (RTMPose / DWPose) through export, and the ``kdpose export`` / ``kdpose bench`` commands."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from kdpose.cli.main import main
+from kdpose.export.bench import realistic_random_weights
+from kdpose.export.onnx import check_parity, export_onnx, read_metadata
+from kdpose.export.runtime import OrtRunner
+from kdpose.models import create_model, save_weights
+
+SMALL = (64, 64)  # (w, h): the smallest input the RTMCC head's 1/32 feature map supports comfortably
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.mark.parametrize("name,k", [("rtmpose-t", 17), ("dwpose-t", 133)])
+def test_rtmpose_family_export_parity(name, k, tmp_path):
+    model = realistic_random_weights(create_model(name, input_size=SMALL).eval())
+    path = export_onnx(model, tmp_path / f"{name}.onnx", model_name=name)
+    proto = onnx.load(str(path))
+    assert [i.name for i in proto.graph.input] == ["input"]
+    assert [o.name for o in proto.graph.output] == ["simcc_x", "simcc_y"]
+    report = check_parity(model, path, batch=3)
+    assert report.ok and report.max_diff < 1e-4, report.summary()
+    assert max(report.ref_scale.values()) > 1.0  # the check ran on trained-like logits, not ~1e-9 ones
+    assert report.keypoint_px_diff <= 0.5
+    meta = read_metadata(path)
+    assert meta.model == name and meta.num_keypoints == k and meta.input_size == SMALL
+    assert meta.skeleton == ("coco" if k == 17 else "coco_wholebody")
+    runner = OrtRunner(path, threads=1)
+    assert runner(np.zeros((1, 3, 64, 64), np.float32))[0].shape == (1, k, 128)
+
+
+def test_cli_export_with_weights_matches_torch(tmp_path, capsys):
+    model = realistic_random_weights(create_model("rtmpose-t", input_size=SMALL).eval(), seed=3)
+    weights = save_weights(model, tmp_path / "w.safetensors")
+    out = tmp_path / "out" / "rt.onnx"
+    rc = main(["export", "rtmpose-t", "--weights", str(weights), "--out", str(out), "--input-size", "64x64",
+               "--int8"])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    assert "parity: max |torch - onnxruntime|" in text and "wrote" in text
+    assert out.is_file() and (tmp_path / "out" / "rt.int8.onnx").is_file()
+    x = np.random.default_rng(0).standard_normal((2, 3, 64, 64)).astype(np.float32)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x))
+    np.testing.assert_allclose(OrtRunner(out)(x)[0], ref.x.numpy(), atol=1e-4)
+    assert read_metadata(tmp_path / "out" / "rt.int8.onnx").precision == "int8"
+
+
+def test_cli_export_fixed_batch(tmp_path, capsys):
+    out = tmp_path / "b1.onnx"
+    assert main(["export", "rtmpose-t", "--out", str(out), "--input-size", "64x64", "--batch", "1"]) == 0
+    assert OrtRunner(out).static_batch == 1
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["export", "rtmpose-t", "--out", "{tmp}/m.onnx", "--input-size", "64"], "--input-size must look like WxH"),
+    (["export", "rtmpose-t", "--out", "{tmp}/m.onnx", "--batch", "0"], "--batch must be 'dynamic'"),
+    (["export", "rtmpose-t", "--out", "{tmp}/m.txt"], "--out must end with .onnx"),
+    (["export", "rtmpose-t", "--out", "{tmp}/m.onnx", "--weights", "{tmp}/none.safetensors"],
+     "none.safetensors: no such weights file"),
+    (["export", "rtmpose-zz", "--out", "{tmp}/m.onnx"], "unknown model 'rtmpose-zz'"),
+    (["bench", "{tmp}/missing.onnx"], "missing.onnx: no such ONNX file"),
+    (["bench", "rtmpose-t", "--backend", "tensorflow"], "unknown value(s) tensorflow"),
+    (["bench", "rtmpose-t", "--plot", "{tmp}/p.png"], "--plot needs accuracy numbers"),
+    (["bench", "rtmpose-t", "--ap", "rtmpose-t:68"], "--ap must look like MODEL=AP"),
+])
+def test_cli_bad_input_is_one_line_error(argv, message, tmp_path, capsys):
+    rc = main([a.replace("{tmp}", str(tmp_path)) for a in argv])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.startswith("kdpose: error: ") and message in err and "Traceback" not in err
+
+
+def test_cli_bench_table_json_and_plot(tmp_path, capsys):
+    js, png = tmp_path / "b.json", tmp_path / "p.png"
+    rc = main(["bench", "rtmpose-t", "--input-size", "64x64", "--batch", "1,2", "--threads", "1", "--iters", "2",
+               "--warmup", "0", "--ap", "rtmpose-t=68.5", "--plot", str(png), "--json", str(js)])
+    text = capsys.readouterr().out
+    assert rc == 0
+    assert "| rtmpose-t |" in text and "matmul peak" in text
+    data = json.loads(js.read_text())
+    assert {(r["backend"], r["batch"]) for r in data["rows"]} == {("torch", 1), ("torch", 2),
+                                                                  ("onnxruntime", 1), ("onnxruntime", 2)}
+    row = data["rows"][0]
+    assert row["gflops"] == pytest.approx(2 * row["gmacs"]) and row["params_m"] > 3.0
+    assert png.read_bytes()[:4] == b"\x89PNG"
