@@ -1,0 +1,61 @@
+"""``kdpose eval``: COCO-style keypoint AP/AR of a results file against a ground-truth annotation file."""
+from __future__ import annotations
+
+import argparse
+
+NAME = "eval"
+HELP = "COCO OKS AP/AR of keypoint predictions (COCO, COCO-WholeBody per part, CrowdPose)"
+
+EPILOG = """\
+RESULTS.json is a list in COCO results format: {"image_id", "category_id": 1, "keypoints": [x, y, score, ...],
+"score"}. Whole-body results give 133x3 "keypoints" or the split COCO-WholeBody fields (keypoints, foot_kpts,
+face_kpts, lefthand_kpts, righthand_kpts). Values are fractions in [0, 1] as pycocotools reports them
+(-1 = undefined, e.g. no medium-size people). --out writes {"AP", "AP50", ...} for coco/crowdpose and one such
+object per part ("body", "foot", "face", "lefthand", "righthand", "hand", "wholebody") for wholebody.
+
+Examples:
+  kdpose eval --gt data/coco/person_keypoints_val2017.json --pred work/results.json
+  kdpose eval --gt coco_wholebody_val_v1.0.json --pred results_wb.json --layout wholebody --out metrics.json
+  kdpose eval --gt crowdpose_test.json --pred results.json --layout crowdpose
+"""
+
+LAYOUTS = ("coco", "wholebody", "crowdpose")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
+    parser.add_argument("--gt", required=True, metavar="ANN.json", help="ground-truth COCO-style annotation file")
+    parser.add_argument("--pred", required=True, metavar="RESULTS.json", help="predictions, COCO results format")
+    parser.add_argument("--layout", default="coco", choices=LAYOUTS, help="keypoint layout / protocol (default coco)")
+    parser.add_argument("--out", metavar="METRICS.json", help="also write the metrics as JSON here")
+
+
+def format_table(metrics: dict) -> str:
+    """Flat metrics -> one header row and one value row; per-part metrics -> one row per part."""
+    nested = isinstance(next(iter(metrics.values())), dict)
+    rows = metrics if nested else {"": metrics}
+    names = list(next(iter(rows.values())))
+    first = max([len("part")] + [len(r) for r in rows]) if nested else 0
+    head = ("part".ljust(first) + "  " if nested else "") + "  ".join(f"{n:>9}" for n in names)
+    lines = [head]
+    for part, vals in rows.items():
+        prefix = part.ljust(first) + "  " if nested else ""
+        lines.append(prefix + "  ".join(f"{vals[n]:>9.4f}" for n in names))
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from kdpose.evaluation import coco_keypoint_eval, crowdpose_eval, wholebody_eval
+    from kdpose.utils.io import write_json
+
+    if args.layout == "wholebody":
+        metrics = wholebody_eval(args.gt, args.pred)
+    elif args.layout == "crowdpose":
+        metrics = crowdpose_eval(args.gt, args.pred)
+    else:
+        metrics = coco_keypoint_eval(args.gt, args.pred, "coco")
+    print(format_table(metrics))
+    if args.out:
+        write_json(args.out, metrics, indent=2)
+        print(f"metrics written to {args.out}")
+    return 0

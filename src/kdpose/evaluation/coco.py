@@ -1,0 +1,185 @@
+"""COCO OKS AP/AR through pycocotools, for any layout (per-layout sigmas via ``params.kpt_oks_sigmas``),
+and the CrowdPose protocol.
+
+Predictions are COCO results-format dicts: ``image_id``, ``category_id`` (1 if absent), ``keypoints`` (flat
+``x, y, score`` * K) and ``score``. Ground truth is a COCO-style annotation file (path) or the loaded dict.
+Metric values are fractions in [0, 1] as pycocotools reports them (-1 where a metric is undefined, e.g. no
+medium-size ground truth).
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import os
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import DataError
+from ..skeletons import Skeleton, get_skeleton
+
+COCO_STAT_NAMES = ("AP", "AP50", "AP75", "APM", "APL", "AR", "AR50", "AR75", "ARM", "ARL")
+CROWD_TYPES = (("AP_easy", 0.0, 0.2), ("AP_medium", 0.2, 0.8), ("AP_hard", 0.8, float("inf")))
+PERSON_CATEGORY = {"id": 1, "name": "person", "supercategory": "person"}
+
+
+def _skeleton(layout: str | Skeleton) -> Skeleton:
+    return layout if isinstance(layout, Skeleton) else get_skeleton(layout)
+
+
+def load_gt(gt: str | os.PathLike | dict) -> tuple[dict, str]:
+    """Ground truth as a dict (a deep copy when given a dict) and a name for messages."""
+    from ..data.jsonfile import load_json, require
+
+    if isinstance(gt, dict):
+        data, name = copy.deepcopy(gt), "<ground truth>"
+    else:
+        name = os.fspath(gt)
+        data = load_json(name)
+        if not isinstance(data, dict):
+            raise DataError(f"{name}: expected a COCO annotation object, got a {type(data).__name__}")
+    require(data, ("images", "annotations"), name, "the ground-truth file")
+    data.setdefault("categories", [PERSON_CATEGORY])
+    for i, ann in enumerate(data["annotations"]):
+        require(ann, ("image_id", "keypoints", "bbox"), name, f"annotation {ann.get('id', i)}")
+        ann.setdefault("iscrowd", 0)
+        ann.setdefault("category_id", 1)
+        ann.setdefault("id", i + 1)
+    return data, name
+
+
+def load_results(results: str | os.PathLike | Sequence[dict]) -> tuple[list[dict], str]:
+    """Predictions as a list of dicts (copied) and a name for messages."""
+    from ..data.jsonfile import load_json
+
+    if isinstance(results, (str, os.PathLike)):
+        name = os.fspath(results)
+        data = load_json(name)
+    else:
+        name, data = "<predictions>", results
+    if not isinstance(data, list):
+        raise DataError(f"{name}: expected a list of results in COCO results format, got a {type(data).__name__}")
+    return [dict(r) for r in data], name
+
+
+def check_keypoint_count(anns: Sequence[dict], field: str, k: int, name: str, layout: str, what: str) -> None:
+    """Every ``anns[i][field]`` must hold 3 * k numbers."""
+    for i, a in enumerate(anns):
+        n = len(a[field])
+        if n != 3 * k:
+            raise DataError(
+                f"{name}: {what} {a.get('id', i)} field '{field}' has {n / 3:g} keypoints, layout '{layout}' expects {k}"
+            )
+
+
+def normalise_results(results: list[dict], name: str, gt_image_ids: set, fields: Sequence[str]) -> list[dict]:
+    """Check required fields and image ids; convert numbers to plain floats (pycocotools mutates its input)."""
+    out = []
+    for i, r in enumerate(results):
+        missing = [f for f in ("image_id", "score", *fields) if f not in r]
+        if missing:
+            raise DataError(f"{name}: result {i} is missing field{'s' if len(missing) > 1 else ''} "
+                            f"{', '.join(map(repr, missing))}")
+        if r["image_id"] not in gt_image_ids:
+            raise DataError(f"{name}: result {i} has image_id {r['image_id']}, which is not in the ground truth")
+        r = dict(r)
+        r.setdefault("category_id", 1)
+        for f in fields:
+            r[f] = [float(v) for v in np.asarray(r[f], dtype=np.float64).reshape(-1)]
+        r["score"] = float(r["score"])
+        out.append(r)
+    return out
+
+
+def _coco_from_dict(data: dict):
+    from pycocotools.coco import COCO
+
+    coco = COCO()
+    coco.dataset = data
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco.createIndex()
+    return coco
+
+
+def run_cocoeval(gt_data: dict, dts: list[dict], sigmas: np.ndarray, dt_areas: Sequence[float] | None = None):
+    """Run pycocotools' keypoint evaluation (quietly). Returns the evaluated ``COCOeval`` or ``None`` when there
+    are no predictions. ``dt_areas`` overrides the detection areas pycocotools derives from the keypoints."""
+    from pycocotools.cocoeval import COCOeval
+
+    if not dts:
+        return None
+    coco_gt = _coco_from_dict(gt_data)
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_dt = coco_gt.loadRes(dts)
+        if dt_areas is not None:
+            for ann, area in zip(coco_dt.dataset["annotations"], dt_areas):
+                ann["area"] = float(area)
+        ev = COCOeval(coco_gt, coco_dt, "keypoints")
+        ev.params.kpt_oks_sigmas = np.asarray(sigmas, dtype=np.float64)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return ev
+
+
+def stats_dict(ev) -> dict[str, float]:
+    """pycocotools' 10 keypoint stats by name (all 0.0 when there were no predictions)."""
+    if ev is None:
+        return {k: 0.0 for k in COCO_STAT_NAMES}
+    return {k: float(v) for k, v in zip(COCO_STAT_NAMES, ev.stats)}
+
+
+def coco_keypoint_eval(
+    gt: str | os.PathLike | dict,
+    results: str | os.PathLike | Sequence[dict],
+    layout: str | Skeleton = "coco",
+    use_area: bool = True,
+) -> dict[str, float]:
+    """COCO OKS AP/AR (AP, AP50, AP75, APM, APL, AR, AR50, AR75, ARM, ARL) with the layout's sigmas.
+
+    ``use_area=False`` replaces each ground-truth area by ``0.53 * w * h`` of its box (CrowdPose, AIC).
+    Raises ``DataError`` on malformed files, wrong keypoint counts or unknown image ids.
+    """
+    sk = _skeleton(layout)
+    gt_data, gt_name = load_gt(gt)
+    check_keypoint_count(gt_data["annotations"], "keypoints", sk.num_keypoints, gt_name, sk.name, "annotation")
+    if not use_area:
+        for ann in gt_data["annotations"]:
+            ann["area"] = float(ann["bbox"][2]) * float(ann["bbox"][3]) * 0.53
+    res, res_name = load_results(results)
+    dts = normalise_results(res, res_name, {img["id"] for img in gt_data["images"]}, ("keypoints",))
+    check_keypoint_count(dts, "keypoints", sk.num_keypoints, res_name, sk.name, "result")
+    return stats_dict(run_cocoeval(gt_data, dts, sk.sigmas_array))
+
+
+def crowdpose_eval(
+    gt: str | os.PathLike | dict, results: str | os.PathLike | Sequence[dict], layout: str | Skeleton = "crowdpose"
+) -> dict[str, float]:
+    """CrowdPose protocol (xtcocotools ``keypoints_crowd`` with ``use_area=False``) on pycocotools.
+
+    Returns the COCO stats names plus ``AP_easy`` / ``AP_medium`` / ``AP_hard``: images split by their
+    ``crowdIndex`` at 0.2 and 0.8; each value is the plain mean of the precision array over the split (undefined
+    entries count as -1, as in the CrowdPose code, so an empty split gives -1).
+    """
+    sk = _skeleton(layout)
+    gt_data, gt_name = load_gt(gt)
+    check_keypoint_count(gt_data["annotations"], "keypoints", sk.num_keypoints, gt_name, sk.name, "annotation")
+    for ann in gt_data["annotations"]:
+        ann["area"] = float(ann["bbox"][2]) * float(ann["bbox"][3]) * 0.53
+    res, res_name = load_results(results)
+    dts = normalise_results(res, res_name, {img["id"] for img in gt_data["images"]}, ("keypoints",))
+    check_keypoint_count(dts, "keypoints", sk.num_keypoints, res_name, sk.name, "result")
+    ev = run_cocoeval(gt_data, dts, sk.sigmas_array)
+    out = stats_dict(ev)
+    for key, lo, hi in CROWD_TYPES:
+        ids = [img["id"] for img in gt_data["images"] if lo <= float(img.get("crowdIndex", 0.0)) < hi]
+        if ev is None:
+            out[key] = 0.0
+            continue
+        with contextlib.redirect_stdout(io.StringIO()):
+            ev.params.imgIds = ids
+            ev.evaluate()
+            ev.accumulate()
+        out[key] = float(round(np.mean(ev.eval["precision"][:, :, :, 0, :]), 4))
+    return out

@@ -1,0 +1,78 @@
+"""Turn top-down predictions into COCO results-format dicts, with MMPose's rescoring and per-image NMS
+(the step between a model's decoded keypoints and :func:`coco_keypoint_eval`)."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from ..skeletons import Skeleton, get_skeleton
+from .nms import oks_nms, rescore_instances, soft_oks_nms
+
+NMS_MODES = ("oks", "soft_oks", "none")
+
+
+def to_coco_results(
+    image_ids: np.ndarray,
+    keypoints: np.ndarray,
+    keypoint_scores: np.ndarray,
+    bbox_scores: np.ndarray,
+    areas: np.ndarray,
+    layout: str | Skeleton = "coco",
+    nms: str = "oks",
+    nms_thr: float = 0.9,
+    keypoint_score_thr: float = 0.2,
+    split_wholebody: bool = False,
+) -> list[dict]:
+    """Rescore, apply per-image NMS and format as COCO results.
+
+    Args:
+        image_ids: (N,) image id per instance.
+        keypoints: (N, K, 2) image pixels; keypoint_scores: (N, K).
+        bbox_scores: (N,) detector scores (1 for GT boxes).
+        areas: (N,) instance areas for OKS in NMS (MMPose: product of the aspect-fixed crop scale).
+        layout: skeleton (sigmas for NMS, K check).
+        nms: ``"oks"`` (MMPose default, threshold 0.9), ``"soft_oks"`` or ``"none"``.
+        split_wholebody: write whole-body results in the split COCO-WholeBody fields (``keypoints`` = body 17,
+            ``foot_kpts``, ``face_kpts``, ``lefthand_kpts``, ``righthand_kpts``) instead of one 133x3 list.
+    Returns:
+        list of ``{"image_id", "category_id": 1, "keypoints": [x, y, s, ...], "score"}``, grouped by image in
+        first-seen order, best score first within an image.
+    """
+    if nms not in NMS_MODES:
+        raise ValueError(f"nms must be one of {NMS_MODES}, got '{nms}'")
+    sk = layout if isinstance(layout, Skeleton) else get_skeleton(layout)
+    keypoints = np.asarray(keypoints, dtype=np.float64)
+    kscores = np.asarray(keypoint_scores, dtype=np.float64)
+    if keypoints.ndim != 3 or keypoints.shape[1] != sk.num_keypoints or kscores.shape != keypoints.shape[:2]:
+        raise ValueError(f"expected keypoints (N, {sk.num_keypoints}, 2) and scores (N, {sk.num_keypoints}), "
+                         f"got {keypoints.shape} and {kscores.shape}")
+    scores = rescore_instances(bbox_scores, kscores, keypoint_score_thr)
+    triplets = np.concatenate([keypoints, kscores[..., None]], axis=-1)  # (N, K, 3)
+    areas = np.asarray(areas, dtype=np.float64)
+    groups: dict = defaultdict(list)
+    for i, img in enumerate(np.asarray(image_ids).tolist()):
+        groups[img].append(i)
+    results = []
+    for img, idx in groups.items():
+        idx = np.asarray(idx)
+        if nms == "oks":
+            keep = idx[oks_nms(triplets[idx], scores[idx], areas[idx], sk.sigmas_array, nms_thr)]
+        elif nms == "soft_oks":
+            keep = idx[soft_oks_nms(triplets[idx], scores[idx], areas[idx], sk.sigmas_array, nms_thr)[0]]
+        else:
+            keep = idx[np.argsort(-scores[idx], kind="stable")]
+        for i in keep:
+            results.append(_format(int(img), triplets[i], float(scores[i]), split_wholebody and sk.num_keypoints == 133))
+    return results
+
+
+def _format(image_id: int, kpts: np.ndarray, score: float, split: bool) -> dict:
+    out = {"image_id": image_id, "category_id": 1, "score": score}
+    if not split:
+        out["keypoints"] = kpts.reshape(-1).tolist()
+        return out
+    for name, (lo, hi) in (("keypoints", (0, 17)), ("foot_kpts", (17, 23)), ("face_kpts", (23, 91)),
+                           ("lefthand_kpts", (91, 112)), ("righthand_kpts", (112, 133))):
+        out[name] = kpts[lo:hi].reshape(-1).tolist()
+    return out

@@ -1,0 +1,37 @@
+import json
+
+import pytest
+
+from kdpose.cli.main import main
+
+
+def test_eval_cli_coco_and_errors(fixtures, tmp_path, capsys):
+    gt = fixtures / "coco/test_coco.json"
+    anns = json.loads(gt.read_text())["annotations"]
+    res = [{"image_id": a["image_id"], "category_id": 1, "keypoints": a["keypoints"], "score": 1.0}
+           for a in anns if a["num_keypoints"] > 0]
+    (tmp_path / "r.json").write_text(json.dumps(res))
+    out = tmp_path / "m.json"
+    assert main(["eval", "--gt", str(gt), "--pred", str(tmp_path / "r.json"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "AP50" in printed and "1.0000" in printed
+    metrics = json.loads(out.read_text())
+    assert metrics["AP"] == pytest.approx(1.0) and set(metrics) >= {"AP", "AP50", "AP75", "APM", "APL", "AR"}
+    assert main(["eval", "--gt", str(gt), "--pred", str(tmp_path / "none.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kdpose: error:") and "none.json: file not found" in err
+
+
+def test_eval_cli_wholebody_per_part(fixtures, tmp_path, capsys):
+    gt = fixtures / "coco/test_coco_wholebody.json"
+    fields = ["keypoints", "foot_kpts", "face_kpts", "lefthand_kpts", "righthand_kpts"]
+    res = [{"image_id": a["image_id"], "score": 0.9, **{f: a[f] for f in fields}}
+           for a in json.loads(gt.read_text())["annotations"] if a["num_keypoints"] > 0]
+    (tmp_path / "r.json").write_text(json.dumps(res))
+    out = tmp_path / "m.json"
+    assert main(["eval", "--gt", str(gt), "--pred", str(tmp_path / "r.json"), "--layout", "wholebody",
+                 "--out", str(out)]) == 0
+    metrics = json.loads(out.read_text())
+    assert list(metrics) == ["body", "foot", "face", "lefthand", "righthand", "hand", "wholebody"]
+    assert all(m["AP"] == pytest.approx(1.0) for m in metrics.values())
+    assert "wholebody" in capsys.readouterr().out

@@ -1,0 +1,181 @@
+import contextlib
+import io
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from kdpose.errors import DataError
+from kdpose.evaluation import coco_keypoint_eval, crowdpose_eval, to_coco_results, wholebody_eval
+from kdpose.evaluation.wholebody import PART_FIELDS
+from kdpose.skeletons import get_skeleton
+
+
+def gt_as_predictions(gt, fields=("keypoints",)):
+    out = []
+    for a in gt["annotations"]:
+        if a.get("num_keypoints", 1) == 0 or max(a["keypoints"]) <= 0:
+            continue
+        r = {"image_id": a["image_id"], "category_id": 1, "score": 1.0}
+        for f in fields:
+            r[f] = list(a[f])
+        out.append(r)
+    return out
+
+
+def perturbed(gt, rng, k, fields=(("keypoints", 17),), copies=2):
+    out = []
+    for a in gt["annotations"]:
+        for c in range(copies):
+            r = {"image_id": a["image_id"], "category_id": 1, "score": float(rng.uniform(0.2, 1))}
+            for f, n in fields:
+                arr = np.asarray(a[f], float).reshape(n, 3).copy()
+                arr[:, :2] += rng.normal(0, 3 + 8 * c, (n, 2))
+                arr[:, 2] = rng.uniform(0, 1, n) * (rng.uniform(0, 1, n) > 0.15)
+                r[f] = arr.reshape(-1).tolist()
+            out.append(r)
+    return out
+
+
+def pycocotools_direct(gt_path, results, sigmas):
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(gt_path))
+        dt = gt.loadRes(json.loads(json.dumps(results)))
+        ev = COCOeval(gt, dt, "keypoints")
+        ev.params.kpt_oks_sigmas = np.asarray(sigmas)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return ev.stats
+
+
+def test_gt_as_predictions_scores_one(fixtures):
+    path = fixtures / "coco/test_coco.json"
+    m = coco_keypoint_eval(path, gt_as_predictions(json.loads(path.read_text())))
+    assert m["AP"] == pytest.approx(1.0) and m["AR"] == pytest.approx(1.0) and m["AP50"] == pytest.approx(1.0)
+    assert set(m) == {"AP", "AP50", "AP75", "APM", "APL", "AR", "AR50", "AR75", "ARM", "ARL"}
+
+
+def test_perturbed_equals_pycocotools(fixtures, tmp_path):
+    path = fixtures / "coco/test_coco.json"
+    gt = json.loads(path.read_text())
+    for seed in range(3):
+        res = perturbed(gt, np.random.default_rng(seed), 17)
+        ours = coco_keypoint_eval(path, res)
+        direct = pycocotools_direct(path, res, get_skeleton("coco").sigmas_array)
+        np.testing.assert_allclose(list(ours.values()), direct, atol=1e-12)
+        assert 0 < ours["AP"] < 1
+    # results from a file give the same numbers
+    (tmp_path / "r.json").write_text(json.dumps(res))
+    assert coco_keypoint_eval(path, tmp_path / "r.json") == ours
+
+
+def test_crowdpose_protocol(fixtures):
+    path = fixtures / "crowdpose/test_crowdpose.json"
+    gt = json.loads(path.read_text())
+    m = crowdpose_eval(path, gt_as_predictions(gt))
+    assert m["AP"] == pytest.approx(1.0) and m["AP_medium"] == pytest.approx(1.0)
+    assert m["AP_easy"] == -1 and m["AP_hard"] == -1  # both images have crowdIndex in [0.2, 0.8)
+    res = perturbed(gt, np.random.default_rng(0), 14, (("keypoints", 14),))
+    ours = crowdpose_eval(path, res)
+    xtc = pytest.importorskip("xtcocotools.cocoeval", reason="xtcocotools not installed (optional comparison)")
+    from xtcocotools.coco import COCO
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        g = COCO(str(path))
+        ev = xtc.COCOeval(g, g.loadRes(json.loads(json.dumps(res))), "keypoints_crowd",
+                          get_skeleton("crowdpose").sigmas_array, use_area=False)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    expected = dict(zip(["AP", "AP50", "AP75", "AR", "AR50", "AR75", "AP_easy", "AP_medium", "AP_hard"], ev.stats))
+    for k, v in expected.items():
+        assert ours[k] == pytest.approx(v, abs=1e-12), k
+
+
+def test_wholebody_gt_as_predictions(fixtures):
+    path = fixtures / "coco/test_coco_wholebody.json"
+    gt = json.loads(path.read_text())
+    m = wholebody_eval(path, gt_as_predictions(gt, [f for f, _ in PART_FIELDS]))
+    assert list(m) == ["body", "foot", "face", "lefthand", "righthand", "hand", "wholebody"]
+    for part, stats in m.items():
+        assert stats["AP"] == pytest.approx(1.0), part
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_wholebody_matches_xtcocotools(fixtures, seed):
+    path = fixtures / "coco/test_coco_wholebody.json"
+    gt = json.loads(path.read_text())
+    res = perturbed(gt, np.random.default_rng(seed), 133, PART_FIELDS)
+    for r in res[::3]:
+        r["foot_score"] = 0.5  # part scores override the score in their pass
+    ours = wholebody_eval(path, res)
+    # the same predictions as one 133x3 list give the same numbers
+    flat = [{"image_id": r["image_id"], "score": r["score"], **({"foot_score": r["foot_score"]} if "foot_score" in r else {}),
+             "keypoints": sum((r[f] for f, _ in PART_FIELDS), [])} for r in res]
+    assert wholebody_eval(path, flat) == ours
+    for m in ours["hand"]:
+        assert ours["hand"][m] == pytest.approx(0.5 * (ours["lefthand"][m] + ours["righthand"][m]))
+    xtc = pytest.importorskip("xtcocotools.cocoeval", reason="xtcocotools not installed (optional comparison)")
+    from xtcocotools.coco import COCO
+
+    sigmas = get_skeleton("wholebody").sigmas_array
+    cuts = {"body": (0, 17), "foot": (17, 23), "face": (23, 91), "lefthand": (91, 112), "righthand": (112, 133),
+            "wholebody": (0, 133)}
+    for part, (lo, hi) in cuts.items():
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # xtcocotools warns when a part score falls back to 'score'
+            g = COCO(str(path))
+            ev = xtc.COCOeval(g, g.loadRes(json.loads(json.dumps(res))), f"keypoints_{part}", sigmas[lo:hi],
+                              use_area=True)
+            ev.evaluate()
+            ev.accumulate()
+            ev.summarize()
+        np.testing.assert_allclose(list(ours[part].values()), ev.stats, atol=1e-12, err_msg=part)
+
+
+def test_empty_predictions_score_zero(fixtures):
+    m = coco_keypoint_eval(fixtures / "coco/test_coco.json", [])
+    assert m["AP"] == 0.0 and m["AR"] == 0.0
+
+
+def test_bad_inputs(fixtures, tmp_path):
+    path = fixtures / "coco/test_coco.json"
+    good = gt_as_predictions(json.loads(path.read_text()))
+    with pytest.raises(DataError, match=r"missing\.json: file not found"):
+        coco_keypoint_eval(tmp_path / "missing.json", good)
+    (tmp_path / "bad.json").write_text("[{")
+    with pytest.raises(DataError, match=r"bad\.json: malformed JSON"):
+        coco_keypoint_eval(path, tmp_path / "bad.json")
+    (tmp_path / "obj.json").write_text("{}")
+    with pytest.raises(DataError, match=r"obj\.json: expected a list of results"):
+        coco_keypoint_eval(path, tmp_path / "obj.json")
+    with pytest.raises(DataError, match="result 0 has image_id 5, which is not in the ground truth"):
+        coco_keypoint_eval(path, [dict(good[0], image_id=5)])
+    with pytest.raises(DataError, match="result 0 is missing field 'score'"):
+        coco_keypoint_eval(path, [{k: v for k, v in good[0].items() if k != "score"}])
+    with pytest.raises(DataError, match="result 0 field 'keypoints' has 14 keypoints, layout 'coco' expects 17"):
+        coco_keypoint_eval(path, [dict(good[0], keypoints=good[0]["keypoints"][:42])])
+    with pytest.raises(DataError, match="layout 'crowdpose' expects 14"):
+        coco_keypoint_eval(path, good, layout="crowdpose")
+    with pytest.raises(DataError, match="missing fields 'foot_kpts'"):
+        wholebody_eval(path, good)
+
+
+def test_to_coco_results_nms_and_split():
+    rng = np.random.default_rng(0)
+    base = rng.uniform(100, 200, (17, 2))
+    kpts = np.stack([base, base + 0.5, base + 60])  # 0 and 1 duplicates
+    scores = np.full((3, 17), 0.9)
+    scores[1] = 0.5
+    res = to_coco_results([1, 1, 1], kpts, scores, np.ones(3), np.full(3, 5000.0), "coco", nms="oks")
+    assert len(res) == 2 and res[0]["score"] == pytest.approx(0.9)
+    assert len(res[0]["keypoints"]) == 51 and res[0]["keypoints"][2] == pytest.approx(0.9)
+    assert len(to_coco_results([1, 1, 1], kpts, scores, np.ones(3), np.full(3, 5000.0), nms="none")) == 3
+    wb = to_coco_results([3], rng.uniform(0, 9, (1, 133, 2)), np.ones((1, 133)), [0.5], [100.0], "wholebody",
+                         split_wholebody=True)
+    assert {len(wb[0][f]) for f, _ in PART_FIELDS} == {51, 18, 204, 63}
