@@ -111,3 +111,15 @@ def test_torch_dataloader_with_workers_matches_main_process():
     batches = list(loader)
     main = collate_topdown([ds[i] for i in range(3)])
     torch.testing.assert_close(batches[0].inputs, main.inputs)
+
+
+def test_real_simcc_codec_batches(fixtures):
+    from kdpose.codecs import SimCCCodec
+    from kdpose.data import load_coco_keypoints
+
+    codec = SimCCCodec((48, 64))
+    ds = TopDownDataset(load_coco_keypoints(fixtures / "coco/test_coco.json"), codec,
+                        build_train_pipeline(get_skeleton("coco"), (48, 64)))
+    batch = collate_topdown([ds[i] for i in range(3)])
+    assert batch.target.x_labels.shape == (3, 17, 96) and batch.target.y_labels.shape == (3, 17, 128)
+    assert batch.target.weights.shape == (3, 17)

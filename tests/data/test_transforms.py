@@ -155,3 +155,18 @@ def test_val_pipeline_is_plain_crop():
     assert out.rotation == 0 and not out.flipped
     np.testing.assert_allclose(out.center, [80, 60])
     np.testing.assert_allclose(out.scale, [87.5, 87.5 * 64 / 48], rtol=1e-5)
+
+
+def test_hsv_lut_equals_the_int16_formula():
+    import cv2
+
+    img = np.random.default_rng(0).integers(0, 255, (32, 24, 3), dtype=np.uint8)
+    for seed in range(10):
+        out = T.YOLOXHSVRandomAug()(T.TopDownState(img.copy(), np.zeros(4), np.zeros((17, 2)), np.ones(17)),
+                                    np.random.default_rng(seed)).image
+        r = np.random.default_rng(seed)
+        g = (r.uniform(-1, 1, 3) * np.array([5, 30, 30]) * r.integers(0, 2, 3)).astype(np.int16)
+        hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV).astype(np.int16)
+        hsv[..., 0] = (hsv[..., 0] + g[0]) % 180
+        hsv[..., 1:] = np.clip(hsv[..., 1:] + g[1:], 0, 255)
+        np.testing.assert_array_equal(out, cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2BGR))

@@ -223,10 +223,12 @@ class YOLOXHSVRandomAug:
         gains = (gains * rng.integers(0, 2, 3)).astype(np.int16)
         if state.is_depth or not gains.any():
             return state
-        hsv = cv2.cvtColor(state.image, cv2.COLOR_BGR2HSV).astype(np.int16)
-        hsv[..., 0] = (hsv[..., 0] + gains[0]) % 180
-        hsv[..., 1:] = np.clip(hsv[..., 1:] + gains[1:], 0, 255)
-        state.image = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2BGR)
+        # per-channel lookup tables: the same values as adding the gains in int16, without int16 images
+        x = np.arange(256, dtype=np.int16)
+        luts = [((x + gains[0]) % 180).astype(np.uint8)] + [np.clip(x + g, 0, 255).astype(np.uint8) for g in gains[1:]]
+        h, s, v = cv2.split(cv2.cvtColor(state.image, cv2.COLOR_BGR2HSV))
+        hsv = cv2.merge([cv2.LUT(h, luts[0]), cv2.LUT(s, luts[1]), cv2.LUT(v, luts[2])])
+        state.image = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
         return state
 
 
