@@ -221,7 +221,7 @@ class YOLOXHSVRandomAug:
     def __call__(self, state: TopDownState, rng: np.random.Generator) -> TopDownState:
         gains = rng.uniform(-1, 1, 3) * np.array([self.hue_delta, self.saturation_delta, self.value_delta])
         gains = (gains * rng.integers(0, 2, 3)).astype(np.int16)
-        if state.is_depth or not gains.any():
+        if state.is_depth:
             return state
         # per-channel lookup tables: the same values as adding the gains in int16, without int16 images
         x = np.arange(256, dtype=np.int16)
