@@ -126,7 +126,8 @@ def test_missing_and_malformed_files(tmp_path):
 
 def test_missing_fields_and_wrong_counts(tmp_path):
     p = write(tmp_path, {"images": [GOOD_IMAGE], "annotations": [ann(keypoints=[1, 2, 2] * 14)]})
-    with pytest.raises(DataError, match=r"ann\.json: annotation 7 field 'keypoints' has 14 keypoints, layout 'coco' expects 17"):
+    with pytest.raises(DataError, match=r"ann\.json: annotation 7 field 'keypoints' has 14 keypoints, "
+                                        r"layout 'coco' expects 17"):
         load_coco_keypoints(p)
     assert len(load_coco_keypoints(p, layout="crowdpose")) == 1
     bad = ann()
@@ -143,8 +144,8 @@ def test_missing_fields_and_wrong_counts(tmp_path):
         load_mpii(write(tmp_path, [{"image": "a", "joints": [[0, 0]] * 15, "joints_vis": [1] * 15,
                                     "center": [1, 1], "scale": 1}]))
     with pytest.raises(DataError, match="refers to image_id 9"):
-        load_detections(write(tmp_path, [{"image_id": 9, "bbox": [0, 0, 1, 1], "score": 1, "category_id": 1}], "d.json"),
-                        write(tmp_path, {"images": [GOOD_IMAGE], "annotations": []}))
+        dets = write(tmp_path, [{"image_id": 9, "bbox": [0, 0, 1, 1], "score": 1, "category_id": 1}], "d.json")
+        load_detections(dets, write(tmp_path, {"images": [GOOD_IMAGE], "annotations": []}))
 
 
 def test_train_filters_and_eval_keeps(tmp_path):

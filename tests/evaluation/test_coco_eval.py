@@ -115,7 +115,7 @@ def test_wholebody_matches_xtcocotools(fixtures, seed):
         r["foot_score"] = 0.5  # part scores override the score in their pass
     ours = wholebody_eval(path, res)
     # the same predictions as one 133x3 list give the same numbers
-    flat = [{"image_id": r["image_id"], "score": r["score"], **({"foot_score": r["foot_score"]} if "foot_score" in r else {}),
+    flat = [{**{k: v for k, v in r.items() if k in ("image_id", "score", "foot_score")},
              "keypoints": sum((r[f] for f, _ in PART_FIELDS), [])} for r in res]
     assert wholebody_eval(path, flat) == ours
     for m in ours["hand"]:

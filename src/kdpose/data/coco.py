@@ -67,7 +67,8 @@ def iter_image_annotations(
     ``frame_step > 1`` keeps only images whose id is a multiple of it (MMPose UBody's ``sample_interval``)."""
     images = {}
     for img in data["images"]:
-        require(img, ("id", "file_name", "width", "height"), path, f"image entry {img.get('id', '?') if isinstance(img, dict) else '?'}")
+        img_name = f"image entry {img.get('id', '?') if isinstance(img, dict) else '?'}"
+        require(img, ("id", "file_name", "width", "height"), path, img_name)
         images[img["id"]] = img
     by_image: dict[Any, list[dict]] = defaultdict(list)
     for ann in data["annotations"]:

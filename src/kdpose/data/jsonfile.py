@@ -34,4 +34,5 @@ def require(obj: Any, keys: Iterable[str], path: str, what: str) -> None:
         raise DataError(f"{path}: {what} is a {type(obj).__name__}, expected an object")
     missing = [k for k in keys if k not in obj]
     if missing:
-        raise DataError(f"{path}: {what} is missing field{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}")
+        plural = "s" if len(missing) > 1 else ""
+        raise DataError(f"{path}: {what} is missing field{plural} {', '.join(map(repr, missing))}")

@@ -12,7 +12,7 @@ import contextlib
 import copy
 import io
 import os
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -68,9 +68,8 @@ def check_keypoint_count(anns: Sequence[dict], field: str, k: int, name: str, la
     for i, a in enumerate(anns):
         n = len(a[field])
         if n != 3 * k:
-            raise DataError(
-                f"{name}: {what} {a.get('id', i)} field '{field}' has {n / 3:g} keypoints, layout '{layout}' expects {k}"
-            )
+            raise DataError(f"{name}: {what} {a.get('id', i)} field '{field}' has {n / 3:g} keypoints, "
+                            f"layout '{layout}' expects {k}")
 
 
 def normalise_results(results: list[dict], name: str, gt_image_ids: set, fields: Sequence[str]) -> list[dict]:

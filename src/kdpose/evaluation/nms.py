@@ -16,7 +16,9 @@ import numpy as np
 EPS = np.spacing(1)
 
 
-def rescore_instances(bbox_scores: np.ndarray, keypoint_scores: np.ndarray, keypoint_score_thr: float = 0.2) -> np.ndarray:
+def rescore_instances(
+    bbox_scores: np.ndarray, keypoint_scores: np.ndarray, keypoint_score_thr: float = 0.2
+) -> np.ndarray:
     """(N,), (N, K) -> (N,) ``bbox_score * mean(keypoint scores > thr)`` (MMPose ``score_mode='bbox_keypoint'``)."""
     kpt = np.asarray(keypoint_scores, dtype=np.float64)
     valid = kpt > keypoint_score_thr

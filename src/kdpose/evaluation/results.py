@@ -63,7 +63,8 @@ def to_coco_results(
         else:
             keep = idx[np.argsort(-scores[idx], kind="stable")]
         for i in keep:
-            results.append(_format(int(img), triplets[i], float(scores[i]), split_wholebody and sk.num_keypoints == 133))
+            split = split_wholebody and sk.num_keypoints == 133
+            results.append(_format(int(img), triplets[i], float(scores[i]), split))
     return results
 
 

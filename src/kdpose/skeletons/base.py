@@ -52,9 +52,12 @@ class Skeleton:
         k = len(self.keypoint_names)
         for field_name in ("flip_indices", "keypoint_colors", "sigmas"):
             if len(getattr(self, field_name)) != k:
-                raise ValueError(f"skeleton '{self.name}': {field_name} has {len(getattr(self, field_name))} entries, expected {k}")
+                n = len(getattr(self, field_name))
+                raise ValueError(f"skeleton '{self.name}': {field_name} has {n} entries, expected {k}")
         if len(self.link_colors) != len(self.links):
-            raise ValueError(f"skeleton '{self.name}': {len(self.link_colors)} link colours for {len(self.links)} links")
+            raise ValueError(
+                f"skeleton '{self.name}': {len(self.link_colors)} link colours for {len(self.links)} links"
+            )
         flip = np.asarray(self.flip_indices)
         if sorted(self.flip_indices) != list(range(k)) or not np.array_equal(flip[flip], np.arange(k)):
             raise ValueError(f"skeleton '{self.name}': flip_indices is not an involutive permutation")

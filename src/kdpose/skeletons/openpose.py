@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Skeleton, build_skeleton
-from .body import COCO_NAMES, COCO_SIGMAS
+from .body import COCO_SIGMAS
 
 OPENPOSE_NAMES = (
     "nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow", "left_wrist",
