@@ -80,3 +80,20 @@ def test_pckh_hand_computed():
     per01 = per_joint.copy()
     per01[[9, 12, 13]] = [0, 0.5, 0.0]
     assert m["PCKh@0.1"] == pytest.approx((per01 * w).sum() / w.sum())
+
+
+def test_pck_and_pckh_on_fixtures(fixtures):
+    from kdpose.data import load_coco_keypoints, load_mpii
+
+    mp = load_mpii(fixtures / "mpii/test_mpii.json")
+    gt = np.stack([s.keypoints for s in mp])
+    vis = np.stack([s.visible for s in mp])
+    head = np.full(len(mp), 60.0)  # the fixture has no head boxes
+    assert pckh(gt, gt, vis, head)["PCKh"] == pytest.approx(1.0)
+    shifted = gt + np.array([31.0, 0.0])  # 31 > 0.5 * 60 everywhere
+    assert pckh(shifted, gt, vis, head)["PCKh"] == 0.0
+    coco = load_coco_keypoints(fixtures / "coco/test_coco.json")
+    k = np.stack([s.keypoints for s in coco])
+    v = np.stack([s.visible for s in coco])
+    boxes = np.stack([s.bbox for s in coco])
+    assert pck(k, k, v, boxes)[0] == pytest.approx(1.0)
