@@ -103,3 +103,19 @@ def test_bad_options_raise():
         HeatmapCodec(encoding="gauss")
     with pytest.raises(ValueError, match="odd"):
         HeatmapCodec(blur_kernel=4)
+
+
+def test_flip_test_with_an_equivariant_model_recovers_the_peak():
+    """kdpose.inference.flip.flip_test + HeatmapCodec.unflip: a 'model' whose heatmaps are its (mirrored) input
+    must give back the un-mirrored map; with MMPose's shift the peak moves by at most one pixel."""
+    from kdpose.inference.flip import flip_test
+
+    hm = torch.from_numpy(HeatmapCodec((48, 64), heatmap_size=(48, 64), encoding="unbiased")
+                          .encode(np.array([[20.0, 30.0], [27.0, 30.0]]), np.ones(2)).heatmaps)[None]
+    udp = HeatmapCodec((48, 64), heatmap_size=(48, 64), encoding="udp")
+    out = flip_test(HeatmapOutput, hm, udp, flip_indices=[0, 1])
+    torch.testing.assert_close(out.heatmaps, hm)
+    msra = HeatmapCodec((48, 64), heatmap_size=(48, 64), encoding="msra", decoding="argmax")
+    shifted = flip_test(HeatmapOutput, hm, msra, flip_indices=[0, 1])
+    expected = 0.5 * (hm + torch.cat([hm[..., :1], hm[..., :-1]], -1))
+    torch.testing.assert_close(shifted.heatmaps, expected)

@@ -16,18 +16,20 @@ def test_encode_normalises_and_filters_outside():
 
 
 def test_decode_back_projects_exactly():
+    from kdpose.data.geometry import get_warp_matrix, invert_crop_points, transform_points
+
     rng = np.random.default_rng(0)
     codec = RegressionCodec((192, 256))
-    # a crop of an image: centre (400, 300), crop size 300 x 400 image px mapped to 192 x 256 input px
-    center, scale = np.array([400.0, 300.0]), np.array([300.0, 400.0])
+    center, scale = np.array([400.0, 300.0]), np.array([300.0, 400.0])  # crop size in image pixels
     image_kpts = rng.uniform([260, 110], [540, 490], size=(17, 2))
-    to_crop = (image_kpts - (center - scale / 2)) * (np.array([192, 256]) / scale)
-    t = codec.encode(to_crop, np.ones(17))
+    warp = get_warp_matrix(center, scale, 0.0, (192, 256))
+    crop_kpts = transform_points(image_kpts, warp)
+    t = codec.encode(crop_kpts, np.ones(17))
     out = RegressionOutput(torch.from_numpy(t.keypoints).double()[None], torch.ones(1, 17), torch.ones(1, 17, 2))
-    crop_kpts, scores = codec.decode(out)
-    back = crop_kpts[0].numpy() * (scale / np.array([192, 256])) + (center - scale / 2)
-    np.testing.assert_allclose(back, image_kpts, atol=1e-3)  # float32 normalised target
-    np.testing.assert_allclose(crop_kpts[0].numpy(), to_crop, atol=1e-4)
+    decoded, scores = codec.decode(out)
+    np.testing.assert_allclose(decoded[0].numpy(), crop_kpts, atol=1e-4)  # float32 normalised target
+    back = invert_crop_points(decoded.numpy(), center[None], scale[None], codec.input_size)
+    np.testing.assert_allclose(back[0], image_kpts, atol=1e-3)
     assert scores.shape == (1, 17)
 
 
