@@ -164,6 +164,11 @@ def test_bad_inputs(fixtures, tmp_path):
         coco_keypoint_eval(path, good, layout="crowdpose")
     with pytest.raises(DataError, match="missing fields 'foot_kpts'"):
         wholebody_eval(path, good)
+    no_area = json.loads(path.read_text())
+    del no_area["annotations"][0]["area"]
+    with pytest.raises(DataError, match="annotation 442619 has no 'area'"):
+        coco_keypoint_eval(no_area, good)
+    assert coco_keypoint_eval(no_area, good, use_area=False)["AP"] == pytest.approx(1.0)
 
 
 def test_to_coco_results_nms_and_split():

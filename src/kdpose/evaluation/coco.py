@@ -143,9 +143,12 @@ def coco_keypoint_eval(
     sk = _skeleton(layout)
     gt_data, gt_name = load_gt(gt)
     check_keypoint_count(gt_data["annotations"], "keypoints", sk.num_keypoints, gt_name, sk.name, "annotation")
-    if not use_area:
-        for ann in gt_data["annotations"]:
+    for i, ann in enumerate(gt_data["annotations"]):
+        if not use_area:
             ann["area"] = float(ann["bbox"][2]) * float(ann["bbox"][3]) * 0.53
+        elif "area" not in ann:
+            raise DataError(f"{gt_name}: annotation {ann.get('id', i)} has no 'area' (OKS needs it; "
+                            "use use_area=False to take 0.53 * box area, as CrowdPose does)")
     res, res_name = load_results(results)
     dts = normalise_results(res, res_name, {img["id"] for img in gt_data["images"]}, ("keypoints",))
     check_keypoint_count(dts, "keypoints", sk.num_keypoints, res_name, sk.name, "result")
