@@ -33,6 +33,8 @@ class TopDownItem:
         keypoints: (K, 2) float32 keypoints in crop pixels.
         visible: (K,) float32 visibility.
         center: (2,) crop centre in image pixels; scale: (2,) crop size (w, h) in image pixels (aspect-fixed).
+            After a random flip they refer to the mirrored image (x -> W-1-x); evaluation pipelines never flip,
+            so there ``invert_crop_points(keypoints, center, scale, input_size)`` maps back to the image.
         image_id, ann_id: ids of the source; bbox_score: detector score (1 for GT boxes).
     """
 
