@@ -83,3 +83,42 @@ def toy_recipe(**train) -> RecipeCfg:
     for k, v in train.items():
         setattr(cfg.train, k, v)
     return cfg
+
+
+def ddp_worker(rank: int, world_size: int, port: int, out_dir: str, sync_bn: bool) -> None:
+    """One rank of a 2-process gloo run; records per-step weight agreement and the items it saw."""
+    import json
+    import os
+
+    import torch.distributed as dist
+
+    from kdpose.engine.trainer import Trainer
+
+    os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank),
+                       "WORLD_SIZE": str(world_size), "LOCAL_RANK": str(rank)})
+    torch.set_num_threads(1)
+    cfg = toy_recipe(max_epochs=2, sync_bn=sync_bn)
+    record = {"steps": [], "ids": []}
+    dataset = ToyDataset()
+
+    def check(trainer):
+        # parameters only: plain BatchNorm running stats are per rank (DDP re-broadcasts them each forward)
+        flat = torch.cat([p.detach().flatten() for p in trainer.model.parameters()])
+        gathered = [torch.zeros_like(flat) for _ in range(world_size)]
+        dist.all_gather(gathered, flat)
+        record["steps"].append(all(torch.equal(gathered[0], g) for g in gathered))
+
+    original = collate
+
+    def collate_and_record(items):
+        record["ids"].extend(int(i[2]) for i in items)
+        return original(items)
+
+    torch.manual_seed(100 + rank)  # different local inits: DDP must broadcast rank 0's weights
+    trainer = Trainer(cfg, PoseTask(ToyModel()), dataset, collate_and_record, os.path.join(out_dir, "run"),
+                      on_iteration_end=check)
+    trainer.fit()
+    record["iterations"] = trainer.iteration
+    with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
+        json.dump(record, f)
+    dist.destroy_process_group()

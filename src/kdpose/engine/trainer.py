@@ -10,6 +10,7 @@ import contextlib
 import math
 import random
 import time
+import warnings
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -88,7 +89,10 @@ class Trainer:
         self.on_iteration_end = on_iteration_end
         tc = cfg.train
         if tc.sync_bn and self.world_size > 1:
-            task = nn.SyncBatchNorm.convert_sync_batchnorm(task)
+            if self.device.type == "cuda":
+                task = nn.SyncBatchNorm.convert_sync_batchnorm(task)
+            elif dist.is_main():
+                warnings.warn("train.sync_bn: SyncBatchNorm needs CUDA devices; plain BatchNorm is used on CPU")
         self.task = task.to(self.device)
         self.model: nn.Module = self.task.model
         if self.world_size > 1:

@@ -18,49 +18,42 @@ from . import dist
 from .loader import ResumableSampler, build_loader
 
 
-def rescore(bbox_scores: np.ndarray, keypoint_scores: np.ndarray, thr: float) -> np.ndarray:
-    """MMPose's instance score: bbox score x mean of the keypoint scores above ``thr`` (0 when none is).
-
-    Args:
-        bbox_scores: (N,); keypoint_scores: (N, K).
-    Returns:
-        (N,) instance scores.
-    """
-    above = keypoint_scores > thr
-    count = above.sum(1)
-    mean = np.where(count > 0, (keypoint_scores * above).sum(1) / np.maximum(count, 1), 0.0)
-    return (bbox_scores * mean).astype(np.float64)
-
-
 def to_coco_results(keypoints: np.ndarray, scores: np.ndarray, image_ids: np.ndarray, bbox_scores: np.ndarray,
-                    rescore_thr: float, category_id: int = 1) -> list[dict]:
-    """COCO results-format dicts from (N, K, 2) image-space keypoints and (N, K) keypoint scores."""
-    inst_scores = rescore(bbox_scores, scores, rescore_thr)
+                    areas: np.ndarray, rescore_thr: float, category_id: int = 1) -> list[dict]:
+    """COCO results-format dicts from (N, K, 2) image-space keypoints and (N, K) keypoint scores.
+
+    The instance score is MMPose's ``bbox_keypoint`` rescoring; ``areas`` (N,) (the crop box area, MMPose's
+    ``prod(bbox_scale)``) is kept under ``"_area"`` for OKS-NMS and removed before evaluation.
+    """
+    from ..evaluation.nms import rescore_instances
+
+    inst_scores = rescore_instances(bbox_scores, scores, rescore_thr)
     flat = np.concatenate([keypoints, scores[..., None]], -1).reshape(len(keypoints), -1)
     return [
         {"image_id": int(i), "category_id": category_id, "keypoints": [round(float(v), 3) for v in row],
-         "score": float(s)}
-        for i, row, s in zip(image_ids, flat, inst_scores)
+         "score": float(s), "_area": float(a)}
+        for i, row, s, a in zip(image_ids, flat, inst_scores, areas)
     ]
 
 
 def nms_per_image(results: list[dict], sigmas: np.ndarray, thr: float) -> list[dict]:
-    """OKS-NMS within each image (MMPose's default for top-down COCO evaluation)."""
-    if thr <= 0 or not results:
-        return results
-    from ..evaluation import oks_nms
+    """OKS-NMS within each image (MMPose's default for top-down COCO evaluation); drops the ``_area`` helper."""
+    from ..evaluation.nms import oks_nms
 
-    by_image: dict[int, list[dict]] = defaultdict(list)
-    for r in results:
-        by_image[r["image_id"]].append(r)
     kept: list[dict] = []
-    for image_id in sorted(by_image):
-        group = by_image[image_id]
-        kpts = np.asarray([g["keypoints"] for g in group], np.float64).reshape(len(group), -1, 3)
-        scores = np.asarray([g["score"] for g in group], np.float64)
-        keep = oks_nms(kpts, scores, thr, sigmas=sigmas)
-        kept.extend(group[int(k)] for k in keep)
-    return kept
+    if thr > 0:
+        by_image: dict[int, list[dict]] = defaultdict(list)
+        for r in results:
+            by_image[r["image_id"]].append(r)
+        for image_id in sorted(by_image):
+            group = by_image[image_id]
+            kpts = np.asarray([g["keypoints"] for g in group], np.float64).reshape(len(group), -1, 3)
+            scores = np.asarray([g["score"] for g in group], np.float64)
+            areas = np.asarray([g["_area"] for g in group], np.float64)
+            kept.extend(group[int(k)] for k in oks_nms(kpts, scores, areas, sigmas, thr))
+    else:
+        kept = list(results)
+    return [{k: v for k, v in r.items() if k != "_area"} for r in kept]
 
 
 class PoseEvaluator:
@@ -120,20 +113,24 @@ class PoseEvaluator:
                 coords, scores = self.codec.decode(output)
                 points = invert_crop_points(coords.float().cpu().numpy(), batch.center.numpy(),
                                             batch.scale.numpy(), self.codec.input_size)
+                areas = batch.scale.double().prod(1).numpy()
                 results += to_coco_results(points, scores.float().cpu().numpy(), batch.image_id.numpy(),
-                                           batch.bbox_score.numpy(), self.rescore_thr)
+                                           batch.bbox_score.numpy(), areas, self.rescore_thr)
         finally:
             model.train(was_training)
         return results
 
     def evaluate(self, results: list[dict]) -> dict:
         """COCO OKS metrics of gathered results (flat for coco/crowdpose, per part for wholebody)."""
-        from .. import evaluation
+        from ..evaluation.coco import coco_keypoint_eval, crowdpose_eval
+        from ..evaluation.wholebody import wholebody_eval
 
-        results = nms_per_image(results, np.asarray(self.skeleton.sigmas), self.nms_thr)
+        results = nms_per_image(results, np.asarray(self.skeleton.sigmas, np.float64), self.nms_thr)
         if self.layout in ("wholebody", "coco_wholebody"):
-            return evaluation.wholebody_eval(self.gt_file, results)
-        return evaluation.coco_keypoint_eval(self.gt_file, results, self.layout)
+            return wholebody_eval(self.gt_file, results)
+        if self.layout == "crowdpose":
+            return crowdpose_eval(self.gt_file, results)
+        return coco_keypoint_eval(self.gt_file, results, self.layout)
 
     def __call__(self, model: nn.Module, device: torch.device) -> dict:
         results = dist.all_gather_list(self.predict(model, device))

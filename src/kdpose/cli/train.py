@@ -1,0 +1,55 @@
+"""``kdpose train``: train a model (or a distillation method) from a recipe."""
+from __future__ import annotations
+
+import argparse
+import os
+
+NAME = "train"
+HELP = "train a model from a recipe (configs/*.yaml), single process or under torchrun"
+
+EPILOG = """\
+Examples:
+  kdpose train configs/rtmpose-t_synth-body.yaml
+  kdpose train configs/rtmpose-t_synth-body.yaml --set optim.lr=2e-3 --set train.max_epochs=20
+  kdpose train configs/rtmpose-t_synth-body.yaml --work-dir runs/t1 --resume
+  torchrun --nproc_per_node 2 -m kdpose train configs/rtmpose-m_coco-256x192.yaml
+
+Outputs in the work dir: config.yaml (the resolved recipe), log.jsonl, tensorboard/, last.pt, best.pt
+(training checkpoints), best.safetensors and final.safetensors (inference weights), val_results.json.
+See docs/training.md for recipes, resuming and multi-node runs.
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
+    parser.add_argument("recipe", help="recipe YAML file (see configs/)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a recipe value, e.g. --set optim.lr=2e-3 (repeatable)")
+    parser.add_argument("--work-dir", default=None,
+                        help="output folder (default: the recipe's work_dir, else work_dirs/<recipe name>)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in the work dir from its last.pt (exactly where it stopped)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from kdpose.engine.build import default_work_dir, train
+    from kdpose.engine.config import load_recipe
+
+    cfg = load_recipe(args.recipe, args.overrides)
+    work_dir = args.work_dir or cfg.work_dir or str(default_work_dir(args.recipe))
+    cfg.work_dir = str(work_dir)
+    metrics = train(cfg, work_dir, resume=args.resume)
+    if metrics and os.environ.get("RANK", "0") == "0":
+        aps = {k: v for k, v in _flatten(metrics).items() if k.endswith("AP")}
+        print("final validation: " + ", ".join(f"{k}={v:.4f}" for k, v in aps.items()))
+    return 0
+
+
+def _flatten(values: dict, prefix: str = "") -> dict[str, float]:
+    out: dict[str, float] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out

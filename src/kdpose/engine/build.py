@@ -1,0 +1,158 @@
+"""The one place that turns a recipe into objects: model, task (plain or distillation), datasets, evaluator,
+and the ``train`` entry point used by ``kdpose train``."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError, DataError
+from . import dist
+from .config import DataCfg, DistillCfg, ModelCfg, RecipeCfg, SplitCfg, recipe_to_dict
+from .trainer import Trainer, seed_everything, select_device
+from .validate import PoseEvaluator
+
+WHOLEBODY = ("wholebody", "coco_wholebody")
+
+
+def build_model(cfg: ModelCfg) -> nn.Module:
+    """``create_model(cfg.name, layout=..., input_size=..., **cfg.kwargs)``, then ``cfg.init_weights`` if set."""
+    from ..models import create_model, load_weights
+
+    model = create_model(cfg.name, layout=cfg.layout, input_size=tuple(cfg.input_size), **cfg.kwargs)
+    if cfg.init_weights:
+        load_weights(model, cfg.init_weights)
+    return model
+
+
+def build_task(cfg: RecipeCfg, model: nn.Module) -> nn.Module:
+    """``PoseTask(model)``, or the distillation method of ``cfg.distill`` with its frozen teacher."""
+    from ..models.task import PoseTask
+
+    dc: DistillCfg = cfg.distill
+    if not dc.method:
+        return PoseTask(model)
+    from ..distill import build_distiller
+    from ..models import load_model
+
+    if not dc.teacher:
+        raise ConfigError(f"distill.teacher: method '{dc.method}' needs a teacher model name")
+    size = tuple(dc.teacher_input_size) if any(dc.teacher_input_size) else tuple(cfg.model.input_size)
+    teacher = load_model(dc.teacher, weights=dc.teacher_weights or None, layout=cfg.model.layout, input_size=size)
+    return build_distiller(dc.method, model, teacher, dc.params)
+
+
+def _synthetic_split(data: DataCfg, split: SplitCfg, name: str) -> tuple[str, str]:
+    """Render (once, on rank 0) and cache a synthetic split; returns (annotation file, image folder)."""
+    from ..data.synth import GENERATOR_VERSION, SynthConfig, annotation_path, write_coco_dataset
+
+    w, h = split.synthetic_size
+    synth = SynthConfig(width=w, height=h, layout="wholebody" if data.layout in WHOLEBODY else "coco",
+                        max_people=split.synthetic_max_people)
+    key = json.dumps([GENERATOR_VERSION, name, split.synthetic_images, split.synthetic_seed, repr(synth)])
+    out = Path(data.cache_dir) / f"{name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
+    ann = annotation_path(out, synth, name)
+    if dist.is_main() and not ann.is_file():
+        write_coco_dataset(out, synth, split.synthetic_images, seed=split.synthetic_seed, split=name,
+                           workers=max(1, data.workers), progress=True)
+    dist.barrier()
+    return str(ann), str(out)
+
+
+def resolve_split(data: DataCfg, split: SplitCfg, name: str) -> tuple[str, str]:
+    """(annotation file, image folder) of a split, rendering synthetic data when the recipe asks for it."""
+    if split.synthetic_images > 0:
+        return _synthetic_split(data, split, name)
+    if not split.ann_file:
+        raise ConfigError(f"data.{name}.ann_file: set a COCO-format annotation file or data.{name}.synthetic_images")
+    if not Path(split.ann_file).is_file():
+        raise DataError(f"{split.ann_file}: annotation file not found (data.{name}.ann_file)")
+    return split.ann_file, split.img_dir
+
+
+def load_samples(data: DataCfg, split: SplitCfg, name: str, mode: str) -> tuple[list, str]:
+    """The ``Sample`` list of a split and its annotation file (val: GT boxes, or detector boxes from bbox_file)."""
+    from ..data import load_coco_keypoints, load_coco_wholebody, load_crowdpose, load_detections
+
+    ann, img_dir = resolve_split(data, split, name)
+    root = img_dir or None
+    if mode == "eval" and split.bbox_file:
+        samples = load_detections(split.bbox_file, ann, data.layout, split.bbox_score_thr, image_root=root)
+    elif data.layout in WHOLEBODY:
+        samples = load_coco_wholebody(ann, mode=mode, image_root=root)
+    elif data.layout == "crowdpose":
+        samples = load_crowdpose(ann, mode=mode, image_root=root)
+    else:
+        samples = load_coco_keypoints(ann, data.layout, mode=mode, image_root=root)
+    if not samples:
+        raise DataError(f"{ann}: no usable person instances for {name}")
+    return samples, ann
+
+
+def build_datasets(cfg: RecipeCfg, model: nn.Module) -> tuple[Any, Any, str | None]:
+    """(train TopDownDataset, val TopDownDataset or None, val annotation file or None)."""
+    from ..data import TopDownDataset, build_train_pipeline
+
+    data = cfg.data
+    codec, skeleton = model.codec, model.skeleton
+    train_samples, _ = load_samples(data, data.train, "train", "train")
+    pipeline = build_train_pipeline(skeleton, tuple(codec.input_size))
+    train_set = TopDownDataset(train_samples, codec, pipeline, seed=cfg.train.seed, skip_bad_images=True)
+    if cfg.eval.interval <= 0:
+        return train_set, None, None
+    val_samples, val_ann = load_samples(data, data.val, "val", "eval")
+    val_set = TopDownDataset(val_samples, codec, skip_bad_images=True)
+    return train_set, val_set, val_ann
+
+
+def build_evaluator(cfg: RecipeCfg, model: nn.Module, val_set: Any, val_ann: str, work_dir: Path) -> PoseEvaluator:
+    from ..data import collate_topdown
+
+    return PoseEvaluator(val_set, collate_topdown, val_ann, model.codec, model.skeleton, layout=cfg.data.layout,
+                         batch_size=cfg.data.val_batch_size, workers=cfg.data.workers, flip_test=cfg.eval.flip_test,
+                         rescore_thr=cfg.eval.rescore_thr, nms_thr=cfg.eval.nms_thr,
+                         results_file=work_dir / "val_results.json")
+
+
+def default_work_dir(recipe_path: str | Path) -> Path:
+    return Path("work_dirs") / Path(recipe_path).stem
+
+
+def train(cfg: RecipeCfg, work_dir: str | Path, resume: bool = False) -> dict:
+    """Build everything from ``cfg`` and train; returns the last validation metrics ({} without validation).
+
+    Under ``torchrun`` every process runs this; the process group is joined first so that rank 0 alone renders
+    synthetic data and writes files.
+    """
+    from ..data import collate_topdown
+
+    work_dir = Path(work_dir)
+    device = select_device(cfg.train.device)
+    dist.init_distributed(device)
+    if resume and not (work_dir / "last.pt").is_file():
+        raise ConfigError(f"{work_dir / 'last.pt'}: nothing to resume (no checkpoint in the work dir)")
+    if not resume and (work_dir / "last.pt").is_file():
+        raise ConfigError(f"{work_dir}: already holds a run (last.pt); pass --resume to continue it or choose "
+                          f"another --work-dir")
+    seed_everything(cfg.train.seed)  # same initial weights on every rank (DDP also broadcasts rank 0's)
+    model = build_model(cfg.model)
+    task = build_task(cfg, model)
+    train_set, val_set, val_ann = build_datasets(cfg, model)
+    evaluator = build_evaluator(cfg, model, val_set, val_ann, work_dir) if val_set is not None else None
+    seed_everything(cfg.train.seed + dist.rank())  # per-rank streams for dropout / drop-path
+    trainer = Trainer(cfg, task, train_set, collate_topdown, work_dir, evaluator=evaluator, device=device)
+    if resume:
+        trainer.resume()
+    try:
+        metrics = trainer.fit()
+    finally:
+        dist.cleanup()
+    return metrics
+
+
+__all__ = ["build_datasets", "build_evaluator", "build_model", "build_task", "default_work_dir", "recipe_to_dict",
+           "resolve_split", "train"]
