@@ -100,3 +100,14 @@ def test_zero_boxes_tiny_and_odd_images_give_documented_results(tiny_model):
         est(np.zeros((5, 5, 2), np.uint8))
     with pytest.raises(DataError, match="no such file"):
         est("/nonexistent/x.jpg")
+
+
+def test_oks_nms_removes_duplicate_people(oracle_model):
+    image, gt, boxes = synthetic_scene(people=2, seed=4)
+    dup = np.concatenate([boxes, boxes[:1] + [2, -3, 4, 1]])  # a second, slightly shifted box on person 0
+    est = PoseEstimator(oracle_model)  # OKS-NMS on (thr 0.9)
+    res = est.predict_arrays(image, bboxes=dup)
+    assert len(res.keypoints) == 2
+    assert (np.diff(res.instance_scores) <= 0).all()  # best first
+    off = PoseEstimator(oracle_model, nms_thr=None).predict_arrays(image, bboxes=dup)
+    assert len(off.keypoints) == 3

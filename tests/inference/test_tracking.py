@@ -82,3 +82,18 @@ def test_boxes_from_keypoints_expands_filters_and_clips():
     np.testing.assert_allclose(boxes[0], [5, 10, 35, 70])
     boxes, _ = boxes_from_keypoints(kpts[:1] * 3, scores[:1], expand=1.0, image_size=(50, 50))
     assert boxes.shape == (0, 4)  # clipped to a degenerate box (below the image), so dropped
+
+
+def test_oks_tracking_survives_boxes_that_change_source():
+    from kdpose.inference.tracking import make_oks_fn
+    from kdpose.skeletons import get_skeleton
+
+    clip = synthetic_clip(frames=10, people=3, seed=4)
+    tracker = PoseTracker(oks_fn=make_oks_fn(get_skeleton("coco").sigmas_array), smoothing=None)
+    ids0 = None
+    for f, kpts in enumerate(clip):
+        ids, _ = tracker.update(kpts, np.ones(kpts.shape[:2]), boxes_of(kpts), f, f / 30)
+        ids0 = ids if ids0 is None else ids0
+        np.testing.assert_array_equal(ids, ids0)
+    sim = tracker.similarity(clip[-1], boxes_of(clip[-1]))
+    assert np.allclose(np.diag(sim), 1.0, atol=1e-6) and (sim[~np.eye(3, dtype=bool)] < 0.1).all()

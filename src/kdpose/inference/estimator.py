@@ -189,7 +189,8 @@ class PoseEstimator:
         from kdpose.evaluation import oks_nms
 
         areas = np.prod(crop_scale, axis=1)
-        keep = oks_nms(keypoints, instance_scores, areas, self.skeleton.sigmas_array, self.nms_thr)
+        with_scores = np.concatenate([keypoints, np.zeros_like(keypoints[..., :1])], -1)  # (N, K, 3)
+        keep = oks_nms(with_scores, instance_scores, areas, self.skeleton.sigmas_array, self.nms_thr)
         keep = np.asarray(keep, np.int64)
         return keep[np.argsort(-instance_scores[keep], kind="stable")]
 

@@ -107,11 +107,8 @@ def back_project(keypoints: np.ndarray, center: np.ndarray, scale: np.ndarray,
 
 
 def rescore(bbox_scores: np.ndarray, keypoint_scores: np.ndarray, kpt_thr: float = RESCORE_KPT_THR) -> np.ndarray:
-    """MMPose's instance score: ``bbox_score * mean(keypoint scores > kpt_thr)`` (0 when none pass).
+    """MMPose's instance score ``bbox_score * mean(keypoint scores > kpt_thr)`` (0 when none pass), from
+    ``kdpose.evaluation``. bbox_scores (N,), keypoint_scores (N, K) -> (N,) float32."""
+    from kdpose.evaluation import rescore_instances
 
-    bbox_scores (N,), keypoint_scores (N, K) -> (N,) float32.
-    """
-    s = np.asarray(keypoint_scores, np.float64)
-    passed = s > kpt_thr
-    mean = np.where(passed.any(1), (s * passed).sum(1) / np.maximum(passed.sum(1), 1), 0.0)
-    return (np.asarray(bbox_scores, np.float64) * mean).astype(np.float32)
+    return rescore_instances(bbox_scores, keypoint_scores, kpt_thr).astype(np.float32)

@@ -1,0 +1,187 @@
+"""Pose-stage latency for 1..9 people per 640x480 frame: kdpose (all crops in one batched forward) vs a
+per-person loop (rtmlib's way) vs onnxruntime's raw batched compute floor, all on the same rtmpose-t ONNX file.
+
+    .venv/bin/python benchmarks/bench_inference.py [--rtmlib-python /tmp/rtmlib_venv/bin/python] [--repeats 15]
+
+* kdpose batched:  ``PoseEstimator(onnx).predict_arrays(frame, bboxes)`` -- crop, normalise, one forward,
+  decode, back-project, rescoring (OKS-NMS off so every method returns all N people).
+* kdpose loop:     the same estimator with ``max_batch=1`` (one forward per person).
+* rtmlib:          ``rtmlib.RTMPose(onnx)(frame, bboxes)`` run by a second Python that has rtmlib installed
+  (``python -m venv /tmp/rtmlib_venv && /tmp/rtmlib_venv/bin/pip install rtmlib``); skipped when absent.
+* ORT floor:       ``session.run`` on a ready (N, 3, 256, 192) float32 array -- the model compute alone.
+* ORT per crop:    N ``session.run`` calls on (1, 3, 256, 192) arrays.
+
+Also: the same with an int8 (dynamic, per-channel) copy of the model, and end-to-end frames/s of the video
+pipeline (tracking + One-Euro) on a synthetic clip with detection every frame vs every 5 frames. The detector is
+a zero-cost stand-in that returns the true boxes (kdpose has no built-in detector yet), so those numbers are the
+pose + tracking cost only. Weights are random (seeded): latency does not depend on them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+RTMLIB_CHILD = r"""
+import json, sys, time
+import numpy as np
+from rtmlib import RTMPose
+data = np.load(sys.argv[1])
+model = RTMPose(sys.argv[2], model_input_size=(192, 256), backend="onnxruntime", device="cpu")
+frame, repeats = data["frame_rgb"], int(sys.argv[3])
+out = {}
+for n in json.loads(sys.argv[4]):
+    boxes = data["boxes"][:n].tolist()
+    for _ in range(3):
+        model(frame, bboxes=boxes)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter(); model(frame, bboxes=boxes); times.append(time.perf_counter() - t)
+    kp, sc = model(frame, bboxes=boxes)
+    out[n] = {"ms": 1000 * float(np.median(times)), "keypoints": kp.tolist()}
+print(json.dumps(out))
+"""
+
+
+def median_ms(fn, repeats: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return 1000 * statistics.median(times)
+
+
+def make_frame(people: int = 9, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A 640x480 textured frame and ``people`` person-like boxes in a 3x3 grid (xyxy)."""
+    rng = np.random.default_rng(seed)
+    frame = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    boxes = []
+    for i in range(people):
+        r, c = divmod(i, 3)
+        x0, y0 = 20 + c * 210 + rng.uniform(0, 30), 10 + r * 155 + rng.uniform(0, 10)
+        boxes.append([x0, y0, x0 + rng.uniform(80, 150), y0 + rng.uniform(120, 140)])
+    return frame, np.asarray(boxes, np.float32)
+
+
+def export_model(tmp: Path) -> tuple[Path, Path | None]:
+    import torch
+
+    from kdpose.export.onnx import export_onnx
+    from kdpose.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("rtmpose-t", layout="coco", input_size=(192, 256)).eval()
+    fp32 = export_onnx(model, tmp / "rtmpose-t.onnx", model_name="rtmpose-t")
+    try:
+        from kdpose.export.quantize import quantize_int8
+
+        int8 = quantize_int8(fp32, tmp / "rtmpose-t.int8.onnx")
+    except Exception as exc:  # quantisation is optional for this benchmark
+        print(f"(int8 copy skipped: {exc})", file=sys.stderr)
+        int8 = None
+    return fp32, int8
+
+
+def bench_pose_stage(onnx: Path, frame, boxes, counts, repeats, rtmlib_python: str | None, tmp: Path) -> list[dict]:
+    import onnxruntime as ort
+
+    from kdpose.inference.estimator import PoseEstimator
+
+    batched = PoseEstimator(str(onnx), nms_thr=None)
+    loop = PoseEstimator(str(onnx), nms_thr=None, max_batch=1)
+    sess = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(1)
+    rows = []
+    # rtmlib feeds its input to the model without a BGR->RGB swap; giving it the RGB frame makes both pipelines
+    # see identical crops, so their keypoints can be compared
+    np.savez(tmp / "frame.npz", frame_rgb=np.ascontiguousarray(frame[..., ::-1]), boxes=boxes)
+    for n in counts:
+        b = boxes[:n]
+        x = rng.standard_normal((n, 3, 256, 192)).astype(np.float32)
+        row = {"people": n,
+               "kdpose_batched": median_ms(lambda: batched.predict_arrays(frame, bboxes=b), repeats),
+               "kdpose_loop": median_ms(lambda: loop.predict_arrays(frame, bboxes=b), repeats),
+               "ort_floor": median_ms(lambda: sess.run(None, {"input": x}), repeats),
+               "ort_per_crop": median_ms(lambda: [sess.run(None, {"input": x[i:i + 1]}) for i in range(n)], repeats)}
+        if rtmlib_python:
+            proc = subprocess.run([rtmlib_python, "-c", RTMLIB_CHILD, str(tmp / "frame.npz"), str(onnx),
+                                   str(repeats), json.dumps([n])], capture_output=True, text=True)
+            if proc.returncode == 0:
+                res = json.loads(proc.stdout.strip().splitlines()[-1])[str(n)]
+                row["rtmlib"] = res["ms"]
+                ours = batched.predict_arrays(frame, bboxes=b).keypoints
+                row["max_diff_vs_rtmlib_px"] = float(np.abs(np.asarray(res["keypoints"]) - ours).max())
+            else:
+                print(f"rtmlib run failed: {proc.stderr.strip()[-300:]}", file=sys.stderr)
+        rows.append(row)
+        print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()}), file=sys.stderr)
+    return rows
+
+
+def bench_video(onnx: Path, frames: int = 60, people: int = 4) -> dict:
+    from kdpose.inference.estimator import PoseEstimator
+    from kdpose.inference.video import VideoPoseEstimator
+
+    frame, boxes = make_frame(people, seed=3)
+    clip = [np.roll(frame, 3 * i, axis=1) for i in range(frames)]
+    clip_boxes = [boxes + [3 * i, 0, 3 * i, 0] for i in range(frames)]
+    out = {}
+    for every in (1, 5):
+        state = {"i": 0}
+        est = PoseEstimator(str(onnx), detector=lambda im: (clip_boxes[state["i"]], np.ones(people)))
+        video = VideoPoseEstimator(est, det_every=every)
+        t = time.perf_counter()
+        for i, im in enumerate(clip):
+            state["i"] = i
+            video.step(im, i)
+        out[f"det_every_{every}"] = frames / (time.perf_counter() - t)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rtmlib-python", default="/tmp/rtmlib_venv/bin/python",
+                        help="a Python with rtmlib installed (skipped when missing)")
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--people", default="1,2,3,4,5,6,7,8,9")
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args()
+    counts = [int(v) for v in args.people.split(",")]
+    rtmlib_python = args.rtmlib_python if args.rtmlib_python and os.path.exists(args.rtmlib_python) else None
+    frame, boxes = make_frame(max(counts))
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        fp32, int8 = export_model(tmp)
+        rows = bench_pose_stage(fp32, frame, boxes, counts, args.repeats, rtmlib_python, tmp)
+        int8_rows = bench_pose_stage(int8, frame, boxes, [1, 6, 9], args.repeats, None, tmp) if int8 else []
+        video = bench_video(fp32)
+    cols = ["people", "kdpose_batched", "kdpose_loop", "rtmlib", "ort_floor", "ort_per_crop"]
+    print("| " + " | ".join(cols) + " | kdpose / floor | rtmlib / kdpose |")
+    print("|" + "---|" * (len(cols) + 2))
+    for r in rows:
+        cells = [str(r["people"])] + [f"{r[c]:.1f}" if c in r else "n/a" for c in cols[1:]]
+        ratio = r["kdpose_batched"] / r["ort_floor"]
+        speedup = f"{r['rtmlib'] / r['kdpose_batched']:.2f}x" if "rtmlib" in r else "n/a"
+        print("| " + " | ".join(cells) + f" | {ratio:.2f} | {speedup} |")
+    for r in int8_rows:
+        print(f"int8: {r['people']} people: kdpose batched {r['kdpose_batched']:.1f} ms, "
+              f"ORT floor {r['ort_floor']:.1f} ms")
+    print(f"video (4 people, tracking + One-Euro, zero-cost detector): {video['det_every_1']:.1f} fps detecting "
+          f"every frame, {video['det_every_5']:.1f} fps every 5 frames")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"fp32": rows, "int8": int8_rows, "video": video}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+import json
+
+import numpy as np
+import pytest
+
+cv2 = pytest.importorskip("cv2")
+pytest.importorskip("onnxruntime")
+
+from kdpose.cli.main import main  # noqa: E402
+
+from .conftest import make_oracle_model, synthetic_scene  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def oracle_onnx(tmp_path_factory):
+    from kdpose.export.onnx import export_onnx
+
+    path = tmp_path_factory.mktemp("m") / "oracle.onnx"
+    export_onnx(make_oracle_model(), path)
+    return str(path)
+
+
+def test_folder_job_writes_every_output_and_skips_bad_files(tmp_path, oracle_onnx, capsys):
+    src = tmp_path / "imgs"
+    (src / "sub").mkdir(parents=True)
+    dets = []
+    for i, rel in enumerate(["a.png", "sub/b.png"]):
+        image, _, boxes = synthetic_scene(people=2, seed=10 + i)
+        cv2.imwrite(str(src / rel), image)
+        for b in boxes:
+            dets.append({"file_name": rel.split("/")[-1], "image_id": i, "category_id": 1, "score": 0.95,
+                         "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]})
+    (src / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (tmp_path / "dets.json").write_text(json.dumps(dets))
+    out = tmp_path / "out"
+    code = main(["infer", str(src), "--model", oracle_onnx, "--bboxes", str(tmp_path / "dets.json"), "--json",
+                 "--openpose-json", "--openpose", "--batch", "2", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "broken.jpg" in captured.err
+    assert "2 frames, 4 people" in captured.out and "1 unreadable files skipped" in captured.out
+    records = json.loads((out / "predictions" / "sub" / "b.json").read_text())
+    assert len(records) == 2 and len(records[0]["keypoints"]) == 17 * 3 and records[0]["category_id"] == 1
+    assert records[0]["score"] > 0.5 and len(records[0]["bbox"]) == 4
+    op = json.loads((out / "openpose" / "a_keypoints.json").read_text())
+    assert op["canvas_width"] == 640 and op["canvas_height"] == 480
+    assert len(op["people"]) == 2 and len(op["people"][0]["pose_keypoints_2d"]) == 18 * 3
+    vis = cv2.imread(str(out / "vis" / "a.jpg"))
+    assert vis.shape == (480, 640, 3)
+    pose = cv2.imread(str(out / "openpose" / "sub" / "b_pose.png"))
+    assert pose[0, 0].sum() == 0 and (pose.sum(-1) > 0).mean() > 0.002  # black canvas with a drawn skeleton
+    assert not list(out.rglob(".*.tmp"))  # atomic writes leave no temp files
+
+
+def test_video_job_writes_mp4_and_frame_json_with_track_ids(tmp_path, oracle_onnx, capsys):
+    path = tmp_path / "clip.avi"
+    image, _, boxes = synthetic_scene(people=1, size=(320, 240), seed=3)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 240))
+    for f in range(6):
+        writer.write(np.roll(image, 2 * f, axis=1))
+    writer.release()
+    out = tmp_path / "out"
+    code = main(["infer", str(path), "--model", oracle_onnx, "--json", "--det-every", "3", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    frames = json.loads((out / "predictions" / "clip.json").read_text())
+    assert [f["frame_id"] for f in frames] == list(range(6))
+    assert all(len(f["instances"]) == 1 and f["instances"][0]["track_id"] == 0 for f in frames)
+    cap = cv2.VideoCapture(str(out / "vis" / "clip.mp4"))
+    assert cap.isOpened() and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 6
+    assert "detector on 2 frames" in capsys.readouterr().out
+
+
+def test_bad_inputs_give_one_line_errors(tmp_path, oracle_onnx, capsys):
+    (tmp_path / "bad.mp4").write_bytes(b"nope")
+    for argv, expected in [
+        (["infer", str(tmp_path / "missing.jpg"), "--model", oracle_onnx], "no such file"),
+        (["infer", str(tmp_path / "bad.mp4"), "--model", oracle_onnx], "cannot open video"),
+        (["infer", str(tmp_path), "--model", str(tmp_path / "nope.onnx")], "nope.onnx"),
+        (["infer", str(tmp_path), "--model", oracle_onnx, "--det", "yolo-x"], "unknown detector"),
+    ]:
+        assert main(argv + ["--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("kdpose: error:") and expected in err and "\n" not in err, err
