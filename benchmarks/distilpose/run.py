@@ -71,8 +71,11 @@ def table5() -> list[Run]:
         rows.append(Run("5", f"{student} / none", "distilpose_mini_s.yaml",
                         base + ["distill.method=", NO_CONFIDENCE]))
         for teacher in ("teacher-s", "teacher-hr"):
-            rows.append(Run("5", f"{student} / {TEACHER_MODEL[teacher]}", "distilpose_mini_s.yaml",
-                            base + [f"distill.teacher={TEACHER_MODEL[teacher]}"], teacher))
+            over = base + [f"distill.teacher={TEACHER_MODEL[teacher]}"]
+            if student == "distilpose-mini-l" and teacher == "teacher-hr":
+                # as DistilPose-L: the HRNet stage-3 student starts from the teacher's HRNet stages 1-3
+                over.append("distill.params={preset: all, init_from_teacher: true}")
+            rows.append(Run("5", f"{student} / {TEACHER_MODEL[teacher]}", "distilpose_mini_s.yaml", over, teacher))
     return rows
 
 

@@ -161,3 +161,16 @@ def test_incompatible_heatmap_size_and_bad_options():
         DistilPoseDistiller(student, teacher, preset="everything")
     with pytest.raises(ConfigError, match="not both"):
         DistilPoseDistiller(student, teacher, preset="all", use_kt=False)
+
+
+def test_init_from_teacher_copies_shared_backbone_stages():
+    torch.manual_seed(0)
+    student = create_model("distilpose-mini-l", input_size=(48, 64))
+    teacher = create_model("tokenpose-mini-hr", input_size=(48, 64))
+    distiller = DistilPoseDistiller(student, teacher, init_from_teacher=True)
+    keys = distiller.copied_keys
+    assert "conv1.weight" in keys and "stage3.3.fuse_layers.0.2.0.weight" in keys
+    assert not any(k.startswith(("stage4", "transition3")) for k in keys)
+    assert not any(k.startswith("stage3.3.fuse_layers.1") for k in keys)  # student's last module fuses to 0 only
+    s_state, t_state = student.backbone.state_dict(), teacher.backbone.state_dict()
+    assert all(torch.equal(s_state[k], t_state[k]) for k in keys)

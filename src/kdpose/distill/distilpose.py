@@ -109,6 +109,19 @@ def token_mse(student: torch.Tensor, teacher: torch.Tensor, kind: str) -> torch.
     return F.mse_loss(student, teacher.detach())
 
 
+def copy_matching_backbone(student: nn.Module, teacher: nn.Module) -> list[str]:
+    """Copy every teacher backbone tensor whose key and shape the student backbone shares; returns the keys.
+
+    DistilPose-L initialises its HRNet-W48 stage-3 backbone from the teacher's full HRNet-W48 (stem, stage 1-3
+    and transitions 1-2; the last stage-3 module's extra fuse layers and stage 4 have no counterpart).
+    """
+    s_state = student.backbone.state_dict()
+    t_state = teacher.backbone.state_dict()
+    shared = {k: v for k, v in t_state.items() if k in s_state and s_state[k].shape == v.shape}
+    student.backbone.load_state_dict(shared, strict=False)
+    return sorted(shared)
+
+
 def _has_tokens(model: nn.Module) -> bool:
     return hasattr(model.head, "forward_tokens") and hasattr(model.head, "forward_from_tokens")
 
@@ -125,12 +138,14 @@ class DistilPoseDistiller(Distiller):
         use_kt, use_vt, use_sh, use_cs: turn L_KT, L_VT, L_SH, L_CS on/off (default: all on).
         w_kt, w_vt, w_sh, w_cs: alpha1..alpha4 (5e-4, 5e-4, 1.0, 0.01 as the released configs).
         sh_weighting: see :func:`simulated_heatmap_loss`.
+        init_from_teacher: copy the teacher's backbone tensors with matching key and shape into the student
+            at construction (DistilPose-L: HRNet-W48 stages 1-3 from the teacher), see :func:`copy_matching_backbone`.
     """
 
     def __init__(self, student: nn.Module, teacher: nn.Module, preset: str | None = None,
                  use_kt: bool | None = None, use_vt: bool | None = None, use_sh: bool | None = None,
                  use_cs: bool | None = None, w_kt: float = 5e-4, w_vt: float = 5e-4, w_sh: float = 1.0,
-                 w_cs: float = 0.01, sh_weighting: str = "per_sample"):
+                 w_cs: float = 0.01, sh_weighting: str = "per_sample", init_from_teacher: bool = False):
         super().__init__(student, teacher)
         switches = (use_cs, use_sh, use_kt, use_vt)
         if preset is not None:
@@ -145,6 +160,12 @@ class DistilPoseDistiller(Distiller):
             raise ConfigError(f"distill.params.sh_weighting must be 'per_sample' or 'mmpose', got {sh_weighting!r}")
         self.sh_weighting = sh_weighting
         self._check_compatible()
+        self.copied_keys: list[str] = []
+        if init_from_teacher:
+            self.copied_keys = copy_matching_backbone(student, self.teacher.model)
+            if not self.copied_keys:
+                raise ConfigError("distill.params.init_from_teacher: the teacher's backbone shares no tensor "
+                                  "(key and shape) with the student's")
 
     @property
     def uses_tokens(self) -> bool:
@@ -217,7 +238,7 @@ class DistilPoseDistiller(Distiller):
 def distilpose(student: nn.Module, teacher: nn.Module, preset: str | None = None, use_kt: bool | None = None,
                use_vt: bool | None = None, use_sh: bool | None = None, use_cs: bool | None = None,
                w_kt: float = 5e-4, w_vt: float = 5e-4, w_sh: float = 1.0, w_cs: float = 0.01,
-               sh_weighting: str = "per_sample") -> DistilPoseDistiller:
+               sh_weighting: str = "per_sample", init_from_teacher: bool = False) -> DistilPoseDistiller:
     """DistilPose distillation (see :class:`DistilPoseDistiller`); YAML ``distill.params`` are these keywords."""
     return DistilPoseDistiller(student, teacher, preset, use_kt, use_vt, use_sh, use_cs, w_kt, w_vt, w_sh, w_cs,
-                               sh_weighting)
+                               sh_weighting, init_from_teacher)
