@@ -351,9 +351,16 @@ def _decoded_diff(model: nn.Module, ref: Any, arrays: Sequence[np.ndarray]) -> f
     if any(getattr(ref, f) is None or not isinstance(getattr(ref, f), torch.Tensor) for f in fields):
         return None  # optional / nested fields: the flat ONNX outputs do not rebuild the tuple one-to-one
     onnx_out = type(ref)(*(torch.from_numpy(np.asarray(a)) for a in arrays))
-    kpt_ref, _ = codec.decode(ref)
-    kpt_onnx, _ = codec.decode(onnx_out)
-    return float((torch.as_tensor(kpt_ref) - torch.as_tensor(kpt_onnx)).abs().max())
+    decoded_ref, decoded_onnx = codec.decode(ref), codec.decode(onnx_out)
+    if not (_is_keypoint_pair(decoded_ref) and _is_keypoint_pair(decoded_onnx)):
+        return None  # e.g. bottom-up decoders return people lists, not (B, K, 2) arrays
+    return float((decoded_ref[0] - decoded_onnx[0]).abs().max())
+
+
+def _is_keypoint_pair(decoded: Any) -> bool:
+    """True for a top-down ``decode`` result: ((B, K, 2) keypoints, (B, K) scores) tensors."""
+    return (isinstance(decoded, tuple) and len(decoded) == 2 and isinstance(decoded[0], torch.Tensor)
+            and decoded[0].dim() == 3 and decoded[0].shape[-1] == 2)
 
 
 def describe(path: str | os.PathLike) -> str:
