@@ -61,3 +61,15 @@ def test_missing_file():
 def test_shipped_recipes_load(path):
     cfg = load_recipe(path)
     assert cfg.train.max_epochs > 0 and cfg.data.batch_size > 0
+
+
+def test_cli_rejects_a_broken_recipe_before_training(tmp_path, capsys):
+    from kdpose.cli.main import main
+
+    path = _write(tmp_path, "optim:\n  lr: 1.0e-3\ntrain:\n  max_epoch: 3\n")
+    assert main(["train", str(path), "--work-dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kdpose: error: ") and "unknown key 'train.max_epoch'" in err and "max_epochs" in err
+    assert not (tmp_path / "run").exists()
+    assert main(["train", str(_write(tmp_path, "")), "--set", "train.seed=abc"]) == 2
+    assert "train.seed: expected int, got str 'abc'" in capsys.readouterr().err
