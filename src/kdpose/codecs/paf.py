@@ -247,41 +247,46 @@ class PafCodec:
             heat, paf = heat[:, -1], paf[:, -1]
         thr = self.peak_threshold if peak_threshold is None else float(peak_threshold)
         with torch.no_grad():
+            # peaks are found on confidence maps up-sampled to input resolution (as the Idiap code); PAFs are
+            # sampled bilinearly at stride resolution, which is equivalent for a line integral and much cheaper
             heat = F.interpolate(heat[:, : self.num_keypoints].float(), scale_factor=self.stride,
                                  mode="bicubic", align_corners=False)
-            paf = F.interpolate(paf.float(), scale_factor=self.stride, mode="bicubic", align_corners=False)
-            return [self.decode_maps(h_, p_, thr) for h_, p_ in zip(heat, paf)]
+            return [self.decode_maps(h_, p_.float(), thr) for h_, p_ in zip(heat, paf)]
 
     def find_peaks(self, heat: torch.Tensor, threshold: float) -> torch.Tensor:
         """(K, H, W) maps -> (P, 4) float [x, y, score, keypoint] of local maxima above ``threshold``.
 
-        A peak is strictly above its 4 neighbours and the maximum of the (2r+1)^2 window around it (r = NMS
-        radius): a square window, where the Idiap code drops later peaks within a Euclidean radius.
+        A peak is strictly above its 4 neighbours; of peaks of one keypoint type closer than the NMS radius, only
+        the strongest is kept (Euclidean radius as the Idiap code; ties go to the first in raster order).
         """
         h = torch.where(heat >= threshold, heat, torch.zeros_like(heat))
         pad = F.pad(h, (1, 1, 1, 1))
         strict = ((h > pad[:, 1:-1, :-2]) & (h > pad[:, 1:-1, 2:]) & (h > pad[:, :-2, 1:-1])
                   & (h > pad[:, 2:, 1:-1]) & (h > 0))
-        r = int(round(self.nms_radius))
-        if r > 0:
-            local_max = F.max_pool2d(h[None], 2 * r + 1, stride=1, padding=r)[0]
-            strict &= h >= local_max
         k, y, x = torch.nonzero(strict, as_tuple=True)
-        return torch.stack([x.float(), y.float(), h[k, y, x], k.float()], 1)
+        peaks = torch.stack([x.float(), y.float(), h[k, y, x], k.float()], 1)
+        if len(peaks) > 1 and self.nms_radius > 0:
+            same = k[:, None] == k[None, :]
+            near = (peaks[:, None, :2] - peaks[None, :, :2]).norm(dim=-1) <= self.nms_radius
+            idx = torch.arange(len(peaks))
+            stronger = (peaks[None, :, 2] > peaks[:, None, 2]) | ((peaks[None, :, 2] == peaks[:, None, 2])
+                                                                  & (idx[None, :] < idx[:, None]))
+            peaks = peaks[~(same & near & stronger).any(1)]
+        return peaks
 
-    def score_limb(self, cand_a: torch.Tensor, cand_b: torch.Tensor, paf_x: torch.Tensor,
-                   paf_y: torch.Tensor, image_height: int) -> torch.Tensor:
-        """PAF line integral of every (a, b) candidate pair: (nA, 4), (nB, 4) peaks -> (nA, nB) scores,
-        -inf where the pair is rejected (too few samples aligned, or score <= 0)."""
+    def score_limb(self, cand_a: torch.Tensor, cand_b: torch.Tensor, paf_xy: torch.Tensor,
+                   image_height: int) -> torch.Tensor:
+        """PAF line integral of every (a, b) candidate pair: (nA, 4), (nB, 4) peaks (input pixels) and the limb's
+        (2, h, w) stride-resolution field -> (nA, nB) scores, -inf where the pair is rejected (too few samples
+        aligned with the limb, or score <= 0 after the distance prior)."""
         pa, pb = cand_a[:, None, :2], cand_b[None, :, :2]
         d = pb - pa  # (nA, nB, 2)
         norm = d.norm(dim=-1)
         unit = d / norm.clamp_min(1e-6)[..., None]
         t = torch.linspace(0, 1, self.num_samples, device=d.device)
-        pts = (pa[..., None, :] + t[:, None] * d[..., None, :]).round().long()  # (nA, nB, n, 2)
-        hh, ww = paf_x.shape
-        xs, ys = pts[..., 0].clamp(0, ww - 1), pts[..., 1].clamp(0, hh - 1)
-        e = paf_x[ys, xs] * unit[..., None, 0] + paf_y[ys, xs] * unit[..., None, 1]  # (nA, nB, n)
+        pts = pa[..., None, :] + t[:, None] * d[..., None, :]  # (nA, nB, n, 2) input pixels
+        field = _bilinear(paf_xy, (pts[..., 0] + 0.5) / self.stride - 0.5, (pts[..., 1] + 0.5) / self.stride - 0.5)
+        e = field[0] * unit[..., None, 0] + field[1] * unit[..., None, 1]  # (nA, nB, n)
         kept = e > self.paf_threshold
         n_kept = kept.sum(-1)
         mean_kept = (e * kept).sum(-1) / n_kept.clamp_min(1)
@@ -291,7 +296,7 @@ class PafCodec:
         return torch.where(ok, score, torch.full_like(score, float("-inf")))
 
     def decode_maps(self, heat: torch.Tensor, paf: torch.Tensor, threshold: float) -> PafPeople:
-        """One image at input resolution: heat (K, H, W), paf (2L, H, W) -> people."""
+        """One image: heat (K, H, W) at input resolution, paf (2L, h, w) at stride resolution -> people."""
         K = self.num_keypoints
         peaks = self.find_peaks(heat, threshold)  # (P, 4)
         by_kp = [torch.nonzero(peaks[:, 3] == k).flatten() for k in range(K)]  # global candidate ids
@@ -315,7 +320,7 @@ class PafCodec:
                             r[kp], r[K], r[K + 1] = cid, peak_scores[cid], 1
                             rows.append(r)
                 continue
-            score = self.score_limb(peaks[ids_a], peaks[ids_b], paf[2 * li], paf[2 * li + 1], heat.shape[-2])
+            score = self.score_limb(peaks[ids_a], peaks[ids_b], paf[2 * li: 2 * li + 2], heat.shape[-2])
             for ia, ib, conn in _greedy_unique_pairs(score):
                 ca, cb = int(ids_a[ia]), int(ids_b[ib])
                 owner_a = next((r for r in rows if r[a] == ca), None)
@@ -349,6 +354,19 @@ class PafCodec:
         keypoints = np.where(found[..., None], peaks_np[safe, :2], 0.0).astype(np.float32).reshape(-1, K, 2)
         scores = np.where(found, peaks_np[safe, 2], 0.0).astype(np.float32).reshape(-1, K)
         return PafPeople(keypoints=keypoints, scores=scores, person_scores=scores.sum(1))
+
+
+def _bilinear(maps: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Sample (C, h, w) maps at float map coordinates x, y (any equal shapes) -> (C, *x.shape); clamped at edges."""
+    _, h, w = maps.shape
+    x = x.clamp(0, w - 1)
+    y = y.clamp(0, h - 1)
+    x0, y0 = x.floor().long().clamp(max=w - 2 if w > 1 else 0), y.floor().long().clamp(max=h - 2 if h > 1 else 0)
+    x1, y1 = (x0 + 1).clamp(max=w - 1), (y0 + 1).clamp(max=h - 1)
+    fx, fy = x - x0, y - y0
+    top = maps[:, y0, x0] * (1 - fx) + maps[:, y0, x1] * fx
+    bottom = maps[:, y1, x0] * (1 - fx) + maps[:, y1, x1] * fx
+    return top * (1 - fy) + bottom * fy
 
 
 def _greedy_unique_pairs(score: torch.Tensor) -> list[tuple[int, int, float]]:

@@ -32,6 +32,7 @@ class DepthScene:
 
     depth: (H, W) uint16 millimetres (0 = invalid). keypoints: (N, K, 2) pixels. visible: (N, K), > 0 = labelled.
     mask: optional (H, W) bool silhouettes of the people. image_id: id used in evaluation.
+    boxes: optional (N, 4) xyxy person boxes (the PCK metric's h is their height).
     """
 
     depth: np.ndarray
@@ -39,6 +40,7 @@ class DepthScene:
     visible: np.ndarray
     mask: np.ndarray | None = None
     image_id: int = 0
+    boxes: np.ndarray | None = None
 
 
 def scene_from_synth(scene: Any, image_id: int = 0, background: bool = True,
@@ -61,7 +63,8 @@ def scene_from_synth(scene: Any, image_id: int = 0, background: bool = True,
     k = scene.instances[0].keypoints.shape[0] if scene.instances else 17
     kpts = np.stack([i.keypoints for i in scene.instances]).astype(np.float32) if scene.instances else np.zeros((0, k, 2), np.float32)
     vis = (np.stack([i.flags for i in scene.instances]) > 0).astype(np.float32) if scene.instances else np.zeros((0, k), np.float32)
-    return DepthScene(depth=depth, keypoints=kpts, visible=vis, mask=mask, image_id=int(image_id))
+    boxes = np.stack([i.bbox for i in scene.instances]).astype(np.float32) if scene.instances else np.zeros((0, 4), np.float32)
+    return DepthScene(depth=depth, keypoints=kpts, visible=vis, mask=mask, image_id=int(image_id), boxes=boxes)
 
 
 @dataclass

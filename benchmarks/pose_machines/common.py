@@ -1,0 +1,192 @@
+"""Shared pieces of the depth-pose-machines reproduction in miniature (Tables I, II, IV, V of the paper).
+
+Domains (both from ``kdpose.data.synth``, depth mode):
+- ``synthetic``: the training source (moderate sensor noise, background fusion, 20 % silhouette dropout on half the
+  images), optionally without background fusion (clean people layer on an empty background, Table II);
+- ``real``: the held-out "real-like" domain: another noise / clutter / occlusion / distance configuration and
+  another seed split. A small labelled part of it is used for finetuning (the paper's 1750 DIH images), an
+  unlabelled part as the adaptation target, and a labelled test part for every number reported.
+
+Miniature scale: 320x240 images, 184x184 training crops (the paper's 368 at half resolution), sigma and NMS radius
+halved accordingly, evaluation on whole images letterboxed to 248x184. Everything is a flag of ``run_table.py``.
+"""
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "src"))
+
+from kdpose.codecs.paf import PafCodec  # noqa: E402
+from kdpose.data.bottomup import (BottomUpDepthDataset, DepthScene, collate_bottomup,  # noqa: E402
+                                  scene_from_synth)
+from kdpose.data.synth import SynthConfig, render_scene, scene_seed  # noqa: E402
+from kdpose.distill.domain import DomainBatch  # noqa: E402
+from kdpose.evaluation.pck_pr import PrCurve, pck_precision_recall, pr_curve  # noqa: E402
+from kdpose.models.pose_machines import create_pose_machine  # noqa: E402
+
+ETAS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6)
+
+
+@dataclass
+class Scale:
+    """Image / crop / evaluation sizes of a run (defaults: the CPU miniature)."""
+
+    image: tuple[int, int] = (320, 240)
+    crop: tuple[int, int] = (184, 184)
+    eval_input: tuple[int, int] = (248, 184)
+
+    @property
+    def factor(self) -> float:
+        return self.crop[1] / 368.0
+
+    def codec_kwargs(self) -> dict:
+        return {"sigma": 7.0 * self.factor, "nms_radius": max(1.0, round(6.0 * self.factor))}
+
+
+def synthetic_cfg(scale: Scale, max_people: int = 3) -> SynthConfig:
+    w, h = scale.image
+    return SynthConfig(width=w, height=h, modality="depth", max_people=max_people, noise=0.3, dropout_prob=0.5,
+                       dropout_rate=0.2, occlusion=0.4, clutter=4)
+
+
+def real_like_cfg(scale: Scale, max_people: int = 3) -> SynthConfig:
+    w, h = scale.image
+    return SynthConfig(width=w, height=h, modality="depth", max_people=max_people, noise=1.0, dropout_prob=0.0,
+                       occlusion=0.6, clutter=10, distance_range=(1.3, 6.0), pose_extremity=0.6)
+
+
+class SynthDepthScenes(torch.utils.data.Dataset):
+    """``n`` depth scenes rendered on demand (deterministic per index) as :class:`DepthScene`.
+
+    ``background=False`` keeps only the rendered people (no fused room) and applies the paper's 20 % silhouette
+    dropout with probability ``dropout_prob`` itself. ``offset`` selects a disjoint index range of the split.
+    """
+
+    def __init__(self, cfg: SynthConfig, n: int, seed: int, split: str = "train", background: bool = True,
+                 dropout_prob: float = 0.5, offset: int = 0):
+        self.cfg, self.n, self.seed, self.split = cfg, int(n), int(seed), split
+        self.background, self.dropout_prob, self.offset = background, dropout_prob, int(offset)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, index: int) -> DepthScene:
+        i = self.offset + int(index)
+        scene = render_scene(self.cfg, scene_seed(self.seed, self.split, i))
+        rng = np.random.default_rng((self.seed, i, 99))
+        rate = 0.2 if (not self.background and rng.random() < self.dropout_prob) else 0.0
+        return scene_from_synth(scene, image_id=i, background=self.background, dropout_rate=rate, rng=rng)
+
+
+def build_model(arch: str, width: int, layout: str, scale: Scale):
+    kind, stages = arch.split("-")
+    return create_pose_machine(kind, int(stages.rstrip("s")), width=width if kind != "cpm" else None,
+                               layout=layout, input_size=scale.crop, **scale.codec_kwargs())
+
+
+def train_dataset(scenes: Sequence, codec: PafCodec, seed: int) -> BottomUpDepthDataset:
+    return BottomUpDepthDataset(scenes, codec, train=True, seed=seed)
+
+
+class DomainPairs(torch.utils.data.Dataset):
+    """Item i = (labelled source item i, unlabelled target item i mod M) for adversarial adaptation."""
+
+    def __init__(self, source: BottomUpDepthDataset, target: BottomUpDepthDataset):
+        self.source, self.target = source, target
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.source.set_epoch(epoch)
+        self.target.set_epoch(epoch)
+
+    def __getitem__(self, index: int):
+        return self.source[index], self.target[index % len(self.target)]
+
+
+def collate_domain(items) -> DomainBatch:
+    source = collate_bottomup([s for s, _ in items])
+    target = torch.from_numpy(np.stack([t.inputs for _, t in items]))
+    return DomainBatch(source, target)
+
+
+def train(task: torch.nn.Module, dataset, collate, iters: int, work_dir: Path, seed: int, lr: float = 1e-3,
+          batch_size: int = 8, workers: int = 2, device: str = "cpu") -> None:
+    """Train ``task`` for about ``iters`` steps with kdpose's Trainer (AdamW, warm-up + cosine, no EMA)."""
+    from kdpose.engine.config import DataCfg, EvalCfg, OptimCfg, RecipeCfg, ScheduleCfg, TrainCfg
+    from kdpose.engine.trainer import Trainer
+
+    per_epoch = max(1, len(dataset) // batch_size)
+    epochs = max(1, math.ceil(iters / per_epoch))
+    cfg = RecipeCfg(
+        data=DataCfg(batch_size=batch_size, workers=workers, persistent_workers=workers > 0),
+        optim=OptimCfg(lr=lr, weight_decay=1e-4),
+        schedule=ScheduleCfg(warmup_iters=min(100, iters // 10), cosine_start_epoch=0),
+        train=TrainCfg(max_epochs=epochs, stage2_epochs=0, epoch_iters=min(per_epoch, iters), seed=seed,
+                       device=device, ema=False, log_interval=max(1, iters // 10)),
+        eval=EvalCfg(interval=0))
+    Trainer(cfg, task, dataset, collate, work_dir).fit()
+
+
+@torch.no_grad()
+def predict(model, scenes: Sequence[DepthScene], scale: Scale, etas: Sequence[float] = ETAS,
+            batch_size: int = 8, device: str = "cpu") -> dict[float, list]:
+    """Whole-image inference (letterbox to ``scale.eval_input``) decoded at each eta, in image pixels."""
+    model.eval().to(device)
+    ds = BottomUpDepthDataset(scenes, model.codec, train=False, input_size=scale.eval_input)
+    out: dict[float, list] = {eta: [] for eta in etas}
+    for start in range(0, len(ds), batch_size):
+        items = [ds[i] for i in range(start, min(len(ds), start + batch_size))]
+        batch = collate_bottomup(items)
+        output = model(batch.inputs.to(device))
+        output = type(output)(*(t.float().cpu() for t in output))
+        for eta in etas:
+            for item, people in zip(items, model.codec.decode(output, peak_threshold=eta)):
+                inv = np.linalg.inv(np.vstack([item.matrix, [0, 0, 1]]))[:2]
+                kp = people.keypoints @ inv[:, :2].T + inv[:, 2]
+                out[eta].append((kp.astype(np.float32), people.scores))
+    return out
+
+
+def ground_truth(scenes: Sequence[DepthScene]) -> tuple[list, list, list]:
+    kps, vis, heights = [], [], []
+    for s in scenes:
+        kps.append(s.keypoints)
+        vis.append(s.visible)
+        if s.boxes is not None:  # h = height of the ground-truth person box (silhouette + visible keypoints)
+            heights.append(s.boxes[:, 3] - s.boxes[:, 1])
+        else:  # fall back on the extent of the labelled keypoints
+            y = np.where(s.visible > 0, s.keypoints[..., 1], np.nan)
+            heights.append(np.nan_to_num(np.nanmax(y, 1) - np.nanmin(y, 1), nan=1.0) if len(y) else np.zeros(0))
+    return kps, vis, heights
+
+
+def evaluate(model, scenes: Sequence[DepthScene], scale: Scale, etas: Sequence[float] = ETAS,
+             device: str = "cpu") -> tuple[dict[str, Any], PrCurve]:
+    """The paper's metric on ``scenes``: best-F operating point over eta, all landmarks and upper body."""
+    preds = predict(model, scenes, scale, etas, device=device)
+    kps, vis, heights = ground_truth(scenes)
+    results = [pck_precision_recall([p[0] for p in preds[e]], [p[1] for p in preds[e]], kps, vis, heights)
+               for e in etas]
+    curve = pr_curve(results, etas)
+    best = curve.best()
+    upper = pr_curve(results, etas, model.upper_body_ids).best()
+    return {"all": best, "upper": upper}, curve
+
+
+def materialise(scenes: Sequence) -> list[DepthScene]:
+    return [scenes[i] for i in range(len(scenes))]
+
+
+def mean_std(values: Sequence[float]) -> str:
+    v = np.asarray(values, np.float64)
+    return f"{v.mean():.2f} ± {v.std(ddof=1) if len(v) > 1 else 0.0:.2f}"
