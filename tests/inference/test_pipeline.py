@@ -111,3 +111,18 @@ def test_oks_nms_removes_duplicate_people(oracle_model):
     assert (np.diff(res.instance_scores) <= 0).all()  # best first
     off = PoseEstimator(oracle_model, nms_thr=None).predict_arrays(image, bboxes=dup)
     assert len(off.keypoints) == 3
+
+
+@pytest.mark.parametrize("order", ["RGB", "BGR"])
+def test_normalize_crops_matches_the_definition(order, monkeypatch):
+    import cv2
+
+    from kdpose.inference.topdown import normalize_crops
+
+    crops = np.random.default_rng(0).integers(0, 256, (3, 8, 6, 3), dtype=np.uint8)
+    mean, std = (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)
+    chans = crops[..., ::-1] if order == "RGB" else crops
+    ref = ((chans.astype(np.float64) - mean) / std).transpose(0, 3, 1, 2)
+    np.testing.assert_allclose(normalize_crops(crops, mean, std, order), ref, atol=1e-5)
+    monkeypatch.delattr(cv2.dnn, "blobFromImagesWithParams")  # the numpy fallback gives the same numbers
+    np.testing.assert_allclose(normalize_crops(crops, mean, std, order), ref, atol=1e-5)
