@@ -78,3 +78,17 @@ def test_video_source_reads_frames_and_bad_videos_fail_clearly(tmp_path):
 def test_absent_webcam_is_a_clear_error():
     with pytest.raises(DataError, match="webcam 57"):
         FrameSource(57)
+
+
+def test_video_that_ends_early_stops_and_says_so(tmp_path):
+    path = tmp_path / "cut.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 24))
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        writer.write(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8))
+    writer.release()
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * 0.5)])  # the header still announces 20 frames
+    src = FrameSource(path)
+    frames = list(src)
+    assert 0 < len(frames) < 20 and src.truncated

@@ -185,17 +185,42 @@ def load_backend(model: Any, weights: str | None = None, backend: str = "torch",
         raise ConfigError(f"unknown backend '{backend}' (use torch or onnxruntime)")
     if backend != "torch":
         raise ConfigError(f"backend '{backend}' needs an .onnx file: export '{model}' with 'kdpose export' first")
-    from kdpose import models
+    from kdpose.models import load_model
 
-    if not hasattr(models, "load_model"):
-        raise ConfigError("kdpose.models.load_model is not available in this build")
+    defaults = _weights_metadata_defaults(weights)
     kwargs: dict = {}
-    if layout is not None:
-        kwargs["layout"] = layout
-    if input_size is not None:
-        kwargs["input_size"] = tuple(input_size)
+    if layout is not None or "layout" in defaults:
+        kwargs["layout"] = layout or defaults["layout"]
+    if input_size is not None or "input_size" in defaults:
+        kwargs["input_size"] = tuple(input_size or defaults["input_size"])
+    if weights is None and "." not in str(model):
+        msg = (f"kdpose: no weights given for '{model}': the model has random weights and its poses are "
+               "meaningless (pass weights=... or a pretrained tag)")
+        log.warning(msg)
+        warnings.warn(msg, RuntimeWarning, stacklevel=3)
     if threads is not None:
         import torch
 
         torch.set_num_threads(threads)
-    return TorchBackend(models.load_model(str(model), weights=weights, **kwargs), device)
+    return TorchBackend(load_model(str(model), weights=weights, **kwargs), device)
+
+
+def _weights_metadata_defaults(weights: Any) -> dict:
+    """``layout`` and ``input_size`` recorded in a kdpose ``.safetensors`` header (the trainer writes them), so
+    that a model trained at e.g. 96x128 loads without repeating its settings."""
+    if weights is None or not str(weights).endswith(".safetensors") or not Path(weights).is_file():
+        return {}
+    try:
+        from kdpose.models._builder import read_weights_metadata
+
+        meta = read_weights_metadata(weights)
+    except Exception:  # an unreadable file is reported by load_model with a proper message
+        return {}
+    out: dict = {}
+    if meta.get("layout"):
+        out["layout"] = meta["layout"]
+    size = meta.get("input_size", "")
+    parts = size.lower().replace(",", "x").split("x")
+    if len(parts) == 2 and all(p.strip().isdigit() for p in parts):
+        out["input_size"] = (int(parts[0]), int(parts[1]))
+    return out

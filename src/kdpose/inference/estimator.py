@@ -96,15 +96,16 @@ class PoseEstimator:
         max_batch: most crops per forward pass (bounds memory; all crops of a frame still go in one pass
             up to this size).
         threads: CPU threads of the backend (None = library default).
+        input_size: (w, h) of a zoo model; None = the size recorded in the weights file, else the default.
     """
 
     def __init__(self, model: Any = "rtmpose-m", weights: str | os.PathLike | None = None,
                  detector: DetectorSpec = None, backend: str = "torch", device: str = "cpu",
                  layout: str | None = None, flip_test: bool = False, bbox_thr: float = 0.3,
                  nms_thr: float | None = 0.9, padding: float = 1.25, max_batch: int = 64,
-                 threads: int | None = None):
+                 threads: int | None = None, input_size: tuple[int, int] | None = None):
         self.backend: PoseBackend = load_backend(model, weights, backend=backend, device=device, layout=layout,
-                                                 threads=threads)
+                                                 threads=threads, input_size=input_size)
         self.detector = resolve_detector(detector)
         self.flip_test = flip_test
         self.bbox_thr = bbox_thr
