@@ -137,3 +137,47 @@ def test_heatmap_model_trains_towards_target():
         loss.backward()
         opt.step()
     assert loss.item() < first
+
+
+ZOO = ["simplebaseline-res18", "simplebaseline-res50", "simplebaseline-res101", "simplebaseline-res152",
+       "hrnet-w32", "hrnet-w48", "hrnet-w32-stage3", "hrnet-w48-stage3", "tokenpose-s-v1", "tokenpose-s-v2",
+       "tokenpose-b", "tokenpose-l", "tokenpose-w48-d12", "tokenpose-mini-s", "tokenpose-mini-hr", "distilpose-s",
+       "distilpose-l", "distilpose-mini-s", "distilpose-mini-l", "deeppose-res18", "deeppose-res50"]
+
+
+# large variants share their code with a smaller one: forward only (keeps the suite fast on 2 cores)
+FORWARD_ONLY = {"simplebaseline-res101", "simplebaseline-res152", "hrnet-w48", "tokenpose-w48-d12", "tokenpose-l",
+                "distilpose-l"}
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_every_zoo_model_forward_backward_at_small_input(name):
+    import numpy as np
+
+    from kdpose.data.sample import Batch, stack_dataclasses
+    from kdpose.models import list_models
+
+    assert name in list_models()
+    size = (64, 64) if name.startswith(("simplebaseline", "deeppose")) else (48, 64)
+    model = create_model(name, input_size=size).train()
+    w, h = size
+    rng = np.random.default_rng(0)
+    kpts = rng.uniform([4, 4], [w - 5, h - 5], size=(2, 17, 2)).astype(np.float32)
+    target = stack_dataclasses([model.codec.encode(k, np.ones(17)) for k in kpts])
+    batch = Batch(torch.randn(2, 3, h, w), target, torch.from_numpy(kpts), torch.ones(2, 17), torch.zeros(2, 2),
+                  torch.ones(2, 2), torch.arange(2), torch.ones(2))
+    with torch.set_grad_enabled(name not in FORWARD_ONLY):
+        out = model(batch.inputs)
+    first = out[0]
+    assert first.shape[:2] == (2, 17)
+    if first.dim() == 4:
+        assert tuple(first.shape[-2:]) == (h // 4, w // 4)
+    kpts_out, scores = model.codec.decode(out)
+    assert kpts_out.shape == (2, 17, 2) and scores.shape == (2, 17)
+    losses = model.loss_fn(out, batch)
+    assert torch.isfinite(losses["loss"])
+    if name in FORWARD_ONLY:
+        return
+    losses["loss"].backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None for g in grads[:3]) and any(g.abs().sum() > 0 for g in grads if g is not None)
