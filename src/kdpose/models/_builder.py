@@ -23,7 +23,8 @@ from ..errors import CheckpointError, UnknownNameError
 from ..utils.io import atomic_write
 
 SAFETENSORS_SUFFIXES = (".safetensors",)
-_UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
+# torch words the refusal in several ways ("Unsupported global: GLOBAL x.y", "unsupported GLOBAL x.y whose ...")
+_UNSUPPORTED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 # MMPose's publish_model.py puts the first 7-8 hex digits of the file's sha256 before the date
 _MMPOSE_HASH = re.compile(r"-([0-9a-f]{7,8})_\d{8}\.pth$")
 
@@ -65,6 +66,10 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         if found:
             raise CheckpointError(f"{path}: refused to load: the file pickles '{found.group(1)}', which is not "
                                   "plain tensors/containers/numpy arrays (loading it could execute code)") from None
+        if "Weights only load failed" in str(e):
+            detail = next((ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()), "")
+            raise CheckpointError(f"{path}: refused to load: the file pickles something other than plain tensors/"
+                                  f"containers/numpy arrays ({detail[:200]})") from None
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: "
                               f"{str(e).splitlines()[0] if str(e) else ''})") from None
     if not isinstance(obj, Mapping):
@@ -346,7 +351,9 @@ def load_model(name: str, weights: str | os.PathLike | Mapping[str, torch.Tensor
         kwargs["layout"] = layout
     if input_size is not None:
         kwargs["input_size"] = tuple(input_size)
+    if weights is not None and not isinstance(weights, Mapping):
+        weights = resolve_weights(weights, sha256=sha256)  # fail fast (download / offline / missing) before building
     model = create_model(name, **kwargs)
     if weights is not None:
-        load_weights(model, weights, distiller_part=distiller_part, sha256=sha256)
+        load_weights(model, weights, distiller_part=distiller_part)
     return model.to(device).eval()

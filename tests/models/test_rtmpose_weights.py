@@ -1,0 +1,274 @@
+"""Weights: official MMPose/DWPose .pth files (safe loading), kdpose .safetensors, mismatch errors, URL cache."""
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import io
+import os
+import pickle
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import kdpose
+from kdpose.errors import CheckpointError, UnknownNameError
+from kdpose.models import PRETRAINED, create_model, list_pretrained, load_model, load_weights, save_weights
+from kdpose.models._builder import download_weights, read_weights_metadata
+
+SIZE = (64, 64)  # small crops keep these tests fast; key names do not depend on the input size
+
+
+@pytest.fixture(scope="module")
+def trained_state():
+    """A state_dict with non-default values everywhere (as a trained checkpoint would have)."""
+    torch.manual_seed(3)
+    model = create_model("rtmpose-t", input_size=SIZE)
+    state = model.state_dict()
+    for k, v in state.items():
+        if v.is_floating_point():
+            state[k] = v + 0.05 * torch.randn_like(v) if "running_var" not in k else v.uniform_(0.5, 1.5)
+        else:
+            state[k] = torch.tensor(1234, dtype=v.dtype)
+    return state
+
+
+@pytest.fixture(scope="module")
+def reference_output(trained_state):
+    model = create_model("rtmpose-t", input_size=SIZE)
+    model.load_state_dict(trained_state)
+    x = torch.randn(2, 3, SIZE[1], SIZE[0], generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        return x, model.eval()(x)
+
+
+def _save_official(obj, path: Path) -> None:
+    """Write ``obj`` like MMPose's publish_model.py (legacy, non-zip torch.save) with numpy 1.x global names."""
+    buf = io.BytesIO()
+    torch.save(obj, buf, _use_new_zipfile_serialization=False)
+    path.write_bytes(buf.getvalue().replace(b"numpy._core.multiarray\n", b"numpy.core.multiarray\n"))
+
+
+def _official_meta():
+    return {"mmengine_version": "0.7.1", "mmpose_version": "1.0.0", "epoch": 420, "iter": 123456, "seed": 21,
+            "cfg": "model = dict(type='TopdownPoseEstimator', ...)",
+            "dataset_meta": {"dataset_name": "coco", "num_keypoints": 17,
+                             "sigmas": np.array([0.026, 0.025, 0.025] + [0.035] * 14, dtype=np.float32),
+                             "keypoint_colors": np.array([[51, 153, 255]] * 17, dtype=np.uint8),
+                             "flip_indices": [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15],
+                             "area_scale": np.float64(1.25)}}
+
+
+def _assert_same_output(model, reference_output):
+    x, ref = reference_output
+    with torch.no_grad():
+        out = model(x)
+    assert torch.equal(out.x, ref.x) and torch.equal(out.y, ref.y)
+
+
+def test_official_pth_with_numpy_meta_loads_without_pickle_execution(tmp_path, trained_state, reference_output):
+    path = tmp_path / "rtmpose-t_simcc-aic-coco_pt-aic-coco_420e-256x192-00000000_20230126.pth"
+    _save_official({"meta": _official_meta(), "state_dict": trained_state}, path)
+    assert b"numpy.core.multiarray" in path.read_bytes()[:4096] or b"numpy.core.multiarray" in path.read_bytes()
+    model = load_model("rtmpose-t", weights=path, input_size=SIZE)
+    assert not model.training
+    _assert_same_output(model, reference_output)
+    assert model.state_dict()["backbone.stem.0.bn.num_batches_tracked"].item() == 1234
+
+
+def test_arbitrary_pickled_object_is_refused(tmp_path, trained_state):
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    path = tmp_path / "evil.pth"
+    _save_official({"meta": {"hook": Evil()}, "state_dict": trained_state}, path)
+    with pytest.raises(CheckpointError) as err:
+        load_model("rtmpose-t", weights=path, input_size=SIZE)
+    msg = str(err.value)
+    assert str(path) in msg and "system" in msg and "refused" in msg
+    assert not marker.exists()
+
+
+def test_pickled_class_instance_is_refused_and_named(tmp_path):
+    path = tmp_path / "obj.pth"
+    with open(path, "wb") as f:
+        pickle.dump({"state_dict": {}, "meta": functools.partial(print, "hi")}, f, protocol=2)
+    with pytest.raises(CheckpointError, match="functools.partial"):
+        load_model("rtmpose-t", weights=path, input_size=SIZE)
+
+
+def test_raw_training_checkpoint_uses_the_ema_swapped_state_dict(tmp_path, trained_state, reference_output):
+    ema = {f"module.{k}": v * 0 for k, v in trained_state.items()}
+    ema["steps"] = torch.tensor(1000)
+    ckpt = {"meta": _official_meta(), "state_dict": trained_state, "ema_state_dict": ema,
+            "optimizer": {"state": {}, "param_groups": [{"lr": 0.004, "params": [0, 1]}]}}
+    path = tmp_path / "epoch_420.pth"
+    torch.save(ckpt, path)
+    _assert_same_output(load_model("rtmpose-t", weights=path, input_size=SIZE), reference_output)
+
+
+def test_ddp_module_prefix_is_stripped(tmp_path, trained_state, reference_output):
+    path = tmp_path / "ddp.pth"
+    torch.save({"state_dict": {f"module.{k}": v for k, v in trained_state.items()}}, path)
+    _assert_same_output(load_model("rtmpose-t", weights=path, input_size=SIZE), reference_output)
+
+
+def test_dwpose_distiller_checkpoint_parts(tmp_path, trained_state, reference_output):
+    other = {k: (v * 0 if v.is_floating_point() else v) for k, v in trained_state.items()}
+    state = {**{f"student.{k}": v for k, v in trained_state.items()},
+             **{f"teacher.{k}": v for k, v in other.items()},
+             "distill_losses.loss_fea.align.weight": torch.zeros(384, 384, 1, 1),
+             "distill_losses.loss_fea.align.bias": torch.zeros(384)}
+    path = tmp_path / "dw-l-t.pth"
+    _save_official({"meta": _official_meta(), "state_dict": state}, path)
+    _assert_same_output(load_model("rtmpose-t", weights=path, input_size=SIZE), reference_output)  # stage 1
+    # stage 2 (head-aware self-KD): teacher backbone + student head
+    stage2 = {**{f"teacher.{k}": v for k, v in trained_state.items() if k.startswith("backbone.")},
+              **{f"teacher.{k}": v for k, v in other.items() if k.startswith("head.")},
+              **{f"student.{k}": v for k, v in trained_state.items() if k.startswith("head.")},
+              **{f"student.{k}": v for k, v in other.items() if k.startswith("backbone.")}}
+    path2 = tmp_path / "dw-tt.pth"
+    torch.save({"state_dict": stage2}, path2)
+    model = load_model("rtmpose-t", weights=path2, input_size=SIZE, distiller_part="stage2")
+    _assert_same_output(model, reference_output)
+
+
+def test_mismatched_checkpoint_lists_missing_unexpected_and_shapes(tmp_path, trained_state):
+    state = dict(trained_state)
+    del state["head.gau.gamma"]
+    state["head.extra.weight"] = torch.zeros(3)
+    path = tmp_path / "bad.pth"
+    torch.save({"state_dict": state}, path)
+    with pytest.raises(CheckpointError) as err:
+        load_model("rtmpose-t", weights=path, input_size=SIZE)
+    msg = str(err.value)
+    assert msg.startswith(str(path)) and "1 missing keys: head.gau.gamma" in msg
+    assert "1 unexpected keys: head.extra.weight" in msg
+    # a body-17 file into a whole-body-133 model: shape mismatches are listed with both shapes
+    torch.save({"state_dict": trained_state}, path)
+    with pytest.raises(CheckpointError) as err:
+        load_model("rtmpose-t", weights=path, layout="coco_wholebody", input_size=SIZE)
+    assert "head.final_layer.weight (17, 384, 7, 7) vs model (133, 384, 7, 7)" in str(err.value)
+
+
+def test_unreadable_and_missing_files(tmp_path):
+    with pytest.raises(CheckpointError, match="no such weights file"):
+        load_model("rtmpose-t", weights=tmp_path / "nope.pth", input_size=SIZE)
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(CheckpointError, match="junk.pth"):
+        load_model("rtmpose-t", weights=junk, input_size=SIZE)
+    bad_st = tmp_path / "junk.safetensors"
+    bad_st.write_bytes(b"\x00" * 16)
+    with pytest.raises(CheckpointError, match="junk.safetensors"):
+        load_model("rtmpose-t", weights=bad_st, input_size=SIZE)
+
+
+def test_safetensors_save_and_reload_is_identical(tmp_path, trained_state, reference_output):
+    model = create_model("rtmpose-t", input_size=SIZE)
+    model.load_state_dict(trained_state)
+    path = save_weights(model, tmp_path / "sub" / "rtmpose-t.safetensors", metadata={"note": "test"})
+    assert sorted(p.name for p in path.parent.iterdir()) == ["rtmpose-t.safetensors"]  # no temp files left
+    meta = read_weights_metadata(path)
+    assert meta["model"] == "rtmpose-t" and meta["layout"] == "coco" and meta["input_size"] == "64x64"
+    assert meta["note"] == "test" and meta["kdpose_version"] == kdpose.__version__
+    reloaded = kdpose.load_model("rtmpose-t", weights=str(path), input_size=SIZE)
+    _assert_same_output(reloaded, reference_output)
+    for k, v in reloaded.state_dict().items():
+        assert torch.equal(v, trained_state[k]) and v.dtype == trained_state[k].dtype
+    with pytest.raises(CheckpointError, match="safetensors"):
+        save_weights(model, tmp_path / "x.pth")
+
+
+def test_load_weights_accepts_a_state_dict(trained_state, reference_output):
+    model = load_weights(create_model("rtmpose-t", input_size=SIZE), trained_state).eval()
+    _assert_same_output(model, reference_output)
+
+
+# ---------------------------------------------------------------------------------------------- URLs and cache
+class _CountingHandler(http.server.SimpleHTTPRequestHandler):
+    requests: list[str] = []
+
+    def do_GET(self):  # noqa: N802 (http.server API)
+        _CountingHandler.requests.append(self.path)
+        super().do_GET()
+
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+
+@pytest.fixture()
+def http_root(tmp_path):
+    root = tmp_path / "served"
+    root.mkdir()
+    handler = functools.partial(_CountingHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _CountingHandler.requests = []
+    try:
+        yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_url_downloads_once_verifies_sha256_and_works_offline(http_root, tmp_path, monkeypatch, trained_state,
+                                                             reference_output):
+    root, base = http_root
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("KDPOSE_CACHE", str(cache))
+    monkeypatch.delenv("KDPOSE_OFFLINE", raising=False)
+    model = create_model("rtmpose-t", input_size=SIZE)
+    model.load_state_dict(trained_state)
+    save_weights(model, root / "t.safetensors")
+    digest = hashlib.sha256((root / "t.safetensors").read_bytes()).hexdigest()
+    url = f"{base}/t.safetensors"
+
+    _assert_same_output(load_model("rtmpose-t", weights=url, input_size=SIZE, sha256=digest), reference_output)
+    assert _CountingHandler.requests == ["/t.safetensors"] and (cache / "t.safetensors").is_file()
+    _assert_same_output(load_model("rtmpose-t", weights=url, input_size=SIZE, sha256=digest), reference_output)
+    assert len(_CountingHandler.requests) == 1  # cached: never fetched again
+
+    monkeypatch.setenv("KDPOSE_OFFLINE", "1")
+    _assert_same_output(load_model("rtmpose-t", weights=url, input_size=SIZE), reference_output)
+    with pytest.raises(CheckpointError, match="KDPOSE_OFFLINE"):
+        load_model("rtmpose-t", weights=f"{base}/other.safetensors", input_size=SIZE)
+    assert len(_CountingHandler.requests) == 1
+
+
+def test_url_hash_mismatch_is_refused_and_not_cached(http_root, tmp_path, monkeypatch):
+    root, base = http_root
+    monkeypatch.setenv("KDPOSE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("KDPOSE_OFFLINE", raising=False)
+    # MMPose file names carry the sha256 prefix: a file whose content does not match is refused
+    name = "rtmpose-t_simcc-aic-coco_pt-aic-coco_420e-256x192-deadbeef_20230126.pth"
+    (root / name).write_bytes(b"tampered")
+    with pytest.raises(CheckpointError, match="sha256 mismatch"):
+        download_weights(f"{base}/{name}")
+    assert not (tmp_path / "cache" / name).exists()
+    with pytest.raises(CheckpointError, match="download failed"):
+        download_weights(f"{base}/missing.pth")
+
+
+def test_pretrained_registry_is_consistent(monkeypatch, tmp_path):
+    assert len(list_pretrained("dwpose-*")) == 5 and "rtmpose-m.body7_256x192" in list_pretrained()
+    for tag, cfg in PRETRAINED.items():
+        assert tag.startswith(cfg.model + ".") and cfg.url.endswith(".pth") and cfg.file_name in cfg.url
+        assert len(cfg.sha256) in (7, 8) and cfg.sha256 in cfg.file_name
+        with torch.device("meta"):
+            model = create_model(cfg.model, layout=cfg.layout, input_size=cfg.input_size)
+        assert model.input_size == cfg.input_size
+    # a tag resolves layout, input size and URL; offline without a cached file is a clear error, no network
+    monkeypatch.setenv("KDPOSE_CACHE", str(tmp_path))
+    monkeypatch.setenv("KDPOSE_OFFLINE", "1")
+    with pytest.raises(CheckpointError, match="rtmpose-l_simcc-ucoco_dw-ucoco_270e-384x288-2438fd99_20230728.pth"):
+        load_model("dwpose-l.ucoco_384x288")
+    with pytest.raises(UnknownNameError, match="did you mean"):
+        load_model("rtmpose-m.body8_256x192")
