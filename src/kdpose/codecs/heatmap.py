@@ -212,10 +212,10 @@ def refine_dark(heatmaps: torch.Tensor, coords: torch.Tensor, blur_kernel: int =
         (B, K, 2) refined sub-pixel coordinates in heatmap pixels.
     """
     smooth = gaussian_blur(heatmaps, blur_kernel).clamp(1e-3, 50.0).log()
-    # edge-replicate 2 px so that the finite differences are defined everywhere (MMPose's vectorised post_dark)
-    smooth = F.pad(smooth, (2, 2, 2, 2), mode="replicate")
-    x = coords[..., 0].long().clamp_min(0) + 2
-    y = coords[..., 1].long().clamp_min(0) + 2
+    # edge-replicate 1 px so that the finite differences are defined at the border (MMPose's vectorised DARK)
+    smooth = F.pad(smooth, (1, 1, 1, 1), mode="replicate")
+    x = coords[..., 0].long().clamp_min(0) + 1
+    y = coords[..., 1].long().clamp_min(0) + 1
 
     def at(dx: int, dy: int) -> torch.Tensor:
         return _gather(smooth, x + dx, y + dy)
@@ -223,9 +223,9 @@ def refine_dark(heatmaps: torch.Tensor, coords: torch.Tensor, blur_kernel: int =
     c = at(0, 0)
     gx = 0.5 * (at(1, 0) - at(-1, 0))
     gy = 0.5 * (at(0, 1) - at(0, -1))
-    hxx = 0.25 * (at(2, 0) - 2 * c + at(-2, 0))
-    hyy = 0.25 * (at(0, 2) - 2 * c + at(0, -2))
-    hxy = 0.25 * (at(1, 1) - at(1, -1) - at(-1, 1) + at(-1, -1))
+    hxx = at(1, 0) - 2 * c + at(-1, 0)
+    hyy = at(0, 1) - 2 * c + at(0, -1)
+    hxy = 0.5 * (at(1, 1) - at(1, 0) - at(0, 1) + 2 * c - at(-1, 0) - at(0, -1) + at(-1, -1))
     det = hxx * hyy - hxy * hxy
     ok = det.abs() > 1e-12
     safe_det = torch.where(ok, det, torch.ones_like(det))
