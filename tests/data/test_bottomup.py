@@ -27,7 +27,8 @@ def test_eval_letterbox_maps_pixels_and_keypoints_together():
     codec = PafCodec(17, COCO_PAF_LIMBS, input_size=(64, 48))
     item = BottomUpDepthDataset([toy_scene()], codec, train=False)[0]
     assert item.inputs.shape == (1, 48, 64) and item.inputs.dtype == np.float32
-    np.testing.assert_allclose(item.matrix, [[0.4, 0, -0.3], [0, 0.4, -0.3]], atol=1e-5)  # pixel centres: 0.4 (x + .5) - .5
+    # 160x120 -> 64x48 on pixel centres: x' = 0.4 (x + 0.5) - 0.5
+    np.testing.assert_allclose(item.matrix, [[0.4, 0, -0.3], [0, 0.4, -0.3]], atol=1e-5)
     assert item.inputs.min() == pytest.approx(-0.5)  # 0 mm (invalid / padding) -> -0.5
     assert np.isclose(item.inputs, 2.0 / 8 - 0.5).any()  # 2 m -> -0.25
     assert item.target.heatmaps.shape == (18, 6, 8) and item.image_id == 7

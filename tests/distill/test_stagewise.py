@@ -71,12 +71,11 @@ def test_distiller_loss_is_the_weighted_sum_and_only_the_student_learns(gamma):
     student.eval()
     with torch.no_grad():
         s_out, t_out = student(batch.inputs), teacher(batch.inputs)
-    manual = sum(((s_out.heatmaps[:, i] - t_out.heatmaps[:, j]) ** 2).sum() + ((s_out.pafs[:, i] - t_out.pafs[:, j]) ** 2).sum()
+    manual = sum(((s_out.heatmaps[:, i] - t_out.heatmaps[:, j]) ** 2).sum()
+                 + ((s_out.pafs[:, i] - t_out.pafs[:, j]) ** 2).sum()
                  for i, j in [(1, 2), (0, 1)]) / 2
+    assert distiller(batch, None)["loss_teacher"].item() == pytest.approx(manual.item(), rel=1e-4)  # eval mode too
     student.train()
-    distiller.model.eval()
-    assert distiller(batch, None)["loss_teacher"].item() == pytest.approx(manual.item(), rel=1e-4)
-    distiller.model.train()
     out["loss"].backward()
     assert all(p.grad is None for p in teacher.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in student.parameters())

@@ -127,6 +127,15 @@ class PafCodec:
         self.min_parts = int(min_parts)
         self.min_mean_score = float(min_mean_score)
 
+    def params(self) -> dict:
+        """The codec's settings as plain JSON values (written into exported ONNX metadata)."""
+        keys = ("num_keypoints", "input_size", "stride", "sigma", "limb_width", "peak_threshold", "nms_radius",
+                "paf_threshold", "num_samples", "min_sample_fraction", "min_parts", "min_mean_score")
+        out = {k: getattr(self, k) for k in keys}
+        out["input_size"] = list(self.input_size)
+        out["limbs"] = [list(limb) for limb in self.limbs]
+        return out
+
     @property
     def num_limbs(self) -> int:
         return len(self.limbs)
@@ -345,7 +354,8 @@ class PafCodec:
                     rows.append(r)
 
         table = np.stack(rows) if rows else np.zeros((0, K + 2))
-        keep = (table[:, K + 1] >= self.min_parts) & (table[:, K] / np.maximum(table[:, K + 1], 1) >= self.min_mean_score)
+        mean_score = table[:, K] / np.maximum(table[:, K + 1], 1)
+        keep = (table[:, K + 1] >= self.min_parts) & (mean_score >= self.min_mean_score)
         table = table[keep]
         ids = table[:, :K].astype(int)
         peaks_np = peaks.cpu().numpy()

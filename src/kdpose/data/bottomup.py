@@ -60,10 +60,11 @@ def scene_from_synth(scene: Any, image_id: int = 0, background: bool = True,
         from .synth import silhouette_dropout
 
         depth = silhouette_dropout(depth, mask, rng or np.random.default_rng(image_id), rate=dropout_rate)
-    k = scene.instances[0].keypoints.shape[0] if scene.instances else 17
-    kpts = np.stack([i.keypoints for i in scene.instances]).astype(np.float32) if scene.instances else np.zeros((0, k, 2), np.float32)
-    vis = (np.stack([i.flags for i in scene.instances]) > 0).astype(np.float32) if scene.instances else np.zeros((0, k), np.float32)
-    boxes = np.stack([i.bbox for i in scene.instances]).astype(np.float32) if scene.instances else np.zeros((0, 4), np.float32)
+    people = scene.instances
+    k = people[0].keypoints.shape[0] if people else 17
+    kpts = np.stack([p.keypoints for p in people]).astype(np.float32) if people else np.zeros((0, k, 2), np.float32)
+    vis = (np.stack([p.flags for p in people]) > 0).astype(np.float32) if people else np.zeros((0, k), np.float32)
+    boxes = np.stack([p.bbox for p in people]).astype(np.float32) if people else np.zeros((0, 4), np.float32)
     return DepthScene(depth=depth, keypoints=kpts, visible=vis, mask=mask, image_id=int(image_id), boxes=boxes)
 
 

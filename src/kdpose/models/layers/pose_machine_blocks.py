@@ -98,12 +98,14 @@ def spm_extractor(in_channels: int, width: int) -> nn.Sequential:
     """SPM: conv7x7 + BN + ReLU, pool, 7 Fire modules (3 residual) with 2 more pools, conv1x1 + BN + ReLU.
     Fire sizes (squeeze w/4, expands w/2 + w/2) give (64, 16, 32, 32) at the paper's width 64."""
     sq = max(1, width // 4)
+
+    def fire() -> Fire:
+        return Fire(width, sq, width // 2, width - width // 2)
+
     return nn.Sequential(
         conv_bn_relu(in_channels, width, 7), nn.AvgPool2d(2),
-        Fire(width, sq, width // 2, width - width // 2), ResFire(width, sq), Fire(width, sq, width // 2, width - width // 2),
-        nn.AvgPool2d(2),
-        ResFire(width, sq), Fire(width, sq, width // 2, width - width // 2), ResFire(width, sq),
-        Fire(width, sq, width // 2, width - width // 2), nn.AvgPool2d(2),
+        fire(), ResFire(width, sq), fire(), nn.AvgPool2d(2),
+        ResFire(width, sq), fire(), ResFire(width, sq), fire(), nn.AvgPool2d(2),
         conv_bn_relu(width, width, 1))
 
 
