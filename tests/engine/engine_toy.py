@@ -114,10 +114,18 @@ def ddp_worker(rank: int, world_size: int, port: int, out_dir: str, sync_bn: boo
         record["ids"].extend(int(i[2]) for i in items)
         return original(items)
 
+    def evaluator(model, device):  # each rank predicts its share; the metric must see both shares
+        from kdpose.engine import dist as kdist
+
+        gathered = kdist.all_gather_list([{"rank": rank, "sum": float(model.fc.weight.sum())}])
+        metric = {"AP": float(len({g["rank"] for g in gathered})) / world_size}
+        return kdist.broadcast_object(metric if kdist.is_main() else None)
+
+    cfg.eval.interval = 1
     torch.manual_seed(100 + rank)  # different local inits: DDP must broadcast rank 0's weights
     trainer = Trainer(cfg, PoseTask(ToyModel()), dataset, collate_and_record, os.path.join(out_dir, "run"),
-                      on_iteration_end=check)
-    trainer.fit()
+                      on_iteration_end=check, evaluator=evaluator)
+    record["metrics"] = trainer.fit()
     record["iterations"] = trainer.iteration
     with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
         json.dump(record, f)

@@ -28,7 +28,9 @@ def test_two_process_gloo_ddp(tmp_path):
     for rec in ranks:
         assert rec["iterations"] == 6  # 2 epochs x (24 items / 2 ranks / batch 4)
         assert len(rec["steps"]) == 6 and all(rec["steps"]), "ranks' weights diverged"
+        assert rec["metrics"] == {"AP": 1.0}  # validation gathered both ranks' results, on both ranks
     for epoch in range(2):  # each epoch, the two ranks see disjoint halves of the data
         a, b = (set(rec["ids"][epoch * 12:(epoch + 1) * 12]) for rec in ranks)
         assert not a & b and len(a | b) == 24
-    assert (tmp_path / "run" / "last.pt").is_file() and (tmp_path / "run" / "final.safetensors").is_file()
+    for name in ("last.pt", "best.pt", "final.safetensors", "best.safetensors"):
+        assert (tmp_path / "run" / name).is_file(), name

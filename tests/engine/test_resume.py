@@ -89,3 +89,18 @@ def test_checkpoint_holds_everything(tmp_path):
     assert set(state["rng"][0]) == {"python", "numpy", "torch", "cuda", "loader"}
     assert state["config"]["data"]["batch_size"] == 4
     assert (tmp_path / "config.yaml").is_file() and (tmp_path / "final.safetensors").is_file()
+
+
+def test_bf16_autocast_on_cpu_trains_float32_weights(tmp_path):
+    trainer = Trainer(toy_recipe(max_epochs=1, amp="bf16"), make_task(0), ToyDataset(), collate, tmp_path)
+    before = trainer.model.fc.weight.detach().clone()
+    trainer.fit()
+    after = trainer.model.fc.weight
+    assert after.dtype == torch.float32 and not torch.equal(before, after) and torch.isfinite(after).all()
+
+
+def test_fp16_without_cuda_is_a_config_error(tmp_path):
+    from kdpose.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="train.amp: fp16 needs a CUDA device"):
+        Trainer(toy_recipe(amp="fp16"), make_task(0), ToyDataset(), collate, tmp_path)

@@ -92,6 +92,7 @@ class TrainCfg:
     epoch_iters: int = 0  # > 0: cap the iterations per epoch (quick runs); 0 = the whole dataset
     seed: int = 21
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    threads: int = 0  # > 0: torch intra-op threads of each training process (CPU); 0 = torch's default
     amp: Literal["none", "bf16", "fp16"] = "none"
     ema: bool = True
     ema_momentum: float = 0.0002

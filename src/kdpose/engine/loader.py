@@ -103,11 +103,18 @@ class EpochAwareDataset(Dataset):
 
 
 def seed_worker(worker_id: int) -> None:
-    """``worker_init_fn``: seed Python, NumPy and torch in each worker from torch's per-worker seed, which the
-    DataLoader derives from its own generator (so the loader generator's state fixes every worker's seed)."""
+    """``worker_init_fn``: seed Python's and NumPy's global generators in each worker from torch's per-worker seed
+    (which the DataLoader derives from its own generator, so the loader generator's state fixes every worker's
+    seed), and keep OpenCV single-threaded inside workers."""
     seed = torch.initial_seed() % 2**32
     random.seed(seed)
     np.random.seed(seed)
+    try:  # workers already run in parallel: OpenCV's own thread pool would only oversubscribe the cores
+        import cv2
+
+        cv2.setNumThreads(1)
+    except ImportError:
+        pass
 
 
 def build_loader(dataset: Dataset, sampler: Sampler, batch_size: int, collate_fn: Callable, workers: int,

@@ -83,6 +83,8 @@ class Trainer:
         self.cfg = cfg
         self.work_dir = Path(work_dir)
         self.device = device or select_device(cfg.train.device)
+        if cfg.train.threads > 0:
+            torch.set_num_threads(cfg.train.threads)
         dist.init_distributed(self.device)
         self.rank, self.world_size = dist.rank(), dist.world_size()
         self.evaluator = evaluator
@@ -135,7 +137,6 @@ class Trainer:
         self.best: dict = {"metric": cfg.eval.metric, "value": None, "epoch": None}
         self._loader_state_epoch_start = self.loader_generator.get_state()
         self.logger = RunLogger(self.work_dir, enabled=dist.is_main())
-        self.last_losses: dict[str, float] = {}
         self._time_offset = 0.0  # wall time of earlier sessions of a resumed run
 
     # ------------------------------------------------------------------------------------------ checkpoints

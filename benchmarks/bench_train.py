@@ -1,0 +1,87 @@
+"""Training throughput of the real engine: samples/s and the share of time spent waiting for data.
+
+Runs the Trainer of ``configs/rtmpose-t_synth-body.yaml`` (real synthetic images on disk, RTMPose's strong
+augmentation, DataLoader workers, AdamW, EMA) for a few iterations per model and reads the engine's own timing
+from ``log.jsonl``: ``data_time`` (waiting for the next batch) and ``step_time`` (forward, backward, optimiser and
+EMA). The first ``--warmup`` iterations (worker start-up, allocator warm-up) are not counted.
+
+Example:
+    .venv/bin/python benchmarks/bench_train.py --models rtmpose-t rtmpose-m --batch 32 --iters 8 --workers 2
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def measure(model: str, args: argparse.Namespace, cache_dir: str) -> dict:
+    from kdpose.data import collate_topdown
+    from kdpose.engine.build import build_datasets, build_model, build_task
+    from kdpose.engine.config import load_recipe
+    from kdpose.engine.trainer import Trainer, seed_everything
+
+    w, h = args.input
+    cfg = load_recipe(REPO / "configs" / "rtmpose-t_synth-body.yaml", [
+        f"model.name={model}", f"model.input_size=[{w}, {h}]", f"data.batch_size={args.batch}",
+        f"data.workers={args.workers}", f"data.cache_dir={cache_dir}", f"data.train.synthetic_images={args.images}",
+        "eval.interval=0", "train.max_epochs=1", f"train.epoch_iters={args.warmup + args.iters}",
+        f"train.log_interval={max(1, args.warmup)}", "train.device=cpu", "train.checkpoint_interval_iters=0"])
+    seed_everything(0)
+    net = build_model(cfg.model)
+    train_set, _, _ = build_datasets(cfg, net)
+    with tempfile.TemporaryDirectory() as work:
+        trainer = Trainer(cfg, build_task(cfg, net), train_set, collate_topdown, work)
+        t0 = time.perf_counter()
+        trainer.fit()
+        wall = time.perf_counter() - t0
+        records = [json.loads(line) for line in (Path(work) / "log.jsonl").read_text().splitlines()]
+    measured = [r for r in records if r["kind"] == "train" and r["iter"] > args.warmup]
+    n = args.iters
+    data = sum(r["data_time"] for r in measured) / len(measured)
+    step = sum(r["step_time"] for r in measured) / len(measured)
+    return {
+        "model": model, "input": f"{w}x{h}", "batch": args.batch, "workers": args.workers, "iters": n,
+        "samples_per_s": args.batch / (data + step), "step_s": step, "data_wait_s": data,
+        "data_share": data / (data + step), "wall_s": wall,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", nargs="+", default=["rtmpose-t", "rtmpose-m"])
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--iters", type=int, default=8, help="measured iterations per model")
+    p.add_argument("--warmup", type=int, default=2, help="iterations not counted")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2, help="torch intra-op threads of the training process")
+    p.add_argument("--input", type=lambda s: tuple(int(v) for v in s.split("x")), default=(192, 256),
+                   help="model input WxH (default 192x256)")
+    p.add_argument("--images", type=int, default=200, help="synthetic training images to render (cached)")
+    p.add_argument("--cache-dir", default=str(REPO / "data" / "synth"))
+    p.add_argument("--out", default=None, help="write the results as JSON here")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    rows = [measure(m, args, args.cache_dir) for m in args.models]
+    print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} threads, "
+          f"{args.workers} workers")
+    print("| model | input | batch | samples/s | step s | data wait s | data share |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['model']} | {r['input']} | {r['batch']} | {r['samples_per_s']:.1f} | {r['step_s']:.2f} | "
+              f"{r['data_wait_s']:.2f} | {100 * r['data_share']:.0f}% |")
+    if args.out:
+        Path(args.out).write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
