@@ -5,7 +5,7 @@ from kdpose.errors import DataError
 from kdpose.inference.estimator import PoseArrays, PoseEstimator
 from kdpose.inference.topdown import rescore, sanitize_boxes
 
-from .conftest import DOT_RADIUS, INPUT_SIZE, make_oracle_model, make_tiny_model, synthetic_scene
+from .conftest import DOT_RADIUS, INPUT_SIZE, make_oracle_model, synthetic_scene
 
 
 def crop_px(boxes):

@@ -23,7 +23,6 @@ from kdpose.inference.detectors import DetectionFile, DetectorSpec, resolve_dete
 from kdpose.inference.sources import read_image, to_bgr_uint8
 from kdpose.inference.topdown import back_project, crop_people, rescore, sanitize_boxes
 
-ImageLike = "str | os.PathLike | np.ndarray"
 
 
 @dataclass
@@ -53,7 +52,8 @@ class PoseArrays(tuple):
 
     def __new__(cls, keypoints, scores, bboxes, bbox_scores, instance_scores, track_ids=None):
         obj = super().__new__(cls, (keypoints, scores))
-        obj.bboxes, obj.bbox_scores, obj.instance_scores, obj.track_ids = bboxes, bbox_scores, instance_scores, track_ids
+        obj.bboxes, obj.bbox_scores = bboxes, bbox_scores
+        obj.instance_scores, obj.track_ids = instance_scores, track_ids
         return obj
 
     @property

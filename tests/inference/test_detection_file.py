@@ -1,0 +1,50 @@
+import json
+
+import numpy as np
+import pytest
+
+from kdpose.errors import ConfigError, DataError
+from kdpose.inference.detectors import DetectionFile, resolve_detector
+from kdpose.inference.estimator import PoseEstimator
+
+from .conftest import make_tiny_model
+
+
+def test_real_coco_detection_file_matches_images_by_stem(fixtures):
+    dets = DetectionFile(fixtures / "coco" / "test_coco_det_AP_H_56.json")
+    boxes, scores = dets.lookup("some/dir/000000000785.jpg")
+    assert boxes.shape == (22, 4) and scores.shape == (22,)
+    raw = [e for e in json.loads((fixtures / "coco" / "test_coco_det_AP_H_56.json").read_text())
+           if e["image_id"] == 785]
+    x, y, w, h = raw[0]["bbox"]
+    np.testing.assert_allclose(boxes[0], [x, y, x + w, y + h], rtol=1e-6)
+    assert dets.lookup("unknown.jpg")[0].shape == (0, 4)
+    # through the estimator: boxes under bbox_thr (0.3) are dropped before the pose model
+    est = PoseEstimator(make_tiny_model(), detector=dets, nms_thr=None)
+    res = est.predict_arrays(fixtures / "coco" / "000000000785.jpg")
+    assert len(res.keypoints) == int((scores >= 0.3).sum()) == 2
+    assert (res.bbox_scores >= 0.3).all()
+
+
+def test_detection_file_errors(tmp_path):
+    (tmp_path / "bad.json").write_text("{not json")
+    (tmp_path / "dict.json").write_text('{"a": 1}')
+    (tmp_path / "entry.json").write_text('[{"image_id": 1, "bbox": [1, 2]}]')
+    for name, problem in [("bad.json", "not valid JSON"), ("dict.json", "expected a JSON list"),
+                          ("entry.json", "malformed bbox"), ("missing.json", "no such")]:
+        with pytest.raises(DataError, match=problem):
+            DetectionFile(tmp_path / name)
+    with pytest.raises(ConfigError, match="unknown detector"):
+        resolve_detector("yolox-s")
+    assert resolve_detector("none") is None
+
+
+def test_callable_detector_output_is_checked():
+    est = PoseEstimator(make_tiny_model(), detector=lambda im: np.zeros((0, 4)), nms_thr=None)
+    with pytest.raises(ConfigError, match="must return"):
+        est.predict_arrays(np.zeros((20, 20, 3), np.uint8))
+    est.detector = lambda im: (np.zeros((2, 4)), np.ones(3))
+    with pytest.raises(ConfigError, match="2 boxes but 3 scores"):
+        est.predict_arrays(np.zeros((20, 20, 3), np.uint8))
+    est.detector = lambda im: (np.zeros((0, 4)), np.zeros(0))  # zero detections: empty result
+    assert est(np.zeros((20, 20, 3), np.uint8)) == []
