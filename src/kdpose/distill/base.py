@@ -31,12 +31,19 @@ class FrozenTeacher(nn.Module):
             inputs (normalised with ``student_mean``/``student_std``) are re-normalised before the teacher sees
             them (timm's ``DistillationTeacher.normalize_input``). kdpose models share one normalisation, so this
             is only needed for foreign teachers.
+        mode: ``"eval"`` (default): always eval mode, as described above. ``"train"``: follow the owner's
+            ``train()``/``eval()`` calls, so BatchNorm uses (and updates) batch statistics while the distiller
+            trains; parameters stay frozen. This is the released DWPose code's behaviour (its distiller never puts
+            the teacher in eval mode).
     """
 
     def __init__(self, model: nn.Module, input_mean: tuple[float, ...] | None = None,
                  input_std: tuple[float, ...] | None = None, student_mean: tuple[float, ...] | None = None,
-                 student_std: tuple[float, ...] | None = None):
+                 student_std: tuple[float, ...] | None = None, mode: str = "eval"):
         super().__init__()
+        if mode not in ("eval", "train"):
+            raise ConfigError(f"teacher mode must be 'eval' or 'train', got {mode!r}")
+        self.mode = mode
         self.model = model
         self.model.requires_grad_(False)
         self.eval()
@@ -48,8 +55,8 @@ class FrozenTeacher(nn.Module):
                                  for v in (student_mean, student_std, input_mean, input_std))
 
     def train(self, mode: bool = True) -> "FrozenTeacher":
-        """Always eval: the teacher's BatchNorm statistics must not move during distillation."""
-        return super().train(False)
+        """Eval whatever ``mode`` is (BatchNorm statistics never move), unless built with ``mode="train"``."""
+        return super().train(bool(mode) and self.mode == "train")
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         """Student-normalised (B, C, H, W) input -> the teacher's normalisation."""
@@ -95,6 +102,12 @@ class Distiller(nn.Module):
     def _apply(self, fn, *args, **kwargs):
         super()._apply(fn, *args, **kwargs)
         self._frozen_teacher._apply(fn, *args, **kwargs)
+        return self
+
+    def train(self, mode: bool = True) -> "Distiller":
+        """Also pass the mode to the (unregistered) teacher; a default FrozenTeacher ignores it and stays eval."""
+        super().train(mode)
+        self._frozen_teacher.train(mode)
         return self
 
     def forward(self, batch, progress: TrainProgress | None = None) -> dict[str, torch.Tensor]:
