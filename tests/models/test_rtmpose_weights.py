@@ -36,7 +36,7 @@ def trained_state():
     return state
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()  # per test: outputs are compared bit for bit, under the same thread settings
 def reference_output(trained_state):
     model = create_model("rtmpose-t", input_size=SIZE)
     model.load_state_dict(trained_state)
@@ -72,7 +72,7 @@ def _assert_same_output(model, reference_output):
 def test_official_pth_with_numpy_meta_loads_without_pickle_execution(tmp_path, trained_state, reference_output):
     path = tmp_path / "rtmpose-t_simcc-aic-coco_pt-aic-coco_420e-256x192-00000000_20230126.pth"
     _save_official({"meta": _official_meta(), "state_dict": trained_state}, path)
-    assert b"numpy.core.multiarray" in path.read_bytes()[:4096] or b"numpy.core.multiarray" in path.read_bytes()
+    assert b"numpy.core.multiarray" in path.read_bytes()  # written with numpy 1.x names, like the real files
     model = load_model("rtmpose-t", weights=path, input_size=SIZE)
     assert not model.training
     _assert_same_output(model, reference_output)
