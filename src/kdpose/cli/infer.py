@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 
 NAME = "infer"
@@ -79,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
     from kdpose.inference.video import VideoPoseEstimator
     from kdpose.skeletons import get_skeleton
 
+    # kdpose's own warnings (random weights, CUDA fallback) are also logged: print them once, as log lines
+    warnings.filterwarnings("ignore", message="kdpose:", category=RuntimeWarning)
     if args.batch < 1 or args.det_every < 1:
         raise ConfigError("--batch and --det-every must be >= 1")
     detector = args.bboxes if args.bboxes else args.det
