@@ -1,0 +1,87 @@
+"""Per-crop latency of RTMPose-t/s/m (body 17, 256x192) on CPU with PyTorch eager.
+
+    .venv/bin/python benchmarks/bench_rtmpose.py [--models rtmpose-t rtmpose-s rtmpose-m] [--batches 1 32]
+                                                 [--threads 1] [--repeats 20] [--json out.json]
+
+For each model and batch size: ``torch.inference_mode`` forward of a (B, 3, 256, 192) float32 tensor (the
+network only: no pre-processing or decoding), a few warm-up runs, then ``--repeats`` timed runs; the table gives
+the median and the 10th/90th percentiles of (batch time / B) in milliseconds, plus parameters and MACs
+(``torch.utils.flop_counter`` FLOPs / 2). Weights are random (seeded): latency does not depend on them.
+onnxruntime rows are produced by the export benchmarks (``kdpose.export``), not here.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from kdpose.models import create_model
+
+INPUT = (192, 256)  # (w, h)
+
+
+def measure(model: torch.nn.Module, batch: int, repeats: int, warmup: int = 3) -> list[float]:
+    """Per-crop latencies (ms) of ``repeats`` timed forwards of a (batch, 3, H, W) input."""
+    x = torch.randn(batch, 3, INPUT[1], INPUT[0], generator=torch.Generator().manual_seed(0))
+    per_crop = []
+    with torch.inference_mode():
+        for _ in range(warmup):
+            model(x)
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            model(x)
+            per_crop.append((time.perf_counter() - t0) * 1000 / batch)
+    return per_crop
+
+
+def macs_g(model: torch.nn.Module) -> float:
+    counter = FlopCounterMode(display=False)
+    with counter, torch.inference_mode():
+        model(torch.zeros(1, 3, INPUT[1], INPUT[0]))
+    return counter.get_total_flops() / 2e9
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", default=["rtmpose-t", "rtmpose-s", "rtmpose-m"])
+    parser.add_argument("--batches", nargs="+", type=int, default=[1, 32])
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
+    parser.add_argument("--repeats", type=int, default=20, help="timed runs per (model, batch)")
+    parser.add_argument("--json", help="also write the rows to this JSON file")
+    args = parser.parse_args(argv)
+    torch.manual_seed(0)
+    torch.set_num_threads(args.threads)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"# torch {torch.__version__}, {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
+          f"threads {args.threads}, load average {load:.1f}, input {INPUT[0]}x{INPUT[1]} (w x h)")
+    print("| model | params (M) | MACs (G) | FLOPs (G) | batch | ms/crop median | p10 | p90 |")
+    print("|---|---|---|---|---|---|---|---|")
+    rows = []
+    for name in args.models:
+        model = create_model(name, layout="coco", input_size=INPUT).eval()
+        params = sum(p.numel() for p in model.parameters()) / 1e6
+        macs = macs_g(model)
+        for batch in args.batches:
+            times = sorted(measure(model, batch, max(3, args.repeats if batch == 1 else args.repeats // 4)))
+            q = statistics.quantiles(times, n=10) if len(times) >= 2 else [times[0]] * 9
+            row = {"model": name, "params_m": params, "macs_g": macs, "flops_g": 2 * macs, "batch": batch,
+                   "ms_per_crop_median": statistics.median(times), "p10": q[0], "p90": q[-1],
+                   "threads": args.threads, "backend": "torch-eager-cpu"}
+            rows.append(row)
+            print(f"| {name} | {params:.2f} | {macs:.3f} | {2 * macs:.3f} | {batch} | "
+                  f"{row['ms_per_crop_median']:.2f} | {row['p10']:.2f} | {row['p90']:.2f} |", flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
