@@ -92,3 +92,23 @@ def test_video_that_ends_early_stops_and_says_so(tmp_path):
     src = FrameSource(path)
     frames = list(src)
     assert 0 < len(frames) < 20 and src.truncated
+
+
+def test_prefetch_keeps_order_and_reraises_errors(tmp_path):
+    from kdpose.inference.sources import Frame, prefetch
+
+    frames = [Frame(i, None, str(i), float(i)) for i in range(10)]
+    assert [f.index for f in prefetch(iter(frames), depth=2)] == list(range(10))
+
+    def failing():
+        yield frames[0]
+        raise DataError("boom.mp4: broken")
+
+    got = []
+    with pytest.raises(DataError, match="boom"):
+        for f in prefetch(failing()):
+            got.append(f.index)
+    assert got == [0]
+    it = prefetch(iter(frames), depth=1)  # abandoning the iterator early stops the worker
+    next(it)
+    it.close()

@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from kdpose.inference.estimator import PoseEstimator, image_id_from_name
     from kdpose.inference.outputs import ResultWriter
     from kdpose.inference.smoothing import OneEuroParams
-    from kdpose.inference.sources import FrameSource, source_kind
+    from kdpose.inference.sources import FrameSource, prefetch, source_kind
     from kdpose.inference.video import VideoPoseEstimator
     from kdpose.skeletons import get_skeleton
 
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     bar = tqdm(total=len(source) or None, unit="frame", file=sys.stderr, dynamic_ncols=True,
                disable=not sys.stderr.isatty())
     try:
-        for chunk in _chunks(source, args.batch):
+        for chunk in _chunks(prefetch(source), args.batch):
             good = [f for f in chunk if f.image is not None]
             for f in chunk:
                 if f.error:

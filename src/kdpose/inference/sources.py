@@ -207,3 +207,42 @@ class FrameSource:
             if i == 0:
                 raise DataError(f"{self.source}: video has no readable frames")
             self.truncated = announced > 0 and i < announced
+
+
+def prefetch(frames: Iterator[Frame] | FrameSource, depth: int = 4) -> Iterator[Frame]:
+    """Decode the next ``depth`` frames in a background thread while the caller runs the model (OpenCV releases
+    the GIL while decoding). Errors raised by the source are re-raised in the caller, in order."""
+    import queue
+    import threading
+
+    buffer: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    done = object()
+    stop = threading.Event()
+
+    def worker() -> None:
+        try:
+            for frame in frames:
+                if stop.is_set():
+                    return
+                buffer.put(frame)
+            buffer.put(done)
+        except BaseException as exc:  # handed to the consumer
+            buffer.put(exc)
+
+    thread = threading.Thread(target=worker, name="kdpose-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a worker waiting on a full queue
+            try:
+                buffer.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.05)
