@@ -22,8 +22,8 @@ class FrozenTeacher(nn.Module):
     """A teacher model that cannot train.
 
     Its parameters have ``requires_grad=False``, it stays in eval mode whatever ``train()`` is called with (so BN
-    statistics and dropout never change), and every call runs under ``torch.no_grad``. It is a registered
-    submodule of the distiller so that ``.to(device)`` moves it; the trainer only saves ``distiller.model``.
+    statistics and dropout never change), and every call runs under ``torch.no_grad``. A :class:`Distiller`
+    keeps it outside its state_dict and parameters but moves it along with ``.to(device)``.
 
     Args:
         model: the teacher network (e.g. a ``PoseModel`` with loaded weights).
