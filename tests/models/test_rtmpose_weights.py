@@ -5,6 +5,7 @@ import functools
 import hashlib
 import http.server
 import io
+import json
 import os
 import pickle
 import threading
@@ -178,7 +179,10 @@ def test_safetensors_save_and_reload_is_identical(tmp_path, trained_state, refer
     meta = read_weights_metadata(path)
     assert meta["model"] == "rtmpose-t" and meta["layout"] == "coco" and meta["input_size"] == "64x64"
     assert meta["note"] == "test" and meta["kdpose_version"] == kdpose.__version__
-    reloaded = kdpose.load_model("rtmpose-t", weights=str(path), input_size=SIZE)
+    assert json.loads(meta["codec"]) == {"type": "simcc", "input_size": [64, 64], "sigma": [2.83, 2.83],
+                                         "split_ratio": 2.0, "use_dark": False}
+    reloaded = kdpose.load_model("rtmpose-t", weights=str(path))  # layout and input size come from the header
+    assert reloaded.input_size == SIZE
     _assert_same_output(reloaded, reference_output)
     for k, v in reloaded.state_dict().items():
         assert torch.equal(v, trained_state[k]) and v.dtype == trained_state[k].dtype

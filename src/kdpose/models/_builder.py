@@ -169,13 +169,31 @@ def save_weights(model: nn.Module, path: str | os.PathLike, metadata: Mapping[st
     if path.suffix not in SAFETENSORS_SUFFIXES:
         raise CheckpointError(f"{path}: kdpose writes weights as .safetensors")
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    meta = {"format": "pt", "kdpose_version": _version()}
-    meta.update(getattr(model, "weights_metadata", lambda: {})())
+    meta = {"format": "pt", "kdpose_version": _version(), **model_metadata(model)}
     meta.update({str(k): str(v) for k, v in (metadata or {}).items()})
     data = save(tensors, metadata=meta)
     with atomic_write(path, "wb") as f:
         f.write(data)
     return path
+
+
+def model_metadata(model: nn.Module) -> dict[str, str]:
+    """What a weights file should say about the model it came from: zoo name (``model_name``), layout (the
+    skeleton's name), input size ``"WxH"`` and the codec parameters (JSON), for any ``PoseModel``."""
+    import json
+
+    meta = {}
+    if getattr(model, "model_name", None):
+        meta["model"] = str(model.model_name)
+    skeleton = getattr(model, "skeleton", None)
+    if getattr(skeleton, "name", None):
+        meta["layout"] = str(skeleton.name)
+    codec = getattr(model, "codec", None)
+    if getattr(codec, "input_size", None) is not None:
+        meta["input_size"] = f"{int(codec.input_size[0])}x{int(codec.input_size[1])}"
+    if callable(getattr(codec, "params", None)):
+        meta["codec"] = json.dumps(codec.params())
+    return meta
 
 
 def read_weights_metadata(path: str | os.PathLike) -> dict[str, str]:
@@ -347,13 +365,30 @@ def load_model(name: str, weights: str | os.PathLike | Mapping[str, torch.Tensor
         input_size = input_size or cfg.input_size
         if weights is None or weights == cfg.tag:
             weights, sha256 = cfg.url, sha256 or cfg.sha256
+    if weights is not None and not isinstance(weights, Mapping):
+        weights = resolve_weights(weights, sha256=sha256)  # fail fast (download / offline / missing) before building
+        if weights.suffix in SAFETENSORS_SUFFIXES and (layout is None or input_size is None):
+            layout, input_size = _settings_from_header(weights, layout, input_size)
     if layout is not None:
         kwargs["layout"] = layout
     if input_size is not None:
         kwargs["input_size"] = tuple(input_size)
-    if weights is not None and not isinstance(weights, Mapping):
-        weights = resolve_weights(weights, sha256=sha256)  # fail fast (download / offline / missing) before building
     model = create_model(name, **kwargs)
     if weights is not None:
         load_weights(model, weights, distiller_part=distiller_part)
     return model.to(device).eval()
+
+
+def _settings_from_header(path: Path, layout: str | None, input_size: tuple[int, int] | None):
+    """Fill ``layout`` / ``input_size`` left as None from a kdpose safetensors header (files written by
+    ``save_weights`` record them), so a model trained at another size loads without repeating its settings."""
+    try:
+        meta = read_weights_metadata(path)
+    except Exception:  # unreadable: read_state_dict reports it with a proper message
+        return layout, input_size
+    if layout is None and meta.get("layout"):
+        layout = meta["layout"]
+    parts = meta.get("input_size", "").lower().split("x")
+    if input_size is None and len(parts) == 2 and all(p.isdigit() for p in parts):
+        input_size = (int(parts[0]), int(parts[1]))
+    return layout, input_size

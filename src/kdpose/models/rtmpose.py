@@ -67,10 +67,7 @@ def build_rtmpose(size: str, skeleton, input_size: tuple[int, int] = DEFAULT_INP
     head = RTMCCHead(backbone.out_channels, skeleton.num_keypoints, input_size, split_ratio=split_ratio)
     codec = SimCCCodec(input_size, sigma=sigma, split_ratio=split_ratio, use_dark=use_dark)
     model = PoseModel(backbone, head, codec, skeleton, loss_fn=SimCCLoss())
-    model.model_name = name or f"rtmpose-{size}"
-    model.weights_metadata = lambda: {"model": model.model_name, "layout": skeleton.name,
-                                      "input_size": f"{input_size[0]}x{input_size[1]}",
-                                      "codec": repr(codec)}
+    model.model_name = name or f"rtmpose-{size}"  # recorded in saved weights and exported files
     return model
 
 
