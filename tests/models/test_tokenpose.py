@@ -100,3 +100,11 @@ def test_position_re_added_before_every_layer_but_the_first():
 def test_feature_size_must_fit_patches():
     with pytest.raises(ValueError, match="not divisible"):
         create_model("tokenpose-s-v1", input_size=(64, 64))
+
+
+def test_distilpose_s_compute_matches_spec():
+    # spec section 5: conv + linear MACs 2.36 G (paper 2.38 with mmcv's extra terms) + 0.34 G of attention matmuls
+    from kdpose.export.flops import count_flops
+
+    compute = count_flops(create_model("distilpose-s").eval())
+    assert abs(compute.gmacs - (2.36 + 0.34)) < 0.02
