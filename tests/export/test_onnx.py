@@ -191,3 +191,17 @@ def test_official_file_with_symbolic_size_requires_user_settings(simcc_model, tm
     assert OrtRunner(path, input_size=(32, 48), split_ratio=2.0).meta.split_ratio == 2.0
     x = np.zeros((1, 3, 48, 32), np.float32)
     assert runner(x)[1].shape == (1, 17, 96)
+
+
+def test_parity_report_pass_rules():
+    from kdpose.export.onnx import ParityReport
+
+    tight = ParityReport({"a": 5e-5}, {"a": 4.0}, None, batch=2, atol=1e-4)
+    assert tight.ok and tight.passed
+    loose = ParityReport({"a": 3e-4}, {"a": 4.0}, None, batch=2, atol=1e-4)
+    assert not loose.ok and not loose.passed  # no float64 reference: cannot tell rounding from an export bug
+    loose.fp64_err_torch, loose.fp64_err_onnx = 2e-4, 3e-4
+    assert loose.passed                       # ORT as close to float64 as torch itself: rounding
+    loose.fp64_err_onnx = 1e-2
+    assert not loose.passed                   # ORT much further from the exact result: a real discrepancy
+    assert "error vs float64: torch 2.00e-04, onnxruntime 1.00e-02" in loose.summary()

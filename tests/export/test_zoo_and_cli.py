@@ -32,8 +32,12 @@ def test_rtmpose_family_export_parity(name, k, tmp_path):
     proto = onnx.load(str(path))
     assert [i.name for i in proto.graph.input] == ["input"]
     assert [o.name for o in proto.graph.output] == ["simcc_x", "simcc_y"]
-    report = check_parity(model, path, batch=3)
-    assert report.ok and report.max_diff < 1e-4, report.summary()
+    report = check_parity(model, path, batch=3, fp64_reference=True)
+    # Random networks amplify float32 rounding: torch and onnxruntime (different conv algorithms, BN folded
+    # into convs) each differ from the exact float64 result by ~1e-4 on O(5) logits. The export is right when
+    # onnxruntime is as close to float64 as PyTorch itself is.
+    assert report.max_diff < 5e-4, report.summary()
+    assert report.passed and report.fp64_err_onnx <= 3 * report.fp64_err_torch + 1e-5, report.summary()
     assert max(report.ref_scale.values()) > 1.0  # the check ran on trained-like logits, not ~1e-9 ones
     assert report.keypoint_px_diff <= 0.5
     meta = read_metadata(path)
@@ -112,8 +116,9 @@ def test_other_families_export_parity(name, size, outputs, check_decoded, tmp_pa
     path = export_onnx(model, tmp_path / f"{name}.onnx", model_name=name)
     runner = OrtRunner(path, threads=1)
     assert runner.output_names == outputs
-    report = check_parity(model, path, batch=2)
-    assert report.ok and report.max_diff < 1e-4, report.summary()
+    report = check_parity(model, path, batch=2, fp64_reference=True)
+    assert report.max_diff < 5e-4, report.summary()
+    assert report.passed and report.fp64_err_onnx <= 3 * report.fp64_err_torch + 1e-5, report.summary()
     if check_decoded:
         assert report.keypoint_px_diff <= 0.5
     in_channels = getattr(model, "in_channels", 3)

@@ -69,11 +69,12 @@ def matmul_peak_gflops(threads: int | None = None, n: int = 1024, repeats: int =
 
 
 def realistic_random_weights(model, seed: int = 0):
-    """Re-initialise ``model`` in place with random weights that give trained-like output scales: fan-in normal
-    conv/linear weights, random BN statistics, then the layers that produce the outputs directly (e.g. RTMPose's
-    ``cls_x``/``cls_y``) rescaled so that each output has unit standard deviation. Zoo inits (RTMPose's N(0, 0.001)
-    head) give ~1e-9 logits, on which a parity check or an int8 error measure means nothing. Latency does not
-    depend on the values. Returns the model."""
+    """Re-initialise ``model`` in place with random weights whose outputs behave like a trained network's: of
+    order 1 and different for different inputs. Fan-in normal conv/linear weights, BN statistics measured on
+    random inputs, then the layers that produce the outputs directly (e.g. RTMPose's ``cls_x``/``cls_y``) rescaled
+    to unit output standard deviation. Zoo inits (RTMPose's N(0, 0.001) head) give ~1e-9 logits and arbitrary BN
+    statistics give input-independent outputs; a parity check or an int8 error measure on those means nothing.
+    Latency does not depend on the values. Returns the model (in its original train/eval mode)."""
     import torch
     from torch import nn
 
@@ -86,19 +87,32 @@ def realistic_random_weights(model, seed: int = 0):
             mod.weight.normal_(0.0, mod.weight[0].numel() ** -0.5, generator=gen)
             if mod.bias is not None:
                 mod.bias.normal_(0.0, 0.1, generator=gen)
-        for mod in model.modules():
-            if isinstance(mod, nn.modules.batchnorm._BatchNorm) and mod.running_mean is not None:
-                mod.running_mean.normal_(0.0, 0.2, generator=gen)
-                mod.running_var.uniform_(0.5, 2.0, generator=gen)
+        # BN statistics from the data (train-mode passes, cumulative average): with arbitrary running stats the
+        # input signal decays layer after layer and the outputs end up the same for every image
+        norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+                 and m.running_mean is not None]
+        momenta = [m.momentum for m in norms]
+        for mod in norms:
+            mod.reset_running_stats()
+            mod.momentum = None
+        w, h = model.input_size
+        in_channels = int(getattr(model, "in_channels", 3))
+        was_training = model.training
+        model.train()
+        try:
+            for _ in range(2):
+                model(torch.randn(8, in_channels, h, w, generator=gen))
+        finally:
+            for mod, momentum in zip(norms, momenta):
+                mod.momentum = momentum
+            model.train(was_training)
         # find the layers whose output tensor *is* a model output (same storage) and normalise their scale
         produced: dict[int, nn.Module] = {}
         hooks = [m.register_forward_hook(lambda mod, inp, out: produced.__setitem__(out.data_ptr(), mod))
                  for m in layers]
-        w, h = model.input_size
-        was_training = model.training
         model.eval()
         try:
-            x = torch.randn(4, int(getattr(model, "in_channels", 3)), h, w, generator=gen)
+            x = torch.randn(4, in_channels, h, w, generator=gen)
             outputs, _ = _flatten_output(model(x))
         finally:
             for hook in hooks:
