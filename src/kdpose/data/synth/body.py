@@ -75,6 +75,8 @@ class Person:
     Attributes:
         keypoints: (133, 3) COCO-WholeBody keypoints.
         kp_depth_offset: (133,) radius of the body volume around each keypoint (metres).
+        kp_normal: (133, 3) outward surface normal of keypoints that lie on the surface (face landmarks, ears);
+            zeros for joint centres. A surface keypoint whose normal faces away from the camera is self-occluded.
         cap_a, cap_b: (P, 3) capsule end points; cap_ra, cap_rb: (P,) radii at those ends; cap_material: (P,) int.
         seat_height: height of the stool the person sits on (0 when none).
         shape, pose: what it was built from.
@@ -82,6 +84,7 @@ class Person:
 
     keypoints: np.ndarray
     kp_depth_offset: np.ndarray
+    kp_normal: np.ndarray
     cap_a: np.ndarray
     cap_b: np.ndarray
     cap_ra: np.ndarray
@@ -94,7 +97,8 @@ class Person:
     def transformed(self, rotation: np.ndarray, translation: np.ndarray) -> "Person":
         """The same person moved rigidly: ``p -> rotation @ p + translation``."""
         f = lambda p: p @ rotation.T + translation  # noqa: E731
-        return Person(f(self.keypoints), self.kp_depth_offset, f(self.cap_a), f(self.cap_b), self.cap_ra,
+        return Person(f(self.keypoints), self.kp_depth_offset, self.kp_normal @ rotation.T, f(self.cap_a),
+                      f(self.cap_b), self.cap_ra,
                       self.cap_rb, self.cap_material, self.seat_height, self.shape, self.pose)
 
 
@@ -112,6 +116,7 @@ def build_person(shape: BodyShape, pose: dict, hands: tuple[dict, dict], face_xy
     s, w = shape, shape.build
     kp = np.zeros((NUM_KEYPOINTS, 3))
     off = np.zeros(NUM_KEYPOINTS)
+    normal = np.zeros((NUM_KEYPOINTS, 3))
     caps: list[tuple[np.ndarray, np.ndarray, float, float, int]] = []
 
     def cap(a, b, ra, rb, mat):
@@ -155,6 +160,9 @@ def build_person(shape: BodyShape, pose: dict, hands: tuple[dict, dict], face_xy
                 0.07 * head_scale, 0.06 * head_scale, HAIR)
     face3 = place_on_head(face_xy, hr, lo, hi)
     kp[23:91] = to_head(face3)
+    axis_pt = np.stack([np.zeros(68), np.clip(face3[:, 1], lo, hi), np.zeros(68)], 1)
+    face_n = face3 - axis_pt
+    normal[23:91] = (face_n / np.linalg.norm(face_n, axis=1, keepdims=True)) @ r_head.T
     nose_tip, nose_top = face3[30], face3[27]
     cap(to_head(nose_tip - [0, 0, 0.011 * head_scale]), to_head(nose_top - [0, 0, 0.012 * head_scale]),
         0.011 * head_scale, 0.009 * head_scale, SKIN)
@@ -164,6 +172,9 @@ def build_person(shape: BodyShape, pose: dict, hands: tuple[dict, dict], face_xy
     ear_x = np.sqrt(hr**2 - (0.012 * head_scale) ** 2)
     kp[3] = to_head([ear_x, -0.008 * head_scale, -0.012 * head_scale])
     kp[4] = to_head([-ear_x, -0.008 * head_scale, -0.012 * head_scale])
+    normal[0:3] = normal[[23 + 30, 23 + 42, 23 + 36]]  # nose tip, eyes: the face's normals there
+    normal[3] = r_head @ np.array([1.0, 0.0, 0.0])
+    normal[4] = r_head @ np.array([-1.0, 0.0, 0.0])
     # --- arms and hands
     for k, sign, hand_pose, base in (("l", 1.0, hands[0], 91), ("r", -1.0, hands[1], 112)):
         r_sh = r_upper @ rot_y(-sign * pose[f"{k}_sh_horiz"]) @ rot_z(sign * pose[f"{k}_sh_abd"]) @ rot_x(
@@ -231,4 +242,4 @@ def build_person(shape: BodyShape, pose: dict, hands: tuple[dict, dict], face_xy
     if support == "seat":
         seat = float(min(kp[11, 1], kp[12, 1]) - 0.1 * w - ground)
         seat = seat if seat > 0.15 else 0.0
-    return Person(kp + shift, off, a + shift, b + shift, ra, rb, mat, seat, shape, pose)
+    return Person(kp + shift, off, normal, a + shift, b + shift, ra, rb, mat, seat, shape, pose)

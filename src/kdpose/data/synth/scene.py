@@ -69,6 +69,7 @@ class SynthScene:
         zbuffer: (H, W) float32 clean camera z of the people and occluders (``inf`` elsewhere), metres.
         camera: the camera.
         skeleton_name: ``"coco"`` or ``"coco_wholebody"``.
+        layout: the 3D scene (people, objects) it was rendered from.
     """
 
     image: np.ndarray
@@ -78,6 +79,7 @@ class SynthScene:
     zbuffer: np.ndarray
     camera: Camera
     skeleton_name: str
+    layout: SceneLayout | None = None
 
     def masks(self) -> np.ndarray:
         """(N, H, W) bool silhouettes of the annotated instances, in ``instances`` order."""
@@ -158,7 +160,8 @@ def _annotate(cfg: SynthConfig, layout: SceneLayout, zb: ZBuffer, instance_map: 
         kc = cam.to_camera(person.keypoints[:k])
         px = cam.project(kc)
         offset = person.kp_depth_offset[:k]
-        flags = keypoint_flags(px, kc[:, 2], offset, zb.depth, cam.focal)
+        normals = person.kp_normal[:k] @ cam.rotation.T
+        flags = keypoint_flags(px, kc[:, 2], offset, zb.depth, cam.focal, kc, normals)
         part_valid, part_boxes = {}, {}
         if cfg.wholebody:
             for name in WHOLEBODY_PARTS:
@@ -200,7 +203,8 @@ def _rgb_image(cfg: SynthConfig, rng: np.random.Generator, layout: SceneLayout, 
         person = layout.people[inst.person_index]
         kc = cam.to_camera(person.keypoints[23:91])
         face_px = cam.project(kc)
-        face_flags = keypoint_flags(face_px, kc[:, 2], np.zeros(68), prims.zbuffer.depth, cam.focal)
+        face_flags = keypoint_flags(face_px, kc[:, 2], np.zeros(68), prims.zbuffer.depth, cam.focal, kc,
+                                    person.kp_normal[23:91] @ cam.rotation.T)
         rgb.paint_face(image, face_px, face_flags, slots[inst.person_index * 5 + SKIN].color * 0.9)
     return rgb.camera_effects(image, rng, cfg.blur, cfg.noise)
 
@@ -254,4 +258,4 @@ def render_scene(cfg: SynthConfig, seed, backgrounds: list | None = None) -> Syn
     else:
         image = _depth_image(cfg, rng, layout, prims, instance_map)
     return SynthScene(image, cfg.modality, instances, instance_map, prims.zbuffer.depth, layout.camera,
-                      cfg.skeleton_name)
+                      cfg.skeleton_name, layout)

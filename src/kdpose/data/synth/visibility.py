@@ -14,7 +14,8 @@ VISIBILITY_TOLERANCE_M = 0.03
 
 
 def keypoint_flags(points_px: np.ndarray, depth: np.ndarray, depth_offset: np.ndarray, zbuffer: np.ndarray,
-                   focal: float) -> np.ndarray:
+                   focal: float, points_cam: np.ndarray | None = None, normals_cam: np.ndarray | None = None
+                   ) -> np.ndarray:
     """COCO visibility flags.
 
     Args:
@@ -23,6 +24,9 @@ def keypoint_flags(points_px: np.ndarray, depth: np.ndarray, depth_offset: np.nd
         depth_offset: (K,) radius of the body volume around each keypoint (metres).
         zbuffer: (H, W) nearest-surface depth of everything that can occlude (``inf`` = nothing).
         focal: focal length in pixels.
+        points_cam, normals_cam: (K, 3) camera-frame keypoints and outward surface normals (zeros for joint
+            centres); a surface keypoint facing away from the camera is self-occluded whatever the z-buffer says
+            (its pixel may round onto the background at the silhouette of a small head).
 
     Returns:
         (K,) uint8 flags in {0, 1, 2}.
@@ -38,7 +42,11 @@ def keypoint_flags(points_px: np.ndarray, depth: np.ndarray, depth_offset: np.nd
     surface = depth - depth_offset
     seen = zbuffer[v[inside], u[inside]]
     tolerance = VISIBILITY_TOLERANCE_M + 1.5 * depth[inside] / focal
-    flags[inside] = np.where(seen >= surface[inside] - tolerance, 2, 1)
+    visible = seen >= surface[inside] - tolerance
+    if normals_cam is not None and points_cam is not None:
+        back_facing = (normals_cam * points_cam).sum(1) > 0
+        visible &= ~back_facing[inside]
+    flags[inside] = np.where(visible, 2, 1)
     return flags
 
 
