@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--input", type=lambda s: tuple(int(v) for v in s.split("x")), default=(192, 256),
                    help="model input WxH (default 192x256)")
     p.add_argument("--images", type=int, default=200, help="synthetic training images to render (cached)")
-    p.add_argument("--cache-dir", default=str(REPO / "data" / "synth"))
+    p.add_argument("--cache-dir", default=str(REPO / ".kdpose_cache" / "synth"))
     p.add_argument("--out", default=None, help="write the results as JSON here")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)

