@@ -114,6 +114,16 @@ def test_raw_training_checkpoint_uses_the_ema_swapped_state_dict(tmp_path, train
     _assert_same_output(load_model("rtmpose-t", weights=path, input_size=SIZE), reference_output)
 
 
+def test_kdpose_trainer_checkpoint_prefers_ema(tmp_path, trained_state, reference_output):
+    zeros = {k: torch.zeros_like(v) for k, v in trained_state.items()}
+    path = tmp_path / "last.pth"
+    torch.save({"format": "kdpose-train-1", "model": zeros, "ema": {"module": trained_state, "steps": 7},
+                "epoch": 3, "optimizer": {"state": {}, "param_groups": []}}, path)
+    _assert_same_output(load_model("rtmpose-t", weights=path, input_size=SIZE), reference_output)
+    torch.save({"format": "kdpose-train-1", "model": trained_state, "ema": None, "epoch": 3}, path)
+    _assert_same_output(load_model("rtmpose-t", weights=path, input_size=SIZE), reference_output)
+
+
 def test_ddp_module_prefix_is_stripped(tmp_path, trained_state, reference_output):
     path = tmp_path / "ddp.pth"
     torch.save({"state_dict": {f"module.{k}": v for k, v in trained_state.items()}}, path)

@@ -85,13 +85,18 @@ def extract_state_dict(ckpt: Mapping, path: str | os.PathLike = "<memory>", dist
                        ) -> dict[str, torch.Tensor]:
     """The model's state_dict inside a checkpoint dict.
 
-    Handles: a bare state_dict; ``{"meta", "state_dict"}`` (published MMPose files); raw MMEngine training
+    Handles: a bare state_dict; kdpose trainer checkpoints (``ema.module`` if present, else ``model``);
+    ``{"meta", "state_dict"}`` (published MMPose files); raw MMEngine training
     checkpoints (their ``state_dict`` already holds the EMA weights, ``ema_state_dict`` / ``optimizer`` are
     ignored); a ``module.`` (DDP) prefix; DWPose distiller checkpoints with ``student.``/``teacher.`` prefixes:
     ``distiller_part="student"`` keeps ``student.*`` (stage 1), ``"teacher"`` keeps ``teacher.*``, and ``"stage2"``
     combines ``teacher.backbone.*`` with ``student.head.*`` (DWPose ``pth_transfer.py --two_dis``).
     """
-    state = ckpt.get("state_dict", ckpt)
+    if ckpt.get("format") == "kdpose-train-1":  # kdpose trainer checkpoint: the EMA weights when kept, as MMPose
+        ema = ckpt.get("ema")
+        state = ema["module"] if isinstance(ema, Mapping) and "module" in ema else ckpt.get("model", {})
+    else:
+        state = ckpt.get("state_dict", ckpt)
     if not isinstance(state, Mapping):
         raise CheckpointError(f"{path}: 'state_dict' is a {type(state).__name__}, not a dict of tensors")
     state = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
