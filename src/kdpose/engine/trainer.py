@@ -20,6 +20,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from ..errors import CheckpointError, ConfigError
+from ..utils.io import atomic_write
 from ..utils.progress import TrainProgress
 from . import dist
 from .checkpoint import capture_rng, export_weights, load_checkpoint, restore_rng, save_checkpoint
@@ -214,7 +215,8 @@ class Trainer:
         tc = self.cfg.train
         if dist.is_main():
             self.work_dir.mkdir(parents=True, exist_ok=True)
-            (self.work_dir / "config.yaml").write_text(dump_recipe(self.cfg))
+            with atomic_write(self.work_dir / "config.yaml", "w") as f:
+                f.write(dump_recipe(self.cfg))
         self._t0 = time.perf_counter()
         metrics: dict = {}
         while self.epoch < tc.max_epochs:
