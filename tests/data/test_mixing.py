@@ -41,3 +41,32 @@ def test_mix_samples_is_deterministic_and_keeps_the_primary():
     assert [s.image_path for s in mixed] == [s.image_path for s in mix_samples(coco, [(ubody, 0.25)], seed=3)]
     assert [s.image_path for s in mixed] != [s.image_path for s in mix_samples(coco, [(ubody, 0.25)], seed=4)]
     assert len(mix_samples(coco, [(ubody, CONCATENATE)])) == 80
+
+
+def _coco_file(path, prefix: str, ids: list[int]) -> str:
+    import json
+
+    images = [{"id": i, "file_name": f"{prefix}{i}.jpg", "width": 10, "height": 10} for i in ids]
+    anns = [{"id": 100 + i, "image_id": i, "bbox": [0, 0, 5, 5], "num_keypoints": 1} for i in ids]
+    path.write_text(json.dumps({"images": images, "annotations": anns, "categories": [{"id": 1, "name": "person"}]}))
+    return str(path)
+
+
+def test_write_mixed_annotations_renumbers_prefixes_and_applies_frame_step(tmp_path):
+    import json
+
+    from kdpose.data.mixing import AnnotationSource, write_mixed_annotations
+
+    coco = _coco_file(tmp_path / "coco.json", "c", [5, 7, 9])
+    ubody = _coco_file(tmp_path / "ubody.json", "u", list(range(0, 100)))  # frame_step 10 keeps ids 0, 10, ..., 90
+    out = tmp_path / "mixed.json"
+    taken = write_mixed_annotations(AnnotationSource(coco, "coco/train2017"),
+                                    [AnnotationSource(ubody, "UBody/images", ratio=0.25, frame_step=10)], out, seed=1)
+    assert taken == {coco: 3, ubody: 1}  # 3 / (1 - 0.25) = 4 images in all
+    mixed = json.loads(out.read_text())
+    assert [img["id"] for img in mixed["images"]] == [1, 2, 3, 4]
+    assert [a["image_id"] for a in mixed["annotations"]] == [1, 2, 3, 4]
+    assert mixed["images"][0]["file_name"] == "coco/train2017/c5.jpg"
+    name = mixed["images"][3]["file_name"]
+    assert name.startswith("UBody/images/u") and int(name[len("UBody/images/u"):-4]) % 10 == 0
+    assert mixed["categories"] == [{"id": 1, "name": "person"}]

@@ -3,15 +3,25 @@
 MMPose's ``CombinedDataset`` (the released DWPose / RTMPose ``ucoco`` configs) simply concatenates the sources, so
 each one's share is its size. :func:`mix_samples` also offers a set share per extra source: the primary source is
 kept whole, once, and each extra source is subsampled (or repeated) so that it makes ``ratio`` of the mixed list.
-The draw is made once per run with an explicit seed (deterministic, recorded by the recipe), not per epoch.
+The draw is made once with an explicit seed (deterministic), not per epoch.
+
+Two entry points: :func:`mix_samples` mixes ``Sample`` lists in Python; :func:`write_mixed_annotations` writes one
+COCO-WholeBody file holding COCO-WholeBody plus UBody (or any sources) at the set shares, so that a recipe trains
+on the mixture through its ordinary ``data.train.ann_file`` (``img_dir`` = the common root of the sources' images).
+UBody's ``frame_step`` (every 10th video frame, MMPose ``sample_interval``) is applied before the draw.
 """
 from __future__ import annotations
 
+import json
+import os
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
 from ..errors import ConfigError
+from ..utils.io import atomic_write
+from .coco import load_coco_file
 from .sample import Sample
 
 CONCATENATE = -1.0  # ratio meaning "append the whole source" (CombinedDataset)
@@ -72,4 +82,72 @@ def mix_samples(primary: Sequence[Sample], extras: Sequence[tuple[Sequence[Sampl
     return mixed
 
 
-__all__ = ["CONCATENATE", "draw_indices", "mix_samples", "mixed_counts"]
+@dataclass(frozen=True)
+class AnnotationSource:
+    """One COCO-format annotation file to mix.
+
+    Attributes:
+        ann_file: the annotation file.
+        image_prefix: folder of its images relative to the common image root (prepended to ``file_name``).
+        ratio: share of the mixed set's images (see :func:`mixed_counts`); ignored for the primary source.
+        frame_step: keep only image ids divisible by it (UBody: 10).
+    """
+
+    ann_file: str
+    image_prefix: str = ""
+    ratio: float = CONCATENATE
+    frame_step: int = 1
+
+
+def _kept_images(data: dict, frame_step: int) -> tuple[list[dict], dict]:
+    by_image: dict = {}
+    for ann in data["annotations"]:
+        by_image.setdefault(ann["image_id"], []).append(ann)
+    images = [img for img in data["images"] if frame_step <= 1 or int(img["id"]) % frame_step == 0]
+    return images, by_image
+
+
+def write_mixed_annotations(primary: AnnotationSource, extras: Sequence[AnnotationSource], out_file: str | os.PathLike,
+                            seed: int = 0) -> dict[str, int]:
+    """Write one COCO-format file with ``primary``'s images (all, once) and each extra source's drawn share.
+
+    Images are mixed whole (with all their annotations); image and annotation ids are renumbered from 1 (a
+    repeated image gets a new id), ``file_name`` becomes ``image_prefix/file_name``, and ``categories`` come from
+    the primary file. The file is written atomically. Returns the number of images taken from each source
+    (keyed by annotation file).
+    """
+    rng = np.random.default_rng([int(seed), 0x5EED])
+    loaded, categories = [], None
+    for src in (primary, *extras):
+        data = load_coco_file(src.ann_file)
+        categories = data.get("categories", []) if categories is None else categories
+        loaded.append((src, *_kept_images(data, src.frame_step)))
+        del data
+    for src, images, _ in loaded:
+        if not images:
+            raise ConfigError(f"{src.ann_file}: no images left to mix (frame_step {src.frame_step})")
+    counts = [len(loaded[0][1])] + mixed_counts(len(loaded[0][1]), [s.ratio for s in extras],
+                                                [len(images) for _, images, _ in loaded[1:]])
+    out_images, out_anns, taken = [], [], {}
+    for (src, images, by_image), count in zip(loaded, counts):
+        order = (np.arange(len(images)) if src is primary or src.ratio == CONCATENATE
+                 else draw_indices(len(images), count, rng))
+        prefix = src.image_prefix.strip("/")
+        for i in order:
+            img = dict(images[int(i)])
+            new_id = len(out_images) + 1
+            for ann in by_image.get(img["id"], ()):
+                out_anns.append({**ann, "id": len(out_anns) + 1, "image_id": new_id})
+            img["file_name"] = f"{prefix}/{img['file_name']}" if prefix else img["file_name"]
+            img["id"] = new_id
+            out_images.append(img)
+        taken[src.ann_file] = taken.get(src.ann_file, 0) + len(order)
+    mixed = {"images": out_images, "annotations": out_anns, "categories": categories,
+             "info": {"description": "kdpose mixed training set", "sources": taken, "seed": int(seed)}}
+    with atomic_write(out_file, "w") as f:
+        json.dump(mixed, f)
+    return taken
+
+
+__all__ = ["CONCATENATE", "AnnotationSource", "draw_indices", "mix_samples", "mixed_counts",
+           "write_mixed_annotations"]
