@@ -98,8 +98,14 @@ def room_depth(rng: np.random.Generator, camera: Camera, extent: tuple[float, fl
     back = max_z + rng.uniform(0.6, 4.0)
     left, right = max_x + rng.uniform(0.4, 3.0), max_x + rng.uniform(0.4, 3.0)
     free = min(left, right) - max_x - 0.2  # furniture on a side wall must leave the people's space free
-    ceiling = rng.uniform(2.4, 3.6)
-    rays = camera.rays() @ camera.rotation.astype(np.float32)  # world direction per pixel, camera z = 1
+    ceiling = max(rng.uniform(2.4, 3.6), float(camera.position[1]) + rng.uniform(0.3, 1.0))
+    # the room's planes are evaluated on a half-resolution grid and upsampled: plane depth is smooth (only the
+    # room's corners are kinks), the furniture boxes are drawn at full resolution
+    W, H = camera.width, camera.height
+    w, h = max(8, W // 2), max(8, H // 2)
+    half = Camera(w, h, camera.focal * w / W, (camera.cx + 0.5) * w / W - 0.5, (camera.cy + 0.5) * h / H - 0.5,
+                  camera.rotation, camera.position)
+    rays = half.rays() @ camera.rotation.astype(np.float32)  # world direction per pixel, camera z = 1
     pos = camera.position.astype(np.float32)
     best = np.full(rays.shape[:2], np.inf, np.float32)
     # planes as (axis, value): the exit point of a ray from inside a convex room is its nearest positive hit
@@ -123,6 +129,8 @@ def room_depth(rng: np.random.Generator, camera: Camera, extent: tuple[float, fl
         top = bottom + [0.0, h, 0.0]
         for face in ((4, 5, 6, 7), (0, 1, 5, 4), (1, 2, 6, 5), (3, 0, 4, 7), (2, 3, 7, 6)):
             polygons.append(camera.to_camera(np.concatenate([bottom, top])[list(face)]))
-    zb = composite(polygon_fragments(camera, polygons), camera.width, camera.height).depth
+    best = cv2.resize(np.minimum(best, 1e4), (W, H), interpolation=cv2.INTER_LINEAR)
+    zb = composite(polygon_fragments(camera, polygons), W, H).depth
     depth = np.minimum(best, zb)
+    depth[depth >= 1e4] = np.inf
     return np.where(np.isfinite(depth), depth, 0.0).astype(np.float32)

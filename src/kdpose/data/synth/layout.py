@@ -119,7 +119,9 @@ def sample_layout(rng: np.random.Generator, cfg: SynthConfig, num_people: int) -
             objects.append(_random_object(rng, obj_ground, occluder=True))
     for _ in range(int(rng.integers(0, cfg.clutter + 1))):
         near, far = cfg.distances
-        d = rng.uniform(max(1.0, 0.6 * near), 1.2 * far)
+        # in depth mode clutter stays within the people's range so that the room (and the 8 m sensor range)
+        # does not have to grow around it
+        d = rng.uniform(max(1.0, 0.6 * near), 1.2 * far if cfg.modality == "rgb" else far)
         lateral = rng.uniform(-1.2, 1.2) * d * 0.5 * camera.width / camera.focal
         ground = camera.forward_distance_to_world(d, lateral, height=0.0)
         if all(np.hypot(*(ground - g)[[0, 2]]) > 0.7 for g in grounds):

@@ -3,6 +3,7 @@ shading under a random light, painted facial features, and camera effects (blur,
 artefacts come from the JPEG encoding itself)."""
 from __future__ import annotations
 
+import colorsys
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,8 +37,9 @@ class Appearance:
 
 
 def _random_color(rng: np.random.Generator, saturation: float = 1.0) -> np.ndarray:
-    hsv = np.array([[[rng.uniform(0, 180), rng.uniform(0, 255) * saturation, rng.uniform(30, 250)]]], np.uint8)
-    return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0].astype(np.float32)
+    """A random BGR colour (float32, 0-255): uniform hue, random saturation (scaled) and value."""
+    r, g, b = colorsys.hsv_to_rgb(rng.uniform(0, 1), rng.uniform(0, 1) * saturation, rng.uniform(30, 250) / 255)
+    return np.array([b, g, r], np.float32) * 255.0
 
 
 def person_appearance(rng: np.random.Generator, depth: float) -> list[Appearance]:
@@ -92,7 +94,7 @@ def _pattern(kind: int, u: np.ndarray, v: np.ndarray, period_px: float, angle: f
 
 
 def procedural_background(rng: np.random.Generator, camera: Camera, downscale: int = 3) -> np.ndarray:
-    """(H, W, 3) float32 BGR: a textured floor and back wall (or sky) in perspective, with painted clutter.
+    """(H, W, 3) uint8 BGR: a textured floor and back wall (or sky) in perspective, with painted clutter.
 
     The perspective textures are evaluated on a grid ``downscale`` times coarser and upsampled (a background is
     never in sharp focus anyway); the painted clutter is drawn at full resolution."""
@@ -149,7 +151,7 @@ def procedural_background(rng: np.random.Generator, camera: Camera, downscale: i
     fog = np.clip(t / rng.uniform(30.0, 120.0), 0.0, 0.6)[..., None]
     small = small * (1 - fog) + 170.0 * fog
     small *= (0.75 + 0.5 * _noise_field(rng, w, h, max(w, h) // 3))[..., None]
-    image = cv2.resize(small.astype(np.float32), (W, H), interpolation=cv2.INTER_LINEAR)
+    image = cv2.resize(np.clip(small, 0, 255).astype(np.uint8), (W, H), interpolation=cv2.INTER_LINEAR)
     # painted clutter on the background: posters, windows, shelves, blobs (semi-transparent)
     overlay = image.copy()
     for _ in range(int(rng.integers(0, 7))):
@@ -178,7 +180,7 @@ def user_background(rng: np.random.Generator, files: list[Path], width: int, hei
     crop = image[y0:y0 + ch, x0:x0 + cw]
     if rng.random() < 0.5:
         crop = crop[:, ::-1]
-    return cv2.resize(crop, (width, height), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    return cv2.resize(crop, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 def list_backgrounds(folder: str | None) -> list[Path]:
@@ -189,7 +191,7 @@ def list_backgrounds(folder: str | None) -> list[Path]:
 
 def shade(image: np.ndarray, prim_of_pixel: np.ndarray, normal: np.ndarray, prim_slot: np.ndarray,
           slots: list[Appearance], rng: np.random.Generator, focal: float) -> None:
-    """Paint the rendered surfaces into ``image`` (H, W, 3) float32 in place.
+    """Paint the rendered surfaces into ``image`` (H, W, 3) uint8 in place.
 
     ``prim_of_pixel`` (H, W) is the z-buffer's primitive id (-1 = background), ``prim_slot`` maps a primitive id to
     an index into ``slots``."""
@@ -208,12 +210,14 @@ def shade(image: np.ndarray, prim_of_pixel: np.ndarray, normal: np.ndarray, prim
     v = (covered // W).astype(np.float32)
     noise = _noise_field(rng, 256, 256, 8)
     colors = np.empty((covered.size, 3), np.float32)
-    for s in np.unique(slot):
-        sel = np.nonzero(slot == s)[0]
+    order = np.argsort(slot.astype(np.int16), kind="stable")  # radix sort: pixels grouped by slot
+    ends = np.cumsum(np.bincount(slot, minlength=len(slots)))
+    for s in np.flatnonzero(np.bincount(slot, minlength=len(slots))):
+        sel = order[(ends[s - 1] if s else 0):ends[s]]
         app = slots[int(s)]
         m = _pattern(app.pattern, u[sel], v[sel], app.period * focal / max(app.depth, 0.3), app.angle, noise)
         colors[sel] = app.color * (1 - m[:, None]) + app.color2 * m[:, None]
-    image.reshape(-1, 3)[covered] = colors * lum[:, None]
+    image.reshape(-1, 3)[covered] = np.clip(colors * lum[:, None], 0, 255).astype(np.uint8)
 
 
 def paint_face(image: np.ndarray, face_px: np.ndarray, face_flags: np.ndarray, skin: np.ndarray) -> None:
@@ -245,7 +249,7 @@ def paint_face(image: np.ndarray, face_px: np.ndarray, face_flags: np.ndarray, s
 
 
 def camera_effects(image: np.ndarray, rng: np.random.Generator, blur: float, noise: float) -> np.ndarray:
-    """Defocus / motion blur, colour gain and gamma, sensor noise; float32 in, uint8 BGR out."""
+    """Defocus / motion blur, per-channel gain, offset and gamma (one lookup table), sensor noise; uint8 BGR."""
     if rng.random() < 0.7 * blur:
         sigma = rng.uniform(0.3, 1.6) * (0.5 + blur)
         image = cv2.GaussianBlur(image, (0, 0), sigma)
@@ -257,12 +261,14 @@ def camera_effects(image: np.ndarray, rng: np.random.Generator, blur: float, noi
         cv2.line(kernel, (int(c - c * math.cos(angle)), int(c - c * math.sin(angle))),
                  (int(c + c * math.cos(angle)), int(c + c * math.sin(angle))), 1.0, 1)
         image = cv2.filter2D(image, -1, kernel / max(kernel.sum(), 1.0))
-    image = cv2.convertScaleAbs(image * rng.uniform(0.8, 1.2, 3).astype(np.float32), beta=rng.uniform(-25, 25))
+    gain = rng.uniform(0.8, 1.2, 3)
+    bias = rng.uniform(-25, 25)
     gamma = rng.uniform(0.8, 1.25)
-    lut = np.clip(255.0 * (np.arange(256) / 255.0) ** gamma + 0.5, 0, 255).astype(np.uint8)
+    levels = np.clip(np.arange(256)[:, None] * gain[None, :] + bias, 0, 255) / 255.0
+    lut = np.clip(255.0 * levels**gamma + 0.5, 0, 255).astype(np.uint8).reshape(1, 256, 3)
     image = cv2.LUT(image, lut)
     sigma = rng.uniform(0, 10.0 * noise)
     if sigma > 0.5:
         grain = rng.standard_normal(image.shape[:2], dtype=np.float32) * np.float32(sigma)
-        image = cv2.add(image, cv2.merge([grain, grain, grain]), dtype=cv2.CV_8U)
+        image = cv2.add(image, cv2.cvtColor(grain, cv2.COLOR_GRAY2BGR), dtype=cv2.CV_8U)
     return image

@@ -222,13 +222,12 @@ def _depth_image(cfg: SynthConfig, rng: np.random.Generator, layout: SceneLayout
     else:
         extent = (1.0, 3.0)
     room = room_depth(rng, cam, extent)
-    background_mm = simulate_sensor(room, rng, cfg.noise)  # a "real sensor" background
-    person_mm = np.where(layer_mask, np.round(np.where(layer_mask, layer, 0.0) * 1000.0), 0.0)
-    fused = fuse_background(person_mm, layer_mask, background_mm, cfg.fusion_margin_mm)
-    # the people go through the same sensor model (noise, edge holes, flying pixels)
-    sensed = simulate_sensor(fused.astype(np.float32) / 1000.0, rng, cfg.noise)
-    near_people = cv2.dilate(layer_mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    out = np.where(near_people, sensed, fused).astype(np.uint16)
+    # the paper's fusion: people (and their occluders) rendered alone are pasted onto the background depth with
+    # the margin check; the fused frame then goes through the sensor model once (noise, edge holes, ranges)
+    room_mm = np.round(room * 1000.0)
+    person_mm = np.round(np.where(layer_mask, layer, 0.0) * 1000.0)
+    fused = fuse_background(person_mm, layer_mask, room_mm, cfg.fusion_margin_mm)
+    out = simulate_sensor(fused.astype(np.float32) / 1000.0, rng, cfg.noise)
     if rng.random() < cfg.dropout_prob:
         out = silhouette_dropout(out, instance_map >= 0, rng, cfg.dropout_rate)
     return out
