@@ -125,6 +125,7 @@ def train(task: torch.nn.Module, dataset, collate, iters: int, work_dir: Path, s
     from kdpose.engine.config import DataCfg, EvalCfg, OptimCfg, RecipeCfg, ScheduleCfg, TrainCfg
     from kdpose.engine.trainer import Trainer
 
+    batch_size = min(batch_size, len(dataset))  # tiny smoke runs
     per_epoch = max(1, len(dataset) // batch_size)
     epochs = max(1, math.ceil(iters / per_epoch))
     cfg = RecipeCfg(
@@ -183,8 +184,14 @@ def evaluate(model, scenes: Sequence[DepthScene], scale: Scale, etas: Sequence[f
     return {"all": best, "upper": upper}, curve
 
 
+def drop_mask(scene: DepthScene) -> DepthScene:
+    scene.mask = None
+    return scene
+
+
 def materialise(scenes: Sequence) -> list[DepthScene]:
-    return [scenes[i] for i in range(len(scenes))]
+    """Render every scene now (kept in memory without silhouettes)."""
+    return [drop_mask(scenes[i]) for i in range(len(scenes))]
 
 
 def mean_std(values: Sequence[float]) -> str:

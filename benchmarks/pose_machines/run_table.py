@@ -44,15 +44,20 @@ class Run:
         self.scale = C.Scale(image=tuple(args.image), crop=tuple(args.crop), eval_input=tuple(args.eval_input))
         synth, real = C.synthetic_cfg(self.scale), C.real_like_cfg(self.scale)
         self.synth_cfg = synth
-        self.real_train = C.SynthDepthScenes(real, args.real_train, seed, "train")
+        self._synthetic: dict[bool, list] = {}
+        self.real_train = C.materialise(C.SynthDepthScenes(real, args.real_train, seed, "train"))
         self.real_unlabelled = C.SynthDepthScenes(real, args.real_train, seed, "train", offset=100_000)
         self.real_test = C.materialise(C.SynthDepthScenes(real, args.test, 1000 + seed, "test"))
         self.synth_val = C.materialise(C.SynthDepthScenes(synth, args.val, 2000 + seed, "val"))
         self.real_val = C.materialise(C.SynthDepthScenes(real, args.val, 2000 + seed, "val"))
 
     def synthetic(self, share: float = 1.0, background: bool = True):
-        return C.SynthDepthScenes(self.synth_cfg, int(round(share * self.args.synthetic)), self.seed, "train",
-                                  background=background)
+        """The first ``share`` of the synthetic training scenes, rendered once per seed and kept in memory (every
+        row of a table trains on the same scenes; no silhouettes kept)."""
+        if background not in self._synthetic:
+            scenes = C.SynthDepthScenes(self.synth_cfg, self.args.synthetic, self.seed, "train", background=background)
+            self._synthetic[background] = [C.drop_mask(scenes[i]) for i in range(len(scenes))]
+        return self._synthetic[background][: int(round(share * self.args.synthetic))]
 
     def model(self, arch: str, width: int | None = None):
         torch.manual_seed(self.seed)
@@ -213,14 +218,18 @@ TABLES = {1: table1, 2: table2, 4: table4, 5: table5}
 
 def markdown(table: int, per_seed: list[dict], args) -> str:
     names = list(per_seed[0])
-    cols = [c for c in per_seed[0][names[0]] if not isinstance(per_seed[0][names[0]][c], str)]
+    cols = list(dict.fromkeys(c for rows in per_seed[:1] for r in rows.values() for c in r))
     lines = [f"Table {table} (miniature, {len(per_seed)} seed(s): mean ± std)", "",
              "| row | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for n in names:
         cells = []
         for c in cols:
-            vals = [s[n][c] for s in per_seed]
-            cells.append(f"{vals[0]:.0f}" if c == "params" else C.mean_std(vals))
+            vals = [s[n][c] for s in per_seed if c in s[n]]
+            if not vals:
+                cells.append("")
+                continue
+            cells.append(f"{vals[0]:.0f}" if c == "params" else f"{vals[0]:.2f}" if c.startswith("fps")
+                         else C.mean_std(vals))
         lines.append(f"| {n} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -270,6 +279,12 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / f"table{args.table}.json", {"args": vars(args), "seeds": per_seed,
                                                  "minutes": (time.time() - t0) / 60}, indent=1)
+    if args.table == 1 and (out / "speed.json").is_file():  # FPS column from speed.py (paper's protocol)
+        speed = json.loads((out / "speed.json").read_text())["rows"]
+        for rows in per_seed:
+            for arch, r in rows.items():
+                if arch in speed:
+                    r["fps_444x368"] = speed[arch]["fps"]
     md = markdown(args.table, per_seed, args)
     (out / f"table{args.table}.md").write_text(md)
     plot_pr_curves(curves, out / f"table{args.table}_pr.png", title=f"Table {args.table} (last seed)")
