@@ -5,8 +5,9 @@
 
 For each model and batch size: ``torch.inference_mode`` forward of a (B, 3, 256, 192) float32 tensor (the
 network only: no pre-processing or decoding), a few warm-up runs, then ``--repeats`` timed runs; the table gives
-the median and the 10th/90th percentiles of (batch time / B) in milliseconds, plus parameters and MACs
-(``torch.utils.flop_counter`` FLOPs / 2). Weights are random (seeded): latency does not depend on them.
+the median and the 10th/90th percentiles of (batch time / B) in milliseconds, parameters, MACs
+(``torch.utils.flop_counter`` FLOPs / 2) and the achieved MAC rate next to a plain fp32 matmul's rate measured at
+the start (the machine's ceiling under its current load). Weights are random (seeded): latency does not depend on them.
 onnxruntime rows are produced by the export benchmarks (``kdpose.export``), not here.
 """
 from __future__ import annotations
@@ -41,6 +42,18 @@ def measure(model: torch.nn.Module, batch: int, repeats: int, warmup: int = 3) -
     return per_crop
 
 
+def matmul_peak_gmacs(n: int = 1024, repeats: int = 10) -> float:
+    """Multiply-accumulates per second (G) of a plain fp32 n x n matmul right now: the machine's practical ceiling
+    under the current load, to read the model numbers against."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(2):
+        a @ b
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return n ** 3 * repeats / (time.perf_counter() - t0) / 1e9
+
+
 def macs_g(model: torch.nn.Module) -> float:
     counter = FlopCounterMode(display=False)
     with counter, torch.inference_mode():
@@ -60,9 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"# torch {torch.__version__}, {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
-          f"threads {args.threads}, load average {load:.1f}, input {INPUT[0]}x{INPUT[1]} (w x h)")
-    print("| model | params (M) | MACs (G) | FLOPs (G) | batch | ms/crop median | p10 | p90 |")
-    print("|---|---|---|---|---|---|---|---|")
+          f"threads {args.threads}, load average {load:.1f}, input {INPUT[0]}x{INPUT[1]} (w x h), "
+          f"fp32 matmul peak now {matmul_peak_gmacs():.1f} GMAC/s")
+    print("| model | params (M) | MACs (G) | FLOPs (G) | batch | ms/crop median | p10 | p90 | GMAC/s |")
+    print("|---|---|---|---|---|---|---|---|---|")
     rows = []
     for name in args.models:
         model = create_model(name, layout="coco", input_size=INPUT).eval()
@@ -76,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
                    "threads": args.threads, "backend": "torch-eager-cpu"}
             rows.append(row)
             print(f"| {name} | {params:.2f} | {macs:.3f} | {2 * macs:.3f} | {batch} | "
-                  f"{row['ms_per_crop_median']:.2f} | {row['p10']:.2f} | {row['p90']:.2f} |", flush=True)
+                  f"{row['ms_per_crop_median']:.2f} | {row['p10']:.2f} | {row['p90']:.2f} | "
+                  f"{macs / row['ms_per_crop_median'] * 1000:.1f} |", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
