@@ -284,5 +284,7 @@ def test_pretrained_registry_is_consistent(monkeypatch, tmp_path):
     monkeypatch.setenv("KDPOSE_OFFLINE", "1")
     with pytest.raises(CheckpointError, match="rtmpose-l_simcc-ucoco_dw-ucoco_270e-384x288-2438fd99_20230728.pth"):
         load_model("dwpose-l.ucoco_384x288")
+    with pytest.raises(CheckpointError, match="rtmpose-l_simcc-coco-wholebody_pt-aic-coco_270e-384x288"):
+        load_model("dwpose-l", weights="rtmpose-l.coco-wholebody_384x288")  # a tag as weights of another name
     with pytest.raises(UnknownNameError, match="did you mean"):
         load_model("rtmpose-m.body8_256x192")

@@ -365,7 +365,7 @@ def load_model(name: str, weights: str | os.PathLike | Mapping[str, torch.Tensor
     elif isinstance(weights, str) and weights in PRETRAINED:
         cfg = PRETRAINED[weights]
     if cfg is not None:
-        name = cfg.model
+        name = name if name in MODELS else cfg.model  # e.g. dwpose-l with an RTMPose-l whole-body file
         layout = layout or cfg.layout
         input_size = input_size or cfg.input_size
         if weights is None or weights == cfg.tag:
