@@ -67,7 +67,12 @@ def test_synthetic_recipe_trains_validates_and_resumes(tmp_path):
     from kdpose.models import load_weights
 
     load_weights(build_model(_tiny(tmp_path).model), work / "best.safetensors")
-    # continue the finished run for one more epoch (a longer schedule), from its last.pt
-    metrics = train(_tiny(tmp_path, "train.max_epochs=2"), work, resume=True)
+    from kdpose.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="already holds a run"):
+        train(_tiny(tmp_path, "train.max_epochs=1"), work)
+    # continue the finished run for one more epoch (a longer schedule) from its last.pt, validating with flip test
+    metrics = train(_tiny(tmp_path, "train.max_epochs=2", "eval.flip_test=true"), work, resume=True)
+    assert 0.0 <= metrics["AP"] <= 1.0
     records = [json.loads(line) for line in (work / "log.jsonl").read_text().splitlines()]
     assert [r["kind"] for r in records] == ["train", "val", "train", "val"] and records[2]["iter"] == 2
