@@ -28,13 +28,16 @@ def _with_jpeg(cfg: SynthConfig, scene: SynthScene, seed: tuple[int, int, int]) 
 
 
 def scene_samples(scene: SynthScene, image_id: int, first_ann_id: int = 1) -> list[Sample]:
-    """All annotated people of a scene as ``Sample`` objects (image in memory), the same values kdpose's COCO
-    readers produce from the written files: unlabelled keypoints are (0, 0), ``visible = min(1, v)``, the box is
-    clipped to [0, W-1] x [0, H-1], whole-body part flags and boxes (xywh) in ``meta``."""
+    """The annotated people of a scene as ``Sample`` objects (image in memory), the same values kdpose's COCO
+    readers produce from the written files: people without any labelled keypoint are left out (they are in the
+    JSON for detection only), unlabelled keypoints are (0, 0), ``visible = min(1, v)``, the box is clipped to
+    [0, W-1] x [0, H-1], whole-body part flags and boxes (xywh) in ``meta``."""
     h, w = scene.instance_map.shape
     out = []
     for rank, inst in enumerate(scene.instances):
         labelled = inst.flags > 0
+        if not labelled.any():
+            continue
         keypoints = np.where(labelled[:, None], inst.keypoints, 0.0).astype(np.float32)
         x0, y0, x1, y1 = inst.bbox
         bbox = clip_bbox_xywh_to_xyxy(np.array([x0, y0, x1 - x0, y1 - y0], np.float32), w, h).astype(np.float32)

@@ -67,7 +67,7 @@ def _person_position(rng: np.random.Generator, cfg: SynthConfig, camera: Camera,
     d = math.exp(rng.uniform(math.log(near), math.log(far)))
     half = d * half_fov
     if rng.random() < cfg.truncation:
-        lateral = rng.choice([-1.0, 1.0]) * half * rng.uniform(0.8, 1.12)
+        lateral = rng.choice([-1.0, 1.0]) * half * rng.uniform(0.8, 1.04)
     else:
         lateral = rng.uniform(-0.85, 0.85) * half
     return d, float(lateral)
@@ -98,7 +98,11 @@ def sample_layout(rng: np.random.Generator, cfg: SynthConfig, num_people: int) -
         for _attempt in range(12):
             d, lateral = _person_position(rng, cfg, camera, placed)
             ground = camera.forward_distance_to_world(d, lateral)
-            if all(np.hypot(*(ground - g)[[0, 2]]) > 0.5 for g in grounds):
+            # the body's middle (1 m above the ground) must project near the image (high cameras look over
+            # close people), and people must not stand inside each other
+            mid_v = camera.project(camera.to_camera(ground + [0.0, 1.0, 0.0]))[1]
+            in_view = -0.15 * camera.height < mid_v < 1.15 * camera.height
+            if in_view and all(np.hypot(*(ground - g)[[0, 2]]) > 0.5 for g in grounds):
                 break
         else:
             continue  # no free spot: fewer people in this scene

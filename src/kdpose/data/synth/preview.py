@@ -51,10 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="640x480")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--index", type=int, default=0)
+    parser.add_argument("--distance", help="person distance range NEAR,FAR in metres (default: the generator's)")
+    parser.add_argument("--max-people", type=int, default=4)
     parser.add_argument("--no-keypoints", action="store_true")
     args = parser.parse_args(argv)
     w, h = (int(v) for v in args.size.split("x"))
-    cfg = SynthConfig(width=w, height=h, layout=args.layout, modality=args.modality).validated()
+    distance = tuple(float(v) for v in args.distance.split(",")) if args.distance else None
+    cfg = SynthConfig(width=w, height=h, layout=args.layout, modality=args.modality, distance_range=distance,
+                      max_people=args.max_people).validated()
     scene = render_scene(cfg, (args.seed, 0, args.index))
     cv2.imwrite(args.out, draw_scene(scene, keypoints=not args.no_keypoints))
     return 0

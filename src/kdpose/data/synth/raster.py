@@ -38,6 +38,27 @@ def _next_pow2(x: np.ndarray) -> np.ndarray:
     return np.maximum(4, 2 ** np.ceil(np.log2(np.maximum(x, 1))).astype(np.int64))
 
 
+def _split_long(camera: Camera, a, b, ra, rb, ids, max_pieces: int = 4):
+    """Cut capsules that are long and thin on screen into up to ``max_pieces`` consecutive pieces.
+
+    The union of the pieces is the same sphere-swept volume, but their screen boxes cover far fewer pixels than
+    the box of a long diagonal limb, so fewer pixels are evaluated."""
+    pa, pb = camera.project(a), camera.project(b)
+    length = np.linalg.norm(pb - pa, axis=1)
+    rho = camera.focal * np.maximum(ra / a[:, 2], rb / b[:, 2])
+    pieces = np.clip(np.floor(length / np.maximum(3.0 * rho, 16.0)), 1, max_pieces).astype(np.int64)
+    if pieces.max() == 1:
+        return a, b, ra, rb, ids
+    owner = np.repeat(np.arange(len(a)), pieces)
+    first = np.cumsum(pieces) - pieces
+    k = np.arange(owner.size) - np.repeat(first, pieces)  # piece number within its capsule
+    n = pieces[owner].astype(np.float64)
+    t0, t1 = (k / n)[:, None], ((k + 1) / n)[:, None]
+    e, dr = (b - a)[owner], (rb - ra)[owner]
+    return (a[owner] + t0 * e, a[owner] + t1 * e, ra[owner] + t0[:, 0] * dr, ra[owner] + t1[:, 0] * dr,
+            ids[owner])
+
+
 def capsule_fragments(camera: Camera, a: np.ndarray, b: np.ndarray, ra: np.ndarray, rb: np.ndarray,
                       first_id: int = 0) -> list[tuple[np.ndarray, ...]]:
     """Fragments of capsules given in camera coordinates.
@@ -55,6 +76,7 @@ def capsule_fragments(camera: Camera, a: np.ndarray, b: np.ndarray, ra: np.ndarr
     if ids.size == 0:
         return []
     a, b, ra, rb = a[ids], b[ids], ra[ids], rb[ids]
+    a, b, ra, rb, ids = _split_long(camera, a, b, ra, rb, ids)
     pa, pb = camera.project(a), camera.project(b)
     rho_a, rho_b = f * ra / a[:, 2], f * rb / b[:, 2]
     x0 = np.floor(np.minimum(pa[:, 0] - rho_a, pb[:, 0] - rho_b)).astype(np.int64)

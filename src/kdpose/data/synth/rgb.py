@@ -93,7 +93,7 @@ def _pattern(kind: int, u: np.ndarray, v: np.ndarray, period_px: float, angle: f
     return (fa * fa + fb * fb < 0.09).astype(np.float32)
 
 
-def procedural_background(rng: np.random.Generator, camera: Camera, downscale: int = 3) -> np.ndarray:
+def procedural_background(rng: np.random.Generator, camera: Camera, downscale: int = 4) -> np.ndarray:
     """(H, W, 3) uint8 BGR: a textured floor and back wall (or sky) in perspective, with painted clutter.
 
     The perspective textures are evaluated on a grid ``downscale`` times coarser and upsampled (a background is
@@ -268,7 +268,9 @@ def camera_effects(image: np.ndarray, rng: np.random.Generator, blur: float, noi
     lut = np.clip(255.0 * levels**gamma + 0.5, 0, 255).astype(np.uint8).reshape(1, 256, 3)
     image = cv2.LUT(image, lut)
     sigma = rng.uniform(0, 10.0 * noise)
-    if sigma > 0.5:
-        grain = rng.standard_normal(image.shape[:2], dtype=np.float32) * np.float32(sigma)
+    if sigma > 0.5:  # grain drawn at half resolution (2x2 correlated, like demosaiced sensor noise)
+        h, w = image.shape[:2]
+        grain = rng.standard_normal(((h + 1) // 2, (w + 1) // 2), dtype=np.float32) * np.float32(sigma)
+        grain = cv2.resize(grain, (w, h), interpolation=cv2.INTER_NEAREST)
         image = cv2.add(image, cv2.cvtColor(grain, cv2.COLOR_GRAY2BGR), dtype=cv2.CV_8U)
     return image
