@@ -199,3 +199,25 @@ def test_forward_matches_functional_reference():
     assert torch.allclose(out.x, ref_x, atol=1e-5, rtol=1e-4)
     assert torch.allclose(out.y, ref_y, atol=1e-5, rtol=1e-4)
     assert out.x.abs().max() > 1e-2  # the comparison is not between two near-zero tensors
+
+
+@pytest.mark.parametrize("name,blocks,stem,stages", [
+    ("rtmpose-t", (1, 1, 1, 1), (12, 12, 24), (48, 96, 192, 384)),
+    ("rtmpose-s", (1, 2, 2, 1), (16, 16, 32), (64, 128, 256, 512)),
+    ("rtmpose-m", (2, 4, 4, 2), (24, 24, 48), (96, 192, 384, 768)),
+    ("rtmpose-l", (3, 6, 6, 3), (32, 32, 64), (128, 256, 512, 1024)),
+    ("rtmpose-x", (4, 8, 8, 4), (40, 40, 80), (160, 320, 640, 1280)),
+])
+def test_size_table_blocks_and_channels(name, blocks, stem, stages):
+    bb = _meta_model(name).backbone
+    assert tuple(len(getattr(bb, f"stage{i}")[-1].blocks) for i in range(1, 5)) == blocks
+    assert tuple(m.conv.out_channels for m in bb.stem) == stem
+    assert tuple(getattr(bb, f"stage{i}")[0].conv.out_channels for i in range(1, 5)) == stages
+
+
+def test_whole_body_384x288_head_shapes():
+    sd = _meta_model("rtmpose-x", layout="coco_wholebody", input_size=(288, 384)).state_dict()
+    assert sd["head.final_layer.weight"].shape == (133, 1280, 7, 7)
+    assert sd["head.mlp.1.weight"].shape == (256, 108)
+    assert sd["head.cls_x.weight"].shape == (576, 256) and sd["head.cls_y.weight"].shape == (768, 256)
+    assert sd["backbone.stage4.1.conv2.conv.weight"].shape == (1280, 2560, 1, 1)
