@@ -5,6 +5,7 @@ scores; the flip test (``kdpose.inference.flip``) and decoding (the model's code
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import warnings
@@ -37,6 +38,24 @@ class PoseBackend(Protocol):
 def _decode(codec: Any, output: Any) -> tuple[np.ndarray, np.ndarray]:
     kpts, scores = codec.decode(output)
     return kpts.detach().float().cpu().numpy(), scores.detach().float().cpu().numpy()
+
+
+@contextlib.contextmanager
+def _torch_single_thread():
+    """Run torch on one thread inside the block. The ONNX path uses torch only for the tiny decode; right after an
+    onnxruntime run, waking torch's thread pool while onnxruntime's threads still spin costs more than the decode
+    itself (measured: 100+ ms instead of < 1 ms on a busy 2-core machine)."""
+    import torch
+
+    n = torch.get_num_threads()
+    if n == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
 
 
 def resolve_torch_device(device: str) -> str:
@@ -164,8 +183,9 @@ class OnnxBackend:
         from kdpose.inference.flip import flip_test
 
         x = self._torch.from_numpy(np.ascontiguousarray(inputs, np.float32))
-        out = flip_test(self._forward, x, self.codec, self.skeleton.flip_indices) if flip else self._forward(x)
-        return _decode(self.codec, out)
+        with _torch_single_thread():
+            out = flip_test(self._forward, x, self.codec, self.skeleton.flip_indices) if flip else self._forward(x)
+            return _decode(self.codec, out)
 
 
 def load_backend(model: Any, weights: str | None = None, backend: str = "torch", device: str = "cpu",
