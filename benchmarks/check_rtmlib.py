@@ -68,7 +68,9 @@ def compare(out: Path) -> int:
     image = cv2.imread(str(out / "image.png"))
     pose = rtmlib.RTMPose(str(out / "rtmpose-t.onnx"), model_input_size=(192, 256), backend="onnxruntime",
                           device="cpu")
-    report = {"rtmlib_version": getattr(rtmlib, "__version__", "?")}
+    from importlib.metadata import version
+
+    report = {"rtmlib_version": version("rtmlib")}
     for label, img in (("rgb_input", image[..., ::-1].copy()), ("bgr_input", image)):
         kpts, scores = pose(img, bboxes=ref["boxes"].tolist())
         kpts, scores = np.asarray(kpts), np.asarray(scores)

@@ -55,14 +55,23 @@ def test_matmul_peak_is_positive_and_restores_threads():
 
 def test_bench_row_and_table():
     row = BenchRow("m", "onnxruntime", batch=8, threads=1, median_ms=16.0, p90_ms=20.0, params_m=3.3,
-                   gflops=0.7, gmacs=0.35)
+                   gflops=0.7, gmacs=0.35, cpu_ms=8.0)
     assert row.per_image_ms == 2.0
     assert row.achieved_gflops_s == pytest.approx(0.7 * 8 / 0.016)
-    table = format_table([row], peak_gflops={1: 700.0})
+    assert row.gflops_per_core == pytest.approx(0.7 * 8 / 0.008)   # a busy machine: CPU time < wall time
+    table = format_table([row], peak_gflops={1: 1400.0})
     header, _, line = table.splitlines()
-    assert "% of matmul peak" in header and "GMACs" in header
-    assert "| m | 3.30 | 0.350 | 0.700 | onnxruntime | 1 | 8 | 16.00 | 20.00 | 2.00 | 350.0 | 50.0 |" == line
+    assert "% of 1-thread matmul peak" in header and "GMACs" in header and "CPU ms" in header
+    assert line == ("| m | 3.30 | 0.350 | 0.700 | onnxruntime | 1 | 8 | 16.00 | 20.00 | 8.00 | 2.00 | 350.0 | 700.0 "
+                    "| 50.0 |")
     assert row.as_dict()["per_image_ms"] == 2.0
+    no_cpu = BenchRow("m", "torch", batch=1, threads=None, median_ms=1.0, p90_ms=1.0)
+    assert no_cpu.gflops_per_core is None and "| all |" in format_table([no_cpu])
+
+
+def test_time_fn_records_cpu_time():
+    lat = time_fn(lambda: sum(i * i for i in range(20000)), warmup=1, iters=5)
+    assert 0 < lat.cpu_ms <= lat.median_ms * 1.5 + 1.0
 
 
 def test_plot_writes_png(tmp_path):
@@ -71,3 +80,10 @@ def test_plot_writes_png(tmp_path):
     out = plot_accuracy(pts, str(tmp_path / "fig.png"), x="gflops")
     data = (tmp_path / "fig.png").read_bytes()
     assert out.endswith("fig.png") and data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000
+
+
+def test_time_fn_time_budget_stops_early_but_keeps_min_iters():
+    import time as _time
+
+    lat = time_fn(lambda: _time.sleep(0.02), warmup=0, iters=100, max_seconds=0.01, min_iters=3)
+    assert lat.iters == 3 and lat.median_ms >= 19.0

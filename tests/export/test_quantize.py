@@ -61,3 +61,14 @@ def test_quantize_missing_source_is_a_checkpoint_error(tmp_path):
     with pytest.raises(CheckpointError, match="missing.onnx"):
         quantize_fp16(tmp_path / "missing.onnx", tmp_path / "out.onnx")
     assert not (tmp_path / "out.onnx").exists()
+
+
+def test_static_int8_with_calibration(fp32_file, tmp_path):
+    calib = np.random.default_rng(1).standard_normal((8, 3, 48, 32)).astype(np.float32)
+    dst = quantize_int8(fp32_file, tmp_path / "m.int8s.onnx", calibration=calib)
+    ops = {n.op_type for n in onnx.load(str(dst)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    assert read_metadata(dst).precision == "int8-static"
+    x = np.random.default_rng(0).standard_normal((4, 3, 48, 32)).astype(np.float32)
+    ref, q = _outputs(fp32_file, x), _outputs(dst, x)
+    assert np.corrcoef(q[0].ravel(), ref[0].ravel())[0, 1] > 0.98

@@ -162,12 +162,14 @@ def _bench_one(name, args, backends, batches, threads_list, input_size, tmp: Pat
         if model is not None and "torch" in backends:
             for batch in batches:
                 lat = bench_torch(model, batch, threads, args.warmup, args.iters)
-                rows.append(BenchRow(label, "torch", batch, threads, lat.median_ms, lat.p90_ms, **common))
+                rows.append(BenchRow(label, "torch", batch, threads, lat.median_ms, lat.p90_ms, cpu_ms=lat.cpu_ms,
+                                     **common))
         for backend, path in onnx_files.items():
             runner = OrtRunner(path, threads=threads)
             for batch in batches:
                 lat = bench_onnx(runner, batch, args.warmup, args.iters)
-                rows.append(BenchRow(label, backend, batch, threads, lat.median_ms, lat.p90_ms, **common))
+                rows.append(BenchRow(label, backend, batch, threads, lat.median_ms, lat.p90_ms, cpu_ms=lat.cpu_ms,
+                                     **common))
     return rows
 
 

@@ -22,18 +22,30 @@ class Latency:
     p90_ms: float
     mean_ms: float
     iters: int
+    cpu_ms: float = float("nan")    # median process CPU time per call (all threads summed)
 
 
-def time_fn(fn: Callable[[], object], warmup: int = 5, iters: int = 30) -> Latency:
-    """Call ``fn`` ``warmup`` times untimed, then ``iters`` times timed; returns the statistics."""
+def time_fn(fn: Callable[[], object], warmup: int = 5, iters: int = 30, max_seconds: float | None = None,
+            min_iters: int = 5) -> Latency:
+    """Call ``fn`` ``warmup`` times untimed, then ``iters`` times timed; returns the statistics.
+
+    Besides wall-clock time it records the process CPU time of each call: on a shared machine wall time includes
+    waiting for a core, while single-threaded CPU time is close to the time on an idle machine. With
+    ``max_seconds`` the timed loop stops once that much time has passed and ``min_iters`` calls were made."""
     for _ in range(warmup):
         fn()
-    times = np.empty(iters)
+    times, cpu = [], []
+    begin = time.perf_counter()
     for i in range(iters):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
-        times[i] = (time.perf_counter() - start) * 1e3
-    return Latency(float(np.median(times)), float(np.percentile(times, 90)), float(times.mean()), iters)
+        times.append((time.perf_counter() - start) * 1e3)
+        cpu.append((time.process_time() - start_cpu) * 1e3)
+        if max_seconds is not None and i + 1 >= min_iters and time.perf_counter() - begin > max_seconds:
+            break
+    wall = np.asarray(times)
+    return Latency(float(np.median(wall)), float(np.percentile(wall, 90)), float(wall.mean()), len(wall),
+                   float(np.median(cpu)))
 
 
 @contextlib.contextmanager
@@ -50,9 +62,10 @@ def torch_threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
-def matmul_peak_gflops(threads: int | None = None, n: int = 1024, repeats: int = 10) -> float:
+def matmul_peak_gflops(threads: int | None = None, n: int = 1024, repeats: int = 20) -> float:
     """Measured float32 GEMM throughput (GFLOP/s) of this machine with ``threads`` torch threads: the best of
-    ``repeats`` (n x n) @ (n x n) products, 2 n^3 FLOPs each. A practical upper bound for conv/matmul models."""
+    ``repeats`` (n x n) @ (n x n) products, 2 n^3 FLOPs each. A practical upper bound for conv/matmul models.
+    Single-threaded, the CPU time of the call counts too (it excludes time spent waiting for a busy core)."""
     import torch
 
     with torch_threads(threads), torch.inference_mode():
@@ -62,9 +75,10 @@ def matmul_peak_gflops(threads: int | None = None, n: int = 1024, repeats: int =
         torch.mm(a, b)
         best = float("inf")
         for _ in range(repeats):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             torch.mm(a, b)
-            best = min(best, time.perf_counter() - start)
+            wall, cpu = time.perf_counter() - start, time.process_time() - start_cpu
+            best = min(best, wall, cpu if threads == 1 and cpu > 0 else wall)
     return 2 * n**3 / best / 1e9
 
 
@@ -141,6 +155,7 @@ class BenchRow:
     params_m: float | None = None
     gflops: float | None = None         # per image, FLOPs (2 x MACs)
     gmacs: float | None = None          # per image, MACs (what papers call GFLOPs)
+    cpu_ms: float | None = None         # median process CPU time per call, all threads summed
     extra: dict = field(default_factory=dict)
 
     @property
@@ -154,14 +169,23 @@ class BenchRow:
             return None
         return self.gflops * self.batch / (self.median_ms / 1e3)
 
+    @property
+    def gflops_per_core(self) -> float | None:
+        """FLOPs per CPU-second (CPU time, all threads): per-core efficiency, robust to a busy machine."""
+        if self.gflops is None or not self.cpu_ms or self.cpu_ms != self.cpu_ms:  # None, 0 or NaN
+            return None
+        return self.gflops * self.batch / (self.cpu_ms / 1e3)
+
     def as_dict(self) -> dict:
         d = asdict(self)
         d["per_image_ms"] = self.per_image_ms
         d["achieved_gflops_s"] = self.achieved_gflops_s
+        d["gflops_per_core"] = self.gflops_per_core
         return d
 
 
-def bench_torch(model, batch: int, threads: int | None, warmup: int = 5, iters: int = 30) -> Latency:
+def bench_torch(model, batch: int, threads: int | None, warmup: int = 5, iters: int = 30,
+                max_seconds: float | None = None) -> Latency:
     """Latency of ``model(x)`` for a (batch, C, H, W) input under ``torch.inference_mode``."""
     import torch
 
@@ -169,31 +193,31 @@ def bench_torch(model, batch: int, threads: int | None, warmup: int = 5, iters: 
     x = torch.randn(batch, int(getattr(model, "in_channels", 3)), h, w, generator=torch.Generator().manual_seed(0))
     model.eval()
     with torch_threads(threads), torch.inference_mode():
-        return time_fn(lambda: model(x), warmup, iters)
+        return time_fn(lambda: model(x), warmup, iters, max_seconds)
 
 
-def bench_onnx(runner, batch: int, warmup: int = 5, iters: int = 30) -> Latency:
+def bench_onnx(runner, batch: int, warmup: int = 5, iters: int = 30, max_seconds: float | None = None) -> Latency:
     """Latency of ``runner.run(x)`` (an ``OrtRunner``; its thread count was fixed when it was created)."""
     w, h = runner.meta.input_size
     x = np.random.default_rng(0).standard_normal((batch, runner.meta.input_channels, h, w)).astype(np.float32)
-    return time_fn(lambda: runner.run(x), warmup, iters)
+    return time_fn(lambda: runner.run(x), warmup, iters, max_seconds)
 
 
 def format_table(rows: Sequence[BenchRow], peak_gflops: dict[int | None, float] | None = None) -> str:
-    """A Markdown table of ``rows``; with ``peak_gflops`` ({threads: GFLOP/s}) adds the fraction of the peak."""
+    """A Markdown table of ``rows``. With ``peak_gflops`` ({threads: GFLOP/s}, must include 1) the per-core
+    FLOP rate (CPU time) is given as a percentage of the single-thread matmul peak."""
     head = ["model", "params (M)", "GMACs", "GFLOPs", "backend", "threads", "batch", "median ms", "p90 ms",
-            "ms / image", "GFLOP/s"]
-    if peak_gflops:
-        head.append("% of matmul peak")
+            "CPU ms", "ms / image", "GFLOP/s", "GFLOP/s per core"]
+    if peak_gflops and peak_gflops.get(1):
+        head.append("% of 1-thread matmul peak")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        ach = r.achieved_gflops_s
+        core = r.gflops_per_core
         cells = [r.model, _f(r.params_m, 2), _f(r.gmacs, 3), _f(r.gflops, 3), r.backend,
                  "all" if r.threads is None else str(r.threads), str(r.batch), _f(r.median_ms, 2), _f(r.p90_ms, 2),
-                 _f(r.per_image_ms, 2), _f(ach, 1)]
-        if peak_gflops:
-            peak = peak_gflops.get(r.threads)
-            cells.append(_f(100 * ach / peak, 1) if ach is not None and peak else "-")
+                 _f(r.cpu_ms, 2), _f(r.per_image_ms, 2), _f(r.achieved_gflops_s, 1), _f(core, 1)]
+        if len(cells) < len(head):
+            cells.append(_f(100 * core / peak_gflops[1], 1) if core is not None else "-")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -19,7 +19,8 @@ Keys (all prefixed ``kdpose.``):
 ``codec``           JSON: ``{"type": class name, <its parameters: split ratio, sigma, stride ...>}``
 ``output_type``     the head output NamedTuple's class name (e.g. ``SimCCOutput``)
 ``output_fields``   JSON list: NamedTuple field for each ONNX output, in order
-``precision``       ``fp32``, ``fp16`` (float32 inputs/outputs kept) or ``int8`` (dynamic quantisation)
+``precision``       ``fp32``, ``fp16`` (float32 inputs/outputs kept), ``int8`` (dynamic quantisation) or
+                    ``int8-static`` (calibrated)
 ==================  ===========================================================================
 """
 from __future__ import annotations
@@ -53,7 +54,7 @@ class ExportMetadata:
     output_fields: list[str] = field(default_factory=list)
     model: str | None = None
     version: str | None = None
-    precision: str = "fp32"                         # "fp32" | "fp16" (fp32 I/O) | "int8" (dynamic quantisation)
+    precision: str = "fp32"                         # "fp32" | "fp16" (fp32 I/O) | "int8" (dynamic) | "int8-static"
     source: str = "kdpose"                          # "kdpose" | "inferred" (foreign file, settings from shapes)
 
     def to_props(self) -> dict[str, str]:

@@ -3,7 +3,8 @@
 Both keep float32 inputs and outputs and the kdpose metadata (with ``kdpose.precision`` updated), so a runner
 uses them exactly like the fp32 file. fp16 is meant for GPUs (onnxruntime's CPU provider runs most fp16 ops
 through inserted casts, i.e. slower than fp32); dynamic int8 (weights int8, activations quantised per batch at
-run time) is the CPU option. The accuracy cost is measured by ``benchmarks/bench_export.py``.
+run time) needs no data; static int8 (calibrated activation ranges) is usually the faster CPU option. The
+accuracy cost is measured by ``benchmarks/bench_export.py accuracy``.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 from ..errors import CheckpointError, DataError
 from .metadata import PREFIX
@@ -57,31 +60,55 @@ def quantize_fp16(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
 
 
 def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, per_channel: bool = True,
-                  op_types: tuple[str, ...] = ("Conv", "MatMul", "Gemm")) -> Path:
-    """Dynamic int8 quantisation of ``src`` into ``dst`` (``onnxruntime.quantization.quantize_dynamic``).
+                  op_types: tuple[str, ...] = ("Conv", "MatMul", "Gemm"),
+                  calibration: np.ndarray | None = None) -> Path:
+    """int8 quantisation of ``src`` into ``dst`` with ``onnxruntime.quantization``.
+
+    Without ``calibration`` (the default) it is *dynamic*: int8 weights, activation ranges computed per batch at
+    run time (``ConvInteger``/``MatMulInteger``); no data needed, but on CPUs without fast int8 convolutions it
+    can be slower than fp32. With ``calibration`` -- (N, C, H, W) float32 normalised inputs, ideally real crops --
+    it is *static* (QDQ format, activation ranges fixed from the calibration set, ``QLinearConv`` kernels),
+    usually the faster choice for CNNs on CPUs.
 
     Args:
         per_channel: one weight scale per output channel (much smaller error for conv weights).
         op_types: op types to quantise; ``("MatMul", "Gemm")`` leaves the convolutions in float32.
+        calibration: inputs for static quantisation; None for dynamic.
     """
     import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic,
+                                          quantize_static)
 
     src, dst = Path(src), Path(dst)
     proto = _load(src)
     props = {p.key: p.value for p in proto.metadata_props}
+    input_name = proto.graph.input[0].name
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp.onnx", dir=dst.parent)
     os.close(fd)
     root = logging.getLogger()
     level = root.level
     try:
-        root.setLevel(logging.ERROR)  # quantize_dynamic logs a "consider pre-processing" hint on every call
-        quantize_dynamic(src, tmp, weight_type=QuantType.QInt8, per_channel=per_channel,
-                         op_types_to_quantize=list(op_types))
+        root.setLevel(logging.ERROR)  # onnxruntime.quantization logs a "consider pre-processing" hint on every call
+        if calibration is None:
+            quantize_dynamic(src, tmp, weight_type=QuantType.QInt8, per_channel=per_channel,
+                             op_types_to_quantize=list(op_types))
+        else:
+            batches = [{input_name: np.ascontiguousarray(b[None], np.float32)} for b in np.asarray(calibration)]
+
+            class _Reader(CalibrationDataReader):
+                def __init__(self):
+                    self._it = iter(batches)
+
+                def get_next(self):
+                    return next(self._it, None)
+
+            quantize_static(src, tmp, _Reader(), quant_format=QuantFormat.QDQ, per_channel=per_channel,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            op_types_to_quantize=list(op_types))
         quantised = onnx.load(tmp)
     finally:
         root.setLevel(level)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-    return _save(quantised, dst, props, "int8")
+    return _save(quantised, dst, props, "int8" if calibration is None else "int8-static")
