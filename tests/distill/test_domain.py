@@ -49,18 +49,18 @@ def test_classifier_shapes_and_probability():
 
 
 def _batch(model, n, rng):
-    t = [model.codec.encode(rng.uniform(4, 28, (1, 17, 2)), np.ones((1, 17))) for _ in range(n)]
+    t = [model.codec.encode(rng.uniform(2, 14, (1, 17, 2)), np.ones((1, 17))) for _ in range(n)]
     target = SimpleNamespace(**{k: torch.from_numpy(np.stack([getattr(x, k) for x in t]))
                                 for k in ("heatmaps", "pafs", "weight")})
-    return SimpleNamespace(inputs=torch.randn(n, 1, 32, 32), target=target)
+    return SimpleNamespace(inputs=torch.randn(n, 1, 16, 16), target=target)
 
 
 def test_task_reverses_the_domain_gradient_into_the_extractor():
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    model = create_pose_machine("mpm", 1, width=16, input_size=(32, 32))
+    model = create_pose_machine("mpm", 1, width=8, input_size=(16, 16))
     task = DomainAdaptationTask(model)
-    batch = DomainBatch(_batch(model, 2, rng), torch.randn(2, 1, 32, 32))
+    batch = DomainBatch(_batch(model, 2, rng), torch.randn(2, 1, 16, 16))
     out = task(batch, TrainProgress(epoch=0, max_epochs=1, iteration=5, max_iterations=10))
     assert out["lambda"].item() == pytest.approx(dann_lambda(0.5))
     assert out["loss"].item() == pytest.approx(out["loss_pm"].item() + out["loss_domain"].item(), rel=1e-5)

@@ -43,26 +43,26 @@ def test_teacher_and_hint_losses_equal_hand_computed_values():
     assert hint_loss(f_s, f_t).item() == pytest.approx(12.0)  # 24 squared ones / B=2
 
 
-def tiny(kind, stages, width=16):
-    return create_pose_machine(kind, stages, width=width, input_size=(32, 32))
+def tiny(kind, stages, width=8):
+    return create_pose_machine(kind, stages, width=width, input_size=(16, 16))
 
 
 def make_batch(model, batch_size=2):
     rng = np.random.default_rng(0)
-    targets = [model.codec.encode(rng.uniform(4, 28, (1, 17, 2)), np.ones((1, 17))) for _ in range(batch_size)]
+    targets = [model.codec.encode(rng.uniform(2, 14, (1, 17, 2)), np.ones((1, 17))) for _ in range(batch_size)]
     target = SimpleNamespace(**{k: torch.from_numpy(np.stack([getattr(t, k) for t in targets]))
                                 for k in ("heatmaps", "pafs", "weight")})
-    return SimpleNamespace(inputs=torch.randn(batch_size, 1, 32, 32), target=target)
+    return SimpleNamespace(inputs=torch.randn(batch_size, 1, 16, 16), target=target)
 
 
 @pytest.mark.parametrize("gamma", [0.0, 1.0])
 def test_distiller_loss_is_the_weighted_sum_and_only_the_student_learns(gamma):
     torch.manual_seed(0)
-    student, teacher = tiny("mpm", 2), tiny("rpm", 3, width=24)
+    student, teacher = tiny("mpm", 2), tiny("rpm", 3, width=12)
     distiller = StagewiseDistiller(student, teacher, tau=2, alpha=0.5, gamma=gamma)
     distiller.train()
     assert not distiller.teacher.model.training  # the teacher stays in eval mode
-    assert (distiller.hint_adapter is not None) == (gamma > 0)  # 16 vs 24 channels need an adapter
+    assert (distiller.hint_adapter is not None) == (gamma > 0)  # 8 vs 12 channels need an adapter
     batch = make_batch(student)
     out = distiller(batch, None)
     expected = 0.5 * out["loss_teacher"] + 0.5 * out["loss_pm"] + gamma * out.get("loss_hint", 0.0)
