@@ -127,3 +127,14 @@ def oracle_model():
 @pytest.fixture
 def tiny_model():
     return make_tiny_model()
+
+
+@pytest.fixture(scope="session")
+def oracle_onnx(tmp_path_factory) -> str:
+    """The oracle model exported once per test session (kdpose metadata, dynamic batch)."""
+    pytest.importorskip("onnxruntime")
+    from kdpose.export.onnx import export_onnx
+
+    path = tmp_path_factory.mktemp("oracle") / "oracle.onnx"
+    export_onnx(make_oracle_model(), path)
+    return str(path)

@@ -8,16 +8,7 @@ pytest.importorskip("onnxruntime")
 
 from kdpose.cli.main import main  # noqa: E402
 
-from .conftest import make_oracle_model, synthetic_scene  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def oracle_onnx(tmp_path_factory):
-    from kdpose.export.onnx import export_onnx
-
-    path = tmp_path_factory.mktemp("m") / "oracle.onnx"
-    export_onnx(make_oracle_model(), path)
-    return str(path)
+from .conftest import synthetic_scene  # noqa: E402
 
 
 def test_folder_job_writes_every_output_and_skips_bad_files(tmp_path, oracle_onnx, capsys):

@@ -9,7 +9,7 @@ pytest.importorskip("onnxruntime")
 from kdpose.errors import ConfigError  # noqa: E402
 from kdpose.inference.estimator import PoseEstimator  # noqa: E402
 
-from .conftest import INPUT_SIZE, make_oracle_model, make_tiny_model, synthetic_scene  # noqa: E402
+from .conftest import INPUT_SIZE, make_tiny_model, synthetic_scene  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +63,9 @@ def test_official_style_file_needs_a_layout_and_runs_batch_one(exported):
         PoseEstimator(str(d / "official.onnx"), layout="coco_wholebody")
 
 
-def test_oracle_through_onnx_finds_the_dots(tmp_path):
-    from kdpose.export.onnx import export_onnx
-
-    export_onnx(make_oracle_model(), tmp_path / "oracle.onnx")
+def test_oracle_through_onnx_finds_the_dots(oracle_onnx):
     image, gt, boxes = synthetic_scene(people=2, seed=7)
-    res = PoseEstimator(str(tmp_path / "oracle.onnx"), nms_thr=None).predict_arrays(image, bboxes=boxes)
+    res = PoseEstimator(oracle_onnx, nms_thr=None).predict_arrays(image, bboxes=boxes)
     order = np.argsort(res.bboxes[:, 0])
     assert np.median(np.linalg.norm(res.keypoints[order] - gt, axis=-1)) < 5
 
