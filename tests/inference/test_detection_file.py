@@ -48,3 +48,19 @@ def test_callable_detector_output_is_checked():
         est.predict_arrays(np.zeros((20, 20, 3), np.uint8))
     est.detector = lambda im: (np.zeros((0, 4)), np.zeros(0))  # zero detections: empty result
     assert est(np.zeros((20, 20, 3), np.uint8)) == []
+
+
+def test_named_detectors_come_from_the_registry():
+    from kdpose.inference.detectors import DETECTORS
+
+    def factory(device):
+        assert device == "cpu"
+        return lambda image: (np.array([[1, 1, 15, 15]], np.float32), np.array([0.8], np.float32))
+
+    DETECTORS.register(factory, name="test-fixed-box")
+    try:
+        est = PoseEstimator(make_tiny_model(), detector="test-fixed-box", nms_thr=None)
+        res = est.predict_arrays(np.zeros((20, 20, 3), np.uint8))
+        np.testing.assert_allclose(res.bboxes, [[1, 1, 15, 15]])
+    finally:
+        DETECTORS._items.pop("test-fixed-box", None)  # keep the registry clean for other tests

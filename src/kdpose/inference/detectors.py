@@ -6,6 +6,8 @@ The ``detector`` argument of :class:`kdpose.PoseEstimator` accepts
   or when the caller passes ``bboxes=`` itself;
 * a callable ``image (H, W, 3) uint8 BGR -> (boxes (N, 4) xyxy, scores (N,))`` (any detector; the built-in one
   follows this protocol);
+* a registered detector name (``DETECTORS``: factories ``(device: str) -> callable``; the built-in detector
+  registers itself there, and ``kdpose infer --det NAME`` uses it);
 * a path to a COCO detection-results file (a JSON list of ``{"image_id", "bbox": [x, y, w, h], "score",
   "category_id"}``, e.g. ``COCO_val2017_detections_AP_H_56_person.json``). Entries are matched to images by
   ``file_name`` when the entries carry one, otherwise by ``image_id`` = the integer file stem
@@ -23,9 +25,14 @@ import numpy as np
 
 from kdpose.data.geometry import bbox_xywh_to_xyxy
 from kdpose.errors import ConfigError, DataError
+from kdpose.registry import Registry
 
 DetectorFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 DetectorSpec = Union[None, str, os.PathLike, DetectorFn, "DetectionFile"]
+
+# name -> factory(device: str) -> DetectorFn. Detector modules register here (explicit imports, no side effects
+# needed by users: ``resolve_detector`` only looks names up).
+DETECTORS: Registry = Registry("detector")
 
 
 class DetectionFile:
@@ -82,8 +89,8 @@ class DetectionFile:
         return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
 
 
-def resolve_detector(spec: DetectorSpec) -> DetectorFn | DetectionFile | None:
-    """Normalise the ``detector`` argument (see the module docstring)."""
+def resolve_detector(spec: DetectorSpec, device: str = "cpu") -> DetectorFn | DetectionFile | None:
+    """Normalise the ``detector`` argument (see the module docstring); ``device`` is passed to named detectors."""
     if spec is None or isinstance(spec, DetectionFile):
         return spec
     if isinstance(spec, (str, os.PathLike)):
@@ -92,7 +99,10 @@ def resolve_detector(spec: DetectorSpec) -> DetectorFn | DetectionFile | None:
             return None
         if text.lower().endswith(".json"):
             return DetectionFile(text)
-        raise ConfigError(f"unknown detector '{text}': pass a callable image -> (boxes, scores), a COCO "
+        if text in DETECTORS:
+            return DETECTORS.get(text)(device)
+        known = f" (registered: {', '.join(DETECTORS.names())})" if len(DETECTORS) else ""
+        raise ConfigError(f"unknown detector '{text}'{known}: pass a callable image -> (boxes, scores), a COCO "
                           "detection-results .json file, or 'none' (whole image)")
     if callable(spec):
         return spec

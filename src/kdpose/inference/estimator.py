@@ -106,7 +106,7 @@ class PoseEstimator:
                  threads: int | None = None, input_size: tuple[int, int] | None = None):
         self.backend: PoseBackend = load_backend(model, weights, backend=backend, device=device, layout=layout,
                                                  threads=threads, input_size=input_size)
-        self.detector = resolve_detector(detector)
+        self.detector = resolve_detector(detector, device)
         self.flip_test = flip_test
         self.bbox_thr = bbox_thr
         self.nms_thr = nms_thr
