@@ -99,3 +99,26 @@ def test_cli_writes_a_dataset(tmp_path, capsys):
     assert "wrote 2 images" in capsys.readouterr().out
     data = json.loads((out / "coco_wholebody_val.json").read_text())
     assert [im["file_name"] for im in data["images"]] == ["val/000000.jpg", "val/000001.jpg"]
+
+
+def test_user_backgrounds_and_unwritable_output(tmp_path):
+    from kdpose.data.synth import render_scene
+    from kdpose.errors import ConfigError, DataError
+
+    folder = tmp_path / "backgrounds"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "red.png"), np.full((50, 70, 3), (0, 0, 255), np.uint8))
+    cfg = SynthConfig(width=96, height=72, max_people=1, distance_range=(3.0, 4.0), background_dir=str(folder),
+                      blur=0.0, noise=0.0, clutter=0, occlusion=0.0)
+    scene = render_scene(cfg, (0, 0, 0))
+    background = scene.instance_map < 0
+    # red stays dominant wherever no person / object is drawn (colour gain and gamma still vary per image)
+    b, g, r = (scene.image[background & (scene.zbuffer == np.inf)].astype(float).mean(0))
+    assert r > 2 * max(b, g)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="no background images"):
+        write_coco_dataset(tmp_path / "out", cfg.replace(background_dir=str(tmp_path / "empty")), 1)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(DataError, match="cannot create the output folder"):
+        write_coco_dataset(blocker / "sub", SynthConfig(width=32, height=32), 1)

@@ -49,3 +49,20 @@ def test_scene_dataset_gives_masks_and_depth():
     scenes = SyntheticSceneDataset(_cfg().replace(modality="depth"), length=2, seed=0)
     scene = scenes[1]
     assert scene.image.dtype == np.uint16 and scene.masks().shape == (len(scene.instances), 72, 96)
+
+
+def test_topdown_dataset_wraps_the_synthetic_stream():
+    """The engine's path: SyntheticPoseDataset -> TopDownDataset (crop, normalise, SimCC targets) -> collate."""
+    import torch
+
+    from kdpose.codecs.simcc import SimCCCodec
+    from kdpose.data import TopDownDataset, build_train_pipeline, collate_topdown
+    from kdpose.skeletons import get_skeleton
+
+    codec = SimCCCodec((48, 64))
+    source = SyntheticPoseDataset(_cfg(), length=4, seed=1)
+    data = TopDownDataset(source, codec, build_train_pipeline(get_skeleton("coco"), (48, 64)))
+    batch = collate_topdown([data[i] for i in range(4)])
+    assert batch.inputs.shape == (4, 3, 64, 48) and batch.inputs.dtype == torch.float32
+    assert batch.keypoints.shape == (4, 17, 2) and float(batch.visible.sum()) > 0
+    assert torch.equal(collate_topdown([data[0]]).inputs, batch.inputs[:1])  # deterministic per index

@@ -34,13 +34,13 @@ def fuse_background(person_depth: np.ndarray, person_mask: np.ndarray, backgroun
     if person_depth.shape != background.shape or person_mask.shape != background.shape:
         raise ValueError(f"fuse_background: shapes differ: {person_depth.shape}, {person_mask.shape}, "
                          f"{background.shape}")
-    person = person_depth.astype(np.float64)
-    bg = background.astype(np.float64)
+    person = person_depth.astype(np.float32)
+    bg = background.astype(np.float32)
     support = person_mask & (bg > 0) & (person > 0)
     if support.any():
         gap = float((bg[support] - person[support]).min())
         if gap < margin_mm:
-            bg = np.where(bg > 0, bg + (margin_mm - gap), 0.0)
+            bg = np.where(bg > 0, bg + np.float32(margin_mm - gap), np.float32(0.0))
     out = np.where(person_mask, person, bg)
     return np.clip(np.round(out), 0, 65535).astype(np.uint16)
 
@@ -130,7 +130,7 @@ def room_depth(rng: np.random.Generator, camera: Camera, extent: tuple[float, fl
         for face in ((4, 5, 6, 7), (0, 1, 5, 4), (1, 2, 6, 5), (3, 0, 4, 7), (2, 3, 7, 6)):
             polygons.append(camera.to_camera(np.concatenate([bottom, top])[list(face)]))
     best = cv2.resize(np.minimum(best, 1e4), (W, H), interpolation=cv2.INTER_LINEAR)
-    zb = composite(polygon_fragments(camera, polygons), W, H).depth
+    zb = composite(polygon_fragments(camera, polygons), W, H, normals=False).depth
     depth = np.minimum(best, zb)
     depth[depth >= 1e4] = np.inf
     return np.where(np.isfinite(depth), depth, 0.0).astype(np.float32)

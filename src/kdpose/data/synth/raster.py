@@ -26,16 +26,20 @@ class ZBuffer:
     Attributes:
         depth: (H, W) float32 camera z of the nearest surface (``inf`` where nothing was drawn).
         prim: (H, W) int32 id of the primitive seen at each pixel (-1 where nothing was drawn).
-        normal: (H, W, 3) float32 unit surface normal in the camera frame (pointing towards the camera).
+        normal: (H, W, 3) float32 unit surface normal in the camera frame (pointing towards the camera), or None
+            when not computed.
     """
 
     depth: np.ndarray
     prim: np.ndarray
-    normal: np.ndarray
+    normal: np.ndarray | None
 
 
-def _next_pow2(x: np.ndarray) -> np.ndarray:
-    return np.maximum(4, 2 ** np.ceil(np.log2(np.maximum(x, 1))).astype(np.int64))
+def _size_class(x: np.ndarray) -> np.ndarray:
+    """Sprite size classes: 4, 8, 16, then multiples of 16 (few classes for the many small primitives, little
+    padding for the large ones)."""
+    small = np.maximum(4, 2 ** np.ceil(np.log2(np.maximum(x, 1))).astype(np.int64))
+    return np.where(x <= 16, small, (x + 15) // 16 * 16)
 
 
 def _split_long(camera: Camera, a, b, ra, rb, ids, max_pieces: int = 4):
@@ -60,15 +64,16 @@ def _split_long(camera: Camera, a, b, ra, rb, ids, max_pieces: int = 4):
 
 
 def capsule_fragments(camera: Camera, a: np.ndarray, b: np.ndarray, ra: np.ndarray, rb: np.ndarray,
-                      first_id: int = 0) -> list[tuple[np.ndarray, ...]]:
+                      first_id: int = 0, normals: bool = True) -> list[tuple[np.ndarray, ...]]:
     """Fragments of capsules given in camera coordinates.
 
     Args:
         a, b: (P, 3) end points (camera frame); ra, rb: (P,) radii in metres.
         first_id: id of the first capsule (ids are ``first_id + arange(P)``).
+        normals: compute the surface normals (only shading needs them).
 
     Returns:
-        a list of (index (F,), depth (F,), prim (F,), normal (F, 3)) chunks.
+        a list of (index (F,), depth (F,), prim (F,), normal (F, 3) or None) chunks.
     """
     W, H, f = camera.width, camera.height, camera.focal
     keep = (a[:, 2] - ra > NEAR_CLIP) & (b[:, 2] - rb > NEAR_CLIP)
@@ -86,38 +91,45 @@ def capsule_fragments(camera: Camera, a: np.ndarray, b: np.ndarray, ra: np.ndarr
     x0, y0 = np.maximum(x0, 0), np.maximum(y0, 0)
     x1, y1 = np.minimum(x1, W - 1), np.minimum(y1, H - 1)
     visible = (x1 >= x0) & (y1 >= y0)
-    sx, sy = _next_pow2(x1 - x0 + 1), _next_pow2(y1 - y0 + 1)
+    sx, sy = _size_class(x1 - x0 + 1), _size_class(y1 - y0 + 1)
     chunks = []
     keys = sx * 100000 + sy
     for key in np.unique(keys[visible]):
         sel = np.nonzero(visible & (keys == key))[0]
         bx, by = int(sx[sel[0]]), int(sy[sel[0]])
-        px = (x0[sel, None] + np.arange(bx)[None, :]).astype(np.float32)[:, None, :]  # (P, 1, Sx)
-        py = (y0[sel, None] + np.arange(by)[None, :]).astype(np.float32)[:, :, None]  # (P, Sy, 1)
-        ax, ay = pa[sel, 0, None, None].astype(np.float32), pa[sel, 1, None, None].astype(np.float32)
+        # pixel offsets from the projected start point a, per sprite: rx (P, 1, Sx), ry (P, Sy, 1)
+        rx = ((x0[sel] - pa[sel, 0])[:, None] + np.arange(bx)[None, :]).astype(np.float32)[:, None, :]
+        ry = ((y0[sel] - pa[sel, 1])[:, None] + np.arange(by)[None, :]).astype(np.float32)[:, :, None]
         ex = (pb[sel, 0] - pa[sel, 0]).astype(np.float32)[:, None, None]
         ey = (pb[sel, 1] - pa[sel, 1]).astype(np.float32)[:, None, None]
         inv_len2 = 1.0 / np.maximum(ex * ex + ey * ey, 1e-6)
-        t = np.clip(((px - ax) * ex + (py - ay) * ey) * inv_len2, 0.0, 1.0)  # (P, Sy, Sx)
-        dx = px - (ax + t * ex)
-        dy = py - (ay + t * ey)
-        rho = rho_a[sel, None, None].astype(np.float32) + t * (rho_b - rho_a)[sel, None, None].astype(np.float32)
-        d2 = dx * dx + dy * dy
-        inside = (d2 < rho * rho) & (px <= x1[sel, None, None]) & (py <= y1[sel, None, None])
-        if not inside.any():
+        t = rx * (ex * inv_len2) + ry * (ey * inv_len2)  # (P, Sy, Sx) position along the axis
+        np.clip(t, 0.0, 1.0, out=t)
+        dx = rx - t * ex
+        dy = ry - t * ey
+        rho = t * (rho_b - rho_a)[sel, None, None].astype(np.float32)
+        rho += rho_a[sel, None, None].astype(np.float32)
+        inside = dx * dx + dy * dy < rho * rho
+        if (x0[sel] + bx > W).any() or (y0[sel] + by > H).any():  # padding that runs off the image
+            inside &= ((x0[sel, None] + np.arange(bx)) < W)[:, None, :]
+            inside &= ((y0[sel, None] + np.arange(by)) < H)[:, :, None]
+        flat = np.flatnonzero(inside)
+        if flat.size == 0:
             continue
-        p_i, v_i, u_i = np.nonzero(inside)
-        t_f = t[p_i, v_i, u_i]
-        rho_f = rho[p_i, v_i, u_i]
-        nx = dx[p_i, v_i, u_i] / rho_f
-        ny = dy[p_i, v_i, u_i] / rho_f
+        t_f = t.reshape(-1)[flat]
+        rho_f = rho.reshape(-1)[flat]
+        nx = dx.reshape(-1)[flat] / rho_f
+        ny = dy.reshape(-1)[flat] / rho_f
         nz = -np.sqrt(np.maximum(1.0 - nx * nx - ny * ny, 0.0))
+        p_i, rem = np.divmod(flat, bx * by)
+        v_i, u_i = np.divmod(rem, bx)
         s = sel[p_i]
         za, zb = a[s, 2].astype(np.float32), b[s, 2].astype(np.float32)
         radius = ra[s].astype(np.float32) + t_f * (rb[s] - ra[s]).astype(np.float32)
         depth = za + t_f * (zb - za) + radius * nz
-        index = (py[p_i, v_i, 0].astype(np.int64) * W + px[p_i, 0, u_i].astype(np.int64))
-        chunks.append((index, depth, (ids[s] + first_id).astype(np.int32), np.stack([nx, ny, nz], 1)))
+        index = (y0[s] + v_i) * W + (x0[s] + u_i)
+        normal = np.stack([nx, ny, nz], 1) if normals else None
+        chunks.append((index, depth, (ids[s] + first_id).astype(np.int32), normal))
     return chunks
 
 
@@ -160,17 +172,23 @@ def polygon_fragments(camera: Camera, polygons: list[np.ndarray], first_id: int 
     return chunks
 
 
-def composite(chunks: list[tuple[np.ndarray, ...]], width: int, height: int) -> ZBuffer:
-    """Z-buffer the fragments: per pixel the nearest fragment wins (ties: the later one, deterministically)."""
+def composite(chunks: list[tuple[np.ndarray, ...]], width: int, height: int, normals: bool = True) -> ZBuffer:
+    """Z-buffer the fragments: per pixel the nearest fragment wins (ties: the later one, deterministically).
+    With ``normals=False`` the normal buffer is left empty (``ZBuffer.normal`` is None)."""
     depth = np.full(width * height, np.inf, np.float32)
     prim = np.full(width * height, -1, np.int32)
-    normal = np.zeros((width * height, 3), np.float32)
-    normal[:, 2] = -1.0
+    normal = None
+    if normals:
+        normal = np.zeros((width * height, 3), np.float32)
+        normal[:, 2] = -1.0
     if chunks:
         index = np.concatenate([c[0] for c in chunks])
         z = np.concatenate([c[1] for c in chunks]).astype(np.float32)
         np.minimum.at(depth, index, z)
         win = z <= depth[index]
-        prim[index[win]] = np.concatenate([c[2] for c in chunks])[win]
-        normal[index[win]] = np.concatenate([c[3] for c in chunks])[win]
-    return ZBuffer(depth.reshape(height, width), prim.reshape(height, width), normal.reshape(height, width, 3))
+        winners = index[win]
+        prim[winners] = np.concatenate([c[2] for c in chunks])[win]
+        if normal is not None:
+            normal[winners] = np.concatenate([c[3] for c in chunks])[win]
+    return ZBuffer(depth.reshape(height, width), prim.reshape(height, width),
+                   None if normal is None else normal.reshape(height, width, 3))

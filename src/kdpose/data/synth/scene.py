@@ -97,7 +97,7 @@ class _Primitives:
     material: np.ndarray
 
 
-def _rasterise(layout: SceneLayout, objects: list[int]) -> _Primitives:
+def _rasterise(layout: SceneLayout, objects: list[int], normals: bool = True) -> _Primitives:
     cam = layout.camera
     n = len(layout.people)
     a, b, ra, rb, owner, material = [], [], [], [], [], []
@@ -133,9 +133,9 @@ def _rasterise(layout: SceneLayout, objects: list[int]) -> _Primitives:
         a_all = b_all = np.zeros((0, 3))
         ra_all = rb_all = np.zeros(0)
         owner_all = mat_all = np.zeros(0, np.int64)
-    chunks = capsule_fragments(cam, a_all, b_all, ra_all, rb_all)
+    chunks = capsule_fragments(cam, a_all, b_all, ra_all, rb_all, normals=normals)
     chunks += polygon_fragments(cam, polygons, first_id=len(ra_all))
-    zb = composite(chunks, cam.width, cam.height)
+    zb = composite(chunks, cam.width, cam.height, normals=normals)
     owner_all = np.concatenate([owner_all, np.asarray(poly_owner, np.int64)]).astype(np.int64)
     mat_all = np.concatenate([mat_all, np.full(len(poly_owner), -1)]).astype(np.int64)
     return _Primitives(zb, owner_all, mat_all)
@@ -245,7 +245,7 @@ def render_scene(cfg: SynthConfig, seed, backgrounds: list | None = None) -> Syn
     n = len(layout.people)
     # every object is drawn with the people (in depth mode they form the foreground layer that is fused onto the
     # room, so objects can occlude people in both modes)
-    prims = _rasterise(layout, list(range(len(layout.objects))))
+    prims = _rasterise(layout, list(range(len(layout.objects))), normals=cfg.modality == "rgb")
     prim = prims.zbuffer.prim
     owner = np.where(prim >= 0, prims.owner[np.maximum(prim, 0)], -1)
     instance_map = np.where(owner < n, owner, -1).astype(np.int16)
