@@ -188,7 +188,8 @@ def export_onnx(
         raise DataError(f"{path}: is a directory, expected an .onnx file path")
 
     in_channels = int(getattr(model, "in_channels", 3))
-    dummy = torch.randn(batch_size, in_channels, h, w, generator=torch.Generator().manual_seed(0))
+    device = next(model.parameters(), torch.empty(0)).device  # trace where the model lives (CPU or GPU)
+    dummy = torch.randn(batch_size, in_channels, h, w, generator=torch.Generator().manual_seed(0)).to(device)
     was_training = model.training
     model.eval()
     try:
@@ -345,13 +346,15 @@ def check_parity(
         inputs = torch.randn(batch, in_channels, h, w, generator=gen)
     was_training = model.training
     model.eval()
+    device = next(model.parameters(), torch.empty(0)).device
     try:
         with torch.no_grad():
-            ref = model(inputs)
+            ref = model(inputs.to(device))
     finally:
         model.train(was_training)
+    ref = _to_cpu(ref)
     ref_tensors, _ = _flatten_output(ref)
-    got = runner.run(inputs.numpy())
+    got = runner.run(inputs.cpu().numpy())
     diffs = {
         name: float(np.abs(t.numpy() - got[name]).max()) if t.numel() else 0.0
         for name, t in zip(runner.output_names, ref_tensors)
@@ -362,13 +365,25 @@ def check_parity(
     if fp64_reference:
         import copy
 
-        exact = copy.deepcopy(model).double().eval()
+        exact = copy.deepcopy(model).cpu().double().eval()
         with torch.no_grad():
-            ref64, _ = _flatten_output(exact(inputs.double()))
+            ref64, _ = _flatten_output(exact(inputs.cpu().double()))
         report.fp64_err_torch = max(float((a.double() - b).abs().max()) for a, b in zip(ref_tensors, ref64))
         report.fp64_err_onnx = max(float(np.abs(got[n].astype(np.float64) - b.numpy()).max())
                                    for n, b in zip(runner.output_names, ref64))
     return report
+
+
+def _to_cpu(output: Any) -> Any:
+    """The head output with every tensor on the CPU (same NamedTuple type)."""
+    if isinstance(output, torch.Tensor):
+        return output.cpu()
+    if getattr(output, "_fields", None) is None:
+        return output
+    fields = [getattr(output, f) for f in output._fields]
+    moved = [v.cpu() if isinstance(v, torch.Tensor) else
+             type(v)(t.cpu() for t in v) if isinstance(v, (list, tuple)) else v for v in fields]
+    return type(output)(*moved)
 
 
 def _decoded_diff(model: nn.Module, ref: Any, arrays: Sequence[np.ndarray]) -> float | None:
