@@ -291,3 +291,43 @@ def test_recipe_builds_dwpose_task_through_the_engine(tmp_path):
     cfg.distill.teacher_input_size, cfg.distill.teacher_weights = (64, 128), ""
     with pytest.raises(ConfigError, match="same resolution"):
         build_task(cfg, build_model(cfg.model))
+
+
+# ------------------------------------------------------------------------------------------ benchmark driver
+
+
+def test_benchmark_driver_writes_tables_from_finished_runs(tmp_path, monkeypatch):
+    import importlib.util
+    import json
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "dwpose" / "run.py"
+    spec = importlib.util.spec_from_file_location("dwpose_bench_run", path)
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, bench)  # dataclasses look their module up
+    spec.loader.exec_module(bench)
+
+    assert [r.name for r in bench.needed_runs(["table4"])] == ["teacher-m", "baseline", "s1", "baseline+s2", "s1+s2"]
+    cmd = bench.command(bench.RUNS["logit+mask"], 2, tmp_path, tmp_path / "synth", "cpu", False, 1)
+    joined = " ".join(cmd)
+    assert "use_gt: false" in joined and "logit_mask: true" in joined and "alpha: 7.000e-05" in joined
+    assert f"distill.teacher_weights={tmp_path / 'teacher-m' / 'seed0' / 'final.safetensors'}" in joined
+    assert "train.seed=2" in joined
+
+    root = tmp_path / "full"  # fabricated finished runs: AP 0.5 + 0.1 * seed for every part
+    for name in ("logit", "logit+mask"):
+        for seed in (0, 1):
+            work = root / name / f"seed{seed}"
+            work.mkdir(parents=True)
+            rec = {"kind": "val", "elapsed_min": 2.0, **{p: {"AP": 0.5 + 0.1 * seed} for p in bench.PARTS}}
+            (work / "log.jsonl").write_text(json.dumps({"kind": "train", "loss": 1.0}) + "\n" + json.dumps(rec) + "\n")
+            (work / "final.safetensors").write_text("")
+    md = tmp_path / "BENCHMARKS.md"
+    md.write_text("# Benchmarks\n\nother text\n\n<!-- dwpose:table7 -->\nold\n<!-- /dwpose:table7 -->\ntail\n")
+    assert bench.main(["table7", "--seeds", "0", "1", "--work-root", str(tmp_path), "--markdown", str(md),
+                       "--report-only"]) == 0
+    text = md.read_text()
+    assert "old" not in text and text.startswith("# Benchmarks\n\nother text") and text.endswith("tail\n")
+    assert "| Logit + mask | `logit+mask` | 55.0 +- 7.1 |" in text
+    assert "python benchmarks/dwpose/run.py table7" in text
