@@ -122,3 +122,21 @@ def test_user_backgrounds_and_unwritable_output(tmp_path):
     blocker.write_text("x")
     with pytest.raises(DataError, match="cannot create the output folder"):
         write_coco_dataset(blocker / "sub", SynthConfig(width=32, height=32), 1)
+
+
+def test_a_failing_image_is_skipped_and_reported(tmp_path, monkeypatch, capsys):
+    from kdpose.data.synth import writer
+
+    original = writer.render_scene
+
+    def flaky(cfg, seed, backgrounds=None):
+        if seed[2] == 1:
+            raise ValueError("broken scene")
+        return original(cfg, seed, backgrounds=backgrounds)
+
+    monkeypatch.setattr(writer, "render_scene", flaky)
+    path = write_coco_dataset(tmp_path, SynthConfig(width=48, height=36, max_people=1), 3)
+    data = json.loads(path.read_text())
+    assert [im["id"] for im in data["images"]] == [1, 3]
+    assert data["info"]["skipped_images"] == ["image 1: ValueError: broken scene"]
+    assert "skipped image 1" in capsys.readouterr().err

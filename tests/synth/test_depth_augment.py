@@ -56,3 +56,22 @@ def test_sensor_noise_grows_with_depth_and_holes_appear_at_edges():
     sensed = simulate_sensor(step, np.random.default_rng(1), noise=0.0)
     assert (sensed[:, 30:34] == 0).mean() > 0.3 and (sensed[:, 5:25] == 0).mean() < 0.05
     assert (simulate_sensor(np.full((8, 8), 9.0, np.float32), rng) == 0).all()  # beyond the 8 m range
+
+
+def test_refusing_a_scene_onto_a_synthetic_background():
+    from kdpose.data.synth import SynthConfig, render_scene, synthetic_background
+
+    rng = np.random.default_rng(3)
+    background = synthetic_background(rng, 96, 72)
+    assert background.dtype == np.uint16 and background.shape == (72, 96) and (background > 0).mean() > 0.3
+    scene = render_scene(SynthConfig(width=96, height=72, modality="depth", distance_range=(1.5, 4.0)), (0, 0, 2))
+    z = scene.zbuffer
+    layer = np.isfinite(z)
+    fused = fuse_background(np.where(layer, z * 1000, 0), layer, background, margin_mm=200)
+    assert np.array_equal(fused[layer], np.round(z[layer] * 1000).astype(np.uint16))
+    support = layer & (background > 0)
+    behind = fused[~layer].astype(int)
+    assert (behind[background[~layer] > 0] >= background[~layer][background[~layer] > 0]).all()
+    if support.any():  # the background now lies at least the margin behind the people wherever it is valid
+        shift = int(fused[~layer & (background > 0)][0]) - int(background[~layer & (background > 0)][0])
+        assert (background[support].astype(int) + shift - np.round(z[support] * 1000)).min() >= 199

@@ -25,6 +25,10 @@ Depth augmentations (the depth pose-machines paper; numpy, reusable on any depth
     ``silhouette_dropout(depth, mask, rng, rate=0.2, band_px=None)``: set ``rate`` of the silhouette pixels to 0
     (the paper's 20 % pixel noise); ``band_px`` restricts it to a border band.
     ``simulate_sensor(depth_m, rng, noise=0.5) -> uint16``: Kinect-2-like noise, edge holes, flying pixels, range.
+    ``synthetic_background(rng, width, height)``: a sensor-like empty-room frame to fuse people onto on the fly.
+    The clean people layer of a scene is ``SynthScene.zbuffer`` (metres, ``inf`` = empty) and its silhouettes
+    ``SynthScene.instance_map >= 0``, so ``fuse_background(np.where(np.isfinite(z), z * 1000, 0),
+    np.isfinite(z), background)`` re-fuses a scene onto any background.
 
 Example::
 
@@ -36,7 +40,7 @@ Example::
 from __future__ import annotations
 
 from .config import GENERATOR_VERSION, SynthConfig, parse_size
-from .depth import fuse_background, silhouette_dropout, simulate_sensor
+from .depth import fuse_background, silhouette_dropout, simulate_sensor, synthetic_background
 from .scene import SynthInstance, SynthScene, render_scene
 from .writer import annotation_path, scene_seed, write_coco_dataset
 
@@ -54,5 +58,5 @@ def __getattr__(name: str):
 __all__ = [
     "GENERATOR_VERSION", "SynthConfig", "parse_size", "render_scene", "SynthScene", "SynthInstance",
     "write_coco_dataset", "annotation_path", "scene_seed", "fuse_background", "silhouette_dropout",
-    "simulate_sensor", *sorted(_LAZY),
+    "simulate_sensor", "synthetic_background", *sorted(_LAZY),
 ]

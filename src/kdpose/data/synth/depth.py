@@ -12,13 +12,16 @@ Public augmentation API (all numpy, all take an explicit ``np.random.Generator``
 ``simulate_sensor(depth_m, rng, noise=0.5) -> np.ndarray``
     Metres (0 = nothing) -> uint16 millimetres with depth-dependent noise, holes and flying pixels at
     discontinuities, missing patches and the 0.5-8 m range of a Kinect 2.
+``synthetic_background(rng, width, height, noise=0.5) -> np.ndarray``
+    A sensor-like background frame (uint16 mm) of a random empty room, to fuse people onto on the fly when no
+    real background recordings are at hand.
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from .camera import Camera
+from .camera import Camera, sample_camera
 from .raster import composite, polygon_fragments
 
 SENSOR_RANGE_M = (0.5, 8.0)
@@ -134,3 +137,11 @@ def room_depth(rng: np.random.Generator, camera: Camera, extent: tuple[float, fl
     depth = np.minimum(best, zb)
     depth[depth >= 1e4] = np.inf
     return np.where(np.isfinite(depth), depth, 0.0).astype(np.float32)
+
+
+def synthetic_background(rng: np.random.Generator, width: int, height: int, noise: float = 0.5) -> np.ndarray:
+    """(H, W) uint16 millimetres: a random empty procedural room seen by a random camera, through the sensor
+    model (a stand-in for recorded background frames in :func:`fuse_background`)."""
+    camera = sample_camera(rng, width, height)
+    extent = (rng.uniform(1.0, 4.0), rng.uniform(2.5, 7.0))
+    return simulate_sensor(room_depth(rng, camera, extent), rng, noise)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,6 +109,17 @@ def _render_one(index: int) -> tuple[dict, list[dict]]:
     return image, anns
 
 
+def _render_safe(index: int) -> tuple[dict | None, list[dict] | str]:
+    """``_render_one``, but a failure to render one image is returned as a message instead of stopping the
+    whole job (I/O errors still stop it: nothing more could be written)."""
+    try:
+        return _render_one(index)
+    except DataError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - reported by the parent, the other images are kept
+        return None, f"image {index}: {type(exc).__name__}: {exc}"
+
+
 def annotation_path(out: str | os.PathLike, cfg: SynthConfig, split: str) -> Path:
     prefix = "coco_wholebody" if cfg.wholebody else "person_keypoints"
     return Path(out) / f"{prefix}_{split}.json"
@@ -125,6 +137,9 @@ def write_coco_dataset(out: str | os.PathLike, cfg: SynthConfig, num_images: int
         split: ``"train"``, ``"val"`` or ``"test"`` (separate seed streams and file names).
         workers: worker processes (1 = render in this process).
         progress: show a tqdm progress bar.
+
+    An image whose rendering fails is reported on stderr and listed in ``info["skipped_images"]``; the other
+    images are written. I/O errors raise ``DataError``.
     """
     cfg = cfg.validated()
     if not isinstance(num_images, int) or num_images < 0:
@@ -146,20 +161,26 @@ def write_coco_dataset(out: str | os.PathLike, cfg: SynthConfig, num_images: int
         from tqdm import tqdm
 
         bar = tqdm(total=num_images, desc=f"synth {split}", unit="img")
-    results = []
+    results, skipped = [], []
+
+    def collect(result):
+        if result[0] is None:
+            skipped.append(result[1])
+            print(f"kdpose synth: skipped {result[1]}", file=sys.stderr)
+        else:
+            results.append(result)
+        if bar is not None:
+            bar.update(1)
+
     if workers == 1 or num_images <= 1:
         _init_worker(job)
         for i in indices:
-            results.append(_render_one(i))
-            if bar is not None:
-                bar.update(1)
+            collect(_render_safe(i))
     else:
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
         with ctx.Pool(workers, initializer=_init_worker, initargs=(job,)) as pool:
-            for result in pool.imap(_render_one, indices, chunksize=4):
-                results.append(result)
-                if bar is not None:
-                    bar.update(1)
+            for result in pool.imap(_render_safe, indices, chunksize=4):
+                collect(result)
     if bar is not None:
         bar.close()
     images, annotations = [], []
@@ -168,7 +189,10 @@ def write_coco_dataset(out: str | os.PathLike, cfg: SynthConfig, num_images: int
         for ann in anns:
             ann["id"] = len(annotations) + 1
             annotations.append(ann)
-    coco = {"info": info(cfg, seed, split, num_images), "licenses": [], "images": images,
+    meta = info(cfg, seed, split, num_images)
+    if skipped:
+        meta["skipped_images"] = skipped
+    coco = {"info": meta, "licenses": [], "images": images,
             "annotations": annotations, "categories": categories(cfg)}
     path = annotation_path(out, cfg, split)
     write_json(path, coco)
