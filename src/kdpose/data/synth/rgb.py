@@ -108,7 +108,9 @@ def procedural_background(rng: np.random.Generator, camera: Camera, downscale: i
     t_floor = np.where(dy < -1e-4, -pos[1] / np.minimum(dy, -1e-4), np.inf)
     indoor = rng.random() < 0.7
     wall_z = rng.uniform(6.0, 40.0)
-    t_wall = np.where(dz > 1e-4, (wall_z - pos[2]) / np.maximum(dz, 1e-4), np.inf) if indoor else np.full_like(dy, np.inf)
+    t_wall = np.full_like(dy, np.inf)
+    if indoor:
+        t_wall = np.where(dz > 1e-4, (wall_z - pos[2]) / np.maximum(dz, 1e-4), np.inf)
     on_floor = t_floor < t_wall
     t = np.minimum(t_floor, t_wall)
     finite = np.isfinite(t)
@@ -159,7 +161,8 @@ def procedural_background(rng: np.random.Generator, camera: Camera, downscale: i
         cx, cy = rng.uniform(0, W), rng.uniform(0, H * 0.8)
         size = rng.uniform(0.02, 0.12) * W
         if rng.random() < 0.6:
-            cv2.rectangle(overlay, (int(cx), int(cy)), (int(cx + size), int(cy + size * rng.uniform(0.3, 2))), color, -1)
+            corner = (int(cx + size), int(cy + size * rng.uniform(0.3, 2)))
+            cv2.rectangle(overlay, (int(cx), int(cy)), corner, color, -1)
         else:
             cv2.circle(overlay, (int(cx), int(cy)), int(size / 2), color, -1)
     alpha = rng.uniform(0.4, 1.0)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
 from ...skeletons import get_skeleton
@@ -246,9 +245,10 @@ def render_scene(cfg: SynthConfig, seed, backgrounds: list | None = None) -> Syn
     # every object is drawn with the people (in depth mode they form the foreground layer that is fused onto the
     # room, so objects can occlude people in both modes)
     prims = _rasterise(layout, list(range(len(layout.objects))), normals=cfg.modality == "rgb")
-    prim = prims.zbuffer.prim
-    owner = np.where(prim >= 0, prims.owner[np.maximum(prim, 0)], -1)
-    instance_map = np.where(owner < n, owner, -1).astype(np.int16)
+    covered = np.flatnonzero(prims.zbuffer.prim >= 0)
+    owner = prims.owner[prims.zbuffer.prim.reshape(-1)[covered]]
+    instance_map = np.full(prims.zbuffer.prim.shape, -1, np.int16)
+    instance_map.reshape(-1)[covered] = np.where(owner < n, owner, -1)
     instances = _annotate(cfg, layout, prims.zbuffer, instance_map)
     if cfg.modality == "rgb":
         if backgrounds is None:
