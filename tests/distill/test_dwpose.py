@@ -331,3 +331,12 @@ def test_benchmark_driver_writes_tables_from_finished_runs(tmp_path, monkeypatch
     assert "old" not in text and text.startswith("# Benchmarks\n\nother text") and text.endswith("tail\n")
     assert "| Logit + mask | `logit+mask` | 55.0 +- 7.1 |" in text
     assert "python benchmarks/dwpose/run.py table7" in text
+
+
+def test_readme_dwpose_snippet_runs():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text.split("## DWPose", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "README.md#dwpose", "exec"), {})  # noqa: S102 (our own documentation)
