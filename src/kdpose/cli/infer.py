@@ -134,7 +134,10 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
     writer.close()
     elapsed = max(time.perf_counter() - start, 1e-9)
-    line = f"kdpose infer: {frames} frames, {people} people, {frames / elapsed:.1f} fps"
+    per_frame = 1000 / max(frames, 1)
+    line = (f"kdpose infer: {frames} frames, {people} people, {frames / elapsed:.1f} fps (detector "
+            f"{est.timings['detect_s'] * per_frame:.1f} ms/frame, pose {est.timings['pose_s'] * per_frame:.1f} "
+            "ms/frame)")
     if video is not None and args.det_every > 1:
         line += f", detector on {video.detector_runs} frames"
     if bad:

@@ -11,6 +11,7 @@ maxima (not probabilities; they can exceed 1), as in MMPose and rtmlib.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -112,6 +113,7 @@ class PoseEstimator:
         self.nms_thr = nms_thr
         self.padding = padding
         self.max_batch = max(1, int(max_batch))
+        self.timings = {"detect_s": 0.0, "pose_s": 0.0}  # cumulative wall time per stage (for summaries)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -141,10 +143,12 @@ class PoseEstimator:
         h, w = image.shape[:2]
         if self.detector is None:
             return np.array([[0, 0, w, h]], np.float32), np.ones(1, np.float32)
+        t0 = time.perf_counter()
         if isinstance(self.detector, DetectionFile):
             boxes, scores = self.detector.lookup(name, image_id)
         else:
             boxes, scores = run_detector(self.detector, image)
+        self.timings["detect_s"] += time.perf_counter() - t0
         keep = scores >= self.bbox_thr
         return boxes[keep], scores[keep]
 
@@ -159,6 +163,7 @@ class PoseEstimator:
         Returns:
             per image, :class:`PoseArrays` (after OKS-NMS, sorted by instance score, best first).
         """
+        t0 = time.perf_counter()
         clean = [sanitize_boxes(b, s, (im.shape[1], im.shape[0])) for im, b, s in zip(images, boxes, box_scores)]
         b = self.backend
         batch = crop_people(images, [c[0] for c in clean], b.input_size, b.mean, b.std, b.channel_order,
@@ -180,6 +185,7 @@ class PoseEstimator:
             keep = self._nms(kpts[sel], inst, batch.scale[sel])
             sel = sel[keep]
             results.append(PoseArrays(kpts[sel], scores[sel], bx[keep], bs[keep], inst[keep]))
+        self.timings["pose_s"] += time.perf_counter() - t0
         return results
 
     def _nms(self, keypoints: np.ndarray, instance_scores: np.ndarray, crop_scale: np.ndarray) -> np.ndarray:
