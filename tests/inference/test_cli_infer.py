@@ -72,3 +72,29 @@ def test_bad_inputs_give_one_line_errors(tmp_path, oracle_onnx, capsys):
         assert main(argv + ["--out", str(tmp_path / "o")]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("kdpose: error:") and expected in err and "\n" not in err, err
+
+
+def test_ctrl_c_keeps_the_frames_done_so_far(tmp_path, oracle_onnx, monkeypatch, capsys):
+    from kdpose.inference.video import VideoPoseEstimator
+
+    path = tmp_path / "cam.avi"
+    image, _, _ = synthetic_scene(people=1, size=(160, 120), seed=8)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 120))
+    for _ in range(5):
+        writer.write(image)
+    writer.release()
+    original = VideoPoseEstimator.process
+    calls = {"n": 0}
+
+    def interrupt_on_third(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(VideoPoseEstimator, "process", interrupt_on_third)
+    out = tmp_path / "out"
+    assert main(["infer", str(path), "--model", oracle_onnx, "--json", "--out", str(out)]) == 130
+    assert "2 frames" in capsys.readouterr().out
+    assert len(json.loads((out / "predictions" / "cam.json").read_text())) == 2
+    assert (out / "vis" / "cam.mp4").is_file()

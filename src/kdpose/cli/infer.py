@@ -105,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         video = VideoPoseEstimator(est, det_every=args.det_every, tracking=not args.no_track, smoothing=smoothing,
                                    kpt_thr=args.kpt_thr, fps=source.fps)
     frames = people = 0
+    interrupted = False
     bad: list[str] = []
     start = time.perf_counter()
     bar = tqdm(total=len(source) or None, unit="frame", file=sys.stderr, dynamic_ncols=True,
@@ -127,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
             frames += len(good)
             bar.update(len(chunk))
             bar.set_postfix(people=people)
+    except KeyboardInterrupt:  # the usual way to stop a webcam: keep what was processed
+        interrupted = True
     except BaseException:
         writer.abort()
         raise
@@ -144,7 +147,11 @@ def run(args: argparse.Namespace) -> int:
         line += f", {len(bad)} unreadable files skipped"
     if source.truncated:
         line += " (the video ended before its announced frame count)"
+    if interrupted:
+        line += " (interrupted)"
     print(f"{line}; outputs in {args.out}")
+    if interrupted:
+        return 130
     if frames == 0 and bad:
         return 1
     return 0
