@@ -35,10 +35,13 @@ REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "configs"
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
 PARTS = ("body", "foot", "face", "hand", "wholebody")
-TEACHER_RECIPE, S1_RECIPE, S2_RECIPE = "dwpose_synth_teacher_m.yaml", "dwpose_synth_s1_m-t.yaml", "dwpose_synth_s2_t.yaml"
+TEACHER_RECIPE = "dwpose_synth_teacher_m.yaml"
+S1_RECIPE = "dwpose_synth_s1_m-t.yaml"
+S2_RECIPE = "dwpose_synth_s2_t.yaml"
 
 # shrinks data and schedule so that the whole chain runs in minutes (smoke test of the pipeline only)
-QUICK = ["train.max_epochs=1", "eval.interval=1", "data.train.synthetic_images=24", "data.val.synthetic_images=8", "data.batch_size=8", "data.val_batch_size=16",
+QUICK = ["train.max_epochs=1", "eval.interval=1", "data.train.synthetic_images=24", "data.val.synthetic_images=8",
+         "data.batch_size=8", "data.val_batch_size=16",
          "data.workers=0", "data.persistent_workers=false", "train.epoch_iters=3", "schedule.warmup_iters=2",
          "train.log_interval=1"]
 

@@ -340,3 +340,13 @@ def test_readme_dwpose_snippet_runs():
     section = text.split("## DWPose", 1)[1].split("\n## ", 1)[0]
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
     exec(compile(code, "README.md#dwpose", "exec"), {})  # noqa: S102 (our own documentation)
+
+
+def test_distill_cli_refuses_plain_recipes(capsys):
+    from pathlib import Path
+
+    from kdpose.cli.main import main
+
+    recipe = Path(__file__).resolve().parents[2] / "configs" / "rtmpose-t_synth-body.yaml"
+    assert main(["distill", str(recipe)]) == 2
+    assert "distill.method is empty" in capsys.readouterr().err

@@ -11,14 +11,15 @@ HELP = "train a student with a distillation recipe (DWPose stage 1 / stage 2, Di
 EPILOG = """\
 Examples:
   kdpose distill configs/dwpose_synth_s1_m-t.yaml
-  kdpose distill configs/dwpose_synth_s2_t.yaml --set distill.teacher_weights=work_dirs/dwpose_synth_s1_m-t/final.safetensors
-  kdpose distill configs/dwpose_ucoco_s1_l-m.yaml --set distill.params.teacher_mode=train
-  kdpose distill configs/dwpose_synth_s1_m-t.yaml --set distill.params.use_feature=false --work-dir runs/logit_only
+  kdpose distill configs/dwpose_synth_s2_t.yaml --set distill.teacher_weights=runs/s1/final.safetensors
+  kdpose distill configs/dwpose_ucoco_s1_l-m_256x192.yaml --set 'distill.params={teacher_mode: train}'
+  kdpose distill configs/dwpose_synth_s1_m-t.yaml --set 'distill.params={use_feature: false}' --work-dir runs/no_fea
 
 The recipe's distill section names the method (dwpose, dwpose_stage2, distilpose, ...), the teacher model and
-its weights file, and the method's params. Outputs are those of 'kdpose train'; final.safetensors and
-best.safetensors hold the plain student (e.g. an rtmpose model loadable with kdpose.load_model), without the
-teacher or the distiller's own layers (kept in last.pt). See docs/dwpose.md.
+its weights file, and the method's params (a --set of distill.params replaces the whole mapping). Outputs are
+those of 'kdpose train'; final.safetensors and best.safetensors hold the plain student (e.g. an rtmpose model
+loadable with kdpose.load_model), without the teacher or the distiller's own layers (kept in last.pt).
+See docs/dwpose.md.
 """
 
 
