@@ -78,8 +78,8 @@ def test_ctrl_c_keeps_the_frames_done_so_far(tmp_path, oracle_onnx, monkeypatch,
     from kdpose.inference.video import VideoPoseEstimator
 
     path = tmp_path / "cam.avi"
-    image, _, _ = synthetic_scene(people=1, size=(160, 120), seed=8)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 120))
+    image, _, _ = synthetic_scene(people=1, size=(320, 240), seed=8)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 240))
     for _ in range(5):
         writer.write(image)
     writer.release()
