@@ -271,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="print the training commands, train nothing")
     parser.add_argument("--report-only", action="store_true", help="only read finished runs and write the tables")
     parser.add_argument("--markdown", type=Path, default=BENCHMARKS_MD, help="file whose dwpose sections are rewritten")
+    parser.add_argument("--results", type=Path, default=None,
+                        help="per-run numbers as JSON (default: results.json beside this script)")
     args = parser.parse_args(argv)
 
     keys = list(TABLES) if args.table == "all" else [args.table]
@@ -282,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         return 0
     summaries = {run.name: summarise(run, args.seeds, root) for run in runs}
-    results_file = Path(__file__).with_name("results_quick.json" if args.quick else "results.json")
+    results_file = args.results or Path(__file__).with_name("results_quick.json" if args.quick else "results.json")
     old = json.loads(results_file.read_text()) if results_file.is_file() else {}
     results_file.write_text(json.dumps(old | summaries, indent=2) + "\n")
     for key in keys:

@@ -326,11 +326,12 @@ def test_benchmark_driver_writes_tables_from_finished_runs(tmp_path, monkeypatch
     md = tmp_path / "BENCHMARKS.md"
     md.write_text("# Benchmarks\n\nother text\n\n<!-- dwpose:table7 -->\nold\n<!-- /dwpose:table7 -->\ntail\n")
     assert bench.main(["table7", "--seeds", "0", "1", "--work-root", str(tmp_path), "--markdown", str(md),
-                       "--report-only"]) == 0
+                       "--report-only", "--results", str(tmp_path / "results.json")]) == 0
     text = md.read_text()
     assert "old" not in text and text.startswith("# Benchmarks\n\nother text") and text.endswith("tail\n")
     assert "| Logit + mask | `logit+mask` | 55.0 +- 7.1 |" in text
     assert "python benchmarks/dwpose/run.py table7" in text
+    assert json.loads((tmp_path / "results.json").read_text())["logit"]["n"] == 2
 
 
 def test_readme_dwpose_snippet_runs():
