@@ -125,3 +125,18 @@ def test_other_families_export_parity(name, size, outputs, check_decoded, tmp_pa
     assert runner.meta.input_channels == in_channels
     if in_channels == 1:  # depth: metres in [0, 8] -> [-0.5, 0.5] as (mm - 4000) / 8000
         assert runner.meta.channel_order == "D" and runner.meta.mean == (4000.0,) and runner.meta.std == (8000.0,)
+
+
+def test_cli_static_int8_calibrated_on_synthetic_crops(tmp_path, capsys):
+    from kdpose.data.synth import SynthConfig, write_coco_dataset
+
+    ann = write_coco_dataset(tmp_path / "synth", SynthConfig(width=160, height=120, max_people=2), 2, seed=0,
+                             split="val")
+    out = tmp_path / "t.onnx"
+    rc = main(["export", "rtmpose-t", "--out", str(out), "--input-size", "64x64", "--no-check", "--int8",
+               "--int8-calib", str(ann), "--calib-count", "4"])
+    text = capsys.readouterr().out
+    assert rc == 0 and "static int8, calibrated on" in text
+    assert read_metadata(tmp_path / "t.int8.onnx").precision == "int8-static"
+    assert main(["export", "rtmpose-t", "--out", str(out), "--int8-calib", str(ann)]) == 2
+    assert "--int8-calib needs --int8" in capsys.readouterr().err
