@@ -68,29 +68,34 @@ def silhouette_dropout(depth: np.ndarray, mask: np.ndarray, rng: np.random.Gener
 
 def simulate_sensor(depth_m: np.ndarray, rng: np.random.Generator, noise: float = 0.5) -> np.ndarray:
     """Kinect-2-like measurement of a clean depth map (metres, 0 = no surface) -> uint16 millimetres."""
-    clean = depth_m.astype(np.float32)
+    clean = np.ascontiguousarray(depth_m, dtype=np.float32)
+    h, w = clean.shape
     valid = clean > 0
     # discontinuities of the clean surface: a band of holes and flying pixels (mixtures of near and far)
-    zmax = cv2.dilate(clean, np.ones((3, 3), np.uint8))
-    zmin = cv2.erode(np.where(valid, clean, 1e4).astype(np.float32), np.ones((3, 3), np.uint8))
-    edge = valid & (zmax - zmin > 0.05 + 0.03 * clean)
-    # axial noise grows with the square of the distance (Nguyen et al. 2012 model, scaled by ``noise``)
-    sigma = (0.0012 + 0.0019 * np.square(np.maximum(clean - 0.4, 0.0))) * (0.4 + 1.2 * noise)
-    z = clean + rng.standard_normal(clean.shape, dtype=np.float32) * sigma
-    draw = rng.random(z.shape, dtype=np.float32)
-    holes = edge & (draw < 0.55)
-    flying = edge & (draw >= 0.55) & (draw < 0.8)
-    z = np.where(flying, 0.5 * (zmax + np.minimum(zmin, zmax)), z)
-    if rng.random() < 0.5:  # thicken part of the hole band
-        holes = cv2.dilate(holes.astype(np.uint8), np.ones((2, 2), np.uint8)).astype(bool) & (draw < 0.8)
+    kernel = np.ones((3, 3), np.uint8)
+    zmax = cv2.dilate(clean, kernel).reshape(-1)
+    zmin = cv2.erode(np.where(valid, clean, np.float32(1e4)), kernel).reshape(-1)
+    edge = np.flatnonzero(valid.reshape(-1) & (zmax - zmin > 0.05 + 0.03 * clean.reshape(-1)))
+    # axial noise grows with the square of the distance (Nguyen et al. 2012 model, scaled by ``noise``); drawn on
+    # a half-resolution grid (the sensor's depth is spatially smoothed, so neighbouring errors correlate)
+    sigma = (0.0012 + 0.0019 * np.square(np.maximum(clean - 0.4, 0.0))) * np.float32(0.4 + 1.2 * noise)
+    grain = rng.standard_normal(((h + 1) // 2, (w + 1) // 2), dtype=np.float32)
+    z = clean + cv2.resize(grain, (w, h), interpolation=cv2.INTER_NEAREST) * sigma
+    flat = z.reshape(-1)
+    draw = rng.random(edge.size, dtype=np.float32)
+    flying = edge[(draw >= 0.55) & (draw < 0.8)]
+    flat[flying] = 0.5 * (zmax[flying] + zmin[flying])
+    holes = np.zeros(h * w, bool)
+    holes[edge[draw < 0.55]] = True
+    if rng.random() < 0.5:  # thicken the hole band
+        holes = cv2.dilate(holes.reshape(h, w).astype(np.uint8), np.ones((2, 2), np.uint8)).reshape(-1) > 0
     # missing patches (dark / specular materials) and sparse speckle
-    h, w = z.shape
     patches = cv2.resize(rng.random((h // 24 + 1, w // 24 + 1), dtype=np.float32), (w, h),
-                         interpolation=cv2.INTER_LINEAR) < 0.04 * (0.5 + noise)
-    speckle = draw > 1.0 - 0.004 * (0.5 + noise)
-    z = np.where(holes | patches | speckle | ~valid, 0.0, z)
+                         interpolation=cv2.INTER_LINEAR).reshape(-1) < 0.04 * (0.5 + noise)
+    holes |= patches
+    holes[rng.integers(0, h * w, rng.binomial(h * w, 0.004 * (0.5 + noise)))] = True
     lo, hi = SENSOR_RANGE_M
-    z = np.where((z >= lo) & (z <= hi), z, 0.0)
+    flat[holes | ~valid.reshape(-1) | (flat < lo) | (flat > hi)] = 0.0
     return np.round(z * 1000.0).astype(np.uint16)
 
 
@@ -102,13 +107,13 @@ def room_depth(rng: np.random.Generator, camera: Camera, extent: tuple[float, fl
     left, right = max_x + rng.uniform(0.4, 3.0), max_x + rng.uniform(0.4, 3.0)
     free = min(left, right) - max_x - 0.2  # furniture on a side wall must leave the people's space free
     ceiling = max(rng.uniform(2.4, 3.6), float(camera.position[1]) + rng.uniform(0.3, 1.0))
-    # the room's planes are evaluated on a half-resolution grid and upsampled: plane depth is smooth (only the
-    # room's corners are kinks), the furniture boxes are drawn at full resolution
+    # the room's planes are evaluated on a grid 4x coarser and upsampled: plane depth is smooth (only the room's
+    # corners are kinks), the furniture boxes are drawn at full resolution
     W, H = camera.width, camera.height
-    w, h = max(8, W // 2), max(8, H // 2)
-    half = Camera(w, h, camera.focal * w / W, (camera.cx + 0.5) * w / W - 0.5, (camera.cy + 0.5) * h / H - 0.5,
+    w, h = max(8, W // 4), max(8, H // 4)
+    coarse = Camera(w, h, camera.focal * w / W, (camera.cx + 0.5) * w / W - 0.5, (camera.cy + 0.5) * h / H - 0.5,
                   camera.rotation, camera.position)
-    rays = half.rays() @ camera.rotation.astype(np.float32)  # world direction per pixel, camera z = 1
+    rays = coarse.rays() @ camera.rotation.astype(np.float32)  # world direction per pixel, camera z = 1
     pos = camera.position.astype(np.float32)
     best = np.full(rays.shape[:2], np.inf, np.float32)
     # planes as (axis, value): the exit point of a ray from inside a convex room is its nearest positive hit

@@ -200,27 +200,34 @@ def shade(image: np.ndarray, prim_of_pixel: np.ndarray, normal: np.ndarray, prim
     an index into ``slots``."""
     H, W = prim_of_pixel.shape
     flat = prim_of_pixel.reshape(-1)
-    covered = np.nonzero(flat >= 0)[0]
+    covered = np.flatnonzero(flat >= 0)
     if covered.size == 0:
         return
-    slot = prim_slot[flat[covered]]
-    n = normal.reshape(-1, 3)[covered]
+    slot = prim_slot.astype(np.int32)[flat[covered]]
     light = np.array([rng.uniform(-1, 1), rng.uniform(-1.3, 0.1), -rng.uniform(0.3, 1.5)], np.float32)
     light /= np.linalg.norm(light)
-    ambient = rng.uniform(0.25, 0.6)
-    lum = ambient + (1 - ambient) * np.clip(n @ light, 0.0, 1.0)
-    u = (covered % W).astype(np.float32)
-    v = (covered // W).astype(np.float32)
+    ambient = np.float32(rng.uniform(0.25, 0.6))
+    lum = normal.reshape(-1, 3)[covered] @ light
+    np.clip(lum, 0.0, 1.0, out=lum)
+    lum = ambient + (1 - ambient) * lum
     noise = _noise_field(rng, 256, 256, 8)
     colors = np.empty((covered.size, 3), np.float32)
+    counts = np.bincount(slot, minlength=len(slots))
     order = np.argsort(slot.astype(np.int16), kind="stable")  # radix sort: pixels grouped by slot
-    ends = np.cumsum(np.bincount(slot, minlength=len(slots)))
-    for s in np.flatnonzero(np.bincount(slot, minlength=len(slots))):
-        sel = order[(ends[s - 1] if s else 0):ends[s]]
+    ends = np.cumsum(counts)
+    for s in np.flatnonzero(counts):
+        sel = order[ends[s] - counts[s]:ends[s]]
         app = slots[int(s)]
-        m = _pattern(app.pattern, u[sel], v[sel], app.period * focal / max(app.depth, 0.3), app.angle, noise)
-        colors[sel] = app.color * (1 - m[:, None]) + app.color2 * m[:, None]
-    image.reshape(-1, 3)[covered] = np.clip(colors * lum[:, None], 0, 255).astype(np.uint8)
+        if app.pattern == 0:
+            colors[sel] = app.color
+            continue
+        pix = covered[sel]
+        u = (pix % W).astype(np.float32)
+        v = (pix // W).astype(np.float32)
+        m = _pattern(app.pattern, u, v, app.period * focal / max(app.depth, 0.3), app.angle, noise)[:, None]
+        colors[sel] = app.color + (app.color2 - app.color) * m
+    colors *= lum[:, None]
+    image.reshape(-1, 3)[covered] = np.clip(colors, 0, 255).astype(np.uint8)
 
 
 def paint_face(image: np.ndarray, face_px: np.ndarray, face_flags: np.ndarray, skin: np.ndarray) -> None:
