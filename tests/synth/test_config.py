@@ -59,3 +59,19 @@ def test_cli_bad_settings(tmp_path, capsys, argv, message):
     err = capsys.readouterr().err
     assert err.startswith("kdpose: error: synth:") and message in err
     assert "Traceback" not in err
+
+
+def test_cli_defaults_match_the_library_defaults():
+    import argparse
+
+    from kdpose.cli import synth as cli
+
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    args = parser.parse_args(["--out", "x", "--images", "1"])
+    lib = SynthConfig()
+    assert (args.occlusion, args.crowding, args.truncation, args.extremity, args.clutter, args.dropout) == (
+        lib.occlusion, lib.crowding, lib.truncation, lib.pose_extremity, lib.clutter, lib.dropout_prob)
+    assert (args.min_people, args.max_people, args.format, args.layout, args.modality) == (
+        lib.min_people, lib.max_people, lib.image_format, lib.layout, lib.modality)
+    assert parse_size(args.size) == (lib.width, lib.height)

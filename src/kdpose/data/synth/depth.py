@@ -103,7 +103,7 @@ def room_depth(rng: np.random.Generator, camera: Camera, extent: tuple[float, fl
     """(H, W) float32 camera-z depth (metres) of a procedural room: floor, back and side walls, ceiling, and
     furniture boxes along the walls. ``extent`` = (max |x|, max z) of the people, so that the room contains them."""
     max_x, max_z = extent
-    back = max_z + rng.uniform(0.4, 2.5)
+    back = max_z + rng.uniform(0.3, 2.0)
     left, right = max_x + rng.uniform(0.4, 3.0), max_x + rng.uniform(0.4, 3.0)
     free = min(left, right) - max_x - 0.2  # furniture on a side wall must leave the people's space free
     ceiling = max(rng.uniform(2.4, 3.6), float(camera.position[1]) + rng.uniform(0.3, 1.0))
