@@ -55,6 +55,38 @@ def run_one(modality: str, layout: str, workers: int, images: int, seed: int) ->
     }
 
 
+def dataset_stats(modality: str, layout: str, scenes: int, seed: int) -> dict:
+    """How hard the default data is: label shares, person sizes, whole-body part validity."""
+    import numpy as np
+
+    from kdpose.data.synth import render_scene
+
+    cfg = SynthConfig(layout=layout, modality=modality)
+    flags, heights, people, valid = [], [], [], {"face": 0, "lefthand": 0, "righthand": 0, "foot": 0}
+    labelled_people = 0
+    for i in range(scenes):
+        scene = render_scene(cfg, (seed, 0, i))
+        people.append(len(scene.instances))
+        for inst in scene.instances:
+            if inst.num_keypoints == 0:
+                continue
+            labelled_people += 1
+            flags.append(inst.flags[:17])
+            heights.append(float(inst.bbox[3] - inst.bbox[1]))
+            for part in valid:
+                valid[part] += int(inst.part_valid.get(part, False))
+    f = np.concatenate(flags)
+    return {
+        "modality": modality, "layout": layout, "scenes": scenes,
+        "annotated_people_per_image": float(np.mean(people)),
+        "labelled_people_per_image": labelled_people / scenes,
+        "body_visible": float((f == 2).mean()), "body_occluded": float((f == 1).mean()),
+        "body_unlabelled": float((f == 0).mean()),
+        "box_height_px_p10_p50_p90": [float(v) for v in np.percentile(heights, [10, 50, 90])],
+        "part_valid_share": {k: v / max(labelled_people, 1) for k, v in valid.items()} if layout != "coco" else {},
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=200, help="images per setting (default 200)")
@@ -62,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="20 images per setting")
     parser.add_argument("--json", help="also write the rows as JSON here")
+    parser.add_argument("--stats", type=int, default=0, metavar="N",
+                        help="also print label statistics of N default scenes per setting (no timing)")
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
     images = 20 if args.quick else args.images
@@ -79,9 +113,26 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {modality} | {layout} | {w} | {row['images_per_s']:.1f} | {row['cpu_ms_per_image']:.1f} | "
                   f"{row['people_per_image']:.2f} | {row['mb_per_image']:.3f} |", flush=True)
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+    stats = []
+    if args.stats:
+        print("\n| modality | layout | people/image (labelled) | body kpts visible / occluded / unlabelled | "
+              "box height p10/p50/p90 px | face / left hand / right hand / feet labelled |")
+        print("|---|---|---|---|---|---|")
+        for modality, layout in SETTINGS:
+            st = dataset_stats(modality, layout, args.stats, args.seed)
+            stats.append(st)
+            parts = st["part_valid_share"]
+            part_text = " / ".join(f"{100 * parts[k]:.0f} %" for k in ("face", "lefthand", "righthand", "foot")) \
+                if parts else "-"
+            h10, h50, h90 = st["box_height_px_p10_p50_p90"]
+            print(f"| {modality} | {layout} | {st['annotated_people_per_image']:.2f} "
+                  f"({st['labelled_people_per_image']:.2f}) | {100 * st['body_visible']:.0f} / "
+                  f"{100 * st['body_occluded']:.0f} / {100 * st['body_unlabelled']:.0f} % | "
+                  f"{h10:.0f} / {h50:.0f} / {h90:.0f} | {part_text} |", flush=True)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"version": GENERATOR_VERSION, "rows": rows}, indent=1))
+        Path(args.json).write_text(json.dumps({"version": GENERATOR_VERSION, "rows": rows, "stats": stats},
+                                              indent=1))
     return 0
 
 
