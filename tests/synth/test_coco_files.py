@@ -7,6 +7,7 @@ import json
 import cv2
 import numpy as np
 import pytest
+from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
 from kdpose.cli.main import main
@@ -56,7 +57,9 @@ def test_pycocotools_round_trip(wholebody_dir):
             assert ann["area"] == mask.sum() and ann["iscrowd"] == 0 and ann["category_id"] == 1
             x, y, w, h = ann["bbox"]
             rows, cols = np.nonzero(mask)
-            assert x <= cols.min() + 0.5 and cols.max() - 0.5 <= x + w and y <= rows.min() + 0.5
+            assert x <= cols.min() and cols.max() + 1 <= x + w + 0.01 and y <= rows.min()
+            silhouette_box = mask_utils.toBbox(ann["segmentation"])
+            assert x <= silhouette_box[0] and x + w >= silhouette_box[0] + silhouette_box[2] - 0.01
             kp = np.asarray(ann["keypoints"]).reshape(17, 3)
             assert ann["num_keypoints"] == int((kp[:, 2] > 0).sum())
             assert set(kp[:, 2].tolist()) <= {0, 1, 2} and np.all(kp[kp[:, 2] == 0] == 0)

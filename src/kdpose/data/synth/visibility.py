@@ -51,14 +51,15 @@ def keypoint_flags(points_px: np.ndarray, depth: np.ndarray, depth_offset: np.nd
 
 
 def box_from_mask_and_points(mask: np.ndarray, points_px: np.ndarray, flags: np.ndarray) -> np.ndarray | None:
-    """(4,) float32 xyxy box around the silhouette ``mask`` (pixels are unit squares centred on integer
-    coordinates) and the visible keypoints, clipped to [0, W] x [0, H]; ``None`` when the silhouette is empty."""
+    """(4,) float32 xyxy box around the silhouette ``mask`` (as ``pycocotools.mask.toBbox`` measures it) grown to
+    include the visible keypoints, clipped to [0, W] x [0, H]; ``None`` when the silhouette is empty."""
     rows = np.nonzero(mask.any(1))[0]
     if rows.size == 0:
         return None
     cols = np.nonzero(mask.any(0))[0]
-    x0, x1 = cols[0] - 0.5, cols[-1] + 0.5
-    y0, y1 = rows[0] - 0.5, rows[-1] + 0.5
+    # pycocotools' convention (``mask.toBbox``): column c spans [c, c + 1)
+    x0, x1 = float(cols[0]), float(cols[-1] + 1)
+    y0, y1 = float(rows[0]), float(rows[-1] + 1)
     vis = flags == 2
     if vis.any():
         x0 = min(x0, float(points_px[vis, 0].min()))
