@@ -7,8 +7,9 @@ Domains (both from ``kdpose.data.synth``, depth mode):
   another seed split. A small labelled part of it is used for finetuning (the paper's 1750 DIH images), an
   unlabelled part as the adaptation target, and a labelled test part for every number reported.
 
-Miniature scale: 320x240 images, 184x184 training crops (the paper's 368 at half resolution), sigma and NMS radius
-halved accordingly, evaluation on whole images letterboxed to 248x184. Everything is a flag of ``run_table.py``.
+Scale: ``Scale(image, crop, eval_input)``; the paper's is 640x480-like images, 368x368 crops and whole-image
+evaluation at 488x368 (sigma 7 px, NMS radius 6 px); smaller scales shrink sigma and the NMS radius in proportion.
+Everything is a flag of ``run_table.py``.
 """
 from __future__ import annotations
 
@@ -37,11 +38,11 @@ ETAS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6)
 
 @dataclass
 class Scale:
-    """Image / crop / evaluation sizes of a run (defaults: the CPU miniature)."""
+    """Image / crop / evaluation sizes of a run (defaults: the paper's scale)."""
 
-    image: tuple[int, int] = (320, 240)
-    crop: tuple[int, int] = (184, 184)
-    eval_input: tuple[int, int] = (248, 184)
+    image: tuple[int, int] = (640, 480)
+    crop: tuple[int, int] = (368, 368)
+    eval_input: tuple[int, int] = (488, 368)
 
     @property
     def factor(self) -> float:

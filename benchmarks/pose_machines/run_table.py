@@ -8,7 +8,10 @@
 Protocol (paper Sec. VII, scaled down): train on the synthetic domain, finetune on a small labelled "real-like" set,
 test on held-out real-like scenes with the PCK precision / recall metric (best F over the detection threshold eta).
 Results go to ``benchmarks/pose_machines/results/table<N>.{json,md}`` and PR curves to ``.../table<N>_pr.png``.
-The defaults are a CPU-sized miniature; raise --iters / --synthetic / --scale on a GPU.
+The defaults use the paper's image scale (640x480 synthetic images, 368x368 crops, whole-image evaluation at
+488x368) and a GPU-sized number of steps. A CPU smoke run: ``--image 320 240 --crop 184 184 --eval-input 248 184
+--iters 300 --ft-iters 100 --synthetic 300 --width 32`` (too short to leave the all-background phase: F = 0).
+``oracle.py`` gives the ceiling (ground-truth maps through the same decoder and metric).
 """
 from __future__ import annotations
 
@@ -238,18 +241,18 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--table", type=int, choices=sorted(TABLES), required=True)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--iters", type=int, default=600, help="synthetic training steps per model")
-    p.add_argument("--ft-iters", type=int, default=200, help="finetuning steps on the labelled real-like set")
-    p.add_argument("--da-iters", type=int, default=300)
+    p.add_argument("--iters", type=int, default=6000, help="synthetic training steps per model")
+    p.add_argument("--ft-iters", type=int, default=1500, help="finetuning steps on the labelled real-like set")
+    p.add_argument("--da-iters", type=int, default=3000)
     p.add_argument("--da-checkpoints", type=int, default=5)
     p.add_argument("--max-lambda", type=float, default=100.0, help="the paper's Lambda")
     p.add_argument("--synthetic", type=int, default=2000, help="synthetic training scenes (100 %%)")
     p.add_argument("--real-train", type=int, default=200, help="labelled real-like finetuning scenes")
     p.add_argument("--test", type=int, default=150)
     p.add_argument("--val", type=int, default=40)
-    p.add_argument("--image", type=int, nargs=2, default=[320, 240])
-    p.add_argument("--crop", type=int, nargs=2, default=[184, 184])
-    p.add_argument("--eval-input", type=int, nargs=2, default=[248, 184])
+    p.add_argument("--image", type=int, nargs=2, default=[640, 480])
+    p.add_argument("--crop", type=int, nargs=2, default=[368, 368])
+    p.add_argument("--eval-input", type=int, nargs=2, default=[488, 368])
     p.add_argument("--width", type=int, default=64, help="Nw of the students / architectures")
     p.add_argument("--layout", default="coco")
     p.add_argument("--archs", nargs="+", default=["cpm-2s", "rpm-1s", "rpm-2s", "rpm-3s", "mpm-2s", "mpm-4s",
@@ -262,7 +265,7 @@ def main(argv=None) -> int:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
     p.add_argument("--work-dir", default="work_dirs/pose_machines")
     p.add_argument("--out", default=str(OUT))
