@@ -14,8 +14,10 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty
 
 import cv2
 import numpy as np
@@ -68,6 +70,7 @@ class _Job:
 
 
 _JOB: _Job | None = None
+_MAX_PENDING_WRITES = 8  # images whose files may still be in flight per worker
 
 
 def _init_worker(job: _Job) -> None:
@@ -84,9 +87,9 @@ def _write_bytes(path: Path, data: bytes) -> None:
         raise DataError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
-def _render_one(index: int) -> tuple[dict, list[dict]]:
-    """Render, write the image and mask files of image ``index``; return its image entry and annotations
-    (without annotation ids, which the parent assigns in order)."""
+def _render_one(index: int) -> tuple[dict, list[dict], list[tuple[Path, bytes]]]:
+    """Render image ``index``; return its image entry, its annotations (without annotation ids, which the parent
+    assigns in order) and the files to write (image, silhouettes)."""
     job = _JOB
     assert job is not None
     seed = scene_seed(job.seed, job.split, index)
@@ -95,29 +98,84 @@ def _render_one(index: int) -> tuple[dict, list[dict]]:
     name = f"{index:06d}"
     file_name = f"{job.split}/{name}{suffix}"
     mask_name = f"{job.split}_masks/{name}.png"
-    _write_bytes(Path(job.out) / file_name, data)
     labels = np.zeros(scene.instance_map.shape, np.uint8)
     for rank, inst in enumerate(scene.instances[:255]):
         labels[scene.instance_map == inst.person_index] = rank + 1
     ok, buf = cv2.imencode(".png", labels)
-    _write_bytes(Path(job.out) / mask_name, buf.tobytes())
     h, w = scene.instance_map.shape
     image_id = index + 1
     image = {"id": image_id, "file_name": file_name, "width": w, "height": h, "mask_file": mask_name}
     anns = [instance_annotation(inst, scene.instance_map == inst.person_index, image_id, 0, job.cfg.wholebody)
             for inst in scene.instances]
-    return image, anns
+    return image, anns, [(Path(job.out) / file_name, data), (Path(job.out) / mask_name, buf.tobytes())]
 
 
-def _render_safe(index: int) -> tuple[dict | None, list[dict] | str]:
-    """``_render_one``, but a failure to render one image is returned as a message instead of stopping the
-    whole job (I/O errors still stop it: nothing more could be written)."""
+def _produce(job: _Job, worker: int, workers: int, num_images: int, emit) -> None:
+    """Render images ``worker, worker + workers, ...`` and ``emit((index, image, anns))`` for each once its files
+    are on disk (``image`` None and ``anns`` a message when it failed to render). Files are written by a small
+    thread pool while the next image renders: ``atomic_write`` fsyncs, and waiting for the disk would otherwise
+    idle the core. I/O errors raise ``DataError``."""
+    _init_worker(job)
+    pending: list[tuple[int, dict, list[dict], list[Future]]] = []
+
+    def finish_oldest() -> None:
+        index, image, anns, futures = pending.pop(0)
+        for future in futures:
+            future.result()  # re-raises a DataError from the writer thread
+        emit((index, image, anns))
+
+    with ThreadPoolExecutor(max_workers=4) as io:
+        for index in range(worker, num_images, workers):
+            try:
+                image, anns, files = _render_one(index)
+            except Exception as exc:  # noqa: BLE001 - reported by the parent, the other images are kept
+                emit((index, None, f"image {index}: {type(exc).__name__}: {exc}"))
+                continue
+            pending.append((index, image, anns, [io.submit(_write_bytes, path, data) for path, data in files]))
+            while pending and (len(pending) > _MAX_PENDING_WRITES or all(f.done() for f in pending[0][3])):
+                finish_oldest()
+        while pending:
+            finish_oldest()
+
+
+def _worker_process(job: _Job, worker: int, workers: int, num_images: int, queue) -> None:
     try:
-        return _render_one(index)
-    except DataError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - reported by the parent, the other images are kept
-        return None, f"image {index}: {type(exc).__name__}: {exc}"
+        _produce(job, worker, workers, num_images, queue.put)
+        queue.put(("done", worker, None))
+    except BaseException as exc:  # noqa: BLE001 - the parent re-raises it
+        message = str(exc) if isinstance(exc, DataError) else f"{type(exc).__name__}: {exc}"
+        queue.put(("error", worker, message))
+
+
+def _run_workers(job: _Job, workers: int, num_images: int, collect) -> None:
+    """Run ``workers`` processes (fork where available) and feed their results to ``collect`` as they come."""
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_worker_process, args=(job, k, workers, num_images, queue), daemon=True)
+             for k in range(workers)]
+    for proc in procs:
+        proc.start()
+    running = set(range(workers))
+    try:
+        while running:
+            try:
+                item = queue.get(timeout=5.0)
+            except Empty:
+                dead = [k for k in running if not procs[k].is_alive()]
+                if dead and queue.empty():
+                    raise DataError(f"synth: worker process {dead[0]} died (exit code {procs[dead[0]].exitcode})")
+                continue
+            if item[0] == "done":
+                running.discard(item[1])
+            elif item[0] == "error":
+                raise DataError(item[2])
+            else:
+                collect(item)
+    finally:
+        for proc in procs:
+            if proc.is_alive() and running:
+                proc.terminate()
+            proc.join()
 
 
 def annotation_path(out: str | os.PathLike, cfg: SynthConfig, split: str) -> Path:
@@ -155,43 +213,42 @@ def write_coco_dataset(out: str | os.PathLike, cfg: SynthConfig, num_images: int
     job = _Job(cfg, str(out), int(seed), split, list_backgrounds(cfg.background_dir))
     if cfg.background_dir is not None and not job.backgrounds:
         raise ConfigError(f"{cfg.background_dir}: no background images (.jpg, .jpeg, .png, .bmp) in the folder")
-    indices = range(num_images)
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=num_images, desc=f"synth {split}", unit="img")
-    results, skipped = [], []
+    results: dict[int, tuple[dict, list[dict]]] = {}
+    skipped: dict[int, str] = {}
 
-    def collect(result):
-        if result[0] is None:
-            skipped.append(result[1])
-            print(f"kdpose synth: skipped {result[1]}", file=sys.stderr)
+    def collect(item) -> None:
+        index, image, anns = item
+        if image is None:
+            skipped[index] = anns
+            print(f"kdpose synth: skipped {anns}", file=sys.stderr)
         else:
-            results.append(result)
+            results[index] = (image, anns)
         if bar is not None:
             bar.update(1)
 
-    if workers == 1 or num_images <= 1:
-        _init_worker(job)
-        for i in indices:
-            collect(_render_safe(i))
-    else:
-        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
-        with ctx.Pool(workers, initializer=_init_worker, initargs=(job,)) as pool:
-            for result in pool.imap(_render_safe, indices, chunksize=4):
-                collect(result)
-    if bar is not None:
-        bar.close()
+    try:
+        if workers == 1 or num_images <= 1:
+            _produce(job, 0, 1, num_images, collect)
+        else:
+            _run_workers(job, min(workers, num_images), num_images, collect)
+    finally:
+        if bar is not None:
+            bar.close()
     images, annotations = [], []
-    for image, anns in results:
+    for index in sorted(results):
+        image, anns = results[index]
         images.append(image)
         for ann in anns:
             ann["id"] = len(annotations) + 1
             annotations.append(ann)
     meta = info(cfg, seed, split, num_images)
     if skipped:
-        meta["skipped_images"] = skipped
+        meta["skipped_images"] = [skipped[i] for i in sorted(skipped)]
     coco = {"info": meta, "licenses": [], "images": images,
             "annotations": annotations, "categories": categories(cfg)}
     path = annotation_path(out, cfg, split)
