@@ -141,3 +141,20 @@ def test_limb_order_is_checked():
         check_limb_order([(0, 1), (2, 3)], 4)
     with pytest.raises(ValueError, match="distinct"):
         PafCodec(3, [(0, 0)])
+
+
+def test_noisy_maps_decode_with_bounded_candidates():
+    codec = PafCodec(17, COCO_PAF_LIMBS, input_size=(96, 96), max_peaks=5)
+    gen = torch.Generator().manual_seed(0)
+    out = PafOutput(torch.rand(1, 1, 18, 12, 12, generator=gen), torch.randn(1, 1, 34, 12, 12, generator=gen))
+    heat = torch.nn.functional.interpolate(out.heatmaps[0, :, :17], scale_factor=8, mode="bicubic")[0]
+    peaks = codec.find_peaks(heat, 0.1)
+    counts = torch.bincount(peaks[:, 3].long(), minlength=17)
+    assert counts.max() <= 5 and counts.sum() > 17  # capped per keypoint type, not empty
+    # every kept peak is the strongest within the NMS radius among the kept peaks of its type
+    for k in range(17):
+        p = peaks[peaks[:, 3] == k]
+        d = (p[:, None, :2] - p[None, :, :2]).norm(dim=-1) + torch.eye(len(p)) * 1e9
+        assert (d > codec.nms_radius).all()
+    people = codec.decode(out)[0]
+    assert people.keypoints.shape[1:] == (17, 2) and np.isfinite(people.keypoints).all()

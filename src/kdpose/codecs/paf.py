@@ -105,13 +105,15 @@ class PafCodec:
         num_samples: samples on each candidate segment (10, endpoints included).
         min_sample_fraction: a candidate limb needs more than this share of samples above threshold (0.8).
         min_parts / min_mean_score: people with fewer parts or a lower mean score are dropped (3 / 0.2).
+        max_peaks: at most this many (strongest) peaks per keypoint type, which bounds the decoding cost of noisy
+            maps (untrained networks); far above the number of people in an image.
     """
 
     def __init__(self, num_keypoints: int, limbs: Sequence[tuple[int, int]] = COCO_PAF_LIMBS,
                  input_size: tuple[int, int] = (368, 368), stride: int = 8, sigma: float = 7.0,
                  limb_width: float = 1.0, peak_threshold: float = 0.1, nms_radius: float = 6.0,
                  paf_threshold: float = 0.05, num_samples: int = 10, min_sample_fraction: float = 0.8,
-                 min_parts: int = 3, min_mean_score: float = 0.2):
+                 min_parts: int = 3, min_mean_score: float = 0.2, max_peaks: int = 64):
         self.limbs = tuple((int(a), int(b)) for a, b in limbs)
         self.redundant = check_limb_order(self.limbs, num_keypoints)
         self.num_keypoints = int(num_keypoints)
@@ -126,11 +128,12 @@ class PafCodec:
         self.min_sample_fraction = float(min_sample_fraction)
         self.min_parts = int(min_parts)
         self.min_mean_score = float(min_mean_score)
+        self.max_peaks = int(max_peaks)
 
     def params(self) -> dict:
         """The codec's settings as plain JSON values (written into exported ONNX metadata)."""
         keys = ("num_keypoints", "input_size", "stride", "sigma", "limb_width", "peak_threshold", "nms_radius",
-                "paf_threshold", "num_samples", "min_sample_fraction", "min_parts", "min_mean_score")
+                "paf_threshold", "num_samples", "min_sample_fraction", "min_parts", "min_mean_score", "max_peaks")
         out = {k: getattr(self, k) for k in keys}
         out["input_size"] = list(self.input_size)
         out["limbs"] = [list(limb) for limb in self.limbs]
@@ -272,15 +275,26 @@ class PafCodec:
         pad = F.pad(h, (1, 1, 1, 1))
         strict = ((h > pad[:, 1:-1, :-2]) & (h > pad[:, 1:-1, 2:]) & (h > pad[:, :-2, 1:-1])
                   & (h > pad[:, 2:, 1:-1]) & (h > 0))
-        k, y, x = torch.nonzero(strict, as_tuple=True)
+        k, y, x = torch.nonzero(strict, as_tuple=True)  # sorted by keypoint type
         peaks = torch.stack([x.float(), y.float(), h[k, y, x], k.float()], 1)
-        if len(peaks) > 1 and self.nms_radius > 0:
-            same = k[:, None] == k[None, :]
-            near = (peaks[:, None, :2] - peaks[None, :, :2]).norm(dim=-1) <= self.nms_radius
-            idx = torch.arange(len(peaks))
-            stronger = (peaks[None, :, 2] > peaks[:, None, 2]) | ((peaks[None, :, 2] == peaks[:, None, 2])
+        if len(peaks) > 1:
+            keep = torch.ones(len(peaks), dtype=torch.bool)
+            counts = torch.bincount(k, minlength=heat.shape[0]).tolist()
+            start = 0
+            for n in counts:  # pairwise within one keypoint type (memory n^2, not P^2)
+                if n > 1 and self.nms_radius > 0:
+                    p = peaks[start:start + n]
+                    near = (p[:, None, :2] - p[None, :, :2]).norm(dim=-1) <= self.nms_radius
+                    idx = torch.arange(n)
+                    stronger = (p[None, :, 2] > p[:, None, 2]) | ((p[None, :, 2] == p[:, None, 2])
                                                                   & (idx[None, :] < idx[:, None]))
-            peaks = peaks[~(same & near & stronger).any(1)]
+                    keep[start:start + n] = ~(near & stronger).any(1)
+                if n > self.max_peaks:
+                    block = torch.where(keep[start:start + n], peaks[start:start + n, 2], torch.tensor(-1.0))
+                    weakest = torch.argsort(block, descending=True)[self.max_peaks:]
+                    keep[start + weakest] = False
+                start += n
+            peaks = peaks[keep]
         return peaks
 
     def score_limb(self, cand_a: torch.Tensor, cand_b: torch.Tensor, paf_xy: torch.Tensor,
