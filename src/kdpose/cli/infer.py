@@ -32,8 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layout", help="keypoint layout (coco, coco_wholebody, ...); needed for official ONNX "
                                          "files, which do not name theirs")
     parser.add_argument("--det", default="none",
-                        help="person detector: 'none' (whole image, default), a registered detector name, or a COCO "
-                             "detection-results .json")
+                        help="person detector: 'none' (whole image, default), a registered detector name, a detector "
+                             ".onnx file (kdpose export or official RTMDet/YOLOX), built-in detector .safetensors "
+                             "weights, or a COCO detection-results .json")
     parser.add_argument("--bboxes", help="COCO detection-results file with the person boxes (same as --det FILE)")
     parser.add_argument("--bbox-thr", type=float, default=0.3, help="ignore boxes below this score (0.3)")
     parser.add_argument("--out", default="infer_out", help="output folder (default: infer_out)")

@@ -8,6 +8,8 @@ The ``detector`` argument of :class:`kdpose.PoseEstimator` accepts
   follows this protocol);
 * a registered detector name (``DETECTORS``: factories ``(device: str) -> callable``; the built-in detector
   registers itself there, and ``kdpose infer --det NAME`` uses it);
+* a detector file: ``.onnx`` (a kdpose export of the built-in detector, or an official RTMDet / YOLOX person
+  detector) or ``.safetensors`` (built-in detector weights), run by :class:`kdpose.detection.PersonDetector`;
 * a path to a COCO detection-results file (a JSON list of ``{"image_id", "bbox": [x, y, w, h], "score",
   "category_id"}``, e.g. ``COCO_val2017_detections_AP_H_56_person.json``). Entries are matched to images by
   ``file_name`` when the entries carry one, otherwise by ``image_id`` = the integer file stem
@@ -99,6 +101,12 @@ def resolve_detector(spec: DetectorSpec, device: str = "cpu") -> DetectorFn | De
             return None
         if text.lower().endswith(".json"):
             return DetectionFile(text)
+        if text.lower().endswith((".onnx", ".safetensors")):  # a detector file: kdpose.detection runs it
+            from kdpose.detection import PersonDetector
+
+            return PersonDetector(text, device=device)
+        import kdpose.detection  # noqa: F401  (registers the built-in detector names; no torch import)
+
         if text in DETECTORS:
             return DETECTORS.get(text)(device)
         known = f" (registered: {', '.join(DETECTORS.names())})" if len(DETECTORS) else ""
