@@ -98,3 +98,20 @@ def test_ctrl_c_keeps_the_frames_done_so_far(tmp_path, oracle_onnx, monkeypatch,
     assert "2 frames" in capsys.readouterr().out
     assert len(json.loads((out / "predictions" / "cam.json").read_text())) == 2
     assert (out / "vis" / "cam.mp4").is_file()
+
+
+def test_wholebody_model_writes_hands_and_face_in_openpose_json(tmp_path, capsys):
+    from kdpose.export.onnx import export_onnx
+
+    from .conftest import make_oracle_model
+
+    onnx = export_onnx(make_oracle_model("coco_wholebody"), tmp_path / "wb.onnx")
+    image, _, _ = synthetic_scene(people=1, size=(320, 240), seed=9)
+    cv2.imwrite(str(tmp_path / "p.png"), image)
+    out = tmp_path / "out"
+    assert main(["infer", str(tmp_path / "p.png"), "--model", str(onnx), "--openpose-json", "--openpose",
+                 "--kpt-thr", "-1", "--out", str(out)]) == 0
+    person = json.loads((out / "openpose" / "p_keypoints.json").read_text())["people"][0]
+    assert len(person["pose_keypoints_2d"]) == 54 and len(person["face_keypoints_2d"]) == 210
+    assert len(person["hand_left_keypoints_2d"]) == 63 and len(person["hand_right_keypoints_2d"]) == 63
+    assert (out / "openpose" / "p_pose.png").is_file()
