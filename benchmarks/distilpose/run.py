@@ -172,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
         results.append({"table": run.table, "row": run.row, "model": model_of(run), "seeds": seeds,
                         "ap_mean": statistics.mean(finals) if finals else None,
                         "ap_std": statistics.stdev(finals) if len(finals) > 1 else 0.0 if finals else None})
+    for name in sorted({r.teacher for r in runs if r.teacher}):  # teachers: one run (seed 0) each
+        final = read_metrics(teacher_dirs[name])["final_ap"]
+        results.append({"table": "teacher", "row": name, "model": TEACHER_MODEL[name], "seeds": [{"seed": 0,
+                        "final_ap": final}], "ap_mean": final, "ap_std": 0.0 if final is not None else None})
     costs: dict[str, dict] = {}
     for r in results:
         if r["model"] not in costs:
