@@ -34,18 +34,24 @@ def fuse_background(person_depth: np.ndarray, person_mask: np.ndarray, backgroun
     Before compositing, the smallest gap ``background - person`` over the valid silhouette pixels is measured; if it
     is below ``margin_mm`` the whole background is pushed back by the missing amount (paper: "adding if necessary
     an adequate depth constant to the entire background image"). Returns uint16 millimetres."""
+    out = fuse_depth(person_depth, person_mask, background, margin_mm)
+    return np.clip(np.round(out), 0, 65535).astype(np.uint16)
+
+
+def fuse_depth(person_depth: np.ndarray, person_mask: np.ndarray, background: np.ndarray, margin: float
+               ) -> np.ndarray:
+    """:func:`fuse_background` on float32 depth in any unit (``margin`` in the same unit); 0 = no measurement."""
     if person_depth.shape != background.shape or person_mask.shape != background.shape:
         raise ValueError(f"fuse_background: shapes differ: {person_depth.shape}, {person_mask.shape}, "
                          f"{background.shape}")
-    person = person_depth.astype(np.float32)
-    bg = background.astype(np.float32)
+    person = person_depth.astype(np.float32, copy=False)
+    bg = background.astype(np.float32, copy=False)
     support = person_mask & (bg > 0) & (person > 0)
     if support.any():
         gap = float((bg[support] - person[support]).min())
-        if gap < margin_mm:
-            bg = np.where(bg > 0, bg + np.float32(margin_mm - gap), np.float32(0.0))
-    out = np.where(person_mask, person, bg)
-    return np.clip(np.round(out), 0, 65535).astype(np.uint16)
+        if gap < margin:
+            bg = np.where(bg > 0, bg + np.float32(margin - gap), np.float32(0.0))
+    return np.where(person_mask, person, bg)
 
 
 def silhouette_dropout(depth: np.ndarray, mask: np.ndarray, rng: np.random.Generator, rate: float = 0.2,

@@ -13,7 +13,7 @@ from . import rgb
 from .body import SKIN
 from .camera import Camera
 from .config import SynthConfig
-from .depth import fuse_background, room_depth, silhouette_dropout, simulate_sensor
+from .depth import fuse_depth, room_depth, silhouette_dropout, simulate_sensor
 from .layout import SceneLayout, sample_layout
 from .raster import ZBuffer, capsule_fragments, composite, polygon_fragments
 from .visibility import box_from_mask_and_points, keypoint_flags
@@ -223,10 +223,9 @@ def _depth_image(cfg: SynthConfig, rng: np.random.Generator, layout: SceneLayout
     room = room_depth(rng, cam, extent)
     # the paper's fusion: people (and their occluders) rendered alone are pasted onto the background depth with
     # the margin check; the fused frame then goes through the sensor model once (noise, edge holes, ranges)
-    room_mm = np.round(room * 1000.0)
-    person_mm = np.round(np.where(layer_mask, layer, 0.0) * 1000.0)
-    fused = fuse_background(person_mm, layer_mask, room_mm, cfg.fusion_margin_mm)
-    out = simulate_sensor(fused.astype(np.float32) / 1000.0, rng, cfg.noise)
+    people_m = np.where(layer_mask, layer, np.float32(0.0))
+    fused = fuse_depth(people_m, layer_mask, room, cfg.fusion_margin_mm / 1000.0)
+    out = simulate_sensor(fused, rng, cfg.noise)
     if rng.random() < cfg.dropout_prob:
         out = silhouette_dropout(out, instance_map >= 0, rng, cfg.dropout_rate)
     return out
