@@ -33,6 +33,14 @@ def test_read_image_errors_name_file_and_problem(tmp_path):
     assert read_image(good).shape == (40, 30, 3)
     cv2.imwrite(str(tmp_path / "g16.png"), np.full((8, 9), 40000, np.uint16))
     assert read_image(tmp_path / "g16.png").shape == (8, 9, 3)
+    rgba = np.zeros((6, 7, 4), np.uint8)
+    rgba[..., 2], rgba[..., 3] = 200, 10  # red, almost transparent: alpha is dropped, colour kept
+    cv2.imwrite(str(tmp_path / "rgba.png"), rgba)
+    assert read_image(tmp_path / "rgba.png")[0, 0].tolist() == [0, 0, 200]
+    cv2.imwrite(str(tmp_path / "gray.png"), np.full((5, 4), 77, np.uint8))
+    assert (read_image(tmp_path / "gray.png") == 77).all() and read_image(tmp_path / "gray.png").shape == (5, 4, 3)
+    cv2.imwrite(str(tmp_path / "one.png"), np.zeros((1, 1, 3), np.uint8))
+    assert read_image(tmp_path / "one.png").shape == (1, 1, 3)
     (tmp_path / "empty.jpg").write_bytes(b"")
     (tmp_path / "text.png").write_text("hello")
     (tmp_path / "cut.jpg").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
