@@ -23,6 +23,11 @@ def test_exact_param_counts_at_256x192(name, expected):
     assert _params(create_model(name)) == expected
 
 
+def test_sdpose_b_variant_with_32_plane_stage1():
+    # spec 1.3 / 3.3: SDPose's W32 stage-3 configs use layer1 planes 32 -> 13,146K params ("TokenPose-B*")
+    assert _params(create_model("tokenpose-b", stem_planes=32)) == 13_145_984
+
+
 @pytest.mark.parametrize("name,millions", [("tokenpose-b", 13.47), ("tokenpose-l", 27.48),
                                            ("distilpose-l", 21.27), ("tokenpose-w48-d12", 69.41)])
 def test_published_param_counts(name, millions):

@@ -46,7 +46,8 @@ class HeatmapCodec:
         sigma: Gaussian standard deviation in heatmap pixels.
         encoding: "msra" (centre rounded to the heatmap grid, Gaussian cut to a 6 sigma + 1 window),
             "unbiased" (sub-pixel centre, whole map; what TokenPose / DistilPose train with) or
-            "udp" (unbiased data processing: stride (input - 1) / (heatmap - 1), sub-pixel centre in the window).
+            "udp" (unbiased data processing: stride (input - 1) / (heatmap - 1), sub-pixel centre in the window;
+            pair it with the UDP crop warp ``kdpose.data.geometry.get_udp_warp_matrix``, as MMPose does).
         decoding: "argmax" (argmax + MMPose's quarter-pixel offset towards the higher neighbour) or
             "dark" (Gaussian-smoothed log-heatmap, second-order Taylor step).
         blur_kernel: odd kernel size of DARK's Gaussian smoothing (MMPose: 11 for 64x48 maps).

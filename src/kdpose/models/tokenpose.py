@@ -33,12 +33,16 @@ TOKEN_BACKBONES = ("stemnet", "hrnet-w<width>-stage3", "hrnet-w<width>")  # e.g.
 
 
 def build_token_backbone(name: str, stem_planes: int = 64) -> tuple[nn.Module, int]:
-    """A 1/4-resolution feature extractor for token heads -> (module, channels)."""
+    """A 1/4-resolution feature extractor for token heads -> (module, channels).
+
+    ``stem_planes`` is the Bottleneck width of stage 1 (stemnet ``layer1``, HRNet ``layer1``): 64 as published;
+    SDPose's W32 stage-3 configs use 32 for HRNet.
+    """
     if name == "stemnet":
         backbone = StemNet(stem_planes)
     elif name.startswith("hrnet-w"):
         width = int(name[len("hrnet-w"):].split("-")[0])
-        backbone = HRNet(width, num_stages=3 if name.endswith("stage3") else 4)
+        backbone = HRNet(width, num_stages=3 if name.endswith("stage3") else 4, layer1_planes=stem_planes)
     else:
         raise ValueError(f"unknown token backbone {name!r} (choose from {', '.join(TOKEN_BACKBONES)})")
     return backbone, backbone.feature_info[-1]["channels"]
