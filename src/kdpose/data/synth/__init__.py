@@ -22,6 +22,7 @@ Depth augmentations (the depth pose-machines paper; numpy, reusable on any depth
     ``fuse_background(person_depth_mm, person_mask, background_mm, margin_mm=150.0) -> uint16``: paste people
     rendered alone onto a background depth image; if the background is less than ``margin_mm`` behind the people
     on their silhouette, the whole background is pushed back by a constant first; background holes stay 0.
+    ``fuse_depth(person, mask, background, margin)`` is the same on float32 depth in any unit (e.g. metres).
     ``silhouette_dropout(depth, mask, rng, rate=0.2, band_px=None)``: set ``rate`` of the silhouette pixels to 0
     (the paper's 20 % pixel noise); ``band_px`` restricts it to a border band.
     ``simulate_sensor(depth_m, rng, noise=0.5) -> uint16``: Kinect-2-like noise, edge holes, flying pixels, range.
@@ -40,7 +41,7 @@ Example::
 from __future__ import annotations
 
 from .config import GENERATOR_VERSION, SynthConfig, parse_size
-from .depth import fuse_background, silhouette_dropout, simulate_sensor, synthetic_background
+from .depth import fuse_background, fuse_depth, silhouette_dropout, simulate_sensor, synthetic_background
 from .scene import SynthInstance, SynthScene, render_scene
 from .writer import annotation_path, scene_seed, write_coco_dataset
 
@@ -57,6 +58,6 @@ def __getattr__(name: str):
 
 __all__ = [
     "GENERATOR_VERSION", "SynthConfig", "parse_size", "render_scene", "SynthScene", "SynthInstance",
-    "write_coco_dataset", "annotation_path", "scene_seed", "fuse_background", "silhouette_dropout",
+    "write_coco_dataset", "annotation_path", "scene_seed", "fuse_background", "fuse_depth", "silhouette_dropout",
     "simulate_sensor", "synthetic_background", *sorted(_LAZY),
 ]
