@@ -15,7 +15,7 @@ SIDES = ("l", "r")
 LIMITS: dict[str, tuple[float, float]] = {
     "spine_flex": (-0.35, 1.5), "spine_side": (-0.45, 0.45), "spine_twist": (-0.7, 0.7),
     "neck_flex": (-0.7, 0.8), "neck_yaw": (-1.3, 1.3), "neck_roll": (-0.5, 0.5),
-    "sh_flex": (-0.9, 3.1), "sh_abd": (-0.5, 3.0), "sh_horiz": (-0.6, 1.5), "sh_twist": (-1.0, 1.0),
+    "sh_flex": (-0.9, 3.1), "sh_abd": (-0.5, 3.0), "sh_horiz": (-0.6, 1.5), "sh_twist": (-1.5, 1.5),
     "elbow": (0.0, 2.6), "forearm_twist": (-1.4, 1.4), "wrist_flex": (-1.0, 1.0), "wrist_dev": (-0.35, 0.5),
     "hip_flex": (-0.4, 2.3), "hip_abd": (-0.45, 0.9), "hip_rot": (-0.6, 0.6), "knee": (0.0, 2.6),
     "ankle": (-0.6, 0.7),
@@ -73,12 +73,13 @@ def sample_pose(rng: np.random.Generator, extremity: float) -> dict:
         pose[f"{side}_elbow"] = u(0.0, 0.6)
         pose["spine_flex"] = u(0.0, 0.6)
         pose["spine_twist"] = u(-0.5, 0.5)
-    elif family == "crossed_arms":
+    elif family == "crossed_arms":  # forearms folded across the chest: elbow at 90 deg, shoulder turned inwards
         for s in SIDES:
-            pose[f"{s}_sh_flex"] = u(0.2, 0.9)
-            pose[f"{s}_sh_horiz"] = u(0.5, 1.2)
-            pose[f"{s}_sh_abd"] = u(0.0, 0.3)
-            pose[f"{s}_elbow"] = u(1.7, 2.4)
+            pose[f"{s}_sh_flex"] = u(0.1, 0.5)
+            pose[f"{s}_sh_horiz"] = u(0.0, 0.3)
+            pose[f"{s}_sh_abd"] = u(0.1, 0.35)
+            pose[f"{s}_sh_twist"] = (-1.0 if s == "l" else 1.0) * u(1.1, 1.5)
+            pose[f"{s}_elbow"] = u(1.5, 2.0)
     elif family == "crossed_legs":
         pose[f"{side}_hip_abd"] = u(-0.4, -0.25)
         pose[f"{side}_hip_flex"] = u(0.0, 0.25)
