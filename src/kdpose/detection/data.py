@@ -81,13 +81,15 @@ class SceneDetectionDataset(Dataset):
         seed: generator seed (scene i uses ``scene_seed(seed, split, i)``, as ``write_coco_dataset``).
         augment: seeded flip + zoom-out (training); False = plain letterbox (validation).
         zoom_range: the letterboxed image is scaled by a factor in this range (<= 1) before being placed.
+        cache: keep rendered scenes in memory (small sets: tests, quick runs; each worker has its own cache).
     """
 
     def __init__(self, synth, length: int, input_size: tuple[int, int], seed: int = 0, split: str = "train",
-                 augment: bool = True, zoom_range: tuple[float, float] = (0.5, 1.0)):
+                 augment: bool = True, zoom_range: tuple[float, float] = (0.5, 1.0), cache: bool = False):
         from ..data.synth import SyntheticSceneDataset
 
         self.scenes = SyntheticSceneDataset(synth, length, seed, split)
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] | None = {} if cache else None
         self.pre = builtin_preprocess(input_size)
         self.seed = seed
         self.augment = augment
@@ -100,9 +102,18 @@ class SceneDetectionDataset(Dataset):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
-    def __getitem__(self, index: int):
+    def scene(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Scene ``index`` as (BGR image, (G, 4) boxes in image pixels)."""
+        if self._cache is not None and index in self._cache:
+            return self._cache[index]
         scene = self.scenes[index]
-        image, boxes = scene.image, scene_boxes(scene)
+        out = (scene.image, scene_boxes(scene))
+        if self._cache is not None:
+            self._cache[index] = out
+        return out
+
+    def __getitem__(self, index: int):
+        image, boxes = self.scene(index)
         canvas, ratio = letterbox(image, self.pre.input_size)
         boxes = boxes * ratio
         if self.augment:

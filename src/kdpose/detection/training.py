@@ -85,6 +85,7 @@ def build_detector_training(cfg):
 
 def train_detector(cfg, work_dir: str | Path, resume: bool = False) -> dict:
     """Train a detector recipe with :class:`kdpose.engine.trainer.Trainer`; returns the last validation metrics."""
+    from ..engine import dist
     from ..engine.trainer import Trainer, seed_everything, select_device
     from .data import collate_detection
 
@@ -100,6 +101,9 @@ def train_detector(cfg, work_dir: str | Path, resume: bool = False) -> dict:
     seed_everything(cfg.train.seed)
     _, task, train_set, evaluator = build_detector_training(cfg)
     trainer = Trainer(cfg, task, train_set, collate_detection, work_dir, evaluator=evaluator, device=device)
-    if resume:
-        trainer.resume()
-    return trainer.fit()
+    try:
+        if resume:
+            trainer.resume()
+        return trainer.fit()
+    finally:
+        dist.cleanup()
