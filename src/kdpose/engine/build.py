@@ -130,6 +130,10 @@ def train(cfg: RecipeCfg, work_dir: str | Path, resume: bool = False) -> dict:
     """
     from ..data import collate_topdown
 
+    if cfg.model.name.startswith("kdpose-det-"):  # person-detector recipes: their own data/task/evaluator glue
+        from ..detection.training import train_detector
+
+        return train_detector(cfg, work_dir, resume=resume)
     work_dir = Path(work_dir)
     device = select_device(cfg.train.device)
     dist.init_distributed(device)
