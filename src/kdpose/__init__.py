@@ -26,6 +26,7 @@ _LAZY = {
     "list_models": "kdpose.models:list_models",
     "save_weights": "kdpose.models:save_weights",
     "PoseEstimator": "kdpose.inference.estimator:PoseEstimator",
+    "PersonDetector": "kdpose.detection.detector:PersonDetector",
 }
 
 
