@@ -8,5 +8,6 @@ from .base import Distiller, FrozenTeacher, build_distiller, register_distiller 
 from . import stagewise  # noqa: F401,E402  (stagewise: pose-machine stagewise distillation + hints)
 from . import distilpose  # noqa: F401,E402  (distilpose: DistilPose heatmap -> regression)
 from . import dwpose  # noqa: F401,E402  (dwpose, dwpose_stage2: DWPose two-stage pose distillation)
+from . import sdpose  # noqa: F401,E402  (sdpose: SDPose multi-cycle self-distillation)
 
 __all__ = ["DISTILLERS", "Distiller", "FrozenTeacher", "build_distiller", "register_distiller"]

@@ -1,0 +1,251 @@
+"""SDPose: MCT cycles, the deployed one-cycle model == the base model (params, FLOPs, outputs, weights), the
+self-distillation task (loss terms, pairs, presets, which side the token losses detach), SDPose-Reg with RLE."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from kdpose.codecs.heatmap import HeatmapOutput
+from kdpose.codecs.regression import RegressionOutput
+from kdpose.data.sample import Batch, stack_dataclasses
+from kdpose.distill import build_distiller
+from kdpose.distill.sdpose import SDPoseTask, TABLE5_PRESETS, consecutive_pairs, token_distill_mse
+from kdpose.errors import ConfigError
+from kdpose.export.flops import count_flops
+from kdpose.models import create_model, load_model, save_weights
+
+SMALL = {"input_size": (48, 64), "dim": 32, "depth": 2, "heads": 4, "stem_planes": 8}
+
+
+def _batch(codec, n: int = 2, seed: int = 0) -> Batch:
+    rng = np.random.default_rng(seed)
+    w, h = codec.input_size
+    kpts = rng.uniform([2, 2], [w - 3, h - 3], size=(n, 17, 2)).astype(np.float32)
+    vis = (rng.random((n, 17)) > 0.2).astype(np.float32)
+    target = stack_dataclasses([codec.encode(k, v) for k, v in zip(kpts, vis)])
+    return Batch(inputs=torch.from_numpy(rng.standard_normal((n, 3, h, w)).astype(np.float32)), target=target,
+                 keypoints=torch.from_numpy(kpts), visible=torch.from_numpy(vis), center=torch.zeros(n, 2),
+                 scale=torch.ones(n, 2), image_id=torch.arange(n), bbox_score=torch.ones(n))
+
+
+def _params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+# ------------------------------------------------------------------------------------------------ zoo
+@pytest.mark.parametrize("name,expected", [("sdpose-t", 4_398_528), ("sdpose-s-v1", 6_620_736),
+                                           ("sdpose-s-v2", 6_227_520), ("sdpose-b", 13_145_984)])
+def test_param_counts_match_the_spec(name, expected):
+    # spec section 7 / 3.3 (4.4M, 6.6M, 6.2M, 13.2M in the paper)
+    assert _params(create_model(name)) == expected
+
+
+def test_sdpose_reg_params_and_head():
+    model = create_model("sdpose-reg")
+    assert round(_params(model) / 1e6, 1) == 5.4                      # paper Table 2
+    assert model.head.mlp_head[-1].out_features == 4                  # (x, y, sigma logits): RLE head
+
+
+@pytest.mark.parametrize("name", ["sdpose-t", "sdpose-s-v1", "sdpose-s-v2", "sdpose-b", "sdpose-mini-t",
+                                  "sdpose-mini-s-v1", "sdpose-mini-s-v2", "sdpose-mini-b"])
+def test_heatmap_zoo_shapes(name):
+    model = create_model(name, input_size=(48, 64)).eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, 3, 64, 48))
+    assert isinstance(out, HeatmapOutput) and out.heatmaps.shape == (2, 17, 16, 12)
+
+
+@pytest.mark.parametrize("name", ["sdpose-reg", "sdpose-mini-reg"])
+def test_regression_zoo_shapes_and_decode(name):
+    model = create_model(name, input_size=(48, 64)).eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, 3, 64, 48))
+    assert isinstance(out, RegressionOutput)
+    assert out.coords.shape == (2, 17, 2) and out.sigma.shape == (2, 17, 2) and out.scores.shape == (2, 17)
+    assert ((out.sigma > 0) & (out.sigma < 1)).all()
+    torch.testing.assert_close(out.scores, (1 - out.sigma).mean(-1))
+    kpts, scores = model.codec.decode(out)
+    torch.testing.assert_close(kpts, out.coords * torch.tensor([48.0, 64.0]))
+
+
+# ------------------------------------------------------------------------------- deployed = base model
+def test_one_cycle_model_is_the_tokenpose_model():
+    torch.manual_seed(0)
+    sd = create_model("sdpose-mini-s-v1", input_size=(48, 64)).eval()
+    base = create_model("tokenpose-mini-s", input_size=(48, 64)).eval()
+    base.load_state_dict(sd.state_dict(), strict=True)                 # same parameter names and shapes
+    assert _params(sd) == _params(base)
+    x = torch.randn(2, 3, 64, 48)
+    with torch.no_grad():
+        torch.testing.assert_close(sd(x).heatmaps, base(x).heatmaps, rtol=0, atol=0)
+    flops_sd, flops_base = count_flops(sd), count_flops(base)
+    assert flops_sd.flops == flops_base.flops and flops_sd.params == flops_base.params
+    # the counter does see the cycles: deploying two cycles costs one more encoder pass
+    sd.head.set_cycles(2)
+    assert count_flops(sd).flops > flops_base.flops
+
+
+def test_cycle_one_tokens_equal_forward_tokens_and_cycles_chain():
+    torch.manual_seed(0)
+    model = create_model("sdpose-s-v1", **SMALL).eval()
+    head = model.head
+    with torch.no_grad():
+        feats = model.forward_features(torch.randn(1, 3, 64, 48))
+        cycles = head.forward_cycles(feats, 3)
+        torch.testing.assert_close(cycles[0].keypoint, head.forward_tokens(feats).keypoint, rtol=0, atol=0)
+        # cycle 2 = the same layers applied to cycle 1's whole output sequence (keypoint tokens carried over)
+        seq1 = torch.cat([cycles[0].keypoint, cycles[0].visual], dim=1)
+        seq2 = head.transformers[0](seq1, head.embed.pos, head.num_keypoints)
+        torch.testing.assert_close(cycles[1].keypoint, seq2[:, :17])
+        torch.testing.assert_close(cycles[1].visual, seq2[:, 17:])
+        assert not torch.allclose(cycles[1].keypoint, cycles[2].keypoint)
+        head.set_cycles(3)                                            # Table 6: deploy the last cycle
+        torch.testing.assert_close(model.forward_head(feats).heatmaps, head.forward_from_tokens(cycles[2]).heatmaps)
+
+
+def test_saved_task_weights_load_into_the_plain_model(tmp_path):
+    torch.manual_seed(0)
+    model = create_model("sdpose-mini-reg", input_size=(48, 64))
+    task = build_distiller("sdpose", model, None, {"cycles": 2})
+    opt = torch.optim.Adam(task.parameters(), lr=1e-3)
+    task(_batch(model.codec))["loss"].backward()
+    opt.step()
+    assert any(k.startswith("rle.flow.") for k in task.state_dict())  # the flow trains with the task ...
+    assert not any("flow" in k for k in model.state_dict())             # ... and never enters the model
+    path = save_weights(task.model, tmp_path / "sdpose.safetensors")
+    plain = load_model("sdpose-mini-reg", weights=path)                 # strict
+    heat = create_model("sdpose-mini-s-v1", input_size=(48, 64))
+    save_weights(heat, tmp_path / "heat.safetensors")
+    base = load_model("tokenpose-mini-s", weights=tmp_path / "heat.safetensors")
+    x = torch.randn(1, 3, 64, 48)
+    with torch.no_grad():
+        torch.testing.assert_close(plain(x).coords, task.model.eval()(x).coords)
+        torch.testing.assert_close(base(x).heatmaps, heat.eval()(x).heatmaps)
+
+
+# ------------------------------------------------------------------------------------------ the task
+def test_task_loss_terms_and_weights():
+    torch.manual_seed(0)
+    model = create_model("sdpose-s-v1", **SMALL)
+    batch = _batch(model.codec)
+    task = build_distiller("sdpose", model, None, {"cycles": 3})
+    assert task.pairs == [(2, 1), (3, 2)] == consecutive_pairs(3)
+    out = task(batch)
+    assert {"loss_pose_c1", "loss_pose_c2", "loss_pose_c3", "loss_kt", "loss_vt"} <= set(out)
+    pose = out["loss_pose_c1"] + out["loss_pose_c2"] + out["loss_pose_c3"]   # summed over cycles, as the code
+    expected = pose + 5e-6 * out["loss_kt"] + 5e-6 * out["loss_vt"]
+    torch.testing.assert_close(out["loss"].detach(), expected)
+    # recompute the token terms from the cycles directly
+    with torch.no_grad():
+        cycles = model.head.forward_cycles(model.forward_features(batch.inputs), 3)
+        kt = sum(torch.mean((cycles[s - 1].keypoint - cycles[t - 1].keypoint) ** 2) for t, s in [(2, 1), (3, 2)])
+    torch.testing.assert_close(out["loss_kt"], kt)
+
+
+def test_token_losses_vanish_when_cycles_are_equal():
+    # one layer whose residual branches output 0 is the identity, and with depth 1 no position is re-added: every
+    # cycle returns the same tokens, so the token losses are exactly 0 and every cycle's pose loss is the same
+    model = create_model("sdpose-s-v1", **{**SMALL, "depth": 1})
+    layer = model.head.transformers[0].layers[0]
+    for linear in (layer.attn.to_out, layer.mlp[2]):
+        nn.init.zeros_(linear.weight)
+        nn.init.zeros_(linear.bias)
+    out = SDPoseTask(model, cycles=3)(_batch(model.codec))
+    assert out["loss_kt"].item() == 0.0 and out["loss_vt"].item() == 0.0
+    assert out["loss_pose_c1"].item() == out["loss_pose_c2"].item() == out["loss_pose_c3"].item()
+
+
+def _cycle_token_grads(detach_target: bool, use_tokens: bool) -> list[torch.Tensor]:
+    """Gradient of the task loss w.r.t. each cycle's keypoint tokens (cycle 2 is the target of pair 2->1)."""
+    torch.manual_seed(0)
+    model = create_model("sdpose-s-v1", **SMALL)
+    kept: list[torch.Tensor] = []
+    original = model.head.forward_cycles
+
+    def forward_cycles(feats, n):
+        tokens = original(feats, n)
+        for t in tokens:
+            t.keypoint.retain_grad()
+            kept.append(t.keypoint)
+        return tokens
+
+    model.head.forward_cycles = forward_cycles
+    task = SDPoseTask(model, cycles=2, use_kt=use_tokens, use_vt=use_tokens, w_kt=1.0, w_vt=1.0,
+                      detach_target=detach_target)
+    task(_batch(model.codec))["loss"].backward()
+    return [t.grad.clone() for t in kept]
+
+
+def test_detached_target_gets_no_token_gradient():
+    plain = _cycle_token_grads(detach_target=True, use_tokens=False)
+    detached = _cycle_token_grads(detach_target=True, use_tokens=True)
+    # the target (cycle 2) sees only its own pose loss; the student (cycle 1) also gets the distillation gradient
+    torch.testing.assert_close(detached[1], plain[1])
+    assert (detached[0] - plain[0]).abs().max() > 1e-6
+
+
+def test_default_follows_the_released_code_gradient_into_both_cycles():
+    plain = _cycle_token_grads(detach_target=False, use_tokens=False)
+    both = _cycle_token_grads(detach_target=False, use_tokens=True)
+    assert (both[1] - plain[1]).abs().max() > 1e-6 and (both[0] - plain[0]).abs().max() > 1e-6
+
+
+def test_token_distill_mse_detach_flag():
+    a = torch.randn(2, 3, 4, requires_grad=True)
+    b = torch.randn(2, 3, 4, requires_grad=True)
+    token_distill_mse(a, b, detach_target=True).backward()
+    assert a.grad is not None and b.grad is None
+
+
+@pytest.mark.parametrize("preset", list(TABLE5_PRESETS))
+def test_table5_presets_select_terms(preset):
+    torch.manual_seed(0)
+    model = create_model("sdpose-s-v1", **SMALL)
+    out = build_distiller("sdpose", model, None, {"preset": preset})(_batch(model.codec))
+    pose_all, kt, vt = TABLE5_PRESETS[preset]
+    assert ("loss_pose_c1" in out) == pose_all and "loss_pose_c2" in out
+    assert ("loss_kt" in out) == kt and ("loss_vt" in out) == vt
+    assert torch.isfinite(out["loss"])
+
+
+def test_pairs_are_configuration():
+    model = create_model("sdpose-s-v1", **SMALL)
+    assert SDPoseTask(model, cycles=3, pairs=[[2, 1]]).pairs == [(2, 1)]
+    assert SDPoseTask(model, cycles=3, pairs=[[3, 1]]).pairs == [(3, 1)]
+    one = SDPoseTask(model, cycles=1)
+    assert one.pairs == [] and set(one(_batch(model.codec))) == {"loss", "loss_pose_c1"}
+    for bad in ([[1, 2]], [[4, 3]], [[2]]):
+        with pytest.raises(ConfigError):
+            SDPoseTask(model, cycles=3, pairs=bad)
+
+
+def test_config_errors():
+    model = create_model("sdpose-s-v1", **SMALL)
+    with pytest.raises(ConfigError, match="self-distillation"):
+        build_distiller("sdpose", model, create_model("tokenpose-s-v1", **SMALL), {})
+    assert isinstance(build_distiller("sdpose", model, model, {"ignore_teacher": True}), SDPoseTask)
+    with pytest.raises(ConfigError, match="MCT"):
+        SDPoseTask(create_model("tokenpose-s-v1", **SMALL))
+    with pytest.raises(ConfigError, match="preset or"):
+        SDPoseTask(model, preset="all", use_kt=False)
+    with pytest.raises(ConfigError, match="unknown key"):
+        build_distiller("sdpose", model, None, {"cycle": 2})
+    with pytest.raises(ConfigError):
+        SDPoseTask(model, pose_cycles="first")
+
+
+def test_sdpose_reg_trains_with_rle_on_every_cycle():
+    torch.manual_seed(0)
+    model = create_model("sdpose-mini-reg", input_size=(48, 64))
+    task = SDPoseTask(model, cycles=2)
+    assert task.rle is not None
+    batch = _batch(model.codec)
+    out = task(batch)
+    out["loss"].backward()
+    assert {"loss_pose_c1", "loss_pose_c2", "loss_kt", "loss_vt"} <= set(out)
+    assert all(p.grad is not None for p in task.rle.flow.parameters())
+    assert model.head.mlp_head[-1].weight.grad.abs().sum() > 0
+    # heatmap models keep their own loss_fn
+    assert SDPoseTask(create_model("sdpose-s-v1", **SMALL)).rle is None
