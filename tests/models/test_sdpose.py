@@ -249,3 +249,13 @@ def test_sdpose_reg_trains_with_rle_on_every_cycle():
     assert model.head.mlp_head[-1].weight.grad.abs().sum() > 0
     # heatmap models keep their own loss_fn
     assert SDPoseTask(create_model("sdpose-s-v1", **SMALL)).rle is None
+
+
+def test_engine_builds_the_task_without_a_teacher():
+    from kdpose.engine.build import build_task
+    from kdpose.engine.config import DistillCfg, ModelCfg, RecipeCfg
+
+    cfg = RecipeCfg(model=ModelCfg(name="sdpose-mini-s-v1", input_size=(48, 64)),
+                    distill=DistillCfg(method="sdpose", params={"cycles": 3, "pairs": [[2, 1]]}))
+    task = build_task(cfg, create_model("sdpose-mini-s-v1", input_size=(48, 64)))
+    assert isinstance(task, SDPoseTask) and task.cycles == 3 and task.pairs == [(2, 1)]

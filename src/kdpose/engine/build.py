@@ -36,9 +36,11 @@ def build_task(cfg: RecipeCfg, model: nn.Module) -> nn.Module:
     dc: DistillCfg = cfg.distill
     if not dc.method:
         return PoseTask(model)
-    from ..distill import build_distiller
+    from ..distill import DISTILLERS, build_distiller
     from ..models import load_model
 
+    if not getattr(DISTILLERS.get(dc.method), "needs_teacher", True):  # self-distillation (sdpose): no teacher
+        return build_distiller(dc.method, model, None, dc.params)
     if not dc.teacher:
         raise ConfigError(f"distill.teacher: method '{dc.method}' needs a teacher model name")
     size = tuple(dc.teacher_input_size) if any(dc.teacher_input_size) else tuple(cfg.model.input_size)
