@@ -110,30 +110,32 @@ class TorchBackend:
             return _decode(self.codec, out)
 
 
-def codec_from_metadata(params: dict, input_size: tuple[int, int], path: str = "") -> Any:
-    """Rebuild the codec an ONNX file was exported with from its metadata parameters."""
-    kind = str(params.get("type", "")).lower()
-    if kind in ("simcc", "simcccodec"):
-        from kdpose.codecs import SimCCCodec
-
-        return SimCCCodec(input_size=tuple(params.get("input_size", input_size)), sigma=params.get("sigma"),
-                          split_ratio=float(params.get("split_ratio", params.get("simcc_split_ratio", 2.0))),
-                          use_dark=bool(params.get("use_dark", False)))
-    if kind in ("heatmap", "heatmapcodec"):
-        from kdpose.codecs.heatmap import HeatmapCodec
-
-        return HeatmapCodec(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in params.items() if k != "type"})
-    raise ConfigError(f"{path}: codec {params!r} cannot be decoded by the inference pipeline (SimCC or heatmap)")
+# codec "type" in the export metadata -> (module, codec class, head-output NamedTuple)
+_CODECS = {"simcc": ("kdpose.codecs.simcc", "SimCCCodec", "SimCCOutput"),
+           "heatmap": ("kdpose.codecs.heatmap", "HeatmapCodec", "HeatmapOutput"),
+           "regression": ("kdpose.codecs.regression", "RegressionCodec", "RegressionOutput")}
 
 
-def _output_type(codec: Any):
-    from kdpose.codecs import SimCCCodec, SimCCOutput
+def codec_from_metadata(params: dict, input_size: tuple[int, int], path: str = "") -> tuple[Any, type]:
+    """Rebuild the codec an ONNX file was exported with (its ``params()`` are the constructor arguments) and
+    return it with its head-output type."""
+    import importlib
 
-    if isinstance(codec, SimCCCodec):
-        return SimCCOutput
-    from kdpose.codecs.heatmap import HeatmapOutput
-
-    return HeatmapOutput
+    kind = str(params.get("type", "")).lower().removesuffix("codec")
+    if kind not in _CODECS:
+        raise ConfigError(f"{path}: codec {params!r} cannot be decoded by the inference pipeline "
+                          f"(known: {', '.join(_CODECS)})")
+    module, codec_name, output_name = _CODECS[kind]
+    mod = importlib.import_module(module)
+    kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in params.items() if k != "type"}
+    kwargs.setdefault("input_size", tuple(input_size))
+    if kind == "simcc" and "simcc_split_ratio" in kwargs:  # the name MMPose uses
+        kwargs["split_ratio"] = kwargs.pop("simcc_split_ratio")
+    try:
+        codec = getattr(mod, codec_name)(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"{path}: codec parameters {params!r} do not fit {codec_name} ({exc})") from None
+    return codec, getattr(mod, output_name)
 
 
 class OnnxBackend:
@@ -167,8 +169,7 @@ class OnnxBackend:
             raise ConfigError(f"{path}: takes {meta.input_channels}-channel input; the image pipeline needs 3")
         self.channel_order = meta.channel_order.upper()
         self.mean, self.std = tuple(meta.mean), tuple(meta.std)
-        self.codec = codec_from_metadata(meta.codec, self.input_size, str(path))
-        self._out_type = _output_type(self.codec)
+        self.codec, self._out_type = codec_from_metadata(meta.codec, self.input_size, str(path))
         self._torch = torch
 
     @property

@@ -1,0 +1,27 @@
+"""Every codec family of the zoo (SimCC, heatmap, regression) goes through both backends, flip test included."""
+import warnings
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+from kdpose.inference.estimator import PoseEstimator  # noqa: E402
+
+
+@pytest.mark.parametrize("name", ["sdpose-mini-t", "distilpose-mini-s"])  # heatmap, regression
+def test_torch_and_onnx_agree_for_other_codecs(name, tmp_path):
+    from kdpose.export.onnx import export_onnx
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # random weights
+        est = PoseEstimator(name, input_size=(48, 64), nms_thr=None)
+    path = export_onnx(est.backend.model, tmp_path / f"{name}.onnx")
+    image = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    boxes = np.array([[5, 5, 70, 115], [80, 10, 150, 118]], np.float32)
+    for flip in (False, True):
+        est.flip_test = flip
+        ref = est.predict_arrays(image, bboxes=boxes)
+        got = PoseEstimator(str(path), nms_thr=None, flip_test=flip).predict_arrays(image, bboxes=boxes)
+        np.testing.assert_allclose(got.keypoints, ref.keypoints, atol=1e-2)  # sub-pixel refinement: float noise
+        np.testing.assert_allclose(got.scores, ref.scores, atol=1e-4)
