@@ -259,3 +259,14 @@ def test_engine_builds_the_task_without_a_teacher():
                     distill=DistillCfg(method="sdpose", params={"cycles": 3, "pairs": [[2, 1]]}))
     task = build_task(cfg, create_model("sdpose-mini-s-v1", input_size=(48, 64)))
     assert isinstance(task, SDPoseTask) and task.cycles == 3 and task.pairs == [(2, 1)]
+
+
+def test_load_model_reads_mmpose_0x_keypoint_head_keys(tmp_path):
+    # MMPose 0.x files (SDPose / DistilPose / TokenPose releases) name the head keypoint_head.*; load_model renames it
+    reference = create_model("sdpose-mini-s-v1", input_size=(48, 64)).eval()
+    state = {("keypoint_head." + k[5:] if k.startswith("head.") else k): v for k, v in reference.state_dict().items()}
+    torch.save({"meta": {"epoch": 300}, "state_dict": state}, tmp_path / "mmpose0x.pth")
+    model = load_model("tokenpose-mini-s", weights=tmp_path / "mmpose0x.pth", input_size=(48, 64))
+    x = torch.randn(1, 3, 64, 48)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x).heatmaps, reference(x).heatmaps)

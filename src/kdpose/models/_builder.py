@@ -73,6 +73,21 @@ def _strip_prefix(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, t
     return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
 
 
+# MMPose 0.x top-down models name their head ``keypoint_head``; kdpose (and MMPose 1.x) call it ``head``
+MMPOSE_KEY_RENAMES = (("keypoint_head.", "head."),)
+
+
+def rename_mmpose_keys(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """MMPose 0.x key names -> kdpose ``PoseModel`` names (``keypoint_head.*`` -> ``head.*``)."""
+    out = {}
+    for key, value in state.items():
+        for old, new in MMPOSE_KEY_RENAMES:
+            if key.startswith(old):
+                key = new + key[len(old):]
+        out[key] = value
+    return out
+
+
 def extract_state_dict(ckpt: Mapping, path: str | os.PathLike = "<memory>", distiller_part: str = "student"
                        ) -> dict[str, torch.Tensor]:
     """The model's state_dict inside a checkpoint dict.
@@ -80,7 +95,7 @@ def extract_state_dict(ckpt: Mapping, path: str | os.PathLike = "<memory>", dist
     Handles: a bare state_dict; kdpose trainer checkpoints (``ema.module`` if present, else ``model``);
     ``{"meta", "state_dict"}`` (published MMPose files); raw MMEngine training
     checkpoints (their ``state_dict`` already holds the EMA weights, ``ema_state_dict`` / ``optimizer`` are
-    ignored); a ``module.`` (DDP) prefix; DWPose distiller checkpoints with ``student.``/``teacher.`` prefixes:
+    ignored); a ``module.`` (DDP) prefix; MMPose 0.x ``keypoint_head.*`` keys (renamed ``head.*``); DWPose distiller checkpoints with ``student.``/``teacher.`` prefixes:
     ``distiller_part="student"`` keeps ``student.*`` (stage 1), ``"teacher"`` keeps ``teacher.*``, and ``"stage2"``
     combines ``teacher.backbone.*`` with ``student.head.*`` (DWPose ``pth_transfer.py --two_dis``).
     """
@@ -94,6 +109,7 @@ def extract_state_dict(ckpt: Mapping, path: str | os.PathLike = "<memory>", dist
     state = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
     if state and all(k.startswith("module.") for k in state):
         state = _strip_prefix(state, "module.")
+    state = rename_mmpose_keys(state)
     if any(k.startswith(("student.", "teacher.")) for k in state):
         if distiller_part == "student":
             state = _strip_prefix(state, "student.")

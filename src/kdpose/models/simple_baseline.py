@@ -24,19 +24,14 @@ def convert_mmpose_state_dict(checkpoint: Mapping[str, Any], source: str = "<che
     """An MMPose 0.x / 1.x top-down checkpoint -> kdpose PoseModel keys.
 
     Unwraps ``{"state_dict": ...}``, strips a DDP ``module.`` prefix and renames ``keypoint_head.`` (MMPose 0.x) to
-    ``head.``; ``backbone.*`` and ``head.*`` (MMPose 1.x) keys are already ours.
+    ``head.``; ``backbone.*`` and ``head.*`` (MMPose 1.x) keys are already ours. The one implementation is
+    ``_builder.extract_state_dict`` (also behind ``load_model`` / ``load_weights``).
     """
-    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, Mapping) else None
-    if not isinstance(state, Mapping):
+    from ._builder import extract_state_dict
+
+    if not isinstance(checkpoint, Mapping):
         raise CheckpointError(f"{source}: not a state dict (expected a mapping of tensors or {{'state_dict': ...}})")
-    out: dict[str, torch.Tensor] = {}
-    for key, value in state.items():
-        if key.startswith("module."):
-            key = key[len("module."):]
-        if key.startswith("keypoint_head."):
-            key = "head." + key[len("keypoint_head."):]
-        out[key] = value
-    return out
+    return extract_state_dict(checkpoint, source)
 
 
 def finish_model(model: PoseModel, name: str) -> PoseModel:
