@@ -5,7 +5,8 @@
 
 For each model and batch size: ``torch.inference_mode`` forward of a (B, 3, 256, 192) float32 tensor (the
 network only: no pre-processing or decoding), a few warm-up runs, then ``--repeats`` timed runs; the table gives
-the median and the 10th/90th percentiles of (batch time / B) in milliseconds, parameters, MACs
+the median and the 10th/90th percentiles of (batch time / B) in milliseconds, the median process CPU time per
+crop (with one thread: the cost on an unshared core), parameters, MACs
 (``torch.utils.flop_counter`` FLOPs / 2) and the achieved MAC rate next to a plain fp32 matmul's rate measured at
 the start (the machine's ceiling under its current load). Weights are random (seeded): latency does not depend on them.
 onnxruntime rows are produced by the export benchmarks (``kdpose.export``), not here.
@@ -28,18 +29,20 @@ from kdpose.models import create_model
 INPUT = (192, 256)  # (w, h)
 
 
-def measure(model: torch.nn.Module, batch: int, repeats: int, warmup: int = 3) -> list[float]:
-    """Per-crop latencies (ms) of ``repeats`` timed forwards of a (batch, 3, H, W) input."""
+def measure(model: torch.nn.Module, batch: int, repeats: int, warmup: int = 3) -> tuple[list[float], list[float]]:
+    """Per-crop wall-clock and process-CPU times (ms) of ``repeats`` timed forwards of a (batch, 3, H, W) input.
+    With one thread the CPU time is what the forward costs when the core is not shared with other jobs."""
     x = torch.randn(batch, 3, INPUT[1], INPUT[0], generator=torch.Generator().manual_seed(0))
-    per_crop = []
+    wall, cpu = [], []
     with torch.inference_mode():
         for _ in range(warmup):
             model(x)
         for _ in range(repeats):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             model(x)
-            per_crop.append((time.perf_counter() - t0) * 1000 / batch)
-    return per_crop
+            wall.append((time.perf_counter() - t0) * 1000 / batch)
+            cpu.append((time.process_time() - c0) * 1000 / batch)
+    return wall, cpu
 
 
 def matmul_peak_gmacs(n: int = 1024, repeats: int = 10) -> float:
@@ -75,23 +78,25 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# torch {torch.__version__}, {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
           f"threads {args.threads}, load average {load:.1f}, input {INPUT[0]}x{INPUT[1]} (w x h), "
           f"fp32 matmul peak now {matmul_peak_gmacs():.1f} GMAC/s")
-    print("| model | params (M) | MACs (G) | FLOPs (G) | batch | ms/crop median | p10 | p90 | GMAC/s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| model | params (M) | MACs (G) | FLOPs (G) | batch | wall ms/crop median | p10 | p90 | CPU ms/crop | "
+          "GMAC/s (wall) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     rows = []
     for name in args.models:
         model = create_model(name, layout="coco", input_size=INPUT).eval()
         params = sum(p.numel() for p in model.parameters()) / 1e6
         macs = macs_g(model)
         for batch in args.batches:
-            times = sorted(measure(model, batch, max(3, args.repeats if batch == 1 else args.repeats // 4)))
-            q = statistics.quantiles(times, n=10) if len(times) >= 2 else [times[0]] * 9
+            wall, cpu = measure(model, batch, max(3, args.repeats if batch == 1 else args.repeats // 4))
+            q = statistics.quantiles(wall, n=10) if len(wall) >= 2 else [wall[0]] * 9
             row = {"model": name, "params_m": params, "macs_g": macs, "flops_g": 2 * macs, "batch": batch,
-                   "ms_per_crop_median": statistics.median(times), "p10": q[0], "p90": q[-1],
-                   "threads": args.threads, "backend": "torch-eager-cpu"}
+                   "ms_per_crop_median": statistics.median(wall), "p10": q[0], "p90": q[-1],
+                   "cpu_ms_per_crop_median": statistics.median(cpu), "threads": args.threads,
+                   "backend": "torch-eager-cpu"}
             rows.append(row)
             print(f"| {name} | {params:.2f} | {macs:.3f} | {2 * macs:.3f} | {batch} | "
                   f"{row['ms_per_crop_median']:.2f} | {row['p10']:.2f} | {row['p90']:.2f} | "
-                  f"{macs / row['ms_per_crop_median'] * 1000:.1f} |", flush=True)
+                  f"{row['cpu_ms_per_crop_median']:.2f} | {macs / row['ms_per_crop_median'] * 1000:.1f} |", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
