@@ -251,6 +251,7 @@ def plot_accuracy(points: Sequence[dict], path: str, x: str = "gflops") -> str:
     ax.plot(xs, ys, alpha=0.4)
     for p in points:
         ax.annotate(p["model"], (p[x], p["ap"]), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    ax.margins(x=0.12, y=0.1)  # room for the labels of the extreme points
     ax.set_xlabel(labels.get(x, x))
     ax.set_ylabel("AP")
     ax.grid(alpha=0.3)
