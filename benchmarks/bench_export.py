@@ -150,7 +150,7 @@ def markdown(result: dict) -> str:
              f"torch {result['machine']['torch']}, onnxruntime {result['machine']['onnxruntime']}; load average "
              f"{result['machine']['load_average_start'][0]:.1f} at start, "
              f"{result['machine']['load_average_end'][0]:.1f} at end (shared machine).",
-             "Matmul peak (float32 1024^3 torch.mm, best of 10): " + ", ".join(
+             "Matmul peak (float32 1024^3 torch.mm, best of 20): " + ", ".join(
                  f"{k} thread(s) {v:.1f} -> {result['matmul_peak_gflops_end'][k]:.1f} GFLOP/s (start -> end)"
                  for k, v in result["matmul_peak_gflops"].items()), "",
              "### Parity (batch 8, seeded random inputs; logits of order 1)", "",
