@@ -140,8 +140,19 @@ def read_metrics(work_dir: Path) -> dict:
     return {"final_ap": aps[-1] if aps else None, "best_ap": max(aps) if aps else None}
 
 
+_COSTS: dict[str, dict] = {}
+
+
 def compute_cost(run: Run) -> dict:
-    """Params (M), GFLOPs (MACs) and CPU latency (ms, batch 1, 1 thread) of the deployed model."""
+    """Params (M), GFLOPs (MACs) and CPU latency (ms, batch 1, 1 thread) of the deployed model, measured once per
+    distinct deployed network (rows that deploy the same network share one measurement)."""
+    key = f"{run.model} {_flow(run.model_kwargs)}"
+    if key not in _COSTS:
+        _COSTS[key] = _measure_cost(run)
+    return _COSTS[key]
+
+
+def _measure_cost(run: Run) -> dict:
     from kdpose.export.bench import bench_torch
     from kdpose.export.flops import count_flops
     from kdpose.models import create_model

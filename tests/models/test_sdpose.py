@@ -270,3 +270,25 @@ def test_load_model_reads_mmpose_0x_keypoint_head_keys(tmp_path):
     x = torch.randn(1, 3, 64, 48)
     with torch.no_grad():
         torch.testing.assert_close(model(x).heatmaps, reference(x).heatmaps)
+
+
+def test_deployed_sdpose_exports_as_the_plain_one_cycle_network(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from kdpose.export import export_onnx
+
+    torch.manual_seed(0)
+    sd = create_model("sdpose-mini-s-v1", input_size=(48, 64)).eval()
+    base = create_model("tokenpose-mini-s", input_size=(48, 64)).eval()
+    base.load_state_dict(sd.state_dict())
+    graphs = [onnx.load(str(export_onnx(m, tmp_path / f"{i}.onnx"))).graph for i, m in enumerate((sd, base))]
+    assert [n.op_type for n in graphs[0].node] == [n.op_type for n in graphs[1].node]
+    sizes = [sorted(int(np.prod(t.dims)) for t in g.initializer) for g in graphs]
+    assert sizes[0] == sizes[1]
+    reg = create_model("sdpose-mini-reg", input_size=(48, 64)).eval()
+    path = export_onnx(reg, tmp_path / "reg.onnx")
+    x = torch.randn(1, 3, 64, 48)
+    outs = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": x.numpy()})
+    with torch.no_grad():
+        ref = reg(x)
+    np.testing.assert_allclose(outs[0], ref.coords.numpy(), atol=1e-4)
