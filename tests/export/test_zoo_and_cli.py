@@ -140,3 +140,13 @@ def test_cli_static_int8_calibrated_on_synthetic_crops(tmp_path, capsys):
     assert read_metadata(tmp_path / "t.int8.onnx").precision == "int8-static"
     assert main(["export", "rtmpose-t", "--out", str(out), "--int8-calib", str(ann)]) == 2
     assert "--int8-calib needs --int8" in capsys.readouterr().err
+
+
+def test_cli_exports_the_person_detector(tmp_path, capsys):
+    out = tmp_path / "det.onnx"
+    assert main(["export", "kdpose-det-nano", "--out", str(out), "--input-size", "64x64"]) == 0
+    assert "parity:" in capsys.readouterr().out
+    runner = OrtRunner(out)
+    assert runner.output_names == ["cls_logits", "box_deltas"] and runner.meta.codec["type"] == "PointBoxCoder"
+    assert main(["export", "kdpose-det-nano", "--out", str(out), "--layout", "coco"]) == 2
+    assert "--layout does not apply" in capsys.readouterr().err

@@ -139,11 +139,11 @@ def _bench_one(name, args, backends, batches, threads_list, input_size, tmp: Pat
         model, compute, label = None, None, Path(name).stem
         params_m = _onnx_params(Path(name)) / 1e6
     else:
+        from kdpose.cli.export import load_any_model
         from kdpose.export.flops import count_flops
         from kdpose.export.onnx import export_onnx
-        from kdpose.models import load_model
 
-        model = load_model(name, weights=args.weights, layout=args.layout, input_size=input_size)
+        model = load_any_model(name, args.weights, args.layout, input_size)
         compute = count_flops(model)
         params_m = compute.params / 1e6
         label = name if args.layout is None else f"{name} ({args.layout})"

@@ -12,7 +12,7 @@ EPILOG = """\
 The file takes a normalised float32 (B, 3, H, W) RGB batch named 'input' (images are read BGR and converted
 to RGB before normalisation, the MMPose convention; mean/std are in the file's metadata). RTMPose/DWPose files
 output 'simcc_x', 'simcc_y' exactly like MMDeploy's end2end.onnx, so rtmlib and other RTMPose runners load them
-unchanged; heatmap models output 'heatmaps'. After export the file is run with onnxruntime and compared with
+unchanged; heatmap models output 'heatmaps', the detector 'cls_logits', 'box_deltas'. After export the file is run with onnxruntime and compared with
 PyTorch (--no-check skips this). --fp16 / --int8 also write OUT.fp16.onnx / OUT.int8.onnx beside OUT.
 
 Examples:
@@ -21,12 +21,14 @@ Examples:
   kdpose export rtmpose-m --weights w.safetensors --out m.onnx --batch 1 --int8      # official batch-1 style
   kdpose export rtmpose-t --weights w.safetensors --out t.onnx --int8 --int8-calib data/synth/person_keypoints_val.json
   kdpose export rtmpose-m.body7_256x192 --out rtmpose-m.onnx      # pretrained tag (uses the cached download)
+  kdpose export kdpose-det-tiny --weights det.safetensors --out det.onnx         # the person detector
 """
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
-    parser.add_argument("model", help="zoo name (rtmpose-t, dwpose-l, ...) or pretrained tag")
+    parser.add_argument("model", help="zoo name (rtmpose-t, dwpose-l, ...), pretrained tag, or a built-in "
+                                      "person detector (kdpose-det-nano, kdpose-det-tiny)")
     parser.add_argument("--weights", help=".safetensors / MMPose .pth file, URL or pretrained tag "
                                           "(omitted: random initialisation, e.g. for speed tests)")
     parser.add_argument("--out", required=True, help="output .onnx file")
@@ -67,10 +69,27 @@ def parse_batch(text: str) -> tuple[bool, int]:
     return False, int(text)
 
 
+def load_any_model(name: str, weights: str | None, layout: str | None, input_size: tuple[int, int] | None):
+    """A pose zoo model / pretrained tag (``kdpose.models.load_model``) or a built-in person detector
+    (``kdpose-det-nano`` / ``kdpose-det-tiny``), in eval mode."""
+    from kdpose.errors import ConfigError
+
+    if name.startswith("kdpose-det-"):
+        from kdpose.detection.detector import create_detector_model, load_detector_model
+
+        if layout is not None:
+            raise ConfigError(f"--layout does not apply to the detector {name}")
+        if weights:
+            return load_detector_model(weights, name, input_size)
+        return create_detector_model(name, input_size or (416, 416)).eval()
+    from kdpose.models import load_model
+
+    return load_model(name, weights=weights, layout=layout, input_size=input_size)
+
+
 def run(args: argparse.Namespace) -> int:
     from kdpose.errors import ConfigError
     from kdpose.export.onnx import check_parity, export_onnx
-    from kdpose.models import load_model
 
     out = Path(args.out)
     if out.suffix != ".onnx":
@@ -79,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     dynamic, batch = parse_batch(args.batch)
     if args.int8_calib and not args.int8:
         raise ConfigError("--int8-calib needs --int8")
-    model = load_model(args.model, weights=args.weights, layout=args.layout, input_size=input_size)
+    model = load_any_model(args.model, args.weights, args.layout, input_size)
     if args.weights is None and "." not in args.model:
         print(f"note: no --weights given: exporting randomly initialised {args.model}")
     name = getattr(model, "model_name", args.model)
