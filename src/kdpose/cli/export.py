@@ -19,7 +19,7 @@ Examples:
   kdpose export rtmpose-t --weights rtmpose-t.safetensors --out rtmpose-t.onnx
   kdpose export dwpose-l --weights dw-ll_ucoco.pth --layout coco_wholebody --input-size 288x384 --out dwpose-l.onnx
   kdpose export rtmpose-m --weights w.safetensors --out m.onnx --batch 1 --int8      # official batch-1 style
-  kdpose export rtmpose-t --weights w.safetensors --out t.onnx --int8 --int8-calib data/synth/person_keypoints_val.json
+  kdpose export rtmpose-t --weights w.safetensors --out t.onnx --int8 --int8-calib val/person_keypoints_val.json
   kdpose export rtmpose-m.body7_256x192 --out rtmpose-m.onnx      # pretrained tag (uses the cached download)
   kdpose export kdpose-det-tiny --weights det.safetensors --out det.onnx         # the person detector
 """
