@@ -12,8 +12,9 @@ EPILOG = """\
 The file takes a normalised float32 (B, 3, H, W) RGB batch named 'input' (images are read BGR and converted
 to RGB before normalisation, the MMPose convention; mean/std are in the file's metadata). RTMPose/DWPose files
 output 'simcc_x', 'simcc_y' exactly like MMDeploy's end2end.onnx, so rtmlib and other RTMPose runners load them
-unchanged; heatmap models output 'heatmaps', the detector 'cls_logits', 'box_deltas'. After export the file is run with onnxruntime and compared with
-PyTorch (--no-check skips this). --fp16 / --int8 also write OUT.fp16.onnx / OUT.int8.onnx beside OUT.
+unchanged; heatmap models output 'heatmaps', the detector 'cls_logits', 'box_deltas'. After export the file is
+run with onnxruntime and compared with PyTorch (--no-check skips this). --fp16 / --int8 also write
+OUT.fp16.onnx / OUT.int8.onnx beside OUT.
 
 Examples:
   kdpose export rtmpose-t --weights rtmpose-t.safetensors --out rtmpose-t.onnx
