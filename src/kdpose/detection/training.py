@@ -99,6 +99,13 @@ def train_detector(cfg, work_dir: str | Path, resume: bool = False) -> dict:
         cfg.train.stage2_epochs = 0  # the detector has one augmentation stage
     device = select_device(cfg.train.device)
     seed_everything(cfg.train.seed)
+    if cfg.data.workers > 0:
+        # Keep OpenCV's thread pool from ever starting in this process: rendering the val set here would start
+        # it, and a forked loader worker then hangs for good in ``cv2.setNumThreads`` (engine.loader.seed_worker)
+        # on the pool state it inherited.
+        import cv2
+
+        cv2.setNumThreads(1)
     _, task, train_set, evaluator = build_detector_training(cfg)
     trainer = Trainer(cfg, task, train_set, collate_detection, work_dir, evaluator=evaluator, device=device)
     try:
