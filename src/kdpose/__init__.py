@@ -27,6 +27,8 @@ _LAZY = {
     "save_weights": "kdpose.models:save_weights",
     "PoseEstimator": "kdpose.inference.estimator:PoseEstimator",
     "PersonDetector": "kdpose.detection.detector:PersonDetector",
+    "export_onnx": "kdpose.export.onnx:export_onnx",
+    "OrtRunner": "kdpose.export.runtime:OrtRunner",
 }
 
 
