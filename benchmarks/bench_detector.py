@@ -8,7 +8,8 @@ Curve: train a detector recipe (``train_detector``, the code behind ``kdpose tra
 
 Examples:
     .venv/bin/python benchmarks/bench_detector.py speed --threads 1
-    .venv/bin/python benchmarks/bench_detector.py curve configs/detector_tiny.yaml --work-dir work_dirs/det_tiny_short \\
+    .venv/bin/python benchmarks/bench_detector.py curve configs/detector_tiny.yaml \\
+        --work-dir work_dirs/det_tiny_short \\
         --set model.input_size=[320,320] --set data.batch_size=8 --set data.workers=1 --set train.threads=1 \\
         --set train.epoch_iters=30 --set train.max_epochs=4 --set eval.interval=1 --set data.val.synthetic_images=60 \\
         --set schedule.warmup_iters=30 --set train.device=cpu

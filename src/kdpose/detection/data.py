@@ -52,8 +52,10 @@ class DetBatch:
     ratio: torch.Tensor
 
     def to(self, device, non_blocking: bool = False) -> "DetBatch":
-        return DetBatch(self.inputs.to(device, non_blocking=non_blocking), self.boxes.to(device, non_blocking=non_blocking),
-                        self.valid.to(device, non_blocking=non_blocking), self.image_id, self.ratio)
+        def move(t: torch.Tensor) -> torch.Tensor:
+            return t.to(device, non_blocking=non_blocking)
+
+        return DetBatch(move(self.inputs), move(self.boxes), move(self.valid), self.image_id, self.ratio)
 
 
 def collate_detection(items: list[tuple[torch.Tensor, np.ndarray, int, float]]) -> DetBatch:

@@ -74,8 +74,8 @@ def yolox_grid(input_size: tuple[int, int], strides: tuple[int, ...] = (8, 16, 3
     return (pts / strs[:, None] - 0.5).numpy(), strs.numpy()
 
 
-def decode_yolox_raw(raw: np.ndarray, input_size: tuple[int, int], cfg: PostprocessCfg,
-                     person_class: int = 0, strides: tuple[int, ...] = (8, 16, 32)) -> list[tuple[np.ndarray, np.ndarray]]:
+def decode_yolox_raw(raw: np.ndarray, input_size: tuple[int, int], cfg: PostprocessCfg, person_class: int = 0,
+                     strides: tuple[int, ...] = (8, 16, 32)) -> list[tuple[np.ndarray, np.ndarray]]:
     """Raw YOLOX head output (B, A, 5 + C): ``(dx, dy, log w, log h)`` per cell, objectness and class scores
     (both already sigmoid-ed by the YOLOX head) -> per image person boxes (N, 4) xyxy input pixels and scores
     (objectness x person class score), after the score threshold and NMS.
