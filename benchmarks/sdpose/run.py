@@ -166,7 +166,8 @@ def _measure_cost(run: Run) -> dict:
 def format_table(table: str, rows: list[dict], seeds: list[int], quick: bool) -> str:
     note = ", QUICK smoke settings: numbers are meaningless" if quick else ""
     lines = [f"**Table {table}** (synthetic body, 96x128, seeds {seeds}{note})", "",
-             "| row | model (deployed) | AP (mean +- std) | params (M) | GFLOPs | CPU ms |", "|---|---|---|---|---|---|"]
+             "| row | model (deployed) | AP (mean +- std) | params (M) | GFLOPs | CPU ms |",
+             "|---|---|---|---|---|---|"]
     for r in rows:
         ap = "n/a" if r["ap_mean"] is None else f"{100 * r['ap_mean']:.1f} +- {100 * r['ap_std']:.1f}"
         lines.append(f"| {r['row']} | {r['model']} | {ap} | {r['params_m']:.3f} | {r['gflops']:.3f} "
@@ -227,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
                    for label, run in rows]
         report += entries
         section = format_table(table, entries, args.seeds, args.quick)
-        section += f"\n\nCommand: `python benchmarks/sdpose/run.py --tables {table} --seeds {' '.join(map(str, args.seeds))}`"
+        seeds = " ".join(map(str, args.seeds))
+        section += f"\n\nCommand: `python benchmarks/sdpose/run.py --tables {table} --seeds {seeds}`"
         text.append(section)
         if not args.quick and not args.no_markdown:
             write_section(f"table{table}", section)
