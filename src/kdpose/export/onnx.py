@@ -158,7 +158,7 @@ def export_onnx(
         path: output ``.onnx`` file, written atomically.
         opset: ONNX opset version.
         dynamic_batch: make axis 0 of the input and every output symbolic (``batch``).
-        batch_size: the batch used for tracing; the fixed batch of the file when ``dynamic_batch`` is False.
+        batch_size: the fixed batch of the file when ``dynamic_batch`` is False (dynamic graphs are traced with 2).
         input_size: (w, h) expected by the caller; must equal ``model.input_size`` (the head's geometry is built
             for one size), checked so that a mismatch gives a clear error instead of a shape error inside tracing.
         model_name: zoo name recorded in the metadata.
@@ -189,7 +189,9 @@ def export_onnx(
 
     in_channels = int(getattr(model, "in_channels", 3))
     device = next(model.parameters(), torch.empty(0)).device  # trace where the model lives (CPU or GPU)
-    dummy = torch.randn(batch_size, in_channels, h, w, generator=torch.Generator().manual_seed(0)).to(device)
+    # trace a dynamic-batch graph with B >= 2 so that nothing gets specialised to a batch of one
+    trace_batch = max(2, batch_size) if dynamic_batch else batch_size
+    dummy = torch.randn(trace_batch, in_channels, h, w, generator=torch.Generator().manual_seed(0)).to(device)
     was_training = model.training
     model.eval()
     try:
