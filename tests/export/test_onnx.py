@@ -205,3 +205,17 @@ def test_parity_report_pass_rules():
     loose.fp64_err_onnx = 1e-2
     assert not loose.passed                   # ORT much further from the exact result: a real discrepancy
     assert "error vs float64: torch 2.00e-04, onnxruntime 1.00e-02" in loose.summary()
+
+
+def test_provider_lists_for_each_device():
+    from kdpose.export.runtime import resolve_providers
+
+    gpu = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert resolve_providers("cpu", gpu) == ["CPUExecutionProvider"]
+    assert resolve_providers("cuda:1", gpu) == [("CUDAExecutionProvider", {"device_id": 1}), "CPUExecutionProvider"]
+    assert resolve_providers("tensorrt", gpu) == [("TensorrtExecutionProvider", {}), ("CUDAExecutionProvider", {}),
+                                                  "CPUExecutionProvider"]
+    # asked-for providers that this onnxruntime build lacks are dropped (OrtRunner then warns)
+    assert resolve_providers("cuda", ["CPUExecutionProvider"]) == ["CPUExecutionProvider"]
+    with pytest.raises(ConfigError, match="bad device index"):
+        resolve_providers("cuda:x", gpu)

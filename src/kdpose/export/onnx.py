@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 import os
 import warnings
 from dataclasses import dataclass
@@ -407,9 +406,3 @@ def _is_keypoint_pair(decoded: Any) -> bool:
     """True for a top-down ``decode`` result: ((B, K, 2) keypoints, (B, K) scores) tensors."""
     return (isinstance(decoded, tuple) and len(decoded) == 2 and isinstance(decoded[0], torch.Tensor)
             and decoded[0].dim() == 3 and decoded[0].shape[-1] == 2)
-
-
-def describe(path: str | os.PathLike) -> str:
-    """One JSON line with the file's kdpose metadata (for the CLI and logs)."""
-    meta = read_metadata(path)
-    return json.dumps(dataclasses.asdict(meta) if meta else {"kdpose_metadata": None})
