@@ -328,3 +328,15 @@ def test_benchmark_rows_are_valid_recipes():
             assert isinstance(task, SDPoseTask) and task.cycles == row.task["cycles"], label
             # Table 6 deploys every cycle it trains; the self-distilled rows deploy one
             assert deployed == (task.cycles if row.task.get("preset") == "none" and row.model_kwargs else 1), label
+
+
+def test_trainer_checkpoint_without_ema_loads_the_deployed_model(tmp_path):
+    # the trainer saves task.state_dict(): "model.*" = the network, "rle.flow.*" = the training-only flow
+    torch.manual_seed(0)
+    model = create_model("sdpose-mini-reg", input_size=(48, 64))
+    task = SDPoseTask(model, cycles=2)
+    torch.save({"format": "kdpose-train-1", "model": task.state_dict(), "ema": None, "epoch": 1}, tmp_path / "last.pt")
+    loaded = load_model("sdpose-mini-reg", weights=tmp_path / "last.pt", input_size=(48, 64))
+    x = torch.randn(1, 3, 64, 48)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x).coords, model.eval()(x).coords)

@@ -102,6 +102,10 @@ def extract_state_dict(ckpt: Mapping, path: str | os.PathLike = "<memory>", dist
     if ckpt.get("format") == "kdpose-train-1":  # kdpose trainer checkpoint: the EMA weights when kept, as MMPose
         ema = ckpt.get("ema")
         state = ema["module"] if isinstance(ema, Mapping) and "module" in ema else ckpt.get("model", {})
+        if isinstance(state, Mapping) and any(k.startswith("model.") for k in state):
+            # "model" is the training task's state_dict: the deployed network under "model.", task-only modules
+            # beside it (a distiller's projection layers, SDPose's RLE flow) are not part of the model
+            state = _strip_prefix(state, "model.")
     else:
         state = ckpt.get("state_dict", ckpt)
     if not isinstance(state, Mapping):
