@@ -340,3 +340,19 @@ def test_trainer_checkpoint_without_ema_loads_the_deployed_model(tmp_path):
     x = torch.randn(1, 3, 64, 48)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x).coords, model.eval()(x).coords)
+
+
+@pytest.mark.parametrize("variant,cycles", [("t", 3), ("s_v1", 2), ("s_v2", 2), ("b", 2), ("reg", 2)])
+def test_coco_recipes_build(variant, cycles):
+    from pathlib import Path
+
+    from kdpose.engine.build import build_model, build_task
+    from kdpose.engine.config import load_recipe
+
+    path = Path(__file__).resolve().parents[2] / "configs" / f"sdpose_{variant}_coco-256x192.yaml"
+    cfg = load_recipe(path, ["model.input_size=[48, 64]"])
+    assert cfg.distill.method == "sdpose" and not cfg.distill.teacher and cfg.optim.weight_decay == 0.0
+    task = build_task(cfg, build_model(cfg.model))
+    assert task.cycles == cycles and task.pairs == consecutive_pairs(cycles)
+    assert task.weights == {"kt": 5e-6, "vt": 5e-6} and task.pose_all and not task.detach_target
+    assert (task.rle is not None) == (variant == "reg")
