@@ -64,3 +64,14 @@ def test_named_detectors_come_from_the_registry():
         np.testing.assert_allclose(res.bboxes, [[1, 1, 15, 15]])
     finally:
         DETECTORS._items.pop("test-fixed-box", None)  # keep the registry clean for other tests
+
+
+def test_builtin_detector_names_and_files_reach_kdpose_detection(tmp_path):
+    pytest.importorskip("kdpose.detection")
+    from kdpose.errors import CheckpointError, KdposeError
+
+    # the name is known (registered by kdpose.detection on first use): without trained weights the error says so
+    with pytest.raises(CheckpointError, match="no trained weights"):
+        resolve_detector("kdpose-det-nano")
+    with pytest.raises(KdposeError, match="missing.onnx"):
+        resolve_detector(str(tmp_path / "missing.onnx"))
