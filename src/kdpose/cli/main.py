@@ -13,7 +13,7 @@ import importlib
 import sys
 
 # module names inside kdpose.cli, in the order shown by --help
-COMMANDS: list[str] = ["infer", "export", "bench", "synth", "train", "distill", "eval"]
+COMMANDS: list[str] = ["demo", "infer", "export", "bench", "synth", "train", "distill", "eval"]
 
 
 def _load(name: str):

@@ -1,0 +1,52 @@
+"""The small weights shipped with kdpose for the demo (``src/kdpose/assets/``) and the tool that makes them.
+
+``python -m kdpose.demo.assets WEIGHTS.safetensors [--layout coco]`` stores a trained teacher as float16
+safetensors (half the size; the loader casts back to float32) under the name the demo looks for."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+
+
+def teacher_asset(layout: str) -> Path:
+    """Where the shipped demo teacher of ``layout`` (``coco`` / ``coco_wholebody``) lives (may not exist)."""
+    from .config import TEACHER_MODEL
+
+    return ASSETS_DIR / f"demo_teacher_{TEACHER_MODEL}_{layout}.safetensors"
+
+
+def write_fp16_asset(src: str | Path, dst: str | Path) -> Path:
+    """Copy the tensors of ``src`` (safetensors) into ``dst`` with floating tensors as float16, keeping metadata."""
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from ..utils.io import atomic_write
+
+    with safe_open(str(src), framework="pt") as f:
+        metadata = f.metadata() or {}
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    tensors = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in tensors.items()}
+    dst = Path(dst)
+    tmp = dst.with_name(f".{dst.name}.part")
+    save_file(tensors, str(tmp), metadata={**metadata, "kdpose.demo.precision": "float16"})
+    with atomic_write(dst) as out:
+        out.write(tmp.read_bytes())
+    tmp.unlink()
+    return dst
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kdpose.demo.assets", description=__doc__)
+    parser.add_argument("weights", help="trained teacher (final.safetensors of configs/demo_teacher_*.yaml)")
+    parser.add_argument("--layout", default="coco", choices=["coco", "coco_wholebody"])
+    args = parser.parse_args(argv)
+    dst = write_fp16_asset(args.weights, teacher_asset(args.layout))
+    print(f"wrote {dst} ({dst.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

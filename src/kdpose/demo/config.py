@@ -1,0 +1,162 @@
+"""What the demo runs: its options, the budget plan (epochs per training phase from ``--minutes``) and the training
+recipes it builds (plain ``RecipeCfg`` objects, the same ones ``kdpose train`` / ``kdpose distill`` read from YAML).
+
+Fairness of the comparison: the plain student and the distilled student train the same network from the same seed,
+on the same rendered images, for the same number of optimiser steps: the plain student gets
+``stage1_epochs + stage2_epochs`` epochs, the distilled one ``stage1_epochs`` of DWPose stage 1 then
+``stage2_epochs`` of stage 2 (head-aware self-KD), with the same learning-rate recipe.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+LAYOUTS = ("coco", "wholebody")
+METHODS = ("dwpose", "distilpose", "sdpose", "stagewise")
+# why each other method is not in the demo (the CLI shows this as a ConfigError)
+UNSUPPORTED_METHODS = {
+    "distilpose": "DistilPose distils a heatmap teacher into a token-regression student (distilpose-mini-*); "
+                  "the demo ships no heatmap teacher yet. Run it with configs/distilpose_mini_*.yaml",
+    "sdpose": "SDPose is self-distillation of an MCT transformer (sdpose-mini-*), not a teacher->student pair "
+              "of the demo's RTMPose networks. Run it with configs/sdpose_mini_*.yaml",
+    "stagewise": "stagewise distillation is for bottom-up depth pose machines (cpm/mpm/rpm/spm) on depth "
+                 "images, not the demo's top-down RGB networks. See docs/pose_machines.md",
+}
+
+TEACHER_MODEL = "rtmpose-s"
+STUDENT_MODEL = "rtmpose-t"
+INPUT_SIZE = (64, 96)  # (w, h): what the shipped teacher was trained at
+IMAGE_SIZE = (320, 240)  # rendered synthetic images (w, h)
+MAX_PEOPLE = 2
+TRAIN_SEED, VAL_SEED, VIDEO_SEED = 1, 2, 3  # synthetic data seeds (as configs/demo_teacher_coco.yaml)
+EPOCHS_PER_MINUTE = 1.0  # student stage-1 epochs per --minutes (calibrated on a shared 2-core CPU)
+TEACHER_EPOCHS_PER_MINUTE = 1.5  # --from-scratch: teacher epochs per --minutes
+
+
+@dataclass
+class DemoOptions:
+    """Everything ``kdpose demo`` takes (see ``kdpose demo --help``)."""
+
+    out: Path = Path("demo_out")
+    minutes: float = 10.0
+    layout: str = "coco"
+    method: str = "dwpose"
+    from_scratch: bool = False
+    seed: int = 21
+    train_images: int = 800
+    val_images: int = 100
+    threads: int = 2
+    workers: int = 1
+    batch_size: int = 32
+    epoch_iters: int = 0  # > 0: cap every training epoch (quick test runs)
+    video_frames: int = 24
+    bench_iters: int = 20
+
+    def validate(self) -> None:
+        if self.layout not in LAYOUTS:
+            raise ConfigError(f"--layout: '{self.layout}' is not one of {', '.join(LAYOUTS)}")
+        if self.method not in METHODS:
+            raise ConfigError(f"--method: '{self.method}' is not one of {', '.join(METHODS)}")
+        if self.method in UNSUPPORTED_METHODS:
+            raise ConfigError(f"--method {self.method}: not available in the demo: {UNSUPPORTED_METHODS[self.method]}")
+        if not (self.minutes > 0 and math.isfinite(self.minutes)):
+            raise ConfigError(f"--minutes: must be a positive number, got {self.minutes}")
+        if self.train_images < 2 or self.val_images < 1:
+            raise ConfigError(f"--train-images/--val-images: need at least 2 / 1 images, got "
+                              f"{self.train_images} / {self.val_images}")
+        if self.threads < 1 or self.workers < 0:
+            raise ConfigError(f"--threads must be >= 1 and --workers >= 0, got {self.threads} / {self.workers}")
+
+    @property
+    def skeleton_layout(self) -> str:
+        """Model/data layout name (``coco`` or ``coco_wholebody``)."""
+        return "coco_wholebody" if self.layout == "wholebody" else "coco"
+
+
+@dataclass(frozen=True)
+class BudgetPlan:
+    """Epochs of each training phase; the plain student trains ``stage1 + stage2`` epochs."""
+
+    teacher_epochs: int  # 0: the shipped teacher is loaded
+    stage1_epochs: int
+    stage2_epochs: int
+
+    @property
+    def student_epochs(self) -> int:
+        return self.stage1_epochs + self.stage2_epochs
+
+
+def plan_budget(opts: DemoOptions, teacher_shipped: bool) -> BudgetPlan:
+    """Epochs from ``--minutes``: stage 2 gets a fifth of stage 1 (as DWPose: 60 of 270+ epochs, rounded up)."""
+    stage1 = max(1, round(EPOCHS_PER_MINUTE * opts.minutes * 0.8))
+    stage2 = max(1, round(EPOCHS_PER_MINUTE * opts.minutes * 0.2))
+    teacher = 0 if teacher_shipped else max(1, round(TEACHER_EPOCHS_PER_MINUTE * opts.minutes))
+    return BudgetPlan(teacher, stage1, stage2)
+
+
+def _split(images: int, seed: int) -> dict[str, Any]:
+    return {"synthetic_images": images, "synthetic_seed": seed, "synthetic_size": list(IMAGE_SIZE),
+            "synthetic_max_people": MAX_PEOPLE}
+
+
+def base_recipe(opts: DemoOptions, model: str, epochs: int) -> dict[str, Any]:
+    """The shared recipe (as a YAML-shaped dict) of every demo training run."""
+    layout = opts.skeleton_layout
+    return {
+        "model": {"name": model, "layout": layout, "input_size": list(INPUT_SIZE)},
+        "data": {"layout": layout, "cache_dir": str(opts.out / "data"),
+                 "train": _split(opts.train_images, TRAIN_SEED), "val": _split(opts.val_images, VAL_SEED),
+                 "batch_size": opts.batch_size, "val_batch_size": 64, "workers": opts.workers, "persistent_workers": False},
+        "optim": {"lr": 4.0e-3, "weight_decay": 0.05, "clip_grad_norm": 1.0},
+        "schedule": {"warmup_iters": 50, "warmup_start_factor": 1.0e-5, "cosine_start_epoch": -1,
+                     "eta_min_factor": 0.05},
+        "train": {"max_epochs": epochs, "stage2_epochs": max(0, epochs // 5), "epoch_iters": opts.epoch_iters,
+                  "seed": opts.seed, "threads": opts.threads, "ema": True, "log_interval": 5,
+                  "device": "cpu"},
+        "eval": {"interval": max(1, epochs // 4), "flip_test": False, "use_ema": True,
+                 "metric": "wholebody.AP" if opts.layout == "wholebody" else "AP"},
+    }
+
+
+def teacher_recipe(opts: DemoOptions, plan: BudgetPlan) -> dict[str, Any]:
+    return base_recipe(opts, TEACHER_MODEL, plan.teacher_epochs)
+
+
+def student_recipe(opts: DemoOptions, plan: BudgetPlan) -> dict[str, Any]:
+    """The plain student: the same steps as stage 1 + stage 2 of the distilled one."""
+    return base_recipe(opts, STUDENT_MODEL, plan.student_epochs)
+
+
+def stage1_recipe(opts: DemoOptions, plan: BudgetPlan, teacher_weights: Path) -> dict[str, Any]:
+    """DWPose stage 1: teacher -> student, L = L_gt + r(t) (alpha L_feature + beta L_logit) (paper's weights)."""
+    recipe = base_recipe(opts, STUDENT_MODEL, plan.stage1_epochs)
+    recipe["distill"] = {"method": "dwpose", "teacher": TEACHER_MODEL, "teacher_weights": str(teacher_weights),
+                         "params": {"alpha": 7.0e-5, "beta": 0.1, "use_gt": True, "use_feature": True,
+                                    "use_logit": True, "decay": True}}
+    return recipe
+
+
+def stage2_recipe(opts: DemoOptions, plan: BudgetPlan, stage1_weights: Path) -> dict[str, Any]:
+    """DWPose stage 2: the stage-1 student's frozen backbone, a new head taught by its own old head."""
+    recipe = base_recipe(opts, STUDENT_MODEL, plan.stage2_epochs)
+    recipe["train"]["stage2_epochs"] = 0  # the student's last epochs were already weak-augmentation ones
+    recipe["schedule"]["warmup_iters"] = 10
+    recipe["distill"] = {"method": "dwpose_stage2", "teacher": STUDENT_MODEL,
+                         "teacher_weights": str(stage1_weights), "params": {"gamma": 1.0}}
+    return recipe
+
+
+def to_recipe(recipe: dict[str, Any], source: str = "demo recipe"):
+    """A YAML-shaped dict -> a checked ``RecipeCfg`` (unknown keys / wrong types raise ``ConfigError``)."""
+    from ..engine.config import RecipeCfg, from_dict
+
+    return from_dict(RecipeCfg, copy.deepcopy(recipe), source=source)
+
+
+__all__ = ["BudgetPlan", "DemoOptions", "LAYOUTS", "METHODS", "UNSUPPORTED_METHODS", "base_recipe", "plan_budget",
+           "stage1_recipe", "stage2_recipe", "student_recipe", "teacher_recipe", "to_recipe"]

@@ -1,0 +1,262 @@
+"""``kdpose demo`` end to end: data -> teacher -> student without / with distillation -> evaluation -> ONNX export
+and timing -> pictures and video -> report. Every phase uses the library's public pieces (synthetic data, the
+engine's Trainer, the DWPose distillers, the COCO evaluator, ONNX export, the inference pipeline, viz)."""
+from __future__ import annotations
+
+import dataclasses
+import shlex
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..utils.io import write_json
+from .config import (INPUT_SIZE, STUDENT_MODEL, TEACHER_MODEL, DemoOptions, plan_budget, stage1_recipe,
+                     stage2_recipe, student_recipe, teacher_recipe, to_recipe)
+from .training import TrainRun, read_curve, train_phase
+
+
+class _Clock:
+    """Wall time per phase, printed as each one ends."""
+
+    def __init__(self) -> None:
+        self.phases: list[dict] = []
+        self.start = time.perf_counter()
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        print(f"[{len(self.phases) + 1}] {name} ...", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        yield
+        seconds = time.perf_counter() - t0
+        self.phases.append({"name": name, "seconds": seconds})
+        print(f"    done in {seconds:.0f} s", file=sys.stderr, flush=True)
+
+
+def demo_command(opts: DemoOptions) -> str:
+    """The ``kdpose demo`` command line that reproduces ``opts``."""
+    args = ["kdpose", "demo", "--out", str(opts.out), "--minutes", f"{opts.minutes:g}", "--layout", opts.layout,
+            "--method", opts.method, "--seed", str(opts.seed)]
+    if opts.from_scratch:
+        args.append("--from-scratch")
+    defaults = DemoOptions()
+    for flag, name in (("--train-images", "train_images"), ("--val-images", "val_images"),
+                       ("--threads", "threads")):
+        if getattr(opts, name) != getattr(defaults, name):
+            args += [flag, str(getattr(opts, name))]
+    return shlex.join(args)
+
+
+def _metric_value(metrics: dict, wholebody: bool) -> float:
+    return float(metrics["wholebody"]["AP"] if wholebody else metrics["AP"])
+
+
+def evaluate_weights(recipe: dict, weights: Path, work_dir: Path) -> dict:
+    """COCO (whole-body: per-part) metrics of ``weights`` on the recipe's val split, with ground-truth boxes."""
+    import torch
+
+    from ..engine.build import build_datasets, build_evaluator
+    from ..models import load_model
+
+    cfg = to_recipe(recipe)
+    model = load_model(cfg.model.name, weights=str(weights), layout=cfg.model.layout,
+                       input_size=tuple(cfg.model.input_size))
+    _, val_set, val_ann = build_datasets(cfg, model)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    evaluator = build_evaluator(cfg, model, val_set, val_ann, work_dir)
+    with torch.no_grad():
+        return evaluator(model, torch.device("cpu"))
+
+
+def measure(name: str, weights: Path, layout: str, onnx_path: Path | None, threads: int, iters: int) -> dict:
+    """Parameters, GFLOPs and batch-1 latency (PyTorch eager and onnxruntime) of one network."""
+    from ..export import OrtRunner, count_flops, export_onnx
+    from ..export.bench import bench_onnx, bench_torch
+    from ..models import load_model
+
+    model = load_model(name, weights=str(weights), layout=layout, input_size=INPUT_SIZE)
+    compute = count_flops(model)
+    out = {"params_m": compute.params / 1e6, "gflops": compute.gflops, "torch_ms": None, "onnx_ms": None,
+           "torch_cpu_ms": None, "onnx_cpu_ms": None, "onnx": None}
+    lat = bench_torch(model, batch=1, threads=threads, warmup=3, iters=iters, max_seconds=4.0)
+    out.update(torch_ms=lat.median_ms, torch_cpu_ms=lat.cpu_ms)
+    if onnx_path is not None:
+        export_onnx(model, onnx_path, model_name=name)
+        runner = OrtRunner(onnx_path, threads=threads)
+        lat = bench_onnx(runner, batch=1, warmup=3, iters=iters, max_seconds=4.0)
+        out.update(onnx_ms=lat.median_ms, onnx_cpu_ms=lat.cpu_ms, onnx=str(onnx_path))
+    return out
+
+
+def _shift(records: list[dict], offset: int) -> list[dict]:
+    return [{**r, "iter": r["iter"] + offset} for r in records]
+
+
+def run_demo(opts: DemoOptions) -> dict[str, Any]:
+    """Run every phase into ``opts.out``; returns the results dict (also ``results.json``) of the report."""
+    import torch
+
+    from .assets import teacher_asset
+    from .media import render_clip, run_video, sample_grid
+    from .plots import plot_learning_curves, plot_metric_bars, plot_tradeoffs
+    from .report import text_table, write_report
+
+    opts.validate()
+    torch.set_num_threads(opts.threads)
+    out = opts.out
+    out.mkdir(parents=True, exist_ok=True)
+    runs_dir, media_dir, export_dir = out / "runs", out / "images", out / "onnx"
+    layout, wholebody = opts.skeleton_layout, opts.layout == "wholebody"
+    metric = "wholebody.AP" if wholebody else "AP"
+    shipped = teacher_asset(layout)
+    use_shipped = shipped.is_file() and not opts.from_scratch
+    plan = plan_budget(opts, teacher_shipped=use_shipped)
+    clock = _Clock()
+    notes: list[str] = []
+
+    with clock.phase("generate synthetic train / val data"):
+        from ..engine.build import resolve_split
+
+        cfg = to_recipe(student_recipe(opts, plan))
+        resolve_split(cfg.data, cfg.data.train, "train")
+        val_ann, _ = resolve_split(cfg.data, cfg.data.val, "val")
+
+    runs: dict[str, TrainRun] = {}
+    with clock.phase("teacher: " + ("load the shipped weights" if use_shipped else "train from scratch")):
+        if use_shipped:
+            teacher_weights = shipped
+            teacher_metrics = evaluate_weights(teacher_recipe(opts, plan), shipped, runs_dir / "teacher_eval")
+        else:
+            runs["teacher"] = train_phase("teacher", teacher_recipe(opts, plan), runs_dir / "teacher",
+                                          f"teacher {TEACHER_MODEL}")
+            teacher_weights, teacher_metrics = runs["teacher"].weights, runs["teacher"].metrics
+            if not opts.from_scratch:
+                notes.append(f"No shipped teacher for layout {layout} ({shipped.name}): it was trained here.")
+
+    with clock.phase(f"student {STUDENT_MODEL} without distillation ({plan.student_epochs} epochs)"):
+        runs["student"] = train_phase("student", student_recipe(opts, plan), runs_dir / "student",
+                                      f"student {STUDENT_MODEL}")
+    with clock.phase(f"student + DWPose stage 1 ({plan.stage1_epochs} epochs)"):
+        runs["kd_stage1"] = train_phase("kd_stage1", stage1_recipe(opts, plan, teacher_weights),
+                                        runs_dir / "kd_stage1", "DWPose stage 1")
+    with clock.phase(f"student + DWPose stage 2 ({plan.stage2_epochs} epochs)"):
+        runs["kd"] = train_phase("kd", stage2_recipe(opts, plan, runs["kd_stage1"].weights), runs_dir / "kd",
+                                 "DWPose stage 2")
+
+    rows = [
+        {"key": "teacher", "label": "teacher", "model": TEACHER_MODEL, "metrics": teacher_metrics,
+         "how": "shipped weights (src/kdpose/assets)" if use_shipped else f"trained here, {plan.teacher_epochs} ep",
+         "weights": teacher_weights, "iterations": runs["teacher"].iterations if "teacher" in runs else None,
+         "train_s": runs["teacher"].seconds if "teacher" in runs else None},
+        {"key": "student", "label": "student", "model": STUDENT_MODEL, "metrics": runs["student"].metrics,
+         "how": f"plain training, {plan.student_epochs} ep", "weights": runs["student"].weights,
+         "iterations": runs["student"].iterations, "train_s": runs["student"].seconds},
+        {"key": "kd_stage1", "label": "student + KD (stage 1 only)", "model": STUDENT_MODEL,
+         "metrics": runs["kd_stage1"].metrics, "how": f"DWPose stage 1, {plan.stage1_epochs} ep",
+         "weights": runs["kd_stage1"].weights, "iterations": runs["kd_stage1"].iterations,
+         "train_s": runs["kd_stage1"].seconds},
+        {"key": "kd", "label": "student + KD", "model": STUDENT_MODEL, "metrics": runs["kd"].metrics,
+         "how": f"DWPose stage 1 + 2, {plan.stage1_epochs}+{plan.stage2_epochs} ep", "weights": runs["kd"].weights,
+         "iterations": runs["kd_stage1"].iterations + runs["kd"].iterations,
+         "train_s": runs["kd_stage1"].seconds + runs["kd"].seconds},
+    ]
+    for row in rows:
+        row["ap"] = _metric_value(row["metrics"], wholebody)
+
+    with clock.phase("export to ONNX and time PyTorch vs onnxruntime (batch 1)"):
+        for row in rows:
+            onnx_path = export_dir / f"{row['key']}.onnx" if row["key"] in ("student", "kd", "teacher") else None
+            row.update(measure(row["model"], row["weights"], layout, onnx_path, opts.threads, opts.bench_iters))
+
+    with clock.phase("draw poses on held-out images and a short video"):
+        from ..inference import PoseEstimator
+
+        by_key = {r["key"]: r for r in rows}
+        estimators = {f"{by_key[k]['label']} (AP {by_key[k]['ap']:.2f})": PoseEstimator(
+            str(by_key[k]["onnx"]), backend="onnxruntime", threads=opts.threads) for k in ("student", "kd")}
+        samples = sample_grid(estimators, val_ann, layout, media_dir)
+        clip, det_file = render_clip(media_dir, layout, seed=3, frames=opts.video_frames)
+        video = run_video(Path(by_key["kd"]["onnx"]), clip, det_file, layout, media_dir, opts.threads)
+
+    with clock.phase("write the report"):
+        curves = {"student": runs["student"].curve,
+                  "student + KD": runs["kd_stage1"].curve + _shift(runs["kd"].curve, runs["kd_stage1"].iterations)}
+        if "teacher" in runs:
+            curves = {"teacher": runs["teacher"].curve, **curves}
+        figs = plot_tradeoffs(rows, media_dir)
+        figures = [
+            {"title": "Learning curves", "path": str(plot_learning_curves(curves, metric, media_dir / "curves.png")
+                                                      .relative_to(out)),
+             "caption": "Training loss (log scale; the distilled run's loss includes its distillation terms, and "
+                        "stage 2 trains on the KD loss alone) and validation AP during training (EMA weights)."},
+            {"title": "Per-part AP" if wholebody else "COCO metrics",
+             "path": str(plot_metric_bars(rows, wholebody, media_dir / "metric_bars.png").relative_to(out)),
+             "caption": "Validation metrics of every model (ground-truth person boxes)."},
+        ]
+        if "ap_vs_gflops" in figs:
+            figures.append({"title": "AP vs GFLOPs", "path": str(figs["ap_vs_gflops"].relative_to(out)),
+                            "caption": "Accuracy against compute per person crop (marker area ~ parameters)."})
+        if "ap_vs_latency" in figs:
+            figures.append({"title": "AP vs latency", "path": str(figs["ap_vs_latency"].relative_to(out)),
+                            "caption": f"onnxruntime, batch 1, {opts.threads} thread(s), median of repeated runs "
+                                       "on this machine."})
+        figures += [
+            {"title": "Poses on held-out images (COCO style)", "path": str(samples["coco"].relative_to(out)),
+             "caption": "Left: the student without distillation; right: the distilled student. Same images, "
+                        "same ground-truth person boxes."},
+            {"title": "Poses on held-out images (OpenPose / ControlNet style)",
+             "path": str(samples["openpose"].relative_to(out)),
+             "caption": "The distilled student's poses drawn as a ControlNet conditioning image."},
+        ]
+        if video["strip"] is not None:
+            figures.append({"title": "Video", "path": str(Path(video["strip"]).relative_to(out)),
+                            "caption": f"Frames of {Path(video['video']).relative_to(out)}: the distilled student "
+                                       f"(onnxruntime) in the video pipeline with tracking and One-Euro smoothing; "
+                                       f"{video['frames']} frames, {video['tracks']} track(s), "
+                                       f"{video['fps']:.1f} frames/s."})
+        student, kd = rows[1], rows[3]
+        kd_better = kd["ap"] > student["ap"]
+        verdict = (f"The distilled student {'beats' if kd_better else 'does NOT beat'} the student trained without "
+                   f"distillation: {metric} {kd['ap']:.3f} vs {student['ap']:.3f} "
+                   f"({kd['ap'] - student['ap']:+.3f}), same network, seed, data and number of iterations.")
+        notes += [
+            f"Validation: {opts.val_images} synthetic images never used for training; person boxes are the "
+            "ground-truth boxes (no detector in the loop), as MMPose's GT-box protocol.",
+            f"Budget: --minutes {opts.minutes:g} -> student {plan.student_epochs} epochs; DWPose stage 1 "
+            f"{plan.stage1_epochs} + stage 2 {plan.stage2_epochs} epochs (equal iterations). Timings are from "
+            "this machine and depend on what else runs on it.",
+        ]
+        reproduce = [demo_command(opts), "", "# each training phase alone (the recipes the demo ran):"]
+        reproduce += [f"kdpose train {shlex.quote(str(run.work_dir / 'config.yaml'))}"
+                      for run in runs.values()]
+        if use_shipped:
+            reproduce += ["", "# the shipped teacher (see src/kdpose/assets/README.md):",
+                          "kdpose train configs/demo_teacher_coco.yaml --work-dir work_dirs/demo_teacher",
+                          "python -m kdpose.demo.assets work_dirs/demo_teacher/final.safetensors"]
+        files = [{"title": "annotated video", "path": str(Path(video["video"]).relative_to(out))},
+                 {"title": "input clip", "path": str(clip.relative_to(out))}]
+        files += [{"title": f"ONNX: {r['label']}", "path": str(Path(r["onnx"]).relative_to(out))}
+                  for r in rows if r.get("onnx")]
+        results = {
+            "title": f"kdpose demo: {TEACHER_MODEL} teaches {STUDENT_MODEL} ({opts.method}, layout {layout})",
+            "subtitle": f"Synthetic multi-person data, input {INPUT_SIZE[0]}x{INPUT_SIZE[1]}, "
+                        f"generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+            "verdict": verdict, "kd_better": kd_better, "metric": metric, "command": demo_command(opts),
+            "rows": [{k: (str(v) if isinstance(v, Path) else v) for k, v in r.items()} for r in rows],
+            "figures": figures, "files": files, "notes": notes, "commands": reproduce,
+            "video": {k: (str(v) if isinstance(v, Path) else v) for k, v in video.items()},
+            "plan": dataclasses.asdict(plan), "phases": clock.phases,
+        }
+        results["wall_s"] = time.perf_counter() - clock.start
+        write_report(results, out)
+    results["phases"] = clock.phases
+    results["wall_s"] = time.perf_counter() - clock.start
+    write_report(results, out)  # again, with the report phase's own time in the table
+    write_json(out / "results.json", results, indent=1)
+    print("\n" + text_table(results["rows"]), file=sys.stdout)
+    print(f"\n{verdict}\nreport: {out / 'report.html'} (and report.md); total {results['wall_s']:.0f} s")
+    return results
+
+
+__all__ = ["demo_command", "evaluate_weights", "measure", "run_demo"]

@@ -1,0 +1,135 @@
+"""The demo report: ``report.html`` (self-contained: CSS inline, every picture a base64 ``data:`` URI) and
+``report.md`` (the same content, pictures as relative links) from one results dict.
+
+The results dict (what :func:`kdpose.demo.run_demo` builds, also saved as ``results.json``)::
+
+    {"title": str, "command": str, "verdict": str, "metric": "AP" | "wholebody.AP", "wall_s": float,
+     "rows": [{"label", "model", "how", "ap", "params_m", "gflops", "torch_ms", "onnx_ms", "iterations",
+               "train_s"}],                       # numbers may be None (not measured)
+     "figures": [{"title", "path", "caption"}],   # paths relative to the output folder (PNG)
+     "files": [{"title", "path"}],                # other outputs worth a link (video, ONNX files)
+     "phases": [{"name", "seconds"}], "commands": [str], "notes": [str]}
+"""
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+from typing import Any
+
+from ..errors import DataError
+from ..utils.io import atomic_write
+
+TABLE_COLUMNS = (  # (header, key, format)
+    ("model", "label", "{}"), ("network", "model", "{}"), ("how it was made", "how", "{}"),
+    ("AP", "ap", "{:.3f}"), ("params (M)", "params_m", "{:.2f}"), ("GFLOPs", "gflops", "{:.3f}"),
+    ("PyTorch ms", "torch_ms", "{:.2f}"), ("onnxruntime ms", "onnx_ms", "{:.2f}"),
+    ("train iterations", "iterations", "{}"), ("train s", "train_s", "{:.0f}"),
+)
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1180px;margin:24px auto;padding:0 16px;
+color:#1d232a;background:#fafbfc;line-height:1.45}
+h1{font-size:1.7em;margin-bottom:4px}h2{margin-top:1.6em;border-bottom:2px solid #e3e7ec;padding-bottom:4px}
+.verdict{font-size:1.1em;padding:10px 14px;border-radius:8px;background:#eef6ee;border:1px solid #b9dcb9}
+.verdict.bad{background:#fbf0e6;border-color:#e8c39e}
+table{border-collapse:collapse;margin:10px 0;background:#fff}
+th,td{border:1px solid #d9dee4;padding:5px 10px;text-align:right}th{background:#f0f3f6}
+td:first-child,th:first-child,td:nth-child(2),td:nth-child(3){text-align:left}
+figure{margin:14px 0;background:#fff;border:1px solid #e3e7ec;border-radius:8px;padding:10px}
+figure img{max-width:100%;height:auto;display:block}figcaption{color:#55606b;font-size:.92em;margin-top:6px}
+pre{background:#1d232a;color:#e8edf2;padding:12px;border-radius:8px;overflow-x:auto;font-size:.9em}
+.muted{color:#55606b}.grid{display:grid;grid-template-columns:1fr 1fr;gap:12px}
+"""
+
+
+def _cell(row: dict, key: str, fmt: str) -> str:
+    value = row.get(key)
+    return "-" if value is None else fmt.format(value)
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """The results table in Markdown (one row per model)."""
+    lines = ["| " + " | ".join(h for h, _, _ in TABLE_COLUMNS) + " |", "|" + "---|" * len(TABLE_COLUMNS)]
+    lines += ["| " + " | ".join(_cell(r, k, f) for _, k, f in TABLE_COLUMNS) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def text_table(rows: list[dict]) -> str:
+    """The results table for a terminal (aligned columns)."""
+    cells = [[h for h, _, _ in TABLE_COLUMNS]] + [[_cell(r, k, f) for _, k, f in TABLE_COLUMNS] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(TABLE_COLUMNS))]
+    lines = ["  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+             for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _data_uri(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read a report picture ({exc.strerror})") from None
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def render_html(results: dict[str, Any], out_dir: Path) -> str:
+    """The self-contained HTML page (pictures read from ``out_dir`` and inlined)."""
+    e = html.escape
+    good = results.get("kd_better")
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{e(results['title'])}</title>",
+             f"<style>{CSS}</style></head><body>", f"<h1>{e(results['title'])}</h1>",
+             f"<p class='muted'>{e(results.get('subtitle', ''))}</p>",
+             f"<p class='verdict{'' if good else ' bad'}'>{e(results['verdict'])}</p>",
+             "<h2>Results on the demo's validation set</h2><table><tr>"
+             + "".join(f"<th>{e(h)}</th>" for h, _, _ in TABLE_COLUMNS) + "</tr>"]
+    for row in results["rows"]:
+        parts.append("<tr>" + "".join(f"<td>{e(_cell(row, k, f))}</td>" for _, k, f in TABLE_COLUMNS) + "</tr>")
+    parts.append("</table>")
+    parts += [f"<p class='muted'>{e(note)}</p>" for note in results.get("notes", [])]
+    for fig in results.get("figures", []):
+        parts.append(f"<h2>{e(fig['title'])}</h2><figure><img alt='{e(fig['title'])}' "
+                     f"src='{_data_uri(out_dir / fig['path'])}'><figcaption>{e(fig.get('caption', ''))}"
+                     "</figcaption></figure>")
+    if results.get("files"):
+        parts.append("<h2>Other outputs</h2><ul>" + "".join(
+            f"<li>{e(f['title'])}: <code>{e(f['path'])}</code></li>" for f in results["files"]) + "</ul>")
+    if results.get("phases"):
+        parts.append("<h2>Where the time went</h2><table><tr><th>phase</th><th>seconds</th></tr>" + "".join(
+            f"<tr><td>{e(p['name'])}</td><td>{p['seconds']:.0f}</td></tr>" for p in results["phases"])
+            + f"<tr><th>total</th><th>{results.get('wall_s', 0.0):.0f}</th></tr></table>")
+    parts.append("<h2>Reproduce</h2><pre>" + e("\n".join(results.get("commands", []))) + "</pre>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    """The same report in Markdown (pictures linked relative to the output folder)."""
+    lines = [f"# {results['title']}", "", results.get("subtitle", ""), "", f"**{results['verdict']}**", "",
+             "## Results on the demo's validation set", "", markdown_table(results["rows"]), ""]
+    lines += [f"{note}\n" for note in results.get("notes", [])]
+    for fig in results.get("figures", []):
+        lines += [f"## {fig['title']}", "", f"![{fig['title']}]({fig['path']})", "", fig.get("caption", ""), ""]
+    if results.get("files"):
+        lines += ["## Other outputs", ""] + [f"- {f['title']}: `{f['path']}`" for f in results["files"]] + [""]
+    if results.get("phases"):
+        lines += ["## Where the time went", "", "| phase | seconds |", "|---|---|"]
+        lines += [f"| {p['name']} | {p['seconds']:.0f} |" for p in results["phases"]]
+        lines += [f"| **total** | **{results.get('wall_s', 0.0):.0f}** |", ""]
+    lines += ["## Reproduce", "", "```bash", *results.get("commands", []), "```", ""]
+    return "\n".join(lines)
+
+
+def write_report(results: dict[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``report.html`` and ``report.md`` into ``out_dir``; returns their paths."""
+    out_dir = Path(out_dir)
+    html_path, md_path = out_dir / "report.html", out_dir / "report.md"
+    page = render_html(results, out_dir)
+    with atomic_write(html_path, "w") as f:
+        f.write(page)
+    with atomic_write(md_path, "w") as f:
+        f.write(render_markdown(results))
+    return html_path, md_path
+
+
+__all__ = ["markdown_table", "render_html", "render_markdown", "text_table", "write_report"]
