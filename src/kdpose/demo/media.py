@@ -54,6 +54,8 @@ def sample_grid(estimators: dict[str, Any], ann_file: str | Path, layout: str, o
     Args:
         estimators: column title -> ``PoseEstimator`` (same layout).
         ann_file: the val annotation file (images + ground-truth boxes).
+    The images shown are the ``num_images`` whose tallest person is tallest (legible drawings).
+
     Returns:
         ``{"coco": grid PNG (one row per image, one column per estimator), "openpose": grid PNG of the last
         estimator in ControlNet style next to the image}``.
@@ -65,7 +67,11 @@ def sample_grid(estimators: dict[str, Any], ann_file: str | Path, layout: str, o
     skeleton = get_skeleton(layout)
     body18, hand = get_skeleton("openpose"), get_skeleton("hand")
     rows, pose_rows = [], []
-    for path, (_, boxes) in list(gt_boxes_by_image(ann_file, layout).items())[:num_images]:
+    images = gt_boxes_by_image(ann_file, layout)
+    # the images whose people are largest (the most legible drawings); ties keep the file order
+    tallest = sorted(images, key=lambda p: -float((images[p][1][:, 3] - images[p][1][:, 1]).max()))
+    for path in tallest[:num_images]:
+        boxes = images[path][1]
         image = read_image(path)
         cells, last = [], None
         for title, est in estimators.items():

@@ -1,0 +1,54 @@
+"""``kdpose demo`` option errors: one line, exit code 2, nothing written."""
+from __future__ import annotations
+
+import pytest
+
+from kdpose.cli.main import main
+from kdpose.demo.config import DemoOptions, base_recipe, plan_budget, stage1_recipe, stage2_recipe, \
+    student_recipe, to_recipe
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--method", "sdpose"], "--method sdpose: not available in the demo"),
+    (["--method", "distilpose"], "--method distilpose: not available in the demo"),
+    (["--method", "stagewise"], "--method stagewise: not available in the demo"),
+    (["--method", "foo"], "--method: 'foo' is not one of dwpose, distilpose, sdpose, stagewise"),
+    (["--layout", "mpii"], "--layout: 'mpii' is not one of coco, wholebody"),
+    (["--minutes", "0"], "--minutes: must be a positive number"),
+    (["--minutes", "nan"], "--minutes: must be a positive number"),
+    (["--train-images", "1"], "--train-images/--val-images"),
+    (["--threads", "0"], "--threads must be >= 1"),
+])
+def test_bad_options_fail_cleanly(tmp_path, capsys, argv, message):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kdpose: error: ") and message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_demo_is_a_listed_command(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "demo" in capsys.readouterr().out
+
+
+def test_budget_scales_with_minutes_and_is_fair():
+    short, default = plan_budget(DemoOptions(minutes=2), True), plan_budget(DemoOptions(), True)
+    assert default.stage1_epochs > short.stage1_epochs >= 1
+    assert default.student_epochs == default.stage1_epochs + default.stage2_epochs
+    assert default.teacher_epochs == 0 and plan_budget(DemoOptions(), False).teacher_epochs > 0
+    opts = DemoOptions()
+    plain, s1 = student_recipe(opts, default), stage1_recipe(opts, default, "t.safetensors")
+    s2 = stage2_recipe(opts, default, "s1.safetensors")
+    # same network, data, seed and optimiser; the step count splits between the two stages
+    for key in ("model", "data", "optim"):
+        assert plain[key] == s1[key] == s2[key]
+    assert plain["train"]["seed"] == s1["train"]["seed"] == s2["train"]["seed"]
+    assert plain["train"]["max_epochs"] == s1["train"]["max_epochs"] + s2["train"]["max_epochs"]
+    assert s1["distill"]["method"] == "dwpose" and s2["distill"]["method"] == "dwpose_stage2"
+    assert "distill" not in plain
+    for recipe in (plain, s1, s2, base_recipe(opts, "rtmpose-s", 3)):
+        cfg = to_recipe(recipe)  # the engine's strict loader accepts every demo recipe
+        assert tuple(cfg.model.input_size) == (64, 96)

@@ -1,0 +1,89 @@
+"""A tiny ``kdpose demo`` (a few images, two iterations per phase) through every phase: files and tables, not
+accuracy. The shipped teacher is replaced by a random rtmpose-s so that the test does not depend on it."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kdpose.demo import DemoOptions, run_demo
+from kdpose.demo.config import INPUT_SIZE, TEACHER_MODEL
+
+
+@pytest.fixture(scope="module")
+def tiny_demo(tmp_path_factory):
+    import torch
+
+    from kdpose.models import create_model, save_weights
+
+    root = tmp_path_factory.mktemp("demo")
+    torch.manual_seed(0)
+    teacher = root / "teacher.safetensors"
+    save_weights(create_model(TEACHER_MODEL, layout="coco", input_size=INPUT_SIZE), teacher)
+    opts = DemoOptions(out=root / "out", minutes=0.1, train_images=4, val_images=2, threads=1, workers=0,
+                       batch_size=4, epoch_iters=1, video_frames=4, bench_iters=2)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("kdpose.demo.assets.teacher_asset", lambda layout: teacher)
+        results = run_demo(opts)
+    return opts, results
+
+
+def test_every_phase_ran_and_wrote_its_files(tiny_demo):
+    opts, results = tiny_demo
+    out = opts.out
+    names = [p["name"] for p in results["phases"]]
+    assert len(names) == 8 and names[1] == "teacher: load the shipped weights"
+    for rel in ("report.html", "report.md", "results.json", "onnx/student.onnx", "onnx/kd.onnx",
+                "onnx/teacher.onnx", "images/clip.mp4", "images/video_poses.mp4", "images/samples_coco.png",
+                "images/samples_openpose.png", "images/curves.png", "images/metric_bars.png",
+                "images/ap_vs_gflops.png", "images/ap_vs_latency.png", "runs/student/config.yaml",
+                "runs/kd_stage1/final.safetensors", "runs/kd/final.safetensors"):
+        assert (out / rel).is_file() and (out / rel).stat().st_size > 0, rel
+    for fig in results["figures"]:
+        assert (out / fig["path"]).read_bytes().startswith(b"\x89PNG")
+    assert results["video"]["frames"] == opts.video_frames
+
+
+def test_results_table_structure_and_fair_comparison(tiny_demo):
+    opts, results = tiny_demo
+    rows = {r["key"]: r for r in results["rows"]}
+    assert list(rows) == ["teacher", "student", "kd_stage1", "kd"]
+    for row in rows.values():
+        assert 0.0 <= row["ap"] <= 1.0 or row["ap"] == -1.0
+        assert row["gflops"] > 0 and row["params_m"] > 0 and row["torch_ms"] > 0
+    assert rows["teacher"]["gflops"] > rows["student"]["gflops"] == pytest.approx(rows["kd"]["gflops"])
+    assert rows["student"]["onnx_ms"] > 0 and rows["kd"]["onnx_ms"] > 0
+    assert rows["student"]["iterations"] == rows["kd"]["iterations"]  # same number of optimiser steps
+    assert results["kd_better"] == (rows["kd"]["ap"] > rows["student"]["ap"])
+    assert ("beats" if results["kd_better"] else "does NOT beat") in results["verdict"]
+    saved = json.loads((opts.out / "results.json").read_text())
+    assert [r["label"] for r in saved["rows"]] == [r["label"] for r in results["rows"]]
+
+
+def test_report_embeds_everything_and_gives_the_commands(tiny_demo):
+    opts, results = tiny_demo
+    page = (opts.out / "report.html").read_text()
+    assert page.count("src='data:image/png;base64,") == len(results["figures"]) >= 7
+    assert "src='images/" not in page and "http" not in page
+    md = (opts.out / "report.md").read_text()
+    assert results["command"] in md and "kdpose train" in md
+    assert results["command"].startswith("kdpose demo --out ") and "--minutes 0.1" in results["command"]
+
+
+def test_onnx_student_matches_pytorch(tiny_demo):
+    from kdpose.export import OrtRunner
+    from kdpose.models import load_model
+
+    opts, results = tiny_demo
+    kd = next(r for r in results["rows"] if r["key"] == "kd")
+    model = load_model(kd["model"], weights=kd["weights"], layout="coco", input_size=INPUT_SIZE)
+    x = np.random.default_rng(0).standard_normal((2, 3, INPUT_SIZE[1], INPUT_SIZE[0])).astype(np.float32)
+    import torch
+
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x))
+    got = OrtRunner(Path(kd["onnx"]), threads=1).run(x)
+    got = list(got.values()) if isinstance(got, dict) else list(got)
+    np.testing.assert_allclose(got[0], ref[0].numpy(), atol=1e-4)
