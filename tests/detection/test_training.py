@@ -1,10 +1,12 @@
 """A short training run on synthetic scenes through kdpose's Trainer lowers the loss and finds the people."""
 import json
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from kdpose.data.synth import SynthConfig
+from kdpose.detection import PersonDetector
 from kdpose.detection.data import SceneDetectionDataset, collate_detection, render_eval_set
 from kdpose.detection.evaluate import DetectionEvaluator
 from kdpose.detection.model import PersonDetectorModel
@@ -59,3 +61,19 @@ def test_short_training_lowers_loss_and_finds_people(tmp_path):
     # 60 iterations from scratch (BatchNorm running statistics still lag behind the weights): clearly learning
     assert metrics["AP50"] >= 0.3, metrics
     assert (tmp_path / "run" / "final.safetensors").is_file()
+
+
+def test_kdpose_train_runs_a_detector_recipe(tmp_path):
+    """``kdpose train configs/detector_nano.yaml`` goes through the detector glue (a 2-iteration run)."""
+    from kdpose.engine.build import train
+    from kdpose.engine.config import load_recipe
+
+    cfg = load_recipe(Path(__file__).resolve().parents[2] / "configs" / "detector_nano.yaml", [
+        "model.input_size=[64,64]", "data.train.synthetic_size=[96,64]", "data.val.synthetic_size=[96,64]",
+        "data.train.synthetic_images=4", "data.val.synthetic_images=2", "data.batch_size=2", "data.workers=0",
+        "train.max_epochs=1", "train.device=cpu", "train.threads=1", "eval.interval=1", "schedule.warmup_iters=1"])
+    metrics = train(cfg, tmp_path / "run")
+    assert set(metrics) >= {"AP", "AP50", "AR"} and all(-1.0 <= v <= 1.0 for v in metrics.values())
+    assert (tmp_path / "run" / "best.safetensors").is_file()
+    det = PersonDetector(str(tmp_path / "run" / "final.safetensors"))
+    assert det.input_size == (64, 64) and det.backend.model.model_name == "kdpose-det-nano"
