@@ -9,7 +9,7 @@ HELP = "run the end-to-end demo (data, teacher, student with/without distillatio
 
 EPILOG = """\
 Examples:
-  kdpose demo                                  # about 10 minutes on 2 CPU cores; report in demo_out/
+  kdpose demo                                  # about 10 minutes on 2 CPU cores; report in work_dirs/demo/
   kdpose demo --out /tmp/demo --minutes 3      # a shorter (less accurate) run
   kdpose demo --from-scratch --minutes 20      # also train the teacher instead of loading the shipped one
   kdpose demo --layout wholebody               # 133 keypoints, per-part AP (teacher trained here)
@@ -23,7 +23,7 @@ without and with DWPose distillation (stage 1 + 2, same iterations) -> COCO AP -
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
-    parser.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
+    parser.add_argument("--out", default="work_dirs/demo", help="output folder (default: work_dirs/demo)")
     parser.add_argument("--minutes", type=float, default=10.0,
                         help="training budget scale: epochs are proportional to it (default 10)")
     parser.add_argument("--layout", default="coco", help="keypoint layout: coco (17) or wholebody (133)")

@@ -42,7 +42,7 @@ TEACHER_EPOCHS_PER_MINUTE = 1.5  # --from-scratch: teacher epochs per --minutes
 class DemoOptions:
     """Everything ``kdpose demo`` takes (see ``kdpose demo --help``)."""
 
-    out: Path = Path("demo_out")
+    out: Path = Path("work_dirs/demo")
     minutes: float = 10.0
     layout: str = "coco"
     method: str = "dwpose"

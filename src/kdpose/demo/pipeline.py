@@ -48,6 +48,10 @@ def demo_command(opts: DemoOptions) -> str:
     return shlex.join(args)
 
 
+def _epochs(n: int) -> str:
+    return f"{n} epoch" + ("" if n == 1 else "s")
+
+
 def _metric_value(metrics: dict, wholebody: bool) -> float:
     return float(metrics["wholebody"]["AP"] if wholebody else metrics["AP"])
 
@@ -134,13 +138,13 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
             if not opts.from_scratch:
                 notes.append(f"No shipped teacher for layout {layout} ({shipped.name}): it was trained here.")
 
-    with clock.phase(f"student {STUDENT_MODEL} without distillation ({plan.student_epochs} epochs)"):
+    with clock.phase(f"student {STUDENT_MODEL} without distillation ({_epochs(plan.student_epochs)})"):
         runs["student"] = train_phase("student", student_recipe(opts, plan), runs_dir / "student",
                                       f"student {STUDENT_MODEL}")
-    with clock.phase(f"student + DWPose stage 1 ({plan.stage1_epochs} epochs)"):
+    with clock.phase(f"student + DWPose stage 1 ({_epochs(plan.stage1_epochs)})"):
         runs["kd_stage1"] = train_phase("kd_stage1", stage1_recipe(opts, plan, teacher_weights),
                                         runs_dir / "kd_stage1", "DWPose stage 1")
-    with clock.phase(f"student + DWPose stage 2 ({plan.stage2_epochs} epochs)"):
+    with clock.phase(f"student + DWPose stage 2 ({_epochs(plan.stage2_epochs)})"):
         runs["kd"] = train_phase("kd", stage2_recipe(opts, plan, runs["kd_stage1"].weights), runs_dir / "kd",
                                  "DWPose stage 2")
 
@@ -165,7 +169,9 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
         row["ap"] = _metric_value(row["metrics"], wholebody)
 
     with clock.phase("export to ONNX and time PyTorch vs onnxruntime (batch 1)"):
-        for row in rows:
+        from tqdm import tqdm
+
+        for row in tqdm(rows, desc="export + timing", unit="model", file=sys.stderr):
             onnx_path = export_dir / f"{row['key']}.onnx" if row["key"] in ("student", "kd", "teacher") else None
             row.update(measure(row["model"], row["weights"], layout, onnx_path, opts.threads, opts.bench_iters))
 
@@ -188,19 +194,21 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
         figures = [
             {"title": "Learning curves", "path": str(plot_learning_curves(curves, metric, media_dir / "curves.png")
                                                       .relative_to(out)),
-             "caption": "Training loss (log scale; the distilled run's loss includes its distillation terms, and "
-                        "stage 2 trains on the KD loss alone) and validation AP during training (EMA weights)."},
+             "caption": "Left: the task loss against the ground-truth targets (log scale; the distilled run also "
+                        "minimises its distillation terms, and stage 2 trains on the KD loss alone). Right: "
+                        "validation AP during training (EMA weights)."},
             {"title": "Per-part AP" if wholebody else "COCO metrics",
              "path": str(plot_metric_bars(rows, wholebody, media_dir / "metric_bars.png").relative_to(out)),
              "caption": "Validation metrics of every model (ground-truth person boxes)."},
         ]
         if "ap_vs_gflops" in figs:
             figures.append({"title": "AP vs GFLOPs", "path": str(figs["ap_vs_gflops"].relative_to(out)),
-                            "caption": "Accuracy against compute per person crop (marker area ~ parameters)."})
+                            "caption": "Accuracy against compute per person crop (marker area ~ parameters).",
+                            "half": True})
         if "ap_vs_latency" in figs:
             figures.append({"title": "AP vs latency", "path": str(figs["ap_vs_latency"].relative_to(out)),
                             "caption": f"onnxruntime, batch 1, {opts.threads} thread(s), median of repeated runs "
-                                       "on this machine."})
+                                       "on this machine.", "half": True})
         figures += [
             {"title": "Poses on held-out images (COCO style)", "path": str(samples["coco"].relative_to(out)),
              "caption": "Left: the student without distillation; right: the distilled student. Same images, "

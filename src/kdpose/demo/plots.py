@@ -52,7 +52,7 @@ def plot_tradeoffs(rows: Sequence[dict], out_dir: Path) -> dict[str, Path]:
 
 
 def plot_learning_curves(curves: dict[str, list[dict]], metric: str, path: Path) -> Path:
-    """Training loss (left) and validation AP (right) against the iteration, one line per run.
+    """Training task loss (left) and validation AP (right) against the iteration, one line per run.
 
     Args:
         curves: label -> ``log.jsonl`` records (``kind`` train / val, ``iter``); records of a run continuing
@@ -62,16 +62,18 @@ def plot_learning_curves(curves: dict[str, list[dict]], metric: str, path: Path)
     plt = _pyplot()
     fig, (ax_loss, ax_ap) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=110)
     for label, records in curves.items():
-        train = [r for r in records if r.get("kind") == "train" and "loss" in r]
+        # the task loss against the ground truth (``loss_kpt``): comparable across runs, unlike ``loss``, which
+        # includes the distillation terms (and is the KD term alone in DWPose stage 2)
+        train = [r for r in records if r.get("kind") == "train" and ("loss_kpt" in r or "loss" in r)]
         val = [r for r in records if r.get("kind") == "val"]
         if train:
-            ax_loss.plot([r["iter"] for r in train], [r["loss"] for r in train], label=label, alpha=0.85)
+            ax_loss.plot([r["iter"] for r in train], [r.get("loss_kpt", r.get("loss")) for r in train], label=label, alpha=0.85)
         points = [(r["iter"], _lookup(r, metric)) for r in val]
         points = [(i, v) for i, v in points if v is not None]
         if points:
             ax_ap.plot(*zip(*points), marker="o", label=label)
     ax_loss.set_xlabel("iteration")
-    ax_loss.set_ylabel("training loss (task + distillation terms)")
+    ax_loss.set_ylabel("training task loss (vs ground truth)")
     ax_loss.set_yscale("log")
     ax_ap.set_xlabel("iteration")
     ax_ap.set_ylabel(f"val {metric}")

@@ -6,7 +6,8 @@ The results dict (what :func:`kdpose.demo.run_demo` builds, also saved as ``resu
     {"title": str, "command": str, "verdict": str, "metric": "AP" | "wholebody.AP", "wall_s": float,
      "rows": [{"label", "model", "how", "ap", "params_m", "gflops", "torch_ms", "onnx_ms", "iterations",
                "train_s"}],                       # numbers may be None (not measured)
-     "figures": [{"title", "path", "caption"}],   # paths relative to the output folder (PNG)
+     "figures": [{"title", "path", "caption", "half"}],  # PNG paths relative to the output folder; two
+                                                 # consecutive figures with "half": True share a row
      "files": [{"title", "path"}],                # other outputs worth a link (video, ONNX files)
      "phases": [{"name", "seconds"}], "commands": [str], "notes": [str]}
 """
@@ -34,7 +35,7 @@ h1{font-size:1.7em;margin-bottom:4px}h2{margin-top:1.6em;border-bottom:2px solid
 .verdict{font-size:1.1em;padding:10px 14px;border-radius:8px;background:#eef6ee;border:1px solid #b9dcb9}
 .verdict.bad{background:#fbf0e6;border-color:#e8c39e}
 table{border-collapse:collapse;margin:10px 0;background:#fff}
-th,td{border:1px solid #d9dee4;padding:5px 10px;text-align:right}th{background:#f0f3f6}
+th,td{border:1px solid #d9dee4;padding:5px 10px;text-align:right;white-space:nowrap}th{background:#f0f3f6}
 td:first-child,th:first-child,td:nth-child(2),td:nth-child(3){text-align:left}
 figure{margin:14px 0;background:#fff;border:1px solid #e3e7ec;border-radius:8px;padding:10px}
 figure img{max-width:100%;height:auto;display:block}figcaption{color:#55606b;font-size:.92em;margin-top:6px}
@@ -87,10 +88,18 @@ def render_html(results: dict[str, Any], out_dir: Path) -> str:
         parts.append("<tr>" + "".join(f"<td>{e(_cell(row, k, f))}</td>" for _, k, f in TABLE_COLUMNS) + "</tr>")
     parts.append("</table>")
     parts += [f"<p class='muted'>{e(note)}</p>" for note in results.get("notes", [])]
-    for fig in results.get("figures", []):
-        parts.append(f"<h2>{e(fig['title'])}</h2><figure><img alt='{e(fig['title'])}' "
-                     f"src='{_data_uri(out_dir / fig['path'])}'><figcaption>{e(fig.get('caption', ''))}"
-                     "</figcaption></figure>")
+    figures = results.get("figures", [])
+    i = 0
+    while i < len(figures):  # consecutive "half" figures share a row
+        group = [figures[i]]
+        while figures[i].get("half") and i + len(group) < len(figures) and figures[i + len(group)].get("half") \
+                and len(group) < 2:
+            group.append(figures[i + len(group)])
+        cells = [f"<div><h2>{e(fig['title'])}</h2><figure><img alt='{e(fig['title'])}' "
+                 f"src='{_data_uri(out_dir / fig['path'])}'><figcaption>{e(fig.get('caption', ''))}"
+                 "</figcaption></figure></div>" for fig in group]
+        parts.append(f"<div class='grid'>{''.join(cells)}</div>" if len(group) > 1 else cells[0])
+        i += len(group)
     if results.get("files"):
         parts.append("<h2>Other outputs</h2><ul>" + "".join(
             f"<li>{e(f['title'])}: <code>{e(f['path'])}</code></li>" for f in results["files"]) + "</ul>")

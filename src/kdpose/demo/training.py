@@ -77,6 +77,7 @@ def train_phase(name: str, recipe: dict, work_dir: Path, desc: str) -> TrainRun:
     bar = tqdm(total=1, desc=desc, unit="it", file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
     trainer = Trainer(cfg, task, train_set, collate_topdown, work_dir, evaluator=evaluator,
                       device=torch.device("cpu"), on_iteration_end=lambda t: bar.update(1))
+    trainer.logger.close()  # the trainer's own logger (bars per epoch, TensorBoard): replaced by a quiet one
     trainer.logger = _QuietLogger(work_dir)
     bar.reset(total=trainer.max_iterations)
     try:
