@@ -34,8 +34,10 @@ INPUT_SIZE = (64, 96)  # (w, h): what the shipped teacher was trained at
 IMAGE_SIZE = (320, 240)  # rendered synthetic images (w, h)
 MAX_PEOPLE = 2
 TRAIN_SEED, VAL_SEED, VIDEO_SEED = 1, 2, 3  # synthetic data seeds (as configs/demo_teacher_coco.yaml)
-EPOCHS_PER_MINUTE = 1.0  # student stage-1 epochs per --minutes (calibrated on a shared 2-core CPU)
-TEACHER_EPOCHS_PER_MINUTE = 1.5  # --from-scratch: teacher epochs per --minutes
+# student epochs per --minutes: measured on the shared 2-core CPU (load ~8): a plain RTMPose-t step (batch 32, 64x96)
+# takes ~1 s of wall time there, a DWPose stage-1 step ~1.7 s (0.34 / 0.54 s of CPU time on one idle core)
+EPOCHS_PER_MINUTE = 0.6
+TEACHER_EPOCHS_PER_MINUTE = 0.6  # --from-scratch: teacher epochs per --minutes
 
 
 @dataclass
@@ -118,7 +120,7 @@ def base_recipe(opts: DemoOptions, model: str, epochs: int) -> dict[str, Any]:
         "train": {"max_epochs": epochs, "stage2_epochs": max(0, epochs // 5), "epoch_iters": opts.epoch_iters,
                   "seed": opts.seed, "threads": opts.threads, "ema": True, "log_interval": 5,
                   "device": "cpu"},
-        "eval": {"interval": max(1, epochs // 4), "flip_test": False, "use_ema": True,
+        "eval": {"interval": max(1, math.ceil(epochs / 3)), "flip_test": False, "use_ema": True,
                  "metric": "wholebody.AP" if opts.layout == "wholebody" else "AP"},
     }
 

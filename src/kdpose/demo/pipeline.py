@@ -123,6 +123,7 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
         from ..engine.build import resolve_split
 
         cfg = to_recipe(student_recipe(opts, plan))
+        cfg.data.workers = max(2, opts.workers)  # rendering processes (the cache key does not depend on it)
         resolve_split(cfg.data, cfg.data.train, "train")
         val_ann, _ = resolve_split(cfg.data, cfg.data.val, "val")
 
@@ -236,8 +237,8 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
             "this machine and depend on what else runs on it.",
         ]
         reproduce = [demo_command(opts), "", "# each training phase alone (the recipes the demo ran):"]
-        reproduce += [f"kdpose train {shlex.quote(str(run.work_dir / 'config.yaml'))}"
-                      for run in runs.values()]
+        reproduce += [f"kdpose train {shlex.quote(str(run.work_dir / 'config.yaml'))} --work-dir "
+                      f"{shlex.quote(str(out / 'rerun' / name))}" for name, run in runs.items()]
         if use_shipped:
             reproduce += ["", "# the shipped teacher (see src/kdpose/assets/README.md):",
                           "kdpose train configs/demo_teacher_coco.yaml --work-dir work_dirs/demo_teacher",
