@@ -95,9 +95,9 @@ def extract_state_dict(ckpt: Mapping, path: str | os.PathLike = "<memory>", dist
     Handles: a bare state_dict; kdpose trainer checkpoints (``ema.module`` if present, else ``model``);
     ``{"meta", "state_dict"}`` (published MMPose files); raw MMEngine training
     checkpoints (their ``state_dict`` already holds the EMA weights, ``ema_state_dict`` / ``optimizer`` are
-    ignored); a ``module.`` (DDP) prefix; MMPose 0.x ``keypoint_head.*`` keys (renamed ``head.*``); DWPose distiller checkpoints with ``student.``/``teacher.`` prefixes:
-    ``distiller_part="student"`` keeps ``student.*`` (stage 1), ``"teacher"`` keeps ``teacher.*``, and ``"stage2"``
-    combines ``teacher.backbone.*`` with ``student.head.*`` (DWPose ``pth_transfer.py --two_dis``).
+    ignored); a ``module.`` (DDP) prefix; MMPose 0.x ``keypoint_head.*`` keys (renamed ``head.*``); DWPose
+    distiller checkpoints with ``student.``/``teacher.`` prefixes: ``distiller_part="student"`` keeps
+    ``student.*`` (stage 1), ``"teacher"`` keeps ``teacher.*``, and ``"stage2"`` combines ``teacher.backbone.*`` with ``student.head.*`` (DWPose ``pth_transfer.py --two_dis``).
     """
     if ckpt.get("format") == "kdpose-train-1":  # kdpose trainer checkpoint: the EMA weights when kept, as MMPose
         ema = ckpt.get("ema")
