@@ -97,7 +97,8 @@ def extract_state_dict(ckpt: Mapping, path: str | os.PathLike = "<memory>", dist
     checkpoints (their ``state_dict`` already holds the EMA weights, ``ema_state_dict`` / ``optimizer`` are
     ignored); a ``module.`` (DDP) prefix; MMPose 0.x ``keypoint_head.*`` keys (renamed ``head.*``); DWPose
     distiller checkpoints with ``student.``/``teacher.`` prefixes: ``distiller_part="student"`` keeps
-    ``student.*`` (stage 1), ``"teacher"`` keeps ``teacher.*``, and ``"stage2"`` combines ``teacher.backbone.*`` with ``student.head.*`` (DWPose ``pth_transfer.py --two_dis``).
+    ``student.*`` (stage 1), ``"teacher"`` keeps ``teacher.*``, and ``"stage2"`` combines ``teacher.backbone.*``
+    with ``student.head.*`` (DWPose ``pth_transfer.py --two_dis``).
     """
     if ckpt.get("format") == "kdpose-train-1":  # kdpose trainer checkpoint: the EMA weights when kept, as MMPose
         ema = ckpt.get("ema")
