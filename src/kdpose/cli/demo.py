@@ -17,7 +17,7 @@ Examples:
 Phases: synthetic train/val data -> teacher (shipped rtmpose-s weights, or trained) -> rtmpose-t student trained
 without and with DWPose distillation (stage 1 + 2, same iterations) -> COCO AP -> ONNX export and timing
 (PyTorch vs onnxruntime) -> poses on held-out images and a short video -> OUT/report.html and OUT/report.md.
---minutes scales the training phases (default 10: about 8 + 2 epochs). See docs/demo.md.
+--minutes scales the training phases (default 10: 3 + 1 epochs). See docs/demo.md.
 """
 
 

@@ -34,10 +34,11 @@ INPUT_SIZE = (64, 96)  # (w, h): what the shipped teacher was trained at
 IMAGE_SIZE = (320, 240)  # rendered synthetic images (w, h)
 MAX_PEOPLE = 2
 TRAIN_SEED, VAL_SEED, VIDEO_SEED = 1, 2, 3  # synthetic data seeds (as configs/demo_teacher_coco.yaml)
-# student epochs per --minutes: measured on the shared 2-core CPU (load ~8): a plain RTMPose-t step (batch 32, 64x96)
-# takes ~1 s of wall time there, a DWPose stage-1 step ~1.7 s (0.34 / 0.54 s of CPU time on one idle core)
-EPOCHS_PER_MINUTE = 0.6
-TEACHER_EPOCHS_PER_MINUTE = 0.6  # --from-scratch: teacher epochs per --minutes
+# student epochs per --minutes, measured on the shared 2-core CPU with other jobs running (load 4-8): a plain
+# RTMPose-t step (batch 32, 64x96) takes 1-3 s of wall time there, a DWPose stage-1 step 1.7-4 s (0.34 / 0.54 s of
+# CPU time on one idle core). 10 minutes -> 3 + 1 epochs (about 100 + 34 steps of 800 images).
+EPOCHS_PER_MINUTE = 0.4
+TEACHER_EPOCHS_PER_MINUTE = 0.4  # --from-scratch: teacher epochs per --minutes
 
 
 @dataclass
