@@ -17,7 +17,7 @@ Examples:
 Phases: synthetic train/val data -> teacher (shipped rtmpose-s weights, or trained) -> rtmpose-t student trained
 without and with DWPose distillation (stage 1 + 2, same iterations) -> COCO AP -> ONNX export and timing
 (PyTorch vs onnxruntime) -> poses on held-out images and a short video -> OUT/report.html and OUT/report.md.
---minutes scales the training phases (default 10: 3 + 1 epochs). See docs/demo.md.
+--minutes scales the training phases (default 10: 4 + 1 epochs). See docs/demo.md.
 """
 
 
@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=21, help="training seed (default 21)")
     parser.add_argument("--train-images", type=int, default=800, help="synthetic training images (default 800)")
     parser.add_argument("--val-images", type=int, default=100, help="synthetic validation images (default 100)")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads for training and timing (default 2)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for training and timing (default 1)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -34,10 +34,11 @@ INPUT_SIZE = (64, 96)  # (w, h): what the shipped teacher was trained at
 IMAGE_SIZE = (320, 240)  # rendered synthetic images (w, h)
 MAX_PEOPLE = 2
 TRAIN_SEED, VAL_SEED, VIDEO_SEED = 1, 2, 3  # synthetic data seeds (as configs/demo_teacher_coco.yaml)
-# student epochs per --minutes, measured on the shared 2-core CPU with other jobs running (load 4-8): a plain
-# RTMPose-t step (batch 32, 64x96) takes 1-3 s of wall time there, a DWPose stage-1 step 1.7-4 s (0.34 / 0.54 s of
-# CPU time on one idle core). 10 minutes -> 3 + 1 epochs (about 100 + 34 steps of 800 images).
-EPOCHS_PER_MINUTE = 0.4
+# student epochs per --minutes, from steps measured on the shared 2-core CPU with other jobs running: a plain
+# RTMPose-t step (batch 32, 64x96, one thread) ~0.6-1 s, a DWPose stage-1 step ~1-1.7 s (0.34 / 0.54 s of CPU time
+# on an idle core). Two torch threads per process were several times slower there (threads fighting for cores).
+# 10 minutes -> 4 + 1 epochs (about 136 + 34 steps on 800 images).
+EPOCHS_PER_MINUTE = 0.5
 TEACHER_EPOCHS_PER_MINUTE = 0.4  # --from-scratch: teacher epochs per --minutes
 
 
@@ -53,7 +54,7 @@ class DemoOptions:
     seed: int = 21
     train_images: int = 800
     val_images: int = 100
-    threads: int = 2
+    threads: int = 1
     workers: int = 1
     batch_size: int = 32
     epoch_iters: int = 0  # > 0: cap every training epoch (quick test runs)
