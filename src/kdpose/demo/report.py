@@ -4,7 +4,7 @@
 The results dict (what :func:`kdpose.demo.run_demo` builds, also saved as ``results.json``)::
 
     {"title": str, "command": str, "verdict": str, "metric": "AP" | "wholebody.AP", "wall_s": float,
-     "rows": [{"label", "model", "how", "ap", "params_m", "gflops", "torch_ms", "onnx_ms", "iterations",
+     "rows": [{"label", "model", "how", "ap", "pck", "params_m", "gflops", "torch_ms", "onnx_ms", "iterations",
                "train_s"}],                       # numbers may be None (not measured)
      "figures": [{"title", "path", "caption", "half"}],  # PNG paths relative to the output folder; two
                                                  # consecutive figures with "half": True share a row
@@ -23,7 +23,7 @@ from ..utils.io import atomic_write
 
 TABLE_COLUMNS = (  # (header, key, format)
     ("model", "label", "{}"), ("network", "model", "{}"), ("how it was made", "how", "{}"),
-    ("AP", "ap", "{:.3f}"), ("params (M)", "params_m", "{:.2f}"), ("GFLOPs", "gflops", "{:.3f}"),
+    ("AP", "ap", "{:.3f}"), ("PCK@0.2", "pck", "{:.3f}"), ("params (M)", "params_m", "{:.2f}"), ("GFLOPs", "gflops", "{:.3f}"),
     ("PyTorch ms", "torch_ms", "{:.2f}"), ("onnxruntime ms", "onnx_ms", "{:.2f}"),
     ("train iterations", "iterations", "{}"), ("train s", "train_s", "{:.0f}"),
 )
