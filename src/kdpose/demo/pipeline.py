@@ -186,7 +186,7 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
         from tqdm import tqdm
 
         for row in tqdm(rows, desc="export + timing", unit="model", file=sys.stderr):
-            onnx_path = export_dir / f"{row['key']}.onnx" if row["key"] in ("student", "kd", "teacher") else None
+            onnx_path = export_dir / f"{row['key']}.onnx"
             row.update(measure(row["model"], row["weights"], layout, onnx_path, opts.threads, opts.bench_iters))
 
     with clock.phase("draw poses on held-out images and a short video"):
