@@ -191,17 +191,15 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
 
     with clock.phase("draw poses on held-out images and a short video"):
         from ..inference import PoseEstimator
-
-        by_key = {r["key"]: r for r in rows}
-        estimators = {f"{by_key[k]['label']} (AP {by_key[k]['ap']:.2f})": PoseEstimator(
-            str(by_key[k]["onnx"]), backend="onnxruntime", threads=opts.threads) for k in ("student", "kd")}
-        samples = sample_grid(estimators, val_ann, layout, media_dir)
         from .metrics import pck_on_val
 
         for row in rows:  # PCK@0.2 (GT boxes) of every exported network: readable even where AP is still 0
-            if row.get("onnx"):
-                row["pck"] = pck_on_val(PoseEstimator(str(row["onnx"]), backend="onnxruntime",
-                                                      threads=opts.threads), val_ann, layout)
+            row["pck"] = pck_on_val(PoseEstimator(str(row["onnx"]), backend="onnxruntime", threads=opts.threads),
+                                    val_ann, layout)
+        by_key = {r["key"]: r for r in rows}
+        estimators = {f"{by_key[k]['label']} (PCK@0.2 {by_key[k]['pck']:.2f})": PoseEstimator(
+            str(by_key[k]["onnx"]), backend="onnxruntime", threads=opts.threads) for k in ("student", "kd")}
+        samples = sample_grid(estimators, val_ann, layout, media_dir)
         clip, det_file = render_clip(media_dir, layout, seed=3, frames=opts.video_frames)
         video = run_video(Path(by_key["kd"]["onnx"]), clip, det_file, layout, media_dir, opts.threads)
 
