@@ -87,3 +87,25 @@ def test_onnx_student_matches_pytorch(tiny_demo):
     got = OrtRunner(Path(kd["onnx"]), threads=1).run(x)
     got = list(got.values()) if isinstance(got, dict) else list(got)
     np.testing.assert_allclose(got[0], ref[0].numpy(), atol=1e-4)
+
+
+def test_pck_on_val_scores_exact_and_shifted_predictions(tiny_demo):
+    from kdpose.data import load_coco_keypoints
+    from kdpose.demo.metrics import pck_on_val
+
+    opts, _ = tiny_demo
+    ann = next((opts.out / "data").glob("val-*/person_keypoints_val.json"))
+    truth = {tuple(s.bbox.round(3)): s for s in load_coco_keypoints(ann, "coco", mode="eval")}
+
+    class Oracle:  # predicts the annotation, shifted by `shift` x the longer box side
+        def __init__(self, shift):
+            self.shift = shift
+
+        def predict_arrays(self, image, bboxes):
+            s = truth[tuple(bboxes[0].round(3))]
+            side = float(max(s.bbox[2] - s.bbox[0], s.bbox[3] - s.bbox[1]))
+            return (s.keypoints + self.shift * side)[None], np.ones((1, len(s.keypoints)))
+
+    assert pck_on_val(Oracle(0.0), ann, "coco") == pytest.approx(1.0)
+    assert pck_on_val(Oracle(0.1), ann, "coco") == pytest.approx(1.0)  # 0.14 x side < 0.2
+    assert pck_on_val(Oracle(0.5), ann, "coco") == pytest.approx(0.0)
