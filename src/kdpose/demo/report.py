@@ -35,8 +35,8 @@ h1{font-size:1.7em;margin-bottom:4px}h2{margin-top:1.6em;border-bottom:2px solid
 .verdict{font-size:1.1em;padding:10px 14px;border-radius:8px;background:#eef6ee;border:1px solid #b9dcb9}
 .verdict.bad{background:#fbf0e6;border-color:#e8c39e}
 table{border-collapse:collapse;margin:10px 0;background:#fff}
-th,td{border:1px solid #d9dee4;padding:5px 10px;text-align:right;white-space:nowrap}th{background:#f0f3f6}
-td:first-child,th:first-child,td:nth-child(2),td:nth-child(3){text-align:left}
+th,td{border:1px solid #d9dee4;padding:5px 8px;text-align:right}td:nth-child(2),td:nth-child(n+4){white-space:nowrap}th{background:#f0f3f6}
+td:first-child,th:first-child,td:nth-child(2),td:nth-child(3),th:nth-child(2),th:nth-child(3){text-align:left}
 figure{margin:14px 0;background:#fff;border:1px solid #e3e7ec;border-radius:8px;padding:10px}
 figure img{max-width:100%;height:auto;display:block}figcaption{color:#55606b;font-size:.92em;margin-top:6px}
 pre{background:#1d232a;color:#e8edf2;padding:12px;border-radius:8px;overflow-x:auto;font-size:.9em}
