@@ -9,7 +9,7 @@ HELP = "run the end-to-end demo (data, teacher, student with/without distillatio
 
 EPILOG = """\
 Examples:
-  kdpose demo                                  # about 10 minutes on 2 CPU cores; report in work_dirs/demo/
+  kdpose demo                                  # 4-10 minutes on 2 CPU cores; report in work_dirs/demo/
   kdpose demo --out /tmp/demo --minutes 3      # a shorter (less accurate) run
   kdpose demo --from-scratch --minutes 20      # also train the teacher instead of loading the shipped one
   kdpose demo --layout wholebody               # 133 keypoints, per-part AP (teacher trained here)
