@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from ..utils.cv import opencv_single_threaded
+
 
 class ResumableSampler(Sampler[int]):
     """Shuffled, rank-sharded index order that can start part-way through an epoch.
@@ -105,16 +107,10 @@ class EpochAwareDataset(Dataset):
 def seed_worker(worker_id: int) -> None:
     """``worker_init_fn``: seed Python's and NumPy's global generators in each worker from torch's per-worker seed
     (which the DataLoader derives from its own generator, so the loader generator's state fixes every worker's
-    seed), and keep OpenCV single-threaded inside workers."""
+    seed). OpenCV is already single-threaded here: :func:`build_loader` makes it so before workers are forked."""
     seed = torch.initial_seed() % 2**32
     random.seed(seed)
     np.random.seed(seed)
-    try:  # workers already run in parallel: OpenCV's own thread pool would only oversubscribe the cores
-        import cv2
-
-        cv2.setNumThreads(1)
-    except ImportError:
-        pass
 
 
 def build_loader(dataset: Dataset, sampler: Sampler, batch_size: int, collate_fn: Callable, workers: int,
@@ -123,6 +119,9 @@ def build_loader(dataset: Dataset, sampler: Sampler, batch_size: int, collate_fn
     """A DataLoader with deterministic per-worker seeding (``generator`` + :func:`seed_worker`)."""
     kwargs = {}
     if workers > 0:
+        # Workers are the data parallelism, and OpenCV's thread pool does not survive fork (a worker touching it
+        # can hang forever): keep OpenCV single-threaded in the process that forks them.
+        opencv_single_threaded()
         kwargs = {"persistent_workers": persistent_workers, "prefetch_factor": prefetch_factor}
     return DataLoader(
         dataset,

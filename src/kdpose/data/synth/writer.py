@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from ...errors import ConfigError, DataError
+from ...utils.cv import opencv_fork_safe
 from ...utils.io import atomic_write, write_json
 from .coco_format import categories, info, instance_annotation
 from .config import SPLITS, SynthConfig
@@ -79,7 +80,6 @@ _MAX_PENDING_WRITES = 8  # images whose files may still be in flight per worker
 def _init_worker(job: _Job) -> None:
     global _JOB
     _JOB = job
-    cv2.setNumThreads(1)  # the processes are the parallelism
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
@@ -156,8 +156,9 @@ def _run_workers(job: _Job, workers: int, num_images: int, collect) -> None:
     queue = ctx.Queue()
     procs = [ctx.Process(target=_worker_process, args=(job, k, workers, num_images, queue), daemon=True)
              for k in range(workers)]
-    for proc in procs:
-        proc.start()
+    with opencv_fork_safe():  # children inherit a pool-free OpenCV (see kdpose.utils.cv)
+        for proc in procs:
+            proc.start()
     running = set(range(workers))
     try:
         while running:
