@@ -27,7 +27,11 @@ class TokenRegHead(TokenHeadBase):
         hidden_dim: DistilPose's config (64) gives no hidden MLP for d = 192 (built only if d <= hidden / 2);
             None = no hidden layer.
     Shapes: feats[-1] (B, C, h, w) -> RegressionOutput(coords (B, K, 2), scores (B, K), sigma (B, K, 2)).
+    Subclasses change only the output layout: ``out_channels`` and ``split`` (raw (B, K, C) -> RegressionOutput).
     """
+
+    out_channels = 5
+    split = staticmethod(split_regression_channels)
 
     def __init__(self, in_channels: int, feature_size: Sequence[int], patch_size: Sequence[int],
                  num_keypoints: int, dim: int = 192, group_depths: Sequence[int] = (12,), heads: int = 8,
@@ -37,13 +41,13 @@ class TokenRegHead(TokenHeadBase):
         d = self.keypoint_dim
         if hidden_dim is not None and d <= hidden_dim * 0.5:
             self.mlp_head = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, hidden_dim), nn.LayerNorm(hidden_dim),
-                                          nn.Linear(hidden_dim, 5))
+                                          nn.Linear(hidden_dim, self.out_channels))
         else:
-            self.mlp_head = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, 5))
+            self.mlp_head = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, self.out_channels))
         self.init_weights()
 
     def forward_from_tokens(self, tokens: Tokens) -> RegressionOutput:
-        return split_regression_channels(self.mlp_head(tokens.keypoint))
+        return self.split(self.mlp_head(tokens.keypoint))
 
     def forward(self, feats: list[torch.Tensor]) -> RegressionOutput:
         return self.forward_from_tokens(self.forward_tokens(feats))

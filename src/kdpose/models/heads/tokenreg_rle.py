@@ -8,13 +8,10 @@ the keypoint score is ``mean_xy(1 - sigma)`` (MMPose's RLE test-time score).
 """
 from __future__ import annotations
 
-from typing import Sequence
-
 import torch
-from torch import nn
 
 from ...codecs.regression import RegressionOutput
-from .tokenpose import TokenHeadBase, Tokens
+from .tokenreg import TokenRegHead
 
 
 def split_rle_channels(raw: torch.Tensor) -> RegressionOutput:
@@ -24,30 +21,11 @@ def split_rle_channels(raw: torch.Tensor) -> RegressionOutput:
     return RegressionOutput(coords=raw[..., 0:2], scores=(1 - sigma).mean(dim=-1), sigma=sigma)
 
 
-class RLETokenRegHead(TokenHeadBase):
-    """Tokens -> per-keypoint ``LN(d) -> [MLP] -> Linear(., 4)`` -> :func:`split_rle_channels`.
+class RLETokenRegHead(TokenRegHead):
+    """TokenReg with ``Linear(., 4)`` outputs split by :func:`split_rle_channels` (same layers and key names).
 
-    Args:
-        hidden_dim: as TokenReg, a hidden layer only when ``d <= hidden_dim / 2`` (never for DistilPose's 64 and
-            d = 192); None = no hidden layer.
     Shapes: feats[-1] (B, C, h, w) -> RegressionOutput(coords (B, K, 2), scores (B, K), sigma (B, K, 2)).
     """
 
-    def __init__(self, in_channels: int, feature_size: Sequence[int], patch_size: Sequence[int],
-                 num_keypoints: int, dim: int = 192, group_depths: Sequence[int] = (12,), heads: int = 8,
-                 mlp_ratio: float = 3.0, scale_with_head: bool = True, hidden_dim: int | None = 64):
-        super().__init__(in_channels, feature_size, patch_size, num_keypoints, dim, group_depths, heads, mlp_ratio,
-                         scale_with_head)
-        d = self.keypoint_dim
-        if hidden_dim is not None and d <= hidden_dim * 0.5:
-            self.mlp_head = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, hidden_dim), nn.LayerNorm(hidden_dim),
-                                          nn.Linear(hidden_dim, 4))
-        else:
-            self.mlp_head = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, 4))
-        self.init_weights()
-
-    def forward_from_tokens(self, tokens: Tokens) -> RegressionOutput:
-        return split_rle_channels(self.mlp_head(tokens.keypoint))
-
-    def forward(self, feats: list[torch.Tensor]) -> RegressionOutput:
-        return self.forward_from_tokens(self.forward_tokens(feats))
+    out_channels = 4
+    split = staticmethod(split_rle_channels)
