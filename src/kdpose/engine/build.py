@@ -20,12 +20,13 @@ WHOLEBODY = ("wholebody", "coco_wholebody")
 
 
 def build_model(cfg: ModelCfg) -> nn.Module:
-    """``create_model(cfg.name, layout=..., input_size=..., **cfg.kwargs)``, then ``cfg.init_weights`` if set."""
+    """``create_model(cfg.name, layout=..., input_size=..., **cfg.kwargs)``, then ``cfg.init_weights`` if set
+    (only the keys under ``cfg.init_prefix`` when that is set)."""
     from ..models import create_model, load_weights
 
     model = create_model(cfg.name, layout=cfg.layout, input_size=tuple(cfg.input_size), **cfg.kwargs)
     if cfg.init_weights:
-        load_weights(model, cfg.init_weights)
+        load_weights(model, cfg.init_weights, prefix=cfg.init_prefix)
     return model
 
 

@@ -27,6 +27,7 @@ class ModelCfg:
     layout: str = "coco"
     input_size: tuple[int, int] = (192, 256)  # (w, h)
     init_weights: str = ""  # optional .safetensors/.pth to start from
+    init_prefix: str = ""  # load only these keys of init_weights (e.g. "backbone."; MMPose's init_cfg prefix)
     kwargs: dict[str, Any] = field(default_factory=dict)  # extra factory arguments
 
 

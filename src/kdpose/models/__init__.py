@@ -6,6 +6,7 @@ from .pose_model import PoseModel
 # model families (one import line each)
 from . import pose_machines  # noqa: F401,E402  (cpm, rpm, spm, mpm and the paper's -Ns rows)
 from . import rtmpose  # noqa: F401,E402  (rtmpose-*, dwpose-*)
+from . import cspnext_udp  # noqa: F401,E402  (cspnext-{t,s,m,l}-udp: RTMPose backbone pre-training)
 from . import simple_baseline  # noqa: F401,E402  (simplebaseline-res50/101/152)
 from . import hrnet_pose  # noqa: F401,E402  (hrnet-w32/w48, -stage3)
 from . import tokenpose  # noqa: F401,E402  (tokenpose-s-v1/s-v2/b/l, tokenpose-w48-d12)

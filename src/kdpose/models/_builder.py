@@ -166,13 +166,29 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], source
 
 
 def load_weights(model: nn.Module, weights: str | os.PathLike | Mapping[str, torch.Tensor],
-                 distiller_part: str = "student", sha256: str | None = None) -> nn.Module:
-    """Load ``weights`` (path, URL or state_dict) into ``model`` strictly; returns the model."""
+                 distiller_part: str = "student", sha256: str | None = None, prefix: str = "") -> nn.Module:
+    """Load ``weights`` (path, URL or state_dict) into ``model`` strictly; returns the model.
+
+    ``prefix`` (e.g. ``"backbone."``) loads only the file's keys under that prefix into the submodule of that name,
+    strictly for that submodule, and leaves the rest of the model as initialised (MMPose's
+    ``init_cfg=dict(type='Pretrained', prefix='backbone.')``, used to start RTMPose from a pre-trained CSPNeXt)."""
     if isinstance(weights, Mapping):
         state, source = dict(weights), "<state_dict>"
     else:
         path = resolve_weights(weights, sha256=sha256)
         state, source = read_state_dict(path, distiller_part), str(path)
+    if prefix:
+        name = prefix.rstrip(".")
+        try:
+            target = model.get_submodule(name)
+        except AttributeError:
+            raise CheckpointError(f"{source}: prefix {prefix!r}: the model has no submodule {name!r}") from None
+        state = {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")}
+        if not state:
+            raise CheckpointError(f"{source}: no keys start with {name + '.'!r}")
+        check_state_dict(target, state, f"{source} ({name}.*)")
+        target.load_state_dict(state, strict=True)
+        return model
     check_state_dict(model, state, source)
     model.load_state_dict(state, strict=True)
     return model
