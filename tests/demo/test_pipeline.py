@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from kdpose.demo import DemoOptions, run_demo
-from kdpose.demo.config import INPUT_SIZE, TEACHER_MODEL
+from kdpose.demo.config import INPUT_SIZE, PRETRAIN_MODELS, STUDENT_MODEL, TEACHER_MODEL
 
 
 @pytest.fixture(scope="module")
@@ -22,16 +22,19 @@ def tiny_demo(tmp_path_factory):
     torch.manual_seed(0)
     teacher = root / "teacher.safetensors"
     save_weights(create_model(TEACHER_MODEL, layout="coco", input_size=INPUT_SIZE), teacher)
+    backbone = root / "backbone.safetensors"
+    save_weights(create_model(PRETRAIN_MODELS[STUDENT_MODEL], layout="coco", input_size=INPUT_SIZE), backbone)
     opts = DemoOptions(out=root / "out", minutes=0.1, train_images=4, val_images=2, threads=1, workers=0,
                        batch_size=4, epoch_iters=1, video_frames=4, bench_iters=2)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("kdpose.demo.assets.teacher_asset", lambda layout: teacher)
+        mp.setattr("kdpose.demo.assets.student_backbone_asset", lambda layout: backbone)
         results = run_demo(opts)
-    return opts, results
+    return opts, results, backbone
 
 
 def test_every_phase_ran_and_wrote_its_files(tiny_demo):
-    opts, results = tiny_demo
+    opts, results, _ = tiny_demo
     out = opts.out
     names = [p["name"] for p in results["phases"]]
     assert len(names) == 8 and names[1] == "teacher: load the shipped weights"
@@ -47,7 +50,7 @@ def test_every_phase_ran_and_wrote_its_files(tiny_demo):
 
 
 def test_results_table_structure_and_fair_comparison(tiny_demo):
-    opts, results = tiny_demo
+    opts, results, _ = tiny_demo
     rows = {r["key"]: r for r in results["rows"]}
     assert list(rows) == ["teacher", "student", "kd_stage1", "kd"]
     for row in rows.values():
@@ -63,7 +66,7 @@ def test_results_table_structure_and_fair_comparison(tiny_demo):
 
 
 def test_report_embeds_everything_and_gives_the_commands(tiny_demo):
-    opts, results = tiny_demo
+    opts, results, _ = tiny_demo
     page = (opts.out / "report.html").read_text()
     assert page.count("src='data:image/png;base64,") == len(results["figures"]) >= 7
     assert "src='images/" not in page and "http" not in page
@@ -76,7 +79,7 @@ def test_onnx_student_matches_pytorch(tiny_demo):
     from kdpose.export import OrtRunner
     from kdpose.models import load_model
 
-    opts, results = tiny_demo
+    opts, results, _ = tiny_demo
     kd = next(r for r in results["rows"] if r["key"] == "kd")
     model = load_model(kd["model"], weights=kd["weights"], layout="coco", input_size=INPUT_SIZE)
     x = np.random.default_rng(0).standard_normal((2, 3, INPUT_SIZE[1], INPUT_SIZE[0])).astype(np.float32)
@@ -93,7 +96,7 @@ def test_pck_on_val_scores_exact_and_shifted_predictions(tiny_demo):
     from kdpose.data import load_coco_keypoints
     from kdpose.demo.metrics import pck_on_val
 
-    opts, _ = tiny_demo
+    opts, _, _ = tiny_demo
     ann = next((opts.out / "data").glob("val-*/person_keypoints_val.json"))
     truth = {tuple(s.bbox.round(3)): s for s in load_coco_keypoints(ann, "coco", mode="eval")}
 
@@ -109,3 +112,15 @@ def test_pck_on_val_scores_exact_and_shifted_predictions(tiny_demo):
     assert pck_on_val(Oracle(0.0), ann, "coco") == pytest.approx(1.0)
     assert pck_on_val(Oracle(0.1), ann, "coco") == pytest.approx(1.0)  # 0.14 x side < 0.2
     assert pck_on_val(Oracle(0.5), ann, "coco") == pytest.approx(0.0)
+
+
+def test_both_students_start_from_the_shipped_backbone(tiny_demo):
+    import yaml
+
+    opts, _, backbone = tiny_demo
+    for run in ("student", "kd_stage1"):
+        model_cfg = yaml.safe_load((opts.out / "runs" / run / "config.yaml").read_text())["model"]
+        assert model_cfg["init_weights"] == str(backbone) and model_cfg["init_prefix"] == "backbone.", run
+    teacher_cfg = yaml.safe_load((opts.out / "runs" / "teacher_eval" / "config.yaml").read_text()) \
+        if (opts.out / "runs" / "teacher_eval" / "config.yaml").is_file() else None
+    assert teacher_cfg is None or teacher_cfg["model"]["init_weights"] == ""

@@ -20,7 +20,7 @@ def _tiny(tmp_path, *extra: str):
         "data.train.synthetic_size=[160, 128]", "data.val.synthetic_size=[160, 128]",
         "model.input_size=[64, 64]", "data.batch_size=2", "data.val_batch_size=4", "data.workers=0",
         "train.max_epochs=2", "train.stage2_epochs=1", "train.epoch_iters=1", "eval.interval=1",
-        "train.device=cpu", *extra])
+        "train.device=cpu", "model.init_weights=", *extra])
 
 
 class _Oracle(torch.nn.Module):

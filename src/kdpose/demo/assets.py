@@ -1,7 +1,9 @@
 """The small weights shipped with kdpose for the demo (``src/kdpose/assets/``) and the tool that makes them.
 
 ``python -m kdpose.demo.assets WEIGHTS.safetensors [--layout coco]`` stores a trained teacher as float16
-safetensors (half the size; the loader casts back to float32) under the name the demo looks for."""
+safetensors (half the size; the loader casts back to float32) under the name the demo looks for;
+``--student-backbone`` stores the ``backbone.*`` tensors of a CSPNeXt-t pre-training run instead (the students'
+starting point)."""
 from __future__ import annotations
 
 import argparse
@@ -17,9 +19,16 @@ def teacher_asset(layout: str) -> Path:
     return ASSETS_DIR / f"demo_teacher_{TEACHER_MODEL}_{layout}.safetensors"
 
 
-def write_fp16_asset(src: str | Path, dst: str | Path) -> Path:
-    """Copy the tensors of ``src`` (safetensors) into ``dst`` with floating tensors as float16, keeping metadata."""
-    import torch
+def student_backbone_asset(layout: str) -> Path:
+    """Where the shipped pre-trained CSPNeXt backbone of the demo students lives (may not exist)."""
+    from .config import STUDENT_MODEL
+
+    return ASSETS_DIR / f"demo_student_{STUDENT_MODEL}_backbone_{layout}.safetensors"
+
+
+def write_fp16_asset(src: str | Path, dst: str | Path, prefix: str = "") -> Path:
+    """Copy the tensors of ``src`` (safetensors) whose names start with ``prefix`` into ``dst`` with floating
+    tensors as float16, keeping metadata."""
     from safetensors import safe_open
     from safetensors.torch import save_file
 
@@ -27,7 +36,7 @@ def write_fp16_asset(src: str | Path, dst: str | Path) -> Path:
 
     with safe_open(str(src), framework="pt") as f:
         metadata = f.metadata() or {}
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
+        tensors = {k: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)}
     tensors = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in tensors.items()}
     dst = Path(dst)
     tmp = dst.with_name(f".{dst.name}.part")
@@ -42,8 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kdpose.demo.assets", description=__doc__)
     parser.add_argument("weights", help="trained teacher (final.safetensors of configs/demo_teacher_*.yaml)")
     parser.add_argument("--layout", default="coco", choices=["coco", "coco_wholebody"])
+    parser.add_argument("--student-backbone", action="store_true",
+                        help="WEIGHTS is a cspnext-t-udp pre-training run: keep its backbone as the students' start")
     args = parser.parse_args(argv)
-    dst = write_fp16_asset(args.weights, teacher_asset(args.layout))
+    if args.student_backbone:
+        dst = write_fp16_asset(args.weights, student_backbone_asset(args.layout), prefix="backbone.")
+    else:
+        dst = write_fp16_asset(args.weights, teacher_asset(args.layout))
     print(f"wrote {dst} ({dst.stat().st_size / 1e6:.1f} MB)")
     return 0
 

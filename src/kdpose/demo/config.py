@@ -30,6 +30,9 @@ UNSUPPORTED_METHODS = {
 
 TEACHER_MODEL = "rtmpose-s"
 STUDENT_MODEL = "rtmpose-t"
+# RTMPose networks start from a heatmap-pre-trained CSPNeXt (from a random backbone the SimCC head stays at the mean
+# pose); --from-scratch runs these pre-training phases itself, otherwise the shipped weights hold their result
+PRETRAIN_MODELS = {TEACHER_MODEL: "cspnext-s-udp", STUDENT_MODEL: "cspnext-t-udp"}
 INPUT_SIZE = (64, 96)  # (w, h): what the shipped teacher was trained at
 IMAGE_SIZE = (320, 240)  # rendered synthetic images (w, h)
 MAX_PEOPLE = 2
@@ -89,6 +92,7 @@ class BudgetPlan:
     teacher_epochs: int  # 0: the shipped teacher is loaded
     stage1_epochs: int
     stage2_epochs: int
+    pretrain_epochs: int = 0  # --from-scratch: heatmap pre-training epochs of each backbone (0: shipped)
 
     @property
     def student_epochs(self) -> int:
@@ -100,7 +104,8 @@ def plan_budget(opts: DemoOptions, teacher_shipped: bool) -> BudgetPlan:
     stage1 = max(1, round(EPOCHS_PER_MINUTE * opts.minutes * 0.8))
     stage2 = max(1, round(EPOCHS_PER_MINUTE * opts.minutes * 0.2))
     teacher = 0 if teacher_shipped else max(1, round(TEACHER_EPOCHS_PER_MINUTE * opts.minutes))
-    return BudgetPlan(teacher, stage1, stage2)
+    pretrain = max(1, round(TEACHER_EPOCHS_PER_MINUTE * opts.minutes)) if opts.from_scratch else 0
+    return BudgetPlan(teacher, stage1, stage2, pretrain)
 
 
 def _split(images: int, seed: int) -> dict[str, Any]:
@@ -108,11 +113,13 @@ def _split(images: int, seed: int) -> dict[str, Any]:
             "synthetic_max_people": MAX_PEOPLE}
 
 
-def base_recipe(opts: DemoOptions, model: str, epochs: int) -> dict[str, Any]:
-    """The shared recipe (as a YAML-shaped dict) of every demo training run."""
+def base_recipe(opts: DemoOptions, model: str, epochs: int, backbone: Path | None = None) -> dict[str, Any]:
+    """The shared recipe (as a YAML-shaped dict) of every demo training run; ``backbone``: pre-trained weights whose
+    ``backbone.*`` tensors start the network."""
     layout = opts.skeleton_layout
+    init = {"init_weights": str(backbone), "init_prefix": "backbone."} if backbone else {}
     return {
-        "model": {"name": model, "layout": layout, "input_size": list(INPUT_SIZE)},
+        "model": {"name": model, "layout": layout, "input_size": list(INPUT_SIZE), **init},
         "data": {"layout": layout, "cache_dir": str(opts.out / "data"),
                  "train": _split(opts.train_images, TRAIN_SEED), "val": _split(opts.val_images, VAL_SEED),
                  "batch_size": opts.batch_size, "val_batch_size": 64, "workers": opts.workers, "persistent_workers": False},
@@ -127,18 +134,26 @@ def base_recipe(opts: DemoOptions, model: str, epochs: int) -> dict[str, Any]:
     }
 
 
-def teacher_recipe(opts: DemoOptions, plan: BudgetPlan) -> dict[str, Any]:
-    return base_recipe(opts, TEACHER_MODEL, plan.teacher_epochs)
+def pretrain_recipe(opts: DemoOptions, plan: BudgetPlan, model: str) -> dict[str, Any]:
+    """Heatmap (UDP) pre-training of ``model``'s CSPNeXt backbone (``--from-scratch`` only)."""
+    recipe = base_recipe(opts, PRETRAIN_MODELS[model], plan.pretrain_epochs)
+    recipe["optim"] = {"lr": 2.0e-3, "weight_decay": 0.0, "clip_grad_norm": 0.0}
+    return recipe
 
 
-def student_recipe(opts: DemoOptions, plan: BudgetPlan) -> dict[str, Any]:
-    """The plain student: the same steps as stage 1 + stage 2 of the distilled one."""
-    return base_recipe(opts, STUDENT_MODEL, plan.student_epochs)
+def teacher_recipe(opts: DemoOptions, plan: BudgetPlan, backbone: Path | None = None) -> dict[str, Any]:
+    return base_recipe(opts, TEACHER_MODEL, plan.teacher_epochs, backbone)
 
 
-def stage1_recipe(opts: DemoOptions, plan: BudgetPlan, teacher_weights: Path) -> dict[str, Any]:
+def student_recipe(opts: DemoOptions, plan: BudgetPlan, backbone: Path | None = None) -> dict[str, Any]:
+    """The plain student: the same steps as stage 1 + stage 2 of the distilled one, from the same backbone."""
+    return base_recipe(opts, STUDENT_MODEL, plan.student_epochs, backbone)
+
+
+def stage1_recipe(opts: DemoOptions, plan: BudgetPlan, teacher_weights: Path,
+                  backbone: Path | None = None) -> dict[str, Any]:
     """DWPose stage 1: teacher -> student, L = L_gt + r(t) (alpha L_feature + beta L_logit) (paper's weights)."""
-    recipe = base_recipe(opts, STUDENT_MODEL, plan.stage1_epochs)
+    recipe = base_recipe(opts, STUDENT_MODEL, plan.stage1_epochs, backbone)
     recipe["distill"] = {"method": "dwpose", "teacher": TEACHER_MODEL, "teacher_weights": str(teacher_weights),
                          "params": {"alpha": 7.0e-5, "beta": 0.1, "use_gt": True, "use_feature": True,
                                     "use_logit": True, "decay": True}}
@@ -162,5 +177,5 @@ def to_recipe(recipe: dict[str, Any], source: str = "demo recipe"):
     return from_dict(RecipeCfg, copy.deepcopy(recipe), source=source)
 
 
-__all__ = ["BudgetPlan", "DemoOptions", "LAYOUTS", "METHODS", "UNSUPPORTED_METHODS", "base_recipe", "plan_budget",
-           "stage1_recipe", "stage2_recipe", "student_recipe", "teacher_recipe", "to_recipe"]
+__all__ = ["BudgetPlan", "DemoOptions", "LAYOUTS", "METHODS", "PRETRAIN_MODELS", "UNSUPPORTED_METHODS", "base_recipe",
+           "plan_budget", "pretrain_recipe", "stage1_recipe", "stage2_recipe", "student_recipe", "teacher_recipe", "to_recipe"]

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..utils.io import write_json
-from .config import (INPUT_SIZE, STUDENT_MODEL, TEACHER_MODEL, DemoOptions, plan_budget, stage1_recipe,
-                     stage2_recipe, student_recipe, teacher_recipe, to_recipe)
-from .training import TrainRun, read_curve, train_phase
+from .config import (INPUT_SIZE, PRETRAIN_MODELS, STUDENT_MODEL, TEACHER_MODEL, DemoOptions, plan_budget,
+                     pretrain_recipe, stage1_recipe, stage2_recipe, student_recipe, teacher_recipe, to_recipe)
+from .training import TrainRun, train_phase
 
 
 class _Clock:
@@ -106,6 +106,11 @@ def _person_sizes(ann_file: str | Path) -> dict[str, float]:
     return {"median_height": float(np.median(heights)), "small": float((areas < 32 ** 2).mean())}
 
 
+def _with_pretrain(plan):
+    """``plan`` with at least one pre-training epoch (a missing shipped backbone outside --from-scratch)."""
+    return dataclasses.replace(plan, pretrain_epochs=max(1, plan.pretrain_epochs))
+
+
 def _shift(records: list[dict], offset: int) -> list[dict]:
     return [{**r, "iter": r["iter"] + offset} for r in records]
 
@@ -114,7 +119,7 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
     """Run every phase into ``opts.out``; returns the results dict (also ``results.json``) of the report."""
     import torch
 
-    from .assets import teacher_asset
+    from .assets import student_backbone_asset, teacher_asset
     from .media import render_clip, run_video, sample_grid
     from .plots import plot_learning_curves, plot_metric_bars, plot_tradeoffs
     from .report import text_table, write_report
@@ -128,6 +133,7 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
     metric = "wholebody.AP" if wholebody else "AP"
     shipped = teacher_asset(layout)
     use_shipped = shipped.is_file() and not opts.from_scratch
+    shipped_backbone = student_backbone_asset(layout)
     plan = plan_budget(opts, teacher_shipped=use_shipped)
     clock = _Clock()
     notes: list[str] = []
@@ -141,22 +147,41 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
         val_ann, _ = resolve_split(cfg.data, cfg.data.val, "val")
 
     runs: dict[str, TrainRun] = {}
-    with clock.phase("teacher: " + ("load the shipped weights" if use_shipped else "train from scratch")):
+    # RTMPose networks start from a heatmap-pre-trained CSPNeXt (RTMPose's recipe; a random backbone leaves the
+    # SimCC head at the mean pose): the shipped backbone, or --from-scratch pre-training phases
+    teacher_backbone = None
+    student_backbone = shipped_backbone if shipped_backbone.is_file() and not opts.from_scratch else None
+    if not use_shipped:
+        with clock.phase(f"teacher backbone: heatmap pre-training ({_epochs(plan.pretrain_epochs or 1)})"):
+            runs["teacher_pretrain"] = train_phase("teacher_pretrain", pretrain_recipe(
+                opts, _with_pretrain(plan), TEACHER_MODEL), runs_dir / "teacher_pretrain",
+                f"pre-train {PRETRAIN_MODELS[TEACHER_MODEL]}")
+            teacher_backbone = runs["teacher_pretrain"].weights
+    if student_backbone is None:
+        with clock.phase(f"student backbone: heatmap pre-training ({_epochs(plan.pretrain_epochs or 1)})"):
+            runs["student_pretrain"] = train_phase("student_pretrain", pretrain_recipe(
+                opts, _with_pretrain(plan), STUDENT_MODEL), runs_dir / "student_pretrain",
+                f"pre-train {PRETRAIN_MODELS[STUDENT_MODEL]}")
+            student_backbone = runs["student_pretrain"].weights
+        if not opts.from_scratch:
+            notes.append(f"No shipped student backbone for layout {layout} ({shipped_backbone.name}): it was "
+                         "pre-trained here.")
+    with clock.phase("teacher: " + ("load the shipped weights" if use_shipped else "train")):
         if use_shipped:
             teacher_weights = shipped
             teacher_metrics = evaluate_weights(teacher_recipe(opts, plan), shipped, runs_dir / "teacher_eval")
         else:
-            runs["teacher"] = train_phase("teacher", teacher_recipe(opts, plan), runs_dir / "teacher",
-                                          f"teacher {TEACHER_MODEL}")
+            runs["teacher"] = train_phase("teacher", teacher_recipe(opts, plan, teacher_backbone),
+                                          runs_dir / "teacher", f"teacher {TEACHER_MODEL}")
             teacher_weights, teacher_metrics = runs["teacher"].weights, runs["teacher"].metrics
             if not opts.from_scratch:
                 notes.append(f"No shipped teacher for layout {layout} ({shipped.name}): it was trained here.")
 
     with clock.phase(f"student {STUDENT_MODEL} without distillation ({_epochs(plan.student_epochs)})"):
-        runs["student"] = train_phase("student", student_recipe(opts, plan), runs_dir / "student",
+        runs["student"] = train_phase("student", student_recipe(opts, plan, student_backbone), runs_dir / "student",
                                       f"student {STUDENT_MODEL}")
     with clock.phase(f"student + DWPose stage 1 ({_epochs(plan.stage1_epochs)})"):
-        runs["kd_stage1"] = train_phase("kd_stage1", stage1_recipe(opts, plan, teacher_weights),
+        runs["kd_stage1"] = train_phase("kd_stage1", stage1_recipe(opts, plan, teacher_weights, student_backbone),
                                         runs_dir / "kd_stage1", "DWPose stage 1")
     with clock.phase(f"student + DWPose stage 2 ({_epochs(plan.stage2_epochs)})"):
         runs["kd"] = train_phase("kd", stage2_recipe(opts, plan, runs["kd_stage1"].weights), runs_dir / "kd",
@@ -264,9 +289,13 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
         reproduce += [f"kdpose train {shlex.quote(str(run.work_dir / 'config.yaml'))} --work-dir "
                       f"{shlex.quote(str(out / 'rerun' / name))}" for name, run in runs.items()]
         if use_shipped:
-            reproduce += ["", "# the shipped teacher (see src/kdpose/assets/README.md):",
-                          "kdpose train configs/demo_teacher_coco.yaml --work-dir work_dirs/demo_teacher",
-                          "python -m kdpose.demo.assets work_dirs/demo_teacher/final.safetensors"]
+            reproduce += ["", "# the shipped teacher and student backbone (see src/kdpose/assets/README.md):",
+                          "kdpose train configs/demo_cspnext-s_udp_coco.yaml --work-dir /tmp/kd_demo_teacher/pre",
+                          "kdpose train configs/demo_teacher_coco.yaml --work-dir /tmp/kd_demo_teacher/run",
+                          "python -m kdpose.demo.assets /tmp/kd_demo_teacher/run/final.safetensors",
+                          "kdpose train configs/demo_cspnext-t_udp_coco.yaml --work-dir /tmp/kd_demo_student/pre",
+                          "python -m kdpose.demo.assets /tmp/kd_demo_student/pre/final.safetensors "
+                          "--student-backbone"]
         files = [{"title": "annotated video", "path": str(Path(video["video"]).relative_to(out))},
                  {"title": "input clip", "path": str(clip.relative_to(out))}]
         files += [{"title": f"ONNX: {r['label']}", "path": str(Path(r["onnx"]).relative_to(out))}
