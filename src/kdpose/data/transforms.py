@@ -232,41 +232,42 @@ class YOLOXHSVRandomAug:
         return state
 
 
-def _odd_kernel(rng: np.random.Generator, blur_limit: int) -> int:
-    """Albumentations' kernel choice: an odd size in [3, blur_limit]."""
-    return int(rng.choice(np.arange(3, blur_limit + 1, 2)))
+@dataclass
+class _RandomOddKernelFilter:
+    """With probability ``prob``, filter the crop with an odd kernel size drawn in [3, blur_limit] (Albumentations'
+    kernel choice). RGB only: a depth crop is left as it is, but the kernel is still drawn so that the seeded
+    random sequence is the same for RGB and depth. Subclasses say which filter in :meth:`_filter`."""
+
+    prob: float = 0.1
+    blur_limit: int = 7
+
+    def __call__(self, state: TopDownState, rng: np.random.Generator) -> TopDownState:
+        if rng.random() >= self.prob:
+            return state
+        k = int(rng.choice(np.arange(3, self.blur_limit + 1, 2)))
+        if not state.is_depth:
+            state.image = self._filter(state.image, k)
+        return state
+
+    def _filter(self, image: np.ndarray, k: int) -> np.ndarray:
+        """(H, W, 3) uint8 -> the same shape filtered with a k x k kernel."""
+        raise NotImplementedError
 
 
 @dataclass
-class RandomBlur:
+class RandomBlur(_RandomOddKernelFilter):
     """Albumentations ``Blur`` (box filter, odd kernel 3..blur_limit) with probability ``prob``. RGB only."""
 
-    prob: float = 0.1
-    blur_limit: int = 7
-
-    def __call__(self, state: TopDownState, rng: np.random.Generator) -> TopDownState:
-        if rng.random() >= self.prob:
-            return state
-        k = _odd_kernel(rng, self.blur_limit)
-        if not state.is_depth:
-            state.image = cv2.blur(state.image, (k, k))
-        return state
+    def _filter(self, image: np.ndarray, k: int) -> np.ndarray:
+        return cv2.blur(image, (k, k))
 
 
 @dataclass
-class RandomMedianBlur:
+class RandomMedianBlur(_RandomOddKernelFilter):
     """Albumentations ``MedianBlur`` (odd kernel 3..blur_limit) with probability ``prob``. RGB only."""
 
-    prob: float = 0.1
-    blur_limit: int = 7
-
-    def __call__(self, state: TopDownState, rng: np.random.Generator) -> TopDownState:
-        if rng.random() >= self.prob:
-            return state
-        k = _odd_kernel(rng, self.blur_limit)
-        if not state.is_depth:
-            state.image = cv2.medianBlur(state.image, k)
-        return state
+    def _filter(self, image: np.ndarray, k: int) -> np.ndarray:
+        return cv2.medianBlur(image, k)
 
 
 @dataclass
