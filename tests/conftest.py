@@ -20,6 +20,24 @@ def fixtures_dir() -> Path | None:
     return None
 
 
+def topdown_batch(codec, n: int = 2, seed: int = 0):
+    """A random top-down :class:`kdpose.data.sample.Batch` of ``n`` people with 17 keypoints for ``codec``
+    (inputs (n, 3, H, W) standard normal, keypoints uniform at least 2 px inside the (W, H) input, 80 % visible),
+    seeded by ``seed``. Shared by the distiller tests: ``from ..conftest import topdown_batch``."""
+    import torch
+
+    from kdpose.data.sample import Batch, stack_dataclasses
+
+    rng = np.random.default_rng(seed)
+    w, h = codec.input_size
+    kpts = rng.uniform([2, 2], [w - 3, h - 3], size=(n, 17, 2)).astype(np.float32)
+    vis = (rng.random((n, 17)) > 0.2).astype(np.float32)
+    target = stack_dataclasses([codec.encode(k, v) for k, v in zip(kpts, vis)])
+    return Batch(inputs=torch.from_numpy(rng.standard_normal((n, 3, h, w)).astype(np.float32)), target=target,
+                 keypoints=torch.from_numpy(kpts), visible=torch.from_numpy(vis), center=torch.zeros(n, 2),
+                 scale=torch.ones(n, 2), image_id=torch.arange(n), bbox_score=torch.ones(n))
+
+
 @pytest.fixture(scope="session")
 def fixtures() -> Path:
     d = fixtures_dir()

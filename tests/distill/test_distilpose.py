@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 import torch
 
-from kdpose.data.sample import Batch, stack_dataclasses
 from kdpose.distill import build_distiller
 from kdpose.distill.distilpose import (TABLE4_PRESETS, DistilPoseDistiller, confidence_targets, simulated_heatmap_loss,
                                        simulated_heatmaps, token_mse)
@@ -15,19 +13,10 @@ from kdpose.errors import ConfigError
 from kdpose.models import create_model
 from kdpose.utils.progress import TrainProgress
 
+from ..conftest import topdown_batch
+
 torch.set_num_threads(1)
 SMALL = {"input_size": (48, 64), "dim": 32, "depth": 2, "heads": 4, "stem_planes": 8}
-
-
-def _batch(codec, n: int = 2, seed: int = 0) -> Batch:
-    rng = np.random.default_rng(seed)
-    w, h = codec.input_size
-    kpts = rng.uniform([2, 2], [w - 3, h - 3], size=(n, 17, 2)).astype(np.float32)
-    vis = (rng.random((n, 17)) > 0.2).astype(np.float32)
-    target = stack_dataclasses([codec.encode(k, v) for k, v in zip(kpts, vis)])
-    return Batch(inputs=torch.from_numpy(rng.standard_normal((n, 3, h, w)).astype(np.float32)), target=target,
-                 keypoints=torch.from_numpy(kpts), visible=torch.from_numpy(vis), center=torch.zeros(n, 2),
-                 scale=torch.ones(n, 2), image_id=torch.arange(n), bbox_score=torch.ones(n))
 
 
 def _pair(teacher_name: str = "tokenpose-s-v1"):
@@ -100,7 +89,7 @@ def test_teacher_gets_no_gradient_and_student_does():
     distiller = build_distiller("distilpose", student, teacher, {"preset": "all"})
     distiller.train()
     assert not distiller.teacher.training
-    batch = _batch(student.codec)
+    batch = topdown_batch(student.codec)
     losses = distiller(batch, TrainProgress(0, 10))
     assert set(losses) == {"loss", "loss_reg", "loss_kt", "loss_vt", "loss_sh", "loss_cs"}
     assert all(torch.isfinite(v) for v in losses.values())
@@ -117,7 +106,7 @@ def test_teacher_gets_no_gradient_and_student_does():
 def test_table4_presets_switch_terms(preset):
     student, teacher = _pair()
     distiller = DistilPoseDistiller(student, teacher, preset=preset)
-    losses = distiller(_batch(student.codec))
+    losses = distiller(topdown_batch(student.codec))
     cs, sh, kt, vt = TABLE4_PRESETS[preset]
     assert ("loss_cs" in losses, "loss_sh" in losses, "loss_kt" in losses, "loss_vt" in losses) == (cs, sh, kt, vt)
     if preset == "baseline":
@@ -128,7 +117,7 @@ def test_confidence_loss_trains_scores_only():
     student, teacher = _pair()
     distiller = DistilPoseDistiller(student, teacher, use_kt=False, use_vt=False, use_sh=False, use_cs=True,
                                     w_cs=1.0)
-    batch = _batch(student.codec)
+    batch = topdown_batch(student.codec)
     out = student(batch.inputs)
     losses = distiller(batch)
     with torch.no_grad():
@@ -145,7 +134,7 @@ def test_cnn_variant_deeppose_with_simplebaseline_teacher():
     with pytest.raises(ConfigError, match="token heads"):
         DistilPoseDistiller(student, teacher, preset="all")
     distiller = DistilPoseDistiller(student, teacher, preset="sh")
-    losses = distiller(_batch(student.codec))
+    losses = distiller(topdown_batch(student.codec))
     assert set(losses) == {"loss", "loss_reg", "loss_sh"}
     losses["loss"].backward()
     assert student.head.fc.weight.grad.abs().sum() > 0

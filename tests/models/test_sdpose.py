@@ -9,25 +9,15 @@ from torch import nn
 
 from kdpose.codecs.heatmap import HeatmapOutput
 from kdpose.codecs.regression import RegressionOutput
-from kdpose.data.sample import Batch, stack_dataclasses
 from kdpose.distill import build_distiller
 from kdpose.distill.sdpose import SDPoseTask, TABLE5_PRESETS, consecutive_pairs, token_distill_mse
 from kdpose.errors import ConfigError
 from kdpose.export.flops import count_flops
 from kdpose.models import create_model, load_model, save_weights
 
+from ..conftest import topdown_batch
+
 SMALL = {"input_size": (48, 64), "dim": 32, "depth": 2, "heads": 4, "stem_planes": 8}
-
-
-def _batch(codec, n: int = 2, seed: int = 0) -> Batch:
-    rng = np.random.default_rng(seed)
-    w, h = codec.input_size
-    kpts = rng.uniform([2, 2], [w - 3, h - 3], size=(n, 17, 2)).astype(np.float32)
-    vis = (rng.random((n, 17)) > 0.2).astype(np.float32)
-    target = stack_dataclasses([codec.encode(k, v) for k, v in zip(kpts, vis)])
-    return Batch(inputs=torch.from_numpy(rng.standard_normal((n, 3, h, w)).astype(np.float32)), target=target,
-                 keypoints=torch.from_numpy(kpts), visible=torch.from_numpy(vis), center=torch.zeros(n, 2),
-                 scale=torch.ones(n, 2), image_id=torch.arange(n), bbox_score=torch.ones(n))
 
 
 def _params(model: nn.Module) -> int:
@@ -110,7 +100,7 @@ def test_saved_task_weights_load_into_the_plain_model(tmp_path):
     model = create_model("sdpose-mini-reg", input_size=(48, 64))
     task = build_distiller("sdpose", model, None, {"cycles": 2})
     opt = torch.optim.Adam(task.parameters(), lr=1e-3)
-    task(_batch(model.codec))["loss"].backward()
+    task(topdown_batch(model.codec))["loss"].backward()
     opt.step()
     assert any(k.startswith("rle.flow.") for k in task.state_dict())  # the flow trains with the task ...
     assert not any("flow" in k for k in model.state_dict())             # ... and never enters the model
@@ -129,7 +119,7 @@ def test_saved_task_weights_load_into_the_plain_model(tmp_path):
 def test_task_loss_terms_and_weights():
     torch.manual_seed(0)
     model = create_model("sdpose-s-v1", **SMALL)
-    batch = _batch(model.codec)
+    batch = topdown_batch(model.codec)
     task = build_distiller("sdpose", model, None, {"cycles": 3})
     assert task.pairs == [(2, 1), (3, 2)] == consecutive_pairs(3)
     out = task(batch)
@@ -152,7 +142,7 @@ def test_token_losses_vanish_when_cycles_are_equal():
     for linear in (layer.attn.to_out, layer.mlp[2]):
         nn.init.zeros_(linear.weight)
         nn.init.zeros_(linear.bias)
-    out = SDPoseTask(model, cycles=3)(_batch(model.codec))
+    out = SDPoseTask(model, cycles=3)(topdown_batch(model.codec))
     assert out["loss_kt"].item() == 0.0 and out["loss_vt"].item() == 0.0
     assert out["loss_pose_c1"].item() == out["loss_pose_c2"].item() == out["loss_pose_c3"].item()
 
@@ -174,7 +164,7 @@ def _cycle_token_grads(detach_target: bool, use_tokens: bool) -> list[torch.Tens
     model.head.forward_cycles = forward_cycles
     task = SDPoseTask(model, cycles=2, use_kt=use_tokens, use_vt=use_tokens, w_kt=1.0, w_vt=1.0,
                       detach_target=detach_target)
-    task(_batch(model.codec))["loss"].backward()
+    task(topdown_batch(model.codec))["loss"].backward()
     return [t.grad.clone() for t in kept]
 
 
@@ -203,7 +193,7 @@ def test_token_distill_mse_detach_flag():
 def test_table5_presets_select_terms(preset):
     torch.manual_seed(0)
     model = create_model("sdpose-s-v1", **SMALL)
-    out = build_distiller("sdpose", model, None, {"preset": preset})(_batch(model.codec))
+    out = build_distiller("sdpose", model, None, {"preset": preset})(topdown_batch(model.codec))
     pose_all, kt, vt = TABLE5_PRESETS[preset]
     assert ("loss_pose_c1" in out) == pose_all and "loss_pose_c2" in out
     assert ("loss_kt" in out) == kt and ("loss_vt" in out) == vt
@@ -215,7 +205,7 @@ def test_pairs_are_configuration():
     assert SDPoseTask(model, cycles=3, pairs=[[2, 1]]).pairs == [(2, 1)]
     assert SDPoseTask(model, cycles=3, pairs=[[3, 1]]).pairs == [(3, 1)]
     one = SDPoseTask(model, cycles=1)
-    assert one.pairs == [] and set(one(_batch(model.codec))) == {"loss", "loss_pose_c1"}
+    assert one.pairs == [] and set(one(topdown_batch(model.codec))) == {"loss", "loss_pose_c1"}
     for bad in ([[1, 2]], [[4, 3]], [[2]]):
         with pytest.raises(ConfigError):
             SDPoseTask(model, cycles=3, pairs=bad)
@@ -241,7 +231,7 @@ def test_sdpose_reg_trains_with_rle_on_every_cycle():
     model = create_model("sdpose-mini-reg", input_size=(48, 64))
     task = SDPoseTask(model, cycles=2)
     assert task.rle is not None
-    batch = _batch(model.codec)
+    batch = topdown_batch(model.codec)
     out = task(batch)
     out["loss"].backward()
     assert {"loss_pose_c1", "loss_pose_c2", "loss_kt", "loss_vt"} <= set(out)
