@@ -15,15 +15,14 @@ synthetic data is rendered once into ``<work-root>/synth``), ``<out>/results.jso
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-CONFIGS = REPO / "configs"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared driver pieces
+
+from _miniature import (CONFIGS, add_run_arguments, ap_cell, measure_cost, read_metrics, train,  # noqa: E402
+                        train_seeds, work_folders, write_results)
 
 # Quick mode shrinks data and schedule so that the whole pipeline runs in minutes on a CPU.
 QUICK = ["data.train.synthetic_images=64", "data.val.synthetic_images=16", "data.batch_size=16",
@@ -89,42 +88,12 @@ def slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-+." else "_" for c in text)
 
 
-def train(recipe: str, work_dir: Path, overrides: list[str], device: str, quick: bool, cache: Path) -> None:
-    """One ``kdpose train`` subprocess; skipped when the run already finished (final.safetensors exists)."""
-    if (work_dir / "final.safetensors").is_file():
-        return
-    cmd = [sys.executable, "-m", "kdpose", "train", str(CONFIGS / recipe), "--work-dir", str(work_dir)]
-    if (work_dir / "last.pt").is_file():
-        cmd.append("--resume")
-    sets = [f"train.device={device}", f"data.cache_dir={cache}"] + (QUICK if quick else []) + overrides
-    for item in sets:
-        cmd += ["--set", item]
-    print("+", " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True, cwd=REPO)
-
-
-def read_metrics(work_dir: Path) -> dict:
-    """Final and best AP from a run's log.jsonl ``val`` records."""
-    log = work_dir / "log.jsonl"
-    aps = []
-    if log.is_file():
-        for line in log.read_text().splitlines():
-            rec = json.loads(line)
-            if rec.get("kind") == "val" and "AP" in rec:
-                aps.append(float(rec["AP"]))
-    return {"final_ap": aps[-1] if aps else None, "best_ap": max(aps) if aps else None}
-
-
-def compute_cost(model_name: str, input_size: tuple[int, int]) -> dict:
-    """Params (M), GFLOPs (MACs) and CPU latency (ms, batch 1, 1 thread) of a zoo model."""
-    from kdpose.export.bench import bench_torch
-    from kdpose.export.flops import count_flops
-    from kdpose.models import create_model
-
-    model = create_model(model_name, input_size=input_size).eval()
-    compute = count_flops(model)
-    latency = bench_torch(model, batch=1, threads=1, warmup=3, iters=20)
-    return {"params_m": compute.params / 1e6, "gflops": compute.gmacs, "cpu_ms": latency.median_ms}
+def seed_overrides(run: Run, seed: int, teacher_dirs: dict[str, Path]) -> list[str]:
+    """The seed, the row's overrides and the trained teacher's weights (for a distilled row)."""
+    over = [f"train.seed={seed}"] + run.overrides
+    if run.teacher:
+        over.append(f"distill.teacher_weights={teacher_dirs[run.teacher] / 'final.safetensors'}")
+    return over
 
 
 def model_of(run: Run) -> str:
@@ -140,38 +109,21 @@ def model_of(run: Run) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tables", nargs="+", default=["4", "5", "6"], choices=["4", "5", "6"])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "distilpose",
-                        help="where results.json / results.md go")
-    parser.add_argument("--work-root", type=Path, default=REPO / "work_dirs" / "distilpose_bench",
-                        help="where the training runs and the synthetic data go")
-    parser.add_argument("--quick", action="store_true", help="tiny data and one epoch (pipeline smoke test)")
-    parser.add_argument("--report-only", action="store_true", help="only read finished runs and write the report")
+    add_run_arguments(parser, "distilpose", "tiny data and one epoch (pipeline smoke test)")
     args = parser.parse_args(argv)
 
     runs = [r for t, fn in (("4", table4), ("5", table5), ("6", table6)) if t in args.tables for r in fn()]
-    root = args.work_root / ("quick" if args.quick else "full")
-    cache = args.work_root / ("synth-quick" if args.quick else "synth")
+    root, cache = work_folders(args.work_root, args.quick)
     teacher_dirs = {name: root / name for name in TEACHERS}
+    base = [f"train.device={args.device}", f"data.cache_dir={cache}"] + (QUICK if args.quick else [])
     if not args.report_only:
         for name in sorted({r.teacher for r in runs if r.teacher}):
-            train(TEACHERS[name], teacher_dirs[name], ["train.seed=0"], args.device, args.quick, cache)
+            train(TEACHERS[name], teacher_dirs[name], base + ["train.seed=0"])
     results = []
     for run in runs:
-        seeds = []
-        for seed in args.seeds:
-            work = root / slug(f"t{run.table}-{run.row}") / f"seed{seed}"
-            over = [f"train.seed={seed}"] + run.overrides
-            if run.teacher:
-                over.append(f"distill.teacher_weights={teacher_dirs[run.teacher] / 'final.safetensors'}")
-            if not args.report_only:
-                train(run.recipe, work, over, args.device, args.quick, cache)
-            seeds.append({"seed": seed, **read_metrics(work)})
-        finals = [s["final_ap"] for s in seeds if s["final_ap"] is not None]
-        results.append({"table": run.table, "row": run.row, "model": model_of(run), "seeds": seeds,
-                        "ap_mean": statistics.mean(finals) if finals else None,
-                        "ap_std": statistics.stdev(finals) if len(finals) > 1 else 0.0 if finals else None})
+        row = train_seeds(run.recipe, root / slug(f"t{run.table}-{run.row}"), args.seeds,
+                          lambda seed: base + seed_overrides(run, seed, teacher_dirs), args.report_only)
+        results.append({"table": run.table, "row": run.row, "model": model_of(run), **row})
     for name in sorted({r.teacher for r in runs if r.teacher}):  # teachers: one run (seed 0) each
         final = read_metrics(teacher_dirs[name])["final_ap"]
         results.append({"table": "teacher", "row": name, "model": TEACHER_MODEL[name], "seeds": [{"seed": 0,
@@ -179,12 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     costs: dict[str, dict] = {}
     for r in results:
         if r["model"] not in costs:
-            costs[r["model"]] = compute_cost(r["model"], (96, 128))
+            costs[r["model"]] = measure_cost(r["model"], (96, 128))
         r.update(costs[r["model"]])
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = "results_quick" if args.quick else "results"
-    (args.out / f"{stem}.json").write_text(json.dumps(results, indent=2))
-    (args.out / f"{stem}.md").write_text(format_report(results, args.seeds, args.quick))
+    write_results(args.out, args.quick, results, format_report(results, args.seeds, args.quick))
     print(format_report(results, args.seeds, args.quick))
     return 0
 
@@ -195,9 +144,8 @@ def format_report(results: list[dict], seeds: list[int], quick: bool) -> str:
              "| table | row | student | AP (mean +- std) | params (M) | GFLOPs | CPU ms |",
              "|---|---|---|---|---|---|---|"]
     for r in results:
-        ap = "n/a" if r["ap_mean"] is None else f"{100 * r['ap_mean']:.1f} +- {100 * r['ap_std']:.1f}"
-        lines.append(f"| {r['table']} | {r['row']} | {r['model']} | {ap} | {r['params_m']:.2f} | {r['gflops']:.3f} "
-                     f"| {r['cpu_ms']:.1f} |")
+        lines.append(f"| {r['table']} | {r['row']} | {r['model']} | {ap_cell(r['ap_mean'], r['ap_std'])} "
+                     f"| {r['params_m']:.2f} | {r['gflops']:.3f} | {r['cpu_ms']:.1f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -24,15 +24,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-CONFIGS = REPO / "configs"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared driver pieces
+
+from _miniature import REPO, ap_cell, mean_std, train_command, work_folders  # noqa: E402
+from _miniature import write_section as write_marked_section  # noqa: E402
+
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
 PARTS = ("body", "foot", "face", "hand", "wholebody")
 TEACHER_RECIPE = "dwpose_synth_teacher_m.yaml"
@@ -125,21 +127,13 @@ def run_dir(root: Path, run: Run, seed: int) -> Path:
 
 def command(run: Run, seed: int, root: Path, cache: Path, device: str, quick: bool, threads: int) -> list[str] | None:
     """The CLI command of one run, or None when it already finished."""
-    work = run_dir(root, run, seed)
-    if (work / "final.safetensors").is_file():
-        return None
-    cmd = [sys.executable, "-m", "kdpose", run.cli, str(CONFIGS / run.recipe), "--work-dir", str(work)]
-    if (work / "last.pt").is_file():
-        cmd.append("--resume")
     sets = [f"train.device={device}", f"data.cache_dir={cache}", f"train.threads={threads}"]
     sets += (QUICK if quick else []) + list(run.overrides)
     if run.seeded:
         sets.append(f"train.seed={seed}")
     if run.teacher_run:
         sets.append(f"distill.teacher_weights={run_dir(root, RUNS[run.teacher_run], seed) / 'final.safetensors'}")
-    for item in sets:
-        cmd += ["--set", item]
-    return cmd
+    return train_command(run.recipe, run_dir(root, run, seed), sets, cli=run.cli)
 
 
 def needed_runs(tables: list[str]) -> list[Run]:
@@ -221,7 +215,7 @@ def summarise(run: Run, seeds: list[int], root: Path) -> dict:
     for part in PARTS:
         values = [m[part] for m in done if part in m]
         if values:
-            stats[part] = (statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0)
+            stats[part] = mean_std(values)
     return {"run": run.name, "seeds": {str(k): v for k, v in per_seed.items()}, "n": len(done), "stats": stats,
             "wall_minutes": sum(m.get("minutes", 0.0) for m in done)}
 
@@ -232,13 +226,7 @@ def format_table(table: Table, summaries: dict[str, dict], seeds: list[int], qui
              head, "|" + "---|" * (len(PARTS) + 2)]
     for label, name in table.rows:
         s = summaries[name]
-        cells = []
-        for part in PARTS:
-            if part in s["stats"]:
-                mean, std = s["stats"][part]
-                cells.append(f"{100 * mean:.1f} +- {100 * std:.1f}")
-            else:
-                cells.append("n/a")
+        cells = [ap_cell(*s["stats"].get(part, (None, None))) for part in PARTS]
         seeds_note = "" if RUNS[name].seeded else " (1 run)"
         lines.append(f"| {label} | `{name}`{seeds_note} | " + " | ".join(cells) + " |")
     lines += ["", f"AP in %, mean +- std over seeds {seeds} (teacher: one run, seed 0). {table.paper}.",
@@ -247,16 +235,8 @@ def format_table(table: Table, summaries: dict[str, dict], seeds: list[int], qui
 
 
 def write_section(key: str, text: str, path: Path = BENCHMARKS_MD) -> None:
-    """Replace the text between ``<!-- dwpose:KEY -->`` and ``<!-- /dwpose:KEY -->`` in BENCHMARKS.md."""
-    begin, end = f"<!-- dwpose:{key} -->", f"<!-- /dwpose:{key} -->"
-    doc = path.read_text() if path.is_file() else "# Benchmarks\n"
-    if begin not in doc:
-        doc = doc.rstrip("\n") + f"\n\n{begin}\n{end}\n"
-    head, rest = doc.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(f"{head}{begin}\n{text}\n{end}{tail}")
-    os.replace(tmp, path)
+    """Replace the text between ``<!-- dwpose:KEY -->`` and ``<!-- /dwpose:KEY -->`` in BENCHMARKS.md, atomically."""
+    write_marked_section("dwpose", key, text, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -276,8 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     keys = list(TABLES) if args.table == "all" else [args.table]
-    root = args.work_root / ("quick" if args.quick else "full")
-    cache = args.work_root / ("synth-quick" if args.quick else "synth")
+    root, cache = work_folders(args.work_root, args.quick)
     runs = needed_runs(keys)
     if not args.report_only:
         train_all(runs, args.seeds, args, root, cache)

@@ -29,15 +29,16 @@ rendered once under ``<work-root>``, ``<out>/results[_quick].json|md``, and (ful
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-CONFIGS = REPO / "configs"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared driver pieces
+
+from _miniature import (REPO, add_run_arguments, ap_cell, measure_cost, train_seeds, work_folders,  # noqa: E402
+                        write_results)
+from _miniature import write_section as write_marked_section  # noqa: E402
+
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
 RECIPE = "sdpose_mini_s_v1.yaml"
 INPUT_SIZE = (96, 128)
@@ -113,33 +114,6 @@ def table1() -> list[tuple[str, Run]]:
 TABLES = {"1": table1, "5": table5, "6": table6, "7": table7}
 
 
-def train(run: Run, work_dir: Path, seed: int, device: str, quick: bool, cache: Path) -> None:
-    """One ``kdpose train`` subprocess; skipped when the run already finished (final.safetensors exists)."""
-    if (work_dir / "final.safetensors").is_file():
-        return
-    cmd = [sys.executable, "-m", "kdpose", "train", str(CONFIGS / run.recipe), "--work-dir", str(work_dir)]
-    if (work_dir / "last.pt").is_file():
-        cmd.append("--resume")
-    sets = [f"train.device={device}", f"data.cache_dir={cache}", f"train.seed={seed}"]
-    sets += (QUICK if quick else []) + run.overrides()
-    for item in sets:
-        cmd += ["--set", item]
-    print("+", " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True, cwd=REPO)
-
-
-def read_metrics(work_dir: Path) -> dict:
-    """Final and best AP from a run's log.jsonl ``val`` records."""
-    log = work_dir / "log.jsonl"
-    aps = []
-    if log.is_file():
-        for line in log.read_text().splitlines():
-            rec = json.loads(line)
-            if rec.get("kind") == "val" and "AP" in rec:
-                aps.append(float(rec["AP"]))
-    return {"final_ap": aps[-1] if aps else None, "best_ap": max(aps) if aps else None}
-
-
 _COSTS: dict[str, dict] = {}
 
 
@@ -148,19 +122,8 @@ def compute_cost(run: Run) -> dict:
     distinct deployed network (rows that deploy the same network share one measurement)."""
     key = f"{run.model} {_flow(run.model_kwargs)}"
     if key not in _COSTS:
-        _COSTS[key] = _measure_cost(run)
+        _COSTS[key] = measure_cost(run.model, INPUT_SIZE, **run.model_kwargs)
     return _COSTS[key]
-
-
-def _measure_cost(run: Run) -> dict:
-    from kdpose.export.bench import bench_torch
-    from kdpose.export.flops import count_flops
-    from kdpose.models import create_model
-
-    model = create_model(run.model, input_size=INPUT_SIZE, **run.model_kwargs).eval()
-    compute = count_flops(model)
-    latency = bench_torch(model, batch=1, threads=1, warmup=3, iters=20)
-    return {"params_m": compute.params / 1e6, "gflops": compute.gmacs, "cpu_ms": latency.median_ms}
 
 
 def format_table(table: str, rows: list[dict], seeds: list[int], quick: bool) -> str:
@@ -169,58 +132,35 @@ def format_table(table: str, rows: list[dict], seeds: list[int], quick: bool) ->
              "| row | model (deployed) | AP (mean +- std) | params (M) | GFLOPs | CPU ms |",
              "|---|---|---|---|---|---|"]
     for r in rows:
-        ap = "n/a" if r["ap_mean"] is None else f"{100 * r['ap_mean']:.1f} +- {100 * r['ap_std']:.1f}"
-        lines.append(f"| {r['row']} | {r['model']} | {ap} | {r['params_m']:.3f} | {r['gflops']:.3f} "
-                     f"| {r['cpu_ms']:.1f} |")
+        lines.append(f"| {r['row']} | {r['model']} | {ap_cell(r['ap_mean'], r['ap_std'])} | {r['params_m']:.3f} "
+                     f"| {r['gflops']:.3f} | {r['cpu_ms']:.1f} |")
     return "\n".join(lines)
 
 
 def write_section(key: str, text: str, path: Path = BENCHMARKS_MD) -> None:
     """Replace the text between ``<!-- sdpose:KEY -->`` and ``<!-- /sdpose:KEY -->`` in BENCHMARKS.md, atomically."""
-    from kdpose.utils.io import atomic_write
-
-    begin, end = f"<!-- sdpose:{key} -->", f"<!-- /sdpose:{key} -->"
-    doc = path.read_text() if path.is_file() else "# Benchmarks\n"
-    if begin not in doc:
-        doc = doc.rstrip("\n") + f"\n\n{begin}\n{end}\n"
-    head, rest = doc.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    with atomic_write(path, "w") as f:
-        f.write(f"{head}{begin}\n{text}\n{end}{tail}")
+    write_marked_section("sdpose", key, text, path)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tables", nargs="+", default=["1", "5", "6", "7"], choices=sorted(TABLES))
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "sdpose",
-                        help="where results.json / results.md go")
-    parser.add_argument("--work-root", type=Path, default=REPO / "work_dirs" / "sdpose_bench",
-                        help="where the training runs and the synthetic data go")
-    parser.add_argument("--quick", action="store_true", help="tiny data, 1 epoch of 2 iterations (pipeline smoke test)")
-    parser.add_argument("--report-only", action="store_true", help="only read finished runs and write the report")
+    add_run_arguments(parser, "sdpose", "tiny data, 1 epoch of 2 iterations (pipeline smoke test)")
     parser.add_argument("--no-markdown", action="store_true", help="do not rewrite the sections of BENCHMARKS.md")
     args = parser.parse_args(argv)
 
-    root = args.work_root / ("quick" if args.quick else "full")
-    cache = args.work_root / ("synth-quick" if args.quick else "synth")
+    root, cache = work_folders(args.work_root, args.quick)
+    base, quick = [f"train.device={args.device}", f"data.cache_dir={cache}"], QUICK if args.quick else []
     tables = {t: TABLES[t]() for t in args.tables}
     results: dict[str, dict] = {}
     for rows in tables.values():
         for _, run in rows:
             if run.key in results:
                 continue
-            seeds = []
-            for seed in args.seeds:
-                work = root / run.key / f"seed{seed}"
-                if not args.report_only:
-                    train(run, work, seed, args.device, args.quick, cache)
-                seeds.append({"seed": seed, **read_metrics(work)})
-            finals = [s["final_ap"] for s in seeds if s["final_ap"] is not None]
-            results[run.key] = {"seeds": seeds, "ap_mean": statistics.mean(finals) if finals else None,
-                                "ap_std": statistics.stdev(finals) if len(finals) > 1 else 0.0 if finals else None,
-                                **compute_cost(run)}
+            row = train_seeds(run.recipe, root / run.key, args.seeds,
+                              lambda seed: base + [f"train.seed={seed}"] + quick + run.overrides(),
+                              args.report_only)
+            results[run.key] = {**row, **compute_cost(run)}
     report, text = [], []
     for table, rows in tables.items():
         entries = [{"table": table, "row": label, "run": run.key,
@@ -233,10 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         text.append(section)
         if not args.quick and not args.no_markdown:
             write_section(f"table{table}", section)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = "results_quick" if args.quick else "results"
-    (args.out / f"{stem}.json").write_text(json.dumps(report, indent=2))
-    (args.out / f"{stem}.md").write_text("\n\n".join(text) + "\n")
+    write_results(args.out, args.quick, report, "\n\n".join(text) + "\n")
     print("\n\n".join(text))
     return 0
 

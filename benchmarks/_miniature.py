@@ -1,0 +1,132 @@
+"""Shared driver pieces of the paper-in-miniature benchmarks (``benchmarks/{distilpose,sdpose,dwpose}/run.py``).
+
+Each driver trains table rows as ``kdpose`` CLI subprocesses (one work dir per seed, finished runs skipped,
+interrupted ones resumed), reads the validation AP back from each run's ``log.jsonl``, reports mean +- std over
+the seeds, and writes its tables to ``results[_quick].json|md`` and/or between ``<!-- tag:key -->`` markers of
+BENCHMARKS.md. The drivers import this module by path (``sys.path`` gets ``benchmarks/``), so they run both as
+scripts and when a test loads them from their file.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = REPO / "configs"
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, bench: str, quick_help: str) -> None:
+    """The options every table driver has: seeds, device, output and work folders, quick and report-only modes."""
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / bench,
+                        help="where results.json / results.md go")
+    parser.add_argument("--work-root", type=Path, default=REPO / "work_dirs" / f"{bench}_bench",
+                        help="where the training runs and the synthetic data go")
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--report-only", action="store_true", help="only read finished runs and write the report")
+
+
+def work_folders(work_root: Path, quick: bool) -> tuple[Path, Path]:
+    """(folder of the run work dirs, synthetic-data cache): quick runs never mix with full ones."""
+    return (work_root / ("quick" if quick else "full"), work_root / ("synth-quick" if quick else "synth"))
+
+
+def train_command(recipe: str, work_dir: Path, sets: Sequence[str], cli: str = "train") -> list[str] | None:
+    """``python -m kdpose <cli> configs/<recipe> --work-dir <work_dir> [--resume] --set ...``, or None when the run
+    already finished (its ``final.safetensors`` exists); ``--resume`` when an interrupted run left ``last.pt``."""
+    if (work_dir / "final.safetensors").is_file():
+        return None
+    cmd = [sys.executable, "-m", "kdpose", cli, str(CONFIGS / recipe), "--work-dir", str(work_dir)]
+    if (work_dir / "last.pt").is_file():
+        cmd.append("--resume")
+    for item in sets:
+        cmd += ["--set", item]
+    return cmd
+
+
+def train(recipe: str, work_dir: Path, sets: Sequence[str]) -> None:
+    """One ``kdpose train`` subprocess (echoed first); skipped when the run already finished."""
+    cmd = train_command(recipe, work_dir, sets)
+    if cmd is None:
+        return
+    print("+", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True, cwd=REPO)
+
+
+def read_metrics(work_dir: Path) -> dict:
+    """Final and best AP from a run's log.jsonl ``val`` records (None where there is none)."""
+    log = work_dir / "log.jsonl"
+    aps = []
+    if log.is_file():
+        for line in log.read_text().splitlines():
+            rec = json.loads(line)
+            if rec.get("kind") == "val" and "AP" in rec:
+                aps.append(float(rec["AP"]))
+    return {"final_ap": aps[-1] if aps else None, "best_ap": max(aps) if aps else None}
+
+
+def mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
+    """Mean and sample std over seeds; std 0 for one value, (None, None) for none."""
+    if not values:
+        return None, None
+    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def train_seeds(recipe: str, run_dir: Path, seeds: Sequence[int], sets_of: Callable[[int], list[str]],
+                report_only: bool) -> dict:
+    """Train one row per seed in ``run_dir/seed<S>`` (unless ``report_only``) and read it back:
+    ``{"seeds": [{"seed", "final_ap", "best_ap"}, ...], "ap_mean", "ap_std"}`` over the final APs."""
+    per_seed = []
+    for seed in seeds:
+        work = run_dir / f"seed{seed}"
+        if not report_only:
+            train(recipe, work, sets_of(seed))
+        per_seed.append({"seed": seed, **read_metrics(work)})
+    mean, std = mean_std([s["final_ap"] for s in per_seed if s["final_ap"] is not None])
+    return {"seeds": per_seed, "ap_mean": mean, "ap_std": std}
+
+
+def ap_cell(mean: float | None, std: float | None) -> str:
+    """A table cell: AP in % as ``mean +- std``, or ``n/a`` when no run finished."""
+    return "n/a" if mean is None else f"{100 * mean:.1f} +- {100 * std:.1f}"
+
+
+def measure_cost(model_name: str, input_size: tuple[int, int], **model_kwargs) -> dict:
+    """Params (M), GFLOPs (MACs, as the papers count) and CPU latency (ms, batch 1, 1 thread) of a zoo model."""
+    from kdpose.export.bench import bench_torch
+    from kdpose.export.flops import count_flops
+    from kdpose.models import create_model
+
+    model = create_model(model_name, input_size=input_size, **model_kwargs).eval()
+    compute = count_flops(model)
+    latency = bench_torch(model, batch=1, threads=1, warmup=3, iters=20)
+    return {"params_m": compute.params / 1e6, "gflops": compute.gmacs, "cpu_ms": latency.median_ms}
+
+
+def write_results(out: Path, quick: bool, results: list[dict], markdown: str) -> None:
+    """``<out>/results[_quick].json`` (the rows) and ``.md`` (the report)."""
+    out.mkdir(parents=True, exist_ok=True)
+    stem = "results_quick" if quick else "results"
+    (out / f"{stem}.json").write_text(json.dumps(results, indent=2))
+    (out / f"{stem}.md").write_text(markdown)
+
+
+def write_section(tag: str, key: str, text: str, path: Path) -> None:
+    """Replace the text between ``<!-- TAG:KEY -->`` and ``<!-- /TAG:KEY -->`` in ``path`` (appending the markers
+    when absent), atomically."""
+    from kdpose.utils.io import atomic_write
+
+    begin, end = f"<!-- {tag}:{key} -->", f"<!-- /{tag}:{key} -->"
+    doc = path.read_text() if path.is_file() else "# Benchmarks\n"
+    if begin not in doc:
+        doc = doc.rstrip("\n") + f"\n\n{begin}\n{end}\n"
+    head, rest = doc.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    with atomic_write(path, "w") as f:
+        f.write(f"{head}{begin}\n{text}\n{end}{tail}")
