@@ -9,10 +9,23 @@ from pathlib import Path
 from typing import IO, Iterator
 
 
+def _new_file_mode() -> int:
+    """The mode ``open()`` would give a new file (mkstemp makes 0600 files, surprising for reports and weights).
+    Reads the umask from /proc where it can: setting it to read it back races with other threads."""
+    try:
+        with open("/proc/self/status") as f:
+            mask = next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError):
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """Write ``path`` atomically: the data goes to a temp file in the same folder, which is fsync'ed and then
-    renamed over ``path``. A crash at any moment leaves either the old file or the new one, never a partial one."""
+    renamed over ``path``. A crash at any moment leaves either the old file or the new one, never a partial one.
+    The file keeps the permissions of the one it replaces (a new one gets what ``open`` would give it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -21,6 +34,11 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
             yield f
             f.flush()
             os.fsync(f.fileno())
+        try:
+            mode = path.stat().st_mode & 0o7777
+        except FileNotFoundError:
+            mode = _new_file_mode()
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
