@@ -73,3 +73,25 @@ def test_cli_rejects_a_broken_recipe_before_training(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
     assert main(["train", str(_write(tmp_path, "")), "--set", "train.seed=abc"]) == 2
     assert "train.seed: expected int, got str 'abc'" in capsys.readouterr().err
+
+
+def test_unknown_augmentation_fails_before_any_data_is_rendered(tmp_path):
+    from kdpose.engine.build import build_datasets, build_model
+
+    cfg = load_recipe(Path(__file__).resolve().parents[2] / "configs" / "rtmpose-t_synth-body.yaml",
+                      ["data.augment=heavy", "model.init_weights=", f"data.cache_dir={tmp_path}"])
+    with pytest.raises(ConfigError, match="data.augment: unknown augmentation 'heavy'.*rtmpose, rtmpose-wide, light"):
+        build_datasets(cfg, build_model(cfg.model))
+    assert not any(tmp_path.iterdir())
+
+
+def test_light_augmentation_keeps_rtmpose_geometry_without_holes():
+    from kdpose.data.transforms import CoarseDropout, RandomBBoxTransform, build_train_pipeline
+    from kdpose.skeletons import get_skeleton
+
+    pipeline = build_train_pipeline(get_skeleton("coco"), (96, 128), recipe="light")
+    for stage in ("strong", "weak"):
+        steps = pipeline.stages[stage].transforms
+        box = next(t for t in steps if isinstance(t, RandomBBoxTransform))
+        assert tuple(box.scale_factor) == (0.75, 1.25) and box.rotate_factor == 30.0
+        assert next(t for t in steps if isinstance(t, CoarseDropout)).prob == 0.0

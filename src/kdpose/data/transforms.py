@@ -356,6 +356,11 @@ AUGMENT_RECIPES = {
     "rtmpose": AugmentRecipe(),
     # RTMPose whole-body 384x288 and COCO+UBody configs: scale [0.5, 1.5], rotation 90 in both stages
     "rtmpose-wide": AugmentRecipe(strong_scale=(0.5, 1.5), strong_rotate=90.0, weak_scale=(0.5, 1.5), weak_rotate=90.0),
+    # kdpose's short CPU recipes (minutes, not 420 epochs): RTMPose's strong pipeline (rotation up to 80 degrees, a
+    # hole of up to 40% of the crop in every sample) slowed learning several-fold there (BENCHMARKS.md), so both
+    # stages keep RTMPose's weak geometry with half the rotation and no holes
+    "light": AugmentRecipe(strong_scale=(0.75, 1.25), strong_rotate=30.0, weak_scale=(0.75, 1.25), weak_rotate=30.0,
+                           strong_dropout_prob=0.0, weak_dropout_prob=0.0),
 }
 
 

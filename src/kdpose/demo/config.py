@@ -120,7 +120,7 @@ def base_recipe(opts: DemoOptions, model: str, epochs: int, backbone: Path | Non
     init = {"init_weights": str(backbone), "init_prefix": "backbone."} if backbone else {}
     return {
         "model": {"name": model, "layout": layout, "input_size": list(INPUT_SIZE), **init},
-        "data": {"layout": layout, "cache_dir": str(opts.out / "data"),
+        "data": {"layout": layout, "augment": "light", "cache_dir": str(opts.out / "data"),
                  "train": _split(opts.train_images, TRAIN_SEED), "val": _split(opts.val_images, VAL_SEED),
                  "batch_size": opts.batch_size, "val_batch_size": 64, "workers": opts.workers, "persistent_workers": False},
         "optim": {"lr": 4.0e-3, "weight_decay": 0.05, "clip_grad_norm": 1.0},

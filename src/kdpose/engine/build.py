@@ -99,11 +99,15 @@ def load_samples(data: DataCfg, split: SplitCfg, name: str, mode: str) -> tuple[
 def build_datasets(cfg: RecipeCfg, model: nn.Module) -> tuple[Any, Any, str | None]:
     """(train TopDownDataset, val TopDownDataset or None, val annotation file or None)."""
     from ..data import TopDownDataset, build_train_pipeline
+    from ..data.transforms import AUGMENT_RECIPES
 
     data = cfg.data
+    if data.augment not in AUGMENT_RECIPES:
+        raise ConfigError(f"data.augment: unknown augmentation '{data.augment}' (choose from "
+                          f"{', '.join(AUGMENT_RECIPES)})")
     codec, skeleton = model.codec, model.skeleton
     train_samples, _ = load_samples(data, data.train, "train", "train")
-    pipeline = build_train_pipeline(skeleton, tuple(codec.input_size))
+    pipeline = build_train_pipeline(skeleton, tuple(codec.input_size), recipe=cfg.data.augment)
     train_set = TopDownDataset(train_samples, codec, pipeline, seed=cfg.train.seed, skip_bad_images=True)
     if cfg.eval.interval <= 0:
         return train_set, None, None

@@ -54,6 +54,7 @@ class DataCfg:
     layout: str = "coco"
     train: SplitCfg = field(default_factory=SplitCfg)
     val: SplitCfg = field(default_factory=SplitCfg)
+    augment: str = "rtmpose"  # training augmentation: a name in kdpose.data.transforms.AUGMENT_RECIPES
     cache_dir: str = ".kdpose_cache/synth"  # where synthetic splits are rendered (relative to the current folder)
     batch_size: int = 32  # per process
     val_batch_size: int = 64  # per process
