@@ -13,7 +13,8 @@ Accuracy drop of fp16 / int8 needs a trained model and the synthetic val set:
     .venv/bin/python benchmarks/bench_export.py accuracy --config configs/rtmpose-t_synth-body.yaml \\
         --weights work_dirs/rtmpose-t_synth-body/best.safetensors
 
-evaluates the PyTorch model and its fp32 / fp16 / int8 ONNX files with the recipe's evaluator (COCO OKS AP).
+evaluates the PyTorch model and its fp32 / fp16 / int8 ONNX files with the recipe's evaluator (COCO OKS AP) and
+measures how far each ONNX file moves the decoded keypoints from the PyTorch model's (crop pixels).
 """
 from __future__ import annotations
 
@@ -224,9 +225,19 @@ def run_accuracy(args) -> dict:
                  "onnx-int8": quantize_int8(fp32, Path(tmp) / "m.int8.onnx"),
                  "onnx-int8-static": quantize_int8(fp32, Path(tmp) / "m.int8s.onnx", calibration=calib)}
         out["torch"] = evaluator(model, torch.device("cpu"))
+        crops = torch.stack([torch.as_tensor(val_set[i].inputs) for i in range(min(256, len(val_set)))])
+        with torch.no_grad():
+            ref, _ = model.codec.decode(model(crops))
         for key, path in files.items():
-            out[key] = evaluator(_OnnxAsModule(path, output_type), torch.device("cpu"))
-    print(json.dumps({k: (v.get("AP") if isinstance(v, dict) else v) for k, v in out.items()}, indent=1))
+            onnx_model = _OnnxAsModule(path, output_type)
+            out[key] = evaluator(onnx_model, torch.device("cpu"))
+            got, _ = model.codec.decode(onnx_model(crops))
+            shift = (got - ref).norm(dim=-1)  # crop pixels, every keypoint of up to 256 val crops
+            out[key]["kpt_shift_vs_torch_px"] = {"mean": float(shift.mean()), "p99": float(shift.quantile(0.99)),
+                                                 "max": float(shift.max())}
+    print(json.dumps({k: ({"AP": v.get("AP"), **({"shift": v["kpt_shift_vs_torch_px"]}
+                                                 if "kpt_shift_vs_torch_px" in v else {})}
+                          if isinstance(v, dict) else v) for k, v in out.items()}, indent=1))
     return out
 
 
