@@ -52,3 +52,17 @@ def test_budget_scales_with_minutes_and_is_fair():
     for recipe in (plain, s1, s2, base_recipe(opts, "rtmpose-s", 3)):
         cfg = to_recipe(recipe)  # the engine's strict loader accepts every demo recipe
         assert tuple(cfg.model.input_size) == (64, 96)
+
+
+def test_from_scratch_pre_trains_both_backbones_with_heatmaps():
+    from kdpose.demo.config import PRETRAIN_MODELS, STUDENT_MODEL, TEACHER_MODEL, pretrain_recipe
+
+    opts = DemoOptions(from_scratch=True)
+    plan = plan_budget(opts, teacher_shipped=False)
+    assert plan.pretrain_epochs >= 1 and plan.teacher_epochs >= 1
+    assert plan_budget(DemoOptions(), teacher_shipped=True).pretrain_epochs == 0
+    for model, name in ((TEACHER_MODEL, "cspnext-s-udp"), (STUDENT_MODEL, "cspnext-t-udp")):
+        recipe = pretrain_recipe(opts, plan, model)
+        assert recipe["model"]["name"] == PRETRAIN_MODELS[model] == name
+        assert recipe["train"]["max_epochs"] == plan.pretrain_epochs
+    assert student_recipe(opts, plan, "b.safetensors")["model"]["init_prefix"] == "backbone."

@@ -9,7 +9,7 @@ HELP = "run the end-to-end demo (data, teacher, student with/without distillatio
 
 EPILOG = """\
 Examples:
-  kdpose demo                                  # 4-10 minutes on 2 CPU cores; report in work_dirs/demo/
+  kdpose demo                                  # 5-10 minutes on 2 CPU cores; report in work_dirs/demo/
   kdpose demo --out /tmp/demo --minutes 3      # a shorter (less accurate) run
   kdpose demo --from-scratch --minutes 20      # also train the teacher instead of loading the shipped one
   kdpose demo --layout wholebody               # 133 keypoints, per-part AP (teacher trained here)
@@ -17,7 +17,7 @@ Examples:
 Phases: synthetic train/val data -> teacher (shipped rtmpose-s weights, or trained) -> rtmpose-t student trained
 without and with DWPose distillation (stage 1 + 2, same iterations) -> COCO AP -> ONNX export and timing
 (PyTorch vs onnxruntime) -> poses on held-out images and a short video -> OUT/report.html and OUT/report.md.
---minutes scales the training phases (default 10: 4 + 1 epochs). See docs/demo.md.
+--minutes scales the training phases (default 10: 12 + 3 epochs). See docs/demo.md.
 """
 
 

@@ -37,11 +37,11 @@ INPUT_SIZE = (64, 96)  # (w, h): what the shipped teacher was trained at
 IMAGE_SIZE = (320, 240)  # rendered synthetic images (w, h)
 MAX_PEOPLE = 2
 TRAIN_SEED, VAL_SEED, VIDEO_SEED = 1, 2, 3  # synthetic data seeds (as configs/demo_teacher_coco.yaml)
-# student epochs per --minutes, from steps measured on the shared 2-core CPU with other jobs running: a plain
-# RTMPose-t step (batch 32, 64x96, one thread) ~0.6-1 s, a DWPose stage-1 step ~1-1.7 s (0.34 / 0.54 s of CPU time
-# on an idle core). Two torch threads per process were several times slower there (threads fighting for cores).
-# 10 minutes -> 4 + 1 epochs (about 136 + 34 steps on 800 images).
-EPOCHS_PER_MINUTE = 0.5
+# student epochs per --minutes, from steps measured on the 2-core CPU with one other training job running: a plain
+# RTMPose-t step (batch 32, 64x96, one thread) ~0.33 s, a DWPose stage-1 step ~0.45 s (0.6-1 s and 1-1.7 s when
+# the machine was shared by many jobs). Two torch threads per process were several times slower on a busy machine.
+# 10 minutes -> 12 + 3 epochs (about 408 + 102 steps on 800 images; the whole demo ~6 minutes on that machine).
+EPOCHS_PER_MINUTE = 1.5
 TEACHER_EPOCHS_PER_MINUTE = 0.4  # --from-scratch: teacher epochs per --minutes
 
 
