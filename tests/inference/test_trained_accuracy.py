@@ -15,7 +15,7 @@ from kdpose.inference import PoseEstimator
 SCENES = 16  # held-out: the teacher was trained on seed 1 and validated on seed 2; these use seed 7
 # regression guards for the shipped teacher, below its measured numbers (see the assertion messages): it is weak
 # (minutes of CPU training on small synthetic people), so these check the pipeline around a trained model, not SOTA
-MEDIAN_PX, PCK02 = 12.0, 0.5
+MEDIAN_PX, PCK02 = 10.0, 0.55  # measured: 7.4 px, 0.61
 
 
 @pytest.fixture(scope="module")
