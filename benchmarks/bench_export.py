@@ -207,6 +207,7 @@ def run_accuracy(args) -> dict:
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     cfg = load_recipe(args.config)
+    cfg.model.init_weights = ""  # --weights replaces everything; the recipe's start point need not exist here
     model = build_model(cfg.model)
     load_weights(model, args.weights)
     model.eval()

@@ -149,20 +149,18 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
     runs: dict[str, TrainRun] = {}
     # RTMPose networks start from a heatmap-pre-trained CSPNeXt (RTMPose's recipe; a random backbone leaves the
     # SimCC head at the mean pose): the shipped backbone, or --from-scratch pre-training phases
-    teacher_backbone = None
+    def pretrain(model: str) -> Path:
+        key = "teacher_pretrain" if model == TEACHER_MODEL else "student_pretrain"
+        pre_plan = _with_pretrain(plan)
+        with clock.phase(f"{key.split('_')[0]} backbone: heatmap pre-training ({_epochs(pre_plan.pretrain_epochs)})"):
+            runs[key] = train_phase(key, pretrain_recipe(opts, pre_plan, model), runs_dir / key,
+                                    f"pre-train {PRETRAIN_MODELS[model]}")
+        return runs[key].weights
+
+    teacher_backbone = None if use_shipped else pretrain(TEACHER_MODEL)
     student_backbone = shipped_backbone if shipped_backbone.is_file() and not opts.from_scratch else None
-    if not use_shipped:
-        with clock.phase(f"teacher backbone: heatmap pre-training ({_epochs(plan.pretrain_epochs or 1)})"):
-            runs["teacher_pretrain"] = train_phase("teacher_pretrain", pretrain_recipe(
-                opts, _with_pretrain(plan), TEACHER_MODEL), runs_dir / "teacher_pretrain",
-                f"pre-train {PRETRAIN_MODELS[TEACHER_MODEL]}")
-            teacher_backbone = runs["teacher_pretrain"].weights
     if student_backbone is None:
-        with clock.phase(f"student backbone: heatmap pre-training ({_epochs(plan.pretrain_epochs or 1)})"):
-            runs["student_pretrain"] = train_phase("student_pretrain", pretrain_recipe(
-                opts, _with_pretrain(plan), STUDENT_MODEL), runs_dir / "student_pretrain",
-                f"pre-train {PRETRAIN_MODELS[STUDENT_MODEL]}")
-            student_backbone = runs["student_pretrain"].weights
+        student_backbone = pretrain(STUDENT_MODEL)
         if not opts.from_scratch:
             notes.append(f"No shipped student backbone for layout {layout} ({shipped_backbone.name}): it was "
                          "pre-trained here.")
