@@ -10,6 +10,8 @@ through the model's own (shared) prediction head. Loss (paper Eq. 1-4, weights o
   the code) or on the last cycle only (``"last"``, Table 5's first rows). SDPose-Reg uses RLE
   (``task_loss="rle"``, chosen automatically for the RLE head); the RealNVP flow lives in this task, so it is trained
   and checkpointed in ``last.pt`` but never enters the deployed model's weights.
+* RTMPose (``rtmpose-*`` / ``dwpose-*``): the cycles run the RTMCC head's GAU over its K keypoint tokens
+  (``RTMCCHead.forward_cycles``); it has no visual tokens, so ``L_vt`` is skipped for it.
 * ``pairs``: (teacher cycle, student cycle), 1-based; default the consecutive pairs ``(i + 1, i)`` of the paper
   ("3->2, 2->1"). ``[[2, 1]]`` with 3 cycles distils only 2->1; ``[[3, 1]]`` is also expressible. The later cycle is
   the target.
@@ -94,8 +96,8 @@ class SDPoseTask(nn.Module):
                  w_kt: float = 5e-6, w_vt: float = 5e-6, detach_target: bool = False, task_loss: str = "auto"):
         super().__init__()
         if not has_cycles(getattr(model, "head", None)):
-            raise ConfigError(f"SDPose needs a model with an MCT token head (an sdpose-* zoo model), got "
-                              f"{getattr(model, 'model_name', type(model).__name__)}")
+            raise ConfigError(f"SDPose needs a model whose head has MCT cycles (an sdpose-* or rtmpose-* zoo model), "
+                              f"got {getattr(model, 'model_name', type(model).__name__)}")
         if int(cycles) < 1:
             raise ConfigError(f"distill.params.cycles must be >= 1, got {cycles}")
         self.model = model
@@ -139,7 +141,7 @@ class SDPoseTask(nn.Module):
         if self.use_kt and self.pairs:
             terms["kt"] = sum(token_distill_mse(tokens[s - 1].keypoint, tokens[t - 1].keypoint, self.detach_target)
                               for t, s in self.pairs)
-        if self.use_vt and self.pairs:
+        if self.use_vt and self.pairs and tokens[0].visual is not None:  # RTMPose's GAU has no visual tokens
             terms["vt"] = sum(token_distill_mse(tokens[s - 1].visual, tokens[t - 1].visual, self.detach_target)
                               for t, s in self.pairs)
         for name, value in terms.items():

@@ -1,7 +1,13 @@
 """RTMCC head of RTMPose (Jiang et al. 2023, https://arxiv.org/abs/2303.07399): 7x7 conv to K keypoint maps,
 flatten each map to a token, ScaleNorm + Linear to 256, one GAU block over the K tokens, then two linear SimCC
 classifiers (x and y bins). Attribute names match MMPose's ``RTMCCHead`` (``final_layer``, ``mlp``, ``gau``,
-``cls_x``, ``cls_y``)."""
+``cls_x``, ``cls_y``).
+
+SDPose cycles (``kdpose.distill.sdpose``): the GAU is RTMPose's transformer layer over the K keypoint tokens, so the
+head also offers the Multi-Cycled Transformer interface of ``kdpose.models.heads.mct`` (``forward_cycles`` /
+``forward_from_tokens``): cycle i runs the same GAU on cycle i-1's tokens and the shared ``cls_x`` / ``cls_y``
+decode every cycle. There are no visual tokens (``Tokens.visual`` is None). ``forward`` runs ``cycles`` cycles,
+1 by default, which is exactly the plain RTMCC head (no new parameters, same keys and FLOPs)."""
 from __future__ import annotations
 
 import torch
@@ -9,6 +15,7 @@ from torch import nn
 
 from ...codecs.simcc import SimCCOutput
 from ..layers import GAUBlock, ScaleNorm
+from .tokenpose import Tokens
 
 
 def feature_map_size(input_size: tuple[int, int], stride: int = 32) -> tuple[int, int]:
@@ -49,6 +56,7 @@ class RTMCCHead(nn.Module):
         self.gau = GAUBlock(hidden_dims, attn_dim, expansion_factor)
         self.cls_x = nn.Linear(hidden_dims, int(round(input_size[0] * split_ratio)), bias=False)
         self.cls_y = nn.Linear(hidden_dims, int(round(input_size[1] * split_ratio)), bias=False)
+        self.cycles = 1  # GAU cycles of ``forward`` (an attribute, not saved: deployed models run one)
         self.init_weights()
 
     def init_weights(self) -> None:
@@ -59,7 +67,27 @@ class RTMCCHead(nn.Module):
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
 
-    def forward(self, feats: list[torch.Tensor]) -> SimCCOutput:
+    def set_cycles(self, cycles: int) -> None:
+        if int(cycles) < 1:
+            raise ValueError(f"GAU cycles must be >= 1, got {cycles}")
+        self.cycles = int(cycles)
+
+    def forward_cycles(self, feats: list[torch.Tensor], num_cycles: int) -> list[Tokens]:
+        """Keypoint tokens after each of ``num_cycles`` GAU passes (cycle 1 first): feats[-1] (B, C, h, w) ->
+        list of Tokens(keypoint (B, K, hidden), visual None)."""
+        if int(num_cycles) < 1:
+            raise ValueError(f"GAU cycles must be >= 1, got {num_cycles}")
         x = self.final_layer(feats[-1]).flatten(2)  # (B, K, fh * fw), row-major over h then w
-        x = self.gau(self.mlp(x))                    # (B, K, hidden)
-        return SimCCOutput(self.cls_x(x), self.cls_y(x))
+        x = self.mlp(x)                              # (B, K, hidden): the keypoint tokens before the GAU
+        per_cycle = []
+        for _ in range(int(num_cycles)):
+            x = self.gau(x)
+            per_cycle.append(Tokens(keypoint=x, visual=None))
+        return per_cycle
+
+    def forward_from_tokens(self, tokens: Tokens) -> SimCCOutput:
+        """The shared SimCC classifiers: keypoint tokens (B, K, hidden) -> SimCCOutput(x (B, K, Wx), y (B, K, Wy))."""
+        return SimCCOutput(self.cls_x(tokens.keypoint), self.cls_y(tokens.keypoint))
+
+    def forward(self, feats: list[torch.Tensor]) -> SimCCOutput:
+        return self.forward_from_tokens(self.forward_cycles(feats, self.cycles)[-1])
