@@ -18,6 +18,14 @@ student RTMPose-t (configs/dwpose_synth_s1_m-t.yaml, 15 epochs; stage 2 configs/
 people, generator seeds 10 / 11), GT boxes, no flip test; seeds 0 1 2 vary the student's initialisation and data
 order. The paper's UBody mixture is not used in miniature (one synthetic source).
 Work dirs go to ``--work-root`` (default work_dirs/dwpose_bench, git-ignored); results.json beside this file.
+
+``--scale cpu`` is what fits a 2-core CPU session (about 2 minutes of one core per student run): the demo's shipped
+RTMPose-s teacher (src/kdpose/assets, evaluated, not trained) -> RTMPose-t students started from the demo's shipped
+CSPNeXt-t backbone, body-17 (COCO layout: body AP only), input 64x96, the demo's synthetic data (800 train / 100 val
+images), stage 1 12 epochs of 25 iterations, stage 2 3 epochs (configs/dwpose_cpu_s1_s-t.yaml,
+configs/dwpose_cpu_s2_t.yaml). Its tables also give PCK@0.2 (ground-truth boxes), readable where AP is near 0:
+
+    python benchmarks/dwpose/run.py all --scale cpu --jobs 2
 """
 from __future__ import annotations
 
@@ -40,6 +48,27 @@ PARTS = ("body", "foot", "face", "hand", "wholebody")
 TEACHER_RECIPE = "dwpose_synth_teacher_m.yaml"
 S1_RECIPE = "dwpose_synth_s1_m-t.yaml"
 S2_RECIPE = "dwpose_synth_s2_t.yaml"
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Recipes and teacher of one benchmark scale; the rows and tables are the same at every scale."""
+
+    name: str
+    teacher_recipe: str
+    s1_recipe: str
+    s2_recipe: str
+    teacher_model: str
+    parts: tuple[str, ...]
+    teacher_asset: str | None = None  # shipped teacher weights: evaluated, not trained
+    pck: bool = False  # also PCK@0.2 of every run's final weights (ground-truth boxes)
+
+
+SCALES = {
+    "gpu": Scale("gpu", TEACHER_RECIPE, S1_RECIPE, S2_RECIPE, "rtmpose-m", PARTS),
+    "cpu": Scale("cpu", "dwpose_cpu_s1_s-t.yaml", "dwpose_cpu_s1_s-t.yaml", "dwpose_cpu_s2_t.yaml", "rtmpose-s",
+                 ("body",), teacher_asset="src/kdpose/assets/demo_teacher_rtmpose-s_coco.safetensors", pck=True),
+}
 
 # shrinks data and schedule so that the whole chain runs in minutes (smoke test of the pipeline only)
 QUICK = ["train.max_epochs=1", "eval.interval=1", "data.train.synthetic_images=24", "data.val.synthetic_images=8",
@@ -72,19 +101,19 @@ class Run:
 
 
 RUNS: dict[str, Run] = {r.name: r for r in [
-    Run("teacher-m", TEACHER_RECIPE, ("train.seed=0",), seeded=False, cli="train"),
+    Run("teacher", TEACHER_RECIPE, ("train.seed=0",), seeded=False, cli="train"),
     Run("baseline", S1_RECIPE, ("distill.method=",), cli="train"),
-    Run("gt+fea", S1_RECIPE, (params(use_logit=False, decay=False),), "teacher-m"),
-    Run("logit", S1_RECIPE, (params(use_gt=False, use_feature=False, decay=False),), "teacher-m"),
+    Run("gt+fea", S1_RECIPE, (params(use_logit=False, decay=False),), "teacher"),
+    Run("logit", S1_RECIPE, (params(use_gt=False, use_feature=False, decay=False),), "teacher"),
     Run("logit+mask", S1_RECIPE, (params(use_gt=False, use_feature=False, decay=False, logit_mask=True),),
-        "teacher-m"),
-    Run("fea+logit", S1_RECIPE, (params(use_gt=False, decay=False),), "teacher-m"),
-    Run("gt+fea+logit", S1_RECIPE, (params(decay=False),), "teacher-m"),
-    Run("s1", S1_RECIPE, (params(),), "teacher-m"),
-    Run("s1-teacher-train", S1_RECIPE, (params(teacher_mode="train"),), "teacher-m"),
+        "teacher"),
+    Run("fea+logit", S1_RECIPE, (params(use_gt=False, decay=False),), "teacher"),
+    Run("gt+fea+logit", S1_RECIPE, (params(decay=False),), "teacher"),
+    Run("s1", S1_RECIPE, (params(),), "teacher"),
+    Run("s1-teacher-train", S1_RECIPE, (params(teacher_mode="train"),), "teacher"),
     Run("s1+s2", S2_RECIPE, (), "s1"),
     Run("baseline+s2", S2_RECIPE, (), "baseline"),
-    Run("teacher-m+s2", S2_RECIPE, ("model.name=rtmpose-m", "distill.teacher=rtmpose-m"), "teacher-m"),
+    Run("teacher+s2", S2_RECIPE, ("model.name={teacher}", "distill.teacher={teacher}"), "teacher"),
 ]}
 
 
@@ -99,13 +128,13 @@ class Table:
 
 
 TABLES: dict[str, Table] = {t.key: t for t in [
-    Table("table4", "Table 4: the two distillation stages (teacher RTMPose-m -> student RTMPose-t)",
-          [("teacher RTMPose-m", "teacher-m"), ("student RTMPose-t", "baseline"), ("+ first stage", "s1"),
+    Table("table4", "Table 4: the two distillation stages (teacher {Teacher} -> student RTMPose-t)",
+          [("teacher {Teacher}", "teacher"), ("student RTMPose-t", "baseline"), ("+ first stage", "s1"),
            ("+ second stage", "baseline+s2"), ("+ first + second stage", "s1+s2")],
           "paper (x -> l, COCO + UBody): whole-body 62.1 / 62.9 / 62.2 / 63.1, student above the 63.0 teacher"),
     Table("table5", "Table 5: second stage (S2) alone on trained models",
-          [("RTMPose-t", "baseline"), ("RTMPose-t + S2", "baseline+s2"), ("RTMPose-m", "teacher-m"),
-           ("RTMPose-m + S2", "teacher-m+s2")],
+          [("RTMPose-t", "baseline"), ("RTMPose-t + S2", "baseline+s2"), ("{Teacher}", "teacher"),
+           ("{Teacher} + S2", "teacher+s2")],
           "paper: +0.1 to +0.4 whole-body AP for m / l / x, mostly from foot and hand"),
     Table("table6", "Table 6: components of the first stage (GT / Fea / Logit / Decay)",
           [("GT", "baseline"), ("GT + Fea", "gt+fea"), ("Logit", "logit"), ("Fea + Logit", "fea+logit"),
@@ -125,15 +154,48 @@ def run_dir(root: Path, run: Run, seed: int) -> Path:
     return root / run.name / (f"seed{seed}" if run.seeded else "seed0")
 
 
-def command(run: Run, seed: int, root: Path, cache: Path, device: str, quick: bool, threads: int) -> list[str] | None:
-    """The CLI command of one run, or None when it already finished."""
+def teacher_name(scale: Scale) -> str:
+    """``rtmpose-m`` -> ``RTMPose-m`` (table labels)."""
+    return "RTMPose-" + scale.teacher_model.split("-", 1)[1]
+
+
+def command(run: Run, seed: int, root: Path, cache: Path, device: str, quick: bool, threads: int,
+            scale: Scale = SCALES["gpu"]) -> list[str] | None:
+    """The CLI command of one run at ``scale``, or None when it already finished (or is a shipped teacher)."""
+    if run.name == "teacher" and scale.teacher_asset:
+        return None
+    recipe = {TEACHER_RECIPE: scale.teacher_recipe, S1_RECIPE: scale.s1_recipe, S2_RECIPE: scale.s2_recipe}[run.recipe]
     sets = [f"train.device={device}", f"data.cache_dir={cache}", f"train.threads={threads}"]
-    sets += (QUICK if quick else []) + list(run.overrides)
+    sets += (QUICK if quick else []) + [o.replace("{teacher}", scale.teacher_model) for o in run.overrides]
     if run.seeded:
         sets.append(f"train.seed={seed}")
     if run.teacher_run:
         sets.append(f"distill.teacher_weights={run_dir(root, RUNS[run.teacher_run], seed) / 'final.safetensors'}")
-    return train_command(run.recipe, run_dir(root, run, seed), sets, cli=run.cli)
+    return train_command(recipe, run_dir(root, run, seed), sets, cli=run.cli)
+
+
+def prepare_shipped_teacher(scale: Scale, root: Path, cache: Path) -> None:
+    """A shipped teacher becomes a finished run: its weights copied to ``final.safetensors`` and its val AP
+    (the stage-1 recipe's data, ground-truth boxes) written to ``log.jsonl`` as a training run would."""
+    import shutil
+
+    work = run_dir(root, RUNS["teacher"], 0)
+    if (work / "log.jsonl").is_file() and (work / "final.safetensors").is_file():
+        return
+    import yaml
+
+    from kdpose.demo.pipeline import evaluate_weights
+
+    work.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(REPO / scale.teacher_asset, work / "final.safetensors")
+    recipe = yaml.safe_load((REPO / "configs" / scale.s1_recipe).read_text())
+    recipe.pop("distill", None)
+    recipe["model"] = {**recipe["model"], "name": scale.teacher_model}
+    recipe["model"].pop("init_weights", None)
+    recipe["model"].pop("init_prefix", None)
+    recipe["data"]["cache_dir"] = str(cache)
+    metrics = evaluate_weights(recipe, work / "final.safetensors", work / "eval")
+    (work / "log.jsonl").write_text(json.dumps({"kind": "val", "iter": 0, **metrics}) + "\n")
 
 
 def needed_runs(tables: list[str]) -> list[Run]:
@@ -157,23 +219,25 @@ def depth(run: Run) -> int:
     return 0 if run.teacher_run is None else 1 + depth(RUNS[run.teacher_run])
 
 
-def train_all(runs: list[Run], seeds: list[int], args, root: Path, cache: Path) -> None:
+def train_all(runs: list[Run], seeds: list[int], args, root: Path, cache: Path, scale: Scale) -> None:
     """Train by dependency level; runs of one level go ``--jobs`` at a time (one torch thread each when parallel)."""
     threads = 1 if args.jobs > 1 else args.threads
     by_level: dict[int, list[list[str]]] = {}
     for run in runs:
         for seed in (seeds if run.seeded else [0]):
-            cmd = command(run, seed, root, cache, args.device, args.quick, threads)
+            cmd = command(run, seed, root, cache, args.device, args.quick, threads, scale)
             if cmd is not None and cmd not in by_level.get(depth(run), []):
                 by_level.setdefault(depth(run), []).append(cmd)
+    if scale.teacher_asset and not args.dry_run:
+        prepare_shipped_teacher(scale, root, cache)
     for level in sorted(by_level):
         cmds = by_level[level]
         for cmd in cmds:
             print("+", " ".join(cmd), flush=True)
         if args.dry_run:
             continue
-        if level == 0 and cmds:  # the first run renders the synthetic data: never two renderers at once
-            _run(cmds[0])
+        if level == 0 and cmds and not scale.teacher_asset:  # (a shipped teacher's evaluation rendered them)
+            _run(cmds[0])  # the first run renders the synthetic data: never two renderers at once
             cmds = cmds[1:]
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             list(pool.map(_run, cmds))
@@ -188,7 +252,8 @@ def _run(cmd: list[str]) -> None:
 
 
 def read_metrics(work: Path) -> dict[str, float] | None:
-    """Per-part AP of the last validation in ``log.jsonl`` (nested ``{"body": {"AP": ..}}`` or flat keys)."""
+    """Per-part AP of the last validation in ``log.jsonl`` (nested ``{"body": {"AP": ..}}`` or flat keys; a flat
+    ``AP`` of a body-17 run is the body AP)."""
     log = work / "log.jsonl"
     if not log.is_file():
         return None
@@ -204,15 +269,52 @@ def read_metrics(work: Path) -> dict[str, float] | None:
         value = last.get(part, {}).get("AP") if isinstance(last.get(part), dict) else last.get(f"{part}.AP")
         if value is not None:
             out[part] = float(value)
+    if "body" not in out and "AP" in last:
+        out["body"] = float(last["AP"])
     out["minutes"] = float(last.get("elapsed_min", 0.0))
     return out
 
 
-def summarise(run: Run, seeds: list[int], root: Path) -> dict:
-    per_seed = {s: read_metrics(run_dir(root, run, s)) for s in (seeds if run.seeded else [0])}
+def run_pck(work: Path, scale: Scale, model: str) -> float | None:
+    """PCK@0.2 of ``work``'s final weights on the val split (ground-truth boxes), cached in ``pck.json``."""
+    cached, weights = work / "pck.json", work / "final.safetensors"
+    if cached.is_file():
+        return json.loads(cached.read_text())["pck"]
+    if not weights.is_file() or weights.stat().st_size == 0:
+        return None
+    import glob
+
+    import yaml
+
+    from kdpose.demo.metrics import pck_on_val
+    from kdpose.inference import PoseEstimator
+
+    recipe = yaml.safe_load((REPO / "configs" / scale.s1_recipe).read_text())
+    config = yaml.safe_load((work / "config.yaml").read_text()) if (work / "config.yaml").is_file() else recipe
+    cache = Path(config["data"].get("cache_dir") or "")
+    anns = sorted(glob.glob(str(cache / "val-*" / "person_keypoints_val.json")))
+    if not anns:
+        return None
+    estimator = PoseEstimator(model, weights=str(weights), layout=recipe["model"]["layout"],
+                              input_size=tuple(recipe["model"]["input_size"]), device="cpu")
+    value = pck_on_val(estimator, anns[0], recipe["model"]["layout"])
+    cached.write_text(json.dumps({"pck": value}))
+    return value
+
+
+def summarise(run: Run, seeds: list[int], root: Path, scale: Scale = SCALES["gpu"]) -> dict:
+    dirs = {s: run_dir(root, run, s) for s in (seeds if run.seeded else [0])}
+    per_seed = {s: read_metrics(d) for s, d in dirs.items()}
+    if scale.pck:
+        model = scale.teacher_model if run.name.startswith("teacher") else "rtmpose-t"
+        for s, d in dirs.items():
+            if per_seed[s] is not None:
+                pck = run_pck(d, scale, model)
+                if pck is not None:
+                    per_seed[s]["pck"] = pck
     done = [m for m in per_seed.values() if m]
     stats = {}
-    for part in PARTS:
+    for part in (*PARTS, "pck"):
         values = [m[part] for m in done if part in m]
         if values:
             stats[part] = mean_std(values)
@@ -220,17 +322,23 @@ def summarise(run: Run, seeds: list[int], root: Path) -> dict:
             "wall_minutes": sum(m.get("minutes", 0.0) for m in done)}
 
 
-def format_table(table: Table, summaries: dict[str, dict], seeds: list[int], quick: bool) -> str:
-    head = "| row | run | " + " | ".join(PARTS) + " |"
-    lines = [f"**{table.title}**" + (" (QUICK smoke settings: numbers are meaningless)" if quick else ""), "",
-             head, "|" + "---|" * (len(PARTS) + 2)]
+def format_table(table: Table, summaries: dict[str, dict], seeds: list[int], quick: bool,
+                 scale: Scale = SCALES["gpu"]) -> str:
+    columns = list(scale.parts) + (["pck"] if scale.pck else [])
+    names = [("PCK@0.2" if c == "pck" else f"{c} AP") if scale.pck else c for c in columns]
+    teacher = teacher_name(scale)
+    lines = [f"**{table.title.format(Teacher=teacher)}**"
+             + (" (QUICK smoke settings: numbers are meaningless)" if quick else ""), "",
+             "| row | run | " + " | ".join(names) + " |", "|" + "---|" * (len(columns) + 2)]
     for label, name in table.rows:
         s = summaries[name]
-        cells = [ap_cell(*s["stats"].get(part, (None, None))) for part in PARTS]
+        cells = [ap_cell(*s["stats"].get(c, (None, None))) for c in columns]
         seeds_note = "" if RUNS[name].seeded else " (1 run)"
-        lines.append(f"| {label} | `{name}`{seeds_note} | " + " | ".join(cells) + " |")
-    lines += ["", f"AP in %, mean +- std over seeds {seeds} (teacher: one run, seed 0). {table.paper}.",
-              f"Command: `python benchmarks/dwpose/run.py {table.key}`"]
+        lines.append(f"| {label.format(Teacher=teacher)} | `{name}`{seeds_note} | " + " | ".join(cells) + " |")
+    flag = "" if scale.name == "gpu" else f" --scale {scale.name}"
+    lines += ["", f"AP{' and PCK' if scale.pck else ''} in %, mean +- std over seeds {seeds} (teacher: "
+              f"{'the shipped weights' if scale.teacher_asset else 'one run, seed 0'}). {table.paper}.",
+              f"Command: `python benchmarks/dwpose/run.py {table.key}{flag}`"]
     return "\n".join(lines)
 
 
@@ -244,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("table", choices=[*TABLES, "all"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--scale", choices=list(SCALES), default="gpu",
+                        help="gpu: the whole-body 96x128 recipes (hours); cpu: the demo-sized body-17 setting")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained at the same time")
     parser.add_argument("--threads", type=int, default=0, help="torch threads of a lone run (0: torch default)")
     parser.add_argument("--work-root", type=Path, default=REPO / "work_dirs" / "dwpose_bench")
@@ -256,21 +366,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     keys = list(TABLES) if args.table == "all" else [args.table]
-    root, cache = work_folders(args.work_root, args.quick)
+    scale = SCALES[args.scale]
+    root, cache = work_folders(args.work_root / ("" if scale.name == "gpu" else scale.name), args.quick)
     runs = needed_runs(keys)
     if not args.report_only:
-        train_all(runs, args.seeds, args, root, cache)
+        train_all(runs, args.seeds, args, root, cache, scale)
     if args.dry_run:
         return 0
-    summaries = {run.name: summarise(run, args.seeds, root) for run in runs}
-    results_file = args.results or Path(__file__).with_name("results_quick.json" if args.quick else "results.json")
+    summaries = {run.name: summarise(run, args.seeds, root, scale) for run in runs}
+    stem = "results" + ("" if scale.name == "gpu" else f"_{scale.name}") + ("_quick" if args.quick else "")
+    results_file = args.results or Path(__file__).with_name(f"{stem}.json")
     old = json.loads(results_file.read_text()) if results_file.is_file() else {}
     results_file.write_text(json.dumps(old | summaries, indent=2) + "\n")
     for key in keys:
-        text = format_table(TABLES[key], summaries, args.seeds, args.quick)
+        text = format_table(TABLES[key], summaries, args.seeds, args.quick, scale)
         print(text + "\n")
         if not args.quick:
-            write_section(key, text, args.markdown)
+            write_section(key if scale.name == "gpu" else f"{scale.name}-{key}", text, args.markdown)
     return 0
 
 

@@ -308,11 +308,11 @@ def test_benchmark_driver_writes_tables_from_finished_runs(tmp_path, monkeypatch
     monkeypatch.setitem(sys.modules, spec.name, bench)  # dataclasses look their module up
     spec.loader.exec_module(bench)
 
-    assert [r.name for r in bench.needed_runs(["table4"])] == ["teacher-m", "baseline", "s1", "baseline+s2", "s1+s2"]
+    assert [r.name for r in bench.needed_runs(["table4"])] == ["teacher", "baseline", "s1", "baseline+s2", "s1+s2"]
     cmd = bench.command(bench.RUNS["logit+mask"], 2, tmp_path, tmp_path / "synth", "cpu", False, 1)
     joined = " ".join(cmd)
     assert "use_gt: false" in joined and "logit_mask: true" in joined and "alpha: 7.000e-05" in joined
-    assert f"distill.teacher_weights={tmp_path / 'teacher-m' / 'seed0' / 'final.safetensors'}" in joined
+    assert f"distill.teacher_weights={tmp_path / 'teacher' / 'seed0' / 'final.safetensors'}" in joined
     assert "train.seed=2" in joined
 
     root = tmp_path / "full"  # fabricated finished runs: AP 0.5 + 0.1 * seed for every part
@@ -332,6 +332,22 @@ def test_benchmark_driver_writes_tables_from_finished_runs(tmp_path, monkeypatch
     assert "| Logit + mask | `logit+mask` | 55.0 +- 7.1 |" in text
     assert "python benchmarks/dwpose/run.py table7" in text
     assert json.loads((tmp_path / "results.json").read_text())["logit"]["n"] == 2
+
+    # the CPU scale: its own recipes, the shipped teacher (no training command), the teacher's model in stage 2
+    cpu = bench.SCALES["cpu"]
+    assert bench.command(bench.RUNS["teacher"], 0, tmp_path, tmp_path / "synth", "cpu", False, 1, cpu) is None
+    s2 = " ".join(bench.command(bench.RUNS["teacher+s2"], 1, tmp_path, tmp_path / "synth", "cpu", False, 1, cpu))
+    assert "dwpose_cpu_s2_t.yaml" in s2 and "model.name=rtmpose-s" in s2 and "distill.teacher=rtmpose-s" in s2
+    flat = root / "baseline" / "seed0"  # a body-17 run logs a flat AP: the body column
+    flat.mkdir(parents=True)
+    (flat / "log.jsonl").write_text(json.dumps({"kind": "val", "AP": 0.25}) + "\n")
+    (flat / "pck.json").write_text(json.dumps({"pck": 0.75}))
+    summary = bench.summarise(bench.RUNS["baseline"], [0], root, cpu)
+    assert summary["stats"]["body"] == (0.25, 0.0) and summary["stats"]["pck"] == (0.75, 0.0)
+    table = bench.format_table(bench.TABLES["table5"], {"baseline": summary, **{n: summary for n in (
+        "baseline+s2", "teacher", "teacher+s2")}}, [0], False, cpu)
+    assert "| RTMPose-s + S2 | `teacher+s2` | 25.0 +- 0.0 | 75.0 +- 0.0 |" in table
+    assert "body AP | PCK@0.2" in table and "run.py table5 --scale cpu" in table
 
 
 def test_readme_dwpose_snippet_runs():
