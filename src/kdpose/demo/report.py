@@ -9,7 +9,8 @@ The results dict (what :func:`kdpose.demo.run_demo` builds, also saved as ``resu
      "figures": [{"title", "path", "caption", "half"}],  # PNG paths relative to the output folder; two
                                                  # consecutive figures with "half": True share a row
      "files": [{"title", "path"}],                # other outputs worth a link (video, ONNX files)
-     "phases": [{"name", "seconds"}], "commands": [str], "notes": [str]}
+     "phases": [{"name", "seconds"}], "commands": [str], "notes": [str],
+     "columns": [[header, key, format]]}          # optional: the table's columns (default TABLE_COLUMNS)
 """
 from __future__ import annotations
 
@@ -49,17 +50,23 @@ def _cell(row: dict, key: str, fmt: str) -> str:
     return "-" if value is None else fmt.format(value)
 
 
-def markdown_table(rows: list[dict]) -> str:
+def table_columns(results: dict[str, Any]) -> list:
+    """The table's (header, key, format) columns: ``results["columns"]`` when given (e.g. the depth demo's PCK
+    precision / recall), else :data:`TABLE_COLUMNS`."""
+    return [tuple(c) for c in results.get("columns") or TABLE_COLUMNS]
+
+
+def markdown_table(rows: list[dict], columns=TABLE_COLUMNS) -> str:
     """The results table in Markdown (one row per model)."""
-    lines = ["| " + " | ".join(h for h, _, _ in TABLE_COLUMNS) + " |", "|" + "---|" * len(TABLE_COLUMNS)]
-    lines += ["| " + " | ".join(_cell(r, k, f) for _, k, f in TABLE_COLUMNS) + " |" for r in rows]
+    lines = ["| " + " | ".join(h for h, _, _ in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(r, k, f) for _, k, f in columns) + " |" for r in rows]
     return "\n".join(lines)
 
 
-def text_table(rows: list[dict]) -> str:
+def text_table(rows: list[dict], columns=TABLE_COLUMNS) -> str:
     """The results table for a terminal (aligned columns)."""
-    cells = [[h for h, _, _ in TABLE_COLUMNS]] + [[_cell(r, k, f) for _, k, f in TABLE_COLUMNS] for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(TABLE_COLUMNS))]
+    cells = [[h for h, _, _ in columns]] + [[_cell(r, k, f) for _, k, f in columns] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
     lines = ["  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
              for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -78,14 +85,15 @@ def render_html(results: dict[str, Any], out_dir: Path) -> str:
     """The self-contained HTML page (pictures read from ``out_dir`` and inlined)."""
     e = html.escape
     good = results.get("kd_better")
+    columns = table_columns(results)
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{e(results['title'])}</title>",
              f"<style>{CSS}</style></head><body>", f"<h1>{e(results['title'])}</h1>",
              f"<p class='muted'>{e(results.get('subtitle', ''))}</p>",
              f"<p class='verdict{'' if good else ' bad'}'>{e(results['verdict'])}</p>",
              "<h2>Results on the demo's validation set</h2><table><tr>"
-             + "".join(f"<th>{e(h)}</th>" for h, _, _ in TABLE_COLUMNS) + "</tr>"]
+             + "".join(f"<th>{e(h)}</th>" for h, _, _ in columns) + "</tr>"]
     for row in results["rows"]:
-        parts.append("<tr>" + "".join(f"<td>{e(_cell(row, k, f))}</td>" for _, k, f in TABLE_COLUMNS) + "</tr>")
+        parts.append("<tr>" + "".join(f"<td>{e(_cell(row, k, f))}</td>" for _, k, f in columns) + "</tr>")
     parts.append("</table>")
     parts += [f"<p class='muted'>{e(note)}</p>" for note in results.get("notes", [])]
     figures = results.get("figures", [])
@@ -115,7 +123,7 @@ def render_html(results: dict[str, Any], out_dir: Path) -> str:
 def render_markdown(results: dict[str, Any]) -> str:
     """The same report in Markdown (pictures linked relative to the output folder)."""
     lines = [f"# {results['title']}", "", results.get("subtitle", ""), "", f"**{results['verdict']}**", "",
-             "## Results on the demo's validation set", "", markdown_table(results["rows"]), ""]
+             "## Results on the demo's validation set", "", markdown_table(results["rows"], table_columns(results)), ""]
     lines += [f"{note}\n" for note in results.get("notes", [])]
     for fig in results.get("figures", []):
         lines += [f"## {fig['title']}", "", f"![{fig['title']}]({fig['path']})", "", fig.get("caption", ""), ""]
@@ -141,4 +149,4 @@ def write_report(results: dict[str, Any], out_dir: str | Path) -> tuple[Path, Pa
     return html_path, md_path
 
 
-__all__ = ["markdown_table", "render_html", "render_markdown", "text_table", "write_report"]
+__all__ = ["markdown_table", "table_columns", "render_html", "render_markdown", "text_table", "write_report"]
