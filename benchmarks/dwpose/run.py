@@ -62,12 +62,18 @@ class Scale:
     parts: tuple[str, ...]
     teacher_asset: str | None = None  # shipped teacher weights: evaluated, not trained
     pck: bool = False  # also PCK@0.2 of every run's final weights (ground-truth boxes)
+    student_sets: tuple[str, ...] = ()  # overrides of every student recipe (s1 and s2) at this scale
 
 
 SCALES = {
     "gpu": Scale("gpu", TEACHER_RECIPE, S1_RECIPE, S2_RECIPE, "rtmpose-m", PARTS),
     "cpu": Scale("cpu", "dwpose_cpu_s1_s-t.yaml", "dwpose_cpu_s1_s-t.yaml", "dwpose_cpu_s2_t.yaml", "rtmpose-s",
                  ("body",), teacher_asset="src/kdpose/assets/demo_teacher_rtmpose-s_coco.safetensors", pck=True),
+    # the same students with 133 keypoints (the backbone still starts from the shipped body-17 pre-training)
+    "cpu-wholebody": Scale("cpu-wholebody", "dwpose_cpu_wb_teacher_s.yaml", "dwpose_cpu_s1_s-t.yaml",
+                           "dwpose_cpu_s2_t.yaml", "rtmpose-s", PARTS, pck=True,
+                           student_sets=("model.layout=coco_wholebody", "data.layout=coco_wholebody",
+                                         "eval.metric=wholebody.AP")),
 }
 
 # shrinks data and schedule so that the whole chain runs in minutes (smoke test of the pipeline only)
@@ -166,6 +172,7 @@ def command(run: Run, seed: int, root: Path, cache: Path, device: str, quick: bo
         return None
     recipe = {TEACHER_RECIPE: scale.teacher_recipe, S1_RECIPE: scale.s1_recipe, S2_RECIPE: scale.s2_recipe}[run.recipe]
     sets = [f"train.device={device}", f"data.cache_dir={cache}", f"train.threads={threads}"]
+    sets += list(scale.student_sets) if recipe != scale.teacher_recipe else []
     sets += (QUICK if quick else []) + [o.replace("{teacher}", scale.teacher_model) for o in run.overrides]
     if run.seeded:
         sets.append(f"train.seed={seed}")
@@ -290,14 +297,16 @@ def run_pck(work: Path, scale: Scale, model: str) -> float | None:
     from kdpose.inference import PoseEstimator
 
     recipe = yaml.safe_load((REPO / "configs" / scale.s1_recipe).read_text())
+    # the run's own resolved recipe (a shipped teacher has none: the stage-1 recipe's data and model settings)
     config = yaml.safe_load((work / "config.yaml").read_text()) if (work / "config.yaml").is_file() else recipe
-    cache = Path(config["data"].get("cache_dir") or "")
+    cache = Path(config["data"].get("cache_dir") or work.parents[2] / "synth")
     anns = sorted(glob.glob(str(cache / "val-*" / "person_keypoints_val.json")))
     if not anns:
         return None
-    estimator = PoseEstimator(model, weights=str(weights), layout=recipe["model"]["layout"],
-                              input_size=tuple(recipe["model"]["input_size"]), device="cpu")
-    value = pck_on_val(estimator, anns[0], recipe["model"]["layout"])
+    layout = config["model"]["layout"]
+    estimator = PoseEstimator(model, weights=str(weights), layout=layout,
+                              input_size=tuple(config["model"]["input_size"]), device="cpu")
+    value = pck_on_val(estimator, anns[0], layout)
     cached.write_text(json.dumps({"pck": value}))
     return value
 
