@@ -11,7 +11,6 @@ from kdpose.demo.config import DemoOptions, base_recipe, plan_budget, stage1_rec
 @pytest.mark.parametrize("argv, message", [
     (["--method", "sdpose"], "--method sdpose: not available in the demo"),
     (["--method", "distilpose"], "--method distilpose: not available in the demo"),
-    (["--method", "stagewise"], "--method stagewise: not available in the demo"),
     (["--method", "foo"], "--method: 'foo' is not one of dwpose, distilpose, sdpose, stagewise"),
     (["--layout", "mpii"], "--layout: 'mpii' is not one of coco, wholebody"),
     (["--minutes", "0"], "--minutes: must be a positive number"),

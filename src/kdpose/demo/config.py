@@ -24,8 +24,6 @@ UNSUPPORTED_METHODS = {
                   "the demo ships no heatmap teacher yet. Run it with configs/distilpose_mini_*.yaml",
     "sdpose": "SDPose is self-distillation of an MCT transformer (sdpose-mini-*), not a teacher->student pair "
               "of the demo's RTMPose networks. Run it with configs/sdpose_mini_*.yaml",
-    "stagewise": "stagewise distillation is for bottom-up depth pose machines (cpm/mpm/rpm/spm) on depth "
-                 "images, not the demo's top-down RGB networks. See docs/pose_machines.md",
 }
 
 TEACHER_MODEL = "rtmpose-s"

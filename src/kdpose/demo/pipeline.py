@@ -125,6 +125,9 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
     from .report import text_table, write_report
 
     opts.validate()
+    if opts.method == "stagewise":  # bottom-up depth pose machines: their own phases
+        from .depth import run_depth_demo
+        return run_depth_demo(opts)
     torch.set_num_threads(opts.threads)
     out = opts.out
     out.mkdir(parents=True, exist_ok=True)
