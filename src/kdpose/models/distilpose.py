@@ -6,6 +6,7 @@
 | distilpose-l | HRNet-W48 stage 3 | TokenReg | 21.27M |
 | deeppose-res50 | ResNet-50 | GAP + Linear(2048, 5K) | 23.6M |
 | distilpose-mini-s / -mini-l, deeppose-res18 | miniature variants for the synthetic benchmarks | | |
+| deeppose-cspnext-t | CSPNeXt-t (RTMPose-t's backbone) | GAP + Linear(384, 5K) | the `kdpose demo --method distilpose` student |
 
 All are regression models (``RegressionCodec``, Smooth L1 task loss on visible in-image keypoints); trained alone
 they are the "no distillation" baselines, with ``kdpose.distill.distilpose`` they are DistilPose students.
@@ -19,6 +20,7 @@ from ..codecs.regression import RegressionCodec
 from ..losses.regression import RegressionLoss
 from ..skeletons import get_skeleton
 from ._registry import register_model
+from .backbones.cspnext import CSPNeXt
 from .backbones.resnet import ResNet
 from .heads.deeppose import DeepPoseHead
 from .heads.tokenreg import TokenRegHead
@@ -83,3 +85,17 @@ def deeppose_res18(layout: str = "coco", input_size: Sequence[int] = (192, 256),
                    ) -> PoseModel:
     """DeepPose with ResNet-18 (miniature Table 6 student)."""
     return deeppose_res50(layout, input_size, depth=18, use_confidence=use_confidence)
+
+
+@register_model(name="deeppose-cspnext-t")
+def deeppose_cspnext_t(layout: str = "coco", input_size: Sequence[int] = (192, 256), use_confidence: bool = True
+                       ) -> PoseModel:
+    """DeepPose on RTMPose-t's CSPNeXt-t (``backbone.*`` keys as ``rtmpose-t`` / ``cspnext-t-udp``, so a pre-trained
+    CSPNeXt-t starts it with ``init_prefix: backbone.``): the demo's DistilPose Table 6 student."""
+    from .rtmpose import RTMPOSE_SIZES
+
+    skeleton = get_skeleton(layout)
+    backbone = CSPNeXt(*RTMPOSE_SIZES["t"])
+    head = DeepPoseHead(backbone.out_channels, skeleton.num_keypoints)
+    codec = RegressionCodec(input_size, use_confidence=use_confidence)
+    return finish_model(PoseModel(backbone, head, codec, skeleton, loss_fn=RegressionLoss()), "deeppose-cspnext-t")
