@@ -9,8 +9,6 @@ from kdpose.demo.config import DemoOptions, base_recipe, plan_budget, stage1_rec
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--method", "sdpose"], "--method sdpose: not available in the demo"),
-    (["--method", "distilpose"], "--method distilpose: not available in the demo"),
     (["--method", "foo"], "--method: 'foo' is not one of dwpose, distilpose, sdpose, stagewise"),
     (["--layout", "mpii"], "--layout: 'mpii' is not one of coco, wholebody"),
     (["--minutes", "0"], "--minutes: must be a positive number"),
@@ -65,3 +63,26 @@ def test_from_scratch_pre_trains_both_backbones_with_heatmaps():
         assert recipe["model"]["name"] == PRETRAIN_MODELS[model] == name
         assert recipe["train"]["max_epochs"] == plan.pretrain_epochs
     assert student_recipe(opts, plan, "b.safetensors")["model"]["init_prefix"] == "backbone."
+
+
+def test_sdpose_and_distilpose_recipes_are_fair_and_load():
+    from kdpose.demo.methods import METHOD_PLUGINS, distilpose_recipe, sdpose_recipe
+
+    opts = DemoOptions()
+    plan = plan_budget(opts, False)
+    for name in ("sdpose", "distilpose"):
+        method = METHOD_PLUGINS[name]
+        plain = method.student_recipe(opts, plan, "b.safetensors")
+        (phase,) = method.kd_phases(opts, plan, "t.safetensors", "b.safetensors")
+        kd = phase.recipe({})
+        assert phase.key == "kd" and kd["distill"]["method"] == name and "distill" not in plain
+        for key in ("model", "data", "optim", "schedule", "train"):
+            assert plain[key] == kd[key], (name, key)
+        assert plain["train"]["max_epochs"] == plan.student_epochs
+        to_recipe(kd)
+    assert sdpose_recipe(opts, plan)["model"]["name"] == "rtmpose-t"
+    assert distilpose_recipe(opts, plan, "t.safetensors")["distill"]["teacher"] == "cspnext-s-udp"
+    teacher = METHOD_PLUGINS["distilpose"].teacher_recipe(opts, plan, "teacher.safetensors")
+    assert teacher["model"]["name"] == "cspnext-s-udp" and teacher["model"]["init_prefix"] == "backbone."
+    assert teacher["train"]["max_epochs"] == plan.teacher_epochs > 0
+    assert METHOD_PLUGINS["sdpose"].teacher_model is None

@@ -4,7 +4,8 @@ recipes it builds (plain ``RecipeCfg`` objects, the same ones ``kdpose train`` /
 Fairness of the comparison: the plain student and the distilled student train the same network from the same seed,
 on the same rendered images, for the same number of optimiser steps: the plain student gets
 ``stage1_epochs + stage2_epochs`` epochs, the distilled one ``stage1_epochs`` of DWPose stage 1 then
-``stage2_epochs`` of stage 2 (head-aware self-KD), with the same learning-rate recipe.
+``stage2_epochs`` of stage 2 (head-aware self-KD), with the same learning-rate recipe. The other methods'
+recipes (SDPose, DistilPose) and what each method trains are in :mod:`kdpose.demo.methods`.
 """
 from __future__ import annotations
 
@@ -20,10 +21,6 @@ LAYOUTS = ("coco", "wholebody")
 METHODS = ("dwpose", "distilpose", "sdpose", "stagewise")
 # why each other method is not in the demo (the CLI shows this as a ConfigError)
 UNSUPPORTED_METHODS = {
-    "distilpose": "DistilPose distils a heatmap teacher into a token-regression student (distilpose-mini-*); "
-                  "the demo ships no heatmap teacher yet. Run it with configs/distilpose_mini_*.yaml",
-    "sdpose": "SDPose is self-distillation of an MCT transformer (sdpose-mini-*), not a teacher->student pair "
-              "of the demo's RTMPose networks. Run it with configs/sdpose_mini_*.yaml",
 }
 
 TEACHER_MODEL = "rtmpose-s"

@@ -14,7 +14,8 @@ from typing import Any, Iterator
 
 from ..utils.io import write_json
 from .config import (INPUT_SIZE, PRETRAIN_MODELS, STUDENT_MODEL, TEACHER_MODEL, DemoOptions, plan_budget,
-                     pretrain_recipe, stage1_recipe, stage2_recipe, student_recipe, teacher_recipe, to_recipe)
+                     pretrain_recipe, to_recipe)
+from .methods import get_method
 from .training import TrainRun, train_phase
 
 
@@ -134,17 +135,18 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
     runs_dir, media_dir, export_dir = out / "runs", out / "images", out / "onnx"
     layout, wholebody = opts.skeleton_layout, opts.layout == "wholebody"
     metric = "wholebody.AP" if wholebody else "AP"
+    method = get_method(opts.method)
     shipped = teacher_asset(layout)
-    use_shipped = shipped.is_file() and not opts.from_scratch
+    use_shipped = shipped.is_file() and not opts.from_scratch and method.teacher != "none"
     shipped_backbone = student_backbone_asset(layout)
-    plan = plan_budget(opts, teacher_shipped=use_shipped)
+    plan = plan_budget(opts, teacher_shipped=use_shipped and method.teacher == "shipped")
     clock = _Clock()
     notes: list[str] = []
 
     with clock.phase("generate synthetic train / val data"):
         from ..engine.build import resolve_split
 
-        cfg = to_recipe(student_recipe(opts, plan))
+        cfg = to_recipe(method.student_recipe(opts, plan, None))
         cfg.data.workers = max(2, opts.workers)  # rendering processes (the cache key does not depend on it)
         resolve_split(cfg.data, cfg.data.train, "train")
         val_ann, _ = resolve_split(cfg.data, cfg.data.val, "val")
@@ -160,58 +162,68 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
                                     f"pre-train {PRETRAIN_MODELS[model]}")
         return runs[key].weights
 
-    teacher_backbone = None if use_shipped else pretrain(TEACHER_MODEL)
+    # the teacher's backbone: the shipped RTMPose-s (its backbone.* tensors also start DistilPose's heatmap teacher)
+    teacher_backbone = None
+    if method.teacher != "none":
+        teacher_backbone = shipped if use_shipped else pretrain(TEACHER_MODEL)
     student_backbone = shipped_backbone if shipped_backbone.is_file() and not opts.from_scratch else None
     if student_backbone is None:
         student_backbone = pretrain(STUDENT_MODEL)
         if not opts.from_scratch:
             notes.append(f"No shipped student backbone for layout {layout} ({shipped_backbone.name}): it was "
                          "pre-trained here.")
-    with clock.phase("teacher: " + ("load the shipped weights" if use_shipped else "train")):
-        if use_shipped:
+    teacher_weights, teacher_metrics = None, None
+    if method.teacher == "shipped" and use_shipped:
+        with clock.phase("teacher: load the shipped weights"):
             teacher_weights = shipped
-            teacher_metrics = evaluate_weights(teacher_recipe(opts, plan), shipped, runs_dir / "teacher_eval")
-        else:
-            runs["teacher"] = train_phase("teacher", teacher_recipe(opts, plan, teacher_backbone),
-                                          runs_dir / "teacher", f"teacher {TEACHER_MODEL}")
-            teacher_weights, teacher_metrics = runs["teacher"].weights, runs["teacher"].metrics
-            if not opts.from_scratch:
-                notes.append(f"No shipped teacher for layout {layout} ({shipped.name}): it was trained here.")
+            teacher_metrics = evaluate_weights(method.teacher_recipe(opts, plan, None), shipped,
+                                               runs_dir / "teacher_eval")
+    elif method.teacher != "none":
+        with clock.phase(f"teacher {method.teacher_model}: train ({_epochs(plan.teacher_epochs)})"):
+            runs["teacher"] = train_phase("teacher", method.teacher_recipe(opts, plan, teacher_backbone),
+                                          runs_dir / "teacher", f"teacher {method.teacher_model}")
+        teacher_weights, teacher_metrics = runs["teacher"].weights, runs["teacher"].metrics
+        if method.teacher == "shipped" and not opts.from_scratch:
+            notes.append(f"No shipped teacher for layout {layout} ({shipped.name}): it was trained here.")
 
-    with clock.phase(f"student {STUDENT_MODEL} without distillation ({_epochs(plan.student_epochs)})"):
-        runs["student"] = train_phase("student", student_recipe(opts, plan, student_backbone), runs_dir / "student",
-                                      f"student {STUDENT_MODEL}")
-    with clock.phase(f"student + DWPose stage 1 ({_epochs(plan.stage1_epochs)})"):
-        runs["kd_stage1"] = train_phase("kd_stage1", stage1_recipe(opts, plan, teacher_weights, student_backbone),
-                                        runs_dir / "kd_stage1", "DWPose stage 1")
-    with clock.phase(f"student + DWPose stage 2 ({_epochs(plan.stage2_epochs)})"):
-        runs["kd"] = train_phase("kd", stage2_recipe(opts, plan, runs["kd_stage1"].weights), runs_dir / "kd",
-                                 "DWPose stage 2")
+    with clock.phase(f"student {method.student_model} without distillation ({_epochs(plan.student_epochs)})"):
+        runs["student"] = train_phase("student", method.student_recipe(opts, plan, student_backbone),
+                                      runs_dir / "student", f"student {method.student_model}")
+    phases = method.kd_phases(opts, plan, teacher_weights, student_backbone)
+    for phase in phases:
+        with clock.phase(phase.title):
+            runs[phase.key] = train_phase(phase.key, phase.recipe(runs), runs_dir / phase.key, phase.desc)
+    kd_runs = [runs[p.key] for p in phases]
 
-    rows = [
-        {"key": "teacher", "label": "teacher", "model": TEACHER_MODEL, "metrics": teacher_metrics,
-         "how": "shipped weights (src/kdpose/assets)" if use_shipped else f"trained here, {plan.teacher_epochs} ep",
-         "weights": teacher_weights, "iterations": runs["teacher"].iterations if "teacher" in runs else None,
-         "train_s": runs["teacher"].seconds if "teacher" in runs else None},
-        {"key": "student", "label": "student", "model": STUDENT_MODEL, "metrics": runs["student"].metrics,
-         "how": f"plain training, {plan.student_epochs} ep", "weights": runs["student"].weights,
-         "iterations": runs["student"].iterations, "train_s": runs["student"].seconds},
-        {"key": "kd_stage1", "label": "student + KD (stage 1 only)", "model": STUDENT_MODEL,
-         "metrics": runs["kd_stage1"].metrics, "how": f"DWPose stage 1, {plan.stage1_epochs} ep",
-         "weights": runs["kd_stage1"].weights, "iterations": runs["kd_stage1"].iterations,
-         "train_s": runs["kd_stage1"].seconds},
-        {"key": "kd", "label": "student + KD", "model": STUDENT_MODEL, "metrics": runs["kd"].metrics,
-         "how": f"DWPose stage 1 + 2, {plan.stage1_epochs}+{plan.stage2_epochs} ep", "weights": runs["kd"].weights,
-         "iterations": runs["kd_stage1"].iterations + runs["kd"].iterations,
-         "train_s": runs["kd_stage1"].seconds + runs["kd"].seconds},
-    ]
+    def student_row(key: str, label: str, done: list[TrainRun]) -> dict:
+        return {"key": key, "label": label, "model": method.student_model, "metrics": done[-1].metrics,
+                "how": method.how(key, plan), "weights": done[-1].weights,
+                "iterations": sum(r.iterations for r in done), "train_s": sum(r.seconds for r in done)}
+
+    teacher_run = runs.get("teacher")
+    teacher_row = {"key": "teacher", "label": "teacher", "model": method.teacher_model or "-",
+                   "metrics": teacher_metrics, "weights": teacher_weights,
+                   "iterations": teacher_run.iterations if teacher_run else None,
+                   "train_s": teacher_run.seconds if teacher_run else None}
+    if method.teacher == "none":  # self-distillation: a row that says so
+        teacher_row["how"] = method.teacher_note
+    elif teacher_run is None:
+        teacher_row["how"] = "shipped weights (src/kdpose/assets)"
+    else:
+        teacher_row["how"] = (f"trained here, {plan.teacher_epochs} ep"
+                              + (" from the shipped RTMPose-s backbone" if use_shipped else ""))
+    rows = [teacher_row, student_row("student", "student", [runs["student"]])]
+    phase_keys = [p.key for p in phases]
+    rows += [student_row(key, label, kd_runs[:phase_keys.index(key) + 1]) for key, label in method.intermediate_rows]
+    rows.append(student_row("kd", method.kd_label, kd_runs))
     for row in rows:
-        row["ap"] = _metric_value(row["metrics"], wholebody)
+        row["ap"] = None if row["metrics"] is None else _metric_value(row["metrics"], wholebody)
+    trained_rows = [r for r in rows if r["weights"] is not None]
 
     with clock.phase("export to ONNX and time PyTorch vs onnxruntime (batch 1)"):
         from tqdm import tqdm
 
-        for row in tqdm(rows, desc="export + timing", unit="model", file=sys.stderr):
+        for row in tqdm(trained_rows, desc="export + timing", unit="model", file=sys.stderr):
             onnx_path = export_dir / f"{row['key']}.onnx"
             row.update(measure(row["model"], row["weights"], layout, onnx_path, opts.threads, opts.bench_iters))
 
@@ -219,7 +231,7 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
         from ..inference import PoseEstimator
         from .metrics import pck_on_val
 
-        for row in rows:  # PCK@0.2 (GT boxes) of every exported network: readable even where AP is still 0
+        for row in trained_rows:  # PCK@0.2 (GT boxes) of every exported network: readable even where AP is still 0
             row["pck"] = pck_on_val(PoseEstimator(str(row["onnx"]), backend="onnxruntime", threads=opts.threads),
                                     val_ann, layout)
         by_key = {r["key"]: r for r in rows}
@@ -230,8 +242,10 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
         video = run_video(Path(by_key["kd"]["onnx"]), clip, det_file, layout, media_dir, opts.threads)
 
     with clock.phase("write the report"):
-        curves = {"student": runs["student"].curve,
-                  "student + KD": runs["kd_stage1"].curve + _shift(runs["kd"].curve, runs["kd_stage1"].iterations)}
+        kd_curve, offset = [], 0
+        for run in kd_runs:  # the KD phases one after the other on one iteration axis
+            kd_curve, offset = kd_curve + _shift(run.curve, offset), offset + run.iterations
+        curves = {"student": runs["student"].curve, method.kd_label: kd_curve}
         if "teacher" in runs:
             curves = {"teacher": runs["teacher"].curve, **curves}
         figs = plot_tradeoffs(rows, media_dir)
@@ -242,7 +256,7 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
                         "minimises its distillation terms, and stage 2 trains on the KD loss alone). Right: "
                         "validation AP during training (EMA weights)."},
             {"title": "Per-part AP" if wholebody else "COCO metrics",
-             "path": str(plot_metric_bars(rows, wholebody, media_dir / "metric_bars.png").relative_to(out)),
+             "path": str(plot_metric_bars(trained_rows, wholebody, media_dir / "metric_bars.png").relative_to(out)),
              "caption": "Validation metrics of every model (ground-truth person boxes)."},
         ]
         if "ap_vs_gflops" in figs:
@@ -267,12 +281,12 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
                                        f"(onnxruntime) in the video pipeline with tracking and One-Euro smoothing; "
                                        f"{video['frames']} frames, {video['tracks']} track(s), "
                                        f"{video['fps']:.1f} frames/s."})
-        student, kd = rows[1], rows[3]
+        student, kd = by_key["student"], by_key["kd"]
         kd_better = kd["ap"] > student["ap"]
         pck_line = (f" PCK@0.2: {kd['pck']:.3f} vs {student['pck']:.3f}."
                     if kd.get("pck") is not None and student.get("pck") is not None else "")
-        verdict = (f"The distilled student {'beats' if kd_better else 'does NOT beat'} the student trained without "
-                   f"distillation: {metric} {kd['ap']:.3f} vs {student['ap']:.3f} "
+        verdict = (f"The {method.label}-distilled student {'beats' if kd_better else 'does NOT beat'} the student "
+                   f"trained without distillation: {metric} {kd['ap']:.3f} vs {student['ap']:.3f} "
                    f"({kd['ap'] - student['ap']:+.3f}), same network, seed, data and number of iterations." + pck_line)
         sizes = _person_sizes(val_ann)
         notes += [
@@ -282,14 +296,12 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
             f"Validation: {opts.val_images} synthetic images never used for training; person boxes are the "
             "ground-truth boxes (no detector in the loop), as MMPose's GT-box protocol. PCK@0.2: share of labelled "
             "keypoints within 0.2 x the longer box side (onnxruntime models), readable where AP is still 0.",
-            f"Budget: --minutes {opts.minutes:g} -> student {plan.student_epochs} epochs; DWPose stage 1 "
-            f"{plan.stage1_epochs} + stage 2 {plan.stage2_epochs} epochs (equal iterations). Timings are from "
-            "this machine and depend on what else runs on it.",
+            method.budget_note(opts, plan) + " Timings are from this machine and depend on what else runs on it.",
         ]
         reproduce = [demo_command(opts), "", "# each training phase alone (the recipes the demo ran):"]
         reproduce += [f"kdpose train {shlex.quote(str(run.work_dir / 'config.yaml'))} --work-dir "
                       f"{shlex.quote(str(out / 'rerun' / name))}" for name, run in runs.items()]
-        if use_shipped:
+        if use_shipped or student_backbone == shipped_backbone:
             reproduce += ["", "# the shipped teacher and student backbone (see src/kdpose/assets/README.md):",
                           "kdpose train configs/demo_cspnext-s_udp_coco.yaml --work-dir /tmp/kd_demo_teacher/pre",
                           "kdpose train configs/demo_teacher_coco.yaml --work-dir /tmp/kd_demo_teacher/run",
@@ -302,7 +314,9 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
         files += [{"title": f"ONNX: {r['label']}", "path": str(Path(r["onnx"]).relative_to(out))}
                   for r in rows if r.get("onnx")]
         results = {
-            "title": f"kdpose demo: {TEACHER_MODEL} teaches {STUDENT_MODEL} ({opts.method}, layout {layout})",
+            "title": (f"kdpose demo: {method.teacher_model} teaches {method.student_model} ({method.label}, "
+                      f"layout {layout})" if method.teacher_model else
+                      f"kdpose demo: {method.student_model} teaches itself ({method.label}, layout {layout})"),
             "subtitle": f"Synthetic multi-person data, input {INPUT_SIZE[0]}x{INPUT_SIZE[1]}, "
                         f"generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
             "verdict": verdict, "kd_better": kd_better, "metric": metric, "command": demo_command(opts),

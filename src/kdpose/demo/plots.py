@@ -51,6 +51,14 @@ def plot_tradeoffs(rows: Sequence[dict], out_dir: Path) -> dict[str, Path]:
     return out
 
 
+TASK_LOSS_KEYS = ("loss_kpt", "loss_pose_c1", "loss_reg", "loss")  # SimCC KL, SDPose's deployed cycle, regression
+
+
+def _task_loss(record: dict) -> float | None:
+    """The task loss of a ``log.jsonl`` train record: the first of :data:`TASK_LOSS_KEYS` it has."""
+    return next((record[k] for k in TASK_LOSS_KEYS if k in record), None)
+
+
 def plot_learning_curves(curves: dict[str, list[dict]], metric: str, path: Path) -> Path:
     """Training task loss (left) and validation AP (right) against the iteration, one line per run.
 
@@ -62,12 +70,13 @@ def plot_learning_curves(curves: dict[str, list[dict]], metric: str, path: Path)
     plt = _pyplot()
     fig, (ax_loss, ax_ap) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=110)
     for label, records in curves.items():
-        # the task loss against the ground truth (``loss_kpt``): comparable across runs, unlike ``loss``, which
-        # includes the distillation terms (and is the KD term alone in DWPose stage 2)
-        train = [r for r in records if r.get("kind") == "train" and ("loss_kpt" in r or "loss" in r)]
+        # the task loss against the ground truth: comparable across runs, unlike ``loss``, which includes the
+        # distillation terms (and is the KD term alone in DWPose stage 2)
+        train = [(r["iter"], _task_loss(r)) for r in records if r.get("kind") == "train"]
+        train = [(i, v) for i, v in train if v is not None]
         val = [r for r in records if r.get("kind") == "val"]
         if train:
-            ax_loss.plot([r["iter"] for r in train], [r.get("loss_kpt", r.get("loss")) for r in train], label=label, alpha=0.85)
+            ax_loss.plot(*zip(*train), label=label, alpha=0.85)
         points = [(r["iter"], _lookup(r, metric)) for r in val]
         points = [(i, v) for i, v in points if v is not None]
         if points:
