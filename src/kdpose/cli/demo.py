@@ -13,6 +13,8 @@ Examples:
   kdpose demo --out /tmp/demo --minutes 3      # a shorter (less accurate) run
   kdpose demo --from-scratch --minutes 20      # also train the teacher instead of loading the shipped one
   kdpose demo --layout wholebody               # 133 keypoints, per-part AP (teacher trained here)
+  kdpose demo --method sdpose --out /tmp/sd    # SDPose self-distillation of rtmpose-t instead of DWPose
+  kdpose demo --method distilpose              # heatmap teacher -> regression student (DistilPose, CNN variant)
 
 Phases: synthetic train/val data -> teacher (shipped rtmpose-s weights, or trained) -> rtmpose-t student trained
 without and with DWPose distillation (stage 1 + 2, same iterations) -> COCO AP -> ONNX export and timing
@@ -28,8 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="training budget scale: epochs are proportional to it (default 10)")
     parser.add_argument("--layout", default="coco", help="keypoint layout: coco (17) or wholebody (133)")
     parser.add_argument("--method", default="dwpose",
-                        help="distillation method: dwpose (default); distilpose, sdpose and stagewise are not "
-                             "available in the demo yet (a clear error says why)")
+                        help="distillation method: dwpose (default: the shipped rtmpose-s teaches rtmpose-t, "
+                             "stage 1 + 2); sdpose (rtmpose-t teaches itself: its GAU runs 2 cycles in training, "
+                             "1 deployed); distilpose (a cspnext-s heatmap teacher trained here teaches a DeepPose "
+                             "regression student, deeppose-cspnext-t, with Simulated Heatmaps + confidence); "
+                             "stagewise (depth pose machines). See docs/demo.md")
     parser.add_argument("--from-scratch", action="store_true",
                         help="train the teacher too instead of loading the shipped weights")
     parser.add_argument("--seed", type=int, default=21, help="training seed (default 21)")
