@@ -76,8 +76,10 @@ def test_sdpose_and_distilpose_recipes_are_fair_and_load():
         (phase,) = method.kd_phases(opts, plan, "t.safetensors", "b.safetensors")
         kd = phase.recipe({})
         assert phase.key == "kd" and kd["distill"]["method"] == name and "distill" not in plain
-        for key in ("model", "data", "optim", "schedule", "train"):
+        for key in ("data", "optim", "schedule", "train"):
             assert plain[key] == kd[key], (name, key)
+        assert plain["model"]["name"] == kd["model"]["name"] and plain["model"]["init_weights"] == "b.safetensors"
+        assert plain["model"]["init_weights"] == kd["model"]["init_weights"]
         assert plain["train"]["max_epochs"] == plan.student_epochs
         to_recipe(kd)
     assert sdpose_recipe(opts, plan)["model"]["name"] == "rtmpose-t"

@@ -52,8 +52,11 @@ def _config(opts, run: str) -> dict:
 def _check_fair_pair(opts, rows: dict, model: str, backbone: Path) -> None:
     """Plain and distilled student: same network, backbone, data, seed, optimiser and number of steps."""
     plain, kd = _config(opts, "student"), _config(opts, "kd")
-    for key in ("model", "data", "optim", "schedule"):
+    for key in ("data", "optim", "schedule"):
         assert plain[key] == kd[key], key
+    # the network is the same; only the plain DeepPose's decode rule (model.kwargs) may differ
+    assert {k: v for k, v in plain["model"].items() if k != "kwargs"} == \
+        {k: v for k, v in kd["model"].items() if k != "kwargs"}
     assert plain["model"]["name"] == model and plain["model"]["init_weights"] == str(backbone)
     assert plain["model"]["init_prefix"] == "backbone."
     assert plain["train"]["seed"] == kd["train"]["seed"] and plain["train"]["max_epochs"] == kd["train"]["max_epochs"]
@@ -137,6 +140,9 @@ def test_distilpose_trains_a_heatmap_teacher_and_a_regression_pair(distilpose_de
     assert distill["method"] == "distilpose" and distill["teacher"] == DISTILPOSE_TEACHER
     assert distill["teacher_weights"] == rows["teacher"]["weights"]
     assert distill["params"] == {"preset": DISTILPOSE_PRESET}
+    # only L_CS trains the confidence output: the plain student decodes score 1, the distilled one its confidence
+    assert _config(opts, "student")["model"]["kwargs"] == {"use_confidence": False}
+    assert _config(opts, "kd")["model"]["kwargs"] == {}
     logged = next(json.loads(line) for line in (opts.out / "runs" / "kd" / "log.jsonl").read_text().splitlines()
                   if json.loads(line).get("kind") == "train")
     assert {"loss_reg", "loss_sh", "loss_cs"} <= set(logged)
@@ -162,3 +168,17 @@ def test_distilpose_teacher_heatmaps_match_the_students_simulated_heatmaps(disti
     got = OrtRunner(Path(rows["kd"]["onnx"]), threads=1).run(x)
     got = list(got.values()) if isinstance(got, dict) else list(got)
     np.testing.assert_allclose(got[0], ref[0].numpy(), atol=1e-4)  # normalised keypoint coordinates
+
+
+def test_distilpose_exported_students_keep_their_decode_rule(distilpose_demo):
+    from kdpose.inference import PoseEstimator
+
+    opts, results, _, _ = distilpose_demo
+    rows = {r["key"]: r for r in results["rows"]}
+    image = np.full((120, 160, 3), 127, np.uint8)
+    box = np.array([[40.0, 10.0, 100.0, 110.0]])
+    _, plain_scores = PoseEstimator(rows["student"]["onnx"], backend="onnxruntime", threads=1).predict_arrays(
+        image, bboxes=box)
+    _, kd_scores = PoseEstimator(rows["kd"]["onnx"], backend="onnxruntime", threads=1).predict_arrays(
+        image, bboxes=box)
+    assert np.all(plain_scores == 1.0) and not np.all(kd_scores == 1.0)

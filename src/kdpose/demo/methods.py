@@ -139,6 +139,13 @@ class DistilPoseMethod(DemoMethod):
         recipe["optim"] = {"lr": TEACHER_LR, "weight_decay": 0.0, "clip_grad_norm": 0.0}
         return recipe
 
+    def student_recipe(self, opts, plan, backbone):
+        """The plain DeepPose student: nothing trains its confidence output (only L_CS does), so it decodes score 1
+        per keypoint (``use_confidence: false``, the zoo's rule for such students). Same network and steps."""
+        recipe = super().student_recipe(opts, plan, backbone)
+        recipe["model"]["kwargs"] = {"use_confidence": False}
+        return recipe
+
     def kd_phases(self, opts, plan, teacher_weights, backbone):
         return [KDPhase("kd", f"student + DistilPose {DISTILPOSE_PRESET} ({_epochs(plan.student_epochs)})",
                         "DistilPose", lambda runs: distilpose_recipe(opts, plan, teacher_weights, backbone))]

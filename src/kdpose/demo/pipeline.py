@@ -75,13 +75,15 @@ def evaluate_weights(recipe: dict, weights: Path, work_dir: Path) -> dict:
         return evaluator(model, torch.device("cpu"))
 
 
-def measure(name: str, weights: Path, layout: str, onnx_path: Path | None, threads: int, iters: int) -> dict:
-    """Parameters, GFLOPs and batch-1 latency (PyTorch eager and onnxruntime) of one network."""
+def measure(name: str, weights: Path, layout: str, onnx_path: Path | None, threads: int, iters: int,
+            model_kwargs: dict | None = None) -> dict:
+    """Parameters, GFLOPs and batch-1 latency (PyTorch eager and onnxruntime) of one network (built with the
+    training recipe's ``model_kwargs``, which the exported file's codec metadata then carries)."""
     from ..export import OrtRunner, count_flops, export_onnx
     from ..export.bench import bench_onnx, bench_torch
     from ..models import load_model
 
-    model = load_model(name, weights=str(weights), layout=layout, input_size=INPUT_SIZE)
+    model = load_model(name, weights=str(weights), layout=layout, input_size=INPUT_SIZE, **(model_kwargs or {}))
     compute = count_flops(model)
     out = {"params_m": compute.params / 1e6, "gflops": compute.gflops, "torch_ms": None, "onnx_ms": None,
            "torch_cpu_ms": None, "onnx_cpu_ms": None, "onnx": None}
@@ -197,12 +199,13 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
 
     def student_row(key: str, label: str, done: list[TrainRun]) -> dict:
         return {"key": key, "label": label, "model": method.student_model, "metrics": done[-1].metrics,
-                "how": method.how(key, plan), "weights": done[-1].weights,
+                "how": method.how(key, plan), "weights": done[-1].weights, "model_kwargs": done[-1].model_kwargs,
                 "iterations": sum(r.iterations for r in done), "train_s": sum(r.seconds for r in done)}
 
     teacher_run = runs.get("teacher")
     teacher_row = {"key": "teacher", "label": "teacher", "model": method.teacher_model or "-",
                    "metrics": teacher_metrics, "weights": teacher_weights,
+                   "model_kwargs": teacher_run.model_kwargs if teacher_run else {},
                    "iterations": teacher_run.iterations if teacher_run else None,
                    "train_s": teacher_run.seconds if teacher_run else None}
     if method.teacher == "none":  # self-distillation: a row that says so
@@ -225,7 +228,8 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
 
         for row in tqdm(trained_rows, desc="export + timing", unit="model", file=sys.stderr):
             onnx_path = export_dir / f"{row['key']}.onnx"
-            row.update(measure(row["model"], row["weights"], layout, onnx_path, opts.threads, opts.bench_iters))
+            row.update(measure(row["model"], row["weights"], layout, onnx_path, opts.threads, opts.bench_iters,
+                               row["model_kwargs"]))
 
     with clock.phase("draw poses on held-out images and a short video"):
         from ..inference import PoseEstimator

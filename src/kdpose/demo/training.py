@@ -36,6 +36,7 @@ class TrainRun:
     seconds: float
     iterations: int
     curve: list[dict] = field(default_factory=list)  # log.jsonl records
+    model_kwargs: dict = field(default_factory=dict)  # the recipe's model.kwargs (e.g. the codec's decode rule)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "work_dir": str(self.work_dir), "weights": str(self.weights),
@@ -85,7 +86,7 @@ def train_phase(name: str, recipe: dict, work_dir: Path, desc: str) -> TrainRun:
     finally:
         bar.close()
     return TrainRun(name, work_dir, work_dir / "final.safetensors", metrics, time.perf_counter() - start,
-                    trainer.iteration, read_curve(work_dir / "log.jsonl"))
+                    trainer.iteration, read_curve(work_dir / "log.jsonl"), dict(cfg.model.kwargs))
 
 
 __all__ = ["TrainRun", "read_curve", "train_phase"]
