@@ -227,27 +227,67 @@ def depth(run: Run) -> int:
 
 
 def train_all(runs: list[Run], seeds: list[int], args, root: Path, cache: Path, scale: Scale) -> None:
-    """Train by dependency level; runs of one level go ``--jobs`` at a time (one torch thread each when parallel)."""
+    """Train every missing run, ``--jobs`` at a time (one torch thread each when parallel), seed-major: every row gets
+    its first seed before any row gets its second, so an interrupted session still leaves every row with a number. A
+    run starts once its teacher run has finished (and is skipped when that run failed)."""
+    import threading
+    import time
+
     threads = 1 if args.jobs > 1 else args.threads
-    by_level: dict[int, list[list[str]]] = {}
-    for run in runs:
-        for seed in (seeds if run.seeded else [0]):
+    jobs = []  # (order key, work dir, teacher work dir or None, command)
+    for index, run in enumerate(runs):
+        for rank, seed in enumerate(seeds if run.seeded else [0]):
             cmd = command(run, seed, root, cache, args.device, args.quick, threads, scale)
-            if cmd is not None and cmd not in by_level.get(depth(run), []):
-                by_level.setdefault(depth(run), []).append(cmd)
-    if scale.teacher_asset and not args.dry_run:
-        prepare_shipped_teacher(scale, root, cache)
-    for level in sorted(by_level):
-        cmds = by_level[level]
-        for cmd in cmds:
-            print("+", " ".join(cmd), flush=True)
-        if args.dry_run:
+            if cmd is not None:
+                teacher = run_dir(root, RUNS[run.teacher_run], seed) if run.teacher_run else None
+                jobs.append(((rank + depth(run), index), run_dir(root, run, seed), teacher, cmd))
+    jobs.sort(key=lambda job: job[0])
+    for job in jobs:
+        print("+", " ".join(job[3]), flush=True)
+    if args.dry_run or not jobs:
+        return
+    if scale.teacher_asset:
+        prepare_shipped_teacher(scale, root, cache)  # (its evaluation renders the synthetic data)
+    else:
+        _run(jobs[0][3])  # the first run renders the synthetic data: never two renderers at once
+        jobs = jobs[1:]
+    failed: set[Path] = set()
+    lock = threading.Lock()
+
+    def work(job) -> None:
+        _, work_dir, teacher, cmd = job
+        while teacher is not None and not (teacher / "final.safetensors").is_file():
+            with lock:
+                if teacher in failed:
+                    print(f"skipped {work_dir}: its teacher run {teacher} failed", flush=True)
+                    failed.add(work_dir)
+                    return
+            time.sleep(5)
+        while _in_use(work_dir):  # an earlier driver's run still going on: wait for it instead of a second copy
+            time.sleep(10)
+        if (work_dir / "final.safetensors").is_file():
+            return
+        try:
+            _run(cmd)
+        except subprocess.CalledProcessError as err:
+            print(f"FAILED ({err.returncode}): {work_dir}", flush=True)
+            with lock:
+                failed.add(work_dir)
+
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        list(pool.map(work, jobs))
+
+
+def _in_use(work_dir: Path) -> bool:
+    """Whether another process (an interrupted driver's training run) is training into ``work_dir`` (Linux)."""
+    needle = f"--work-dir\0{work_dir}\0".encode()
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if needle in (proc / "cmdline").read_bytes():
+                return True
+        except OSError:
             continue
-        if level == 0 and cmds and not scale.teacher_asset:  # (a shipped teacher's evaluation rendered them)
-            _run(cmds[0])  # the first run renders the synthetic data: never two renderers at once
-            cmds = cmds[1:]
-        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            list(pool.map(_run, cmds))
+    return False
 
 
 def _run(cmd: list[str]) -> None:
@@ -342,7 +382,7 @@ def format_table(table: Table, summaries: dict[str, dict], seeds: list[int], qui
     for label, name in table.rows:
         s = summaries[name]
         cells = [ap_cell(*s["stats"].get(c, (None, None))) for c in columns]
-        seeds_note = "" if RUNS[name].seeded else " (1 run)"
+        seeds_note = " (1 run)" if not RUNS[name].seeded else "" if s["n"] == len(seeds) else f" ({s['n']} seeds)"
         lines.append(f"| {label.format(Teacher=teacher)} | `{name}`{seeds_note} | " + " | ".join(cells) + " |")
     flag = "" if scale.name == "gpu" else f" --scale {scale.name}"
     lines += ["", f"AP{' and PCK' if scale.pck else ''} in %, mean +- std over seeds {seeds} (teacher: "
