@@ -1,11 +1,11 @@
 """``kdpose demo``: the whole system on built-in synthetic data in about ten minutes of CPU, with a report.
 
 Phases (see :func:`run_demo`): synthetic train/val data; the teacher (shipped small weights, or trained with
-``--from-scratch``); the student trained without and with distillation (DWPose stage 1 + 2) for the same
-iterations; COCO AP (per part for whole-body); ONNX export and PyTorch-vs-onnxruntime timing; poses drawn on
+``--from-scratch``); the student trained without and with distillation (DWPose stage 1 + 2 by default; SDPose or
+DistilPose with ``--method``) for the same iterations; COCO AP (per part for whole-body); ONNX export and PyTorch-vs-onnxruntime timing; poses drawn on
 held-out images and a short video; ``report.html`` (self-contained) and ``report.md``.
 
-Modules: ``config`` (options, budget, recipes), ``training`` (one trainer run per phase), ``media`` (pictures,
+Modules: ``config`` (options, budget, recipes), ``methods`` (what each ``--method`` trains), ``training`` (one trainer run per phase), ``media`` (pictures,
 video), ``plots`` (matplotlib charts), ``report`` (HTML / Markdown writer), ``assets`` (shipped weights),
 ``pipeline`` (the phases in order)."""
 from __future__ import annotations
