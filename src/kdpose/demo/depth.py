@@ -1,7 +1,7 @@
 """``kdpose demo --method stagewise``: stagewise distillation of bottom-up depth pose machines, end to end.
 
 Phases (:func:`run_depth_demo`): synthetic depth scenes (training, held-out synthetic val, held-out "real-like");
-the teacher (the shipped MPM-2S Nw=64, or trained here with ``--from-scratch``); a small student (MPM-2S, Nw=16)
+the teacher (the shipped MPM-2S Nw=64, or trained here with ``--from-scratch``); a small student (MPM-2S, Nw=32)
 trained plain and with stagewise distillation + hints (paper Sec. VI: L = (1 - alpha) L_teacher + alpha L_PM over
 the last tau stages, plus gamma L_hints) for the same steps, seed and batches; the paper's PCK precision / recall
 (AP / AR / F, PR curves) on both held-out sets; parameters, GFLOPs and latency; depth images with the decoded
@@ -24,9 +24,9 @@ from .depth_data import (ETAS, EVAL_SIZE, REAL_SEED, STUDENT, TEACHER, TRAIN_SEE
                          DepthEval, build_pose_machine, evaluate, real_like_cfg, render_scenes, synthetic_cfg)
 from .depth_train import StepSchedule, TrainLog, train_steps
 
-# Student steps per --minutes, from steps measured on the shared 2-core CPU with one torch thread while another
-# training job ran: plain MPM-2S Nw=16 ~0.39 s, distilled (teacher forward + hints) ~0.48 s, batch 8 of 184x184.
-# 10 minutes -> 600 steps per student (~9 minutes of training for both, ~11-12 minutes for the whole demo).
+# Student steps per --minutes, from steps measured on the shared 2-core CPU with one torch thread (batch 8 of
+# 184x184): plain MPM-2S Nw=32 0.3-0.5 s, distilled (teacher forward + hints) 0.5-1.0 s, the high ends under load
+# average ~12. 10 minutes -> 600 steps per student (8-14 minutes for both, whole demo 10-17 minutes).
 STEPS_PER_MINUTE = 60
 TEACHER_STEPS_PER_MINUTE = 150  # --from-scratch: teacher steps per --minutes (MPM-2S Nw=64, ~0.5 s a step)
 MAX_VAL_SCENES, MAX_REAL_SCENES = 60, 30  # decoding 8 thresholds costs ~0.25 s per scene and network
@@ -98,9 +98,9 @@ def kd_verdict(plain: dict, kd: dict) -> tuple[bool, str]:
     """Whether the distilled student won (higher F on the held-out synthetic scenes) and the sentence saying so."""
     won = kd["f"] > plain["f"]
     if kd["f"] == 0 and plain["f"] == 0:
-        text = (f"Stagewise KD did NOT win: neither student detects anybody yet (F = 0 for both; largest keypoint "
-                f"confidence {kd['max_conf']:.2f} with KD vs {plain['max_conf']:.2f} without, the lowest detection "
-                f"threshold is {min(ETAS):g}).")
+        text = (f"Stagewise KD did NOT win: neither student finds anybody yet (F = 0 for both: no person is "
+                f"assembled from their maps; largest keypoint confidence {kd['max_conf']:.2f} with KD vs "
+                f"{plain['max_conf']:.2f} without).")
     else:
         text = (f"Stagewise KD {'won' if won else 'did NOT win'}: the distilled student scores F = {kd['f']:.3f} vs "
                 f"{plain['f']:.3f} without distillation ({kd['f'] - plain['f']:+.3f}) on the held-out synthetic "
@@ -192,14 +192,14 @@ def run_depth_demo(opts: DemoOptions) -> dict[str, Any]:
         pr_real = plot_pr_curves({r["label"]: evals[r["key"]][1].curve for r in rows}, media_dir / "pr_real.png",
                                  "held-out real-like scenes")
         curves = plot_depth_curves({"student": logs["student"].rows, "student + stagewise KD": logs["kd"].rows},
-                                   0.1, media_dir / "curves.png")
+                                   min(ETAS), media_dir / "curves.png")
         tradeoff = plot_f_vs_compute(rows, media_dir / "f_vs_gflops.png")
         rel = lambda p: str(Path(p).relative_to(out))  # noqa: E731
         figures = [
             {"title": "Learning curves", "path": rel(curves),
              "caption": "Left: the ground-truth loss L_PM (both stages). Right: the largest keypoint confidence on "
                         "the training batch (eval mode). A pose machine first predicts background everywhere; it "
-                        "detects nobody (F = 0) until peaks pass the detection threshold."},
+                        "cannot detect anybody while its peaks stay below the detection threshold (dashed)."},
             {"title": "PCK precision-recall, held-out synthetic", "path": rel(pr_val), "half": True,
              "caption": f"Detection threshold eta in {', '.join(f'{e:g}' for e in ETAS)}; d = kappa x person "
                         "height, kappa averaged over [0.05, 0.15]."},
@@ -215,7 +215,8 @@ def run_depth_demo(opts: DemoOptions) -> dict[str, Any]:
             f"Evaluation: the paper's PCK precision (AP) / recall (AR) / F at the best detection threshold, on "
             f"{plan.val_scenes} held-out synthetic scenes (val split, seed {VAL_SEED}; column F) and "
             f"{plan.real_scenes} held-out real-like scenes (column F real-like). Whole images letterboxed to "
-            f"{EVAL_SIZE[0]}x{EVAL_SIZE[1]}. 'max conf': largest keypoint confidence on the synthetic scenes.",
+            f"{EVAL_SIZE[0]}x{EVAL_SIZE[1]}. 'max conf': largest keypoint confidence on the synthetic scenes. A model "
+            "that predicts nobody has AR = 0 and, by the metric's convention, AP = 100 (no false positives).",
             f"Scale: {synthetic_cfg().width}x{synthetic_cfg().height} depth images, 184x184 training crops, "
             "batch 8, AdamW 2e-3 with warm-up and cosine decay, one torch thread per "
             f"--threads ({opts.threads}). From scratch a pose machine needs ~1000-1500 steps before any peak passes "

@@ -69,7 +69,7 @@ def plot_depth_curves(logs: dict[str, list[dict]], eta: float, path: Path) -> Pa
         steps = [r["step"] for r in rows]
         ax_loss.plot(steps, [r.get("loss_pm", r.get("loss")) for r in rows], label=label, alpha=0.85)
         ax_conf.plot(steps, [r["max_conf"] for r in rows], label=label, alpha=0.85)
-    ax_conf.axhline(eta, color="gray", linestyle="--", linewidth=1, label=f"eta = {eta:g}")
+    ax_conf.axhline(eta, color="gray", linestyle="--", linewidth=1, label=f"lowest eta = {eta:g}")
     ax_loss.set_yscale("log")
     ax_loss.set_ylabel("L_PM (vs ground truth)")
     ax_conf.set_ylabel("largest keypoint confidence")
