@@ -246,11 +246,6 @@ def train_all(runs: list[Run], seeds: list[int], args, root: Path, cache: Path, 
         print("+", " ".join(job[3]), flush=True)
     if args.dry_run or not jobs:
         return
-    if scale.teacher_asset:
-        prepare_shipped_teacher(scale, root, cache)  # (its evaluation renders the synthetic data)
-    else:
-        _run(jobs[0][3])  # the first run renders the synthetic data: never two renderers at once
-        jobs = jobs[1:]
     failed: set[Path] = set()
     lock = threading.Lock()
 
@@ -274,6 +269,11 @@ def train_all(runs: list[Run], seeds: list[int], args, root: Path, cache: Path, 
             with lock:
                 failed.add(work_dir)
 
+    if scale.teacher_asset:
+        prepare_shipped_teacher(scale, root, cache)  # (its evaluation renders the synthetic data)
+    else:
+        work(jobs[0])  # the first run renders the synthetic data: never two renderers at once
+        jobs = jobs[1:]
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         list(pool.map(work, jobs))
 
