@@ -218,8 +218,8 @@ def run_depth_demo(opts: DemoOptions) -> dict[str, Any]:
             f"{EVAL_SIZE[0]}x{EVAL_SIZE[1]}. 'max conf': largest keypoint confidence on the synthetic scenes. A model "
             "that predicts nobody has AR = 0 and, by the metric's convention, AP = 100 (no false positives).",
             f"Scale: {synthetic_cfg().width}x{synthetic_cfg().height} depth images, 184x184 training crops, "
-            "batch 8, AdamW 2e-3 with warm-up and cosine decay, one torch thread per "
-            f"--threads ({opts.threads}). From scratch a pose machine needs ~1000-1500 steps before any peak passes "
+            "batch 8, AdamW 2e-3 with warm-up and cosine decay, "
+            f"{opts.threads} torch thread(s) (--threads). From scratch a pose machine needs ~1000-1500 steps before any peak passes "
             "the threshold (BENCHMARKS.md, 'Learning check'); the demo's students get "
             f"{plan.student_steps} steps (--minutes {opts.minutes:g}).",
             f"Distillation (paper Sec. VI): L = (1 - alpha) L_teacher + alpha L_PM over the last tau = {tau} "
