@@ -49,6 +49,25 @@ def test_tiny_stagewise_demo_runs_every_phase(tmp_path, random_teacher):
     page = (out / "report.html").read_text()
     assert "F real-like" in page and "student + stagewise KD" in page and "data:image/png;base64," in page
 
+    # every network also as ONNX at the whole-image size, timed in onnxruntime, and equal to PyTorch
+    from kdpose.demo.depth_data import EVAL_SIZE
+    from kdpose.export import OrtRunner
+    from kdpose.models import load_weights
+
+    assert all(r["onnx_ms"] > 0 for r in rows.values())
+    runner = OrtRunner(out / "onnx" / "kd.onnx", threads=1)
+    assert tuple(runner.meta.input_size) == EVAL_SIZE and runner.meta.input_channels == 1
+    student = build_pose_machine(STUDENT, input_size=EVAL_SIZE)
+    load_weights(student, out / "weights" / "kd.safetensors")
+    x = np.random.default_rng(0).standard_normal((1, 1, EVAL_SIZE[1], EVAL_SIZE[0])).astype(np.float32)
+    with torch.no_grad():
+        expected = student.eval()(torch.from_numpy(x))
+    got = list(runner.run(x).values())
+    reference = [t.numpy() for t in (expected if isinstance(expected, (list, tuple)) else
+                                     [getattr(expected, f) for f in expected.__dataclass_fields__])
+                 if isinstance(t, torch.Tensor)]
+    assert got and all(any(g.shape == r.shape and np.allclose(g, r, atol=1e-4) for r in reference) for g in got)
+
 
 def test_both_students_see_the_same_batches_from_the_same_start():
     scenes = render_scenes(synthetic_cfg(), 3, seed=1)

@@ -21,7 +21,7 @@ from ..utils.io import write_json
 from . import depth_assets
 from .config import DemoOptions
 from .depth_data import (ETAS, EVAL_SIZE, REAL_SEED, STUDENT, TEACHER, TRAIN_SEED, VAL_SEED, DepthBatches,
-                         DepthEval, build_pose_machine, evaluate, real_like_cfg, render_scenes, synthetic_cfg)
+                         DepthEval, PoseMachineSpec, build_pose_machine, evaluate, real_like_cfg, render_scenes, synthetic_cfg)
 from .depth_train import StepSchedule, TrainLog, train_steps
 
 # Student steps per --minutes, from steps measured on the shared 2-core CPU with one torch thread (batch 8 of
@@ -34,7 +34,8 @@ KD_PARAMS = {"tau": 2, "alpha": 0.5, "gamma": 1.0, "mode": "stagewise"}  # the p
 COLUMNS = [("model", "label", "{}"), ("network", "model", "{}"), ("how it was made", "how", "{}"),
            ("F", "f", "{:.3f}"), ("AP %", "ap", "{:.1f}"), ("AR %", "ar", "{:.1f}"), ("F upper", "f_upper", "{:.3f}"),
            ("F real-like", "f_real", "{:.3f}"), ("max conf", "max_conf", "{:.2f}"), ("params (M)", "params_m", "{:.3f}"),
-           ("GFLOPs", "gflops", "{:.3f}"), ("PyTorch ms", "torch_ms", "{:.1f}"), ("train steps", "iterations", "{}"),
+           ("GFLOPs", "gflops", "{:.3f}"), ("PyTorch ms", "torch_ms", "{:.1f}"), ("onnxruntime ms", "onnx_ms", "{:.1f}"),
+           ("train steps", "iterations", "{}"),
            ("train s", "train_s", "{:.0f}")]
 
 
@@ -71,19 +72,31 @@ def _train(name: str, task, batches: DepthBatches, steps: int) -> TrainLog:
                            on_step=on_step)
 
 
-def measure_compute(model, threads: int, iters: int) -> dict[str, float]:
-    """Parameters, GFLOPs and batch-1 latency (PyTorch eager, median) at the whole-image input."""
+def measure_compute(model, spec: PoseMachineSpec, threads: int, iters: int,
+                    onnx_path: Path | None = None) -> dict[str, Any]:
+    """Parameters, GFLOPs and batch-1 latency (median) at the whole-image input: PyTorch eager and, with
+    ``onnx_path``, the network exported there (kdpose metadata, whole-image input size) run by onnxruntime."""
     import torch
 
-    from ..export import count_flops
-    from ..export.bench import time_fn, torch_threads
+    from ..export import OrtRunner, count_flops, export_onnx
+    from ..export.bench import bench_onnx, time_fn, torch_threads
 
     compute = count_flops(model, input_size=EVAL_SIZE, in_channels=1)
     x = torch.zeros(1, 1, EVAL_SIZE[1], EVAL_SIZE[0])
     model.eval()
     with torch_threads(threads), torch.inference_mode():
         lat = time_fn(lambda: model(x), warmup=2, iters=iters, max_seconds=4.0, min_iters=min(5, iters))
-    return {"params_m": compute.params / 1e6, "gflops": compute.gflops, "torch_ms": lat.median_ms}
+    out = {"params_m": compute.params / 1e6, "gflops": compute.gflops, "torch_ms": lat.median_ms,
+           "onnx_ms": None, "onnx": None}
+    if onnx_path is not None:
+        # the network is fully convolutional: the same weights in a twin built for the whole-image size
+        whole = build_pose_machine(spec, input_size=EVAL_SIZE)
+        whole.load_state_dict(model.state_dict())
+        export_onnx(whole, onnx_path, model_name=spec.kind)
+        runner = OrtRunner(onnx_path, threads=threads)
+        out["onnx_ms"] = bench_onnx(runner, batch=1, warmup=2, iters=iters, max_seconds=4.0).median_ms
+        out["onnx"] = str(onnx_path)
+    return out
 
 
 def _row(key: str, label: str, how: str, val: DepthEval, real: DepthEval, steps: int | None,
@@ -177,10 +190,12 @@ def run_depth_demo(opts: DemoOptions) -> dict[str, Any]:
              f"{plan.student_steps} steps", *evals["kd"], logs["kd"].steps, logs["kd"].seconds),
     ]
     nets = {"teacher": teacher, **students}
-    with clock.phase("parameters, GFLOPs and latency (batch 1, PyTorch)"):
+    with clock.phase("export to ONNX; parameters, GFLOPs and latency (batch 1, PyTorch and onnxruntime)"):
         for row in rows:
-            row["model"] = (TEACHER if row["key"] == "teacher" else STUDENT).name
-            row.update(measure_compute(nets[row["key"]], opts.threads, opts.bench_iters))
+            spec = TEACHER if row["key"] == "teacher" else STUDENT
+            row["model"] = spec.name
+            row.update(measure_compute(nets[row["key"]], spec, opts.threads, opts.bench_iters,
+                                       out / "onnx" / f"{row['key']}.onnx"))
 
     with clock.phase("draw skeletons and plots; write the report"):
         picks = pick_scenes(val, 4)
@@ -235,7 +250,8 @@ def run_depth_demo(opts: DemoOptions) -> dict[str, Any]:
                         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
             "verdict": verdict, "kd_better": won, "metric": "F", "command": demo_command(opts),
             "columns": [list(c) for c in COLUMNS], "rows": rows, "figures": figures, "notes": notes,
-            "files": [{"title": f"weights: {k}", "path": rel(weights_dir / f"{k}.safetensors")} for k in students],
+            "files": [{"title": f"weights: {k}", "path": rel(weights_dir / f"{k}.safetensors")} for k in students]
+                     + [{"title": f"ONNX: {r['label']}", "path": rel(r["onnx"])} for r in rows if r.get("onnx")],
             "commands": reproduce, "plan": dataclasses.asdict(plan), "kd_params": KD_PARAMS,
             "train_logs": {k: v.rows for k, v in logs.items()},
             "real_like": {r["key"]: {"AP": r["ap_real"], "AR": r["ar_real"], "F": r["f_real"]} for r in rows},

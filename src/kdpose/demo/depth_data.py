@@ -78,13 +78,14 @@ def render_scenes(cfg: SynthConfig, n: int, seed: int, split: str = "train") -> 
     return scenes
 
 
-def build_pose_machine(spec: PoseMachineSpec, seed: int | None = None):
-    """A fresh pose machine of ``spec`` at the demo's scale (``seed``: initialise deterministically)."""
+def build_pose_machine(spec: PoseMachineSpec, seed: int | None = None, input_size: tuple[int, int] = CROP_SIZE):
+    """A fresh pose machine of ``spec`` at the demo's scale (``seed``: initialise deterministically; ``input_size``:
+    the codec's (w, h), the training crop unless an export needs the whole-image size)."""
     from ..models.pose_machines import create_pose_machine
 
     if seed is not None:
         torch.manual_seed(seed)
-    model = create_pose_machine(spec.kind, spec.stages, width=spec.width, layout="coco", input_size=CROP_SIZE,
+    model = create_pose_machine(spec.kind, spec.stages, width=spec.width, layout="coco", input_size=input_size,
                                 sigma=SIGMA, nms_radius=NMS_RADIUS)
     model.model_name = spec.kind
     return model
