@@ -61,6 +61,8 @@ def train_one(row: str, seed: int, steps: int, train_scenes: int, out_file: str)
     from kdpose.distill.stagewise import StagewiseDistiller
     from kdpose.utils.io import write_json
 
+    if Path(out_file).is_file():  # finished meanwhile (another driver)
+        return json.loads(Path(out_file).read_text())
     torch.set_num_threads(1)
     start = time.perf_counter()
     train = render_scenes(synthetic_cfg(), train_scenes, TRAIN_SEED, "train")
