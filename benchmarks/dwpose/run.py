@@ -371,6 +371,13 @@ def summarise(run: Run, seeds: list[int], root: Path, scale: Scale = SCALES["gpu
             "wall_minutes": sum(m.get("minutes", 0.0) for m in done)}
 
 
+def _cell(stats: tuple[float, float] | None, digits: int = 1) -> str:
+    """``mean +- std`` in %, ``digits`` decimals (two where AP is still near 0), or ``n/a``."""
+    if stats is None or stats[0] is None:
+        return ap_cell(None, None)
+    return f"{100 * stats[0]:.{digits}f} +- {100 * stats[1]:.{digits}f}"
+
+
 def format_table(table: Table, summaries: dict[str, dict], seeds: list[int], quick: bool,
                  scale: Scale = SCALES["gpu"]) -> str:
     columns = list(scale.parts) + (["pck"] if scale.pck else [])
@@ -381,7 +388,7 @@ def format_table(table: Table, summaries: dict[str, dict], seeds: list[int], qui
              "| row | run | " + " | ".join(names) + " |", "|" + "---|" * (len(columns) + 2)]
     for label, name in table.rows:
         s = summaries[name]
-        cells = [ap_cell(*s["stats"].get(c, (None, None))) for c in columns]
+        cells = [_cell(s["stats"].get(c), digits=2 if scale.pck and c != "pck" else 1) for c in columns]
         seeds_note = " (1 run)" if not RUNS[name].seeded else "" if s["n"] == len(seeds) else f" ({s['n']} seeds)"
         lines.append(f"| {label.format(Teacher=teacher)} | `{name}`{seeds_note} | " + " | ".join(cells) + " |")
     flag = "" if scale.name == "gpu" else f" --scale {scale.name}"

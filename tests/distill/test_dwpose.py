@@ -346,7 +346,7 @@ def test_benchmark_driver_writes_tables_from_finished_runs(tmp_path, monkeypatch
     assert summary["stats"]["body"] == (0.25, 0.0) and summary["stats"]["pck"] == (0.75, 0.0)
     table = bench.format_table(bench.TABLES["table5"], {"baseline": summary, **{n: summary for n in (
         "baseline+s2", "teacher", "teacher+s2")}}, [0], False, cpu)
-    assert "| RTMPose-s + S2 | `teacher+s2` | 25.0 +- 0.0 | 75.0 +- 0.0 |" in table
+    assert "| RTMPose-s + S2 | `teacher+s2` | 25.00 +- 0.00 | 75.0 +- 0.0 |" in table
     assert "body AP | PCK@0.2" in table and "run.py table5 --scale cpu" in table
 
 
