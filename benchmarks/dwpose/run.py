@@ -340,7 +340,7 @@ def run_pck(work: Path, scale: Scale, model: str) -> float | None:
     # the run's own resolved recipe (a shipped teacher has none: the stage-1 recipe's data and model settings)
     config = yaml.safe_load((work / "config.yaml").read_text()) if (work / "config.yaml").is_file() else recipe
     cache = Path(config["data"].get("cache_dir") or work.parents[2] / "synth")
-    anns = sorted(glob.glob(str(cache / "val-*" / "person_keypoints_val.json")))
+    anns = sorted(glob.glob(str(cache / "val-*" / "*_val.json")))  # person_keypoints_val / coco_wholebody_val
     if not anns:
         return None
     layout = config["model"]["layout"]
