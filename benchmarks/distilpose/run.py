@@ -8,6 +8,10 @@ Examples:
     python benchmarks/distilpose/run.py --tables 4 5 6 --seeds 0 1 2 --device cuda
     python benchmarks/distilpose/run.py --tables 4 --seeds 0 --quick      # smoke run: tiny data, 1 epoch
     python benchmarks/distilpose/run.py --report-only                      # re-read finished runs
+    python benchmarks/distilpose/run.py --scale cpu --seeds 0 1 2          # CPU scale (about an hour of one core)
+
+``--scale cpu`` runs the tables in the setting of ``kdpose demo --method distilpose`` (CSPNeXt UDP heatmap teachers,
+DeepPose-CSPNeXt-t students from the shipped backbones, 64x96, 12 epochs): see benchmarks/distilpose/cpu.py.
 
 Outputs: ``<work-root>/<row>/seed<S>/`` (work dirs, default ``work_dirs/distilpose_bench``, git-ignored; the
 synthetic data is rendered once into ``<work-root>/synth``), ``<out>/results.json`` and ``<out>/results.md``.
@@ -110,7 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tables", nargs="+", default=["4", "5", "6"], choices=["4", "5", "6"])
     add_run_arguments(parser, "distilpose", "tiny data and one epoch (pipeline smoke test)")
+    parser.add_argument("--scale", choices=["gpu", "cpu"], default="gpu",
+                        help="cpu: the demo's setting, DeepPose-CSPNeXt-t students (minutes per run)")
+    parser.add_argument("--epochs", type=int, default=12, help="--scale cpu: epochs of every student row")
+    parser.add_argument("--no-markdown", action="store_true", help="--scale cpu: leave BENCHMARKS.md alone")
     args = parser.parse_args(argv)
+    if args.scale == "cpu":
+        return cpu_module().run_cpu(args)
 
     runs = [r for t, fn in (("4", table4), ("5", table5), ("6", table6)) if t in args.tables for r in fn()]
     root, cache = work_folders(args.work_root, args.quick)
@@ -136,6 +146,19 @@ def main(argv: list[str] | None = None) -> int:
     write_results(args.out, args.quick, results, format_report(results, args.seeds, args.quick))
     print(format_report(results, args.seeds, args.quick))
     return 0
+
+
+def cpu_module():
+    """benchmarks/distilpose/cpu.py, loaded by path (this driver also runs when a test loads it from its file)."""
+    import importlib.util
+
+    name = "distilpose_bench_cpu"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("cpu.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up while the file executes
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def format_report(results: list[dict], seeds: list[int], quick: bool) -> str:
