@@ -1,0 +1,118 @@
+"""Is the synthetic generator's default difficulty hard enough that a tiny model clearly under-performs a large one?
+
+Trains heatmap pose models of different sizes with one recipe (``configs/cspnext-t_udp_synth-body.yaml``: the
+generator's default difficulty, 3000 rendered 640x480 train images with 1-4 people, 200 val images, 96x128 input,
+3 epochs), only the network changed, and reports per-epoch COCO AP / AR, PCK@0.2 of the final weights (ground-truth
+boxes; readable where AP is near 0) and each network's params / GFLOPs, so the gap between sizes is measured on
+the same data, schedule and seed.
+
+Examples:
+    python benchmarks/synth_difficulty.py                                   # cspnext-t-udp vs cspnext-m-udp
+    python benchmarks/synth_difficulty.py --models cspnext-t-udp cspnext-s-udp cspnext-m-udp --seed 1
+    python benchmarks/synth_difficulty.py --report-only                     # re-read finished runs
+
+Runs go to ``<work-root>/<model>[-seed<S>]`` (one ``kdpose train`` subprocess each; finished runs are skipped,
+interrupted ones resumed); the table goes to BENCHMARKS.md between ``<!-- synth:difficulty -->`` markers.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/: the shared driver pieces
+
+from _miniature import CONFIGS, REPO, measure_cost, train, write_section  # noqa: E402
+
+RECIPE = "cspnext-t_udp_synth-body.yaml"
+BENCHMARKS_MD = REPO / "BENCHMARKS.md"
+
+
+def run_dir(root: Path, model: str, seed: int) -> Path:
+    return root / (model if seed == 0 else f"{model}-seed{seed}")
+
+
+def val_records(work: Path) -> list[dict]:
+    """The ``val`` records of a run's log.jsonl, in order (empty when there is none)."""
+    log = work / "log.jsonl"
+    if not log.is_file():
+        return []
+    return [r for r in map(json.loads, log.read_text().splitlines()) if r.get("kind") == "val"]
+
+
+def final_pck(work: Path, model: str) -> float | None:
+    """PCK@0.2 of the run's final weights on its val split (ground-truth boxes), cached in ``pck.json``."""
+    cached, weights = work / "pck.json", work / "final.safetensors"
+    if cached.is_file():
+        return json.loads(cached.read_text())["pck"]
+    if not weights.is_file():
+        return None
+    import yaml
+
+    from kdpose.demo.metrics import pck_on_val
+    from kdpose.inference import PoseEstimator
+
+    config = yaml.safe_load((work / "config.yaml").read_text())
+    cache = Path(config["data"]["cache_dir"])
+    anns = sorted(glob.glob(str((cache if cache.is_absolute() else REPO / cache) / "val-*" / "*_val.json")))
+    if not anns:
+        return None
+    estimator = PoseEstimator(model, weights=str(weights), layout=config["model"]["layout"],
+                              input_size=tuple(config["model"]["input_size"]), device="cpu")
+    value = pck_on_val(estimator, anns[0], config["model"]["layout"])
+    cached.write_text(json.dumps({"pck": value}))
+    return value
+
+
+def format_table(rows: list[dict], seed: int) -> str:
+    """Markdown: one row per model with AP per epoch, final AR / AP50 / PCK, params, GFLOPs and minutes."""
+    epochs = max((len(r["val"]) for r in rows), default=0)
+    head = " | ".join(f"AP ep{e + 1}" for e in range(epochs))
+    lines = [f"**Model size at the default difficulty** (recipe `configs/{RECIPE}`, only `model.name` changed, "
+             f"seed {seed}; AP / AR / PCK in %)", "",
+             f"| model | params (M) | GFLOPs | {head} | AP50 | AR | PCK@0.2 | minutes |",
+             "|---|---|---|" + "---|" * epochs + "---|---|---|---|"]
+    for r in rows:
+        aps = " | ".join(f"{100 * v['AP']:.2f}" for v in r["val"]) + " | n/a" * (epochs - len(r["val"]))
+        last = r["val"][-1] if r["val"] else {}
+        pck = "n/a" if r["pck"] is None else f"{100 * r['pck']:.1f}"
+        cells = [f"{100 * last[k]:.2f}" if k in last else "n/a" for k in ("AP50", "AR")]
+        minutes = f"{last['elapsed_min']:.0f}" if "elapsed_min" in last else "n/a"
+        lines.append(f"| {r['model']} | {r['params_m']:.2f} | {r['gflops']:.3f} | {aps} | {cells[0]} | {cells[1]} "
+                     f"| {pck} | {minutes} |")
+    models = " ".join(r["model"] for r in rows)
+    lines += ["", f"Command: `python benchmarks/synth_difficulty.py --models {models} --seed {seed}`"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=["cspnext-t-udp", "cspnext-m-udp"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--work-root", type=Path, default=REPO / "work_dirs" / "synth_difficulty")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--no-write", action="store_true", help="print the table, leave BENCHMARKS.md alone")
+    args = parser.parse_args(argv)
+    if not (CONFIGS / RECIPE).is_file():
+        parser.error(f"{CONFIGS / RECIPE}: recipe not found")
+
+    rows = []
+    for model in args.models:
+        work = run_dir(args.work_root, model, args.seed)
+        if not args.report_only:
+            train(RECIPE, work, [f"model.name={model}", f"train.seed={args.seed}", f"train.device={args.device}",
+                                 "train.threads=1"])
+        rows.append({"model": model, "val": val_records(work), "pck": final_pck(work, model),
+                     **measure_cost(model, (96, 128))})
+    table = format_table(rows, args.seed)
+    print(table)
+    if not args.no_write:
+        write_section("synth", "difficulty", table, BENCHMARKS_MD)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
