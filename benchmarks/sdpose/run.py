@@ -17,8 +17,14 @@ Tables (miniature analogues; the paper's 12 layers are the mini's 4, its "fewer 
   1     TokenPose-S-V1 vs SDPose-S-V1 at identical inference cost (same network, same FLOPs), plus SDPose-Reg
         (RLE, 1 vs 2 cycles).
 
+CPU scale (``--scale cpu``, rows and evaluation in benchmarks/sdpose/cpu.py): Tables 7, 6 and 5 with RTMPose-t's GAU
+as the cycled layer, from the shipped pre-trained backbone, minutes per run; AP and PCK@0.2 of the deployed network
+(Table 6: run with all its cycles), per-seed paired counts. Table 7 there is also Table 1's comparison at identical
+inference cost.
+
 Examples:
     python benchmarks/sdpose/run.py --tables 1 5 6 7 --seeds 0 1 2 --device cuda
+    python benchmarks/sdpose/run.py --scale cpu --tables 7 6 5         # ~12 new runs of 3 minutes of one core
     python benchmarks/sdpose/run.py --tables 7 --seeds 0 --quick       # smoke run: tiny data, 1 epoch
     python benchmarks/sdpose/run.py --report-only                       # re-read finished runs
 
@@ -38,6 +44,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the
 from _miniature import (REPO, add_run_arguments, ap_cell, measure_cost, train_seeds, work_folders,  # noqa: E402
                         write_results)
 from _miniature import write_section as write_marked_section  # noqa: E402
+
+
+def _load_cpu_module():
+    """benchmarks/sdpose/cpu.py, loaded by path under a unique name (a plain ``import cpu`` could collide)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("sdpose_bench_cpu", Path(__file__).with_name("cpu.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
+    spec.loader.exec_module(module)
+    return module
+
+
+cpu_scale = _load_cpu_module()
+CpuRow = cpu_scale.CpuRow
 
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
 RECIPE = "sdpose_mini_s_v1.yaml"
@@ -78,23 +99,71 @@ def _flow(mapping: dict) -> str:
     return "{" + items + "}"
 
 
-# CPU scale (``--scale cpu``): SDPose's MCT on RTMPose-t's own transformer layer (the RTMCC head's GAU over the
-# keypoint tokens; kdpose.models.heads.rtmcc), in the setting of ``kdpose demo --method sdpose``: the shipped
-# pre-trained CSPNeXt-t backbone, body-17, 64x96, the demo's 800 / 100 synthetic images, 12 epochs
-# (configs/dwpose_cpu_s1_s-t.yaml with its DWPose terms replaced by the sdpose task). From-scratch TokenPose minis
-# learn nothing in a CPU session; these networks do. L_kt weight 5e-3: the SimCC KL loss is ~1000x TokenPose's
-# heatmap MSE (docs/demo.md); RTMCC has no visual tokens, so no L_vt.
+# CPU scale (``--scale cpu``, benchmarks/sdpose/cpu.py): SDPose's MCT on RTMPose-t's own transformer layer (the
+# RTMCC head's GAU over the keypoint tokens; kdpose.models.heads.rtmcc), in the setting of ``kdpose demo --method
+# sdpose``: the shipped pre-trained CSPNeXt-t backbone, body-17, 64x96, the demo's 800 / 100 synthetic images,
+# 12 epochs (configs/dwpose_cpu_s1_s-t.yaml with its DWPose terms replaced by the sdpose task). From-scratch TokenPose
+# minis learn nothing in a CPU session; these networks do. L_kt weight 5e-3: the SimCC KL loss is ~1000x TokenPose's
+# heatmap MSE (docs/demo.md); RTMCC has no visual tokens, so no L_vt. Rows shared by tables are trained once.
 CPU_RECIPE = "dwpose_cpu_s1_s-t.yaml"
 CPU_INPUT_SIZE = (64, 96)
 CPU_W_KT = 5.0e-3
+NO_VT = "RTMCC has no visual tokens, so there is no L_vt"
 
 
-def table7_cpu() -> list[tuple[str, Run]]:
-    def sdpose(cycles: int) -> Run:
-        return Run(model="rtmpose-t", recipe=CPU_RECIPE, task={"cycles": cycles, "w_kt": CPU_W_KT})
+def _cpu_run(task: dict | None = None) -> Run:
+    return Run(model="rtmpose-t", recipe=CPU_RECIPE, task=task)
 
-    return [("1 cycle (RTMPose-t)", Run(model="rtmpose-t", recipe=CPU_RECIPE)), ("2 cycles, 2->1", sdpose(2)),
-            ("3 cycles, 3->2, 2->1", sdpose(3))]
+
+CPU_PLAIN = _cpu_run()                                           # 1 cycle, plain training (the DWPose baseline)
+
+
+def _cpu_sdpose(cycles: int) -> Run:
+    """2->1 / 3->2, 2->1: L_pose on every cycle + L_kt (= preset ``all``, and ``pose+kt``, without visual tokens)."""
+    return _cpu_run({"cycles": cycles, "w_kt": CPU_W_KT})
+
+
+def _cpu_no_distill(cycles: int) -> Run:
+    return _cpu_run({"cycles": cycles, "preset": "none"})        # L_pose on the last cycle only
+
+
+def table7_cpu() -> list[CpuRow]:
+    return [CpuRow("1 cycle (RTMPose-t)", CPU_PLAIN), CpuRow("2 cycles, 2->1", _cpu_sdpose(2)),
+            CpuRow("3 cycles, 3->2, 2->1", _cpu_sdpose(3))]
+
+
+def table6_cpu() -> list[CpuRow]:
+    return [CpuRow("1 cycle", CPU_PLAIN, 1), CpuRow("2 cycles", _cpu_no_distill(2), 2),
+            CpuRow("3 cycles", _cpu_no_distill(3), 3),
+            CpuRow("fewer layers, 2 / 3 cycles", None, note="RTMCC has a single GAU layer: nothing to remove")]
+
+
+def table5_cpu() -> list[CpuRow]:
+    return [CpuRow("none (last-cycle L_pose)", _cpu_no_distill(2), note="Table 6's 2-cycle run, deployed with 1"),
+            CpuRow("pose (L_pose on both cycles)", _cpu_run({"cycles": 2, "preset": "pose"})),
+            CpuRow("pose+kt", _cpu_sdpose(2), note="= all: Table 7's 2->1 run"),
+            CpuRow("pose+vt", None, note=f"{NO_VT}: it would train exactly as `pose`"),
+            CpuRow("kt (kt+vt without L_vt)", _cpu_run({"cycles": 2, "pose_cycles": "last", "use_kt": True,
+                                                         "use_vt": False, "w_kt": CPU_W_KT})),
+            CpuRow("all", None, note=f"{NO_VT}: it would train exactly as `pose+kt`"),
+            CpuRow("1 cycle, plain (reference)", CPU_PLAIN, note="Table 7's first row")]
+
+
+CPU_TABLES = {"5": table5_cpu, "6": table6_cpu, "7": table7_cpu}
+CPU_NOTES = {
+    "7": "Every row deploys the same one-cycle RTMPose-t (same params, GFLOPs, latency): this table is also Table 1's "
+         "'SDPose vs TokenPose at identical inference cost' at CPU scale, with RTMPose-t in TokenPose-S-V1's place. "
+         "Paper (TokenPose-S-V1, 12 layers): 69.5 / 72.3 / 71.7 AP.",
+    "6": "No self-distillation (preset `none`: L_pose on the last cycle only), deployed with ALL its cycles and "
+         "predicting from the last, as the paper's Table 6; the trainer's logged validation runs one cycle, so these "
+         "AP / PCK are re-evaluated with `head.set_cycles(N)`. Parameters are the same at every cycle count (one "
+         "shared GAU); GFLOPs and latency include every GAU pass. The paper's 'fewer layers' rows (4 instead of 12 "
+         "layers) have no analogue: RTMCC has one GAU layer. Paper (12 layers): 69.5 / 73.3 / 72.4 AP.",
+    "5": "2 GAU cycles, deployed with one (all rows: the plain RTMPose-t's params and FLOPs). RTMCC has no visual "
+         "tokens: the L_vt rows are not run (they would repeat `pose` and `pose+kt`); the paper's kt+vt row is "
+         "run as last-cycle L_pose + L_kt. L_kt weight 5e-3. Paper (SDPose-S-V1): 55.4 / 70.2 / 69.6 / 71.7 / "
+         "58.2 / 72.3 AP (none / pose / pose+kt / pose+vt / kt+vt / all).",
+}
 
 
 BASELINE = Run()                                   # one cycle, plain training = TokenPose-S-V1 (mini)
@@ -145,17 +214,13 @@ def compute_cost(run: Run, input_size: tuple[int, int] = INPUT_SIZE) -> dict:
     return _COSTS[key]
 
 
-def format_table(table: str, rows: list[dict], seeds: list[int], quick: bool, scale: str = "gpu") -> str:
+def format_table(table: str, rows: list[dict], seeds: list[int], quick: bool) -> str:
     note = ", QUICK smoke settings: numbers are meaningless" if quick else ""
-    where = ("synthetic body, 96x128" if scale == "gpu" else
-             "CPU scale: RTMPose-t from the shipped backbone, GAU cycles, synthetic body, 64x96, 12 epochs")
-    lines = [f"**Table {table}** ({where}, seeds {seeds}{note})", "",
+    lines = [f"**Table {table}** (synthetic body, 96x128, seeds {seeds}{note})", "",
              "| row | model (deployed) | AP (mean +- std) | params (M) | GFLOPs | CPU ms |",
              "|---|---|---|---|---|---|"]
     for r in rows:
-        ap = (ap_cell(r["ap_mean"], r["ap_std"]) if scale == "gpu" or r["ap_mean"] is None
-              else f"{100 * r['ap_mean']:.2f} +- {100 * r['ap_std']:.2f}")  # AP is still near 0 at this scale
-        lines.append(f"| {r['row']} | {r['model']} | {ap} | {r['params_m']:.3f} "
+        lines.append(f"| {r['row']} | {r['model']} | {ap_cell(r['ap_mean'], r['ap_std'])} | {r['params_m']:.3f} "
                      f"| {r['gflops']:.3f} | {r['cpu_ms']:.1f} |")
     return "\n".join(lines)
 
@@ -167,19 +232,23 @@ def write_section(key: str, text: str, path: Path = BENCHMARKS_MD) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tables", nargs="+", default=["1", "5", "6", "7"], choices=sorted(TABLES))
+    parser.add_argument("--tables", nargs="+", default=None, choices=sorted(TABLES),
+                        help="default: 1 5 6 7 (gpu), 7 6 5 (cpu; --scale cpu has no Table 1: see its Table 7)")
     add_run_arguments(parser, "sdpose", "tiny data, 1 epoch of 2 iterations (pipeline smoke test)")
     parser.add_argument("--no-markdown", action="store_true", help="do not rewrite the sections of BENCHMARKS.md")
     parser.add_argument("--scale", choices=["gpu", "cpu"], default="gpu",
-                        help="cpu: Table 7 on RTMPose-t's GAU cycles in the demo's setting (minutes per run)")
+                        help="cpu: Tables 5, 6, 7 on RTMPose-t's GAU cycles in the demo's setting (minutes per run)")
     args = parser.parse_args(argv)
 
-    cpu = args.scale == "cpu"
-    root, cache = work_folders(args.work_root / ("cpu" if cpu else ""), args.quick)
+    if args.scale == "cpu":
+        if args.tables and "1" in args.tables:
+            parser.error("--scale cpu has no Table 1: its Table 7 compares networks of identical inference cost")
+        args.tables = args.tables or ["7", "6", "5"]
+        return run_cpu(args)
+    args.tables = args.tables or ["1", "5", "6", "7"]
+    root, cache = work_folders(args.work_root, args.quick)
     base, quick = [f"train.device={args.device}", f"data.cache_dir={cache}"], QUICK if args.quick else []
-    if cpu and args.tables != ["7"]:
-        parser.error("--scale cpu has Table 7 only: --tables 7")
-    tables = {"7": table7_cpu()} if cpu else {t: TABLES[t]() for t in args.tables}
+    tables = {t: TABLES[t]() for t in args.tables}
     results: dict[str, dict] = {}
     for rows in tables.values():
         for _, run in rows:
@@ -188,21 +257,52 @@ def main(argv: list[str] | None = None) -> int:
             row = train_seeds(run.recipe, root / run.key, args.seeds,
                               lambda seed: base + [f"train.seed={seed}"] + quick + run.overrides(),
                               args.report_only)
-            results[run.key] = {**row, **compute_cost(run, CPU_INPUT_SIZE if cpu else INPUT_SIZE)}
+            results[run.key] = {**row, **compute_cost(run, INPUT_SIZE)}
     report, text = [], []
     for table, rows in tables.items():
         entries = [{"table": table, "row": label, "run": run.key,
                     "model": f"{run.model} {_flow(run.model_kwargs)}".replace(" {}", ""), **results[run.key]}
                    for label, run in rows]
         report += entries
-        section = format_table(table, entries, args.seeds, args.quick, args.scale)
+        section = format_table(table, entries, args.seeds, args.quick)
         seeds = " ".join(map(str, args.seeds))
-        flag = " --scale cpu" if cpu else ""
-        section += f"\n\nCommand: `python benchmarks/sdpose/run.py --tables {table} --seeds {seeds}{flag}`"
+        section += f"\n\nCommand: `python benchmarks/sdpose/run.py --tables {table} --seeds {seeds}`"
         text.append(section)
         if not args.quick and not args.no_markdown:
-            write_section(f"{'cpu-' if cpu else ''}table{table}", section)
-    write_results(args.out / "cpu" if cpu else args.out, args.quick, report, "\n\n".join(text) + "\n")
+            write_section(f"table{table}", section)
+    write_results(args.out, args.quick, report, "\n\n".join(text) + "\n")
+    print("\n\n".join(text))
+    return 0
+
+
+def run_cpu(args: argparse.Namespace) -> int:
+    """``--scale cpu``: train the missing runs of the selected CPU tables (each distinct configuration once, in
+    table order), then evaluate every row's deployed network (AP, PCK@0.2) and write the tables."""
+    root, cache = work_folders(args.work_root / "cpu", args.quick)
+    base, quick = [f"train.device={args.device}", f"data.cache_dir={cache}"], QUICK if args.quick else []
+    tables = {t: CPU_TABLES[t]() for t in args.tables}
+    trained: set[str] = set()
+    for rows in tables.values():
+        for run in (row.run for row in rows if row.run is not None and row.run.key not in trained):
+            trained.add(run.key)
+            train_seeds(run.recipe, root / run.key, args.seeds,
+                        lambda seed: base + [f"train.seed={seed}"] + quick + run.overrides(), args.report_only)
+    report, text = [], []
+    seeds = " ".join(map(str, args.seeds))
+    setting = ("CPU scale: RTMPose-t from the shipped backbone, GAU cycles, synthetic body, 64x96, 12 epochs, "
+               f"seeds [{seeds}]" + (", QUICK smoke settings: numbers are meaningless" if args.quick else ""))
+    for table, rows in tables.items():
+        entries = cpu_scale.build_entries(rows, root, args.seeds, CPU_INPUT_SIZE)
+        report += [{"table": table, **e} for e in entries]
+        ref = next(row.label for row in rows if row.run is not None)
+        note = (f"AP and PCK@0.2 in %, mean +- std over seeds {seeds}; paired: the seeds on which the row is above "
+                f"`{ref}`. {CPU_NOTES[table]}\n\nCommand: `python benchmarks/sdpose/run.py --scale cpu --tables "
+                f"{table} --seeds {seeds}`")
+        section = cpu_scale.format_table(f"Table {table} ({setting})", entries, ref, note)
+        text.append(section)
+        if not args.quick and not args.no_markdown:
+            write_section(f"cpu-table{table}", section)
+    write_results(args.out / "cpu", args.quick, report, "\n\n".join(text) + "\n")
     print("\n\n".join(text))
     return 0
 

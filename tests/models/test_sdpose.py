@@ -346,3 +346,89 @@ def test_coco_recipes_build(variant, cycles):
     assert task.cycles == cycles and task.pairs == consecutive_pairs(cycles)
     assert task.weights == {"kt": 5e-6, "vt": 5e-6} and task.pose_all and not task.detach_target
     assert (task.rle is not None) == (variant == "reg")
+
+
+# ------------------------------------------------------------------------------------------------ CPU-scale tables
+def test_cpu_benchmark_rows_share_runs_and_build():
+    # Tables 5 / 6 / 7 at CPU scale: 7 distinct trainings; Table 5's pose+kt IS Table 7's 2->1 run and its "none" IS
+    # Table 6's 2-cycle run (deployed with 1 cycle there, 2 here); the L_vt rows are n/a (RTMCC has no visual tokens)
+    from pathlib import Path
+
+    from kdpose.engine.build import build_model, build_task
+    from kdpose.engine.config import load_recipe
+
+    run = _driver()
+    t5, t6, t7 = (run.CPU_TABLES[k]() for k in ("5", "6", "7"))
+    rows = {r.run.key: r.run for r in t5 + t6 + t7 if r.run is not None}
+    assert len(rows) == 7
+    by_label = {r.label.split(" ")[0]: r for r in t5}
+    assert by_label["pose+kt"].run.key == t7[1].run.key and by_label["none"].run.key == t6[1].run.key
+    assert by_label["pose+vt"].run is None and by_label["all"].run is None and t6[-1].run is None
+    assert [r.deploy_cycles for r in t6[:3]] == [1, 2, 3] and {r.deploy_cycles for r in t5 + t7} == {1}
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    switches = {}
+    for key, row in rows.items():
+        task = build_task(load_recipe(configs / row.recipe, row.overrides()), build_model(load_recipe(
+            configs / row.recipe, row.overrides()).model))
+        switches[key] = None if row.task is None else (task.cycles, task.pose_all, task.use_kt)
+    assert switches[t6[0].run.key] is None
+    assert [switches[by_label[k].run.key] for k in ("none", "pose", "pose+kt", "kt")] == [
+        (2, False, False), (2, True, False), (2, True, True), (2, False, True)]
+    assert switches[t6[2].run.key] == (3, False, False) and switches[t7[2].run.key] == (3, True, True)
+
+
+def test_cpu_entries_paired_counts_and_table():
+    from pathlib import Path
+
+    run = _driver()
+    cpu = run.cpu_scale
+    rows = run.table6_cpu()
+    fake = {("plain", 1): [0.5, 0.6, 0.7], ("none__", 2): [0.55, 0.5, 0.8], ("none__", 3): [0.4, None, 0.6]}
+
+    def metrics(work, cycles):  # work = root/<key>/seed<S>
+        seed = int(work.name[4:])
+        values = next(v for (k, c), v in fake.items() if work.parent.name.endswith(k) and c == cycles)
+        return {"ap": None if values[seed] is None else values[seed] / 100, "pck": values[seed]}
+
+    entries = cpu.build_entries(rows, Path("/nonexistent"), [0, 1, 2], (64, 96), metrics=metrics,
+                                cost=lambda name, size, cycles: {"params_m": 3.2, "gflops": 0.05 * cycles,
+                                                                 "cpu_ms": 7.0})
+    ref, two, three, na = entries
+    assert ref["pck_wins"] is None and ref["pck_mean"] == pytest.approx(0.6) and ref["pck_std"] == pytest.approx(0.1)
+    assert two["pck_wins"] == (2, 3) and two["ap_wins"] == (2, 3)
+    assert three["pck_wins"] == (0, 2) and three["pck_mean"] == pytest.approx(0.5)  # seed 1 unfinished: left out
+    assert na["run"] is None
+    text = cpu.format_table("T6", entries, "1 cycle", "note")
+    lines = text.splitlines()
+    assert "| 2 cycles | 2 | 0.62 +- 0.16 | 61.7 +- 16.1 | 2/3 / 2/3 | 3.200 | 0.100 | 7.0 |" in lines
+    assert any(line.startswith("| 1 cycle | 1 |") and "| ref |" in line for line in lines)
+    assert f"| fewer layers, 2 / 3 cycles | n/a: {rows[-1].note} | | | | | | |" in lines
+
+
+def test_cpu_deployed_network_runs_every_cycle(tmp_path):
+    # Table 6 re-evaluates the trained weights with head.set_cycles(N); cached results are read back, not recomputed
+    import json
+    import shutil
+    from pathlib import Path
+
+    cpu = _driver().cpu_scale
+    torch.manual_seed(0)
+    model = create_model("rtmpose-t", input_size=(64, 96)).eval()
+    save_weights(model, tmp_path / "final.safetensors")
+    shutil.copy(Path(__file__).resolve().parents[2] / "configs" / "dwpose_cpu_s1_s-t.yaml", tmp_path / "config.yaml")
+    deployed, _ = cpu._load_deployed(tmp_path, 2)
+    x = torch.randn(1, 3, 96, 64)
+    with torch.no_grad():
+        one_cycle = model(x).x
+        model.head.set_cycles(2)
+        torch.testing.assert_close(deployed(x).x, model(x).x, rtol=1e-4, atol=1e-14)
+        two_cycles = deployed(x).x
+    assert deployed.head.cycles == 2  # outputs are ~1e-9 at init: compare relative to their size
+    assert (two_cycles - one_cycle).abs().max() > 0.1 * one_cycle.abs().max()
+    (tmp_path / "log.jsonl").write_text(json.dumps({"kind": "val", "AP": 0.002}) + "\n")
+    (tmp_path / "pck.json").write_text(json.dumps({"pck": 0.75}))
+    (tmp_path / "deploy_c3.json").write_text(json.dumps({"ap": 0.001, "pck": 0.7}))
+    assert cpu.deployed_metrics(tmp_path, 1) == {"ap": 0.002, "pck": 0.75}
+    assert cpu.deployed_metrics(tmp_path, 3) == {"ap": 0.001, "pck": 0.7}
+    one, two = cpu.deployed_cost("rtmpose-t", (64, 96), 1), cpu.deployed_cost("rtmpose-t", (64, 96), 2)
+    assert one["params_m"] == two["params_m"] and two["gflops"] > one["gflops"]
