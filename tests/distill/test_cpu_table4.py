@@ -1,0 +1,102 @@
+"""The CPU-scale depth Table IV driver (benchmarks/pose_machines/cpu_table4.py): its PCK@0.2, the domain batches,
+the paired per-seed counts of the report, and a tiny end-to-end run (random stand-in for the shipped model)."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from kdpose.demo import depth_assets
+from kdpose.demo.depth_data import (STUDENT, DepthBatches, build_pose_machine, real_like_cfg, render_scenes,
+                                    synthetic_cfg)
+
+PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "pose_machines" / "cpu_table4.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("pose_machines_cpu_table4", PATH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop(spec.name, None)
+
+
+def test_pck_at_counts_keypoints_within_kappa_times_box_height(bench):
+    gt = np.stack([np.arange(17) * 5.0, np.full(17, 50.0)], -1)[None]  # one person, box height 100 px
+    scene = SimpleNamespace(keypoints=gt, visible=np.ones((1, 17)), boxes=np.array([[0.0, 0.0, 90.0, 100.0]]))
+    pred = gt.copy()
+    pred[0, :5, 1] += 30.0  # 0.3 h away: missed at kappa 0.2, found at 0.35
+    preds = [(pred, np.ones((1, 17)))]
+    assert bench.pck_at(preds, [scene]) == pytest.approx(100 * 12 / 17)
+    assert bench.pck_at(preds, [scene], kappa=0.35) == pytest.approx(100.0)
+    assert bench.pck_at([(np.zeros((0, 17, 2)), np.zeros((0, 17)))], [scene]) == 0.0  # nobody predicted
+
+
+def test_domain_batches_pair_labelled_source_with_unlabelled_target_inputs(bench):
+    model = build_pose_machine(STUDENT, seed=0)
+    syn, real = render_scenes(synthetic_cfg(), 3, 1, "train"), render_scenes(real_like_cfg(), 2, 3, "train")
+    source, target = DepthBatches(syn, model.codec, 8, 0), DepthBatches(real, model.codec, 8, 7)
+    batch = bench.DomainBatches(source, target).batch(4)
+    assert torch.equal(batch.inputs, batch.source.inputs)  # what train_steps logs the confidence on
+    assert torch.equal(batch.source.inputs, source.batch(4).inputs)  # same step, same crops
+    assert torch.equal(batch.target_inputs, target.batch(4).inputs)
+    assert batch.source.inputs.shape == (3, 1, 184, 184) and batch.target_inputs.shape == (2, 1, 184, 184)
+
+
+def _fake(f_real: float, **extra) -> dict:
+    keys = ("f_real", "f_real_upper", "ap_real", "ar_real", "pck_real", "f_syn", "f_syn_upper", "ap_syn", "ar_syn")
+    return {**{k: f_real for k in keys}, **extra}
+
+
+def test_report_counts_seeds_against_the_shipped_and_step_matched_rows(bench):
+    results = {"shipped": {s: {"eval": _fake(0.30)} for s in (0, 1, 2)},
+               "synthetic": {s: {"eval": _fake(f)} for s, f in zip((0, 1, 2), (0.28, 0.33, 0.31))},
+               "finetune": {s: {"eval": _fake(f)} for s, f in zip((0, 1, 2), (0.40, 0.29, 0.35))},
+               "ada": {s: {"min_loss": _fake(0.27, cr=0.25, selected_step=51),
+                           "max_confusion": _fake(0.10, cr=0.5, selected_step=250)} for s in (0, 1, 2)}}
+    text = bench.format_table(results, [0, 1, 2], 250, 5e-4, "--seeds 0 1 2")
+    rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in text.splitlines() if line.startswith("| ")}
+    assert rows["synthetic only (shipped, 3500 steps)"][1] == "1 model"
+    assert rows["synthetic only, + 250 steps"][-2:] == ["2/3", "- |"]
+    assert rows["finetune on labelled real-like, 250 steps"][-2:] == ["2/3", "2/3 |"]  # 0.40 > 0.28, 0.35 > 0.31
+    assert rows["ADA, 250 steps, min pose loss"][-3:] == ["0.25 / 51,51,51", "0/3", "0/3 |"]
+    assert rows["finetune on labelled real-like, 250 steps"][2] == "0.347 +- 0.055"
+    assert "synthetic w/o background fusion" not in text  # a run not made is left out, not shown as zeros
+    assert bench.paired({0: {"f_real": 1.0}}, {}) == "n/a"
+
+
+def test_tiny_run_trains_selects_writes_and_resumes(bench, tmp_path, monkeypatch):
+    calls = []
+
+    def stand_in():  # a small random network in place of the shipped Nw=64 model
+        calls.append(1)
+        return build_pose_machine(STUDENT, seed=3).eval()
+
+    monkeypatch.setattr(depth_assets, "load_depth_teacher", stand_in)
+    md = tmp_path / "BENCHMARKS.md"
+    md.write_text("# B\n\n<!-- pose_machines:cpu-table4 -->\nPLACEHOLDER\n<!-- /pose_machines:cpu-table4 -->\ntail\n")
+    argv = ["--seeds", "0", "--steps", "10", "--runs", "shipped", "ada", "--scenes", "4", "3", "2", "2",
+            "--work", str(tmp_path / "work"), "--markdown", str(md), "--results", str(tmp_path / "res")]
+    torch.manual_seed(0)
+    assert bench.main(argv) == 0
+    run = json.loads((tmp_path / "work" / "ada" / "seed0_steps10_scenes4-3-2-2.json").read_text())
+    assert [h["step"] for h in run["history"]] == [3, 5, 7, 9, 10]  # 5 snapshots over the run
+    assert all(0 <= h["confusion"] <= h["images"] == 4 for h in run["history"])
+    assert [h["lambda"] for h in run["history"]] == sorted(h["lambda"] for h in run["history"])  # rising schedule
+    losses = [h["val_pose_loss"] for h in run["history"]]
+    assert run["min_loss"]["selected_step"] == run["history"][int(np.argmin(losses))]["step"]
+    assert 0.0 <= run["max_confusion"]["cr"] <= 1.0
+    text = md.read_text()
+    assert "PLACEHOLDER" not in text and text.endswith("tail\n") and "| ADA, 10 steps, min pose loss | 1 |" in text
+    assert "--scenes 4 3 2 2" in text and "on 2 real-like test scenes" in text
+    assert "synthetic only, + 10 steps" not in text  # not run
+    n = len(calls)
+    assert bench.main(argv) == 0 and len(calls) == n  # finished runs are read back, not retrained
