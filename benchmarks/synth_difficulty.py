@@ -10,6 +10,7 @@ Examples:
     python benchmarks/synth_difficulty.py                                   # cspnext-t-udp vs cspnext-m-udp
     python benchmarks/synth_difficulty.py --models cspnext-t-udp cspnext-s-udp cspnext-m-udp --seed 1
     python benchmarks/synth_difficulty.py --report-only                     # re-read finished runs
+    python benchmarks/synth_difficulty.py --set train.max_epochs=60 --device cuda --work-root work_dirs/sd60
 
 Runs go to ``<work-root>/<model>[-seed<S>]`` (one ``kdpose train`` subprocess each; finished runs are skipped,
 interrupted ones resumed); the table goes to BENCHMARKS.md between ``<!-- synth:difficulty -->`` markers.
@@ -93,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work-root", type=Path, default=REPO / "work_dirs" / "synth_difficulty")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra recipe override for every model (e.g. train.max_epochs=60); use a new --work-root")
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--no-write", action="store_true", help="print the table, leave BENCHMARKS.md alone")
     args = parser.parse_args(argv)
@@ -104,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         work = run_dir(args.work_root, model, args.seed)
         if not args.report_only:
             train(RECIPE, work, [f"model.name={model}", f"train.seed={args.seed}", f"train.device={args.device}",
-                                 "train.threads=1"])
+                                 "train.threads=1", *args.sets])
         rows.append({"model": model, "val": val_records(work), "pck": final_pck(work, model),
                      **measure_cost(model, (96, 128))})
     table = format_table(rows, args.seed)
