@@ -202,7 +202,7 @@ class TokenHeadBase(nn.Module):
 
 
 class TokenPoseHead(TokenHeadBase):
-    """TokenPose: tokens -> per-keypoint MLP -> heatmaps at the feature resolution (heatmap = feature map size).
+    """TokenPose: tokens -> per-keypoint MLP -> heatmaps at the feature resolution (or ``heatmap_size``).
 
     The MLP is ``LN(D) -> Linear(D, hidden) -> LN(hidden) -> Linear(hidden, H*W)`` when ``D <= hidden / 2``
     (hidden = H*W / 8 by default), else ``LN(D) -> Linear(D, H*W)`` (TokenPose-L's concatenated tokens).
@@ -211,10 +211,14 @@ class TokenPoseHead(TokenHeadBase):
 
     def __init__(self, in_channels: int, feature_size: Sequence[int], patch_size: Sequence[int],
                  num_keypoints: int, dim: int = 192, group_depths: Sequence[int] = (12,), heads: int = 8,
-                 mlp_ratio: float = 3.0, scale_with_head: bool = True, hidden_dim: int | None = None):
+                 mlp_ratio: float = 3.0, scale_with_head: bool = True, hidden_dim: int | None = None,
+                 heatmap_size: Sequence[int] | None = None):
         super().__init__(in_channels, feature_size, patch_size, num_keypoints, dim, group_depths, heads, mlp_ratio,
                          scale_with_head)
-        self.heatmap_size = (int(feature_size[0]), int(feature_size[1]))
+        # TokenPose predicts at the feature resolution; a coarser (stride-32) backbone passes the codec's stride-4
+        # size here, the MLP does not care where its tokens came from
+        size = feature_size if heatmap_size is None else heatmap_size
+        self.heatmap_size = (int(size[0]), int(size[1]))
         hw = self.heatmap_size[0] * self.heatmap_size[1]
         hidden = hw // 8 if hidden_dim is None else hidden_dim
         d = self.keypoint_dim
