@@ -251,14 +251,16 @@ def main(argv: list[str] | None = None) -> int:
                         metavar=("SYN", "REAL", "TEST", "VAL"), help="scene counts (smaller: smoke tests)")
     parser.add_argument("--work", type=Path, default=REPO / "work_dirs" / "pose_machines_cpu_table4")
     parser.add_argument("--report-only", action="store_true")
-    parser.add_argument("--markdown", type=Path, default=REPO / "BENCHMARKS.md")
+    parser.add_argument("--markdown", type=Path, default=REPO / "BENCHMARKS.md", help="'-': do not write it")
+    parser.add_argument("--section", default="cpu-table4", help="the BENCHMARKS.md marker key")
     parser.add_argument("--results", type=Path, default=HERE / "results")
     args = parser.parse_args(argv)
 
     default_scenes = args.scenes == [N_TRAIN, N_REAL_TRAIN, N_TEST, N_VAL]
     scenes = "" if default_scenes else "_scenes" + "-".join(map(str, args.scenes))
+    lr_tag = "" if args.lr == 5e-4 else f"_lr{args.lr:g}"
     files = {(run, seed): args.work / run / (f"eval{scenes}.json" if run == "shipped" else
-                                             f"seed{seed}_steps{args.steps}{scenes}.json")
+                                             f"seed{seed}_steps{args.steps}{lr_tag}{scenes}.json")
              for seed in args.seeds for run in args.runs}  # seed-major: every run gets a seed first
     todo = [(run, seed) for (run, seed), f in files.items() if not f.is_file()]
     todo = list(dict.fromkeys((r, s if r != "shipped" else args.seeds[0]) for r, s in todo))
@@ -284,15 +286,17 @@ def main(argv: list[str] | None = None) -> int:
     command = f"--seeds {' '.join(map(str, args.seeds))} --steps {args.steps} --runs {' '.join(args.runs)}"
     command += f" --lr {args.lr:g}" if args.lr != 5e-4 else ""
     command += f" --scenes {' '.join(map(str, args.scenes))}" if scenes else ""
+    command += f" --section {args.section}" if args.section != "cpu-table4" else ""
     text = format_table(results, args.seeds, args.steps, args.lr, command, tuple(args.scenes))
     print(text)
     args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "cpu_table4.json").write_text(json.dumps(
+    stem = "cpu_table4" if args.section == "cpu-table4" else args.section.replace("-", "_")
+    (args.results / f"{stem}.json").write_text(json.dumps(
         {run: {s: {k: v for k, v in d.items() if k != "log"} for s, d in ds.items()} for run, ds in results.items()},
         indent=1))
-    (args.results / "cpu_table4.md").write_text(text + "\n")
+    (args.results / f"{stem}.md").write_text(text + "\n")
     if args.markdown is not None and str(args.markdown) != "-":
-        write_section("pose_machines", "cpu-table4", text, args.markdown)
+        write_section("pose_machines", args.section, text, args.markdown)
     return 0
 
 
