@@ -6,7 +6,8 @@ the DeepPose regression network on RTMPose-t's backbone (``deeppose-cspnext-t``,
 shipped CSPNeXt-t backbone, body-17, input 64x96, the demo's synthetic data (800 train / 100 val images), 12 epochs.
 Recipes: configs/distilpose_cpu_teacher_{s,t}.yaml, configs/distilpose_cpu_deeppose_t.yaml. Rows shared by several
 tables (the plain student, + L_SH, the cs+sh student) are trained once. The token rows of Table 4 (L_KT, L_VT, TDE,
-all) need a token student (the from-scratch TokenPose minis learn nothing at this scale): they are listed as not applicable.
+all) need a token student (the from-scratch TokenPose minis learn nothing at this scale): they are listed as not
+applicable.
 
 Each table gives AP (%, two decimals: it is near 0 here) and PCK@0.2 (ground-truth boxes, readable where AP is not)
 as mean +- std over the seeds, the per-seed paired count against the table's reference row, and the deployed
