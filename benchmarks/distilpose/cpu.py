@@ -6,8 +6,10 @@ the DeepPose regression network on RTMPose-t's backbone (``deeppose-cspnext-t``,
 shipped CSPNeXt-t backbone, body-17, input 64x96, the demo's synthetic data (800 train / 100 val images), 12 epochs.
 Recipes: configs/distilpose_cpu_teacher_{s,t}.yaml, configs/distilpose_cpu_deeppose_t.yaml. Rows shared by several
 tables (the plain student, + L_SH, the cs+sh student) are trained once. The token rows of Table 4 (L_KT, L_VT, TDE,
-all) need a token student (the from-scratch TokenPose minis learn nothing at this scale): they are listed as not
-applicable.
+all) need tokens in both networks (and the from-scratch TokenPose minis learn nothing at this scale): table ``4t``
+runs the whole ablation on the token pair of ``kdpose.models.token_cspnext`` (a TokenPose head on the shipped
+CSPNeXt-s -> a TokenReg student on the shipped CSPNeXt-t: stride-32 tokens, d 96, 2 layers), recipes
+configs/distilpose_cpu_token_{teacher_s,t}.yaml.
 
 Each table gives AP (%, two decimals: it is near 0 here) and PCK@0.2 (ground-truth boxes, readable where AP is not)
 as mean +- std over the seeds, the per-seed paired count against the table's reference row, and the deployed
@@ -29,12 +31,14 @@ DEFAULT_EPOCHS = 12
 TEACHERS = {  # run name -> (recipe, zoo model, label)
     "teacher-s": ("distilpose_cpu_teacher_s.yaml", "cspnext-s-udp", "CSPNeXt-s UDP heatmap"),
     "teacher-t": ("distilpose_cpu_teacher_t.yaml", "cspnext-t-udp", "CSPNeXt-t UDP heatmap"),
+    "token-teacher-s": ("distilpose_cpu_token_teacher_s.yaml", "tokenpose-cspnext-s", "TokenPose on CSPNeXt-s"),
 }
+TOKEN_RECIPE, TOKEN_MODEL = "distilpose_cpu_token_t.yaml", "distilpose-cspnext-t"
 NO_CONFIDENCE = "model.kwargs={use_confidence: false}"  # nothing trains s_k without L_CS: decode score 1
 QUICK = ["data.train.synthetic_images=24", "data.val.synthetic_images=8", "data.batch_size=8",
          "data.val_batch_size=16", "train.max_epochs=1", "train.stage2_epochs=0", "eval.interval=1",
          "train.epoch_iters=3", "schedule.warmup_iters=2", "train.log_interval=1"]
-NOT_APPLICABLE = "n/a at CPU scale (no tokens in a CNN student)"
+NOT_APPLICABLE = "n/a: no tokens in a CNN student (token student: table 4t)"
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,8 @@ class StudentRun:
     name: str
     preset: str | None
     teacher: str = "teacher-s"
+    recipe: str = STUDENT_RECIPE
+    model: str = STUDENT_MODEL
 
     def overrides(self, teacher_dir: Path) -> list[str]:
         if self.preset is None:
@@ -51,11 +57,21 @@ class StudentRun:
         over = [f"distill.teacher={TEACHERS[self.teacher][1]}",
                 f"distill.teacher_weights={teacher_dir / 'final.safetensors'}",
                 f"distill.params={{preset: '{self.preset}'}}"]
-        return over + ([] if "cs" in self.preset else [NO_CONFIDENCE])
+        from kdpose.distill.distilpose import TABLE4_PRESETS
+
+        uses_cs = TABLE4_PRESETS[self.preset][0]  # ("all" trains the confidence too)
+        return over + ([] if uses_cs else [NO_CONFIDENCE])
+
+
+def _token_run(preset: str | None) -> StudentRun:
+    return StudentRun(f"token-{preset or 'baseline'}", preset, "token-teacher-s", TOKEN_RECIPE, TOKEN_MODEL)
 
 
 STUDENTS = {r.name: r for r in [StudentRun("baseline", None), StudentRun("cs", "cs"), StudentRun("sh", "sh"),
-                                StudentRun("cs+sh", "cs+sh"), StudentRun("cs+sh-from-t", "cs+sh", "teacher-t")]}
+                                StudentRun("cs+sh", "cs+sh"), StudentRun("cs+sh-from-t", "cs+sh", "teacher-t"),
+                                *(_token_run(p) for p in (None, "kt", "vt", "tde", "all"))]}
+PAPER_TABLE4 = ("paper (TokenPose-S student, COCO val AP): baseline 56.0, one Simulated-Heatmaps term 63.2 / 56.4, "
+                "L_CS + L_SH 64.1, KT 67.1, VT 61.7, TDE 67.5, all 71.6")
 
 
 @dataclass(frozen=True)
@@ -73,8 +89,13 @@ TABLES = {t.key: t for t in [
     CpuTable("4", "Table 4 (CPU scale): knowledge-transfer ablation, teacher CSPNeXt-s UDP -> DeepPose-CSPNeXt-t",
              (("baseline (no KD)", "baseline"), ("+ L_CS", "cs"), ("+ L_SH", "sh"), ("+ L_CS + L_SH", "cs+sh"),
               ("+ L_KT", None), ("+ L_VT", None), ("+ TDE (L_KT + L_VT)", None), ("all", None)),
-             "baseline", "paper (TokenPose-S student, COCO val AP): baseline 56.0, one Simulated-Heatmaps term "
-             "63.2 / 56.4, L_CS + L_SH 64.1, KT 67.1, VT 61.7, TDE 67.5, all 71.6"),
+             "baseline", PAPER_TABLE4),
+    CpuTable("4t", "Table 4 (CPU scale, token pair): TokenPose-CSPNeXt-s teacher -> DistilPose-CSPNeXt-t "
+             "(TokenReg) student",
+             (("teacher TokenPose-CSPNeXt-s", "token-teacher-s"), ("baseline (no KD)", "token-baseline"),
+              ("+ L_KT", "token-kt"), ("+ L_VT", "token-vt"),
+              ("+ TDE (L_KT + L_VT)", "token-tde"), ("all", "token-all")),
+             "token-baseline", PAPER_TABLE4),
     CpuTable("5", "Table 5 (CPU scale): stronger teacher -> better student (cs+sh, DeepPose-CSPNeXt-t)",
              (("teacher CSPNeXt-t UDP (weaker)", "teacher-t"), ("student from CSPNeXt-t", "cs+sh-from-t"),
               ("teacher CSPNeXt-s UDP (stronger)", "teacher-s"), ("student from CSPNeXt-s", "cs+sh")),
@@ -204,11 +225,11 @@ def run_cpu(args) -> int:
             for name in students:
                 run = STUDENTS[name]
                 sets = base + student_sets(args.epochs) + [f"train.seed={seed}"]
-                train(STUDENT_RECIPE, dirs[name][seed], sets + run.overrides(dirs[run.teacher][0]))
+                train(run.recipe, dirs[name][seed], sets + run.overrides(dirs[run.teacher][0]))
     costs: dict[str, dict] = {}
     results = {}
     for name, work in dirs.items():
-        model = TEACHERS[name][1] if name in TEACHERS else STUDENT_MODEL
+        model = TEACHERS[name][1] if name in TEACHERS else STUDENTS[name].model
         if model not in costs:
             costs[model] = measure_cost(model, INPUT_SIZE)
         results[name] = {"run": name, "model": model, **summarise(work, model, cache), **costs[model]}

@@ -112,7 +112,8 @@ def model_of(run: Run) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tables", nargs="+", default=["4", "5", "6"], choices=["4", "5", "6"])
+    parser.add_argument("--tables", nargs="+", default=["4", "5", "6"], choices=["4", "4t", "5", "6"],
+                        help="4t: Table 4 on the CPU-scale token pair (--scale cpu only)")
     add_run_arguments(parser, "distilpose", "tiny data and one epoch (pipeline smoke test)")
     parser.add_argument("--scale", choices=["gpu", "cpu"], default="gpu",
                         help="cpu: the demo's setting, DeepPose-CSPNeXt-t students (minutes per run)")
@@ -121,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.scale == "cpu":
         return cpu_module().run_cpu(args)
+    if "4t" in args.tables:
+        parser.error("--tables 4t (the CSPNeXt token pair) is a --scale cpu table")
 
     runs = [r for t, fn in (("4", table4), ("5", table5), ("6", table6)) if t in args.tables for r in fn()]
     root, cache = work_folders(args.work_root, args.quick)

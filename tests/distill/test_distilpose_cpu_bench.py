@@ -95,3 +95,16 @@ def test_table4_lists_token_rows_as_not_applicable(cpu):
     text = cpu.format_table(cpu.TABLES["4"], results, [0, 1, 2], 12, quick=False)
     assert text.count(cpu.NOT_APPLICABLE) == 4
     assert "| + L_SH | `sh` | deeppose-cspnext-t | not run | not run |" in text
+
+
+def test_token_pair_rows(cpu, tmp_path):
+    teachers, students = cpu.needed(["4t"])
+    assert teachers == ["token-teacher-s"]
+    assert students == ["token-baseline", "token-kt", "token-vt", "token-tde", "token-all"]
+    assert {cpu.STUDENTS[s].recipe for s in students} == {"distilpose_cpu_token_t.yaml"}
+    assert {cpu.STUDENTS[s].model for s in students} == {"distilpose-cspnext-t"}
+    tde = cpu.STUDENTS["token-tde"].overrides(tmp_path)
+    assert "distill.teacher=tokenpose-cspnext-s" in tde and "distill.params={preset: 'tde'}" in tde
+    assert cpu.NO_CONFIDENCE in tde  # no L_CS: the confidence is never trained
+    assert cpu.NO_CONFIDENCE not in cpu.STUDENTS["token-all"].overrides(tmp_path)  # "all" includes L_CS
+    assert cpu.STUDENTS["token-baseline"].overrides(tmp_path) == ["distill.method=", cpu.NO_CONFIDENCE]
