@@ -149,7 +149,25 @@ def table5_cpu() -> list[CpuRow]:
             CpuRow("1 cycle, plain (reference)", CPU_PLAIN, note="Table 7's first row")]
 
 
-CPU_TABLES = {"5": table5_cpu, "6": table6_cpu, "7": table7_cpu}
+# Table 5 / 7 with visual tokens: the TokenPose head on the shipped CSPNeXt-t (``sdpose-cspnext-t``,
+# configs/sdpose_cpu_token_t.yaml: stride-32 tokens, d 96, 2 layers, 8 epochs), token weights as the paper (5e-6).
+CPU_TOKEN_RECIPE = "sdpose_cpu_token_t.yaml"
+
+
+def _cpu_token(task: dict | None = None) -> Run:
+    return Run(model="sdpose-cspnext-t", recipe=CPU_TOKEN_RECIPE, task=task)
+
+
+def table5t_cpu() -> list[CpuRow]:
+    return [CpuRow("1 cycle, plain (reference)", _cpu_token()),
+            CpuRow("pose (L_pose on both cycles)", _cpu_token({"cycles": 2, "preset": "pose"})),
+            CpuRow("pose+vt", _cpu_token({"cycles": 2, "preset": "pose+vt"})),
+            CpuRow("all (2 cycles, 2->1: L_pose + L_kt + L_vt)", _cpu_token({"cycles": 2}))]
+
+
+CPU_TABLES = {"5": table5_cpu, "6": table6_cpu, "7": table7_cpu, "5t": table5t_cpu}
+CPU_SETTINGS = {"5t": "CPU scale: TokenPose head on the shipped CSPNeXt-t (sdpose-cspnext-t), MCT cycles, synthetic "
+                      "body, 64x96, 8 epochs"}
 CPU_NOTES = {
     "7": "Every row deploys the same one-cycle RTMPose-t (same params, GFLOPs, latency): this table is also Table 1's "
          "'SDPose vs TokenPose at identical inference cost' at CPU scale, with RTMPose-t in TokenPose-S-V1's place. "
@@ -159,6 +177,10 @@ CPU_NOTES = {
          "AP / PCK are re-evaluated with `head.set_cycles(N)`. Parameters are the same at every cycle count (one "
          "shared GAU); GFLOPs and latency include every GAU pass. The paper's 'fewer layers' rows (4 instead of 12 "
          "layers) have no analogue: RTMCC has one GAU layer. Paper (12 layers): 69.5 / 73.3 / 72.4 AP.",
+    "5t": "2 MCT cycles of the 2-layer token encoder (keypoint AND visual tokens), deployed with one: every row is "
+          "the same network (params, FLOPs) as the plain one-cycle row. Token weights 5e-6 as the paper (the task "
+          "loss is TokenPose's heatmap MSE). Rows not run (budget): none, pose+kt, kt+vt. Paper (SDPose-S-V1): "
+          "1 cycle 69.5; pose 70.2 / pose+vt 71.7 / all 72.3 AP.",
     "5": "2 GAU cycles, deployed with one (all rows: the plain RTMPose-t's params and FLOPs). RTMCC has no visual "
          "tokens: the L_vt rows are not run (they would repeat `pose` and `pose+kt`); the paper's kt+vt row is "
          "run as last-cycle L_pose + L_kt. L_kt weight 5e-3. Paper (SDPose-S-V1): 55.4 / 70.2 / 69.6 / 71.7 / "
@@ -232,7 +254,7 @@ def write_section(key: str, text: str, path: Path = BENCHMARKS_MD) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tables", nargs="+", default=None, choices=sorted(TABLES),
+    parser.add_argument("--tables", nargs="+", default=None, choices=sorted(set(TABLES) | set(CPU_TABLES)),
                         help="default: 1 5 6 7 (gpu), 7 6 5 (cpu; --scale cpu has no Table 1: see its Table 7)")
     add_run_arguments(parser, "sdpose", "tiny data, 1 epoch of 2 iterations (pipeline smoke test)")
     parser.add_argument("--no-markdown", action="store_true", help="do not rewrite the sections of BENCHMARKS.md")
@@ -245,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--scale cpu has no Table 1: its Table 7 compares networks of identical inference cost")
         args.tables = args.tables or ["7", "6", "5"]
         return run_cpu(args)
+    if args.tables and not set(args.tables) <= set(TABLES):
+        parser.error(f"--tables {' '.join(sorted(set(args.tables) - set(TABLES)))}: --scale cpu tables only")
     args.tables = args.tables or ["1", "5", "6", "7"]
     root, cache = work_folders(args.work_root, args.quick)
     base, quick = [f"train.device={args.device}", f"data.cache_dir={cache}"], QUICK if args.quick else []
@@ -289,9 +313,10 @@ def run_cpu(args: argparse.Namespace) -> int:
                         lambda seed: base + [f"train.seed={seed}"] + quick + run.overrides(), args.report_only)
     report, text = [], []
     seeds = " ".join(map(str, args.seeds))
-    setting = ("CPU scale: RTMPose-t from the shipped backbone, GAU cycles, synthetic body, 64x96, 12 epochs, "
-               f"seeds [{seeds}]" + (", QUICK smoke settings: numbers are meaningless" if args.quick else ""))
     for table, rows in tables.items():
+        setting = (CPU_SETTINGS.get(table, "CPU scale: RTMPose-t from the shipped backbone, GAU cycles, synthetic "
+                                           "body, 64x96, 12 epochs") + f", seeds [{seeds}]"
+                   + (", QUICK smoke settings: numbers are meaningless" if args.quick else ""))
         entries = cpu_scale.build_entries(rows, root, args.seeds, CPU_INPUT_SIZE)
         report += [{"table": table, **e} for e in entries]
         ref = next(row.label for row in rows if row.run is not None)

@@ -56,3 +56,18 @@ def test_every_distilpose_term_trains_the_student_on_the_token_pair():
 def test_input_size_must_fit_the_token_grid():
     with pytest.raises(ValueError, match="multiple of 32"):
         create_model("distilpose-cspnext-t", input_size=(60, 96))
+
+
+def test_sdpose_cspnext_is_tokenpose_cspnext_with_cycles():
+    torch.manual_seed(0)
+    plain = create_model("tokenpose-cspnext-t", input_size=INPUT).eval()
+    sd = create_model("sdpose-cspnext-t", input_size=INPUT).eval()
+    assert sd.load_state_dict(plain.state_dict(), strict=True) is not None  # same parameter names and shapes
+    x = torch.randn(1, 3, INPUT[1], INPUT[0])
+    with torch.no_grad():
+        assert torch.equal(sd(x).heatmaps, plain(x).heatmaps)  # one deployed cycle = the plain model
+        feats = sd.backbone(x)
+        cycles = sd.head.forward_cycles(feats, 2)
+        assert len(cycles) == 2 and not torch.equal(cycles[0].visual, cycles[1].visual)
+        sd.head.set_cycles(2)
+        assert torch.allclose(sd(x).heatmaps, sd.head.forward_from_tokens(cycles[1]).heatmaps)

@@ -10,9 +10,12 @@ heatmap-pre-trained) RTMPose / ``cspnext-*-udp`` backbone starts them (``model.i
 | tokenpose-cspnext-s | CSPNeXt-s (512 ch) | TokenPose heatmap head, stride-4 heatmaps | heatmap teacher with tokens |
 | tokenpose-cspnext-t | CSPNeXt-t (384 ch) | TokenPose heatmap head | weaker teacher (Table 5) |
 | distilpose-cspnext-t | CSPNeXt-t (384 ch) | TokenReg: (x, y), s_k, (sigma_x, sigma_y) | DistilPose student |
+| sdpose-cspnext-t | CSPNeXt-t (384 ch) | TokenPose heatmap head with MCT cycles | SDPose at CPU scale |
 
 Every model has one visual token per stride-32 cell (patch 1x1: 6 tokens at 64x96, 48 at 192x256), d 96, 2
 layers, 4 heads, so teacher and student tokens have the same shapes and L_KT / L_VT / TDE apply.
+``sdpose-cspnext-t`` is ``tokenpose-cspnext-t`` (same parameter names) whose head runs ``cycles`` MCT cycles (default
+1: exactly ``tokenpose-cspnext-t``); SDPose's training cycles and losses belong to ``kdpose.distill.sdpose``.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from ..losses.regression import RegressionLoss
 from ..skeletons import get_skeleton
 from ._registry import register_model
 from .backbones.cspnext import CSPNeXt
+from .heads.mct import MCTTokenPoseHead
 from .heads.tokenpose import TokenPoseHead
 from .heads.tokenreg import TokenRegHead
 from .pose_model import PoseModel
@@ -51,13 +55,16 @@ def _token_grid(input_size: Sequence[int]) -> tuple[int, int]:
 
 def create_tokenpose_cspnext(size: str, name: str, layout: str = "coco", input_size: Sequence[int] = (192, 256),
                              dim: int = TOKENS["dim"], depth: int = TOKENS["depth"], heads: int = TOKENS["heads"],
-                             sigma: float = 2.0, encoding: str = "unbiased", decoding: str = "dark") -> PoseModel:
-    """TokenPose heatmap model on CSPNeXt-``size``: stride-32 tokens, stride-4 heatmaps (the codec's size)."""
+                             sigma: float = 2.0, encoding: str = "unbiased", decoding: str = "dark",
+                             cycles: int | None = None) -> PoseModel:
+    """TokenPose heatmap model on CSPNeXt-``size``: stride-32 tokens, stride-4 heatmaps (the codec's size);
+    ``cycles`` (not None) gives the head SDPose's MCT cycles."""
     skeleton = get_skeleton(layout)
     backbone = _backbone(size)
     heatmap_size = feature_size_of(input_size)
-    head = TokenPoseHead(backbone.out_channels, _token_grid(input_size), (1, 1), skeleton.num_keypoints, dim=dim,
-                         group_depths=(depth,), heads=heads, heatmap_size=heatmap_size)
+    head_cls, extra = (TokenPoseHead, {}) if cycles is None else (MCTTokenPoseHead, {"cycles": cycles})
+    head = head_cls(backbone.out_channels, _token_grid(input_size), (1, 1), skeleton.num_keypoints, dim=dim,
+                    group_depths=(depth,), heads=heads, heatmap_size=heatmap_size, **extra)
     codec = HeatmapCodec(input_size, heatmap_size=heatmap_size, sigma=sigma, encoding=encoding, decoding=decoding)
     return finish_model(PoseModel(backbone, head, codec, skeleton, loss_fn=HeatmapLoss()), name)
 
@@ -72,6 +79,12 @@ def tokenpose_cspnext_s(**kw) -> PoseModel:
 def tokenpose_cspnext_t(**kw) -> PoseModel:
     """TokenPose heatmap teacher on RTMPose-t's CSPNeXt-t (the weaker teacher)."""
     return create_tokenpose_cspnext("t", "tokenpose-cspnext-t", **kw)
+
+
+@register_model(name="sdpose-cspnext-t")
+def sdpose_cspnext_t(cycles: int = 1, **kw) -> PoseModel:
+    """SDPose on RTMPose-t's CSPNeXt-t: ``tokenpose-cspnext-t`` with MCT cycles (``cycles`` deployed)."""
+    return create_tokenpose_cspnext("t", "sdpose-cspnext-t", cycles=cycles, **kw)
 
 
 @register_model(name="distilpose-cspnext-t")
