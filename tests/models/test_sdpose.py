@@ -377,6 +377,26 @@ def test_cpu_benchmark_rows_share_runs_and_build():
     assert switches[t6[2].run.key] == (3, False, False) and switches[t7[2].run.key] == (3, True, True)
 
 
+def test_cpu_token_table_rows_switch_visual_token_losses():
+    # Table 5t: the token model (sdpose-cspnext-t) with visual tokens; the paper's token weights (5e-6)
+    from pathlib import Path
+
+    from kdpose.engine.build import build_model, build_task
+    from kdpose.engine.config import load_recipe
+
+    run = _driver()
+    rows = run.CPU_TABLES["5t"]()
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    switches = []
+    for row in rows:
+        recipe = load_recipe(configs / row.run.recipe, row.run.overrides())
+        assert recipe.model.name == "sdpose-cspnext-t" and row.deploy_cycles == 1
+        task = build_task(recipe, build_model(recipe.model))
+        switches.append(None if row.run.task is None else (task.cycles, task.pose_all, task.use_kt, task.use_vt,
+                                                           task.weights["vt"]))
+    assert switches == [None, (2, True, False, False, 5e-6), (2, True, False, True, 5e-6), (2, True, True, True, 5e-6)]
+
+
 def test_cpu_entries_paired_counts_and_table():
     from pathlib import Path
 
