@@ -160,14 +160,23 @@ def _cpu_token(task: dict | None = None) -> Run:
 
 def table5t_cpu() -> list[CpuRow]:
     return [CpuRow("1 cycle, plain (reference)", _cpu_token()),
+            CpuRow("none (last-cycle L_pose)", _cpu_token({"cycles": 2, "preset": "none"})),
             CpuRow("pose (L_pose on both cycles)", _cpu_token({"cycles": 2, "preset": "pose"})),
+            CpuRow("pose+kt", _cpu_token({"cycles": 2, "preset": "pose+kt"})),
             CpuRow("pose+vt", _cpu_token({"cycles": 2, "preset": "pose+vt"})),
+            CpuRow("kt+vt (last-cycle L_pose)", _cpu_token({"cycles": 2, "preset": "kt+vt"})),
             CpuRow("all (2 cycles, 2->1: L_pose + L_kt + L_vt)", _cpu_token({"cycles": 2}))]
 
 
-CPU_TABLES = {"5": table5_cpu, "6": table6_cpu, "7": table7_cpu, "5t": table5t_cpu}
-CPU_SETTINGS = {"5t": "CPU scale: TokenPose head on the shipped CSPNeXt-t (sdpose-cspnext-t), MCT cycles, synthetic "
-                      "body, 64x96, 8 epochs"}
+def table7t_cpu() -> list[CpuRow]:
+    return [CpuRow("1 cycle (TokenPose-CSPNeXt-t)", _cpu_token()), CpuRow("2 cycles, 2->1", _cpu_token({"cycles": 2})),
+            CpuRow("3 cycles, 3->2, 2->1", _cpu_token({"cycles": 3}))]
+
+
+CPU_TABLES = {"5": table5_cpu, "6": table6_cpu, "7": table7_cpu, "5t": table5t_cpu, "7t": table7t_cpu}
+_TOKEN_SETTING = ("CPU scale: TokenPose head on the shipped CSPNeXt-t (sdpose-cspnext-t), MCT cycles, synthetic "
+                  "body, 64x96, 8 epochs")
+CPU_SETTINGS = {"5t": _TOKEN_SETTING, "7t": _TOKEN_SETTING}
 CPU_NOTES = {
     "7": "Every row deploys the same one-cycle RTMPose-t (same params, GFLOPs, latency): this table is also Table 1's "
          "'SDPose vs TokenPose at identical inference cost' at CPU scale, with RTMPose-t in TokenPose-S-V1's place. "
@@ -179,8 +188,11 @@ CPU_NOTES = {
          "layers) have no analogue: RTMCC has one GAU layer. Paper (12 layers): 69.5 / 73.3 / 72.4 AP.",
     "5t": "2 MCT cycles of the 2-layer token encoder (keypoint AND visual tokens), deployed with one: every row is "
           "the same network (params, FLOPs) as the plain one-cycle row. Token weights 5e-6 as the paper (the task "
-          "loss is TokenPose's heatmap MSE). Rows not run (budget): none, pose+kt, kt+vt. Paper (SDPose-S-V1): "
-          "1 cycle 69.5; pose 70.2 / pose+vt 71.7 / all 72.3 AP.",
+          "loss is TokenPose's heatmap MSE). Paper (SDPose-S-V1): 1 cycle 69.5; none 55.4 / pose 70.2 / pose+kt 69.6 "
+          "/ pose+vt 71.7 / kt+vt 58.2 / all 72.3 AP.",
+    "7t": "The token model of Table 5t, every row deployed with one cycle (the same network, params and FLOPs): "
+          "Table 1's 'SDPose vs TokenPose at identical inference cost' at CPU scale with visual tokens. Paper "
+          "(TokenPose-S-V1, 12 layers): 69.5 / 72.3 / 71.7 AP.",
     "5": "2 GAU cycles, deployed with one (all rows: the plain RTMPose-t's params and FLOPs). RTMCC has no visual "
          "tokens: the L_vt rows are not run (they would repeat `pose` and `pose+kt`); the paper's kt+vt row is "
          "run as last-cycle L_pose + L_kt. L_kt weight 5e-3. Paper (SDPose-S-V1): 55.4 / 70.2 / 69.6 / 71.7 / "

@@ -394,7 +394,10 @@ def test_cpu_token_table_rows_switch_visual_token_losses():
         task = build_task(recipe, build_model(recipe.model))
         switches.append(None if row.run.task is None else (task.cycles, task.pose_all, task.use_kt, task.use_vt,
                                                            task.weights["vt"]))
-    assert switches == [None, (2, True, False, False, 5e-6), (2, True, False, True, 5e-6), (2, True, True, True, 5e-6)]
+    assert switches == [None, (2, False, False, False, 5e-6), (2, True, False, False, 5e-6), (2, True, True, False, 5e-6),
+                        (2, True, False, True, 5e-6), (2, False, True, True, 5e-6), (2, True, True, True, 5e-6)]
+    t7 = run.CPU_TABLES["7t"]()  # shares the 1-cycle and 2->1 runs with 5t
+    assert [r.run.key for r in t7[:2]] == [rows[0].run.key, rows[-1].run.key] and t7[2].run.task["cycles"] == 3
 
 
 def test_cpu_entries_paired_counts_and_table():
