@@ -167,7 +167,7 @@ def _wins(value: tuple[int, int] | None) -> str:
 def format_table(title: str, entries: list[dict], ref_label: str, note: str) -> str:
     """Markdown: AP and PCK@0.2 in % (mean +- std), paired per-seed counts against ``ref_label``, deployed cost."""
     lines = [f"**{title}**", "",
-             f"| row | deployed GAU cycles | AP (%) | PCK@0.2 (%) | AP / PCK above `{ref_label}` (seeds) "
+             f"| row | deployed cycles | AP (%) | PCK@0.2 (%) | AP / PCK above `{ref_label}` (seeds) "
              "| params (M) | GFLOPs | CPU ms |", "|---|---|---|---|---|---|---|---|"]
     for e in entries:
         if e["run"] is None:
