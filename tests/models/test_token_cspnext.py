@@ -71,3 +71,16 @@ def test_sdpose_cspnext_is_tokenpose_cspnext_with_cycles():
         assert len(cycles) == 2 and not torch.equal(cycles[0].visual, cycles[1].visual)
         sd.head.set_cycles(2)
         assert torch.allclose(sd(x).heatmaps, sd.head.forward_from_tokens(cycles[1]).heatmaps)
+
+
+def test_sdpose_reg_cspnext_trains_with_rle_and_deploys_one_cycle():
+    from kdpose.distill.sdpose import SDPoseTask
+
+    torch.manual_seed(0)
+    model = create_model("sdpose-reg-cspnext-t", input_size=INPUT)
+    assert model.head.out_channels == 4 and model.head.cycles == 1
+    task = SDPoseTask(model, cycles=2)
+    assert task.rle is not None  # the RLE loss (and its flow) belong to the task, not to the deployed model
+    losses = task(topdown_batch(model.codec))
+    assert all(torch.isfinite(v) for v in losses.values()) and "loss_kt" in losses and "loss_vt" in losses
+    assert not any(k.startswith("rle") or "flow" in k for k in model.state_dict())

@@ -11,6 +11,7 @@ heatmap-pre-trained) RTMPose / ``cspnext-*-udp`` backbone starts them (``model.i
 | tokenpose-cspnext-t | CSPNeXt-t (384 ch) | TokenPose heatmap head | weaker teacher (Table 5) |
 | distilpose-cspnext-t | CSPNeXt-t (384 ch) | TokenReg: (x, y), s_k, (sigma_x, sigma_y) | DistilPose student |
 | sdpose-cspnext-t | CSPNeXt-t (384 ch) | TokenPose heatmap head with MCT cycles | SDPose at CPU scale |
+| sdpose-reg-cspnext-t | CSPNeXt-t (384 ch) | RLE TokenReg head (x, y, sigma) with MCT cycles | SDPose-Reg at CPU scale |
 
 Every model has one visual token per stride-32 cell (patch 1x1: 6 tokens at 64x96, 48 at 192x256), d 96, 2
 layers, 4 heads, so teacher and student tokens have the same shapes and L_KT / L_VT / TDE apply.
@@ -28,7 +29,7 @@ from ..losses.regression import RegressionLoss
 from ..skeletons import get_skeleton
 from ._registry import register_model
 from .backbones.cspnext import CSPNeXt
-from .heads.mct import MCTTokenPoseHead
+from .heads.mct import MCTRLETokenRegHead, MCTTokenPoseHead
 from .heads.tokenpose import TokenPoseHead
 from .heads.tokenreg import TokenRegHead
 from .pose_model import PoseModel
@@ -85,6 +86,20 @@ def tokenpose_cspnext_t(**kw) -> PoseModel:
 def sdpose_cspnext_t(cycles: int = 1, **kw) -> PoseModel:
     """SDPose on RTMPose-t's CSPNeXt-t: ``tokenpose-cspnext-t`` with MCT cycles (``cycles`` deployed)."""
     return create_tokenpose_cspnext("t", "sdpose-cspnext-t", cycles=cycles, **kw)
+
+
+@register_model(name="sdpose-reg-cspnext-t")
+def sdpose_reg_cspnext_t(layout: str = "coco", input_size: Sequence[int] = (192, 256), dim: int = TOKENS["dim"],
+                         depth: int = TOKENS["depth"], heads: int = TOKENS["heads"], cycles: int = 1,
+                         use_confidence: bool = True) -> PoseModel:
+    """SDPose-Reg on RTMPose-t's CSPNeXt-t: the RLE TokenReg head (4 outputs) with MCT cycles; its RLE loss and
+    flow belong to the ``sdpose`` training task."""
+    skeleton = get_skeleton(layout)
+    backbone = _backbone("t")
+    head = MCTRLETokenRegHead(backbone.out_channels, _token_grid(input_size), (1, 1), skeleton.num_keypoints,
+                              dim=dim, group_depths=(depth,), heads=heads, cycles=cycles)
+    codec = RegressionCodec(input_size, use_confidence=use_confidence)
+    return finish_model(PoseModel(backbone, head, codec, skeleton, loss_fn=RegressionLoss()), "sdpose-reg-cspnext-t")
 
 
 @register_model(name="distilpose-cspnext-t")
