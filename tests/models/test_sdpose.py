@@ -398,6 +398,12 @@ def test_cpu_token_table_rows_switch_visual_token_losses():
                         (2, True, False, True, 5e-6), (2, False, True, True, 5e-6), (2, True, True, True, 5e-6)]
     t7 = run.CPU_TABLES["7t"]()  # shares the 1-cycle and 2->1 runs with 5t
     assert [r.run.key for r in t7[:2]] == [rows[0].run.key, rows[-1].run.key] and t7[2].run.task["cycles"] == 3
+    reg = []  # Table 1t: the RLE TokenReg head trained by the sdpose task's RLE loss, 1 vs 2 cycles
+    for row in run.CPU_TABLES["1t"]():
+        recipe = load_recipe(configs / row.run.recipe, row.run.overrides())
+        task = build_task(recipe, build_model(recipe.model))
+        reg.append((recipe.model.name, task.cycles, task.rle is not None, row.deploy_cycles))
+    assert reg == [("sdpose-reg-cspnext-t", 1, True, 1), ("sdpose-reg-cspnext-t", 2, True, 1)]
 
 
 def test_cpu_entries_paired_counts_and_table():
