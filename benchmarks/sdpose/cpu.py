@@ -54,7 +54,7 @@ def _load_deployed(work: Path, cycles: int):
 
     cfg = load_recipe(work / "config.yaml")
     model = load_model(cfg.model.name, weights=str(work / "final.safetensors"), layout=cfg.model.layout,
-                       input_size=tuple(cfg.model.input_size))
+                       input_size=tuple(cfg.model.input_size), **cfg.model.kwargs)
     model.head.set_cycles(cycles)
     return model, cfg
 
@@ -116,16 +116,16 @@ def deployed_metrics(work: Path, cycles: int) -> dict[str, float | None]:
 _COSTS: dict[tuple, dict] = {}
 
 
-def deployed_cost(model_name: str, input_size: tuple[int, int], cycles: int) -> dict:
+def deployed_cost(model_name: str, input_size: tuple[int, int], cycles: int, **model_kwargs) -> dict:
     """Params (M), GFLOPs (MACs) and CPU ms (batch 1, one thread) of ``model_name`` deployed with ``cycles`` GAU
     cycles (the flop counter sees every cycle's GAU pass; the parameters are the same at any cycle count)."""
-    key = (model_name, tuple(input_size), cycles)
+    key = (model_name, tuple(input_size), cycles, tuple(sorted(model_kwargs.items())))
     if key not in _COSTS:
         from kdpose.export.bench import bench_torch
         from kdpose.export.flops import count_flops
         from kdpose.models import create_model
 
-        model = create_model(model_name, input_size=tuple(input_size)).eval()
+        model = create_model(model_name, input_size=tuple(input_size), **model_kwargs).eval()
         model.head.set_cycles(cycles)
         compute = count_flops(model)
         # the machine is shared: the fastest of 3 medians is the least disturbed by other jobs
@@ -192,5 +192,6 @@ def build_entries(rows: list[CpuRow], root: Path, seeds: Sequence[int], input_si
             continue
         per_seed = [{"seed": s, **metrics(root / row.run.key / f"seed{s}", row.deploy_cycles)} for s in seeds]
         ref = per_seed if ref is None else ref
-        entries.append(summarise(row.label, row, per_seed, cost(row.run.model, input_size, row.deploy_cycles), ref))
+        cost_of = cost(row.run.model, input_size, row.deploy_cycles, **row.run.model_kwargs)
+        entries.append(summarise(row.label, row, per_seed, cost_of, ref))
     return entries

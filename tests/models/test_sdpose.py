@@ -420,7 +420,7 @@ def test_cpu_entries_paired_counts_and_table():
         return {"ap": None if values[seed] is None else values[seed] / 100, "pck": values[seed]}
 
     entries = cpu.build_entries(rows, Path("/nonexistent"), [0, 1, 2], (64, 96), metrics=metrics,
-                                cost=lambda name, size, cycles: {"params_m": 3.2, "gflops": 0.05 * cycles,
+                                cost=lambda name, size, cycles, **kw: {"params_m": 3.2, "gflops": 0.05 * cycles,
                                                                  "cpu_ms": 7.0})
     ref, two, three, na = entries
     assert ref["pck_wins"] is None and ref["pck_mean"] == pytest.approx(0.6) and ref["pck_std"] == pytest.approx(0.1)
