@@ -97,6 +97,14 @@ def ap_cell(mean: float | None, std: float | None) -> str:
     return "n/a" if mean is None else f"{100 * mean:.1f} +- {100 * std:.1f}"
 
 
+def mean_std_cell(values: Sequence[float], pct: bool) -> str:
+    """A cell ``mean +- std`` over per-seed values: one decimal for percentages, three otherwise; ``n/a`` if empty."""
+    if not values:
+        return "n/a"
+    mean, std = mean_std(values)
+    return f"{mean:.1f} +- {std:.1f}" if pct else f"{mean:.3f} +- {std:.3f}"
+
+
 def measure_cost(model_name: str, input_size: tuple[int, int], **model_kwargs) -> dict:
     """Params (M), GFLOPs (MACs, as the papers count) and CPU latency (ms, batch 1, 1 thread) of a zoo model."""
     from kdpose.export.bench import bench_torch

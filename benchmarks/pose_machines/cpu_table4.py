@@ -40,7 +40,7 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # benchmarks/: the shared driver pieces
-from _miniature import REPO, mean_std, write_section  # noqa: E402
+from _miniature import REPO, mean_std_cell, write_section  # noqa: E402
 
 from kdpose.demo.depth_data import (REAL_SEED, TRAIN_SEED, VAL_SEED, DepthBatches,  # noqa: E402
                                     evaluate, person_heights, real_like_cfg, render_scenes, synthetic_cfg)
@@ -187,13 +187,6 @@ def train_one(run: str, seed: int, steps: int, lr: float, data: Data, out_file: 
 
 
 # ------------------------------------------------------------------------------------------------------ report
-def _cell(values: list[float], pct: bool) -> str:
-    if not values:
-        return "n/a"
-    mean, std = mean_std(values)
-    return f"{mean:.1f} +- {std:.1f}" if pct else f"{mean:.3f} +- {std:.3f}"
-
-
 def row_values(results: dict[str, dict[int, dict]], run: str, key: str) -> dict[int, dict]:
     """{seed: the row's numbers}; the shipped model is one model whatever the seed."""
     return {seed: r[key] for seed, r in results.get(run, {}).items() if key in r}
@@ -219,7 +212,7 @@ def format_table(results: dict[str, dict[int, dict]], seeds: list[int], steps: i
         vals = row_values(results, run, key)
         if not vals:  # a run not made (or failed) is left out, not shown as zeros
             continue
-        cells = [_cell([v[k] for v in vals.values()], k in PCT) for _, k in COLUMNS]
+        cells = [mean_std_cell([v[k] for v in vals.values()], k in PCT) for _, k in COLUMNS]
         extra = "-"
         if run == "ada" and vals:
             extra = (f"{np.mean([v['cr'] for v in vals.values()]):.2f} / "

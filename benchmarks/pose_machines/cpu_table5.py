@@ -30,7 +30,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # benchmarks/: the shared driver pieces
-from _miniature import REPO, mean_std, write_section  # noqa: E402
+from _miniature import REPO, mean_std_cell, write_section  # noqa: E402
 
 ROWS: dict[str, dict | None] = {
     "none": None,
@@ -80,19 +80,12 @@ def train_one(row: str, seed: int, steps: int, train_scenes: int, out_file: str)
     return result
 
 
-def _cell(values: list[float], pct: bool) -> str:
-    if not values:
-        return "n/a"
-    mean, std = mean_std(values)
-    return f"{mean:.1f} +- {std:.1f}" if pct else f"{mean:.3f} +- {std:.3f}"
-
-
 def format_table(results: dict[str, list[dict]], seeds: list[int], steps: int) -> str:
     lines = [f"**Table V at CPU scale: MPM-2S Nw=64 teacher (shipped) -> MPM-2S Nw=32 student, {steps} steps**", "",
              "| distillation | seeds | " + " | ".join(c for c, _ in COLUMNS) + " |", "|" + "---|" * (len(COLUMNS) + 2)]
     for row in ROWS:
         done = results.get(row, [])
-        cells = [_cell([d[key] for d in done], key in ("ap", "ar")) for _, key in COLUMNS]
+        cells = [mean_std_cell([d[key] for d in done], key in ("ap", "ar")) for _, key in COLUMNS]
         lines.append(f"| {row} | {len(done)} | " + " | ".join(cells) + " |")
     lines += ["", f"Mean +- std over seeds {seeds} (student initialisation and batch order; the data are fixed). "
               "F: the paper's PCK precision/recall F at the best detection threshold on 60 held-out synthetic "

@@ -8,7 +8,7 @@ heatmap-pre-trained) RTMPose / ``cspnext-*-udp`` backbone starts them (``model.i
 | name | backbone (stride 32) | head | role |
 |---|---|---|---|
 | tokenpose-cspnext-s | CSPNeXt-s (512 ch) | TokenPose heatmap head, stride-4 heatmaps | heatmap teacher with tokens |
-| tokenpose-cspnext-t | CSPNeXt-t (384 ch) | TokenPose heatmap head | weaker teacher (Table 5) |
+| tokenpose-cspnext-t | CSPNeXt-t (384 ch) | TokenPose heatmap head | plain token model (= 1-cycle SDPose) |
 | distilpose-cspnext-t | CSPNeXt-t (384 ch) | TokenReg: (x, y), s_k, (sigma_x, sigma_y) | DistilPose student |
 | sdpose-cspnext-t | CSPNeXt-t (384 ch) | TokenPose heatmap head with MCT cycles | SDPose at CPU scale |
 | sdpose-reg-cspnext-t | CSPNeXt-t (384 ch) | RLE TokenReg head (x, y, sigma) with MCT cycles | SDPose-Reg at CPU scale |
@@ -78,7 +78,7 @@ def tokenpose_cspnext_s(**kw) -> PoseModel:
 
 @register_model(name="tokenpose-cspnext-t")
 def tokenpose_cspnext_t(**kw) -> PoseModel:
-    """TokenPose heatmap teacher on RTMPose-t's CSPNeXt-t (the weaker teacher)."""
+    """TokenPose heatmap model on RTMPose-t's CSPNeXt-t (the plain network of ``sdpose-cspnext-t``)."""
     return create_tokenpose_cspnext("t", "tokenpose-cspnext-t", **kw)
 
 
@@ -88,28 +88,27 @@ def sdpose_cspnext_t(cycles: int = 1, **kw) -> PoseModel:
     return create_tokenpose_cspnext("t", "sdpose-cspnext-t", cycles=cycles, **kw)
 
 
-@register_model(name="sdpose-reg-cspnext-t")
-def sdpose_reg_cspnext_t(layout: str = "coco", input_size: Sequence[int] = (192, 256), dim: int = TOKENS["dim"],
-                         depth: int = TOKENS["depth"], heads: int = TOKENS["heads"], cycles: int = 1,
-                         use_confidence: bool = True) -> PoseModel:
-    """SDPose-Reg on RTMPose-t's CSPNeXt-t: the RLE TokenReg head (4 outputs) with MCT cycles; its RLE loss and
-    flow belong to the ``sdpose`` training task."""
+def create_tokenreg_cspnext(name: str, head_cls: type = TokenRegHead, layout: str = "coco",
+                            input_size: Sequence[int] = (192, 256), dim: int = TOKENS["dim"],
+                            depth: int = TOKENS["depth"], heads: int = TOKENS["heads"], use_confidence: bool = True,
+                            **head_kwargs) -> PoseModel:
+    """A TokenReg-family regression model (``head_cls``) on CSPNeXt-t: stride-32 tokens, ``RegressionCodec``."""
     skeleton = get_skeleton(layout)
     backbone = _backbone("t")
-    head = MCTRLETokenRegHead(backbone.out_channels, _token_grid(input_size), (1, 1), skeleton.num_keypoints,
-                              dim=dim, group_depths=(depth,), heads=heads, cycles=cycles)
+    head = head_cls(backbone.out_channels, _token_grid(input_size), (1, 1), skeleton.num_keypoints, dim=dim,
+                    group_depths=(depth,), heads=heads, **head_kwargs)
     codec = RegressionCodec(input_size, use_confidence=use_confidence)
-    return finish_model(PoseModel(backbone, head, codec, skeleton, loss_fn=RegressionLoss()), "sdpose-reg-cspnext-t")
+    return finish_model(PoseModel(backbone, head, codec, skeleton, loss_fn=RegressionLoss()), name)
+
+
+@register_model(name="sdpose-reg-cspnext-t")
+def sdpose_reg_cspnext_t(cycles: int = 1, **kw) -> PoseModel:
+    """SDPose-Reg on RTMPose-t's CSPNeXt-t: the RLE TokenReg head (4 outputs) with MCT cycles; its RLE loss and
+    flow belong to the ``sdpose`` training task."""
+    return create_tokenreg_cspnext("sdpose-reg-cspnext-t", MCTRLETokenRegHead, cycles=cycles, **kw)
 
 
 @register_model(name="distilpose-cspnext-t")
-def distilpose_cspnext_t(layout: str = "coco", input_size: Sequence[int] = (192, 256), dim: int = TOKENS["dim"],
-                         depth: int = TOKENS["depth"], heads: int = TOKENS["heads"], use_confidence: bool = True
-                         ) -> PoseModel:
+def distilpose_cspnext_t(**kw) -> PoseModel:
     """DistilPose TokenReg student on RTMPose-t's CSPNeXt-t (token shapes as ``tokenpose-cspnext-s/t``)."""
-    skeleton = get_skeleton(layout)
-    backbone = _backbone("t")
-    head = TokenRegHead(backbone.out_channels, _token_grid(input_size), (1, 1), skeleton.num_keypoints, dim=dim,
-                        group_depths=(depth,), heads=heads)
-    codec = RegressionCodec(input_size, use_confidence=use_confidence)
-    return finish_model(PoseModel(backbone, head, codec, skeleton, loss_fn=RegressionLoss()), "distilpose-cspnext-t")
+    return create_tokenreg_cspnext("distilpose-cspnext-t", **kw)
