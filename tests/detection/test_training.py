@@ -77,3 +77,34 @@ def test_kdpose_train_runs_a_detector_recipe(tmp_path):
     assert (tmp_path / "run" / "best.safetensors").is_file()
     det = PersonDetector(str(tmp_path / "run" / "final.safetensors"))
     assert det.input_size == (64, 64) and det.backend.model.model_name == "kdpose-det-nano"
+
+
+def test_detector_recipe_starts_from_a_pose_backbone(tmp_path):
+    """``model.init_weights`` + ``init_prefix: backbone.`` copy a CSPNeXt-t pose backbone into kdpose-det-tiny
+    tensor for tensor and leave the neck and head as initialised; a size mismatch is a clear CheckpointError."""
+    import pytest
+
+    from kdpose.detection.training import build_detector_training
+    from kdpose.engine.config import load_recipe
+    from kdpose.errors import CheckpointError
+    from kdpose.models import create_model, save_weights
+
+    torch.manual_seed(3)
+    pose = create_model("cspnext-t-udp", layout="coco", input_size=(64, 96))
+    weights = save_weights(pose, tmp_path / "pose.safetensors")
+    root = Path(__file__).resolve().parents[2] / "configs"
+    small = ["model.input_size=[64,64]", "data.train.synthetic_images=2", "data.val.synthetic_images=0",
+             f"model.init_weights={weights}", "model.init_prefix=backbone."]
+    torch.manual_seed(4)
+    model, *_ = build_detector_training(load_recipe(root / "detector_tiny.yaml", small))
+    torch.manual_seed(4)
+    fresh, *_ = build_detector_training(load_recipe(root / "detector_tiny.yaml", small[:3]))
+    pose_state, fresh_state = pose.backbone.state_dict(), fresh.state_dict()
+    for key, value in model.state_dict().items():
+        if key.startswith("backbone."):
+            assert torch.equal(value, pose_state[key[len("backbone."):]]), key
+        else:  # neck and head: exactly as a run without init_weights
+            assert torch.equal(value, fresh_state[key]), key
+    assert not torch.equal(model.backbone.stem[0].conv.weight, fresh.backbone.stem[0].conv.weight)
+    with pytest.raises(CheckpointError, match="pose.safetensors"):
+        build_detector_training(load_recipe(root / "detector_nano.yaml", small))

@@ -4,6 +4,8 @@ The recipe is an ordinary :class:`kdpose.engine.config.RecipeCfg`; a detector re
 ``model.name`` (``kdpose-det-nano`` / ``kdpose-det-tiny``) and read as follows:
 
 * ``model.input_size``: the square-ish network input (multiple of 32: 320x320, 416x416, 640x640);
+* ``model.init_weights`` (+ ``model.init_prefix: backbone.``): start from a checkpoint, or only its backbone
+  (a CSPNeXt pose model of the same size, e.g. the shipped ``demo_student_rtmpose-t_backbone_coco.safetensors``);
 * ``data.train`` / ``data.val``: ``synthetic_images`` scenes of ``synthetic_size`` with up to
   ``synthetic_max_people`` people, seeds ``synthetic_seed`` (training scenes are rendered on the fly each epoch,
   the validation set once, in memory);
@@ -70,7 +72,9 @@ def build_detector_training(cfg):
     if cfg.model.init_weights:
         from ..models import load_weights
 
-        load_weights(model, cfg.model.init_weights)
+        # init_prefix "backbone." starts the detector from a pose model's CSPNeXt of the same size (RTMDet starts
+        # from a pre-trained CSPNeXt too): rtmpose-t / cspnext-t-udp match kdpose-det-tiny's backbone tensor for tensor
+        load_weights(model, cfg.model.init_weights, prefix=cfg.model.init_prefix)
     task = DetectionTask(model, float(kwargs.get("box_weight", 2.0)), float(kwargs.get("radius", 2.5)))
     tr = cfg.data.train
     train_set = SceneDetectionDataset(_synth_cfg(tr), tr.synthetic_images, input_size, seed=tr.synthetic_seed,
