@@ -19,7 +19,7 @@ The seed sets the network's initial weights, the share's scenes and the batch or
 precision / recall / F (best detection threshold) on 60 real-like test scenes (the "real" data) and 60 held-out
 synthetic scenes, plus PCK@0.2, before and after finetuning (``cpu_table4.score``). One run per (row, seed), one
 at a time, one torch thread; a finished run is read back from ``<work>/<row>/seed<S>_<tag>.json``, a pretrained
-network from ``seed<S>_<tag>_pretrain.safetensors`` (so a changed finetuning reuses the pretraining).
+network from ``seed<S>_<pretraining tag>_pretrain.safetensors`` (so a changed finetuning reuses the pretraining).
 
     python benchmarks/pose_machines/cpu_table2.py --seeds 0 1 2 --runs share25 share50 share100 no-fusion
 """
@@ -62,10 +62,15 @@ def share_indices(n: int, share: float, seed: int) -> np.ndarray:
     return np.sort(order[: max(1, round(share * n))])
 
 
-def run_tag(steps: int, ft_steps: int, lr: float, ft_lr: float, width: int, scenes: list[int]) -> str:
-    """The file-name tag of one setting (a run is reused only with exactly the same setting)."""
-    return (f"w{width}_steps{steps}_lr{lr:g}_ft{ft_steps}_ftlr{ft_lr:g}"
-            + ("" if scenes == [T4.N_TRAIN, T4.N_REAL_TRAIN, T4.N_TEST] else "_scenes" + "-".join(map(str, scenes))))
+def run_tags(args: argparse.Namespace) -> tuple[str, str]:
+    """File-name tags: (pretraining: width, steps, lr and synthetic scene count; the whole run: also the finetuning
+    and the real-like scene counts). A file is reused only with exactly the same setting."""
+    pretrain = f"w{args.width}_steps{args.steps}_lr{args.lr:g}"
+    run = f"{pretrain}_ft{args.ft_steps}_ftlr{args.ft_lr:g}"
+    if args.scenes != [T4.N_TRAIN, T4.N_REAL_TRAIN, T4.N_TEST]:
+        pretrain += f"_syn{args.scenes[0]}"
+        run += "_scenes" + "-".join(map(str, args.scenes))
+    return pretrain, run
 
 
 def training_scenes(run: str, seed: int, data: T4.Data, cache: dict) -> list:
@@ -77,7 +82,8 @@ def training_scenes(run: str, seed: int, data: T4.Data, cache: dict) -> list:
     return [data.synthetic[i] for i in share_indices(len(data.synthetic), SHARES[run], seed)]
 
 
-def train_one(run: str, seed: int, args: argparse.Namespace, data: T4.Data, out_file: Path, cache: dict) -> dict:
+def train_one(run: str, seed: int, args: argparse.Namespace, data: T4.Data, out_file: Path, weights: Path,
+              cache: dict) -> dict:
     """Pretrain from scratch (or load the saved pretraining), score, finetune, score; writes and returns it."""
     from safetensors.torch import load_file, save_file
 
@@ -89,7 +95,6 @@ def train_one(run: str, seed: int, args: argparse.Namespace, data: T4.Data, out_
     scenes = training_scenes(run, seed, data, cache)
     result: dict = {"run": run, "seed": seed, "scenes": len(scenes), "steps": args.steps, "ft_steps": args.ft_steps,
                     "lr": args.lr, "ft_lr": args.ft_lr, "width": args.width}
-    weights = out_file.with_name(out_file.stem + "_pretrain.safetensors")
     if weights.is_file():
         model.load_state_dict(load_file(str(weights)))
         result["pretrain_reused"] = True
@@ -172,7 +177,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    tag = run_tag(args.steps, args.ft_steps, args.lr, args.ft_lr, args.width, args.scenes)
+    pretrain_tag, tag = run_tags(args)
     files = {(run, seed): args.work / run / f"seed{seed}_{tag}.json" for seed in args.seeds for run in args.runs}
     todo = [key for key, f in files.items() if not f.is_file()]  # seed-major: every row gets a seed first
     if todo and not args.report_only:
@@ -182,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         for run, seed in todo:
             files[run, seed].parent.mkdir(parents=True, exist_ok=True)
             try:
-                r = train_one(run, seed, args, data, files[run, seed], cache)
+                weights = args.work / run / f"seed{seed}_{pretrain_tag}_pretrain.safetensors"
+                r = train_one(run, seed, args, data, files[run, seed], weights, cache)
                 print(f"{run} seed {seed}: real-like F {r['before']['f_real']:.3f} -> {r['after']['f_real']:.3f}, "
                       f"max conf {r['before']['max_conf_real']:.2f}, {r['wall_s']:.0f} s", flush=True)
             except Exception as err:  # one failed run must not lose the others

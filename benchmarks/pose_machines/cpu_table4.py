@@ -15,7 +15,12 @@ cosine), with the batch order and the domain classifier set by the seed:
   paper): labelled synthetic batches + the same 200 real-like scenes *without* their labels; snapshots at 5 points,
   selected by minimum pose loss on synthetic validation scenes (the paper's choice) and by maximum domain confusion
   (FP + FN of the classifier on synthetic + real-like validation scenes; CR = confusion / images);
-- ``no-fusion`` (a Table II analogue, ``--runs``): ``--steps`` more synthetic steps with background fusion off.
+- ``no-fusion`` (a Table II analogue, ``--runs``): ``--steps`` more synthetic steps with background fusion off;
+- ``mixed`` (``--runs``): ``--steps`` steps on the 800 synthetic and the 200 labelled real-like scenes together
+  (each crop drawn uniformly from the 1000, so about 20 % real-like per batch: ``run_table.py``'s mixed protocol);
+- ``inpaint`` (``--runs``, no training: one model): the shipped model on real-like test images whose small sensor
+  holes (connected invalid-pixel regions up to ``INPAINT_MAX_AREA`` pixels) are filled by OpenCV's Telea in-painting
+  first, the analogue of the paper's in-paint preprocessing; large invalid regions (no surface in range) stay.
 
 Metric: the paper's PCK precision / recall / F (best detection threshold) on 60 real-like test scenes and 60
 held-out synthetic scenes (whole images letterboxed to 248x184), upper-body F, and PCK@0.2 (share of the labelled
@@ -29,12 +34,14 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -48,12 +55,15 @@ from kdpose.distill.domain import DomainAdaptationTask, DomainBatch, domain_conf
 from kdpose.distill.domain import select_adapted_model  # noqa: E402
 from kdpose.evaluation.pck_pr import pck_precision_recall  # noqa: E402
 
-RUNS = ("shipped", "synthetic", "finetune", "ada", "no-fusion")
+RUNS = ("shipped", "synthetic", "finetune", "ada", "no-fusion", "mixed", "inpaint")
+SEED_FREE = {"shipped": "eval", "inpaint": "eval_inpaint"}  # runs without training: one model, one file
 # table rows: (label, run, key inside the run's json)
 ROWS = (("synthetic only (shipped, 3500 steps)", "shipped", "eval"), ("synthetic only, + N steps", "synthetic", "eval"),
         ("finetune on labelled real-like, N steps", "finetune", "eval"),
         ("ADA, N steps, min pose loss", "ada", "min_loss"), ("ADA, N steps, max confusion", "ada", "max_confusion"),
-        ("synthetic w/o background fusion, + N steps", "no-fusion", "eval"))
+        ("synthetic w/o background fusion, + N steps", "no-fusion", "eval"),
+        ("mixed: synthetic + labelled real-like, N steps", "mixed", "eval"),
+        ("in-paint the real-like test images (shipped model)", "inpaint", "eval"))
 PAPER = ("paper, Table IV (RPM-2S, DIH real test set, F): only synthetic 0.46, ADA min loss 0.66 (CR 0.20), "
          "ADA max confusion 0.40 (CR 0.50), in-paint 0.65, finetuning 0.91")
 COLUMNS = (("F real-like", "f_real"), ("F upper real-like", "f_real_upper"), ("AP % real-like", "ap_real"),
@@ -61,6 +71,7 @@ COLUMNS = (("F real-like", "f_real"), ("F upper real-like", "f_real_upper"), ("A
            ("F upper synthetic", "f_syn_upper"), ("AP % synthetic", "ap_syn"), ("AR % synthetic", "ar_syn"))
 PCT = {"ap_real", "ar_real", "pck_real", "ap_syn", "ar_syn"}
 N_TRAIN, N_REAL_TRAIN, N_TEST, N_VAL = 800, 200, 60, 24
+INPAINT_MAX_AREA = 200  # px at 320x240: 99 % of the real-like test images' invalid regions, 19 % of their pixels
 
 
 @dataclass
@@ -88,6 +99,23 @@ def no_fusion_scenes(n: int) -> list:
     from common import SynthDepthScenes, materialise
 
     return materialise(SynthDepthScenes(synthetic_cfg(), n, TRAIN_SEED, "train", background=False))
+
+
+def inpaint_holes(depth: np.ndarray, max_area: int = INPAINT_MAX_AREA) -> np.ndarray:
+    """(H, W) uint16 depth with its small invalid (0) regions, 8-connected and at most ``max_area`` pixels, filled
+    by Telea in-painting (radius 3); larger invalid regions are left at 0."""
+    holes = (depth == 0).astype(np.uint8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(holes, connectivity=8)
+    small = stats[:, cv2.CC_STAT_AREA] <= max_area
+    small[0] = False  # label 0: the valid pixels
+    mask = small[labels].astype(np.uint8)
+    return cv2.inpaint(depth, mask, 3, cv2.INPAINT_TELEA) if mask.any() else depth.copy()
+
+
+def inpainted(data: Data) -> Data:
+    """The same data with in-painted real-like test images (copies: the originals are not touched)."""
+    test = [dataclasses.replace(s, depth=inpaint_holes(s.depth)) for s in data.real_test]
+    return dataclasses.replace(data, real_test=test)
 
 
 class _TrainDomainBatch(DomainBatch):
@@ -152,8 +180,11 @@ def train_one(run: str, seed: int, steps: int, lr: float, data: Data, out_file: 
     result: dict = {"run": run, "seed": seed, "steps": steps, "lr": lr}
     if run == "shipped":
         result["eval"] = score(model, data)
-    elif run in ("synthetic", "finetune", "no-fusion"):
-        scenes = {"synthetic": data.synthetic, "finetune": data.real_train}.get(run)
+    elif run == "inpaint":
+        result["eval"] = score(model, inpainted(data))
+    elif run in ("synthetic", "finetune", "no-fusion", "mixed"):
+        scenes = {"synthetic": data.synthetic, "finetune": data.real_train,
+                  "mixed": data.synthetic + data.real_train}.get(run)
         scenes = scenes if scenes is not None else no_fusion_scenes(len(data.synthetic))
         log = train_steps(model, DepthBatches(scenes, model.codec, 8, seed), schedule, interval=max(1, steps // 10))
         result.update(eval=score(model, data), log=log.rows, train_s=log.seconds)
@@ -217,9 +248,11 @@ def format_table(results: dict[str, dict[int, dict]], seeds: list[int], steps: i
         if run == "ada" and vals:
             extra = (f"{np.mean([v['cr'] for v in vals.values()]):.2f} / "
                      + ",".join(str(v["selected_step"]) for v in vals.values()))
-        vs = ["-", "-"] if run == "shipped" else [paired(vals, shipped), "-" if run == "synthetic" else
+        if run in SEED_FREE:  # one model: compared once with the shipped model
+            vals = {min(vals): vals[min(vals)]}
+        vs = ["-", "-"] if run == "shipped" else [paired(vals, shipped), "-" if run in ("synthetic", "inpaint") else
                                                   paired(vals, synth)]
-        n = "1 model" if run == "shipped" else str(len(vals))
+        n = "1 model" if run in SEED_FREE else str(len(vals))
         lines.append(f"| {label.replace('N steps', f'{steps} steps')} | {n} | "
                      + " | ".join(cells + [extra] + vs) + " |")
     lines += ["", f"Mean +- std over seeds {seeds} (batch order and domain classifier; every row starts from the same "
@@ -229,7 +262,10 @@ def format_table(results: dict[str, dict[int, dict]], seeds: list[int], steps: i
               "PCK@0.2: share of labelled keypoints found within 0.2 x box height at that threshold. CR: domain "
               f"confusion rate of the selected ADA snapshot on {scenes[3]} + {scenes[3]} validation scenes; "
               "step: the selected snapshot per seed. Last columns: on how many seeds the row's real-like F beats "
-              f"the shipped model / the step-matched synthetic row. {PAPER}.",
+              f"the shipped model / the step-matched synthetic row. Mixed: each crop drawn uniformly from the "
+              f"{scenes[0]} synthetic and {scenes[1]} labelled real-like scenes. In-paint: the shipped model on the "
+              f"real-like test images with their invalid regions of up to {INPAINT_MAX_AREA} px filled (OpenCV "
+              f"Telea) first. {PAPER}.",
               f"Command: `python benchmarks/pose_machines/cpu_table4.py {command}`"]
     return "\n".join(lines)
 
@@ -252,11 +288,11 @@ def main(argv: list[str] | None = None) -> int:
     default_scenes = args.scenes == [N_TRAIN, N_REAL_TRAIN, N_TEST, N_VAL]
     scenes = "" if default_scenes else "_scenes" + "-".join(map(str, args.scenes))
     lr_tag = "" if args.lr == 5e-4 else f"_lr{args.lr:g}"
-    files = {(run, seed): args.work / run / (f"eval{scenes}.json" if run == "shipped" else
+    files = {(run, seed): args.work / run / (f"{SEED_FREE[run]}{scenes}.json" if run in SEED_FREE else
                                              f"seed{seed}_steps{args.steps}{lr_tag}{scenes}.json")
              for seed in args.seeds for run in args.runs}  # seed-major: every run gets a seed first
     todo = [(run, seed) for (run, seed), f in files.items() if not f.is_file()]
-    todo = list(dict.fromkeys((r, s if r != "shipped" else args.seeds[0]) for r, s in todo))
+    todo = list(dict.fromkeys((r, s if r not in SEED_FREE else args.seeds[0]) for r, s in todo))
     todo.sort(key=lambda rs: rs[0] == "no-fusion")  # the Table II row last: the Table IV rows come first
     if todo and not args.report_only:
         torch.set_num_threads(1)
