@@ -13,7 +13,10 @@ finetunes every model on the same 1750 labelled real images, and reports AP / AR
   warm-up + cosine), so a smaller share sees each scene more often, not fewer images;
 - ``no-fusion``: all 800 scenes (the same people and poses) without background fusion, silhouette dropout kept;
 - "after finetuning": ``--ft-steps`` more steps (AdamW ``--ft-lr``, warm-up + cosine) on the same 200 labelled
-  "real-like" scenes for every row and seed.
+  "real-like" scenes for every row and seed;
+- ``control`` (not in the paper): the 100 % row's pretrained network given the same ``--ft-steps`` steps and
+  schedule on its own synthetic scenes instead, which separates "finetuning on real-like data" from "a second
+  short schedule".
 
 The seed sets the network's initial weights, the share's scenes and the batch order. Metric: the paper's PCK
 precision / recall / F (best detection threshold) on 60 real-like test scenes (the "real" data) and 60 held-out
@@ -41,9 +44,11 @@ from _miniature import REPO, mean_std_cell, write_section  # noqa: E402
 
 from kdpose.demo.depth_data import DepthBatches, PoseMachineSpec, build_pose_machine  # noqa: E402
 
-SHARES = {"share25": 0.25, "share50": 0.5, "share75": 0.75, "share100": 1.0, "no-fusion": 1.0}
+SHARES = {"share25": 0.25, "share50": 0.5, "share75": 0.75, "share100": 1.0, "no-fusion": 1.0, "control": 1.0}
 RUNS = tuple(SHARES)
-LABELS = {"share25": "25 %", "share50": "50 %", "share75": "75 %", "share100": "100 %",
+PRETRAIN_OF = {"control": "share100"}  # the control continues the 100 % row's pretrained network
+LABELS = {"share25": "25 %", "share50": "50 %", "share75": "75 %", "share100": "100 %", "control":
+          "100 %, then the same steps on its synthetic scenes (control)",
           "no-fusion": "100 % w/o background fusion"}
 PAPER = ("paper, Table II (RPM-2S, DIH real data, F before / after finetuning): 25 % 0.41 / 0.86, 50 % 0.45 / 0.87, "
          "75 % 0.45 / 0.88, 100 % 0.46 / 0.91, 100 % without background fusion 0.06 / 0.82")
@@ -105,7 +110,8 @@ def train_one(run: str, seed: int, args: argparse.Namespace, data: T4.Data, out_
         result.update(log=log.rows, train_s=log.seconds)
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
     result["before"] = T4.score(model, data)
-    log = train_steps(model, DepthBatches(data.real_train, model.codec, 8, seed + FT_SEED),
+    ft_scenes = scenes if run == "control" else data.real_train
+    log = train_steps(model, DepthBatches(ft_scenes, model.codec, 8, seed + FT_SEED),
                       StepSchedule(args.ft_steps, lr=args.ft_lr, warmup=min(50, max(1, args.ft_steps // 10))),
                       interval=max(1, args.ft_steps // 5))
     result.update(ft_log=log.rows, ft_s=log.seconds, after=T4.score(model, data))
@@ -150,7 +156,9 @@ def format_table(results: dict[str, dict[int, dict]], args: argparse.Namespace, 
               f"F: the paper's PCK precision/recall F at the best detection threshold on {n_test} real-like test "
               f"scenes (AP / AR / PCK@0.2 on them too) and {n_test} held-out synthetic scenes; max conf: the "
               "largest keypoint confidence on the real-like test scenes before finetuning (whether the network has "
-              "left the all-background phase). Last columns: on how many seeds finetuning raised real-like F, "
+              "left the all-background phase). Control: the 100 % row's network given the finetuning steps on its "
+              "own synthetic scenes instead of the real-like ones. Last columns: on how many seeds finetuning raised "
+              "real-like F, "
               f"and the row's real-like F beats the 100 % row of the same seed. {PAPER}.",
               f"Command: `python benchmarks/pose_machines/cpu_table2.py {command}`"]
     return "\n".join(lines)
@@ -187,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         for run, seed in todo:
             files[run, seed].parent.mkdir(parents=True, exist_ok=True)
             try:
-                weights = args.work / run / f"seed{seed}_{pretrain_tag}_pretrain.safetensors"
+                weights = args.work / PRETRAIN_OF.get(run, run) / f"seed{seed}_{pretrain_tag}_pretrain.safetensors"
+                weights.parent.mkdir(parents=True, exist_ok=True)
                 r = train_one(run, seed, args, data, files[run, seed], weights, cache)
                 print(f"{run} seed {seed}: real-like F {r['before']['f_real']:.3f} -> {r['after']['f_real']:.3f}, "
                       f"max conf {r['before']['max_conf_real']:.2f}, {r['wall_s']:.0f} s", flush=True)

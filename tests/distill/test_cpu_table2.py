@@ -65,25 +65,26 @@ def test_report_counts_finetuning_gains_and_seeds_against_the_full_share(bench):
 def test_tiny_run_writes_the_table_and_reuses_runs_and_pretraining(bench, tmp_path):
     md = tmp_path / "BENCHMARKS.md"
     md.write_text("# B\n\n<!-- pose_machines:cpu-table2 -->\nOLD\n<!-- /pose_machines:cpu-table2 -->\ntail\n")
-    base = ["--seeds", "0", "--runs", "share50", "no-fusion", "--steps", "2", "--scenes", "4", "2", "2",
-            "--width", "8", "--work", str(tmp_path / "work"), "--markdown", str(md), "--results", str(tmp_path)]
+    base = ["--seeds", "0", "--runs", "share50", "control", "--steps", "2", "--scenes", "4", "2", "2", "--width", "8",
+            "--work", str(tmp_path / "work"), "--markdown", str(md), "--results", str(tmp_path)]
     torch.manual_seed(0)
     assert bench.main(base + ["--ft-steps", "2"]) == 0
-    run = json.loads((tmp_path / "work" / "share50" / "seed0_w8_steps2_lr0.002_ft2_ftlr0.0005_scenes4-2-2.json")
-                     .read_text())
+    tag = "seed0_w8_steps2_lr0.002_ft2_ftlr0.0005_scenes4-2-2.json"
+    run = json.loads((tmp_path / "work" / "share50" / tag).read_text())
     assert run["scenes"] == 2 and run["ft_steps"] == 2 and "pretrain_reused" not in run
     assert set(run["before"]) == set(run["after"]) and {"f_real", "pck_real", "max_conf_real"} <= set(run["before"])
-    nofusion = json.loads(next((tmp_path / "work" / "no-fusion").glob("*.json")).read_text())
-    assert nofusion["scenes"] == 4
+    control = json.loads((tmp_path / "work" / "control" / tag).read_text())
+    assert control["scenes"] == 4  # all synthetic scenes, fused
+    # the control pretrains the 100 % row's network (kept under share100/) ...
+    assert (tmp_path / "work" / "share100" / "seed0_w8_steps2_lr0.002_syn4_pretrain.safetensors").is_file()
     text = md.read_text()
-    assert "OLD" not in text and text.endswith("tail\n") and "| 50 % | 2 | 1 |" in text
+    assert "OLD" not in text and text.endswith("tail\n")
+    assert "| 50 % | 2 | 1 |" in text and "(control) | 4 | 1 |" in text
     assert "--scenes 4 2 2" in text and (tmp_path / "cpu_table2.md").is_file()
-    mtime = md.stat().st_mtime_ns
     assert bench.main(base + ["--ft-steps", "2"]) == 0  # finished: read back, not retrained
     saved = json.loads((tmp_path / "cpu_table2.json").read_text())
     assert saved["share50"]["0"]["before"] == run["before"] and "log" not in saved["share50"]["0"]
-    assert md.stat().st_mtime_ns >= mtime
-    assert bench.main(base + ["--ft-steps", "3", "--runs", "share50"]) == 0  # a new finetuning reuses the pretraining
-    again = json.loads((tmp_path / "work" / "share50" / "seed0_w8_steps2_lr0.002_ft3_ftlr0.0005_scenes4-2-2.json")
-                       .read_text())
-    assert again["pretrain_reused"] is True and again["before"] == pytest.approx(run["before"])
+    # ... which the 100 % row then reuses: only its finetuning runs
+    assert bench.main(base + ["--ft-steps", "3", "--runs", "share100"]) == 0
+    full = json.loads((tmp_path / "work" / "share100" / tag.replace("ft2", "ft3")).read_text())
+    assert full["pretrain_reused"] is True and full["before"] == pytest.approx(control["before"])
