@@ -144,8 +144,8 @@ def format_table(results: dict[str, dict[int, dict]], args: argparse.Namespace, 
         cells.append(mean_std_cell([v["before"]["max_conf_real"] for v in vals.values()], False))
         cells += [mean_std_cell([v["after"][k] for v in vals.values()], k in PCT) for _, k in COLUMNS]
         cells.append(paired(vals, vals, "after", "before"))
-        cells += ["-", "-"] if run == "share100" else [paired(vals, full, "before", "before"),
-                                                      paired(vals, full, "after", "after")]
+        cells += [("-" if run in ("share100", "control") else paired(vals, full, "before", "before")),
+                  "-" if run == "share100" else paired(vals, full, "after", "after")]  # control: the same network
         n_scenes = sorted({v["scenes"] for v in vals.values()})
         lines.append(f"| {LABELS[run]} | {','.join(map(str, n_scenes))} | {len(vals)} | " + " | ".join(cells) + " |")
     n_syn, n_real, n_test = args.scenes

@@ -51,7 +51,8 @@ def test_report_counts_finetuning_gains_and_seeds_against_the_full_share(bench):
                 for s, b, a in zip((0, 1, 2), before, after)}
 
     results = {"share100": runs((0.20, 0.30, 0.25), (0.40, 0.30, 0.35), 800),
-               "share25": runs((0.10, 0.35, 0.30), (0.50, 0.20, 0.30), 200)}
+               "share25": runs((0.10, 0.35, 0.30), (0.50, 0.20, 0.30), 200),
+               "control": runs((0.20, 0.30, 0.25), (0.45, 0.25, 0.40), 800)}
     text = bench.format_table(results, args, "--seeds 0 1 2")
     rows = {line.split(" | ")[0].lstrip("| "): line.rstrip(" |").split(" | ") for line in text.splitlines()
             if line.startswith("| ") and "---" not in line}
@@ -59,7 +60,9 @@ def test_report_counts_finetuning_gains_and_seeds_against_the_full_share(bench):
     # 25 %: finetuning raised F on seed 0 only; before it beats 100 % on seeds 1, 2; after only on seed 0
     assert rows["25 %"][-3:] == ["1/3", "2/3", "1/3"]
     assert rows["25 %"][3] == "0.250 +- 0.132"  # F real-like before: mean +- sample std over the seeds
-    assert set(rows) == {"synthetic data", "100 %", "25 %"}  # rows not run are left out
+    control = rows["100 %, then the same steps on its synthetic scenes (control)"]
+    assert control[-3:] == ["2/3", "-", "2/3"]  # its "before" is the 100 % row's network: not compared
+    assert len(rows) == 4 and "50 %" not in rows  # rows not run are left out
 
 
 def test_tiny_run_writes_the_table_and_reuses_runs_and_pretraining(bench, tmp_path):
