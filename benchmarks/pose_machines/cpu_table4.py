@@ -28,7 +28,7 @@ keypoints within 0.2 x box height of a predicted one, at the best-F threshold). 
 time, one torch thread; finished runs are read back from ``<work>/<run>/seed<S>_steps<N>.json``.
 
     python benchmarks/pose_machines/cpu_table4.py --seeds 0 1 2 --steps 250 \
-        --runs shipped synthetic finetune ada no-fusion
+        --runs shipped synthetic finetune ada no-fusion mixed inpaint
 """
 from __future__ import annotations
 
