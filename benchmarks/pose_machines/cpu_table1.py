@@ -18,6 +18,8 @@ of what each architecture reaches when converged.
   that network is on disk (``<table2 work>/share100/seed<S>_w32_steps1200_lr0.002_pretrain.safetensors``) it is
   loaded and scored instead of trained again (its training seconds read from cpu_table2's run file);
 - ``--max-seeds KIND=N`` caps the seeds of an architecture (CPM: 1, its few steps say little anyway);
+- ``--extra KIND=N`` adds a row: that architecture at N steps (e.g. the MPM's 1200: equal steps instead of equal
+  time), for the first ``--extra-seeds`` seeds, run after all the others;
 - metric (``cpu_table4.score``): the paper's PCK precision / recall / F at the best detection threshold, all
   landmarks and upper body, on 60 real-like test scenes and 60 held-out synthetic scenes, plus AP / AR and PCK@0.2;
 - cost: parameters and the median CPU forward time (batch 1, one thread) at the evaluation input 248x184.
@@ -146,10 +148,11 @@ def format_table(results: dict[str, dict[int, dict]], costs: dict[str, dict], ar
     lines = [f"**Table I at CPU scale: 2-stage pose machines, Nw={args.width}, from scratch, an equal wall-clock "
              "training budget per architecture**", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     mpm = results.get("mpm", {})
-    for kind in args.archs:
-        vals = results.get(kind, {})
+    for row in row_names(args):
+        vals = results.get(row, {})
         if not vals:  # an architecture not run (or failed) is left out, not shown as zeros
             continue
+        kind, _, extra = row.partition("@")
         cost = costs.get(kind, {})
         train_s = [v["train_s"] for v in vals.values() if v.get("train_s") is not None]
         cells = [f"{cost['params'] / 1e3:.0f} K" if "params" in cost else "n/a",
@@ -157,8 +160,9 @@ def format_table(results: dict[str, dict[int, dict]], costs: dict[str, dict], ar
                  ",".join(map(str, sorted({v["steps"] for v in vals.values()}))),
                  f"{np.mean(train_s):.0f}" if train_s else "n/a", str(len(vals))]
         cells += [mean_std_cell([v["eval"][k] for v in vals.values()], k in PCT) for _, k in COLUMNS]
-        cells += ["-", "-"] if kind == "mpm" else [paired(vals, mpm, "f_real"), paired(vals, mpm, "f_syn")]
-        lines.append(f"| {LABELS[kind]} | " + " | ".join(cells) + " |")
+        cells += ["-", "-"] if row == "mpm" else [paired(vals, mpm, "f_real"), paired(vals, mpm, "f_syn")]
+        label = LABELS[kind] + (f", {extra} steps (extra row)" if extra else "")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     n_syn, n_test = args.scenes
     lines += ["", f"Mean +- std over seeds {args.seeds} (initial weights and batch order; fewer where capped: "
               f"{', '.join(f'{k} {v}' for k, v in args.max_seeds.items()) or 'none'}). Every network: 2 stages, "
@@ -172,7 +176,9 @@ def format_table(results: dict[str, dict[int, dict]], costs: dict[str, dict], ar
               "held-out synthetic scenes; AP / AR / PCK@0.2 at that threshold; max conf: the largest keypoint "
               "confidence on the real-like scenes (whether the network has left the all-background phase). Params "
               "and CPU forward time (median of 10 frames, batch 1, one thread) of the same networks; speed.py has the "
-              "paper-width numbers. Last columns: on how many common seeds the row beats the MPM-2S. " + PAPER + ".",
+              "paper-width numbers. Last columns: on how many common seeds the row beats the MPM-2S. "
+              + (f"Extra rows: that architecture trained for the given number of steps instead (equal steps rather "
+                 f"than equal time), seeds {args.seeds[: args.extra_seeds]}. " if args.extra else "") + PAPER + ".",
               f"Command: `python benchmarks/pose_machines/cpu_table1.py {command}`"]
     return "\n".join(lines)
 
@@ -185,6 +191,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         metavar="KIND=N", help="training steps per architecture (from scratch)")
     parser.add_argument("--max-seeds", nargs="*", default=["cpm=1"], metavar="KIND=N",
                         help="at most N of --seeds for that architecture")
+    parser.add_argument("--extra", nargs="*", default=[], metavar="KIND=N",
+                        help="extra rows: KIND trained for N steps (e.g. the MPM's step count: equal steps)")
+    parser.add_argument("--extra-seeds", type=int, default=1, help="seeds of the extra rows (the first of --seeds)")
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--width", type=int, default=32, help="Nw of every cascade")
     parser.add_argument("--scenes", type=int, nargs=2, default=[T4.N_TRAIN, T4.N_TEST], metavar=("SYN", "TEST"),
@@ -200,19 +209,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     steps = {**DEFAULT_STEPS, **parse_kind_values(args.steps, "--steps")}
     args.steps = {k: steps[k] for k in KINDS}
     args.max_seeds = parse_kind_values(args.max_seeds, "--max-seeds")
+    args.extra = parse_kind_values(args.extra, "--extra")
     return args
 
 
-def planned_runs(args: argparse.Namespace) -> list[tuple[str, int]]:
-    """(kind, seed) pairs, seed-major (every architecture gets its first seed before any gets a second)."""
-    return [(kind, seed) for i, seed in enumerate(args.seeds) for kind in args.archs
+def row_names(args: argparse.Namespace) -> list[str]:
+    """The table's rows: one per architecture (``kind``), then the extra rows (``kind@steps``)."""
+    return list(args.archs) + [f"{kind}@{steps}" for kind, steps in args.extra.items()]
+
+
+def planned_runs(args: argparse.Namespace) -> list[tuple[str, str, int, int]]:
+    """(row, kind, steps, seed), seed-major (every architecture gets its first seed before any gets a second),
+    the extra rows (first ``--extra-seeds`` seeds) after all the others."""
+    main = [(kind, kind, args.steps[kind], seed) for i, seed in enumerate(args.seeds) for kind in args.archs
             if i < args.max_seeds.get(kind, len(args.seeds))]
+    extra = [(f"{kind}@{steps}", kind, steps, seed) for seed in args.seeds[: args.extra_seeds]
+             for kind, steps in args.extra.items()]
+    return main + extra
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    files = {(kind, seed): args.work / kind / f"seed{seed}_{run_tag(args.steps[kind], args)}.json"
-             for kind, seed in planned_runs(args)}
+    plan = {(row, seed): (kind, steps) for row, kind, steps, seed in planned_runs(args)}
+    files = {(row, seed): args.work / kind / f"seed{seed}_{run_tag(steps, args)}.json"
+             for (row, seed), (kind, steps) in plan.items()}
     todo = [key for key, f in files.items() if not f.is_file()]
     costs_file = args.work / f"costs_w{args.width}.json"
     costs = json.loads(costs_file.read_text()) if costs_file.is_file() else {}
@@ -220,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(1)
         from kdpose.utils.io import write_json
 
-        for kind in args.archs:  # cheap (seconds): params and forward time, measured once per width
+        # cheap (seconds): params and forward time, measured once per width
+        for kind in dict.fromkeys(list(args.archs) + list(args.extra)):
             if kind not in costs:
                 model = build_pose_machine(PoseMachineSpec(kind, 2, args.width))
                 costs[kind] = {"params": sum(p.numel() for p in model.parameters()),
@@ -229,23 +250,27 @@ def main(argv: list[str] | None = None) -> int:
                 write_json(costs_file, costs, indent=1)
         if todo:
             data = T4.load_data(args.scenes[0], 0, args.scenes[1], 0)
-            for kind, seed in todo:
-                files[kind, seed].parent.mkdir(parents=True, exist_ok=True)
+            for row, seed in todo:
+                kind, steps = plan[row, seed]
+                files[row, seed].parent.mkdir(parents=True, exist_ok=True)
                 try:
-                    r = train_one(kind, seed, args.steps[kind], args, data, files[kind, seed])
-                    print(f"{kind} seed {seed}: F real-like {r['eval']['f_real']:.3f}, synthetic "
+                    r = train_one(kind, seed, steps, args, data, files[row, seed])
+                    print(f"{row} seed {seed}: F real-like {r['eval']['f_real']:.3f}, synthetic "
                           f"{r['eval']['f_syn']:.3f}, max conf {r['eval']['max_conf_real']:.2f}, "
                           f"{r['wall_s']:.0f} s", flush=True)
                 except Exception as err:  # one failed run must not lose the others
-                    print(f"FAILED {kind} seed {seed}: {type(err).__name__}: {err}", flush=True)
+                    print(f"FAILED {row} seed {seed}: {type(err).__name__}: {err}", flush=True)
     results: dict[str, dict[int, dict]] = {}
-    for (kind, seed), f in files.items():
+    for (row, seed), f in files.items():
         if f.is_file():
-            results.setdefault(kind, {})[seed] = json.loads(f.read_text())
+            results.setdefault(row, {})[seed] = json.loads(f.read_text())
     command = (f"--seeds {' '.join(map(str, args.seeds))} --archs {' '.join(args.archs)} --steps "
                + " ".join(f"{k}={args.steps[k]}" for k in args.archs)
                + " --max-seeds " + " ".join(f"{k}={v}" for k, v in args.max_seeds.items())
                + f" --lr {args.lr:g} --width {args.width}")
+    if args.extra:
+        command += (" --extra " + " ".join(f"{k}={v}" for k, v in args.extra.items())
+                    + f" --extra-seeds {args.extra_seeds}")
     if args.scenes != [T4.N_TRAIN, T4.N_TEST]:
         command += f" --scenes {' '.join(map(str, args.scenes))}"
     command += f" --section {args.section}" if args.section != "cpu-table1" else ""

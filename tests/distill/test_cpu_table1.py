@@ -25,11 +25,15 @@ def bench():
 
 
 def test_steps_and_seed_caps_per_architecture(bench):
-    args = bench.parse_args(["--steps", "rpm=99", "--max-seeds", "cpm=1", "spm=2", "--markdown", "-"])
+    args = bench.parse_args(["--steps", "rpm=99", "--max-seeds", "cpm=1", "spm=2", "--extra", "spm=1200",
+                             "--extra-seeds", "2", "--markdown", "-"])
     assert args.steps == {"mpm": 1200, "spm": 500, "rpm": 99, "cpm": 40}  # defaults kept where not given
-    # seed-major: every architecture gets seed 0 before any gets seed 1; capped ones stop early
-    assert bench.planned_runs(args) == [("mpm", 0), ("spm", 0), ("rpm", 0), ("cpm", 0), ("mpm", 1), ("spm", 1),
-                                        ("rpm", 1), ("mpm", 2), ("rpm", 2)]
+    # seed-major: every architecture gets seed 0 before any gets seed 1; capped ones stop early; extra rows last
+    plan = [(row, seed) for row, _, _, seed in bench.planned_runs(args)]
+    assert plan == [("mpm", 0), ("spm", 0), ("rpm", 0), ("cpm", 0), ("mpm", 1), ("spm", 1), ("rpm", 1), ("mpm", 2),
+                    ("rpm", 2), ("spm@1200", 0), ("spm@1200", 1)]
+    steps = {(row, seed): (kind, n) for row, kind, n, seed in bench.planned_runs(args)}
+    assert steps["rpm", 2] == ("rpm", 99) and steps["spm@1200", 1] == ("spm", 1200) and steps["spm", 0] == ("spm", 500)
     for bad in (["--steps", "vgg=3"], ["--steps", "mpm=0"], ["--steps", "mpm"], ["--max-seeds", "rpm=x"]):
         with pytest.raises(SystemExit, match="KIND=N"):
             bench.parse_args(bad)
@@ -59,15 +63,19 @@ def _run(kind: str, steps: int, f_real: float, f_syn: float, train_s: float | No
 
 
 def test_report_counts_seeds_beating_the_mpm_and_leaves_out_missing_rows(bench):
-    args = bench.parse_args(["--seeds", "0", "1", "2", "--archs", "mpm", "spm", "rpm", "--markdown", "-"])
+    args = bench.parse_args(["--seeds", "0", "1", "2", "--archs", "mpm", "spm", "rpm", "--extra", "spm=1200",
+                             "--markdown", "-"])
     results = {"mpm": {s: _run("mpm", 1200, f, 0.1) for s, f in zip((0, 1, 2), (0.10, 0.05, 0.06))},
                "spm": {s: _run("spm", 500, f, g) for s, f, g in zip((0, 1, 2), (0.12, 0.04, 0.07), (0.2, 0, 0))},
-               "cpm": {0: _run("cpm", 40, 0.5, 0.5)}}  # not in --archs: not shown
+               "cpm": {0: _run("cpm", 40, 0.5, 0.5)},  # not in --archs: not shown
+               "spm@1200": {0: _run("spm", 1200, 0.09, 0.3)}}
     costs = {"mpm": {"params": 52768, "forward_ms": 12.6}}
     text = bench.format_table(results, costs, args, "--seeds 0 1 2")
     rows = {line.split(" | ")[0].lstrip("| "): line.rstrip(" |").split(" | ") for line in text.splitlines()
             if line.startswith("| ") and "---" not in line}
-    assert set(rows) == {"architecture", "MPM-2S", "SPM-2S"}  # RPM not run, CPM not asked for
+    assert set(rows) == {"architecture", "MPM-2S", "SPM-2S", "SPM-2S, 1200 steps (extra row)"}  # RPM not run
+    extra = rows["SPM-2S, 1200 steps (extra row)"]
+    assert extra[3:6] == ["1200", "100", "1"] and extra[-2:] == ["0/1", "1/1"]  # vs the MPM of seed 0
     assert rows["MPM-2S"][1:6] == ["53 K", "13", "1200", "100", "3"] and rows["MPM-2S"][-2:] == ["-", "-"]
     assert rows["SPM-2S"][1:3] == ["n/a", "n/a"]  # no cost measured
     assert rows["SPM-2S"][-2:] == ["2/3", "1/3"]  # F real-like higher on seeds 0, 2; synthetic on seed 0
