@@ -22,13 +22,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common as C  # noqa: E402
 
-from kdpose.distill.domain import (DomainAdaptationTask, DomainBatch, domain_confusion,  # noqa: E402
+from kdpose.distill.domain import (DomainAdaptationTask, domain_confusion,  # noqa: E402
                                    select_adapted_model)
 from kdpose.distill.stagewise import StagewiseDistiller  # noqa: E402
 from kdpose.evaluation.pck_pr import plot_pr_curves  # noqa: E402

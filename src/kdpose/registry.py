@@ -3,7 +3,7 @@ filled by explicit imports in each package's ``__init__`` (never by import side 
 from __future__ import annotations
 
 import difflib
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Generic, Iterator, TypeVar
 
 from .errors import UnknownNameError
 
