@@ -125,6 +125,26 @@ def write_results(out: Path, quick: bool, results: list[dict], markdown: str) ->
     (out / f"{stem}.md").write_text(markdown)
 
 
+def read_finished(files: dict[tuple[str, int], Path]) -> dict[str, dict[int, dict]]:
+    """``{run: {seed: result}}`` from the per-(run, seed) JSON files that exist (finished runs only)."""
+    results: dict[str, dict[int, dict]] = {}
+    for (run, seed), f in files.items():
+        if f.is_file():
+            results.setdefault(run, {})[seed] = json.loads(f.read_text())
+    return results
+
+
+def save_table(results_dir: Path, stem: str, payload: object, text: str, markdown: Path | None, tag: str,
+               section: str) -> None:
+    """``<results_dir>/<stem>.json`` (payload) and ``.md`` (text), and the text into ``markdown``'s
+    ``<!-- tag:section -->`` block unless ``markdown`` is None or "-"."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    (results_dir / f"{stem}.json").write_text(json.dumps(payload, indent=1))
+    (results_dir / f"{stem}.md").write_text(text + "\n")
+    if markdown is not None and str(markdown) != "-":
+        write_section(tag, section, text, markdown)
+
+
 def write_section(tag: str, key: str, text: str, path: Path) -> None:
     """Replace the text between ``<!-- TAG:KEY -->`` and ``<!-- /TAG:KEY -->`` in ``path`` (appending the markers
     when absent), atomically."""

@@ -44,7 +44,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import cpu_table4 as T4  # noqa: E402  (also puts benchmarks/ on sys.path for _miniature)
-from _miniature import REPO, mean_std_cell, write_section  # noqa: E402
+from _miniature import REPO, mean_std_cell, read_finished, save_table  # noqa: E402
 
 from kdpose.demo.depth_data import EVAL_SIZE, DepthBatches, PoseMachineSpec, build_pose_machine  # noqa: E402
 
@@ -262,10 +262,7 @@ def main(argv: list[str] | None = None) -> int:
                           f"{r['wall_s']:.0f} s", flush=True)
                 except Exception as err:  # one failed run must not lose the others
                     print(f"FAILED {row} seed {seed}: {type(err).__name__}: {err}", flush=True)
-    results: dict[str, dict[int, dict]] = {}
-    for (row, seed), f in files.items():
-        if f.is_file():
-            results.setdefault(row, {})[seed] = json.loads(f.read_text())
+    results = read_finished(files)
     command = (f"--seeds {' '.join(map(str, args.seeds))} --archs {' '.join(args.archs)} --steps "
                + " ".join(f"{k}={args.steps[k]}" for k in args.archs)
                + " --max-seeds " + " ".join(f"{k}={v}" for k, v in args.max_seeds.items())
@@ -278,14 +275,10 @@ def main(argv: list[str] | None = None) -> int:
     command += f" --section {args.section}" if args.section != "cpu-table1" else ""
     text = format_table(results, costs, args, command)
     print(text)
-    args.results.mkdir(parents=True, exist_ok=True)
-    stem = args.section.replace("-", "_")
-    (args.results / f"{stem}.json").write_text(json.dumps(
-        {"costs": costs, "runs": {kind: {s: {k: v for k, v in d.items() if k != "log"} for s, d in ds.items()}
-                                  for kind, ds in results.items()}}, indent=1))
-    (args.results / f"{stem}.md").write_text(text + "\n")
-    if args.markdown is not None and str(args.markdown) != "-":
-        write_section("pose_machines", args.section, text, args.markdown)
+    runs = {kind: {s: {k: v for k, v in d.items() if k != "log"} for s, d in ds.items()}
+            for kind, ds in results.items()}
+    save_table(args.results, args.section.replace("-", "_"), {"costs": costs, "runs": runs}, text, args.markdown,
+               "pose_machines", args.section)
     return 0
 
 

@@ -29,7 +29,6 @@ network from ``seed<S>_<pretraining tag>_pretrain.safetensors`` (so a changed fi
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -40,7 +39,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import cpu_table4 as T4  # noqa: E402  (also puts benchmarks/ on sys.path for _miniature)
-from _miniature import REPO, mean_std_cell, write_section  # noqa: E402
+from _miniature import REPO, mean_std_cell, read_finished, save_table  # noqa: E402
 
 from kdpose.demo.depth_data import DepthBatches, PoseMachineSpec, build_pose_machine  # noqa: E402
 
@@ -202,10 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"max conf {r['before']['max_conf_real']:.2f}, {r['wall_s']:.0f} s", flush=True)
             except Exception as err:  # one failed run must not lose the others
                 print(f"FAILED {run} seed {seed}: {type(err).__name__}: {err}", flush=True)
-    results: dict[str, dict[int, dict]] = {}
-    for (run, seed), f in files.items():
-        if f.is_file():
-            results.setdefault(run, {})[seed] = json.loads(f.read_text())
+    results = read_finished(files)
     command = (f"--seeds {' '.join(map(str, args.seeds))} --runs {' '.join(args.runs)} --steps {args.steps} "
                f"--ft-steps {args.ft_steps} --lr {args.lr:g} --ft-lr {args.ft_lr:g} --width {args.width}")
     if args.scenes != [T4.N_TRAIN, T4.N_REAL_TRAIN, T4.N_TEST]:
@@ -213,15 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     command += f" --section {args.section}" if args.section != "cpu-table2" else ""
     text = format_table(results, args, command)
     print(text)
-    args.results.mkdir(parents=True, exist_ok=True)
-    stem = args.section.replace("-", "_")
     drop = {"log", "ft_log"}
-    (args.results / f"{stem}.json").write_text(json.dumps(
-        {run: {s: {k: v for k, v in d.items() if k not in drop} for s, d in ds.items()}
-         for run, ds in results.items()}, indent=1))
-    (args.results / f"{stem}.md").write_text(text + "\n")
-    if args.markdown is not None and str(args.markdown) != "-":
-        write_section("pose_machines", args.section, text, args.markdown)
+    payload = {run: {s: {k: v for k, v in d.items() if k not in drop} for s, d in ds.items()}
+               for run, ds in results.items()}
+    save_table(args.results, args.section.replace("-", "_"), payload, text, args.markdown, "pose_machines",
+               args.section)
     return 0
 
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -47,7 +46,7 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # benchmarks/: the shared driver pieces
-from _miniature import REPO, mean_std_cell, write_section  # noqa: E402
+from _miniature import REPO, mean_std_cell, read_finished, save_table  # noqa: E402
 
 from kdpose.demo.depth_data import (REAL_SEED, TRAIN_SEED, VAL_SEED, DepthBatches,  # noqa: E402
                                     evaluate, person_heights, real_like_cfg, render_scenes, synthetic_cfg)
@@ -308,24 +307,17 @@ def main(argv: list[str] | None = None) -> int:
                       f"{r['wall_s']:.0f} s", flush=True)
             except Exception as err:  # one failed run must not lose the others
                 print(f"FAILED {run} seed {seed}: {type(err).__name__}: {err}", flush=True)
-    results: dict[str, dict[int, dict]] = {}
-    for (run, seed), f in files.items():
-        if f.is_file():
-            results.setdefault(run, {})[seed] = json.loads(f.read_text())
+    results = read_finished(files)
     command = f"--seeds {' '.join(map(str, args.seeds))} --steps {args.steps} --runs {' '.join(args.runs)}"
     command += f" --lr {args.lr:g}" if args.lr != 5e-4 else ""
     command += f" --scenes {' '.join(map(str, args.scenes))}" if scenes else ""
     command += f" --section {args.section}" if args.section != "cpu-table4" else ""
     text = format_table(results, args.seeds, args.steps, args.lr, command, tuple(args.scenes))
     print(text)
-    args.results.mkdir(parents=True, exist_ok=True)
-    stem = "cpu_table4" if args.section == "cpu-table4" else args.section.replace("-", "_")
-    (args.results / f"{stem}.json").write_text(json.dumps(
-        {run: {s: {k: v for k, v in d.items() if k != "log"} for s, d in ds.items()} for run, ds in results.items()},
-        indent=1))
-    (args.results / f"{stem}.md").write_text(text + "\n")
-    if args.markdown is not None and str(args.markdown) != "-":
-        write_section("pose_machines", args.section, text, args.markdown)
+    payload = {run: {s: {k: v for k, v in d.items() if k != "log"} for s, d in ds.items()}
+               for run, ds in results.items()}
+    save_table(args.results, args.section.replace("-", "_"), payload, text, args.markdown, "pose_machines",
+               args.section)
     return 0
 
 
