@@ -134,12 +134,15 @@ def read_finished(files: dict[tuple[str, int], Path]) -> dict[str, dict[int, dic
     return results
 
 
-def save_table(results_dir: Path, stem: str, payload: object, text: str, markdown: Path | None, tag: str,
-               section: str) -> None:
-    """``<results_dir>/<stem>.json`` (payload) and ``.md`` (text), and the text into ``markdown``'s
+def save_table(results_dir: Path, stem: str, runs: dict[str, dict[int, dict]], text: str, markdown: Path | None,
+               tag: str, section: str, drop: Sequence[str] = ("log",), extra: dict | None = None) -> None:
+    """``<results_dir>/<stem>.json`` (``runs`` without the per-run keys in ``drop``, e.g. training logs; under
+    ``"runs"`` next to ``extra`` when that is given) and ``.md`` (text), and the text into ``markdown``'s
     ``<!-- tag:section -->`` block unless ``markdown`` is None or "-"."""
+    kept = {run: {seed: {k: v for k, v in d.items() if k not in drop} for seed, d in by_seed.items()}
+            for run, by_seed in runs.items()}
     results_dir.mkdir(parents=True, exist_ok=True)
-    (results_dir / f"{stem}.json").write_text(json.dumps(payload, indent=1))
+    (results_dir / f"{stem}.json").write_text(json.dumps({**extra, "runs": kept} if extra else kept, indent=1))
     (results_dir / f"{stem}.md").write_text(text + "\n")
     if markdown is not None and str(markdown) != "-":
         write_section(tag, section, text, markdown)

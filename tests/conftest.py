@@ -20,6 +20,19 @@ def fixtures_dir() -> Path | None:
     return None
 
 
+def load_benchmark(relpath: str, name: str):
+    """Import the benchmark script ``REPO/relpath`` as module ``name`` (registered in ``sys.modules``, because
+    dataclasses look their module up while the file executes; the caller pops it when done)."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(name, REPO / relpath)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def topdown_batch(codec, n: int = 2, seed: int = 0):
     """A random top-down :class:`kdpose.data.sample.Batch` of ``n`` people with 17 keypoints for ``codec``
     (inputs (n, 3, H, W) standard normal, keypoints uniform at least 2 px inside the (W, H) input, 80 % visible),

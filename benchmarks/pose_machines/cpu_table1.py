@@ -275,10 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     command += f" --section {args.section}" if args.section != "cpu-table1" else ""
     text = format_table(results, costs, args, command)
     print(text)
-    runs = {kind: {s: {k: v for k, v in d.items() if k != "log"} for s, d in ds.items()}
-            for kind, ds in results.items()}
-    save_table(args.results, args.section.replace("-", "_"), {"costs": costs, "runs": runs}, text, args.markdown,
-               "pose_machines", args.section)
+    save_table(args.results, args.section.replace("-", "_"), results, text, args.markdown, "pose_machines",
+               args.section, extra={"costs": costs})
     return 0
 
 

@@ -209,11 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     command += f" --section {args.section}" if args.section != "cpu-table2" else ""
     text = format_table(results, args, command)
     print(text)
-    drop = {"log", "ft_log"}
-    payload = {run: {s: {k: v for k, v in d.items() if k not in drop} for s, d in ds.items()}
-               for run, ds in results.items()}
-    save_table(args.results, args.section.replace("-", "_"), payload, text, args.markdown, "pose_machines",
-               args.section)
+    save_table(args.results, args.section.replace("-", "_"), results, text, args.markdown, "pose_machines",
+               args.section, drop=("log", "ft_log"))
     return 0
 
 

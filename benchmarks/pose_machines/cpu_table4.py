@@ -314,9 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     command += f" --section {args.section}" if args.section != "cpu-table4" else ""
     text = format_table(results, args.seeds, args.steps, args.lr, command, tuple(args.scenes))
     print(text)
-    payload = {run: {s: {k: v for k, v in d.items() if k != "log"} for s, d in ds.items()}
-               for run, ds in results.items()}
-    save_table(args.results, args.section.replace("-", "_"), payload, text, args.markdown, "pose_machines",
+    save_table(args.results, args.section.replace("-", "_"), results, text, args.markdown, "pose_machines",
                args.section)
     return 0
 

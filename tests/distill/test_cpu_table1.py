@@ -3,25 +3,19 @@ plan, the reuse of cpu_table2's identical MPM pretraining, the paired counts of 
 run that reads its finished runs back instead of training again."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "pose_machines" / "cpu_table1.py"
+from ..conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("pose_machines_cpu_table1", PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
+    yield load_benchmark("benchmarks/pose_machines/cpu_table1.py", "pose_machines_cpu_table1")
+    sys.modules.pop("pose_machines_cpu_table1", None)
 
 
 def test_steps_and_seed_caps_per_architecture(bench):

@@ -2,26 +2,20 @@
 paired per-seed counts of the report, and a tiny end-to-end run that reuses its finished runs and pretraining."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "pose_machines" / "cpu_table2.py"
+from ..conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("pose_machines_cpu_table2", PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
+    yield load_benchmark("benchmarks/pose_machines/cpu_table2.py", "pose_machines_cpu_table2")
+    sys.modules.pop("pose_machines_cpu_table2", None)
 
 
 def test_shares_are_nested_random_subsets_fixed_per_seed(bench):

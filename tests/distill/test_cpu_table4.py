@@ -2,10 +2,8 @@
 the paired per-seed counts of the report, and a tiny end-to-end run (random stand-in for the shipped model)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -16,17 +14,13 @@ from kdpose.demo import depth_assets
 from kdpose.demo.depth_data import (STUDENT, DepthBatches, build_pose_machine, real_like_cfg, render_scenes,
                                     synthetic_cfg)
 
-PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "pose_machines" / "cpu_table4.py"
+from ..conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("pose_machines_cpu_table4", PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
+    yield load_benchmark("benchmarks/pose_machines/cpu_table4.py", "pose_machines_cpu_table4")
+    sys.modules.pop("pose_machines_cpu_table4", None)
 
 
 def test_pck_at_counts_keypoints_within_kappa_times_box_height(bench):
