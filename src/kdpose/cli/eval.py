@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 NAME = "eval"
-HELP = "COCO OKS AP/AR of keypoint predictions (COCO, COCO-WholeBody per part, CrowdPose)"
+HELP = "COCO OKS AP/AR of keypoint predictions (COCO, COCO-WholeBody per part, CrowdPose) or person-box AP"
 
 EPILOG = """\
 RESULTS.json is a list in COCO results format: {"image_id", "category_id": 1, "keypoints": [x, y, score, ...],
@@ -13,10 +13,16 @@ face_kpts, lefthand_kpts, righthand_kpts). Values are fractions in [0, 1] as pyc
 (-1 = undefined, e.g. no medium-size people). --out writes {"AP", "AP50", ...} for coco/crowdpose and one such
 object per part ("body", "foot", "face", "lefthand", "righthand", "hand", "wholebody") for wholebody.
 
+--iou-type bbox scores person boxes instead (COCO bbox AP/AR, small / medium / large, category 1 only, so a full
+COCO instances file works as --gt): RESULTS.json entries need "image_id", "bbox" [x, y, w, h] and "score". The
+results that `kdpose infer` writes carry each pose's box and its detector score ("bbox_score"), which is then
+used as the box's score, so one file evaluates both the poses and the detector that found the people.
+
 Examples:
   kdpose eval --gt data/coco/person_keypoints_val2017.json --pred work/results.json
   kdpose eval --gt coco_wholebody_val_v1.0.json --pred results_wb.json --layout wholebody --out metrics.json
   kdpose eval --gt crowdpose_test.json --pred results.json --layout crowdpose
+  kdpose eval --gt data/coco/instances_val2017.json --pred dets.json --iou-type bbox
 """
 
 LAYOUTS = ("coco", "wholebody", "crowdpose")
@@ -27,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gt", required=True, metavar="ANN.json", help="ground-truth COCO-style annotation file")
     parser.add_argument("--pred", required=True, metavar="RESULTS.json", help="predictions, COCO results format")
     parser.add_argument("--layout", default="coco", choices=LAYOUTS, help="keypoint layout / protocol (default coco)")
+    parser.add_argument("--iou-type", default="keypoints", choices=("keypoints", "bbox"),
+                        help="keypoints: OKS AP of poses (default); bbox: box AP of person detections")
     parser.add_argument("--out", metavar="METRICS.json", help="also write the metrics as JSON here")
 
 
@@ -45,10 +53,13 @@ def format_table(metrics: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from kdpose.detection.evaluate import coco_bbox_eval
     from kdpose.evaluation import coco_keypoint_eval, crowdpose_eval, wholebody_eval
     from kdpose.utils.io import write_json
 
-    if args.layout == "wholebody":
+    if args.iou_type == "bbox":
+        metrics = coco_bbox_eval(args.gt, args.pred)
+    elif args.layout == "wholebody":
         metrics = wholebody_eval(args.gt, args.pred)
     elif args.layout == "crowdpose":
         metrics = crowdpose_eval(args.gt, args.pred)

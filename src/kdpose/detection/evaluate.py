@@ -8,7 +8,6 @@ Metrics: ``{"AP", "AP50", "AP75", "APS", "APM", "APL", "AR1", "AR10", "AR", "ARS
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 from typing import Sequence
 
@@ -35,27 +34,46 @@ def to_bbox_results(image_ids: Sequence[int], detections: Sequence[tuple[np.ndar
     return out
 
 
-def coco_bbox_eval(gt: dict | str, results: list[dict]) -> dict[str, float]:
-    """COCO bbox AP/AR of ``results`` against ground truth ``gt`` (a COCO dict or an annotation file path)."""
+def coco_bbox_eval(gt: dict | str, results: Sequence[dict] | str, category_id: int = 1) -> dict[str, float]:
+    """COCO bbox AP/AR of person boxes.
+
+    Args:
+        gt: COCO ground truth (dict or annotation file path); annotations need ``image_id`` and ``bbox`` (``area``
+            defaults to the box area); only ``category_id`` is evaluated, so a full COCO instances file works.
+        results: COCO results-format list or file: ``image_id``, ``bbox`` (x, y, w, h), ``score``. When every
+            entry also has a ``bbox_score`` (the pose results ``kdpose infer`` writes: a pose score and the score of
+            the detection it came from), the box is ranked by ``bbox_score``.
+
+    Raises:
+        DataError: a file that cannot be read, a missing field, a box that is not 4 numbers, an unknown image id.
+    """
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
-    from ..evaluation.coco import load_gt
+    from ..errors import DataError
+    from ..evaluation.coco import load_gt, load_results, normalise_results
 
-    if isinstance(gt, dict):
-        data = copy.deepcopy(gt)
-        data.setdefault("categories", [{"id": 1, "name": "person"}])
-    else:
-        data, _ = load_gt(gt)
+    data, _ = load_gt(gt, fields=("image_id", "bbox"))
+    for ann in data["annotations"]:
+        ann.setdefault("area", float(ann["bbox"][2]) * float(ann["bbox"][3]))
+    results, name = load_results(results)
+    if results and all(isinstance(r, dict) and "bbox_score" in r for r in results):
+        results = [{**r, "score": r["bbox_score"]} for r in results]
+    results = normalise_results(results, name, {im["id"] for im in data["images"]}, ("bbox",))
+    for i, r in enumerate(results):
+        if len(r["bbox"]) != 4:
+            raise DataError(f"{name}: result {i} has a 'bbox' of {len(r['bbox'])} numbers, expected 4 (x, y, w, h)")
+    results = [r for r in results if r["category_id"] == category_id]
     if not results:
         return {k: 0.0 for k in BBOX_STAT_NAMES}
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress and tables
         coco = COCO()
         coco.dataset = data
         coco.createIndex()
-        dets = coco.loadRes(copy.deepcopy(results))
+        dets = coco.loadRes(results)
         ev = COCOeval(coco, dets, "bbox")
         ev.params.imgIds = sorted(coco.getImgIds())
+        ev.params.catIds = [category_id]
         ev.evaluate()
         ev.accumulate()
         ev.summarize()

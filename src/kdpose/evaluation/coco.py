@@ -28,8 +28,9 @@ def _skeleton(layout: str | Skeleton) -> Skeleton:
     return layout if isinstance(layout, Skeleton) else get_skeleton(layout)
 
 
-def load_gt(gt: str | os.PathLike | dict) -> tuple[dict, str]:
-    """Ground truth as a dict (a deep copy when given a dict) and a name for messages."""
+def load_gt(gt: str | os.PathLike | dict, fields: Sequence[str] = ("image_id", "keypoints", "bbox")) -> tuple[dict, str]:
+    """Ground truth as a dict (a deep copy when given a dict) and a name for messages; every annotation must have
+    ``fields``."""
     from ..data.jsonfile import load_json, require
 
     if isinstance(gt, dict):
@@ -42,7 +43,7 @@ def load_gt(gt: str | os.PathLike | dict) -> tuple[dict, str]:
     require(data, ("images", "annotations"), name, "the ground-truth file")
     data.setdefault("categories", [PERSON_CATEGORY])
     for i, ann in enumerate(data["annotations"]):
-        require(ann, ("image_id", "keypoints", "bbox"), name, f"annotation {ann.get('id', i)}")
+        require(ann, fields, name, f"annotation {ann.get('id', i)}")
         ann.setdefault("iscrowd", 0)
         ann.setdefault("category_id", 1)
         ann.setdefault("id", i + 1)
