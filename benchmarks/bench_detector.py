@@ -3,11 +3,16 @@
 Speed: parameters, PyTorch and onnxruntime latency of one image (letterbox + network + decode + NMS, the whole
 ``PersonDetector`` call) per size (nano, tiny) and input (320, 416, 640), on ``--threads`` CPU threads.
 
+Eval: COCO bbox AP of trained weights on more synthetic val scenes than a recipe validates on during training
+(640x480, generator defaults, up to ``--max-people``), at one or more input sizes.
+
 Curve: train a detector recipe (``train_detector``, the code behind ``kdpose train configs/detector_*.yaml``) with
 ``--set`` overrides and print its validation curve (COCO bbox AP of the synthetic val scenes) from ``log.jsonl``.
 
 Examples:
     .venv/bin/python benchmarks/bench_detector.py speed --threads 1
+    .venv/bin/python benchmarks/bench_detector.py eval work_dirs/det_tiny_pre/final.safetensors --images 300 \\
+        --inputs 320 416
     .venv/bin/python benchmarks/bench_detector.py curve configs/detector_tiny.yaml \\
         --work-dir work_dirs/det_tiny_short \\
         --set model.input_size=[320,320] --set data.batch_size=8 --set data.workers=1 --set train.threads=1 \\
@@ -80,6 +85,27 @@ def bench_curve(recipe: str, work_dir: str, overrides: list[str]) -> None:
               f"{r['AP50']:.3f} | {r['AR']:.3f} |")
 
 
+def bench_eval(weights: str, images: int, inputs: list[int], max_people: int, seed: int) -> None:
+    import torch
+
+    from kdpose.data.synth import SynthConfig
+    from kdpose.detection.data import render_eval_set
+    from kdpose.detection.detector import load_detector_model
+    from kdpose.detection.evaluate import DetectionEvaluator
+
+    torch.set_num_threads(1)
+    eval_set = render_eval_set(SynthConfig(width=640, height=480, layout="coco", max_people=max_people), images, seed)
+    people = len(eval_set.coco_gt["annotations"])
+    print(f"{weights}: {images} synthetic val scenes (seed {seed}, up to {max_people} people), {people} people")
+    names = ("AP", "AP50", "AP75", "APS", "APM", "APL", "AR")
+    print("| input | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    for side in inputs:
+        model = load_detector_model(weights, input_size=(side, side))
+        m = DetectionEvaluator(eval_set)(model, torch.device("cpu"))
+        print(f"| {side}x{side} | " + " | ".join(f"{m[k]:.3f}" for k in names) + " |", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="mode", required=True)
@@ -88,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--inputs", nargs="+", type=int, default=[320, 416, 640])
     s.add_argument("--threads", type=int, default=1)
     s.add_argument("--repeats", type=int, default=10)
+    e = sub.add_parser("eval", help="box AP of trained weights on N synthetic val scenes, per input size")
+    e.add_argument("weights")
+    e.add_argument("--images", type=int, default=300)
+    e.add_argument("--inputs", nargs="+", type=int, default=[320])
+    e.add_argument("--max-people", type=int, default=6)
+    e.add_argument("--seed", type=int, default=0)
     c = sub.add_parser("curve", help="train a recipe and print its validation curve")
     c.add_argument("recipe")
     c.add_argument("--work-dir", required=True)
@@ -95,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.mode == "speed":
         bench_speed(args.sizes, args.inputs, args.threads, args.repeats)
+    elif args.mode == "eval":
+        bench_eval(args.weights, args.images, args.inputs, args.max_people, args.seed)
     else:
         bench_curve(args.recipe, args.work_dir, args.overrides)
     return 0
