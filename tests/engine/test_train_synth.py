@@ -76,3 +76,34 @@ def test_synthetic_recipe_trains_validates_and_resumes(tmp_path):
     assert 0.0 <= metrics["AP"] <= 1.0
     records = [json.loads(line) for line in (work / "log.jsonl").read_text().splitlines()]
     assert [r["kind"] for r in records] == ["train", "val", "train", "val"] and records[2]["iter"] == 2
+
+
+def test_synthetic_settings_reach_the_generator_and_the_cache_key(tmp_path):
+    from kdpose.data.synth import SynthConfig
+    from kdpose.engine.build import resolve_split, synthetic_config
+
+    cfg = _tiny(tmp_path)
+    # no settings: exactly the config the recipes always rendered with (same cache folder as before)
+    assert synthetic_config(cfg.data.val, "coco", "data.val") == SynthConfig(width=160, height=128, max_people=4)
+    easy = _tiny(tmp_path, "data.val.synthetic_settings={occlusion: 0, truncation: 0, distance_range: [1.5, 4]}")
+    synth = synthetic_config(easy.data.val, "coco", "data.val")
+    assert (synth.occlusion, synth.truncation, synth.distance_range) == (0, 0, (1.5, 4.0))
+    ann_default, _ = resolve_split(cfg.data, cfg.data.val, "val")
+    ann_easy, _ = resolve_split(easy.data, easy.data.val, "val")
+    assert Path(ann_default).parent != Path(ann_easy).parent
+    written = json.loads(Path(ann_easy).read_text())["info"]["settings"]
+    assert (written["occlusion"], written["truncation"], written["distance_range"]) == (0, 0, [1.5, 4.0])
+
+
+@pytest.mark.parametrize("settings, message", [
+    ("{occlusion: 2}", r"data.train.synthetic_settings: synth: occlusion must be in \[0, 1\], got 2"),
+    ("{ocllusion: 0}", "data.train.synthetic_settings: unknown setting 'ocllusion' \\(valid: min_people"),
+    ("{max_people: 9}", "data.train.synthetic_settings.max_people: set by synthetic_max_people, not here"),
+])
+def test_bad_synthetic_settings_name_the_key(tmp_path, settings, message):
+    from kdpose.engine.build import synthetic_config
+    from kdpose.errors import ConfigError
+
+    cfg = _tiny(tmp_path, f"data.train.synthetic_settings={settings}")
+    with pytest.raises(ConfigError, match=message):
+        synthetic_config(cfg.data.train, "coco", "data.train")

@@ -7,7 +7,8 @@ The recipe is an ordinary :class:`kdpose.engine.config.RecipeCfg`; a detector re
 * ``model.init_weights`` (+ ``model.init_prefix: backbone.``): start from a checkpoint, or only its backbone
   (a CSPNeXt pose model of the same size, e.g. the shipped ``demo_student_rtmpose-t_backbone_coco.safetensors``);
 * ``data.train`` / ``data.val``: ``synthetic_images`` scenes of ``synthetic_size`` with up to
-  ``synthetic_max_people`` people, seeds ``synthetic_seed`` (training scenes are rendered on the fly each epoch,
+  ``synthetic_max_people`` people and the generator settings ``synthetic_settings`` (difficulty knobs), seeds
+  ``synthetic_seed`` (training scenes are rendered on the fly each epoch,
   the validation set once, in memory);
 * ``optim``, ``schedule``, ``train`` (epochs, EMA, threads, ...) as for pose models; ``eval.interval`` and
   ``eval.metric`` (``AP`` = COCO bbox AP) via :class:`~kdpose.detection.evaluate.DetectionEvaluator`;
@@ -48,13 +49,6 @@ class DetectionTask(nn.Module):
         return self.loss_fn(self.model(batch.inputs), batch.boxes, batch.valid)
 
 
-def _synth_cfg(split, layout: str = "coco"):
-    from ..data.synth import SynthConfig
-
-    w, h = split.synthetic_size
-    return SynthConfig(width=w, height=h, layout=layout, max_people=split.synthetic_max_people)
-
-
 def build_detector_training(cfg):
     """(model, task, train set, evaluator or None) from a detector recipe."""
     from .data import SceneDetectionDataset, render_eval_set
@@ -75,15 +69,17 @@ def build_detector_training(cfg):
         # init_prefix "backbone." starts the detector from a pose model's CSPNeXt of the same size (RTMDet starts
         # from a pre-trained CSPNeXt too): rtmpose-t / cspnext-t-udp match kdpose-det-tiny's backbone tensor for tensor
         load_weights(model, cfg.model.init_weights, prefix=cfg.model.init_prefix)
+    from ..engine.build import synthetic_config
+
     task = DetectionTask(model, float(kwargs.get("box_weight", 2.0)), float(kwargs.get("radius", 2.5)))
-    tr = cfg.data.train
-    train_set = SceneDetectionDataset(_synth_cfg(tr), tr.synthetic_images, input_size, seed=tr.synthetic_seed,
-                                      split="train", zoom_range=(float(kwargs.get("zoom_min", 0.5)), 1.0))
+    tr, va = cfg.data.train, cfg.data.val
+    train_set = SceneDetectionDataset(synthetic_config(tr, "coco", "data.train"), tr.synthetic_images, input_size,
+                                      seed=tr.synthetic_seed, split="train",
+                                      zoom_range=(float(kwargs.get("zoom_min", 0.5)), 1.0))
     evaluator = None
-    if cfg.eval.interval > 0 and cfg.data.val.synthetic_images > 0:
-        va = cfg.data.val
-        evaluator = DetectionEvaluator(render_eval_set(_synth_cfg(va), va.synthetic_images, va.synthetic_seed),
-                                       batch_size=cfg.data.val_batch_size)
+    if cfg.eval.interval > 0 and va.synthetic_images > 0:
+        eval_set = render_eval_set(synthetic_config(va, "coco", "data.val"), va.synthetic_images, va.synthetic_seed)
+        evaluator = DetectionEvaluator(eval_set, batch_size=cfg.data.val_batch_size)
     return model, task, train_set, evaluator
 
 

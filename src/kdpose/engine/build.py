@@ -48,13 +48,40 @@ def build_task(cfg: RecipeCfg, model: nn.Module) -> nn.Module:
     return build_distiller(dc.method, model, teacher, dc.params)
 
 
+# SynthConfig settings that a split sets through its own keys (or that pose training cannot use)
+_OWN_SYNTH_KEYS = {"width": "synthetic_size", "height": "synthetic_size", "layout": "data.layout",
+                   "max_people": "synthetic_max_people", "modality": "(RGB only for top-down training)"}
+
+
+def synthetic_config(split: SplitCfg, layout: str, where: str):
+    """The generator settings of a synthetic split: size and people count from the split's own keys, the keypoint
+    ``layout`` (``coco`` / ``wholebody``) from the caller, every other ``SynthConfig`` setting (the difficulty knobs)
+    from ``synthetic_settings``. ``where`` names the split in errors (``data.train``)."""
+    import dataclasses
+
+    from ..data.synth import SynthConfig
+
+    valid = [f.name for f in dataclasses.fields(SynthConfig) if f.name not in _OWN_SYNTH_KEYS]
+    settings = {}
+    for key, value in split.synthetic_settings.items():
+        if key in _OWN_SYNTH_KEYS:
+            raise ConfigError(f"{where}.synthetic_settings.{key}: set by {_OWN_SYNTH_KEYS[key]}, not here")
+        if key not in valid:
+            raise ConfigError(f"{where}.synthetic_settings: unknown setting '{key}' (valid: {', '.join(valid)})")
+        settings[key] = tuple(value) if isinstance(value, list) else value   # YAML lists -> the config's tuples
+    w, h = split.synthetic_size
+    try:
+        return SynthConfig(width=w, height=h, layout=layout, max_people=split.synthetic_max_people,
+                           **settings).validated()
+    except (ConfigError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}.synthetic_settings: {exc}") from None
+
+
 def _synthetic_split(data: DataCfg, split: SplitCfg, name: str) -> tuple[str, str]:
     """Render (once, on rank 0) and cache a synthetic split; returns (annotation file, image folder)."""
-    from ..data.synth import GENERATOR_VERSION, SynthConfig, annotation_path, write_coco_dataset
+    from ..data.synth import GENERATOR_VERSION, annotation_path, write_coco_dataset
 
-    w, h = split.synthetic_size
-    synth = SynthConfig(width=w, height=h, layout="wholebody" if data.layout in WHOLEBODY else "coco",
-                        max_people=split.synthetic_max_people)
+    synth = synthetic_config(split, "wholebody" if data.layout in WHOLEBODY else "coco", f"data.{name}")
     key = json.dumps([GENERATOR_VERSION, name, split.synthetic_images, split.synthetic_seed, repr(synth)])
     out = Path(data.cache_dir) / f"{name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
     ann = annotation_path(out, synth, name)
