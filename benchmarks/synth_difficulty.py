@@ -11,6 +11,11 @@ Examples:
     python benchmarks/synth_difficulty.py --models cspnext-t-udp cspnext-s-udp cspnext-m-udp --seed 1
     python benchmarks/synth_difficulty.py --report-only                     # re-read finished runs
     python benchmarks/synth_difficulty.py --set train.max_epochs=60 --device cuda --work-root work_dirs/sd60
+    python benchmarks/synth_difficulty.py --models cspnext-t-udp --difficulty easy --work-root work_dirs/sd_easy
+
+``--difficulty easy`` renders train and val with the difficulty knobs off (``EASY``: no occluders, no crowding, no
+border truncation, no extreme poses, people 1.5-6 m away instead of 1.3-24 m), so the same recipe shows how much
+the defaults cost a model. Each (work root, difficulty) writes its own BENCHMARKS.md section.
 
 Runs go to ``<work-root>/<model>[-seed<S>]`` (one ``kdpose train`` subprocess each; finished runs are skipped,
 interrupted ones resumed); the table goes to BENCHMARKS.md between ``<!-- synth:difficulty -->`` markers.
@@ -28,7 +33,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/: the sha
 from _miniature import CONFIGS, REPO, measure_cost, train, write_section  # noqa: E402
 
 RECIPE = "cspnext-t_udp_synth-body.yaml"
+EASY = "{occlusion: 0, crowding: 0, truncation: 0, pose_extremity: 0, distance_range: [1.5, 6]}"
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
+
+
+def rel(path: Path) -> str:
+    path = path.resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
 def run_dir(root: Path, model: str, seed: int) -> Path:
@@ -67,16 +78,17 @@ def final_pck(work: Path, model: str) -> float | None:
     return value
 
 
-def format_table(rows: list[dict], seed: int) -> str:
+def format_table(rows: list[dict], seed: int, options: str = "") -> str:
     """Markdown: one row per model with AP per epoch, final AR / AP50 / PCK, params, GFLOPs and minutes."""
-    epochs = max((len(r["val"]) for r in rows), default=0)
+    epochs = max((len(r["val"]) for r in rows), default=0) or 1
     head = " | ".join(f"AP ep{e + 1}" for e in range(epochs))
-    lines = [f"**Model size at the default difficulty** (recipe `configs/{RECIPE}`, only `model.name` changed, "
-             f"seed {seed}; AP / AR / PCK in %)", "",
+    what = "the easy settings" if "--difficulty easy" in options else "the default difficulty"
+    changed = f"only `model.name` changed{', ' + options if options else ''}"
+    lines = [f"**Model size at {what}** (recipe `configs/{RECIPE}`, {changed}, seed {seed}; AP / AR / PCK in %)", "",
              f"| model | params (M) | GFLOPs | {head} | AP50 | AR | PCK@0.2 | minutes |",
              "|---|---|---|" + "---|" * epochs + "---|---|---|---|"]
     for r in rows:
-        aps = " | ".join(f"{100 * v['AP']:.2f}" for v in r["val"]) + " | n/a" * (epochs - len(r["val"]))
+        aps = " | ".join([f"{100 * v['AP']:.2f}" for v in r["val"]] + ["n/a"] * (epochs - len(r["val"])))
         last = r["val"][-1] if r["val"] else {}
         pck = "n/a" if r["pck"] is None else f"{100 * r['pck']:.1f}"
         cells = [f"{100 * last[k]:.2f}" if k in last else "n/a" for k in ("AP50", "AR")]
@@ -84,7 +96,8 @@ def format_table(rows: list[dict], seed: int) -> str:
         lines.append(f"| {r['model']} | {r['params_m']:.2f} | {r['gflops']:.3f} | {aps} | {cells[0]} | {cells[1]} "
                      f"| {pck} | {minutes} |")
     models = " ".join(r["model"] for r in rows)
-    lines += ["", f"Command: `python benchmarks/synth_difficulty.py --models {models} --seed {seed}`"]
+    lines += ["", f"Command: `python benchmarks/synth_difficulty.py --models {models} --seed {seed}"
+                  f"{' ' + options if options else ''}`"]
     return "\n".join(lines)
 
 
@@ -96,24 +109,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                         help="extra recipe override for every model (e.g. train.max_epochs=60); use a new --work-root")
+    parser.add_argument("--difficulty", choices=("default", "easy"), default="default",
+                        help="easy: train and val rendered with the difficulty knobs off (EASY)")
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--no-write", action="store_true", help="print the table, leave BENCHMARKS.md alone")
     args = parser.parse_args(argv)
     if not (CONFIGS / RECIPE).is_file():
         parser.error(f"{CONFIGS / RECIPE}: recipe not found")
 
+    sets = list(args.sets)
+    if args.difficulty == "easy":
+        sets += [f"data.train.synthetic_settings={EASY}", f"data.val.synthetic_settings={EASY}"]
+    default_root = args.work_root == parser.get_default("work_root")
+    options = " ".join([*(f"--set {s}" for s in args.sets), *([] if args.difficulty == "default" else
+                        ["--difficulty easy"]), *([] if default_root else [f"--work-root {rel(args.work_root)}"])])
     rows = []
     for model in args.models:
         work = run_dir(args.work_root, model, args.seed)
         if not args.report_only:
             train(RECIPE, work, [f"model.name={model}", f"train.seed={args.seed}", f"train.device={args.device}",
-                                 "train.threads=1", *args.sets])
+                                 "train.threads=1", *sets])
         rows.append({"model": model, "val": val_records(work), "pck": final_pck(work, model),
                      **measure_cost(model, (96, 128))})
-    table = format_table(rows, args.seed)
+    table = format_table(rows, args.seed, options)
     print(table)
     if not args.no_write:
-        write_section("synth", "difficulty", table, BENCHMARKS_MD)
+        key = "difficulty" if default_root and args.difficulty == "default" else f"difficulty-{args.work_root.name}"
+        write_section("synth", key, table, BENCHMARKS_MD)
     return 0
 
 

@@ -37,3 +37,16 @@ def test_reads_val_records_and_formats_the_size_table(tmp_path, monkeypatch):
     assert "| cspnext-t-udp | 5.50 | 0.300 | 0.20 | 0.50 | 3.80 | 1.70 | 50.0 | 12 |" in lines
     assert "| cspnext-m-udp | 17.00 | 1.200 | 0.20 | n/a | 1.70 | 0.90 | n/a | 4 |" in lines
     assert "--models cspnext-t-udp cspnext-m-udp --seed 0" in table
+
+
+def test_easy_table_names_its_settings_and_keeps_columns_without_records(monkeypatch):
+    bench = _load(monkeypatch)
+    assert "occlusion: 0" in bench.EASY and "distance_range" in bench.EASY
+    rows = [{"model": "cspnext-t-udp", "val": [], "pck": None, "params_m": 5.5, "gflops": 0.3}]
+    table = bench.format_table(rows, seed=1, options="--difficulty easy --work-root work_dirs/sd_easy")
+    lines = table.splitlines()
+    assert lines[0].startswith("**Model size at the easy settings**") and "--difficulty easy" in lines[0]
+    header = next(l for l in lines if l.startswith("| model"))
+    row = next(l for l in lines if l.startswith("| cspnext-t-udp"))
+    assert header.count("|") == row.count("|") == 9 and "| n/a | n/a | n/a | n/a | n/a |" in row
+    assert table.endswith("--seed 1 --difficulty easy --work-root work_dirs/sd_easy`")
