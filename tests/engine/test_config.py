@@ -28,6 +28,16 @@ def test_load_and_override_by_type(tmp_path):
     assert cfg.data.train.synthetic_size == (320, 240) and cfg.distill.params == {"alpha": 0.5}
 
 
+def test_override_one_entry_of_a_mapping(tmp_path):
+    cfg = load_recipe(_write(tmp_path, "distill:\n  params: {alpha: 0.5, beta: 1}\n"),
+                      ["distill.params.alpha=7e-1", "data.train.synthetic_settings.distance_range=[1.5, 6]",
+                       "model.kwargs.name=abc"])
+    assert cfg.distill.params == {"alpha": 0.7, "beta": 1}
+    assert cfg.data.train.synthetic_settings == {"distance_range": [1.5, 6]} and cfg.model.kwargs == {"name": "abc"}
+    with pytest.raises(ConfigError, match=r"--set model.kwargs.a.b: 'model.kwargs' is not a section"):
+        load_recipe(_write(tmp_path, ""), ["model.kwargs.a.b=1"])
+
+
 def test_dump_round_trips(tmp_path):
     cfg = load_recipe(_write(tmp_path, "train:\n  seed: 3\n"), ["eval.metric=wholebody.AP"])
     again = from_dict(RecipeCfg, yaml.safe_load(dump_recipe(cfg)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field, fields, is_dataclass
@@ -182,8 +183,13 @@ def from_dict(cls: type, data: dict, source: str = "recipe", prefix: str = "") -
     return cls(**kwargs)
 
 
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
 def apply_overrides(cfg: RecipeCfg, overrides: list[str] | tuple[str, ...], source: str = "--set") -> RecipeCfg:
-    """Apply ``a.b=c`` overrides; the value text is parsed according to the type of field ``a.b``."""
+    """Apply ``a.b=c`` overrides; the value text is parsed according to the type of field ``a.b``. A mapping field
+    takes a whole YAML mapping (``model.kwargs={radius: 2}``) or one entry (``model.kwargs.radius=2``), whose value
+    is parsed as YAML and checked by whatever consumes the mapping."""
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"--set {item}: expected KEY=VALUE, e.g. optim.lr=2e-3")
@@ -197,8 +203,16 @@ def apply_overrides(cfg: RecipeCfg, overrides: list[str] | tuple[str, ...], sour
                 raise ConfigError(f"--set {dotted}: unknown key '{name}' in {where} (valid keys: {', '.join(names)})")
             if i < len(parts) - 1:
                 node = getattr(node, name)
+                if isinstance(node, dict) and i == len(parts) - 2:   # one entry of a free-form mapping (kwargs, ...)
+                    break
                 if not is_dataclass(node):
                     raise ConfigError(f"--set {dotted}: '{'.'.join(parts[: i + 1])}' is not a section")
+        if isinstance(node, dict):
+            value = _parse_text(text, Any)
+            if isinstance(value, str) and _NUMBER.fullmatch(value):   # PyYAML reads 1e-3 (no dot) as a string
+                value = float(value)
+            node[parts[-1]] = value
+            continue
         hint = typing.get_type_hints(type(node))[parts[-1]]
         setattr(node, parts[-1], _coerce(_parse_text(text, hint), hint, "--set", dotted))
     return cfg
