@@ -83,6 +83,14 @@ def test_cli_rejects_a_broken_recipe_before_training(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
     assert main(["train", str(_write(tmp_path, "")), "--set", "train.seed=abc"]) == 2
     assert "train.seed: expected int, got str 'abc'" in capsys.readouterr().err
+    # values found wrong while building (model name, generator settings) also name the recipe file
+    for text, message in [("model:\n  name: rtmpose-tt\n", "unknown model 'rtmpose-tt'"),
+                          ("data:\n  train:\n    synthetic_images: 2\n    synthetic_settings: {occlusion: 3}\n",
+                           "data.train.synthetic_settings: synth: occlusion must be in [0, 1], got 3")]:
+        path = _write(tmp_path, text)
+        assert main(["train", str(path), "--work-dir", str(tmp_path / "run"), "--set", "train.device=cpu",
+                     "--set", f"data.cache_dir={tmp_path / 'cache'}"]) == 2
+        assert capsys.readouterr().err.startswith(f"kdpose: error: {path}: {message}")
 
 
 def test_unknown_augmentation_fails_before_any_data_is_rendered(tmp_path):

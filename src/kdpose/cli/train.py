@@ -34,11 +34,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from kdpose.engine.build import default_work_dir, train
     from kdpose.engine.config import load_recipe
+    from kdpose.errors import ConfigError, UnknownNameError
 
     cfg = load_recipe(args.recipe, args.overrides)
     work_dir = args.work_dir or cfg.work_dir or str(default_work_dir(args.recipe))
     cfg.work_dir = str(work_dir)
-    metrics = train(cfg, work_dir, resume=args.resume)
+    try:
+        metrics = train(cfg, work_dir, resume=args.resume)
+    except (ConfigError, UnknownNameError) as exc:   # a recipe value found wrong while building: name the recipe
+        if str(exc).startswith(str(args.recipe)):
+            raise
+        raise type(exc)(f"{args.recipe}: {exc}") from None
     if metrics and os.environ.get("RANK", "0") == "0":
         aps = {k: v for k, v in _flatten(metrics).items() if k.endswith("AP")}
         print("final validation: " + ", ".join(f"{k}={v:.4f}" for k, v in aps.items()))
