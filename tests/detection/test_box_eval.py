@@ -77,3 +77,25 @@ def test_cli_box_ap(tmp_path, capsys):
     assert main(["eval", "--gt", str(gt), "--pred", str(pred), "--iou-type", "bbox"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("kdpose: error:") and "dets.json: expected a list of results" in err
+
+
+def test_real_detector_results_match_plain_pycocotools(fixtures):
+    """MMPose's person boxes for the COCO fixture images (AP_H 56 detector) scored through kdpose and through
+    pycocotools directly: the validation and normalisation change nothing."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    gt, dets = fixtures / "coco/test_coco.json", fixtures / "coco/test_coco_det_AP_H_56.json"
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO(str(gt))
+        ev = COCOeval(coco, coco.loadRes(str(dets)), "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    ours = coco_bbox_eval(str(gt), str(dets))
+    assert [ours[k] for k in ("AP", "AP50", "AP75", "APS", "APM", "APL", "AR1", "AR10", "AR")] == \
+        pytest.approx(list(ev.stats[:9]))
+    assert 0.7 < ours["AP"] < 0.9   # a good detector on 14 people
