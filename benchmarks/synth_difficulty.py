@@ -83,7 +83,7 @@ def format_table(rows: list[dict], seed: int, options: str = "") -> str:
     epochs = max((len(r["val"]) for r in rows), default=0) or 1
     head = " | ".join(f"AP ep{e + 1}" for e in range(epochs))
     what = "the easy settings" if "--difficulty easy" in options else "the default difficulty"
-    changed = f"only `model.name` changed{', ' + options if options else ''}"
+    changed = f"only `model.name` changed{f', options `{options}`' if options else ''}"
     lines = [f"**Model size at {what}** (recipe `configs/{RECIPE}`, {changed}, seed {seed}; AP / AR / PCK in %)", "",
              f"| model | params (M) | GFLOPs | {head} | AP50 | AR | PCK@0.2 | minutes |",
              "|---|---|---|" + "---|" * epochs + "---|---|---|---|"]
