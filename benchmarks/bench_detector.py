@@ -85,7 +85,7 @@ def bench_curve(recipe: str, work_dir: str, overrides: list[str]) -> None:
               f"{r['AP50']:.3f} | {r['AR']:.3f} |")
 
 
-def bench_eval(weights: str, images: int, inputs: list[int], max_people: int, seed: int) -> None:
+def bench_eval(weights: list[str], images: int, inputs: list[int], max_people: int, seed: int) -> None:
     import torch
 
     from kdpose.data.synth import SynthConfig
@@ -96,14 +96,15 @@ def bench_eval(weights: str, images: int, inputs: list[int], max_people: int, se
     torch.set_num_threads(1)
     eval_set = render_eval_set(SynthConfig(width=640, height=480, layout="coco", max_people=max_people), images, seed)
     people = len(eval_set.coco_gt["annotations"])
-    print(f"{weights}: {images} synthetic val scenes (seed {seed}, up to {max_people} people), {people} people")
+    print(f"{images} synthetic val scenes (seed {seed}, up to {max_people} people), {people} people")
     names = ("AP", "AP50", "AP75", "APS", "APM", "APL", "AR")
-    print("| input | " + " | ".join(names) + " |")
-    print("|---|" + "---|" * len(names))
-    for side in inputs:
-        model = load_detector_model(weights, input_size=(side, side))
-        m = DetectionEvaluator(eval_set)(model, torch.device("cpu"))
-        print(f"| {side}x{side} | " + " | ".join(f"{m[k]:.3f}" for k in names) + " |", flush=True)
+    print("| weights | input | " + " | ".join(names) + " |")
+    print("|---|---|" + "---|" * len(names))
+    for path in weights:
+        for side in inputs:
+            model = load_detector_model(path, input_size=(side, side))
+            m = DetectionEvaluator(eval_set)(model, torch.device("cpu"))
+            print(f"| `{path}` | {side}x{side} | " + " | ".join(f"{m[k]:.3f}" for k in names) + " |", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--threads", type=int, default=1)
     s.add_argument("--repeats", type=int, default=10)
     e = sub.add_parser("eval", help="box AP of trained weights on N synthetic val scenes, per input size")
-    e.add_argument("weights")
+    e.add_argument("weights", nargs="+")
     e.add_argument("--images", type=int, default=300)
     e.add_argument("--inputs", nargs="+", type=int, default=[320])
     e.add_argument("--max-people", type=int, default=6)
