@@ -57,6 +57,7 @@ def test_no_results_is_zero():
     ([{"image_id": 1, "score": 0.5}], "result 0 is missing field 'bbox'"),
     ([result(1, [0, 0, 10], 0.5)], "result 0 has a 'bbox' of 3 numbers, expected 4"),
     ([result(7, [0, 0, 10, 10], 0.5)], "image_id 7, which is not in the ground truth"),
+    ([[0, 0, 10, 10]], "result 0 is a list, expected an object"),
 ])
 def test_bad_results_name_the_file(tmp_path, bad, message):
     path = tmp_path / "dets.json"

@@ -57,7 +57,7 @@ def coco_bbox_eval(gt: dict | str, results: Sequence[dict] | str, category_id: i
     for ann in data["annotations"]:
         ann.setdefault("area", float(ann["bbox"][2]) * float(ann["bbox"][3]))
     results, name = load_results(results)
-    if results and all(isinstance(r, dict) and "bbox_score" in r for r in results):
+    if results and all("bbox_score" in r for r in results):
         results = [{**r, "score": r["bbox_score"]} for r in results]
     results = normalise_results(results, name, {im["id"] for im in data["images"]}, ("bbox",))
     for i, r in enumerate(results):

@@ -61,6 +61,9 @@ def load_results(results: str | os.PathLike | Sequence[dict]) -> tuple[list[dict
         name, data = "<predictions>", results
     if not isinstance(data, list):
         raise DataError(f"{name}: expected a list of results in COCO results format, got a {type(data).__name__}")
+    for i, r in enumerate(data):
+        if not isinstance(r, dict):
+            raise DataError(f"{name}: result {i} is a {type(r).__name__}, expected an object")
     return [dict(r) for r in data], name
 
 
