@@ -23,7 +23,6 @@ interrupted ones resumed); the table goes to BENCHMARKS.md between ``<!-- synth:
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import sys
 from pathlib import Path
@@ -55,46 +54,108 @@ def val_records(work: Path) -> list[dict]:
 
 
 def final_pck(work: Path, model: str) -> float | None:
-    """PCK@0.2 of the run's final weights on its val split (ground-truth boxes), cached in ``pck.json``."""
-    cached, weights = work / "pck.json", work / "final.safetensors"
-    if cached.is_file():
-        return json.loads(cached.read_text())["pck"]
-    if not weights.is_file():
+    """PCK@0.2 of the run's final weights on its own val split (ground-truth boxes), cached in ``pck.json`` with
+    the annotation file it was measured on (a cache for another file is not used). None without weights or data."""
+    cached, weights, recipe_file = work / "pck.json", work / "final.safetensors", work / "config.yaml"
+    if not (weights.is_file() and recipe_file.is_file()):
         return None
-    import yaml
+    from kdpose.engine.build import synthetic_split_paths
+    from kdpose.engine.config import load_recipe
 
+    recipe = load_recipe(recipe_file)
+    if not Path(recipe.data.cache_dir).is_absolute():  # the run rendered its data relative to the repository
+        recipe.data.cache_dir = str(REPO / recipe.data.cache_dir)
+    ann = synthetic_split_paths(recipe.data, recipe.data.val, "val")[0].resolve()  # the split the run validated on
+    if cached.is_file() and json.loads(cached.read_text()).get("ann_file") == str(ann):
+        return json.loads(cached.read_text())["pck"]
+    if not ann.is_file():
+        return None
     from kdpose.demo.metrics import pck_on_val
     from kdpose.inference import PoseEstimator
 
-    config = yaml.safe_load((work / "config.yaml").read_text())
-    cache = Path(config["data"]["cache_dir"])
-    anns = sorted(glob.glob(str((cache if cache.is_absolute() else REPO / cache) / "val-*" / "*_val.json")))
-    if not anns:
-        return None
-    estimator = PoseEstimator(model, weights=str(weights), layout=config["model"]["layout"],
-                              input_size=tuple(config["model"]["input_size"]), device="cpu")
-    value = pck_on_val(estimator, anns[0], config["model"]["layout"])
-    cached.write_text(json.dumps({"pck": value}))
+    estimator = PoseEstimator(model, weights=str(weights), layout=recipe.model.layout,
+                              input_size=tuple(recipe.model.input_size), device="cpu")
+    value = pck_on_val(estimator, str(ann), recipe.model.layout)
+    cached.write_text(json.dumps({"pck": value, "ann_file": str(ann)}))
     return value
 
 
+LR_PAIRS = ((5, 6), (11, 12))  # COCO shoulders, hips: wide pairs, rarely both unlabelled
+
+
+def lr_separation(work: Path) -> float | None:
+    """Median over val people of predicted / true distance between the left and right shoulder (and hip).
+
+    Near 0 means the model puts left and right on the same spot: it has not yet learnt which side is which (the
+    front/back cue), the usual early state of a pose model trained from scratch under flip augmentation, and why AP
+    (OKS) can be near 0 while PCK@0.2 is high. Near 1 means the sides are told apart. Each result is matched to the
+    ground-truth person of its image with the highest OKS."""
+    results_file, recipe_file = work / "val_results.json", work / "config.yaml"
+    if not (results_file.is_file() and recipe_file.is_file()):
+        return None
+    import numpy as np
+
+    from kdpose.engine.build import synthetic_split_paths
+    from kdpose.engine.config import load_recipe
+    from kdpose.skeletons import get_skeleton
+
+    recipe = load_recipe(recipe_file)
+    if not Path(recipe.data.cache_dir).is_absolute():
+        recipe.data.cache_dir = str(REPO / recipe.data.cache_dir)
+    ann = synthetic_split_paths(recipe.data, recipe.data.val, "val")[0]
+    if not ann.is_file():
+        return None
+    kappa2 = (2 * np.asarray(get_skeleton("coco").sigmas)) ** 2
+    people: dict[int, list] = {}
+    for a in json.loads(ann.read_text())["annotations"]:
+        people.setdefault(a["image_id"], []).append((np.asarray(a["keypoints"], float).reshape(-1, 3), a["area"]))
+    ratios = []
+    for r in json.loads(results_file.read_text()):
+        pred = np.asarray(r["keypoints"], float).reshape(-1, 3)[:17, :2]
+        best, best_oks = None, -1.0
+        for gt, area in people.get(r["image_id"], []):
+            vis = gt[:17, 2] > 0
+            if vis.any():
+                d2 = ((pred - gt[:17, :2]) ** 2).sum(1)
+                oks = float(np.exp(-d2 / (2 * max(area, 1.0) * kappa2))[vis].mean())
+                if oks > best_oks:
+                    best, best_oks = gt, oks
+        for i, j in LR_PAIRS:
+            if best is not None and best[i, 2] > 0 and best[j, 2] > 0:
+                true = np.linalg.norm(best[i, :2] - best[j, :2])
+                if true > 2.0:  # a side view puts the pair on one spot: no evidence either way
+                    ratios.append(np.linalg.norm(pred[i] - pred[j]) / true)
+    return float(np.median(ratios)) if ratios else None
+
+
+def shown_epochs(epochs: int, most: int = 12) -> list[int]:
+    """1-based epochs whose AP gets a column: all of them up to ``most``, else every k-th and the last."""
+    if epochs <= most:
+        return list(range(1, epochs + 1))
+    step = -(-epochs // (most - 1))
+    return sorted({*range(step, epochs + 1, step), 1, epochs})
+
+
 def format_table(rows: list[dict], seed: int, options: str = "") -> str:
-    """Markdown: one row per model with AP per epoch, final AR / AP50 / PCK, params, GFLOPs and minutes."""
-    epochs = max((len(r["val"]) for r in rows), default=0) or 1
-    head = " | ".join(f"AP ep{e + 1}" for e in range(epochs))
+    """Markdown: one row per model with AP per epoch, final AR / AP50 / PCK / L-R separation, params, GFLOPs and
+    minutes."""
+    epochs = shown_epochs(max((len(r["val"]) for r in rows), default=0) or 1)
+    head = " | ".join(f"AP ep{e}" for e in epochs)
     what = "the easy settings" if "--difficulty easy" in options else "the default difficulty"
     changed = f"only `model.name` changed{f', options `{options}`' if options else ''}"
-    lines = [f"**Model size at {what}** (recipe `configs/{RECIPE}`, {changed}, seed {seed}; AP / AR / PCK in %)", "",
-             f"| model | params (M) | GFLOPs | {head} | AP50 | AR | PCK@0.2 | minutes |",
-             "|---|---|---|" + "---|" * epochs + "---|---|---|---|"]
+    lines = [f"**Model size at {what}** (recipe `configs/{RECIPE}`, {changed}, seed {seed}; AP / AR / PCK in %; "
+             "L/R sep.: median predicted / true left-right shoulder and hip distance, 0 = sides not told apart)", "",
+             f"| model | params (M) | GFLOPs | {head} | AP50 | AR | PCK@0.2 | L/R sep. | minutes |",
+             "|---|---|---|" + "---|" * len(epochs) + "---|---|---|---|---|"]
     for r in rows:
-        aps = " | ".join([f"{100 * v['AP']:.2f}" for v in r["val"]] + ["n/a"] * (epochs - len(r["val"])))
+        aps = " | ".join(f"{100 * r['val'][e - 1]['AP']:.2f}" if e <= len(r["val"]) else "n/a" for e in epochs)
         last = r["val"][-1] if r["val"] else {}
         pck = "n/a" if r["pck"] is None else f"{100 * r['pck']:.1f}"
+        sep = "n/a" if r.get("lr_sep") is None else f"{r['lr_sep']:.2f}"
         cells = [f"{100 * last[k]:.2f}" if k in last else "n/a" for k in ("AP50", "AR")]
         minutes = f"{last['elapsed_min']:.0f}" if "elapsed_min" in last else "n/a"
         lines.append(f"| {r['model']} | {r['params_m']:.2f} | {r['gflops']:.3f} | {aps} | {cells[0]} | {cells[1]} "
-                     f"| {pck} | {minutes} |")
+                     f"| {pck} | {sep} | {minutes} |")
     models = " ".join(r["model"] for r in rows)
     lines += ["", f"Command: `python benchmarks/synth_difficulty.py --models {models} --seed {seed}"
                   f"{' ' + options if options else ''}`"]
@@ -130,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             train(RECIPE, work, [f"model.name={model}", f"train.seed={args.seed}", f"train.device={args.device}",
                                  "train.threads=1", *sets])
         rows.append({"model": model, "val": val_records(work), "pck": final_pck(work, model),
+                     "lr_sep": lr_separation(work),
                      **measure_cost(model, (96, 128))})
     table = format_table(rows, args.seed, options)
     print(table)

@@ -77,14 +77,22 @@ def synthetic_config(split: SplitCfg, layout: str, where: str):
         raise ConfigError(f"{where}.synthetic_settings: {exc}") from None
 
 
-def _synthetic_split(data: DataCfg, split: SplitCfg, name: str) -> tuple[str, str]:
-    """Render (once, on rank 0) and cache a synthetic split; returns (annotation file, image folder)."""
-    from ..data.synth import GENERATOR_VERSION, annotation_path, write_coco_dataset
+def synthetic_split_paths(data: DataCfg, split: SplitCfg, name: str):
+    """(annotation file, image folder, generator settings) where a synthetic split is cached; renders nothing.
+    The folder name hashes everything that changes the images, so a recipe finds exactly its own split."""
+    from ..data.synth import GENERATOR_VERSION, annotation_path
 
     synth = synthetic_config(split, "wholebody" if data.layout in WHOLEBODY else "coco", f"data.{name}")
     key = json.dumps([GENERATOR_VERSION, name, split.synthetic_images, split.synthetic_seed, repr(synth)])
     out = Path(data.cache_dir) / f"{name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
-    ann = annotation_path(out, synth, name)
+    return annotation_path(out, synth, name), out, synth
+
+
+def _synthetic_split(data: DataCfg, split: SplitCfg, name: str) -> tuple[str, str]:
+    """Render (once, on rank 0) and cache a synthetic split; returns (annotation file, image folder)."""
+    from ..data.synth import write_coco_dataset
+
+    ann, out, synth = synthetic_split_paths(data, split, name)
     if dist.is_main() and not ann.is_file():
         write_coco_dataset(out, synth, split.synthetic_images, seed=split.synthetic_seed, split=name,
                            workers=max(1, data.workers), progress=True)
