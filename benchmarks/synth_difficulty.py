@@ -137,8 +137,8 @@ def shown_epochs(epochs: int, most: int = 12) -> list[int]:
 
 
 def format_table(rows: list[dict], seed: int, options: str = "") -> str:
-    """Markdown: one row per model with AP per epoch, final AR / AP50 / PCK / L-R separation, params, GFLOPs and
-    minutes."""
+    """Markdown: one row per model with AP per epoch, AR / AP50 / PCK / L-R separation of its last epoch, params,
+    GFLOPs and minutes; a run without final weights is marked unfinished (its last columns are from its latest epoch)."""
     epochs = shown_epochs(max((len(r["val"]) for r in rows), default=0) or 1)
     head = " | ".join(f"AP ep{e}" for e in epochs)
     what = "the easy settings" if "--difficulty easy" in options else "the default difficulty"
@@ -154,7 +154,8 @@ def format_table(rows: list[dict], seed: int, options: str = "") -> str:
         sep = "n/a" if r.get("lr_sep") is None else f"{r['lr_sep']:.2f}"
         cells = [f"{100 * last[k]:.2f}" if k in last else "n/a" for k in ("AP50", "AR")]
         minutes = f"{last['elapsed_min']:.0f}" if "elapsed_min" in last else "n/a"
-        lines.append(f"| {r['model']} | {r['params_m']:.2f} | {r['gflops']:.3f} | {aps} | {cells[0]} | {cells[1]} "
+        name = r["model"] if r.get("finished", True) else f"{r['model']} (unfinished, epoch {len(r['val'])})"
+        lines.append(f"| {name} | {r['params_m']:.2f} | {r['gflops']:.3f} | {aps} | {cells[0]} | {cells[1]} "
                      f"| {pck} | {sep} | {minutes} |")
     models = " ".join(r["model"] for r in rows)
     lines += ["", f"Command: `python benchmarks/synth_difficulty.py --models {models} --seed {seed}"
@@ -191,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             train(RECIPE, work, [f"model.name={model}", f"train.seed={args.seed}", f"train.device={args.device}",
                                  "train.threads=1", *sets])
         rows.append({"model": model, "val": val_records(work), "pck": final_pck(work, model),
-                     "lr_sep": lr_separation(work),
+                     "lr_sep": lr_separation(work), "finished": (work / "final.safetensors").is_file(),
                      **measure_cost(model, (96, 128))})
     table = format_table(rows, args.seed, options)
     print(table)

@@ -28,12 +28,13 @@ def test_reads_val_records_and_formats_the_size_table(tmp_path, monkeypatch):
     assert bench.val_records(tmp_path / "missing") == [] and bench.final_pck(tmp_path / "missing", "x") is None
 
     rows = [{"model": "cspnext-t-udp", "val": vals, "pck": 0.5, "lr_sep": 0.04, "params_m": 5.5, "gflops": 0.3},
-            {"model": "cspnext-m-udp", "val": vals[:1], "pck": None, "params_m": 17.0, "gflops": 1.2}]
+            {"model": "cspnext-m-udp", "val": vals[:1], "pck": None, "params_m": 17.0, "gflops": 1.2,
+             "finished": False}]
     table = bench.format_table(rows, seed=0)
     lines = table.splitlines()
     assert "| model | params (M) | GFLOPs | AP ep1 | AP ep2 | AP50 | AR | PCK@0.2 | L/R sep. | minutes |" in lines
     assert "| cspnext-t-udp | 5.50 | 0.300 | 0.20 | 0.50 | 3.80 | 1.70 | 50.0 | 0.04 | 12 |" in lines
-    assert "| cspnext-m-udp | 17.00 | 1.200 | 0.20 | n/a | 1.70 | 0.90 | n/a | n/a | 4 |" in lines
+    assert "| cspnext-m-udp (unfinished, epoch 1) | 17.00 | 1.200 | 0.20 | n/a | 1.70 | 0.90 | n/a | n/a | 4 |" in lines
     assert "--models cspnext-t-udp cspnext-m-udp --seed 0" in table
 
 
