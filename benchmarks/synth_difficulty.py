@@ -10,8 +10,11 @@ Examples:
     python benchmarks/synth_difficulty.py                                   # cspnext-t-udp vs cspnext-m-udp
     python benchmarks/synth_difficulty.py --models cspnext-t-udp cspnext-s-udp cspnext-m-udp --seed 1
     python benchmarks/synth_difficulty.py --report-only                     # re-read finished runs
-    python benchmarks/synth_difficulty.py --set train.max_epochs=60 --device cuda --work-root work_dirs/sd60
+    python benchmarks/synth_difficulty.py --set train.max_epochs=60 --set optim.lr=5e-4 --device cuda --work-root work_dirs/sd60
     python benchmarks/synth_difficulty.py --models cspnext-t-udp --difficulty easy --work-root work_dirs/sd_easy
+
+The recipe's learning rate (2e-3) suits CSPNeXt-t but stalls CSPNeXt-m from random weights; compare sizes with
+``--set optim.lr=5e-4`` (BENCHMARKS.md, "The learning rate, not the data, held CSPNeXt-m back").
 
 ``--difficulty easy`` renders train and val with the difficulty knobs off (``EASY``: no occluders, no crowding, no
 border truncation, no extreme poses, people 1.5-6 m away instead of 1.3-24 m), so the same recipe shows how much
