@@ -104,3 +104,29 @@ def test_fp16_without_cuda_is_a_config_error(tmp_path):
 
     with pytest.raises(ConfigError, match="train.amp: fp16 needs a CUDA device"):
         Trainer(toy_recipe(amp="fp16"), make_task(0), ToyDataset(), collate, tmp_path)
+
+
+def _train_records(work_dir: Path) -> list[tuple[int, float]]:
+    import json
+
+    lines = (work_dir / "log.jsonl").read_text().splitlines()
+    return [(r["iter"], r["loss"]) for r in map(json.loads, lines) if r["kind"] == "train"]
+
+
+def test_resumed_log_has_one_record_per_iteration_as_an_uninterrupted_run(tmp_path):
+    _run(tmp_path / "ref", None, 0, 0)
+    # crash in the middle of epoch 2 with epoch-boundary checkpoints only: iteration 8 was logged after the
+    # checkpoint at 6, and the kill tore a line; the resumed run logs 7-8 again
+    cfg = toy_recipe(checkpoint_interval_iters=0)
+    crashed = Trainer(cfg, _crash_at(make_task(0), 10), ToyDataset(), collate, tmp_path / "resumed")
+    with pytest.raises(Crash):
+        crashed.fit()
+    crashed.logger.close()
+    assert [i for i, _ in _train_records(tmp_path / "resumed")] == [2, 4, 6, 8]
+    with open(tmp_path / "resumed" / "log.jsonl", "a") as f:
+        f.write('{"kind": "train", "it')
+    trainer = Trainer(cfg, make_task(seed=7), ToyDataset(), collate, tmp_path / "resumed")
+    assert trainer.resume()
+    assert [i for i, _ in _train_records(tmp_path / "resumed")] == [2, 4, 6]
+    trainer.fit()
+    assert _train_records(tmp_path / "resumed") == _train_records(tmp_path / "ref")  # same iterations, same losses

@@ -7,6 +7,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from ..utils.io import atomic_write
+
 
 class RunLogger:
     """Writes ``log.jsonl`` (one record per log interval and per validation) and TensorBoard scalars.
@@ -18,6 +20,7 @@ class RunLogger:
     def __init__(self, work_dir: str | Path, enabled: bool = True, tensorboard: bool = True):
         self.enabled = enabled
         self.path = Path(work_dir) / "log.jsonl"
+        self._tb_dir = Path(work_dir) / "tensorboard"
         self._tb = None
         self._bar = None
         if not enabled:
@@ -29,7 +32,30 @@ class RunLogger:
             except ImportError:
                 warnings.warn("tensorboard is not installed: TensorBoard scalars are skipped (pip install tensorboard)")
             else:
-                self._tb = SummaryWriter(str(Path(work_dir) / "tensorboard"))
+                self._tb = SummaryWriter(str(self._tb_dir))
+
+    def drop_after(self, iteration: int) -> None:
+        """Forget what was logged after ``iteration``: a run resumed from a checkpoint at ``iteration`` redoes that
+        work and logs it again, so each iteration keeps one record. A line torn by a kill goes as well. TensorBoard
+        hides the later events through ``purge_step``."""
+        if not self.enabled:
+            return
+        if self.path.is_file():
+            keep = []
+            for line in self.path.read_text().splitlines():
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict) and record.get("iter", 0) <= iteration:
+                    keep.append(line + "\n")
+            with atomic_write(self.path, "w") as f:
+                f.write("".join(keep))
+        if self._tb is not None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb.close()
+            self._tb = SummaryWriter(str(self._tb_dir), purge_step=iteration + 1)
 
     def record(self, kind: str, iteration: int, values: dict[str, Any]) -> None:
         """Append one record ``{"kind": kind, "iter": iteration, **values}`` and the numeric values to TensorBoard."""

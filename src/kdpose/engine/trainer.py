@@ -196,6 +196,7 @@ class Trainer:
         if not path.is_file():
             return False
         self.load_state_dict(load_checkpoint(path, map_location=self.device), source=str(path))
+        self.logger.drop_after(self.iteration)  # records of the lost work after the checkpoint are logged again
         self.logger.info(f"resumed from {path}: epoch {self.epoch + 1}, batch {self.epoch_iter}, "
                          f"iteration {self.iteration}")
         return True
