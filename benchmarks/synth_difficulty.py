@@ -1,4 +1,4 @@
-"""Is the synthetic generator's default difficulty hard enough that a tiny model clearly under-performs a large one?
+r"""Is the synthetic generator's default difficulty hard enough that a tiny model clearly under-performs a large one?
 
 Trains heatmap pose models of different sizes with one recipe (``configs/cspnext-t_udp_synth-body.yaml``: the
 generator's default difficulty, 3000 rendered 640x480 train images with 1-4 people, 200 val images, 96x128 input,
@@ -10,7 +10,8 @@ Examples:
     python benchmarks/synth_difficulty.py                                   # cspnext-t-udp vs cspnext-m-udp
     python benchmarks/synth_difficulty.py --models cspnext-t-udp cspnext-s-udp cspnext-m-udp --seed 1
     python benchmarks/synth_difficulty.py --report-only                     # re-read finished runs
-    python benchmarks/synth_difficulty.py --set train.max_epochs=60 --set optim.lr=5e-4 --device cuda --work-root work_dirs/sd60
+    python benchmarks/synth_difficulty.py --set train.max_epochs=60 --set optim.lr=5e-4 --device cuda \
+        --work-root work_dirs/sd60
     python benchmarks/synth_difficulty.py --models cspnext-t-udp --difficulty easy --work-root work_dirs/sd_easy
 
 The recipe's learning rate (2e-3) suits CSPNeXt-t but stalls CSPNeXt-m from random weights; compare sizes with
@@ -56,19 +57,24 @@ def val_records(work: Path) -> list[dict]:
     return [r for r in map(json.loads, log.read_text().splitlines()) if r.get("kind") == "val"]
 
 
-def final_pck(work: Path, model: str) -> float | None:
-    """PCK@0.2 of the run's final weights on its own val split (ground-truth boxes), cached in ``pck.json`` with
-    the annotation file it was measured on (a cache for another file is not used). None without weights or data."""
-    cached, weights, recipe_file = work / "pck.json", work / "final.safetensors", work / "config.yaml"
-    if not (weights.is_file() and recipe_file.is_file()):
-        return None
+def val_split(work: Path):
+    """(recipe, absolute annotation path) of the synthetic val split a run validated on (not rendered here)."""
     from kdpose.engine.build import synthetic_split_paths
     from kdpose.engine.config import load_recipe
 
-    recipe = load_recipe(recipe_file)
+    recipe = load_recipe(work / "config.yaml")
     if not Path(recipe.data.cache_dir).is_absolute():  # the run rendered its data relative to the repository
         recipe.data.cache_dir = str(REPO / recipe.data.cache_dir)
-    ann = synthetic_split_paths(recipe.data, recipe.data.val, "val")[0].resolve()  # the split the run validated on
+    return recipe, synthetic_split_paths(recipe.data, recipe.data.val, "val")[0].resolve()
+
+
+def final_pck(work: Path, model: str) -> float | None:
+    """PCK@0.2 of the run's final weights on its own val split (ground-truth boxes), cached in ``pck.json`` with
+    the annotation file it was measured on (a cache for another file is not used). None without weights or data."""
+    cached, weights = work / "pck.json", work / "final.safetensors"
+    if not (weights.is_file() and (work / "config.yaml").is_file()):
+        return None
+    recipe, ann = val_split(work)
     if cached.is_file() and json.loads(cached.read_text()).get("ann_file") == str(ann):
         return json.loads(cached.read_text())["pck"]
     if not ann.is_file():
@@ -90,22 +96,17 @@ def lr_separation(work: Path) -> float | None:
     """Median over val people of predicted / true distance between the left and right shoulder (and hip).
 
     Near 0 means the model puts left and right on the same spot: it has not yet learnt which side is which (the
-    front/back cue), the usual early state of a pose model trained from scratch under flip augmentation, and why AP
+    front/back cue), the state of every from-scratch run in BENCHMARKS.md so far (under flip augmentation), and why AP
     (OKS) can be near 0 while PCK@0.2 is high. Near 1 means the sides are told apart. Each result is matched to the
     ground-truth person of its image with the highest OKS."""
-    results_file, recipe_file = work / "val_results.json", work / "config.yaml"
-    if not (results_file.is_file() and recipe_file.is_file()):
+    results_file = work / "val_results.json"
+    if not (results_file.is_file() and (work / "config.yaml").is_file()):
         return None
     import numpy as np
 
-    from kdpose.engine.build import synthetic_split_paths
-    from kdpose.engine.config import load_recipe
     from kdpose.skeletons import get_skeleton
 
-    recipe = load_recipe(recipe_file)
-    if not Path(recipe.data.cache_dir).is_absolute():
-        recipe.data.cache_dir = str(REPO / recipe.data.cache_dir)
-    ann = synthetic_split_paths(recipe.data, recipe.data.val, "val")[0]
+    ann = val_split(work)[1]
     if not ann.is_file():
         return None
     kappa2 = (2 * np.asarray(get_skeleton("coco").sigmas)) ** 2
@@ -141,7 +142,7 @@ def shown_epochs(epochs: int, most: int = 12) -> list[int]:
 
 def format_table(rows: list[dict], seed: int, options: str = "") -> str:
     """Markdown: one row per model with AP per epoch, AR / AP50 / PCK / L-R separation of its last epoch, params,
-    GFLOPs and minutes; a run without final weights is marked unfinished (its last columns are from its latest epoch)."""
+    GFLOPs and minutes; a run without final weights is marked unfinished (last columns: its latest epoch)."""
     epochs = shown_epochs(max((len(r["val"]) for r in rows), default=0) or 1)
     head = " | ".join(f"AP ep{e}" for e in epochs)
     what = "the easy settings" if "--difficulty easy" in options else "the default difficulty"
