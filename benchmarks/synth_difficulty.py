@@ -202,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     if not args.no_write:
         key = "difficulty" if default_root and args.difficulty == "default" else f"difficulty-{args.work_root.name}"
+        key += f"-seed{args.seed}" if args.seed else ""  # another seed gets its own table, next to seed 0's
         write_section("synth", key, table, BENCHMARKS_MD)
     return 0
 
