@@ -171,6 +171,12 @@ def format_table(rows: list[dict], seed: int, options: str = "") -> str:
     return "\n".join(lines)
 
 
+def section_key(work_root: Path, default_root: bool, difficulty: str, seed: int) -> str:
+    """BENCHMARKS.md section of a run set: one per (work root, difficulty, seed), so no run overwrites another's."""
+    key = "difficulty" if default_root and difficulty == "default" else f"difficulty-{work_root.name}"
+    return key + (f"-seed{seed}" if seed else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["cspnext-t-udp", "cspnext-m-udp"])
@@ -205,9 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     table = format_table(rows, args.seed, options)
     print(table)
     if not args.no_write:
-        key = "difficulty" if default_root and args.difficulty == "default" else f"difficulty-{args.work_root.name}"
-        key += f"-seed{args.seed}" if args.seed else ""  # another seed gets its own table, next to seed 0's
-        write_section("synth", key, table, BENCHMARKS_MD)
+        write_section("synth", section_key(args.work_root, default_root, args.difficulty, args.seed), table,
+                      BENCHMARKS_MD)
     return 0
 
 

@@ -106,3 +106,12 @@ def test_easy_table_names_its_settings_and_keeps_columns_without_records(monkeyp
     row = next(l for l in lines if l.startswith("| cspnext-t-udp"))
     assert header.count("|") == row.count("|") == 10 and "| n/a | n/a | n/a | n/a | n/a | n/a |" in row
     assert table.endswith("--seed 1 --difficulty easy --work-root work_dirs/sd_easy`")
+
+
+def test_each_work_root_difficulty_and_seed_gets_its_own_section(monkeypatch):
+    bench = _load(monkeypatch)
+    root = Path("work_dirs/sd40lr")
+    assert bench.section_key(root, True, "default", 0) == "difficulty"
+    assert bench.section_key(root, False, "default", 0) == "difficulty-sd40lr"
+    assert bench.section_key(root, False, "default", 1) == "difficulty-sd40lr-seed1"
+    assert bench.section_key(root, True, "easy", 2) == "difficulty-sd40lr-seed2"
