@@ -101,7 +101,7 @@ def test_cli_writes_a_dataset(tmp_path, capsys):
                  "--split", "val", "--no-progress"]) == 0
     assert "wrote 2 images" in capsys.readouterr().out
     data = json.loads((out / "coco_wholebody_val.json").read_text())
-    assert [im["file_name"] for im in data["images"]] == ["val/000000.jpg", "val/000001.jpg"]
+    assert [im["file_name"] for im in data["images"]] == ["val/000001.jpg", "val/000002.jpg"]
 
 
 def test_user_backgrounds_and_unwritable_output(tmp_path):

@@ -3,8 +3,11 @@
 Layout under ``out``::
 
     person_keypoints_<split>.json  (coco)  or  coco_wholebody_<split>.json  (wholebody)
-    <split>/000000.jpg ...         RGB images (or .png), or 16-bit PNG depth (millimetres) in depth mode
-    <split>_masks/000000.png       instance silhouettes: 0 background, i + 1 = the image's i-th annotation
+    <split>/000001.jpg ...         RGB images (or .png), or 16-bit PNG depth (millimetres) in depth mode
+    <split>_masks/000001.png       instance silhouettes: 0 background, i + 1 = the image's i-th annotation
+
+Files are named by their COCO ``image_id`` (image ``i`` has id ``i + 1``), so tools that take the image id from the
+file stem (``kdpose infer``, COCO's own naming) agree with the annotation file.
 
 ``file_name`` entries are relative to ``out`` (the annotation file's folder), which is where kdpose's COCO readers
 and pycocotools-based tools look by default. Image ``i`` is rendered from the seed ``(seed, split_id, i)`` whatever
@@ -98,7 +101,8 @@ def _render_one(index: int) -> tuple[dict, list[dict], list[tuple[Path, bytes]]]
     seed = scene_seed(job.seed, job.split, index)
     scene = render_scene(job.cfg, seed, backgrounds=job.backgrounds)
     data, suffix = encode_image(job.cfg, scene, seed)
-    name = f"{index:06d}"
+    image_id = index + 1
+    name = f"{image_id:06d}"  # the file stem is the image id (COCO's convention; kdpose infer relies on it)
     file_name = f"{job.split}/{name}{suffix}"
     mask_name = f"{job.split}_masks/{name}.png"
     labels = np.zeros(scene.instance_map.shape, np.uint8)
@@ -106,7 +110,6 @@ def _render_one(index: int) -> tuple[dict, list[dict], list[tuple[Path, bytes]]]
         labels[scene.instance_map == inst.person_index] = rank + 1
     ok, buf = cv2.imencode(".png", labels)
     h, w = scene.instance_map.shape
-    image_id = index + 1
     image = {"id": image_id, "file_name": file_name, "width": w, "height": h, "mask_file": mask_name}
     anns = [instance_annotation(inst, scene.instance_map == inst.person_index, image_id, 0, job.cfg.wholebody)
             for inst in scene.instances]
