@@ -23,3 +23,8 @@ class UnknownNameError(KdposeError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class MissingExtraError(KdposeError, ImportError):
+    """An optional package (onnx, onnxruntime, matplotlib, ...) is needed and not installed; the message names the
+    ``pip install "kdpose[extra]"`` command that installs it."""

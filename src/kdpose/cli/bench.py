@@ -104,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--weights applies to one MODEL; benchmark models one at a time to give weights")
     if args.warmup < 0 or args.iters < 1:
         raise ConfigError("--warmup must be >= 0 and --iters >= 1")
+    _require_extras(args, backends)
 
     rows: list[BenchRow] = []
     with tempfile.TemporaryDirectory(prefix="kdpose-bench-") as tmp:
@@ -127,6 +128,18 @@ def run(args: argparse.Namespace) -> int:
         plot_accuracy(points, args.plot, x="latency_ms" if args.plot_x == "latency" else args.plot_x)
         print(f"wrote {args.plot}")
     return 0
+
+
+def _require_extras(args: argparse.Namespace, backends: list[str]) -> None:
+    """Fail before measuring anything when a package the options need is missing."""
+    from kdpose.cli.main import require_extra
+
+    if args.plot:
+        require_extra("matplotlib", "kdpose bench --plot")
+    if "onnxruntime" in backends or args.int8 or any(m.endswith(".onnx") for m in args.models):
+        other = "or time PyTorch only: --backend torch" if "torch" in backends else ""
+        for module in ("onnx", "onnxruntime"):
+            require_extra(module, "kdpose bench on onnxruntime", other)
 
 
 def _bench_one(name, args, backends, batches, threads_list, input_size, tmp: Path) -> list:

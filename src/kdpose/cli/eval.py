@@ -52,11 +52,31 @@ def format_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
+def check_output_file(path: str, flag: str) -> None:
+    """Refuse, before any work, an output path that names a folder or sits under a file.
+
+    Raises:
+        ConfigError: naming the path and what is wrong with it.
+    """
+    from pathlib import Path
+
+    from kdpose.errors import ConfigError
+
+    out = Path(path)
+    if out.is_dir():
+        raise ConfigError(f"{out}: {flag} names a folder; give a file name (e.g. {out / 'metrics.json'})")
+    parent = next((p for p in out.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise ConfigError(f"{parent}: {flag} {out} lies under a file, not a folder")
+
+
 def run(args: argparse.Namespace) -> int:
     from kdpose.detection.evaluate import coco_bbox_eval
     from kdpose.evaluation import coco_keypoint_eval, crowdpose_eval, wholebody_eval
     from kdpose.utils.io import write_json
 
+    if args.out:
+        check_output_file(args.out, "--out")
     if args.iou_type == "bbox":
         metrics = coco_bbox_eval(args.gt, args.pred)
     elif args.layout == "wholebody":

@@ -89,12 +89,18 @@ def load_any_model(name: str, weights: str | None, layout: str | None, input_siz
 
 
 def run(args: argparse.Namespace) -> int:
+    from kdpose.cli.main import require_extra
     from kdpose.errors import ConfigError
-    from kdpose.export.onnx import check_parity, export_onnx
 
     out = Path(args.out)
     if out.suffix != ".onnx":
         raise ConfigError(f"{out}: --out must end with .onnx")
+    require_extra("onnx", "kdpose export")
+    if not args.no_check or args.int8 or args.fp16:
+        require_extra("onnxruntime", "kdpose export's parity check and quantisation",
+                      "--no-check skips the check" if not (args.int8 or args.fp16) else "")
+    from kdpose.export.onnx import check_parity, export_onnx
+
     input_size = parse_size(args.input_size)
     dynamic, batch = parse_batch(args.batch)
     if args.int8_calib and not args.int8:

@@ -15,6 +15,9 @@ import sys
 # module names inside kdpose.cli, in the order shown by --help
 COMMANDS: list[str] = ["demo", "infer", "export", "bench", "synth", "train", "distill", "eval"]
 
+# optional packages -> the pyproject extra that installs them (a missing one is a one-line error with the hint)
+EXTRAS: dict[str, str] = {"onnx": "onnx", "onnxruntime": "onnx", "matplotlib": "report", "tensorboard": "logging"}
+
 
 def _load(name: str):
     return importlib.import_module(f"kdpose.cli.{name}")
@@ -53,9 +56,49 @@ def main(argv: list[str] | None = None) -> int:
     except KdposeError as exc:
         print(f"kdpose: error: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:   # an optional package imported deep inside the library
+        extra = EXTRAS.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(f"kdpose: error: {missing_extra_message(exc.name, extra)}", file=sys.stderr)
+        return 2
+    except OSError as exc:   # permission denied, is a directory, not a directory, disk full, ...
+        print(f"kdpose: error: {os_error_message(exc)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("kdpose: interrupted", file=sys.stderr)
         return 130
+
+
+def missing_extra_message(module: str, extra: str, what: str = "this", alternative: str = "") -> str:
+    """One line naming the missing optional package and the pip command that installs it."""
+    root = module.split(".")[0]
+    text = f"{what} needs the optional package '{root}', which is not installed: pip install \"kdpose[{extra}]\""
+    return f"{text} ({alternative})" if alternative else text
+
+
+def require_extra(module: str, what: str, alternative: str = "") -> None:
+    """Fail early, before any slow work, when the optional package ``module`` is not installed.
+
+    Raises:
+        MissingExtraError: naming ``what`` needs it and the ``pip install "kdpose[extra]"`` command.
+    """
+    import importlib.util
+
+    from kdpose.errors import MissingExtraError
+
+    if importlib.util.find_spec(module) is None:
+        raise MissingExtraError(missing_extra_message(module, EXTRAS[module], what, alternative))
+
+
+def os_error_message(exc: OSError) -> str:
+    """``PATH: reason`` for an OSError. For a two-path call (``os.replace(tmp, dst)``) the destination is the path the
+    user named; the temporary source is an implementation detail."""
+    path = exc.filename2 if exc.filename2 is not None else exc.filename
+    reason = exc.strerror or str(exc)
+    if reason[:1].isupper() and not reason[1:2].isupper():
+        reason = reason[0].lower() + reason[1:]
+    return f"{path}: {reason}" if path is not None else reason
 
 
 if __name__ == "__main__":

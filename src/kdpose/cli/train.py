@@ -31,6 +31,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="continue the run in the work dir from its last.pt (exactly where it stopped)")
 
 
+def check_work_dir(work_dir: str) -> None:
+    """Refuse, before building anything, a work dir that is a file or lies under one.
+
+    Raises:
+        ConfigError: naming the path.
+    """
+    from pathlib import Path
+
+    from kdpose.errors import ConfigError
+
+    path = Path(work_dir)
+    for p in (path, *path.parents):
+        if p.exists() and not p.is_dir():
+            what = "is a file" if p == path else f"lies under the file {p}"
+            raise ConfigError(f"{path}: the work dir {what}; give a folder (--work-dir)")
+        if p.exists():
+            break
+
+
 def run(args: argparse.Namespace) -> int:
     from kdpose.engine.build import default_work_dir, train
     from kdpose.engine.config import load_recipe
@@ -38,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_recipe(args.recipe, args.overrides)
     work_dir = args.work_dir or cfg.work_dir or str(default_work_dir(args.recipe))
+    check_work_dir(work_dir)
     cfg.work_dir = str(work_dir)
     try:
         metrics = train(cfg, work_dir, resume=args.resume)

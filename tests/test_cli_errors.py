@@ -1,0 +1,119 @@
+"""Everyday CLI mistakes end in one line ``kdpose: error: ...`` naming the path or the missing extra, exit 2, no
+traceback (issue 24, "Errors a user meets every day")."""
+import errno
+import sys
+from pathlib import Path
+
+import pytest
+
+import kdpose.cli.eval as eval_cmd
+from kdpose.cli.main import main
+
+RECIPE = str(Path(__file__).resolve().parents[1] / "configs" / "rtmpose-t_synth-body.yaml")
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kdpose: error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_eval_out_naming_a_folder(tmp_path, capsys):
+    # checked before the (slow) evaluation: --gt and --pred are never opened
+    assert main(["eval", "--gt", "missing.json", "--pred", "missing.json", "--out", str(tmp_path)]) == 2
+    line = _one_error_line(capsys)
+    assert f"{tmp_path}: --out names a folder" in line
+
+
+def test_eval_out_under_a_file(tmp_path, capsys):
+    (tmp_path / "f").write_text("x")
+    assert main(["eval", "--gt", "g.json", "--pred", "p.json", "--out", str(tmp_path / "f" / "m.json")]) == 2
+    assert f"{tmp_path / 'f'}: --out" in _one_error_line(capsys)
+
+
+def test_train_work_dir_naming_a_file(tmp_path, capsys, monkeypatch):
+    import kdpose.engine.build as build
+
+    monkeypatch.setattr(build, "train", lambda *a, **k: pytest.fail("training started"))
+    (tmp_path / "run").write_text("not a folder")
+    assert main(["train", RECIPE, "--work-dir", str(tmp_path / "run")]) == 2
+    assert f"{tmp_path / 'run'}: the work dir is a file" in _one_error_line(capsys)
+    assert main(["train", RECIPE, "--work-dir", str(tmp_path / "run" / "sub")]) == 2
+    assert "lies under the file" in _one_error_line(capsys)
+
+
+def test_export_without_onnx(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    assert main(["export", "rtmpose-t", "--out", str(tmp_path / "t.onnx")]) == 2
+    line = _one_error_line(capsys)
+    assert "'onnx'" in line and 'pip install "kdpose[onnx]"' in line
+    assert not (tmp_path / "t.onnx").exists()
+
+
+def test_export_without_onnxruntime_names_no_check(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    assert main(["export", "rtmpose-t", "--out", str(tmp_path / "t.onnx")]) == 2
+    line = _one_error_line(capsys)
+    assert 'pip install "kdpose[onnx]"' in line and "--no-check" in line
+
+
+def test_bench_plot_without_matplotlib(tmp_path, capsys, monkeypatch):
+    import kdpose.export.bench as bench
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setattr(bench, "bench_torch", lambda *a, **k: pytest.fail("measured before checking --plot"))
+    assert main(["bench", "rtmpose-t", "--backend", "torch", "--ap", "rtmpose-t=1",
+                 "--plot", str(tmp_path / "p.png")]) == 2
+    line = _one_error_line(capsys)
+    assert "--plot" in line and 'pip install "kdpose[report]"' in line
+
+
+def test_bench_onnxruntime_missing_suggests_torch_backend(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    assert main(["bench", "rtmpose-t"]) == 2
+    line = _one_error_line(capsys)
+    assert 'pip install "kdpose[onnx]"' in line and "--backend torch" in line
+
+
+@pytest.mark.parametrize("code,reason", [(errno.EACCES, "permission denied"), (errno.EISDIR, "is a directory"),
+                                         (errno.ENOTDIR, "not a directory"), (errno.ENOSPC, "no space left")])
+def test_os_errors_become_one_line_naming_the_path(code, reason, capsys, monkeypatch):
+    import os
+
+    def failing_run(args):
+        raise OSError(code, os.strerror(code), "/data/out/m.json")
+
+    monkeypatch.setattr(eval_cmd, "run", failing_run)
+    assert main(["eval", "--gt", "g.json", "--pred", "p.json"]) == 2
+    line = _one_error_line(capsys)
+    assert line.startswith("kdpose: error: /data/out/m.json: ") and reason in line.lower()
+
+
+def test_os_error_of_a_rename_names_the_destination(capsys, monkeypatch):
+    def failing_run(args):
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", "/out/.m.json.x1.tmp", None, "/out/m.json")
+
+    monkeypatch.setattr(eval_cmd, "run", failing_run)
+    assert main(["eval", "--gt", "g.json", "--pred", "p.json"]) == 2
+    assert _one_error_line(capsys) == "kdpose: error: /out/m.json: is a directory"
+
+
+def test_missing_extra_imported_deep_inside(capsys, monkeypatch):
+    def needs_tensorboard(args):
+        import tensorboard.summary  # noqa: F401
+
+    monkeypatch.setitem(sys.modules, "tensorboard", None)
+    monkeypatch.setattr(eval_cmd, "run", needs_tensorboard)
+    assert main(["eval", "--gt", "g.json", "--pred", "p.json"]) == 2
+    assert 'pip install "kdpose[logging]"' in _one_error_line(capsys)
+
+
+def test_other_missing_modules_are_not_hidden(monkeypatch):
+    def broken(args):
+        import kdpose_no_such_module  # noqa: F401
+
+    monkeypatch.setattr(eval_cmd, "run", broken)
+    with pytest.raises(ModuleNotFoundError):
+        main(["eval", "--gt", "g.json", "--pred", "p.json"])
