@@ -71,7 +71,7 @@ def test_round_trip_batched_through_collation():
     assert np.abs(decoded.numpy() - kpts).max() <= 0.25 + 1e-6
 
 
-def test_decode_score_is_min_of_maxima_and_invalid_is_minus_one():
+def test_decode_score_is_min_of_maxima_and_invalid_is_minus_half():
     codec = SimCCCodec((4, 3))  # 8 x bins, 6 y bins
     x = torch.full((1, 2, 8), -1.0)
     y = torch.full((1, 2, 6), -1.0)
@@ -80,7 +80,11 @@ def test_decode_score_is_min_of_maxima_and_invalid_is_minus_one():
     kpts, scores = codec.decode(SimCCOutput(x, y))
     np.testing.assert_allclose(scores.numpy(), [[0.4, -0.2]], rtol=1e-6)
     np.testing.assert_allclose(kpts[0, 0].numpy(), [2.5, 1.0])
-    np.testing.assert_allclose(kpts[0, 1].numpy(), [-1.0, -1.0])
+    # MMPose's get_simcc_maximum marks the bin as -1, SimCCLabel.decode then divides by the split ratio (2)
+    np.testing.assert_allclose(kpts[0, 1].numpy(), [-0.5, -0.5])
+    kpts3, _ = SimCCCodec((4, 3), split_ratio=3.0).decode(SimCCOutput(torch.full((1, 1, 12), -1.0),
+                                                                     torch.full((1, 1, 9), -1.0)))
+    np.testing.assert_allclose(kpts3[0, 0].numpy(), [-1 / 3, -1 / 3], rtol=1e-6)
 
 
 def test_dark_refines_sub_bin_peaks():

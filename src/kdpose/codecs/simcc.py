@@ -115,8 +115,9 @@ class SimCCCodec:
         Args:
             output: SimCCOutput with x (B, K, Wx) and y (B, K, Wy) raw logits (no softmax).
         Returns:
-            keypoints (B, K, 2) in input-crop pixels (-1 where the score is <= 0) and scores (B, K) =
-            min(max_x, max_y).
+            keypoints (B, K, 2) in input-crop pixels and scores (B, K) = min(max_x, max_y). Where the score is
+            <= 0 the keypoint is ``-1 / split_ratio`` (-0.5 at ratio 2): MMPose marks the bin as -1 before dividing
+            by the split ratio, and kdpose keeps that convention so decoded files compare equal.
         """
         x, y = output.x, output.y
         max_x, idx_x = x.max(dim=-1)
@@ -127,7 +128,8 @@ class SimCCCodec:
             locs = torch.stack([_refine_dark_1d(x, idx_x, self.sigma[0]),
                                 _refine_dark_1d(y, idx_y, self.sigma[1])], dim=-1)
         keypoints = locs / self.split_ratio
-        keypoints = torch.where((scores <= 0).unsqueeze(-1), torch.full_like(keypoints, -1.0), keypoints)
+        invalid = torch.full_like(keypoints, -1.0 / self.split_ratio)  # MMPose: bin -1, then / split_ratio
+        keypoints = torch.where((scores <= 0).unsqueeze(-1), invalid, keypoints)
         return keypoints, scores
 
     def unflip(self, output: SimCCOutput, flip_indices: Sequence[int]) -> SimCCOutput:
