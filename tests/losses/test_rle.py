@@ -31,6 +31,19 @@ def test_realnvp_structure_matches_rle():
     assert "mask" not in flow.state_dict()
 
 
+def test_realnvp_init_matches_mmpose():
+    # MMPose RealNVP.init_weights: xavier-uniform (gain 0.01) on Linear weights only; biases keep nn.Linear's default
+    # U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (not zero)
+    torch.manual_seed(0)
+    flow = RealNVP()
+    for m in flow.modules():
+        if isinstance(m, nn.Linear):
+            fan_in, fan_out = m.in_features, m.out_features
+            assert m.weight.abs().max() <= 0.01 * math.sqrt(6.0 / (fan_in + fan_out)) + 1e-9
+            bound = 1.0 / math.sqrt(fan_in)
+            assert m.bias.abs().max() <= bound and m.bias.abs().max() > 0.1 * bound
+
+
 def test_identity_flow_is_standard_normal():
     y = torch.tensor([[0.0, 0.0], [1.0, -2.0]])
     expected = torch.tensor([-LOG_2PI, -LOG_2PI - 0.5 * 5.0])

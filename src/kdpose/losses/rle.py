@@ -34,7 +34,8 @@ class RealNVP(nn.Module):
     ``y = m * x + (1 - m) * (x * exp(s(m * x)) + t(m * x))``. ``log_prob`` runs the inverse pass from the last layer
     to the first and adds the log-determinant. Defaults are RLE's: 6 layers with masks ``[0, 1], [1, 0]`` alternating,
     scale net ``Linear(2, 64)-LeakyReLU-Linear(64, 64)-LeakyReLU-Linear(64, 2)-Tanh``, translation net the same
-    without Tanh, Linear weights xavier-uniform with gain 0.01 (the flow starts close to the identity).
+    without Tanh, Linear weights xavier-uniform with gain 0.01 (the flow starts close to the identity); the biases
+    keep PyTorch's default initialisation, as MMPose's ``RealNVP.init_weights`` (which only re-initialises weights).
     """
 
     def __init__(self, num_layers: int = 6, hidden: int = 64):
@@ -45,8 +46,7 @@ class RealNVP(nn.Module):
         self.shift_nets = nn.ModuleList(_coupling_net(hidden, final_tanh=False) for _ in range(num_layers))
         for m in self.modules():
             if isinstance(m, nn.Linear):
-                nn.init.xavier_uniform_(m.weight, gain=0.01)
-                nn.init.zeros_(m.bias)
+                nn.init.xavier_uniform_(m.weight, gain=0.01)  # biases: nn.Linear's default (MMPose)
 
     def inverse(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Data -> latent. y (M, 2) -> (z (M, 2), log|det dz/dy| (M,))."""
