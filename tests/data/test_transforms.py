@@ -170,3 +170,79 @@ def test_hsv_lut_equals_the_int16_formula():
         hsv[..., 0] = (hsv[..., 0] + g[0]) % 180
         hsv[..., 1:] = np.clip(hsv[..., 1:] + g[1:], 0, 255)
         np.testing.assert_array_equal(out, cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2BGR))
+
+
+def test_mmpose_topdown_recipe_is_one_stage_without_photometric_transforms():
+    p = T.build_train_pipeline(SK, (48, 64), recipe="mmpose-topdown")
+    assert p.stages["strong"] is p.stages["weak"]
+    kinds = [type(t) for t in p.stages["strong"].transforms]
+    assert kinds == [T.GetBBoxCenterScale, T.FixAspectRatio, T.RandomShiftBBoxCenter, T.RandomFlip,
+                     T.RandomHalfBodyV0, T.RandomScaleRotation, T.TopdownAffine]
+    scale_rot = p.stages["strong"].transforms[5]
+    assert (scale_rot.scale_factor, scale_rot.rotate_factor, scale_rot.rotate_prob) == (0.35, 45.0, 0.6)
+    img = run(T.build_train_pipeline(SK, (48, 64), recipe="mmpose-topdown"), 5)
+    assert img.image.shape == (64, 48, 3)
+    a, b = run(p, 11), run(p, 11)
+    np.testing.assert_array_equal(a.image, b.image)
+
+
+def test_mmpose_topdown_keypoints_follow_the_image_content():
+    geometric = T.build_train_pipeline(SK, (96, 128), recipe="mmpose-topdown").stages["strong"]
+    rng = np.random.default_rng(1)
+    for seed in range(10):
+        img = np.zeros((200, 200, 3), np.uint8)
+        kpts = np.round(np.stack([rng.uniform(60, 140, 17), rng.uniform(40, 160, 17)], -1)).astype(np.float32)
+        xi, yi = kpts.astype(int).T
+        for dy in range(-2, 3):
+            for dx in range(-2, 3):
+                img[yi + dy, xi + dx] = 255
+        state = T.TopDownState(image=img, bbox=np.array([50, 30, 150, 170], np.float32), keypoints=kpts.copy(),
+                               visible=np.ones(17, np.float32))
+        out = geometric(state, np.random.default_rng(seed))
+        inside = (out.keypoints >= 1).all(1) & (out.keypoints[:, 0] < 95) & (out.keypoints[:, 1] < 127)
+        px = np.round(out.keypoints[inside]).astype(int)
+        assert (out.image[px[:, 1], px[:, 0]] > 100).all()
+
+
+def test_mmpose0_scale_rotation_ranges():
+    t = T.RandomScaleRotation(scale_factor=0.35, rotate_factor=45, rotate_prob=0.6)
+    rng = np.random.default_rng(0)
+    ratios, rots = [], []
+    for _ in range(2000):
+        s = T.TopDownState(np.zeros((4, 4, 3), np.uint8), np.zeros(4), np.zeros((17, 2)), np.ones(17),
+                           center=np.array([50.0, 50.0]), scale=np.array([100.0, 100.0]))
+        out = t(s, rng)
+        ratios.append(out.scale[0] / 100)
+        rots.append(out.rotation)
+    ratios, rots = np.array(ratios), np.array(rots)
+    assert ratios.min() >= 0.65 - 1e-6 and ratios.max() <= 1.35 + 1e-6
+    # N(1, 0.35) clipped to [0.65, 1.35] = at +-1 sigma: 15.9 % of the draws sit on each bound
+    assert abs((ratios == np.float32(1.35)).mean() - 0.159) < 0.025
+    assert abs((ratios == np.float32(0.65)).mean() - 0.159) < 0.025
+    assert np.abs(rots).max() <= 90 and np.abs(rots).max() > 60
+    assert abs((rots != 0).mean() - 0.6) < 0.05
+
+
+def test_mmpose0_shift_is_uniform_and_half_body_prefers_upper():
+    shift = T.RandomShiftBBoxCenter(shift_factor=0.16, prob=1.0)
+    rng = np.random.default_rng(0)
+    moves = []
+    for _ in range(2000):
+        s = T.TopDownState(np.zeros((4, 4, 3), np.uint8), np.zeros(4), np.zeros((17, 2)), np.ones(17),
+                           center=np.array([50.0, 50.0]), scale=np.array([100.0, 200.0]))
+        moves.append((shift(s, rng).center - 50) / np.array([100.0, 200.0]))
+    moves = np.abs(np.array(moves))
+    assert moves.max() <= 0.16 + 1e-6 and abs(moves.mean() - 0.08) < 0.005   # U(-1, 1) * 0.16: mean |.| 0.08
+    hb = T.RandomHalfBodyV0(SK.upper_ids, (48, 64), prob=1.0)
+    upper = 0
+    for seed in range(1000):
+        state = person_state(np.random.default_rng(0))
+        out = hb(state, np.random.default_rng(seed))
+        np.testing.assert_allclose(out.scale[0] / out.scale[1], 48 / 64, rtol=1e-5)
+        upper += np.allclose(out.center, state.keypoints[list(SK.upper_ids)].mean(0), rtol=1e-5)
+    assert abs(upper / 1000 - 0.691) < 0.04  # P(N(0, 1) < 0.5)
+    few = person_state(np.random.default_rng(0))
+    few.visible[:] = 0
+    few.visible[:8] = 1  # 8 labelled: not more than 8, unchanged
+    few.center[:] = 7
+    assert (hb(few, np.random.default_rng(0)).center == 7).all()

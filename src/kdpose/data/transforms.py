@@ -16,6 +16,11 @@ Pipelines (RTMPose's two-stage recipe, ``configs/body_2d_keypoint/rtmpose/coco``
 * ``"weak"`` (stage 2, the last epochs): the same with shift 0, scale [0.75, 1.25], rotate 60, dropout p0.5.
 * ``"val"``: centre/scale -> affine.
 
+``data.augment`` picks the ranges (:data:`AUGMENT_RECIPES`): ``rtmpose`` (the body and COCO-WholeBody configs),
+``rtmpose-wide`` (the COCO+UBody configs and the whole-body RTMPose-x 384x288 one), ``mmpose-topdown`` (MMPose 0.x's
+one-stage top-down pipeline of the TokenPose / DistilPose / SDPose configs: shift, flip, half-body, scale 0.35,
+rotation 45, no photometric transforms) and ``light`` (kdpose's CPU miniatures).
+
 :class:`StagedPipeline` holds them and ``set_stage("weak")`` switches (the trainer calls it at
 ``max_epochs - stage2_num_epochs``, like MMPose's ``PipelineSwitchHook``).
 """
@@ -180,6 +185,85 @@ class RandomBBoxTransform:
         if u[1] < self.scale_prob:
             state.scale = (state.scale * (v[2] * (hi - lo) * 0.5 + (hi + lo) * 0.5)).astype(np.float32)
         state.rotation = float(v[3] * self.rotate_factor) if u[2] < self.rotate_prob else 0.0
+        return state
+
+
+@dataclass
+class FixAspectRatio:
+    """Grow the crop scale to the input aspect ratio now (MMPose 0.x ``bbox_xywh2cs`` does it before any random
+    shift, which is then relative to the aspect-fixed box). ``input_size`` is (w, h)."""
+
+    input_size: tuple[int, int]
+
+    def __call__(self, state: TopDownState, rng: np.random.Generator) -> TopDownState:
+        state.scale = fix_aspect_ratio(state.scale, self.input_size[0] / self.input_size[1])
+        return state
+
+
+@dataclass
+class RandomShiftBBoxCenter:
+    """MMPose 0.x ``TopDownRandomShiftBboxCenter``: with probability ``prob``, centre += U(-1, 1) * ``shift_factor``
+    * scale per axis (uniform, unlike :class:`RandomBBoxTransform`'s truncated normal)."""
+
+    shift_factor: float = 0.16
+    prob: float = 0.3
+
+    def __call__(self, state: TopDownState, rng: np.random.Generator) -> TopDownState:
+        if rng.random() < self.prob:
+            state.center = (state.center + rng.uniform(-1.0, 1.0, 2) * self.shift_factor * state.scale).astype(
+                np.float32)
+        return state
+
+
+@dataclass
+class RandomHalfBodyV0:
+    """MMPose 0.x ``TopDownHalfBodyTransform``: with more than ``min_keypoints`` labelled keypoints and probability
+    ``prob``, crop the upper body (when a standard-normal draw is < 0.5 and more than 2 upper keypoints are
+    labelled; p = 0.69) or else the lower body (every keypoint not in ``upper_ids``, if more than 2), else the upper;
+    at least 2 are needed. Scale = their extent grown to the input aspect ratio, times 1.5."""
+
+    upper_ids: Sequence[int]
+    input_size: tuple[int, int]
+    min_keypoints: int = 8
+    prob: float = 0.3
+    padding: float = 1.5
+
+    def __call__(self, state: TopDownState, rng: np.random.Generator) -> TopDownState:
+        labelled = state.visible > 0
+        if labelled.sum() <= self.min_keypoints or rng.random() >= self.prob:
+            return state
+        is_upper = np.zeros(len(labelled), bool)
+        is_upper[list(self.upper_ids)] = True
+        upper, lower = np.flatnonzero(labelled & is_upper), np.flatnonzero(labelled & ~is_upper)
+        if rng.standard_normal() < 0.5 and len(upper) > 2:
+            ids = upper
+        elif len(lower) > 2:
+            ids = lower
+        else:
+            ids = upper
+        if len(ids) < 2:
+            return state
+        pts = state.keypoints[ids].astype(np.float32)
+        state.center = pts.mean(axis=0)
+        extent = fix_aspect_ratio(pts.max(axis=0) - pts.min(axis=0), self.input_size[0] / self.input_size[1])
+        state.scale = (extent * self.padding).astype(np.float32)
+        return state
+
+
+@dataclass
+class RandomScaleRotation:
+    """MMPose 0.x ``TopDownGetRandomScaleRotation``: scale *= clip(N(0,1) * ``scale_factor`` + 1, 1 - sf, 1 + sf);
+    rotation = clip(N(0,1) * ``rotate_factor``, -2 rf, 2 rf) degrees with probability ``rotate_prob``, else 0."""
+
+    scale_factor: float = 0.35
+    rotate_factor: float = 45.0
+    rotate_prob: float = 0.6
+
+    def __call__(self, state: TopDownState, rng: np.random.Generator) -> TopDownState:
+        sf, rf = self.scale_factor, self.rotate_factor
+        state.scale = (state.scale * np.clip(rng.standard_normal() * sf + 1, 1 - sf, 1 + sf)).astype(np.float32)
+        rotation = float(np.clip(rng.standard_normal() * rf, -2 * rf, 2 * rf))
+        state.rotation = rotation if rng.random() <= self.rotate_prob else 0.0
         return state
 
 
@@ -351,16 +435,36 @@ class AugmentRecipe:
     weak_dropout_prob: float = 0.5
 
 
-AUGMENT_RECIPES = {
-    # RTMPose body / whole-body 256x192 configs
+@dataclass(frozen=True)
+class TopDownV0Recipe:
+    """MMPose 0.x's top-down training pipeline (``TopDownGetBboxCenterScale`` -> ``TopDownRandomShiftBboxCenter``
+    -> ``TopDownRandomFlip`` -> ``TopDownHalfBodyTransform`` -> ``TopDownGetRandomScaleRotation`` ->
+    ``TopDownAffine``), as in the TokenPose / DistilPose / SDPose configs: one stage, no colour, blur or cut-out."""
+
+    shift_factor: float = 0.16
+    shift_prob: float = 0.3
+    flip_prob: float = 0.5
+    half_body_min_keypoints: int = 8
+    half_body_prob: float = 0.3
+    scale_factor: float = 0.35
+    rotate_factor: float = 45.0
+    rotate_prob: float = 0.6
+
+
+AUGMENT_RECIPES: dict[str, AugmentRecipe | TopDownV0Recipe] = {
+    # RTMPose body configs and the COCO-WholeBody ones (m/l 256x192, l 384x288)
     "rtmpose": AugmentRecipe(),
-    # RTMPose whole-body 384x288 and COCO+UBody configs: scale [0.5, 1.5], rotation 90 in both stages
+    # RTMPose COCO+UBody configs (every size, so DWPose's UBody recipes) and COCO-WholeBody RTMPose-x 384x288:
+    # scale [0.5, 1.5], rotation 90 in both stages (stage 2: shift 0, cut-out p 0.5)
     "rtmpose-wide": AugmentRecipe(strong_scale=(0.5, 1.5), strong_rotate=90.0, weak_scale=(0.5, 1.5), weak_rotate=90.0),
     # kdpose's short CPU recipes (minutes, not 420 epochs): RTMPose's strong pipeline (rotation up to 80 degrees, a
     # hole of up to 40% of the crop in every sample) slowed learning several-fold there (BENCHMARKS.md), so both
     # stages keep RTMPose's weak geometry with half the rotation and no holes
     "light": AugmentRecipe(strong_scale=(0.75, 1.25), strong_rotate=30.0, weak_scale=(0.75, 1.25), weak_rotate=30.0,
                            strong_dropout_prob=0.0, weak_dropout_prob=0.0),
+    # MMPose 0.29 top-down pipeline of the SDPose / DistilPose / TokenPose configs: shift 0.16 (p 0.3), flip 0.5,
+    # half-body (> 8 keypoints, p 0.3), scale 1 +- 0.35, rotation 45 (clipped at 90, p 0.6), no photometric transforms
+    "mmpose-topdown": TopDownV0Recipe(),
 }
 
 
@@ -382,12 +486,31 @@ def _train_stage(
     )
 
 
+def _v0_stage(input_size: tuple[int, int], skeleton, r: TopDownV0Recipe, use_udp: bool) -> Compose:
+    return Compose(
+        [
+            GetBBoxCenterScale(1.25),
+            FixAspectRatio(input_size),
+            RandomShiftBBoxCenter(r.shift_factor, r.shift_prob),
+            RandomFlip(skeleton.flip_indices, prob=r.flip_prob),
+            RandomHalfBodyV0(skeleton.upper_ids, input_size, r.half_body_min_keypoints, r.half_body_prob),
+            RandomScaleRotation(r.scale_factor, r.rotate_factor, r.rotate_prob),
+            TopdownAffine(input_size, use_udp=use_udp),
+        ]
+    )
+
+
 def build_train_pipeline(
-    skeleton, input_size: tuple[int, int], recipe: str | AugmentRecipe = "rtmpose", use_udp: bool = False
+    skeleton, input_size: tuple[int, int], recipe: str | AugmentRecipe | TopDownV0Recipe = "rtmpose",
+    use_udp: bool = False
 ) -> StagedPipeline:
     """RTMPose's training pipeline with stages ``"strong"`` (default) and ``"weak"`` for ``skeleton``
-    (flip indices and half-body ids come from it). ``recipe`` names an entry of ``AUGMENT_RECIPES``."""
+    (flip indices and half-body ids come from it). ``recipe`` names an entry of ``AUGMENT_RECIPES``; a
+    :class:`TopDownV0Recipe` has one stage, used for both names."""
     r = AUGMENT_RECIPES[recipe] if isinstance(recipe, str) else recipe
+    if isinstance(r, TopDownV0Recipe):
+        stage = _v0_stage(tuple(input_size), skeleton, r, use_udp)
+        return StagedPipeline({"strong": stage, "weak": stage}, stage="strong")
     common = (input_size, skeleton.flip_indices, skeleton.upper_ids, skeleton.lower_ids)
     strong = _train_stage(*common, 0.16, r.strong_scale, r.strong_rotate, r.strong_dropout_prob, use_udp)
     weak = _train_stage(*common, 0.0, r.weak_scale, r.weak_rotate, r.weak_dropout_prob, use_udp)
