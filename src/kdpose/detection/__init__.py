@@ -35,10 +35,10 @@ def _register() -> None:
 
 
 def _factory(name: str):
-    def factory(device: str = "cpu"):
+    def factory(device: str = "cpu", score_thr: float = 0.3):
         from .detector import PersonDetector
 
-        return PersonDetector(name, device=device)
+        return PersonDetector(name, device=device, score_thr=score_thr)
 
     factory.__name__ = name
     return factory
