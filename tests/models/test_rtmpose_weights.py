@@ -275,7 +275,11 @@ def test_url_hash_mismatch_is_refused_and_not_cached(http_root, tmp_path, monkey
 def test_pretrained_registry_is_consistent(monkeypatch, tmp_path):
     assert len(list_pretrained("dwpose-*")) == 5 and "rtmpose-m.body7_256x192" in list_pretrained()
     for tag, cfg in PRETRAINED.items():
-        assert tag.startswith(cfg.model + ".") and cfg.url.endswith(".pth") and cfg.file_name in cfg.url
+        assert tag.startswith(cfg.model + ".")
+        if cfg.asset:   # shipped in kdpose/assets: no URL, a file inside the package
+            assert not cfg.url and Path(cfg.location).is_file() and cfg.file_name == cfg.asset
+            continue
+        assert cfg.url.endswith(".pth") and cfg.file_name in cfg.url
         assert len(cfg.sha256) in (7, 8) and cfg.sha256 in cfg.file_name
         with torch.device("meta"):
             model = create_model(cfg.model, layout=cfg.layout, input_size=cfg.input_size)

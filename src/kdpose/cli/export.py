@@ -142,6 +142,7 @@ def calibration_crops(model, ann_file: str, image_root: str | None, count: int):
     import numpy as np
 
     from kdpose.data import TopDownDataset, load_coco_keypoints, load_coco_wholebody
+    from kdpose.data.coco import check_image_folder
     from kdpose.errors import ConfigError, DataError
 
     if count < 1:
@@ -155,6 +156,7 @@ def calibration_crops(model, ann_file: str, image_root: str | None, count: int):
         samples = load_coco_keypoints(ann_file, layout, mode="eval", image_root=image_root)
     if not samples:
         raise DataError(f"{ann_file}: no person instances to calibrate on")
+    check_image_folder(samples, ann_file, image_root, "--calib-images")
     picks = np.linspace(0, len(samples) - 1, min(count, len(samples))).round().astype(int)
     dataset = TopDownDataset([samples[i] for i in picks], model.codec, skip_bad_images=True)
     return np.stack([np.asarray(dataset[i].inputs, np.float32) for i in range(len(dataset))])

@@ -138,6 +138,31 @@ def _image_root(path: str, image_root: str | os.PathLike | None) -> str:
     return os.fspath(image_root) if image_root is not None else str(Path(path).resolve().parent)
 
 
+def check_image_folder(samples: list[Sample], ann_file: str | os.PathLike, image_root: str | os.PathLike | None = None,
+                       key: str = "image_root", first: int = 8) -> None:
+    """Check, before training starts, that the images of ``samples`` are where the reader put them: the folder
+    exists and at least one of the first ``first`` distinct images is a file. A wrong folder otherwise surfaces
+    only inside DataLoader workers, after every sample has been skipped.
+
+    Args:
+        samples: the reader's output (paths already joined with the folder).
+        ann_file: the annotation file they come from (its folder is the default image folder).
+        image_root: the folder given to the reader (None: the annotation file's folder).
+        key: what set the folder, for the message (e.g. ``data.train.img_dir``).
+
+    Raises:
+        DataError: naming the folder, the setting and an image that is not there.
+    """
+    root = _image_root(os.fspath(ann_file), image_root)
+    if not os.path.isdir(root):
+        raise DataError(f"{root}: image folder not found ({key}, for {os.fspath(ann_file)})")
+    paths = list(dict.fromkeys(s.image_path for s in samples if s.image_path))[:first]
+    if paths and not any(os.path.isfile(p) for p in paths):
+        example = os.path.relpath(paths[0], root)
+        raise DataError(f"{root}: none of the first {len(paths)} images of {os.fspath(ann_file)} is in this folder "
+                        f"(e.g. {example}); set {key} to the folder that holds them")
+
+
 def load_coco_keypoints(
     path: str | os.PathLike,
     layout: str | Skeleton = "coco",

@@ -25,8 +25,21 @@ def build_model(cfg: ModelCfg) -> nn.Module:
 
     model = create_model(cfg.name, layout=cfg.layout, input_size=tuple(cfg.input_size), **cfg.kwargs)
     if cfg.init_weights:
+        check_weights_source(cfg.init_weights, "model.init_weights")
         load_weights(model, cfg.init_weights, prefix=cfg.init_prefix)
     return model
+
+
+def check_weights_source(weights: str, key: str) -> None:
+    """A recipe's weights value is a pretrained tag, a URL or an existing file; a missing file (typically the output
+    of another recipe's run, not made yet) is a ``ConfigError`` naming the key and how to get the weights."""
+    from ..models import PRETRAINED
+    from ..models._download import is_url
+
+    if weights in PRETRAINED or is_url(weights) or Path(weights).expanduser().is_file():
+        return
+    raise ConfigError(f"{key}: {weights}: no such weights file (if another recipe's run writes it, run that recipe "
+                      f"first, from the same folder; or give a pretrained tag: kdpose.models.list_pretrained())")
 
 
 def build_task(cfg: RecipeCfg, model: nn.Module) -> nn.Module:
@@ -44,6 +57,8 @@ def build_task(cfg: RecipeCfg, model: nn.Module) -> nn.Module:
     if not dc.teacher:
         raise ConfigError(f"distill.teacher: method '{dc.method}' needs a teacher model name")
     size = tuple(dc.teacher_input_size) if any(dc.teacher_input_size) else tuple(cfg.model.input_size)
+    if dc.teacher_weights:
+        check_weights_source(dc.teacher_weights, "distill.teacher_weights")
     teacher = load_model(dc.teacher, weights=dc.teacher_weights or None, layout=cfg.model.layout, input_size=size)
     return build_distiller(dc.method, model, teacher, dc.params)
 
@@ -114,6 +129,7 @@ def resolve_split(data: DataCfg, split: SplitCfg, name: str) -> tuple[str, str]:
 def load_samples(data: DataCfg, split: SplitCfg, name: str, mode: str) -> tuple[list, str]:
     """The ``Sample`` list of a split and its annotation file (val: GT boxes, or detector boxes from bbox_file)."""
     from ..data import load_coco_keypoints, load_coco_wholebody, load_crowdpose, load_detections
+    from ..data.coco import check_image_folder
 
     ann, img_dir = resolve_split(data, split, name)
     root = img_dir or None
@@ -127,6 +143,7 @@ def load_samples(data: DataCfg, split: SplitCfg, name: str, mode: str) -> tuple[
         samples = load_coco_keypoints(ann, data.layout, mode=mode, image_root=root)
     if not samples:
         raise DataError(f"{ann}: no usable person instances for {name}")
+    check_image_folder(samples, ann, root, f"data.{name}.img_dir")
     return samples, ann
 
 

@@ -13,6 +13,7 @@ from . import tokenpose  # noqa: F401,E402  (tokenpose-s-v1/s-v2/b/l, tokenpose-
 from . import distilpose  # noqa: F401,E402  (distilpose-s/l, deeppose-res50)
 from . import sdpose  # noqa: F401,E402  (sdpose-t/s-v1/s-v2/b/reg, sdpose-mini-*)
 from . import token_cspnext  # noqa: F401,E402  (tokenpose-cspnext-s/t, distilpose-cspnext-t: CPU-scale token pair)
+from . import shipped  # noqa: F401,E402  (tags of the weights shipped in kdpose/assets)
 
 __all__ = ["MODELS", "PRETRAINED", "PoseModel", "PretrainedCfg", "create_model", "list_models", "list_pretrained",
            "load_model", "load_weights", "register_model", "save_weights"]

@@ -167,11 +167,13 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], source
 
 def load_weights(model: nn.Module, weights: str | os.PathLike | Mapping[str, torch.Tensor],
                  distiller_part: str = "student", sha256: str | None = None, prefix: str = "") -> nn.Module:
-    """Load ``weights`` (path, URL or state_dict) into ``model`` strictly; returns the model.
+    """Load ``weights`` (path, URL, pretrained tag or state_dict) into ``model`` strictly; returns the model.
 
     ``prefix`` (e.g. ``"backbone."``) loads only the file's keys under that prefix into the submodule of that name,
     strictly for that submodule, and leaves the rest of the model as initialised (MMPose's
     ``init_cfg=dict(type='Pretrained', prefix='backbone.')``, used to start RTMPose from a pre-trained CSPNeXt)."""
+    if isinstance(weights, str) and weights in PRETRAINED:   # a tag: its shipped file or official URL
+        weights, sha256 = PRETRAINED[weights].location, sha256 or PRETRAINED[weights].sha256
     if isinstance(weights, Mapping):
         state, source = dict(weights), "<state_dict>"
     else:
@@ -251,7 +253,8 @@ class PretrainedCfg:
 
     ``tag`` is ``<model>.<training data>_<h>x<w>`` (e.g. ``rtmpose-m.body7_256x192``); ``url`` is the official
     download address (users fetch it themselves, or pass the tag / URL to ``load_model`` to download it into the
-    cache once); ``sha256`` is the published digest prefix.
+    cache once); ``sha256`` is the published digest prefix. Weights shipped inside the package (the demo's) have
+    no URL: ``asset`` names their file in ``kdpose/assets/``, so a recipe can cite them by tag from any folder.
     """
 
     tag: str
@@ -262,10 +265,16 @@ class PretrainedCfg:
     sha256: str | None = None
     source: str = ""  # project that published it
     notes: str = ""
+    asset: str = ""  # file name in kdpose/assets/ for weights shipped with the package (then url is "")
 
     @property
     def file_name(self) -> str:
-        return self.url.rsplit("/", 1)[-1]
+        return self.asset or self.url.rsplit("/", 1)[-1]
+
+    @property
+    def location(self) -> str:
+        """The URL to download, or the path of the shipped file."""
+        return str(Path(__file__).resolve().parent.parent / "assets" / self.asset) if self.asset else self.url
 
 
 PRETRAINED: dict[str, PretrainedCfg] = {}
@@ -305,7 +314,7 @@ def load_model(name: str, weights: str | os.PathLike | Mapping[str, torch.Tensor
             (``rtmpose-m.body7_256x192``; see ``list_pretrained()``), which also fixes layout and input size and
             makes its official URL the default ``weights``.
         weights: None (random init, nothing is downloaded), a ``.safetensors``/``.pth`` path, an http(s) URL
-            (downloaded once into ``$KDPOSE_CACHE``) or a pretrained tag.
+            (downloaded once into ``$KDPOSE_CACHE``) or a pretrained tag (official or shipped).
         layout: keypoint layout (``coco``, ``coco_wholebody``, ``hand``, ``face``, ...); None = the model's default.
         input_size: (w, h); None = the layout's default (192x256 body / whole-body, 256x256 hand / face).
         distiller_part: which part of a DWPose distiller checkpoint to keep (see ``extract_state_dict``).
@@ -328,7 +337,7 @@ def load_model(name: str, weights: str | os.PathLike | Mapping[str, torch.Tensor
         layout = layout or cfg.layout
         input_size = input_size or cfg.input_size
         if weights is None or weights == cfg.tag:
-            weights, sha256 = cfg.url, sha256 or cfg.sha256
+            weights, sha256 = cfg.location, sha256 or cfg.sha256
     if weights is not None and not isinstance(weights, Mapping):
         weights = resolve_weights(weights, sha256=sha256)  # fail fast (download / offline / missing) before building
         if weights.suffix in SAFETENSORS_SUFFIXES and (layout is None or input_size is None):
