@@ -2,7 +2,9 @@
 
 References: Xiao et al., "Simple Baselines" (MSRA heatmaps); Zhang et al., "Distribution-Aware Coordinate
 Representation" (DARK, https://arxiv.org/abs/1910.06278); Huang et al., "The Devil is in the Details" (UDP,
-https://arxiv.org/abs/1911.07524). Numbers follow MMPose 0.x conventions (see docs in /work/shared/specs).
+https://arxiv.org/abs/1911.07524). Numbers follow MMPose 0.x conventions (``TopDownGenerateTarget`` in
+``mmpose/datasets/pipelines/top_down_transform.py``, ``keypoints_from_heatmaps`` in
+``mmpose/core/evaluation/top_down_eval.py``; see docs/distilpose.md, "Codecs").
 """
 from __future__ import annotations
 

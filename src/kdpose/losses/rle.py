@@ -3,7 +3,8 @@
 The regressor predicts a location ``mu`` and a scale ``sigma`` per keypoint; the error is normalised,
 ``e = (mu - t) / sigma``, and its negative log-likelihood is read from a learned density: a 2-D RealNVP flow
 ``log phi(e)`` (trained jointly, unused at test time) plus a residual Laplace term. This is MMPose's ``RLELoss``
-(v0.29, the version SDPose calls; see /work/shared/specs/distilpose_sdpose.md section 4):
+(v0.29, the version SDPose calls: ``mmpose/models/losses/regression_loss.py`` with the flow of
+``mmpose/models/utils/realnvp.py``; how SDPose-Reg uses it: docs/sdpose.md):
 
     loss = sum_{b,k,c} w_bk * (log sigma_bkc - log phi(e_bk) + log(2 sigma_bkc) + |e_bkc|) / B
 

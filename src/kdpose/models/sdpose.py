@@ -1,5 +1,6 @@
 """SDPose zoo entries (Chen et al., CVPR 2024, "SDPose: Tokenized Pose Estimation via Circulation-Guide
-Self-Distillation"), COCO 256x192 geometry (spec /work/shared/specs/distilpose_sdpose.md section 3.3):
+Self-Distillation"), COCO 256x192 geometry of the SDPose repository's configs
+(``configs/body/2d_kpt_sview_rgb_img/sdpose/coco/``; docs/sdpose.md):
 
 | name | backbone (1/4 feature) | patch h x w | tokens | depth | training cycles (paper) | params |
 |---|---|---|---|---|---|---|

@@ -1,8 +1,9 @@
 """Layers of the depth pose machines (Martinez-Gonzalez et al., TCSVT 2019): residual, Fire and depthwise blocks,
 the four stride-8 feature extractors (CPM/VGG, RPM, SPM, MPM) and the per-branch stage trunks.
 
-Layer sizes follow the spec (`shared/specs/pose_machines.md` §3), checked against the paper's Table I parameter
-counts in tests. Activations are ReLU; residual blocks apply BN then ReLU *after* the sum (paper Fig. 5a).
+Layer sizes follow the authors' code (Idiap's depth pose machines: the RPM, SqueezeNet and MobileNet feature
+extractors; docs/pose_machines.md, "Models"), checked against the paper's Table I parameter counts in tests.
+Activations are ReLU; residual blocks apply BN then ReLU *after* the sum (paper Fig. 5a).
 Shapes: every extractor maps (B, C_in, H, W) -> (B, width, ceil-or-floor(H/8), ...) (see ``feature_size``).
 """
 from __future__ import annotations
