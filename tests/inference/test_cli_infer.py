@@ -25,13 +25,15 @@ def test_folder_job_writes_every_output_and_skips_bad_files(tmp_path, oracle_onn
     (tmp_path / "dets.json").write_text(json.dumps(dets))
     out = tmp_path / "out"
     code = main(["infer", str(src), "--model", oracle_onnx, "--bboxes", str(tmp_path / "dets.json"), "--json",
-                 "--openpose-json", "--openpose", "--batch", "2", "--out", str(out)])
+                 "--json-per-image", "--openpose-json", "--openpose", "--batch", "2", "--out", str(out)])
     captured = capsys.readouterr()
     assert code == 0
     assert "broken.jpg" in captured.err
     assert "2 frames, 4 people" in captured.out and "1 unreadable files skipped" in captured.out
     records = json.loads((out / "predictions" / "sub" / "b.json").read_text())
     assert len(records) == 2 and len(records[0]["keypoints"]) == 17 * 3 and records[0]["category_id"] == 1
+    job = json.loads((out / "predictions.json").read_text())  # one COCO results file for the whole folder
+    assert [r["image_id"] for r in job] == [0, 0, 1, 1] and job[2:] == records  # ids from the detection file
     assert records[0]["score"] > 0.5 and len(records[0]["bbox"]) == 4
     op = json.loads((out / "openpose" / "a_keypoints.json").read_text())
     assert op["canvas_width"] == 640 and op["canvas_height"] == 480
@@ -53,9 +55,9 @@ def test_video_job_writes_mp4_and_frame_json_with_track_ids(tmp_path, oracle_onn
     out = tmp_path / "out"
     code = main(["infer", str(path), "--model", oracle_onnx, "--json", "--det-every", "3", "--out", str(out)])
     assert code == 0, capsys.readouterr().err
-    frames = json.loads((out / "predictions" / "clip.json").read_text())
-    assert [f["frame_id"] for f in frames] == list(range(6))
-    assert all(len(f["instances"]) == 1 and f["instances"][0]["track_id"] == 0 for f in frames)
+    records = json.loads((out / "predictions.json").read_text())  # COCO results, one per person and frame
+    assert [r["frame_id"] for r in records] == [r["image_id"] for r in records] == list(range(6))
+    assert all(r["track_id"] == 0 and len(r["keypoints"]) == 17 * 3 for r in records)
     cap = cv2.VideoCapture(str(out / "vis" / "clip.mp4"))
     assert cap.isOpened() and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 6
     assert "detector on 2 frames" in capsys.readouterr().out
@@ -63,15 +65,31 @@ def test_video_job_writes_mp4_and_frame_json_with_track_ids(tmp_path, oracle_onn
 
 def test_bad_inputs_give_one_line_errors(tmp_path, oracle_onnx, capsys):
     (tmp_path / "bad.mp4").write_bytes(b"nope")
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    (tmp_path / "empty" / "notes.txt").write_text("no images here")
+    cv2.imwrite(str(tmp_path / "imgs" / "a.png"), np.zeros((40, 30, 3), np.uint8))
+    (tmp_path / "afile").write_text("x")
+    imgs = str(tmp_path / "imgs")
     for argv, expected in [
-        (["infer", str(tmp_path / "missing.jpg"), "--model", oracle_onnx], "no such file"),
-        (["infer", str(tmp_path / "bad.mp4"), "--model", oracle_onnx], "cannot open video"),
-        (["infer", str(tmp_path), "--model", str(tmp_path / "nope.onnx")], "nope.onnx"),
-        (["infer", str(tmp_path), "--model", oracle_onnx, "--det", "yolo-x"], "unknown detector"),
+        ([str(tmp_path / "missing.jpg"), "--model", oracle_onnx], "no such file"),
+        ([str(tmp_path / "bad.mp4"), "--model", oracle_onnx], "cannot open video"),
+        ([imgs, "--model", str(tmp_path / "nope.onnx")], "nope.onnx"),
+        ([imgs, "--model", oracle_onnx, "--det", "yolo-x"], "unknown detector 'yolo-x'"),
+        ([imgs, "--model", oracle_onnx, "--det", "yolox-m"], "did you mean yolox-m.humanart"),
+        ([str(tmp_path / "empty"), "--model", oracle_onnx], "no image files in this folder"),
+        ([imgs, "--model", oracle_onnx, "--no-vis"], "would write nothing"),
+        ([imgs, "--model", oracle_onnx, "--weights", "w.safetensors"], "carries its own weights"),
+        ([imgs, "--model", oracle_onnx, "--out", str(tmp_path / "afile")], "--out names a file"),
+        ([imgs, "--model", oracle_onnx, "--out", str(tmp_path / "afile" / "o")], "lies under a file"),
+        ([imgs, str(tmp_path / "bad.mp4"), "--model", oracle_onnx], "must be the only source"),
+        ([imgs, "--model", oracle_onnx, "--threads", "0"], "--threads must be >= 1"),
     ]:
-        assert main(argv + ["--out", str(tmp_path / "o")]) == 2
+        out = [] if "--out" in argv else ["--out", str(tmp_path / "o")]
+        assert main(["infer", *argv, *out]) == 2, argv
         err = capsys.readouterr().err.strip()
         assert err.startswith("kdpose: error:") and expected in err and "\n" not in err, err
+    assert not (tmp_path / "o").exists()  # every one of them is refused before anything is written
 
 
 def test_ctrl_c_keeps_the_frames_done_so_far(tmp_path, oracle_onnx, monkeypatch, capsys):
@@ -96,7 +114,7 @@ def test_ctrl_c_keeps_the_frames_done_so_far(tmp_path, oracle_onnx, monkeypatch,
     out = tmp_path / "out"
     assert main(["infer", str(path), "--model", oracle_onnx, "--json", "--out", str(out)]) == 130
     assert "2 frames" in capsys.readouterr().out
-    assert len(json.loads((out / "predictions" / "cam.json").read_text())) == 2
+    assert [r["frame_id"] for r in json.loads((out / "predictions.json").read_text())] == [0, 1]
     assert (out / "vis" / "cam.mp4").is_file()
 
 

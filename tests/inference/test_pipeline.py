@@ -21,7 +21,7 @@ def test_back_projection_lands_on_the_true_keypoints(oracle_model):
     res = est.predict_arrays(image, bboxes=boxes)
     assert isinstance(res, PoseArrays) and res.keypoints.shape == (3, 17, 2)
     kpts, scores = res  # rtmlib's unpacking
-    order = np.argsort(res.bboxes[:, 0])  # results are sorted by score: align with GT by box position
+    order = np.arange(len(boxes))  # the caller's boxes: person i is box i
     err = np.linalg.norm(kpts[order] - gt, axis=-1)
     tol = DOT_RADIUS + crop_px(boxes)[:, None] + 0.5
     assert (err <= tol).all(), err.max()
@@ -102,15 +102,23 @@ def test_zero_boxes_tiny_and_odd_images_give_documented_results(tiny_model):
         est("/nonexistent/x.jpg")
 
 
-def test_oks_nms_removes_duplicate_people(oracle_model):
+def test_oks_nms_removes_duplicate_people_found_by_a_detector(oracle_model):
     image, gt, boxes = synthetic_scene(people=2, seed=4)
     dup = np.concatenate([boxes, boxes[:1] + [2, -3, 4, 1]])  # a second, slightly shifted box on person 0
-    est = PoseEstimator(oracle_model)  # OKS-NMS on (thr 0.9)
-    res = est.predict_arrays(image, bboxes=dup)
+    scores = np.array([0.5, 0.9, 0.7], np.float32)
+    est = PoseEstimator(oracle_model, detector=lambda im: (dup, scores))  # OKS-NMS on (thr 0.9)
+    res = est.predict_arrays(image)
     assert len(res.keypoints) == 2
     assert (np.diff(res.instance_scores) <= 0).all()  # best first
-    off = PoseEstimator(oracle_model, nms_thr=None).predict_arrays(image, bboxes=dup)
+    np.testing.assert_allclose(res.bboxes, dup[[1, 2]], atol=1e-4)  # the better of the duplicates is kept
+    off = PoseEstimator(oracle_model, detector=lambda im: (dup, scores), nms_thr=None).predict_arrays(image)
     assert len(off.keypoints) == 3
+    # the same boxes given by the caller: one pose per box, in the caller's order, unless NMS is asked for
+    mine = est.predict_arrays(image, bboxes=dup)
+    assert len(mine.keypoints) == 3
+    np.testing.assert_allclose(mine.bboxes, dup, atol=1e-4)
+    assert len(est.predict_arrays(image, bboxes=dup, nms=True).keypoints) == 2
+    assert len(PoseEstimator(oracle_model, nms_caller_boxes=True).predict_arrays(image, bboxes=dup).keypoints) == 2
 
 
 @pytest.mark.parametrize("order", ["RGB", "BGR"])

@@ -1,55 +1,85 @@
-"""``kdpose infer``: poses of every person in an image, a folder of images, a video or a webcam."""
+"""``kdpose infer``: poses of every person in images, folders, URLs, a video or a webcam."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import warnings
 from pathlib import Path
 
 NAME = "infer"
-HELP = "estimate poses in an image, folder, video or webcam; write pictures, videos and JSON"
+HELP = "estimate poses in images, folders, URLs, a video or a webcam; write pictures, videos and JSON"
 
 EPILOG = """\
-Sources: an image file, a folder (searched recursively, sorted), a video file, or a webcam index (0, 1, ...).
-Outputs go to --out (default ./infer_out): vis/ (rendered images or mp4), predictions/ (--json: COCO results
-per image, [{frame_id, instances}] per video, with track ids), openpose/ (--openpose-json, --openpose).
-Images are read as BGR and converted to RGB before normalisation (MMPose's convention).
+Sources: image files, folders (searched recursively, sorted) and image URLs, several at once (a shell glob
+works: kdpose infer shots/*.jpg), or one video file / stream URL, or a webcam index (0, 1, ...).
+
+Person boxes: with no --det and no --bboxes, each image is taken as ONE person filling the whole image (said
+loudly at the start). --det takes an official detector tag (downloaded once into $KDPOSE_CACHE/detectors and
+checked against its sha256; KDPOSE_OFFLINE=1 forbids the download): yolox-nano.humanart, yolox-tiny.humanart,
+yolox-s.humanart, yolox-m.humanart, yolox-l.humanart, yolox-x.humanart, rtmdet-nano.person; or a detector .onnx file,
+built-in detector weights (.safetensors) or a built-in name. Detector boxes below --bbox-thr are dropped (it is also
+the detector's own score cut), duplicate people are removed by OKS-NMS and people are sorted by score.
+--bboxes FILE gives the boxes yourself: a COCO detection-results file or a COCO annotation file (e.g. the ground
+truth); each box gives one pose, in the file's order (no NMS unless --nms on), and a box that is NaN or lies outside
+its image is an error. Entries are matched to images by file_name, else by image_id = the integer file stem, or the
+frame index for videos.
+
+Outputs go to --out (default ./infer_out): predictions.json (--json: COCO results of the whole job, with bbox,
+bbox_score and, for videos, frame_id and track_id, image_id = the id the --bboxes file gives the image, else the
+integer file stem, else the frame index; ready for kdpose eval --pred), predictions/ (--json-per-image), vis/
+(rendered images or mp4), openpose/ (--openpose-json, --openpose). Files whose names differ only in the extension
+(a.jpg, a.png) get a_jpg / a_png outputs. Images are read as BGR and converted to RGB before normalisation
+(MMPose's convention). PyTorch runs on half the CPUs (1 to 4) unless --threads or OMP_NUM_THREADS says otherwise;
+on a busy machine fewer threads are faster.
 
 Examples:
-  kdpose infer photo.jpg --model rtmpose-t --weights rtmpose-t.safetensors --json
+  kdpose infer photo.jpg --model rtmpose-t --weights rtmpose-t.safetensors --det yolox-m.humanart --json
   kdpose infer photos/ --model rtmpose-t.onnx --bboxes dets.json --batch 8 --out results
-  kdpose infer clip.mp4 --model dwpose-l.onnx --layout coco_wholebody --det-every 5 --openpose --openpose-json
-  kdpose infer 0 --model rtmpose-t.onnx --max-frames 300        # webcam 0
+  kdpose infer data/synth/val --model rtmpose-t --weights w.safetensors --bboxes data/synth/person_keypoints_val.json \\
+      --json --no-vis && kdpose eval --gt data/synth/person_keypoints_val.json --pred infer_out/predictions.json
+  kdpose infer clip.mp4 --model dwpose-l.onnx --layout coco_wholebody --det yolox-m.humanart --det-every 5 --openpose
+  kdpose infer 0 --model rtmpose-t.onnx --det rtmdet-nano.person --max-frames 300 --show     # webcam 0
 """
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
-    parser.add_argument("source", help="image, folder, video file or webcam index")
+    parser.add_argument("source", nargs="+", help="image files, folders or URLs; or one video / stream / webcam index")
     parser.add_argument("--model", required=True, help="zoo name (e.g. rtmpose-t) or an .onnx file")
-    parser.add_argument("--weights", help="weights for a zoo name (.safetensors or MMPose .pth)")
+    parser.add_argument("--weights", help="weights for a zoo name (.safetensors or MMPose .pth); not for .onnx files")
     parser.add_argument("--layout", help="keypoint layout (coco, coco_wholebody, ...); needed for official ONNX "
                                          "files, which do not name theirs")
     parser.add_argument("--det", default="none",
-                        help="person detector: 'none' (whole image, default), a registered detector name, a detector "
-                             ".onnx file (kdpose export or official RTMDet/YOLOX), built-in detector .safetensors "
-                             "weights, or a COCO detection-results .json")
-    parser.add_argument("--bboxes", help="COCO detection-results file with the person boxes (same as --det FILE)")
-    parser.add_argument("--bbox-thr", type=float, default=0.3, help="ignore boxes below this score (0.3)")
+                        help="person detector: 'none' (the whole image is one person, default), an official tag "
+                             "(yolox-m.humanart, rtmdet-nano.person, ...), a detector .onnx file (kdpose export or "
+                             "official RTMDet/YOLOX), built-in detector .safetensors weights or name, or a COCO "
+                             "detection-results .json (same as --bboxes)")
+    parser.add_argument("--bboxes", help="your own person boxes: a COCO detection-results or annotation .json "
+                                         "(one pose per box, in the file's order)")
+    parser.add_argument("--bbox-thr", type=float, default=0.3,
+                        help="ignore boxes scoring below this (0.3); also the detector's own score cut")
+    parser.add_argument("--nms", default="auto", choices=("auto", "on", "off"),
+                        help="OKS-NMS of duplicate people: auto = for detector output only (default), on = for "
+                             "--bboxes boxes too, off = never")
     parser.add_argument("--out", default="infer_out", help="output folder (default: infer_out)")
-    parser.add_argument("--json", action="store_true", help="write predictions/ JSON (COCO results + track ids)")
+    parser.add_argument("--json", action="store_true", help="write predictions.json (COCO results of the whole job)")
+    parser.add_argument("--json-per-image", action="store_true", help="write predictions/<image>.json per image")
     parser.add_argument("--openpose-json", action="store_true", help="write OpenPose JSON (18-point body, "
                                                                      "hands, face) per image / frame")
     parser.add_argument("--openpose", action="store_true", help="write ControlNet-style pose images / video")
     parser.add_argument("--no-vis", action="store_true", help="do not write rendered images / video")
+    parser.add_argument("--show", action="store_true", help="show the rendered frames in a window (needs a display "
+                                                            "and an OpenCV with GUI; q or Esc stops)")
     parser.add_argument("--flip", action="store_true", help="flip test (2x pose compute)")
-    parser.add_argument("--batch", type=int, default=1, help="frames per batched forward (folders, videos "
+    parser.add_argument("--batch", type=int, default=1, help="frames per batched forward (image jobs, videos "
                                                              "with --det-every 1)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"],
                         help="for zoo names (.onnx files always use onnxruntime)")
-    parser.add_argument("--threads", type=int, help="CPU threads of the backend")
+    parser.add_argument("--threads", type=int, help="CPU threads of the pose model (torch default: half the CPUs, "
+                                                    "1 to 4, or OMP_NUM_THREADS; onnxruntime: its default)")
     parser.add_argument("--det-every", type=int, default=1, help="videos: run the detector every K frames, "
                                                                  "boxes from the previous poses in between")
     parser.add_argument("--no-track", action="store_true", help="videos: no track ids / smoothing")
@@ -57,7 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-cutoff", type=float, default=1.0, help="One-Euro min cut-off (Hz)")
     parser.add_argument("--beta", type=float, default=0.05, help="One-Euro speed coefficient")
     parser.add_argument("--kpt-thr", type=float, default=0.3, help="keypoint score threshold for drawing")
-    parser.add_argument("--max-frames", type=int, help="stop after this many frames (videos, webcams)")
+    parser.add_argument("--max-frames", type=int, help="stop after this many frames")
 
 
 def _chunks(frames, size):
@@ -71,11 +101,79 @@ def _chunks(frames, size):
         yield chunk
 
 
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse, before anything is loaded, options that cannot work together (one-line ``ConfigError``)."""
+    from kdpose.errors import ConfigError
+
+    if args.batch < 1 or args.det_every < 1:
+        raise ConfigError("--batch and --det-every must be >= 1")
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads must be >= 1, got {args.threads}")
+    if args.bboxes and args.det not in ("none", args.bboxes):
+        raise ConfigError(f"--bboxes {args.bboxes} and --det {args.det} both give the person boxes; use one")
+    if args.weights and str(args.model).lower().endswith(".onnx"):
+        raise ConfigError(f"--weights {args.weights}: {args.model} is an .onnx file, which carries its own weights "
+                          "(export the model with these weights: kdpose export)")
+    if args.no_vis and not (args.json or args.json_per_image or args.openpose_json or args.openpose or args.show):
+        raise ConfigError("--no-vis with none of --json, --json-per-image, --openpose-json, --openpose, --show would "
+                          "write nothing")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: --out names a file; give a folder (the outputs go to {out}/predictions.json, "
+                          f"{out}/vis/, ...)")
+    parent = next((p for p in out.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise ConfigError(f"{parent}: --out {out} lies under a file, not a folder")
+
+
+def _require_onnxruntime(args: argparse.Namespace) -> None:
+    """One-line error (with the pip hint) when an ONNX model or detector is asked for without onnxruntime."""
+    from kdpose.cli.main import require_extra
+    from kdpose.inference.detectors import OFFICIAL_DETECTORS
+
+    if str(args.model).lower().endswith(".onnx") or args.backend == "onnxruntime":
+        require_extra("onnxruntime", f"running {args.model}")
+    if args.det.lower().endswith(".onnx") or args.det in OFFICIAL_DETECTORS:
+        require_extra("onnxruntime", f"the detector {args.det}")
+
+
+def display_window(image_job: bool):
+    """A function that shows a frame in a window, or a ``ConfigError`` saying why there can be none here."""
+    from kdpose.errors import ConfigError
+
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise ConfigError("--show needs a display (neither DISPLAY nor WAYLAND_DISPLAY is set); the outputs are "
+                          "written to --out instead")
+    import cv2
+
+    try:
+        cv2.namedWindow("kdpose", cv2.WINDOW_NORMAL)
+    except cv2.error:
+        raise ConfigError("--show needs an OpenCV build with a GUI, and opencv-python-headless has none: pip "
+                          "uninstall opencv-python-headless && pip install opencv-python") from None
+
+    def show(frame):
+        cv2.imshow("kdpose", frame)
+        key = cv2.waitKey(0 if image_job else 1) & 0xFF  # images: any key for the next; videos: run on
+        if key in (27, ord("q")):
+            raise KeyboardInterrupt
+
+    return show
+
+
+def _close_windows() -> None:
+    import cv2
+
+    try:
+        cv2.destroyAllWindows()
+    except cv2.error:
+        pass
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from kdpose.errors import ConfigError
-    from kdpose.inference.estimator import PoseEstimator, image_id_from_name
+    from kdpose.inference.estimator import WHOLE_IMAGE_WARNING, PoseEstimator
     from kdpose.inference.outputs import ResultWriter
     from kdpose.inference.smoothing import OneEuroParams
     from kdpose.inference.sources import FrameSource, prefetch, source_kind
@@ -84,27 +182,37 @@ def run(args: argparse.Namespace) -> int:
 
     # kdpose's own warnings (random weights, CUDA fallback) are also logged: print them once, as log lines
     warnings.filterwarnings("ignore", message="kdpose:", category=RuntimeWarning)
-    if args.batch < 1 or args.det_every < 1:
-        raise ConfigError("--batch and --det-every must be >= 1")
+    check_arguments(args)
+    _require_onnxruntime(args)
+    sources = args.source if len(args.source) > 1 else args.source[0]
+    video = any(source_kind(s) in ("video", "webcam") for s in args.source)  # a missing path fails here
+    source = None if video else FrameSource(sources, max_frames=args.max_frames)  # empty folders fail here
+    show = display_window(image_job=not video) if args.show else None
     detector = args.bboxes if args.bboxes else args.det
-    source_kind(args.source)  # a missing path fails before the model is loaded
     est = PoseEstimator(args.model, weights=args.weights, detector=detector, backend=args.backend,
                         device=args.device, layout=args.layout, flip_test=args.flip, bbox_thr=args.bbox_thr,
-                        threads=args.threads)
-    source = FrameSource(args.source, max_frames=args.max_frames)  # opens the video / camera last
+                        threads=args.threads, nms_thr=None if args.nms == "off" else 0.9,
+                        nms_caller_boxes=args.nms == "on")
+    if source is None:
+        source = FrameSource(sources, max_frames=args.max_frames)  # opens the video / camera last
+    if est.detector is None:
+        print(f"kdpose: warning: {WHOLE_IMAGE_WARNING} (--det TAG or --bboxes FILE)", file=sys.stderr)
+        est._warned_whole_image = True
     openpose_ok = est.skeleton.name in ("coco", "coco_wholebody")
     if (args.openpose or args.openpose_json) and not openpose_ok:
+        from kdpose.errors import ConfigError
+
         raise ConfigError(f"OpenPose outputs need the coco or coco_wholebody layout, not '{est.skeleton.name}'")
-    name = "webcam" if source.kind == "webcam" else Path(str(args.source)).stem
     writer = ResultWriter(args.out, est.skeleton, get_skeleton("openpose"), get_skeleton("hand"),
-                          is_video=source.is_video, video_name=name, fps=source.fps, render=not args.no_vis,
-                          json=args.json, openpose_json=args.openpose_json, openpose_image=args.openpose,
-                          kpt_thr=args.kpt_thr)
-    video = None
+                          is_video=source.is_video, video_name=source.video_name if source.is_video else "video",
+                          fps=source.fps, render=not args.no_vis, json=args.json, openpose_json=args.openpose_json,
+                          openpose_image=args.openpose, kpt_thr=args.kpt_thr, json_per_image=args.json_per_image,
+                          names=source.names, show=show)
+    tracker = None
     if source.is_video:
         smoothing = None if args.no_smooth else OneEuroParams(min_cutoff=args.min_cutoff, beta=args.beta)
-        video = VideoPoseEstimator(est, det_every=args.det_every, tracking=not args.no_track, smoothing=smoothing,
-                                   kpt_thr=args.kpt_thr, fps=source.fps)
+        tracker = VideoPoseEstimator(est, det_every=args.det_every, tracking=not args.no_track, smoothing=smoothing,
+                                     kpt_thr=args.kpt_thr, fps=source.fps)
     frames = people = 0
     interrupted = False
     bad: list[str] = []
@@ -118,32 +226,37 @@ def run(args: argparse.Namespace) -> int:
                 if f.error:
                     bad.append(f.error)
                     print(f"kdpose: skipped {f.error}", file=sys.stderr)
-            if video is not None:
-                results = video.process([f.image for f in good], [f.index for f in good], name)
+            if tracker is not None:
+                results = tracker.process([f.image for f in good], [f.index for f in good], source.video_name)
+                ids = [f.index for f in good]
             else:
-                dets = [est.detect(f.image, f.name, image_id_from_name(f.name, f.index)) for f in good]
-                results = est.predict_boxes([f.image for f in good], [d[0] for d in dets], [d[1] for d in dets])
-            for f, res in zip(good, results):
-                writer.add(f.image, res, f.name, f.index, image_id_from_name(f.name, f.index))
+                ids = [est.image_id_for(f.name, f.index) for f in good]
+                dets = [est.detect(f.image, f.name, i) for f, i in zip(good, ids)]
+                results = est.predict_boxes([f.image for f in good], [d[0] for d in dets], [d[1] for d in dets],
+                                            names=[f.name for f in good])
+            for f, res, image_id in zip(good, results, ids):
+                writer.add(f.image, res, f.name, f.index, image_id)
                 people += len(res.keypoints)
             frames += len(good)
             bar.update(len(chunk))
             bar.set_postfix(people=people)
-    except KeyboardInterrupt:  # the usual way to stop a webcam: keep what was processed
+    except KeyboardInterrupt:  # the usual way to stop a webcam or a --show window: keep what was processed
         interrupted = True
     except BaseException:
         writer.abort()
         raise
     finally:
         bar.close()
+        if show is not None:
+            _close_windows()
     writer.close()
     elapsed = max(time.perf_counter() - start, 1e-9)
     per_frame = 1000 / max(frames, 1)
     line = (f"kdpose infer: {frames} frames, {people} people, {frames / elapsed:.1f} fps (detector "
             f"{est.timings['detect_s'] * per_frame:.1f} ms/frame, pose {est.timings['pose_s'] * per_frame:.1f} "
             "ms/frame)")
-    if video is not None and args.det_every > 1:
-        line += f", detector on {video.detector_runs} frames"
+    if tracker is not None and args.det_every > 1:
+        line += f", detector on {tracker.detector_runs} frames"
     if bad:
         line += f", {len(bad)} unreadable files skipped"
     if source.truncated:

@@ -14,10 +14,39 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
-from kdpose.errors import ConfigError
+from kdpose.errors import ConfigError, MissingExtraError
 from kdpose.skeletons import Skeleton, get_skeleton
 
 log = logging.getLogger("kdpose")
+MAX_DEFAULT_THREADS = 4
+
+
+def default_threads() -> int:
+    """CPU threads the torch backend uses unless told otherwise: half the CPUs this process may run on, 1 to 4.
+
+    Torch's own default (every core) collapses when the machine is busy (measured on a loaded 2-core machine:
+    14.7 ms per crop on 1 thread, 1043 ms on all); pose crops are small, so a few threads lose little when idle."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(MAX_DEFAULT_THREADS, cpus // 2))
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int | None):
+    """Run torch on ``n`` threads inside the block (None: leave torch's setting alone), then restore it."""
+    import torch
+
+    old = torch.get_num_threads()
+    if n is None or n == old:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 class PoseBackend(Protocol):
@@ -40,22 +69,11 @@ def _decode(codec: Any, output: Any) -> tuple[np.ndarray, np.ndarray]:
     return kpts.detach().float().cpu().numpy(), scores.detach().float().cpu().numpy()
 
 
-@contextlib.contextmanager
 def _torch_single_thread():
     """Run torch on one thread inside the block. The ONNX path uses torch only for the tiny decode; right after an
     onnxruntime run, waking torch's thread pool while onnxruntime's threads still spin costs more than the decode
     itself (measured: 100+ ms instead of < 1 ms on a busy 2-core machine)."""
-    import torch
-
-    n = torch.get_num_threads()
-    if n == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
+    return _torch_threads(1)
 
 
 def resolve_torch_device(device: str) -> str:
@@ -79,13 +97,22 @@ def resolve_torch_device(device: str) -> str:
 
 
 class TorchBackend:
-    """A ``PoseModel`` (``forward -> head output``, ``.codec``, ``.skeleton``) run with torch."""
+    """A ``PoseModel`` (``forward -> head output``, ``.codec``, ``.skeleton``) run with torch.
+
+    ``threads``: CPU threads of the forward pass (set around each call, then restored, so torch's global setting
+    is left as the caller had it); None = :func:`default_threads`, unless ``OMP_NUM_THREADS`` is set, which is then
+    obeyed as torch obeys it."""
 
     channel_order = "RGB"
 
-    def __init__(self, model: Any, device: str = "cpu"):
+    def __init__(self, model: Any, device: str = "cpu", threads: int | None = None):
         from kdpose.data.sample import MEAN_RGB, STD_RGB
 
+        if threads is not None and threads < 1:
+            raise ConfigError(f"threads must be >= 1, got {threads}")
+        if threads is None and not os.environ.get("OMP_NUM_THREADS"):
+            threads = default_threads()
+        self.threads = threads
         self.device = resolve_torch_device(device)
         self.model = model.eval().to(self.device)
         self.codec = model.codec
@@ -101,7 +128,8 @@ class TorchBackend:
 
         from kdpose.inference.flip import flip_test
 
-        with torch.inference_mode():
+        threads = self.threads if self.device == "cpu" else None
+        with torch.inference_mode(), _torch_threads(threads):
             x = torch.from_numpy(np.ascontiguousarray(inputs, np.float32)).to(self.device)
             if flip:
                 out = flip_test(self._forward, x, self.codec, self.skeleton.flip_indices)
@@ -149,8 +177,13 @@ class OnnxBackend:
 
     def __init__(self, path: str | os.PathLike, device: str = "cpu", layout: str | None = None,
                  threads: int | None = None):
+        import importlib.util
+
         import torch
 
+        if importlib.util.find_spec("onnxruntime") is None:
+            raise MissingExtraError(f"{path}: running an .onnx model needs the optional package 'onnxruntime', which "
+                                    "is not installed: pip install \"kdpose[onnx]\"")
         from kdpose.export.runtime import OrtRunner
 
         self.runner = OrtRunner(path, device=device, threads=threads, skeleton=layout)
@@ -196,10 +229,15 @@ def load_backend(model: Any, weights: str | None = None, backend: str = "torch",
     if not isinstance(model, (str, os.PathLike)):
         if backend != "torch":
             raise ConfigError("a PoseModel instance runs with backend='torch'; export it to ONNX for onnxruntime")
-        return TorchBackend(model, device)
+        if weights is not None:
+            raise ConfigError("weights= is for zoo names; load them into the PoseModel instance instead")
+        return TorchBackend(model, device, threads=threads)
     if str(model).lower().endswith(".onnx"):
         if backend not in ("onnxruntime", "onnx", "torch"):
             raise ConfigError(f"unknown backend '{backend}' (use torch or onnxruntime)")
+        if weights is not None:
+            raise ConfigError(f"{model}: an .onnx file carries its own weights; weights={weights} would be ignored "
+                              "(export the model with those weights instead: kdpose export)")
         # an .onnx file always runs with onnxruntime, whatever the default backend says
         return OnnxBackend(model, device=device, layout=layout, threads=threads)
     if backend not in ("torch", "onnxruntime", "onnx"):
@@ -219,11 +257,7 @@ def load_backend(model: Any, weights: str | None = None, backend: str = "torch",
                "meaningless (pass weights=... or a pretrained tag)")
         log.warning(msg)
         warnings.warn(msg, RuntimeWarning, stacklevel=3)
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(threads)
-    return TorchBackend(load_model(str(model), weights=weights, **kwargs), device)
+    return TorchBackend(load_model(str(model), weights=weights, **kwargs), device, threads=threads)
 
 
 def _weights_metadata_defaults(weights: Any) -> dict:

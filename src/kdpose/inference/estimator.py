@@ -4,12 +4,17 @@
 >>> people = est("photo.jpg")                       # list of Person (bbox, keypoints, scores, track_id)
 >>> keypoints, scores = est.predict_arrays(bgr)     # rtmlib's shape: (N, K, 2), (N, K); .bboxes too
 
-Input channel order: numpy images are **BGR** (OpenCV) unless ``rgb=True``; the crops are converted to RGB before
-normalisation with MMPose's mean/std (the convention the models were trained with). Scores are the raw SimCC
-maxima (not probabilities; they can exceed 1), as in MMPose and rtmlib.
+Input channel order: numpy images are **BGR** (OpenCV) unless ``rgb=True``; PIL images are RGB; the crops are
+converted to RGB before normalisation with MMPose's mean/std (the convention the models were trained with). Scores
+are the raw SimCC maxima (not probabilities; they can exceed 1), as in MMPose and rtmlib.
+
+Boxes the caller gives (``bboxes=``, or a detection / annotation file as ``detector``) give one pose per box, in
+their order; a box that is not finite or has no area inside the image is an error. Detector output is filtered by
+``bbox_thr``, de-duplicated by OKS-NMS and sorted best first.
 """
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -18,12 +23,16 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from kdpose.errors import DataError
+from kdpose.errors import ConfigError, DataError
 from kdpose.inference.backends import PoseBackend, load_backend
 from kdpose.inference.detectors import DetectionFile, DetectorSpec, resolve_detector, run_detector
-from kdpose.inference.sources import read_image, to_bgr_uint8
+from kdpose.inference.sources import is_url, read_image, to_bgr_uint8, url_name
 from kdpose.inference.topdown import back_project, crop_people, rescore, sanitize_boxes
 
+log = logging.getLogger("kdpose")
+WHOLE_IMAGE_WARNING = ("no person detector: each image is treated as ONE person whose box is the whole image; "
+                       "give a detector (a tag such as yolox-m.humanart, a detector .onnx file) or the boxes "
+                       "(a detection-results .json, bboxes=) for images with several or small people")
 
 
 @dataclass
@@ -77,6 +86,40 @@ def _empty_arrays(k: int) -> PoseArrays:
                       np.zeros(0, np.float32), np.zeros(0, np.float32))
 
 
+def _fmt_box(box: np.ndarray) -> str:
+    return "[" + ", ".join(f"{v:.4g}" for v in box) + "]"
+
+
+def check_boxes(boxes: Any, scores: np.ndarray | None, image_size: tuple[int, int],
+                where: str = "bboxes") -> tuple[np.ndarray, np.ndarray]:
+    """Validate caller-given boxes, all of which must give a pose: (N, 4) xyxy (or (N, 5) with scores).
+
+    Corners in the wrong order are swapped and boxes are clipped to the image, as for detector output; a box that
+    is not finite, or has no area inside the ``(w, h)`` image, raises :class:`DataError` naming ``where``, the
+    box's index and values. Returns float32 boxes (N, 4) and scores (N,) (1.0 when ``scores`` is None).
+    """
+    arr = np.asarray(boxes, dtype=np.float64)
+    if arr.ndim == 1 and arr.shape[0] in (4, 5):
+        arr = arr[None]
+    if arr.size and (arr.ndim != 2 or arr.shape[1] not in (4, 5)):
+        raise DataError(f"{where}: expected (N, 4) xyxy boxes (or (N, 5) with scores), got shape {arr.shape}")
+    arr = arr.reshape(-1, arr.shape[-1] if arr.size else 4)
+    if scores is None and arr.shape[1] == 5:
+        scores = arr[:, 4]
+    s = np.ones(len(arr)) if scores is None else np.asarray(scores, np.float64).reshape(-1)
+    if len(s) != len(arr):
+        raise DataError(f"{where}: {len(arr)} boxes but {len(s)} scores")
+    w, h = image_size
+    for i, (box, score) in enumerate(zip(arr[:, :4], s)):
+        if not (np.isfinite(box).all() and np.isfinite(score)):
+            raise DataError(f"{where}: box {i} {_fmt_box(box)} (score {score:.4g}) is not a finite number")
+        lo, hi = np.minimum(box[:2], box[2:]), np.maximum(box[:2], box[2:])
+        if not ((np.minimum(hi, [w, h]) - np.maximum(lo, 0)) > 0).all():
+            raise DataError(f"{where}: box {i} {_fmt_box(box)} (x1, y1, x2, y2) has no area inside the {w}x{h} "
+                            "image")
+    return sanitize_boxes(arr[:, :4], s, image_size, where)
+
+
 class PoseEstimator:
     """Top-down multi-person pose estimation.
 
@@ -91,12 +134,16 @@ class PoseEstimator:
             backend falls back to the CPU.
         layout: keypoint layout name for zoo models and for official ONNX files (which carry none).
         flip_test: average with the mirrored crop (2x compute, slightly more accurate).
-        bbox_thr: detector boxes below this score are ignored.
-        nms_thr: OKS threshold of the pose NMS that removes duplicate people (None = off).
+        bbox_thr: detector boxes below this score are ignored (detectors kdpose builds are given it as their own
+            score cut; boxes from a detection file are filtered by it too).
+        nms_thr: OKS threshold of the pose NMS that removes duplicate people found by a detector (None = off).
+        nms_caller_boxes: also apply the NMS (and sort by score) when the boxes are the caller's (``bboxes=``, a
+            detection file); by default those give exactly one pose per box, in their order.
         padding: box enlargement before cropping (MMPose's 1.25).
         max_batch: most crops per forward pass (bounds memory; all crops of a frame still go in one pass
             up to this size).
-        threads: CPU threads of the backend (None = library default).
+        threads: CPU threads of the backend (None: for torch, half the CPUs, 1 to 4, unless ``OMP_NUM_THREADS``
+            is set; for onnxruntime, its default).
         input_size: (w, h) of a zoo model; None = the size recorded in the weights file, else the default.
     """
 
@@ -104,13 +151,18 @@ class PoseEstimator:
                  detector: DetectorSpec = None, backend: str = "torch", device: str = "cpu",
                  layout: str | None = None, flip_test: bool = False, bbox_thr: float = 0.3,
                  nms_thr: float | None = 0.9, padding: float = 1.25, max_batch: int = 64,
-                 threads: int | None = None, input_size: tuple[int, int] | None = None):
+                 threads: int | None = None, input_size: tuple[int, int] | None = None,
+                 nms_caller_boxes: bool = False):
+        if not np.isfinite(bbox_thr):
+            raise ConfigError(f"bbox_thr must be a number, got {bbox_thr}")
         self.backend: PoseBackend = load_backend(model, weights, backend=backend, device=device, layout=layout,
                                                  threads=threads, input_size=input_size)
-        self.detector = resolve_detector(detector, device)
+        self.detector = resolve_detector(detector, device, score_thr=bbox_thr)
         self.flip_test = flip_test
         self.bbox_thr = bbox_thr
         self.nms_thr = nms_thr
+        self.nms_caller_boxes = nms_caller_boxes
+        self._warned_whole_image = False
         self.padding = padding
         self.max_batch = max(1, int(max_batch))
         self.timings = {"detect_s": 0.0, "pose_s": 0.0}  # cumulative wall time per stage (for summaries)
@@ -132,16 +184,33 @@ class PoseEstimator:
     # ------------------------------------------------------------------ inputs
     @staticmethod
     def load_image(image: Any, rgb: bool = False) -> tuple[np.ndarray, str | None]:
-        """A path or array -> ((H, W, 3) uint8 BGR, file name or None)."""
+        """A path, URL, array or PIL image -> ((H, W, 3) uint8 BGR, file name or None)."""
         if isinstance(image, (str, os.PathLike)):
-            return read_image(image), str(image)
+            return read_image(image), (url_name(image) if is_url(image) else str(image))
         return to_bgr_uint8(image, rgb=rgb), None
+
+    @property
+    def boxes_from_caller(self) -> bool:
+        """The configured "detector" is the caller's own boxes (a detection or annotation file)."""
+        return isinstance(self.detector, DetectionFile)
+
+    def image_id_for(self, name: str | None, fallback: int) -> int:
+        """The COCO image id of an image: the one the detection file gives its name, else the integer file stem,
+        else ``fallback``."""
+        if isinstance(self.detector, DetectionFile):
+            known = self.detector.image_id_for(name)
+            if known is not None:
+                return known
+        return image_id_from_name(name, fallback)
 
     def detect(self, image: np.ndarray, name: str | None = None,
                image_id: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Person boxes (N, 4) xyxy and scores (N,) of one BGR image from the configured detector."""
         h, w = image.shape[:2]
         if self.detector is None:
+            if not self._warned_whole_image:
+                log.warning("kdpose: %s", WHOLE_IMAGE_WARNING)
+                self._warned_whole_image = True
             return np.array([[0, 0, w, h]], np.float32), np.ones(1, np.float32)
         t0 = time.perf_counter()
         if isinstance(self.detector, DetectionFile):
@@ -153,18 +222,40 @@ class PoseEstimator:
         return boxes[keep], scores[keep]
 
     # ------------------------------------------------------------------ core
+    def _where(self, name: str | None) -> str:
+        if isinstance(self.detector, DetectionFile):
+            return f"{self.detector.path}: image {name}" if name else str(self.detector.path)
+        return f"bboxes of {name}" if name else "bboxes"
+
     def predict_boxes(self, images: Sequence[np.ndarray], boxes: Sequence[np.ndarray],
-                      box_scores: Sequence[np.ndarray]) -> list[PoseArrays]:
+                      box_scores: Sequence[np.ndarray | None], caller_boxes: bool | None = None,
+                      names: Sequence[str | None] | None = None, nms: bool | None = None) -> list[PoseArrays]:
         """Poses of the given boxes of several BGR images, with all crops in as few forwards as possible.
 
         Args:
             images: list of (H, W, 3) uint8 BGR images.
-            boxes: per image, (N_i, 4) xyxy boxes; box_scores: per image, (N_i,).
+            boxes: per image, (N_i, 4) xyxy boxes; box_scores: per image, (N_i,) or None.
+            caller_boxes: the boxes are the caller's: one pose per box in their order (every box must be finite
+                and overlap its image: :func:`check_boxes`); False: detector output (boxes outside the image are
+                dropped, OKS-NMS, sorted best first); None: the caller's when the estimator's detector is a
+                detection file.
+            names: per image, its name for error messages.
+            nms: apply OKS-NMS and sort by instance score (None: for detector output, or for the caller's boxes
+                when ``nms_caller_boxes``).
         Returns:
-            per image, :class:`PoseArrays` (after OKS-NMS, sorted by instance score, best first).
+            per image, :class:`PoseArrays`.
         """
         t0 = time.perf_counter()
-        clean = [sanitize_boxes(b, s, (im.shape[1], im.shape[0])) for im, b, s in zip(images, boxes, box_scores)]
+        if caller_boxes is None:
+            caller_boxes = self.boxes_from_caller
+        if nms is None:
+            nms = self.nms_caller_boxes or not caller_boxes
+        names = list(names) if names is not None else [None] * len(images)
+        if caller_boxes:
+            clean = [check_boxes(b, s, (im.shape[1], im.shape[0]), self._where(n))
+                     for im, b, s, n in zip(images, boxes, box_scores, names)]
+        else:
+            clean = [sanitize_boxes(b, s, (im.shape[1], im.shape[0])) for im, b, s in zip(images, boxes, box_scores)]
         b = self.backend
         batch = crop_people(images, [c[0] for c in clean], b.input_size, b.mean, b.std, b.channel_order,
                             self.padding)
@@ -182,7 +273,7 @@ class PoseEstimator:
                 results.append(_empty_arrays(k))
                 continue
             inst = rescore(bs, scores[sel])
-            keep = self._nms(kpts[sel], inst, batch.scale[sel])
+            keep = self._nms(kpts[sel], inst, batch.scale[sel]) if nms else np.arange(len(sel))
             sel = sel[keep]
             results.append(PoseArrays(kpts[sel], scores[sel], bx[keep], bs[keep], inst[keep]))
         self.timings["pose_s"] += time.perf_counter() - t0
@@ -203,34 +294,35 @@ class PoseEstimator:
 
     # ------------------------------------------------------------------ public calls
     def predict_arrays(self, image: Any, bboxes: np.ndarray | None = None, rgb: bool = False,
-                       image_id: int | None = None) -> PoseArrays:
-        """One image (path or array) -> :class:`PoseArrays` ``(keypoints (N, K, 2), scores (N, K))`` with
-        ``.bboxes``; ``bboxes`` (N, 4) xyxy (or (N, 5) with scores) skips the detector. No person -> N = 0."""
+                       image_id: int | None = None, nms: bool | None = None) -> PoseArrays:
+        """One image (path, URL, array or PIL image) -> :class:`PoseArrays` ``(keypoints (N, K, 2), scores (N, K))``
+        with ``.bboxes``. ``bboxes`` (N, 4) xyxy (or (N, 5) with scores) skips the detector and gives one pose per
+        box, in the given order (``nms=True`` applies OKS-NMS and sorts by score). No person -> N = 0."""
         img, name = self.load_image(image, rgb)
         if bboxes is None:
             boxes, scores = self.detect(img, name, image_id)
-        else:
-            boxes, scores = np.asarray(bboxes, np.float64), None
-        return self.predict_boxes([img], [boxes], [scores])[0]
+            return self.predict_boxes([img], [boxes], [scores], names=[name], nms=nms)[0]
+        return self.predict_boxes([img], [bboxes], [None], caller_boxes=True, names=[name], nms=nms)[0]
 
     def __call__(self, image: Any, bboxes: np.ndarray | Sequence[np.ndarray] | None = None,
-                 rgb: bool = False) -> list[Person] | list[list[Person]]:
-        """People in one image (path or array), or, for a list of images, one list per image (all crops of all
-        images in one batched forward)."""
+                 rgb: bool = False, nms: bool | None = None) -> list[Person] | list[list[Person]]:
+        """People in one image (path, URL, array or PIL image), or, for a list of images, one list per image (all
+        crops of all images in one batched forward). ``bboxes``: see :meth:`predict_arrays`."""
         if isinstance(image, (list, tuple)):
             loaded = [self.load_image(im, rgb) for im in image]
-            if bboxes is not None and len(bboxes) != len(loaded):
-                raise DataError(f"{len(loaded)} images but {len(bboxes)} box arrays")
-            boxes, scores = [], []
-            for i, (img, name) in enumerate(loaded):
-                if bboxes is None:
-                    b, s = self.detect(img, name)
-                else:
-                    b, s = np.asarray(bboxes[i], np.float64), None
-                boxes.append(b)
-                scores.append(s)
-            return [r.people() for r in self.predict_boxes([im for im, _ in loaded], boxes, scores)]
-        return self.predict_arrays(image, bboxes, rgb).people()
+            names = [name for _, name in loaded]
+            images = [im for im, _ in loaded]
+            if bboxes is not None:
+                if len(bboxes) != len(loaded):
+                    raise DataError(f"{len(loaded)} images but {len(bboxes)} box arrays")
+                results = self.predict_boxes(images, list(bboxes), [None] * len(images), caller_boxes=True,
+                                             names=names, nms=nms)
+            else:
+                dets = [self.detect(img, name) for img, name in loaded]
+                results = self.predict_boxes(images, [d[0] for d in dets], [d[1] for d in dets], names=names,
+                                             nms=nms)
+            return [r.people() for r in results]
+        return self.predict_arrays(image, bboxes, rgb, nms=nms).people()
 
     def __repr__(self) -> str:
         return (f"PoseEstimator(layout={self.skeleton.name}, input_size={self.input_size}, device={self.device}, "

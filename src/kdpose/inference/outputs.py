@@ -1,27 +1,52 @@
-"""Result files: COCO results JSON (+ track ids), per-video ``[{frame_id, instances}]`` JSON, OpenPose JSON
-(``--write_json`` style), rendered images, ControlNet pose images and mp4 videos. Every file is written
-atomically (a temp file in the same folder, then renamed).
+"""Result files: one COCO results JSON per job (+ boxes, track ids), optional per-image JSON, OpenPose JSON
+(``--write_json`` style), rendered images, ControlNet pose images and mp4 videos. Every file is written atomically
+(a temp file in the same folder, then renamed).
 
-Layout under the output folder, for a source named ``S`` (image ``S.jpg``, folder images ``sub/S.png``, or
-video ``S.mp4``)::
+Layout under the output folder, for an image named ``S`` (``S.jpg``, or ``sub/S.png`` in a folder) or a video
+``S.mp4``::
 
+    predictions.json                  COCO results of every image / frame of the job (``kdpose eval --pred``)
+    predictions/S.json                per image, with --json-per-image
     vis/S.jpg | vis/S.mp4             rendered skeletons, boxes and track ids
-    predictions/S.json                images: COCO results list; videos: [{"frame_id", "instances"}]
     openpose/S_keypoints.json         OpenPose JSON (videos: S_000000000012_keypoints.json per frame)
     openpose/S_pose.png               ControlNet pose image (videos: S_pose.mp4)
+
+Images whose names differ only in the extension (``a.jpg``, ``a.png``) get ``a_jpg`` / ``a_png`` as ``S``, so no
+output overwrites another (:func:`output_stems`).
 """
 from __future__ import annotations
 
 import contextlib
 import os
+from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from kdpose.inference.estimator import PoseArrays
 from kdpose.skeletons import Skeleton
 from kdpose.utils.io import atomic_write, write_json
+
+
+def output_stems(names: Sequence[str]) -> list[str]:
+    """Output file stems for image names, one per name, never two alike (case-insensitively): ``sub/a.jpg`` ->
+    ``sub/a``; names that share a stem keep their extension (``a.jpg``, ``a.png`` -> ``a_jpg``, ``a_png``); names
+    that are still alike get ``_2``, ``_3``, ... in order."""
+    stems = [Path(n).with_suffix("").as_posix() for n in names]
+    count = Counter(s.lower() for s in stems)
+    out: list[str] = []
+    used: set[str] = set()
+    for name, stem in zip(names, stems):
+        if count[stem.lower()] > 1 and Path(name).suffix:
+            stem = f"{stem}_{Path(name).suffix.lstrip('.')}"
+        base, k = stem, 1
+        while stem.lower() in used:
+            k += 1
+            stem = f"{base}_{k}"
+        used.add(stem.lower())
+        out.append(stem)
+    return out
 
 
 def coco_records(result: PoseArrays, image_id: int, category_id: int = 1) -> list[dict]:
@@ -134,38 +159,63 @@ class ResultWriter:
         is_video: one video (or webcam) source rather than images.
         video_name: stem used for video outputs.
         fps: video frame rate.
-        render / json / openpose_json / openpose_image: which outputs to write.
+        render / json / openpose_json / openpose_image: which outputs to write (``json``: ``predictions.json``).
+        json_per_image: also one COCO results file per image (``predictions/S.json``; images only).
         kpt_thr: keypoint threshold for drawing and OpenPose JSON.
+        names: the names of all the job's images, in frame order, when known up front (output stems are then
+            chosen for the whole job: :func:`output_stems`).
+        show: called with every rendered frame (a display window), whether or not ``render`` saves it.
     """
 
     def __init__(self, out_dir: str | os.PathLike, skeleton: Skeleton, body_skeleton: Skeleton,
                  hand_skeleton: Skeleton, is_video: bool, video_name: str = "video", fps: float = 30.0,
                  render: bool = True, json: bool = False, openpose_json: bool = False,
-                 openpose_image: bool = False, kpt_thr: float = 0.3):
+                 openpose_image: bool = False, kpt_thr: float = 0.3, json_per_image: bool = False,
+                 names: Sequence[str] | None = None, show: Callable[[np.ndarray], None] | None = None):
         self.out = Path(out_dir)
         self.skeleton, self.body_skeleton, self.hand_skeleton = skeleton, body_skeleton, hand_skeleton
         self.is_video, self.video_name, self.fps = is_video, video_name, fps
         self.render, self.json, self.openpose_json, self.openpose_image = render, json, openpose_json, openpose_image
+        self.json_per_image = json_per_image and not is_video
         self.kpt_thr = kpt_thr
-        self._frames: list[dict] = []
+        self.show = show
+        self.records: list[dict] = []  # COCO results of the whole job
+        self._stems = dict(enumerate(output_stems(names))) if names else {}
+        self._used = {s.lower() for s in self._stems.values()}
         self._vis = AtomicVideoWriter(self.out / "vis" / f"{video_name}.mp4", fps) if is_video and render else None
         self._pose = (AtomicVideoWriter(self.out / "openpose" / f"{video_name}_pose.mp4", fps)
                       if is_video and openpose_image else None)
         self.written: list[Path] = []
 
+    def _stem(self, name: str, index: int) -> str:
+        if self.is_video:
+            return f"{self.video_name}_{index:012d}"
+        if index not in self._stems:  # names not announced up front: keep them apart as they come
+            stem = output_stems([name])[0]
+            base, k = stem, 1
+            while stem.lower() in self._used:
+                k += 1
+                stem = f"{base}_{k}"
+            self._stems[index] = stem
+            self._used.add(stem.lower())
+        return self._stems[index]
+
     def add(self, image: np.ndarray, result: PoseArrays, name: str, index: int, image_id: int) -> None:
-        """Write the outputs of one frame (``name``: relative image path, or the video stem)."""
+        """Write the outputs of one frame (``name``: relative image path, or the video stem; ``image_id``: the
+        COCO id its results carry; videos also record ``frame_id`` = ``index``)."""
         from kdpose.viz.draw import draw_boxes, draw_skeleton
         from kdpose.viz.openpose import draw_openpose
 
-        stem = Path(name).with_suffix("").as_posix() if not self.is_video else f"{self.video_name}_{index:012d}"
+        stem = self._stem(name, index)
         h, w = image.shape[:2]
-        if self.render:
+        if self.render or self.show is not None:
             vis = draw_boxes(image, result.bboxes, result.bbox_scores, result.track_ids)
             vis = draw_skeleton(vis, result.keypoints, result.scores, self.skeleton, self.kpt_thr, copy=False)
+            if self.show is not None:
+                self.show(vis)
             if self._vis is not None:
                 self._vis.write(vis)
-            else:
+            elif self.render:
                 self._save_image(self.out / "vis" / f"{stem}.jpg", vis)
         if self.openpose_image:
             pose = draw_openpose((w, h), result.keypoints, result.scores, self.skeleton, self.body_skeleton,
@@ -178,13 +228,14 @@ class ResultWriter:
             path = self.out / "openpose" / f"{stem}_keypoints.json"
             write_json(path, openpose_document(result, self.skeleton, (w, h), self.kpt_thr))
             self.written.append(path)
-        if self.json:
+        if self.json or self.json_per_image:
             records = coco_records(result, image_id)
             if self.is_video:
                 for r in records:
-                    r.pop("image_id")
-                self._frames.append({"frame_id": index, "instances": records})
-            else:
+                    r["frame_id"] = int(index)
+            if self.json:
+                self.records += records
+            if self.json_per_image:
                 path = self.out / "predictions" / f"{stem}.json"
                 write_json(path, records)
                 self.written.append(path)
@@ -194,14 +245,14 @@ class ResultWriter:
         self.written.append(path)
 
     def close(self) -> None:
-        """Finish videos and the per-video JSON."""
+        """Finish the videos and write ``predictions.json``."""
         for writer in (self._vis, self._pose):
             if writer is not None and writer.frames:
                 writer.close()
                 self.written.append(writer.path)
-        if self.is_video and self.json:
-            path = self.out / "predictions" / f"{self.video_name}.json"
-            write_json(path, self._frames)
+        if self.json:
+            path = self.out / "predictions.json"
+            write_json(path, self.records)
             self.written.append(path)
 
     def abort(self) -> None:

@@ -1,35 +1,87 @@
-"""Where frames come from: an image file, a folder of images (recursive, sorted), a video file or a webcam.
+"""Where frames come from: image files, folders of images (recursive, sorted), URLs, a video file or stream, or a
+webcam; several image / folder / URL sources make one job (``kdpose infer a.jpg b.jpg`` or a shell glob).
 
-Every frame is handed on as ``np.uint8`` HxWx3 **BGR** (OpenCV order). Images in other forms are converted:
-grayscale -> 3 channels, RGBA/BGRA -> alpha dropped, 16-bit -> top 8 bits, float in [0, 1] -> x255.
+Every frame is handed on as ``np.uint8`` HxWx3 **BGR** (OpenCV order). Images in other forms are converted by
+:func:`to_bgr_uint8`: grayscale -> 3 channels, RGBA/BGRA -> alpha dropped, 16-bit -> top 8 bits, float -> see below,
+PIL images -> their RGB pixels.
+
+Float images: when every value lies in [0, 1] the image is read as [0, 1] (x 255), otherwise as 0-255; values
+below 0 or above 255 are refused. (The one case this rule reads differently from the caller's intent is a 0-255
+image whose pixels are all <= 1, i.e. black.)
 """
 from __future__ import annotations
 
 import os
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from kdpose.errors import DataError
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm", ".pbm"}
-VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
+VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".m3u8"}
+STREAM_SCHEMES = {"rtsp", "rtsps", "rtmp", "rtp", "udp", "tcp", "srt"}  # always videos (OpenCV / FFmpeg open them)
+DOWNLOAD_SCHEMES = {"http", "https", "ftp", "file"}
+URL_TIMEOUT_S = 30.0
+_FLOAT_TOL = 1e-3  # float rounding slack at the ends of [0, 1]
 
 
-def to_bgr_uint8(image: np.ndarray, rgb: bool = False, name: str = "image") -> np.ndarray:
-    """Any common image array -> contiguous (H, W, 3) uint8 BGR.
+def is_url(source: Any) -> bool:
+    """True for ``scheme://...`` strings kdpose reads over the network (http(s), ftp, file, rtsp, rtmp, ...)."""
+    if not isinstance(source, str) or "://" not in source:
+        return False
+    return urllib.parse.urlsplit(source).scheme.lower() in STREAM_SCHEMES | DOWNLOAD_SCHEMES
+
+
+def url_name(url: str) -> str:
+    """The file name a URL points at (``https://x/y/photo.jpg?s=1`` -> ``photo.jpg``; ``image`` when none)."""
+    name = Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path)).name
+    return name or "image"
+
+
+def _from_pil(image: Any, name: str) -> tuple[np.ndarray, bool]:
+    """A PIL image -> (array, is_rgb). Colour modes become RGB uint8; 16-bit and float grayscale keep their range."""
+    mode = image.mode
+    if mode.startswith("I;16"):
+        return np.asarray(image).astype(np.uint16), False
+    if mode == "F":
+        return np.asarray(image, np.float32), False
+    if mode in ("1", "L", "P", "PA", "LA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "LAB", "HSV", "La", "RGBa"):
+        return np.asarray(image.convert("RGB")), True
+    raise DataError(f"{name}: unsupported PIL image mode '{mode}' (convert it to 'RGB' first)")
+
+
+def _float_to_uint8(image: np.ndarray, name: str) -> np.ndarray:
+    if not np.isfinite(image).all():
+        raise DataError(f"{name}: float image has NaN or infinite values")
+    lo, hi = float(image.min()), float(image.max())
+    if lo >= -_FLOAT_TOL and hi <= 1.0 + _FLOAT_TOL:
+        scale = 255.0
+    elif lo >= -0.5 and hi <= 255.5:
+        scale = 1.0
+    else:
+        raise DataError(f"{name}: float image values span [{lo:.4g}, {hi:.4g}]; expected [0, 1] or [0, 255]")
+    return np.clip(image * scale + 0.5, 0, 255).astype(np.uint8)
+
+
+def to_bgr_uint8(image: Any, rgb: bool = False, name: str = "image") -> np.ndarray:
+    """Any common image -> contiguous (H, W, 3) uint8 BGR.
 
     Args:
-        image: (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); uint8, uint16 or float in [0, 1].
-        rgb: the colour channels are in RGB order (PIL, diffusers) rather than OpenCV's BGR.
+        image: a numpy array (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) of uint8, uint16 or float ([0, 1] or
+            0-255: see the module docstring), or a PIL image (always taken as RGB).
+        rgb: the colour channels of an array are in RGB order (diffusers, matplotlib) rather than OpenCV's BGR.
         name: what to call the image in error messages.
     """
     import cv2
 
+    if type(image).__module__.startswith("PIL."):
+        image, rgb = _from_pil(image, name)
     if not isinstance(image, np.ndarray):
-        raise DataError(f"{name}: expected a numpy array, got {type(image).__name__}")
+        raise DataError(f"{name}: expected a numpy array or a PIL image, got {type(image).__name__}")
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[..., 0]
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
@@ -39,9 +91,7 @@ def to_bgr_uint8(image: np.ndarray, rgb: bool = False, name: str = "image") -> n
     if image.dtype == np.uint16:
         image = (image >> 8).astype(np.uint8)
     elif image.dtype.kind == "f":
-        if not np.isfinite(image).all():
-            raise DataError(f"{name}: float image has NaN or infinite values")
-        image = np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        image = _float_to_uint8(image, name)
     elif image.dtype != np.uint8:
         raise DataError(f"{name}: unsupported image dtype {image.dtype} (use uint8, uint16 or float)")
     if image.ndim == 2:
@@ -53,31 +103,47 @@ def to_bgr_uint8(image: np.ndarray, rgb: bool = False, name: str = "image") -> n
     return np.ascontiguousarray(image)
 
 
+def _download(url: str) -> np.ndarray:
+    """The bytes at ``url`` (http(s), ftp, file) as a uint8 array; ``DataError`` naming the URL on failure."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=URL_TIMEOUT_S) as response:
+            return np.frombuffer(response.read(), np.uint8)
+    except OSError as exc:  # URLError, HTTPError, timeouts, missing file:// paths
+        reason = getattr(exc, "reason", None) or exc.strerror or exc
+        raise DataError(f"{url}: cannot download ({reason})") from None
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Decode an image file to (H, W, 3) uint8 BGR, or raise :class:`DataError` naming the file and problem.
+    """Decode an image file or URL to (H, W, 3) uint8 BGR, or raise :class:`DataError` naming it and the problem.
 
     Decoding is ``kdpose.data.image.decode_image`` in colour mode (grayscale replicated, alpha dropped, 16-bit
     reduced to 8, EXIF orientation applied); on top of it, empty files and JPEGs cut short (which OpenCV would
-    silently fill with grey) are refused.
+    silently fill with grey) are refused. URLs (http, https, ftp, file) are downloaded into memory.
     """
     from kdpose.data.image import decode_image
 
-    path = Path(path)
-    try:
-        data = np.fromfile(path, dtype=np.uint8)  # fromfile + imdecode handles non-ASCII paths on every OS
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if is_url(path):
+        name = str(path)  # never through Path(): it would turn "http://" into "http:/"
+        data = _download(name)
+    else:
+        name = str(Path(path))
+        try:
+            data = np.fromfile(path, dtype=np.uint8)  # fromfile + imdecode handles non-ASCII paths on every OS
+        except FileNotFoundError:
+            raise DataError(f"{name}: no such file") from None
+        except OSError as exc:
+            raise DataError(f"{name}: cannot read ({exc.strerror or exc})") from None
     if data.size == 0:
-        raise DataError(f"{path}: file is empty")
+        raise DataError(f"{name}: file is empty")
     if data[:2].tobytes() == b"\xff\xd8" and b"\xff\xd9" not in data[-64:].tobytes():
-        raise DataError(f"{path}: truncated JPEG (no end-of-image marker)")
+        raise DataError(f"{name}: truncated JPEG (no end-of-image marker)")
     try:
-        image = decode_image(data, mode="color", name=str(path))
+        image = decode_image(data, mode="color", name=name)
     except DataError:
-        raise DataError(f"{path}: not a readable image (corrupt, truncated or unsupported format)") from None
-    return to_bgr_uint8(image, name=str(path))
+        raise DataError(f"{name}: not a readable image (corrupt, truncated or unsupported format)") from None
+    return to_bgr_uint8(image, name=name)
 
 
 @dataclass
@@ -85,11 +151,12 @@ class Frame:
     """One frame of a source.
 
     Attributes:
-        index: 0-based position in the source.
+        index: 0-based position in the job (over all its sources).
         image: (H, W, 3) uint8 BGR, or None when the item could not be read (see ``error``).
-        name: file path relative to the source folder (images) or ``<video stem>`` (videos).
+        name: file path relative to its source folder, the file name of an image file or URL, or
+            ``<video stem>`` (videos).
         timestamp: seconds from the start (videos: index / fps; images: index).
-        error: why the item was skipped, for folder jobs that go on after bad files.
+        error: why the item was skipped, for image jobs that go on after bad files.
     """
 
     index: int
@@ -107,9 +174,16 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
 
 
 def source_kind(source: str | int | os.PathLike) -> str:
-    """'webcam', 'folder', 'video' or 'image' (raises DataError for missing paths)."""
+    """'webcam', 'folder', 'video' or 'image' (raises DataError for missing paths).
+
+    URLs: stream schemes (rtsp, rtmp, ...) and http(s)/ftp/file URLs whose path ends in a video extension are
+    videos, other URLs images."""
     if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
         return "webcam"
+    if is_url(source):
+        scheme = urllib.parse.urlsplit(source).scheme.lower()
+        video = scheme in STREAM_SCHEMES or Path(url_name(source)).suffix.lower() in VIDEO_EXTENSIONS
+        return "video" if video else "image"
     path = Path(source)
     if path.is_dir():
         return "folder"
@@ -118,26 +192,65 @@ def source_kind(source: str | int | os.PathLike) -> str:
     return "video" if path.suffix.lower() in VIDEO_EXTENSIONS else "image"
 
 
-class FrameSource:
-    """Iterate the frames of an image, folder, video or webcam (see :func:`source_kind`).
+def _capture_target(source: str | os.PathLike) -> str:
+    """What ``cv2.VideoCapture`` opens: a local path for file:// URLs, the URL or path otherwise."""
+    text = str(source)
+    if is_url(text) and urllib.parse.urlsplit(text).scheme.lower() == "file":
+        import urllib.request
 
-    Folder sources yield a Frame with ``image=None`` and ``error`` set for unreadable files, so the job can report
-    them and go on. A video that cannot be opened raises DataError; a video that ends before its announced frame
-    count simply stops (``truncated`` is then True). ``max_frames`` bounds webcam and video jobs.
+        return urllib.request.url2pathname(urllib.parse.urlsplit(text).path)
+    return text
+
+
+class FrameSource:
+    """Iterate the frames of one or several sources (see :func:`source_kind`).
+
+    Args:
+        source: an image file or URL, a folder, a video file or URL, a webcam index, or a list of image files,
+            URLs and folders (one job, frames numbered across all of them). A video or webcam must be the only
+            source.
+        max_frames: stop after this many frames.
+
+    Image jobs yield a Frame with ``image=None`` and ``error`` set for unreadable images (a single image source
+    raises instead), so the job can report them and go on. A folder without images, or a video that cannot be
+    opened, raises DataError; a video that ends before its announced frame count simply stops (``truncated`` is
+    then True).
     """
 
-    def __init__(self, source: str | int | os.PathLike, max_frames: int | None = None):
-        self.source = source
-        self.kind = source_kind(source)
+    def __init__(self, source: str | int | os.PathLike | Sequence[str | os.PathLike], max_frames: int | None = None):
+        sources = list(source) if isinstance(source, (list, tuple)) else [source]
+        if not sources:
+            raise DataError("no source given")
+        kinds = [source_kind(s) for s in sources]
+        for s, kind in zip(sources, kinds):
+            if len(sources) > 1 and kind in ("video", "webcam"):
+                raise DataError(f"{s}: a {kind} must be the only source (got {len(sources)} sources)")
+        self.source = sources[0] if len(sources) == 1 else sources
+        self.kind = kinds[0] if len(sources) == 1 else "images"
         self.max_frames = max_frames
         self.fps = 30.0
         self.truncated = False
-        self._files: list[Path] = []
+        self._items: list[tuple[str | Path, str]] = []  # image jobs: (path or URL, frame name)
         self._cap = None
-        if self.kind == "folder":
-            self._files = list_images(source)
-        elif self.kind in ("video", "webcam"):
+        if self.kind in ("video", "webcam"):
             self._open_capture()
+            return
+        for s, kind in zip(sources, kinds):
+            if kind == "folder":
+                files = list_images(s)
+                if not files:
+                    exts = ", ".join(sorted(IMAGE_EXTENSIONS))
+                    raise DataError(f"{s}: no image files in this folder (looked for {exts}, recursively)")
+                self._items += [(p, p.relative_to(s).as_posix()) for p in files]
+            else:
+                self._items.append((s, url_name(s) if is_url(s) else Path(s).name))
+        if self.max_frames:
+            self._items = self._items[: self.max_frames]
+
+    @property
+    def names(self) -> list[str]:
+        """Frame names of an image job, in order (empty for videos and webcams)."""
+        return [name for _, name in self._items]
 
     def _open_capture(self) -> None:
         import cv2
@@ -148,7 +261,7 @@ class FrameSource:
             if not cap.isOpened():
                 raise DataError(f"webcam {index}: cannot be opened (no camera with this index?)")
         else:
-            cap = cv2.VideoCapture(str(self.source))
+            cap = cv2.VideoCapture(_capture_target(self.source))
             if not cap.isOpened():
                 raise DataError(f"{self.source}: cannot open video (unreadable file or unsupported codec)")
         fps = cap.get(cv2.CAP_PROP_FPS)
@@ -159,40 +272,43 @@ class FrameSource:
     def is_video(self) -> bool:
         return self.kind in ("video", "webcam")
 
+    @property
+    def video_name(self) -> str:
+        """The stem video outputs are named after (``webcam`` for cameras)."""
+        if self.kind == "webcam":
+            return "webcam"
+        return Path(url_name(self.source) if is_url(self.source) else str(self.source)).stem
+
     def __len__(self) -> int:
         """Number of frames announced (0 when unknown, e.g. a webcam)."""
-        if self.kind == "folder":
-            n = len(self._files)
-        elif self.kind == "image":
-            n = 1
-        elif self.kind == "video":
+        if not self.is_video:
+            return len(self._items)
+        if self.kind == "video":
             import cv2
 
             n = max(0, int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)))
-        else:
-            n = 0
-        return min(n, self.max_frames) if self.max_frames else n
+            return min(n, self.max_frames) if self.max_frames else n
+        return 0
 
     def __iter__(self) -> Iterator[Frame]:
-        if self.kind == "image":
-            yield Frame(0, read_image(self.source), Path(self.source).name, 0.0)
-        elif self.kind == "folder":
-            yield from self._iter_folder()
-        else:
+        if self.is_video:
             yield from self._iter_capture()
+        elif self.kind == "image":
+            path, name = self._items[0]
+            yield Frame(0, read_image(path), name, 0.0)
+        else:
+            yield from self._iter_images()
 
-    def _iter_folder(self) -> Iterator[Frame]:
-        root = Path(self.source)
-        for i, path in enumerate(self._files[: self.max_frames] if self.max_frames else self._files):
-            rel = path.relative_to(root).as_posix()
+    def _iter_images(self) -> Iterator[Frame]:
+        for i, (path, name) in enumerate(self._items):
             try:
-                yield Frame(i, read_image(path), rel, float(i))
+                yield Frame(i, read_image(path), name, float(i))
             except DataError as exc:
-                yield Frame(i, None, rel, float(i), error=str(exc))
+                yield Frame(i, None, name, float(i), error=str(exc))
 
     def _iter_capture(self) -> Iterator[Frame]:
         announced = len(self)
-        name = "webcam" if self.kind == "webcam" else Path(self.source).stem
+        name = self.video_name
         i = 0
         try:
             while self.max_frames is None or i < self.max_frames:
