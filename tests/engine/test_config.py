@@ -51,7 +51,7 @@ def test_dump_round_trips(tmp_path):
     ("train:\n  max_epochs: ten\n", [], r"train.max_epochs: expected int, got str 'ten'"),
     ("train:\n  ema: 1\n", [], r"train.ema: expected bool, got int 1"),
     ("model:\n  input_size: [1, 2, 3]\n", [], r"model.input_size: expected tuple\[int, int\]"),
-    ("train:\n  amp: fp8\n", [], r"train.amp: expected one of 'none', 'bf16', 'fp16', got 'fp8'"),
+    ("train:\n  amp: fp8\n", [], r"train.amp: expected one of 'auto', 'none', 'bf16', 'fp16', got 'fp8'"),
     ("", ["optim.lr=fast"], r"optim.lr: expected float, got str 'fast'"),
     ("", ["optim.nope=1"], r"--set optim.nope: unknown key 'nope' in optim"),
     ("", ["optim.lr"], r"expected KEY=VALUE"),

@@ -59,7 +59,11 @@ def test_synthetic_recipe_trains_validates_and_resumes(tmp_path):
     metrics = train(_tiny(tmp_path, "train.max_epochs=1"), work)
     assert 0.0 <= metrics["AP"] <= 1.0
     records = [json.loads(line) for line in (work / "log.jsonl").read_text().splitlines()]
-    assert [r["kind"] for r in records] == ["train", "val"]
+    assert [r["kind"] for r in records] == ["setup", "train", "val"]
+    from kdpose.engine.precision import resolve_amp   # the log names the precision that `auto` chose here
+
+    assert records[0]["amp"] == resolve_amp("auto", torch.device("cpu"))[0] and records[0]["threads"] >= 1
+    records = records[1:]
     assert records[0]["iter"] == 1 and records[0]["loss"] > 0 and 0 <= records[0]["data_share"] <= 1
     for name in ("config.yaml", "last.pt", "best.pt", "best.safetensors", "final.safetensors"):
         assert (work / name).is_file(), name
@@ -75,7 +79,12 @@ def test_synthetic_recipe_trains_validates_and_resumes(tmp_path):
     metrics = train(_tiny(tmp_path, "train.max_epochs=2", "eval.flip_test=true"), work, resume=True)
     assert 0.0 <= metrics["AP"] <= 1.0
     records = [json.loads(line) for line in (work / "log.jsonl").read_text().splitlines()]
+    records = [r for r in records if r["kind"] != "setup"]   # one setup record per session of the run
     assert [r["kind"] for r in records] == ["train", "val", "train", "val"] and records[2]["iter"] == 2
+    # --auto-resume: a finished run of the same recipe continues (nothing left to do), another recipe is refused
+    train(_tiny(tmp_path, "train.max_epochs=2", "eval.flip_test=true"), work, resume="auto")
+    with pytest.raises(ConfigError, match=r"holds a run of another recipe \(differs in optim.lr\)"):
+        train(_tiny(tmp_path, "train.max_epochs=2", "eval.flip_test=true", "optim.lr=0.5"), work, resume="auto")
 
 
 def test_synthetic_settings_reach_the_generator_and_the_cache_key(tmp_path):

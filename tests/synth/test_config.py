@@ -1,6 +1,8 @@
 """Bad settings give one clear ConfigError (library and CLI)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from kdpose.cli.main import main
@@ -61,17 +63,43 @@ def test_cli_bad_settings(tmp_path, capsys, argv, message):
     assert "Traceback" not in err
 
 
-def test_cli_defaults_match_the_library_defaults():
+def _cli_config(argv, monkeypatch):
+    """The SynthConfig that ``kdpose synth ARGV`` would render with (write_coco_dataset intercepted)."""
     import argparse
 
     from kdpose.cli import synth as cli
 
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)
-    args = parser.parse_args(["--out", "x", "--images", "1"])
-    lib = SynthConfig()
-    assert (args.occlusion, args.crowding, args.truncation, args.extremity, args.clutter, args.dropout) == (
-        lib.occlusion, lib.crowding, lib.truncation, lib.pose_extremity, lib.clutter, lib.dropout_prob)
-    assert (args.min_people, args.max_people, args.format, args.layout, args.modality) == (
-        lib.min_people, lib.max_people, lib.image_format, lib.layout, lib.modality)
-    assert parse_size(args.size) == (lib.width, lib.height)
+    seen = {}
+
+    def fake_write(out, cfg, images, **kwargs):
+        seen["cfg"] = cfg
+        return Path(out) / "x.json"
+
+    monkeypatch.setattr("kdpose.data.synth.write_coco_dataset", fake_write)
+    cli.run(parser.parse_args(["--out", "x", "--images", "1", *argv]))
+    return seen["cfg"]
+
+
+def test_cli_defaults_match_the_library_defaults(monkeypatch):
+    # no --preset: the hard preset, which is the library's defaults, unchanged
+    assert _cli_config([], monkeypatch) == SynthConfig()
+    assert SynthConfig.from_preset("hard") == SynthConfig()
+
+
+def test_cli_preset_and_single_knobs(monkeypatch):
+    from kdpose.data.synth import PRESETS
+
+    standard = _cli_config(["--preset", "standard"], monkeypatch)
+    assert standard == SynthConfig.from_preset("standard")
+    for key, value in PRESETS["standard"].items():
+        assert getattr(standard, key) == value
+    # a single knob overrides the preset's value and keeps the rest
+    tuned = _cli_config(["--preset", "standard", "--occlusion", "0", "--heading", "1"], monkeypatch)
+    assert (tuned.occlusion, tuned.heading, tuned.min_label_area) == (0.0, 1.0, standard.min_label_area)
+
+
+def test_unknown_preset_is_a_config_error():
+    with pytest.raises(ConfigError, match="unknown preset 'easy' .*valid: hard, standard"):
+        SynthConfig.from_preset("easy")

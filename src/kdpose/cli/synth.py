@@ -11,11 +11,14 @@ EPILOG = """\
 Writes OUT/person_keypoints_SPLIT.json (coco) or OUT/coco_wholebody_SPLIT.json (wholebody), the images in
 OUT/SPLIT/ (JPEG/PNG, or 16-bit PNG depth in millimetres) and the silhouettes in OUT/SPLIT_masks/. The same
 --seed and settings give byte-identical files whatever --workers is; train and val use separate seed streams.
-The difficulty knobs default to hard settings (small far people, crowds, occluders, truncation, extreme poses).
+--preset picks the difficulty: hard (default: small far people, crowds, occluders, truncation, extreme poses,
+every heading) or standard (built like COCO: people facing the camera mostly, few occluders, small or hardly
+visible people left unlabelled). Single knobs (--occlusion, ...) override the preset.
 
 Examples:
   kdpose synth --out data/synth --images 20000 --layout coco --workers 2
   kdpose synth --out data/synth --images 1000 --split val --seed 0
+  kdpose synth --out data/standard --images 500 --split val --preset standard
   kdpose synth --out data/synth_wb --images 5000 --layout wholebody --size 640x480
   kdpose synth --out data/synth_depth --images 5000 --modality depth --size 444x368
   kdpose synth --out data/easy --images 500 --occlusion 0.1 --crowding 0.2 --truncation 0 --extremity 0.2
@@ -35,16 +38,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--min-people", type=int, default=1, help="fewest people per image (default 1)")
     parser.add_argument("--max-people", type=int, default=4, help="most people per image (default 4)")
-    parser.add_argument("--distance", help="person distance range in metres NEAR,FAR (default 1.3,24 RGB; "
-                                           "1.0,7.0 depth)")
-    parser.add_argument("--occlusion", type=float, default=0.5, help="occlusion knob in [0, 1] (default 0.5)")
-    parser.add_argument("--crowding", type=float, default=0.5, help="crowding knob in [0, 1] (default 0.5)")
-    parser.add_argument("--truncation", type=float, default=0.25, help="border truncation probability (0.25)")
-    parser.add_argument("--extremity", type=float, default=0.5, help="pose extremity in [0, 1] (default 0.5)")
-    parser.add_argument("--clutter", type=int, default=6, help="most clutter objects per image (default 6)")
+    parser.add_argument("--preset", default="hard", help="named difficulty settings: hard (default) or standard")
+    parser.add_argument("--distance", help="person distance range in metres NEAR,FAR (hard: 1.3,24 RGB, "
+                                           "1.0,7.0 depth; standard: 1.5,12)")
+    parser.add_argument("--occlusion", type=float, help="occlusion knob in [0, 1] (hard 0.5, standard 0.15)")
+    parser.add_argument("--crowding", type=float, help="crowding knob in [0, 1] (hard 0.5, standard 0.3)")
+    parser.add_argument("--truncation", type=float, help="border truncation probability (hard 0.25, standard 0.1)")
+    parser.add_argument("--extremity", type=float, help="pose extremity in [0, 1] (hard 0.5, standard 0.3)")
+    parser.add_argument("--heading", type=float,
+                        help="share of people facing any direction; the rest face the camera (hard 1, standard 0.3)")
+    parser.add_argument("--clutter", type=int, help="most clutter objects per image (hard 6, standard 4)")
     parser.add_argument("--format", default="jpg", choices=["jpg", "png"], help="RGB image format (default jpg)")
     parser.add_argument("--backgrounds", help="folder of background images to use instead of procedural ones")
-    parser.add_argument("--dropout", type=float, default=0.5,
+    parser.add_argument("--dropout", type=float,
                         help="depth: probability of the paper's 20%% silhouette pixel dropout per image (0.5)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -68,12 +74,13 @@ def run(args: argparse.Namespace) -> int:
     if args.images < 0:
         raise ConfigError(f"synth: --images must be >= 0, got {args.images}")
     width, height = parse_size(args.size)
-    cfg = SynthConfig(
-        width=width, height=height, layout=args.layout, modality=args.modality, min_people=args.min_people,
-        max_people=args.max_people, distance_range=_distance(args.distance), occlusion=args.occlusion,
-        crowding=args.crowding, truncation=args.truncation, pose_extremity=args.extremity, clutter=args.clutter,
-        background_dir=args.backgrounds, image_format=args.format, dropout_prob=args.dropout,
-    ).validated()
+    knobs = {"distance_range": _distance(args.distance), "occlusion": args.occlusion, "crowding": args.crowding,
+             "truncation": args.truncation, "pose_extremity": args.extremity, "heading": args.heading,
+             "clutter": args.clutter, "dropout_prob": args.dropout}
+    cfg = SynthConfig.from_preset(
+        args.preset, width=width, height=height, layout=args.layout, modality=args.modality,
+        min_people=args.min_people, max_people=args.max_people, background_dir=args.backgrounds,
+        image_format=args.format, **{k: v for k, v in knobs.items() if v is not None})
     start = time.perf_counter()
     path = write_coco_dataset(args.out, cfg, args.images, seed=args.seed, split=args.split, workers=args.workers,
                               progress=not args.no_progress)

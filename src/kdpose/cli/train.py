@@ -12,6 +12,7 @@ Examples:
   kdpose train configs/rtmpose-t_synth-body.yaml
   kdpose train configs/rtmpose-t_synth-body.yaml --set optim.lr=2e-3 --set train.max_epochs=20
   kdpose train configs/rtmpose-t_synth-body.yaml --work-dir runs/t1 --resume
+  kdpose train configs/rtmpose-m_synth-standard.yaml --auto-resume   # rerun the same line after any stop
   torchrun --nproc_per_node 2 -m kdpose train configs/rtmpose-m_coco-256x192.yaml
 
 Outputs in the work dir: config.yaml (the resolved recipe), log.jsonl, tensorboard/, last.pt, best.pt
@@ -29,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output folder (default: the recipe's work_dir, else work_dirs/<recipe name>)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in the work dir from its last.pt (exactly where it stopped)")
+    parser.add_argument("--auto-resume", action="store_true",
+                        help="continue the run in the work dir if it has one (same recipe), else start it: the same "
+                             "command starts a long run and continues it after any stop")
 
 
 def check_work_dir(work_dir: str) -> None:
@@ -60,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     check_work_dir(work_dir)
     cfg.work_dir = str(work_dir)
     try:
-        metrics = train(cfg, work_dir, resume=args.resume)
+        metrics = train(cfg, work_dir, resume="auto" if args.auto_resume else args.resume)
     except (ConfigError, UnknownNameError) as exc:   # a recipe value found wrong while building: name the recipe
         if str(exc).startswith(str(args.recipe)):
             raise

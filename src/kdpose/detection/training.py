@@ -83,20 +83,18 @@ def build_detector_training(cfg):
     return model, task, train_set, evaluator
 
 
-def train_detector(cfg, work_dir: str | Path, resume: bool = False) -> dict:
+def train_detector(cfg, work_dir: str | Path, resume: bool | str = False) -> dict:
     """Train a detector recipe with :class:`kdpose.engine.trainer.Trainer`; returns the last validation metrics."""
     from ..engine import dist
     from ..engine.trainer import Trainer, seed_everything, select_device
     from .data import collate_detection
 
+    from ..engine.build import resolve_resume
+
     work_dir = Path(work_dir)
-    if resume and not (work_dir / "last.pt").is_file():
-        raise ConfigError(f"{work_dir / 'last.pt'}: nothing to resume (no checkpoint in the work dir)")
-    if not resume and (work_dir / "last.pt").is_file():
-        raise ConfigError(f"{work_dir}: already holds a run (last.pt); pass --resume to continue it or choose "
-                          f"another --work-dir")
     if cfg.train.stage2_epochs:
         cfg.train.stage2_epochs = 0  # the detector has one augmentation stage
+    resume = resolve_resume(cfg, work_dir, resume)
     device = select_device(cfg.train.device)
     seed_everything(cfg.train.seed)
     if cfg.data.workers > 0:

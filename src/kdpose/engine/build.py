@@ -69,9 +69,10 @@ _OWN_SYNTH_KEYS = {"width": "synthetic_size", "height": "synthetic_size", "layou
 
 
 def synthetic_config(split: SplitCfg, layout: str, where: str):
-    """The generator settings of a synthetic split: size and people count from the split's own keys, the keypoint
-    ``layout`` (``coco`` / ``wholebody``) from the caller, every other ``SynthConfig`` setting (the difficulty knobs)
-    from ``synthetic_settings``. ``where`` names the split in errors (``data.train``)."""
+    """The generator settings of a synthetic split: the preset ``synthetic_preset``, size and people count from the
+    split's own keys, the keypoint ``layout`` (``coco`` / ``wholebody``) from the caller, and any other
+    ``SynthConfig`` setting (the difficulty knobs) from ``synthetic_settings``, which override the preset's.
+    ``where`` names the split in errors (``data.train``)."""
     import dataclasses
 
     from ..data.synth import SynthConfig
@@ -86,8 +87,8 @@ def synthetic_config(split: SplitCfg, layout: str, where: str):
         settings[key] = tuple(value) if isinstance(value, list) else value   # YAML lists -> the config's tuples
     w, h = split.synthetic_size
     try:
-        return SynthConfig(width=w, height=h, layout=layout, max_people=split.synthetic_max_people,
-                           **settings).validated()
+        return SynthConfig.from_preset(split.synthetic_preset, width=w, height=h, layout=layout,
+                                       max_people=split.synthetic_max_people, **settings)
     except (ConfigError, TypeError, ValueError) as exc:
         raise ConfigError(f"{where}.synthetic_settings: {exc}") from None
 
@@ -180,10 +181,39 @@ def default_work_dir(recipe_path: str | Path) -> Path:
     return Path("work_dirs") / Path(recipe_path).stem
 
 
-def train(cfg: RecipeCfg, work_dir: str | Path, resume: bool = False) -> dict:
+def resolve_resume(cfg: RecipeCfg, work_dir: Path, resume: bool | str) -> bool:
+    """Whether to continue the run in ``work_dir``. ``resume`` is True (a checkpoint must exist), False (the work
+    dir must not hold a run) or ``"auto"`` (continue when a checkpoint of the same recipe exists, else start): with
+    ``auto`` the same command starts a long run and continues it after any stop."""
+    last = work_dir / "last.pt"
+    if resume == "auto":
+        if not last.is_file():
+            return False
+        saved = work_dir / "config.yaml"
+        if saved.is_file():
+            import yaml
+
+            before = yaml.safe_load(saved.read_text())
+            now = recipe_to_dict(cfg)
+            changed = sorted(f"{section}.{key}" for section, values in now.items() if isinstance(values, dict)
+                             for key in values if (before.get(section) or {}).get(key) != values[key])
+            if changed:
+                raise ConfigError(f"{work_dir}: holds a run of another recipe (differs in {', '.join(changed)}); "
+                                  f"choose another --work-dir or use the same settings to continue it")
+        return True
+    if resume and not last.is_file():
+        raise ConfigError(f"{last}: nothing to resume (no checkpoint in the work dir)")
+    if not resume and last.is_file():
+        raise ConfigError(f"{work_dir}: already holds a run (last.pt); pass --resume (or --auto-resume) to continue "
+                          f"it or choose another --work-dir")
+    return bool(resume)
+
+
+def train(cfg: RecipeCfg, work_dir: str | Path, resume: bool | str = False) -> dict:
     """Build everything from ``cfg`` and train; returns the last validation metrics ({} without validation).
 
-    Under ``torchrun`` every process runs this; the process group is joined first so that rank 0 alone renders
+    ``resume``: see :func:`resolve_resume` (``"auto"`` continues a stopped run of the same recipe). Under
+    ``torchrun`` every process runs this; the process group is joined first so that rank 0 alone renders
     synthetic data and writes files.
     """
     from ..data import collate_topdown
@@ -195,11 +225,7 @@ def train(cfg: RecipeCfg, work_dir: str | Path, resume: bool = False) -> dict:
     work_dir = Path(work_dir)
     device = select_device(cfg.train.device)
     dist.init_distributed(device)
-    if resume and not (work_dir / "last.pt").is_file():
-        raise ConfigError(f"{work_dir / 'last.pt'}: nothing to resume (no checkpoint in the work dir)")
-    if not resume and (work_dir / "last.pt").is_file():
-        raise ConfigError(f"{work_dir}: already holds a run (last.pt); pass --resume to continue it or choose "
-                          f"another --work-dir")
+    resume = resolve_resume(cfg, work_dir, resume)
     seed_everything(cfg.train.seed)  # same initial weights on every rank (DDP also broadcasts rank 0's)
     model = build_model(cfg.model)
     task = build_task(cfg, model)

@@ -6,7 +6,6 @@ schedule, EMA, AMP, clipping, DDP, checkpoints, exact resume, validation, loggin
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import random
 import time
@@ -29,6 +28,7 @@ from .ema import ExpMomentumEMA
 from .loader import EpochAwareDataset, ResumableSampler, build_loader
 from .log import RunLogger
 from .optim import FlatCosineLR, build_optimizer
+from .precision import AMP_DTYPES, autocast, resolve_amp, resolve_threads
 
 
 class Evaluator(Protocol):
@@ -84,9 +84,10 @@ class Trainer:
         self.cfg = cfg
         self.work_dir = Path(work_dir)
         self.device = device or select_device(cfg.train.device)
-        if cfg.train.threads > 0:
-            torch.set_num_threads(cfg.train.threads)
         dist.init_distributed(self.device)
+        self.threads = resolve_threads(cfg.train.threads, dist.local_world_size())
+        if self.threads > 0:
+            torch.set_num_threads(self.threads)
         self.rank, self.world_size = dist.rank(), dist.world_size()
         self.evaluator = evaluator
         self.on_iteration_end = on_iteration_end
@@ -123,9 +124,10 @@ class Trainer:
                               f"the training set ({len(train_set)} items)")
         self.max_iterations = tc.max_epochs * self.iters_per_epoch
         self.scheduler = FlatCosineLR(self.optimizer, cfg.schedule, tc.max_epochs, self.iters_per_epoch)
-        self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(tc.amp)
-        self.scaler = torch.amp.GradScaler("cuda") if tc.amp == "fp16" and self.device.type == "cuda" else None
-        if tc.amp == "fp16" and self.device.type != "cuda":
+        self.amp, amp_reason = resolve_amp(tc.amp, self.device)
+        self.amp_dtype = AMP_DTYPES.get(self.amp)
+        self.scaler = torch.amp.GradScaler("cuda") if self.amp == "fp16" and self.device.type == "cuda" else None
+        if self.amp == "fp16" and self.device.type != "cuda":
             raise ConfigError("train.amp: fp16 needs a CUDA device; use bf16 (or none) on CPU")
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = tc.cudnn_benchmark and not tc.deterministic
@@ -139,6 +141,10 @@ class Trainer:
         self._loader_state_epoch_start = self.loader_generator.get_state()
         self.logger = RunLogger(self.work_dir, enabled=dist.is_main())
         self._time_offset = 0.0  # wall time of earlier sessions of a resumed run
+        self.precision_note = (f"precision: {'fp32' if self.amp == 'none' else self.amp + ' autocast'} ({amp_reason}); "
+                               f"threads per process: {self.threads or torch.get_num_threads()}")
+        if evaluator is not None and hasattr(evaluator, "amp"):
+            evaluator.amp = self.amp  # validation runs its forward in the same precision
 
     # ------------------------------------------------------------------------------------------ checkpoints
 
@@ -219,6 +225,9 @@ class Trainer:
             with atomic_write(self.work_dir / "config.yaml", "w") as f:
                 f.write(dump_recipe(self.cfg))
         self._t0 = time.perf_counter()
+        self.logger.info(self.precision_note)
+        self.logger.record("setup", self.iteration, {"amp": self.amp, "threads": self.threads or
+                                                     torch.get_num_threads()})
         metrics: dict = {}
         while self.epoch < tc.max_epochs:
             self._train_epoch()
@@ -279,9 +288,7 @@ class Trainer:
         batch = batch.to(self.device, non_blocking=True)
         progress = TrainProgress(self.epoch, self.cfg.train.max_epochs, self.iteration, self.max_iterations)
         self.scheduler.set_iteration(self.iteration)
-        autocast = (torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype is not None
-                    else contextlib.nullcontext())
-        with autocast:
+        with autocast(self.device, self.amp):
             losses = self.wrapped(batch, progress)
         loss = losses["loss"]
         self.optimizer.zero_grad(set_to_none=True)

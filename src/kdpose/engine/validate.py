@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 
 from . import dist
 from .loader import ResumableSampler, build_loader
+from .precision import autocast, to_float32
 
 
 def to_coco_results(keypoints: np.ndarray, scores: np.ndarray, image_ids: np.ndarray, bbox_scores: np.ndarray,
@@ -87,6 +88,7 @@ class PoseEvaluator:
         self.rescore_thr = rescore_thr
         self.nms_thr = nms_thr
         self.results_file = Path(results_file) if results_file else None
+        self.amp = "none"  # forward precision (the Trainer sets its own); outputs are decoded in fp32
 
     @torch.no_grad()
     def predict(self, model: nn.Module, device: torch.device) -> list[dict]:
@@ -104,12 +106,14 @@ class PoseEvaluator:
         try:
             for batch in loader:
                 inputs = batch.inputs.to(device, non_blocking=True)
-                if self.flip_test:
-                    from ..inference.flip import flip_test
+                with autocast(device, self.amp):
+                    if self.flip_test:
+                        from ..inference.flip import flip_test
 
-                    output = flip_test(model, inputs, self.codec, self.skeleton.flip_indices)
-                else:
-                    output = model(inputs)
+                        output = flip_test(model, inputs, self.codec, self.skeleton.flip_indices)
+                    else:
+                        output = model(inputs)
+                output = to_float32(output)
                 coords, scores = self.codec.decode(output)
                 points = invert_crop_points(coords.float().cpu().numpy(), batch.center.numpy(),
                                             batch.scale.numpy(), self.codec.input_size)

@@ -40,7 +40,7 @@ Example::
 """
 from __future__ import annotations
 
-from .config import GENERATOR_VERSION, SynthConfig, parse_size
+from .config import GENERATOR_VERSION, PRESETS, SynthConfig, parse_size
 from .depth import fuse_background, fuse_depth, silhouette_dropout, simulate_sensor, synthetic_background
 from .scene import SynthInstance, SynthScene, render_scene
 from .writer import annotation_path, scene_seed, write_coco_dataset
@@ -57,7 +57,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "GENERATOR_VERSION", "SynthConfig", "parse_size", "render_scene", "SynthScene", "SynthInstance",
+    "GENERATOR_VERSION", "PRESETS", "SynthConfig", "parse_size", "render_scene", "SynthScene", "SynthInstance",
     "write_coco_dataset", "annotation_path", "scene_seed", "fuse_background", "fuse_depth", "silhouette_dropout",
     "simulate_sensor", "synthetic_background", *sorted(_LAZY),
 ]

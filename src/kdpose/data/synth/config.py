@@ -2,7 +2,9 @@
 
 Every knob is documented where it is defined; ``SynthConfig.validated()`` raises ``ConfigError`` with a one-line
 message naming the bad setting. The defaults are deliberately hard (small far people, crowds, occluders, border
-truncation, extreme poses) so that a tiny model clearly under-performs a large one on this data."""
+truncation, extreme poses) so that a tiny model clearly under-performs a large one on this data: that is the
+``hard`` preset. ``standard`` (``PRESETS``) is built like COCO instead: front-biased headings, COCO's share of
+occluded keypoints, and people an annotator would not label (too small, hardly visible) left unlabelled."""
 from __future__ import annotations
 
 import dataclasses
@@ -17,6 +19,24 @@ GENERATOR_VERSION = "kdpose-synth 1.0"
 LAYOUTS = {"coco": "coco", "body": "coco", "wholebody": "coco_wholebody", "coco_wholebody": "coco_wholebody"}
 MODALITIES = ("rgb", "depth")
 SPLITS = {"train": 0, "val": 1, "test": 2}
+
+# Named settings. ``hard`` is the generator's defaults (crowds, occluders, people seen from every side, tiny far
+# people labelled down to 12 px): CrowdPose-like, 39 % of labelled body keypoints occluded. ``standard`` follows
+# COCO (docs/synthetic.md, BENCHMARKS.md "Synthetic presets"):
+#   - labelling rule: a person whose visible silhouette is under 32 x 32 px (COCO's "small" bound) or who shows
+#     fewer than 4 visible body keypoints is kept for detection but gets no keypoints (num_keypoints 0), so
+#     pycocotools ignores it in keypoint AP and top-down training skips it, as MMPose does on COCO;
+#   - heading: 70 % of people face the camera (within a 40-degree spread), the rest face any direction, like
+#     photos of people rather than a surveillance view;
+#   - fewer occluders, crowds, truncated and extreme poses, and people closer (1.5-12 m); measured share of
+#     occluded (v=1) labelled body keypoints: BENCHMARKS.md "Synthetic presets" (COCO's is 9 %; most of what is
+#     left here is the renderer's self-occlusion test: ears at the head's edge, hips behind the hands).
+PRESETS: dict[str, dict] = {
+    "hard": {},
+    "standard": {"distance_range": (1.5, 12.0), "occlusion": 0.15, "crowding": 0.3, "truncation": 0.1,
+                 "pose_extremity": 0.3, "clutter": 4, "heading": 0.3, "facing_margin": 0.4,
+                 "min_label_area": 1024.0, "min_visible_keypoints": 4},
+}
 
 
 @dataclass(frozen=True)
@@ -48,6 +68,14 @@ class SynthConfig:
             served as top-down training items by ``SyntheticPoseDataset``.
         min_keypoint_size: people whose box is smaller than this (longer side, pixels) are annotated for
             detection only (keypoints unlabelled, as COCO leaves tiny people unlabelled).
+        heading: 0..1, share of people facing any direction (uniform over 360 degrees); the others face the
+            camera, turned by a normal angle of 40 degrees' spread (1 = every heading equally likely).
+        min_label_area: people whose visible silhouette covers fewer pixels are annotated for detection only
+            (COCO's labelling of small people: 1024 = 32 x 32 in ``standard``; 0 labels everyone).
+        min_visible_keypoints: people with fewer visible (v=2) body keypoints are annotated for detection only
+            (an annotator does not guess a hidden pose).
+        facing_margin: 0..1, how far past grazing a surface keypoint (eye, ear, nose) must turn away before it
+            counts as self-occluded (cosine; 0 = any turn away, the ``hard`` rule).
     """
 
     width: int = 640
@@ -72,6 +100,17 @@ class SynthConfig:
     dropout_rate: float = 0.2
     min_keypoints: int = 1
     min_keypoint_size: int = 12
+    heading: float = 1.0
+    min_label_area: float = 0.0
+    min_visible_keypoints: int = 0
+    facing_margin: float = 0.0
+
+    @classmethod
+    def from_preset(cls, preset: str = "hard", **settings) -> "SynthConfig":
+        """The settings of a named preset (``PRESETS``), with ``settings`` overriding single knobs."""
+        if preset not in PRESETS:
+            raise ConfigError(f"synth: unknown preset '{preset}' (valid: {', '.join(PRESETS)})")
+        return cls(**{**PRESETS[preset], **settings}).validated()
 
     @property
     def skeleton_name(self) -> str:
@@ -109,7 +148,7 @@ class SynthConfig:
         if not (0.3 <= near <= far):
             raise ConfigError(f"synth: distance_range must satisfy 0.3 <= near <= far metres, got ({near}, {far})")
         for name in ("occlusion", "crowding", "truncation", "pose_extremity", "blur", "noise", "dropout_prob",
-                     "dropout_rate"):
+                     "dropout_rate", "heading", "facing_margin"):
             value = getattr(self, name)
             if not 0.0 <= float(value) <= 1.0:
                 raise ConfigError(f"synth: {name} must be in [0, 1], got {value}")
@@ -120,8 +159,9 @@ class SynthConfig:
         lo, hi = self.jpeg_quality
         if not 1 <= lo <= hi <= 100:
             raise ConfigError(f"synth: jpeg_quality must be (low, high) with 1 <= low <= high <= 100, got {lo, hi}")
-        if self.min_keypoints < 0 or self.min_keypoint_size < 0:
-            raise ConfigError("synth: min_keypoints and min_keypoint_size must be >= 0")
+        if min(self.min_keypoints, self.min_keypoint_size, self.min_label_area, self.min_visible_keypoints) < 0:
+            raise ConfigError("synth: min_keypoints, min_keypoint_size, min_label_area and min_visible_keypoints "
+                              "must be >= 0")
         if self.fusion_margin_mm < 0:
             raise ConfigError(f"synth: fusion_margin_mm must be >= 0, got {self.fusion_margin_mm}")
         if self.background_dir is not None and not Path(self.background_dir).is_dir():

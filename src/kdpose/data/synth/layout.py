@@ -87,6 +87,19 @@ def _random_object(rng: np.random.Generator, ground: np.ndarray, occluder: bool)
     return SceneObject("capsule", a=centre, b=centre, radius=r, occluder=occluder)
 
 
+HEADING_SPREAD = math.radians(40.0)  # std of the turn away from the camera of a camera-facing person
+
+
+def _heading(rng: np.random.Generator, cfg: SynthConfig, camera: Camera, ground: np.ndarray) -> float:
+    """Body yaw (about world y; yaw 0 faces world +z): uniform for a share ``cfg.heading`` of people (every one
+    at ``heading`` 1, drawing exactly what earlier versions drew), towards the camera with a normal spread
+    otherwise."""
+    if cfg.heading >= 1.0 or rng.random() < cfg.heading:
+        return float(rng.uniform(0.0, 2 * np.pi))
+    to_camera = camera.position - ground
+    return float(math.atan2(to_camera[0], to_camera[2]) + rng.normal(0.0, HEADING_SPREAD))
+
+
 def sample_layout(rng: np.random.Generator, cfg: SynthConfig, num_people: int) -> SceneLayout:
     """Camera, ``num_people`` posed people in world coordinates, stools, occluders and clutter."""
     camera = sample_camera(rng, cfg.width, cfg.height)
@@ -106,7 +119,7 @@ def sample_layout(rng: np.random.Generator, cfg: SynthConfig, num_people: int) -
                 break
         else:
             continue  # no free spot: fewer people in this scene
-        yaw = rng.uniform(0.0, 2 * np.pi)
+        yaw = _heading(rng, cfg, camera, ground)
         person = sample_person(rng, cfg.pose_extremity).transformed(rot_y(yaw), ground)
         people.append(person)
         placed.append((d, lateral))

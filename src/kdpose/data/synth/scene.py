@@ -160,7 +160,7 @@ def _annotate(cfg: SynthConfig, layout: SceneLayout, zb: ZBuffer, instance_map: 
         px = cam.project(kc)
         offset = person.kp_depth_offset[:k]
         normals = person.kp_normal[:k] @ cam.rotation.T
-        flags = keypoint_flags(px, kc[:, 2], offset, zb.depth, cam.focal, kc, normals)
+        flags = keypoint_flags(px, kc[:, 2], offset, zb.depth, cam.focal, kc, normals, cfg.facing_margin)
         part_valid, part_boxes = {}, {}
         if cfg.wholebody:
             for name in WHOLEBODY_PARTS:
@@ -173,7 +173,9 @@ def _annotate(cfg: SynthConfig, layout: SceneLayout, zb: ZBuffer, instance_map: 
                 part_valid[name] = valid
                 part_boxes[name] = box if valid else np.zeros(4, np.float32)
         bbox = box_from_mask_and_points(mask, px, flags)
-        if max(bbox[2] - bbox[0], bbox[3] - bbox[1]) < cfg.min_keypoint_size:  # too small to label keypoints
+        too_small = max(bbox[2] - bbox[0], bbox[3] - bbox[1]) < cfg.min_keypoint_size or area < cfg.min_label_area
+        hardly_visible = int((flags[:17] == 2).sum()) < cfg.min_visible_keypoints
+        if too_small or hardly_visible:  # an annotator would not label its keypoints (COCO); detection keeps it
             flags[:] = 0
             part_valid = {name: False for name in part_valid}
             part_boxes = {name: np.zeros(4, np.float32) for name in part_boxes}

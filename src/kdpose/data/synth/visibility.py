@@ -14,8 +14,8 @@ VISIBILITY_TOLERANCE_M = 0.03
 
 
 def keypoint_flags(points_px: np.ndarray, depth: np.ndarray, depth_offset: np.ndarray, zbuffer: np.ndarray,
-                   focal: float, points_cam: np.ndarray | None = None, normals_cam: np.ndarray | None = None
-                   ) -> np.ndarray:
+                   focal: float, points_cam: np.ndarray | None = None, normals_cam: np.ndarray | None = None,
+                   facing_margin: float = 0.0) -> np.ndarray:
     """COCO visibility flags.
 
     Args:
@@ -27,6 +27,9 @@ def keypoint_flags(points_px: np.ndarray, depth: np.ndarray, depth_offset: np.nd
         points_cam, normals_cam: (K, 3) camera-frame keypoints and outward surface normals (zeros for joint
             centres); a surface keypoint facing away from the camera is self-occluded whatever the z-buffer says
             (its pixel may round onto the background at the silhouette of a small head).
+        facing_margin: a surface keypoint counts as facing away only when the cosine between its normal and the
+            viewing ray exceeds this (0: any turn past grazing; larger values keep keypoints at the silhouette
+            edge, such as the ears of a frontal face, visible, as an annotator would).
 
     Returns:
         (K,) uint8 flags in {0, 1, 2}.
@@ -44,7 +47,8 @@ def keypoint_flags(points_px: np.ndarray, depth: np.ndarray, depth_offset: np.nd
     tolerance = VISIBILITY_TOLERANCE_M + 1.5 * depth[inside] / focal
     visible = seen >= surface[inside] - tolerance
     if normals_cam is not None and points_cam is not None:
-        back_facing = (normals_cam * points_cam).sum(1) > 0
+        cosine = (normals_cam * points_cam).sum(1) / np.maximum(np.linalg.norm(points_cam, axis=1), 1e-9)
+        back_facing = cosine > facing_margin
         visible &= ~back_facing[inside]
     flags[inside] = np.where(visible, 2, 1)
     return flags
