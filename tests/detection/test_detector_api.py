@@ -99,7 +99,7 @@ def test_cli_infer_uses_an_official_detector_onnx(tmp_path, capsys):
     code = main(["infer", str(image_path), "--model", "rtmpose-t", "--det", det_path, "--json",
                  "--out", str(tmp_path / "out"), "--bbox-thr", "0.3"])
     assert code == 0, capsys.readouterr().err
-    records = json.loads((tmp_path / "out" / "predictions" / "scene.json").read_text())
+    records = json.loads((tmp_path / "out" / "predictions.json").read_text())  # one file per job
     boxes = sorted(r["bbox"] for r in records)
     assert boxes == [[16, 16, 64, 96], [144, 8, 80, 112]]  # xywh in image pixels = dets / 0.25
     assert sorted(r["bbox_score"] for r in records) == [0.8, 0.9]

@@ -1,0 +1,224 @@
+"""Inputs users expect and answers that are never silently wrong: float and PIL images, caller boxes (one pose per
+box, bad boxes refused), same-stem files, several sources and URLs, --bbox-thr below the detector's cut, the
+whole-image fallback said loudly, missing extras, --show, the torch thread default."""
+import functools
+import http.server
+import json
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+cv2 = pytest.importorskip("cv2")
+
+from kdpose.cli.main import main  # noqa: E402
+from kdpose.errors import DataError, MissingExtraError  # noqa: E402
+from kdpose.inference.estimator import PoseEstimator  # noqa: E402
+from kdpose.inference.outputs import output_stems  # noqa: E402
+from kdpose.inference.sources import to_bgr_uint8  # noqa: E402
+
+from .conftest import synthetic_scene  # noqa: E402
+
+
+def test_float_images_0_255_and_0_1_give_the_uint8_answer(oracle_model):
+    image, gt, boxes = synthetic_scene(people=2, seed=1)
+    est = PoseEstimator(oracle_model)
+    ref = est.predict_arrays(image, bboxes=boxes)
+    for arr in (image.astype(np.float32), image.astype(np.float64) / 255.0):
+        got = est.predict_arrays(arr, bboxes=boxes)  # 0-255 floats were clipped as if 0-1: keypoints moved 48 px
+        np.testing.assert_allclose(got.keypoints, ref.keypoints, atol=1e-4)
+        np.testing.assert_allclose(got.scores, ref.scores, atol=1e-5)
+    assert (to_bgr_uint8(np.full((2, 2, 3), 0.5)) == 128).all()
+    assert (to_bgr_uint8(np.full((2, 2, 3), 100.0)) == 100).all()
+    for bad in (np.full((2, 2, 3), 300.0), np.full((2, 2, 3), -4.0)):
+        with pytest.raises(DataError, match=r"expected \[0, 1\] or \[0, 255\]"):
+            to_bgr_uint8(bad)
+
+
+def test_pil_images_are_read_as_rgb(oracle_model):
+    Image = pytest.importorskip("PIL.Image")
+    image, _, boxes = synthetic_scene(people=2, seed=2)
+    est = PoseEstimator(oracle_model)
+    ref = est.predict_arrays(image, bboxes=boxes)
+    pil = Image.fromarray(np.ascontiguousarray(image[..., ::-1]))  # PIL holds RGB
+    got = est.predict_arrays(pil, bboxes=boxes)
+    np.testing.assert_allclose(got.keypoints, ref.keypoints, atol=1e-4)
+    assert len(est([pil, image], bboxes=[boxes, boxes[:1]])[1]) == 1
+    assert to_bgr_uint8(Image.fromarray(np.full((3, 4), 9, np.uint8))).shape == (3, 4, 3)  # mode L
+
+
+def test_caller_boxes_give_one_pose_each_in_order_and_bad_boxes_are_errors(oracle_model):
+    image, gt, boxes = synthetic_scene(people=3, seed=3)
+    order = [2, 0, 1]
+    # near-equal scores used to reorder people (sorting by score), and OKS-NMS dropped overlapping ones
+    dup = np.concatenate([boxes[order], boxes[:1] + 1.0])
+    res = PoseEstimator(oracle_model).predict_arrays(image, bboxes=dup)
+    assert len(res.keypoints) == 4
+    np.testing.assert_allclose(res.bboxes, dup, atol=1e-4)
+    err = np.linalg.norm(res.keypoints[:3] - gt[order], axis=-1).mean(1)
+    assert (err < 8).all(), err  # person i is box i (other people are > 100 px away)
+    est = PoseEstimator(oracle_model)
+    for bad, problem in [([[np.nan, 0, 50, 50]], "box 0 .* is not a finite number"),
+                         ([[10, 10, 50, 50], [700, 10, 800, 90]], "box 1 .* no area inside the 640x480 image"),
+                         ([[10, 10, 10, 90]], "box 0 .* no area")]:
+        with pytest.raises(DataError, match=problem):
+            est.predict_arrays(image, bboxes=np.array(bad, np.float32))
+
+
+def test_detection_file_with_a_bad_box_fails_naming_file_image_and_box(tmp_path, oracle_onnx, capsys):
+    image, _, boxes = synthetic_scene(people=1, seed=4)
+    cv2.imwrite(str(tmp_path / "000007.png"), image)
+    dets = [{"image_id": 7, "category_id": 1, "score": 0.9, "bbox": [2000, 10, 50, 80]}]
+    (tmp_path / "dets.json").write_text(json.dumps(dets))
+    code = main(["infer", str(tmp_path / "000007.png"), "--model", oracle_onnx, "--bboxes",
+                 str(tmp_path / "dets.json"), "--json", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err
+    assert "dets.json: image 000007.png: box 0 [2000, 10, 2050, 90]" in err and "no area inside" in err
+
+
+def test_same_stem_files_keep_their_own_outputs(tmp_path, oracle_onnx, capsys):
+    src = tmp_path / "imgs"
+    src.mkdir()
+    one, _, _ = synthetic_scene(people=1, seed=5)
+    two, _, _ = synthetic_scene(people=2, seed=6)
+    cv2.imwrite(str(src / "a.jpg"), one)
+    cv2.imwrite(str(src / "a.png"), two)
+    cv2.imwrite(str(src / "b.png"), one)
+    out = tmp_path / "out"
+    assert main(["infer", str(src), "--model", oracle_onnx, "--json-per-image", "--out", str(out)]) == 0
+    assert "3 frames" in capsys.readouterr().out
+    assert sorted(p.name for p in (out / "vis").iterdir()) == ["a_jpg.jpg", "a_png.jpg", "b.jpg"]
+    assert sorted(p.name for p in (out / "predictions").iterdir()) == ["a_jpg.json", "a_png.json", "b.json"]
+    assert output_stems(["x/a.jpg", "y/a.jpg", "a.JPG", "c.png"]) == ["x/a", "y/a", "a", "c"]
+    assert output_stems(["a.jpg", "a.jpg", "a.png"]) == ["a_jpg", "a_jpg_2", "a_png"]
+
+
+def test_several_sources_and_shell_globs_make_one_job(tmp_path, oracle_onnx, capsys):
+    for i, name in enumerate(["x.png", "y.png"]):
+        cv2.imwrite(str(tmp_path / name), synthetic_scene(people=1, seed=7 + i)[0])
+    (tmp_path / "d").mkdir()
+    cv2.imwrite(str(tmp_path / "d" / "z.png"), synthetic_scene(people=1, seed=9)[0])
+    out = tmp_path / "out"
+    assert main(["infer", str(tmp_path / "x.png"), str(tmp_path / "y.png"), str(tmp_path / "d"), "--model",
+                 oracle_onnx, "--json", "--out", str(out)]) == 0
+    assert "3 frames, 3 people" in capsys.readouterr().out
+    assert sorted(p.name for p in (out / "vis").iterdir()) == ["x.jpg", "y.jpg", "z.jpg"]
+    assert [r["image_id"] for r in json.loads((out / "predictions.json").read_text())] == [0, 1, 2]
+
+
+@pytest.fixture
+def http_folder(tmp_path):
+    """A loopback HTTP server for ``tmp_path / 'www'``; yields its base URL."""
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_urls_are_read_and_named_without_mangling(http_folder, oracle_onnx, oracle_model, tmp_path, capsys):
+    root, base = http_folder
+    image, _, boxes = synthetic_scene(people=1, seed=10)
+    cv2.imwrite(str(root / "pic.png"), image)
+    est = PoseEstimator(oracle_model)
+    np.testing.assert_allclose(est.predict_arrays(f"{base}/pic.png", bboxes=boxes).keypoints,
+                               est.predict_arrays(image, bboxes=boxes).keypoints, atol=1e-4)
+    out = tmp_path / "out"
+    assert main(["infer", f"{base}/pic.png", "--model", oracle_onnx, "--out", str(out)]) == 0
+    assert (out / "vis" / "pic.jpg").is_file()
+    capsys.readouterr()
+    assert main(["infer", f"{base}/missing.png", "--model", oracle_onnx, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"kdpose: error: {base}/missing.png: cannot download" in err and "http:/1" not in err
+
+
+def test_whole_image_fallback_is_said_loudly(tmp_path, oracle_onnx, capsys):
+    cv2.imwrite(str(tmp_path / "p.png"), synthetic_scene(people=2, seed=11)[0])
+    assert main(["infer", str(tmp_path / "p.png"), "--model", oracle_onnx, "--out", str(tmp_path / "o")]) == 0
+    err = capsys.readouterr().err
+    assert "warning: no person detector: each image is treated as ONE person" in err and "--det" in err
+
+
+def test_bbox_thr_below_the_detectors_own_cut_keeps_low_boxes(tmp_path, tiny_model):
+    import torch
+
+    from kdpose.detection.model import PersonDetectorModel
+    from kdpose.models import save_weights
+
+    torch.manual_seed(0)
+    det = save_weights(PersonDetectorModel("nano", (64, 64)).eval(), tmp_path / "det.safetensors")
+    image = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    # an untrained detector scores about 0.01 everywhere (focal-loss prior): the 0.3 default keeps nothing
+    assert len(PoseEstimator(tiny_model, detector=str(det)).detect(image)[0]) == 0
+    low = PoseEstimator(tiny_model, detector=str(det), bbox_thr=0.001)
+    boxes, scores = low.detect(image)
+    assert len(boxes) > 0 and scores.min() >= 0.001 and scores.max() < 0.3
+
+
+def test_missing_onnxruntime_is_one_line_with_the_pip_hint(tmp_path, monkeypatch, capsys):
+    cv2.imwrite(str(tmp_path / "p.png"), np.zeros((20, 20, 3), np.uint8))
+    (tmp_path / "m.onnx").write_bytes(b"not read")
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
+    with pytest.raises(MissingExtraError, match=r'pip install "kdpose\[onnx\]"'):
+        PoseEstimator(str(tmp_path / "m.onnx"))
+    for extra in ([], ["--det", "yolox-m.humanart"]):
+        model = str(tmp_path / "m.onnx") if not extra else "rtmpose-t"
+        assert main(["infer", str(tmp_path / "p.png"), "--model", model, *extra, "--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("kdpose: error:") and 'pip install "kdpose[onnx]"' in err and "\n" not in err
+
+
+def test_show_needs_a_display_and_shows_every_frame(tmp_path, oracle_onnx, monkeypatch, capsys):
+    for i in range(2):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), synthetic_scene(people=1, seed=12 + i)[0])
+    argv = ["infer", str(tmp_path), "--model", oracle_onnx, "--show", "--no-vis", "--out", str(tmp_path / "o")]
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    if sys.platform.startswith("linux"):
+        assert main(argv) == 2
+        assert "--show needs a display" in capsys.readouterr().err
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.setattr(cv2, "namedWindow", lambda *a: (_ for _ in ()).throw(cv2.error("no GUI")))
+    assert main(argv) == 2
+    assert "OpenCV build with a GUI" in capsys.readouterr().err
+    shown, keys = [], iter([ord(" "), ord("q")])
+    monkeypatch.setattr(cv2, "namedWindow", lambda *a: None)
+    monkeypatch.setattr(cv2, "imshow", lambda name, frame: shown.append(frame.shape))
+    monkeypatch.setattr(cv2, "waitKey", lambda delay: next(keys))
+    monkeypatch.setattr(cv2, "destroyAllWindows", lambda: None)
+    assert main(argv) == 130  # the second frame was shown, then q stopped the job
+    assert shown == [(480, 640, 3), (480, 640, 3)]
+    assert not (tmp_path / "o" / "vis").exists()
+
+
+def test_torch_threads_default_to_a_few_and_leave_the_global_setting_alone(tiny_model, monkeypatch):
+    import torch
+
+    from kdpose.inference.backends import default_threads
+
+    seen = []
+    original = tiny_model.forward
+
+    def forward(x):
+        seen.append(torch.get_num_threads())
+        return original(x)
+
+    monkeypatch.setattr(tiny_model, "forward", forward)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    before = torch.get_num_threads()
+    image = np.zeros((64, 48, 3), np.uint8)
+    PoseEstimator(tiny_model).predict_arrays(image, bboxes=[[0, 0, 48, 64]])
+    PoseEstimator(tiny_model, threads=1).predict_arrays(image, bboxes=[[0, 0, 48, 64]])
+    assert seen == [default_threads(), 1] and 1 <= default_threads() <= 4
+    assert torch.get_num_threads() == before
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's own setting is obeyed
+    assert PoseEstimator(tiny_model).backend.threads is None
