@@ -166,12 +166,25 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], source
 
 
 def load_weights(model: nn.Module, weights: str | os.PathLike | Mapping[str, torch.Tensor],
-                 distiller_part: str = "student", sha256: str | None = None, prefix: str = "") -> nn.Module:
+                 distiller_part: str = "student", sha256: str | None = None, prefix: str = "",
+                 loads: str | None = None) -> nn.Module:
     """Load ``weights`` (path, URL, pretrained tag or state_dict) into ``model`` strictly; returns the model.
 
     ``prefix`` (e.g. ``"backbone."``) loads only the file's keys under that prefix into the submodule of that name,
     strictly for that submodule, and leaves the rest of the model as initialised (MMPose's
-    ``init_cfg=dict(type='Pretrained', prefix='backbone.')``, used to start RTMPose from a pre-trained CSPNeXt)."""
+    ``init_cfg=dict(type='Pretrained', prefix='backbone.')``, used to start RTMPose from a pre-trained CSPNeXt).
+
+    ``loads`` says which part of the file fits the model (``None``: the pretrained tag's ``PretrainedCfg.loads``,
+    else ``"model"``): ``"backbone"`` is ``prefix="backbone."``; ``"backbone-partial"`` copies only the tensors whose
+    names and shapes match ``model.backbone`` (a classification backbone file such as ImageNet HRNet-W32, loaded as
+    mmcv's ``load_checkpoint(strict=False)`` behind the official configs' ``pretrained=``), keeps the rest as
+    initialised and warns with the counts."""
+    if loads is None:
+        loads = PRETRAINED[weights].loads if isinstance(weights, str) and weights in PRETRAINED else "model"
+    if loads not in PRETRAINED_LOADS:
+        raise CheckpointError(f"loads={loads!r}: expected one of {', '.join(PRETRAINED_LOADS)}")
+    if loads == "backbone":
+        prefix = prefix or "backbone."
     if isinstance(weights, str) and weights in PRETRAINED:   # a tag: its shipped file or official URL
         weights, sha256 = PRETRAINED[weights].location, sha256 or PRETRAINED[weights].sha256
     if isinstance(weights, Mapping):
@@ -179,6 +192,9 @@ def load_weights(model: nn.Module, weights: str | os.PathLike | Mapping[str, tor
     else:
         path = resolve_weights(weights, sha256=sha256)
         state, source = read_state_dict(path, distiller_part), str(path)
+    if loads == "backbone-partial":
+        load_partial(model, state, source, (prefix or "backbone.").rstrip("."))
+        return model
     if prefix:
         name = prefix.rstrip(".")
         try:
@@ -194,6 +210,30 @@ def load_weights(model: nn.Module, weights: str | os.PathLike | Mapping[str, tor
     check_state_dict(model, state, source)
     model.load_state_dict(state, strict=True)
     return model
+
+
+def load_partial(model: nn.Module, state: Mapping[str, torch.Tensor], source: str = "<state_dict>",
+                 submodule: str = "backbone") -> tuple[list[str], list[str]]:
+    """Copy into ``model.<submodule>`` the tensors of ``state`` whose names and shapes match (the rest keeps its
+    initialisation); returns (loaded, kept) key lists and warns with the counts. A file of another architecture
+    (nothing matches) is a ``CheckpointError``."""
+    import warnings
+
+    try:
+        target = model.get_submodule(submodule)
+    except AttributeError:
+        raise CheckpointError(f"{source}: the model has no submodule {submodule!r} to load into") from None
+    own = target.state_dict()
+    match = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
+    if not match:
+        raise CheckpointError(f"{source}: no tensor matches the model's {submodule} by name and shape")
+    target.load_state_dict(match, strict=False)
+    kept = [k for k in own if k not in match]
+    unused = len(state) - len(match)
+    shown = ", ".join(sorted({k.split(".")[0] for k in kept})[:8])
+    warnings.warn(f"{source}: partial load into {submodule}: {len(match)} of {len(own)} tensors loaded, {len(kept)} "
+                  f"keep their initialisation ({shown or '-'}), {unused} tensors of the file unused", stacklevel=3)
+    return list(match), kept
 
 
 def save_weights(model: nn.Module, path: str | os.PathLike, metadata: Mapping[str, str] | None = None) -> Path:
@@ -255,6 +295,7 @@ class PretrainedCfg:
     download address (users fetch it themselves, or pass the tag / URL to ``load_model`` to download it into the
     cache once); ``sha256`` is the published digest prefix. Weights shipped inside the package (the demo's) have
     no URL: ``asset`` names their file in ``kdpose/assets/``, so a recipe can cite them by tag from any folder.
+    ``loads`` says which part of the file a model takes (:data:`PRETRAINED_LOADS`, see :func:`load_weights`).
     """
 
     tag: str
@@ -265,6 +306,7 @@ class PretrainedCfg:
     sha256: str | None = None
     source: str = ""  # project that published it
     notes: str = ""
+    loads: str = "model"  # model | backbone (its backbone.* only) | backbone-partial (matching names and shapes)
     asset: str = ""  # file name in kdpose/assets/ for weights shipped with the package (then url is "")
 
     @property
@@ -278,6 +320,10 @@ class PretrainedCfg:
 
 
 PRETRAINED: dict[str, PretrainedCfg] = {}
+# which part of a registered file fits a model: all of it (strict); its ``backbone.*`` (strict: pose pre-training
+# whose head does not fit, e.g. the 19-keypoint AIC+COCO heads of the UDP CSPNeXt files); or the tensors of a bare
+# classification backbone that match by name and shape (ImageNet files; mmcv ``load_checkpoint(strict=False)``)
+PRETRAINED_LOADS = ("model", "backbone", "backbone-partial")
 
 
 def register_pretrained(*cfgs: PretrainedCfg) -> None:
@@ -321,6 +367,9 @@ def load_model(name: str, weights: str | os.PathLike | Mapping[str, torch.Tensor
         sha256: expected digest (or prefix) of a downloaded file.
         kwargs: passed to the model factory.
 
+    A tag whose ``loads`` is ``"backbone"`` / ``"backbone-partial"`` (backbone pre-training) fills only the
+    backbone; the rest of the model keeps its initialisation.
+
     Raises:
         CheckpointError: unreadable / unsafe file, failed download or hash, missing/unexpected keys.
         UnknownNameError: unknown model name or pretrained tag.
@@ -332,7 +381,9 @@ def load_model(name: str, weights: str | os.PathLike | Mapping[str, torch.Tensor
         cfg = get_pretrained_cfg(name)
     elif isinstance(weights, str) and weights in PRETRAINED:
         cfg = PRETRAINED[weights]
+    loads = None
     if cfg is not None:
+        loads = cfg.loads if weights is None or weights == cfg.tag else None
         name = name if name in MODELS else cfg.model  # e.g. dwpose-l with an RTMPose-l whole-body file
         layout = layout or cfg.layout
         input_size = input_size or cfg.input_size
@@ -348,7 +399,7 @@ def load_model(name: str, weights: str | os.PathLike | Mapping[str, torch.Tensor
         kwargs["input_size"] = tuple(input_size)
     model = create_model(name, **kwargs)
     if weights is not None:
-        load_weights(model, weights, distiller_part=distiller_part)
+        load_weights(model, weights, distiller_part=distiller_part, loads=loads)
     return model.to(device).eval()
 
 

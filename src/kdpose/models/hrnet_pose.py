@@ -4,12 +4,18 @@ Zoo entries: ``hrnet-w32``, ``hrnet-w48`` (full 4-stage HRNet + 1x1 conv head, M
 ``td-hm_hrnet-w*_8xb*-210e_coco-256x192`` architecture; official checkpoints load via
 ``simple_baseline.convert_mmpose_state_dict``) and ``hrnet-w32-stage3`` / ``hrnet-w48-stage3`` (the stage-3 feature
 that TokenPose-B/L uses, with a 1x1 conv head so it is a complete heatmap model too).
+
+Tag ``hrnet-w32.imagenet``: MMPose's ImageNet HRNet-W32 (``pretrain_models/hrnet_w32-36af842e.pth``, the
+``pretrained=`` / ``init_cfg`` checkpoint of MMPose's HRNet-W32 configs and of SDPose-B). It is a bare
+classification backbone, so it loads with ``loads="backbone-partial"``: every tensor of ``model.backbone`` that
+matches by name and shape, the rest keeps its initialisation (mmcv ``load_checkpoint(strict=False)``).
 """
 from __future__ import annotations
 
 from typing import Sequence
 
 from ..skeletons import get_skeleton
+from ._builder import PretrainedCfg, register_pretrained
 from ._registry import register_model
 from .backbones.hrnet import HRNet
 from .heads.heatmap import HeatmapHead
@@ -47,3 +53,13 @@ def hrnet_w32_stage3(layout: str = "coco", input_size: Sequence[int] = (192, 256
 def hrnet_w48_stage3(layout: str = "coco", input_size: Sequence[int] = (192, 256), **codec_kw) -> PoseModel:
     """HRNet-W48 truncated after stage 3 (TokenPose-L / DistilPose-L feature) + 1x1 conv heatmap head."""
     return _hrnet(48, 3, layout, input_size, **codec_kw)
+
+
+# The 8 hex digits in the file name are its sha256 prefix (OpenMMLab's publish convention, name-<sha256[:8]>.pth);
+# no full digest is published, so download_weights checks that prefix.
+register_pretrained(
+    PretrainedCfg("hrnet-w32.imagenet", "hrnet-w32", "coco", (192, 256),
+                  "https://download.openmmlab.com/mmpose/pretrain_models/hrnet_w32-36af842e.pth", "36af842e",
+                  "MMPose (ImageNet HRNet-W32)", "ImageNet classification backbone (bare keys, plus the classifier's "
+                  "head/fc tensors, unused); SDPose-B's pretrained=", loads="backbone-partial"),
+)

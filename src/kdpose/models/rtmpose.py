@@ -192,6 +192,13 @@ register_pretrained(
               "rtmpose-l_simcc-ucoco_dw-ucoco_270e-256x192-4d6dfc62_20230728.pth"),
     _official("dwpose-l.ucoco_384x288", "dwpose-l", "coco_wholebody", (288, 384),
               "rtmpose-l_simcc-ucoco_dw-ucoco_270e-384x288-2438fd99_20230728.pth"),
+    # RTMPose COCO-WholeBody + UBody (MMPose configs wholebody_2d_keypoint/rtmpose/ubody): the DWPose UBody teachers
+    _official("rtmpose-l.ucoco_256x192", "rtmpose-l", "coco_wholebody", (192, 256),
+              "rtmpose-l_ucoco_256x192-95bb32f5_20230822.pth", "teacher of DWPose's ubody s1_dis l->m/s/t"),
+    _official("rtmpose-x.ucoco_256x192", "rtmpose-x", "coco_wholebody", (192, 256),
+              "rtmpose-x_ucoco_256x192-05f5bcb7_20230822.pth", "teacher of DWPose's ubody s1_dis x->l 256x192"),
+    _official("rtmpose-x.ucoco_384x288", "rtmpose-x", "coco_wholebody", (288, 384),
+              "rtmpose-x_ucoco_384x288-f5b50679_20230822.pth", "teacher of DWPose's ubody s1_dis x->l 384x288"),
     # hand 21 (Hand5); the published name carries a 7-digit hash prefix
     _official("rtmpose-m.hand5_256x256", "rtmpose-m", "hand", (256, 256),
               "rtmpose-m_simcc-hand5_pt-aic-coco_210e-256x256-74fb594_20230320.pth"),
