@@ -34,3 +34,33 @@ def test_two_process_gloo_ddp(tmp_path):
         assert not a & b and len(a | b) == 24
     for name in ("last.pt", "best.pt", "final.safetensors", "best.safetensors"):
         assert (tmp_path / "run" / name).is_file(), name
+
+
+def test_sync_bn_converts_every_batchnorm_under_torchrun_on_cuda():
+    import torch
+    from torch import nn
+
+    from kdpose.engine.dist import sync_batchnorm
+    from kdpose.models import create_model
+
+    def task():   # a student and a frozen teacher, as a distillation task holds them
+        return nn.ModuleDict({"model": create_model("rtmpose-t"),
+                              "teacher": create_model("rtmpose-t").requires_grad_(False)})
+
+    def count(module, kind):
+        return sum(type(m) is kind for m in module.modules())
+
+    plain = task()
+    n_bn = count(plain, nn.BatchNorm2d)
+    state = {k: v.clone() for k, v in plain.state_dict().items()}
+    # conversion is a module rewrite (no CUDA call), so a CUDA device can be named on a CPU-only machine
+    converted = sync_batchnorm(plain, True, 2, torch.device("cuda", 0))
+    assert n_bn > 50 and count(converted, nn.SyncBatchNorm) == n_bn and count(converted, nn.BatchNorm2d) == 0
+    assert all(torch.equal(state[k], v) for k, v in converted.state_dict().items())   # same keys, same values
+    assert not any(p.requires_grad for p in converted["teacher"].parameters())
+    # one process, sync_bn off, or CPU processes: plain BatchNorm (CPU: with a warning)
+    for args in ((True, 1, torch.device("cuda", 0)), (False, 8, torch.device("cuda", 0))):
+        kept = sync_batchnorm(task(), *args)
+        assert count(kept, nn.SyncBatchNorm) == 0 and count(kept, nn.BatchNorm2d) == n_bn
+    with pytest.warns(UserWarning, match="SyncBatchNorm needs CUDA"):
+        assert count(sync_batchnorm(task(), True, 2, torch.device("cpu")), nn.SyncBatchNorm) == 0

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import warnings
 from typing import Any
 
 import torch
@@ -44,6 +45,20 @@ def local_rank() -> int:
 def local_world_size() -> int:
     """Processes of this run on this node (``LOCAL_WORLD_SIZE`` under torchrun, else 1)."""
     return int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+
+
+def sync_batchnorm(module: torch.nn.Module, enabled: bool, world_size: int, device: torch.device) -> torch.nn.Module:
+    """``train.sync_bn``: every BatchNorm of ``module`` (a frozen teacher's too) becomes a SyncBatchNorm
+    (``torch.nn.SyncBatchNorm.convert_sync_batchnorm``) when the run has several processes (torchrun) on CUDA
+    devices, as MMPose's ``norm_cfg=dict(type='SyncBN')``; parameters and running statistics are kept. One process:
+    unchanged. Several CPU processes: unchanged, with a warning (SyncBatchNorm is CUDA-only)."""
+    if not enabled or world_size <= 1:
+        return module
+    if device.type == "cuda":
+        return torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    if is_main():
+        warnings.warn("train.sync_bn: SyncBatchNorm needs CUDA devices; plain BatchNorm is used on CPU")
+    return module
 
 
 def is_main() -> bool:

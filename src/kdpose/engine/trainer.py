@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import random
 import time
-import warnings
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -92,11 +91,7 @@ class Trainer:
         self.evaluator = evaluator
         self.on_iteration_end = on_iteration_end
         tc = cfg.train
-        if tc.sync_bn and self.world_size > 1:
-            if self.device.type == "cuda":
-                task = nn.SyncBatchNorm.convert_sync_batchnorm(task)
-            elif dist.is_main():
-                warnings.warn("train.sync_bn: SyncBatchNorm needs CUDA devices; plain BatchNorm is used on CPU")
+        task = dist.sync_batchnorm(task, tc.sync_bn, self.world_size, self.device)
         self.task = task.to(self.device)
         self.model: nn.Module = self.task.model
         if self.world_size > 1:
