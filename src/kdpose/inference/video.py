@@ -3,9 +3,10 @@
 * The detector runs every ``det_every`` frames (BlazePose's skip-frame detection); in between, each person's box
   is the box of their previous pose, expanded by ``pose_box_expand`` (1.25, as rtmlib's PoseTracker). When no
   person was found on the previous frame the detector runs anyway.
-* Duplicate poses are removed by OKS-NMS (in :class:`PoseEstimator`), ids are assigned by greedy OKS matching
-  (box IoU when the OKS function is unavailable), and every keypoint of every track goes through a One-Euro
-  filter (time = frame index / fps, so the filter settings are in Hz).
+* Duplicate poses are removed by OKS-NMS (in :class:`PoseEstimator`), ids are assigned by ByteTrack-style
+  two-stage optimal matching on box IoU and pose OKS (:class:`kdpose.inference.tracking.PoseTracker`), and every
+  keypoint of every track goes through a One-Euro filter (time = frame index / fps, so the filter settings are
+  in Hz).
 * With ``det_every == 1`` several frames are batched into one forward (:meth:`process`); with skip-frame
   detection each frame's boxes depend on the previous frame's poses, so frames go one at a time (the crops of
   a frame are still batched).
@@ -19,7 +20,7 @@ import numpy as np
 
 from kdpose.inference.estimator import PoseArrays, PoseEstimator
 from kdpose.inference.smoothing import OneEuroParams
-from kdpose.inference.tracking import PoseTracker, boxes_from_keypoints, keypoint_boxes
+from kdpose.inference.tracking import PoseTracker, box_iou, boxes_from_keypoints
 
 log = logging.getLogger("kdpose")
 
@@ -43,8 +44,9 @@ class VideoPoseEstimator:
         det_every: run the detector every K frames (1 = every frame).
         tracking: assign track ids (and smooth per track).
         smoothing: One-Euro settings, or None for raw keypoints.
-        match_thr: least OKS (or IoU) for a pose to continue a track.
-        max_age: frames a lost track is kept before it is dropped.
+        match_thr: least similarity (box IoU, raised towards pose OKS: PoseTracker.similarity) for a pose to
+            continue a track.
+        max_age: frames a lost track is kept (and can be matched again) before it is dropped.
         pose_box_expand: expansion of the keypoint box used as the next frame's person box.
         kpt_thr: keypoints above this score define that box.
         fps: frames per second (timestamps for the filter).
@@ -67,6 +69,7 @@ class VideoPoseEstimator:
         self.detector_runs = 0
         self._prev: PoseArrays | None = None  # raw (unsmoothed) poses of the last frame
         self._last_index = -1
+        self._box_ids = None  # between detector runs: (track ids, boxes) of the boxes made from previous poses
 
     def reset(self) -> None:
         self._prev, self._last_index, self.detector_runs = None, -1, 0
@@ -74,22 +77,37 @@ class VideoPoseEstimator:
             self.tracker.reset()
 
     def _boxes(self, image: np.ndarray, index: int, name: str | None) -> tuple[np.ndarray, np.ndarray]:
+        """This frame's person boxes and scores; between detector runs, the boxes of the previous poses (whose
+        track ids are kept in ``self._box_ids``, -1 when untracked)."""
+        self._box_ids = None
         skip = self.det_every > 1 and index % self.det_every != 0 and self._prev is not None and len(self._prev[0])
         if skip:
             h, w = image.shape[:2]
             boxes, kept = boxes_from_keypoints(self._prev.keypoints, self._prev.scores, self.kpt_thr,
                                                self.pose_box_expand, (w, h))
             if len(boxes):
+                ids = self._prev.track_ids
+                self._box_ids = (ids[kept] if ids is not None else np.full(len(kept), -1), boxes)
                 return boxes, self._prev.bbox_scores[kept]
         self.detector_runs += 1
         return self.est.detect(image, name, image_id=index)
 
     def _finish(self, result: PoseArrays, index: int) -> PoseArrays:
-        self._prev, self._last_index = result, index
+        self._last_index = index
         if self.tracker is None:
+            self._prev = result
             return result
-        boxes = keypoint_boxes(result.keypoints, result.scores, self.kpt_thr)
-        ids, smooth = self.tracker.update(result.keypoints, result.scores, boxes, index, index / self.fps)
+        prior = None
+        if self._box_ids is not None and len(result.bboxes):   # each pose continues the track its crop came from
+            ids, boxes = self._box_ids
+            overlap = box_iou(result.bboxes, boxes)
+            best = overlap.argmax(1)
+            prior = np.where(overlap[np.arange(len(best)), best] > 0.99, ids[best], -1)
+        # the person boxes (detector, or the previous poses) are steadier than the keypoints of a weak model
+        ids, smooth = self.tracker.update(result.keypoints, result.scores, result.bboxes, index, index / self.fps,
+                                          det_scores=result.bbox_scores, prior_ids=prior)
+        self._prev = PoseArrays(result.keypoints, result.scores, result.bboxes, result.bbox_scores,
+                                result.instance_scores, ids)   # raw poses, with their track ids
         return PoseArrays(smooth, result.scores, result.bboxes, result.bbox_scores, result.instance_scores, ids)
 
     def step(self, image: np.ndarray, index: int | None = None, name: str | None = None) -> PoseArrays:
