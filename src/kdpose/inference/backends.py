@@ -1,7 +1,10 @@
 """Pose-model backends behind one small interface: PyTorch (a ``PoseModel``) or onnxruntime (an ``.onnx`` file).
 
 Both take a normalised (B, C, H, W) float32 batch of crops and return decoded keypoints in crop pixels and their
-scores; the flip test (``kdpose.inference.flip``) and decoding (the model's codec) are shared, so the two agree.
+scores. The torch backend decodes with the model's codec (``kdpose.codecs``); the ONNX backend decodes in numpy
+(``kdpose.inference.decoding``, equal to the codecs, tested), so running an .onnx file never needs torch.
+``score_mode="rtmlib"`` gives SimCC keypoint scores as rtmlib computes them (the mean of the x and y maxima)
+instead of MMPose's lower of the two.
 """
 from __future__ import annotations
 
@@ -69,13 +72,6 @@ def _decode(codec: Any, output: Any) -> tuple[np.ndarray, np.ndarray]:
     return kpts.detach().float().cpu().numpy(), scores.detach().float().cpu().numpy()
 
 
-def _torch_single_thread():
-    """Run torch on one thread inside the block. The ONNX path uses torch only for the tiny decode; right after an
-    onnxruntime run, waking torch's thread pool while onnxruntime's threads still spin costs more than the decode
-    itself (measured: 100+ ms instead of < 1 ms on a busy 2-core machine)."""
-    return _torch_threads(1)
-
-
 def resolve_torch_device(device: str) -> str:
     """The torch device to use; warns loudly (log + RuntimeWarning) when CUDA is asked for but absent."""
     import torch
@@ -105,8 +101,9 @@ class TorchBackend:
 
     channel_order = "RGB"
 
-    def __init__(self, model: Any, device: str = "cpu", threads: int | None = None):
+    def __init__(self, model: Any, device: str = "cpu", threads: int | None = None, score_mode: str = "mmpose"):
         from kdpose.data.sample import MEAN_RGB, STD_RGB
+        from kdpose.inference.decoding import check_score_mode, decoder_from_params
 
         if threads is not None and threads < 1:
             raise ConfigError(f"threads must be >= 1, got {threads}")
@@ -119,6 +116,10 @@ class TorchBackend:
         self.skeleton = model.skeleton
         self.input_size = tuple(int(v) for v in self.codec.input_size)
         self.mean, self.std = MEAN_RGB, STD_RGB
+        self.score_mode = check_score_mode(score_mode)
+        # MMPose's scores: the codec's own decode; rtmlib's: the numpy decoder with that score rule
+        self.decoder = None if score_mode == "mmpose" else decoder_from_params(self.codec.params(), self.input_size,
+                                                                               score_mode)
 
     def _forward(self, x):
         return self.model(x)
@@ -135,6 +136,8 @@ class TorchBackend:
                 out = flip_test(self._forward, x, self.codec, self.skeleton.flip_indices)
             else:
                 out = self._forward(x)
+            if self.decoder is not None:
+                return self.decoder.decode(tuple(t.detach().float().cpu().numpy() for t in out))
             return _decode(self.codec, out)
 
 
@@ -167,7 +170,8 @@ def codec_from_metadata(params: dict, input_size: tuple[int, int], path: str = "
 
 
 class OnnxBackend:
-    """An ``.onnx`` pose model run with onnxruntime through :class:`kdpose.export.runtime.OrtRunner`.
+    """An ``.onnx`` pose model run with onnxruntime through :class:`kdpose.export.runtime.OrtRunner`; the outputs are
+    decoded (and flip-averaged) in numpy, so this path does not import torch.
 
     Files exported by kdpose describe themselves (metadata: input size, mean/std, channel order, layout, codec).
     Official RTMPose/DWPose files (input ``input`` 1x3xHxW, outputs ``simcc_x``/``simcc_y``) carry no layout, so
@@ -176,10 +180,10 @@ class OnnxBackend:
     """
 
     def __init__(self, path: str | os.PathLike, device: str = "cpu", layout: str | None = None,
-                 threads: int | None = None):
+                 threads: int | None = None, score_mode: str = "mmpose"):
         import importlib.util
 
-        import torch
+        from kdpose.inference.decoding import decoder_from_params
 
         if importlib.util.find_spec("onnxruntime") is None:
             raise MissingExtraError(f"{path}: running an .onnx model needs the optional package 'onnxruntime', which "
@@ -202,36 +206,41 @@ class OnnxBackend:
             raise ConfigError(f"{path}: takes {meta.input_channels}-channel input; the image pipeline needs 3")
         self.channel_order = meta.channel_order.upper()
         self.mean, self.std = tuple(meta.mean), tuple(meta.std)
-        self.codec, self._out_type = codec_from_metadata(meta.codec, self.input_size, str(path))
-        self._torch = torch
+        self.score_mode = score_mode
+        self.decoder = decoder_from_params(meta.codec, self.input_size, score_mode, str(path))
+        self._codec_params = meta.codec
 
     @property
     def provider(self) -> str:
         return self.runner.provider
 
-    def _forward(self, x):
-        outs = self.runner(x.numpy())
-        return self._out_type(*(self._torch.from_numpy(o) for o in outs[: len(self._out_type._fields)]))
+    @property
+    def codec(self) -> Any:
+        """The torch codec the file was exported with (imports torch; inference itself uses ``decoder``)."""
+        return codec_from_metadata(self._codec_params, self.input_size, str(self.path))[0]
+
+    def _forward(self, x: np.ndarray) -> tuple:
+        return tuple(self.runner(x)[: len(self.decoder.fields)])
 
     def predict(self, inputs: np.ndarray, flip: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        from kdpose.inference.flip import flip_test
+        from kdpose.inference.decoding import flip_average
 
-        x = self._torch.from_numpy(np.ascontiguousarray(inputs, np.float32))
-        with _torch_single_thread():
-            out = flip_test(self._forward, x, self.codec, self.skeleton.flip_indices) if flip else self._forward(x)
-            return _decode(self.codec, out)
+        x = np.ascontiguousarray(inputs, np.float32)
+        out = flip_average(self._forward, x, self.decoder, self.skeleton.flip_indices) if flip else self._forward(x)
+        return self.decoder.decode(out)
 
 
 def load_backend(model: Any, weights: str | None = None, backend: str = "torch", device: str = "cpu",
                  layout: str | None = None, threads: int | None = None,
-                 input_size: Sequence[int] | None = None) -> PoseBackend:
-    """Build a backend from a zoo name, an ``.onnx`` path or a ``PoseModel`` instance."""
+                 input_size: Sequence[int] | None = None, score_mode: str = "mmpose") -> PoseBackend:
+    """Build a backend from a zoo name, an ``.onnx`` path or a ``PoseModel`` instance (``score_mode``: see
+    :mod:`kdpose.inference.decoding`)."""
     if not isinstance(model, (str, os.PathLike)):
         if backend != "torch":
             raise ConfigError("a PoseModel instance runs with backend='torch'; export it to ONNX for onnxruntime")
         if weights is not None:
             raise ConfigError("weights= is for zoo names; load them into the PoseModel instance instead")
-        return TorchBackend(model, device, threads=threads)
+        return TorchBackend(model, device, threads=threads, score_mode=score_mode)
     if str(model).lower().endswith(".onnx"):
         if backend not in ("onnxruntime", "onnx", "torch"):
             raise ConfigError(f"unknown backend '{backend}' (use torch or onnxruntime)")
@@ -239,7 +248,7 @@ def load_backend(model: Any, weights: str | None = None, backend: str = "torch",
             raise ConfigError(f"{model}: an .onnx file carries its own weights; weights={weights} would be ignored "
                               "(export the model with those weights instead: kdpose export)")
         # an .onnx file always runs with onnxruntime, whatever the default backend says
-        return OnnxBackend(model, device=device, layout=layout, threads=threads)
+        return OnnxBackend(model, device=device, layout=layout, threads=threads, score_mode=score_mode)
     if backend not in ("torch", "onnxruntime", "onnx"):
         raise ConfigError(f"unknown backend '{backend}' (use torch or onnxruntime)")
     if backend != "torch":
@@ -257,7 +266,8 @@ def load_backend(model: Any, weights: str | None = None, backend: str = "torch",
                "meaningless (pass weights=... or a pretrained tag)")
         log.warning(msg)
         warnings.warn(msg, RuntimeWarning, stacklevel=3)
-    return TorchBackend(load_model(str(model), weights=weights, **kwargs), device, threads=threads)
+    return TorchBackend(load_model(str(model), weights=weights, **kwargs), device, threads=threads,
+                        score_mode=score_mode)
 
 
 def _weights_metadata_defaults(weights: Any) -> dict:

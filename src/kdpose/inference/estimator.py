@@ -5,8 +5,13 @@
 >>> keypoints, scores = est.predict_arrays(bgr)     # rtmlib's shape: (N, K, 2), (N, K); .bboxes too
 
 Input channel order: numpy images are **BGR** (OpenCV) unless ``rgb=True``; PIL images are RGB; the crops are
-converted to RGB before normalisation with MMPose's mean/std (the convention the models were trained with). Scores
-are the raw SimCC maxima (not probabilities; they can exceed 1), as in MMPose and rtmlib.
+converted to RGB before normalisation with MMPose's mean/std (the convention the models were trained with).
+rtmlib users: rtmlib normalises the array it is given without converting it, so the same BGR frame gives other
+keypoints there than here; pass rtmlib RGB frames (``image[..., ::-1]``) to match this rule.
+
+Keypoint scores are the raw SimCC maxima (not probabilities; they can exceed 1): ``min(max_x, max_y)`` as in MMPose
+(``score_mode="mmpose"``, the default). rtmlib averages the two maxima instead, which gives higher scores for the
+same output; ``score_mode="rtmlib"`` does the same, so thresholds tuned with rtmlib carry over.
 
 Boxes the caller gives (``bboxes=``, or a detection / annotation file as ``detector``) give one pose per box, in
 their order; a box that is not finite or has no area inside the image is an error. Detector output is filtered by
@@ -145,6 +150,8 @@ class PoseEstimator:
         threads: CPU threads of the backend (None: for torch, half the CPUs, 1 to 4, unless ``OMP_NUM_THREADS``
             is set; for onnxruntime, its default).
         input_size: (w, h) of a zoo model; None = the size recorded in the weights file, else the default.
+        score_mode: SimCC keypoint scores as ``"mmpose"`` computes them (``min(max_x, max_y)``, the default) or as
+            ``"rtmlib"`` does (``(max_x + max_y) / 2``); instance scores (rescoring) follow.
     """
 
     def __init__(self, model: Any = "rtmpose-m", weights: str | os.PathLike | None = None,
@@ -152,11 +159,11 @@ class PoseEstimator:
                  layout: str | None = None, flip_test: bool = False, bbox_thr: float = 0.3,
                  nms_thr: float | None = 0.9, padding: float = 1.25, max_batch: int = 64,
                  threads: int | None = None, input_size: tuple[int, int] | None = None,
-                 nms_caller_boxes: bool = False):
+                 nms_caller_boxes: bool = False, score_mode: str = "mmpose"):
         if not np.isfinite(bbox_thr):
             raise ConfigError(f"bbox_thr must be a number, got {bbox_thr}")
         self.backend: PoseBackend = load_backend(model, weights, backend=backend, device=device, layout=layout,
-                                                 threads=threads, input_size=input_size)
+                                                 threads=threads, input_size=input_size, score_mode=score_mode)
         self.detector = resolve_detector(detector, device, score_thr=bbox_thr)
         self.flip_test = flip_test
         self.bbox_thr = bbox_thr
