@@ -31,7 +31,9 @@ bbox_score and, for videos, frame_id and track_id, image_id = the id the --bboxe
 integer file stem, else the frame index; ready for kdpose eval --pred), predictions/ (--json-per-image), vis/
 (rendered images or mp4), openpose/ (--openpose-json, --openpose). Files whose names differ only in the extension
 (a.jpg, a.png) get a_jpg / a_png outputs. Images are read as BGR and converted to RGB before normalisation
-(MMPose's convention). PyTorch runs on half the CPUs (1 to 4) unless --threads or OMP_NUM_THREADS says otherwise;
+(MMPose's convention; rtmlib feeds the array it gets unconverted, so give rtmlib RGB frames to match). Keypoint
+scores are min(max_x, max_y) of the SimCC logits as in MMPose; --score-mode rtmlib averages the two as rtmlib
+does (higher scores, so thresholds tuned with rtmlib carry over). PyTorch runs on half the CPUs (1 to 4) unless --threads or OMP_NUM_THREADS says otherwise;
 on a busy machine fewer threads are faster.
 
 Examples:
@@ -73,6 +75,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--show", action="store_true", help="show the rendered frames in a window (needs a display "
                                                             "and an OpenCV with GUI; q or Esc stops)")
     parser.add_argument("--flip", action="store_true", help="flip test (2x pose compute)")
+    parser.add_argument("--score-mode", default="mmpose", choices=("mmpose", "rtmlib"),
+                        help="SimCC keypoint scores: mmpose = min(max_x, max_y) (default), rtmlib = their mean")
     parser.add_argument("--batch", type=int, default=1, help="frames per batched forward (image jobs, videos "
                                                              "with --det-every 1)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
@@ -192,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
     est = PoseEstimator(args.model, weights=args.weights, detector=detector, backend=args.backend,
                         device=args.device, layout=args.layout, flip_test=args.flip, bbox_thr=args.bbox_thr,
                         threads=args.threads, nms_thr=None if args.nms == "off" else 0.9,
-                        nms_caller_boxes=args.nms == "on")
+                        nms_caller_boxes=args.nms == "on", score_mode=args.score_mode)
     if source is None:
         source = FrameSource(sources, max_frames=args.max_frames)  # opens the video / camera last
     if est.detector is None:
