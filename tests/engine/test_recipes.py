@@ -22,14 +22,16 @@ CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 
 def _weights_values(path: Path) -> dict[str, str]:
     raw = yaml.safe_load(path.read_text()) or {}
-    return {key: value for key, value in (("model.init_weights", (raw.get("model") or {}).get("init_weights")),
-                                          ("distill.teacher_weights", (raw.get("distill") or {}).get("teacher_weights")))
-            if value}
+    model, distill = raw.get("model") or {}, raw.get("distill") or {}
+    pairs = (("model.init_weights", model.get("init_weights")),
+             ("distill.teacher_weights", distill.get("teacher_weights")))
+    return {key: value for key, value in pairs if value}
 
 
 @pytest.mark.parametrize("recipe", CONFIGS, ids=lambda p: p.name)
 def test_recipe_weights_are_tags_or_user_files(recipe):
-    assert "src/kdpose" not in "\n".join(ln for ln in recipe.read_text().splitlines() if not ln.lstrip().startswith("#"))
+    settings = [ln for ln in recipe.read_text().splitlines() if not ln.lstrip().startswith("#")]
+    assert not [ln for ln in settings if "src/kdpose" in ln]
     for key, value in _weights_values(recipe).items():
         # a tag, or a file the user makes or fetches (another run's output, a downloaded checkpoint): never a file
         # of the repository, which is not there for an installed package or from another folder

@@ -33,8 +33,8 @@ integer file stem, else the frame index; ready for kdpose eval --pred), predicti
 (a.jpg, a.png) get a_jpg / a_png outputs. Images are read as BGR and converted to RGB before normalisation
 (MMPose's convention; rtmlib feeds the array it gets unconverted, so give rtmlib RGB frames to match). Keypoint
 scores are min(max_x, max_y) of the SimCC logits as in MMPose; --score-mode rtmlib averages the two as rtmlib
-does (higher scores, so thresholds tuned with rtmlib carry over). PyTorch runs on half the CPUs (1 to 4) unless --threads or OMP_NUM_THREADS says otherwise;
-on a busy machine fewer threads are faster.
+does (higher scores, so thresholds tuned with rtmlib carry over). PyTorch runs on half the CPUs (1 to 4) unless
+--threads or OMP_NUM_THREADS says otherwise; on a busy machine fewer threads are faster.
 
 Examples:
   kdpose infer photo.jpg --model rtmpose-t --weights rtmpose-t.safetensors --det yolox-m.humanart --json

@@ -232,7 +232,8 @@ def decoder_from_params(params: dict, input_size: Sequence[int], score_mode: str
     if kind == "simcc":
         ratio = kwargs.get("split_ratio", kwargs.get("simcc_split_ratio", 2.0))
         w, h = kwargs["input_size"]
-        sigma = kwargs.get("sigma") or (round((round(w * ratio) / 16) ** 0.5, 2), round((round(h * ratio) / 16) ** 0.5, 2))
+        # RTMPose's sigma rule (kdpose.codecs.simcc.default_sigma); only DARK refinement uses it
+        sigma = kwargs.get("sigma") or tuple(round((round(n * ratio) / 16) ** 0.5, 2) for n in (w, h))
         if isinstance(sigma, (int, float)):
             sigma = (float(sigma), float(sigma))
         return SimCCDecoder(ratio, sigma, bool(kwargs.get("use_dark", False)), score_mode)
