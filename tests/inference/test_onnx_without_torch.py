@@ -102,3 +102,20 @@ def test_infer_cli_score_mode(exported, tmp_path):
         scores = np.array([r["keypoints"][2::3] for r in records])
         ref = PoseEstimator(str(onnx_path), score_mode=mode).predict_arrays(image, bboxes=boxes)
         np.testing.assert_allclose(scores, ref.scores, atol=6e-4)   # the file keeps 3 decimals
+
+
+def test_docs_state_the_score_and_channel_rules_for_rtmlib_users():
+    from pathlib import Path
+
+    import kdpose.inference.estimator as estimator_module
+
+    repo = Path(__file__).resolve().parents[2]
+    readme = (repo / "README.md").read_text()
+    for text in ("`min(max_x, max_y)` as in MMPose", 'score_mode="rtmlib"', "--score-mode rtmlib", "**rtmlib users**",
+                 "give rtmlib RGB frames"):
+        assert text in readme, text
+    doc = estimator_module.__doc__
+    assert "rtmlib" in doc and "RGB" in doc and 'score_mode="rtmlib"' in doc
+    # the old claim (scores "as in MMPose and rtmlib") is gone everywhere
+    for path in [repo / "README.md", *sorted((repo / "src").rglob("*.py")), *sorted((repo / "docs").glob("*.md"))]:
+        assert "as in MMPose and rtmlib" not in path.read_text(), path

@@ -8,8 +8,9 @@ built from the codec's ``params()``, which exported files carry in their metadat
 Keypoint scores of SimCC models (``score_mode``):
 
 - ``"mmpose"`` (default): ``min(max_x, max_y)`` of the raw x / y logits, as MMPose's ``get_simcc_maximum``.
-- ``"rtmlib"``: ``(max_x + max_y) / 2``, as rtmlib's ``get_simcc_maximum`` (rtmlib 0.0.13 and later). It is never
-  below the MMPose score, so a threshold tuned on rtmlib's scores keeps more points than with MMPose's.
+- ``"rtmlib"``: ``(max_x + max_y) / 2``, as rtmlib's ``get_simcc_maximum`` (since December 2023, e.g. rtmlib
+  0.0.16). It is never below the MMPose score, so a threshold tuned on rtmlib's scores keeps fewer points on
+  MMPose's scores.
 
 In both, a keypoint whose score is <= 0 is marked invalid at ``-1 / split_ratio``. Heatmap and regression models
 have one score convention (the heatmap maximum, the head's confidence), so ``score_mode`` applies to SimCC only.
