@@ -1,0 +1,106 @@
+"""How close the full training and distillation loops come to the bare model step (issue 22's >= 0.8x target).
+
+For each setting, in one run on the same process and precision:
+  model-only: forward + backward + AdamW step of the task (the model, or the distiller with its frozen teacher) on
+              one fixed batch held in memory, under the run's autocast;
+  full loop:  ``Trainer.fit`` of the same recipe: DataLoader workers reading and augmenting the synthetic images,
+              EMA, logging and a checkpoint every ``--ckpt-every`` iterations.
+The loop's rate is measured from the end of iteration ``--warmup`` to the last one (worker start-up excluded).
+
+    .venv/bin/python benchmarks/bench_loop_efficiency.py [--iters 40] [--warmup 5] [--ckpt-every 20]
+
+Settings: ``train`` = configs/rtmpose-t_synth-body.yaml (RTMPose-t, 96x128, batch 32);
+``distill`` = configs/dwpose_cpu_s1_s-t.yaml (DWPose stage 1, RTMPose-s teacher -> RTMPose-t, 64x96, batch 32).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+SETTINGS = {"train": "configs/rtmpose-t_synth-body.yaml", "distill": "configs/dwpose_cpu_s1_s-t.yaml"}
+
+
+def measure(name: str, args: argparse.Namespace, cache_dir: str, work_root: Path) -> dict:
+    from kdpose.data import collate_topdown
+    from kdpose.engine.build import build_datasets, build_model, build_task
+    from kdpose.engine.config import load_recipe
+    from kdpose.engine.precision import autocast
+    from kdpose.engine.trainer import Trainer, seed_everything
+    from kdpose.utils.progress import TrainProgress
+
+    iters = args.warmup + args.iters
+    cfg = load_recipe(REPO / SETTINGS[name], [
+        "train.amp=auto", "train.threads=auto", "data.workers=2", f"data.cache_dir={cache_dir}",
+        "data.train.synthetic_images=400", "eval.interval=0", "train.max_epochs=1", f"train.epoch_iters={iters}",
+        "train.log_interval=10", f"train.checkpoint_interval_iters={args.ckpt_every}", "train.device=cpu",
+        *(["model.init_weights="] if name == "train" else [])])   # speed does not depend on the start weights
+    seed_everything(0)
+    model = build_model(cfg.model)
+    task = build_task(cfg, model)
+    train_set, _, _ = build_datasets(cfg, model)
+    stamps: list[float] = []
+    trainer = Trainer(cfg, task, train_set, collate_topdown, work_root / name,
+                      on_iteration_end=lambda t: stamps.append(time.perf_counter()))
+
+    # model-only: the same task, optimiser and autocast on one batch that is already in memory
+    batch = collate_topdown([train_set[i] for i in range(cfg.data.batch_size)])
+    progress = TrainProgress(0, 1, 0, iters)
+    trainer.task.train()
+
+    def step():
+        with autocast(trainer.device, trainer.amp):
+            loss = trainer.wrapped(batch, progress)["loss"]
+        trainer.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        trainer.optimizer.step()
+
+    for _ in range(args.warmup):
+        step()
+    start = time.perf_counter()
+    for _ in range(args.iters):
+        step()
+    model_rate = cfg.data.batch_size * args.iters / (time.perf_counter() - start)
+
+    trainer.fit()
+    loop_rate = cfg.data.batch_size * (len(stamps) - args.warmup) / (stamps[-1] - stamps[args.warmup - 1])
+    return {"setting": name, "recipe": SETTINGS[name], "amp": trainer.amp, "threads": trainer.threads,
+            "model_only_samples_per_s": round(model_rate, 1), "loop_samples_per_s": round(loop_rate, 1),
+            "ratio": round(loop_rate / model_rate, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument("--iters", type=int, default=40)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--ckpt-every", type=int, default=20)
+    parser.add_argument("--cache-dir", default=".kdpose_cache/synth")
+    parser.add_argument("--json", help="also write the rows here")
+    args = parser.parse_args()
+    from kdpose.engine.precision import cpu_has_native_bf16
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.settings:
+            rows.append(measure(name, args, args.cache_dir, Path(tmp)))
+            print(json.dumps(rows[-1]), flush=True)
+    print(f"\nmachine: {platform.processor() or platform.machine()}, native bf16: {cpu_has_native_bf16()}, "
+          f"torch {torch.__version__}")
+    print("| setting | precision | threads | model-only samples/s | full loop samples/s | loop / model |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['setting']} ({r['recipe']}) | {r['amp']} | {r['threads']} | {r['model_only_samples_per_s']} | "
+              f"{r['loop_samples_per_s']} | {r['ratio']} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
