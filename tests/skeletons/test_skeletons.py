@@ -5,8 +5,8 @@ from kdpose.errors import UnknownNameError
 from kdpose.skeletons import OPENPOSE_FROM_COCO, coco_to_openpose, get_skeleton, list_skeletons
 from kdpose.skeletons.base import mirror_name
 
-SIZES = {"coco": 17, "coco_wholebody": 133, "wholebody": 133, "crowdpose": 14, "mpii": 16, "hand": 21, "face": 68,
-         "openpose": 18}
+SIZES = {"coco": 17, "body": 17, "coco_wholebody": 133, "wholebody": 133, "crowdpose": 14, "mpii": 16, "hand": 21,
+         "face": 68, "openpose": 18, "dih": 17}
 
 # COCO-WholeBody flip list as written in MMPose's metainfo (spec section 14).
 WHOLEBODY_FLIP = (

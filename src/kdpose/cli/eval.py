@@ -25,14 +25,15 @@ Examples:
   kdpose eval --gt data/coco/instances_val2017.json --pred dets.json --iou-type bbox
 """
 
-LAYOUTS = ("coco", "wholebody", "crowdpose")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.add_argument("--gt", required=True, metavar="ANN.json", help="ground-truth COCO-style annotation file")
     parser.add_argument("--pred", required=True, metavar="RESULTS.json", help="predictions, COCO results format")
-    parser.add_argument("--layout", default="coco", choices=LAYOUTS, help="keypoint layout / protocol (default coco)")
+    parser.add_argument("--layout", default="coco",
+                        help="keypoint layout, which picks the protocol (default coco): coco, wholebody (per part), "
+                             "crowdpose (easy / medium / hard), or mpii, hand, face (OKS with their sigmas)")
     parser.add_argument("--iou-type", default="keypoints", choices=("keypoints", "bbox"),
                         help="keypoints: OKS AP of poses (default); bbox: box AP of person detections")
     parser.add_argument("--out", metavar="METRICS.json", help="also write the metrics as JSON here")
@@ -72,19 +73,16 @@ def check_output_file(path: str, flag: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kdpose.detection.evaluate import coco_bbox_eval
-    from kdpose.evaluation import coco_keypoint_eval, crowdpose_eval, wholebody_eval
+    from kdpose.layouts import get_layout
     from kdpose.utils.io import write_json
 
     if args.out:
         check_output_file(args.out, "--out")
+    layout = get_layout(args.layout)
     if args.iou_type == "bbox":
         metrics = coco_bbox_eval(args.gt, args.pred)
-    elif args.layout == "wholebody":
-        metrics = wholebody_eval(args.gt, args.pred)
-    elif args.layout == "crowdpose":
-        metrics = crowdpose_eval(args.gt, args.pred)
     else:
-        metrics = coco_keypoint_eval(args.gt, args.pred, "coco")
+        metrics = layout.evaluate(args.gt, args.pred)
     print(format_table(metrics))
     if args.out:
         write_json(args.out, metrics, indent=2)

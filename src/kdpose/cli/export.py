@@ -141,19 +141,16 @@ def calibration_crops(model, ann_file: str, image_root: str | None, count: int):
     evenly over the file, for static int8 calibration."""
     import numpy as np
 
-    from kdpose.data import TopDownDataset, load_coco_keypoints, load_coco_wholebody
+    from kdpose.data import TopDownDataset
     from kdpose.data.coco import check_image_folder
     from kdpose.errors import ConfigError, DataError
+    from kdpose.layouts import get_layout
 
     if count < 1:
         raise ConfigError(f"--calib-count must be >= 1, got {count}")
     if int(getattr(model, "in_channels", 3)) != 3:
         raise ConfigError("--int8-calib supports RGB top-down models only")
-    layout = model.skeleton.name
-    if layout in ("coco_wholebody", "wholebody"):
-        samples = load_coco_wholebody(ann_file, mode="eval", image_root=image_root)
-    else:
-        samples = load_coco_keypoints(ann_file, layout, mode="eval", image_root=image_root)
+    samples = get_layout(model.skeleton.name).read_annotations(ann_file, mode="eval", image_root=image_root)
     if not samples:
         raise DataError(f"{ann_file}: no person instances to calibrate on")
     check_image_folder(samples, ann_file, image_root, "--calib-images")

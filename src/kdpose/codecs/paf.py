@@ -20,22 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-# COCO-17 has no neck, so the paper's 16-limb tree rooted at the neck (DIH_LIMBS) is rebuilt on COCO ids as a
-# tree rooted at the nose (16 limbs, mirror-symmetric so flip test works), plus one redundant limb closing the
-# shoulders (5, 6) that joins the two halves of a person whose nose is weak (back views). 17 limbs = 34 PAF channels.
-COCO_PAF_LIMBS: tuple[tuple[int, int], ...] = (
-    (0, 1), (0, 2), (1, 3), (2, 4), (0, 5), (0, 6), (5, 7), (7, 9), (6, 8), (8, 10),
-    (5, 11), (11, 13), (13, 15), (6, 12), (12, 14), (14, 16), (5, 6),
-)
-COCO_UPPER_BODY: tuple[int, ...] = tuple(range(11))  # head (nose, eyes, ears), shoulders, elbows, wrists
-
-# The paper's DIH / Panoptic depth skeleton (spec §2): 0 Neck 1 Head 2 HeadTop 3-5 L hip/knee/ankle,
-# 6-8 L shoulder/elbow/wrist, 9-11 R hip/knee/ankle, 12-14 R shoulder/elbow/wrist, 15 L eye, 16 R eye.
-DIH_LIMBS: tuple[tuple[int, int], ...] = (
-    (0, 1), (1, 2), (0, 3), (3, 4), (4, 5), (0, 6), (6, 7), (7, 8),
-    (0, 9), (9, 10), (10, 11), (0, 12), (12, 13), (13, 14), (1, 15), (1, 16),
-)
-DIH_UPPER_BODY: tuple[int, ...] = (0, 1, 2, 6, 7, 8, 12, 13, 14, 15, 16)
+# the limb trees are layout data (kdpose.skeletons.dih); re-exported here, where the codec's default comes from
+from ..skeletons.dih import COCO_PAF_LIMBS, COCO_UPPER_BODY, DIH_LIMBS, DIH_UPPER_BODY  # noqa: F401
 
 _SKIP_EXPONENT = float(np.log(100.0))  # Gaussian terms below 0.01 are not drawn (Osokin / tensorboy)
 

@@ -77,7 +77,16 @@ class DemoOptions:
     @property
     def skeleton_layout(self) -> str:
         """Model/data layout name (``coco`` or ``coco_wholebody``)."""
-        return "coco_wholebody" if self.layout == "wholebody" else "coco"
+        from ..layouts import get_layout
+
+        return get_layout(self.layout).name
+
+    @property
+    def per_part(self) -> bool:
+        """Whether the layout is scored per part (whole-body: the report shows per-part AP)."""
+        from ..layouts import get_layout
+
+        return get_layout(self.layout).protocol == "wholebody"
 
 
 @dataclass(frozen=True)
@@ -125,7 +134,7 @@ def base_recipe(opts: DemoOptions, model: str, epochs: int, backbone: Path | Non
                   "seed": opts.seed, "threads": opts.threads, "ema": True, "log_interval": 5,
                   "device": "cpu"},
         "eval": {"interval": max(1, math.ceil(epochs / 3)), "flip_test": False, "use_ema": True,
-                 "metric": "wholebody.AP" if opts.layout == "wholebody" else "AP"},
+                 "metric": "wholebody.AP" if opts.per_part else "AP"},
     }
 
 

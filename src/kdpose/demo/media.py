@@ -16,10 +16,9 @@ from ..utils.io import atomic_write
 
 def gt_boxes_by_image(ann_file: str | Path, layout: str) -> dict[str, tuple[int, np.ndarray]]:
     """image path -> (image id, (N, 4) xyxy ground-truth person boxes) of a COCO-format annotation file."""
-    from ..data import load_coco_keypoints, load_coco_wholebody
+    from ..layouts import get_layout
 
-    samples = (load_coco_wholebody(ann_file, mode="eval") if layout == "coco_wholebody"
-               else load_coco_keypoints(ann_file, layout, mode="eval"))
+    samples = get_layout(layout).read_annotations(ann_file, mode="eval")
     grouped: dict[str, list] = {}
     for s in samples:
         grouped.setdefault(s.image_path, []).append(s)
@@ -100,8 +99,10 @@ def render_clip(out_dir: Path, layout: str, seed: int, frames: int, size: tuple[
 
     w, h = size
     big_w, big_h = int(w * 1.5), int(h * 1.5)
-    scene = render_scene(SynthConfig(width=big_w, height=big_h, layout="wholebody" if layout == "coco_wholebody"
-                                     else "coco", max_people=2), seed=(seed, 0, 0))
+    from ..layouts import get_layout
+
+    scene = render_scene(SynthConfig(width=big_w, height=big_h, layout=get_layout(layout).synthetic_name(),
+                                     max_people=2), seed=(seed, 0, 0))
     t = np.linspace(0.0, 1.0, max(2, frames))
     zoom = 1.0 + 0.25 * np.sin(np.pi * t)  # window = 1.5x .. 1.2x the output size
     win_w, win_h = big_w / zoom, big_h / zoom

@@ -14,11 +14,11 @@ def pck_on_val(estimator: Any, ann_file: str | Path, layout: str, alpha: float =
     """Mean PCK@``alpha`` of ``estimator`` (a ``PoseEstimator``) over the labelled keypoints of every val person.
 
     Each person is predicted from its own ground-truth box, so predictions and annotations pair up exactly."""
-    from ..data import load_coco_keypoints, load_coco_wholebody, read_image
+    from ..data import read_image
     from ..evaluation.pck import pck
+    from ..layouts import get_layout
 
-    samples = (load_coco_wholebody(ann_file, mode="eval") if layout == "coco_wholebody"
-               else load_coco_keypoints(ann_file, layout, mode="eval"))
+    samples = get_layout(layout).read_annotations(ann_file, mode="eval")
     by_image: dict[str, list] = {}
     for s in samples:
         by_image.setdefault(s.image_path, []).append(s)

@@ -135,7 +135,7 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
     out = opts.out
     out.mkdir(parents=True, exist_ok=True)
     runs_dir, media_dir, export_dir = out / "runs", out / "images", out / "onnx"
-    layout, wholebody = opts.skeleton_layout, opts.layout == "wholebody"
+    layout, wholebody = opts.skeleton_layout, opts.per_part
     metric = "wholebody.AP" if wholebody else "AP"
     method = get_method(opts.method)
     shipped = teacher_asset(layout)

@@ -11,11 +11,9 @@ from torch import nn
 
 from ..errors import ConfigError, DataError
 from . import dist
-from .config import DataCfg, DistillCfg, ModelCfg, RecipeCfg, SplitCfg, recipe_to_dict
+from .config import DataCfg, DistillCfg, ModelCfg, RecipeCfg, SplitCfg, recipe_layout, recipe_to_dict
 from .trainer import Trainer, seed_everything, select_device
 from .validate import PoseEvaluator
-
-WHOLEBODY = ("wholebody", "coco_wholebody")
 
 
 def build_model(cfg: ModelCfg) -> nn.Module:
@@ -64,7 +62,7 @@ def build_task(cfg: RecipeCfg, model: nn.Module) -> nn.Module:
 
 
 # SynthConfig settings that a split sets through its own keys (or that pose training cannot use)
-_OWN_SYNTH_KEYS = {"width": "synthetic_size", "height": "synthetic_size", "layout": "data.layout",
+_OWN_SYNTH_KEYS = {"width": "synthetic_size", "height": "synthetic_size", "layout": "model.layout",
                    "max_people": "synthetic_max_people", "modality": "(RGB only for top-down training)"}
 
 
@@ -98,7 +96,10 @@ def synthetic_split_paths(data: DataCfg, split: SplitCfg, name: str):
     The folder name hashes everything that changes the images, so a recipe finds exactly its own split."""
     from ..data.synth import GENERATOR_VERSION, annotation_path
 
-    synth = synthetic_config(split, "wholebody" if data.layout in WHOLEBODY else "coco", f"data.{name}")
+    from ..layouts import get_layout
+
+    layout = get_layout(data.layout or "coco").synthetic_name("model.layout")
+    synth = synthetic_config(split, layout, f"data.{name}")
     key = json.dumps([GENERATOR_VERSION, name, split.synthetic_images, split.synthetic_seed, repr(synth)])
     out = Path(data.cache_dir) / f"{name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
     return annotation_path(out, synth, name), out, synth
@@ -129,19 +130,17 @@ def resolve_split(data: DataCfg, split: SplitCfg, name: str) -> tuple[str, str]:
 
 def load_samples(data: DataCfg, split: SplitCfg, name: str, mode: str) -> tuple[list, str]:
     """The ``Sample`` list of a split and its annotation file (val: GT boxes, or detector boxes from bbox_file)."""
-    from ..data import load_coco_keypoints, load_coco_wholebody, load_crowdpose, load_detections
+    from ..data import load_detections
     from ..data.coco import check_image_folder
+    from ..layouts import get_layout
 
+    layout = get_layout(data.layout or "coco")
     ann, img_dir = resolve_split(data, split, name)
     root = img_dir or None
     if mode == "eval" and split.bbox_file:
-        samples = load_detections(split.bbox_file, ann, data.layout, split.bbox_score_thr, image_root=root)
-    elif data.layout in WHOLEBODY:
-        samples = load_coco_wholebody(ann, mode=mode, image_root=root)
-    elif data.layout == "crowdpose":
-        samples = load_crowdpose(ann, mode=mode, image_root=root)
+        samples = load_detections(split.bbox_file, ann, layout.name, split.bbox_score_thr, image_root=root)
     else:
-        samples = load_coco_keypoints(ann, data.layout, mode=mode, image_root=root)
+        samples = layout.read_annotations(ann, mode=mode, image_root=root)
     if not samples:
         raise DataError(f"{ann}: no usable person instances for {name}")
     check_image_folder(samples, ann, root, f"data.{name}.img_dir")
@@ -153,6 +152,7 @@ def build_datasets(cfg: RecipeCfg, model: nn.Module) -> tuple[Any, Any, str | No
     from ..data import TopDownDataset, build_train_pipeline
     from ..data.transforms import AUGMENT_RECIPES
 
+    recipe_layout(cfg)  # fills data.layout from model.layout (one layout per recipe)
     data = cfg.data
     if data.augment not in AUGMENT_RECIPES:
         raise ConfigError(f"data.augment: unknown augmentation '{data.augment}' (choose from "
@@ -171,7 +171,7 @@ def build_datasets(cfg: RecipeCfg, model: nn.Module) -> tuple[Any, Any, str | No
 def build_evaluator(cfg: RecipeCfg, model: nn.Module, val_set: Any, val_ann: str, work_dir: Path) -> PoseEvaluator:
     from ..data import collate_topdown
 
-    return PoseEvaluator(val_set, collate_topdown, val_ann, model.codec, model.skeleton, layout=cfg.data.layout,
+    return PoseEvaluator(val_set, collate_topdown, val_ann, model.codec, model.skeleton, layout=recipe_layout(cfg).name,
                          batch_size=cfg.data.val_batch_size, workers=cfg.data.workers, flip_test=cfg.eval.flip_test,
                          rescore_thr=cfg.eval.rescore_thr, nms_thr=cfg.eval.nms_thr,
                          results_file=work_dir / "val_results.json")
@@ -195,8 +195,11 @@ def resolve_resume(cfg: RecipeCfg, work_dir: Path, resume: bool | str) -> bool:
 
             before = yaml.safe_load(saved.read_text())
             now = recipe_to_dict(cfg)
+            # a key the saved recipe lacks (added to kdpose since) counts as its default
+            default = recipe_to_dict(type(cfg)())
             changed = sorted(f"{section}.{key}" for section, values in now.items() if isinstance(values, dict)
-                             for key in values if (before.get(section) or {}).get(key) != values[key])
+                             for key in values
+                             if (before.get(section) or {}).get(key, default[section].get(key)) != values[key])
             if changed:
                 raise ConfigError(f"{work_dir}: holds a run of another recipe (differs in {', '.join(changed)}); "
                                   f"choose another --work-dir or use the same settings to continue it")
@@ -223,6 +226,7 @@ def train(cfg: RecipeCfg, work_dir: str | Path, resume: bool | str = False) -> d
 
         return train_detector(cfg, work_dir, resume=resume)
     work_dir = Path(work_dir)
+    recipe_layout(cfg)
     device = select_device(cfg.train.device)
     dist.init_distributed(device)
     resume = resolve_resume(cfg, work_dir, resume)

@@ -57,7 +57,8 @@ class SplitCfg:
 
 @dataclass
 class DataCfg:
-    layout: str = "coco"
+    # the recipe's one layout is model.layout; data.layout may repeat it (or an alias) and must then agree
+    layout: str = ""
     train: SplitCfg = field(default_factory=SplitCfg)
     val: SplitCfg = field(default_factory=SplitCfg)
     augment: str = "rtmpose"  # training augmentation: a name in kdpose.data.transforms.AUGMENT_RECIPES
@@ -170,7 +171,32 @@ def load_recipe(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] 
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a recipe must be a mapping of sections, got {type(raw).__name__}")
     cfg = from_dict(RecipeCfg, raw, source=str(path))
-    return apply_overrides(cfg, overrides, source=str(path))
+    cfg = apply_overrides(cfg, overrides, source=str(path))
+    recipe_layout(cfg, source=str(path))
+    return cfg
+
+
+def recipe_layout(cfg: RecipeCfg, source: str = "recipe"):
+    """The recipe's keypoint layout (a :class:`kdpose.layouts.Layout`): ``model.layout``, which ``data.layout``
+    (kept for older recipes) may repeat; the two must name the same layout. Fills an empty ``data.layout`` so that
+    the saved ``config.yaml`` states it.
+
+    Raises:
+        ConfigError: the two disagree (naming both), or the layout is unknown.
+    """
+    from ..errors import UnknownNameError
+    from ..layouts import get_layout
+
+    try:
+        layout = get_layout(cfg.model.layout)
+        if cfg.data.layout and get_layout(cfg.data.layout).name != layout.name:
+            raise ConfigError(f"{source}: data.layout '{cfg.data.layout}' disagrees with model.layout "
+                              f"'{cfg.model.layout}': a recipe has one layout (set model.layout; data.layout may be "
+                              "left out)")
+    except UnknownNameError as exc:
+        raise ConfigError(f"{source}: model.layout: {exc}") from None
+    cfg.data.layout = cfg.data.layout or cfg.model.layout
+    return layout
 
 
 def from_dict(cls: type, data: dict, source: str = "recipe", prefix: str = "") -> Any:

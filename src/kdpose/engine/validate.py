@@ -66,7 +66,8 @@ class PoseEvaluator:
         gt_file: COCO-format ground-truth JSON of the same images.
         codec: the model's codec (``decode`` and, for flip test, ``unflip``).
         skeleton: the layout (``flip_indices``, ``sigmas``, ``name``).
-        layout: evaluation protocol: "coco"/"crowdpose" (flat metrics) or "wholebody" (per-part metrics).
+        layout: the layout name, whose protocol scores the results (``kdpose.layouts``: flat metrics for coco /
+            crowdpose, per part for coco_wholebody).
         batch_size, workers: val loader settings.
         flip_test: average with the mirrored input (``kdpose.inference.flip.flip_test``).
         rescore_thr, nms_thr: MMPose's instance rescoring and OKS-NMS thresholds.
@@ -126,15 +127,10 @@ class PoseEvaluator:
 
     def evaluate(self, results: list[dict]) -> dict:
         """COCO OKS metrics of gathered results (flat for coco/crowdpose, per part for wholebody)."""
-        from ..evaluation.coco import coco_keypoint_eval, crowdpose_eval
-        from ..evaluation.wholebody import wholebody_eval
+        from ..layouts import get_layout
 
         results = nms_per_image(results, np.asarray(self.skeleton.sigmas, np.float64), self.nms_thr)
-        if self.layout in ("wholebody", "coco_wholebody"):
-            return wholebody_eval(self.gt_file, results)
-        if self.layout == "crowdpose":
-            return crowdpose_eval(self.gt_file, results)
-        return coco_keypoint_eval(self.gt_file, results, self.layout)
+        return get_layout(self.layout).evaluate(self.gt_file, results)
 
     def __call__(self, model: nn.Module, device: torch.device) -> dict:
         results = dist.all_gather_list(self.predict(model, device))

@@ -7,8 +7,9 @@ each with ``stages`` (1..4) and ``width`` (Nw, 64 by default; 128 for CPM), plus
 (stage t > 1 reads concat(PAF_{t-1}, CONF_{t-1}, F), the Idiap order); ``forward_features`` returns ``[F]``, the
 extractor output that the hint loss and the domain classifier use.
 
-Layouts: ``coco`` (17 keypoints, 17 limbs ``COCO_PAF_LIMBS``: the synthetic data's layout) or ``dih`` (the paper's
-17-landmark depth skeleton, 16 limbs; with it the channel counts 18 + 32 and the parameter counts are the paper's).
+Layouts: any with a limb tree (``kdpose.layouts``): ``coco`` (17 keypoints, 17 limbs: the synthetic data's layout)
+or ``dih`` (the paper's 17-landmark depth skeleton, 16 limbs; with it the channel counts 18 + 32 and the parameter
+counts are the paper's).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..codecs.paf import COCO_PAF_LIMBS, COCO_UPPER_BODY, DIH_LIMBS, DIH_UPPER_BODY, PafCodec, PafOutput
+from ..codecs.paf import PafCodec, PafOutput
 from ..data.sample import DEPTH_RANGE_M
 from ..losses.pose_machine import PoseMachineLoss
 from ._registry import register_model
@@ -27,32 +28,13 @@ from .pose_model import PoseModel
 KINDS = ("cpm", "rpm", "spm", "mpm")
 _EXTRACTORS = {"rpm": rpm_extractor, "spm": spm_extractor, "mpm": mpm_extractor, "cpm": VGGExtractor}
 
-DIH_NAMES = ("neck", "head", "head_top", "left_hip", "left_knee", "left_ankle", "left_shoulder", "left_elbow",
-             "left_wrist", "right_hip", "right_knee", "right_ankle", "right_shoulder", "right_elbow", "right_wrist",
-             "left_eye", "right_eye")
-
-
-def dih_skeleton():
-    """The paper's DIH / Panoptic depth skeleton as a kdpose Skeleton (links = the 16 PAF limbs)."""
-    from ..skeletons.base import build_skeleton
-
-    links = [(DIH_NAMES[a], DIH_NAMES[b], (255, 128, 0)) for a, b in DIH_LIMBS]
-    upper = [DIH_NAMES[i] for i in DIH_UPPER_BODY]
-    lower = [n for n in DIH_NAMES if n not in upper]
-    return build_skeleton("dih", DIH_NAMES, links, [0.079] * 17, upper_names=upper, lower_names=lower)
-
 
 def layout_for(layout: str):
-    """(skeleton, limbs, upper-body ids) of a supported layout name."""
-    if layout == "coco":
-        from ..skeletons import get_skeleton
+    """(skeleton, limbs, upper-body ids) of a layout with a limb tree (``kdpose.layouts``: coco, dih)."""
+    from ..layouts import get_layout
 
-        return get_skeleton("coco"), COCO_PAF_LIMBS, COCO_UPPER_BODY
-    if layout == "dih":
-        return dih_skeleton(), DIH_LIMBS, DIH_UPPER_BODY
-    from ..errors import UnknownNameError
-
-    raise UnknownNameError(f"pose machines support layouts 'coco' and 'dih', not '{layout}'")
+    spec = get_layout(layout)
+    return spec.skeleton, spec.require_limbs("a pose machine"), spec.upper_body
 
 
 class FeatureExtractor(nn.Module):

@@ -11,13 +11,22 @@ from functools import lru_cache
 from ..registry import Registry
 from .base import Skeleton, build_skeleton
 from .body import coco, crowdpose, mpii
+from .dih import dih
 from .openpose import OPENPOSE_FROM_COCO, coco_to_openpose, openpose
 from .wholebody import coco_wholebody, face, hand
 
+# other names users write for a layout -> its registered name (the one alias table; kdpose.layouts uses it too)
+ALIASES: dict[str, str] = {"wholebody": "coco_wholebody", "body": "coco"}
+
 SKELETONS: Registry = Registry("skeleton")
-for _factory in (coco, coco_wholebody, crowdpose, mpii, hand, face, openpose):
+for _factory in (coco, coco_wholebody, crowdpose, mpii, hand, face, openpose, dih):
     SKELETONS.register(_factory)
-SKELETONS.register(coco_wholebody, name="wholebody")
+
+
+def canonical_name(name: str) -> str:
+    """The registered name of a layout name or alias (``wholebody`` -> ``coco_wholebody``); unknown names pass
+    through unchanged (the registry lookup reports them)."""
+    return ALIASES.get(name, name)
 
 
 @lru_cache(maxsize=None)
@@ -27,19 +36,21 @@ def _build(factory) -> Skeleton:
 
 def get_skeleton(name: str) -> Skeleton:
     """The layout registered as ``name`` (``coco``, ``coco_wholebody``/``wholebody``, ``crowdpose``, ``mpii``,
-    ``hand``, ``face``, ``openpose``); raises ``UnknownNameError`` listing the valid names. Layouts are built
+    ``hand``, ``face``, ``openpose``, ``dih``); raises ``UnknownNameError`` listing the valid names. Layouts are built
     once and shared (they are frozen)."""
-    return _build(SKELETONS.get(name))
+    return _build(SKELETONS.get(canonical_name(name)))
 
 
 def list_skeletons() -> list[str]:
     """Registered layout names (aliases included)."""
-    return SKELETONS.names()
+    return sorted(SKELETONS.names() + list(ALIASES))
 
 
 __all__ = [
+    "ALIASES",
     "Skeleton",
     "build_skeleton",
+    "canonical_name",
     "get_skeleton",
     "list_skeletons",
     "coco_to_openpose",
