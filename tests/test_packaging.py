@@ -28,7 +28,9 @@ def test_every_dependency_is_pinned_exactly():
         dist = re.sub(r"[-_.]+", "-", re.split(r"[<>=!~\[ ]", name.strip())[0]).lower()
         assert dist in pins, f"{dist} is not pinned in {LOCK.name}"
     assert pins["torch"] == "2.13.0"  # the CPU build on disk; never a CUDA wheel
-    assert pins["opencv-python-headless"].startswith("4.")
+    # 5.x: 4.14.0.94's warpAffine differs from the flipped image by up to 6 grey levels on an AVX2 CPU
+    # (tests/data/test_geometry.py), 5.1 is exact; the box-order flake once blamed on 5.x was kdpose's own bug
+    assert pins["opencv-python-headless"].startswith("5.")
     assert "kdpose" not in pins
     assert re.search(r"^# python 3\.\d+$", LOCK.read_text(), re.M)  # setup.sh checks the Python it was made on
 
