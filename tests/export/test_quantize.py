@@ -1,11 +1,12 @@
-"""fp16 and dynamic-int8 variants: they load, keep float32 I/O and the metadata, and stay close to fp32."""
+"""fp16 and int8 variants (static QDQ by default, dynamic when asked): they load, keep float32 I/O and the metadata
+with their precision, stay close to fp32, and runners refuse precisions they cannot execute."""
 from __future__ import annotations
 
 import numpy as np
 import onnx
 import pytest
 
-from kdpose.errors import CheckpointError
+from kdpose.errors import CheckpointError, ConfigError
 from kdpose.export.onnx import export_onnx, read_metadata
 from kdpose.export.quantize import quantize_fp16, quantize_int8
 from kdpose.export.runtime import OrtRunner
@@ -38,12 +39,12 @@ def test_fp16_runs_close_with_metadata(fp32_file, tmp_path):
     assert dst.stat().st_size < 0.6 * fp32_file.stat().st_size
 
 
-def test_int8_runs_close_with_metadata(fp32_file, tmp_path):
-    dst = quantize_int8(fp32_file, tmp_path / "m.int8.onnx")
+def test_dynamic_int8_is_labelled_and_runs_close(fp32_file, tmp_path):
+    dst = quantize_int8(fp32_file, tmp_path / "m.int8-dynamic.onnx", mode="dynamic")
     proto = onnx.load(str(dst))
     ops = {n.op_type for n in proto.graph.node}
     assert {"MatMulInteger", "ConvInteger"} & ops
-    assert read_metadata(dst).precision == "int8"
+    assert read_metadata(dst).precision == "int8-dynamic" and OrtRunner(dst).precision == "int8-dynamic"
     x = np.random.default_rng(0).standard_normal((4, 3, 48, 32)).astype(np.float32)
     ref, q = _outputs(fp32_file, x), _outputs(dst, x)
     scale = np.abs(ref[0]).max()
@@ -68,7 +69,79 @@ def test_static_int8_with_calibration(fp32_file, tmp_path):
     dst = quantize_int8(fp32_file, tmp_path / "m.int8s.onnx", calibration=calib)
     ops = {n.op_type for n in onnx.load(str(dst)).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
-    assert read_metadata(dst).precision == "int8-static"
+    assert read_metadata(dst).precision == "int8"
+    assert "8 crops given by the caller" in _props(dst)["kdpose.calibration"]
     x = np.random.default_rng(0).standard_normal((4, 3, 48, 32)).astype(np.float32)
     ref, q = _outputs(fp32_file, x), _outputs(dst, x)
     assert np.corrcoef(q[0].ravel(), ref[0].ravel())[0, 1] > 0.98
+
+
+def _props(path):
+    return {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+
+
+def test_int8_default_is_static_calibrated_on_synthetic_crops(fp32_file, tmp_path):
+    dst = quantize_int8(fp32_file, tmp_path / "m.int8.onnx", calibration_count=6)
+    ops = {n.op_type for n in onnx.load(str(dst)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops and not {"ConvInteger", "MatMulInteger"} & ops
+    assert read_metadata(dst).precision == "int8" and OrtRunner(dst).precision == "int8"
+    assert "synthetic crops" in _props(dst)["kdpose.calibration"]
+    assert _props(dst)["kdpose.model"] == "tiny"                       # the fp32 file's metadata is kept
+    with pytest.raises(ConfigError, match="unknown int8 mode 'fast'"):
+        quantize_int8(fp32_file, tmp_path / "x.onnx", mode="fast")
+    with pytest.raises(ConfigError, match="dynamic int8 takes no calibration"):
+        quantize_int8(fp32_file, tmp_path / "x.onnx", mode="dynamic", calibration=np.zeros((1, 3, 48, 32)))
+
+
+def _with_precision(src, dst, precision):
+    proto = onnx.load(str(src))
+    for p in proto.metadata_props:
+        if p.key == "kdpose.precision":
+            p.value = precision
+    onnx.save(proto, str(dst))
+    return dst
+
+
+def test_runner_refuses_precisions_it_cannot_execute(fp32_file, tmp_path):
+    from kdpose.inference.backends import OnnxBackend
+
+    bf16 = _with_precision(fp32_file, tmp_path / "m.bf16.onnx", "bf16")
+    with pytest.raises(CheckpointError, match=r"m.bf16.onnx: a bf16 model cannot run on CPUExecutionProvider: "
+                                              r"onnxruntime's CPU provider has no bf16 kernels"):
+        OrtRunner(bf16)
+    future = _with_precision(fp32_file, tmp_path / "m.int4.onnx", "int4")
+    with pytest.raises(CheckpointError, match="precision 'int4' .* is not one this kdpose can run"):
+        OrtRunner(future)
+    old = _with_precision(fp32_file, tmp_path / "m.old.onnx", "int8-static")   # older kdpose's name for static int8
+    assert OrtRunner(old).precision == "int8"
+    # an .onnx file runs in its own precision: asking for another one is a one-line error
+    assert OnnxBackend(fp32_file, precision="auto").precision == "fp32"
+    with pytest.raises(ConfigError, match="holds a fp32 model and runs in that precision; precision='bf16'"):
+        OnnxBackend(fp32_file, precision="bf16")
+
+
+def test_runner_names_bf16_when_the_graph_itself_is_bf16(simcc_model, tmp_path):
+    """A graph computing in bf16 (what a bf16 export would be) cannot even load on the CPU provider."""
+    import io
+    import warnings
+
+    import torch
+
+    class Bf16(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model.to(torch.bfloat16)
+
+        def forward(self, x):
+            out = self.model(x.to(torch.bfloat16))
+            return out.x.float(), out.y.float()
+
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Bf16(simcc_model), (torch.zeros(1, 3, 48, 32),), buf, dynamo=False, opset_version=17,
+                          input_names=["input"], output_names=["simcc_x", "simcc_y"])
+    path = tmp_path / "graph.bf16.onnx"
+    path.write_bytes(buf.getvalue())
+    with pytest.raises(CheckpointError, match="graph.bf16.onnx: a bf16 model cannot run on CPUExecutionProvider"):
+        OrtRunner(path)

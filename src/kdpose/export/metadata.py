@@ -19,8 +19,10 @@ Keys (all prefixed ``kdpose.``):
 ``codec``           JSON: ``{"type": class name, <its parameters: split ratio, sigma, stride ...>}``
 ``output_type``     the head output NamedTuple's class name (e.g. ``SimCCOutput``)
 ``output_fields``   JSON list: NamedTuple field for each ONNX output, in order
-``precision``       ``fp32``, ``fp16`` (float32 inputs/outputs kept), ``int8`` (dynamic quantisation) or
-                    ``int8-static`` (calibrated)
+``precision``       ``fp32``, ``fp16`` (float32 inputs/outputs kept), ``bf16``, ``int8`` (static QDQ,
+                    calibrated) or ``int8-dynamic`` (``kdpose.inference.precision``; files of older kdpose
+                    versions say ``int8-static`` for static int8). Runners refuse precisions they cannot execute
+``calibration``     int8 files: the crops the activation ranges were calibrated on
 ==================  ===========================================================================
 """
 from __future__ import annotations
@@ -54,7 +56,7 @@ class ExportMetadata:
     output_fields: list[str] = field(default_factory=list)
     model: str | None = None
     version: str | None = None
-    precision: str = "fp32"                         # "fp32" | "fp16" (fp32 I/O) | "int8" (dynamic) | "int8-static"
+    precision: str = "fp32"                         # "fp32" | "fp16" | "bf16" | "int8" (static) | "int8-dynamic"
     source: str = "kdpose"                          # "kdpose" | "inferred" (foreign file, settings from shapes)
 
     def to_props(self) -> dict[str, str]:

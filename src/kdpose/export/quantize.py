@@ -1,10 +1,19 @@
-"""Smaller / faster variants of an exported ONNX file: fp16 weights and dynamic int8 quantisation.
+"""Smaller / faster variants of an exported ONNX file: static int8 (the CPU path), fp16 weights, dynamic int8.
 
-Both keep float32 inputs and outputs and the kdpose metadata (with ``kdpose.precision`` updated), so a runner
-uses them exactly like the fp32 file. fp16 is meant for GPUs (onnxruntime's CPU provider runs most fp16 ops
-through inserted casts, i.e. slower than fp32); dynamic int8 (weights int8, activations quantised per batch at
-run time) needs no data; static int8 (calibrated activation ranges) is usually the faster CPU option. The
-accuracy cost is measured by ``benchmarks/bench_export.py accuracy``.
+All keep float32 inputs and outputs and the kdpose metadata, with ``kdpose.precision`` set to the variant's
+(``kdpose.inference.precision``), so a runner uses them exactly like the fp32 file and refuses those it cannot run.
+
+* **int8** (:func:`quantize_int8`, the default ``mode="static"``): QDQ format, int8 weights (one scale per output
+  channel) and uint8 activations whose ranges are calibrated on person crops -- rendered synthetic people by
+  default (:func:`kdpose.inference.guard.calibration_set`), or crops of a COCO-format file. onnxruntime runs it
+  with its integer GEMM kernels (VNNI / AMX-int8 where the CPU has them); on CPUs it is the fast int8 path.
+* **int8-dynamic** (``mode="dynamic"``): int8 weights, activation ranges computed per batch at run time
+  (``ConvInteger`` / ``MatMulInteger``). No data needed, but onnxruntime runs ``ConvInteger`` slowly: it measures
+  that path (several times slower than fp32 on the CPUs measured, BENCHMARKS.md), it is not a speed-up.
+* **fp16** (:func:`quantize_fp16`): for GPUs (onnxruntime's CPU provider runs most fp16 ops through casts).
+
+What a variant costs in accuracy is measured by :func:`kdpose.inference.guard.accuracy_guard` (``kdpose export
+--int8 --val ...`` prints its line).
 """
 from __future__ import annotations
 
@@ -16,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CheckpointError, DataError
+from ..errors import CheckpointError, ConfigError, DataError
 from .metadata import PREFIX
 
 
@@ -31,11 +40,11 @@ def _load(src: Path):
         raise CheckpointError(f"{src}: not a valid ONNX file ({type(exc).__name__})") from None
 
 
-def _save(proto, dst: Path, src_props: dict[str, str], precision: str) -> Path:
-    """Write ``proto`` atomically with the source file's metadata and the new precision."""
+def _save(proto, dst: Path, src_props: dict[str, str], precision: str, extra: dict[str, str] | None = None) -> Path:
+    """Write ``proto`` atomically with the source file's metadata, the new precision and ``extra`` keys."""
     from ..utils.io import atomic_write
 
-    props = {**src_props, PREFIX + "precision": precision}
+    props = {**src_props, PREFIX + "precision": precision, **{PREFIX + k: v for k, v in (extra or {}).items()}}
     del proto.metadata_props[:]
     for key, value in props.items():
         entry = proto.metadata_props.add()
@@ -59,30 +68,47 @@ def quantize_fp16(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
     return _save(half, dst, props, "fp16")
 
 
-def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, per_channel: bool = True,
-                  op_types: tuple[str, ...] = ("Conv", "MatMul", "Gemm"),
-                  calibration: np.ndarray | None = None) -> Path:
+INT8_MODES = ("static", "dynamic")
+
+
+def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, calibration: np.ndarray | None = None,
+                  mode: str = "static", per_channel: bool = True,
+                  op_types: tuple[str, ...] = ("Conv", "MatMul", "Gemm"), calibration_count: int = 64,
+                  calibration_name: str | None = None, reduce_range: bool = False) -> Path:
     """int8 quantisation of ``src`` into ``dst`` with ``onnxruntime.quantization``.
 
-    Without ``calibration`` (the default) it is *dynamic*: int8 weights, activation ranges computed per batch at
-    run time (``ConvInteger``/``MatMulInteger``); no data needed, but on CPUs without fast int8 convolutions it
-    can be slower than fp32. With ``calibration`` -- (N, C, H, W) float32 normalised inputs, ideally real crops --
-    it is *static* (QDQ format, activation ranges fixed from the calibration set, ``QLinearConv`` kernels),
-    usually the faster choice for CNNs on CPUs.
-
     Args:
+        mode: ``"static"`` (default; QDQ, calibrated activation ranges; precision ``int8``) or ``"dynamic"``
+            (activation ranges per batch at run time; precision ``int8-dynamic``; slow on CPUs, see the module doc).
+        calibration: static mode: (N, C, H, W) float32 normalised person crops. None renders
+            ``calibration_count`` synthetic person crops with the file's input size and normalisation.
         per_channel: one weight scale per output channel (much smaller error for conv weights).
         op_types: op types to quantise; ``("MatMul", "Gemm")`` leaves the convolutions in float32.
-        calibration: inputs for static quantisation; None for dynamic.
+        calibration_name: where the crops come from, recorded in the metadata (``kdpose.calibration``).
+        reduce_range: 7-bit weights (for CPUs without VNNI whose u8 x s8 kernels can saturate; try it when the
+            accuracy guard fails there).
     """
     import onnx
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic,
                                           quantize_static)
 
+    if mode not in INT8_MODES:
+        raise ConfigError(f"unknown int8 mode '{mode}' (use {' or '.join(INT8_MODES)})")
     src, dst = Path(src), Path(dst)
     proto = _load(src)
     props = {p.key: p.value for p in proto.metadata_props}
     input_name = proto.graph.input[0].name
+    extra: dict[str, str] = {}
+    if mode == "static":
+        if calibration is None:
+            calibration, calibration_name = _synthetic_calibration(src, props, calibration_count)
+        calibration = np.asarray(calibration, np.float32)
+        if calibration.ndim != 4 or len(calibration) == 0:
+            raise DataError(f"{src}: calibration crops must be a non-empty (N, C, H, W) array, got shape "
+                            f"{calibration.shape}")
+        extra["calibration"] = calibration_name or f"{len(calibration)} crops given by the caller"
+    elif calibration is not None:
+        raise ConfigError("dynamic int8 takes no calibration crops (its activation ranges are computed at run time)")
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp.onnx", dir=dst.parent)
     os.close(fd)
@@ -90,11 +116,11 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, per_channel: b
     level = root.level
     try:
         root.setLevel(logging.ERROR)  # onnxruntime.quantization logs a "consider pre-processing" hint on every call
-        if calibration is None:
+        if mode == "dynamic":
             quantize_dynamic(src, tmp, weight_type=QuantType.QInt8, per_channel=per_channel,
-                             op_types_to_quantize=list(op_types))
+                             op_types_to_quantize=list(op_types), reduce_range=reduce_range)
         else:
-            batches = [{input_name: np.ascontiguousarray(b[None], np.float32)} for b in np.asarray(calibration)]
+            batches = [{input_name: np.ascontiguousarray(b[None], np.float32)} for b in calibration]
 
             class _Reader(CalibrationDataReader):
                 def __init__(self):
@@ -105,10 +131,28 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, per_channel: b
 
             quantize_static(src, tmp, _Reader(), quant_format=QuantFormat.QDQ, per_channel=per_channel,
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            op_types_to_quantize=list(op_types))
+                            op_types_to_quantize=list(op_types), reduce_range=reduce_range)
         quantised = onnx.load(tmp)
     finally:
         root.setLevel(level)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-    return _save(quantised, dst, props, "int8" if calibration is None else "int8-static")
+    return _save(quantised, dst, props, "int8" if mode == "static" else "int8-dynamic", extra)
+
+
+def _synthetic_calibration(src: Path, props: dict[str, str], count: int) -> tuple[np.ndarray, str]:
+    """Synthetic person crops in the input size / normalisation / channel order the file's metadata states."""
+    from ..inference.guard import calibration_set
+    from .metadata import ExportMetadata
+
+    try:
+        meta = ExportMetadata.from_props(props, "input", [])
+    except ValueError as exc:
+        raise CheckpointError(f"{src}: {exc}") from None
+    if meta is None:
+        raise ConfigError(f"{src}: has no kdpose metadata (input size, normalisation); pass calibration crops")
+    if meta.input_channels != 3:
+        raise ConfigError(f"{src}: takes {meta.input_channels}-channel input; synthetic calibration renders RGB "
+                          "people: pass calibration crops")
+    return calibration_set(tuple(meta.input_size), meta.mean, meta.std, meta.channel_order, meta.skeleton,
+                           count=count)

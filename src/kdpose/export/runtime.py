@@ -20,6 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError, DataError
+from ..inference.precision import check_runnable, file_precision
 from .metadata import MMPOSE_MEAN, MMPOSE_STD, ExportMetadata
 
 log = logging.getLogger("kdpose")
@@ -91,7 +92,14 @@ class OrtRunner:
             self.session = ort.InferenceSession(str(self.path), sess_options=opts, providers=providers)
         except Exception as exc:  # onnxruntime raises InvalidProtobuf / Fail / NoSuchFile (pybind types)
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CheckpointError(f"{self.path}: onnxruntime cannot load it ({first[:200]})") from None
+            error = CheckpointError(f"{self.path}: onnxruntime cannot load it ({first[:200]})")
+            if "bfloat16" in first:  # a bf16 graph: no bf16 kernels here (and no bf16 Conv before opset 22)
+                try:
+                    check_runnable("bf16", providers[0] if isinstance(providers[0], str) else providers[0][0],
+                                   self.path)
+                except CheckpointError as exc_bf16:
+                    error = exc_bf16
+            raise error from None
         self.device = device
         self.threads = threads
         self.providers: list[str] = list(self.session.get_providers())
@@ -123,6 +131,8 @@ class OrtRunner:
         if skeleton is not None:
             meta.skeleton = skeleton
         self.meta: ExportMetadata = meta
+        self.precision: str = file_precision(meta.precision)  # fp32, fp16, bf16, int8, int8-dynamic
+        check_runnable(self.precision, self.provider, self.path)
 
     # ------------------------------------------------------------------ setup helpers
     def _warn_if_fallback(self, device: str, available: Sequence[str]) -> None:

@@ -9,6 +9,7 @@ instead of MMPose's lower of the two.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import os
 import warnings
@@ -18,6 +19,7 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 
 from kdpose.errors import ConfigError, MissingExtraError
+from kdpose.inference.precision import PrecisionModel, check_onnx_request, resolve_precision
 from kdpose.skeletons import Skeleton, get_skeleton
 
 log = logging.getLogger("kdpose")
@@ -97,11 +99,17 @@ class TorchBackend:
 
     ``threads``: CPU threads of the forward pass (set around each call, then restored, so torch's global setting
     is left as the caller had it); None = :func:`default_threads`, unless ``OMP_NUM_THREADS`` is set, which is then
-    obeyed as torch obeys it."""
+    obeyed as torch obeys it.
+
+    ``precision``: ``fp32`` (None), ``bf16`` (CPUs with AMX / AVX512-BF16, recent GPUs), ``fp16`` (CUDA) or
+    ``auto``: the fastest of these whose accuracy guard (``kdpose.inference.guard``, on rendered synthetic people)
+    passes; on a CPU without native bf16 ``auto`` is fp32 (bf16 is emulated there, slower than fp32). Outputs are
+    decoded in fp32 whatever the precision (``kdpose.inference.precision``)."""
 
     channel_order = "RGB"
 
-    def __init__(self, model: Any, device: str = "cpu", threads: int | None = None, score_mode: str = "mmpose"):
+    def __init__(self, model: Any, device: str = "cpu", threads: int | None = None, score_mode: str = "mmpose",
+                 precision: str | None = None):
         from kdpose.data.sample import MEAN_RGB, STD_RGB
         from kdpose.inference.decoding import check_score_mode, decoder_from_params
 
@@ -120,9 +128,32 @@ class TorchBackend:
         # MMPose's scores: the codec's own decode; rtmlib's: the numpy decoder with that score rule
         self.decoder = None if score_mode == "mmpose" else decoder_from_params(self.codec.params(), self.input_size,
                                                                                score_mode)
+        self.net = self.model
+        self.precision, self.precision_reason = resolve_precision(precision, self.device, guard=self._guard)
+        self.net = self.model if self.precision == "fp32" else PrecisionModel(self.model, self.precision)
+
+    def with_precision(self, precision: str) -> "TorchBackend":
+        """The same model and settings run in another precision (a shallow copy sharing the fp32 model)."""
+        other = copy.copy(self)
+        other.precision, other.precision_reason = precision, "requested"
+        other.net = self.model if precision == "fp32" else PrecisionModel(self.model, precision)
+        return other
+
+    def _guard(self, precision: str) -> bool:
+        """``auto``: does ``precision`` pass the accuracy guard against fp32 on rendered synthetic people?"""
+        from kdpose.inference.guard import AUTO_GUARD_IMAGES, accuracy_guard, synthetic_val_set
+
+        try:
+            val = synthetic_val_set(self.skeleton.name, num_images=AUTO_GUARD_IMAGES)
+        except ConfigError as exc:  # a layout the generator cannot render
+            log.info("kdpose: precision auto: no accuracy guard for %s (%s): fp32", self.skeleton.name, exc)
+            return False
+        report = accuracy_guard(self.with_precision("fp32"), self.with_precision(precision), val, precision)
+        log.info("kdpose: precision auto: %s", report.line())
+        return report.passed
 
     def _forward(self, x):
-        return self.model(x)
+        return self.net(x)
 
     def predict(self, inputs: np.ndarray, flip: bool = False) -> tuple[np.ndarray, np.ndarray]:
         import torch
@@ -180,7 +211,7 @@ class OnnxBackend:
     """
 
     def __init__(self, path: str | os.PathLike, device: str = "cpu", layout: str | None = None,
-                 threads: int | None = None, score_mode: str = "mmpose"):
+                 threads: int | None = None, score_mode: str = "mmpose", precision: str | None = None):
         import importlib.util
 
         from kdpose.inference.decoding import decoder_from_params
@@ -191,6 +222,8 @@ class OnnxBackend:
         from kdpose.export.runtime import OrtRunner
 
         self.runner = OrtRunner(path, device=device, threads=threads, skeleton=layout)
+        self.precision = self.runner.precision  # the file's (metadata); refused at load when not runnable here
+        check_onnx_request(precision, self.precision, path)
         meta = self.runner.meta
         self.path = Path(path)
         self.device = device
@@ -232,15 +265,17 @@ class OnnxBackend:
 
 def load_backend(model: Any, weights: str | None = None, backend: str = "torch", device: str = "cpu",
                  layout: str | None = None, threads: int | None = None,
-                 input_size: Sequence[int] | None = None, score_mode: str = "mmpose") -> PoseBackend:
+                 input_size: Sequence[int] | None = None, score_mode: str = "mmpose",
+                 precision: str | None = None) -> PoseBackend:
     """Build a backend from a zoo name, an ``.onnx`` path or a ``PoseModel`` instance (``score_mode``: see
-    :mod:`kdpose.inference.decoding`)."""
+    :mod:`kdpose.inference.decoding`; ``precision``: see :class:`TorchBackend`; an ``.onnx`` file runs in its own
+    precision, so for one ``precision`` must be None, ``auto`` or the file's)."""
     if not isinstance(model, (str, os.PathLike)):
         if backend != "torch":
             raise ConfigError("a PoseModel instance runs with backend='torch'; export it to ONNX for onnxruntime")
         if weights is not None:
             raise ConfigError("weights= is for zoo names; load them into the PoseModel instance instead")
-        return TorchBackend(model, device, threads=threads, score_mode=score_mode)
+        return TorchBackend(model, device, threads=threads, score_mode=score_mode, precision=precision)
     if str(model).lower().endswith(".onnx"):
         if backend not in ("onnxruntime", "onnx", "torch"):
             raise ConfigError(f"unknown backend '{backend}' (use torch or onnxruntime)")
@@ -248,7 +283,8 @@ def load_backend(model: Any, weights: str | None = None, backend: str = "torch",
             raise ConfigError(f"{model}: an .onnx file carries its own weights; weights={weights} would be ignored "
                               "(export the model with those weights instead: kdpose export)")
         # an .onnx file always runs with onnxruntime, whatever the default backend says
-        return OnnxBackend(model, device=device, layout=layout, threads=threads, score_mode=score_mode)
+        return OnnxBackend(model, device=device, layout=layout, threads=threads, score_mode=score_mode,
+                           precision=precision)
     if backend not in ("torch", "onnxruntime", "onnx"):
         raise ConfigError(f"unknown backend '{backend}' (use torch or onnxruntime)")
     if backend != "torch":
@@ -267,7 +303,7 @@ def load_backend(model: Any, weights: str | None = None, backend: str = "torch",
         log.warning(msg)
         warnings.warn(msg, RuntimeWarning, stacklevel=3)
     return TorchBackend(load_model(str(model), weights=weights, **kwargs), device, threads=threads,
-                        score_mode=score_mode)
+                        score_mode=score_mode, precision=precision)
 
 
 def _weights_metadata_defaults(weights: Any) -> dict:
