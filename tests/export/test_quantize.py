@@ -85,7 +85,7 @@ def test_int8_default_is_static_calibrated_on_synthetic_crops(fp32_file, tmp_pat
     ops = {n.op_type for n in onnx.load(str(dst)).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops and not {"ConvInteger", "MatMulInteger"} & ops
     assert read_metadata(dst).precision == "int8" and OrtRunner(dst).precision == "int8"
-    assert "synthetic crops" in _props(dst)["kdpose.calibration"]
+    assert "rendered synthetic people" in _props(dst)["kdpose.calibration"]
     assert _props(dst)["kdpose.model"] == "tiny"                       # the fp32 file's metadata is kept
     with pytest.raises(ConfigError, match="unknown int8 mode 'fast'"):
         quantize_int8(fp32_file, tmp_path / "x.onnx", mode="fast")
@@ -106,7 +106,7 @@ def test_runner_refuses_precisions_it_cannot_execute(fp32_file, tmp_path):
     from kdpose.inference.backends import OnnxBackend
 
     bf16 = _with_precision(fp32_file, tmp_path / "m.bf16.onnx", "bf16")
-    with pytest.raises(CheckpointError, match=r"m.bf16.onnx: a bf16 model cannot run on CPUExecutionProvider: "
+    with pytest.raises(CheckpointError, match=r"m.bf16.onnx: precision bf16 cannot run on CPUExecutionProvider: "
                                               r"onnxruntime's CPU provider has no bf16 kernels"):
         OrtRunner(bf16)
     future = _with_precision(fp32_file, tmp_path / "m.int4.onnx", "int4")
@@ -116,7 +116,7 @@ def test_runner_refuses_precisions_it_cannot_execute(fp32_file, tmp_path):
     assert OrtRunner(old).precision == "int8"
     # an .onnx file runs in its own precision: asking for another one is a one-line error
     assert OnnxBackend(fp32_file, precision="auto").precision == "fp32"
-    with pytest.raises(ConfigError, match="holds a fp32 model and runs in that precision; precision='bf16'"):
+    with pytest.raises(ConfigError, match=r"exported in \(fp32\); precision='bf16' applies to PyTorch"):
         OnnxBackend(fp32_file, precision="bf16")
 
 
@@ -143,5 +143,5 @@ def test_runner_names_bf16_when_the_graph_itself_is_bf16(simcc_model, tmp_path):
                           input_names=["input"], output_names=["simcc_x", "simcc_y"])
     path = tmp_path / "graph.bf16.onnx"
     path.write_bytes(buf.getvalue())
-    with pytest.raises(CheckpointError, match="graph.bf16.onnx: a bf16 model cannot run on CPUExecutionProvider"):
+    with pytest.raises(CheckpointError, match="graph.bf16.onnx: precision bf16 cannot run on CPUExecutionProvider"):
         OrtRunner(path)

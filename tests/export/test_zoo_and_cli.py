@@ -136,10 +136,35 @@ def test_cli_static_int8_calibrated_on_synthetic_crops(tmp_path, capsys):
     rc = main(["export", "rtmpose-t", "--out", str(out), "--input-size", "64x64", "--no-check", "--int8",
                "--int8-calib", str(ann), "--calib-count", "4"])
     text = capsys.readouterr().out
-    assert rc == 0 and "static int8, calibrated on" in text
-    assert read_metadata(tmp_path / "t.int8.onnx").precision == "int8-static"
+    assert rc == 0 and "static int8, calibrated on 1 crops of " in text and "val.json" in text  # 1 person drawn
+    assert read_metadata(tmp_path / "t.int8.onnx").precision == "int8"
     assert main(["export", "rtmpose-t", "--out", str(out), "--int8-calib", str(ann)]) == 2
     assert "--int8-calib needs --int8" in capsys.readouterr().err
+
+
+def test_cli_int8_modes_and_the_accuracy_guard_line(tmp_path, capsys):
+    model = realistic_random_weights(create_model("rtmpose-t", input_size=SMALL).eval(), seed=3)
+    weights = save_weights(model, tmp_path / "w.safetensors")
+    out = tmp_path / "t.onnx"
+    base = ["export", "rtmpose-t", "--weights", str(weights), "--out", str(out), "--input-size", "64x64", "--no-check"]
+    assert main([*base, "--int8", "dynamic"]) == 0
+    text = capsys.readouterr().out
+    assert "dynamic int8: measures onnxruntime's ConvInteger path" in text
+    assert read_metadata(tmp_path / "t.int8-dynamic.onnx").precision == "int8-dynamic"
+    # static (default) + fp16, both guarded on rendered people: one guard line per variant, exit 0 or 1 by verdict
+    rc = main([*base, "--int8", "--fp16", "--calib-count", "4", "--val", "synthetic", "--val-count", "3"])
+    captured = capsys.readouterr()
+    assert "static int8, calibrated on 4 crops of rendered synthetic people" in captured.out
+    lines = [line for line in captured.out.splitlines() if "accuracy guard" in line]
+    assert [line.split(":")[0] for line in lines] == ["t.fp16.onnx", "t.int8.onnx"]
+    assert "accuracy guard int8 vs fp32: AP " in lines[1] and "mean keypoint shift" in lines[1]
+    assert rc == (1 if any(line.endswith("FAIL") for line in lines) else 0)
+    if rc:
+        assert "failed the accuracy guard" in captured.err
+    assert main([*base, "--val", "synthetic"]) == 2
+    assert "--val runs the accuracy guard of a quantised variant" in capsys.readouterr().err
+    assert main([*base, "--int8", "dynamic", "--int8-calib", "x.json"]) == 2
+    assert "--int8-calib calibrates static int8" in capsys.readouterr().err
 
 
 def test_cli_exports_the_person_detector(tmp_path, capsys):

@@ -14,13 +14,25 @@ to RGB before normalisation, the MMPose convention; mean/std are in the file's m
 output 'simcc_x', 'simcc_y' exactly like MMDeploy's end2end.onnx, so rtmlib and other RTMPose runners load them
 unchanged; heatmap models output 'heatmaps', the detector 'cls_logits', 'box_deltas'. After export the file is
 run with onnxruntime and compared with PyTorch (--no-check skips this). --fp16 / --int8 also write
-OUT.fp16.onnx / OUT.int8.onnx beside OUT.
+OUT.fp16.onnx / OUT.int8.onnx beside OUT; OUT itself stays fp32 (the file rtmlib runs).
+
+int8 is static (QDQ): activation ranges calibrated on person crops, rendered synthetic people unless --int8-calib
+gives a COCO-format file; onnxruntime runs it with its integer kernels (VNNI / AMX where the CPU has them).
+--int8 dynamic writes OUT.int8-dynamic.onnx instead (ranges computed per batch at run time: it measures
+onnxruntime's ConvInteger path, which is slower than fp32 on the CPUs measured; not a speed-up). Each variant
+states its precision in the metadata (kdpose.precision: fp16, int8, int8-dynamic).
+
+--val ANN_JSON (or --val synthetic) runs the accuracy guard after quantising and prints its line for each variant:
+AP drop (points) and mean keypoint shift (crop pixels) against the fp32 file on the val set's ground-truth boxes;
+it fails (exit 1, files kept) beyond 0.5 AP points or 1 px.
 
 Examples:
   kdpose export rtmpose-t --weights rtmpose-t.safetensors --out rtmpose-t.onnx
   kdpose export dwpose-l --weights dw-ll_ucoco.pth --layout coco_wholebody --input-size 288x384 --out dwpose-l.onnx
   kdpose export rtmpose-m --weights w.safetensors --out m.onnx --batch 1 --int8      # official batch-1 style
   kdpose export rtmpose-t --weights w.safetensors --out t.onnx --int8 --int8-calib val/person_keypoints_val.json
+  kdpose export rtmpose-m --weights w.safetensors --out m.onnx --int8 --val data/synth/person_keypoints_val.json
+  kdpose export rtmpose-m --weights w.safetensors --out m.onnx --int8 --val synthetic --val-count 64
   kdpose export rtmpose-m.body7_256x192 --out rtmpose-m.onnx      # pretrained tag (uses the cached download)
   kdpose export kdpose-det-tiny --weights det.safetensors --out det.onnx         # the person detector
 """
@@ -38,12 +50,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layout", help="keypoint layout (coco, coco_wholebody, hand, ...); default: the model's")
     parser.add_argument("--input-size", help="model input WxH, e.g. 192x256 (default: the layout's)")
     parser.add_argument("--fp16", action="store_true", help="also write OUT.fp16.onnx (float16, for GPUs)")
-    parser.add_argument("--int8", action="store_true", help="also write OUT.int8.onnx (dynamic int8 by default)")
+    parser.add_argument("--int8", nargs="?", const="static", choices=("static", "dynamic"),
+                        help="also write OUT.int8.onnx: static QDQ int8, calibrated on person crops (the default); "
+                             "'--int8 dynamic' writes OUT.int8-dynamic.onnx (slow ConvInteger path, for comparison)")
     parser.add_argument("--int8-calib", metavar="ANN_JSON",
-                        help="with --int8: static int8 calibrated on person crops of this COCO-format keypoint file "
-                             "(e.g. the synthetic val set); usually faster on CPUs than dynamic int8")
+                        help="with --int8: calibrate on person crops of this COCO-format keypoint file (default: "
+                             "rendered synthetic people)")
     parser.add_argument("--calib-images", help="image folder of --int8-calib (default: as the file says)")
     parser.add_argument("--calib-count", type=int, default=64, help="calibration crops (default 64)")
+    parser.add_argument("--val", metavar="ANN_JSON|synthetic",
+                        help="run the accuracy guard of the --int8 / --fp16 variants on this COCO-format val set "
+                             "(ground-truth boxes) or on rendered synthetic people, and print its line")
+    parser.add_argument("--val-images", help="image folder of --val (default: as the file says)")
+    parser.add_argument("--val-count", type=int, help="images of the val set to use (default: all of a file, 64 "
+                                                      "synthetic)")
     parser.add_argument("--no-check", action="store_true", help="skip the PyTorch vs onnxruntime parity check")
 
 
@@ -105,6 +125,12 @@ def run(args: argparse.Namespace) -> int:
     dynamic, batch = parse_batch(args.batch)
     if args.int8_calib and not args.int8:
         raise ConfigError("--int8-calib needs --int8")
+    if args.int8_calib and args.int8 == "dynamic":
+        raise ConfigError("--int8-calib calibrates static int8; dynamic int8 computes its ranges at run time")
+    if args.val and not (args.int8 or args.fp16):
+        raise ConfigError("--val runs the accuracy guard of a quantised variant: add --int8 and/or --fp16")
+    if args.val_count is not None and args.val_count < 1:
+        raise ConfigError(f"--val-count must be >= 1, got {args.val_count}")
     model = load_any_model(args.model, args.weights, args.layout, input_size)
     if args.weights is None and "." not in args.model:
         print(f"note: no --weights given: exporting randomly initialised {args.model}")
@@ -119,20 +145,66 @@ def run(args: argparse.Namespace) -> int:
         if not report.passed:
             print(f"kdpose: error: {out}: onnxruntime output differs from PyTorch beyond tolerance", file=sys.stderr)
             return 1
+    variants = []
     if args.fp16:
         from kdpose.export.quantize import quantize_fp16
 
         half = quantize_fp16(out, out.with_suffix(".fp16.onnx"))
+        variants.append(half)
         print(f"wrote {half} ({half.stat().st_size / 2**20:.1f} MiB, fp16 weights, float32 I/O)")
-    if args.int8:
+    if args.int8 == "dynamic":
         from kdpose.export.quantize import quantize_int8
 
-        calib = None
+        q = quantize_int8(out, out.with_suffix(".int8-dynamic.onnx"), mode="dynamic")
+        variants.append(q)
+        print(f"wrote {q} ({q.stat().st_size / 2**20:.1f} MiB, dynamic int8: measures onnxruntime's ConvInteger "
+              "path, slower than fp32 on most CPUs)")
+    elif args.int8:
+        from kdpose.export.quantize import quantize_int8
+
+        calib, source = None, None
         if args.int8_calib:
             calib = calibration_crops(model, args.int8_calib, args.calib_images, args.calib_count)
-        q = quantize_int8(out, out.with_suffix(".int8.onnx"), calibration=calib)
-        kind = "dynamic int8" if calib is None else f"static int8, calibrated on {len(calib)} crops"
-        print(f"wrote {q} ({q.stat().st_size / 2**20:.1f} MiB, {kind})")
+            source = f"{len(calib)} crops of {args.int8_calib}"
+        q = quantize_int8(out, out.with_suffix(".int8.onnx"), calibration=calib, calibration_count=args.calib_count,
+                          calibration_name=source)
+        variants.append(q)
+        print(f"wrote {q} ({q.stat().st_size / 2**20:.1f} MiB, static int8, calibrated on {_calibration_of(q)})")
+    if args.val:
+        return _run_guard(out, variants, model, args)
+    return 0
+
+
+def _calibration_of(path: Path) -> str:
+    """What the int8 file says it was calibrated on (its ``kdpose.calibration`` metadata)."""
+    import onnx
+
+    props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    return props.get("kdpose.calibration", "person crops")
+
+
+def _run_guard(fp32: Path, variants: list[Path], model, args: argparse.Namespace) -> int:
+    """Print the accuracy-guard line of each variant; 1 when one fails."""
+    from kdpose.errors import ConfigError
+    from kdpose.inference.guard import guard_onnx, load_val_set, synthetic_val_set
+
+    skeleton = getattr(model, "skeleton", None)
+    if skeleton is None or int(getattr(model, "in_channels", 3)) != 3:
+        raise ConfigError("--val measures RGB top-down pose models (keypoints); this model is not one")
+    if args.val == "synthetic":
+        val = synthetic_val_set(skeleton.name, num_images=args.val_count or 64)
+    else:
+        val = load_val_set(args.val, skeleton.name, args.val_images, args.val_count)
+    failed = []
+    for path in variants:
+        report = guard_onnx(fp32, path, val)
+        print(f"{path.name}: {report.line()}")
+        if not report.passed:
+            failed.append(path.name)
+    if failed:
+        print(f"kdpose: error: {', '.join(failed)}: failed the accuracy guard (files kept; AP drop <= 0.5 points and "
+              "mean keypoint shift <= 1 px are required)", file=sys.stderr)
+        return 1
     return 0
 
 

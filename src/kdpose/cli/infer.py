@@ -84,6 +84,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="for zoo names (.onnx files always use onnxruntime)")
     parser.add_argument("--threads", type=int, help="CPU threads of the pose model (torch default: half the CPUs, "
                                                     "1 to 4, or OMP_NUM_THREADS; onnxruntime: its default)")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16", "auto"),
+                        help="PyTorch models: fp32 (default), bf16 (CPUs with AMX / AVX512-BF16), fp16 (CUDA) or "
+                             "auto = the fastest whose accuracy guard passes (fp32 on CPUs without native bf16); "
+                             ".onnx files run in their own precision (export --int8 for int8)")
     parser.add_argument("--det-every", type=int, default=1, help="videos: run the detector every K frames, "
                                                                  "boxes from the previous poses in between")
     parser.add_argument("--no-track", action="store_true", help="videos: no track ids / smoothing")
@@ -196,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
     est = PoseEstimator(args.model, weights=args.weights, detector=detector, backend=args.backend,
                         device=args.device, layout=args.layout, flip_test=args.flip, bbox_thr=args.bbox_thr,
                         threads=args.threads, nms_thr=None if args.nms == "off" else 0.9,
-                        nms_caller_boxes=args.nms == "on", score_mode=args.score_mode)
+                        nms_caller_boxes=args.nms == "on", score_mode=args.score_mode, precision=args.precision)
     if source is None:
         source = FrameSource(sources, max_frames=args.max_frames)  # opens the video / camera last
     if est.detector is None:
@@ -256,7 +260,7 @@ def run(args: argparse.Namespace) -> int:
     writer.close()
     elapsed = max(time.perf_counter() - start, 1e-9)
     per_frame = 1000 / max(frames, 1)
-    line = (f"kdpose infer: {frames} frames, {people} people, {frames / elapsed:.1f} fps (detector "
+    line = (f"kdpose infer: {frames} frames, {people} people, {frames / elapsed:.1f} fps ({est.precision}; detector "
             f"{est.timings['detect_s'] * per_frame:.1f} ms/frame, pose {est.timings['pose_s'] * per_frame:.1f} "
             "ms/frame)")
     if tracker is not None and args.det_every > 1:

@@ -154,7 +154,7 @@ def calibration_set(input_size: tuple[int, int], mean: Sequence[float], std: Seq
     if len(batch.inputs) == 0:
         raise DataError(f"{val.name}: no person crops to calibrate on")
     picks = np.unique(np.linspace(0, len(batch.inputs) - 1, min(count, len(batch.inputs))).round().astype(int))
-    source = str(ann_file) if ann_file is not None else f"synthetic crops (seed {seed + 1000})"
+    source = str(ann_file) if ann_file is not None else f"rendered synthetic people (seed {seed + 1000})"
     return np.ascontiguousarray(batch.inputs[picks]), f"{len(picks)} crops of {source}"
 
 
@@ -257,3 +257,14 @@ def accuracy_guard(reference: Any, variant: Any, val: ValSet, precision: str = "
                        mean_shift_px=float(chosen.mean()), p99_shift_px=float(np.percentile(chosen, 99)),
                        max_shift_px=float(chosen.max()), num_people=len(kp_ref), max_ap_drop=max_ap_drop,
                        max_mean_shift=max_shift_px)
+
+
+def guard_onnx(fp32_path: str | os.PathLike, variant_path: str | os.PathLike, val: ValSet,
+               threads: int | None = None) -> GuardReport:
+    """:func:`accuracy_guard` of an exported variant (``kdpose export --int8`` / ``--fp16``) against its fp32 file,
+    both run with onnxruntime (the precision named in the report is the variant file's)."""
+    from kdpose.inference.backends import OnnxBackend
+
+    reference = OnnxBackend(fp32_path, layout=val.layout, threads=threads)
+    variant = OnnxBackend(variant_path, layout=val.layout, threads=threads)
+    return accuracy_guard(reference, variant, val, variant.precision)

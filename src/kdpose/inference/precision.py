@@ -54,7 +54,7 @@ def check_runnable(precision: str, provider: str, path: Any) -> None:
                               f"can run ({', '.join(FILE_PRECISIONS)}); it was written by a newer kdpose?")
     why = _NOT_RUNNABLE.get((precision, provider))
     if why is not None:
-        raise CheckpointError(f"{path}: a {precision} model cannot run on {provider}: {why}")
+        raise CheckpointError(f"{path}: precision {precision} cannot run on {provider}: {why}")
 
 
 def check_onnx_request(requested: str | None, precision: str, path: Any) -> None:
@@ -63,9 +63,9 @@ def check_onnx_request(requested: str | None, precision: str, path: Any) -> None
         return
     if requested not in TORCH_PRECISIONS:
         raise ConfigError(f"unknown precision '{requested}' (use {', '.join(TORCH_PRECISIONS)})")
-    raise ConfigError(f"{path}: the file holds a {precision} model and runs in that precision; precision="
-                      f"'{requested}' applies to PyTorch models (zoo names) -- export a {requested} file or run "
-                      "the zoo model")
+    raise ConfigError(f"{path}: an .onnx file runs in the precision it was exported in ({precision}); precision="
+                      f"'{requested}' applies to PyTorch models (zoo names): run the zoo model, or export that "
+                      "variant")
 
 
 def native_bf16_cpu() -> bool:
