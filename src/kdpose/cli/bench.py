@@ -13,7 +13,11 @@ EPILOG = """\
 Latency is one forward pass on a fixed batch (no pre/post-processing), median and 90th percentile after warm-up.
 GMACs are what papers call "GFLOPs" (MMPose/fvcore count multiply-accumulates); GFLOPs here = 2 x MACs
 (torch.utils.flop_counter). "% of matmul peak" compares the achieved FLOP rate with a float32 matmul measured on
-this machine with the same thread count. Zoo models are exported to a temporary ONNX file for onnxruntime;
+this machine with the same thread count; bf16 and int8 rows are compared with the bf16 (torch) and int8
+(onnxruntime MatMulInteger) matmul peaks instead. --precision fp32,bf16 times the PyTorch model in each precision
+(bf16 is fast only on CPUs with AMX / AVX512-BF16; emulated elsewhere). --int8 also times the static int8 (QDQ)
+ONNX file, calibrated on rendered synthetic people; --int8 dynamic the dynamic one (onnxruntime's slow ConvInteger
+path). Zoo models are exported to a temporary ONNX file for onnxruntime;
 an .onnx file as MODEL is benchmarked with onnxruntime only. --ap NAME=AP adds accuracy for the plot (AP vs
 GFLOPs, or vs latency with --plot-x latency, like the RTMPose paper's Figure 1).
 
@@ -21,6 +25,7 @@ Examples:
   kdpose bench rtmpose-t rtmpose-s rtmpose-m --batch 1,8 --threads 1,all
   kdpose bench rtmpose-m --backend onnxruntime --batch 1,8,32 --json bench.json
   kdpose bench rtmpose-l --layout coco_wholebody --int8
+  kdpose bench rtmpose-m --batch 8 --precision fp32,bf16 --int8 --threads 2
   kdpose bench rtmpose-t rtmpose-s --ap rtmpose-t=68.5 --ap rtmpose-s=72.2 --plot ap_vs_gflops.png
   kdpose bench model.onnx --batch 1 --threads 1
 """
@@ -36,7 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layout", help="keypoint layout for zoo names (default: each model's)")
     parser.add_argument("--input-size", help="WxH for zoo names (default: the layout's)")
     parser.add_argument("--weights", help="weights for a single zoo MODEL (latency does not depend on them)")
-    parser.add_argument("--int8", action="store_true", help="also time the dynamic-int8 ONNX (onnxruntime)")
+    parser.add_argument("--int8", nargs="?", const="static", choices=("static", "dynamic"),
+                        help="also time the int8 ONNX file: static QDQ (default) or 'dynamic'")
+    parser.add_argument("--precision", default="fp32",
+                        help="comma list of PyTorch precisions: fp32, bf16, fp16 (CUDA only) (default fp32)")
     parser.add_argument("--warmup", type=int, default=5, help="untimed runs first (default 5)")
     parser.add_argument("--iters", type=int, default=30, help="timed runs (default 30)")
     parser.add_argument("--ap", action="append", default=[], metavar="MODEL=AP", help="accuracy for the plot")
@@ -94,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
     from kdpose.export.bench import BenchRow, format_table, matmul_peak_gflops, plot_accuracy
 
     backends = _csv(args.backend, "backend", ("torch", "onnxruntime"))
+    precisions = _csv(args.precision, "precision", ("fp32", "bf16", "fp16"))
     batches = _positive_ints(args.batch, "batch")
     threads_list = _positive_ints(args.threads, "threads", allow_all=True)
     input_size = parse_size(args.input_size)
@@ -109,16 +118,20 @@ def run(args: argparse.Namespace) -> int:
     rows: list[BenchRow] = []
     with tempfile.TemporaryDirectory(prefix="kdpose-bench-") as tmp:
         for name in args.models:
-            rows += _bench_one(name, args, backends, batches, threads_list, input_size, Path(tmp))
+            rows += _bench_one(name, args, backends, batches, threads_list, input_size, Path(tmp), precisions)
     peaks = {t: matmul_peak_gflops(t) for t in threads_list}
-    print(format_table(rows, peaks))
+    other_peaks = _precision_peaks(rows)
+    print(format_table(rows, peaks, other_peaks))
     print("matmul peak (float32, torch): " + ", ".join(
         f"{'all' if t is None else t} thread(s) {p:.1f} GFLOP/s" for t, p in peaks.items()))
+    for precision, peak in other_peaks.items():
+        print(f"matmul peak ({precision}, {_PEAK_KIND[precision]}): 1 thread {peak:.1f} G(FL)OP/s")
     if args.json:
         from kdpose.utils.io import write_json
 
         write_json(args.json, {"rows": [r.as_dict() for r in rows],
                                "matmul_peak_gflops": {str(t or "all"): p for t, p in peaks.items()},
+                               "precision_peaks_1_thread": other_peaks,
                                "cpu_count": os.cpu_count()}, indent=1)
         print(f"wrote {args.json}")
     if args.plot:
@@ -128,6 +141,17 @@ def run(args: argparse.Namespace) -> int:
         plot_accuracy(points, args.plot, x="latency_ms" if args.plot_x == "latency" else args.plot_x)
         print(f"wrote {args.plot}")
     return 0
+
+
+_PEAK_KIND = {"bf16": "torch-bf16", "int8": "ort-int8"}
+
+
+def _precision_peaks(rows: list) -> dict[str, float]:
+    """1-thread matmul peaks of the low precisions the rows use (bf16: torch, int8: onnxruntime)."""
+    from kdpose.export.peaks import gemm_peak
+
+    used = {r.extra.get("precision") for r in rows} & set(_PEAK_KIND)
+    return {p: gemm_peak(_PEAK_KIND[p], threads=1, n=512 if p == "bf16" else 1024) for p in sorted(used)}
 
 
 def _require_extras(args: argparse.Namespace, backends: list[str]) -> None:
@@ -142,9 +166,10 @@ def _require_extras(args: argparse.Namespace, backends: list[str]) -> None:
             require_extra(module, "kdpose bench on onnxruntime", other)
 
 
-def _bench_one(name, args, backends, batches, threads_list, input_size, tmp: Path) -> list:
+def _bench_one(name, args, backends, batches, threads_list, input_size, tmp: Path, precisions=("fp32",)) -> list:
     from kdpose.export.bench import BenchRow, bench_onnx, bench_torch
     from kdpose.export.runtime import OrtRunner
+    from kdpose.inference.precision import PrecisionModel, resolve_precision
 
     rows = []
     if name.endswith(".onnx"):
@@ -168,21 +193,29 @@ def _bench_one(name, args, backends, batches, threads_list, input_size, tmp: Pat
 
         if "onnxruntime" not in onnx_files:
             onnx_files["onnxruntime"] = Path(name)
-        onnx_files["onnxruntime-int8"] = quantize_int8(onnx_files["onnxruntime"], tmp / f"{Path(name).stem}.int8.onnx")
+        label_int8 = "onnxruntime-int8" if args.int8 == "static" else "onnxruntime-int8-dynamic"
+        onnx_files[label_int8] = quantize_int8(onnx_files["onnxruntime"], tmp / f"{Path(name).stem}.{args.int8}.onnx",
+                                               mode=args.int8)
     common = dict(params_m=params_m, gflops=compute.gflops if compute else None,
                   gmacs=compute.gmacs if compute else None)
+    nets = {}
+    if model is not None and "torch" in backends:
+        for requested in precisions:
+            precision = resolve_precision(requested, "cpu")[0]  # fp16 on the CPU: a one-line error
+            nets[precision] = model if precision == "fp32" else PrecisionModel(model, precision)
     for threads in threads_list:
-        if model is not None and "torch" in backends:
+        for precision, net in nets.items():
             for batch in batches:
-                lat = bench_torch(model, batch, threads, args.warmup, args.iters)
-                rows.append(BenchRow(label, "torch", batch, threads, lat.median_ms, lat.p90_ms, cpu_ms=lat.cpu_ms,
+                lat = bench_torch(net, batch, threads, args.warmup, args.iters)
+                rows.append(BenchRow(label, "torch" if precision == "fp32" else f"torch-{precision}", batch, threads,
+                                     lat.median_ms, lat.p90_ms, cpu_ms=lat.cpu_ms, extra={"precision": precision},
                                      **common))
         for backend, path in onnx_files.items():
             runner = OrtRunner(path, threads=threads)
             for batch in batches:
                 lat = bench_onnx(runner, batch, args.warmup, args.iters)
                 rows.append(BenchRow(label, backend, batch, threads, lat.median_ms, lat.p90_ms, cpu_ms=lat.cpu_ms,
-                                     **common))
+                                     extra={"precision": runner.precision}, **common))
     return rows
 
 

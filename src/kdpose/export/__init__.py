@@ -1,5 +1,6 @@
-"""Deployment: ONNX export with metadata (``onnx``), the onnxruntime runner (``runtime``), fp16 / int8
-quantisation (``quantize``) and size / FLOPs / latency measurement (``flops``, ``bench``).
+"""Deployment: ONNX export with metadata (``onnx``), the onnxruntime runner (``runtime``), int8 / fp16
+quantisation (``quantize``) and size / FLOPs / latency / per-precision matmul-peak measurement (``flops``,
+``bench``, ``peaks``).
 
 Names are imported lazily: ``kdpose.export.runtime`` must stay usable without importing torch."""
 from __future__ import annotations
@@ -15,6 +16,7 @@ _LAZY = {
     "OrtRunner": "kdpose.export.runtime",
     "quantize_fp16": "kdpose.export.quantize",
     "quantize_int8": "kdpose.export.quantize",
+    "gemm_peak": "kdpose.export.peaks",
     "count_flops": "kdpose.export.flops",
     "count_params": "kdpose.export.flops",
 }

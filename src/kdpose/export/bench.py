@@ -203,9 +203,12 @@ def bench_onnx(runner, batch: int, warmup: int = 5, iters: int = 30, max_seconds
     return time_fn(lambda: runner.run(x), warmup, iters, max_seconds)
 
 
-def format_table(rows: Sequence[BenchRow], peak_gflops: dict[int | None, float] | None = None) -> str:
+def format_table(rows: Sequence[BenchRow], peak_gflops: dict[int | None, float] | None = None,
+                 precision_peaks: dict[str, float] | None = None) -> str:
     """A Markdown table of ``rows``. With ``peak_gflops`` ({threads: GFLOP/s}, must include 1) the per-core
-    FLOP rate (CPU time) is given as a percentage of the single-thread matmul peak."""
+    FLOP rate (CPU time) is given as a percentage of the single-thread matmul peak; a row whose ``extra`` names a
+    ``precision`` found in ``precision_peaks`` ({precision: 1-thread G(FL)OP/s}, e.g. bf16, int8) is compared
+    with that precision's peak instead."""
     head = ["model", "params (M)", "GMACs", "GFLOPs", "backend", "threads", "batch", "median ms", "p90 ms",
             "CPU ms", "ms / image", "GFLOP/s", "GFLOP/s per core"]
     if peak_gflops and peak_gflops.get(1):
@@ -217,7 +220,8 @@ def format_table(rows: Sequence[BenchRow], peak_gflops: dict[int | None, float] 
                  "all" if r.threads is None else str(r.threads), str(r.batch), _f(r.median_ms, 2), _f(r.p90_ms, 2),
                  _f(r.cpu_ms, 2), _f(r.per_image_ms, 2), _f(r.achieved_gflops_s, 1), _f(core, 1)]
         if len(cells) < len(head):
-            cells.append(_f(100 * core / peak_gflops[1], 1) if core is not None else "-")
+            peak = (precision_peaks or {}).get(r.extra.get("precision", "fp32")) or peak_gflops[1]
+            cells.append(_f(100 * core / peak, 1) if core is not None else "-")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -1,0 +1,40 @@
+"""Per-precision GEMM peaks and ``kdpose bench --precision / --int8`` (#27)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+from kdpose.cli.main import main  # noqa: E402
+from kdpose.errors import ConfigError  # noqa: E402
+from kdpose.export.peaks import PEAK_KINDS, cpu_report, gemm_peak  # noqa: E402
+
+
+@pytest.mark.parametrize("kind", PEAK_KINDS)
+def test_gemm_peaks_run_for_every_kind(kind):
+    assert gemm_peak(kind, threads=1, n=32, repeats=1) > 0
+
+
+def test_gemm_peak_bad_arguments_and_cpu_report():
+    with pytest.raises(ConfigError, match="unknown GEMM peak 'ort-fp8'"):
+        gemm_peak("ort-fp8")
+    report = cpu_report()
+    assert set(report["flags"]) >= {"avx2", "amx_bf16", "amx_int8", "avx512_bf16"}
+    assert report["native_bf16"] == (report["flags"]["amx_bf16"] or report["flags"]["avx512_bf16"])
+
+
+def test_bench_precision_rows_and_peaks(tmp_path, capsys):
+    out = tmp_path / "b.json"
+    rc = main(["bench", "rtmpose-t", "--input-size", "64x64", "--batch", "1", "--threads", "1", "--warmup", "0",
+               "--iters", "1", "--precision", "fp32,bf16", "--int8", "dynamic", "--json", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    data = json.loads(out.read_text())
+    backends = {r["backend"]: r["extra"]["precision"] for r in data["rows"]}
+    assert backends == {"torch": "fp32", "torch-bf16": "bf16", "onnxruntime": "fp32",
+                        "onnxruntime-int8-dynamic": "int8-dynamic"}
+    assert set(data["precision_peaks_1_thread"]) == {"bf16"} and "matmul peak (bf16, torch-bf16)" in text
+    assert main(["bench", "rtmpose-t", "--precision", "fp8"]) == 2
+    assert "--precision: unknown value(s) fp8" in capsys.readouterr().err
