@@ -133,7 +133,7 @@ def run_benchmark(args) -> dict:
             w, h = size
             calib = torch.randn(16, 3, h, w, generator=torch.Generator().manual_seed(2)).numpy()
             files = {"fp32": fp32, "fp16": quantize_fp16(fp32, Path(tmp) / f"{name}.fp16.onnx"),
-                     "int8": quantize_int8(fp32, Path(tmp) / f"{name}.int8.onnx"),
+                     "int8": quantize_int8(fp32, Path(tmp) / f"{name}.int8.onnx", mode="dynamic"),
                      "int8-static": quantize_int8(fp32, Path(tmp) / f"{name}.int8s.onnx", calibration=calib)}
             result["sizes_mib"][label] = {k: round(v.stat().st_size / 2**20, 2) for k, v in files.items()}
             result["sizes_mib"][label]["export_s"] = round(export_s, 2)
@@ -223,7 +223,7 @@ def run_accuracy(args) -> dict:
         fp32 = export_onnx(model, Path(tmp) / "m.onnx")
         calib = np.stack([np.asarray(val_set[i].inputs) for i in range(min(32, len(val_set)))])
         files = {"onnx-fp32": fp32, "onnx-fp16": quantize_fp16(fp32, Path(tmp) / "m.fp16.onnx"),
-                 "onnx-int8": quantize_int8(fp32, Path(tmp) / "m.int8.onnx"),
+                 "onnx-int8": quantize_int8(fp32, Path(tmp) / "m.int8.onnx", mode="dynamic"),
                  "onnx-int8-static": quantize_int8(fp32, Path(tmp) / "m.int8s.onnx", calibration=calib)}
         out["torch"] = evaluator(model, torch.device("cpu"))
         crops = torch.stack([torch.as_tensor(val_set[i].inputs) for i in range(min(256, len(val_set)))])

@@ -86,7 +86,7 @@ def export_model(tmp: Path) -> tuple[Path, Path | None]:
     try:
         from kdpose.export.quantize import quantize_int8
 
-        int8 = quantize_int8(fp32, tmp / "rtmpose-t.int8.onnx")
+        int8 = quantize_int8(fp32, tmp / "rtmpose-t.int8.onnx", mode="dynamic")  # what the int8 rows measured
     except Exception as exc:  # quantisation is optional for this benchmark
         print(f"(int8 copy skipped: {exc})", file=sys.stderr)
         int8 = None
