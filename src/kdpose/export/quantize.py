@@ -3,8 +3,8 @@
 All keep float32 inputs and outputs and the kdpose metadata, with ``kdpose.precision`` set to the variant's
 (``kdpose.inference.precision``), so a runner uses them exactly like the fp32 file and refuses those it cannot run.
 
-* **int8** (:func:`quantize_int8`, the default ``mode="static"``): QDQ format, int8 weights (one scale per output
-  channel) and uint8 activations whose ranges are calibrated on person crops -- rendered synthetic people by
+* **int8** (:func:`quantize_int8`, the default ``mode="static"``): QDQ format, int8 convolution weights (one scale
+  per output channel) and uint8 activations whose ranges are calibrated on person crops -- rendered synthetic people by
   default (:func:`kdpose.inference.guard.calibration_set`), or crops of a COCO-format file. onnxruntime runs it
   with its integer GEMM kernels (VNNI / AMX-int8 where the CPU has them); on CPUs it is the fast int8 path.
 * **int8-dynamic** (``mode="dynamic"``): int8 weights, activation ranges computed per batch at run time
@@ -73,7 +73,7 @@ INT8_MODES = ("static", "dynamic")
 
 def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, calibration: np.ndarray | None = None,
                   mode: str = "static", per_channel: bool = True,
-                  op_types: tuple[str, ...] = ("Conv", "MatMul", "Gemm"), calibration_count: int = 64,
+                  op_types: tuple[str, ...] | None = None, calibration_count: int = 64,
                   calibration_name: str | None = None, reduce_range: bool = False) -> Path:
     """int8 quantisation of ``src`` into ``dst`` with ``onnxruntime.quantization``.
 
@@ -83,7 +83,10 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, calibration: n
         calibration: static mode: (N, C, H, W) float32 normalised person crops. None renders
             ``calibration_count`` synthetic person crops with the file's input size and normalisation.
         per_channel: one weight scale per output channel (much smaller error for conv weights).
-        op_types: op types to quantise; ``("MatMul", "Gemm")`` leaves the convolutions in float32.
+        op_types: op types to quantise. Default: static ``("Conv",)``, dynamic ``("Conv", "MatMul", "Gemm")``.
+            Static int8 leaves the matrix products of the head (RTMCC's gated attention unit and SimCC classifiers,
+            a few % of the FLOPs) in float32: quantised, they moved the keypoints of the shipped demo teacher by
+            2.3 crop px on average (guard limit 1 px), convolutions alone by 0.52 px (BENCHMARKS.md, issue 27).
         calibration_name: where the crops come from, recorded in the metadata (``kdpose.calibration``).
         reduce_range: 7-bit weights (for CPUs without VNNI whose u8 x s8 kernels can saturate; try it when the
             accuracy guard fails there).
@@ -94,6 +97,8 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, calibration: n
 
     if mode not in INT8_MODES:
         raise ConfigError(f"unknown int8 mode '{mode}' (use {' or '.join(INT8_MODES)})")
+    if op_types is None:
+        op_types = ("Conv",) if mode == "static" else ("Conv", "MatMul", "Gemm")
     src, dst = Path(src), Path(dst)
     proto = _load(src)
     props = {p.key: p.value for p in proto.metadata_props}
