@@ -64,8 +64,9 @@ print(json.dumps({"tile_state_before": before, "tile_state_after": tile_permitte
 _ONEDNN_PROBE = """
 import json, torch
 from kdpose.export.peaks import gemm_peak
-x = torch.randn(8, 64, 64, 48).bfloat16(); w = torch.randn(64, 64, 3, 3).bfloat16()
-torch.nn.functional.conv2d(x, w)
+x = torch.randn(8, 64, 64, 48); w = torch.randn(64, 64, 3, 3)
+torch.nn.functional.conv2d(x, w)  # fp32: oneDNN starts and prints the ISA it dispatches to
+torch.nn.functional.conv2d(x.bfloat16(), w.bfloat16())
 a = torch.randn(512, 512).bfloat16(); a @ a
 print("RESULT " + json.dumps({"bf16_gflops": gemm_peak("torch-bf16", threads=%s, n=%d, repeats=3)}))
 """
