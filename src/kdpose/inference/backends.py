@@ -129,8 +129,11 @@ class TorchBackend:
         self.decoder = None if score_mode == "mmpose" else decoder_from_params(self.codec.params(), self.input_size,
                                                                                score_mode)
         self.net = self.model
+        self._guarded: dict[str, Any] = {}  # precision -> its network, built while ``auto`` ran the guard
         self.precision, self.precision_reason = resolve_precision(precision, self.device, guard=self._guard)
-        self.net = self.model if self.precision == "fp32" else PrecisionModel(self.model, self.precision)
+        self.net = self._guarded.get(self.precision) or (
+            self.model if self.precision == "fp32" else PrecisionModel(self.model, self.precision))
+        self._guarded = {}
 
     def with_precision(self, precision: str) -> "TorchBackend":
         """The same model and settings run in another precision (a shallow copy sharing the fp32 model)."""
@@ -148,7 +151,9 @@ class TorchBackend:
         except ConfigError as exc:  # a layout the generator cannot render
             log.info("kdpose: precision auto: no accuracy guard for %s (%s): fp32", self.skeleton.name, exc)
             return False
-        report = accuracy_guard(self.with_precision("fp32"), self.with_precision(precision), val, precision)
+        variant = self.with_precision(precision)
+        self._guarded[precision] = variant.net
+        report = accuracy_guard(self.with_precision("fp32"), variant, val, precision)
         log.info("kdpose: precision auto: %s", report.line())
         return report.passed
 
