@@ -242,7 +242,7 @@ def test_sdpose_reg_trains_with_rle_on_every_cycle():
 
 
 def test_engine_builds_the_task_without_a_teacher():
-    from kdpose.engine.build import build_task
+    from kdpose.tasks import build_task
     from kdpose.engine.config import DistillCfg, ModelCfg, RecipeCfg
 
     cfg = RecipeCfg(model=ModelCfg(name="sdpose-mini-s-v1", input_size=(48, 64)),
@@ -301,7 +301,7 @@ def test_benchmark_rows_are_valid_recipes():
     # every row of the driver is a recipe + --set overrides that the strict loader accepts and the engine builds
     from pathlib import Path
 
-    from kdpose.engine.build import build_model, build_task
+    from kdpose.tasks import build_model, build_task
     from kdpose.engine.config import load_recipe
 
     run = _driver()
@@ -336,11 +336,11 @@ def test_trainer_checkpoint_without_ema_loads_the_deployed_model(tmp_path):
 def test_coco_recipes_build(variant, cycles):
     from pathlib import Path
 
-    from kdpose.engine.build import build_model, build_task
+    from kdpose.tasks import build_model, build_task
     from kdpose.engine.config import load_recipe
 
     path = Path(__file__).resolve().parents[2] / "configs" / f"sdpose_{variant}_coco-256x192.yaml"
-    cfg = load_recipe(path, ["model.input_size=[48, 64]"])
+    cfg = load_recipe(path, ["model.input_size=[48, 64]", "model.init_weights="])  # SDPose-B: no ImageNet download
     assert cfg.distill.method == "sdpose" and not cfg.distill.teacher and cfg.optim.weight_decay == 0.0
     task = build_task(cfg, build_model(cfg.model))
     assert task.cycles == cycles and task.pairs == consecutive_pairs(cycles)
@@ -354,7 +354,7 @@ def test_cpu_benchmark_rows_share_runs_and_build():
     # Table 6's 2-cycle run (deployed with 1 cycle there, 2 here); the L_vt rows are n/a (RTMCC has no visual tokens)
     from pathlib import Path
 
-    from kdpose.engine.build import build_model, build_task
+    from kdpose.tasks import build_model, build_task
     from kdpose.engine.config import load_recipe
 
     run = _driver()
@@ -381,7 +381,7 @@ def test_cpu_token_table_rows_switch_visual_token_losses():
     # Table 5t: the token model (sdpose-cspnext-t) with visual tokens; the paper's token weights (5e-6)
     from pathlib import Path
 
-    from kdpose.engine.build import build_model, build_task
+    from kdpose.tasks import build_model, build_task
     from kdpose.engine.config import load_recipe
 
     run = _driver()
