@@ -6,7 +6,7 @@ Speed: parameters, PyTorch and onnxruntime latency of one image (letterbox + net
 Eval: COCO bbox AP of trained weights on more synthetic val scenes than a recipe validates on during training
 (640x480, generator defaults, up to ``--max-people``), at one or more input sizes.
 
-Curve: train a detector recipe (``train_detector``, the code behind ``kdpose train configs/detector_*.yaml``) with
+Curve: train a detector recipe (``kdpose.tasks.train``, the code behind ``kdpose train configs/detector_*.yaml``) with
 ``--set`` overrides and print its validation curve (COCO bbox AP of the synthetic val scenes) from ``log.jsonl``.
 
 Examples:
@@ -35,7 +35,7 @@ def bench_speed(sizes: list[str], inputs: list[int], threads: int, repeats: int)
     import torch
 
     from kdpose.detection import PersonDetector
-    from kdpose.detection.model import PersonDetectorModel
+    from kdpose.models.person_detector import PersonDetectorModel
     from kdpose.export import export_onnx
 
     torch.set_num_threads(threads)
@@ -66,13 +66,13 @@ def bench_curve(recipe: str, work_dir: str, overrides: list[str]) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     from learning_curve import read_curve
 
-    from kdpose.detection.training import train_detector
     from kdpose.engine.config import load_recipe
+    from kdpose.tasks import train
 
     cfg = load_recipe(recipe, overrides)
     cfg.work_dir = work_dir
     t0 = time.perf_counter()
-    train_detector(cfg, work_dir)
+    train(cfg, work_dir)
     minutes = (time.perf_counter() - t0) / 60
     val, train = read_curve(Path(work_dir), "AP")
     print(f"recipe {recipe} {' '.join('--set ' + o for o in overrides)}: {minutes:.1f} min")

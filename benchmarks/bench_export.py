@@ -200,7 +200,8 @@ class _OnnxAsModule(torch.nn.Module):
 
 def run_accuracy(args) -> dict:
     from kdpose.data import TopDownDataset, collate_topdown
-    from kdpose.engine.build import build_model, load_samples
+    from kdpose.tasks import build_model
+    from kdpose.tasks.topdown import load_samples
     from kdpose.engine.config import load_recipe
     from kdpose.engine.validate import PoseEvaluator
     from kdpose.models import load_weights

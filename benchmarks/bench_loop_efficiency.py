@@ -29,7 +29,8 @@ SETTINGS = {"train": "configs/rtmpose-t_synth-body.yaml", "distill": "configs/dw
 
 def measure(name: str, args: argparse.Namespace, cache_dir: str, work_root: Path) -> dict:
     from kdpose.data import collate_topdown
-    from kdpose.engine.build import build_datasets, build_model, build_task
+    from kdpose.tasks import build_model, build_task
+    from kdpose.tasks.topdown import build_datasets
     from kdpose.engine.config import load_recipe
     from kdpose.engine.precision import autocast
     from kdpose.engine.trainer import Trainer, seed_everything

@@ -24,10 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def measure(model: str, args: argparse.Namespace, cache_dir: str) -> dict:
-    from kdpose.data import collate_topdown
-    from kdpose.engine.build import build_datasets, build_model, build_task
     from kdpose.engine.config import load_recipe
-    from kdpose.engine.trainer import Trainer, seed_everything
+    from kdpose.tasks import train
 
     w, h = args.input
     cfg = load_recipe(REPO / "configs" / "rtmpose-t_synth-body.yaml", [
@@ -35,13 +33,9 @@ def measure(model: str, args: argparse.Namespace, cache_dir: str) -> dict:
         f"data.workers={args.workers}", f"data.cache_dir={cache_dir}", f"data.train.synthetic_images={args.images}",
         "eval.interval=0", "train.max_epochs=1", f"train.epoch_iters={args.warmup + args.iters}",
         f"train.log_interval={max(1, args.warmup)}", "train.device=cpu", "train.checkpoint_interval_iters=0"])
-    seed_everything(0)
-    net = build_model(cfg.model)
-    train_set, _, _ = build_datasets(cfg, net)
     with tempfile.TemporaryDirectory() as work:
-        trainer = Trainer(cfg, build_task(cfg, net), train_set, collate_topdown, work)
         t0 = time.perf_counter()
-        trainer.fit()
+        train(cfg, work)
         wall = time.perf_counter() - t0
         records = [json.loads(line) for line in (Path(work) / "log.jsonl").read_text().splitlines()]
     measured = [r for r in records if r["kind"] == "train" and r["iter"] > args.warmup]

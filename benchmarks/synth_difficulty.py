@@ -63,7 +63,7 @@ def val_records(work: Path) -> list[dict]:
 
 def val_split(work: Path):
     """(recipe, absolute annotation path) of the synthetic val split a run validated on (not rendered here)."""
-    from kdpose.engine.build import synthetic_split_paths
+    from kdpose.tasks.synthetic import synthetic_split_paths
     from kdpose.engine.config import load_recipe
 
     recipe = load_recipe(work / "config.yaml")

@@ -34,9 +34,9 @@ def test_eval_out_under_a_file(tmp_path, capsys):
 
 
 def test_train_work_dir_naming_a_file(tmp_path, capsys, monkeypatch):
-    import kdpose.engine.build as build
+    import kdpose.tasks as tasks
 
-    monkeypatch.setattr(build, "train", lambda *a, **k: pytest.fail("training started"))
+    monkeypatch.setattr(tasks, "train", lambda *a, **k: pytest.fail("training started"))
     (tmp_path / "run").write_text("not a folder")
     assert main(["train", RECIPE, "--work-dir", str(tmp_path / "run")]) == 2
     assert f"{tmp_path / 'run'}: the work dir is a file" in _one_error_line(capsys)

@@ -99,7 +99,7 @@ def deployed_metrics(work: Path, cycles: int) -> dict[str, float | None]:
         return {"ap": None, "pck": None}
     import torch
 
-    from kdpose.engine.build import build_datasets, build_evaluator
+    from kdpose.tasks.topdown import build_datasets, build_evaluator
 
     torch.set_num_threads(1)
     model, cfg = _load_deployed(work, cycles)

@@ -4,7 +4,7 @@ import torch
 from kdpose.detection.boxes import PointBoxCoder, grid_points
 from kdpose.detection.data import SceneDetectionDataset, collate_detection
 from kdpose.detection.loss import DetectionLoss, assign
-from kdpose.detection.model import DetOutput
+from kdpose.models.person_detector import DetOutput
 
 
 def test_assignment_levels_tiny_people_and_ties():

@@ -8,7 +8,7 @@ import torch
 
 import kdpose
 from kdpose.detection import PersonDetector
-from kdpose.detection.model import PersonDetectorModel
+from kdpose.models.person_detector import PersonDetectorModel
 from kdpose.errors import CheckpointError, DataError
 from kdpose.inference.detectors import DETECTORS, resolve_detector
 from kdpose.inference.sources import read_image

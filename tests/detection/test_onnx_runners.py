@@ -79,7 +79,7 @@ def test_letterbox_is_top_left_and_inverts():
 def test_builtin_export_runs_like_pytorch(tmp_path):
     import torch
 
-    from kdpose.detection.model import PersonDetectorModel
+    from kdpose.models.person_detector import PersonDetectorModel
     from kdpose.export import check_parity, export_onnx, read_metadata
 
     torch.manual_seed(0)

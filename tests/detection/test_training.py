@@ -9,8 +9,8 @@ from kdpose.data.synth import SynthConfig
 from kdpose.detection import PersonDetector
 from kdpose.detection.data import SceneDetectionDataset, collate_detection, render_eval_set
 from kdpose.detection.evaluate import DetectionEvaluator
-from kdpose.detection.model import PersonDetectorModel
-from kdpose.detection.training import DetectionTask
+from kdpose.models.person_detector import PersonDetectorModel
+from kdpose.tasks.detection import DetectionTask
 from kdpose.engine.config import DataCfg, EvalCfg, ModelCfg, OptimCfg, RecipeCfg, ScheduleCfg, TrainCfg
 from kdpose.engine.trainer import Trainer
 
@@ -64,8 +64,8 @@ def test_short_training_lowers_loss_and_finds_people(tmp_path):
 
 
 def test_kdpose_train_runs_a_detector_recipe(tmp_path):
-    """``kdpose train configs/detector_nano.yaml`` goes through the detector glue (a 2-iteration run)."""
-    from kdpose.engine.build import train
+    """``kdpose train configs/detector_nano.yaml`` goes through the detection task (a 2-iteration run)."""
+    from kdpose.tasks import train
     from kdpose.engine.config import load_recipe
 
     cfg = load_recipe(Path(__file__).resolve().parents[2] / "configs" / "detector_nano.yaml", [
@@ -84,10 +84,10 @@ def test_detector_recipe_starts_from_a_pose_backbone(tmp_path):
     tensor for tensor and leave the neck and head as initialised; a size mismatch is a clear CheckpointError."""
     import pytest
 
-    from kdpose.detection.training import build_detector_training
     from kdpose.engine.config import load_recipe
     from kdpose.errors import CheckpointError
     from kdpose.models import create_model, save_weights
+    from kdpose.tasks import TASKS
 
     torch.manual_seed(3)
     pose = create_model("cspnext-t-udp", layout="coco", input_size=(64, 96))
@@ -95,6 +95,11 @@ def test_detector_recipe_starts_from_a_pose_backbone(tmp_path):
     root = Path(__file__).resolve().parents[2] / "configs"
     small = ["model.input_size=[64,64]", "data.train.synthetic_images=2", "data.val.synthetic_images=0",
              f"model.init_weights={weights}", "model.init_prefix=backbone."]
+
+    def build_detector_training(cfg):
+        parts = TASKS.get("detection").build(cfg, tmp_path)
+        return parts.model, parts.task, parts.train_set, parts.evaluator
+
     torch.manual_seed(4)
     model, *_ = build_detector_training(load_recipe(root / "detector_tiny.yaml", small))
     torch.manual_seed(4)

@@ -276,7 +276,7 @@ def test_distilled_students_load_into_plain_rtmpose(tmp_path):
 
 
 def test_recipe_builds_dwpose_task_through_the_engine(tmp_path):
-    from kdpose.engine.build import build_model, build_task
+    from kdpose.tasks import build_model, build_task
     from kdpose.engine.config import DistillCfg, ModelCfg, RecipeCfg
 
     teacher = _model("rtmpose-s", 1)

@@ -94,7 +94,8 @@ def test_cli_rejects_a_broken_recipe_before_training(tmp_path, capsys):
 
 
 def test_unknown_augmentation_fails_before_any_data_is_rendered(tmp_path):
-    from kdpose.engine.build import build_datasets, build_model
+    from kdpose.tasks import build_model
+    from kdpose.tasks.topdown import build_datasets
 
     cfg = load_recipe(Path(__file__).resolve().parents[2] / "configs" / "rtmpose-t_synth-body.yaml",
                       ["data.augment=heavy", "model.init_weights=", f"data.cache_dir={tmp_path}"])

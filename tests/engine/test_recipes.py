@@ -11,10 +11,11 @@ import torch
 import yaml
 
 from kdpose.cli.main import main
-from kdpose.engine.build import build_model, build_task, load_samples
 from kdpose.engine.config import DataCfg, SplitCfg, load_recipe
 from kdpose.errors import DataError
 from kdpose.models import PRETRAINED
+from kdpose.tasks import build_model, build_task
+from kdpose.tasks.topdown import load_samples
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from kdpose.engine.build import build_datasets, build_evaluator, build_model, train
 from kdpose.engine.config import load_recipe
+from kdpose.tasks import build_model, train
+from kdpose.tasks.topdown import build_datasets, build_evaluator
 
 RECIPE = Path(__file__).resolve().parents[2] / "configs" / "rtmpose-t_synth-body.yaml"
 
@@ -89,7 +90,7 @@ def test_synthetic_recipe_trains_validates_and_resumes(tmp_path):
 
 def test_synthetic_settings_reach_the_generator_and_the_cache_key(tmp_path):
     from kdpose.data.synth import SynthConfig
-    from kdpose.engine.build import resolve_split, synthetic_config
+    from kdpose.tasks.synthetic import resolve_split, synthetic_config
 
     cfg = _tiny(tmp_path)
     # no settings: exactly the config the recipes always rendered with (same cache folder as before)
@@ -110,7 +111,7 @@ def test_synthetic_settings_reach_the_generator_and_the_cache_key(tmp_path):
     ("{max_people: 9}", "data.train.synthetic_settings.max_people: set by synthetic_max_people, not here"),
 ])
 def test_bad_synthetic_settings_name_the_key(tmp_path, settings, message):
-    from kdpose.engine.build import synthetic_config
+    from kdpose.tasks.synthetic import synthetic_config
     from kdpose.errors import ConfigError
 
     cfg = _tiny(tmp_path, f"data.train.synthetic_settings={settings}")

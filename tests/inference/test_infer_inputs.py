@@ -151,7 +151,7 @@ def test_whole_image_fallback_is_said_loudly(tmp_path, oracle_onnx, capsys):
 def test_bbox_thr_below_the_detectors_own_cut_keeps_low_boxes(tmp_path, tiny_model):
     import torch
 
-    from kdpose.detection.model import PersonDetectorModel
+    from kdpose.models.person_detector import PersonDetectorModel
     from kdpose.models import save_weights
 
     torch.manual_seed(0)

@@ -12,7 +12,7 @@ import warnings
 import pytest
 import torch
 
-from kdpose.engine.build import build_model
+from kdpose.tasks import build_model
 from kdpose.engine.config import ModelCfg
 from kdpose.errors import CheckpointError
 from kdpose.models import PRETRAINED, create_model, load_model, load_weights

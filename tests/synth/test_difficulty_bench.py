@@ -47,7 +47,7 @@ def test_long_runs_show_every_kth_epoch_and_the_last(monkeypatch):
 
 def _run_with_val_split(tmp_path, bench):
     """A run folder whose recipe points at a hand-written val annotation file where the recipe's cache key puts it."""
-    from kdpose.engine.build import synthetic_split_paths
+    from kdpose.tasks.synthetic import synthetic_split_paths
     from kdpose.engine.config import dump_recipe, load_recipe
 
     recipe = load_recipe(bench.CONFIGS / bench.RECIPE, [f"data.cache_dir={tmp_path / 'cache'}"])

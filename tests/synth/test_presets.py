@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from kdpose.data.synth import SynthConfig, render_scene
-from kdpose.engine.build import synthetic_config
+from kdpose.tasks.synthetic import synthetic_config
 from kdpose.engine.config import SplitCfg
 from kdpose.errors import ConfigError
 

@@ -40,8 +40,8 @@ Examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
-    parser.add_argument("model", help="zoo name (rtmpose-t, dwpose-l, ...), pretrained tag, or a built-in "
-                                      "person detector (kdpose-det-nano, kdpose-det-tiny)")
+    parser.add_argument("model", help="zoo name (rtmpose-t, dwpose-l, mpm-2s, the person detector kdpose-det-tiny, "
+                                      "...) or pretrained tag")
     parser.add_argument("--weights", help=".safetensors / MMPose .pth file, URL or pretrained tag "
                                           "(omitted: random initialisation, e.g. for speed tests)")
     parser.add_argument("--out", required=True, help="output .onnx file")
@@ -91,20 +91,13 @@ def parse_batch(text: str) -> tuple[bool, int]:
 
 
 def load_any_model(name: str, weights: str | None, layout: str | None, input_size: tuple[int, int] | None):
-    """A pose zoo model / pretrained tag (``kdpose.models.load_model``) or a built-in person detector
-    (``kdpose-det-nano`` / ``kdpose-det-tiny``), in eval mode."""
+    """A zoo model of any task (pose model, pose machine, the person detector ``kdpose-det-*``) or a pretrained
+    tag, with ``weights``, in eval mode (``kdpose.models.load_model``)."""
     from kdpose.errors import ConfigError
+    from kdpose.models import MODELS, load_model, model_task
 
-    if name.startswith("kdpose-det-"):
-        from kdpose.detection.detector import create_detector_model, load_detector_model
-
-        if layout is not None:
-            raise ConfigError(f"--layout does not apply to the detector {name}")
-        if weights:
-            return load_detector_model(weights, name, input_size)
-        return create_detector_model(name, input_size or (416, 416)).eval()
-    from kdpose.models import load_model
-
+    if layout is not None and name in MODELS and model_task(name) == "detection":
+        raise ConfigError(f"--layout does not apply to the detector {name} (it predicts boxes, no keypoints)")
     return load_model(name, weights=weights, layout=layout, input_size=input_size)
 
 

@@ -55,7 +55,7 @@ def check_work_dir(work_dir: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kdpose.engine.build import default_work_dir, train
+    from kdpose.tasks import default_work_dir, train
     from kdpose.engine.config import load_recipe
     from kdpose.errors import ConfigError, UnknownNameError
 

@@ -68,6 +68,19 @@ def scene_from_synth(scene: Any, image_id: int = 0, background: bool = True,
     return DepthScene(depth=depth, keypoints=kpts, visible=vis, mask=mask, image_id=int(image_id), boxes=boxes)
 
 
+def render_depth_scenes(cfg: Any, n: int, seed: int, split: str = "train") -> list[DepthScene]:
+    """Render ``n`` depth scenes of ``split`` with the synthetic generator (``cfg``: a depth-mode ``SynthConfig``),
+    deterministic per index (``scene_seed(seed, split, i)``), kept in memory without silhouettes."""
+    from .synth import render_scene, scene_seed
+
+    scenes = []
+    for i in range(int(n)):
+        scene = scene_from_synth(render_scene(cfg, scene_seed(seed, split, i)), image_id=i)
+        scene.mask = None  # the silhouettes are not used after rendering (the dropout is the generator's)
+        scenes.append(scene)
+    return scenes
+
+
 @dataclass
 class BottomUpItem:
     inputs: np.ndarray  # (1, h, w) float32 normalised depth

@@ -176,9 +176,11 @@ def stage2_recipe(opts: DemoOptions, plan: BudgetPlan, stage1_weights: Path) -> 
 
 def to_recipe(recipe: dict[str, Any], source: str = "demo recipe"):
     """A YAML-shaped dict -> a checked ``RecipeCfg`` (unknown keys / wrong types raise ``ConfigError``)."""
-    from ..engine.config import RecipeCfg, from_dict
+    from ..engine.config import RecipeCfg, from_dict, recipe_layout
 
-    return from_dict(RecipeCfg, copy.deepcopy(recipe), source=source)
+    cfg = from_dict(RecipeCfg, copy.deepcopy(recipe), source=source)
+    recipe_layout(cfg, source)
+    return cfg
 
 
 __all__ = ["BudgetPlan", "DemoOptions", "LAYOUTS", "METHODS", "PRETRAIN_MODELS", "UNSUPPORTED_METHODS", "base_recipe",

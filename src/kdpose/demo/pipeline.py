@@ -62,7 +62,7 @@ def evaluate_weights(recipe: dict, weights: Path, work_dir: Path) -> dict:
     """COCO (whole-body: per-part) metrics of ``weights`` on the recipe's val split, with ground-truth boxes."""
     import torch
 
-    from ..engine.build import build_datasets, build_evaluator
+    from ..tasks.topdown import build_datasets, build_evaluator
     from ..models import load_model
 
     cfg = to_recipe(recipe)
@@ -146,7 +146,7 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
     notes: list[str] = []
 
     with clock.phase("generate synthetic train / val data"):
-        from ..engine.build import resolve_split
+        from ..tasks.synthetic import resolve_split
 
         cfg = to_recipe(method.student_recipe(opts, plan, None))
         cfg.data.workers = max(2, opts.workers)  # rendering processes (the cache key does not depend on it)

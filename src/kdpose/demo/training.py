@@ -1,5 +1,6 @@
-"""One demo training phase: the engine's own Trainer on a recipe, shown as ONE progress bar for the whole phase
-(instead of the trainer's bar per epoch) and summarised as a :class:`TrainRun` (final metrics, weights, curves)."""
+"""One demo training phase: ``kdpose.tasks.train`` on a recipe, shown as ONE progress bar for the whole phase (a
+training callback, instead of the trainer's bar per epoch) and summarised as a :class:`TrainRun` (final metrics,
+weights, curves)."""
 from __future__ import annotations
 
 import json
@@ -9,20 +10,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..engine.log import RunLogger
+from ..engine.trainer import Callback
 
 
-class _QuietLogger(RunLogger):
-    """The engine's run logger (log.jsonl) without its per-epoch bars and messages: the demo draws its own bar."""
+class PhaseBar(Callback):
+    """One tqdm bar over all the iterations of a run; the trainer's own epoch bars and messages stay off."""
 
-    def __init__(self, work_dir: str | Path):
-        super().__init__(work_dir, enabled=True, tensorboard=False)
+    replaces_console = True
 
-    def start_epoch(self, epoch: int, max_epochs: int, total: int, initial: int = 0) -> None:
-        return None
+    def __init__(self, desc: str):
+        self.desc = desc
+        self.bar = None
+        self.iterations = 0
 
-    def info(self, message: str) -> None:
-        return None
+    def on_fit_start(self, trainer) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=trainer.max_iterations, initial=trainer.iteration, desc=self.desc, unit="it",
+                        file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+
+    def on_iteration_end(self, trainer) -> None:
+        self.bar.update(1)
+        self.iterations = trainer.iteration
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 @dataclass
@@ -55,38 +69,23 @@ def train_phase(name: str, recipe: dict, work_dir: Path, desc: str) -> TrainRun:
 
     The work dir holds what ``kdpose train`` writes (config.yaml, log.jsonl, final.safetensors, ...), so that
     ``kdpose train WORK_DIR/config.yaml`` reproduces the phase."""
-    import torch
-    from tqdm import tqdm
-
-    from ..data import collate_topdown
-    from ..engine.build import build_datasets, build_evaluator, build_model, build_task
-    from ..engine.trainer import Trainer, seed_everything
+    from ..tasks import train
     from .config import to_recipe
 
     cfg = to_recipe(recipe, source=f"demo {name} recipe")
     cfg.work_dir = str(work_dir)
+    cfg.train.tensorboard = False  # the report draws the curves from log.jsonl
     if (work_dir / "last.pt").exists():  # a previous demo in the same --out: start this phase again
         for stale in ("last.pt", "best.pt", "log.jsonl"):
             (work_dir / stale).unlink(missing_ok=True)
     start = time.perf_counter()
-    seed_everything(cfg.train.seed)
-    model = build_model(cfg.model)
-    task = build_task(cfg, model)
-    train_set, val_set, val_ann = build_datasets(cfg, model)
-    evaluator = build_evaluator(cfg, model, val_set, val_ann, work_dir)
-    seed_everything(cfg.train.seed)
-    bar = tqdm(total=1, desc=desc, unit="it", file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
-    trainer = Trainer(cfg, task, train_set, collate_topdown, work_dir, evaluator=evaluator,
-                      device=torch.device("cpu"), on_iteration_end=lambda t: bar.update(1))
-    trainer.logger.close()  # the trainer's own logger (bars per epoch, TensorBoard): replaced by a quiet one
-    trainer.logger = _QuietLogger(work_dir)
-    bar.reset(total=trainer.max_iterations)
+    bar = PhaseBar(desc)
     try:
-        metrics = trainer.fit()
+        metrics = train(cfg, work_dir, callbacks=[bar])
     finally:
         bar.close()
     return TrainRun(name, work_dir, work_dir / "final.safetensors", metrics, time.perf_counter() - start,
-                    trainer.iteration, read_curve(work_dir / "log.jsonl"), dict(cfg.model.kwargs))
+                    bar.iterations, read_curve(work_dir / "log.jsonl"), dict(cfg.model.kwargs))
 
 
-__all__ = ["TrainRun", "read_curve", "train_phase"]
+__all__ = ["PhaseBar", "TrainRun", "read_curve", "train_phase"]

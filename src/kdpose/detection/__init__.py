@@ -11,8 +11,8 @@ import importlib
 
 _LAZY = {
     "PersonDetector": "kdpose.detection.detector:PersonDetector",
-    "PersonDetectorModel": "kdpose.detection.model:PersonDetectorModel",
-    "DetOutput": "kdpose.detection.model:DetOutput",
+    "PersonDetectorModel": "kdpose.models.person_detector:PersonDetectorModel",
+    "DetOutput": "kdpose.models.person_detector:DetOutput",
     "create_detector_model": "kdpose.detection.detector:create_detector_model",
     "load_detector_model": "kdpose.detection.detector:load_detector_model",
     "PointBoxCoder": "kdpose.detection.boxes:PointBoxCoder",
@@ -21,7 +21,6 @@ _LAZY = {
     "letterbox": "kdpose.detection.letterbox:letterbox",
     "coco_bbox_eval": "kdpose.detection.evaluate:coco_bbox_eval",
     "DetectionEvaluator": "kdpose.detection.evaluate:DetectionEvaluator",
-    "train_detector": "kdpose.detection.training:train_detector",
 }
 BUILTIN_NAMES = ("kdpose-det-nano", "kdpose-det-tiny")
 

@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .letterbox import PAD_VALUE, Preprocess, letterbox, to_input
-from .model import RGB_MEAN, RGB_STD
+from ..models.person_detector import RGB_MEAN, RGB_STD
 
 MIN_BOX_SIZE = 2.0  # pixels (after letterboxing); smaller boxes are dropped from the training targets
 

@@ -32,7 +32,7 @@ def default_weights_path(name: str) -> Path:
 def create_detector_model(name: str = "kdpose-det-tiny", input_size: tuple[int, int] = (416, 416)):
     """A fresh (untrained) built-in model by name (``kdpose-det-nano`` / ``kdpose-det-tiny``, or ``nano`` /
     ``tiny``)."""
-    from .model import PersonDetectorModel
+    from ..models.person_detector import PersonDetectorModel
 
     size = name.removeprefix("kdpose-det-")
     return PersonDetectorModel(size, tuple(input_size))

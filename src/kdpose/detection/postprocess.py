@@ -38,7 +38,7 @@ def select(boxes: torch.Tensor, scores: torch.Tensor, cfg: PostprocessCfg) -> tu
 def decode_builtin(cls_logits: torch.Tensor, box_deltas: torch.Tensor, coder: PointBoxCoder,
                    cfg: PostprocessCfg) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Built-in head output (B, A) logits, (B, A, 4) deltas -> per image (boxes (N, 4), scores (N,))."""
-    from .model import DetOutput
+    from ..models.person_detector import DetOutput
 
     boxes, scores = coder.decode(DetOutput(cls_logits, box_deltas))
     return [select(boxes[i], scores[i], cfg) for i in range(len(scores))]

@@ -67,7 +67,7 @@ def _torch_threads(n: int):
 
 
 class TorchDetector:
-    """The built-in :class:`~kdpose.detection.model.PersonDetectorModel` run in PyTorch (eval mode, no grad)."""
+    """The built-in :class:`~kdpose.models.person_detector.PersonDetectorModel` run in PyTorch (eval mode, no grad)."""
 
     def __init__(self, model: torch.nn.Module, device: str = "cpu", post: PostprocessCfg | None = None):
         from .data import builtin_preprocess

@@ -7,7 +7,8 @@ and runs it under ``torch.no_grad``.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, TypeVar
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Mapping, TypeVar
 
 import torch
 from torch import nn
@@ -80,7 +81,14 @@ class Distiller(nn.Module):
 
     Subclasses implement ``forward(batch, progress) -> dict`` with ``"loss"`` (the total to back-propagate) and
     any detached parts for logging. Schedules must be explicit functions of ``progress``.
+
+    Class attributes say what a method needs, so the engine can build it without trying: ``needs_teacher`` (False:
+    self-distillation, built with teacher None) and ``model_task`` (the kind of model it distils: ``topdown`` or
+    ``bottomup``).
     """
+
+    needs_teacher: ClassVar[bool] = True
+    model_task: ClassVar[str] = "topdown"
 
     def __init__(self, student: nn.Module, teacher: nn.Module):
         super().__init__()
@@ -114,14 +122,40 @@ class Distiller(nn.Module):
         raise NotImplementedError
 
 
-def register_distiller(name: str):
-    """Decorator: register ``factory(student, teacher, **params) -> Distiller`` as distillation method ``name``."""
+@dataclass(frozen=True)
+class DistillMethod:
+    """A registered distillation method: ``factory(student, teacher, **params)`` and the task class it builds, whose
+    class attributes (``needs_teacher``, ``model_task``) say what the method needs."""
+
+    name: str
+    factory: Callable[..., nn.Module]
+    task_class: type
+
+    @property
+    def needs_teacher(self) -> bool:
+        return bool(self.task_class.needs_teacher)
+
+    @property
+    def model_task(self) -> str:
+        return str(self.task_class.model_task)
+
+
+def register_distiller(name: str, task_class: type):
+    """Decorator: register ``factory(student, teacher, **params) -> task_class`` as distillation method ``name``."""
     from . import DISTILLERS
 
     def _add(factory):
-        return DISTILLERS.register(factory, name=name)
+        DISTILLERS.register(DistillMethod(name, factory, task_class), name=name)
+        return factory
 
     return _add
+
+
+def get_distill_method(method: str) -> DistillMethod:
+    """The registered method ``method`` (``UnknownNameError`` listing the valid names)."""
+    from . import DISTILLERS
+
+    return DISTILLERS.get(method)
 
 
 def build_distiller(method: str, student: nn.Module, teacher: nn.Module,
@@ -130,11 +164,9 @@ def build_distiller(method: str, student: nn.Module, teacher: nn.Module,
 
     Raises ``UnknownNameError`` for an unknown method and ``ConfigError`` for parameters the method rejects.
     """
-    from . import DISTILLERS
-
     import inspect
 
-    factory = DISTILLERS.get(method)
+    factory = get_distill_method(method).factory
     params = dict(params or {})
     signature = inspect.signature(factory)
     if not any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):

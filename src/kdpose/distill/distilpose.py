@@ -234,7 +234,7 @@ class DistilPoseDistiller(Distiller):
         return {"loss": total, **losses}
 
 
-@register_distiller("distilpose")
+@register_distiller("distilpose", DistilPoseDistiller)
 def distilpose(student: nn.Module, teacher: nn.Module, preset: str | None = None, use_kt: bool | None = None,
                use_vt: bool | None = None, use_sh: bool | None = None, use_cs: bool | None = None,
                w_kt: float = 5e-4, w_vt: float = 5e-4, w_sh: float = 1.0, w_cs: float = 0.01,

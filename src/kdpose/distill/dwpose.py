@@ -312,7 +312,7 @@ class DWPoseStage2Distiller(Distiller):
 # ---------------------------------------------------------------------------------------------- registry
 
 
-@register_distiller("dwpose")
+@register_distiller("dwpose", DWPoseDistiller)
 def dwpose(student: nn.Module, teacher: nn.Module, alpha: float | None = None, beta: float = 0.1,
            use_gt: bool = True, use_feature: bool = True, use_logit: bool = True, decay: bool = True,
            logit_mask: bool = False, simcc_beta: float = 10.0, formulation: str = "code",
@@ -322,7 +322,7 @@ def dwpose(student: nn.Module, teacher: nn.Module, alpha: float | None = None, b
                            simcc_beta, formulation, teacher_mode)
 
 
-@register_distiller("dwpose_stage2")
+@register_distiller("dwpose_stage2", DWPoseStage2Distiller)
 def dwpose_stage2(student: nn.Module, teacher: nn.Module, gamma: float = 1.0, simcc_beta: float = 10.0,
                   logit_mask: bool = False, formulation: str = "code",
                   teacher_mode: str = "eval") -> DWPoseStage2Distiller:

@@ -89,7 +89,12 @@ class SDPoseTask(nn.Module):
         w_kt, w_vt: alpha1, alpha2 (5e-6).
         detach_target: stop the gradient at the later (target) cycle's tokens (default False, as the released code).
         task_loss: ``"auto"`` (RLE for the RLE head, else the model's ``loss_fn``), ``"model"`` or ``"rle"``.
+
+    Self-distillation: the later MCT cycle is the teacher, so the engine builds it without one (``needs_teacher``).
     """
+
+    needs_teacher: ClassVar[bool] = False
+    model_task: ClassVar[str] = "topdown"
 
     def __init__(self, model: nn.Module, cycles: int = 2, pairs: Any = None, preset: str | None = None,
                  pose_cycles: str | None = None, use_kt: bool | None = None, use_vt: bool | None = None,
@@ -150,7 +155,7 @@ class SDPoseTask(nn.Module):
         return {"loss": total, **losses}
 
 
-@register_distiller("sdpose")
+@register_distiller("sdpose", SDPoseTask)
 def sdpose(student: nn.Module, teacher: nn.Module | None = None, cycles: int = 2, pairs: Any = None,
            preset: str | None = None, pose_cycles: str | None = None, use_kt: bool | None = None,
            use_vt: bool | None = None, w_kt: float = 5e-6, w_vt: float = 5e-6, detach_target: bool = False,
@@ -166,5 +171,3 @@ def sdpose(student: nn.Module, teacher: nn.Module | None = None, cycles: int = 2
     return SDPoseTask(student, cycles, pairs, preset, pose_cycles, use_kt, use_vt, w_kt, w_vt, detach_target,
                       task_loss)
 
-
-sdpose.needs_teacher = False  # read by the engine: build the task without loading a teacher

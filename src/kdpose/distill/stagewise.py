@@ -20,6 +20,8 @@ teacher's width for the hint ("tie the dimensions"); it lives in the distiller a
 """
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -86,6 +88,8 @@ class StagewiseDistiller(Distiller):
         student_channels / teacher_channels: feature widths; a 1x1 adapter is built when they differ and gamma > 0.
     """
 
+    model_task: ClassVar[str] = "bottomup"  # distils pose machines
+
     def __init__(self, student: nn.Module, teacher: nn.Module, tau: int = 2, alpha: float = 0.5,
                  gamma: float = 0.0, mode: str = "stagewise"):
         super().__init__(student, teacher)
@@ -121,7 +125,7 @@ class StagewiseDistiller(Distiller):
         return out
 
 
-@register_distiller("stagewise")
+@register_distiller("stagewise", StagewiseDistiller)
 def stagewise(student: nn.Module, teacher: nn.Module, tau: int = 2, alpha: float = 0.5, gamma: float = 0.0,
               mode: str = "stagewise") -> StagewiseDistiller:
     """Pose-machine distillation: tau=1 standard, tau>1 stagewise, mode='final' Stagewise*, gamma>0 adds hints."""

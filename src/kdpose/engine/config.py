@@ -61,6 +61,7 @@ class DataCfg:
     layout: str = ""
     train: SplitCfg = field(default_factory=SplitCfg)
     val: SplitCfg = field(default_factory=SplitCfg)
+    target: SplitCfg = field(default_factory=SplitCfg)  # task domain: unlabelled images of the target domain
     augment: str = "rtmpose"  # training augmentation: a name in kdpose.data.transforms.AUGMENT_RECIPES
     cache_dir: str = ".kdpose_cache/synth"  # where synthetic splits are rendered (relative to the current folder)
     batch_size: int = 32  # per process
@@ -112,6 +113,7 @@ class TrainCfg:
     sync_bn: bool = False
     find_unused_parameters: bool = False
     log_interval: int = 50  # iterations
+    tensorboard: bool = True  # also write TensorBoard scalars (log.jsonl is always written)
     checkpoint_interval_iters: int = 0  # > 0: also save last.pt every N iterations (mid-epoch resume)
     cudnn_benchmark: bool = False
     deterministic: bool = False
@@ -125,6 +127,8 @@ class EvalCfg:
     metric: str = "AP"  # key of the metrics dict (dotted for nested, e.g. "wholebody.AP") to keep the best by
     rescore_thr: float = 0.2  # MMPose: instance score = bbox score x mean keypoint score above this
     nms_thr: float = 0.9  # OKS-NMS threshold on predictions (<= 0 disables)
+    # bottom-up: whole val images are letterboxed to this (w, h) network input; (0, 0) = the model's input size
+    input_size: tuple[int, int] = (0, 0)
 
 
 @dataclass
@@ -149,6 +153,9 @@ class RecipeCfg:
     train: TrainCfg = field(default_factory=TrainCfg)
     eval: EvalCfg = field(default_factory=EvalCfg)
     distill: DistillCfg = field(default_factory=DistillCfg)
+    # what is trained (kdpose.tasks): topdown | bottomup | detection | domain; "" = the task the model serves
+    task: str = ""
+    task_params: dict[str, Any] = field(default_factory=dict)  # settings of the task kind, checked by it
     work_dir: str = ""  # default: work_dirs/<recipe file stem>
 
 

@@ -14,11 +14,13 @@ class RunLogger:
     """Writes ``log.jsonl`` (one record per log interval and per validation) and TensorBoard scalars.
 
     Does nothing on ranks other than 0 (``enabled=False``). TensorBoard is imported lazily; when it is missing the
-    logger warns once and keeps the JSON-lines log.
+    logger warns once and keeps the JSON-lines log. ``console=False`` leaves the terminal to the caller (no epoch
+    bars, no messages), e.g. a training callback that draws its own progress.
     """
 
-    def __init__(self, work_dir: str | Path, enabled: bool = True, tensorboard: bool = True):
+    def __init__(self, work_dir: str | Path, enabled: bool = True, tensorboard: bool = True, console: bool = True):
         self.enabled = enabled
+        self.console = console
         self.path = Path(work_dir) / "log.jsonl"
         self._tb_dir = Path(work_dir) / "tensorboard"
         self._tb = None
@@ -71,7 +73,7 @@ class RunLogger:
             self._tb.flush()
 
     def start_epoch(self, epoch: int, max_epochs: int, total: int, initial: int = 0) -> None:
-        if not self.enabled:
+        if not (self.enabled and self.console):
             return
         from tqdm import tqdm
 
@@ -90,7 +92,7 @@ class RunLogger:
             self._bar = None
 
     def info(self, message: str) -> None:
-        if self.enabled:
+        if self.enabled and self.console:
             from tqdm import tqdm
 
             tqdm.write(message, file=sys.stderr)

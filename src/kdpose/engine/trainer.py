@@ -10,7 +10,7 @@ import math
 import random
 import time
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, ClassVar, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -34,6 +34,28 @@ class Evaluator(Protocol):
     """Runs ``model`` over a validation set on every rank and returns the gathered metrics on every rank."""
 
     def __call__(self, model: nn.Module, device: torch.device) -> dict: ...
+
+
+class Callback:
+    """A training callback: override the hooks you need (each gets the :class:`Trainer`; no return value).
+
+    ``replaces_console``: the callback shows the run's progress itself, so the trainer writes no epoch bars or
+    messages to the terminal (``log.jsonl`` and TensorBoard are written as always).
+    """
+
+    replaces_console: ClassVar[bool] = False
+
+    def on_fit_start(self, trainer: "Trainer") -> None:
+        """Before the first step of this session (after a resume, ``trainer.iteration`` is where it continues)."""
+
+    def on_iteration_end(self, trainer: "Trainer") -> None:
+        """After each optimiser step."""
+
+    def on_validation_end(self, trainer: "Trainer", metrics: dict) -> None:
+        """After each validation, with its metrics."""
+
+    def on_fit_end(self, trainer: "Trainer") -> None:
+        """After the last epoch (``final.safetensors`` is written)."""
 
 
 def select_device(name: str) -> torch.device:
@@ -75,11 +97,13 @@ class Trainer:
         evaluator: optional validation callable (see :class:`Evaluator`).
         device: where to train (default: from ``cfg.train.device``).
         on_iteration_end: optional plain callback ``fn(trainer)`` after each optimiser step (tests, tools).
+        callbacks: :class:`Callback` objects called at the start and end of the run, after each step and after each
+            validation.
     """
 
     def __init__(self, cfg: RecipeCfg, task: nn.Module, train_set: Dataset, collate_fn: Callable,
                  work_dir: str | Path, evaluator: Evaluator | None = None, device: torch.device | None = None,
-                 on_iteration_end: Callable[["Trainer"], None] | None = None):
+                 on_iteration_end: Callable[["Trainer"], None] | None = None, callbacks: Sequence[Callback] = ()):
         self.cfg = cfg
         self.work_dir = Path(work_dir)
         self.device = device or select_device(cfg.train.device)
@@ -90,6 +114,7 @@ class Trainer:
         self.rank, self.world_size = dist.rank(), dist.world_size()
         self.evaluator = evaluator
         self.on_iteration_end = on_iteration_end
+        self.callbacks = list(callbacks)
         tc = cfg.train
         task = dist.sync_batchnorm(task, tc.sync_bn, self.world_size, self.device)
         self.task = task.to(self.device)
@@ -134,7 +159,8 @@ class Trainer:
         self.iteration = 0  # global optimiser steps taken
         self.best: dict = {"metric": cfg.eval.metric, "value": None, "epoch": None}
         self._loader_state_epoch_start = self.loader_generator.get_state()
-        self.logger = RunLogger(self.work_dir, enabled=dist.is_main())
+        self.logger = RunLogger(self.work_dir, enabled=dist.is_main(), tensorboard=tc.tensorboard,
+                                console=not any(cb.replaces_console for cb in self.callbacks))
         self._time_offset = 0.0  # wall time of earlier sessions of a resumed run
         self.precision_note = (f"precision: {'fp32' if self.amp == 'none' else self.amp + ' autocast'} ({amp_reason}); "
                                f"threads per process: {self.threads or torch.get_num_threads()}")
@@ -223,6 +249,8 @@ class Trainer:
         self.logger.info(self.precision_note)
         self.logger.record("setup", self.iteration, {"amp": self.amp, "threads": self.threads or
                                                      torch.get_num_threads()})
+        for callback in self.callbacks:
+            callback.on_fit_start(self)
         metrics: dict = {}
         while self.epoch < tc.max_epochs:
             self._train_epoch()
@@ -238,6 +266,8 @@ class Trainer:
             export_weights(self.eval_model(), self.work_dir / "final.safetensors")
         dist.barrier()
         self.logger.close()
+        for callback in self.callbacks:
+            callback.on_fit_end(self)
         return metrics
 
     def _stage(self, epoch: int) -> int:
@@ -273,6 +303,8 @@ class Trainer:
                 self.save("last.pt")
             if self.on_iteration_end is not None:
                 self.on_iteration_end(self)
+            for callback in self.callbacks:
+                callback.on_iteration_end(self)
             if self.epoch_iter >= self.iters_per_epoch:
                 break
             t_data = time.perf_counter()
@@ -340,4 +372,6 @@ class Trainer:
             if dist.is_main():
                 export_weights(self.eval_model(), self.work_dir / "best.safetensors")
             dist.barrier()
+        for callback in self.callbacks:
+            callback.on_validation_end(self, metrics)
         return metrics

@@ -163,6 +163,40 @@ def pr_curve(results: Sequence[PckPrResult], etas: Sequence[float],
                    np.array([r.recall for r in res]))
 
 
+def ground_truth_heights(keypoints: np.ndarray, visible: np.ndarray, boxes: np.ndarray | None) -> np.ndarray:
+    """h of the metric's d = kappa x h for the people of one image: their box heights, or (no boxes) the vertical
+    extent of their labelled keypoints. keypoints (M, K, 2), visible (M, K), boxes (M, 4) xyxy -> (M,)."""
+    if boxes is not None:
+        return boxes[:, 3] - boxes[:, 1]
+    y = np.where(visible > 0, keypoints[..., 1], np.nan)
+    return np.nan_to_num(np.nanmax(y, 1) - np.nanmin(y, 1), nan=1.0) if len(y) else np.zeros(0)
+
+
+@dataclass
+class PeopleEvaluation:
+    """The paper's metric on a set of images: the best-F operating point over eta (all landmarks and the upper body)
+    and the PR curve."""
+
+    best: dict[str, float]
+    upper: dict[str, float]
+    curve: PrCurve
+
+
+def evaluate_people(predictions: Mapping[float, Sequence[tuple[np.ndarray, np.ndarray]]],
+                    gt_keypoints: Sequence[np.ndarray], gt_visible: Sequence[np.ndarray],
+                    gt_heights: Sequence[np.ndarray], upper_body: Sequence[int] | None = None) -> PeopleEvaluation:
+    """PCK precision / recall of decoded people at each detection threshold, summarised at the best F.
+
+    ``predictions``: {eta: [(keypoints (N, K, 2), scores (N, K)) per image]} in image pixels (the order of the
+    ground-truth lists); ``upper_body``: landmark ids of the upper-body summary (None: all landmarks)."""
+    etas = list(predictions)
+    results = [pck_precision_recall([p[0] for p in predictions[e]], [p[1] for p in predictions[e]], gt_keypoints,
+                                    gt_visible, gt_heights) for e in etas]
+    curve = pr_curve(results, etas)
+    upper = pr_curve(results, etas, upper_body).best() if upper_body is not None else curve.best()
+    return PeopleEvaluation(curve.best(), upper, curve)
+
+
 def plot_pr_curves(curves: Mapping[str, PrCurve], path: str | Path, title: str = "PCK precision-recall") -> Path:
     """Save precision-recall curves (one per model) as an image, written atomically."""
     import matplotlib

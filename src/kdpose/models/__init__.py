@@ -1,5 +1,5 @@
 """Model zoo. Each family file registers its factories; add a family with one import line below."""
-from ._registry import MODELS, create_model, list_models, register_model
+from ._registry import MODEL_TASKS, MODELS, create_model, list_models, model_task, register_model
 from ._builder import PRETRAINED, PretrainedCfg, list_pretrained, load_model, load_weights, save_weights
 from .pose_model import PoseModel
 
@@ -13,7 +13,8 @@ from . import tokenpose  # noqa: F401,E402  (tokenpose-s-v1/s-v2/b/l, tokenpose-
 from . import distilpose  # noqa: F401,E402  (distilpose-s/l, deeppose-res50)
 from . import sdpose  # noqa: F401,E402  (sdpose-t/s-v1/s-v2/b/reg, sdpose-mini-*)
 from . import token_cspnext  # noqa: F401,E402  (tokenpose-cspnext-s/t, distilpose-cspnext-t: CPU-scale token pair)
+from . import person_detector  # noqa: F401,E402  (kdpose-det-nano/tiny: the built-in person detector)
 from . import shipped  # noqa: F401,E402  (tags of the weights shipped in kdpose/assets)
 
-__all__ = ["MODELS", "PRETRAINED", "PoseModel", "PretrainedCfg", "create_model", "list_models", "list_pretrained",
-           "load_model", "load_weights", "register_model", "save_weights"]
+__all__ = ["MODELS", "MODEL_TASKS", "PRETRAINED", "PoseModel", "PretrainedCfg", "create_model", "list_models",
+           "list_pretrained", "load_model", "load_weights", "model_task", "register_model", "save_weights"]

@@ -1,4 +1,6 @@
-"""The model zoo registry: a model is a named factory function (timm style)."""
+"""The model zoo registry: a model is a named factory function (timm style), registered with the task it serves
+(``topdown`` pose, ``bottomup`` pose, ``detection``), so that a recipe's task can be read from its model name before
+anything is built."""
 from __future__ import annotations
 
 from typing import Callable
@@ -6,15 +8,28 @@ from typing import Callable
 from ..registry import Registry
 
 MODELS: Registry[Callable] = Registry("model")
+MODEL_TASKS: dict[str, str] = {}  # zoo name -> the task its models serve
+TASK_KINDS = ("topdown", "bottomup", "detection")
 
 
-def register_model(fn: Callable | None = None, *, name: str | None = None):
-    """Register a factory ``fn(**kwargs) -> nn.Module`` under ``name`` (default: the function name with '_' -> '-')."""
+def register_model(fn: Callable | None = None, *, name: str | None = None, task: str = "topdown"):
+    """Register a factory ``fn(**kwargs) -> nn.Module`` under ``name`` (default: the function name with '_' -> '-')
+    for ``task`` (``topdown`` | ``bottomup`` | ``detection``)."""
+    if task not in TASK_KINDS:
+        raise ValueError(f"model task must be one of {', '.join(TASK_KINDS)}, got {task!r}")
 
     def _add(f: Callable) -> Callable:
-        return MODELS.register(f, name=name or f.__name__.replace("_", "-"))
+        key = name or f.__name__.replace("_", "-")
+        MODEL_TASKS[key] = task
+        return MODELS.register(f, name=key)
 
     return _add(fn) if fn is not None else _add
+
+
+def model_task(name: str) -> str:
+    """The task zoo model ``name`` serves (``UnknownNameError`` for an unknown name)."""
+    MODELS.get(name)
+    return MODEL_TASKS[name]
 
 
 def create_model(name: str, **kwargs):

@@ -159,8 +159,8 @@ def _variant(kind: str, stages: int):
 
 
 for _kind in KINDS:
-    register_model(_factory(_kind), name=_kind)
+    register_model(_factory(_kind), name=_kind, task="bottomup")
 # the paper's Table I rows
 for _kind, _stages in [("cpm", 1), ("cpm", 2), ("rpm", 1), ("rpm", 2), ("rpm", 3), ("spm", 1), ("spm", 2),
                        ("spm", 3), ("spm", 4), ("mpm", 1), ("mpm", 2), ("mpm", 3), ("mpm", 4)]:
-    register_model(_variant(_kind, _stages), name=f"{_kind}-{_stages}s")
+    register_model(_variant(_kind, _stages), name=f"{_kind}-{_stages}s", task="bottomup")

@@ -1,6 +1,7 @@
 """Tags of the small weights shipped inside the package (``kdpose/assets/``, see its README): recipes cite them by
 tag (``model.init_weights``, ``distill.teacher_weights``), so they work from any folder, not only the repository
-root. Trained on kdpose's synthetic data at the demo's scale (64x96 input, body 17 keypoints)."""
+root. Trained on kdpose's synthetic data at the demo's scale (RGB: 64x96 input, body 17 keypoints; depth: 184x184
+crops of 320x240 depth images)."""
 from ._builder import PretrainedCfg, register_pretrained
 
 _SOURCE = "kdpose (shipped, synthetic data)"
@@ -12,4 +13,7 @@ register_pretrained(
                   source=_SOURCE, notes="backbone.* only (a CSPNeXt-t UDP heatmap pre-training run): start a "
                   "CSPNeXt-t network from it with model.init_weights + model.init_prefix: backbone.",
                   asset="demo_student_rtmpose-t_backbone_coco.safetensors"),
+    PretrainedCfg("mpm-2s.synth-depth-demo_184x184", "mpm-2s", "coco", (184, 184), url="", source=_SOURCE,
+                  notes="the depth demo's MPM-2S teacher (width 64, float16): synthetic depth scenes, COCO-17 limbs",
+                  asset="demo_teacher_mpm-2s-w64_depth.safetensors"),
 )

@@ -1,5 +1,6 @@
-"""The built-in person detector: CSPNeXt backbone (strides 8/16/32) -> a small PAFPN -> one light head per level
-predicting a person logit and four log side distances per feature-map cell.
+"""The built-in person detector (zoo ``kdpose-det-nano`` / ``kdpose-det-tiny``, task ``detection``): CSPNeXt
+backbone (strides 8/16/32) -> a small PAFPN -> one light head per level predicting a person logit and four log side
+distances per feature-map cell. The detector callable around it is :class:`kdpose.detection.PersonDetector`.
 
 ``forward`` returns the same :class:`DetOutput` in training, evaluation and export; decoding (priors + box coder)
 and NMS happen outside the network (:mod:`kdpose.detection.postprocess`), as for the pose models.
@@ -14,10 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models.backbones.cspnext import CSPNeXt
-from ..models.layers import ConvModule, CSPLayer
-from ..models.layers.conv import DepthwiseSeparableConvModule
-from .boxes import PointBoxCoder
+from ..codecs.points import PointBoxCoder
+from ._registry import register_model
+from .backbones.cspnext import CSPNeXt
+from .layers import ConvModule, CSPLayer
+from .layers.conv import DepthwiseSeparableConvModule
 
 STRIDES = (8, 16, 32)
 # MMPose / MMDetection ImageNet statistics in RGB order: the built-in detector follows kdpose's model-input
@@ -148,3 +150,20 @@ class PersonDetectorModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> DetOutput:
         return self.head(self.neck(self.backbone(x)))
+
+
+def _detector_factory(size: str):
+    def make(input_size: tuple[int, int] = (416, 416), layout: str | None = None) -> PersonDetectorModel:
+        if layout is not None:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"layout '{layout}': the person detector kdpose-det-{size} has no keypoint layout")
+        return PersonDetectorModel(size, tuple(input_size))
+
+    make.__name__ = f"kdpose_det_{size}"
+    make.__doc__ = f"The built-in person detector, size {size} (input a multiple of 32)."
+    return make
+
+
+for _size in SIZES:
+    register_model(_detector_factory(_size), name=f"kdpose-det-{_size}", task="detection")

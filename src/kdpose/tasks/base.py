@@ -1,0 +1,145 @@
+"""What a task kind provides to the one training entry point, the registry of task kinds, and the pieces every kind
+shares (building the model of a recipe, its distillation task with a frozen teacher).
+
+A task kind turns a recipe into :class:`TrainParts`: the network that is evaluated, averaged (EMA) and exported,
+the training task (``task(batch, progress) -> {"loss", ...}``: the plain model's loss or a distiller), the training
+set and its collate function, and the evaluator. The recipe names its kind (``task: topdown``) or leaves it to the
+model, whose zoo entry says which task it serves (``kdpose.models.model_task``); nothing is guessed from a name.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, ClassVar
+
+from torch import nn
+
+from ..engine.config import RecipeCfg
+from ..errors import ConfigError, UnknownNameError
+from ..registry import Registry
+
+
+@dataclass
+class TrainParts:
+    """Everything the trainer needs for one run."""
+
+    model: nn.Module  # the plain network: evaluated, EMA'd, saved and exported
+    task: nn.Module  # task(batch, progress) -> dict of losses with "loss"; task.model is ``model``
+    train_set: Any  # map-style dataset with set_epoch(epoch)
+    collate_fn: Callable[[list], Any]
+    evaluator: Callable | None  # evaluator(model, device) -> metrics, or None without validation
+
+
+class TaskKind:
+    """Base class of a task kind: ``name`` (the recipe's ``task:`` value), ``model_tasks`` (the zoo tasks of the
+    models it trains), ``params`` (its ``task_params`` keys and their defaults), and :meth:`build`."""
+
+    name: ClassVar[str] = ""
+    model_tasks: ClassVar[tuple[str, ...]] = ()
+    params: ClassVar[dict[str, Any]] = {}
+
+    def check(self, cfg: RecipeCfg) -> None:
+        """Refuse what this kind cannot train before anything is built or rendered (``ConfigError``)."""
+
+    def build(self, cfg: RecipeCfg, work_dir: Path) -> TrainParts:
+        raise NotImplementedError
+
+    def task_params(self, cfg: RecipeCfg) -> dict[str, Any]:
+        """``cfg.task_params`` over this kind's defaults; an unknown key is a ``ConfigError`` naming the valid ones."""
+        unknown = sorted(set(cfg.task_params) - set(self.params))
+        if unknown:
+            valid = ", ".join(self.params) or "none"
+            raise ConfigError(f"task_params: unknown key(s) {', '.join(unknown)} for task '{self.name}' "
+                              f"(valid: {valid})")
+        return {**self.params, **cfg.task_params}
+
+
+TASKS: Registry[TaskKind] = Registry("task")
+
+
+def register_task(cls: type[TaskKind]) -> type[TaskKind]:
+    """Class decorator: register one instance of the task kind ``cls`` under ``cls.name``."""
+    TASKS.register(cls(), name=cls.name)
+    return cls
+
+
+def get_task(cfg: RecipeCfg) -> TaskKind:
+    """The task kind of a recipe: ``cfg.task``, or the task its model serves; the two must fit.
+
+    Raises:
+        ConfigError: an unknown task, or a model of another kind (e.g. a pose machine on the top-down path).
+        UnknownNameError: an unknown model name.
+    """
+    from ..models import model_task
+
+    served = model_task(cfg.model.name)  # UnknownNameError listing the zoo
+    name = cfg.task or served
+    try:
+        kind = TASKS.get(name)
+    except UnknownNameError as exc:
+        raise ConfigError(f"task: {exc}") from None
+    if served not in kind.model_tasks:
+        fits = ", ".join(n for n in TASKS.names() if served in TASKS.get(n).model_tasks)
+        raise ConfigError(f"task: '{name}' trains {' / '.join(kind.model_tasks)} models, but model.name "
+                          f"'{cfg.model.name}' is a {served} model (task: {fits})")
+    return kind
+
+
+def check_weights_source(weights: str, key: str) -> None:
+    """A recipe's weights value is a pretrained tag, a URL or an existing file; a missing file (typically the output
+    of another recipe's run, not made yet) is a ``ConfigError`` naming the key and how to get the weights."""
+    from ..models import PRETRAINED
+    from ..models._download import is_url
+
+    if weights in PRETRAINED or is_url(weights) or Path(weights).expanduser().is_file():
+        return
+    raise ConfigError(f"{key}: {weights}: no such weights file (if another recipe's run writes it, run that recipe "
+                      f"first, from the same folder; or give a pretrained tag: kdpose.models.list_pretrained())")
+
+
+def build_model(cfg: Any, kwargs: dict[str, Any] | None = None, layout: bool = True) -> nn.Module:
+    """``create_model(cfg.name, layout=..., input_size=..., **cfg.kwargs)`` of a ``ModelCfg``, then
+    ``cfg.init_weights`` if set (only the keys under ``cfg.init_prefix`` when that is set). ``kwargs`` replaces
+    ``cfg.kwargs``; ``layout=False`` for models without keypoints (the person detector)."""
+    from ..models import create_model, load_weights
+
+    kwargs = dict(cfg.kwargs if kwargs is None else kwargs)
+    if layout:
+        kwargs["layout"] = cfg.layout
+    model = create_model(cfg.name, input_size=tuple(cfg.input_size), **kwargs)
+    if cfg.init_weights:
+        check_weights_source(cfg.init_weights, "model.init_weights")
+        load_weights(model, cfg.init_weights, prefix=cfg.init_prefix)
+    return model
+
+
+def build_task(cfg: RecipeCfg, model: nn.Module, model_task: str = "topdown") -> nn.Module:
+    """``PoseTask(model)``, or the distillation method of ``cfg.distill`` with its frozen teacher (loaded with the
+    recipe's layout and the student's input size unless ``distill.teacher_input_size`` says otherwise)."""
+    from ..distill import build_distiller, get_distill_method
+    from ..models import load_model
+    from ..models.task import PoseTask
+
+    dc = cfg.distill
+    if not dc.method:
+        return PoseTask(model)
+    try:
+        method = get_distill_method(dc.method)
+    except UnknownNameError as exc:
+        raise ConfigError(f"distill.method: {exc}") from None
+    if method.model_task != model_task:
+        raise ConfigError(f"distill.method: '{dc.method}' distils {method.model_task} models, not the {model_task} "
+                          f"model '{cfg.model.name}'")
+    if not method.needs_teacher:  # self-distillation (sdpose): no teacher
+        return build_distiller(dc.method, model, None, dc.params)
+    if not dc.teacher:
+        raise ConfigError(f"distill.teacher: method '{dc.method}' needs a teacher model name")
+    size = tuple(dc.teacher_input_size) if any(dc.teacher_input_size) else tuple(cfg.model.input_size)
+    if dc.teacher_weights:
+        check_weights_source(dc.teacher_weights, "distill.teacher_weights")
+    teacher = load_model(dc.teacher, weights=dc.teacher_weights or None, layout=cfg.model.layout, input_size=size)
+    return build_distiller(dc.method, model, teacher, dc.params)
+
+
+__all__ = ["TASKS", "TaskKind", "TrainParts", "build_model", "build_task", "check_weights_source", "get_task",
+           "register_task"]

@@ -1,0 +1,81 @@
+"""``train``: the one entry point that runs a recipe, whatever its task kind (``kdpose train`` / ``kdpose distill``,
+the demo and the benchmarks all call it)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from ..engine import dist
+from ..engine.config import RecipeCfg, recipe_to_dict
+from ..engine.trainer import Callback, Trainer, seed_everything, select_device
+from ..errors import ConfigError
+from .base import get_task
+
+
+def default_work_dir(recipe_path: str | Path) -> Path:
+    return Path("work_dirs") / Path(recipe_path).stem
+
+
+def resolve_resume(cfg: RecipeCfg, work_dir: Path, resume: bool | str) -> bool:
+    """Whether to continue the run in ``work_dir``. ``resume`` is True (a checkpoint must exist), False (the work
+    dir must not hold a run) or ``"auto"`` (continue when a checkpoint of the same recipe exists, else start): with
+    ``auto`` the same command starts a long run and continues it after any stop."""
+    last = work_dir / "last.pt"
+    if resume == "auto":
+        if not last.is_file():
+            return False
+        saved = work_dir / "config.yaml"
+        if saved.is_file():
+            import yaml
+
+            before = yaml.safe_load(saved.read_text())
+            now = recipe_to_dict(cfg)
+            # a key the saved recipe lacks (added to kdpose since) counts as its default
+            default = recipe_to_dict(type(cfg)())
+            changed = sorted(f"{section}.{key}" for section, values in now.items() if isinstance(values, dict)
+                             for key in values
+                             if (before.get(section) or {}).get(key, default[section].get(key)) != values[key])
+            if changed:
+                raise ConfigError(f"{work_dir}: holds a run of another recipe (differs in {', '.join(changed)}); "
+                                  f"choose another --work-dir or use the same settings to continue it")
+        return True
+    if resume and not last.is_file():
+        raise ConfigError(f"{last}: nothing to resume (no checkpoint in the work dir)")
+    if not resume and last.is_file():
+        raise ConfigError(f"{work_dir}: already holds a run (last.pt); pass --resume (or --auto-resume) to continue "
+                          f"it or choose another --work-dir")
+    return bool(resume)
+
+
+def train(cfg: RecipeCfg, work_dir: str | Path, *, resume: bool | str = False,
+          callbacks: Sequence[Callback] = ()) -> dict:
+    """Build everything ``cfg`` asks for (its task kind: :mod:`kdpose.tasks`) and train; returns the last
+    validation metrics ({} without validation).
+
+    Args:
+        resume: see :func:`resolve_resume` (``"auto"`` continues a stopped run of the same recipe).
+        callbacks: :class:`~kdpose.engine.trainer.Callback` objects (progress display, snapshots, ...).
+
+    Under ``torchrun`` every process runs this; the process group is joined first so that rank 0 alone renders
+    synthetic data and writes files.
+    """
+    kind = get_task(cfg)
+    kind.check(cfg)  # before any device, data or model work: a wrong recipe fails at once
+    work_dir = Path(work_dir)
+    device = select_device(cfg.train.device)
+    dist.init_distributed(device)
+    resume = resolve_resume(cfg, work_dir, resume)
+    seed_everything(cfg.train.seed)  # same initial weights on every rank (DDP also broadcasts rank 0's)
+    parts = kind.build(cfg, work_dir)
+    seed_everything(cfg.train.seed + dist.rank())  # per-rank streams for dropout / drop-path
+    trainer = Trainer(cfg, parts.task, parts.train_set, parts.collate_fn, work_dir, evaluator=parts.evaluator,
+                      device=device, callbacks=callbacks)
+    try:
+        if resume:
+            trainer.resume()
+        return trainer.fit()
+    finally:
+        dist.cleanup()
+
+
+__all__ = ["default_work_dir", "resolve_resume", "train"]
