@@ -36,7 +36,7 @@ def build_probe_model(name: str, input_size: tuple[int, int]):
     if name == "cspnext-t+heatmap":
         backbone = CSPNeXt(*rtmpose.RTMPOSE_SIZES["t"])
         head = HeatmapHead(backbone.out_channels, 17)
-        return simple_baseline.build_heatmap_model(backbone, head, "coco", input_size)
+        return simple_baseline.build_heatmap_model(backbone, head, "coco", input_size, name=name)
     if name == "res18+rtmcc":
         model = create_model("rtmpose-t", layout="coco", input_size=input_size)
         model.backbone = ResNet(18)

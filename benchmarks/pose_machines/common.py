@@ -31,6 +31,7 @@ from kdpose.data.bottomup import (BottomUpDepthDataset, DepthScene, collate_bott
 from kdpose.data.synth import SynthConfig, render_scene, scene_seed  # noqa: E402
 from kdpose.distill.domain import DomainBatch  # noqa: E402
 from kdpose.evaluation.pck_pr import PrCurve, pck_precision_recall, pr_curve  # noqa: E402
+from kdpose.layouts import get_layout  # noqa: E402
 from kdpose.models.pose_machines import create_pose_machine  # noqa: E402
 
 ETAS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6)
@@ -181,7 +182,7 @@ def evaluate(model, scenes: Sequence[DepthScene], scale: Scale, etas: Sequence[f
                for e in etas]
     curve = pr_curve(results, etas)
     best = curve.best()
-    upper = pr_curve(results, etas, model.upper_body_ids).best()
+    upper = pr_curve(results, etas, get_layout(model.info.layout).upper_body).best()
     return {"all": best, "upper": upper}, curve
 
 

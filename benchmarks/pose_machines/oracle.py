@@ -25,9 +25,9 @@ from kdpose.data.bottomup import BottomUpDepthDataset  # noqa: E402
 class GroundTruthMaps(torch.nn.Module):
     """Stands in for a network: returns the encoded targets of ``scenes`` in evaluation order."""
 
-    def __init__(self, scenes, codec, upper_body_ids, eval_input):
+    def __init__(self, scenes, codec, info, eval_input):
         super().__init__()
-        self.codec, self.upper_body_ids = codec, upper_body_ids
+        self.codec, self.info = codec, info  # the network it stands in for: its codec and model facts
         self.items = BottomUpDepthDataset(scenes, codec, train=False, input_size=eval_input)
         self.next = 0
 
@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     cfg = C.real_like_cfg(scale) if args.domain == "real" else C.synthetic_cfg(scale)
     scenes = C.materialise(C.SynthDepthScenes(cfg, args.scenes, args.seed, "test"))
     reference = C.build_model("mpm-1s", 8, "coco", scale)
-    oracle = GroundTruthMaps(scenes, reference.codec, reference.upper_body_ids, scale.eval_input)
+    oracle = GroundTruthMaps(scenes, reference.codec, reference.info, scale.eval_input)
     metrics, _ = C.evaluate(oracle, scenes, scale, etas=[0.1])
     people = sum(len(s.keypoints) for s in scenes)
     print(json.dumps({"scale": vars(args), "people": people, **metrics}))

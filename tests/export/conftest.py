@@ -9,6 +9,7 @@ from kdpose.codecs.heatmap import HeatmapCodec, HeatmapOutput
 from kdpose.codecs.regression import RegressionCodec, RegressionOutput
 from kdpose.codecs.simcc import SimCCCodec, SimCCOutput
 from kdpose.models import PoseModel
+from kdpose.models.pose_model import topdown_info
 from kdpose.skeletons import get_skeleton
 
 INPUT_SIZE = (32, 48)  # (w, h)
@@ -67,7 +68,7 @@ def make_simcc_model(input_size=INPUT_SIZE) -> PoseModel:
     skeleton = get_skeleton("coco")
     codec = SimCCCodec(input_size)
     head = TinySimCCHead(skeleton.num_keypoints, 8 * (input_size[0] // 4) * (input_size[1] // 4), codec.num_bins)
-    return PoseModel(TinyBackbone(), head, codec, skeleton).eval()
+    return PoseModel(TinyBackbone(), head, codec, skeleton, info=topdown_info("tiny-simcc", skeleton, codec)).eval()
 
 
 @pytest.fixture
@@ -80,7 +81,8 @@ def heatmap_model() -> PoseModel:
     torch.manual_seed(1)
     skeleton = get_skeleton("coco")
     codec = HeatmapCodec(INPUT_SIZE, (INPUT_SIZE[0] // 4, INPUT_SIZE[1] // 4))
-    return PoseModel(TinyBackbone(), TinyHeatmapHead(skeleton.num_keypoints), codec, skeleton).eval()
+    return PoseModel(TinyBackbone(), TinyHeatmapHead(skeleton.num_keypoints), codec, skeleton,
+                     info=topdown_info("tiny-heatmap", skeleton, codec)).eval()
 
 
 @pytest.fixture
@@ -88,4 +90,5 @@ def regression_model() -> PoseModel:
     torch.manual_seed(2)
     skeleton = get_skeleton("coco")
     codec = RegressionCodec(INPUT_SIZE)
-    return PoseModel(TinyBackbone(), TinyRegressionHead(skeleton.num_keypoints, _feat_dim()), codec, skeleton).eval()
+    return PoseModel(TinyBackbone(), TinyRegressionHead(skeleton.num_keypoints, _feat_dim()), codec, skeleton,
+                     info=topdown_info("tiny-regression", skeleton, codec)).eval()

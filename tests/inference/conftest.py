@@ -12,6 +12,7 @@ from torch import nn
 from kdpose.codecs import SimCCCodec, SimCCOutput
 from kdpose.data.sample import MEAN_RGB, STD_RGB
 from kdpose.models import PoseModel
+from kdpose.models.pose_model import topdown_info
 from kdpose.skeletons import get_skeleton
 
 INPUT_SIZE = (48, 64)  # (w, h)
@@ -62,7 +63,8 @@ class _Backbone(nn.Module):
 def make_oracle_model(layout: str = "coco") -> PoseModel:
     sk = get_skeleton(layout)
     codec = SimCCCodec(INPUT_SIZE, split_ratio=2.0)
-    return PoseModel(_Backbone(ColorOracle(keypoint_colors_bgr(sk.num_keypoints))), _Head(), codec, sk).eval()
+    return PoseModel(_Backbone(ColorOracle(keypoint_colors_bgr(sk.num_keypoints))), _Head(), codec, sk,
+                     info=topdown_info("color-oracle", sk, codec)).eval()
 
 
 class TinyConvPose(nn.Module):
@@ -84,7 +86,9 @@ class TinyConvPose(nn.Module):
 def make_tiny_model(layout: str = "coco") -> PoseModel:
     torch.manual_seed(0)
     sk = get_skeleton(layout)
-    return PoseModel(TinyConvPose(sk.num_keypoints), _Head(), SimCCCodec(INPUT_SIZE), sk).eval()
+    codec = SimCCCodec(INPUT_SIZE)
+    return PoseModel(TinyConvPose(sk.num_keypoints), _Head(), codec, sk,
+                     info=topdown_info("tiny-conv", sk, codec)).eval()
 
 
 DOT_RADIUS = 4

@@ -18,6 +18,7 @@ import torch
 import kdpose
 from kdpose.errors import CheckpointError, UnknownNameError
 from kdpose.models import PRETRAINED, create_model, list_pretrained, load_model, load_weights, save_weights
+from kdpose.model_info import ModelInfo
 from kdpose.models._builder import read_weights_metadata
 from kdpose.models._download import download_weights
 
@@ -188,10 +189,13 @@ def test_safetensors_save_and_reload_is_identical(tmp_path, trained_state, refer
     path = save_weights(model, tmp_path / "sub" / "rtmpose-t.safetensors", metadata={"note": "test"})
     assert sorted(p.name for p in path.parent.iterdir()) == ["rtmpose-t.safetensors"]  # no temp files left
     meta = read_weights_metadata(path)
-    assert meta["model"] == "rtmpose-t" and meta["layout"] == "coco" and meta["input_size"] == "64x64"
+    # the model's facts in the one kdpose.* format that ONNX exports use too (kdpose.model_info)
+    assert meta["kdpose.model"] == "rtmpose-t" and meta["kdpose.skeleton"] == "coco"
+    assert json.loads(meta["kdpose.input_size"]) == [64, 64] and meta["kdpose.task"] == "topdown"
     assert meta["note"] == "test" and meta["kdpose_version"] == kdpose.__version__
-    assert json.loads(meta["codec"]) == {"type": "simcc", "input_size": [64, 64], "sigma": [2.83, 2.83],
-                                         "split_ratio": 2.0, "use_dark": False}
+    assert json.loads(meta["kdpose.codec"]) == {"type": "simcc", "input_size": [64, 64], "sigma": [2.83, 2.83],
+                                                "split_ratio": 2.0, "use_dark": False}
+    assert ModelInfo.from_metadata(meta) == model.info
     reloaded = kdpose.load_model("rtmpose-t", weights=str(path))  # layout and input size come from the header
     assert reloaded.input_size == SIZE
     _assert_same_output(reloaded, reference_output)

@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_any_model(args.model, args.weights, args.layout, input_size)
     if args.weights is None and "." not in args.model:
         print(f"note: no --weights given: exporting randomly initialised {args.model}")
-    name = getattr(model, "model_name", args.model)
+    name = model.info.name
     export_onnx(model, out, opset=args.opset, dynamic_batch=dynamic, batch_size=batch, model_name=name)
     w, h = model.input_size
     print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB): {name}, input {w}x{h}, "
@@ -181,9 +181,9 @@ def _run_guard(fp32: Path, variants: list[Path], model, args: argparse.Namespace
     from kdpose.errors import ConfigError
     from kdpose.inference.guard import guard_onnx, load_val_set, synthetic_val_set
 
-    skeleton = getattr(model, "skeleton", None)
-    if skeleton is None or int(getattr(model, "in_channels", 3)) != 3:
+    if model.info.task != "topdown" or model.info.in_channels != 3:
         raise ConfigError("--val measures RGB top-down pose models (keypoints); this model is not one")
+    skeleton = model.skeleton
     if args.val == "synthetic":
         val = synthetic_val_set(skeleton.name, num_images=args.val_count or 64)
     else:
@@ -213,7 +213,7 @@ def calibration_crops(model, ann_file: str, image_root: str | None, count: int):
 
     if count < 1:
         raise ConfigError(f"--calib-count must be >= 1, got {count}")
-    if int(getattr(model, "in_channels", 3)) != 3:
+    if model.info.task != "topdown" or model.info.in_channels != 3:
         raise ConfigError("--int8-calib supports RGB top-down models only")
     samples = get_layout(model.skeleton.name).read_annotations(ann_file, mode="eval", image_root=image_root)
     if not samples:

@@ -6,10 +6,8 @@ from typing import Any
 
 import numpy as np
 
-# MMPose's normalisation (RGB order); written into every exported ONNX file as well.
-MEAN_RGB = (123.675, 116.28, 103.53)
-STD_RGB = (58.395, 57.12, 57.375)
-DEPTH_RANGE_M = (0.0, 8.0)  # depth models map [0, 8] m to [-0.5, 0.5]
+# MMPose's normalisation (RGB order) and the depth models' range: defined once, with the other model-input facts
+from ..model_info import DEPTH_RANGE_M, MMPOSE_MEAN as MEAN_RGB, MMPOSE_STD as STD_RGB  # noqa: F401
 
 
 @dataclass

@@ -36,7 +36,8 @@ def save_fp16(model: torch.nn.Module, path: Path, metadata: dict[str, str]) -> P
 
     tensors = {k: (v.half() if v.is_floating_point() else v).detach().cpu().contiguous()
                for k, v in model.state_dict().items()}
-    data = save(tensors, metadata={"format": "pt", "kdpose.demo.precision": "float16", **metadata})
+    data = save(tensors, metadata={"format": "pt", **model.info.to_metadata(), "kdpose.demo.precision": "float16",
+                                   **metadata})
     with atomic_write(path, "wb") as f:
         f.write(data)
     return path

@@ -27,6 +27,7 @@ from ..codecs.paf import PafOutput
 from ..data.bottomup import BottomUpDepthDataset, DepthScene, collate_bottomup, scene_from_synth
 from ..data.synth import SynthConfig, render_scene, scene_seed
 from ..evaluation.pck_pr import PrCurve, pck_precision_recall, pr_curve
+from ..layouts import get_layout
 
 IMAGE_SIZE = (320, 240)  # rendered depth images (w, h)
 CROP_SIZE = (184, 184)  # training input (w, h)
@@ -85,10 +86,8 @@ def build_pose_machine(spec: PoseMachineSpec, seed: int | None = None, input_siz
 
     if seed is not None:
         torch.manual_seed(seed)
-    model = create_pose_machine(spec.kind, spec.stages, width=spec.width, layout="coco", input_size=input_size,
-                                sigma=SIGMA, nms_radius=NMS_RADIUS)
-    model.model_name = spec.kind
-    return model
+    return create_pose_machine(spec.kind, spec.stages, width=spec.width, layout="coco", input_size=input_size,
+                               sigma=SIGMA, nms_radius=NMS_RADIUS)
 
 
 class DepthBatches:
@@ -160,7 +159,7 @@ def evaluate(model, scenes: Sequence[DepthScene], etas: Sequence[float] = ETAS) 
                for e in etas]
     curve = pr_curve(results, etas)
     best = curve.best()
-    upper = pr_curve(results, etas, model.upper_body_ids).best()
+    upper = pr_curve(results, etas, get_layout(model.info.layout).upper_body).best()
     return DepthEval(best, upper, curve, peak, preds[best["eta"]])
 
 

@@ -41,23 +41,25 @@ def create_detector_model(name: str = "kdpose-det-tiny", input_size: tuple[int, 
 def load_detector_model(weights: str | os.PathLike, name: str | None = None,
                         input_size: tuple[int, int] | None = None):
     """The built-in model with trained ``weights`` (``.safetensors`` written by kdpose training); the size and input
-    size are read from the file's metadata unless given."""
+    size are read from the file's model facts (``kdpose.model_info``) unless given."""
     from ..models import load_weights
-    from ..models._builder import read_weights_metadata
+    from ..models._builder import read_model_info, read_weights_metadata
 
     path = Path(weights)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such weights file")
-    try:
-        meta = read_weights_metadata(path) if path.suffix == ".safetensors" else {}
-    except Exception as exc:  # safetensors raises its own error types for non-safetensors bytes
-        raise CheckpointError(f"{path}: not a readable .safetensors file ({type(exc).__name__})") from None
-    name = name or meta.get("model")
+    info = None
+    if path.suffix == ".safetensors":
+        try:
+            read_weights_metadata(path)
+        except Exception as exc:  # safetensors raises its own error types for non-safetensors bytes
+            raise CheckpointError(f"{path}: not a readable .safetensors file ({type(exc).__name__})") from None
+        info = read_model_info(path)
+    name = name or (info.name if info is not None else None)
     if not name or name.removeprefix("kdpose-det-") not in ("nano", "tiny"):
         raise CheckpointError(f"{path}: not a kdpose detector weights file (model {name!r}); pass name=")
-    if input_size is None and "input_size" in meta:
-        w, h = meta["input_size"].split("x")
-        input_size = (int(w), int(h))
+    if input_size is None and info is not None:
+        input_size = info.input_size
     model = create_detector_model(name, input_size or (416, 416))
     load_weights(model, path)
     return model.eval()
@@ -121,8 +123,10 @@ class PersonDetector:
                 raise ConfigError(f"unknown detector '{text}' (built-in: {', '.join(BUILTIN_NAMES)}; or an .onnx / "
                                   ".safetensors file)")
         else:
+            from ..models.person_detector import PersonDetectorModel
+
             net = model
-            if not hasattr(net, "codec") or not hasattr(net, "input_size"):
+            if not isinstance(net, PersonDetectorModel):
                 raise ConfigError(f"model must be a PersonDetectorModel, a name or a file, got {type(model).__name__}")
         self.backend = TorchDetector(net, device=device, post=post)
 

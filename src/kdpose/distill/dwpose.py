@@ -144,14 +144,13 @@ def feature_channels(model: nn.Module) -> int:
 
 def check_same_geometry(student: nn.Module, teacher: nn.Module, what: str) -> None:
     """Feature and logit distillation need the same input size (so the same feature map and SimCC bins) and K."""
-    s_size, t_size = tuple(getattr(student, "input_size", ())), tuple(getattr(teacher, "input_size", ()))
-    if s_size and t_size and s_size != t_size:
+    s_size, t_size = student.info.input_size, teacher.info.input_size
+    if s_size != t_size:
         raise ConfigError(f"DWPose {what}: teacher input size {t_size[0]}x{t_size[1]} differs from the student's "
                           f"{s_size[0]}x{s_size[1]} (w x h); feature and logit distillation need the same resolution "
                           "(set distill.teacher_input_size to model.input_size, as the paper's pairs)")
-    s_k = getattr(getattr(student, "skeleton", None), "num_keypoints", None)
-    t_k = getattr(getattr(teacher, "skeleton", None), "num_keypoints", None)
-    if s_k is not None and t_k is not None and s_k != t_k:
+    s_k, t_k = student.skeleton.num_keypoints, teacher.skeleton.num_keypoints
+    if s_k != t_k:
         raise ConfigError(f"DWPose {what}: teacher predicts {t_k} keypoints, the student {s_k}")
     s_bins = getattr(getattr(student, "codec", None), "num_bins", None)
     t_bins = getattr(getattr(teacher, "codec", None), "num_bins", None)

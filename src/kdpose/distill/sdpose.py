@@ -102,7 +102,7 @@ class SDPoseTask(nn.Module):
         super().__init__()
         if not has_cycles(getattr(model, "head", None)):
             raise ConfigError(f"SDPose needs a model whose head has MCT cycles (an sdpose-* or rtmpose-* zoo model), "
-                              f"got {getattr(model, 'model_name', type(model).__name__)}")
+                              f"got {type(model).__name__}")
         if int(cycles) < 1:
             raise ConfigError(f"distill.params.cycles must be >= 1, got {cycles}")
         self.model = model

@@ -92,14 +92,15 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict:
 def export_weights(model: torch.nn.Module, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> None:
     """Write inference weights as safetensors, atomically.
 
-    Uses ``kdpose.models.save_weights`` when the model zoo provides it (it adds the model's own metadata);
-    otherwise writes the state dict with safetensors directly.
+    A kdpose network (it carries a ``ModelInfo`` as ``model.info``) goes through ``kdpose.models.save_weights``,
+    which records its facts in the header; the trainer also runs plain ``nn.Module`` tasks (tests, tools), whose
+    state dict is written as it is.
     """
-    try:
-        from ..models import save_weights  # type: ignore[attr-defined]
-    except ImportError:
-        save_weights = None
-    if save_weights is not None:
+    from ..model_info import ModelInfo
+
+    if isinstance(getattr(model, "info", None), ModelInfo):
+        from ..models import save_weights
+
         save_weights(model, path, metadata)  # atomic itself
         return
     from safetensors.torch import save

@@ -110,7 +110,7 @@ def realistic_random_weights(model, seed: int = 0):
             mod.reset_running_stats()
             mod.momentum = None
         w, h = model.input_size
-        in_channels = int(getattr(model, "in_channels", 3))
+        in_channels = model.info.in_channels
         was_training = model.training
         model.train()
         try:
@@ -190,7 +190,7 @@ def bench_torch(model, batch: int, threads: int | None, warmup: int = 5, iters: 
     import torch
 
     w, h = model.input_size
-    x = torch.randn(batch, int(getattr(model, "in_channels", 3)), h, w, generator=torch.Generator().manual_seed(0))
+    x = torch.randn(batch, model.info.in_channels, h, w, generator=torch.Generator().manual_seed(0))
     model.eval()
     with torch_threads(threads), torch.inference_mode():
         return time_fn(lambda: model(x), warmup, iters, max_seconds)

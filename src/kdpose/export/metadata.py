@@ -4,7 +4,8 @@ It makes the file self-describing: a runner never has to match the file against 
 input size, mean/std and split ratio passed separately from the weights they belong to). Values are strings;
 lists and dicts are JSON. This module imports neither torch nor onnx, so the onnxruntime path stays light.
 
-Keys (all prefixed ``kdpose.``):
+Keys (all prefixed ``kdpose.``; the model's facts, from ``model`` to ``codec`` and ``task`` / ``kwargs``, are
+:class:`kdpose.model_info.ModelInfo`'s, written the same way into kdpose weights files):
 
 ==================  ===========================================================================
 ``version``         kdpose version that wrote the file
@@ -17,6 +18,8 @@ Keys (all prefixed ``kdpose.``):
 ``skeleton``        keypoint layout name (``coco``, ``coco_wholebody``, ...)
 ``num_keypoints``   K
 ``codec``           JSON: ``{"type": class name, <its parameters: split ratio, sigma, stride ...>}``
+``task``            ``topdown``, ``bottomup`` or ``detection``
+``kwargs``          JSON: zoo-factory arguments that rebuild the network (pose machines: ``width``, ...)
 ``output_type``     the head output NamedTuple's class name (e.g. ``SimCCOutput``)
 ``output_fields``   JSON list: NamedTuple field for each ONNX output, in order
 ``precision``       ``fp32``, ``fp16`` (float32 inputs/outputs kept), ``bf16``, ``int8`` (static QDQ,
@@ -31,11 +34,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-PREFIX = "kdpose."
-
-# MMPose's ImageNet statistics in RGB order (docs/design.md "Model input"); every image model uses them.
-MMPOSE_MEAN: tuple[float, float, float] = (123.675, 116.28, 103.53)
-MMPOSE_STD: tuple[float, float, float] = (58.395, 57.12, 57.375)
+from ..model_info import MMPOSE_MEAN, MMPOSE_STD, PREFIX, ModelInfo
 
 
 @dataclass
@@ -58,6 +57,22 @@ class ExportMetadata:
     version: str | None = None
     precision: str = "fp32"                         # "fp32" | "fp16" | "bf16" | "int8" (static) | "int8-dynamic"
     source: str = "kdpose"                          # "kdpose" | "inferred" (foreign file, settings from shapes)
+    task: str | None = None                         # the model's task (None: a foreign file)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_model_info(cls, info: ModelInfo, output_names: list[str], **export_facts: Any) -> "ExportMetadata":
+        """The metadata of an export of the network ``info`` describes (``export_facts``: output type / fields,
+        number of keypoints, version, precision)."""
+        return cls(input_size=info.input_size, output_names=list(output_names), input_channels=info.in_channels,
+                   channel_order=info.channel_order, mean=tuple(info.mean), std=tuple(info.std), skeleton=info.layout,
+                   codec=dict(info.codec), model=info.name, task=info.task, kwargs=dict(info.kwargs), **export_facts)
+
+    def model_info(self) -> ModelInfo:
+        """The :class:`ModelInfo` of the exported network (a foreign file: what the shapes tell)."""
+        return ModelInfo(name=self.model or "", task=self.task or "topdown", layout=self.skeleton,
+                         input_size=self.input_size, in_channels=self.input_channels, channel_order=self.channel_order,
+                         mean=tuple(self.mean), std=tuple(self.std), codec=dict(self.codec), kwargs=dict(self.kwargs))
 
     def to_props(self) -> dict[str, str]:
         """Flatten to ``metadata_props`` strings (JSON for non-strings)."""
@@ -78,7 +93,7 @@ class ExportMetadata:
         ours = {k[len(PREFIX):]: v for k, v in props.items() if k.startswith(PREFIX)}
         if "input_size" not in ours:
             return None
-        text_keys = {"channel_order", "skeleton", "output_type", "model", "version", "precision"}
+        text_keys = {"channel_order", "skeleton", "output_type", "model", "version", "precision", "task"}
         parsed: dict[str, Any] = {}
         for key, value in ours.items():
             if key not in cls.__dataclass_fields__:

@@ -11,7 +11,6 @@ family conventions of the ecosystem so that foreign runners accept kdpose files 
 """
 from __future__ import annotations
 
-import dataclasses
 import io
 import os
 import warnings
@@ -24,7 +23,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, DataError
-from .metadata import MMPOSE_MEAN, MMPOSE_STD, ExportMetadata
+from .metadata import ExportMetadata
 
 # ONNX output names per head-output type (by class name, so export needs no import of every head module).
 FAMILY_OUTPUT_NAMES: dict[str, tuple[str, ...]] = {
@@ -80,64 +79,20 @@ class _Flattened(nn.Module):
         return tuple(_flatten_output(self.model(x))[0])
 
 
-def codec_config(codec: Any) -> dict[str, Any]:
-    """The codec's type and JSON-able parameters (input size, split ratio, sigma, stride, ...).
-
-    Uses ``codec.params()`` (every kdpose codec has it; it includes ``type``), else dataclass fields, else the
-    codec's public attributes of plain types (numbers, strings, bools and lists of them)."""
-    if codec is None:
-        return {}
-    if callable(getattr(codec, "params", None)):
-        params = dict(codec.params())
-    elif dataclasses.is_dataclass(codec):
-        params = {f.name: getattr(codec, f.name) for f in dataclasses.fields(codec)}
-    else:
-        params = {k: v for k, v in vars(codec).items() if not k.startswith("_")}
-    out: dict[str, Any] = {"type": type(codec).__name__}
-    for key, value in params.items():
-        value = _jsonable(value)
-        if value is not None:
-            out[key] = value
-    return out
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON version of a codec parameter, or None for things that are not parameters (arrays, modules)."""
-    if isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (np.integer, np.floating)):
-        return value.item()
-    if isinstance(value, (tuple, list)) and all(isinstance(v, (bool, int, float, str, np.number)) for v in value):
-        return [v.item() if isinstance(v, np.number) else v for v in value]
-    return None
-
-
 def build_metadata(model: nn.Module, output: Any, model_name: str | None = None) -> ExportMetadata:
-    """The metadata of ``model`` as exported (``output`` is one forward result, used for names and K)."""
+    """The metadata of ``model`` as exported: its :class:`~kdpose.model_info.ModelInfo` plus what the export adds
+    (``output`` is one forward result, used for the output names and K)."""
     from .. import __version__
 
     _, fields = _flatten_output(output)
-    skeleton = getattr(model, "skeleton", None)
-    in_channels = int(getattr(model, "in_channels", 3))
-    mean = tuple(getattr(model, "mean", MMPOSE_MEAN if in_channels == 3 else (0.0,)))
-    std = tuple(getattr(model, "std", MMPOSE_STD if in_channels == 3 else (1.0,)))
-    num_kpts = getattr(skeleton, "num_keypoints", None)
-    return ExportMetadata(
-        input_size=tuple(int(v) for v in model.input_size),
-        output_names=output_names_for(output),
-        input_name=INPUT_NAME,
-        input_channels=in_channels,
-        channel_order="RGB" if in_channels == 3 else "D",
-        mean=tuple(float(v) for v in mean),
-        std=tuple(float(v) for v in std),
-        skeleton=getattr(skeleton, "name", None),
-        num_keypoints=int(num_kpts) if num_kpts is not None else None,
-        codec=codec_config(getattr(model, "codec", None)),
-        output_type=type(output).__name__,
-        output_fields=fields,
-        model=model_name or getattr(model, "model_name", None) or type(model).__name__,
-        version=__version__,
-    )
+    skeleton = model.skeleton if model.info.layout is not None else None
+    meta = ExportMetadata.from_model_info(
+        model.info, output_names_for(output), input_name=INPUT_NAME, output_type=type(output).__name__,
+        output_fields=fields, num_keypoints=skeleton.num_keypoints if skeleton is not None else None,
+        version=__version__)
+    if model_name:
+        meta.model = model_name
+    return meta
 
 
 def export_onnx(
@@ -160,7 +115,7 @@ def export_onnx(
         batch_size: the fixed batch of the file when ``dynamic_batch`` is False (dynamic graphs are traced with 2).
         input_size: (w, h) expected by the caller; must equal ``model.input_size`` (the head's geometry is built
             for one size), checked so that a mismatch gives a clear error instead of a shape error inside tracing.
-        model_name: zoo name recorded in the metadata.
+        model_name: recorded in the metadata instead of ``model.info.name``.
         check: run ``onnx.checker.check_model`` (full check) on the result.
 
     Returns:
@@ -186,7 +141,7 @@ def export_onnx(
     if path.exists() and path.is_dir():
         raise DataError(f"{path}: is a directory, expected an .onnx file path")
 
-    in_channels = int(getattr(model, "in_channels", 3))
+    in_channels = model.info.in_channels
     device = next(model.parameters(), torch.empty(0)).device  # trace where the model lives (CPU or GPU)
     # trace a dynamic-batch graph with B >= 2 so that nothing gets specialised to a batch of one
     trace_batch = max(2, batch_size) if dynamic_batch else batch_size
@@ -342,7 +297,7 @@ def check_parity(
     runner = OrtRunner(path, threads=threads)
     if inputs is None:
         w, h = runner.meta.input_size if runner.meta else model.input_size
-        in_channels = int(getattr(model, "in_channels", 3))
+        in_channels = model.info.in_channels
         gen = torch.Generator().manual_seed(seed)
         inputs = torch.randn(batch, in_channels, h, w, generator=gen)
     was_training = model.training
@@ -389,9 +344,9 @@ def _to_cpu(output: Any) -> Any:
 
 def _decoded_diff(model: nn.Module, ref: Any, arrays: Sequence[np.ndarray]) -> float | None:
     """Max |keypoint difference| after ``codec.decode`` of both outputs, when the codec can decode them."""
-    codec = getattr(model, "codec", None)
+    codec = model.codec
     fields = getattr(ref, "_fields", None)
-    if codec is None or not hasattr(codec, "decode") or fields is None:
+    if fields is None:
         return None
     if any(getattr(ref, f) is None or not isinstance(getattr(ref, f), torch.Tensor) for f in fields):
         return None  # optional / nested fields: the flat ONNX outputs do not rebuild the tuple one-to-one

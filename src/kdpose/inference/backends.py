@@ -110,9 +110,11 @@ class TorchBackend:
 
     def __init__(self, model: Any, device: str = "cpu", threads: int | None = None, score_mode: str = "mmpose",
                  precision: str | None = None):
-        from kdpose.data.sample import MEAN_RGB, STD_RGB
         from kdpose.inference.decoding import check_score_mode, decoder_from_params
 
+        if model.info.task != "topdown":
+            raise ConfigError(f"{model.info.name}: a {model.info.task} model; PoseEstimator runs top-down pose models "
+                              "(bottom-up pose machines: kdpose.BottomUpEstimator)")
         if threads is not None and threads < 1:
             raise ConfigError(f"threads must be >= 1, got {threads}")
         if threads is None and not os.environ.get("OMP_NUM_THREADS"):
@@ -123,7 +125,9 @@ class TorchBackend:
         self.codec = model.codec
         self.skeleton = model.skeleton
         self.input_size = tuple(int(v) for v in self.codec.input_size)
-        self.mean, self.std = MEAN_RGB, STD_RGB
+        # what the network was trained on: its channel order and normalisation
+        self.channel_order = model.info.channel_order
+        self.mean, self.std = tuple(model.info.mean), tuple(model.info.std)
         self.score_mode = check_score_mode(score_mode)
         # MMPose's scores: the codec's own decode; rtmlib's: the numpy decoder with that score rule
         self.decoder = None if score_mode == "mmpose" else decoder_from_params(self.codec.params(), self.input_size,
@@ -233,6 +237,9 @@ class OnnxBackend:
         self.path = Path(path)
         self.device = device
         self.input_size = tuple(int(v) for v in meta.input_size)
+        if meta.task not in (None, "topdown"):
+            raise ConfigError(f"{path}: a {meta.task} model; PoseEstimator runs top-down pose models (bottom-up pose "
+                              "machines: kdpose.BottomUpEstimator)")
         if meta.skeleton is None:
             raise ConfigError(f"{path}: the file names no keypoint layout; pass layout= (e.g. 'coco' for "
                               "RTMPose body models, 'coco_wholebody' for DWPose)")
@@ -296,12 +303,12 @@ def load_backend(model: Any, weights: str | None = None, backend: str = "torch",
         raise ConfigError(f"backend '{backend}' needs an .onnx file: export '{model}' with 'kdpose export' first")
     from kdpose.models import load_model
 
-    defaults = _weights_metadata_defaults(weights)
+    # layout / input size not given here: load_model takes them from the weights file's model facts
     kwargs: dict = {}
-    if layout is not None or "layout" in defaults:
-        kwargs["layout"] = layout or defaults["layout"]
-    if input_size is not None or "input_size" in defaults:
-        kwargs["input_size"] = tuple(input_size or defaults["input_size"])
+    if layout is not None:
+        kwargs["layout"] = layout
+    if input_size is not None:
+        kwargs["input_size"] = tuple(input_size)
     if weights is None and "." not in str(model):
         msg = (f"kdpose: no weights given for '{model}': the model has random weights and its poses are "
                "meaningless (pass weights=... or a pretrained tag)")
@@ -309,24 +316,3 @@ def load_backend(model: Any, weights: str | None = None, backend: str = "torch",
         warnings.warn(msg, RuntimeWarning, stacklevel=3)
     return TorchBackend(load_model(str(model), weights=weights, **kwargs), device, threads=threads,
                         score_mode=score_mode, precision=precision)
-
-
-def _weights_metadata_defaults(weights: Any) -> dict:
-    """``layout`` and ``input_size`` recorded in a kdpose ``.safetensors`` header (the trainer writes them), so
-    that a model trained at e.g. 96x128 loads without repeating its settings."""
-    if weights is None or not str(weights).endswith(".safetensors") or not Path(weights).is_file():
-        return {}
-    try:
-        from kdpose.models._builder import read_weights_metadata
-
-        meta = read_weights_metadata(weights)
-    except Exception:  # an unreadable file is reported by load_model with a proper message
-        return {}
-    out: dict = {}
-    if meta.get("layout"):
-        out["layout"] = meta["layout"]
-    size = meta.get("input_size", "")
-    parts = size.lower().replace(",", "x").split("x")
-    if len(parts) == 2 and all(p.strip().isdigit() for p in parts):
-        out["input_size"] = (int(parts[0]), int(parts[1]))
-    return out

@@ -149,7 +149,7 @@ class BottomUpEstimator:
         self.device = resolve_torch_device(device)
         self.model = model
         self.codec, self.skeleton = model.codec, model.skeleton
-        self.in_channels = int(model.in_channels)
+        self.in_channels = int(model.info.in_channels)
         self.forward = torch_forward(model, self.device)
         self.backend = "torch"
 

@@ -159,7 +159,7 @@ class PrecisionModel:
         self.model = model.eval()
         self.precision = precision
         self._low = None if precision == "fp32" else lowered_copy(model, precision)
-        for name in ("input_size", "in_channels", "codec", "skeleton", "model_name"):
+        for name in ("input_size", "in_channels", "codec", "skeleton", "model_name", "info"):
             if hasattr(model, name):
                 setattr(self, name, getattr(model, name))
 

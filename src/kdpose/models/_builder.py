@@ -237,39 +237,21 @@ def load_partial(model: nn.Module, state: Mapping[str, torch.Tensor], source: st
 
 
 def save_weights(model: nn.Module, path: str | os.PathLike, metadata: Mapping[str, str] | None = None) -> Path:
-    """Write ``model.state_dict()`` as ``.safetensors`` atomically, with string ``metadata`` (e.g. model name,
-    layout, input size, codec) in the header. Returns the path."""
+    """Write ``model.state_dict()`` as ``.safetensors`` atomically, with the model's facts in the header
+    (``model.info.to_metadata()``: zoo name, task, layout, input size, channels, normalisation, codec) and any extra
+    string ``metadata``. Returns the path."""
     from safetensors.torch import save
 
     path = Path(path)
     if path.suffix not in SAFETENSORS_SUFFIXES:
         raise CheckpointError(f"{path}: kdpose writes weights as .safetensors")
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    meta = {"format": "pt", "kdpose_version": _version(), **model_metadata(model)}
+    meta = {"format": "pt", "kdpose_version": _version(), **model.info.to_metadata()}
     meta.update({str(k): str(v) for k, v in (metadata or {}).items()})
     data = save(tensors, metadata=meta)
     with atomic_write(path, "wb") as f:
         f.write(data)
     return path
-
-
-def model_metadata(model: nn.Module) -> dict[str, str]:
-    """What a weights file should say about the model it came from: zoo name (``model_name``), layout (the
-    skeleton's name), input size ``"WxH"`` and the codec parameters (JSON), for any ``PoseModel``."""
-    import json
-
-    meta = {}
-    if getattr(model, "model_name", None):
-        meta["model"] = str(model.model_name)
-    skeleton = getattr(model, "skeleton", None)
-    if getattr(skeleton, "name", None):
-        meta["layout"] = str(skeleton.name)
-    codec = getattr(model, "codec", None)
-    if getattr(codec, "input_size", None) is not None:
-        meta["input_size"] = f"{int(codec.input_size[0])}x{int(codec.input_size[1])}"
-    if callable(getattr(codec, "params", None)):
-        meta["codec"] = json.dumps(codec.params())
-    return meta
 
 
 def read_weights_metadata(path: str | os.PathLike) -> dict[str, str]:
@@ -278,6 +260,19 @@ def read_weights_metadata(path: str | os.PathLike) -> dict[str, str]:
 
     with safe_open(str(path), framework="pt") as f:
         return dict(f.metadata() or {})
+
+
+def read_model_info(path: str | os.PathLike):
+    """The :class:`~kdpose.model_info.ModelInfo` a kdpose ``.safetensors`` header records (also files written before
+    the ``kdpose.*`` keys), or None: not a safetensors file, unreadable, or a header without the facts."""
+    from ..model_info import ModelInfo
+
+    if Path(path).suffix not in SAFETENSORS_SUFFIXES:
+        return None
+    try:
+        return ModelInfo.from_metadata(read_weights_metadata(path))
+    except Exception:  # unreadable or malformed: read_state_dict reports it with a proper message
+        return None
 
 
 def _version() -> str:
@@ -391,8 +386,11 @@ def load_model(name: str, weights: str | os.PathLike | Mapping[str, torch.Tensor
             weights, sha256 = cfg.location, sha256 or cfg.sha256
     if weights is not None and not isinstance(weights, Mapping):
         weights = resolve_weights(weights, sha256=sha256)  # fail fast (download / offline / missing) before building
-        if weights.suffix in SAFETENSORS_SUFFIXES and (layout is None or input_size is None):
-            layout, input_size = _settings_from_header(weights, layout, input_size)
+        saved = read_model_info(weights)  # settings a model trained at e.g. 96x128 was saved with
+        if saved is not None:
+            layout = layout or saved.layout
+            input_size = input_size or saved.input_size
+            kwargs = {**saved.kwargs, **kwargs} if saved.name == name else kwargs
     if layout is not None:
         kwargs["layout"] = layout
     if input_size is not None:
@@ -401,18 +399,3 @@ def load_model(name: str, weights: str | os.PathLike | Mapping[str, torch.Tensor
     if weights is not None:
         load_weights(model, weights, distiller_part=distiller_part, loads=loads)
     return model.to(device).eval()
-
-
-def _settings_from_header(path: Path, layout: str | None, input_size: tuple[int, int] | None):
-    """Fill ``layout`` / ``input_size`` left as None from a kdpose safetensors header (files written by
-    ``save_weights`` record them), so a model trained at another size loads without repeating its settings."""
-    try:
-        meta = read_weights_metadata(path)
-    except Exception:  # unreadable: read_state_dict reports it with a proper message
-        return layout, input_size
-    if layout is None and meta.get("layout"):
-        layout = meta["layout"]
-    parts = meta.get("input_size", "").lower().split("x")
-    if input_size is None and len(parts) == 2 and all(p.isdigit() for p in parts):
-        input_size = (int(parts[0]), int(parts[1]))
-    return layout, input_size

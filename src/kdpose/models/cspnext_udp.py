@@ -26,7 +26,7 @@ from .backbones.cspnext import CSPNeXt
 from .heads.heatmap import HeatmapHead
 from .pose_model import PoseModel
 from .rtmpose import RTMPOSE_SIZES
-from .simple_baseline import build_heatmap_model, finish_model
+from .simple_baseline import build_heatmap_model
 
 
 def build_cspnext_udp(size: str, layout: str = "coco", input_size: Sequence[int] = (192, 256),
@@ -38,9 +38,8 @@ def build_cspnext_udp(size: str, layout: str = "coco", input_size: Sequence[int]
 
     backbone = CSPNeXt(*RTMPOSE_SIZES[size])
     head = HeatmapHead(backbone.out_channels, get_skeleton(layout).num_keypoints)
-    model = build_heatmap_model(backbone, head, layout, tuple(input_size), sigma=sigma, encoding="udp",
-                                decoding=decoding)
-    return finish_model(model, f"cspnext-{size}-udp")
+    return build_heatmap_model(backbone, head, layout, tuple(input_size), name=f"cspnext-{size}-udp", sigma=sigma,
+                               encoding="udp", decoding=decoding)
 
 
 @register_model(name="cspnext-t-udp")

@@ -24,8 +24,7 @@ from .backbones.cspnext import CSPNeXt
 from .backbones.resnet import ResNet
 from .heads.deeppose import DeepPoseHead
 from .heads.tokenreg import TokenRegHead
-from .pose_model import PoseModel
-from .simple_baseline import finish_model
+from .pose_model import PoseModel, topdown_info
 from .tokenpose import build_token_backbone, feature_size_of
 
 
@@ -38,7 +37,8 @@ def create_distilpose(backbone: str, name: str = "distilpose", layout: str = "co
     head = TokenRegHead(channels, feature_size_of(input_size), patch_size, skeleton.num_keypoints, dim=dim,
                         group_depths=(depth,), heads=heads, mlp_ratio=mlp_ratio)
     codec = RegressionCodec(input_size, use_confidence=use_confidence)
-    return finish_model(PoseModel(module, head, codec, skeleton, loss_fn=RegressionLoss()), name)
+    return PoseModel(module, head, codec, skeleton, loss_fn=RegressionLoss(),
+                     info=topdown_info(name, skeleton, codec))
 
 
 @register_model(name="distilpose-s")
@@ -61,7 +61,8 @@ def deeppose_res50(layout: str = "coco", input_size: Sequence[int] = (192, 256),
     backbone = ResNet(depth)
     head = DeepPoseHead(backbone.feature_info[-1]["channels"], skeleton.num_keypoints)
     codec = RegressionCodec(input_size, use_confidence=use_confidence)
-    return finish_model(PoseModel(backbone, head, codec, skeleton, loss_fn=RegressionLoss()), f"deeppose-res{depth}")
+    return PoseModel(backbone, head, codec, skeleton, loss_fn=RegressionLoss(),
+                     info=topdown_info(f"deeppose-res{depth}", skeleton, codec))
 
 
 # Miniature students for the synthetic-data reproductions (token geometry of ``tokenpose-mini-s/hr``)
@@ -98,4 +99,5 @@ def deeppose_cspnext_t(layout: str = "coco", input_size: Sequence[int] = (192, 2
     backbone = CSPNeXt(*RTMPOSE_SIZES["t"])
     head = DeepPoseHead(backbone.out_channels, skeleton.num_keypoints)
     codec = RegressionCodec(input_size, use_confidence=use_confidence)
-    return finish_model(PoseModel(backbone, head, codec, skeleton, loss_fn=RegressionLoss()), "deeppose-cspnext-t")
+    return PoseModel(backbone, head, codec, skeleton, loss_fn=RegressionLoss(),
+                     info=topdown_info("deeppose-cspnext-t", skeleton, codec))

@@ -20,15 +20,15 @@ from ._registry import register_model
 from .backbones.hrnet import HRNet
 from .heads.heatmap import HeatmapHead
 from .pose_model import PoseModel
-from .simple_baseline import build_heatmap_model, finish_model
+from .simple_baseline import build_heatmap_model
 
 
 def _hrnet(width: int, num_stages: int, layout: str, input_size: Sequence[int], **codec_kw) -> PoseModel:
     skeleton = get_skeleton(layout)
     backbone = HRNet(width, num_stages=num_stages)
     head = HeatmapHead(width, skeleton.num_keypoints, deconv_channels=(), deconv_kernels=())
-    model = build_heatmap_model(backbone, head, layout, input_size, **codec_kw)
-    return finish_model(model, f"hrnet-w{width}" + ("-stage3" if num_stages == 3 else ""))
+    name = f"hrnet-w{width}" + ("-stage3" if num_stages == 3 else "")
+    return build_heatmap_model(backbone, head, layout, input_size, name=name, **codec_kw)
 
 
 @register_model(name="hrnet-w32")

@@ -16,16 +16,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..codecs.points import PointBoxCoder
+from ..model_info import MMPOSE_MEAN, MMPOSE_STD, ModelInfo
 from ._registry import register_model
 from .backbones.cspnext import CSPNeXt
 from .layers import ConvModule, CSPLayer
 from .layers.conv import DepthwiseSeparableConvModule
 
 STRIDES = (8, 16, 32)
-# MMPose / MMDetection ImageNet statistics in RGB order: the built-in detector follows kdpose's model-input
-# convention (RGB, normalised), unlike the official RTMDet files (BGR).
-RGB_MEAN = (123.675, 116.28, 103.53)
-RGB_STD = (58.395, 57.12, 57.375)
+# the built-in detector follows kdpose's model-input convention (RGB, MMPose's normalisation), unlike the official
+# RTMDet files (BGR)
+RGB_MEAN, RGB_STD = MMPOSE_MEAN, MMPOSE_STD
 
 
 class DetOutput(NamedTuple):
@@ -122,8 +122,9 @@ class DetHead(nn.Module):
 class PersonDetectorModel(nn.Module):
     """CSPNeXt + PAFPN + DetHead. ``forward((B, 3, H, W) RGB normalised) -> DetOutput``.
 
-    Attributes (read by export and inference): ``model_name``, ``input_size`` (w, h), ``codec``
-    (:class:`PointBoxCoder`, the priors for that size), ``mean`` / ``std`` (RGB), ``strides``.
+    Attributes (read by export and inference): ``info`` (:class:`~kdpose.model_info.ModelInfo`: name, task
+    ``detection``, input size, RGB normalisation, codec), ``input_size`` (w, h), ``codec`` (:class:`PointBoxCoder`,
+    the priors for that size), ``strides``.
     """
 
     def __init__(self, size: str = "tiny", input_size: tuple[int, int] = (416, 416)):
@@ -138,15 +139,20 @@ class PersonDetectorModel(nn.Module):
             raise ConfigError(f"detector input size {input_size[0]}x{input_size[1]} must be a multiple of 32")
         cfg = SIZES[size]
         self.size = size
-        self.model_name = f"kdpose-det-{size}"
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.strides = STRIDES
-        self.mean, self.std = RGB_MEAN, RGB_STD
         self.codec = PointBoxCoder(self.input_size, STRIDES)
+        # the facts follow from the size and input size this family's constructor takes
+        self.info = ModelInfo(f"kdpose-det-{size}", "detection", None, self.input_size).with_codec(self.codec)
         self.backbone = CSPNeXt(cfg.deepen, cfg.widen, out_indices=(2, 3, 4))
         chans = tuple(fi.channels for fi in self.backbone.feature_info)
         self.neck = PAFPN(chans, cfg.neck_channels, num_blocks=max(round(3 * cfg.deepen), 1))
         self.head = DetHead(cfg.neck_channels, len(STRIDES), cfg.head_convs)
+
+    @property
+    def model_name(self) -> str:
+        """The zoo name (``info.name``)."""
+        return self.info.name
 
     def forward(self, x: torch.Tensor) -> DetOutput:
         return self.head(self.neck(self.backbone(x)))

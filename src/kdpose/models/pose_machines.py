@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from ..codecs.paf import PafCodec, PafOutput
-from ..data.sample import DEPTH_RANGE_M
 from ..losses.pose_machine import PoseMachineLoss
+from ..model_info import ModelInfo
 from ._registry import register_model
 from .layers.pose_machine_blocks import VGGExtractor, mpm_extractor, rpm_extractor, spm_extractor, stage_branch
 from .pose_model import PoseModel
@@ -99,18 +99,18 @@ def create_pose_machine(kind: str, stages: int = 2, width: int | None = None, la
         raise UnknownNameError(f"unknown pose machine kind '{kind}' (available: {', '.join(KINDS)})")
     width = width or (128 if kind == "cpm" else 64)
     in_channels = in_channels or 1
-    skeleton, limbs, upper = layout_for(layout)
+    skeleton, limbs, _ = layout_for(layout)
     codec = PafCodec(skeleton.num_keypoints, limbs, input_size=input_size, **codec_kwargs)
     backbone = FeatureExtractor(kind, in_channels, width)
     head = PoseMachineCascade(kind, width, stage_width or width, stages, codec.heatmap_channels, codec.paf_channels)
-    model = PoseModel(backbone, head, codec, skeleton, loss_fn=PoseMachineLoss())
-    model.in_channels = in_channels
-    model.upper_body_ids = upper
-    model.arch = f"{kind}-{stages}s"
-    if in_channels == 1:  # depth in millimetres: (d - 4000) / 8000 maps [0, 8] m to [-0.5, 0.5]
-        lo, hi = DEPTH_RANGE_M
-        model.mean, model.std = (500.0 * (lo + hi),), (1000.0 * (hi - lo),)
-    return model
+    # what rebuilds these weights from the zoo name (load_model reads it back from a weights file)
+    rebuild = {"width": width, "in_channels": in_channels, **codec_kwargs}
+    if stage_width is not None:
+        rebuild["stage_width"] = stage_width
+    name, size = f"{kind}-{stages}s", tuple(input_size)
+    info = (ModelInfo.depth(name, "bottomup", skeleton.name, size, rebuild) if in_channels == 1   # depth in mm
+            else ModelInfo(name, "bottomup", skeleton.name, size, kwargs=rebuild))  # RGB: MMPose's normalisation
+    return PoseModel(backbone, head, codec, skeleton, loss_fn=PoseMachineLoss(), info=info)
 
 
 def init_from_fewer_stages(model: PoseModel, smaller: PoseModel, copy_last_stage: bool = True) -> list[str]:

@@ -28,6 +28,7 @@ from typing import Sequence
 
 from ..codecs.simcc import SimCCCodec
 from ..losses.kl_discret import SimCCLoss
+from ..model_info import ModelInfo
 from ._builder import PretrainedCfg, register_pretrained
 from ._registry import register_model
 from .backbones.cspnext import CSPNeXt
@@ -66,9 +67,8 @@ def build_rtmpose(size: str, skeleton, input_size: tuple[int, int] = DEFAULT_INP
     backbone = CSPNeXt(deepen, widen, out_indices=tuple(sorted(out_indices)))
     head = RTMCCHead(backbone.out_channels, skeleton.num_keypoints, input_size, split_ratio=split_ratio)
     codec = SimCCCodec(input_size, sigma=sigma, split_ratio=split_ratio, use_dark=use_dark)
-    model = PoseModel(backbone, head, codec, skeleton, loss_fn=SimCCLoss())
-    model.model_name = name or f"rtmpose-{size}"  # recorded in saved weights and exported files
-    return model
+    info = ModelInfo(name or f"rtmpose-{size}", "topdown", skeleton.name, input_size)
+    return PoseModel(backbone, head, codec, skeleton, loss_fn=SimCCLoss(), info=info)
 
 
 def _create(name: str, size: str, layout: str, input_size: tuple[int, int] | None, **kwargs) -> PoseModel:

@@ -30,8 +30,7 @@ from ..losses.regression import RegressionLoss
 from ..skeletons import get_skeleton
 from ._registry import register_model
 from .heads.mct import MCTRLETokenRegHead, MCTTokenPoseHead
-from .pose_model import PoseModel
-from .simple_baseline import finish_model
+from .pose_model import PoseModel, topdown_info
 from .tokenpose import build_token_backbone, feature_size_of
 
 
@@ -46,7 +45,8 @@ def create_sdpose(backbone: str, name: str = "sdpose", layout: str = "coco", inp
                             group_depths=(depth,), heads=heads, mlp_ratio=mlp_ratio, cycles=cycles)
     codec = HeatmapCodec(input_size, heatmap_size=feature_size_of(input_size), sigma=sigma, encoding=encoding,
                          decoding=decoding)
-    return finish_model(PoseModel(module, head, codec, skeleton, loss_fn=HeatmapLoss()), name)
+    return PoseModel(module, head, codec, skeleton, loss_fn=HeatmapLoss(),
+                     info=topdown_info(name, skeleton, codec))
 
 
 def create_sdpose_reg(backbone: str, name: str = "sdpose-reg", layout: str = "coco",
@@ -63,7 +63,8 @@ def create_sdpose_reg(backbone: str, name: str = "sdpose-reg", layout: str = "co
     head = MCTRLETokenRegHead(channels, feature_size_of(input_size), patch_size, skeleton.num_keypoints, dim=dim,
                               group_depths=(depth,), heads=heads, mlp_ratio=mlp_ratio, cycles=cycles)
     codec = RegressionCodec(input_size, use_confidence=use_confidence)
-    return finish_model(PoseModel(module, head, codec, skeleton, loss_fn=RegressionLoss()), name)
+    return PoseModel(module, head, codec, skeleton, loss_fn=RegressionLoss(),
+                     info=topdown_info(name, skeleton, codec))
 
 
 @register_model(name="sdpose-t")

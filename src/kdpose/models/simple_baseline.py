@@ -17,7 +17,7 @@ from ..skeletons import get_skeleton
 from ._registry import register_model
 from .backbones.resnet import ResNet
 from .heads.heatmap import HeatmapHead
-from .pose_model import PoseModel
+from .pose_model import PoseModel, topdown_info
 
 
 def convert_mmpose_state_dict(checkpoint: Mapping[str, Any], source: str = "<checkpoint>") -> dict[str, torch.Tensor]:
@@ -34,15 +34,6 @@ def convert_mmpose_state_dict(checkpoint: Mapping[str, Any], source: str = "<che
     return extract_state_dict(checkpoint, source)
 
 
-def finish_model(model: PoseModel, name: str) -> PoseModel:
-    """Attach the zoo name and the metadata written next to saved weights (as the RTMPose family does)."""
-    model.model_name = name
-    size = model.codec.input_size
-    model.weights_metadata = lambda: {"model": name, "layout": model.skeleton.name,
-                                      "input_size": f"{size[0]}x{size[1]}", "codec": repr(model.codec)}
-    return model
-
-
 def load_mmpose_checkpoint(model: PoseModel, path: str) -> PoseModel:
     """Load an official MMPose top-down ``.pth`` (0.x ``keypoint_head.*`` or 1.x ``head.*`` keys) strictly,
     read with ``torch.load(weights_only=True)``; raises ``CheckpointError`` listing any key or shape mismatch."""
@@ -55,19 +46,19 @@ def load_mmpose_checkpoint(model: PoseModel, path: str) -> PoseModel:
     return model
 
 
-def build_heatmap_model(backbone: nn.Module, head: nn.Module, layout: str, input_size: Sequence[int],
+def build_heatmap_model(backbone: nn.Module, head: nn.Module, layout: str, input_size: Sequence[int], *, name: str,
                         sigma: float = 2.0, encoding: str = "unbiased", decoding: str = "dark") -> PoseModel:
-    """Assemble a heatmap PoseModel: codec with heatmaps at input / 4, JointsMSE task loss."""
+    """Assemble the heatmap PoseModel ``name``: codec with heatmaps at input / 4, JointsMSE task loss."""
     codec = HeatmapCodec(input_size, sigma=sigma, encoding=encoding, decoding=decoding)
-    return PoseModel(backbone, head, codec, get_skeleton(layout), loss_fn=HeatmapLoss())
+    skeleton = get_skeleton(layout)
+    return PoseModel(backbone, head, codec, skeleton, loss_fn=HeatmapLoss(), info=topdown_info(name, skeleton, codec))
 
 
 def _simple_baseline(depth: int, layout: str, input_size: Sequence[int], **codec_kw) -> PoseModel:
     skeleton = get_skeleton(layout)
     backbone = ResNet(depth)
     head = HeatmapHead(backbone.feature_info[-1]["channels"], skeleton.num_keypoints)
-    model = build_heatmap_model(backbone, head, layout, input_size, **codec_kw)
-    return finish_model(model, f"simplebaseline-res{depth}")
+    return build_heatmap_model(backbone, head, layout, input_size, name=f"simplebaseline-res{depth}", **codec_kw)
 
 
 @register_model(name="simplebaseline-res18")

@@ -32,8 +32,7 @@ from .backbones.cspnext import CSPNeXt
 from .heads.mct import MCTRLETokenRegHead, MCTTokenPoseHead
 from .heads.tokenpose import TokenPoseHead
 from .heads.tokenreg import TokenRegHead
-from .pose_model import PoseModel
-from .simple_baseline import finish_model
+from .pose_model import PoseModel, topdown_info
 from .tokenpose import feature_size_of
 
 STRIDE = 32
@@ -67,7 +66,8 @@ def create_tokenpose_cspnext(size: str, name: str, layout: str = "coco", input_s
     head = head_cls(backbone.out_channels, _token_grid(input_size), (1, 1), skeleton.num_keypoints, dim=dim,
                     group_depths=(depth,), heads=heads, heatmap_size=heatmap_size, **extra)
     codec = HeatmapCodec(input_size, heatmap_size=heatmap_size, sigma=sigma, encoding=encoding, decoding=decoding)
-    return finish_model(PoseModel(backbone, head, codec, skeleton, loss_fn=HeatmapLoss()), name)
+    return PoseModel(backbone, head, codec, skeleton, loss_fn=HeatmapLoss(),
+                     info=topdown_info(name, skeleton, codec))
 
 
 @register_model(name="tokenpose-cspnext-s")
@@ -98,7 +98,8 @@ def create_tokenreg_cspnext(name: str, head_cls: type = TokenRegHead, layout: st
     head = head_cls(backbone.out_channels, _token_grid(input_size), (1, 1), skeleton.num_keypoints, dim=dim,
                     group_depths=(depth,), heads=heads, **head_kwargs)
     codec = RegressionCodec(input_size, use_confidence=use_confidence)
-    return finish_model(PoseModel(backbone, head, codec, skeleton, loss_fn=RegressionLoss()), name)
+    return PoseModel(backbone, head, codec, skeleton, loss_fn=RegressionLoss(),
+                     info=topdown_info(name, skeleton, codec))
 
 
 @register_model(name="sdpose-reg-cspnext-t")

@@ -26,8 +26,7 @@ from ..skeletons import get_skeleton
 from ._registry import register_model
 from .backbones.hrnet import HRNet, StemNet
 from .heads.tokenpose import TokenPoseHead
-from .pose_model import PoseModel
-from .simple_baseline import finish_model
+from .pose_model import PoseModel, topdown_info
 
 TOKEN_BACKBONES = ("stemnet", "hrnet-w<width>-stage3", "hrnet-w<width>")  # e.g. hrnet-w48-stage3, hrnet-w32
 
@@ -66,7 +65,8 @@ def create_tokenpose(backbone: str, name: str = "tokenpose", layout: str = "coco
                          group_depths=groups, heads=heads, mlp_ratio=mlp_ratio, scale_with_head=scale_with_head)
     codec = HeatmapCodec(input_size, heatmap_size=feature_size_of(input_size), sigma=sigma, encoding=encoding,
                          decoding=decoding)
-    return finish_model(PoseModel(module, head, codec, skeleton, loss_fn=HeatmapLoss()), name)
+    return PoseModel(module, head, codec, skeleton, loss_fn=HeatmapLoss(),
+                     info=topdown_info(name, skeleton, codec))
 
 
 @register_model(name="tokenpose-s-v1")

@@ -138,7 +138,22 @@ def build_task(cfg: RecipeCfg, model: nn.Module, model_task: str = "topdown") ->
     if dc.teacher_weights:
         check_weights_source(dc.teacher_weights, "distill.teacher_weights")
     teacher = load_model(dc.teacher, weights=dc.teacher_weights or None, layout=cfg.model.layout, input_size=size)
-    return build_distiller(dc.method, model, teacher, dc.params)
+    return build_distiller(dc.method, model, frozen_teacher_for(teacher, model), dc.params)
+
+
+def frozen_teacher_for(teacher: nn.Module, student: nn.Module) -> nn.Module:
+    """``teacher`` as the distiller should see it: unchanged when both networks take the same input (every kdpose
+    model of a modality shares one normalisation), else a ``FrozenTeacher`` that re-normalises the student's input
+    to the teacher's (timm's ``DistillationTeacher.normalize_input``)."""
+    from ..distill import FrozenTeacher
+
+    t, s = teacher.info, student.info
+    if (t.in_channels, t.channel_order) != (s.in_channels, s.channel_order):
+        raise ConfigError(f"distill.teacher: '{t.name}' takes {t.in_channels} {t.channel_order} channel(s), the "
+                          f"student '{s.name}' {s.in_channels} {s.channel_order}")
+    if (tuple(t.mean), tuple(t.std)) == (tuple(s.mean), tuple(s.std)):
+        return teacher
+    return FrozenTeacher(teacher, input_mean=t.mean, input_std=t.std, student_mean=s.mean, student_std=s.std)
 
 
 __all__ = ["TASKS", "TaskKind", "TrainParts", "build_model", "build_task", "check_weights_source", "get_task",

@@ -47,7 +47,7 @@ class BottomUpEvaluator:
         try:
             preds, peak = predict_people(torch_forward(model, str(device)), model.codec,
                                          [s.depth for s in self.scenes], self.input_size,
-                                         int(model.in_channels), self.etas, self.batch_size)
+                                         model.info.in_channels, self.etas, self.batch_size)
         finally:
             model.train(was_training)
         heights = [ground_truth_heights(s.keypoints, s.visible, s.boxes) for s in self.scenes]
