@@ -26,15 +26,14 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "src"))
 
 from kdpose.codecs.paf import PafCodec  # noqa: E402
-from kdpose.data.bottomup import (BottomUpDepthDataset, DepthScene, collate_bottomup,  # noqa: E402
+from kdpose.data.bottomup import (BottomUpDepthDataset, DepthScene, collate_bottomup,  # noqa: E402,F401
                                   scene_from_synth)
 from kdpose.data.synth import SynthConfig, render_scene, scene_seed  # noqa: E402
-from kdpose.distill.domain import DomainBatch  # noqa: E402
-from kdpose.evaluation.pck_pr import PrCurve, pck_precision_recall, pr_curve  # noqa: E402
+from kdpose.evaluation.pck_pr import PrCurve, evaluate_people, ground_truth_heights  # noqa: E402
+from kdpose.inference.bottomup import DEFAULT_ETAS as ETAS, predict_people, torch_forward  # noqa: E402
 from kdpose.layouts import get_layout  # noqa: E402
 from kdpose.models.pose_machines import create_pose_machine  # noqa: E402
-
-ETAS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6)
+from kdpose.tasks.domain import DomainPairs, collate_domain  # noqa: E402,F401  (the drivers' domain batches)
 
 
 @dataclass
@@ -98,29 +97,6 @@ def train_dataset(scenes: Sequence, codec: PafCodec, seed: int) -> BottomUpDepth
     return BottomUpDepthDataset(scenes, codec, train=True, seed=seed)
 
 
-class DomainPairs(torch.utils.data.Dataset):
-    """Item i = (labelled source item i, unlabelled target item i mod M) for adversarial adaptation."""
-
-    def __init__(self, source: BottomUpDepthDataset, target: BottomUpDepthDataset):
-        self.source, self.target = source, target
-
-    def __len__(self) -> int:
-        return len(self.source)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.source.set_epoch(epoch)
-        self.target.set_epoch(epoch)
-
-    def __getitem__(self, index: int):
-        return self.source[index], self.target[index % len(self.target)]
-
-
-def collate_domain(items) -> DomainBatch:
-    source = collate_bottomup([s for s, _ in items])
-    target = torch.from_numpy(np.stack([t.inputs for _, t in items]))
-    return DomainBatch(source, target)
-
-
 def train(task: torch.nn.Module, dataset, collate, iters: int, work_dir: Path, seed: int, lr: float = 1e-3,
           batch_size: int = 8, workers: int = 2, device: str = "cpu") -> None:
     """Train ``task`` for about ``iters`` steps with kdpose's Trainer (AdamW, warm-up + cosine, no EMA)."""
@@ -140,50 +116,26 @@ def train(task: torch.nn.Module, dataset, collate, iters: int, work_dir: Path, s
     Trainer(cfg, task, dataset, collate, work_dir).fit()
 
 
-@torch.no_grad()
 def predict(model, scenes: Sequence[DepthScene], scale: Scale, etas: Sequence[float] = ETAS,
             batch_size: int = 8, device: str = "cpu") -> dict[float, list]:
-    """Whole-image inference (letterbox to ``scale.eval_input``) decoded at each eta, in image pixels."""
-    model.eval().to(device)
-    ds = BottomUpDepthDataset(scenes, model.codec, train=False, input_size=scale.eval_input)
-    out: dict[float, list] = {eta: [] for eta in etas}
-    for start in range(0, len(ds), batch_size):
-        items = [ds[i] for i in range(start, min(len(ds), start + batch_size))]
-        batch = collate_bottomup(items)
-        output = model(batch.inputs.to(device))
-        output = type(output)(*(t.float().cpu() for t in output))
-        for eta in etas:
-            for item, people in zip(items, model.codec.decode(output, peak_threshold=eta)):
-                inv = np.linalg.inv(np.vstack([item.matrix, [0, 0, 1]]))[:2]
-                kp = people.keypoints @ inv[:, :2].T + inv[:, 2]
-                out[eta].append((kp.astype(np.float32), people.scores))
-    return out
+    """Whole-image inference (letterbox to ``scale.eval_input``) decoded at each eta, in image pixels
+    (:func:`kdpose.inference.bottomup.predict_people`)."""
+    preds, _ = predict_people(torch_forward(model, device), model.codec, [s.depth for s in scenes], scale.eval_input,
+                              model.info.in_channels, etas, batch_size)
+    return preds
 
 
 def ground_truth(scenes: Sequence[DepthScene]) -> tuple[list, list, list]:
-    kps, vis, heights = [], [], []
-    for s in scenes:
-        kps.append(s.keypoints)
-        vis.append(s.visible)
-        if s.boxes is not None:  # h = height of the ground-truth person box (silhouette + visible keypoints)
-            heights.append(s.boxes[:, 3] - s.boxes[:, 1])
-        else:  # fall back on the extent of the labelled keypoints
-            y = np.where(s.visible > 0, s.keypoints[..., 1], np.nan)
-            heights.append(np.nan_to_num(np.nanmax(y, 1) - np.nanmin(y, 1), nan=1.0) if len(y) else np.zeros(0))
-    return kps, vis, heights
+    heights = [ground_truth_heights(s.keypoints, s.visible, s.boxes) for s in scenes]
+    return [s.keypoints for s in scenes], [s.visible for s in scenes], heights
 
 
 def evaluate(model, scenes: Sequence[DepthScene], scale: Scale, etas: Sequence[float] = ETAS,
              device: str = "cpu") -> tuple[dict[str, Any], PrCurve]:
     """The paper's metric on ``scenes``: best-F operating point over eta, all landmarks and upper body."""
-    preds = predict(model, scenes, scale, etas, device=device)
-    kps, vis, heights = ground_truth(scenes)
-    results = [pck_precision_recall([p[0] for p in preds[e]], [p[1] for p in preds[e]], kps, vis, heights)
-               for e in etas]
-    curve = pr_curve(results, etas)
-    best = curve.best()
-    upper = pr_curve(results, etas, get_layout(model.info.layout).upper_body).best()
-    return {"all": best, "upper": upper}, curve
+    result = evaluate_people(predict(model, scenes, scale, etas, device=device), *ground_truth(scenes),
+                             get_layout(model.info.layout).upper_body)
+    return {"all": result.best, "upper": result.upper}, result.curve
 
 
 def drop_mask(scene: DepthScene) -> DepthScene:

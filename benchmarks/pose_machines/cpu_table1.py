@@ -46,7 +46,7 @@ sys.path.insert(0, str(HERE))
 import cpu_table4 as T4  # noqa: E402  (also puts benchmarks/ on sys.path for _miniature)
 from _miniature import REPO, mean_std_cell, read_finished, save_table  # noqa: E402
 
-from kdpose.demo.depth_data import EVAL_SIZE, DepthBatches, PoseMachineSpec, build_pose_machine  # noqa: E402
+from kdpose.tasks.depth_setting import EVAL_SIZE, DepthBatches, PoseMachineSpec, build_pose_machine  # noqa: E402
 
 KINDS = ("mpm", "spm", "rpm", "cpm")
 LABELS = {"mpm": "MPM-2S", "spm": "SPM-2S", "rpm": "RPM-2S", "cpm": "CPM-2S (baseline)"}
@@ -108,7 +108,7 @@ def train_one(kind: str, seed: int, steps: int, args: argparse.Namespace, data: 
     """Train from scratch (or load cpu_table2's identical MPM pretraining) and score; writes and returns it."""
     from safetensors.torch import load_file
 
-    from kdpose.demo.depth_train import StepSchedule, train_steps
+    from kdpose.tasks.steps import StepSchedule, train_steps
     from kdpose.utils.io import write_json
 
     start = time.perf_counter()

@@ -41,7 +41,7 @@ sys.path.insert(0, str(HERE))
 import cpu_table4 as T4  # noqa: E402  (also puts benchmarks/ on sys.path for _miniature)
 from _miniature import REPO, mean_std_cell, read_finished, save_table  # noqa: E402
 
-from kdpose.demo.depth_data import DepthBatches, PoseMachineSpec, build_pose_machine  # noqa: E402
+from kdpose.tasks.depth_setting import DepthBatches, PoseMachineSpec, build_pose_machine  # noqa: E402
 
 SHARES = {"share25": 0.25, "share50": 0.5, "share75": 0.75, "share100": 1.0, "no-fusion": 1.0, "control": 1.0}
 RUNS = tuple(SHARES)
@@ -91,7 +91,7 @@ def train_one(run: str, seed: int, args: argparse.Namespace, data: T4.Data, out_
     """Pretrain from scratch (or load the saved pretraining), score, finetune, score; writes and returns it."""
     from safetensors.torch import load_file, save_file
 
-    from kdpose.demo.depth_train import StepSchedule, train_steps
+    from kdpose.tasks.steps import StepSchedule, train_steps
     from kdpose.utils.io import write_json
 
     start = time.perf_counter()

@@ -48,11 +48,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # benchmarks/: the shared driver pieces
 from _miniature import REPO, mean_std_cell, read_finished, save_table  # noqa: E402
 
-from kdpose.demo.depth_data import (REAL_SEED, TRAIN_SEED, VAL_SEED, DepthBatches,  # noqa: E402
-                                    evaluate, person_heights, real_like_cfg, render_scenes, synthetic_cfg)
 from kdpose.distill.domain import DomainAdaptationTask, DomainBatch, domain_confusion  # noqa: E402
 from kdpose.distill.domain import select_adapted_model  # noqa: E402
 from kdpose.evaluation.pck_pr import pck_precision_recall  # noqa: E402
+from kdpose.tasks.depth_setting import (REAL_SEED, TRAIN_SEED, VAL_SEED, DepthBatches,  # noqa: E402
+                                        evaluate, person_heights, real_like_cfg, render_scenes, synthetic_cfg)
 
 RUNS = ("shipped", "synthetic", "finetune", "ada", "no-fusion", "mixed", "inpaint")
 SEED_FREE = {"shipped": "eval", "inpaint": "eval_inpaint"}  # runs without training: one model, one file
@@ -169,12 +169,12 @@ def validation_scores(task: DomainAdaptationTask, data: Data) -> dict:
 
 def train_one(run: str, seed: int, steps: int, lr: float, data: Data, out_file: Path) -> dict:
     """Train (unless ``shipped``) and score one (run, seed); writes and returns its numbers."""
-    from kdpose.demo.depth_assets import load_depth_teacher
-    from kdpose.demo.depth_train import StepSchedule, train_steps
+    from kdpose.tasks.depth_setting import load_teacher
+    from kdpose.tasks.steps import StepSchedule, train_steps
     from kdpose.utils.io import write_json
 
     start = time.perf_counter()
-    model = load_depth_teacher()
+    model = load_teacher()
     schedule = StepSchedule(steps, lr=lr, warmup=max(1, min(50, steps // 10)))
     result: dict = {"run": run, "seed": seed, "steps": steps, "lr": lr}
     if run == "shipped":

@@ -1,7 +1,8 @@
 """Table V of the depth-pose-machines paper (none / standard / stagewise / stagewise* / + hints) at CPU scale.
 
 ``run_table.py --table 5`` is the GPU-sized reproduction (a CPM-2S teacher trained first, thousands of steps). This
-driver is what a 2-core CPU session can run: the setting of ``kdpose demo --method stagewise`` (kdpose.demo.depth):
+driver is what a 2-core CPU session can run: the setting of ``kdpose demo --method stagewise``
+(kdpose.tasks.depth_setting):
 
 - teacher: the shipped MPM-2S at Nw = 64 (src/kdpose/assets/demo_teacher_mpm-2s-w64_depth.safetensors, 3500 steps,
   ``python -m kdpose.demo.depth_assets``), frozen, eval mode;
@@ -53,12 +54,11 @@ def train_one(row: str, seed: int, steps: int, train_scenes: int, out_file: str)
     """Train and evaluate one (row, seed); writes and returns its numbers."""
     import torch
 
-    from kdpose.demo.depth import MAX_REAL_SCENES, MAX_VAL_SCENES
-    from kdpose.demo.depth_assets import load_depth_teacher
-    from kdpose.demo.depth_data import (REAL_SEED, STUDENT, TRAIN_SEED, VAL_SEED, DepthBatches, build_pose_machine,
-                                        evaluate, real_like_cfg, render_scenes, synthetic_cfg)
-    from kdpose.demo.depth_train import StepSchedule, train_steps
     from kdpose.distill.stagewise import StagewiseDistiller
+    from kdpose.tasks.depth_setting import (MAX_REAL_SCENES, MAX_VAL_SCENES, REAL_SEED, STUDENT, TRAIN_SEED,
+                                            VAL_SEED, DepthBatches, build_pose_machine, evaluate, load_teacher,
+                                            real_like_cfg, render_scenes, synthetic_cfg)
+    from kdpose.tasks.steps import StepSchedule, train_steps
     from kdpose.utils.io import write_json
 
     if Path(out_file).is_file():  # finished meanwhile (another driver)
@@ -69,7 +69,7 @@ def train_one(row: str, seed: int, steps: int, train_scenes: int, out_file: str)
     val = render_scenes(synthetic_cfg(), MAX_VAL_SCENES, VAL_SEED, "val")
     real = render_scenes(real_like_cfg(), MAX_REAL_SCENES, REAL_SEED, "test")
     student = build_pose_machine(STUDENT, seed=seed)
-    task = student if ROWS[row] is None else StagewiseDistiller(student, load_depth_teacher(), **ROWS[row])
+    task = student if ROWS[row] is None else StagewiseDistiller(student, load_teacher(), **ROWS[row])
     log = train_steps(task, DepthBatches(train, student.codec, 8, seed), StepSchedule(steps),
                       interval=max(1, steps // 20))
     v, r = evaluate(student, val), evaluate(student, real)

@@ -109,7 +109,9 @@ for _layout in (
     Layout("hand"),
     Layout("face"),
     Layout("openpose"),
-    Layout("dih", reader="", protocol="", limbs=DIH_LIMBS, upper_body=DIH_UPPER_BODY),
+    # the depth paper's layout: COCO-format files with its 17 landmarks read as any K; scored with PCK precision /
+    # recall (kdpose eval --metric pck-pr), no OKS sigmas of its own
+    Layout("dih", protocol="", limbs=DIH_LIMBS, upper_body=DIH_UPPER_BODY),
 ):
     LAYOUTS.register(_layout, name=_layout.name)
 

@@ -11,7 +11,7 @@ import torch
 from kdpose.demo import depth_assets
 from kdpose.demo.config import DemoOptions
 from kdpose.demo.depth import STEPS_PER_MINUTE, kd_verdict, plan_depth
-from kdpose.demo.depth_data import STUDENT, TEACHER, DepthBatches, build_pose_machine, render_scenes, synthetic_cfg
+from kdpose.tasks.depth_setting import STUDENT, TEACHER, DepthBatches, build_pose_machine, render_scenes, synthetic_cfg
 from kdpose.errors import CheckpointError
 
 
@@ -50,7 +50,7 @@ def test_tiny_stagewise_demo_runs_every_phase(tmp_path, random_teacher):
     assert "F real-like" in page and "student + stagewise KD" in page and "data:image/png;base64," in page
 
     # every network also as ONNX at the whole-image size, timed in onnxruntime, and equal to PyTorch
-    from kdpose.demo.depth_data import EVAL_SIZE
+    from kdpose.tasks.depth_setting import EVAL_SIZE
     from kdpose.export import OrtRunner
     from kdpose.models import load_weights
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from kdpose.demo import depth_assets
-from kdpose.demo.depth_data import (STUDENT, DepthBatches, build_pose_machine, real_like_cfg, render_scenes,
+from kdpose.tasks import depth_setting
+from kdpose.tasks.depth_setting import (STUDENT, DepthBatches, build_pose_machine, real_like_cfg, render_scenes,
                                     synthetic_cfg)
 
 from ..conftest import load_benchmark
@@ -90,7 +90,7 @@ def test_tiny_run_trains_selects_writes_and_resumes(bench, tmp_path, monkeypatch
         calls.append(1)
         return build_pose_machine(STUDENT, seed=3).eval()
 
-    monkeypatch.setattr(depth_assets, "load_depth_teacher", stand_in)
+    monkeypatch.setattr(depth_setting, "load_teacher", stand_in)
     md = tmp_path / "BENCHMARKS.md"
     md.write_text("# B\n\n<!-- pose_machines:cpu-table4 -->\nPLACEHOLDER\n<!-- /pose_machines:cpu-table4 -->\ntail\n")
     argv = ["--seeds", "0", "--steps", "10", "--runs", "shipped", "ada", "mixed", "inpaint",

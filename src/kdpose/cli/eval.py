@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 
 NAME = "eval"
-HELP = "COCO OKS AP/AR of keypoint predictions (COCO, COCO-WholeBody per part, CrowdPose) or person-box AP"
+HELP = ("COCO OKS AP/AR of keypoint predictions (COCO, COCO-WholeBody per part, CrowdPose), the depth paper's PCK "
+        "precision / recall, or person-box AP")
 
 EPILOG = """\
 RESULTS.json is a list in COCO results format: {"image_id", "category_id": 1, "keypoints": [x, y, score, ...],
@@ -23,6 +24,7 @@ Examples:
   kdpose eval --gt coco_wholebody_val_v1.0.json --pred results_wb.json --layout wholebody --out metrics.json
   kdpose eval --gt crowdpose_test.json --pred results.json --layout crowdpose
   kdpose eval --gt data/coco/instances_val2017.json --pred dets.json --iou-type bbox
+  kdpose eval --gt depth/person_keypoints_val.json --pred infer_out/predictions.json --metric pck-pr   # depth models
 """
 
 
@@ -36,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "crowdpose (easy / medium / hard), or mpii, hand, face (OKS with their sigmas)")
     parser.add_argument("--iou-type", default="keypoints", choices=("keypoints", "bbox"),
                         help="keypoints: OKS AP of poses (default); bbox: box AP of person detections")
+    parser.add_argument("--metric", default="oks", choices=("oks", "pck-pr"),
+                        help="keypoints: oks = COCO OKS AP/AR (default); pck-pr = the depth paper's PCK precision / "
+                             "recall (AP, AR in %%, F at the best keypoint-score threshold; bottom-up depth models)")
     parser.add_argument("--out", metavar="METRICS.json", help="also write the metrics as JSON here")
 
 
@@ -81,6 +86,10 @@ def run(args: argparse.Namespace) -> int:
     layout = get_layout(args.layout)
     if args.iou_type == "bbox":
         metrics = coco_bbox_eval(args.gt, args.pred)
+    elif args.metric == "pck-pr":
+        from kdpose.evaluation.pck_pr import pck_pr_eval
+
+        metrics = pck_pr_eval(args.gt, args.pred, layout.name)
     else:
         metrics = layout.evaluate(args.gt, args.pred)
     print(format_table(metrics))

@@ -43,6 +43,11 @@ Examples:
       --json --no-vis && kdpose eval --gt data/synth/person_keypoints_val.json --pred infer_out/predictions.json
   kdpose infer clip.mp4 --model dwpose-l.onnx --layout coco_wholebody --det yolox-m.humanart --det-every 5 --openpose
   kdpose infer 0 --model rtmpose-t.onnx --det rtmdet-nano.person --max-frames 300 --show     # webcam 0
+
+Bottom-up models (depth pose machines: --model mpm-2s, a pretrained tag or their .onnx) take whole images, 16-bit
+depth PNGs in millimetres, and find every person without a detector (--peak-thr sets their detection threshold):
+  kdpose infer depth_pngs/ --model mpm-2s.synth-depth-demo_184x184 --json && \
+      kdpose eval --gt person_keypoints_val.json --pred infer_out/predictions.json --metric pck-pr
 """
 
 
@@ -95,6 +100,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-cutoff", type=float, default=1.0, help="One-Euro min cut-off (Hz)")
     parser.add_argument("--beta", type=float, default=0.05, help="One-Euro speed coefficient")
     parser.add_argument("--kpt-thr", type=float, default=0.3, help="keypoint score threshold for drawing")
+    parser.add_argument("--peak-thr", type=float, default=None,
+                        help="bottom-up models: detection threshold (eta) of the confidence peaks (default: the "
+                             "model's, 0.1)")
     parser.add_argument("--max-frames", type=int, help="stop after this many frames")
 
 
@@ -192,6 +200,14 @@ def run(args: argparse.Namespace) -> int:
     warnings.filterwarnings("ignore", message="kdpose:", category=RuntimeWarning)
     check_arguments(args)
     _require_onnxruntime(args)
+    from kdpose.cli._bottomup import is_bottom_up, run_bottom_up
+
+    if is_bottom_up(args.model):  # a pose machine: whole images, no detector (its own small pipeline)
+        return run_bottom_up(args)
+    if args.peak_thr is not None:
+        from kdpose.errors import ConfigError
+
+        raise ConfigError(f"--peak-thr is for bottom-up models; {args.model} is a top-down one")
     sources = args.source if len(args.source) > 1 else args.source[0]
     video = any(source_kind(s) in ("video", "webcam") for s in args.source)  # a missing path fails here
     source = None if video else FrameSource(sources, max_frames=args.max_frames)  # empty folders fail here

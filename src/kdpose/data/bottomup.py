@@ -211,3 +211,18 @@ class BottomUpDepthDataset(torch.utils.data.Dataset):
         target = codec.encode(kpts, vis)
         return BottomUpItem(inputs=normalize_depth(depth), target=target, keypoints=kpts.astype(np.float32),
                             visible=vis, matrix=matrix, image_id=int(scene.image_id))
+
+
+class DepthBatches:
+    """Random training batches of augmented crops: step ``t`` draws ``batch_size`` scenes with its own rng and
+    augments item ``i`` with ``(seed, i, t)``, so two runs with the same seed see exactly the same batches."""
+
+    def __init__(self, scenes: Sequence[DepthScene], codec: Any, batch_size: int, seed: int):
+        self.dataset = BottomUpDepthDataset(scenes, codec, train=True, seed=seed)
+        self.batch_size, self.seed = int(batch_size), int(seed)
+
+    def batch(self, step: int):
+        rng = np.random.default_rng((self.seed, int(step), 7))
+        self.dataset.set_epoch(step)
+        idx = rng.integers(0, len(self.dataset), min(self.batch_size, len(self.dataset)))
+        return collate_bottomup([self.dataset[int(i)] for i in idx])

@@ -5,7 +5,8 @@ the teacher (the shipped MPM-2S Nw=64, or trained here with ``--from-scratch``);
 trained plain and with stagewise distillation + hints (paper Sec. VI: L = (1 - alpha) L_teacher + alpha L_PM over
 the last tau stages, plus gamma L_hints) for the same steps, seed and batches; the paper's PCK precision / recall
 (AP / AR / F, PR curves) on both held-out sets; parameters, GFLOPs and latency; depth images with the decoded
-skeletons; ``report.html`` / ``report.md``. Data, networks and the metric: :mod:`kdpose.demo.depth_data`.
+skeletons; ``report.html`` / ``report.md``. Data, networks and the metric: :mod:`kdpose.tasks.depth_setting`; the
+fixed-step training: :mod:`kdpose.tasks.steps`.
 """
 from __future__ import annotations
 
@@ -20,16 +21,16 @@ from typing import Any
 from ..utils.io import write_json
 from . import depth_assets
 from .config import DemoOptions
-from .depth_data import (ETAS, EVAL_SIZE, REAL_SEED, STUDENT, TEACHER, TRAIN_SEED, VAL_SEED, DepthBatches,
-                         DepthEval, PoseMachineSpec, build_pose_machine, evaluate, real_like_cfg, render_scenes, synthetic_cfg)
-from .depth_train import StepSchedule, TrainLog, train_steps
+from ..tasks.depth_setting import (ETAS, EVAL_SIZE, MAX_REAL_SCENES, MAX_VAL_SCENES, REAL_SEED, STUDENT, TEACHER,
+                                   TRAIN_SEED, VAL_SEED, DepthBatches, DepthEval, PoseMachineSpec, build_pose_machine,
+                                   evaluate, real_like_cfg, render_scenes, synthetic_cfg)
+from ..tasks.steps import StepSchedule, TrainLog, train_steps
 
 # Student steps per --minutes, from steps measured on the shared 2-core CPU with one torch thread (batch 8 of
 # 184x184): plain MPM-2S Nw=32 0.3-0.5 s, distilled (teacher forward + hints) 0.5-1.0 s, the high ends under load
 # average ~12. 10 minutes -> 600 steps per student (8-14 minutes for both, whole demo 10-17 minutes).
 STEPS_PER_MINUTE = 60
 TEACHER_STEPS_PER_MINUTE = 150  # --from-scratch: teacher steps per --minutes (MPM-2S Nw=64, ~0.5 s a step)
-MAX_VAL_SCENES, MAX_REAL_SCENES = 60, 30  # decoding 8 thresholds costs ~0.25 s per scene and network
 KD_PARAMS = {"tau": 2, "alpha": 0.5, "gamma": 1.0, "mode": "stagewise"}  # the paper's stagewise + hints run
 COLUMNS = [("model", "label", "{}"), ("network", "model", "{}"), ("how it was made", "how", "{}"),
            ("F", "f", "{:.3f}"), ("AP %", "ap", "{:.1f}"), ("AR %", "ar", "{:.1f}"), ("F upper", "f_upper", "{:.3f}"),

@@ -2,7 +2,7 @@
 
     python -m kdpose.demo.depth_assets --steps 3500 --threads 1 --work-dir /tmp/kd_depth_teacher
 
-trains :data:`~kdpose.demo.depth_data.TEACHER` (MPM-2S, Nw = 64) on 400 synthetic depth scenes at the demo's scale
+trains :data:`~kdpose.tasks.depth_setting.TEACHER` (MPM-2S, Nw = 64) on 400 synthetic depth scenes at the demo's scale
 (AdamW 2e-3, batch 8, warm-up + cosine), evaluates it with the paper's PCK precision / recall on held-out synthetic
 (val split) and real-like scenes, and writes it as float16 safetensors to ``src/kdpose/assets/`` (the loader casts
 back to float32), with its metrics in the file's metadata. Snapshots every 500 steps go to ``--work-dir``.
@@ -18,9 +18,9 @@ import torch
 
 from ..errors import CheckpointError
 from .assets import ASSETS_DIR
-from .depth_data import (REAL_SEED, TEACHER, TRAIN_SEED, VAL_SEED, PoseMachineSpec, DepthBatches,
-                         build_pose_machine, evaluate, real_like_cfg, render_scenes, synthetic_cfg)
-from .depth_train import StepSchedule, train_steps
+from ..tasks.depth_setting import (REAL_SEED, TEACHER, TRAIN_SEED, VAL_SEED, DepthBatches, PoseMachineSpec,
+                                   build_pose_machine, evaluate, real_like_cfg, render_scenes, synthetic_cfg)
+from ..tasks.steps import StepSchedule, train_steps
 
 
 def depth_teacher_asset(spec: PoseMachineSpec = TEACHER) -> Path:

@@ -197,6 +197,48 @@ def evaluate_people(predictions: Mapping[float, Sequence[tuple[np.ndarray, np.nd
     return PeopleEvaluation(curve.best(), upper, curve)
 
 
+# keypoint-score thresholds of a results file's PR curve (the etas of the depth paper's curves)
+SCORE_THRESHOLDS: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6)
+
+
+def pck_pr_eval(gt: str | Path, results: str | Path | Sequence[dict], layout: str = "coco",
+                score_thresholds: Sequence[float] = SCORE_THRESHOLDS) -> dict[str, float]:
+    """The depth paper's metric on a COCO-format ground-truth file and COCO results (``kdpose infer --json`` of a
+    bottom-up model): AP / AR (in %) and F at the best keypoint-score threshold, that threshold (``score_thr``), and
+    the upper-body F. A results file holds each keypoint's score, so the curve varies a score threshold; the paper's
+    eta (the peak threshold at decoding, which can also change how people are assembled) needs the network:
+    ``kdpose.tasks.bottomup.BottomUpEvaluator``."""
+    from ..data.coco import load_coco_file
+    from ..errors import DataError
+    from ..layouts import get_layout
+    from .coco import load_results
+
+    spec = get_layout(layout)
+    k = spec.num_keypoints
+    image_ids = [int(im["id"]) for im in load_coco_file(gt)["images"]]
+    people: dict[int, list] = {i: [] for i in image_ids}
+    for sample in spec.read_annotations(gt, mode="eval"):
+        people.setdefault(int(sample.image_id), []).append(sample)
+    preds, name = load_results(results)
+    found: dict[int, list] = {i: [] for i in people}
+    for i, r in enumerate(preds):
+        kpts = np.asarray(r.get("keypoints", []), np.float64)
+        if kpts.size != 3 * k or "image_id" not in r:
+            raise DataError(f"{name}: result {i} needs an image_id and {k} x 3 keypoint values (layout {spec.name})")
+        found.setdefault(int(r["image_id"]), []).append(kpts.reshape(k, 3))
+    order = sorted(people)
+    gt_kpts = [np.array([s.keypoints for s in people[i]], np.float64).reshape(-1, k, 2) for i in order]
+    gt_vis = [np.array([s.visible for s in people[i]], np.float64).reshape(-1, k) for i in order]
+    heights = [np.array([s.bbox[3] - s.bbox[1] for s in people[i]], np.float64) for i in order]
+    pred = [np.array(found.get(i, []), np.float64).reshape(-1, k, 3) for i in order]
+    per_thr = [pck_precision_recall([p[..., :2] for p in pred], [p[..., 2] for p in pred], gt_kpts, gt_vis, heights,
+                                    score_threshold=t) for t in score_thresholds]
+    curve = pr_curve(per_thr, score_thresholds)
+    best = curve.best()
+    upper = pr_curve(per_thr, score_thresholds, spec.upper_body or None).best()
+    return {"AP": best["AP"], "AR": best["AR"], "F": best["F"], "score_thr": best["eta"], "F_upper": upper["F"]}
+
+
 def plot_pr_curves(curves: Mapping[str, PrCurve], path: str | Path, title: str = "PCK precision-recall") -> Path:
     """Save precision-recall curves (one per model) as an image, written atomically."""
     import matplotlib

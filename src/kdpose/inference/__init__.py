@@ -8,6 +8,7 @@ import importlib
 
 _LAZY = {
     "PoseEstimator": "kdpose.inference.estimator:PoseEstimator",
+    "BottomUpEstimator": "kdpose.inference.bottomup:BottomUpEstimator",
     "Person": "kdpose.inference.estimator:Person",
     "PoseArrays": "kdpose.inference.estimator:PoseArrays",
     "VideoPoseEstimator": "kdpose.inference.video:VideoPoseEstimator",

@@ -55,29 +55,44 @@ def to_image_pixels(keypoints: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return (keypoints @ inverse[:, :2].T + inverse[:, 2]).astype(np.float32)
 
 
+def whole_image_size(image_shape: Sequence[int], height: int, stride: int = 8) -> tuple[int, int]:
+    """The (w, h) network input a whole image is letterboxed to when none is given: the model's input height and the
+    image's aspect ratio, the width rounded to a multiple of the stride (the depth paper's 488x368 for 640x480
+    images at 368; 248x184 for 320x240 at 184)."""
+    h, w = int(image_shape[0]), int(image_shape[1])
+    return max(stride, int(round(height * w / h / stride)) * stride), int(height)
+
+
 def predict_people(forward: Callable[[np.ndarray], Any], codec: Any, images: Sequence[np.ndarray],
-                   input_size: tuple[int, int], in_channels: int, thresholds: Sequence[float],
+                   input_size: tuple[int, int] | None, in_channels: int, thresholds: Sequence[float],
                    batch_size: int = 8) -> tuple[dict[float, list[tuple[np.ndarray, np.ndarray]]], float]:
     """People in whole images, decoded at each detection threshold from one forward pass per batch.
 
     Args:
         forward: (B, C, h, w) float32 numpy batch -> ``PafOutput`` of float32 CPU tensors.
         codec: the model's ``PafCodec`` (peak NMS, PAF scoring, assembly).
+        input_size: (w, h) every image is letterboxed to; None: :func:`whole_image_size` of each image at the
+            codec's input height (images of one size share a forward pass).
         thresholds: the etas to decode at (the PR curve's; one value for plain inference).
 
     Returns:
         ({eta: [(keypoints (N, K, 2) image pixels, scores (N, K)) per image]}, the largest keypoint confidence
         of the last stage over all images: whether the network has left the all-background phase).
     """
-    out: dict[float, list] = {float(eta): [] for eta in thresholds}
+    out: dict[float, list] = {float(eta): [None] * len(images) for eta in thresholds}
     peak = 0.0
     for start in range(0, len(images), batch_size):
-        prepared = [prepare_image(im, input_size, in_channels) for im in images[start:start + batch_size]]
-        output = forward(np.stack([p[0] for p in prepared]))
-        peak = max(peak, float(output.heatmaps[:, -1, : codec.num_keypoints].max()))
-        for eta in out:
-            for (_, matrix), people in zip(prepared, codec.decode(output, peak_threshold=eta)):
-                out[eta].append((to_image_pixels(people.keypoints, matrix), people.scores))
+        chunk = list(range(start, min(len(images), start + batch_size)))
+        sizes = [tuple(input_size) if input_size is not None else
+                 whole_image_size(np.shape(images[i]), codec.input_size[1], codec.stride) for i in chunk]
+        for size in dict.fromkeys(sizes):  # one forward per input size, in order of appearance
+            ids = [i for i, s in zip(chunk, sizes) if s == size]
+            prepared = [prepare_image(images[i], size, in_channels) for i in ids]
+            output = forward(np.stack([p[0] for p in prepared]))
+            peak = max(peak, float(output.heatmaps[:, -1, : codec.num_keypoints].max()))
+            for eta in out:
+                for i, (_, matrix), people in zip(ids, prepared, codec.decode(output, peak_threshold=eta)):
+                    out[eta][i] = (to_image_pixels(people.keypoints, matrix), people.scores)
     return out, peak
 
 
@@ -105,8 +120,8 @@ class BottomUpEstimator:
         weights: weights of a zoo name (file, URL or pretrained tag such as ``mpm-2s.synth-depth-demo_184x184``).
         backend: ``torch`` or ``onnxruntime`` (an ``.onnx`` file always runs with onnxruntime).
         device: ``cpu``, ``cuda``, ``cuda:N``.
-        input_size: (w, h) network input whole images are letterboxed to; default the model's input size (an ONNX
-            file's is fixed at export).
+        input_size: (w, h) network input whole images are letterboxed to; default: the model's input height and each
+            image's aspect ratio (:func:`whole_image_size`; an ONNX file's size is fixed at export).
         peak_threshold: detection threshold eta of the confidence peaks; default the codec's.
         threads: onnxruntime intra-op threads.
         batch_size: images per forward pass.
@@ -130,7 +145,7 @@ class BottomUpEstimator:
             if backend != "torch":
                 raise ConfigError(f"backend '{backend}' needs an .onnx file: export the model with 'kdpose export'")
             self._init_torch(model, weights, device, layout)
-            self.input_size = tuple(int(v) for v in (input_size or self.codec.input_size))
+            self.input_size = tuple(int(v) for v in input_size) if input_size is not None else None
         self.peak_threshold = float(self.codec.peak_threshold if peak_threshold is None else peak_threshold)
 
     def _init_torch(self, model: Any, weights: Any, device: str, layout: str | None) -> None:
@@ -209,6 +224,28 @@ class BottomUpEstimator:
         return out[0] if single else out
 
 
+def people_to_results(image_id: int, people: Sequence) -> list[dict]:
+    """COCO results-format entries (``image_id``, ``category_id`` 1, ``keypoints`` flat x, y, score, ``score``,
+    ``bbox`` xywh) of one image's ``Person`` list (``kdpose eval --pred`` reads them)."""
+    out = []
+    for person in people:
+        x0, y0, x1, y1 = (float(v) for v in person.bbox)
+        flat = np.concatenate([person.keypoints, person.scores[:, None]], 1).reshape(-1)
+        out.append({"image_id": int(image_id), "category_id": 1, "keypoints": [round(float(v), 3) for v in flat],
+                    "score": round(float(person.score), 4), "bbox": [x0, y0, x1 - x0, y1 - y0]})
+    return out
+
+
+def depth_to_bgr(depth: np.ndarray, max_mm: float = 8000.0) -> np.ndarray:
+    """(H, W) uint16 millimetres -> (H, W, 3) uint8 BGR for drawing: near is warm, far cold, invalid (0) black."""
+    import cv2
+
+    scaled = np.clip(depth.astype(np.float32) / max_mm, 0.0, 1.0)
+    image = cv2.applyColorMap((255 * (1.0 - scaled)).astype(np.uint8), cv2.COLORMAP_JET)
+    image[depth == 0] = 0
+    return image
+
+
 def paf_codec_from_metadata(params: dict, path: str = "") -> Any:
     """The ``PafCodec`` an exported pose machine was built with (its ``params()`` are the constructor arguments)."""
     from ..codecs.paf import PafCodec
@@ -223,5 +260,5 @@ def paf_codec_from_metadata(params: dict, path: str = "") -> Any:
         raise ConfigError(f"{path}: codec parameters do not fit PafCodec ({exc})") from None
 
 
-__all__ = ["BottomUpEstimator", "DEFAULT_ETAS", "paf_codec_from_metadata", "predict_people", "prepare_image",
-           "to_image_pixels", "torch_forward"]
+__all__ = ["BottomUpEstimator", "DEFAULT_ETAS", "depth_to_bgr", "paf_codec_from_metadata", "people_to_results",
+           "predict_people", "prepare_image", "to_image_pixels", "torch_forward", "whole_image_size"]

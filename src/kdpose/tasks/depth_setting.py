@@ -1,4 +1,6 @@
-"""Data, networks and the paper's metric for ``kdpose demo --method stagewise`` (bottom-up depth pose machines).
+"""The CPU-scale depth setting shared by ``kdpose demo --method stagewise`` and the depth benchmark drivers
+(``benchmarks/pose_machines/cpu_table*.py``): image / crop / evaluation sizes, the two synthetic domains, seeds, the
+MPM teacher and student, fixed-step batches, and the paper's metric on held-out scenes.
 
 Scale: the table drivers' "half scale" (``benchmarks/pose_machines``): 320x240 synthetic depth images, 184x184
 training crops, whole-image evaluation letterboxed to 248x184, stride-8 maps. Sigma 7 px and an NMS radius of 6 px
@@ -11,22 +13,24 @@ Domains (the drivers' two configurations of :mod:`kdpose.data.synth`, depth mode
 - ``real``: the "real-like" domain (noise 1.0, no dropout, more clutter and occlusion, people 1.3-6 m away),
   reported as a second, harder held-out set.
 
-Networks: the teacher is an MPM-2S at the paper's width Nw = 64 (169 K parameters), the student the same cascade at
-half the width (Nw = 32, 53 K parameters), both with the synthetic data's COCO-17 layout. (At Nw = 16 neither
-student had left the all-background phase after the demo's 600 steps; at Nw = 32 the distilled one had.)
+Networks: the teacher is an MPM-2S at the paper's width Nw = 64 (169 K parameters; shipped, pretrained tag
+:data:`TEACHER_TAG`), the student the same cascade at half the width (Nw = 32, 53 K parameters), both with the
+synthetic data's COCO-17 layout. (At Nw = 16 neither student had left the all-background phase after the demo's 600
+steps; at Nw = 32 the distilled one had.) The recipes ``configs/*synth-depth*.yaml`` are this setting for
+``kdpose train``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 
-from ..codecs.paf import PafOutput
-from ..data.bottomup import BottomUpDepthDataset, DepthScene, collate_bottomup, scene_from_synth
-from ..data.synth import SynthConfig, render_scene, scene_seed
-from ..evaluation.pck_pr import PrCurve, pck_precision_recall, pr_curve
+from ..data.bottomup import DepthBatches, DepthScene, render_depth_scenes  # noqa: F401  (DepthBatches: the setting's)
+from ..data.synth import SynthConfig
+from ..evaluation.pck_pr import PrCurve, evaluate_people, ground_truth_heights
+from ..inference.bottomup import DEFAULT_ETAS
 from ..layouts import get_layout
 
 IMAGE_SIZE = (320, 240)  # rendered depth images (w, h)
@@ -34,8 +38,10 @@ CROP_SIZE = (184, 184)  # training input (w, h)
 EVAL_SIZE = (248, 184)  # whole-image evaluation input (w, h), 4:3 letterbox
 SIGMA, NMS_RADIUS = 7.0, 6.0
 MAX_PEOPLE = 3
-ETAS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6)  # detection thresholds of the PR curve
+ETAS = DEFAULT_ETAS  # detection thresholds of the PR curve
 TRAIN_SEED, VAL_SEED, REAL_SEED = 1, 2, 3
+MAX_VAL_SCENES, MAX_REAL_SCENES = 60, 30  # decoding 8 thresholds costs ~0.25 s per scene and network
+TEACHER_TAG = "mpm-2s.synth-depth-demo_184x184"  # the shipped teacher (kdpose/assets, float16)
 
 
 @dataclass(frozen=True)
@@ -71,12 +77,7 @@ def real_like_cfg(image_size: tuple[int, int] = IMAGE_SIZE) -> SynthConfig:
 
 def render_scenes(cfg: SynthConfig, n: int, seed: int, split: str = "train") -> list[DepthScene]:
     """Render ``n`` depth scenes of ``split`` (deterministic per index) and keep them in memory without masks."""
-    scenes = []
-    for i in range(int(n)):
-        scene = scene_from_synth(render_scene(cfg, scene_seed(seed, split, i)), image_id=i)
-        scene.mask = None  # the silhouettes are not used after rendering (the dropout is the generator's)
-        scenes.append(scene)
-    return scenes
+    return render_depth_scenes(cfg, n, seed, split)
 
 
 def build_pose_machine(spec: PoseMachineSpec, seed: int | None = None, input_size: tuple[int, int] = CROP_SIZE):
@@ -90,47 +91,23 @@ def build_pose_machine(spec: PoseMachineSpec, seed: int | None = None, input_siz
                                sigma=SIGMA, nms_radius=NMS_RADIUS)
 
 
-class DepthBatches:
-    """Random training batches of augmented crops: step ``t`` draws ``batch_size`` scenes with its own rng and
-    augments item ``i`` with ``(seed, i, t)``, so two runs with the same seed see exactly the same batches."""
+def load_teacher():
+    """The shipped teacher (:data:`TEACHER_TAG`): float32, eval mode, the setting's codec."""
+    from ..models import load_model
 
-    def __init__(self, scenes: Sequence[DepthScene], codec: Any, batch_size: int, seed: int):
-        self.dataset = BottomUpDepthDataset(scenes, codec, train=True, seed=seed)
-        self.batch_size, self.seed = int(batch_size), int(seed)
-
-    def batch(self, step: int):
-        rng = np.random.default_rng((self.seed, int(step), 7))
-        self.dataset.set_epoch(step)
-        idx = rng.integers(0, len(self.dataset), min(self.batch_size, len(self.dataset)))
-        return collate_bottomup([self.dataset[int(i)] for i in idx])
+    return load_model(TEACHER_TAG)
 
 
-@torch.no_grad()
 def predict(model, scenes: Sequence[DepthScene], etas: Sequence[float] = ETAS, batch_size: int = 8
             ) -> tuple[dict[float, list[tuple[np.ndarray, np.ndarray]]], float]:
-    """Whole-image inference (letterboxed to :data:`EVAL_SIZE`), decoded at each eta, keypoints in image pixels.
+    """Whole-image inference (letterboxed to :data:`EVAL_SIZE`), decoded at each eta, keypoints in image pixels
+    (the library's :func:`kdpose.inference.bottomup.predict_people`).
 
     Returns ({eta: [(keypoints (N, K, 2), scores (N, K)) per scene]}, largest keypoint confidence seen)."""
-    model.eval()
-    data = BottomUpDepthDataset(scenes, model.codec, train=False, input_size=EVAL_SIZE)
-    out: dict[float, list] = {eta: [] for eta in etas}
-    peak = 0.0
-    for start in range(0, len(data), batch_size):
-        items = [data[i] for i in range(start, min(len(data), start + batch_size))]
-        output: PafOutput = model(collate_bottomup(items).inputs)
-        output = PafOutput(output.heatmaps.float(), output.pafs.float())
-        peak = max(peak, float(output.heatmaps[:, -1, : model.codec.num_keypoints].max()))
-        for eta in etas:
-            for item, people in zip(items, model.codec.decode(output, peak_threshold=eta)):
-                inverse = np.linalg.inv(np.vstack([item.matrix, [0.0, 0.0, 1.0]]))[:2]
-                kpts = people.keypoints @ inverse[:, :2].T + inverse[:, 2]
-                out[eta].append((kpts.astype(np.float32), people.scores))
-    return out, peak
+    from ..inference.bottomup import predict_people, torch_forward
 
-
-def person_heights(scenes: Sequence[DepthScene]) -> list[np.ndarray]:
-    """h of the metric's d = kappa x h: the height of each ground-truth person box."""
-    return [s.boxes[:, 3] - s.boxes[:, 1] for s in scenes]
+    return predict_people(torch_forward(model), model.codec, [s.depth for s in scenes], EVAL_SIZE,
+                          model.info.in_channels, etas, batch_size)
 
 
 @dataclass
@@ -150,19 +127,20 @@ class DepthEval:
 
 
 def evaluate(model, scenes: Sequence[DepthScene], etas: Sequence[float] = ETAS) -> DepthEval:
-    """PCK precision / recall (kappa averaged over [0.05, 0.15]) at each eta; summarised at the best F."""
+    """PCK precision / recall (kappa averaged over [0.05, 0.15]) at each eta; summarised at the best F
+    (:func:`kdpose.evaluation.pck_pr.evaluate_people`)."""
     preds, peak = predict(model, scenes, etas)
-    gt_kpts = [s.keypoints for s in scenes]
-    gt_vis = [s.visible for s in scenes]
-    heights = person_heights(scenes)
-    results = [pck_precision_recall([p[0] for p in preds[e]], [p[1] for p in preds[e]], gt_kpts, gt_vis, heights)
-               for e in etas]
-    curve = pr_curve(results, etas)
-    best = curve.best()
-    upper = pr_curve(results, etas, get_layout(model.info.layout).upper_body).best()
-    return DepthEval(best, upper, curve, peak, preds[best["eta"]])
+    result = evaluate_people(preds, [s.keypoints for s in scenes], [s.visible for s in scenes], person_heights(scenes),
+                             get_layout(model.info.layout).upper_body)
+    return DepthEval(result.best, result.upper, result.curve, peak, preds[result.best["eta"]])
 
 
-__all__ = ["CROP_SIZE", "DepthBatches", "DepthEval", "ETAS", "EVAL_SIZE", "IMAGE_SIZE", "PoseMachineSpec", "STUDENT",
-           "TEACHER", "build_pose_machine", "evaluate", "predict", "real_like_cfg", "render_scenes",
-           "synthetic_cfg"]
+def person_heights(scenes: Sequence[DepthScene]) -> list[np.ndarray]:
+    """h of the metric's d = kappa x h: the height of each ground-truth person box."""
+    return [ground_truth_heights(s.keypoints, s.visible, s.boxes) for s in scenes]
+
+
+__all__ = ["CROP_SIZE", "DepthBatches", "DepthEval", "ETAS", "EVAL_SIZE", "IMAGE_SIZE", "MAX_REAL_SCENES",
+           "MAX_VAL_SCENES", "PoseMachineSpec",
+           "REAL_SEED", "STUDENT", "TEACHER", "TEACHER_TAG", "TRAIN_SEED", "VAL_SEED", "build_pose_machine",
+           "evaluate", "load_teacher", "person_heights", "predict", "real_like_cfg", "render_scenes", "synthetic_cfg"]

@@ -1,8 +1,10 @@
-"""The depth demo's training loop: a fixed number of optimiser steps, in one process, with a shared schedule.
+"""Fixed-step comparison training: a fixed number of optimiser steps, in one process, with a shared schedule (the
+protocol of ``kdpose demo --method stagewise`` and the CPU-scale depth tables, ``benchmarks/pose_machines``).
 
-A plain loop rather than :class:`kdpose.engine.trainer.Trainer`: the demo compares two students step for step
-(same batches, same schedule, same seed), logs the largest predicted confidence (whether the network has left the
-"background everywhere" phase) and must stay cheap on a 2-core CPU (no worker processes, no per-epoch evaluation).
+Not :class:`kdpose.engine.trainer.Trainer` (which ``kdpose.tasks.train`` runs for recipes): this protocol compares
+two students step for step (same batches drawn by step, same warm-up + cosine schedule, same seed), logs the largest
+predicted confidence (whether the network has left the "background everywhere" phase) and stays cheap on a 2-core
+CPU (no worker processes, no per-epoch evaluation). The published depth numbers come from it, so it is kept as is.
 
 The task is either a pose machine (loss = its intermediate-supervision loss L_PM) or a distiller
 (``forward(batch, progress) -> {"loss", ...}``, e.g. :class:`kdpose.distill.stagewise.StagewiseDistiller`).
@@ -17,8 +19,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from ..data.bottomup import DepthBatches
 from ..utils.progress import TrainProgress
-from .depth_data import DepthBatches
 
 
 @dataclass

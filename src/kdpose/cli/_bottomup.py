@@ -1,0 +1,88 @@
+"""``kdpose infer`` for bottom-up models (depth pose machines): whole images in (16-bit depth PNGs in millimetres,
+or colour images for an RGB model), every person out, no detector. Writes ``predictions.json`` (COCO results format:
+``kdpose eval --metric pck-pr`` scores it) and drawn images (depth shown in false colour)."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def is_bottom_up(model: str) -> bool:
+    """Whether ``--model`` (a zoo name, a pretrained tag or an ``.onnx`` file) is a bottom-up model: its zoo entry
+    or the file's metadata says so (``task``)."""
+    from kdpose.models import MODELS, PRETRAINED, model_task
+
+    text = str(model)
+    if text.lower().endswith(".onnx"):
+        from kdpose.export.runtime import OrtRunner
+
+        return OrtRunner(text).meta.task == "bottomup"
+    name = PRETRAINED[text].model if text in PRETRAINED else text
+    return name in MODELS and model_task(name) == "bottomup"
+
+
+def check_bottom_up_arguments(args: argparse.Namespace) -> None:
+    """Options of the top-down pipeline that mean nothing to a bottom-up model are errors, not silently ignored."""
+    from kdpose.errors import ConfigError
+
+    given = [flag for flag, on in (("--det", args.det != "none"), ("--bboxes", bool(args.bboxes)),
+                                   ("--flip", args.flip), ("--openpose", args.openpose),
+                                   ("--openpose-json", args.openpose_json), ("--show", args.show),
+                                   ("--score-mode", args.score_mode != "mmpose"),
+                                   ("--precision", getattr(args, "precision", None) not in (None, "fp32")))
+             if on]
+    if given:
+        raise ConfigError(f"{', '.join(given)}: not for the bottom-up model {args.model}, which finds every person in "
+                          "the whole image itself (no boxes, no flip test, fp32)")
+
+
+def run_bottom_up(args: argparse.Namespace) -> int:
+    from kdpose.data.image import read_image
+    from kdpose.errors import ConfigError, DataError
+    from kdpose.inference.bottomup import BottomUpEstimator, depth_to_bgr, people_to_results
+    from kdpose.inference.sources import list_images, source_kind
+    from kdpose.utils.io import atomic_write, write_json
+    from kdpose.viz.draw import draw_skeleton
+
+    check_bottom_up_arguments(args)
+    files: list[Path] = []
+    for source in args.source:
+        kind = source_kind(source)
+        if kind not in ("image", "folder"):
+            raise ConfigError(f"{source}: bottom-up models read image files and folders, not a {kind}")
+        files += list_images(source) if kind == "folder" else [Path(source)]
+    if not files:
+        raise DataError(f"{', '.join(args.source)}: no image files")
+    files = files[: args.max_frames] if args.max_frames else files
+    est = BottomUpEstimator(args.model, weights=args.weights, backend=args.backend, device=args.device,
+                            threads=args.threads, peak_threshold=args.peak_thr, batch_size=args.batch,
+                            layout=args.layout)
+    mode = "depth" if est.in_channels == 1 else "color"
+    out = Path(args.out)
+    results: list[dict] = []
+    people_total, start = 0, time.perf_counter()
+    for index, path in enumerate(files):
+        image = read_image(path, mode=mode)
+        people = est(image)
+        image_id = int(path.stem) if path.stem.isdigit() else index
+        results += people_to_results(image_id, people)
+        people_total += len(people)
+        if not args.no_vis:
+            import cv2
+
+            canvas = depth_to_bgr(image) if mode == "depth" else image
+            for person in people:
+                canvas = draw_skeleton(canvas, person.keypoints, person.scores, est.skeleton, args.kpt_thr)
+            ok, data = cv2.imencode(".png", canvas)
+            (out / "vis").mkdir(parents=True, exist_ok=True)
+            with atomic_write(out / "vis" / f"{path.stem}.png", "wb") as f:
+                f.write(data.tobytes())
+    if args.json:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "predictions.json", results)
+    seconds = max(time.perf_counter() - start, 1e-9)
+    print(f"kdpose infer: {len(files)} images, {people_total} people, {len(files) / seconds:.1f} images/s "
+          f"(bottom-up {est.backend}, eta {est.peak_threshold:g}); outputs in {out}", file=sys.stdout)
+    return 0

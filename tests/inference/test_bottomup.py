@@ -1,0 +1,91 @@
+"""Bottom-up inference as a library feature, on the shipped depth teacher (tag mpm-2s.synth-depth-demo_184x184):
+``kdpose.BottomUpEstimator`` (torch and onnxruntime, the same people), ``kdpose infer`` on depth PNGs,
+``kdpose eval --metric pck-pr`` and ``kdpose export`` of a pose machine."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import kdpose
+from kdpose.cli.main import main
+from kdpose.errors import ConfigError
+from kdpose.tasks.depth_setting import EVAL_SIZE, TEACHER_TAG, VAL_SEED, evaluate, render_scenes, synthetic_cfg
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    return render_scenes(synthetic_cfg(), 6, VAL_SEED, "val")
+
+
+@pytest.fixture(scope="module")
+def estimator():
+    return kdpose.BottomUpEstimator(TEACHER_TAG, input_size=EVAL_SIZE)
+
+
+def test_the_estimator_finds_people_as_the_depth_metric_does(scenes, estimator):
+    from kdpose.demo.depth_assets import load_depth_teacher
+
+    people = estimator(scenes[0].depth)
+    assert people and all(p.keypoints.shape == (17, 2) and p.scores.shape == (17,) for p in people)
+    assert all(p.score == pytest.approx(float(p.scores.sum())) for p in people)
+    batch = estimator([s.depth for s in scenes[:3]])
+    assert len(batch) == 3 and [len(b) for b in batch][0] == len(people)
+    # the tag loads the network the demo and the depth tables load, and the metric predicts through the same code
+    reference = evaluate(load_depth_teacher(), scenes)
+    preds, peak = estimator.predict([s.depth for s in scenes], [reference.best["eta"]])
+    assert peak == pytest.approx(reference.max_confidence)
+    for (kp, sc), (ref_kp, ref_sc) in zip(preds[reference.best["eta"]], reference.people):
+        assert np.array_equal(kp, ref_kp) and np.array_equal(sc, ref_sc)
+    assert reference.best["F"] > 0.1  # the shipped teacher detects people (val F 0.31 on 60 scenes)
+
+
+def test_onnxruntime_gives_the_same_people(scenes, estimator, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from kdpose.export import export_onnx
+
+    model = kdpose.load_model(TEACHER_TAG, input_size=EVAL_SIZE)
+    path = export_onnx(model, tmp_path / "teacher.onnx")
+    onnx_est = kdpose.BottomUpEstimator(str(path), backend="onnxruntime")
+    assert onnx_est.input_size == EVAL_SIZE and onnx_est.in_channels == 1 and onnx_est.skeleton.name == "coco"
+    for scene in scenes[:3]:
+        a, b = estimator(scene.depth), onnx_est(scene.depth)
+        assert len(a) == len(b)
+        for pa, pb in zip(a, b):
+            found = (pa.scores > 0) & (pb.scores > 0)
+            assert np.abs(pa.keypoints[found] - pb.keypoints[found]).max(initial=0.0) < 0.05
+    with pytest.raises(ConfigError, match="BottomUpEstimator"):
+        kdpose.PoseEstimator(str(path), backend="onnxruntime")
+    with pytest.raises(ConfigError, match="BottomUpEstimator"):
+        kdpose.PoseEstimator(TEACHER_TAG)
+    with pytest.raises(ConfigError, match="PoseEstimator"):
+        kdpose.BottomUpEstimator("rtmpose-t")
+
+
+def test_cli_infer_eval_and_export_of_a_pose_machine(tmp_path, capsys):
+    from kdpose.data.synth import write_coco_dataset
+
+    ann = write_coco_dataset(tmp_path / "depth", synthetic_cfg(), 4, seed=VAL_SEED, split="val")
+    images = tmp_path / "depth" / "val"
+    out = tmp_path / "out"
+    assert main(["infer", str(images), "--model", TEACHER_TAG, "--json", "--out", str(out)]) == 0
+    assert "bottom-up torch" in capsys.readouterr().out
+    results = json.loads((out / "predictions.json").read_text())
+    assert results and {r["image_id"] for r in results} <= {im["id"] for im in json.loads(ann.read_text())["images"]}
+    assert len(list((out / "vis").glob("*.png"))) == 4
+    metrics_file = tmp_path / "metrics.json"
+    assert main(["eval", "--gt", str(ann), "--pred", str(out / "predictions.json"), "--metric", "pck-pr",
+                 "--out", str(metrics_file)]) == 0
+    metrics = json.loads(metrics_file.read_text())
+    assert set(metrics) == {"AP", "AR", "F", "score_thr", "F_upper"} and metrics["F"] > 0.05
+    assert main(["infer", str(images), "--model", TEACHER_TAG, "--det", "yolox-m.humanart", "--out", str(out)]) == 2
+    assert "--det: not for the bottom-up model" in capsys.readouterr().err
+    pytest.importorskip("onnxruntime")
+    onnx_file = tmp_path / "mpm.onnx"
+    assert main(["export", TEACHER_TAG, "--out", str(onnx_file), "--input-size", "248x184"]) == 0
+    assert "parity:" in capsys.readouterr().out
+    assert main(["infer", str(images), "--model", str(onnx_file), "--json", "--no-vis", "--out",
+                 str(tmp_path / "onnx_out")]) == 0
+    onnx_results = json.loads((tmp_path / "onnx_out" / "predictions.json").read_text())
+    assert len(onnx_results) == len(results)
