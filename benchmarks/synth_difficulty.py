@@ -83,7 +83,7 @@ def final_pck(work: Path, model: str) -> float | None:
         return json.loads(cached.read_text())["pck"]
     if not ann.is_file():
         return None
-    from kdpose.demo.metrics import pck_on_val
+    from kdpose.inference.pck import pck_on_annotations as pck_on_val
     from kdpose.inference import PoseEstimator
 
     estimator = PoseEstimator(model, weights=str(weights), layout=recipe.model.layout,

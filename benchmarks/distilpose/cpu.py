@@ -131,7 +131,7 @@ def run_pck(work: Path, model: str, cache: Path) -> float | None:
     anns = sorted(cache.glob("val-*/*_val.json"))
     if not weights.is_file() or not anns:
         return None
-    from kdpose.demo.metrics import pck_on_val
+    from kdpose.inference.pck import pck_on_annotations as pck_on_val
     from kdpose.inference import PoseEstimator
 
     estimator = PoseEstimator(model, weights=str(weights), layout="coco", input_size=INPUT_SIZE, device="cpu")

@@ -191,7 +191,8 @@ def prepare_shipped_teacher(scale: Scale, root: Path, cache: Path) -> None:
         return
     import yaml
 
-    from kdpose.demo.pipeline import evaluate_weights
+    from kdpose.engine.config import RecipeCfg, from_dict
+    from kdpose.tasks.topdown import evaluate_weights
 
     work.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(REPO / scale.teacher_asset, work / "final.safetensors")
@@ -201,7 +202,7 @@ def prepare_shipped_teacher(scale: Scale, root: Path, cache: Path) -> None:
     recipe["model"].pop("init_weights", None)
     recipe["model"].pop("init_prefix", None)
     recipe["data"]["cache_dir"] = str(cache)
-    metrics = evaluate_weights(recipe, work / "final.safetensors", work / "eval")
+    metrics = evaluate_weights(from_dict(RecipeCfg, recipe), work / "final.safetensors", work / "eval")
     (work / "log.jsonl").write_text(json.dumps({"kind": "val", "iter": 0, **metrics}) + "\n")
 
 
@@ -333,7 +334,7 @@ def run_pck(work: Path, scale: Scale, model: str) -> float | None:
 
     import yaml
 
-    from kdpose.demo.metrics import pck_on_val
+    from kdpose.inference.pck import pck_on_annotations as pck_on_val
     from kdpose.inference import PoseEstimator
 
     recipe = yaml.safe_load((REPO / "configs" / scale.s1_recipe).read_text())

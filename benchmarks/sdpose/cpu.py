@@ -11,7 +11,7 @@ training configuration (``run.Run``) plus the number of GAU cycles the *deployed
   computed here, cached in ``deploy_c<N>.json``. The trainer's own validation always runs one cycle (the deployed
   SDPose network), so its logged AP is *not* Table 6's number for these rows.
 
-PCK@0.2 (``kdpose.demo.metrics.pck_on_val``: ground-truth boxes, 0.2 x the longer box side) is the readable metric
+PCK@0.2 (``kdpose.inference.pck.pck_on_annotations``: ground-truth boxes, 0.2 x the longer box side) is the readable metric
 here: AP is ~0.1-2 % at this budget. Each row also says on how many seeds it beats the table's reference row
 (paired by seed: same initialisation seed and data order).
 """
@@ -62,7 +62,7 @@ def _load_deployed(work: Path, cycles: int):
 def _pck(model, work: Path) -> float | None:
     import yaml
 
-    from kdpose.demo.metrics import pck_on_val
+    from kdpose.inference.pck import pck_on_annotations as pck_on_val
     from kdpose.inference import PoseEstimator
 
     config = yaml.safe_load((work / "config.yaml").read_text())

@@ -11,7 +11,7 @@ from kdpose.detection import PersonDetector
 from kdpose.models.person_detector import PersonDetectorModel
 from kdpose.errors import CheckpointError, DataError
 from kdpose.inference.detectors import DETECTORS, resolve_detector
-from kdpose.inference.sources import read_image
+from kdpose.data.image import read_image
 
 from .conftest import constant_graph
 

@@ -4,7 +4,13 @@ import pytest
 cv2 = pytest.importorskip("cv2")
 
 from kdpose.errors import DataError  # noqa: E402
-from kdpose.inference.sources import FrameSource, read_image, source_kind, to_bgr_uint8  # noqa: E402
+from kdpose.data.image import read_image as read_any_image  # noqa: E402
+from kdpose.inference.sources import FrameSource, source_kind, to_bgr_uint8  # noqa: E402
+
+
+def read_image(path):
+    """The pose pipeline's read: colour (kdpose.data.image.read_image is the one reader, mode picks the kind)."""
+    return read_any_image(path, mode="color")
 
 
 def test_to_bgr_converts_gray_rgba_16bit_float_and_rgb():

@@ -21,6 +21,8 @@ from typing import Any
 from ..utils.io import write_json
 from . import depth_assets
 from .config import DemoOptions
+from .methods import DemoMethod
+from .phases import Clock, demo_command
 from ..tasks.depth_setting import (ETAS, EVAL_SIZE, MAX_REAL_SCENES, MAX_VAL_SCENES, REAL_SEED, STUDENT, TEACHER,
                                    TRAIN_SEED, VAL_SEED, DepthBatches, DepthEval, PoseMachineSpec, build_pose_machine,
                                    evaluate, real_like_cfg, render_scenes, synthetic_cfg)
@@ -122,8 +124,9 @@ def kd_verdict(plain: dict, kd: dict) -> tuple[bool, str]:
     return won, text + " Same network, initialisation, batches and number of steps."
 
 
-def run_depth_demo(opts: DemoOptions) -> dict[str, Any]:
-    """Run every phase into ``opts.out``; returns the results dict (also ``results.json``) of the report."""
+def run_depth_demo(opts: DemoOptions, method: DemoMethod) -> dict[str, Any]:
+    """Run every phase of the ``stagewise`` plug-in (``method``) into ``opts.out``; returns the results dict (also
+    ``results.json``) of the report."""
     import torch
 
     from ..distill.stagewise import StagewiseDistiller
@@ -131,7 +134,6 @@ def run_depth_demo(opts: DemoOptions) -> dict[str, Any]:
     from ..models._builder import save_weights
     from .depth_media import (ground_truth_people, pick_scenes, plot_depth_curves, plot_f_vs_compute,
                               skeleton_grid)
-    from .pipeline import _Clock, demo_command
     from .report import text_table, write_report
 
     torch.set_num_threads(opts.threads)
@@ -142,7 +144,7 @@ def run_depth_demo(opts: DemoOptions) -> dict[str, Any]:
     shipped = depth_assets.depth_teacher_asset()
     use_shipped = shipped.is_file() and not opts.from_scratch
     plan = plan_depth(opts, use_shipped)
-    clock = _Clock()
+    clock = Clock()
     notes: list[str] = []
 
     with clock.phase(f"render synthetic depth scenes ({plan.train_scenes} train, {plan.val_scenes} val, "
@@ -187,7 +189,7 @@ def run_depth_demo(opts: DemoOptions) -> dict[str, Any]:
              else None, logs["teacher"].seconds if "teacher" in logs else None),
         _row("student", "student", f"plain (L_PM), {plan.student_steps} steps", *evals["student"],
              logs["student"].steps, logs["student"].seconds),
-        _row("kd", "student + stagewise KD", f"tau={tau}, alpha={alpha:g}, hints gamma={gamma:g}, "
+        _row("kd", method.kd_label, f"tau={tau}, alpha={alpha:g}, hints gamma={gamma:g}, "
              f"{plan.student_steps} steps", *evals["kd"], logs["kd"].steps, logs["kd"].seconds),
     ]
     nets = {"teacher": teacher, **students}

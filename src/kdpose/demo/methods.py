@@ -14,12 +14,16 @@ backbone and seed, on the same images, with the same optimiser recipe and the sa
 | dwpose | rtmpose-s (shipped) | rtmpose-t | DWPose stage 1 (E1 epochs) + stage 2 (E2) |
 | sdpose | none (self-distillation) | rtmpose-t | SDPose: GAU 2 cycles in training, 1 deployed (E1 + E2) |
 | distilpose | cspnext-s-udp (trained here) | deeppose-cspnext-t | DistilPose ``cs+sh`` (E1 + E2 epochs) |
+| stagewise | mpm-2s Nw=64 (shipped) | mpm-2s Nw=32 (depth) | stagewise KD + hints (``demo.depth``, fixed steps) |
+
+A plug-in names the pipeline that runs it (``pipeline``): ``topdown`` (:func:`kdpose.demo.pipeline.run_topdown_demo`)
+or ``depth`` (:func:`kdpose.demo.depth.run_depth_demo`: bottom-up pose machines on depth images).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 from .config import (STUDENT_MODEL, TEACHER_MODEL, BudgetPlan, DemoOptions, base_recipe, stage1_recipe, stage2_recipe,
                      student_recipe)
@@ -56,6 +60,7 @@ class DemoMethod:
 
     name = ""
     label = ""
+    pipeline: ClassVar[str] = "topdown"
     teacher = "shipped"
     teacher_model: str | None = TEACHER_MODEL
     student_model = STUDENT_MODEL
@@ -160,6 +165,19 @@ class DistilPoseMethod(DemoMethod):
                 f"shipped RTMPose-s backbone; both students {plan.student_epochs} epochs (equal iterations).")
 
 
+class StagewiseMethod(DemoMethod):
+    """Stagewise distillation of bottom-up depth pose machines (the shipped MPM-2S teacher -> an MPM-2S at half the
+    width, with hints), run by the depth pipeline with its own fixed-step budget (``kdpose.demo.depth``)."""
+
+    name, label = "stagewise", "stagewise KD"
+    pipeline = "depth"
+    teacher_model, student_model = "mpm-2s (Nw=64)", "mpm-2s (Nw=32)"
+    kd_label = "student + stagewise KD"
+
+    def kd_phases(self, opts, plan, teacher_weights, backbone):
+        raise NotImplementedError("the depth pipeline trains the stagewise student itself (kdpose.demo.depth)")
+
+
 def _epochs(n: int) -> str:
     return f"{n} epoch" + ("" if n == 1 else "s")
 
@@ -182,7 +200,8 @@ def distilpose_recipe(opts: DemoOptions, plan: BudgetPlan, teacher_weights: Path
     return recipe
 
 
-METHOD_PLUGINS: dict[str, DemoMethod] = {m.name: m for m in (DWPoseMethod(), SDPoseMethod(), DistilPoseMethod())}
+METHOD_PLUGINS: dict[str, DemoMethod] = {m.name: m for m in (DWPoseMethod(), SDPoseMethod(), DistilPoseMethod(),
+                                                              StagewiseMethod())}
 
 
 def get_method(name: str) -> DemoMethod:
@@ -191,5 +210,5 @@ def get_method(name: str) -> DemoMethod:
 
 
 __all__ = ["DISTILPOSE_PRESET", "DISTILPOSE_STUDENT", "DISTILPOSE_TEACHER", "DWPoseMethod", "DemoMethod",
-           "DistilPoseMethod", "KDPhase", "SDPoseMethod", "METHOD_PLUGINS",
+           "DistilPoseMethod", "KDPhase", "SDPoseMethod", "METHOD_PLUGINS", "StagewiseMethod",
            "SDPOSE_CYCLES", "SDPOSE_W_KT", "distilpose_recipe", "get_method", "sdpose_recipe"]

@@ -8,46 +8,16 @@ import json
 import shlex
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..utils.io import write_json
 from .config import (INPUT_SIZE, PRETRAIN_MODELS, STUDENT_MODEL, TEACHER_MODEL, DemoOptions, plan_budget,
                      pretrain_recipe, to_recipe)
-from .methods import get_method
+from .depth import run_depth_demo
+from .methods import DemoMethod, get_method
+from .phases import Clock, demo_command
 from .training import TrainRun, train_phase
-
-
-class _Clock:
-    """Wall time per phase, printed as each one ends."""
-
-    def __init__(self) -> None:
-        self.phases: list[dict] = []
-        self.start = time.perf_counter()
-
-    @contextmanager
-    def phase(self, name: str) -> Iterator[None]:
-        print(f"[{len(self.phases) + 1}] {name} ...", file=sys.stderr, flush=True)
-        t0 = time.perf_counter()
-        yield
-        seconds = time.perf_counter() - t0
-        self.phases.append({"name": name, "seconds": seconds})
-        print(f"    done in {seconds:.0f} s", file=sys.stderr, flush=True)
-
-
-def demo_command(opts: DemoOptions) -> str:
-    """The ``kdpose demo`` command line that reproduces ``opts``."""
-    args = ["kdpose", "demo", "--out", str(opts.out), "--minutes", f"{opts.minutes:g}", "--layout", opts.layout,
-            "--method", opts.method, "--seed", str(opts.seed)]
-    if opts.from_scratch:
-        args.append("--from-scratch")
-    defaults = DemoOptions()
-    for flag, name in (("--train-images", "train_images"), ("--val-images", "val_images"),
-                       ("--threads", "threads")):
-        if getattr(opts, name) != getattr(defaults, name):
-            args += [flag, str(getattr(opts, name))]
-    return shlex.join(args)
 
 
 def _epochs(n: int) -> str:
@@ -59,20 +29,11 @@ def _metric_value(metrics: dict, wholebody: bool) -> float:
 
 
 def evaluate_weights(recipe: dict, weights: Path, work_dir: Path) -> dict:
-    """COCO (whole-body: per-part) metrics of ``weights`` on the recipe's val split, with ground-truth boxes."""
-    import torch
+    """COCO (whole-body: per-part) metrics of ``weights`` on the recipe's val split, with ground-truth boxes
+    (:func:`kdpose.tasks.topdown.evaluate_weights` of the demo's dict recipe)."""
+    from ..tasks.topdown import evaluate_weights as evaluate_recipe_weights
 
-    from ..tasks.topdown import build_datasets, build_evaluator
-    from ..models import load_model
-
-    cfg = to_recipe(recipe)
-    model = load_model(cfg.model.name, weights=str(weights), layout=cfg.model.layout,
-                       input_size=tuple(cfg.model.input_size))
-    _, val_set, val_ann = build_datasets(cfg, model)
-    work_dir.mkdir(parents=True, exist_ok=True)
-    evaluator = build_evaluator(cfg, model, val_set, val_ann, work_dir)
-    with torch.no_grad():
-        return evaluator(model, torch.device("cpu"))
+    return evaluate_recipe_weights(to_recipe(recipe), weights, work_dir)
 
 
 def measure(name: str, weights: Path, layout: str, onnx_path: Path | None, threads: int, iters: int,
@@ -119,7 +80,16 @@ def _shift(records: list[dict], offset: int) -> list[dict]:
 
 
 def run_demo(opts: DemoOptions) -> dict[str, Any]:
-    """Run every phase into ``opts.out``; returns the results dict (also ``results.json``) of the report."""
+    """Run the ``--method`` plug-in's phases into ``opts.out``; returns the results dict (also ``results.json``) of
+    the report. A plug-in names its pipeline: top-down pose (this module) or bottom-up depth (``demo.depth``)."""
+    opts.validate()
+    method = get_method(opts.method)
+    runners = {"topdown": run_topdown_demo, "depth": run_depth_demo}
+    return runners[method.pipeline](opts, method)
+
+
+def run_topdown_demo(opts: DemoOptions, method: DemoMethod) -> dict[str, Any]:
+    """The top-down phases of a plug-in (``dwpose``, ``sdpose``, ``distilpose``) into ``opts.out``."""
     import torch
 
     from .assets import student_backbone_asset, teacher_asset
@@ -127,22 +97,17 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
     from .plots import plot_learning_curves, plot_metric_bars, plot_tradeoffs
     from .report import text_table, write_report
 
-    opts.validate()
-    if opts.method == "stagewise":  # bottom-up depth pose machines: their own phases
-        from .depth import run_depth_demo
-        return run_depth_demo(opts)
     torch.set_num_threads(opts.threads)
     out = opts.out
     out.mkdir(parents=True, exist_ok=True)
     runs_dir, media_dir, export_dir = out / "runs", out / "images", out / "onnx"
     layout, wholebody = opts.skeleton_layout, opts.per_part
     metric = "wholebody.AP" if wholebody else "AP"
-    method = get_method(opts.method)
     shipped = teacher_asset(layout)
     use_shipped = shipped.is_file() and not opts.from_scratch and method.teacher != "none"
     shipped_backbone = student_backbone_asset(layout)
     plan = plan_budget(opts, teacher_shipped=use_shipped and method.teacher == "shipped")
-    clock = _Clock()
+    clock = Clock()
     notes: list[str] = []
 
     with clock.phase("generate synthetic train / val data"):
@@ -340,4 +305,4 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
     return results
 
 
-__all__ = ["demo_command", "evaluate_weights", "measure", "run_demo"]
+__all__ = ["demo_command", "evaluate_weights", "measure", "run_demo", "run_topdown_demo"]

@@ -1,13 +1,17 @@
 """Person detection for the top-down pipeline: the built-in real-time detector (CSPNeXt + PAFPN + light
 anchor-free head, trained on the synthetic scenes) and runners for the official RTMDet / YOLOX ONNX files.
 
-Public names are imported lazily (``import kdpose.detection`` does not import torch); importing the package
-registers the built-in names (``kdpose-det-nano``, ``kdpose-det-tiny``) in
-``kdpose.inference.detectors.DETECTORS``. See docs/detector.md.
+Public names are imported lazily (``import kdpose.detection`` does not import torch). The registry of named
+detectors, ``DETECTORS`` (``kdpose-det-nano``, ``kdpose-det-tiny``, and any the user registers), lives in
+:mod:`kdpose.detection.registry`; detection imports nothing from ``kdpose.inference``, which builds on it. See
+docs/detector.md.
 """
 from __future__ import annotations
 
 import importlib
+
+# the named detectors (kdpose.inference.detectors looks names up here): an explicit import, no torch
+from .registry import BUILTIN_NAMES, DETECTORS
 
 _LAZY = {
     "PersonDetector": "kdpose.detection.detector:PersonDetector",
@@ -22,28 +26,6 @@ _LAZY = {
     "coco_bbox_eval": "kdpose.detection.evaluate:coco_bbox_eval",
     "DetectionEvaluator": "kdpose.detection.evaluate:DetectionEvaluator",
 }
-BUILTIN_NAMES = ("kdpose-det-nano", "kdpose-det-tiny")
-
-
-def _register() -> None:
-    from ..inference.detectors import DETECTORS
-
-    for name in BUILTIN_NAMES:
-        if name not in DETECTORS:
-            DETECTORS.register(_factory(name), name=name)
-
-
-def _factory(name: str):
-    def factory(device: str = "cpu", score_thr: float = 0.3):
-        from .detector import PersonDetector
-
-        return PersonDetector(name, device=device, score_thr=score_thr)
-
-    factory.__name__ = name
-    return factory
-
-
-_register()
 
 
 def __getattr__(name: str):
@@ -56,4 +38,4 @@ def __getattr__(name: str):
     return value
 
 
-__all__ = sorted(_LAZY) + ["BUILTIN_NAMES"]
+__all__ = sorted(_LAZY) + ["BUILTIN_NAMES", "DETECTORS"]

@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import CheckpointError, ConfigError, DataError
 from .postprocess import PostprocessCfg
 
-BUILTIN_NAMES = ("kdpose-det-nano", "kdpose-det-tiny")
+from .registry import BUILTIN_NAMES
 
 
 def default_weights_path(name: str) -> Path:
@@ -67,10 +67,10 @@ def load_detector_model(weights: str | os.PathLike, name: str | None = None,
 
 def _load_image(image: Any, rgb: bool = False) -> np.ndarray:
     """A path or array -> (H, W, 3) uint8 BGR, with the pose pipeline's errors (``DataError`` naming the file)."""
-    from ..inference.sources import read_image, to_bgr_uint8
+    from ..data.image import read_image, to_bgr_uint8
 
     if isinstance(image, (str, os.PathLike)):
-        return read_image(image)
+        return read_image(image, mode="color")
     return to_bgr_uint8(image, rgb=rgb)
 
 

@@ -13,7 +13,7 @@ _LAZY = {
     "PoseArrays": "kdpose.inference.estimator:PoseArrays",
     "VideoPoseEstimator": "kdpose.inference.video:VideoPoseEstimator",
     "FrameSource": "kdpose.inference.sources:FrameSource",
-    "read_image": "kdpose.inference.sources:read_image",
+    "read_image": "kdpose.data.image:read_image",
     "OneEuroFilter": "kdpose.inference.smoothing:OneEuroFilter",
     "OneEuroParams": "kdpose.inference.smoothing:OneEuroParams",
     "PoseTracker": "kdpose.inference.tracking:PoseTracker",

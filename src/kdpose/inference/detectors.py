@@ -9,8 +9,9 @@ The ``detector`` argument of :class:`kdpose.PoseEstimator` accepts
 * an official detector tag (``OFFICIAL_DETECTORS``, e.g. ``"yolox-m.humanart"``, ``"rtmdet-nano.person"``): the
   OpenMMLab RTMDet / YOLOX person detector ONNX file that rtmlib uses, downloaded once into
   ``$KDPOSE_CACHE/detectors/`` and checked against its sha256 (see :func:`official_detector_path`);
-* a registered detector name (``DETECTORS``: factories ``(device: str, score_thr: float) -> callable``; the
-  built-in detector registers itself there, and ``kdpose infer --det NAME`` uses it);
+* a registered detector name (``DETECTORS``, :mod:`kdpose.detection.registry`: factories
+  ``(device: str, score_thr: float) -> callable``; the built-in detectors are there, and ``kdpose infer --det NAME``
+  uses it);
 * a detector file: ``.onnx`` (a kdpose export of the built-in detector, or an official RTMDet / YOLOX person
   detector) or ``.safetensors`` (built-in detector weights), run by :class:`kdpose.detection.PersonDetector`;
 * a path to a COCO detection-results file (a JSON list of ``{"image_id", "bbox": [x, y, w, h], "score",
@@ -32,15 +33,11 @@ from typing import Callable, Union
 import numpy as np
 
 from kdpose.data.geometry import bbox_xywh_to_xyxy
+from kdpose.detection.registry import DETECTORS  # noqa: F401  (the named detectors; re-exported)
 from kdpose.errors import CheckpointError, ConfigError, DataError
-from kdpose.registry import Registry
 
 DetectorFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 DetectorSpec = Union[None, str, os.PathLike, DetectorFn, "DetectionFile"]
-
-# name -> factory(device: str, score_thr: float) -> DetectorFn. Detector modules register here (explicit imports,
-# no side effects needed by users: ``resolve_detector`` only looks names up).
-DETECTORS: Registry = Registry("detector")
 
 
 @dataclass(frozen=True)
@@ -278,8 +275,6 @@ def resolve_detector(spec: DetectorSpec, device: str = "cpu", score_thr: float |
             path = official_detector_path(text, download=download)
             return PersonDetector(str(path), device=device, family=official.family,
                                   input_size=official.input_size, **kwargs)
-        import kdpose.detection  # noqa: F401  (registers the built-in detector names; no torch import)
-
         if text in DETECTORS:
             factory = DETECTORS.get(text)
             return factory(device, **_factory_kwargs(factory, score_thr))

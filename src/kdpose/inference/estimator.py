@@ -31,7 +31,7 @@ import numpy as np
 from kdpose.errors import ConfigError, DataError
 from kdpose.inference.backends import PoseBackend, load_backend
 from kdpose.inference.detectors import DetectionFile, DetectorSpec, resolve_detector, run_detector
-from kdpose.inference.sources import is_url, read_image, to_bgr_uint8, url_name
+from kdpose.data.image import is_url, read_image, to_bgr_uint8, url_name
 from kdpose.inference.topdown import back_project, crop_people, rescore, sanitize_boxes
 
 log = logging.getLogger("kdpose")
@@ -205,7 +205,7 @@ class PoseEstimator:
     def load_image(image: Any, rgb: bool = False) -> tuple[np.ndarray, str | None]:
         """A path, URL, array or PIL image -> ((H, W, 3) uint8 BGR, file name or None)."""
         if isinstance(image, (str, os.PathLike)):
-            return read_image(image), (url_name(image) if is_url(image) else str(image))
+            return read_image(image, mode="color"), (url_name(image) if is_url(image) else str(image))
         return to_bgr_uint8(image, rgb=rgb), None
 
     @property

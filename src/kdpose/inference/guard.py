@@ -76,7 +76,7 @@ def load_val_set(ann_file: str | os.PathLike, layout: str = "coco", image_root: 
     """The people of a COCO-format keypoint file (crowd regions left out), at most ``max_images`` images spread
     evenly over the file. Raises :class:`DataError` for a file without people or with unreadable images."""
     from kdpose.data.jsonfile import load_json
-    from kdpose.inference.sources import read_image
+    from kdpose.data.image import read_image
     from kdpose.layouts import get_layout
 
     layout = get_layout(layout).name
@@ -95,7 +95,7 @@ def load_val_set(ann_file: str | os.PathLike, layout: str = "coco", image_root: 
     images, boxes, keypoints, labelled = [], [], [], []
     for image_id in ids:
         group = by_image[image_id]
-        images.append(group[0].image if group[0].image is not None else read_image(group[0].image_path))
+        images.append(group[0].image if group[0].image is not None else read_image(group[0].image_path, mode="color"))
         boxes.append(np.stack([np.asarray(s.bbox, np.float32) for s in group]))
         keypoints.append(np.stack([np.asarray(s.keypoints, np.float32)[:, :2] for s in group]))
         labelled.append(np.stack([np.asarray(s.visible) > 0 for s in group]))

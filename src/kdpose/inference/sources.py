@@ -1,13 +1,10 @@
 """Where frames come from: image files, folders of images (recursive, sorted), URLs, a video file or stream, or a
 webcam; several image / folder / URL sources make one job (``kdpose infer a.jpg b.jpg`` or a shell glob).
 
-Every frame is handed on as ``np.uint8`` HxWx3 **BGR** (OpenCV order). Images in other forms are converted by
-:func:`to_bgr_uint8`: grayscale -> 3 channels, RGBA/BGRA -> alpha dropped, 16-bit -> top 8 bits, float -> see below,
-PIL images -> their RGB pixels.
-
-Float images: when every value lies in [0, 1] the image is read as [0, 1] (x 255), otherwise as 0-255; values
-below 0 or above 255 are refused. (The one case this rule reads differently from the caller's intent is a 0-255
-image whose pixels are all <= 1, i.e. black.)
+Every frame is handed on as ``np.uint8`` HxWx3 **BGR** (OpenCV order): files and URLs are read with
+``kdpose.data.image.read_image(path, mode="color")``, images in other forms are converted by
+``kdpose.data.image.to_bgr_uint8`` (grayscale -> 3 channels, RGBA/BGRA -> alpha dropped, 16-bit -> top 8 bits,
+float [0, 1] or 0-255, PIL images -> their RGB pixels).
 """
 from __future__ import annotations
 
@@ -15,135 +12,15 @@ import os
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
+from kdpose.data.image import STREAM_SCHEMES, is_url, read_image, to_bgr_uint8, url_name  # noqa: F401 (public)
 from kdpose.errors import DataError
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm", ".pbm"}
 VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".m3u8"}
-STREAM_SCHEMES = {"rtsp", "rtsps", "rtmp", "rtp", "udp", "tcp", "srt"}  # always videos (OpenCV / FFmpeg open them)
-DOWNLOAD_SCHEMES = {"http", "https", "ftp", "file"}
-URL_TIMEOUT_S = 30.0
-_FLOAT_TOL = 1e-3  # float rounding slack at the ends of [0, 1]
-
-
-def is_url(source: Any) -> bool:
-    """True for ``scheme://...`` strings kdpose reads over the network (http(s), ftp, file, rtsp, rtmp, ...)."""
-    if not isinstance(source, str) or "://" not in source:
-        return False
-    return urllib.parse.urlsplit(source).scheme.lower() in STREAM_SCHEMES | DOWNLOAD_SCHEMES
-
-
-def url_name(url: str) -> str:
-    """The file name a URL points at (``https://x/y/photo.jpg?s=1`` -> ``photo.jpg``; ``image`` when none)."""
-    name = Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path)).name
-    return name or "image"
-
-
-def _from_pil(image: Any, name: str) -> tuple[np.ndarray, bool]:
-    """A PIL image -> (array, is_rgb). Colour modes become RGB uint8; 16-bit and float grayscale keep their range."""
-    mode = image.mode
-    if mode.startswith("I;16"):
-        return np.asarray(image).astype(np.uint16), False
-    if mode == "F":
-        return np.asarray(image, np.float32), False
-    if mode in ("1", "L", "P", "PA", "LA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "LAB", "HSV", "La", "RGBa"):
-        return np.asarray(image.convert("RGB")), True
-    raise DataError(f"{name}: unsupported PIL image mode '{mode}' (convert it to 'RGB' first)")
-
-
-def _float_to_uint8(image: np.ndarray, name: str) -> np.ndarray:
-    if not np.isfinite(image).all():
-        raise DataError(f"{name}: float image has NaN or infinite values")
-    lo, hi = float(image.min()), float(image.max())
-    if lo >= -_FLOAT_TOL and hi <= 1.0 + _FLOAT_TOL:
-        scale = 255.0
-    elif lo >= -0.5 and hi <= 255.5:
-        scale = 1.0
-    else:
-        raise DataError(f"{name}: float image values span [{lo:.4g}, {hi:.4g}]; expected [0, 1] or [0, 255]")
-    return np.clip(image * scale + 0.5, 0, 255).astype(np.uint8)
-
-
-def to_bgr_uint8(image: Any, rgb: bool = False, name: str = "image") -> np.ndarray:
-    """Any common image -> contiguous (H, W, 3) uint8 BGR.
-
-    Args:
-        image: a numpy array (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) of uint8, uint16 or float ([0, 1] or
-            0-255: see the module docstring), or a PIL image (always taken as RGB).
-        rgb: the colour channels of an array are in RGB order (diffusers, matplotlib) rather than OpenCV's BGR.
-        name: what to call the image in error messages.
-    """
-    import cv2
-
-    if type(image).__module__.startswith("PIL."):
-        image, rgb = _from_pil(image, name)
-    if not isinstance(image, np.ndarray):
-        raise DataError(f"{name}: expected a numpy array or a PIL image, got {type(image).__name__}")
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[..., 0]
-    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
-        raise DataError(f"{name}: expected an HxW, HxWx3 or HxWx4 image, got shape {image.shape}")
-    if image.shape[0] < 1 or image.shape[1] < 1:
-        raise DataError(f"{name}: image is empty (shape {image.shape})")
-    if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
-    elif image.dtype.kind == "f":
-        image = _float_to_uint8(image, name)
-    elif image.dtype != np.uint8:
-        raise DataError(f"{name}: unsupported image dtype {image.dtype} (use uint8, uint16 or float)")
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    if image.shape[2] == 4:
-        image = image[..., :3]
-    if rgb:
-        image = image[..., ::-1]
-    return np.ascontiguousarray(image)
-
-
-def _download(url: str) -> np.ndarray:
-    """The bytes at ``url`` (http(s), ftp, file) as a uint8 array; ``DataError`` naming the URL on failure."""
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(url, timeout=URL_TIMEOUT_S) as response:
-            return np.frombuffer(response.read(), np.uint8)
-    except OSError as exc:  # URLError, HTTPError, timeouts, missing file:// paths
-        reason = getattr(exc, "reason", None) or exc.strerror or exc
-        raise DataError(f"{url}: cannot download ({reason})") from None
-
-
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Decode an image file or URL to (H, W, 3) uint8 BGR, or raise :class:`DataError` naming it and the problem.
-
-    Decoding is ``kdpose.data.image.decode_image`` in colour mode (grayscale replicated, alpha dropped, 16-bit
-    reduced to 8, EXIF orientation applied); on top of it, empty files and JPEGs cut short (which OpenCV would
-    silently fill with grey) are refused. URLs (http, https, ftp, file) are downloaded into memory.
-    """
-    from kdpose.data.image import decode_image
-
-    if is_url(path):
-        name = str(path)  # never through Path(): it would turn "http://" into "http:/"
-        data = _download(name)
-    else:
-        name = str(Path(path))
-        try:
-            data = np.fromfile(path, dtype=np.uint8)  # fromfile + imdecode handles non-ASCII paths on every OS
-        except FileNotFoundError:
-            raise DataError(f"{name}: no such file") from None
-        except OSError as exc:
-            raise DataError(f"{name}: cannot read ({exc.strerror or exc})") from None
-    if data.size == 0:
-        raise DataError(f"{name}: file is empty")
-    if data[:2].tobytes() == b"\xff\xd8" and b"\xff\xd9" not in data[-64:].tobytes():
-        raise DataError(f"{name}: truncated JPEG (no end-of-image marker)")
-    try:
-        image = decode_image(data, mode="color", name=name)
-    except DataError:
-        raise DataError(f"{name}: not a readable image (corrupt, truncated or unsupported format)") from None
-    return to_bgr_uint8(image, name=name)
 
 
 @dataclass
@@ -295,14 +172,14 @@ class FrameSource:
             yield from self._iter_capture()
         elif self.kind == "image":
             path, name = self._items[0]
-            yield Frame(0, read_image(path), name, 0.0)
+            yield Frame(0, read_image(path, mode="color"), name, 0.0)
         else:
             yield from self._iter_images()
 
     def _iter_images(self) -> Iterator[Frame]:
         for i, (path, name) in enumerate(self._items):
             try:
-                yield Frame(i, read_image(path), name, float(i))
+                yield Frame(i, read_image(path, mode="color"), name, float(i))
             except DataError as exc:
                 yield Frame(i, None, name, float(i), error=str(exc))
 

@@ -64,6 +64,23 @@ def build_evaluator(cfg: RecipeCfg, model: nn.Module, val_set: Any, val_ann: str
                          results_file=work_dir / "val_results.json")
 
 
+def evaluate_weights(cfg: RecipeCfg, weights: str | Path, work_dir: str | Path) -> dict:
+    """The recipe's validation metrics (COCO protocol of its layout, ground-truth boxes) of ``weights``: what the
+    trainer's evaluator reports, for a finished or shipped set of weights (``work_dir`` gets ``val_results.json``)."""
+    import torch
+
+    from ..models import load_model
+
+    model = load_model(cfg.model.name, weights=str(weights), layout=cfg.model.layout,
+                       input_size=tuple(cfg.model.input_size))
+    _, val_set, val_ann = build_datasets(cfg, model)
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    evaluator = build_evaluator(cfg, model, val_set, val_ann, work_dir)
+    with torch.no_grad():
+        return evaluator(model, torch.device("cpu"))
+
+
 @register_task
 class TopDownTask(TaskKind):
     """Person crops -> codec targets; ``PoseTask`` or a distiller; COCO-protocol evaluator."""
@@ -85,4 +102,4 @@ class TopDownTask(TaskKind):
         return TrainParts(model, task, train_set, collate_topdown, evaluator)
 
 
-__all__ = ["TopDownTask", "build_datasets", "build_evaluator", "load_samples"]
+__all__ = ["TopDownTask", "build_datasets", "build_evaluator", "evaluate_weights", "load_samples"]
