@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.metric == "pck-pr":
         from kdpose.evaluation.pck_pr import pck_pr_eval
 
-        metrics = pck_pr_eval(args.gt, args.pred, layout.name)
+        metrics = pck_pr_eval(args.gt, args.pred, layout)
     else:
         metrics = layout.evaluate(args.gt, args.pred)
     print(format_table(metrics))

@@ -69,7 +69,7 @@ class PoseEvaluator:
         layout: the layout name, whose protocol scores the results (``kdpose.layouts``: flat metrics for coco /
             crowdpose, per part for coco_wholebody).
         batch_size, workers: val loader settings.
-        flip_test: average with the mirrored input (``kdpose.inference.flip.flip_test``).
+        flip_test: average with the mirrored input (``kdpose.codecs.flip.flip_test``).
         rescore_thr, nms_thr: MMPose's instance rescoring and OKS-NMS thresholds.
         results_file: where rank 0 writes the gathered results JSON (optional).
     """
@@ -109,7 +109,7 @@ class PoseEvaluator:
                 inputs = batch.inputs.to(device, non_blocking=True)
                 with autocast(device, self.amp):
                     if self.flip_test:
-                        from ..inference.flip import flip_test
+                        from ..codecs.flip import flip_test
 
                         output = flip_test(model, inputs, self.codec, self.skeleton.flip_indices)
                     else:

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:  # the layout is passed in: evaluation sits below kdpose.layouts
+    from ..layouts import Layout
 
 DEFAULT_KAPPAS: tuple[float, ...] = tuple(np.round(np.linspace(0.05, 0.15, 11), 4))
 
@@ -201,19 +204,19 @@ def evaluate_people(predictions: Mapping[float, Sequence[tuple[np.ndarray, np.nd
 SCORE_THRESHOLDS: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6)
 
 
-def pck_pr_eval(gt: str | Path, results: str | Path | Sequence[dict], layout: str = "coco",
+def pck_pr_eval(gt: str | Path, results: str | Path | Sequence[dict], layout: "Layout",
                 score_thresholds: Sequence[float] = SCORE_THRESHOLDS) -> dict[str, float]:
     """The depth paper's metric on a COCO-format ground-truth file and COCO results (``kdpose infer --json`` of a
     bottom-up model): AP / AR (in %) and F at the best keypoint-score threshold, that threshold (``score_thr``), and
     the upper-body F. A results file holds each keypoint's score, so the curve varies a score threshold; the paper's
     eta (the peak threshold at decoding, which can also change how people are assembled) needs the network:
-    ``kdpose.tasks.bottomup.BottomUpEvaluator``."""
+    ``kdpose.tasks.bottomup.BottomUpEvaluator``. ``layout`` (a :class:`kdpose.layouts.Layout`) reads the ground
+    truth and says which landmarks are the upper body."""
     from ..data.coco import load_coco_file
     from ..errors import DataError
-    from ..layouts import get_layout
     from .coco import load_results
 
-    spec = get_layout(layout)
+    spec = layout
     k = spec.num_keypoints
     image_ids = [int(im["id"]) for im in load_coco_file(gt)["images"]]
     people: dict[int, list] = {i: [] for i in image_ids}

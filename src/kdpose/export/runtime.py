@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError, DataError
-from ..inference.precision import check_runnable, file_precision
+from .precision import check_runnable, file_precision
 from .metadata import MMPOSE_MEAN, MMPOSE_STD, ExportMetadata
 
 log = logging.getLogger("kdpose")

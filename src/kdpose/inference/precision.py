@@ -24,37 +24,12 @@ import copy
 import logging
 from typing import Any, Callable
 
-from kdpose.errors import CheckpointError, ConfigError
+from kdpose.errors import ConfigError
+from kdpose.export.precision import FILE_PRECISIONS, check_runnable, file_precision  # noqa: F401  (file precisions)
 
 log = logging.getLogger("kdpose")
 
-FILE_PRECISIONS = ("fp32", "fp16", "bf16", "int8", "int8-dynamic")
 TORCH_PRECISIONS = ("fp32", "bf16", "fp16", "auto")
-# names older kdpose versions wrote: static int8 was "int8-static", dynamic int8 was plain "int8" before static
-# QDQ became the int8 path; a file without the dynamic label but with ConvInteger nodes still runs (same kernels)
-_OLD_NAMES = {"int8-static": "int8"}
-# precisions an onnxruntime provider cannot execute (no kernels), with what to do instead
-_NOT_RUNNABLE = {
-    ("bf16", "CPUExecutionProvider"): "onnxruntime's CPU provider has no bf16 kernels; run the fp32 file, or the "
-                                      "PyTorch model with precision='bf16' on a CPU with AMX / AVX512-BF16",
-}
-
-
-def file_precision(value: str | None) -> str:
-    """The precision an ONNX file's metadata states, in today's names (missing: ``fp32``)."""
-    if not value:
-        return "fp32"
-    return _OLD_NAMES.get(value, value)
-
-
-def check_runnable(precision: str, provider: str, path: Any) -> None:
-    """Raise a one-line :class:`CheckpointError` when ``provider`` cannot execute a file of ``precision``."""
-    if precision not in FILE_PRECISIONS:
-        raise CheckpointError(f"{path}: precision '{precision}' (from the file's metadata) is not one this kdpose "
-                              f"can run ({', '.join(FILE_PRECISIONS)}); it was written by a newer kdpose?")
-    why = _NOT_RUNNABLE.get((precision, provider))
-    if why is not None:
-        raise CheckpointError(f"{path}: precision {precision} cannot run on {provider}: {why}")
 
 
 def check_onnx_request(requested: str | None, precision: str, path: Any) -> None:
