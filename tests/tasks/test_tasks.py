@@ -61,6 +61,10 @@ def test_every_task_kind_trains_through_the_one_entry_point(kind, tmp_path):
     again = tmp_path / "again"
     assert main(["train", str(run / "config.yaml"), "--work-dir", str(again)]) == 0
     assert (again / "final.safetensors").is_file()
+    # and the trained weights export like any zoo model's: the file's model facts rebuild the network
+    pytest.importorskip("onnxruntime")
+    assert main(["export", cfg.model.name, "--weights", str(run / "final.safetensors"),
+                 "--out", str(tmp_path / "model.onnx")]) == 0
 
 
 def test_the_task_comes_from_the_model_and_a_wrong_kind_is_refused(tmp_path):
