@@ -56,6 +56,11 @@ def test_dump_round_trips(tmp_path):
     ("", ["optim.nope=1"], r"--set optim.nope: unknown key 'nope' in optim"),
     ("", ["optim.lr"], r"expected KEY=VALUE"),
     ("- a\n- b\n", [], r"a recipe must be a mapping"),
+    # a file key next to synthetic_images would be ignored silently: the two sources conflict
+    ("data:\n  train:\n    synthetic_images: 10\n", ["data.train.ann_file=a.json"],
+     r"r.yaml: data.train: ann_file and synthetic_images are both set; a split is either files on disk or rendered"),
+    ("data:\n  val:\n    synthetic_images: 5\n    img_dir: imgs\n    bbox_file: d.json\n", [],
+     r"data.val: img_dir, bbox_file and synthetic_images are both set"),
 ])
 def test_broken_recipes_name_the_key(tmp_path, text, overrides, message):
     with pytest.raises(ConfigError, match=message):

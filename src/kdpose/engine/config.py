@@ -180,7 +180,20 @@ def load_recipe(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] 
     cfg = from_dict(RecipeCfg, raw, source=str(path))
     cfg = apply_overrides(cfg, overrides, source=str(path))
     recipe_layout(cfg, source=str(path))
+    check_data_sources(cfg, str(path))
     return cfg
+
+
+def check_data_sources(cfg: RecipeCfg, source: str) -> None:
+    """A split reads files on disk or renders synthetic data, never both: a file key set next to
+    ``synthetic_images`` would otherwise be ignored without a word (e.g. ``--set data.train.ann_file=...``)."""
+    for name in ("train", "val"):
+        split = getattr(cfg.data, name)
+        files = [key for key in ("ann_file", "img_dir", "bbox_file") if getattr(split, key)]
+        if split.synthetic_images > 0 and files:
+            raise ConfigError(f"{source}: data.{name}: {', '.join(files)} and synthetic_images are both set; a split "
+                              f"is either files on disk or rendered (set data.{name}.synthetic_images=0 to use the "
+                              f"files)")
 
 
 def recipe_layout(cfg: RecipeCfg, source: str = "recipe"):
