@@ -179,7 +179,8 @@ def _calibration_of(path: Path) -> str:
 def _run_guard(fp32: Path, variants: list[Path], model, args: argparse.Namespace) -> int:
     """Print the accuracy-guard line of each variant; 1 when one fails."""
     from kdpose.errors import ConfigError
-    from kdpose.inference.guard import guard_onnx, load_val_set, synthetic_val_set
+    from kdpose.inference.guard import guard_onnx
+    from kdpose.valset import load_val_set, synthetic_val_set
 
     if model.info.task != "topdown" or model.info.in_channels != 3:
         raise ConfigError("--val measures RGB top-down pose models (keypoints); this model is not one")

@@ -5,7 +5,7 @@ All keep float32 inputs and outputs and the kdpose metadata, with ``kdpose.preci
 
 * **int8** (:func:`quantize_int8`, the default ``mode="static"``): QDQ format, int8 convolution weights (one scale
   per output channel) and uint8 activations whose ranges are calibrated on person crops -- rendered synthetic people by
-  default (:func:`kdpose.inference.guard.calibration_set`), or crops of a COCO-format file. onnxruntime runs it
+  default (:func:`kdpose.valset.calibration_set`), or crops of a COCO-format file. onnxruntime runs it
   with its integer GEMM kernels (VNNI / AMX-int8 where the CPU has them); on CPUs it is the fast int8 path.
 * **int8-dynamic** (``mode="dynamic"``): int8 weights, activation ranges computed per batch at run time
   (``ConvInteger`` / ``MatMulInteger``). No data needed, but onnxruntime runs ``ConvInteger`` slowly: it measures
@@ -147,7 +147,7 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, calibration: n
 
 def _synthetic_calibration(src: Path, props: dict[str, str], count: int) -> tuple[np.ndarray, str]:
     """Synthetic person crops in the input size / normalisation / channel order the file's metadata states."""
-    from ..inference.guard import calibration_set
+    from ..valset import calibration_set
     from .metadata import ExportMetadata
 
     try:
