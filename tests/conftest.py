@@ -70,3 +70,15 @@ def _seed():
     except ImportError:
         pass
     yield
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run a test on one torch thread (numbers that depend on the reduction order stay the same on any machine),
+    restoring the caller's setting afterwards. Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

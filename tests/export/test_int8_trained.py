@@ -3,7 +3,6 @@ int8 (onnxruntime) and bf16 (PyTorch) against fp32, on held-out people of its ow
 from __future__ import annotations
 
 import pytest
-import torch
 
 pytest.importorskip("onnxruntime")
 
@@ -25,12 +24,7 @@ def val():
     return synthetic_val_set("coco", num_images=80, seed=7, preset="hard", size=IMAGE_SIZE, max_people=MAX_PEOPLE)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_static_int8_of_the_trained_teacher_passes_the_guard(teacher, val, tmp_path):

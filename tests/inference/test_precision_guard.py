@@ -23,12 +23,7 @@ def val():
     return synthetic_val_set("coco", num_images=3, seed=0, preset="hard", size=(320, 240), max_people=3)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class OracleBackend:
