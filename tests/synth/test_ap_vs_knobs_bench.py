@@ -1,0 +1,75 @@
+"""The AP-vs-knobs benchmark driver (benchmarks/ap_vs_knobs.py, issue 22): each val set changes one setting of the
+preset, the labelling sets share their pixels, the swap rate and the table."""
+import dataclasses
+import sys
+
+import numpy as np
+import pytest
+
+from kdpose.data.synth import SynthConfig
+
+from ..conftest import load_benchmark
+
+
+@pytest.fixture(scope="module")
+def bench():
+    module = load_benchmark("benchmarks/ap_vs_knobs.py", "ap_vs_knobs_bench")
+    yield module
+    sys.modules.pop("ap_vs_knobs_bench", None)
+
+
+def _differences(cfg: SynthConfig, base: SynthConfig) -> set[str]:
+    return {f.name for f in dataclasses.fields(cfg) if getattr(cfg, f.name) != getattr(base, f.name)}
+
+
+def test_each_variant_changes_only_its_knob(bench):
+    base = SynthConfig.from_preset("standard")
+    variants = bench.build_variants()
+    groups: dict[str, list] = {}
+    for v in variants:
+        groups.setdefault(v.knob, []).append(v)
+        changed = _differences(v.config(), base)
+        assert changed == {name for name, _ in v.changes}
+        if v.knob != "labelling rule":
+            assert changed <= {v.knob}
+    assert {k: len(g) for k, g in groups.items()} == {"heading": 4, "min_label_area": 3, "min_visible_keypoints": 3,
+                                                      "labelling rule": 1}
+    for knob in ("heading", "min_label_area", "min_visible_keypoints"):  # the preset itself once per group
+        assert sum(not v.changes for v in groups[knob]) == 1
+    assert [v.config().heading for v in groups["heading"]] == [0.0, 0.3, 0.6, 1.0]   # 1 = uniform over 360 degrees
+    assert [v.config().min_label_area for v in groups["min_label_area"]] == [0.0, 1024.0, 2304.0]
+    assert [v.config().min_visible_keypoints for v in groups["min_visible_keypoints"]] == [0, 4, 8]
+    off = groups["labelling rule"][0].config()
+    assert (off.min_label_area, off.min_visible_keypoints) == (0.0, 0)
+    assert [v.value for v in groups["heading"]] == ["0", "0.3 (standard)", "0.6", "1 (uniform over 360 degrees)"]
+    assert groups["min_label_area"][2].value == "2304 (48^2)"
+
+
+def test_labelling_sets_render_the_same_pixels(bench, tmp_path):
+    base = SynthConfig.from_preset("standard", width=128, height=96)
+    off = base.replace(min_label_area=0.0, min_visible_keypoints=0)
+    a, b = bench.render(base, 2, 0, tmp_path), bench.render(off, 2, 0, tmp_path)
+    assert a.parent != b.parent
+    for name in ("val/000001.jpg", "val/000002.jpg"):
+        assert (a.parent / name).read_bytes() == (b.parent / name).read_bytes()
+    mtime = a.stat().st_mtime_ns
+    assert bench.render(base, 2, 0, tmp_path) == a and a.stat().st_mtime_ns == mtime   # cached, not re-rendered
+
+
+def test_swap_rate_counts_exchanged_pairs_with_both_points_labelled(bench):
+    gt = np.array([[[0.0, 0.0], [10.0, 0.0], [0.0, 20.0], [10.0, 20.0]]] * 2)   # 2 people, pairs (0, 1), (2, 3)
+    pred = gt.copy()
+    pred[0, [0, 1]] = pred[0, [1, 0]]          # person 0: first pair exchanged
+    pred[1, 2] = [9.0, 20.0]                   # person 1: one point far off, but not nearer its partner's pair
+    vis = np.ones((2, 4))
+    assert bench.swap_rate(pred, gt, vis, [(0, 1), (2, 3)]) == (0.25, 4)
+    vis[0, 1] = 0                              # the exchanged pair is no longer counted
+    assert bench.swap_rate(pred, gt, vis, [(0, 1), (2, 3)]) == (0.0, 3)
+
+
+def test_table_formats_percentages(bench):
+    row = {"knob": "heading", "value": "1", "images": 200, "labelled": 400, "box_only": 10, "AP": 0.1234,
+           "AP50": 0.5, "AP75": 0.05, "APM": -1.0, "APL": 0.2, "AR": 0.3, "PCK@0.2": 0.9, "swapped": 0.31}
+    lines = bench.format_table([row]).splitlines()
+    assert lines[0].startswith("| knob | value | images | labelled people | box only | AP |")
+    assert lines[2] == "| heading | 1 | 200 | 400 | 10 | 12.3 | 50.0 | 5.0 | n/a | 20.0 | 30.0 | 90.0 | 31.0 % |"
