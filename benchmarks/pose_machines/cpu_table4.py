@@ -128,6 +128,7 @@ class DomainBatches:
 
     def __init__(self, source: DepthBatches, target: DepthBatches):
         self.source, self.target = source, target
+        self.batch_size = source.batch_size
 
     def batch(self, step: int) -> DomainBatch:
         return _TrainDomainBatch(self.source.batch(step), self.target.batch(step).inputs)

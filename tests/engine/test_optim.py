@@ -1,4 +1,5 @@
-"""Optimiser param groups, the flat-cosine LR schedule and the EMA update against their definitions."""
+"""Optimiser param groups, the flat-cosine and warm-up + cosine LR schedules and the EMA update against their
+definitions."""
 from __future__ import annotations
 
 import math
@@ -9,7 +10,7 @@ from torch import nn
 
 from kdpose.engine.config import OptimCfg, ScheduleCfg
 from kdpose.engine.ema import ExpMomentumEMA
-from kdpose.engine.optim import FlatCosineLR, build_optimizer, param_groups
+from kdpose.engine.optim import FlatCosineLR, WarmupCosineLR, build_optimizer, build_scheduler, param_groups
 
 
 class Net(nn.Module):
@@ -66,6 +67,30 @@ def test_schedule_landmarks():
     sched.set_iteration(3)
     sched.load_state_dict(state)
     assert opt.param_groups[0]["lr"] == pytest.approx(4e-3 * (0.05 + 0.95 * 0.5))
+
+
+def test_warmup_cosine_equals_the_lambda_schedule_of_the_fixed_step_loop():
+    """``schedule.kind: warmup_cosine`` sets, at every step, exactly the learning rate that torch's LambdaLR with the
+    fixed-step protocol's factor ((t + 1) / W, then cosine to eta over the remaining steps) sets."""
+    steps, warmup, eta, lr = 40, 6, 0.05, 2e-3
+
+    def factor(t):
+        if t < warmup:
+            return (t + 1) / warmup
+        x = (t - warmup) / max(1, steps - warmup)
+        return eta + (1 - eta) * 0.5 * (1 + math.cos(math.pi * min(1.0, x)))
+
+    ref_opt = torch.optim.AdamW([nn.Parameter(torch.zeros(1))], lr=lr)
+    lambda_lr = torch.optim.lr_scheduler.LambdaLR(ref_opt, factor)
+    opt = torch.optim.AdamW([nn.Parameter(torch.zeros(1))], lr=lr)
+    sched = build_scheduler(opt, ScheduleCfg(kind="warmup_cosine", warmup_iters=warmup, eta_min_factor=eta), 2, 20)
+    assert isinstance(sched, WarmupCosineLR) and isinstance(build_scheduler(opt, ScheduleCfg(), 2, 20), FlatCosineLR)
+    for t in range(steps + 3):
+        sched.set_iteration(t)
+        assert opt.param_groups[0]["lr"] == ref_opt.param_groups[0]["lr"]  # bit for bit, not approx
+        ref_opt.step()
+        lambda_lr.step()
+    assert sched.factor(0) == 1 / warmup and sched.factor(warmup - 1) == 1.0 and sched.factor(steps) == eta
 
 
 def test_ema_update_matches_formula():

@@ -87,8 +87,13 @@ class OptimCfg:
 
 @dataclass
 class ScheduleCfg:
-    """Linear warm-up by iteration, then flat, then cosine to ``eta_min_factor * lr`` (RTMPose's flat-cosine)."""
+    """Linear warm-up by iteration, then flat, then cosine to ``eta_min_factor * lr`` (RTMPose's flat-cosine).
 
+    ``kind: warmup_cosine`` is the fixed-step protocol's schedule (``kdpose.tasks.steps``): ``(t + 1) / warmup_iters``
+    during the warm-up, then cosine to ``eta_min_factor`` over the remaining iterations (no flat part;
+    ``warmup_start_factor`` and ``cosine_start_epoch`` unused)."""
+
+    kind: Literal["flat_cosine", "warmup_cosine"] = "flat_cosine"
     warmup_iters: int = 1000
     warmup_start_factor: float = 1e-5
     cosine_start_epoch: int = -1  # -1: max_epochs // 2

@@ -1,4 +1,5 @@
-"""AdamW with MMPose's param-wise weight decay, and RTMPose's warm-up + flat + cosine learning-rate schedule."""
+"""AdamW with MMPose's param-wise weight decay, and the learning-rate schedules: RTMPose's warm-up + flat + cosine
+(the default) and the fixed-step protocol's warm-up + cosine."""
 from __future__ import annotations
 
 import math
@@ -97,3 +98,25 @@ class FlatCosineLR:
     def load_state_dict(self, state: dict) -> None:
         self.base_lrs = [float(b) for b in state["base_lrs"]]
         self.set_iteration(int(state["iteration"]))
+
+
+class WarmupCosineLR(FlatCosineLR):
+    """The fixed-step protocol's schedule (``schedule.kind: warmup_cosine``; the depth tables and ``kdpose demo
+    --method stagewise``): ``(t + 1) / W`` for ``t < W`` (``W = warmup_iters``), then a cosine from 1 to ``eta``
+    (``eta_min_factor``) over the remaining ``max_iters - W`` iterations. Same state and interface as
+    :class:`FlatCosineLR`."""
+
+    def factor(self, t: int) -> float:
+        if t < self.warmup_iters:
+            return (t + 1) / self.warmup_iters
+        progress = (t - self.warmup_iters) / max(1, self.max_iters - self.warmup_iters)
+        return self.eta_min_factor + (1 - self.eta_min_factor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+SCHEDULES = {"flat_cosine": FlatCosineLR, "warmup_cosine": WarmupCosineLR}
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, cfg: ScheduleCfg, max_epochs: int,
+                    iters_per_epoch: int) -> FlatCosineLR:
+    """The schedule ``cfg.kind`` names."""
+    return SCHEDULES[cfg.kind](optimizer, cfg, max_epochs, iters_per_epoch)

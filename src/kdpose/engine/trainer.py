@@ -10,7 +10,7 @@ import math
 import random
 import time
 from pathlib import Path
-from typing import Callable, ClassVar, Protocol, Sequence
+from typing import Any, Callable, ClassVar, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -26,7 +26,7 @@ from .config import RecipeCfg, dump_recipe, recipe_to_dict
 from .ema import ExpMomentumEMA
 from .loader import EpochAwareDataset, ResumableSampler, build_loader
 from .log import RunLogger
-from .optim import FlatCosineLR, build_optimizer
+from .optim import build_optimizer, build_scheduler
 from .precision import AMP_DTYPES, autocast, resolve_amp, resolve_threads
 
 
@@ -49,7 +49,7 @@ class Callback:
         """Before the first step of this session (after a resume, ``trainer.iteration`` is where it continues)."""
 
     def on_iteration_end(self, trainer: "Trainer") -> None:
-        """After each optimiser step."""
+        """After each optimiser step (``trainer.last_losses``: that step's loss values)."""
 
     def on_validation_end(self, trainer: "Trainer", metrics: dict) -> None:
         """After each validation, with its metrics."""
@@ -93,17 +93,22 @@ class Trainer:
         cfg: the resolved recipe.
         task: the task module (``PoseTask`` or a distiller); ``task.model`` is evaluated/EMA'd/exported.
         train_set: dataset of training items; ``collate_fn`` turns a list of items into a ``Batch``.
+            Both None when ``batches`` gives the batches.
         work_dir: output folder (``config.yaml``, ``last.pt``, ``best.pt``, ``*.safetensors``, ``log.jsonl``).
         evaluator: optional validation callable (see :class:`Evaluator`).
         device: where to train (default: from ``cfg.train.device``).
         on_iteration_end: optional plain callback ``fn(trainer)`` after each optimiser step (tests, tools).
         callbacks: :class:`Callback` objects called at the start and end of the run, after each step and after each
             validation.
+        batches: step-indexed batches instead of a dataset and loader: the batch of global iteration ``t`` is
+            ``batches(t)`` (the fixed-step protocol of :mod:`kdpose.tasks.steps`: every run of a comparison sees the
+            same batch at the same step); an epoch is then ``train.epoch_iters`` iterations.
     """
 
     def __init__(self, cfg: RecipeCfg, task: nn.Module, train_set: Dataset, collate_fn: Callable,
                  work_dir: str | Path, evaluator: Evaluator | None = None, device: torch.device | None = None,
-                 on_iteration_end: Callable[["Trainer"], None] | None = None, callbacks: Sequence[Callback] = ()):
+                 on_iteration_end: Callable[["Trainer"], None] | None = None, callbacks: Sequence[Callback] = (),
+                 batches: Callable[[int], Any] | None = None):
         self.cfg = cfg
         self.work_dir = Path(work_dir)
         self.device = device or select_device(cfg.train.device)
@@ -128,22 +133,28 @@ class Trainer:
         self.optimizer = build_optimizer(self.task, cfg.optim)
         self.ema = ExpMomentumEMA(self.model, tc.ema_momentum, tc.ema_gamma) if tc.ema else None
 
-        self.sampler = ResumableSampler(len(train_set), shuffle=True, seed=tc.seed, rank=self.rank,
-                                        world_size=self.world_size, pad=True, tag_epoch=True)
+        self.batches = batches
         self.loader_generator = torch.Generator().manual_seed(tc.seed)
         dc = cfg.data
-        self.loader = build_loader(
-            EpochAwareDataset(train_set), self.sampler, dc.batch_size, collate_fn, dc.workers, self.loader_generator,
-            pin_memory=dc.pin_memory and self.device.type == "cuda", persistent_workers=dc.persistent_workers,
-            drop_last=True, prefetch_factor=dc.prefetch_factor)
-        self.iters_per_epoch = len(self.sampler) // dc.batch_size
+        if batches is not None:
+            if tc.epoch_iters <= 0:
+                raise ConfigError("train.epoch_iters: step-indexed batches need the iterations of an epoch (> 0)")
+            self.sampler, self.loader, self.iters_per_epoch = None, None, tc.epoch_iters
+        else:
+            self.sampler = ResumableSampler(len(train_set), shuffle=True, seed=tc.seed, rank=self.rank,
+                                            world_size=self.world_size, pad=True, tag_epoch=True)
+            self.loader = build_loader(
+                EpochAwareDataset(train_set), self.sampler, dc.batch_size, collate_fn, dc.workers,
+                self.loader_generator, pin_memory=dc.pin_memory and self.device.type == "cuda",
+                persistent_workers=dc.persistent_workers, drop_last=True, prefetch_factor=dc.prefetch_factor)
+            self.iters_per_epoch = len(self.sampler) // dc.batch_size
         if tc.epoch_iters > 0:
             self.iters_per_epoch = min(self.iters_per_epoch, tc.epoch_iters)
         if self.iters_per_epoch == 0:
             raise ConfigError(f"data.batch_size: {dc.batch_size} x {self.world_size} process(es) is larger than "
                               f"the training set ({len(train_set)} items)")
         self.max_iterations = tc.max_epochs * self.iters_per_epoch
-        self.scheduler = FlatCosineLR(self.optimizer, cfg.schedule, tc.max_epochs, self.iters_per_epoch)
+        self.scheduler = build_scheduler(self.optimizer, cfg.schedule, tc.max_epochs, self.iters_per_epoch)
         self.amp, amp_reason = resolve_amp(tc.amp, self.device)
         self.amp_dtype = AMP_DTYPES.get(self.amp)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp == "fp16" and self.device.type == "cuda" else None
@@ -157,6 +168,7 @@ class Trainer:
         self.epoch = 0  # epoch in progress
         self.epoch_iter = 0  # batches of that epoch already trained on
         self.iteration = 0  # global optimiser steps taken
+        self.last_losses: dict[str, float] = {}  # the loss values of the last step (for callbacks)
         self.best: dict = {"metric": cfg.eval.metric, "value": None, "epoch": None}
         self._loader_state_epoch_start = self.loader_generator.get_state()
         self.logger = RunLogger(self.work_dir, enabled=dist.is_main(), tensorboard=tc.tensorboard,
@@ -279,13 +291,14 @@ class Trainer:
         tc, bs = self.cfg.train, self.cfg.data.batch_size
         self.task.train()
         self.loader_generator.set_state(self._loader_state_epoch_start)
-        self.sampler.set_epoch(self.epoch, skip=self.epoch_iter * bs, stage=self._stage(self.epoch))
+        if self.sampler is not None:
+            self.sampler.set_epoch(self.epoch, skip=self.epoch_iter * bs, stage=self._stage(self.epoch))
         self.logger.start_epoch(self.epoch, tc.max_epochs, self.iters_per_epoch, initial=self.epoch_iter)
         window = {"data": 0.0, "step": 0.0, "n": 0, "losses": {}}
         t_data = time.perf_counter()
-        for batch in self.loader:
+        for batch in self._epoch_batches():
             t_step = time.perf_counter()
-            losses = self.train_step(batch)
+            losses = self.last_losses = self.train_step(batch)
             t_end = time.perf_counter()
             self.epoch_iter += 1
             self.iteration += 1
@@ -309,6 +322,14 @@ class Trainer:
                 break
             t_data = time.perf_counter()
         self.logger.end_epoch()
+
+    def _epoch_batches(self):
+        """This epoch's remaining batches: from the loader, or ``batches(iteration)`` step by step."""
+        if self.batches is None:
+            yield from self.loader
+            return
+        for _ in range(self.epoch_iter, self.iters_per_epoch):
+            yield self.batches(self.iteration)  # iteration moves on after each step: the generator is lazy
 
     def train_step(self, batch) -> dict[str, float]:
         """One optimiser step on ``batch``; returns the loss values as floats."""
