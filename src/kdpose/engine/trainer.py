@@ -296,7 +296,7 @@ class Trainer:
         self.logger.start_epoch(self.epoch, tc.max_epochs, self.iters_per_epoch, initial=self.epoch_iter)
         window = {"data": 0.0, "step": 0.0, "n": 0, "losses": {}}
         t_data = time.perf_counter()
-        for batch in self._epoch_batches():
+        for batch in self.loader if self.batches is None else self._step_batches():
             t_step = time.perf_counter()
             losses = self.last_losses = self.train_step(batch)
             t_end = time.perf_counter()
@@ -323,11 +323,8 @@ class Trainer:
             t_data = time.perf_counter()
         self.logger.end_epoch()
 
-    def _epoch_batches(self):
-        """This epoch's remaining batches: from the loader, or ``batches(iteration)`` step by step."""
-        if self.batches is None:
-            yield from self.loader
-            return
+    def _step_batches(self):
+        """This epoch's remaining step-indexed batches: ``batches(iteration)`` step by step."""
         for _ in range(self.epoch_iter, self.iters_per_epoch):
             yield self.batches(self.iteration)  # iteration moves on after each step: the generator is lazy
 
