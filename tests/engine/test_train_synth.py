@@ -86,6 +86,9 @@ def test_synthetic_recipe_trains_validates_and_resumes(tmp_path):
     train(_tiny(tmp_path, "train.max_epochs=2", "eval.flip_test=true"), work, resume="auto")
     with pytest.raises(ConfigError, match=r"holds a run of another recipe \(differs in optim.lr\)"):
         train(_tiny(tmp_path, "train.max_epochs=2", "eval.flip_test=true", "optim.lr=0.5"), work, resume="auto")
+    # how the run executes (threads, logging, checkpoint interval) is not part of the recipe it continues
+    train(_tiny(tmp_path, "train.max_epochs=2", "eval.flip_test=true", "train.threads=1", "train.log_interval=7"),
+          work, resume="auto")
 
 
 def test_synthetic_settings_reach_the_generator_and_the_cache_key(tmp_path):

@@ -16,6 +16,13 @@ def default_work_dir(recipe_path: str | Path) -> Path:
     return Path("work_dirs") / Path(recipe_path).stem
 
 
+# How a run executes, not what it computes: a long run may continue on another machine or next to other jobs with
+# other values (e.g. one torch thread while the cores are shared). Data workers are not here: each worker draws its
+# own augmentation stream, so their number changes the batches.
+RUN_SETTINGS = frozenset({"train.threads", "train.log_interval", "train.checkpoint_interval_iters",
+                          "data.val_batch_size"})
+
+
 def resolve_resume(cfg: RecipeCfg, work_dir: Path, resume: bool | str) -> bool:
     """Whether to continue the run in ``work_dir``. ``resume`` is True (a checkpoint must exist), False (the work
     dir must not hold a run) or ``"auto"`` (continue when a checkpoint of the same recipe exists, else start): with
@@ -33,8 +40,8 @@ def resolve_resume(cfg: RecipeCfg, work_dir: Path, resume: bool | str) -> bool:
             # a key the saved recipe lacks (added to kdpose since) counts as its default
             default = recipe_to_dict(type(cfg)())
             changed = sorted(f"{section}.{key}" for section, values in now.items() if isinstance(values, dict)
-                             for key in values
-                             if (before.get(section) or {}).get(key, default[section].get(key)) != values[key])
+                             for key in values if f"{section}.{key}" not in RUN_SETTINGS
+                             and (before.get(section) or {}).get(key, default[section].get(key)) != values[key])
             if changed:
                 raise ConfigError(f"{work_dir}: holds a run of another recipe (differs in {', '.join(changed)}); "
                                   f"choose another --work-dir or use the same settings to continue it")
