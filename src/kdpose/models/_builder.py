@@ -7,7 +7,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 import torch
 from torch import nn
@@ -283,6 +283,46 @@ def _version() -> str:
 
 # ---------------------------------------------------------------------------------------------- pretrained + API
 @dataclass(frozen=True)
+class AccuracyCheck:
+    """A small fixed val set and the numbers a shipped model scores on it (data only).
+
+    ``tests/models/test_shipped_accuracy.py`` renders the set, runs the model on it and asserts every entry of
+    ``metrics`` within ``tolerance`` (``python -m kdpose.tasks.accuracy TAG`` prints the measured numbers). The set
+    is a split of kdpose's synthetic generator, declared as a recipe's split is (``data.val`` of a recipe):
+    ``images`` images of ``size`` (w, h), at most ``max_people`` people, ``seed`` on the ``split`` seed stream,
+    ``preset`` (``hard``: the generator's defaults, the demo's distribution; ``standard``: COCO-like) with
+    ``settings`` ((name, value) pairs of other ``SynthConfig`` knobs). ``modality`` ``rgb``: a top-down model on every
+    person's ground-truth box, metrics ``AP``, ``AP50``, ``AP75``, ``AR`` (COCO OKS, one pose per box, no NMS),
+    ``PCK@0.2`` (error below 0.2 x the longer box side), ``median_px``; ``depth``: a bottom-up model on whole images
+    letterboxed to ``input_size``, metrics ``F`` and ``F_upper`` (the depth paper's PCK precision / recall at the
+    best detection threshold; also ``AP`` / ``AR`` in %). Fractions unless named otherwise.
+    """
+
+    metrics: tuple[tuple[str, float], ...]  # (name, expected value)
+    tolerance: float = 0.005  # absolute, on every entry of metrics
+    images: int = 16
+    size: tuple[int, int] = (320, 240)  # (w, h) of the rendered images
+    max_people: int = 2
+    seed: int = 7
+    split: str = "val"
+    preset: str = "hard"
+    modality: str = "rgb"  # rgb (top-down, ground-truth boxes) | depth (bottom-up, whole images)
+    settings: tuple[tuple[str, Any], ...] = ()
+    input_size: tuple[int, int] | None = None  # bottom-up: the letterboxed whole-image input (w, h)
+
+    @property
+    def expected(self) -> dict[str, float]:
+        return dict(self.metrics)
+
+    def describe(self) -> str:
+        """One line: the set and the expected numbers."""
+        extra = "".join(f", {k}={v}" for k, v in self.settings)
+        numbers = ", ".join(f"{k} {v:g}" for k, v in self.metrics)
+        return (f"{self.images} {self.modality} images {self.size[0]}x{self.size[1]} ({self.preset} preset{extra}, "
+                f"<= {self.max_people} people, {self.split} seed {self.seed}): {numbers} (+- {self.tolerance:g})")
+
+
+@dataclass(frozen=True)
 class PretrainedCfg:
     """Where a published set of weights comes from and what it was trained for (data only, timm style).
 
@@ -291,6 +331,9 @@ class PretrainedCfg:
     cache once); ``sha256`` is the published digest prefix. Weights shipped inside the package (the demo's) have
     no URL: ``asset`` names their file in ``kdpose/assets/``, so a recipe can cite them by tag from any folder.
     ``loads`` says which part of the file a model takes (:data:`PRETRAINED_LOADS`, see :func:`load_weights`).
+    Shipped weights also say how they were made and what they score: ``recipe`` (the ``configs/`` file, or the
+    command, that trained them), ``check`` (an :class:`AccuracyCheck`: a small val set and its expected metrics) and
+    their model card, ``docs/models/<tag>.md`` (:attr:`card`).
     """
 
     tag: str
@@ -303,6 +346,8 @@ class PretrainedCfg:
     notes: str = ""
     loads: str = "model"  # model | backbone (its backbone.* only) | backbone-partial (matching names and shapes)
     asset: str = ""  # file name in kdpose/assets/ for weights shipped with the package (then url is "")
+    recipe: str = ""  # configs/<recipe>.yaml (or the command) that trained the weights
+    check: AccuracyCheck | None = None  # shipped weights: what they score on a small fixed val set
 
     @property
     def file_name(self) -> str:
@@ -312,6 +357,21 @@ class PretrainedCfg:
     def location(self) -> str:
         """The URL to download, or the path of the shipped file."""
         return str(Path(__file__).resolve().parent.parent / "assets" / self.asset) if self.asset else self.url
+
+    @property
+    def card(self) -> str:
+        """The model card of shipped weights (path in the repository), else ""."""
+        return f"docs/models/{self.tag}.md" if self.asset else ""
+
+    def describe(self) -> str:
+        """A few lines for a listing: what it is, where it comes from, how it was made and what it scores."""
+        w, h = self.input_size
+        lines = [f"{self.tag}: {self.model}, {self.layout}, {w}x{h} (w x h), loads {self.loads}",
+                 f"  weights: {'kdpose/assets/' + self.asset if self.asset else self.url or '-'}"]
+        lines += [f"  {k}: {v}" for k, v in (("recipe", self.recipe), ("card", self.card), ("notes", self.notes)) if v]
+        if self.check is not None:
+            lines.append(f"  check: {self.check.describe()}")
+        return "\n".join(lines)
 
 
 PRETRAINED: dict[str, PretrainedCfg] = {}
@@ -329,7 +389,8 @@ def register_pretrained(*cfgs: PretrainedCfg) -> None:
 
 
 def list_pretrained(pattern: str = "*") -> list[str]:
-    """Tags of the registered official weights matching a glob ``pattern``."""
+    """Tags of the registered weights (official and shipped) matching a glob ``pattern``;
+    ``PRETRAINED[tag].describe()`` shows one's recipe, model card and accuracy check."""
     import fnmatch
 
     return sorted(t for t in PRETRAINED if fnmatch.fnmatch(t, pattern))

@@ -1,0 +1,206 @@
+"""The declared accuracy check of shipped weights (``PretrainedCfg.check``, an
+:class:`~kdpose.models._builder.AccuracyCheck`): render its small val set, run the model and measure.
+
+    python -m kdpose.tasks.accuracy TAG                        # measured next to declared; exit 1 when off
+    python -m kdpose.tasks.accuracy TAG --recipe configs/X.yaml  # the recipe's own val split instead (top-down)
+
+Top-down models run on every person's ground-truth box through :class:`kdpose.PoseEstimator` and are scored with the
+layout's COCO protocol (one pose per box, no NMS) and PCK@0.2; bottom-up models run on whole images through
+:class:`kdpose.BottomUpEstimator` and are scored with the depth paper's PCK precision / recall at the best detection
+threshold. ``tests/models/test_shipped_accuracy.py`` asserts the declared numbers of every shipped tag; the shipping
+tool (:mod:`kdpose.tasks.ship`) measures a new asset the same way before its tag is registered.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..engine.config import SplitCfg
+from ..errors import ConfigError
+from ..models._builder import AccuracyCheck, get_pretrained_cfg
+from .synthetic import synthetic_config
+
+TOPDOWN_METRICS = ("AP", "AP50", "AP75", "AR", "PCK@0.2", "median_px")
+BOTTOMUP_METRICS = ("F", "F_upper", "AP", "AR", "eta")
+
+
+def check_split(check: AccuracyCheck) -> SplitCfg:
+    """The check's val set as a recipe split (what ``data.val`` of a recipe would say)."""
+    return SplitCfg(synthetic_images=int(check.images), synthetic_seed=int(check.seed),
+                    synthetic_size=[int(v) for v in check.size], synthetic_max_people=int(check.max_people),
+                    synthetic_preset=check.preset, synthetic_settings={k: v for k, v in check.settings})
+
+
+def _synth(check: AccuracyCheck, layout: str):
+    from ..layouts import get_layout
+
+    if check.modality not in ("rgb", "depth"):
+        raise ConfigError(f"accuracy check: modality must be rgb or depth, got {check.modality!r}")
+    name = get_layout(layout).synthetic_name("accuracy check")
+    return synthetic_config(check_split(check), name, "accuracy check", modality=check.modality)
+
+
+def render_rgb(check: AccuracyCheck, layout: str):
+    """The check's RGB images with their people (:class:`kdpose.inference.guard.ValSet`), rendered and JPEG-written
+    as a recipe's synthetic split is."""
+    from ..data.synth import write_coco_dataset
+    from ..valset import load_val_set
+
+    with tempfile.TemporaryDirectory(prefix="kdpose-check-") as tmp:
+        ann = write_coco_dataset(Path(tmp), _synth(check, layout), int(check.images), seed=int(check.seed),
+                                 split=check.split)
+        return load_val_set(ann, layout)
+
+
+def render_depth(check: AccuracyCheck, layout: str) -> list:
+    """The check's depth scenes (:class:`kdpose.data.bottomup.DepthScene`)."""
+    from ..data.bottomup import render_depth_scenes
+
+    return render_depth_scenes(_synth(check, layout), int(check.images), int(check.seed), check.split)
+
+
+def measure_topdown(model: Any, val: Any) -> dict[str, float]:
+    """AP / AP50 / AP75 / AR (layout's COCO protocol), PCK@0.2 and the median error in image pixels of a top-down
+    ``model`` on ``val``'s ground-truth boxes; ``people``: how many were scored."""
+    from ..evaluation.pck import pck
+    from ..inference import PoseEstimator
+    from ..inference.topdown import rescore
+    from ..layouts import get_layout
+
+    estimator = PoseEstimator(model)
+    preds, gts, labelled, boxes, results = [], [], [], [], []
+    for image, b, kp, lab, image_id in zip(val.images, val.boxes, val.keypoints, val.labelled, val.image_ids):
+        kpts, scores = estimator.predict_arrays(image, bboxes=b)
+        kpts, scores = np.asarray(kpts, np.float64), np.asarray(scores, np.float64)
+        for row, score in zip(np.concatenate([kpts, scores[..., None]], -1), rescore(np.ones(len(kpts)), scores)):
+            results.append({"image_id": int(image_id), "category_id": 1, "score": float(score),
+                            "keypoints": [float(v) for v in row.reshape(-1)]})
+        preds.append(kpts)
+        gts.append(kp)
+        labelled.append(lab)
+        boxes.append(b)
+    pred, gt, lab = np.concatenate(preds), np.concatenate(gts), np.concatenate(labelled)
+    coco = get_layout(val.layout).evaluate(val.gt, results)
+    coco = coco.get("wholebody", coco)
+    pck02, _ = pck(pred, gt, lab.astype(np.float32), np.concatenate(boxes), alpha=0.2)
+    errors = np.linalg.norm(pred - gt, axis=-1)[lab]
+    return {**{k: float(coco[k]) for k in ("AP", "AP50", "AP75", "AR")}, "PCK@0.2": float(pck02),
+            "median_px": float(np.median(errors)), "people": len(pred)}
+
+
+def measure_bottomup(model: Any, scenes: list, input_size: tuple[int, int] | None) -> dict[str, float]:
+    """F / F_upper / AP / AR (the depth paper's PCK precision / recall, AP and AR in %) at the best detection
+    threshold ``eta`` of a bottom-up ``model`` on whole ``scenes``; ``people``: ground-truth people."""
+    from ..evaluation.pck_pr import evaluate_people, ground_truth_heights
+    from ..inference import BottomUpEstimator
+    from ..inference.bottomup import DEFAULT_ETAS
+    from ..layouts import get_layout
+
+    estimator = BottomUpEstimator(model, input_size=input_size)
+    preds, _ = estimator.predict([s.depth for s in scenes], DEFAULT_ETAS)
+    heights = [ground_truth_heights(s.keypoints, s.visible, s.boxes) for s in scenes]
+    result = evaluate_people(preds, [s.keypoints for s in scenes], [s.visible for s in scenes], heights,
+                             get_layout(model.info.layout).upper_body)
+    return {"F": float(result.best["F"]), "F_upper": float(result.upper["F"]), "AP": float(result.best["AP"]),
+            "AR": float(result.best["AR"]), "eta": float(result.best["eta"]),
+            "people": int(sum(len(s.keypoints) for s in scenes))}
+
+
+def measure(model: Any, check: AccuracyCheck) -> dict[str, float]:
+    """Render ``check``'s val set and measure ``model`` (a ``PoseModel`` in eval mode) on it."""
+    import torch
+
+    with torch.no_grad():
+        if check.modality == "depth":
+            return measure_bottomup(model, render_depth(check, model.info.layout), check.input_size)
+        return measure_topdown(model, render_rgb(check, model.info.layout))
+
+
+def measure_tag(tag: str, weights: str | Path | None = None) -> dict[str, float]:
+    """The numbers of pretrained ``tag`` (or of ``weights`` loaded as that tag's model) on its declared check."""
+    cfg = get_pretrained_cfg(tag)
+    if cfg.check is None:
+        raise ConfigError(f"{tag}: declares no accuracy check (PretrainedCfg.check)")
+    return measure(load_tag(tag, weights), cfg.check)
+
+
+def load_tag(tag: str, weights: str | Path | None = None):
+    """``load_model`` of a tag, or of another file of the tag's model, layout and input size."""
+    from ..models import load_model
+
+    cfg = get_pretrained_cfg(tag)
+    if weights is None:
+        return load_model(tag)
+    return load_model(cfg.model, weights=str(weights), layout=cfg.layout, input_size=cfg.input_size)
+
+
+def compare(measured: dict[str, float], check: AccuracyCheck) -> list[str]:
+    """One message per declared metric that is missing or further than the tolerance from its value."""
+    problems = []
+    for name, expected in check.metrics:
+        if name not in measured:
+            problems.append(f"{name}: not measured (known: {', '.join(measured)})")
+        elif not abs(measured[name] - expected) <= check.tolerance:
+            problems.append(f"{name}: measured {measured[name]:.4f}, declared {expected:.4f} "
+                            f"(tolerance {check.tolerance:g})")
+    return problems
+
+
+def declared_metrics(measured: dict[str, float], modality: str) -> tuple[tuple[str, float], ...]:
+    """The (name, value) pairs to declare for a measurement: rounded to 4 decimals, fractions only (top-down: AP,
+    AP50, AR, PCK@0.2; bottom-up: F, F_upper)."""
+    names = ("F", "F_upper") if modality == "depth" else ("AP", "AP50", "AR", "PCK@0.2")
+    return tuple((n, round(float(measured[n]), 4)) for n in names)
+
+
+def recipe_val(tag: str, recipe: str | Path, work_dir: str | Path | None = None) -> dict:
+    """The file of ``tag`` on ``recipe``'s own val split (a top-down recipe; what its trainer's evaluator reports:
+    the layout's COCO protocol, ground-truth boxes). Only the val split is rendered."""
+    import torch
+
+    from ..data import TopDownDataset
+    from ..engine.config import load_recipe, recipe_layout
+    from .topdown import build_evaluator, load_samples
+
+    cfg = load_recipe(recipe)
+    recipe_layout(cfg)
+    model = load_tag(tag)
+    samples, ann = load_samples(cfg.data, cfg.data.val, "val", "eval")
+    val_set = TopDownDataset(samples, model.codec, skip_bad_images=True)
+    with tempfile.TemporaryDirectory(prefix="kdpose-recipe-val-") as tmp:
+        evaluator = build_evaluator(cfg, model, val_set, ann, Path(work_dir or tmp))
+        with torch.no_grad():
+            return evaluator(model, torch.device("cpu"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kdpose.tasks.accuracy", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("tag", help="pretrained tag (kdpose.models.list_pretrained())")
+    parser.add_argument("--weights", help="measure this file as the tag's model instead of the tag's own file")
+    parser.add_argument("--recipe", help="evaluate on this top-down recipe's val split instead of the check")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as the test)")
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    if args.recipe:
+        print(json.dumps(recipe_val(args.tag, args.recipe), indent=1))
+        return 0
+    check = get_pretrained_cfg(args.tag).check
+    measured = measure_tag(args.tag, args.weights)
+    print(json.dumps({"tag": args.tag, "check": check.describe(), "measured": measured}, indent=1))
+    print(f"declare: metrics={declared_metrics(measured, check.modality)!r}")
+    problems = compare(measured, check)
+    for line in problems:
+        print(f"OFF: {line}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
