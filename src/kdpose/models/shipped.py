@@ -1,19 +1,36 @@
 """Tags of the small weights shipped inside the package (``kdpose/assets/``, see its README): recipes cite them by
 tag (``model.init_weights``, ``distill.teacher_weights``), so they work from any folder, not only the repository
 root. Trained on kdpose's synthetic data at the demo's scale (RGB: 64x96 input, body 17 keypoints; depth: 184x184
-crops of 320x240 depth images)."""
-from ._builder import PretrainedCfg, register_pretrained
+crops of 320x240 depth images).
+
+Each entry names the recipe that trained it, its model card (``docs/models/<tag>.md``) and, where the file holds a
+whole network, an accuracy check: a small fixed val set and the numbers measured on it, asserted by
+``tests/models/test_shipped_accuracy.py`` (``python -m kdpose.tasks.accuracy TAG`` measures them again). A new entry
+comes from ``python -m kdpose.tasks.ship RUN_DIR --tag TAG``, which prints it."""
+from ._builder import AccuracyCheck, PretrainedCfg, register_pretrained
 
 _SOURCE = "kdpose (shipped, synthetic data)"
+# the depth demo's held-out domain (kdpose.tasks.depth_setting.synthetic_cfg, its val split, seed 2)
+_DEPTH_SETTINGS = (("noise", 0.3), ("dropout_prob", 0.5), ("dropout_rate", 0.2), ("occlusion", 0.4), ("clutter", 4))
 
 register_pretrained(
     PretrainedCfg("rtmpose-s.synth-demo_96x64", "rtmpose-s", "coco", (64, 96), url="", source=_SOURCE,
-                  notes="the demo's RTMPose-s teacher (float16)", asset="demo_teacher_rtmpose-s_coco.safetensors"),
+                  notes="the demo's RTMPose-s teacher (float16)", asset="demo_teacher_rtmpose-s_coco.safetensors",
+                  recipe="configs/demo_teacher_coco.yaml",
+                  # 32 held-out images of the demo's distribution (trained on seed 1, validated on seed 2)
+                  check=AccuracyCheck(metrics=(("AP", 0.0227), ("AP50", 0.0748), ("AR", 0.0277), ("PCK@0.2", 0.7324)),
+                                      images=32, size=(320, 240), max_people=2, seed=7)),
     PretrainedCfg("cspnext-t-udp.synth-demo-backbone_96x64", "cspnext-t-udp", "coco", (64, 96), url="",
                   source=_SOURCE, notes="backbone.* only (a CSPNeXt-t UDP heatmap pre-training run): start a "
                   "CSPNeXt-t network from it with model.init_weights + model.init_prefix: backbone.",
-                  asset="demo_student_rtmpose-t_backbone_coco.safetensors"),
+                  asset="demo_student_rtmpose-t_backbone_coco.safetensors", loads="backbone",
+                  recipe="configs/demo_cspnext-t_udp_coco.yaml"),  # no check: the file has no head to score
     PretrainedCfg("mpm-2s.synth-depth-demo_184x184", "mpm-2s", "coco", (184, 184), url="", source=_SOURCE,
                   notes="the depth demo's MPM-2S teacher (width 64, float16): synthetic depth scenes, COCO-17 limbs",
-                  asset="demo_teacher_mpm-2s-w64_depth.safetensors"),
+                  asset="demo_teacher_mpm-2s-w64_depth.safetensors",
+                  recipe="python -m kdpose.demo.depth_assets --steps 3500 --threads 1",
+                  # the first 12 of the 60 held-out scenes its metadata's val numbers were measured on
+                  check=AccuracyCheck(metrics=(("F", 0.3758), ("F_upper", 0.3262)), images=12, size=(320, 240),
+                                      max_people=3, seed=2, modality="depth", settings=_DEPTH_SETTINGS,
+                                      input_size=(248, 184))),
 )
