@@ -3,7 +3,8 @@
 ``python -m kdpose.demo.assets WEIGHTS.safetensors [--layout coco]`` stores a trained teacher as float16
 safetensors (half the size; the loader casts back to float32) under the name the demo looks for;
 ``--student-backbone`` stores the ``backbone.*`` tensors of a CSPNeXt-t pre-training run instead (the students'
-starting point)."""
+starting point). Any other run ships with ``python -m kdpose.tasks.ship RUN_DIR --tag TAG`` (its own file name,
+an accuracy check, a model card and the pretrained entry to register)."""
 from __future__ import annotations
 
 import argparse
@@ -28,23 +29,15 @@ def student_backbone_asset(layout: str) -> Path:
 
 def write_fp16_asset(src: str | Path, dst: str | Path, prefix: str = "") -> Path:
     """Copy the tensors of ``src`` (safetensors) whose names start with ``prefix`` into ``dst`` with floating
-    tensors as float16, keeping metadata."""
+    tensors as float16 (atomically), keeping metadata and adding ``precision: float16``."""
     from safetensors import safe_open
-    from safetensors.torch import save_file
 
-    from ..utils.io import atomic_write
+    from ..tasks.ship import write_fp16
 
     with safe_open(str(src), framework="pt") as f:
         metadata = f.metadata() or {}
         tensors = {k: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)}
-    tensors = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in tensors.items()}
-    dst = Path(dst)
-    tmp = dst.with_name(f".{dst.name}.part")
-    save_file(tensors, str(tmp), metadata={**metadata, "kdpose.demo.precision": "float16"})
-    with atomic_write(dst) as out:
-        out.write(tmp.read_bytes())
-    tmp.unlink()
-    return dst
+    return write_fp16(tensors, dst, {k: v for k, v in metadata.items() if k != "format"})
 
 
 def main(argv: list[str] | None = None) -> int:

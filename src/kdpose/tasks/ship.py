@@ -1,0 +1,303 @@
+"""Ship a training run as pretrained weights in one command.
+
+    python -m kdpose.tasks.ship RUN_DIR --tag TAG [--weights best|final|FILE] [--backbone] [--recipe configs/X.yaml]
+
+From a run folder of ``kdpose train`` (``config.yaml``, ``log.jsonl``, ``best``/``final.safetensors`` or ``.pt``,
+``val_results.json``) it
+
+1. loads the weights into the recipe's network (strictly) and writes them as float16 safetensors with the network's
+   facts (``ModelInfo``) in the header, atomically, to ``src/kdpose/assets/<TAG>.safetensors`` (``--backbone``: only
+   the ``backbone.*`` tensors, a pre-trained backbone for other networks), and checks the float16 round trip;
+2. measures the shipped file on a small fixed val set drawn like the recipe's val split (another seed; the
+   :class:`~kdpose.models._builder.AccuracyCheck` of the entry; not for ``--backbone``);
+3. writes the model card ``docs/models/<TAG>.md`` (recipe, data, epochs / iterations, wall time and core-hours,
+   precision, the val metrics of every validation, the check, the commands that reproduce each number);
+4. prints the ``PretrainedCfg`` entry to paste into ``src/kdpose/models/shipped.py`` (Python source is not edited).
+
+Nothing is written into the run folder.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Mapping
+
+import torch
+
+from ..errors import CheckpointError, ConfigError
+from ..models._builder import AccuracyCheck, PretrainedCfg
+from .model_card import CardFacts, RunSummary, render_card
+
+PACKAGE = Path(__file__).resolve().parents[1]
+ASSETS_DIR = PACKAGE / "assets"
+REPO = PACKAGE.parents[1]  # src layout: <repo>/src/kdpose
+FP16_RTOL = 2.0 ** -10  # float16 keeps 11 significant bits: a rounding error of at most half this, relative
+FP16_ATOL = 1e-7  # values below float16's smallest subnormal (6e-8) become 0
+
+
+def to_fp16(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Floating tensors as float16 (contiguous, on the CPU); others unchanged. Raises when a value overflows."""
+    out = {}
+    for key, value in state.items():
+        value = value.detach().cpu()
+        if value.is_floating_point():
+            half = value.to(torch.float16)
+            if not torch.isfinite(half).all() and torch.isfinite(value).all():
+                raise CheckpointError(f"{key}: values beyond float16's range (|x| > 65504); ship it as float32")
+            value = half
+        out[key] = value.contiguous()
+    return out
+
+
+def write_fp16(state: Mapping[str, torch.Tensor], path: str | os.PathLike, metadata: Mapping[str, str]) -> Path:
+    """``state`` as float16 safetensors at ``path``, atomically, with string ``metadata`` (plus ``precision``)."""
+    from safetensors.torch import save
+
+    from ..utils.io import atomic_write
+
+    path = Path(path)
+    data = save(to_fp16(state), metadata={"format": "pt", **{str(k): str(v) for k, v in metadata.items()},
+                                          "precision": "float16"})
+    with atomic_write(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+def check_fp16_round_trip(path: str | os.PathLike, reference: Mapping[str, torch.Tensor]) -> float:
+    """Every tensor of ``path`` equals ``reference`` within float16 precision; returns the largest relative error."""
+    from safetensors.torch import load_file
+
+    shipped = load_file(str(path))
+    if set(shipped) != set(reference):
+        raise CheckpointError(f"{path}: holds other tensors than the model's")
+    worst = 0.0
+    for key, ref in reference.items():
+        ref, got = ref.detach().cpu(), shipped[key]
+        if not ref.is_floating_point():
+            if not torch.equal(got, ref):
+                raise CheckpointError(f"{path}: {key} differs from the trained weights")
+            continue
+        ref, got = ref.float(), got.float()
+        if not torch.allclose(got, ref, rtol=FP16_RTOL, atol=FP16_ATOL):
+            raise CheckpointError(f"{path}: {key} differs from the trained weights by more than float16 rounding")
+        if ref.numel():
+            worst = max(worst, float(((got - ref).abs() / ref.abs().clamp_min(1e-3)).max()))
+    return worst
+
+
+@dataclass
+class Shipped:
+    """What :func:`ship_run` wrote and measured."""
+
+    asset: Path
+    card: Path
+    entry: str  # the PretrainedCfg entry for shipped.py
+    measured: dict | None
+    max_rel_error: float
+
+
+def resolve_weights(run: RunSummary, weights: str) -> tuple[Path, str]:
+    """(file, label) of ``best`` / ``final`` (``.safetensors``, else the trainer's ``.pt``) or a given file."""
+    if weights in ("best", "final"):
+        for suffix in (".safetensors", ".pt"):
+            path = run.run_dir / f"{weights}{suffix}"
+            if path.is_file():
+                return path, weights
+        raise ConfigError(f"{run.run_dir}: no {weights}.safetensors or {weights}.pt")
+    path = Path(weights)
+    if not path.is_file():
+        raise ConfigError(f"{path}: --weights names no file")
+    return path, path.name
+
+
+def default_recipe(run: RunSummary) -> str:
+    """``configs/<name>.yaml`` of the repository whose name is the run's (``work_dir`` or folder name), else ""."""
+    for name in (Path(run.cfg.work_dir).name, run.run_dir.name):
+        path = REPO / "configs" / f"{name}.yaml"
+        if name and path.is_file():
+            return f"configs/{name}.yaml"
+    return ""
+
+
+def default_check(run: RunSummary, images: int = 16, seed: int | None = None) -> AccuracyCheck | None:
+    """A check drawn like the run's val split (top-down: RGB and ground-truth boxes; bottom-up: depth, the recipe's
+    evaluation size) on another seed, metrics to be measured; None when the val split is not synthetic."""
+    from .base import get_task
+
+    val = run.cfg.data.val
+    if val.synthetic_images <= 0:
+        return None
+    kind = get_task(run.cfg).name
+    if kind not in ("topdown", "bottomup"):
+        return None
+    eval_size = tuple(run.cfg.eval.input_size)
+    return AccuracyCheck(metrics=(), images=int(images), size=tuple(val.synthetic_size),
+                         max_people=int(val.synthetic_max_people),
+                         seed=int(val.synthetic_seed + 1 if seed is None else seed), split="val",
+                         preset=val.synthetic_preset, modality="depth" if kind == "bottomup" else "rgb",
+                         settings=tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                                               for k, v in val.synthetic_settings.items())),
+                         input_size=eval_size if kind == "bottomup" and all(eval_size) else None)
+
+
+def entry_text(cfg: PretrainedCfg) -> str:
+    """Python source of a ``PretrainedCfg`` entry for shipped.py (fields at their defaults left out)."""
+    def args(obj, positional: int = 0) -> str:
+        parts = []
+        for i, f in enumerate(fields(obj)):
+            value = getattr(obj, f.name)
+            if i < positional:
+                parts.append(repr(value))
+            elif value != f.default:
+                shown = f"AccuracyCheck({args(value)})" if isinstance(value, AccuracyCheck) else repr(value)
+                parts.append(f"{f.name}={shown}")
+        return ", ".join(parts)
+
+    return f"PretrainedCfg({args(cfg, positional=4)}),"
+
+
+def ship_run(run_dir: str | os.PathLike, tag: str, *, weights: str = "best", backbone: bool = False,
+             recipe: str | None = None, assets_dir: str | os.PathLike = ASSETS_DIR,
+             cards_dir: str | os.PathLike | None = None, asset_name: str | None = None,
+             check: AccuracyCheck | None | bool = True, machine: str = "", notes: str = "",
+             log=print) -> Shipped:
+    """Ship ``run_dir`` as pretrained ``tag`` (see the module doc). ``check``: True = :func:`default_check`,
+    False / None = none, or a check whose ``metrics`` are replaced by the measured ones."""
+    from ..models import load_model
+    from .accuracy import declared_metrics, measure
+
+    run = RunSummary.read(run_dir)
+    cfg = run.cfg
+    card = _cards_dir(cards_dir) / f"{tag}.md"  # before any work: the card needs a place
+    source, label = resolve_weights(run, weights)
+    recipe = default_recipe(run) if recipe is None else recipe
+    model = load_model(cfg.model.name, weights=str(source), layout=cfg.model.layout,
+                       input_size=tuple(cfg.model.input_size), **cfg.model.kwargs)
+    state = {k: v for k, v in model.state_dict().items() if not backbone or k.startswith("backbone.")}
+    if not state:
+        raise CheckpointError(f"{source}: the network has no backbone.* tensors")
+    val = run.shipped_val(label)
+    metadata = {**model.info.to_metadata(), "kdpose_version": _version(), "tag": tag, "recipe": recipe,
+                "loads": "backbone" if backbone else "model", "run_weights": label,
+                "val_metrics": _json({k: v for k, v in (val or {}).items() if k != "kind"})}
+    asset = write_fp16(state, Path(assets_dir) / (asset_name or f"{tag}.safetensors"), metadata)
+    worst = check_fp16_round_trip(asset, state)
+    log(f"wrote {asset} ({asset.stat().st_size / 1e6:.1f} MB; float16 round trip within {worst:.1e} relative)")
+    if check is True:
+        check = None if backbone else default_check(run)
+    measured = None
+    if check:
+        shipped_model = load_model(cfg.model.name, weights=str(asset), layout=cfg.model.layout,
+                                   input_size=tuple(cfg.model.input_size), **cfg.model.kwargs)
+        measured = measure(shipped_model, check)
+        check = replace(check, metrics=declared_metrics(measured, check.modality))
+        log(f"accuracy check: {check.describe()}")
+    w, h = cfg.model.input_size
+    entry = PretrainedCfg(tag, cfg.model.name, cfg.model.layout, (w, h), url="", source="kdpose (shipped, "
+                          "synthetic data)", notes=notes, loads="backbone" if backbone else "model",
+                          asset=asset.name, recipe=recipe, check=check or None)
+    facts = CardFacts(tag=tag, asset=_shown(asset), size_mb=asset.stat().st_size / 1e6, sha256=_sha256(asset),
+                      loads=entry.loads, recipe=recipe, weights=label, check=entry.check, measured=measured,
+                      machine=machine, notes=notes, commands=_commands(run, entry, label, backbone),
+                      recipe_diffs=_recipe_diffs(run, recipe))
+    from ..utils.io import atomic_write
+
+    card.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(card, "w") as f:
+        f.write(render_card(run, facts))
+    log(f"wrote {card}")
+    return Shipped(asset, card, entry_text(entry), measured, worst)
+
+
+def _commands(run: RunSummary, entry: PretrainedCfg, label: str, backbone: bool) -> list[tuple[str, str]]:
+    recipe = entry.recipe or f"{run.run_dir}/config.yaml"
+    cmds = [(f"kdpose train {recipe} --work-dir {run.run_dir} --auto-resume",
+             "the run: weights, log.jsonl (the val rows above), val_results.json")]
+    ship = f"python -m kdpose.tasks.ship {run.run_dir} --tag {entry.tag} --weights {label}"
+    ship += " --backbone" if backbone else ""
+    ship += f" --recipe {entry.recipe}" if entry.recipe else ""
+    cmds.append((ship, "this file, its check and this card"))
+    if entry.check is not None:
+        cmds.append((f"python -m kdpose.tasks.accuracy {entry.tag}", "the accuracy check's numbers"))
+        cmds.append((f"pytest tests/models/test_shipped_accuracy.py -k '{entry.tag}'", "asserts them"))
+        if entry.check.modality == "rgb" and entry.recipe.endswith(".yaml"):
+            cmds.append((f"python -m kdpose.tasks.accuracy {entry.tag} --recipe {entry.recipe}",
+                         "the shipped float16 file on the recipe's val split"))
+    return cmds
+
+
+def _recipe_diffs(run: RunSummary, recipe: str) -> list[str]:
+    """The settings the run changed from its recipe file (a path, or relative to the repository)."""
+    if not recipe.endswith((".yaml", ".yml")):
+        return []
+    path = next((p for p in (Path(recipe), REPO / recipe) if p.is_file()), None)
+    return run.recipe_differences(path) if path is not None else []
+
+
+def _cards_dir(cards_dir: str | os.PathLike | None) -> Path:
+    if cards_dir is not None:
+        return Path(cards_dir)
+    if not (REPO / "pyproject.toml").is_file():
+        raise ConfigError("kdpose is not running from its repository: give --cards-dir for the model card")
+    return REPO / "docs" / "models"
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _json(value) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kdpose.tasks.ship", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir", help="run folder of kdpose train (config.yaml, log.jsonl, weights)")
+    parser.add_argument("--tag", required=True, help="pretrained tag, <model>.<data>_<h>x<w> (see shipped.py)")
+    parser.add_argument("--weights", default="best", help="best (default), final, or a weights file")
+    parser.add_argument("--backbone", action="store_true", help="ship only the backbone.* tensors (no check)")
+    parser.add_argument("--recipe", default=None, help="configs/<recipe>.yaml that trained it (default: the one "
+                        "named like the run)")
+    parser.add_argument("--assets-dir", default=str(ASSETS_DIR), help="where the file goes (default: %(default)s)")
+    parser.add_argument("--cards-dir", default=None, help="where the card goes (default: <repo>/docs/models)")
+    parser.add_argument("--asset-name", default=None, help="file name (default: <TAG>.safetensors)")
+    parser.add_argument("--check-images", type=int, default=16, help="images of the accuracy check (default 16)")
+    parser.add_argument("--check-seed", type=int, default=None, help="its seed (default: the val seed + 1)")
+    parser.add_argument("--no-check", action="store_true", help="measure no accuracy check")
+    parser.add_argument("--machine", default="", help="the machine that trained it, for the card")
+    parser.add_argument("--notes", default="", help="one line for the entry and the card")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    run = RunSummary.read(args.run_dir)
+    check = False if args.no_check or args.backbone else default_check(run, args.check_images, args.check_seed)
+    shipped = ship_run(args.run_dir, args.tag, weights=args.weights, backbone=args.backbone, recipe=args.recipe,
+                       assets_dir=args.assets_dir, cards_dir=args.cards_dir, asset_name=args.asset_name,
+                       check=check, machine=args.machine, notes=args.notes)
+    print("\nAdd this entry to register_pretrained(...) in src/kdpose/models/shipped.py (and link the card from "
+          "src/kdpose/assets/README.md):\n")
+    print("    " + shipped.entry)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,131 @@
+"""The shipping tool (issue 22): a tiny run trained through kdpose's API is shipped into a temporary assets folder as
+float16 weights with the model's facts, loads back equal within float16 precision (whole network and backbone only),
+and its model card lists the run's numbers; the printed PretrainedCfg entry is valid source for shipped.py."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from kdpose.engine.config import RecipeCfg, from_dict
+from kdpose.models import load_model, load_weights
+from kdpose.models._builder import AccuracyCheck, PretrainedCfg, read_model_info, read_weights_metadata
+from kdpose.tasks import train
+from kdpose.tasks.model_card import RunSummary
+from kdpose.tasks.ship import FP16_ATOL, FP16_RTOL, main, ship_run
+
+SPLIT = {"synthetic_size": [160, 128], "synthetic_max_people": 2}
+CHECK = AccuracyCheck(metrics=(), images=3, size=(160, 128), max_people=2, seed=2)  # the val images: people
+
+
+def tiny_recipe(tmp_path: Path) -> dict:
+    """RTMPose-t at 64x64 trained for two steps on four rendered images, validated once on three."""
+    return {"model": {"name": "rtmpose-t", "layout": "coco", "input_size": [64, 64]},
+            "data": {"batch_size": 2, "val_batch_size": 2, "workers": 0, "persistent_workers": False,
+                     "cache_dir": str(tmp_path / "cache"), "augment": "light",
+                     "train": {**SPLIT, "synthetic_images": 4, "synthetic_seed": 1},
+                     "val": {**SPLIT, "synthetic_images": 3, "synthetic_seed": 2}},
+            "schedule": {"warmup_iters": 1},
+            "train": {"max_epochs": 1, "stage2_epochs": 0, "epoch_iters": 2, "device": "cpu", "threads": 1,
+                      "ema": False, "log_interval": 1, "seed": 0, "tensorboard": False},
+            "eval": {"interval": 1, "use_ema": False}}
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("ship")
+    torch.set_num_threads(1)
+    train(from_dict(RecipeCfg, tiny_recipe(tmp)), tmp / "run")
+    return tmp / "run"
+
+
+def assert_fp16_equal(shipped: dict, reference: dict) -> None:
+    assert set(shipped) == set(reference)
+    for key, ref in reference.items():
+        got = shipped[key]
+        if ref.is_floating_point():
+            torch.testing.assert_close(got.float(), ref.float(), rtol=FP16_RTOL, atol=FP16_ATOL, msg=key)
+        else:
+            assert torch.equal(got, ref), key
+
+
+def test_a_shipped_run_loads_back_and_its_card_lists_the_run(run_dir, tmp_path):
+    before = sorted(p.name for p in run_dir.iterdir())
+    lines = []
+    shipped = ship_run(run_dir, "rtmpose-t.synth-tiny_64x64", assets_dir=tmp_path / "assets",
+                       cards_dir=tmp_path / "cards", recipe="", check=CHECK, log=lines.append)
+    assert sorted(p.name for p in run_dir.iterdir()) == before  # nothing written into the run folder
+    assert shipped.asset == tmp_path / "assets" / "rtmpose-t.synth-tiny_64x64.safetensors"
+    # float16 on disk, the model's facts in the header; loads back equal to the trained weights within fp16 rounding
+    meta = read_weights_metadata(shipped.asset)
+    assert meta["precision"] == "float16" and meta["tag"] == "rtmpose-t.synth-tiny_64x64"
+    info = read_model_info(shipped.asset)
+    assert info is not None and info.name == "rtmpose-t" and info.input_size == (64, 64) and info.layout == "coco"
+    from safetensors.torch import load_file
+
+    raw = load_file(str(shipped.asset))
+    assert {v.dtype for v in raw.values() if v.is_floating_point()} == {torch.float16}
+    trained = load_model("rtmpose-t", weights=str(run_dir / "best.safetensors"))
+    back = load_model("rtmpose-t", weights=str(shipped.asset))  # layout and input size from the header
+    assert back.info.input_size == (64, 64)
+    assert_fp16_equal(back.state_dict(), trained.state_dict())
+    # the card: the run's validation numbers, its iterations, time, core-hours and the commands
+    run = RunSummary.read(run_dir)
+    val = run.of_kind("val")[-1]
+    card = shipped.card.read_text()
+    assert shipped.card == tmp_path / "cards" / "rtmpose-t.synth-tiny_64x64.md"
+    for key in ("AP", "AP50", "AR"):
+        assert f"{val[key]:.4f}" in card, key
+    assert f"iterations: {run.iterations} " in card and run.iterations == 2
+    assert f"core-hours: {run.core_hours:.2f}" in card and "amp: none" in card
+    assert "python -m kdpose.tasks.ship" in card
+    assert "python -m kdpose.tasks.accuracy rtmpose-t.synth-tiny_64x64" in card
+    # the check was measured on the shipped file, and the entry to paste is valid source for that PretrainedCfg
+    assert shipped.measured is not None and 0.0 <= shipped.measured["PCK@0.2"] <= 1.0
+    assert f"{shipped.measured['PCK@0.2']:.4f}" in card
+    entry = eval(shipped.entry.rstrip(","), {"PretrainedCfg": PretrainedCfg, "AccuracyCheck": AccuracyCheck})
+    assert entry.tag == "rtmpose-t.synth-tiny_64x64" and entry.asset == shipped.asset.name
+    assert entry.loads == "model" and entry.input_size == (64, 64)
+    assert dict(entry.check.metrics)["PCK@0.2"] == round(shipped.measured["PCK@0.2"], 4)
+    assert (entry.check.images, entry.check.seed, entry.check.size) == (3, 2, (160, 128))
+
+
+def test_backbone_only_shipping(run_dir, tmp_path, capsys):
+    assert main([str(run_dir), "--tag", "rtmpose-t.synth-tiny-backbone_64x64", "--backbone", "--weights", "final",
+                 "--assets-dir", str(tmp_path), "--cards-dir", str(tmp_path), "--recipe", ""]) == 0
+    printed = capsys.readouterr().out
+    assert "loads='backbone'" in printed and "check=" not in printed
+    asset = tmp_path / "rtmpose-t.synth-tiny-backbone_64x64.safetensors"
+    from safetensors.torch import load_file
+
+    raw = load_file(str(asset))
+    assert raw and all(k.startswith("backbone.") for k in raw)
+    trained = load_model("rtmpose-t", weights=str(run_dir / "final.safetensors"))
+    fresh = load_model("rtmpose-t", input_size=(64, 64))
+    load_weights(fresh, str(asset), loads="backbone")
+    assert_fp16_equal(fresh.backbone.state_dict(), trained.backbone.state_dict())
+    card = (tmp_path / "rtmpose-t.synth-tiny-backbone_64x64.md").read_text()
+    assert "backbone.*" in card and "No accuracy check" in card
+
+
+def test_wall_time_and_core_hours_follow_each_session(tmp_path):
+    """Two sessions (2 threads, then 1 after a resume): core-hours add wall x threads per session."""
+    (tmp_path / "config.yaml").write_text(json.dumps(tiny_recipe(tmp_path)))
+    records = [{"kind": "setup", "iter": 0, "amp": "none", "threads": 2},
+               {"kind": "train", "iter": 50, "epoch": 1, "elapsed_min": 30.0},
+               {"kind": "val", "iter": 100, "epoch": 1, "elapsed_min": 60.0, "AP": 0.1, "AP50": 0.3},
+               {"kind": "setup", "iter": 100, "amp": "none", "threads": 1},
+               {"kind": "train", "iter": 150, "epoch": 2, "elapsed_min": 90.0},
+               {"kind": "val", "iter": 200, "epoch": 2, "elapsed_min": 120.0, "AP": 0.05, "AP50": 0.4}]
+    (tmp_path / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    run = RunSummary.read(tmp_path)
+    assert run.wall_minutes == 120.0 and run.core_hours == pytest.approx(2.0 + 1.0)
+    assert run.threads == [1, 2] and run.iterations == 200 and run.iters_per_epoch == 100
+    assert run.shipped_val("best")["AP"] == 0.1 and run.shipped_val("final")["AP"] == 0.05
+    # a run started with --set shows what it changed from its recipe file
+    recipe = tiny_recipe(tmp_path)
+    recipe["optim"] = {"lr": 0.01}
+    (tmp_path / "recipe.yaml").write_text(json.dumps(recipe))
+    assert run.recipe_differences(tmp_path / "recipe.yaml") == ["optim.lr: 0.01 -> 0.004"]
