@@ -248,7 +248,7 @@ def _accuracy_lines(run: RunSummary, facts: CardFacts) -> list[str]:
                  "shipped": "yes" if r is shipped else ""} for r in vals]
         weights = "their EMA copy" if run.cfg.train.ema and run.cfg.eval.use_ema else "no EMA"
         lines += [f"The recipe's val split, float32 training weights ({weights}), as `log.jsonl`'s `val` records "
-                  "(COCO metrics are fractions; -1 = no such people):", ""]
+                  "(COCO metrics are fractions, -1 = no such people; the depth paper's AP / AR are in %):", ""]
         lines += _table(rows, ["epoch", "iteration", "wall min", *columns, "shipped"]) + [""]
     count = run.predictions()
     if count:
