@@ -29,18 +29,11 @@ def depth_teacher_asset(spec: PoseMachineSpec = TEACHER) -> Path:
 
 
 def save_fp16(model: torch.nn.Module, path: Path, metadata: dict[str, str]) -> Path:
-    """``model``'s state_dict with floating tensors as float16, atomically, with string ``metadata``."""
-    from safetensors.torch import save
+    """``model``'s state_dict as float16 safetensors, atomically, with its ModelInfo header and ``metadata``
+    (one writer for every shipped file: :func:`kdpose.tasks.ship.write_fp16`)."""
+    from ..tasks.ship import write_fp16
 
-    from ..utils.io import atomic_write
-
-    tensors = {k: (v.half() if v.is_floating_point() else v).detach().cpu().contiguous()
-               for k, v in model.state_dict().items()}
-    data = save(tensors, metadata={"format": "pt", **model.info.to_metadata(), "kdpose.demo.precision": "float16",
-                                   **metadata})
-    with atomic_write(path, "wb") as f:
-        f.write(data)
-    return path
+    return write_fp16(model.state_dict(), path, {**model.info.to_metadata(), **metadata})
 
 
 def load_depth_teacher(path: Path | None = None, spec: PoseMachineSpec = TEACHER):

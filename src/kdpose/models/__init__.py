@@ -1,6 +1,6 @@
 """Model zoo. Each family file registers its factories; add a family with one import line below."""
 from ._registry import MODEL_TASKS, MODELS, create_model, list_models, model_task, register_model
-from ._builder import PRETRAINED, PretrainedCfg, list_pretrained, load_model, load_weights, save_weights
+from ._builder import PRETRAINED, AccuracyCheck, PretrainedCfg, list_pretrained, load_model, load_weights, save_weights
 from .pose_model import PoseModel
 
 # model families (one import line each)
@@ -16,5 +16,5 @@ from . import token_cspnext  # noqa: F401,E402  (tokenpose-cspnext-s/t, distilpo
 from . import person_detector  # noqa: F401,E402  (kdpose-det-nano/tiny: the built-in person detector)
 from . import shipped  # noqa: F401,E402  (tags of the weights shipped in kdpose/assets)
 
-__all__ = ["MODELS", "MODEL_TASKS", "PRETRAINED", "PoseModel", "PretrainedCfg", "create_model", "list_models",
+__all__ = ["AccuracyCheck", "MODELS", "MODEL_TASKS", "PRETRAINED", "PoseModel", "PretrainedCfg", "create_model", "list_models",
            "list_pretrained", "load_model", "load_weights", "model_task", "register_model", "save_weights"]
