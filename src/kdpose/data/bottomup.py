@@ -10,7 +10,8 @@ rendered; :func:`scene_from_synth` can instead take the clean people layer witho
 
 Scale: the image is first scaled so that its height is the input height (the scale the whole-image inference at
 444x368 / 491x368 uses), then rotated and cropped, so training and inference see people at the same size.
-Depth is warped with nearest-neighbour interpolation so that invalid (0) pixels never blend into valid ones.
+Depth is warped with nearest-neighbour interpolation so that invalid (0) pixels never blend into valid ones, by
+kdpose itself (:func:`kdpose.data.geometry.warp_nearest`: OpenCV builds break half-way ties differently).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 import torch.utils.data
 
-from .geometry import transform_points, warp_image
+from .geometry import transform_points, warp_nearest
 from .sample import normalize_depth, stack_dataclasses
 
 
@@ -197,7 +198,7 @@ class BottomUpDepthDataset(torch.utils.data.Dataset):
         ih, iw = scene.depth.shape
         rng = np.random.default_rng((self.seed, index, self.epoch)) if self.train else None
         matrix = sample_affine((iw, ih), self.input_size, rng, self.rotate_prob, self.max_rotation, self.crop_prob)
-        depth = warp_image(scene.depth, matrix, self.input_size, border_value=0, interpolation=cv2.INTER_NEAREST)
+        depth = warp_nearest(scene.depth, matrix, self.input_size, border_value=0)
         kpts = transform_points(scene.keypoints.reshape(-1, 2), matrix).reshape(scene.keypoints.shape)
         w, h = self.input_size
         inside = (kpts[..., 0] >= 0) & (kpts[..., 0] <= w - 1) & (kpts[..., 1] >= 0) & (kpts[..., 1] <= h - 1)

@@ -30,10 +30,8 @@ def prepare_image(image: np.ndarray, input_size: tuple[int, int], in_channels: i
 
     ``in_channels`` 1: ``image`` is (H, W) uint16 depth in millimetres, warped nearest-neighbour and mapped from
     [0, 8] m to [-0.5, 0.5]; 3: (H, W, 3) uint8 BGR, warped bilinearly, RGB with MMPose's mean / std."""
-    import cv2
-
     from ..data.bottomup import sample_affine
-    from ..data.geometry import warp_image
+    from ..data.geometry import warp_image, warp_nearest
     from ..data.sample import normalize_depth, normalize_image
 
     image = np.asarray(image)
@@ -41,8 +39,7 @@ def prepare_image(image: np.ndarray, input_size: tuple[int, int], in_channels: i
         if image.ndim != 2 or image.dtype != np.uint16:
             raise DataError(f"a depth model takes (H, W) uint16 depth in millimetres, got {image.dtype} {image.shape}")
         matrix = sample_affine((image.shape[1], image.shape[0]), input_size, None)
-        return normalize_depth(warp_image(image, matrix, input_size, border_value=0,
-                                          interpolation=cv2.INTER_NEAREST)), matrix
+        return normalize_depth(warp_nearest(image, matrix, input_size, border_value=0)), matrix
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise DataError(f"an image model takes (H, W, 3) uint8 BGR images, got {image.dtype} {image.shape}")
     matrix = sample_affine((image.shape[1], image.shape[0]), input_size, None)
