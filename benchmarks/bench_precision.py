@@ -25,7 +25,10 @@ Sections (all in one process, so every ratio compares numbers from the same minu
 5. **Pose stage at N people** (default 6) on a 640x480 frame, RTMPose-t 256x192, round-robin timing: kdpose
    batched (fp32 ONNX), a per-person loop on the same file (rtmlib's ``RTMPose`` when ``--rtmlib-site`` points to an
    environment with rtmlib, else kdpose with ``max_batch=1``, labelled "rtmlib-style loop"), and kdpose with the
-   fastest path that passed its guard (and the fastest one regardless, labelled unguarded).
+   fastest path that passed its guard (and the fastest one regardless, labelled unguarded). With ``--threads``,
+   rtmlib's session is given the same thread count (rtmlib itself has no setting). Two more rows time the model
+   alone on kdpose's fp32 session and crops (one batch; one crop per forward): the first over the loop is the
+   fp32 ratio's compute floor, and kdpose fp32 minus it is what kdpose spends outside the forward.
 6. **Video**: frames/s of kdpose infer's video pipeline (``FrameSource`` reading an mp4 + ``VideoPoseEstimator``:
    tracking, One-Euro) on a rendered 640x480 clip with RTMPose-t, detector every frame and every 5th. The detector
    is ``--det`` (an official tag, a detector .onnx or built-in weights; its own boxes), else the built-in
@@ -38,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,7 +51,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_inference import interleaved_ms, load_rtmlib, make_frame  # noqa: E402
+from bench_inference import load_rtmlib, make_frame  # noqa: E402
 
 XTILEDATA_BIT = 18
 _XCOMP_PROBE = """
@@ -169,8 +173,27 @@ def guard_paths(model, files: dict, val, threads: int | None, bf16: bool) -> dic
     return reports
 
 
+def interleaved_wall_cpu_ms(fns: dict, repeats: int, warmup: int = 2) -> tuple[dict, dict]:
+    """Median wall and CPU (this process, all threads) ms of each callable, timed round-robin. With one thread the
+    CPU time does not count the time other jobs hold the cores; with several it counts onnxruntime's spinning."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    wall: dict = {k: [] for k in fns}
+    cpu: dict = {k: [] for k in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            c, t = time.process_time(), time.perf_counter()
+            fn()
+            wall[name].append(time.perf_counter() - t)
+            cpu[name].append(time.process_time() - c)
+    return ({k: 1000 * statistics.median(v) for k, v in wall.items()},
+            {k: 1000 * statistics.median(v) for k, v in cpu.items()})
+
+
 def pose_stage(model, files: dict, guards: dict, people: int, repeats: int, threads: int | None, rtmlib_cls,
                bf16: bool) -> dict:
+    from kdpose.data.crops import crop_people
     from kdpose.inference.estimator import PoseEstimator
 
     frame, boxes = make_frame(max(people, 1), seed=0)
@@ -181,8 +204,22 @@ def pose_stage(model, files: dict, guards: dict, people: int, repeats: int, thre
     if bf16:
         ests["kdpose bf16"] = PoseEstimator(model, nms_thr=None, threads=threads, precision="bf16")
     fns = {k: (lambda e=e: e.predict_arrays(frame, bboxes=boxes)) for k, e in ests.items()}
+    # the model alone on kdpose's fp32 session and crops: batched, and one crop per forward as the loop runs it
+    backend = ests["kdpose fp32"].backend
+    runner = backend.runner
+    crops = crop_people([frame], [boxes], backend.input_size, backend.mean, backend.std, backend.channel_order).inputs
+    batch_key, single_key = f"model only: batch of {people}", f"model only: {people} x batch 1"
+    fns[batch_key] = lambda: runner.run(crops)
+    fns[single_key] = lambda: [runner.run(crops[i:i + 1]) for i in range(len(crops))]
     if rtmlib_cls is not None:
         rtm = rtmlib_cls(fp32, model_input_size=tuple(model.input_size), backend="onnxruntime", device="cpu")
+        if threads:  # rtmlib has no thread setting; without this, --threads 1 timed kdpose on one thread against
+            # rtmlib on onnxruntime's default (one per core)
+            import onnxruntime as ort
+
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+            rtm.session = ort.InferenceSession(fp32, sess_options=opts, providers=rtm.session.get_providers())
         frame_rgb = np.ascontiguousarray(frame[..., ::-1])  # rtmlib does not swap BGR -> RGB: same crops as kdpose
         fns["loop: rtmlib"] = lambda: rtm(frame_rgb, bboxes=boxes.tolist())
         loop = "loop: rtmlib"
@@ -190,13 +227,19 @@ def pose_stage(model, files: dict, guards: dict, people: int, repeats: int, thre
         looped = PoseEstimator(fp32, nms_thr=None, threads=threads, max_batch=1)
         fns["loop: rtmlib-style (kdpose, max_batch=1)"] = lambda: looped.predict_arrays(frame, bboxes=boxes)
         loop = "loop: rtmlib-style (kdpose, max_batch=1)"
-    ms = interleaved_ms(fns, repeats)
+    ms, cpu_ms = interleaved_wall_cpu_ms(fns, repeats)
     passed = ["kdpose fp32"] + [f"kdpose {p}" for p, r in guards.items() if r.passed and f"kdpose {p}" in ms]
     guarded = min(passed, key=ms.get)
     fastest = min((k for k in ms if k.startswith("kdpose")), key=ms.get)
-    return {"people": people, "ms": ms, "loop": loop, "fastest_guarded": guarded, "fastest_unguarded": fastest,
+    return {"people": people, "ms": ms, "cpu_ms": cpu_ms, "loop": loop, "fastest_guarded": guarded,
+            "fastest_unguarded": fastest,
             "ratio_fp32": ms["kdpose fp32"] / ms[loop], "ratio_fastest_guarded": ms[guarded] / ms[loop],
-            "ratio_fastest_unguarded": ms[fastest] / ms[loop]}
+            "ratio_fastest_unguarded": ms[fastest] / ms[loop],
+            # the fp32 ratio kdpose would have with nothing but the model's forward (its compute floor), and the
+            # share of kdpose's fp32 stage spent outside the forward (cropping, normalising, decoding, checks)
+            "model_batched": batch_key, "model_single": single_key, "floor_fp32": ms[batch_key] / ms[loop],
+            "outside_model_fp32": 1.0 - ms[batch_key] / ms["kdpose fp32"],
+            "cpu_ratio_fp32": cpu_ms["kdpose fp32"] / cpu_ms[loop], "cpu_floor_fp32": cpu_ms[batch_key] / cpu_ms[loop]}
 
 
 def _clip(path: Path, frames: int, people: int) -> list[np.ndarray]:
@@ -289,11 +332,19 @@ def report(result: dict) -> str:
     lines += [""] + [f"- {line}" for line in result["guard_lines"]]
     p = result["pose_stage"]
     lines += ["", f"Pose stage, {p['people']} people (ms per frame, median of {result['settings']['repeats']} "
-                  "round-robin rounds):", "", "| path | ms | / loop |", "|---|---|---|"]
-    lines += [f"| {k} | {v:.1f} | {v / p['ms'][p['loop']]:.2f} |" for k, v in p["ms"].items()]
+                  "round-robin rounds; CPU: this process's CPU time):", "",
+              "| path | ms | / loop | CPU ms | / loop |", "|---|---|---|---|---|"]
+    cpu = p.get("cpu_ms", {})
+    lines += [f"| {k} | {v:.1f} | {v / p['ms'][p['loop']]:.2f} | "
+              + (f"{cpu[k]:.1f} | {cpu[k] / cpu[p['loop']]:.2f} |" if cpu else "- | - |") for k, v in p["ms"].items()]
     lines += ["", f"kdpose fp32 / loop {p['ratio_fp32']:.2f}; fastest guarded ({p['fastest_guarded']}) / loop "
                   f"{p['ratio_fastest_guarded']:.2f}; fastest unguarded ({p['fastest_unguarded']}) / loop "
                   f"{p['ratio_fastest_unguarded']:.2f}."]
+    if "floor_fp32" in p:
+        lines += [f"Model alone (kdpose's fp32 session, the same crops): {p['model_batched']} "
+                  f"{p['ms'][p['model_batched']]:.1f} ms, {p['model_single']} {p['ms'][p['model_single']]:.1f} ms; "
+                  f"compute floor of kdpose fp32 / loop {p['floor_fp32']:.2f} (CPU time {p['cpu_floor_fp32']:.2f}); "
+                  f"kdpose fp32 outside the forward {100 * p['outside_model_fp32']:.0f} % of its stage."]
     v = result["video"]
     lines += ["", f"Video ({v['detector']}):"]
     for key in ("detector every 1", "detector every 5"):
