@@ -203,19 +203,47 @@ def warp_image(
     )
 
 
+_WARP_BLOCK = 16  # output columns per vector block of OpenCV 5.0's nearest warp (uint16, AVX2 dispatch)
+
+
+def _fma32(a: np.ndarray, x: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """float32(a * x + p) with one rounding (a fused multiply-add) for float32 ``a``, ``p`` and small integer ``x``.
+
+    ``a * x`` is exact in float64 (24 + 24 bits); the float64 sum is made round-to-odd from its exact error (two-sum),
+    so that rounding it again to float32 gives the correctly rounded fused result (no double rounding)."""
+    prod = a.astype(np.float64) * x.astype(np.float64)
+    q = p.astype(np.float64)
+    s = prod + q
+    t = s - prod
+    err = (prod - (s - t)) + (q - t)
+    even = (s.view(np.int64) & 1) == 0
+    s = np.where((err != 0) & even, np.nextafter(s, np.where(err > 0, np.inf, -np.inf)), s)
+    return s.astype(np.float32)
+
+
 def warp_nearest(image: np.ndarray, matrix: np.ndarray, output_size: tuple[int, int],
                  border_value: float = 0) -> np.ndarray:
     """Nearest-neighbour affine warp (depth images), computed by kdpose itself so that it does not depend on the
     OpenCV build. (H, W) or (H, W, C) of any dtype -> (h, w[, C]) of the same dtype; ``matrix`` (2, 3) maps image to
     output pixels, as for :func:`warp_image`; constant ``border_value`` outside the image.
 
-    Output pixel (x, y) takes the source pixel nearest to ``inv(matrix) @ (x, y, 1)``, the position computed in
-    single precision (the row part ``b * y + c`` rounded to float32, then ``a * x`` added with one rounding) and a
-    position exactly half-way between two pixels going to the even index. This is what OpenCV 5.0's
-    ``warpAffine(INTER_NEAREST)`` does, the build that the shipped depth teacher was trained and measured with.
-    Other builds break those ties another way (4.14 and 5.1: on 8 of the 248 columns and 2 of the 184 rows of the
-    320x240 -> 248x184 letterbox, where source positions fall exactly half-way), which alone moved the teacher's
-    held-out F by 0.007; elsewhere nearest-neighbour has only one answer.
+    Output pixel (x, y) takes the source pixel nearest to ``inv(matrix) @ (x, y, 1)`` (per coordinate
+    ``a * x + b * y + c``, the inverse's row rounded to float32), a position exactly half-way between two pixels
+    going to the even index. The position is computed in single precision as OpenCV 5.0's
+    ``warpAffine(INTER_NEAREST)`` computes it for one-channel images on an AVX2 CPU, the build and machine that the
+    shipped depth teacher and the depth tables' students were trained and measured with:
+
+    - columns in whole blocks of 16 from the left (x < 16 * floor(w / 16)): ``b * y + c`` rounded to float32, then
+      ``a * x`` added with one rounding;
+    - the remaining ``w mod 16`` columns (the 184-wide training crops' and the 248-wide letterbox's last 8):
+      ``a * x + b * y`` with one rounding (``b * y`` rounded first), then ``c`` added.
+
+    Both orders agree except where the position is within float32 rounding of half-way. Other builds break those
+    ties another way (4.14 and 5.1: on 8 of the 248 columns and 2 of the 184 rows of the 320x240 -> 248x184
+    letterbox, where source positions fall exactly half-way), which alone moved the teacher's held-out F by 0.007.
+    In the rotated training crops the two orders differ on one pixel (in a last-8 column) of 85 of the 14,400 crops
+    of Table V at CPU scale; warping those columns the blocks' way changed its students' training from the 4th step
+    on (``tests/data/test_warp_nearest.py``). OpenCV 5.0 without AVX2 orders the arithmetic differently again.
     """
     w, h = int(output_size[0]), int(output_size[1])
     m = np.asarray(matrix, dtype=np.float32).astype(np.float64).reshape(2, 3)
@@ -224,12 +252,14 @@ def warp_nearest(image: np.ndarray, matrix: np.ndarray, output_size: tuple[int, 
         raise ValueError(f"singular affine matrix {m.tolist()}")
     a = np.array([[m[1, 1], -m[0, 1]], [-m[1, 0], m[0, 0]]]) * (1.0 / det)
     inverse = np.concatenate([a, (-a @ m[:, 2])[:, None]], axis=1).astype(np.float32)
-    x = np.arange(w, dtype=np.float64)[None, :]
+    x = np.arange(w, dtype=np.float32)[None, :]
     y = np.arange(h, dtype=np.float32)[:, None]
+    blocked = np.arange(w)[None, :] < (w // _WARP_BLOCK) * _WARP_BLOCK
     index = []
-    for row in inverse:
-        part = (y * row[1] + row[2]).astype(np.float32).astype(np.float64)
-        index.append(np.rint((x * np.float64(row[0]) + part).astype(np.float32)).astype(np.int64))
+    for ax, by, c in inverse:
+        row = y * by  # float32
+        position = np.where(blocked, _fma32(ax, x, row + c), _fma32(ax, x, row) + c)
+        index.append(np.rint(position).astype(np.int64))
     ix, iy = index
     inside = (ix >= 0) & (ix < image.shape[1]) & (iy >= 0) & (iy < image.shape[0])
     out = np.full((h, w) + image.shape[2:], border_value, dtype=image.dtype)
