@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from kdpose.engine.config import RecipeCfg, from_dict
+from kdpose.errors import ConfigError
 from kdpose.models import load_model, load_weights
 from kdpose.models._builder import AccuracyCheck, PretrainedCfg, read_model_info, read_weights_metadata
 from kdpose.tasks import train
@@ -108,6 +109,29 @@ def test_backbone_only_shipping(run_dir, tmp_path, capsys):
     assert_fp16_equal(fresh.backbone.state_dict(), trained.backbone.state_dict())
     card = (tmp_path / "rtmpose-t.synth-tiny-backbone_64x64.md").read_text()
     assert "backbone.*" in card and "No accuracy check" in card
+
+
+def test_one_file_serves_the_model_and_its_backbone_tag(run_dir, tmp_path, capsys):
+    """--backbone-tag: a second tag (loads backbone, own card, no check) on the SAME file, not a second copy."""
+    assert main([str(run_dir), "--tag", "rtmpose-t.synth-tiny_64x64", "--backbone-tag",
+                 "rtmpose-t.synth-tiny-backbone_64x64", "--no-check", "--weights", "final",
+                 "--assets-dir", str(tmp_path), "--cards-dir", str(tmp_path), "--recipe", ""]) == 0
+    printed = capsys.readouterr().out
+    entries = [line.strip() for line in printed.splitlines() if line.strip().startswith("PretrainedCfg(")]
+    assert len(entries) == 2
+    assert "'rtmpose-t.synth-tiny_64x64'" in entries[0] and "loads=" not in entries[0]
+    assert "'rtmpose-t.synth-tiny-backbone_64x64'" in entries[1] and "loads='backbone'" in entries[1]
+    assert all("asset='rtmpose-t.synth-tiny_64x64.safetensors'" in e for e in entries)
+    assert sorted(p.name for p in tmp_path.glob("*.safetensors")) == ["rtmpose-t.synth-tiny_64x64.safetensors"]
+    trained = load_model("rtmpose-t", weights=str(run_dir / "final.safetensors"))
+    fresh = load_model("rtmpose-t", input_size=(64, 64))
+    load_weights(fresh, str(tmp_path / "rtmpose-t.synth-tiny_64x64.safetensors"), loads="backbone")
+    assert_fp16_equal(fresh.backbone.state_dict(), trained.backbone.state_dict())
+    card = (tmp_path / "rtmpose-t.synth-tiny-backbone_64x64.md").read_text()
+    assert "backbone.*" in card and "No accuracy check" in card and "--backbone-tag" in card
+    with pytest.raises(ConfigError, match="--backbone-tag"):
+        ship_run(run_dir, "a", backbone=True, backbone_tag="b", assets_dir=tmp_path, cards_dir=tmp_path,
+                 check=False, log=lambda *_: None)
 
 
 def test_wall_time_and_core_hours_follow_each_session(tmp_path):

@@ -1,6 +1,7 @@
 """Ship a training run as pretrained weights in one command.
 
     python -m kdpose.tasks.ship RUN_DIR --tag TAG [--weights best|final|FILE] [--backbone] [--recipe configs/X.yaml]
+                                [--backbone-tag TAG2]
 
 From a run folder of ``kdpose train`` (``config.yaml``, ``log.jsonl``, ``best``/``final.safetensors`` or ``.pt``,
 ``val_results.json``) it
@@ -14,6 +15,10 @@ From a run folder of ``kdpose train`` (``config.yaml``, ``log.jsonl``, ``best``/
    precision, the val metrics of every validation, the check, the commands that reproduce each number);
 4. prints the ``PretrainedCfg`` entry to paste into ``src/kdpose/models/shipped.py`` (Python source is not edited).
 
+``--backbone-tag TAG2`` also registers the same file's ``backbone.*`` tensors as a second tag (``loads="backbone"``,
+its own card, no check): a heatmap pre-training run is both a model and the backbone other networks start from, and
+one file serves both tags instead of two copies of the backbone in the package.
+
 Nothing is written into the run folder.
 """
 from __future__ import annotations
@@ -21,7 +26,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Mapping
 
@@ -97,6 +102,8 @@ class Shipped:
     entry: str  # the PretrainedCfg entry for shipped.py
     measured: dict | None
     max_rel_error: float
+    extra_entries: list[str] = field(default_factory=list)  # --backbone-tag: its entry (same file)
+    extra_cards: list[Path] = field(default_factory=list)
 
 
 def resolve_weights(run: RunSummary, weights: str) -> tuple[Path, str]:
@@ -163,15 +170,18 @@ def ship_run(run_dir: str | os.PathLike, tag: str, *, weights: str = "best", bac
              recipe: str | None = None, assets_dir: str | os.PathLike = ASSETS_DIR,
              cards_dir: str | os.PathLike | None = None, asset_name: str | None = None,
              check: AccuracyCheck | None | bool = True, machine: str = "", notes: str = "",
-             log=print) -> Shipped:
+             backbone_tag: str | None = None, backbone_notes: str = "", log=print) -> Shipped:
     """Ship ``run_dir`` as pretrained ``tag`` (see the module doc). ``check``: True = :func:`default_check`,
-    False / None = none, or a check whose ``metrics`` are replaced by the measured ones."""
+    False / None = none, or a check whose ``metrics`` are replaced by the measured ones. ``backbone_tag``: also a
+    backbone-only tag on the same file (not with ``backbone``: that file is backbone-only already)."""
     from ..models import load_model
     from .accuracy import declared_metrics, measure
 
     run = RunSummary.read(run_dir)
     cfg = run.cfg
     card = _cards_dir(cards_dir) / f"{tag}.md"  # before any work: the card needs a place
+    if backbone_tag is not None and (backbone or backbone_tag == tag):
+        raise ConfigError(f"--backbone-tag {backbone_tag}: needs a whole-network file and a tag other than --tag")
     source, label = resolve_weights(run, weights)
     recipe = default_recipe(run) if recipe is None else recipe
     model = load_model(cfg.model.name, weights=str(source), layout=cfg.model.layout,
@@ -201,23 +211,42 @@ def ship_run(run_dir: str | os.PathLike, tag: str, *, weights: str = "best", bac
                           asset=asset.name, recipe=recipe, check=check or None)
     facts = CardFacts(tag=tag, asset=_shown(asset), size_mb=asset.stat().st_size / 1e6, sha256=_sha256(asset),
                       loads=entry.loads, recipe=recipe, weights=label, check=entry.check, measured=measured,
-                      machine=machine, notes=notes, commands=_commands(run, entry, label, backbone),
+                      machine=machine, notes=notes,
+                      commands=_commands(run, entry, label, backbone, backbone_tag),
                       recipe_diffs=_recipe_diffs(run, recipe))
+    _write_card(card, render_card(run, facts))
+    log(f"wrote {card}")
+    shipped = Shipped(asset, card, entry_text(entry), measured, worst)
+    if backbone_tag is not None:
+        if not any(k.startswith("backbone.") for k in state):
+            raise CheckpointError(f"{source}: the network has no backbone.* tensors for --backbone-tag")
+        part = replace(entry, tag=backbone_tag, loads="backbone", check=None, notes=backbone_notes)
+        part_card = card.with_name(f"{backbone_tag}.md")
+        part_facts = replace(facts, tag=backbone_tag, loads="backbone", check=None, measured=None,
+                             notes=backbone_notes, commands=_commands(run, entry, label, backbone, backbone_tag))
+        _write_card(part_card, render_card(run, part_facts))
+        log(f"wrote {part_card}")
+        shipped.extra_entries.append(entry_text(part))
+        shipped.extra_cards.append(part_card)
+    return shipped
+
+
+def _write_card(path: Path, text: str) -> None:
     from ..utils.io import atomic_write
 
-    card.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(card, "w") as f:
-        f.write(render_card(run, facts))
-    log(f"wrote {card}")
-    return Shipped(asset, card, entry_text(entry), measured, worst)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path, "w") as f:
+        f.write(text)
 
 
-def _commands(run: RunSummary, entry: PretrainedCfg, label: str, backbone: bool) -> list[tuple[str, str]]:
+def _commands(run: RunSummary, entry: PretrainedCfg, label: str, backbone: bool,
+              backbone_tag: str | None = None) -> list[tuple[str, str]]:
     recipe = entry.recipe or f"{run.run_dir}/config.yaml"
     cmds = [(f"kdpose train {recipe} --work-dir {run.run_dir} --auto-resume",
              "the run: weights, log.jsonl (the val rows above), val_results.json")]
     ship = f"python -m kdpose.tasks.ship {run.run_dir} --tag {entry.tag} --weights {label}"
     ship += " --backbone" if backbone else ""
+    ship += f" --backbone-tag {backbone_tag}" if backbone_tag else ""
     ship += f" --recipe {entry.recipe}" if entry.recipe else ""
     cmds.append((ship, "this file, its check and this card"))
     if entry.check is not None:
@@ -275,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tag", required=True, help="pretrained tag, <model>.<data>_<h>x<w> (see shipped.py)")
     parser.add_argument("--weights", default="best", help="best (default), final, or a weights file")
     parser.add_argument("--backbone", action="store_true", help="ship only the backbone.* tensors (no check)")
+    parser.add_argument("--backbone-tag", default=None, help="also register the file's backbone.* tensors as this "
+                        "tag (same file, loads backbone)")
     parser.add_argument("--recipe", default=None, help="configs/<recipe>.yaml that trained it (default: the one "
                         "named like the run)")
     parser.add_argument("--assets-dir", default=str(ASSETS_DIR), help="where the file goes (default: %(default)s)")
@@ -292,10 +323,12 @@ def main(argv: list[str] | None = None) -> int:
     check = False if args.no_check or args.backbone else default_check(run, args.check_images, args.check_seed)
     shipped = ship_run(args.run_dir, args.tag, weights=args.weights, backbone=args.backbone, recipe=args.recipe,
                        assets_dir=args.assets_dir, cards_dir=args.cards_dir, asset_name=args.asset_name,
-                       check=check, machine=args.machine, notes=args.notes)
-    print("\nAdd this entry to register_pretrained(...) in src/kdpose/models/shipped.py (and link the card from "
-          "src/kdpose/assets/README.md):\n")
-    print("    " + shipped.entry)
+                       check=check, machine=args.machine, notes=args.notes, backbone_tag=args.backbone_tag)
+    entries = [shipped.entry, *shipped.extra_entries]
+    print(f"\nAdd {'this entry' if len(entries) == 1 else 'these entries'} to register_pretrained(...) in "
+          "src/kdpose/models/shipped.py (and link the card from src/kdpose/assets/README.md):\n")
+    for text in entries:
+        print("    " + text)
     return 0
 
 
