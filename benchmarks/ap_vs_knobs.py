@@ -1,7 +1,8 @@
 """What the `standard` preset's heading (yaw) knob and its labelling rule cost in accuracy (issue 22): one model,
 small val sets rendered with the same seed from ``SynthConfig.from_preset("standard")``, each with ONE setting
 changed, scored top-down from the ground-truth boxes like the trainer's validation (MMPose rescoring, OKS-NMS 0.9,
-COCO keypoint AP by pycocotools), plus PCK@0.2 and the share of left/right pairs predicted swapped.
+COCO keypoint AP by pycocotools), plus PCK@0.2 and the share of left/right pairs predicted swapped: the library's
+scorer (``kdpose.evaluation.score_topdown``, through ``kdpose.tasks.accuracy.score_estimator``) with NMS on.
 
     .venv/bin/python benchmarks/ap_vs_knobs.py rtmpose-m.synth-standard --images 200 --json ap_knobs.json
     .venv/bin/python benchmarks/ap_vs_knobs.py cspnext-m-udp --weights best.safetensors --layout coco \\
@@ -31,8 +32,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from kdpose.data.synth import GENERATOR_VERSION, SynthConfig, write_coco_dataset
 
 PRESET = "standard"
@@ -41,6 +40,7 @@ LABEL_AREAS = (0.0, 32.0 ** 2, 48.0 ** 2)
 VISIBLE_KEYPOINTS = (0, 4, 8)
 RULE_OFF = {"min_label_area": 0.0, "min_visible_keypoints": 0}
 METRICS = ("AP", "AP50", "AP75", "APM", "APL", "AR")
+RESCORE_THR, NMS_THR = 0.2, 0.9  # the trainer's validation (EvalCfg defaults)
 
 
 @dataclass(frozen=True)
@@ -90,64 +90,17 @@ def render(cfg: SynthConfig, images: int, seed: int, cache: Path, workers: int =
     return ann
 
 
-def swap_rate(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, pairs) -> tuple[float, int]:
-    """Share of left/right pairs (both points labelled) that fit the ground truth better exchanged: the summed
-    error of (left->right, right->left) below that of (left->left, right->right).
-
-    Args:
-        pred, gt: (N, K, 2); visible: (N, K), > 0 = labelled; pairs: (i, j) left/right keypoint indices.
-    Returns:
-        (swapped share, number of pairs counted).
-    """
-    i, j = np.asarray(pairs, np.int64).T
-    both = (visible[:, i] > 0) & (visible[:, j] > 0)
-    straight = np.linalg.norm(pred[:, i] - gt[:, i], axis=-1) + np.linalg.norm(pred[:, j] - gt[:, j], axis=-1)
-    crossed = np.linalg.norm(pred[:, i] - gt[:, j], axis=-1) + np.linalg.norm(pred[:, j] - gt[:, i], axis=-1)
-    n = int(both.sum())
-    return float(((crossed < straight) & both).sum() / max(n, 1)), n
-
-
-def predict_people(estimator, samples: list, chunk: int = 8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Keypoints (N, K, 2), scores (N, K) and MMPose's crop areas (N,) of every sample, each from its own
-    ground-truth box, in the order of ``samples``."""
-    from kdpose.data.geometry import bbox_xyxy_to_center_scale, fix_aspect_ratio
-
-    by_image: dict[str, list[int]] = {}
-    for n, s in enumerate(samples):
-        by_image.setdefault(s.image_path, []).append(n)
-    k = estimator.skeleton.num_keypoints
-    kpts, scores = np.zeros((len(samples), k, 2), np.float32), np.zeros((len(samples), k), np.float32)
-    paths = list(by_image)
-    for start in range(0, len(paths), chunk):
-        part = paths[start:start + chunk]
-        images = [estimator.load_image(p)[0] for p in part]
-        boxes = [np.stack([samples[n].bbox for n in by_image[p]]) for p in part]
-        results = estimator.predict_boxes(images, boxes, [None] * len(part), caller_boxes=True, nms=False)
-        for p, res in zip(part, results):
-            kpts[by_image[p]], scores[by_image[p]] = res.keypoints, res.scores
-    w, h = estimator.input_size
-    _, scale = bbox_xyxy_to_center_scale(np.stack([s.bbox for s in samples]), estimator.padding)
-    return kpts, scores, np.prod(fix_aspect_ratio(scale, w / h), axis=1)
-
-
 def evaluate(estimator, ann_file: Path, layout: str = "coco") -> dict:
-    """COCO keypoint metrics (the trainer's protocol: rescoring at 0.2, OKS-NMS 0.9), PCK@0.2 and the swap rate
-    of ``estimator`` on the labelled people of ``ann_file``, plus the people counted."""
-    from kdpose.evaluation import coco_keypoint_eval, pck, to_coco_results
-    from kdpose.layouts import get_layout
+    """:func:`kdpose.evaluation.score_topdown`'s numbers of ``estimator`` on the labelled people of ``ann_file`` with
+    the trainer's protocol (rescoring at 0.2, OKS-NMS 0.9; flip test as the estimator has it), plus the images,
+    people labelled and people with a box only."""
+    from kdpose.tasks.accuracy import score_estimator
+    from kdpose.valset import load_val_set
 
-    samples = get_layout(layout).read_annotations(ann_file, mode="eval")
-    kpts, scores, areas = predict_people(estimator, samples)
-    gt = np.stack([s.keypoints for s in samples])
-    vis = np.stack([s.visible for s in samples])
-    boxes = np.stack([s.bbox for s in samples])
-    results = to_coco_results(np.array([s.image_id for s in samples]), kpts, scores, np.ones(len(samples)), areas,
-                              layout=estimator.skeleton, nms="oks", nms_thr=0.9, keypoint_score_thr=0.2)
-    metrics = coco_keypoint_eval(str(ann_file), results, layout=estimator.skeleton)
+    metrics = score_estimator(estimator, load_val_set(ann_file, layout), nms_thr=NMS_THR, rescore_thr=RESCORE_THR,
+                              images_per_call=8)
     data = json.loads(Path(ann_file).read_text())
-    swapped, pairs = swap_rate(kpts, gt, vis, estimator.skeleton.flip_pairs)
-    return {**{m: metrics[m] for m in METRICS}, "PCK@0.2": float(pck(kpts, gt, vis, boxes, alpha=0.2)[0]),
-            "swapped": swapped, "pairs": pairs, "images": len(data["images"]), "labelled": len(samples),
+    return {**metrics, "images": len(data["images"]), "labelled": metrics["people"],
             "box_only": sum(1 for a in data["annotations"] if a.get("num_keypoints", 0) == 0)}
 
 

@@ -4,11 +4,12 @@
     python -m kdpose.tasks.accuracy TAG                        # measured next to declared; exit 1 when off
     python -m kdpose.tasks.accuracy TAG --recipe configs/X.yaml  # the recipe's own val split instead (top-down)
 
-Top-down models run on every person's ground-truth box through :class:`kdpose.PoseEstimator` and are scored with the
-layout's COCO protocol (one pose per box, no NMS) and PCK@0.2; bottom-up models run on whole images through
-:class:`kdpose.BottomUpEstimator` and are scored with the depth paper's PCK precision / recall at the best detection
-threshold. ``tests/models/test_shipped_accuracy.py`` asserts the declared numbers of every shipped tag; the shipping
-tool (:mod:`kdpose.tasks.ship`) measures a new asset the same way before its tag is registered.
+Top-down models run on every person's ground-truth box through :class:`kdpose.PoseEstimator` and are scored by
+:func:`kdpose.evaluation.score_topdown` (the layout's COCO protocol with one pose per box, no NMS: AP, AP50, AP75, AP
+by person size, AR; PCK@0.2; the share of left/right pairs predicted swapped); bottom-up models run on whole images
+through :class:`kdpose.BottomUpEstimator` and are scored with the depth paper's PCK precision / recall at the best
+detection threshold. ``tests/models/test_shipped_accuracy.py`` asserts the declared numbers of every shipped tag; the
+shipping tool (:mod:`kdpose.tasks.ship`) measures a new asset the same way before its tag is registered.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from ..errors import ConfigError
 from ..models._builder import AccuracyCheck, get_pretrained_cfg
 from .synthetic import synthetic_config
 
-TOPDOWN_METRICS = ("AP", "AP50", "AP75", "AR", "PCK@0.2", "median_px")
+TOPDOWN_METRICS = ("AP", "AP50", "AP75", "APM", "APL", "AR", "PCK@0.2", "swapped", "median_px")
 BOTTOMUP_METRICS = ("F", "F_upper", "AP", "AR", "eta")
 
 
@@ -64,33 +65,44 @@ def render_depth(check: AccuracyCheck, layout: str) -> list:
     return render_depth_scenes(_synth(check, layout), int(check.images), int(check.seed), check.split)
 
 
-def measure_topdown(model: Any, val: Any) -> dict[str, float]:
-    """AP / AP50 / AP75 / AR (layout's COCO protocol), PCK@0.2 and the median error in image pixels of a top-down
-    ``model`` on ``val``'s ground-truth boxes; ``people``: how many were scored."""
-    from ..evaluation.pck import pck
-    from ..inference import PoseEstimator
-    from ..inference.topdown import rescore
+def predict_val(estimator: Any, val: Any, images_per_call: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One pose per person of ``val`` from its ground-truth box (no NMS), in ``val``'s order: keypoints (N, K, 2)
+    in image pixels, scores (N, K) and MMPose's crop areas (N,) (the aspect-fixed, padded box: OKS-NMS's areas).
+    ``images_per_call``: images whose crops share the forward passes (speed only)."""
+    from ..data.geometry import bbox_xyxy_to_center_scale, fix_aspect_ratio
+
+    kpts, scores = [], []
+    for start in range(0, len(val.images), images_per_call):
+        images, boxes = val.images[start:start + images_per_call], val.boxes[start:start + images_per_call]
+        for res in estimator.predict_boxes(images, boxes, [None] * len(images), caller_boxes=True, nms=False):
+            kpts.append(res.keypoints)
+            scores.append(res.scores)
+    w, h = estimator.input_size
+    _, scale = bbox_xyxy_to_center_scale(np.concatenate(val.boxes), estimator.padding)
+    return np.concatenate(kpts), np.concatenate(scores), np.prod(fix_aspect_ratio(scale, w / h), axis=1)
+
+
+def score_estimator(estimator: Any, val: Any, nms_thr: float | None = None, rescore_thr: float = 0.2,
+                    images_per_call: int = 1) -> dict[str, float]:
+    """``estimator`` (a ``PoseEstimator``; its ``flip_test`` as set) on ``val``'s ground-truth boxes, scored by
+    :func:`kdpose.evaluation.score_topdown` (``nms_thr``, ``rescore_thr``: see there)."""
+    from ..evaluation import score_topdown
     from ..layouts import get_layout
 
-    estimator = PoseEstimator(model)
-    preds, gts, labelled, boxes, results = [], [], [], [], []
-    for image, b, kp, lab, image_id in zip(val.images, val.boxes, val.keypoints, val.labelled, val.image_ids):
-        kpts, scores = estimator.predict_arrays(image, bboxes=b)
-        kpts, scores = np.asarray(kpts, np.float64), np.asarray(scores, np.float64)
-        for row, score in zip(np.concatenate([kpts, scores[..., None]], -1), rescore(np.ones(len(kpts)), scores)):
-            results.append({"image_id": int(image_id), "category_id": 1, "score": float(score),
-                            "keypoints": [float(v) for v in row.reshape(-1)]})
-        preds.append(kpts)
-        gts.append(kp)
-        labelled.append(lab)
-        boxes.append(b)
-    pred, gt, lab = np.concatenate(preds), np.concatenate(gts), np.concatenate(labelled)
-    coco = get_layout(val.layout).evaluate(val.gt, results)
-    coco = coco.get("wholebody", coco)
-    pck02, _ = pck(pred, gt, lab.astype(np.float32), np.concatenate(boxes), alpha=0.2)
-    errors = np.linalg.norm(pred - gt, axis=-1)[lab]
-    return {**{k: float(coco[k]) for k in ("AP", "AP50", "AP75", "AR")}, "PCK@0.2": float(pck02),
-            "median_px": float(np.median(errors)), "people": len(pred)}
+    kpts, scores, areas = predict_val(estimator, val, images_per_call)
+    owners = np.repeat(np.asarray(val.image_ids), [len(b) for b in val.boxes])
+    return score_topdown(val.gt, get_layout(val.layout), owners, kpts, scores, np.concatenate(val.keypoints),
+                         np.concatenate(val.labelled), np.concatenate(val.boxes), areas=areas, nms_thr=nms_thr,
+                         rescore_thr=rescore_thr)
+
+
+def measure_topdown(model: Any, val: Any) -> dict[str, float]:
+    """The shipped check's protocol for a top-down ``model`` on ``val``'s ground-truth boxes: one pose per box (no
+    NMS), no flip test, MMPose rescoring at 0.2; AP / AP50 / AP75 / AP by person size (APM, APL) / AR (layout's COCO
+    protocol), PCK@0.2, the left/right swap rate, the median error in image pixels and ``people`` scored."""
+    from ..inference import PoseEstimator
+
+    return score_estimator(PoseEstimator(model), val)
 
 
 def measure_bottomup(model: Any, scenes: list, input_size: tuple[int, int] | None) -> dict[str, float]:

@@ -1,0 +1,67 @@
+"""The one scorer of top-down poses from given boxes (``kdpose.evaluation.score_topdown``): COCO metrics, PCK@0.2,
+median error and the left/right swap rate in one call, with OKS-NMS and rescoring as explicit protocol choices."""
+import numpy as np
+import pytest
+
+from kdpose.evaluation import score_topdown, swap_rate
+from kdpose.layouts import get_layout
+
+COCO = get_layout("coco")
+# a standing person of the COCO layout in a 40 x 100 box at the origin (nose, eyes, ears, shoulders ... ankles)
+PERSON = np.array([[20, 10], [17, 7], [23, 7], [14, 9], [26, 9], [8, 25], [32, 25], [5, 45], [35, 45], [4, 62],
+                   [36, 62], [12, 60], [28, 60], [12, 80], [28, 80], [12, 98], [28, 98]], np.float64)
+
+
+def _scene(offsets):
+    """People (image id, x, y) -> (COCO ground truth, image ids, keypoints (N, 17, 2), xyxy boxes)."""
+    images = sorted({i for i, _, _ in offsets})
+    kpts = np.stack([PERSON + [x, y] for _, x, y in offsets])
+    boxes = np.array([[x, y, x + 40, y + 100] for _, x, y in offsets], np.float64)
+    anns = [{"id": n + 1, "image_id": i, "category_id": 1, "iscrowd": 0, "num_keypoints": 17, "area": 40.0 * 100,
+             "bbox": [x, y, 40.0, 100.0], "keypoints": np.concatenate([k, np.full((17, 1), 2.0)], 1).ravel().tolist()}
+            for n, ((i, x, y), k) in enumerate(zip(offsets, kpts))]
+    gt = {"images": [{"id": i, "width": 640, "height": 480} for i in images], "annotations": anns}
+    return gt, np.array([i for i, _, _ in offsets]), kpts, boxes
+
+
+def test_perfect_poses_score_one_and_report_every_number():
+    gt, ids, kpts, boxes = _scene([(1, 10, 10), (1, 200, 50), (2, 30, 30)])
+    m = score_topdown(gt, COCO, ids, kpts, np.full(kpts.shape[:2], 0.9), kpts, np.ones(kpts.shape[:2]), boxes)
+    assert set(m) == {"AP", "AP50", "AP75", "APM", "APL", "AR", "PCK@0.2", "swapped", "pairs", "median_px", "people"}
+    assert m["AP"] == m["AP50"] == m["AR"] == m["APM"] == pytest.approx(1.0)
+    assert m["APL"] == -1.0  # AP by person size: area 4000 is medium (32^2 to 96^2), no large people
+    assert (m["PCK@0.2"], m["swapped"], m["median_px"], m["people"]) == (1.0, 0.0, 0.0, 3)
+    assert m["pairs"] == 3 * len(COCO.skeleton.flip_pairs)
+
+
+def test_oks_nms_is_a_protocol_choice():
+    """Two people standing in one place, each predicted right from its own box: one pose per box finds both; the
+    trainer's OKS-NMS (0.9) keeps one of the two identical poses, so recall halves."""
+    gt, ids, kpts, boxes = _scene([(1, 10, 10), (1, 10, 10)])
+    args = (gt, COCO, ids, kpts, np.full(kpts.shape[:2], 0.9), kpts, np.ones(kpts.shape[:2]), boxes)
+    areas = np.full(2, 50.0 * 125.0)
+    assert score_topdown(*args)["AR"] == pytest.approx(1.0)
+    assert score_topdown(*args, areas=areas, nms_thr=0.9)["AR"] == pytest.approx(0.5)
+    assert score_topdown(*args, areas=areas, nms_thr=0.0)["AR"] == pytest.approx(1.0)  # <= 0: off, as the trainer
+    with pytest.raises(ValueError, match="areas"):
+        score_topdown(*args, nms_thr=0.9)
+
+
+def test_swap_rate_counts_exchanged_pairs_with_both_points_labelled():
+    gt = np.array([[[0.0, 0.0], [10.0, 0.0], [0.0, 20.0], [10.0, 20.0]]] * 2)   # 2 people, pairs (0, 1), (2, 3)
+    pred = gt.copy()
+    pred[0, [0, 1]] = pred[0, [1, 0]]          # person 0: first pair exchanged
+    pred[1, 2] = [9.0, 20.0]                   # person 1: one point far off, but not nearer its partner's pair
+    vis = np.ones((2, 4))
+    assert swap_rate(pred, gt, vis, [(0, 1), (2, 3)]) == (0.25, 4)
+    vis[0, 1] = 0                              # the exchanged pair is no longer counted
+    assert swap_rate(pred, gt, vis, [(0, 1), (2, 3)]) == (0.0, 3)
+
+
+def test_swapped_limbs_are_counted_and_cost_pck():
+    gt, ids, kpts, boxes = _scene([(1, 10, 10)])
+    pred = kpts.copy()
+    pred[0, [9, 10]] = pred[0, [10, 9]]        # wrists exchanged (32 px apart, box 100 px: 0.32 > 0.2)
+    m = score_topdown(gt, COCO, ids, pred, np.full(pred.shape[:2], 0.9), kpts, np.ones(pred.shape[:2]), boxes)
+    assert m["swapped"] == pytest.approx(1 / len(COCO.skeleton.flip_pairs))
+    assert m["PCK@0.2"] == pytest.approx(15 / 17)
