@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Collection
 
 from _miniature import (REPO, mean_std, measure_cost, read_metrics, train, work_folders,  # noqa: E402
                         write_results, write_section)
@@ -83,6 +84,7 @@ class CpuTable:
     rows: tuple[tuple[str, str | None], ...]
     reference: str
     paper: str
+    missing: str = NOT_APPLICABLE  # the text of a row that does not apply (run None)
 
 
 TABLES = {t.key: t for t in [
@@ -123,29 +125,41 @@ def student_sets(epochs: int) -> list[str]:
     return [f"train.max_epochs={epochs}", f"train.stage2_epochs={epochs // 5}", f"eval.interval={epochs}"]
 
 
-def run_pck(work: Path, model: str, cache: Path) -> float | None:
-    """PCK@0.2 of ``work``'s final weights on the val split (ground-truth boxes), cached in ``pck.json``."""
-    cached, weights = work / "pck.json", work / "final.safetensors"
+def val_annotations(cache: Path) -> Path | None:
+    """The val split's annotation file in the synthetic cache ``cache`` (None before it is rendered)."""
+    anns = sorted(cache.glob("val-*/*_val.json"))
+    return anns[0] if anns else None
+
+
+def run_pck(work: Path, model: str, ann: Path | None, input_size: tuple[int, int] = INPUT_SIZE,
+            weights: str | None = None) -> float | None:
+    """PCK@0.2 of ``weights`` (default: ``work``'s final weights; a file or a pretrained tag) on the val annotations
+    ``ann`` (ground-truth boxes), cached in ``work/pck.json``."""
+    from kdpose.models import PRETRAINED
+
+    cached = work / "pck.json"
     if cached.is_file():
         return json.loads(cached.read_text())["pck"]
-    anns = sorted(cache.glob("val-*/*_val.json"))
-    if not weights.is_file() or not anns:
+    weights = weights or str(work / "final.safetensors")
+    if ann is None or not (weights in PRETRAINED or Path(weights).is_file()):
         return None
     from kdpose.inference.pck import pck_on_annotations as pck_on_val
     from kdpose.inference import PoseEstimator
 
-    estimator = PoseEstimator(model, weights=str(weights), layout="coco", input_size=INPUT_SIZE, device="cpu")
-    value = pck_on_val(estimator, anns[0], "coco")
+    estimator = PoseEstimator(model, weights=weights, layout="coco", input_size=input_size, device="cpu")
+    value = pck_on_val(estimator, ann, "coco")
+    work.mkdir(parents=True, exist_ok=True)
     cached.write_text(json.dumps({"pck": value}))
     return value
 
 
-def summarise(work_dirs: dict[int, Path], model: str, cache: Path) -> dict:
+def summarise(work_dirs: dict[int, Path], model: str, ann: Path | None,
+              input_size: tuple[int, int] = INPUT_SIZE) -> dict:
     """Per-seed final AP, PCK and training minutes of one row, and their mean +- std."""
     seeds = []
     for seed, work in work_dirs.items():
         ap = read_metrics(work)["final_ap"]
-        seeds.append({"seed": seed, "ap": ap, "pck": run_pck(work, model, cache) if ap is not None else None,
+        seeds.append({"seed": seed, "ap": ap, "pck": run_pck(work, model, ann, input_size) if ap is not None else None,
                       "minutes": _minutes(work)})
     out = {"seeds": seeds}
     for metric in ("ap", "pck"):
@@ -180,8 +194,11 @@ def _cell(stats: tuple[float | None, float | None], runs: int) -> str:
     return f"{100 * mean:.2f} (1 run)" if runs == 1 else f"{100 * mean:.2f} +- {100 * std:.2f}"
 
 
-def format_table(table: CpuTable, results: dict[str, dict], seeds: list[int], epochs: int, quick: bool) -> str:
-    """One markdown table: AP and PCK mean +- std, paired counts against ``table.reference``, and cost columns."""
+def format_table(table: CpuTable, results: dict[str, dict], seeds: list[int], epochs: int, quick: bool,
+                 teachers: Collection[str] = tuple(TEACHERS), budget: str | None = None) -> str:
+    """One markdown table: AP and PCK mean +- std, paired counts against ``table.reference``, and cost columns.
+    ``teachers``: the rows that are teachers (one run, never paired); ``budget``: the footnote's words on the runs
+    (default: one run per teacher, students ``epochs`` epochs)."""
     note = " (QUICK smoke settings: numbers are meaningless)" if quick else ""
     lines = [f"**{table.title}**{note}", "",
              "| row | run | network | AP % | PCK@0.2 % | vs `" + table.reference + "`: AP / PCK higher on | "
@@ -189,21 +206,21 @@ def format_table(table: CpuTable, results: dict[str, dict], seeds: list[int], ep
     ref = results.get(table.reference)
     for label, name in table.rows:
         if name is None:
-            lines.append(f"| {label} | - | - | {NOT_APPLICABLE} | | | | | |")
+            lines.append(f"| {label} | - | - | {table.missing} | | | | | |")
             continue
         r = results[name]
         runs = len([s for s in r["seeds"] if s["ap"] is not None])
         vs = "reference"
-        if name != table.reference and name not in TEACHERS and ref is not None:
+        if name != table.reference and name not in teachers and ref is not None:
             (aw, at), (pw, pt) = paired(r, ref, "ap"), paired(r, ref, "pck")
             vs = f"{aw}/{at} / {pw}/{pt}"
-        elif name in TEACHERS:
+        elif name in teachers:
             vs = "(teacher, 1 run)"
         lines.append(f"| {label} | `{name}` | {r['model']} | {_cell(r['ap'], runs)} | {_cell(r['pck'], runs)} "
                      f"| {vs} | {r['params_m']:.2f} | {r['gflops']:.3f} | {r['cpu_ms']:.1f} |")
-    lines += ["", f"AP and PCK@0.2 in %, mean +- std over seeds {seeds} (teachers: one run, seed 0); students "
-              f"{epochs} epochs; \"higher on\": seeds where the row beats the reference row of the same seed. "
-              f"{table.paper}."]
+    budget = budget or f"(teachers: one run, seed 0); students {epochs} epochs"
+    lines += ["", f"AP and PCK@0.2 in %, mean +- std over seeds {seeds} {budget}; \"higher on\": seeds where the row "
+              f"beats the reference row of the same seed. {table.paper}."]
     return "\n".join(lines)
 
 
@@ -228,11 +245,12 @@ def run_cpu(args) -> int:
                 train(run.recipe, dirs[name][seed], sets + run.overrides(dirs[run.teacher][0]))
     costs: dict[str, dict] = {}
     results = {}
+    ann = val_annotations(cache)
     for name, work in dirs.items():
         model = TEACHERS[name][1] if name in TEACHERS else STUDENTS[name].model
         if model not in costs:
             costs[model] = measure_cost(model, INPUT_SIZE)
-        results[name] = {"run": name, "model": model, **summarise(work, model, cache), **costs[model]}
+        results[name] = {"run": name, "model": model, **summarise(work, model, ann), **costs[model]}
     seeds = " ".join(map(str, args.seeds))
     command = f"python benchmarks/distilpose/run.py --scale cpu --tables {' '.join(tables)} --seeds {seeds}" + (
         f" --epochs {args.epochs}" if args.epochs != DEFAULT_EPOCHS else "")

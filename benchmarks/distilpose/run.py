@@ -9,9 +9,13 @@ Examples:
     python benchmarks/distilpose/run.py --tables 4 --seeds 0 --quick      # smoke run: tiny data, 1 epoch
     python benchmarks/distilpose/run.py --report-only                      # re-read finished runs
     python benchmarks/distilpose/run.py --scale cpu --seeds 0 1 2          # CPU scale (about an hour of one core)
+    python benchmarks/distilpose/run.py --scale standard --seeds 0 1 2     # strong teacher (about 2 h of 2 cores)
 
 ``--scale cpu`` runs the tables in the setting of ``kdpose demo --method distilpose`` (CSPNeXt UDP heatmap teachers,
 DeepPose-CSPNeXt-t students from the shipped backbones, 64x96, 12 epochs): see benchmarks/distilpose/cpu.py.
+``--scale standard`` runs them on the `standard` preset against the trained CSPNeXt-m UDP teacher (tag
+cspnext-m-udp.synth-standard_128x96), DeepPose-CSPNeXt-t students at 96x128 for ``--iters`` iterations: see
+benchmarks/distilpose/standard.py.
 
 Outputs: ``<work-root>/<row>/seed<S>/`` (work dirs, default ``work_dirs/distilpose_bench``, git-ignored; the
 synthetic data is rendered once into ``<work-root>/synth``), ``<out>/results.json`` and ``<out>/results.md``.
@@ -115,15 +119,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tables", nargs="+", default=["4", "5", "6"], choices=["4", "4t", "5", "6"],
                         help="4t: Table 4 on the CPU-scale token pair (--scale cpu only)")
     add_run_arguments(parser, "distilpose", "tiny data and one epoch (pipeline smoke test)")
-    parser.add_argument("--scale", choices=["gpu", "cpu"], default="gpu",
-                        help="cpu: the demo's setting, DeepPose-CSPNeXt-t students (minutes per run)")
+    parser.add_argument("--scale", choices=["gpu", "cpu", "standard"], default="gpu",
+                        help="cpu: the demo's setting, DeepPose-CSPNeXt-t students (minutes per run); standard: the "
+                             "`standard` preset against the trained CSPNeXt-m teacher")
     parser.add_argument("--epochs", type=int, default=12, help="--scale cpu: epochs of every student row")
-    parser.add_argument("--no-markdown", action="store_true", help="--scale cpu: leave BENCHMARKS.md alone")
+    parser.add_argument("--no-markdown", action="store_true", help="--scale cpu/standard: leave BENCHMARKS.md alone")
+    parser.add_argument("--iters", type=int, help="--scale standard: iterations of every student row (default 600, "
+                                                  "quick 5; rounded down to a multiple of 5)")
+    parser.add_argument("--teacher-weights", metavar="TAG|FILE",
+                        help="--scale standard: the teacher (default: tag cspnext-m-udp.synth-standard_128x96)")
+    parser.add_argument("--weak-teacher", metavar="FILE",
+                        help="--scale standard: a weaker 96x128 heatmap teacher for Table 5 (default: n/a rows)")
+    parser.add_argument("--threads", default="auto",
+                        help="--scale standard: torch threads of each run (default auto: all cores; 1 when shared)")
     args = parser.parse_args(argv)
     if args.scale == "cpu":
         return cpu_module().run_cpu(args)
     if "4t" in args.tables:
         parser.error("--tables 4t (the CSPNeXt token pair) is a --scale cpu table")
+    if args.scale == "standard":
+        if args.iters is not None and args.iters < 5:
+            parser.error("--iters: at least 5 (one iteration per epoch)")
+        return standard_module().run_standard(args)
 
     runs = [r for t, fn in (("4", table4), ("5", table5), ("6", table6)) if t in args.tables for r in fn()]
     root, cache = work_folders(args.work_root, args.quick)
@@ -152,12 +169,23 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cpu_module():
-    """benchmarks/distilpose/cpu.py, loaded by path (this driver also runs when a test loads it from its file)."""
+    """benchmarks/distilpose/cpu.py (this driver also runs when a test loads it from its file)."""
+    return _sibling("cpu")
+
+
+def standard_module():
+    """benchmarks/distilpose/standard.py, which imports cpu.py's table helpers (so cpu.py is loaded first)."""
+    cpu_module()
+    return _sibling("standard")
+
+
+def _sibling(stem: str):
+    """benchmarks/distilpose/<stem>.py, loaded by path once as module ``distilpose_bench_<stem>``."""
     import importlib.util
 
-    name = "distilpose_bench_cpu"
+    name = f"distilpose_bench_{stem}"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("cpu.py"))
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{stem}.py"))
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module  # dataclasses look their module up while the file executes
         spec.loader.exec_module(module)
