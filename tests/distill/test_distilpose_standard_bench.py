@@ -73,7 +73,7 @@ def test_rows_and_teachers(std, stand_in_teacher):
     assert std.teacher_of(std.TEACHER_TAG).model == "cspnext-m-udp"   # also before the tag is registered
 
 
-def test_wrong_teacher_files_are_refused(std, tmp_path):
+def test_wrong_teacher_files_are_refused(std, stand_in_teacher, tmp_path):
     from kdpose.models import create_model, save_weights
 
     with pytest.raises(SystemExit, match="no such file or pretrained tag"):
@@ -86,7 +86,7 @@ def test_wrong_teacher_files_are_refused(std, tmp_path):
     if std.TEACHER_TAG not in PRETRAINED:  # until the strong teacher ships: one clear error before any training
         with pytest.raises(SystemExit, match="not registered yet.*--teacher-weights"):
             std.check_teacher_ready(std.teacher_of(std.TEACHER_TAG))
-    std.check_teacher_ready(std.teacher_of(str(path)))  # a file is ready as it is
+    std.check_teacher_ready(std.teacher_of(str(stand_in_teacher)))  # a file is ready as it is
 
 
 def test_quick_run_end_to_end(bench, std, stand_in_teacher, tmp_path, monkeypatch):
