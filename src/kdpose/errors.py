@@ -28,3 +28,21 @@ class UnknownNameError(KdposeError, KeyError):
 class MissingExtraError(KdposeError, ImportError):
     """An optional package (onnx, onnxruntime, matplotlib, ...) is needed and not installed; the message names the
     ``pip install "kdpose[extra]"`` command that installs it."""
+
+
+class TrainingStopped(KdposeError):
+    """Training was stopped by a signal (SIGTERM, SIGINT). Normally the stop waited for a safe point and saved
+    ``last.pt``, so the run continues exactly from there; a second signal stops at once, without saving. The CLI
+    prints the message and exits with :attr:`exit_code`."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.signum = signum
+
+    def __reduce__(self):  # keep both arguments when pickled (e.g. sent back from a worker process)
+        return type(self), (str(self), self.signum)
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal number, as a shell reports a process ended by that signal (143 SIGTERM, 130 SIGINT)."""
+        return 128 + self.signum

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # module names inside kdpose.cli, in the order shown by --help
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from kdpose.errors import KdposeError
+    from kdpose.errors import KdposeError, TrainingStopped
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -53,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv is None and len(sys.argv) <= 1 else 2
     try:
         return int(args._run(args) or 0)
+    except TrainingStopped as exc:   # a stop asked for (time limit, Ctrl-C), not an error
+        if os.environ.get("RANK", "0") == "0":   # under torchrun every rank stops: one line is enough
+            print(f"kdpose: {exc}", file=sys.stderr)
+        return exc.exit_code
     except KdposeError as exc:
         print(f"kdpose: error: {exc}", file=sys.stderr)
         return 2

@@ -57,7 +57,7 @@ def check_work_dir(work_dir: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from kdpose.tasks import default_work_dir, train
     from kdpose.engine.config import load_recipe
-    from kdpose.errors import ConfigError, UnknownNameError
+    from kdpose.errors import ConfigError, TrainingStopped, UnknownNameError
 
     cfg = load_recipe(args.recipe, args.overrides)
     work_dir = args.work_dir or cfg.work_dir or str(default_work_dir(args.recipe))
@@ -69,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         if str(exc).startswith(str(args.recipe)):
             raise
         raise type(exc)(f"{args.recipe}: {exc}") from None
+    except TrainingStopped as exc:   # the engine names the checkpoint; how to continue is this command's flag
+        raise TrainingStopped(f"{exc}; rerun the same command with --auto-resume to continue", exc.signum) from None
     if metrics and os.environ.get("RANK", "0") == "0":
         aps = {k: v for k, v in _flatten(metrics).items() if k.endswith("AP")}
         print("final validation: " + ", ".join(f"{k}={v:.4f}" for k, v in aps.items()))

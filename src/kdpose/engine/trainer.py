@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, TrainingStopped
 from ..utils.io import atomic_write
 from ..utils.progress import TrainProgress
 from . import dist
@@ -28,6 +28,7 @@ from .loader import EpochAwareDataset, ResumableSampler, build_loader
 from .log import RunLogger
 from .optim import build_optimizer, build_scheduler
 from .precision import AMP_DTYPES, autocast, resolve_amp, resolve_threads
+from .stop import StopSignals, agreed_signal, signal_name
 
 
 class Evaluator(Protocol):
@@ -103,6 +104,12 @@ class Trainer:
         batches: step-indexed batches instead of a dataset and loader: the batch of global iteration ``t`` is
             ``batches(t)`` (the fixed-step protocol of :mod:`kdpose.tasks.steps`: every run of a comparison sees the
             same batch at the same step); an epoch is then ``train.epoch_iters`` iterations.
+
+    Stopping: a SIGTERM or SIGINT during :meth:`fit` does not end the process at once. The trainer finishes the
+    step in progress, writes ``last.pt`` through the same path as a periodic mid-epoch checkpoint (so a resume
+    continues exactly as from any checkpoint) and raises :class:`~kdpose.errors.TrainingStopped`; ``kdpose train``
+    turns it into one line and exit code 128 + the signal number. A signal during validation or at the end of an
+    epoch stops after that epoch's ``last.pt``. A second signal stops at once without saving.
     """
 
     def __init__(self, cfg: RecipeCfg, task: nn.Module, train_set: Dataset, collate_fn: Callable,
@@ -174,6 +181,7 @@ class Trainer:
         self.logger = RunLogger(self.work_dir, enabled=dist.is_main(), tensorboard=tc.tensorboard,
                                 console=not any(cb.replaces_console for cb in self.callbacks))
         self._time_offset = 0.0  # wall time of earlier sessions of a resumed run
+        self._signals: StopSignals | None = None  # set while fit() runs
         self.precision_note = (f"precision: {'fp32' if self.amp == 'none' else self.amp + ' autocast'} ({amp_reason}); "
                                f"threads per process: {self.threads or torch.get_num_threads()}")
         if evaluator is not None and hasattr(evaluator, "amp"):
@@ -251,7 +259,14 @@ class Trainer:
         return self.model
 
     def fit(self) -> dict:
-        """Train to ``max_epochs`` (continuing from the loaded state) and return the last validation metrics."""
+        """Train to ``max_epochs`` (continuing from the loaded state) and return the last validation metrics.
+
+        SIGTERM and SIGINT are handled while the epochs run (main thread only; the previous handlers are restored
+        when the epochs end, also on an error): see the class docstring.
+
+        Raises:
+            TrainingStopped: a signal stopped the run; ``last.pt`` holds the iteration it stopped at.
+        """
         tc = self.cfg.train
         if dist.is_main():
             self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -261,19 +276,22 @@ class Trainer:
         self.logger.info(self.precision_note)
         self.logger.record("setup", self.iteration, {"amp": self.amp, "threads": self.threads or
                                                      torch.get_num_threads()})
-        for callback in self.callbacks:
-            callback.on_fit_start(self)
         metrics: dict = {}
-        while self.epoch < tc.max_epochs:
-            self._train_epoch()
-            epoch_done = self.epoch + 1
-            self.epoch, self.epoch_iter = epoch_done, 0
-            self._loader_state_epoch_start = self.loader_generator.get_state()
-            interval = self.cfg.eval.interval
-            if self.evaluator is not None and interval > 0 and (epoch_done % interval == 0
-                                                                 or epoch_done == tc.max_epochs):
-                metrics = self.validate()
-            self.save("last.pt")
+        self._signals = StopSignals(self._abort)
+        with self._signals:
+            for callback in self.callbacks:
+                callback.on_fit_start(self)
+            while self.epoch < tc.max_epochs:
+                self._train_epoch()
+                epoch_done = self.epoch + 1
+                self.epoch, self.epoch_iter = epoch_done, 0
+                self._loader_state_epoch_start = self.loader_generator.get_state()
+                interval = self.cfg.eval.interval
+                if self.evaluator is not None and interval > 0 and (epoch_done % interval == 0
+                                                                     or epoch_done == tc.max_epochs):
+                    metrics = self.validate()
+                self.save("last.pt")
+                self._stop_point(saved=True)
         if dist.is_main():
             export_weights(self.eval_model(), self.work_dir / "final.safetensors")
         dist.barrier()
@@ -311,17 +329,38 @@ class Trainer:
             if self.iteration % tc.log_interval == 0 or self.epoch_iter == self.iters_per_epoch:
                 self._log_window(window)
                 window = {"data": 0.0, "step": 0.0, "n": 0, "losses": {}}
-            if tc.checkpoint_interval_iters > 0 and self.iteration % tc.checkpoint_interval_iters == 0 \
-                    and self.epoch_iter < self.iters_per_epoch:
+            periodic = tc.checkpoint_interval_iters > 0 and self.iteration % tc.checkpoint_interval_iters == 0 \
+                and self.epoch_iter < self.iters_per_epoch
+            if periodic:
                 self.save("last.pt")
             if self.on_iteration_end is not None:
                 self.on_iteration_end(self)
             for callback in self.callbacks:
                 callback.on_iteration_end(self)
             if self.epoch_iter >= self.iters_per_epoch:
+                # a checkpoint after an epoch's last batch is the epoch-end one (fit): a stop waits for it
                 break
+            self._stop_point(saved=periodic)
             t_data = time.perf_counter()
         self.logger.end_epoch()
+
+    def _stop_point(self, saved: bool) -> None:
+        """A safe point of the loop: when a stop signal arrived on any rank, write ``last.pt`` (unless ``saved``:
+        it holds this very state already) and raise. Every rank calls this at the same points, and under DDP it
+        costs one scalar all-reduce (:func:`~kdpose.engine.stop.agreed_signal`), so all ranks stop together."""
+        signum = agreed_signal(self._signals.signum if self._signals is not None else None, self.device)
+        if signum is None:
+            return
+        if not saved:
+            self.save("last.pt")
+        self.logger.close()  # ends the progress bar, so that the message that follows gets a line of its own
+        raise TrainingStopped(f"stopped by {signal_name(signum)} at iteration {self.iteration}: saved "
+                              f"{self.work_dir / 'last.pt'}", signum)
+
+    def _abort(self, signum: int) -> None:
+        """A second signal: stop now. A checkpoint being written is dropped whole (``atomic_write``)."""
+        raise TrainingStopped(f"stopped at once by a second {signal_name(signum)} at iteration {self.iteration}: "
+                              f"{self.work_dir / 'last.pt'} holds the last checkpoint completed before, if any", signum)
 
     def _step_batches(self):
         """This epoch's remaining step-indexed batches: ``batches(iteration)`` step by step."""
