@@ -170,6 +170,36 @@ def test_handlers_are_restored_after_an_error_and_left_alone_outside_the_main_th
     assert not thread.is_alive() and errors == [] and _handlers() == before
 
 
+def test_stop_on_signals_false_leaves_the_handlers_alone(tmp_path):
+    """Runs in a throw-away folder (kdpose.tasks.steps without a work_dir) keep the usual signal behaviour."""
+    before = _handlers()
+    seen = []
+    trainer = Trainer(_recipe(max_epochs=1), make_task(0), ToyDataset(), collate, tmp_path,
+                      on_iteration_end=lambda t: seen.append(_handlers()), stop_on_signals=False)
+    trainer.fit()
+    assert seen and all(h == before for h in seen)
+
+
+class _WorkerHandlers(torch.utils.data.Dataset):
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, i):
+        return torch.tensor([signal.getsignal(signal.SIGTERM) == signal.SIG_IGN,
+                             signal.getsignal(signal.SIGINT) == signal.SIG_IGN])
+
+
+def test_loader_workers_leave_stop_signals_to_the_main_process():
+    """A SIGTERM sent to every process of the job (or Ctrl-C to the process group) must not kill the workers while
+    the main process finishes its step and saves: they ignore both signals."""
+    from kdpose.engine.loader import build_loader
+
+    loader = build_loader(_WorkerHandlers(), torch.utils.data.SequentialSampler(range(2)), 2,
+                          torch.utils.data.default_collate, 1, torch.Generator().manual_seed(0))
+    (batch,) = list(loader)
+    assert batch.all()
+
+
 # ---------------------------------------------------------------------------------------------- DDP
 
 def _free_port() -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+import signal
 from typing import Callable, Iterator
 
 import numpy as np
@@ -111,6 +112,11 @@ def seed_worker(worker_id: int) -> None:
     seed = torch.initial_seed() % 2**32
     random.seed(seed)
     np.random.seed(seed)
+    # A stop signal is the main process's to handle (kdpose.engine.stop): a scheduler that sends SIGTERM to every
+    # process of the job, or Ctrl-C reaching the process group, must not kill a worker in the middle of the step
+    # the trainer is finishing before it saves. Workers still end with the main process (torch's watchdog).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def build_loader(dataset: Dataset, sampler: Sampler, batch_size: int, collate_fn: Callable, workers: int,

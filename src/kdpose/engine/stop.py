@@ -6,11 +6,9 @@ signal is only recorded; the trainer finishes its step, writes ``last.pt`` and s
 signal means "now": ``on_second`` is called from the handler (the trainer raises there), and the checkpoint being
 written, if any, is left unfinished, which ``atomic_write`` makes harmless: the previous ``last.pt`` stays.
 
-Limitation, DataLoader worker processes: they are forked inside ``fit``, so they inherit these handlers and a
-Ctrl-C reaching the whole process group leaves them alone; but torch gives each worker its own SIGTERM handler,
-so a SIGTERM sent to every process of the job (as some schedulers do) ends the workers, and the main process then
-fails with torch's "DataLoader worker ... exited unexpectedly" error instead of stopping gracefully. A SIGTERM to
-the main process only (``kill PID``, torchrun forwarding it to its ranks) is not affected.
+DataLoader worker processes ignore both signals (``kdpose.engine.loader.seed_worker``): a scheduler that sends
+SIGTERM to every process of the job, or Ctrl-C reaching the process group, leaves them working while the main
+process finishes its step; they end with it as usual.
 """
 from __future__ import annotations
 

@@ -6,6 +6,8 @@ schedule, EMA, AMP, clipping, DDP, checkpoints, exact resume, validation, loggin
 """
 from __future__ import annotations
 
+import contextlib
+
 import math
 import random
 import time
@@ -104,6 +106,8 @@ class Trainer:
         batches: step-indexed batches instead of a dataset and loader: the batch of global iteration ``t`` is
             ``batches(t)`` (the fixed-step protocol of :mod:`kdpose.tasks.steps`: every run of a comparison sees the
             same batch at the same step); an epoch is then ``train.epoch_iters`` iterations.
+        stop_on_signals: handle SIGTERM / SIGINT as below (False: they act as usual, for runs whose work folder is
+            thrown away, where a saved ``last.pt`` would help no one).
 
     Stopping: a SIGTERM or SIGINT during :meth:`fit` does not end the process at once. The trainer finishes the
     step in progress, writes ``last.pt`` through the same path as a periodic mid-epoch checkpoint (so a resume
@@ -115,8 +119,9 @@ class Trainer:
     def __init__(self, cfg: RecipeCfg, task: nn.Module, train_set: Dataset, collate_fn: Callable,
                  work_dir: str | Path, evaluator: Evaluator | None = None, device: torch.device | None = None,
                  on_iteration_end: Callable[["Trainer"], None] | None = None, callbacks: Sequence[Callback] = (),
-                 batches: Callable[[int], Any] | None = None):
+                 batches: Callable[[int], Any] | None = None, stop_on_signals: bool = True):
         self.cfg = cfg
+        self.stop_on_signals = stop_on_signals
         self.work_dir = Path(work_dir)
         self.device = device or select_device(cfg.train.device)
         dist.init_distributed(self.device)
@@ -277,8 +282,8 @@ class Trainer:
         self.logger.record("setup", self.iteration, {"amp": self.amp, "threads": self.threads or
                                                      torch.get_num_threads()})
         metrics: dict = {}
-        self._signals = StopSignals(self._abort)
-        with self._signals:
+        self._signals = StopSignals(self._abort) if self.stop_on_signals else None
+        with self._signals or contextlib.nullcontext():
             for callback in self.callbacks:
                 callback.on_fit_start(self)
             while self.epoch < tc.max_epochs:

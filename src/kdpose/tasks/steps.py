@@ -125,7 +125,9 @@ def train_steps(task: nn.Module, batches: StepBatches, schedule: StepSchedule, i
     logger = _StepLog(log, schedule.steps, interval, on_step)
     cfg = step_recipe(task.model, schedule, batches.batch_size, interval)
     with tempfile.TemporaryDirectory(prefix="kdpose-steps-") as tmp:
-        trainer = Trainer(cfg, task, None, None, work_dir or tmp, callbacks=[logger], batches=logger.draw(batches))
+        # a stop signal saves last.pt only where someone can resume from it: not in a temporary folder
+        trainer = Trainer(cfg, task, None, None, work_dir or tmp, callbacks=[logger], batches=logger.draw(batches),
+                          stop_on_signals=work_dir is not None)
         trainer.fit()
     task.eval()
     return log
