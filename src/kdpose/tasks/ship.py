@@ -220,6 +220,7 @@ def ship_run(run_dir: str | os.PathLike, tag: str, *, weights: str = "best", bac
     if backbone_tag is not None:
         if not any(k.startswith("backbone.") for k in state):
             raise CheckpointError(f"{source}: the network has no backbone.* tensors for --backbone-tag")
+        backbone_notes = backbone_notes or f"the backbone.* tensors of {tag} (the same file)"
         part = replace(entry, tag=backbone_tag, loads="backbone", check=None, notes=backbone_notes)
         part_card = card.with_name(f"{backbone_tag}.md")
         part_facts = replace(facts, tag=backbone_tag, loads="backbone", check=None, measured=None,
