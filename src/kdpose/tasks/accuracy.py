@@ -215,4 +215,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from ..utils.entry import guarded
+
+    raise SystemExit(guarded(main))
