@@ -135,6 +135,8 @@ class Trainer:
         tc = cfg.train
         task = dist.sync_batchnorm(task, tc.sync_bn, self.world_size, self.device)
         self.task = task.to(self.device)
+        if tc.channels_last:  # before DDP, the optimiser and EMA, whose state then follows the weights' layout
+            self.task = self.task.to(memory_format=torch.channels_last)
         self.model: nn.Module = self.task.model
         if self.world_size > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
