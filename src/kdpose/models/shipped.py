@@ -13,7 +13,22 @@ _SOURCE = "kdpose (shipped, synthetic data)"
 # the depth demo's held-out domain (kdpose.tasks.depth_setting.synthetic_cfg, its val split, seed 2)
 _DEPTH_SETTINGS = (("noise", 0.3), ("dropout_prob", 0.5), ("dropout_rate", 0.2), ("occlusion", 0.4), ("clutter", 4))
 
+_STANDARD = ("the heatmap (UDP) teacher of the DistilPose tables on the standard preset, and stage 1 of the RTMPose-m "
+             "teacher")
+
 register_pretrained(
+    # the `standard` preset's CSPNeXt-m UDP heatmap model (640x480 scenes, 96x128 input): one float16 file, two tags
+    PretrainedCfg("cspnext-m-udp.synth-standard_128x96", "cspnext-m-udp", "coco", (96, 128), url="", source=_SOURCE,
+                  notes=_STANDARD, asset="cspnext-m-udp.synth-standard_128x96.safetensors",
+                  recipe="configs/cspnext-m_udp_synth-standard.yaml",
+                  # 32 held-out images drawn like its val split (trained on seed 0; val seed 0; this check seed 1)
+                  check=AccuracyCheck(metrics=(("AP", 0.5352), ("AP50", 0.8838), ("AR", 0.5939), ("PCK@0.2", 0.953)),
+                                      images=32, size=(640, 480), max_people=4, seed=1, preset="standard")),
+    PretrainedCfg("cspnext-m-udp.synth-standard-backbone_128x96", "cspnext-m-udp", "coco", (96, 128), url="",
+                  source=_SOURCE, notes="the backbone.* tensors of cspnext-m-udp.synth-standard_128x96 (the same "
+                  "file): where the RTMPose-m teacher of configs/rtmpose-m_synth-standard.yaml starts",
+                  loads="backbone", asset="cspnext-m-udp.synth-standard_128x96.safetensors",
+                  recipe="configs/cspnext-m_udp_synth-standard.yaml"),
     PretrainedCfg("rtmpose-s.synth-demo_96x64", "rtmpose-s", "coco", (64, 96), url="", source=_SOURCE,
                   notes="the demo's RTMPose-s teacher (float16)", asset="demo_teacher_rtmpose-s_coco.safetensors",
                   recipe="configs/demo_teacher_coco.yaml",

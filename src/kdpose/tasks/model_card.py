@@ -198,12 +198,13 @@ def render_card(run: RunSummary, facts: CardFacts) -> str:
     """The markdown model card of weights shipped from ``run``."""
     cfg = run.cfg
     w, h = cfg.model.input_size
-    part = (f"its `backbone.*` tensors only (start a network from them with `model.init_weights: {facts.tag}` and "
-            "`model.init_prefix: backbone.`; `load_model` of the tag fills only the backbone)"
-            if facts.loads == "backbone" else "the whole network")
+    part = (f"the tag loads its `backbone.*` tensors only (start a network from them with `model.init_weights: "
+            f"{facts.tag}` and `model.init_prefix: backbone.`; `load_model` of the tag fills only the backbone)"
+            if facts.loads == "backbone" else "the tag loads the whole network")
+    notes = facts.notes[:1].upper() + facts.notes[1:]
     lines = [f"# `{facts.tag}`", "",
              f"`{cfg.model.name}` ({cfg.model.layout} layout, input {w}x{h}, w x h), trained by kdpose on its "
-             f"synthetic data; the file holds {part}. {facts.notes}".rstrip(), "",
+             f"synthetic data; {part}. {notes}".rstrip(), "",
              "| | |", "|---|---|",
              f"| file | `{facts.asset}`: float16 safetensors ({facts.size_mb:.1f} MB, sha256 `{facts.sha256[:16]}`), "
              "cast back to float32 when loaded |",
@@ -259,7 +260,7 @@ def _accuracy_lines(run: RunSummary, facts: CardFacts) -> list[str]:
         names = [k for k in facts.measured if k != "people"]
         lines += _table([{**facts.measured, "people": facts.measured.get("people", "")}], [*names, "people"]) + [""]
     elif facts.loads == "backbone":
-        lines += ["No accuracy check: the file holds no head. The numbers above are the pre-training network's.", ""]
+        lines += ["No accuracy check: the tag loads no head. The numbers above are the pre-training network's.", ""]
     return lines
 
 
