@@ -185,19 +185,55 @@ class _WorkerHandlers(torch.utils.data.Dataset):
         return 2
 
     def __getitem__(self, i):
-        return torch.tensor([signal.getsignal(signal.SIGTERM) == signal.SIG_IGN,
-                             signal.getsignal(signal.SIGINT) == signal.SIG_IGN])
+        return torch.tensor([signal.getsignal(signal.SIGINT) == signal.SIG_IGN,
+                             signal.getsignal(signal.SIGTERM) == signal.SIG_IGN])
 
 
-def test_loader_workers_leave_stop_signals_to_the_main_process():
-    """A SIGTERM sent to every process of the job (or Ctrl-C to the process group) must not kill the workers while
-    the main process finishes its step and saves: they ignore both signals."""
+def test_loader_workers_leave_ctrl_c_to_the_main_process_and_still_end_on_sigterm():
+    """Ctrl-C reaches every process of the group: the workers ignore it. SIGTERM must still end them: it is how
+    their parent's terminate() stops them (a worker ignoring it hung the interpreter's exit)."""
     from kdpose.engine.loader import build_loader
 
     loader = build_loader(_WorkerHandlers(), torch.utils.data.SequentialSampler(range(2)), 2,
                           torch.utils.data.default_collate, 1, torch.Generator().manual_seed(0))
     (batch,) = list(loader)
-    assert batch.all()
+    assert batch.tolist() == [[True, False]] * 2
+    # persistent workers alive at interpreter exit: the process must end (it hung when workers ignored SIGTERM)
+    code = ("import torch; from kdpose.engine.loader import build_loader\n"
+            "l = build_loader(list(range(8)), torch.utils.data.SequentialSampler(range(8)), 2, "
+            "torch.utils.data.default_collate, 2, torch.Generator().manual_seed(0), persistent_workers=True)\n"
+            "it = iter(l); next(it); print('ok')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_sigterm_to_every_process_of_the_job_still_saves_and_resumes(tmp_path):
+    """A scheduler's SIGTERM reaches the trainer and its DataLoader workers: the workers die, the loader fails, and
+    that is taken for the stop it is: last.pt of the last finished step, TrainingStopped, an exact resume."""
+    import multiprocessing
+
+    cfg = _recipe()
+    cfg.data.workers = 1
+    whole = Trainer(cfg, make_task(0), ToyDataset(), collate, tmp_path / "whole")
+    whole.fit()
+
+    def signal_everyone(trainer: Trainer) -> None:
+        if trainer.iteration == 8:
+            os.kill(os.getpid(), signal.SIGTERM)
+            for child in multiprocessing.active_children():  # the loader's worker
+                child.terminate()
+                child.join(timeout=30)
+
+    run = tmp_path / "run"
+    trainer = Trainer(cfg, make_task(0), ToyDataset(), collate, run, on_iteration_end=signal_everyone)
+    with pytest.raises(TrainingStopped, match="stopped by SIGTERM at iteration 8"):
+        trainer.fit()
+    assert load_checkpoint(run / "last.pt")["iteration"] == 8
+    resumed = Trainer(cfg, make_task(seed=7), ToyDataset(), collate, run)
+    assert resumed.resume()
+    resumed.fit()
+    final, reference = _final_state(resumed), _final_state(whole)
+    assert not [k for k in reference if not torch.equal(reference[k], final[k])]
 
 
 # ---------------------------------------------------------------------------------------------- DDP

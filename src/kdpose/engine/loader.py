@@ -112,10 +112,10 @@ def seed_worker(worker_id: int) -> None:
     seed = torch.initial_seed() % 2**32
     random.seed(seed)
     np.random.seed(seed)
-    # A stop signal is the main process's to handle (kdpose.engine.stop): a scheduler that sends SIGTERM to every
-    # process of the job, or Ctrl-C reaching the process group, must not kill a worker in the middle of the step
-    # the trainer is finishing before it saves. Workers still end with the main process (torch's watchdog).
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Ctrl-C reaches the whole process group: the main process handles it (kdpose.engine.stop), the workers go on
+    # until it shuts them down. SIGTERM keeps torch's worker handler: it is how the parent's terminate() (also at
+    # interpreter exit) ends a worker, so ignoring it would hang that exit; a SIGTERM to every process of a job is
+    # handled in the trainer instead (Trainer._loader_batches).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 

@@ -6,9 +6,10 @@ signal is only recorded; the trainer finishes its step, writes ``last.pt`` and s
 signal means "now": ``on_second`` is called from the handler (the trainer raises there), and the checkpoint being
 written, if any, is left unfinished, which ``atomic_write`` makes harmless: the previous ``last.pt`` stays.
 
-DataLoader worker processes ignore both signals (``kdpose.engine.loader.seed_worker``): a scheduler that sends
-SIGTERM to every process of the job, or Ctrl-C reaching the process group, leaves them working while the main
-process finishes its step; they end with it as usual.
+DataLoader worker processes ignore SIGINT (``kdpose.engine.loader.seed_worker``), so Ctrl-C reaching the process
+group leaves them working while the main process finishes its step. A SIGTERM sent to every process of the job ends
+the workers (torch's own handler, which is also how their parent stops them); the trainer then takes the loader's
+failure for the stop it is, and still saves ``last.pt`` of the last finished step (``Trainer._loader_batches``).
 """
 from __future__ import annotations
 

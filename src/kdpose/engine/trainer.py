@@ -321,7 +321,7 @@ class Trainer:
         self.logger.start_epoch(self.epoch, tc.max_epochs, self.iters_per_epoch, initial=self.epoch_iter)
         window = {"data": 0.0, "step": 0.0, "n": 0, "losses": {}}
         t_data = time.perf_counter()
-        for batch in self.loader if self.batches is None else self._step_batches():
+        for batch in self._loader_batches() if self.batches is None else self._step_batches():
             t_step = time.perf_counter()
             losses = self.last_losses = self.train_step(batch)
             t_end = time.perf_counter()
@@ -368,6 +368,23 @@ class Trainer:
         """A second signal: stop now. A checkpoint being written is dropped whole (``atomic_write``)."""
         raise TrainingStopped(f"stopped at once by a second {signal_name(signum)} at iteration {self.iteration}: "
                               f"{self.work_dir / 'last.pt'} holds the last checkpoint completed before, if any", signum)
+
+    def _loader_batches(self):
+        """The loader's batches. When the loader fails after a stop signal arrived (a scheduler's SIGTERM to every
+        process of the job also ends the DataLoader workers, and torch then reports them gone), that failure is the
+        stop itself: ``last.pt`` of the last finished step and :class:`TrainingStopped`, not a lost run."""
+        iterator = iter(self.loader)
+        while True:
+            try:
+                batch = next(iterator)
+            except StopIteration:
+                return
+            except RuntimeError:
+                if self._signals is None or self._signals.signum is None:
+                    raise
+                self._stop_point(saved=False)  # writes last.pt and raises TrainingStopped
+                raise
+            yield batch
 
     def _step_batches(self):
         """This epoch's remaining step-indexed batches: ``batches(iteration)`` step by step."""
