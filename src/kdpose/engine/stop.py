@@ -8,8 +8,9 @@ written, if any, is left unfinished, which ``atomic_write`` makes harmless: the 
 
 DataLoader worker processes ignore SIGINT (``kdpose.engine.loader.seed_worker``), so Ctrl-C reaching the process
 group leaves them working while the main process finishes its step. A SIGTERM sent to every process of the job ends
-the workers (torch's own handler, which is also how their parent stops them); the trainer then takes the loader's
-failure for the stop it is, and still saves ``last.pt`` of the last finished step (``Trainer._loader_batches``).
+the workers (torch's own handler, which is also how their parent stops them); after the first stop signal torch's
+SIGCHLD handler is set aside (it would raise mid-step), so the loader reports the dead worker at its next batch and
+the trainer takes that failure for the stop it is: ``last.pt`` of the last finished step (``Trainer._loader_batches``).
 """
 from __future__ import annotations
 
@@ -61,6 +62,11 @@ class StopSignals:
         # could re-enter a half-done write to the same stream).
         if self.signum is None:
             self.signum = signum
+            # torch's SIGCHLD handler raises wherever the main thread is when a DataLoader worker dies (a SIGTERM to
+            # every process of the job ends them too), possibly halfway through a step. From now on a dead worker is
+            # reported by the loader at its next batch instead, where the trainer takes it for this stop.
+            if hasattr(signal, "SIGCHLD") and signal.SIGCHLD not in self._previous:
+                self._previous[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             return
         self._restore()
         self.on_second(signum)
