@@ -255,13 +255,19 @@ def run_cpu(args) -> int:
     command = f"python benchmarks/distilpose/run.py --scale cpu --tables {' '.join(tables)} --seeds {seeds}" + (
         f" --epochs {args.epochs}" if args.epochs != DEFAULT_EPOCHS else "")
     minutes = sum(s["minutes"] or 0.0 for r in results.values() for s in r["seeds"])
-    sections = []
-    for key in tables:
-        text = format_table(TABLES[key], results, args.seeds, args.epochs, args.quick)
-        text += f"\n\nCommand: `{command}` ({minutes:.0f} training minutes of one core for all tables)."
-        sections.append(text)
-        if not args.quick and not args.no_markdown:
-            write_section("distilpose", f"cpu-table{key}", text, REPO / "BENCHMARKS.md")
-    write_results(args.out / "cpu", args.quick, list(results.values()), "\n\n".join(sections) + "\n")
-    print("\n\n".join(sections))
+    texts = {key: format_table(TABLES[key], results, args.seeds, args.epochs, args.quick)
+             + f"\n\nCommand: `{command}` ({minutes:.0f} training minutes of one core for all tables)."
+             for key in tables}
+    publish("cpu", texts, results, args)
     return 0
+
+
+def publish(scale: str, texts: dict[str, str], results: dict[str, dict], args) -> None:
+    """Each table's text into BENCHMARKS.md between its ``distilpose:<scale>-table<key>`` markers (not in quick
+    mode or with ``--no-markdown``), every table into ``<out>/<scale>/results.json|md``, and to stdout."""
+    if not args.quick and not args.no_markdown:
+        for key, text in texts.items():
+            write_section("distilpose", f"{scale}-table{key}", text, REPO / "BENCHMARKS.md")
+    report = "\n\n".join(texts.values())
+    write_results(args.out / scale, args.quick, list(results.values()), report + "\n")
+    print(report)

@@ -42,9 +42,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from _miniature import CONFIGS, REPO, mean_std, measure_cost, train, work_folders, write_results, write_section
+from _miniature import CONFIGS, REPO, mean_std, measure_cost, train, work_folders
 # run.py loads cpu.py under this name before this file: the table format and read-back are shared
-from distilpose_bench_cpu import NO_CONFIDENCE, PAPER_TABLE4, CpuTable, format_table, run_pck, summarise
+from distilpose_bench_cpu import (NO_CONFIDENCE, PAPER_TABLE4, CpuTable, format_table, publish, run_pck,
+                                  summarise)
 
 INPUT_SIZE = (96, 128)
 RECIPE = "distilpose_std_deeppose-t_synth-standard.yaml"
@@ -241,13 +242,8 @@ def write_tables(args, table_map: dict[str, CpuTable], results: dict[str, dict],
     minutes = sum(s["minutes"] or 0.0 for r in results.values() for s in r["seeds"])
     budget = (f"(teacher: its weights measured once); students {EPOCHS * (iters // EPOCHS)} iterations of batch "
               f"{8 if args.quick else 32}")
-    sections = []
-    for key in args.tables:
-        text = format_table(table_map[key], results, args.seeds, epochs=0, quick=args.quick, budget=budget,
-                            teachers=("teacher", "teacher-weak"))  # epochs: unused, the budget says it
-        text += f"\n\nCommand: `{command}` ({minutes:.0f} training minutes for all tables)."
-        sections.append(text)
-        if not args.quick and not args.no_markdown:
-            write_section("distilpose", f"standard-table{key}", text, REPO / "BENCHMARKS.md")
-    write_results(args.out / "standard", args.quick, list(results.values()), "\n\n".join(sections) + "\n")
-    print("\n\n".join(sections))
+    texts = {key: format_table(table_map[key], results, args.seeds, epochs=0, quick=args.quick, budget=budget,
+                               teachers=("teacher", "teacher-weak"))  # epochs: unused, the budget says it
+             + f"\n\nCommand: `{command}` ({minutes:.0f} training minutes for all tables)."
+             for key in args.tables}
+    publish("standard", texts, results, args)

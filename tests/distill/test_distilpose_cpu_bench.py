@@ -1,23 +1,10 @@
 """benchmarks/distilpose/run.py --scale cpu: row building, per-seed read-back and the report (no training)."""
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
-
-RUN_PY = Path(__file__).resolve().parents[2] / "benchmarks" / "distilpose" / "run.py"
-
-
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("distilpose_bench_run", RUN_PY)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

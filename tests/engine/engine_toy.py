@@ -130,3 +130,12 @@ def ddp_worker(rank: int, world_size: int, port: int, out_dir: str, sync_bn: boo
     with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
         json.dump(record, f)
     dist.destroy_process_group()
+
+
+def final_state(trainer) -> dict:
+    """Every tensor a resumed run must reproduce: the task's weights, the EMA copy's and the optimiser state."""
+    state = {f"model.{k}": v for k, v in trainer.task.state_dict().items()}
+    state.update({f"ema.{k}": v for k, v in trainer.ema.module.state_dict().items()})
+    for i, s in trainer.optimizer.state_dict()["state"].items():
+        state.update({f"opt.{i}.{k}": v for k, v in s.items()})
+    return state

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from engine_toy import ToyDataset, collate, make_task, toy_recipe  # noqa: E402
+from engine_toy import ToyDataset, collate, final_state, make_task, toy_recipe  # noqa: E402
 
 from kdpose.engine.checkpoint import load_checkpoint  # noqa: E402
 from kdpose.engine.trainer import Trainer  # noqa: E402
@@ -30,14 +30,6 @@ def _recipe(**train):
     # one intra-op thread: the DDP test forks this process, and a child of a process whose OpenMP pool ran with
     # several threads hangs in its first parallel region
     return toy_recipe(threads=1, **train)
-
-
-def _final_state(trainer: Trainer) -> dict:
-    state = {f"model.{k}": v for k, v in trainer.task.state_dict().items()}
-    state.update({f"ema.{k}": v for k, v in trainer.ema.module.state_dict().items()})
-    for i, s in trainer.optimizer.state_dict()["state"].items():
-        state.update({f"opt.{i}.{k}": v for k, v in s.items()})
-    return state
 
 
 def _signal_at(iteration: int, signum: int = signal.SIGTERM):
@@ -69,7 +61,7 @@ def reference(tmp_path_factory) -> dict:
     trainer = Trainer(_recipe(), make_task(0), ToyDataset(), collate, tmp_path_factory.mktemp("ref"))
     trainer.fit()
     assert trainer.iteration == TOTAL
-    return _final_state(trainer)
+    return final_state(trainer)
 
 
 @pytest.mark.parametrize("case, signum, at, interval, stopped_at", [
@@ -117,7 +109,7 @@ def test_stop_saves_last_pt_and_resumes_bit_identically(tmp_path, reference, cas
     assert resumed.resume()
     resumed.fit()
     assert resumed.iteration == TOTAL
-    final = _final_state(resumed)
+    final = final_state(resumed)
     different = [k for k in reference if not torch.equal(reference[k], final[k])]
     assert not different, f"tensors differ after a stop and resume ({case}): {different}"
 
@@ -232,7 +224,7 @@ def test_sigterm_to_every_process_of_the_job_still_saves_and_resumes(tmp_path):
     resumed = Trainer(cfg, make_task(seed=7), ToyDataset(), collate, run)
     assert resumed.resume()
     resumed.fit()
-    final, reference = _final_state(resumed), _final_state(whole)
+    final, reference = final_state(resumed), final_state(whole)
     assert not [k for k in reference if not torch.equal(reference[k], final[k])]
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from engine_toy import ToyDataset, collate, make_task, toy_recipe  # noqa: E402
+from engine_toy import ToyDataset, collate, final_state, make_task, toy_recipe  # noqa: E402
 
 from kdpose.engine.checkpoint import load_checkpoint  # noqa: E402
 from kdpose.engine.trainer import Trainer  # noqa: E402
@@ -34,14 +34,6 @@ def _crash_at(task, call: int):
     return task
 
 
-def _final_state(trainer: Trainer) -> dict:
-    state = {f"model.{k}": v for k, v in trainer.task.state_dict().items()}
-    state.update({f"ema.{k}": v for k, v in trainer.ema.module.state_dict().items()})
-    for i, s in trainer.optimizer.state_dict()["state"].items():
-        state.update({f"opt.{i}.{k}": v for k, v in s.items()})
-    return state
-
-
 def _run(work_dir: Path, crash_call: int | None, workers: int, interval: int) -> dict:
     cfg = toy_recipe(checkpoint_interval_iters=interval)
     cfg.data.workers = workers
@@ -58,7 +50,7 @@ def _run(work_dir: Path, crash_call: int | None, workers: int, interval: int) ->
         trainer = Trainer(cfg, make_task(0), ToyDataset(), collate, work_dir)
     trainer.fit()
     assert trainer.iteration == 18  # 3 epochs x 24 items / batch 4
-    return _final_state(trainer)
+    return final_state(trainer)
 
 
 @pytest.mark.parametrize("crash_call, workers, interval", [
@@ -75,7 +67,7 @@ def test_resume_is_bit_identical(tmp_path, crash_call, workers, interval):
     # a not-resumed run from another seed really differs, so the comparison above is meaningful
     other = Trainer(toy_recipe(), make_task(seed=3), ToyDataset(), collate, tmp_path / "other")
     other.fit()
-    assert not torch.equal(_final_state(other)["model.model.fc.weight"], reference["model.model.fc.weight"])
+    assert not torch.equal(final_state(other)["model.model.fc.weight"], reference["model.model.fc.weight"])
 
 
 def test_checkpoint_holds_everything(tmp_path):

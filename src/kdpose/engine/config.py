@@ -113,7 +113,7 @@ class TrainCfg:
     # autocast: auto = bf16 on a CPU with native bf16 (AMX / AVX512-BF16), fp32 elsewhere (engine/precision.py)
     amp: Literal["auto", "none", "bf16", "fp16"] = "auto"
     # keep the network's 4-D weights (and so its activations) channels-last: oneDNN's faster convolution layout on
-    # CPUs (RTMPose-m 96x128 fp32 train step 1.47x faster on a 2-core AVX2 EPYC, BENCHMARKS.md); same maths, other
+    # CPUs (RTMPose-m 96x128 fp32 train step ~1.16x faster on a 2-core AVX2 EPYC, BENCHMARKS.md); same maths, other
     # summation order, so a run keeps one setting from start to end
     channels_last: bool = False
     ema: bool = True

@@ -7,7 +7,6 @@ schedule, EMA, AMP, clipping, DDP, checkpoints, exact resume, validation, loggin
 from __future__ import annotations
 
 import contextlib
-
 import math
 import random
 import time
