@@ -1,10 +1,11 @@
 """Val sets in memory: the people of a COCO-format keypoint file, or people rendered by kdpose's synthetic generator,
 with their ground-truth boxes and keypoints, and the person crops cut from them.
 
-Two users, on two layers: the accuracy guard of a faster precision (``kdpose.inference.guard``) measures on a
-:class:`ValSet`, and static int8 quantisation (``kdpose.export.quantize``) calibrates on :func:`calibration_set`'s
-crops. Both sit above this module, which needs only the data layer (readers, the generator, crops) and the layouts;
-it imports no torch.
+Its users: the accuracy guard of a faster precision (``kdpose.inference.guard``) and the shipped accuracy checks
+(``kdpose.tasks.accuracy``) predict on a :class:`ValSet` and score with :meth:`ValSet.score` (the one top-down scorer,
+:func:`kdpose.evaluation.score_topdown`); static int8 quantisation (``kdpose.export.quantize``) calibrates on
+:func:`calibration_set`'s crops. All sit above this module, which needs only the data layer (readers, the generator,
+crops), the layouts and the evaluation; it imports no torch.
 
 >>> val = synthetic_val_set("coco", num_images=32)                                    # doctest: +SKIP
 >>> crops, source = calibration_set((192, 256), MEAN, STD)                            # doctest: +SKIP
@@ -55,6 +56,19 @@ class ValSet:
               channel_order: str = "RGB", padding: float = 1.25):
         """All people as one normalised :class:`~kdpose.data.crops.CropBatch` (inference geometry)."""
         return crop_people(self.images, self.boxes, input_size, mean, std, channel_order, padding)
+
+    def score(self, keypoints: np.ndarray, keypoint_scores: np.ndarray, areas: np.ndarray | None = None,
+              nms_thr: float | None = None, rescore_thr: float = 0.2) -> dict[str, float]:
+        """:func:`kdpose.evaluation.score_topdown` of one predicted pose per person of this set, in its order (the
+        order of :meth:`crops`): ``keypoints`` (N, K, 2) in image pixels, ``keypoint_scores`` (N, K); ``areas``,
+        ``nms_thr`` and ``rescore_thr`` as there."""
+        from .evaluation import score_topdown
+        from .layouts import get_layout
+
+        owners = np.repeat(np.asarray(self.image_ids), [len(b) for b in self.boxes])
+        return score_topdown(self.gt, get_layout(self.layout), owners, keypoints, keypoint_scores,
+                             np.concatenate(self.keypoints), np.concatenate(self.labelled), np.concatenate(self.boxes),
+                             areas=areas, nms_thr=nms_thr, rescore_thr=rescore_thr)
 
 
 def load_val_set(ann_file: str | os.PathLike, layout: str = "coco", image_root: str | os.PathLike | None = None,

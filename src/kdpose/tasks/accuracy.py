@@ -85,15 +85,9 @@ def predict_val(estimator: Any, val: Any, images_per_call: int = 1) -> tuple[np.
 def score_estimator(estimator: Any, val: Any, nms_thr: float | None = None, rescore_thr: float = 0.2,
                     images_per_call: int = 1) -> dict[str, float]:
     """``estimator`` (a ``PoseEstimator``; its ``flip_test`` as set) on ``val``'s ground-truth boxes, scored by
-    :func:`kdpose.evaluation.score_topdown` (``nms_thr``, ``rescore_thr``: see there)."""
-    from ..evaluation import score_topdown
-    from ..layouts import get_layout
-
+    :func:`kdpose.evaluation.score_topdown` (``nms_thr``, ``rescore_thr``: see there) through ``val.score``."""
     kpts, scores, areas = predict_val(estimator, val, images_per_call)
-    owners = np.repeat(np.asarray(val.image_ids), [len(b) for b in val.boxes])
-    return score_topdown(val.gt, get_layout(val.layout), owners, kpts, scores, np.concatenate(val.keypoints),
-                         np.concatenate(val.labelled), np.concatenate(val.boxes), areas=areas, nms_thr=nms_thr,
-                         rescore_thr=rescore_thr)
+    return val.score(kpts, scores, areas=areas, nms_thr=nms_thr, rescore_thr=rescore_thr)
 
 
 def measure_topdown(model: Any, val: Any) -> dict[str, float]:
