@@ -71,6 +71,15 @@ def read_metrics(work_dir: Path) -> dict:
     return {"final_ap": aps[-1] if aps else None, "best_ap": max(aps) if aps else None}
 
 
+def training_minutes(work_dir: Path) -> float | None:
+    """Wall minutes of a run (the largest ``elapsed_min`` in its log.jsonl; None before it has one)."""
+    log = work_dir / "log.jsonl"
+    if not log.is_file():
+        return None
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    return max((r.get("elapsed_min", 0.0) for r in records), default=None)
+
+
 def mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
     """Mean and sample std over seeds; std 0 for one value, (None, None) for none."""
     if not values:

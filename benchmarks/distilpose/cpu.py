@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Collection
 
-from _miniature import (REPO, mean_std, measure_cost, read_metrics, train, work_folders,  # noqa: E402
-                        write_results, write_section)
+from _miniature import (REPO, mean_std, measure_cost, read_metrics, train, training_minutes,  # noqa: E402
+                        work_folders, write_results, write_section)
 
 INPUT_SIZE = (64, 96)
 STUDENT_RECIPE = "distilpose_cpu_deeppose_t.yaml"
@@ -160,19 +160,11 @@ def summarise(work_dirs: dict[int, Path], model: str, ann: Path | None,
     for seed, work in work_dirs.items():
         ap = read_metrics(work)["final_ap"]
         seeds.append({"seed": seed, "ap": ap, "pck": run_pck(work, model, ann, input_size) if ap is not None else None,
-                      "minutes": _minutes(work)})
+                      "minutes": training_minutes(work)})
     out = {"seeds": seeds}
     for metric in ("ap", "pck"):
         out[metric] = mean_std([s[metric] for s in seeds if s[metric] is not None])
     return out
-
-
-def _minutes(work: Path) -> float | None:
-    log = work / "log.jsonl"
-    if not log.is_file():
-        return None
-    records = [json.loads(line) for line in log.read_text().splitlines()]
-    return max((r.get("elapsed_min", 0.0) for r in records), default=None)
 
 
 def paired(row: dict, ref: dict, metric: str) -> tuple[int, int]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from _miniature import mean_std, read_metrics  # benchmarks/ is on sys.path (run.py puts it there)
+from _miniature import REPO, mean_std, read_metrics  # benchmarks/ is on sys.path (run.py puts it there)
 
 
 @dataclass(frozen=True)
@@ -39,12 +39,16 @@ class CpuRow:
 # ------------------------------------------------------------------------------------------------ evaluation
 
 
-def _val_annotation(config: dict, work: Path) -> str | None:
-    import glob
+def _val_annotation(work: Path) -> str | None:
+    """The val annotation file of the run's own recipe: exactly its synthetic split, since a shared cache (the
+    `standard` scale reuses .kdpose_cache/synth) holds other recipes' val splits too. None before it is rendered."""
+    from kdpose.engine.config import load_recipe
+    from kdpose.tasks.synthetic import synthetic_split_paths
 
-    cache = Path(config["data"].get("cache_dir") or work.parents[2] / "synth")
-    anns = sorted(glob.glob(str(cache / "val-*" / "person_keypoints_val.json")))
-    return anns[0] if anns else None
+    cfg = load_recipe(work / "config.yaml")
+    ann = synthetic_split_paths(cfg.data, cfg.data.val, "val")[0]
+    ann = ann if ann.is_absolute() else REPO / ann  # a relative cache is the trainer's, which runs in the repo
+    return str(ann) if ann.is_file() else None
 
 
 def _load_deployed(work: Path, cycles: int):
@@ -66,7 +70,7 @@ def _pck(model, work: Path) -> float | None:
     from kdpose.inference import PoseEstimator
 
     config = yaml.safe_load((work / "config.yaml").read_text())
-    ann = _val_annotation(config, work)
+    ann = _val_annotation(work)
     if ann is None:
         return None
     return pck_on_val(PoseEstimator(model, device="cpu"), ann, config["model"]["layout"])

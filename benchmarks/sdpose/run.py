@@ -20,12 +20,16 @@ Tables (miniature analogues; the paper's 12 layers are the mini's 4, its "fewer 
 CPU scale (``--scale cpu``, rows and evaluation in benchmarks/sdpose/cpu.py): Tables 7, 6 and 5 with RTMPose-t's GAU
 as the cycled layer, from the shipped pre-trained backbone, minutes per run; AP and PCK@0.2 of the deployed network
 (Table 6: run with all its cycles), per-seed paired counts. Table 7 there is also Table 1's comparison at identical
-inference cost.
+inference cost. ``--scale standard`` (benchmarks/sdpose/standard.py): the same rows at 96x128 on the `standard`
+preset for ``--iters`` iterations, a budget meant to put the plain model well above AP 0.3 (about 13 h of the
+2-core CPU for the three tables, estimated).
 
 Examples:
     python benchmarks/sdpose/run.py --tables 1 5 6 7 --seeds 0 1 2 --device cuda
     python benchmarks/sdpose/run.py --scale cpu --tables 7 6 5         # ~12 new runs of 3 minutes of one core
     python benchmarks/sdpose/run.py --tables 7 --seeds 0 --quick       # smoke run: tiny data, 1 epoch
+    python benchmarks/sdpose/run.py --scale standard --check-budget    # the plain model's AP at the budget (~35 min)
+    python benchmarks/sdpose/run.py --scale standard --tables 7 6 5    # the tables on `standard` data (~13 h)
     python benchmarks/sdpose/run.py --report-only                       # re-read finished runs
 
 Outputs: ``<work-root>/{full,quick}/<run>/seed<S>/`` (work dirs, default ``work_dirs/sdpose_bench``), the synthetic data
@@ -46,18 +50,26 @@ from _miniature import (REPO, add_run_arguments, ap_cell, measure_cost, train_se
 from _miniature import write_section as write_marked_section  # noqa: E402
 
 
-def _load_cpu_module():
-    """benchmarks/sdpose/cpu.py, loaded by path under a unique name (a plain ``import cpu`` could collide)."""
+def _sibling(stem: str):
+    """benchmarks/sdpose/<stem>.py, loaded by path once as module ``sdpose_bench_<stem>`` (a plain ``import cpu``
+    could collide)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("sdpose_bench_cpu", Path(__file__).with_name("cpu.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(module)
-    return module
+    name = f"sdpose_bench_{stem}"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{stem}.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up while the file executes
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
-cpu_scale = _load_cpu_module()
+def standard_module():
+    """benchmarks/sdpose/standard.py (it imports cpu.py's evaluation and table format, loaded just below)."""
+    return _sibling("standard")
+
+
+cpu_scale = _sibling("cpu")
 CpuRow = cpu_scale.CpuRow
 
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
@@ -204,7 +216,7 @@ CPU_SETTINGS = {"5t": _TOKEN_SETTING, "7t": _TOKEN_SETTING, "6t": _TOKEN_SETTING
                       "synthetic body, 64x96, 12 epochs"}
 CPU_NOTES = {
     "7": "Every row deploys the same one-cycle RTMPose-t (same params, GFLOPs, latency): this table is also Table 1's "
-         "'SDPose vs TokenPose at identical inference cost' at CPU scale, with RTMPose-t in TokenPose-S-V1's place. "
+         "'SDPose vs TokenPose at identical inference cost', with RTMPose-t in TokenPose-S-V1's place. "
          "Paper (TokenPose-S-V1, 12 layers): 69.5 / 72.3 / 71.7 AP.",
     "6": "No self-distillation (preset `none`: L_pose on the last cycle only), deployed with ALL its cycles and "
          "predicting from the last, as the paper's Table 6; the trainer's logged validation runs one cycle, so these "
@@ -300,12 +312,30 @@ def write_section(key: str, text: str, path: Path = BENCHMARKS_MD) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tables", nargs="+", default=None, choices=sorted(set(TABLES) | set(CPU_TABLES)),
-                        help="default: 1 5 6 7 (gpu), 7 6 5 (cpu; --scale cpu has no Table 1: see its Table 7)")
-    add_run_arguments(parser, "sdpose", "tiny data, 1 epoch of 2 iterations (pipeline smoke test)")
+                        help="default: 1 5 6 7 (gpu), 7 6 5 (cpu and standard; no Table 1 there: see their Table 7)")
+    add_run_arguments(parser, "sdpose", "tiny data, 1 epoch of 2 iterations (standard: 3; pipeline smoke test)")
     parser.add_argument("--no-markdown", action="store_true", help="do not rewrite the sections of BENCHMARKS.md")
-    parser.add_argument("--scale", choices=["gpu", "cpu"], default="gpu",
-                        help="cpu: Tables 5, 6, 7 on RTMPose-t's GAU cycles in the demo's setting (minutes per run)")
+    parser.add_argument("--scale", choices=["gpu", "cpu", "standard"], default="gpu",
+                        help="cpu: Tables 5, 6, 7 on RTMPose-t's GAU cycles in the demo's setting (minutes per run); "
+                             "standard: the same rows at 96x128 on the `standard` preset, --iters per row")
+    parser.add_argument("--iters", type=int, help="--scale standard: iterations of every row (default 4000, quick 3; "
+                                                  "rounded down to a multiple of 5)")
+    parser.add_argument("--threads", default="auto",
+                        help="--scale standard: torch threads of each run (default auto: all cores; 1 when shared)")
+    parser.add_argument("--check-budget", action="store_true",
+                        help="--scale standard: train only the plain model's first seed and print its AP (exit 1 "
+                             "when it is not above 0.3)")
     args = parser.parse_args(argv)
+
+    if args.scale != "standard" and (args.iters is not None or args.check_budget):
+        parser.error("--iters and --check-budget are --scale standard options")
+    if args.scale == "standard":
+        args.tables = args.tables or ["7", "6", "5"]
+        if not set(args.tables) <= {"5", "6", "7"}:
+            parser.error("--scale standard has Tables 5, 6 and 7 (RTMPose-t's GAU cycles)")
+        if args.iters is not None and args.iters < 5:
+            parser.error("--iters: at least 5 (one iteration per epoch)")
+        return standard_module().run_standard(args, {t: CPU_TABLES[t]() for t in args.tables}, CPU_NOTES)
 
     if args.scale == "cpu":
         if args.tables and "1" in args.tables:
