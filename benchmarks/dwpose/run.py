@@ -26,6 +26,12 @@ images), stage 1 12 epochs of 25 iterations, stage 2 3 epochs (configs/dwpose_cp
 configs/dwpose_cpu_s2_t.yaml). Its tables also give PCK@0.2 (ground-truth boxes), readable where AP is near 0:
 
     python benchmarks/dwpose/run.py all --scale cpu --jobs 2
+
+``--scale standard`` runs the cpu scale's rows on the `standard` preset against the strong RTMPose-m teacher (tag
+rtmpose-m.synth-standard_128x96, or ``--teacher-weights FILE``), RTMPose-t students at 96x128 for ``--iters``
+iterations each, with paired per-seed counts: see benchmarks/dwpose/standard.py (recipes, budget, folders).
+
+    python benchmarks/dwpose/run.py table4 table5 table6 table7 --scale standard
 """
 from __future__ import annotations
 
@@ -40,7 +46,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared driver pieces
 
-from _miniature import REPO, ap_cell, mean_std, train_command, work_folders  # noqa: E402
+from _miniature import CONFIGS, REPO, ap_cell, mean_std, train_command, work_folders  # noqa: E402
 from _miniature import write_section as write_marked_section  # noqa: E402
 
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
@@ -60,9 +66,20 @@ class Scale:
     s2_recipe: str
     teacher_model: str
     parts: tuple[str, ...]
-    teacher_asset: str | None = None  # shipped teacher weights: evaluated, not trained
+    teacher_asset: str | None = None  # trained teacher weights (repository path or absolute): evaluated, not trained
     pck: bool = False  # also PCK@0.2 of every run's final weights (ground-truth boxes)
     student_sets: tuple[str, ...] = ()  # overrides of every student recipe (s1 and s2) at this scale
+    # the rest is set by the `standard` scale (standard.py), whose teacher and budget come from the command line
+    recipe_sets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # recipe -> its runs' overrides (budget)
+    run_sets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # run -> overrides after the row's own
+    quick_sets: tuple[str, ...] | None = None  # replaces QUICK
+    data_cache: Path | None = None  # synthetic cache of the full runs, shared with the teacher (default: work root's)
+    folder: str = ""  # under <work-root>/<scale>/<full|quick>: keeps runs of different teachers apart
+    runs_folder: str = ""  # where the runs not in ``folders`` go (under ``folder``): keeps budgets apart
+    folders: dict[str, str] = field(default_factory=dict)  # run -> its own folder (under ``folder``)
+    paired: bool = False  # tables give per-seed counts against their reference rows and the training minutes
+    note: str = ""  # the tables' words on the teacher and the budget (default: shipped weights or one run)
+    flags: str = ""  # options repeated in each table's command line
 
 
 SCALES = {
@@ -131,6 +148,8 @@ class Table:
     title: str
     rows: list[tuple[str, str]] = field(default_factory=list)
     paper: str = ""
+    reference: str = "baseline"  # the run the other rows are paired with, seed by seed (scales with ``paired``)
+    paired_with: dict[str, str] = field(default_factory=dict)  # rows paired with another run than ``reference``
 
 
 TABLES: dict[str, Table] = {t.key: t for t in [
@@ -141,23 +160,25 @@ TABLES: dict[str, Table] = {t.key: t for t in [
     Table("table5", "Table 5: second stage (S2) alone on trained models",
           [("RTMPose-t", "baseline"), ("RTMPose-t + S2", "baseline+s2"), ("{Teacher}", "teacher"),
            ("{Teacher} + S2", "teacher+s2")],
-          "paper: +0.1 to +0.4 whole-body AP for m / l / x, mostly from foot and hand"),
+          "paper: +0.1 to +0.4 whole-body AP for m / l / x, mostly from foot and hand",
+          paired_with={"teacher+s2": "teacher"}),
     Table("table6", "Table 6: components of the first stage (GT / Fea / Logit / Decay)",
           [("GT", "baseline"), ("GT + Fea", "gt+fea"), ("Logit", "logit"), ("Fea + Logit", "fea+logit"),
            ("GT + Fea + Logit", "gt+fea+logit"), ("GT + Fea + Logit + Decay", "s1")],
           "paper (l -> m, COCO): 60.4 / 61.8 / 60.9 / 61.4 / 62.0 / 62.3"),
     Table("table7", "Table 7: visibility mask in logit distillation (logit only, no GT)",
           [("Logit, no mask (DWPose)", "logit"), ("Logit + mask", "logit+mask")],
-          "paper: 60.9 without the mask, 59.8 with it"),
+          "paper: 60.9 without the mask, 59.8 with it", reference="logit"),
     Table("teacher-mode", "Frozen teacher's BatchNorm mode in stage 1 (not in the paper)",
           [("teacher in eval mode (kdpose default)", "s1"), ("teacher in train mode (released code)",
                                                               "s1-teacher-train")],
-          "the released distiller never calls teacher.eval(): batch statistics"),
+          "the released distiller never calls teacher.eval(): batch statistics", reference="s1"),
 ]}
 
 
-def run_dir(root: Path, run: Run, seed: int) -> Path:
-    return root / run.name / (f"seed{seed}" if run.seeded else "seed0")
+def run_dir(root: Path, run: Run, seed: int, scale: Scale = SCALES["gpu"]) -> Path:
+    folder = scale.folders.get(run.name) or str(Path(scale.runs_folder) / run.name)
+    return root / folder / (f"seed{seed}" if run.seeded else "seed0")
 
 
 def teacher_name(scale: Scale) -> str:
@@ -173,36 +194,51 @@ def command(run: Run, seed: int, root: Path, cache: Path, device: str, quick: bo
     recipe = {TEACHER_RECIPE: scale.teacher_recipe, S1_RECIPE: scale.s1_recipe, S2_RECIPE: scale.s2_recipe}[run.recipe]
     sets = [f"train.device={device}", f"data.cache_dir={cache}", f"train.threads={threads}"]
     sets += list(scale.student_sets) if recipe != scale.teacher_recipe else []
-    sets += (QUICK if quick else []) + [o.replace("{teacher}", scale.teacher_model) for o in run.overrides]
+    sets += list(scale.recipe_sets.get(recipe, ())) + (quick_sets(scale) if quick else [])
+    sets += [o.replace("{teacher}", scale.teacher_model) for o in run.overrides]
+    sets += list(scale.run_sets.get(run.name, ()))
     if run.seeded:
         sets.append(f"train.seed={seed}")
     if run.teacher_run:
-        sets.append(f"distill.teacher_weights={run_dir(root, RUNS[run.teacher_run], seed) / 'final.safetensors'}")
-    return train_command(recipe, run_dir(root, run, seed), sets, cli=run.cli)
+        teacher = run_dir(root, RUNS[run.teacher_run], seed, scale) / "final.safetensors"
+        sets.append(f"distill.teacher_weights={teacher}")
+    return train_command(recipe, run_dir(root, run, seed, scale), sets, cli=run.cli)
 
 
-def prepare_shipped_teacher(scale: Scale, root: Path, cache: Path) -> None:
+def quick_sets(scale: Scale) -> list[str]:
+    return list(QUICK if scale.quick_sets is None else scale.quick_sets)
+
+
+def data_sets(scale: Scale, cache: Path, quick: bool) -> list[str]:
+    """The overrides that make the stage-1 recipe's data the students' (for the teacher's evaluation and PCK)."""
+    return [f"data.cache_dir={cache}", *scale.student_sets] + (quick_sets(scale) if quick else [])
+
+
+def val_annotations(scale: Scale, cache: Path, quick: bool) -> Path:
+    """The val annotation file of the students' data (rendered or not yet)."""
+    from kdpose.engine.config import load_recipe
+    from kdpose.tasks.synthetic import synthetic_split_paths
+
+    cfg = load_recipe(CONFIGS / scale.s1_recipe, data_sets(scale, cache, quick))
+    return synthetic_split_paths(cfg.data, cfg.data.val, "val")[0]
+
+
+def prepare_shipped_teacher(scale: Scale, root: Path, cache: Path, quick: bool = False) -> None:
     """A shipped teacher becomes a finished run: its weights copied to ``final.safetensors`` and its val AP
     (the stage-1 recipe's data, ground-truth boxes) written to ``log.jsonl`` as a training run would."""
     import shutil
 
-    work = run_dir(root, RUNS["teacher"], 0)
+    work = run_dir(root, RUNS["teacher"], 0, scale)
     if (work / "log.jsonl").is_file() and (work / "final.safetensors").is_file():
         return
-    import yaml
-
-    from kdpose.engine.config import RecipeCfg, from_dict
+    from kdpose.engine.config import load_recipe
     from kdpose.tasks.topdown import evaluate_weights
 
     work.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(REPO / scale.teacher_asset, work / "final.safetensors")
-    recipe = yaml.safe_load((REPO / "configs" / scale.s1_recipe).read_text())
-    recipe.pop("distill", None)
-    recipe["model"] = {**recipe["model"], "name": scale.teacher_model}
-    recipe["model"].pop("init_weights", None)
-    recipe["model"].pop("init_prefix", None)
-    recipe["data"]["cache_dir"] = str(cache)
-    metrics = evaluate_weights(from_dict(RecipeCfg, recipe), work / "final.safetensors", work / "eval")
+    cfg = load_recipe(CONFIGS / scale.s1_recipe, data_sets(scale, cache, quick) + [
+        f"model.name={scale.teacher_model}", "model.init_weights=", "distill.method="])
+    metrics = evaluate_weights(cfg, work / "final.safetensors", work / "eval")
     (work / "log.jsonl").write_text(json.dumps({"kind": "val", "iter": 0, **metrics}) + "\n")
 
 
@@ -240,8 +276,8 @@ def train_all(runs: list[Run], seeds: list[int], args, root: Path, cache: Path, 
         for rank, seed in enumerate(seeds if run.seeded else [0]):
             cmd = command(run, seed, root, cache, args.device, args.quick, threads, scale)
             if cmd is not None:
-                teacher = run_dir(root, RUNS[run.teacher_run], seed) if run.teacher_run else None
-                jobs.append(((rank + depth(run), index), run_dir(root, run, seed), teacher, cmd))
+                teacher = run_dir(root, RUNS[run.teacher_run], seed, scale) if run.teacher_run else None
+                jobs.append(((rank + depth(run), index), run_dir(root, run, seed, scale), teacher, cmd))
     jobs.sort(key=lambda job: job[0])
     for job in jobs:
         print("+", " ".join(job[3]), flush=True)
@@ -271,7 +307,7 @@ def train_all(runs: list[Run], seeds: list[int], args, root: Path, cache: Path, 
                 failed.add(work_dir)
 
     if scale.teacher_asset:
-        prepare_shipped_teacher(scale, root, cache)  # (its evaluation renders the synthetic data)
+        prepare_shipped_teacher(scale, root, cache, args.quick)  # (its evaluation renders the synthetic data)
     else:
         work(jobs[0])  # the first run renders the synthetic data: never two renderers at once
         jobs = jobs[1:]
@@ -323,43 +359,39 @@ def read_metrics(work: Path) -> dict[str, float] | None:
     return out
 
 
-def run_pck(work: Path, scale: Scale, model: str) -> float | None:
-    """PCK@0.2 of ``work``'s final weights on the val split (ground-truth boxes), cached in ``pck.json``."""
+def run_pck(work: Path, scale: Scale, model: str, ann: Path | None) -> float | None:
+    """PCK@0.2 of ``work``'s final weights on the val annotations ``ann`` (ground-truth boxes), cached in
+    ``pck.json``."""
     cached, weights = work / "pck.json", work / "final.safetensors"
     if cached.is_file():
         return json.loads(cached.read_text())["pck"]
-    if not weights.is_file() or weights.stat().st_size == 0:
+    if not weights.is_file() or weights.stat().st_size == 0 or ann is None or not ann.is_file():
         return None
-    import glob
-
     import yaml
 
     from kdpose.inference.pck import pck_on_annotations as pck_on_val
     from kdpose.inference import PoseEstimator
 
-    recipe = yaml.safe_load((REPO / "configs" / scale.s1_recipe).read_text())
-    # the run's own resolved recipe (a shipped teacher has none: the stage-1 recipe's data and model settings)
+    recipe = yaml.safe_load((CONFIGS / scale.s1_recipe).read_text())
+    # the run's own resolved recipe (a shipped teacher has none: the stage-1 recipe's model settings)
     config = yaml.safe_load((work / "config.yaml").read_text()) if (work / "config.yaml").is_file() else recipe
-    cache = Path(config["data"].get("cache_dir") or work.parents[2] / "synth")
-    anns = sorted(glob.glob(str(cache / "val-*" / "*_val.json")))  # person_keypoints_val / coco_wholebody_val
-    if not anns:
-        return None
     layout = config["model"]["layout"]
     estimator = PoseEstimator(model, weights=str(weights), layout=layout,
                               input_size=tuple(config["model"]["input_size"]), device="cpu")
-    value = pck_on_val(estimator, anns[0], layout)
+    value = pck_on_val(estimator, ann, layout)
     cached.write_text(json.dumps({"pck": value}))
     return value
 
 
-def summarise(run: Run, seeds: list[int], root: Path, scale: Scale = SCALES["gpu"]) -> dict:
-    dirs = {s: run_dir(root, run, s) for s in (seeds if run.seeded else [0])}
+def summarise(run: Run, seeds: list[int], root: Path, scale: Scale = SCALES["gpu"], ann: Path | None = None) -> dict:
+    """Per-seed metrics of ``run`` (and PCK on the val annotations ``ann`` at scales with ``pck``), mean +- std."""
+    dirs = {s: run_dir(root, run, s, scale) for s in (seeds if run.seeded else [0])}
     per_seed = {s: read_metrics(d) for s, d in dirs.items()}
     if scale.pck:
         model = scale.teacher_model if run.name.startswith("teacher") else "rtmpose-t"
         for s, d in dirs.items():
             if per_seed[s] is not None:
-                pck = run_pck(d, scale, model)
+                pck = run_pck(d, scale, model, ann)
                 if pck is not None:
                     per_seed[s]["pck"] = pck
     done = [m for m in per_seed.values() if m]
@@ -384,19 +416,54 @@ def format_table(table: Table, summaries: dict[str, dict], seeds: list[int], qui
     columns = list(scale.parts) + (["pck"] if scale.pck else [])
     names = [("PCK@0.2" if c == "pck" else f"{c} AP") if scale.pck else c for c in columns]
     teacher = teacher_name(scale)
+    names += ["vs reference: AP / PCK higher on"] if scale.paired else []
     lines = [f"**{table.title.format(Teacher=teacher)}**"
              + (" (QUICK smoke settings: numbers are meaningless)" if quick else ""), "",
-             "| row | run | " + " | ".join(names) + " |", "|" + "---|" * (len(columns) + 2)]
+             "| row | run | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 2)]
     for label, name in table.rows:
         s = summaries[name]
         cells = [_cell(s["stats"].get(c), digits=2 if scale.pck and c != "pck" else 1) for c in columns]
+        cells += [paired_cell(table, name, summaries, scale)] if scale.paired else []
         seeds_note = " (1 run)" if not RUNS[name].seeded else "" if s["n"] == len(seeds) else f" ({s['n']} seeds)"
         lines.append(f"| {label.format(Teacher=teacher)} | `{name}`{seeds_note} | " + " | ".join(cells) + " |")
     flag = "" if scale.name == "gpu" else f" --scale {scale.name}"
-    lines += ["", f"AP{' and PCK' if scale.pck else ''} in %, mean +- std over seeds {seeds} (teacher: "
-              f"{'the shipped weights' if scale.teacher_asset else 'one run, seed 0'}). {table.paper}.",
-              f"Command: `python benchmarks/dwpose/run.py {table.key}{flag}`"]
+    note = scale.note or ("the shipped weights" if scale.teacher_asset else "one run, seed 0")
+    lines += ["", f"AP{' and PCK' if scale.pck else ''} in %, mean +- std over seeds {seeds} (teacher: {note}). "
+              f"{table.paper}."]
+    if scale.paired:
+        minutes = sum(summaries[name]["wall_minutes"] for name in dict.fromkeys(name for _, name in table.rows))
+        lines += ["\"Higher on\": seeds where the row beats its reference of the same seed (a one-run teacher: "
+                  f"every seed). {minutes:.0f} training minutes for this table's runs."]
+    lines += [f"Command: `python benchmarks/dwpose/run.py {table.key}{flag}{scale.flags}`"]
     return "\n".join(lines)
+
+
+def headline_part(scale: Scale) -> str:
+    """The part whose AP the paired counts compare: whole-body where the scale has it, else body."""
+    return "wholebody" if "wholebody" in scale.parts else scale.parts[0]
+
+
+def paired(row: dict, ref: dict, metric: str) -> tuple[int, int]:
+    """(seeds where ``row`` beats ``ref`` on ``metric``, seeds both have); a one-run reference (the teacher) pairs
+    with every seed."""
+    ref_values = {seed: m[metric] for seed, m in ref["seeds"].items() if m and metric in m}
+    if not RUNS[ref["run"]].seeded:
+        ref_values = {seed: ref_values["0"] for seed in row["seeds"]} if "0" in ref_values else {}
+    pairs = [(m[metric], ref_values[seed]) for seed, m in row["seeds"].items()
+             if m and metric in m and seed in ref_values]
+    return sum(a > b for a, b in pairs), len(pairs)
+
+
+def paired_cell(table: Table, name: str, summaries: dict[str, dict], scale: Scale) -> str:
+    """``wins/seeds`` on AP and on PCK against the row's reference, ``reference``, or ``-`` (a row paired with
+    nothing: the teacher of a table about students)."""
+    if name == table.reference or name in table.paired_with.values():
+        return "reference"
+    ref = table.paired_with.get(name, table.reference)
+    if not RUNS[name].seeded or ref not in summaries:
+        return "-"
+    (aw, at), (pw, pt) = (paired(summaries[name], summaries[ref], m) for m in (headline_part(scale), "pck"))
+    return f"{aw}/{at} / {pw}/{pt} vs `{ref}`"
 
 
 def write_section(key: str, text: str, path: Path = BENCHMARKS_MD) -> None:
@@ -406,31 +473,52 @@ def write_section(key: str, text: str, path: Path = BENCHMARKS_MD) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("table", choices=[*TABLES, "all"])
+    parser.add_argument("table", nargs="+", choices=[*TABLES, "all"], help="one or more tables, or all")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--scale", choices=list(SCALES), default="gpu",
-                        help="gpu: the whole-body 96x128 recipes (hours); cpu: the demo-sized body-17 setting")
+    parser.add_argument("--scale", choices=[*SCALES, "standard"], default="gpu",
+                        help="gpu: the whole-body 96x128 recipes (hours); cpu: the demo-sized body-17 setting; "
+                             "standard: the `standard` preset against the strong RTMPose-m teacher (standard.py)")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained at the same time")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads of a lone run (0: torch default)")
+    parser.add_argument("--threads", help="torch threads of a lone run (default: auto, all cores, at --scale "
+                                          "standard; 0, torch's default, elsewhere)")
     parser.add_argument("--work-root", type=Path, default=REPO / "work_dirs" / "dwpose_bench")
     parser.add_argument("--quick", action="store_true", help="tiny data and 3 iterations per run (smoke test)")
     parser.add_argument("--dry-run", action="store_true", help="print the training commands, train nothing")
     parser.add_argument("--report-only", action="store_true", help="only read finished runs and write the tables")
     parser.add_argument("--markdown", type=Path, default=BENCHMARKS_MD, help="file whose dwpose sections are rewritten")
+    parser.add_argument("--no-markdown", action="store_true", help="leave BENCHMARKS.md (--markdown) alone")
     parser.add_argument("--results", type=Path, default=None,
                         help="per-run numbers as JSON (default: results.json beside this script)")
+    parser.add_argument("--iters", type=int, help="--scale standard: stage-1 iterations of every student row "
+                                                  "(default 600, quick 5; rounded down to a multiple of 5)")
+    parser.add_argument("--teacher-weights", metavar="TAG|FILE",
+                        help="--scale standard: the teacher (default: tag rtmpose-m.synth-standard_128x96)")
+    parser.add_argument("--teacher-s2-iters", type=int,
+                        help="--scale standard: stage-2 iterations of the teacher + S2 row (default: the students' "
+                             "stage-2 budget, 20%% of --iters; the paper's proportion of the teacher's run is ~7500)")
     args = parser.parse_args(argv)
+    if args.scale != "standard" and (args.iters or args.teacher_weights or args.teacher_s2_iters):
+        parser.error("--iters, --teacher-weights and --teacher-s2-iters are --scale standard options")
+    if args.iters is not None and args.iters < 5:
+        parser.error("--iters: at least 5 (one iteration per epoch)")
+    if args.teacher_s2_iters is not None and args.teacher_s2_iters < 1:
+        parser.error("--teacher-s2-iters: at least 1")
+    if args.threads is None:
+        args.threads = "auto" if args.scale == "standard" else "0"
 
-    keys = list(TABLES) if args.table == "all" else [args.table]
-    scale = SCALES[args.scale]
+    keys = list(TABLES) if "all" in args.table else list(dict.fromkeys(args.table))
+    scale = standard_scale(args) if args.scale == "standard" else SCALES[args.scale]
     root, cache = work_folders(args.work_root / ("" if scale.name == "gpu" else scale.name), args.quick)
+    root = root / scale.folder
+    cache = scale.data_cache if scale.data_cache and not args.quick else cache
     runs = needed_runs(keys)
     if not args.report_only:
         train_all(runs, args.seeds, args, root, cache, scale)
     if args.dry_run:
         return 0
-    summaries = {run.name: summarise(run, args.seeds, root, scale) for run in runs}
+    ann = val_annotations(scale, cache, args.quick) if scale.pck else None
+    summaries = {run.name: summarise(run, args.seeds, root, scale, ann) for run in runs}
     stem = "results" + ("" if scale.name == "gpu" else f"_{scale.name}") + ("_quick" if args.quick else "")
     results_file = args.results or Path(__file__).with_name(f"{stem}.json")
     old = json.loads(results_file.read_text()) if results_file.is_file() else {}
@@ -438,9 +526,48 @@ def main(argv: list[str] | None = None) -> int:
     for key in keys:
         text = format_table(TABLES[key], summaries, args.seeds, args.quick, scale)
         print(text + "\n")
-        if not args.quick:
+        if not args.quick and not args.no_markdown:
             write_section(key if scale.name == "gpu" else f"{scale.name}-{key}", text, args.markdown)
     return 0
+
+
+def standard_scale(args) -> Scale:
+    """The `standard` scale of this command line: its teacher (exits with one line while the default tag is not
+    registered), budget, folders and the words its tables say about them."""
+    std = _standard_module()
+    teacher = std.teacher_of(args.teacher_weights)
+    iters = args.iters or (std.QUICK_ITERS if args.quick else std.DEFAULT_ITERS)
+    iters -= iters % std.EPOCHS
+    s2_iters = std.stage2_iters(iters)
+    teacher_s2_iters = args.teacher_s2_iters or s2_iters
+    flags = "".join(f" {flag} {value}" for flag, value in (
+        ("--iters", args.iters), ("--teacher-weights", args.teacher_weights),
+        ("--teacher-s2-iters", args.teacher_s2_iters)) if value)
+    flags += (f" --seeds {' '.join(map(str, args.seeds))}" if args.seeds != [0, 1, 2] else "")
+    flags += " --quick" if args.quick else ""
+    batch = 8 if args.quick else 32
+    note = (f"{teacher.weights}, measured once; students {iters} stage-1 + {s2_iters} stage-2 iterations of batch "
+            f"{batch}; teacher + S2: {teacher_s2_iters} iterations")
+    return Scale("standard", std.TEACHER_RECIPE, std.S1_RECIPE, std.S2_RECIPE, std.TEACHER_MODEL, ("body",),
+                 teacher_asset=str(teacher.file), pck=True, paired=True, note=note, flags=flags,
+                 recipe_sets={std.S1_RECIPE: std.stage1_sets(iters), std.S2_RECIPE: std.stage2_sets(s2_iters)},
+                 run_sets={"teacher+s2": std.stage2_sets(teacher_s2_iters)}, quick_sets=std.QUICK,
+                 data_cache=REPO / ".kdpose_cache" / "synth", folder=teacher.key, runs_folder=f"it{iters}",
+                 folders={"teacher": "teacher", "teacher+s2": f"teacher+s2-it{teacher_s2_iters}"})
+
+
+def _standard_module():
+    """benchmarks/dwpose/standard.py, loaded by path once (this driver also runs when a test loads it from its
+    file) as module ``dwpose_bench_standard``."""
+    import importlib.util
+
+    name = "dwpose_bench_standard"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("standard.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up while the file executes
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 if __name__ == "__main__":
