@@ -46,15 +46,23 @@ DEFAULT_INPUT_SIZE = (192, 256)
 
 def build_rtmpose(size: str, skeleton, input_size: tuple[int, int] = DEFAULT_INPUT_SIZE,
                   sigma: float | Sequence[float] | None = None, split_ratio: float = 2.0, use_dark: bool = False,
+                  final_layer_kernel_size: int = 7, loss_beta: float = 10.0,
                   out_indices: tuple[int, ...] = (4,), name: str | None = None) -> PoseModel:
     """Build an RTMPose network for ``skeleton`` (a ``kdpose.skeletons.Skeleton``).
+
+    The defaults are RTMPose's released configs; the other values of the three "micro design" arguments are the
+    steps of the paper's roadmap (section 3.4, Tables 2-3; ``benchmarks/rtmpose/roadmap.py``).
 
     Args:
         size: one of t, s, m, l, x.
         input_size: (w, h) of the input crop.
-        sigma: SimCC label sigma in bins; None = RTMPose's rule ``sqrt(bins / 16)`` per axis.
+        sigma: SimCC label sigma in bins; None = RTMPose's rule ``sqrt(bins / 16)`` per axis (separate x and y
+            sigmas, paper eq. 6); one float = the same sigma on both axes (SimCC before RTMPose).
         split_ratio: SimCC bins per pixel.
         use_dark: DARK sub-bin refinement at decode.
+        final_layer_kernel_size: kernel of the head's first conv (odd; 7 in RTMPose, 1 in SimCC).
+        loss_beta: 1 / tau of the KL loss (paper eq. 5, tau = 0.1): MMPose ``KLDiscretLoss``'s ``beta`` and
+            ``label_beta``, which scale the logits and the Gaussian labels before their softmaxes.
         out_indices: backbone outputs to return from ``forward_features`` (the last must be 4, which the head
             reads; e.g. ``(1, 2, 3, 4)`` to expose every stage to a distiller).
     """
@@ -65,10 +73,22 @@ def build_rtmpose(size: str, skeleton, input_size: tuple[int, int] = DEFAULT_INP
     deepen, widen = RTMPOSE_SIZES[size]
     input_size = (int(input_size[0]), int(input_size[1]))
     backbone = CSPNeXt(deepen, widen, out_indices=tuple(sorted(out_indices)))
-    head = RTMCCHead(backbone.out_channels, skeleton.num_keypoints, input_size, split_ratio=split_ratio)
+    head = RTMCCHead(backbone.out_channels, skeleton.num_keypoints, input_size, split_ratio=split_ratio,
+                     final_layer_kernel_size=final_layer_kernel_size)
     codec = SimCCCodec(input_size, sigma=sigma, split_ratio=split_ratio, use_dark=use_dark)
-    info = ModelInfo(name or f"rtmpose-{size}", "topdown", skeleton.name, input_size)
-    return PoseModel(backbone, head, codec, skeleton, loss_fn=SimCCLoss(), info=info)
+    # what weights files and exports must carry so that load_model rebuilds the same layers and decoding
+    rebuild: dict = {}
+    if sigma is not None:
+        rebuild["sigma"] = list(codec.sigma)
+    if split_ratio != 2.0:
+        rebuild["split_ratio"] = codec.split_ratio
+    if use_dark:
+        rebuild["use_dark"] = True
+    if final_layer_kernel_size != 7:
+        rebuild["final_layer_kernel_size"] = int(final_layer_kernel_size)
+    info = ModelInfo(name or f"rtmpose-{size}", "topdown", skeleton.name, input_size, kwargs=rebuild)
+    loss = SimCCLoss(beta=loss_beta, label_beta=loss_beta)
+    return PoseModel(backbone, head, codec, skeleton, loss_fn=loss, info=info)
 
 
 def _create(name: str, size: str, layout: str, input_size: tuple[int, int] | None, **kwargs) -> PoseModel:

@@ -35,7 +35,7 @@ class RTMCCHead(nn.Module):
         num_keypoints: K.
         input_size: model input (w, h); the feature map is ``feature_map_size(input_size)``.
         split_ratio: SimCC bins per pixel (x bins = round(w * split), y bins = round(h * split)).
-        final_layer_kernel_size: kernel of the first conv (7).
+        final_layer_kernel_size: kernel of the first conv (7; odd, so that the map keeps its size).
         hidden_dims: token width after the MLP (256).
         attn_dim, expansion_factor: GAU ``s`` (128) and expansion (2).
 
@@ -47,6 +47,8 @@ class RTMCCHead(nn.Module):
                  final_layer_kernel_size: int = 7, hidden_dims: int = 256, attn_dim: int = 128,
                  expansion_factor: int = 2):
         super().__init__()
+        if final_layer_kernel_size < 1 or final_layer_kernel_size % 2 == 0:
+            raise ValueError(f"final_layer_kernel_size must be odd and >= 1, got {final_layer_kernel_size}")
         fw, fh = feature_map_size(input_size)
         flat = fw * fh
         self.num_keypoints = num_keypoints
