@@ -14,7 +14,7 @@ from kdpose.demo.config import DemoOptions, base_recipe, plan_budget, stage1_rec
     (["--minutes", "0"], "--minutes: must be a positive number"),
     (["--minutes", "nan"], "--minutes: must be a positive number"),
     (["--train-images", "1"], "--train-images/--val-images"),
-    (["--threads", "0"], "--threads must be >= 1"),
+    (["--threads", "-1"], "--threads and --workers must be >= 0"),
 ])
 def test_bad_options_fail_cleanly(tmp_path, capsys, argv, message):
     out = tmp_path / "demo"
@@ -83,8 +83,8 @@ def test_sdpose_and_distilpose_recipes_are_fair_and_load():
         assert plain["train"]["max_epochs"] == plan.student_epochs
         to_recipe(kd)
     assert sdpose_recipe(opts, plan)["model"]["name"] == "rtmpose-t"
-    assert distilpose_recipe(opts, plan, "t.safetensors")["distill"]["teacher"] == "cspnext-s-udp"
-    teacher = METHOD_PLUGINS["distilpose"].teacher_recipe(opts, plan, "teacher.safetensors")
-    assert teacher["model"]["name"] == "cspnext-s-udp" and teacher["model"]["init_prefix"] == "backbone."
+    assert distilpose_recipe(opts, plan, "t.safetensors")["distill"]["teacher"] == "cspnext-m-udp"
+    teacher = METHOD_PLUGINS["distilpose"].teacher_recipe(DemoOptions(method="distilpose"), plan, None)
+    assert teacher["model"]["name"] == "cspnext-m-udp" and teacher["model"]["input_size"] == [96, 128]
     assert teacher["train"]["max_epochs"] == plan.teacher_epochs > 0
-    assert METHOD_PLUGINS["sdpose"].teacher_model is None
+    assert METHOD_PLUGINS["sdpose"].teacher_spec("coco") is None

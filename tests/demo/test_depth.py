@@ -27,7 +27,8 @@ def test_tiny_stagewise_demo_runs_every_phase(tmp_path, random_teacher):
     from kdpose.demo import run_demo
 
     out = tmp_path / "demo"
-    opts = DemoOptions(out=out, method="stagewise", minutes=0.05, train_images=4, val_images=2, bench_iters=2)
+    opts = DemoOptions(out=out, method="stagewise", minutes=0.05, train_images=4, val_images=2, bench_iters=2,
+                       threads=1)
     results = run_demo(opts)  # the dispatch in pipeline.run_demo
     for name in ("report.html", "report.md", "results.json", "images/skeletons.png", "images/pr_val.png",
                  "images/pr_real.png", "images/curves.png", "images/f_vs_gflops.png", "weights/student.safetensors",

@@ -1,6 +1,6 @@
 """``kdpose demo --method sdpose`` and ``--method distilpose``: a tiny run of each through every phase (a few images,
-one iteration per epoch, random weights in place of the shipped assets), checking what each method trains, the
-fairness of the comparison and the report rows."""
+one iteration per epoch, random weights in place of the shipped assets), checking what each method trains, where
+(the `standard` setting), the fairness of the comparison and the report rows."""
 from __future__ import annotations
 
 import json
@@ -11,28 +11,24 @@ import pytest
 import yaml
 
 from kdpose.demo import DemoOptions, run_demo
-from kdpose.demo.config import INPUT_SIZE, PRETRAIN_MODELS, STUDENT_MODEL, TEACHER_MODEL
-from kdpose.demo.methods import (DISTILPOSE_PRESET, DISTILPOSE_STUDENT, DISTILPOSE_TEACHER, METHOD_PLUGINS,
-                                 SDPOSE_CYCLES, SDPOSE_W_KT)
+from kdpose.demo.config import STUDENT_MODEL
+from kdpose.demo.methods import (DISTILPOSE_PRESET, DISTILPOSE_STUDENT, DISTILPOSE_TEACHER, DISTILPOSE_TEACHER_TAG,
+                                 DISTILPOSE_WHOLEBODY_TEACHER, METHOD_PLUGINS, SDPOSE_CYCLES, SDPOSE_W_KT)
+from kdpose.demo.setting import HARD, STANDARD
+
+from .conftest import fake_shipped
+
+INPUT_SIZE = STANDARD.input_size  # both methods' body-17 setting
 
 
 def _tiny_run(root: Path, method: str):
-    import torch
-
-    from kdpose.models import create_model, save_weights
-
-    torch.manual_seed(0)
-    teacher = root / "teacher.safetensors"
-    save_weights(create_model(TEACHER_MODEL, layout="coco", input_size=INPUT_SIZE), teacher)
-    backbone = root / "backbone.safetensors"
-    save_weights(create_model(PRETRAIN_MODELS[STUDENT_MODEL], layout="coco", input_size=INPUT_SIZE), backbone)
+    shipped_file = fake_shipped(root)
     opts = DemoOptions(out=root / "out", minutes=0.1, method=method, train_images=4, val_images=2, threads=1,
                        workers=0, batch_size=4, epoch_iters=1, video_frames=2, bench_iters=1)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("kdpose.demo.assets.teacher_asset", lambda layout: teacher)
-        mp.setattr("kdpose.demo.assets.student_backbone_asset", lambda layout: backbone)
+        mp.setattr("kdpose.demo.assets.shipped_file", shipped_file)
         results = run_demo(opts)
-    return opts, results, teacher, backbone
+    return opts, results, shipped_file(DISTILPOSE_TEACHER_TAG), shipped_file(STANDARD.student_backbone_tag)
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +55,11 @@ def _check_fair_pair(opts, rows: dict, model: str, backbone: Path) -> None:
         {k: v for k, v in kd["model"].items() if k != "kwargs"}
     assert plain["model"]["name"] == model and plain["model"]["init_weights"] == str(backbone)
     assert plain["model"]["init_prefix"] == "backbone."
+    # the `standard` setting: COCO-like scenes at the strong teachers' scale, 96x128 crops
+    assert plain["model"]["input_size"] == list(STANDARD.input_size)
+    for split in ("train", "val"):
+        assert plain["data"][split]["synthetic_preset"] == "standard"
+        assert plain["data"][split]["synthetic_size"] == list(STANDARD.image_size)
     assert plain["train"]["seed"] == kd["train"]["seed"] and plain["train"]["max_epochs"] == kd["train"]["max_epochs"]
     assert rows["student"]["iterations"] == rows["kd"]["iterations"] > 0
     assert rows["student"]["gflops"] == pytest.approx(rows["kd"]["gflops"])
@@ -124,21 +125,20 @@ def test_sdpose_student_is_a_plain_rtmpose_t(sdpose_demo):
     np.testing.assert_allclose(got[0], ref[0].numpy(), atol=1e-4)
 
 
-def test_distilpose_trains_a_heatmap_teacher_and_a_regression_pair(distilpose_demo):
-    opts, results, teacher_asset, backbone = distilpose_demo
+def test_distilpose_uses_the_shipped_heatmap_teacher_and_a_regression_pair(distilpose_demo):
+    opts, results, teacher_file, backbone = distilpose_demo
     names = [p["name"] for p in results["phases"]]
-    assert len(names) == 7 and names[1].startswith(f"teacher {DISTILPOSE_TEACHER}: train")
+    assert len(names) == 7 and names[1] == f"teacher: load the shipped {DISTILPOSE_TEACHER_TAG}"
+    assert not (opts.out / "runs" / "teacher").exists()  # loaded, never trained
     rows = {r["key"]: r for r in results["rows"]}
     assert list(rows) == ["teacher", "student", "kd"]
     assert rows["teacher"]["model"] == DISTILPOSE_TEACHER and rows["student"]["model"] == DISTILPOSE_STUDENT
-    assert rows["teacher"]["gflops"] > rows["student"]["gflops"] and rows["teacher"]["iterations"] > 0
-    teacher_cfg = _config(opts, "teacher")["model"]
-    assert teacher_cfg["name"] == DISTILPOSE_TEACHER and teacher_cfg["init_weights"] == str(teacher_asset)
-    assert teacher_cfg["init_prefix"] == "backbone."
+    assert rows["teacher"]["gflops"] > rows["student"]["gflops"] and rows["teacher"]["iterations"] is None
+    assert DISTILPOSE_TEACHER_TAG in rows["teacher"]["how"]
     _check_fair_pair(opts, rows, DISTILPOSE_STUDENT, backbone)
     distill = _config(opts, "kd")["distill"]
     assert distill["method"] == "distilpose" and distill["teacher"] == DISTILPOSE_TEACHER
-    assert distill["teacher_weights"] == rows["teacher"]["weights"]
+    assert distill["teacher_weights"] == str(teacher_file)
     assert distill["params"] == {"preset": DISTILPOSE_PRESET}
     # only L_CS trains the confidence output: the plain student decodes score 1, the distilled one its confidence
     assert _config(opts, "student")["model"]["kwargs"] == {"use_confidence": False}
@@ -147,7 +147,26 @@ def test_distilpose_trains_a_heatmap_teacher_and_a_regression_pair(distilpose_de
                   if json.loads(line).get("kind") == "train")
     assert {"loss_reg", "loss_sh", "loss_cs"} <= set(logged)
     assert (opts.out / "onnx" / "teacher.onnx").is_file() and 0.0 <= rows["teacher"]["pck"] <= 1.0
+    assert f"docs/models/{DISTILPOSE_TEACHER_TAG}.md" in (opts.out / "report.md").read_text()
     _check_report(opts, results)
+
+
+def test_each_method_says_where_it_runs_and_which_teacher():
+    dwpose, sdpose, distilpose = (METHOD_PLUGINS[m] for m in ("dwpose", "sdpose", "distilpose"))
+    assert dwpose.setting("coco") is HARD and sdpose.setting("coco") is distilpose.setting("coco") is STANDARD
+    assert sdpose.teacher_spec("coco") is None
+    assert distilpose.teacher_spec("coco").tag == DISTILPOSE_TEACHER_TAG
+    # whole-body: nothing shipped, so the small teachers are trained on the `hard` setting, as before
+    for method in (dwpose, sdpose, distilpose):
+        assert method.setting("coco_wholebody") is HARD
+    spec = distilpose.teacher_spec("coco_wholebody")
+    assert spec.tag is None and spec.model == spec.pretrain == DISTILPOSE_WHOLEBODY_TEACHER
+    assert dwpose.teacher_spec("coco_wholebody").tag is None
+    # every tag the demo loads is registered and shipped in this installation
+    from kdpose.demo.assets import shipped_file
+
+    for tag in (dwpose.teacher_spec("coco").tag, DISTILPOSE_TEACHER_TAG, HARD.student_backbone_tag):
+        assert shipped_file(tag) is not None, tag
 
 
 def test_distilpose_teacher_heatmaps_match_the_students_simulated_heatmaps(distilpose_demo):
@@ -161,7 +180,7 @@ def test_distilpose_teacher_heatmaps_match_the_students_simulated_heatmaps(disti
     teacher = load_model(DISTILPOSE_TEACHER, weights=rows["teacher"]["weights"], layout="coco", input_size=INPUT_SIZE)
     student = load_model(DISTILPOSE_STUDENT, weights=rows["kd"]["weights"], layout="coco",
                          input_size=INPUT_SIZE).eval()
-    assert tuple(teacher.codec.heatmap_size) == tuple(student.codec.heatmap_size) == (16, 24)
+    assert tuple(teacher.codec.heatmap_size) == tuple(student.codec.heatmap_size) == (24, 32)
     x = np.random.default_rng(1).standard_normal((1, 3, INPUT_SIZE[1], INPUT_SIZE[0])).astype(np.float32)
     with torch.no_grad():
         ref = student(torch.from_numpy(x))

@@ -9,35 +9,31 @@ import numpy as np
 import pytest
 
 from kdpose.demo import DemoOptions, run_demo
-from kdpose.demo.config import INPUT_SIZE, PRETRAIN_MODELS, STUDENT_MODEL, TEACHER_MODEL
+from kdpose.demo.methods import DWPOSE_TEACHER_TAG
+from kdpose.demo.setting import HARD
+
+from .conftest import fake_shipped
+
+INPUT_SIZE = HARD.input_size  # the dwpose demo's setting
 
 
 @pytest.fixture(scope="module")
 def tiny_demo(tmp_path_factory):
-    import torch
-
-    from kdpose.models import create_model, save_weights
-
     root = tmp_path_factory.mktemp("demo")
-    torch.manual_seed(0)
-    teacher = root / "teacher.safetensors"
-    save_weights(create_model(TEACHER_MODEL, layout="coco", input_size=INPUT_SIZE), teacher)
-    backbone = root / "backbone.safetensors"
-    save_weights(create_model(PRETRAIN_MODELS[STUDENT_MODEL], layout="coco", input_size=INPUT_SIZE), backbone)
+    shipped_file = fake_shipped(root)
     opts = DemoOptions(out=root / "out", minutes=0.1, train_images=4, val_images=2, threads=1, workers=0,
                        batch_size=4, epoch_iters=1, video_frames=4, bench_iters=2)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("kdpose.demo.assets.teacher_asset", lambda layout: teacher)
-        mp.setattr("kdpose.demo.assets.student_backbone_asset", lambda layout: backbone)
+        mp.setattr("kdpose.demo.assets.shipped_file", shipped_file)
         results = run_demo(opts)
-    return opts, results, backbone
+    return opts, results, shipped_file(HARD.student_backbone_tag)
 
 
 def test_every_phase_ran_and_wrote_its_files(tiny_demo):
     opts, results, _ = tiny_demo
     out = opts.out
     names = [p["name"] for p in results["phases"]]
-    assert len(names) == 8 and names[1] == "teacher: load the shipped weights"
+    assert len(names) == 8 and names[1] == f"teacher: load the shipped {DWPOSE_TEACHER_TAG}"
     for rel in ("report.html", "report.md", "results.json", "onnx/student.onnx", "onnx/kd.onnx",
                 "onnx/teacher.onnx", "images/clip.mp4", "images/video_poses.mp4", "images/samples_coco.png",
                 "images/samples_openpose.png", "images/curves.png", "images/metric_bars.png",

@@ -6,8 +6,7 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-from kdpose.demo.assets import teacher_asset  # noqa: E402
-from kdpose.demo.config import IMAGE_SIZE, INPUT_SIZE, MAX_PEOPLE, TEACHER_MODEL  # noqa: E402
+from kdpose.demo.setting import HARD  # noqa: E402
 from kdpose.inference.guard import accuracy_guard, guard_onnx, synthetic_val_set  # noqa: E402
 
 
@@ -15,13 +14,14 @@ from kdpose.inference.guard import accuracy_guard, guard_onnx, synthetic_val_set
 def teacher():
     from kdpose.models import load_model
 
-    return load_model(TEACHER_MODEL, weights=str(teacher_asset("coco")), layout="coco", input_size=INPUT_SIZE)
+    return load_model("rtmpose-s.synth-demo_96x64")
 
 
 @pytest.fixture(scope="module")
 def val():
     # the demo's distribution (default settings, 320x240, 1-2 people); seed 7 is held out (train 1, val 2)
-    return synthetic_val_set("coco", num_images=80, seed=7, preset="hard", size=IMAGE_SIZE, max_people=MAX_PEOPLE)
+    return synthetic_val_set("coco", num_images=80, seed=7, preset="hard", size=HARD.image_size,
+                             max_people=HARD.max_people)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -14,7 +14,8 @@ Examples:
   kdpose demo --from-scratch --minutes 20      # also train the teacher instead of loading the shipped one
   kdpose demo --layout wholebody               # 133 keypoints, per-part AP (teacher trained here)
   kdpose demo --method sdpose --out /tmp/sd    # SDPose self-distillation of rtmpose-t instead of DWPose
-  kdpose demo --method distilpose              # heatmap teacher -> regression student (DistilPose, CNN variant)
+  kdpose demo --method distilpose              # the shipped CSPNeXt-m heatmap teacher (AP ~0.5) -> a regression
+                                               # student (DistilPose, CNN variant) on the `standard` preset
 
 Phases: synthetic train/val data -> teacher (shipped rtmpose-s weights, or trained) -> rtmpose-t student trained
 without and with DWPose distillation (stage 1 + 2, same iterations) -> COCO AP -> ONNX export and timing
@@ -32,15 +33,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", default="dwpose",
                         help="distillation method: dwpose (default: the shipped rtmpose-s teaches rtmpose-t, "
                              "stage 1 + 2); sdpose (rtmpose-t teaches itself: its GAU runs 2 cycles in training, "
-                             "1 deployed); distilpose (a cspnext-s heatmap teacher trained here teaches a DeepPose "
+                             "1 deployed); distilpose (the shipped cspnext-m heatmap teacher teaches a DeepPose "
                              "regression student, deeppose-cspnext-t, with Simulated Heatmaps + confidence); "
                              "stagewise (depth pose machines). See docs/demo.md")
     parser.add_argument("--from-scratch", action="store_true",
                         help="train the teacher too instead of loading the shipped weights")
     parser.add_argument("--seed", type=int, default=21, help="training seed (default 21)")
-    parser.add_argument("--train-images", type=int, default=800, help="synthetic training images (default 800)")
+    parser.add_argument("--train-images", type=int, default=0,
+                        help="synthetic training images (default 0: the method's setting's, 800 at 320x240 for "
+                             "dwpose, 640 at 640x480 for sdpose / distilpose)")
     parser.add_argument("--val-images", type=int, default=100, help="synthetic validation images (default 100)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads for training and timing (default 1)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads for training and timing (default 0: every core this process may use)")
 
 
 def run(args: argparse.Namespace) -> int:

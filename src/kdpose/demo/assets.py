@@ -13,6 +13,15 @@ from pathlib import Path
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 
 
+def shipped_file(tag: str) -> Path | None:
+    """The file of the shipped pretrained ``tag`` (:mod:`kdpose.models.shipped`), None when it is not in this
+    installation (the demo then trains that part itself and says so)."""
+    from ..models._builder import get_pretrained_cfg
+
+    path = Path(get_pretrained_cfg(tag).location)
+    return path if path.is_file() else None
+
+
 def teacher_asset(layout: str) -> Path:
     """Where the shipped demo teacher of ``layout`` (``coco`` / ``coco_wholebody``) lives (may not exist)."""
     from .config import TEACHER_MODEL

@@ -17,25 +17,23 @@ from typing import Any
 
 from ..errors import ConfigError
 
+from .setting import DemoSetting
+
 LAYOUTS = ("coco", "wholebody")
 METHODS = ("dwpose", "distilpose", "sdpose", "stagewise")
 # why each other method is not in the demo (the CLI shows this as a ConfigError)
 UNSUPPORTED_METHODS = {
 }
 
-TEACHER_MODEL = "rtmpose-s"
+TEACHER_MODEL = "rtmpose-s"  # the DWPose teacher's network (its shipped tag: kdpose.demo.methods)
 STUDENT_MODEL = "rtmpose-t"
 # RTMPose networks start from a heatmap-pre-trained CSPNeXt (from a random backbone the SimCC head stays at the mean
 # pose); --from-scratch runs these pre-training phases itself, otherwise the shipped weights hold their result
 PRETRAIN_MODELS = {TEACHER_MODEL: "cspnext-s-udp", STUDENT_MODEL: "cspnext-t-udp"}
-INPUT_SIZE = (64, 96)  # (w, h): what the shipped teacher was trained at
-IMAGE_SIZE = (320, 240)  # rendered synthetic images (w, h)
-MAX_PEOPLE = 2
-TRAIN_SEED, VAL_SEED, VIDEO_SEED = 1, 2, 3  # synthetic data seeds (as configs/demo_teacher_coco.yaml)
-# student epochs per --minutes, from steps measured on the 2-core CPU with one other training job running: a plain
-# RTMPose-t step (batch 32, 64x96, one thread) ~0.33 s, a DWPose stage-1 step ~0.45 s (0.6-1 s and 1-1.7 s when
-# the machine was shared by many jobs). Two torch threads per process were several times slower on a busy machine.
-# 10 minutes -> 12 + 3 epochs (about 408 + 102 steps on 800 images; the whole demo ~6 minutes on that machine).
+# student epochs per --minutes of the `hard` setting (800 images, 64x96), from steps measured on the 2-core CPU with
+# one other training job running: a plain RTMPose-t step (batch 32, one thread) ~0.33 s, a DWPose stage-1 step
+# ~0.45 s. 10 minutes -> 12 + 3 epochs (about 408 + 102 steps; the whole demo ~6 minutes on that machine). A method
+# on another setting or with dearer steps says its own rate (kdpose.demo.methods).
 EPOCHS_PER_MINUTE = 1.5
 TEACHER_EPOCHS_PER_MINUTE = 0.4  # --from-scratch: teacher epochs per --minutes
 
@@ -50,9 +48,9 @@ class DemoOptions:
     method: str = "dwpose"
     from_scratch: bool = False
     seed: int = 21
-    train_images: int = 800
+    train_images: int = 0  # 0: the method's setting's default (kdpose.demo.setting)
     val_images: int = 100
-    threads: int = 1
+    threads: int = 0  # 0: every core this process may use (kdpose.engine.precision.resolve_threads)
     workers: int = 1
     batch_size: int = 32
     epoch_iters: int = 0  # > 0: cap every training epoch (quick test runs)
@@ -68,11 +66,11 @@ class DemoOptions:
             raise ConfigError(f"--method {self.method}: not available in the demo: {UNSUPPORTED_METHODS[self.method]}")
         if not (self.minutes > 0 and math.isfinite(self.minutes)):
             raise ConfigError(f"--minutes: must be a positive number, got {self.minutes}")
-        if self.train_images < 2 or self.val_images < 1:
+        if (self.train_images != 0 and self.train_images < 2) or self.val_images < 1:
             raise ConfigError(f"--train-images/--val-images: need at least 2 / 1 images, got "
                               f"{self.train_images} / {self.val_images}")
-        if self.threads < 1 or self.workers < 0:
-            raise ConfigError(f"--threads must be >= 1 and --workers >= 0, got {self.threads} / {self.workers}")
+        if self.threads < 0 or self.workers < 0:
+            raise ConfigError(f"--threads and --workers must be >= 0, got {self.threads} / {self.workers}")
 
     @property
     def skeleton_layout(self) -> str:
@@ -80,6 +78,25 @@ class DemoOptions:
         from ..layouts import get_layout
 
         return get_layout(self.layout).name
+
+    @property
+    def torch_threads(self) -> int:
+        """``--threads``, 0 resolved to the cores this process may use."""
+        from ..engine.precision import resolve_threads
+
+        return self.threads or resolve_threads("auto")
+
+    @property
+    def setting(self) -> DemoSetting:
+        """Where the chosen method trains for the chosen layout (:meth:`kdpose.demo.methods.DemoMethod.setting`)."""
+        from .methods import get_method
+
+        return get_method(self.method).setting(self.skeleton_layout)
+
+    @property
+    def images(self) -> int:
+        """Training scenes: ``--train-images``, or the setting's default."""
+        return self.train_images or self.setting.train_images
 
     @property
     def per_part(self) -> bool:
@@ -104,34 +121,34 @@ class BudgetPlan:
 
 
 def plan_budget(opts: DemoOptions, teacher_shipped: bool) -> BudgetPlan:
-    """Epochs from ``--minutes``: stage 2 gets a fifth of stage 1 (as DWPose: 60 of 270+ epochs, rounded up)."""
-    stage1 = max(1, round(EPOCHS_PER_MINUTE * opts.minutes * 0.8))
-    stage2 = max(1, round(EPOCHS_PER_MINUTE * opts.minutes * 0.2))
+    """Epochs from ``--minutes`` at the method's rate: stage 2 gets a fifth of stage 1 (as DWPose: 60 of 270+
+    epochs, rounded up)."""
+    from .methods import get_method
+
+    rate = get_method(opts.method).epochs_per_minute
+    stage1 = max(1, round(rate * opts.minutes * 0.8))
+    stage2 = max(1, round(rate * opts.minutes * 0.2))
     teacher = 0 if teacher_shipped else max(1, round(TEACHER_EPOCHS_PER_MINUTE * opts.minutes))
     pretrain = max(1, round(TEACHER_EPOCHS_PER_MINUTE * opts.minutes)) if opts.from_scratch else 0
     return BudgetPlan(teacher, stage1, stage2, pretrain)
 
 
-def _split(images: int, seed: int) -> dict[str, Any]:
-    return {"synthetic_images": images, "synthetic_seed": seed, "synthetic_size": list(IMAGE_SIZE),
-            "synthetic_max_people": MAX_PEOPLE}
-
-
 def base_recipe(opts: DemoOptions, model: str, epochs: int, backbone: Path | None = None) -> dict[str, Any]:
     """The shared recipe (as a YAML-shaped dict) of every demo training run; ``backbone``: pre-trained weights whose
     ``backbone.*`` tensors start the network."""
-    layout = opts.skeleton_layout
+    layout, setting = opts.skeleton_layout, opts.setting
     init = {"init_weights": str(backbone), "init_prefix": "backbone."} if backbone else {}
     return {
-        "model": {"name": model, "layout": layout, "input_size": list(INPUT_SIZE), **init},
+        "model": {"name": model, "layout": layout, "input_size": list(setting.input_size), **init},
         "data": {"layout": layout, "augment": "light", "cache_dir": str(opts.out / "data"),
-                 "train": _split(opts.train_images, TRAIN_SEED), "val": _split(opts.val_images, VAL_SEED),
+                 "train": setting.split(opts.images, setting.train_seed),
+                 "val": setting.split(opts.val_images, setting.val_seed),
                  "batch_size": opts.batch_size, "val_batch_size": 64, "workers": opts.workers, "persistent_workers": False},
         "optim": {"lr": 4.0e-3, "weight_decay": 0.05, "clip_grad_norm": 1.0},
         "schedule": {"warmup_iters": 50, "warmup_start_factor": 1.0e-5, "cosine_start_epoch": -1,
                      "eta_min_factor": 0.05},
         "train": {"max_epochs": epochs, "stage2_epochs": max(0, epochs // 5), "epoch_iters": opts.epoch_iters,
-                  "seed": opts.seed, "threads": opts.threads, "ema": True, "log_interval": 5,
+                  "seed": opts.seed, "threads": opts.torch_threads, "ema": True, "log_interval": 5,
                   "device": "cpu"},
         "eval": {"interval": max(1, math.ceil(epochs / 3)), "flip_test": False, "use_ema": True,
                  "metric": "wholebody.AP" if opts.per_part else "AP"},
@@ -139,8 +156,9 @@ def base_recipe(opts: DemoOptions, model: str, epochs: int, backbone: Path | Non
 
 
 def pretrain_recipe(opts: DemoOptions, plan: BudgetPlan, model: str) -> dict[str, Any]:
-    """Heatmap (UDP) pre-training of ``model``'s CSPNeXt backbone (``--from-scratch`` only)."""
-    recipe = base_recipe(opts, PRETRAIN_MODELS[model], plan.pretrain_epochs)
+    """Heatmap (UDP) pre-training of ``model``'s CSPNeXt backbone (``--from-scratch``, or no shipped backbone);
+    ``model``: an RTMPose network of :data:`PRETRAIN_MODELS` or the heatmap model itself."""
+    recipe = base_recipe(opts, PRETRAIN_MODELS.get(model, model), plan.pretrain_epochs)
     recipe["optim"] = {"lr": 2.0e-3, "weight_decay": 0.0, "clip_grad_norm": 0.0}
     return recipe
 
@@ -154,11 +172,11 @@ def student_recipe(opts: DemoOptions, plan: BudgetPlan, backbone: Path | None = 
     return base_recipe(opts, STUDENT_MODEL, plan.student_epochs, backbone)
 
 
-def stage1_recipe(opts: DemoOptions, plan: BudgetPlan, teacher_weights: Path,
-                  backbone: Path | None = None) -> dict[str, Any]:
+def stage1_recipe(opts: DemoOptions, plan: BudgetPlan, teacher_weights: Path, backbone: Path | None = None,
+                  teacher_model: str = TEACHER_MODEL) -> dict[str, Any]:
     """DWPose stage 1: teacher -> student, L = L_gt + r(t) (alpha L_feature + beta L_logit) (paper's weights)."""
     recipe = base_recipe(opts, STUDENT_MODEL, plan.stage1_epochs, backbone)
-    recipe["distill"] = {"method": "dwpose", "teacher": TEACHER_MODEL, "teacher_weights": str(teacher_weights),
+    recipe["distill"] = {"method": "dwpose", "teacher": teacher_model, "teacher_weights": str(teacher_weights),
                          "params": {"alpha": 7.0e-5, "beta": 0.1, "use_gt": True, "use_feature": True,
                                     "use_logit": True, "decay": True}}
     return recipe

@@ -60,7 +60,7 @@ def plan_depth(opts: DemoOptions, teacher_shipped: bool) -> DepthPlan:
     if opts.epoch_iters > 0:
         steps, teacher = min(steps, opts.epoch_iters), min(teacher, opts.epoch_iters)
     val = min(opts.val_images, MAX_VAL_SCENES)
-    return DepthPlan(steps, teacher, opts.train_images, val, max(1, min(MAX_REAL_SCENES, val // 2)))
+    return DepthPlan(steps, teacher, opts.images, val, max(1, min(MAX_REAL_SCENES, val // 2)))
 
 
 def _train(name: str, task, batches: DepthBatches, steps: int) -> TrainLog:
@@ -136,7 +136,7 @@ def run_depth_demo(opts: DemoOptions, method: DemoMethod) -> dict[str, Any]:
                               skeleton_grid)
     from .report import text_table, write_report
 
-    torch.set_num_threads(opts.threads)
+    torch.set_num_threads(opts.torch_threads)
     out = opts.out
     media_dir, weights_dir = out / "images", out / "weights"
     for d in (media_dir, weights_dir):
@@ -197,7 +197,7 @@ def run_depth_demo(opts: DemoOptions, method: DemoMethod) -> dict[str, Any]:
         for row in rows:
             spec = TEACHER if row["key"] == "teacher" else STUDENT
             row["model"] = spec.name
-            row.update(measure_compute(nets[row["key"]], spec, opts.threads, opts.bench_iters,
+            row.update(measure_compute(nets[row["key"]], spec, opts.torch_threads, opts.bench_iters,
                                        out / "onnx" / f"{row['key']}.onnx"))
 
     with clock.phase("draw skeletons and plots; write the report"):
@@ -237,7 +237,7 @@ def run_depth_demo(opts: DemoOptions, method: DemoMethod) -> dict[str, Any]:
             "that predicts nobody has AR = 0 and, by the metric's convention, AP = 100 (no false positives).",
             f"Scale: {synthetic_cfg().width}x{synthetic_cfg().height} depth images, 184x184 training crops, "
             "batch 8, AdamW 2e-3 with warm-up and cosine decay, "
-            f"{opts.threads} torch thread(s) (--threads). From scratch a pose machine needs ~1000-1500 steps before any peak passes "
+            f"{opts.torch_threads} torch thread(s) (--threads). From scratch a pose machine needs ~1000-1500 steps before any peak passes "
             "the threshold (BENCHMARKS.md, 'Learning check'); the demo's students get "
             f"{plan.student_steps} steps (--minutes {opts.minutes:g}).",
             f"Distillation (paper Sec. VI): L = (1 - alpha) L_teacher + alpha L_PM over the last tau = {tau} "

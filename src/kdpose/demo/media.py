@@ -86,8 +86,9 @@ def sample_grid(estimators: dict[str, Any], ann_file: str | Path, layout: str, o
 
 
 def render_clip(out_dir: Path, layout: str, seed: int, frames: int, size: tuple[int, int] = (320, 240),
-                fps: float = 12.0) -> tuple[Path, Path]:
-    """A short synthetic clip: a camera panning and zooming over one rendered scene.
+                fps: float = 12.0, preset: str | None = None) -> tuple[Path, Path]:
+    """A short synthetic clip: a camera panning and zooming over one rendered scene (of the synthetic ``preset``;
+    None: the generator's defaults).
 
     Returns:
         (clip .mp4, COCO detection-results JSON with the ground-truth boxes of every frame, image_id = frame index)
@@ -101,8 +102,9 @@ def render_clip(out_dir: Path, layout: str, seed: int, frames: int, size: tuple[
     big_w, big_h = int(w * 1.5), int(h * 1.5)
     from ..layouts import get_layout
 
-    scene = render_scene(SynthConfig(width=big_w, height=big_h, layout=get_layout(layout).synthetic_name(),
-                                     max_people=2), seed=(seed, 0, 0))
+    scene_cfg = dict(width=big_w, height=big_h, layout=get_layout(layout).synthetic_name(), max_people=2)
+    cfg = SynthConfig.from_preset(preset, **scene_cfg) if preset else SynthConfig(**scene_cfg)
+    scene = render_scene(cfg, seed=(seed, 0, 0))
     t = np.linspace(0.0, 1.0, max(2, frames))
     zoom = 1.0 + 0.25 * np.sin(np.pi * t)  # window = 1.5x .. 1.2x the output size
     win_w, win_h = big_w / zoom, big_h / zoom

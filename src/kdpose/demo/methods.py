@@ -1,20 +1,24 @@
 """The distillation methods of ``kdpose demo`` as small plug-ins: what each one trains and shows.
 
-A :class:`DemoMethod` says where its teacher comes from (``teacher`` = ``"shipped"``: the shipped RTMPose-s, or
-trained here when absent; ``"trained"``: always trained here, starting from the shipped teacher's backbone;
-``"none"``: self-distillation), which network the students are, the plain student's recipe and the distilled
-student's training phase(s), and the labels of the report's rows. :func:`kdpose.demo.pipeline.run_demo` runs any
+A :class:`DemoMethod` says where it runs (its :class:`~kdpose.demo.setting.DemoSetting` per layout: a teacher's
+crops only fit students of its own input size), which teacher it distils (a :class:`~kdpose.demo.setting.TeacherSpec`:
+the network and its shipped tag, trained here when there is none or with ``--from-scratch``; None: self-distillation),
+which network the students are, the plain student's recipe and the distilled student's training phase(s), and the
+labels of the report's rows. :func:`kdpose.demo.pipeline.run_demo` runs any
 of them with the same data, evaluation, export, pictures and report.
 
 Fairness (every method): the plain and the distilled student are the same network, from the same pre-trained
 backbone and seed, on the same images, with the same optimiser recipe and the same number of optimiser steps.
 
-| method | teacher | students | distilled student |
-|---|---|---|---|
-| dwpose | rtmpose-s (shipped) | rtmpose-t | DWPose stage 1 (E1 epochs) + stage 2 (E2) |
-| sdpose | none (self-distillation) | rtmpose-t | SDPose: GAU 2 cycles in training, 1 deployed (E1 + E2) |
-| distilpose | cspnext-s-udp (trained here) | deeppose-cspnext-t | DistilPose ``cs+sh`` (E1 + E2 epochs) |
-| stagewise | mpm-2s Nw=64 (shipped) | mpm-2s Nw=32 (depth) | stagewise KD + hints (``demo.depth``, fixed steps) |
+| method | setting (body 17) | teacher | students | distilled student |
+|---|---|---|---|---|
+| dwpose | hard, 64x96 | rtmpose-s (shipped, AP ~0.02) | rtmpose-t | DWPose stage 1 (E1 epochs) + stage 2 (E2) |
+| sdpose | standard, 96x128 | none (self-distillation) | rtmpose-t | SDPose: GAU 2 cycles in training, 1 deployed |
+| distilpose | standard, 96x128 | cspnext-m-udp (shipped, AP ~0.5) | deeppose-cspnext-t | DistilPose ``cs+sh`` |
+| stagewise | depth | mpm-2s Nw=64 (shipped) | mpm-2s Nw=32 | stagewise KD + hints (``demo.depth``, fixed steps) |
+
+Whole-body (``--layout wholebody``) has no shipped teacher: every method runs on the `hard` setting and trains its
+teacher first. ``dwpose`` moves to the `standard` setting with the RTMPose-m teacher once that ships (issue 22).
 
 A plug-in names the pipeline that runs it (``pipeline``): ``topdown`` (:func:`kdpose.demo.pipeline.run_topdown_demo`)
 or ``depth`` (:func:`kdpose.demo.depth.run_depth_demo`: bottom-up pose machines on depth images).
@@ -25,15 +29,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
-from .config import (STUDENT_MODEL, TEACHER_MODEL, BudgetPlan, DemoOptions, base_recipe, stage1_recipe, stage2_recipe,
-                     student_recipe)
+from .config import (EPOCHS_PER_MINUTE, STUDENT_MODEL, TEACHER_MODEL, BudgetPlan, DemoOptions, base_recipe,
+                     stage1_recipe, stage2_recipe, student_recipe)
+from .setting import HARD, STANDARD, DemoSetting, TeacherSpec
 
 # SDPose L_kt weight on RTMCC tokens. The paper's 5e-6 is set against TokenPose's JointsMSE heatmap loss (~1e-3
 # per step); the SimCC KL loss is ~1 (measured on the demo data: KL 0.8-1.2, MSE between the two GAU cycles'
 # tokens 0.004 at the start, 0.5 for the trained teacher), so the same balance needs a weight ~1000x larger.
 SDPOSE_CYCLES = 2
 SDPOSE_W_KT = 5.0e-3
-DISTILPOSE_TEACHER = "cspnext-s-udp"  # heatmap teacher (RTMPose-s's backbone under a UDP heatmap head)
+DWPOSE_TEACHER_TAG = "rtmpose-s.synth-demo_96x64"
+DISTILPOSE_TEACHER = "cspnext-m-udp"  # heatmap teacher of the standard setting (stage 1 of the RTMPose-m teacher)
+DISTILPOSE_TEACHER_TAG = "cspnext-m-udp.synth-standard_128x96"
+DISTILPOSE_WHOLEBODY_TEACHER = "cspnext-s-udp"  # no shipped whole-body heatmap teacher: a small one is trained here
 DISTILPOSE_STUDENT = "deeppose-cspnext-t"  # DeepPose regression student on RTMPose-t's backbone (Table 6's CNN)
 DISTILPOSE_PRESET = "cs+sh"  # Simulated Heatmaps + confidence (Table 4/6); no tokens in a CNN student
 TEACHER_LR = 2.0e-3  # heatmap head on a trained backbone (as the CSPNeXt pre-training recipe)
@@ -53,24 +61,31 @@ class KDPhase:
 class DemoMethod:
     """Base plug-in: a plain student and the distilled student's phases (subclasses fill them in).
 
-    Attributes: ``name`` (the ``--method``), ``label`` (as the report names it), ``teacher`` (``"shipped"`` /
-    ``"trained"`` / ``"none"``), ``teacher_model`` / ``student_model`` (zoo names), ``kd_label`` (the distilled
-    student's row), ``teacher_note`` (the teacher row's text when there is none), ``intermediate_rows`` ((KD phase
-    key, row label) of earlier KD phases also shown as rows)."""
+    Attributes: ``name`` (the ``--method``), ``label`` (as the report names it), ``student_model`` (zoo name),
+    ``kd_label`` (the distilled student's row), ``teacher_note`` (the teacher row's text when there is none),
+    ``intermediate_rows`` ((KD phase key, row label) of earlier KD phases also shown as rows), ``epochs_per_minute``
+    (student epochs per ``--minutes`` in its setting, from its measured step times)."""
 
     name = ""
     label = ""
     pipeline: ClassVar[str] = "topdown"
-    teacher = "shipped"
-    teacher_model: str | None = TEACHER_MODEL
     student_model = STUDENT_MODEL
     kd_label = "student + KD"
     teacher_note = ""
     intermediate_rows: tuple[tuple[str, str], ...] = ()
+    epochs_per_minute = EPOCHS_PER_MINUTE
+
+    def setting(self, layout: str) -> DemoSetting:
+        """Where the method runs for ``layout`` (``coco`` / ``coco_wholebody``)."""
+        return HARD
+
+    def teacher_spec(self, layout: str) -> TeacherSpec | None:
+        """The teacher for ``layout``; None: self-distillation."""
+        return None
 
     def teacher_recipe(self, opts: DemoOptions, plan: BudgetPlan, backbone: Path | None) -> dict[str, Any]:
         """The teacher's training (or evaluation) recipe."""
-        return base_recipe(opts, self.teacher_model, plan.teacher_epochs, backbone)
+        return base_recipe(opts, self.teacher_spec(opts.skeleton_layout).model, plan.teacher_epochs, backbone)
 
     def student_recipe(self, opts: DemoOptions, plan: BudgetPlan, backbone: Path | None) -> dict[str, Any]:
         """The plain student: as many steps as every KD phase together."""
@@ -96,9 +111,13 @@ class DWPoseMethod(DemoMethod):
     name, label = "dwpose", "DWPose"
     intermediate_rows = (("kd_stage1", "student + KD (stage 1 only)"),)
 
+    def teacher_spec(self, layout):
+        return TeacherSpec(TEACHER_MODEL, DWPOSE_TEACHER_TAG if layout == "coco" else None, pretrain=TEACHER_MODEL)
+
     def kd_phases(self, opts, plan, teacher_weights, backbone):
+        teacher = self.teacher_spec(opts.skeleton_layout).model
         return [KDPhase("kd_stage1", f"student + DWPose stage 1 ({_epochs(plan.stage1_epochs)})", "DWPose stage 1",
-                        lambda runs: stage1_recipe(opts, plan, teacher_weights, backbone)),
+                        lambda runs: stage1_recipe(opts, plan, teacher_weights, backbone, teacher)),
                 KDPhase("kd", f"student + DWPose stage 2 ({_epochs(plan.stage2_epochs)})", "DWPose stage 2",
                         lambda runs: stage2_recipe(opts, plan, runs["kd_stage1"].weights))]
 
@@ -115,12 +134,17 @@ class DWPoseMethod(DemoMethod):
 
 
 class SDPoseMethod(DemoMethod):
-    """SDPose self-distillation on RTMPose-t: the RTMCC head's GAU as a 2-cycle MCT in training, 1 cycle deployed."""
+    """SDPose self-distillation on RTMPose-t: the RTMCC head's GAU as a 2-cycle MCT in training, 1 cycle deployed.
+    No teacher to match, so body 17 runs on the `standard` setting, where a plain RTMPose-t learns real poses."""
 
     name, label = "sdpose", "SDPose"
-    teacher, teacher_model = "none", None
     kd_label = f"student + SDPose ({SDPOSE_CYCLES} cycles -> 1)"
     teacher_note = "not applicable: self-distillation (the later GAU cycle teaches the earlier one)"
+    # 96x128 crops, 2 threads: plain RTMPose-t step ~0.45 s, 2-cycle step ~0.5 s; ~40 iterations an epoch
+    epochs_per_minute = 1.2
+
+    def setting(self, layout):
+        return STANDARD if layout == "coco" else HARD
 
     def kd_phases(self, opts, plan, teacher_weights, backbone):
         return [KDPhase("kd", f"student + SDPose, {SDPOSE_CYCLES} cycles ({_epochs(plan.student_epochs)})",
@@ -133,11 +157,22 @@ class SDPoseMethod(DemoMethod):
 
 
 class DistilPoseMethod(DemoMethod):
-    """DistilPose, Table 6's CNN variant: a heatmap teacher (trained here) -> a DeepPose regression student."""
+    """DistilPose, Table 6's CNN variant: a heatmap teacher -> a DeepPose regression student. Body 17: the shipped
+    CSPNeXt-m UDP teacher of the `standard` setting; whole-body: a CSPNeXt-s UDP teacher trained here."""
 
     name, label = "distilpose", "DistilPose"
-    teacher, teacher_model, student_model = "trained", DISTILPOSE_TEACHER, DISTILPOSE_STUDENT
+    student_model = DISTILPOSE_STUDENT
     kd_label = f"student + DistilPose ({DISTILPOSE_PRESET})"
+    # 96x128 crops, 2 threads: plain DeepPose-t step ~0.4 s, distilled ~0.95 s (+ the CSPNeXt-m teacher's forward)
+    epochs_per_minute = 0.9
+
+    def setting(self, layout):
+        return STANDARD if layout == "coco" else HARD
+
+    def teacher_spec(self, layout):
+        if layout == "coco":
+            return TeacherSpec(DISTILPOSE_TEACHER, DISTILPOSE_TEACHER_TAG)
+        return TeacherSpec(DISTILPOSE_WHOLEBODY_TEACHER, None, pretrain=DISTILPOSE_WHOLEBODY_TEACHER)
 
     def teacher_recipe(self, opts, plan, backbone):
         recipe = super().teacher_recipe(opts, plan, backbone)
@@ -152,17 +187,14 @@ class DistilPoseMethod(DemoMethod):
         return recipe
 
     def kd_phases(self, opts, plan, teacher_weights, backbone):
+        teacher = self.teacher_spec(opts.skeleton_layout).model
         return [KDPhase("kd", f"student + DistilPose {DISTILPOSE_PRESET} ({_epochs(plan.student_epochs)})",
-                        "DistilPose", lambda runs: distilpose_recipe(opts, plan, teacher_weights, backbone))]
+                        "DistilPose", lambda runs: distilpose_recipe(opts, plan, teacher_weights, backbone, teacher))]
 
     def how(self, key, plan):
         if key == "kd":
             return f"DistilPose {DISTILPOSE_PRESET} from the heatmap teacher, {plan.student_epochs} ep"
         return super().how(key, plan)
-
-    def budget_note(self, opts, plan):
-        return (f"Budget: --minutes {opts.minutes:g} -> the heatmap teacher {plan.teacher_epochs} epochs from the "
-                f"shipped RTMPose-s backbone; both students {plan.student_epochs} epochs (equal iterations).")
 
 
 class StagewiseMethod(DemoMethod):
@@ -190,12 +222,12 @@ def sdpose_recipe(opts: DemoOptions, plan: BudgetPlan, backbone: Path | None = N
     return recipe
 
 
-def distilpose_recipe(opts: DemoOptions, plan: BudgetPlan, teacher_weights: Path,
-                      backbone: Path | None = None) -> dict[str, Any]:
+def distilpose_recipe(opts: DemoOptions, plan: BudgetPlan, teacher_weights: Path, backbone: Path | None = None,
+                      teacher_model: str = DISTILPOSE_TEACHER) -> dict[str, Any]:
     """DistilPose, Table 6's CNN variant: the DeepPose regression student learns from the heatmap teacher's raw
     heatmaps through Simulated Heatmaps (L_SH, weight 1) and confidence (L_CS, 0.01), plus its own L_reg."""
     recipe = base_recipe(opts, DISTILPOSE_STUDENT, plan.student_epochs, backbone)
-    recipe["distill"] = {"method": "distilpose", "teacher": DISTILPOSE_TEACHER, "teacher_weights": str(teacher_weights),
+    recipe["distill"] = {"method": "distilpose", "teacher": teacher_model, "teacher_weights": str(teacher_weights),
                          "params": {"preset": DISTILPOSE_PRESET}}
     return recipe
 
@@ -209,6 +241,7 @@ def get_method(name: str) -> DemoMethod:
     return METHOD_PLUGINS[name]
 
 
-__all__ = ["DISTILPOSE_PRESET", "DISTILPOSE_STUDENT", "DISTILPOSE_TEACHER", "DWPoseMethod", "DemoMethod",
+__all__ = ["DISTILPOSE_PRESET", "DISTILPOSE_STUDENT", "DISTILPOSE_TEACHER", "DISTILPOSE_TEACHER_TAG",
+           "DISTILPOSE_WHOLEBODY_TEACHER", "DWPOSE_TEACHER_TAG", "DWPoseMethod", "DemoMethod",
            "DistilPoseMethod", "KDPhase", "SDPoseMethod", "METHOD_PLUGINS", "StagewiseMethod",
            "SDPOSE_CYCLES", "SDPOSE_W_KT", "distilpose_recipe", "get_method", "sdpose_recipe"]

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..utils.io import write_json
-from .config import (INPUT_SIZE, PRETRAIN_MODELS, STUDENT_MODEL, TEACHER_MODEL, DemoOptions, plan_budget,
+from .config import (PRETRAIN_MODELS, STUDENT_MODEL, DemoOptions, plan_budget,
                      pretrain_recipe, to_recipe)
 from .depth import run_depth_demo
 from .methods import DemoMethod, get_method
@@ -36,15 +36,15 @@ def evaluate_weights(recipe: dict, weights: Path, work_dir: Path) -> dict:
     return evaluate_recipe_weights(to_recipe(recipe), weights, work_dir)
 
 
-def measure(name: str, weights: Path, layout: str, onnx_path: Path | None, threads: int, iters: int,
-            model_kwargs: dict | None = None) -> dict:
+def measure(name: str, weights: Path, layout: str, input_size: tuple[int, int], onnx_path: Path | None, threads: int,
+            iters: int, model_kwargs: dict | None = None) -> dict:
     """Parameters, GFLOPs and batch-1 latency (PyTorch eager and onnxruntime) of one network (built with the
     training recipe's ``model_kwargs``, which the exported file's codec metadata then carries)."""
     from ..export import OrtRunner, count_flops, export_onnx
     from ..export.bench import bench_onnx, bench_torch
     from ..models import load_model
 
-    model = load_model(name, weights=str(weights), layout=layout, input_size=INPUT_SIZE, **(model_kwargs or {}))
+    model = load_model(name, weights=str(weights), layout=layout, input_size=input_size, **(model_kwargs or {}))
     compute = count_flops(model)
     out = {"params_m": compute.params / 1e6, "gflops": compute.gflops, "torch_ms": None, "onnx_ms": None,
            "torch_cpu_ms": None, "onnx_cpu_ms": None, "onnx": None}
@@ -92,25 +92,25 @@ def run_topdown_demo(opts: DemoOptions, method: DemoMethod) -> dict[str, Any]:
     """The top-down phases of a plug-in (``dwpose``, ``sdpose``, ``distilpose``) into ``opts.out``."""
     import torch
 
-    from .assets import student_backbone_asset, teacher_asset
+    from .assets import shipped_file
     from .media import render_clip, run_video, sample_grid
     from .plots import plot_learning_curves, plot_metric_bars, plot_tradeoffs
     from .report import text_table, write_report
 
-    torch.set_num_threads(opts.threads)
+    torch.set_num_threads(opts.torch_threads)
     out = opts.out
     out.mkdir(parents=True, exist_ok=True)
     runs_dir, media_dir, export_dir = out / "runs", out / "images", out / "onnx"
-    layout, wholebody = opts.skeleton_layout, opts.per_part
+    layout, wholebody, setting = opts.skeleton_layout, opts.per_part, opts.setting
     metric = "wholebody.AP" if wholebody else "AP"
-    shipped = teacher_asset(layout)
-    use_shipped = shipped.is_file() and not opts.from_scratch and method.teacher != "none"
-    shipped_backbone = student_backbone_asset(layout)
-    plan = plan_budget(opts, teacher_shipped=use_shipped and method.teacher == "shipped")
+    spec = method.teacher_spec(layout)  # None: self-distillation
+    shipped = shipped_file(spec.tag) if spec is not None and spec.tag and not opts.from_scratch else None
+    shipped_backbone = None if opts.from_scratch else shipped_file(setting.student_backbone_tag)
+    plan = plan_budget(opts, teacher_shipped=shipped is not None)
     clock = Clock()
     notes: list[str] = []
 
-    with clock.phase("generate synthetic train / val data"):
+    with clock.phase(f"generate synthetic train / val data ({setting.name} setting)"):
         from ..tasks.synthetic import resolve_split
 
         cfg = to_recipe(method.student_recipe(opts, plan, None))
@@ -121,37 +121,31 @@ def run_topdown_demo(opts: DemoOptions, method: DemoMethod) -> dict[str, Any]:
     runs: dict[str, TrainRun] = {}
     # RTMPose networks start from a heatmap-pre-trained CSPNeXt (RTMPose's recipe; a random backbone leaves the
     # SimCC head at the mean pose): the shipped backbone, or --from-scratch pre-training phases
-    def pretrain(model: str) -> Path:
-        key = "teacher_pretrain" if model == TEACHER_MODEL else "student_pretrain"
+    def pretrain(key: str, model: str) -> Path:
         pre_plan = _with_pretrain(plan)
         with clock.phase(f"{key.split('_')[0]} backbone: heatmap pre-training ({_epochs(pre_plan.pretrain_epochs)})"):
             runs[key] = train_phase(key, pretrain_recipe(opts, pre_plan, model), runs_dir / key,
-                                    f"pre-train {PRETRAIN_MODELS[model]}")
+                                    f"pre-train {PRETRAIN_MODELS.get(model, model)}")
         return runs[key].weights
 
-    # the teacher's backbone: the shipped RTMPose-s (its backbone.* tensors also start DistilPose's heatmap teacher)
-    teacher_backbone = None
-    if method.teacher != "none":
-        teacher_backbone = shipped if use_shipped else pretrain(TEACHER_MODEL)
-    student_backbone = shipped_backbone if shipped_backbone.is_file() and not opts.from_scratch else None
-    if student_backbone is None:
-        student_backbone = pretrain(STUDENT_MODEL)
-        if not opts.from_scratch:
-            notes.append(f"No shipped student backbone for layout {layout} ({shipped_backbone.name}): it was "
-                         "pre-trained here.")
+    student_backbone = shipped_backbone or pretrain("student_pretrain", STUDENT_MODEL)
+    if shipped_backbone is None and not opts.from_scratch:
+        notes.append(f"The shipped student backbone ({setting.student_backbone_tag}) is missing: it was "
+                     "pre-trained here.")
     teacher_weights, teacher_metrics = None, None
-    if method.teacher == "shipped" and use_shipped:
-        with clock.phase("teacher: load the shipped weights"):
+    if shipped is not None:
+        with clock.phase(f"teacher: load the shipped {spec.tag}"):
             teacher_weights = shipped
             teacher_metrics = evaluate_weights(method.teacher_recipe(opts, plan, None), shipped,
                                                runs_dir / "teacher_eval")
-    elif method.teacher != "none":
-        with clock.phase(f"teacher {method.teacher_model}: train ({_epochs(plan.teacher_epochs)})"):
+    elif spec is not None:
+        teacher_backbone = pretrain("teacher_pretrain", spec.pretrain) if spec.pretrain else None
+        with clock.phase(f"teacher {spec.model}: train ({_epochs(plan.teacher_epochs)})"):
             runs["teacher"] = train_phase("teacher", method.teacher_recipe(opts, plan, teacher_backbone),
-                                          runs_dir / "teacher", f"teacher {method.teacher_model}")
+                                          runs_dir / "teacher", f"teacher {spec.model}")
         teacher_weights, teacher_metrics = runs["teacher"].weights, runs["teacher"].metrics
-        if method.teacher == "shipped" and not opts.from_scratch:
-            notes.append(f"No shipped teacher for layout {layout} ({shipped.name}): it was trained here.")
+        if spec.tag and not opts.from_scratch:
+            notes.append(f"The shipped teacher {spec.tag} is missing: it was trained here.")
 
     with clock.phase(f"student {method.student_model} without distillation ({_epochs(plan.student_epochs)})"):
         runs["student"] = train_phase("student", method.student_recipe(opts, plan, student_backbone),
@@ -168,18 +162,19 @@ def run_topdown_demo(opts: DemoOptions, method: DemoMethod) -> dict[str, Any]:
                 "iterations": sum(r.iterations for r in done), "train_s": sum(r.seconds for r in done)}
 
     teacher_run = runs.get("teacher")
-    teacher_row = {"key": "teacher", "label": "teacher", "model": method.teacher_model or "-",
+    teacher_row = {"key": "teacher", "label": "teacher", "model": spec.model if spec else "-",
                    "metrics": teacher_metrics, "weights": teacher_weights,
                    "model_kwargs": teacher_run.model_kwargs if teacher_run else {},
                    "iterations": teacher_run.iterations if teacher_run else None,
                    "train_s": teacher_run.seconds if teacher_run else None}
-    if method.teacher == "none":  # self-distillation: a row that says so
+    if spec is None:  # self-distillation: a row that says so
         teacher_row["how"] = method.teacher_note
     elif teacher_run is None:
-        teacher_row["how"] = "shipped weights (src/kdpose/assets)"
+        teacher_row["how"] = f"shipped weights ({spec.tag}, docs/models/{spec.tag}.md)"
     else:
         teacher_row["how"] = (f"trained here, {plan.teacher_epochs} ep"
-                              + (" from the shipped RTMPose-s backbone" if use_shipped else ""))
+                              + (f" from a {PRETRAIN_MODELS.get(spec.pretrain, spec.pretrain)} backbone pre-trained "
+                                 "here" if spec.pretrain else ""))
     rows = [teacher_row, student_row("student", "student", [runs["student"]])]
     phase_keys = [p.key for p in phases]
     rows += [student_row(key, label, kd_runs[:phase_keys.index(key) + 1]) for key, label in method.intermediate_rows]
@@ -193,22 +188,23 @@ def run_topdown_demo(opts: DemoOptions, method: DemoMethod) -> dict[str, Any]:
 
         for row in tqdm(trained_rows, desc="export + timing", unit="model", file=sys.stderr):
             onnx_path = export_dir / f"{row['key']}.onnx"
-            row.update(measure(row["model"], row["weights"], layout, onnx_path, opts.threads, opts.bench_iters,
-                               row["model_kwargs"]))
+            row.update(measure(row["model"], row["weights"], layout, setting.input_size, onnx_path,
+                               opts.torch_threads, opts.bench_iters, row["model_kwargs"]))
 
     with clock.phase("draw poses on held-out images and a short video"):
         from ..inference import PoseEstimator
         from .metrics import pck_on_val
 
         for row in trained_rows:  # PCK@0.2 (GT boxes) of every exported network: readable even where AP is still 0
-            row["pck"] = pck_on_val(PoseEstimator(str(row["onnx"]), backend="onnxruntime", threads=opts.threads),
+            row["pck"] = pck_on_val(PoseEstimator(str(row["onnx"]), backend="onnxruntime", threads=opts.torch_threads),
                                     val_ann, layout)
         by_key = {r["key"]: r for r in rows}
         estimators = {f"{by_key[k]['label']} (PCK@0.2 {by_key[k]['pck']:.2f})": PoseEstimator(
-            str(by_key[k]["onnx"]), backend="onnxruntime", threads=opts.threads) for k in ("student", "kd")}
+            str(by_key[k]["onnx"]), backend="onnxruntime", threads=opts.torch_threads) for k in ("student", "kd")}
         samples = sample_grid(estimators, val_ann, layout, media_dir)
-        clip, det_file = render_clip(media_dir, layout, seed=3, frames=opts.video_frames)
-        video = run_video(Path(by_key["kd"]["onnx"]), clip, det_file, layout, media_dir, opts.threads)
+        clip, det_file = render_clip(media_dir, layout, seed=setting.video_seed, frames=opts.video_frames,
+                                     size=setting.image_size, preset=setting.preset)
+        video = run_video(Path(by_key["kd"]["onnx"]), clip, det_file, layout, media_dir, opts.torch_threads)
 
     with clock.phase("write the report"):
         kd_curve, offset = [], 0
@@ -234,7 +230,7 @@ def run_topdown_demo(opts: DemoOptions, method: DemoMethod) -> dict[str, Any]:
                             "half": True})
         if "ap_vs_latency" in figs:
             figures.append({"title": "AP vs latency", "path": str(figs["ap_vs_latency"].relative_to(out)),
-                            "caption": f"onnxruntime, batch 1, {opts.threads} thread(s), median of repeated runs "
+                            "caption": f"onnxruntime, batch 1, {opts.torch_threads} thread(s), median of repeated runs "
                                        "on this machine.", "half": True})
         figures += [
             {"title": "Poses on held-out images (COCO style)", "path": str(samples["coco"].relative_to(out)),
@@ -270,23 +266,21 @@ def run_topdown_demo(opts: DemoOptions, method: DemoMethod) -> dict[str, Any]:
         reproduce = [demo_command(opts), "", "# each training phase alone (the recipes the demo ran):"]
         reproduce += [f"kdpose train {shlex.quote(str(run.work_dir / 'config.yaml'))} --work-dir "
                       f"{shlex.quote(str(out / 'rerun' / name))}" for name, run in runs.items()]
-        if use_shipped or student_backbone == shipped_backbone:
-            reproduce += ["", "# the shipped teacher and student backbone (see src/kdpose/assets/README.md):",
-                          "kdpose train configs/demo_cspnext-s_udp_coco.yaml --work-dir /tmp/kd_demo_teacher/pre",
-                          "kdpose train configs/demo_teacher_coco.yaml --work-dir /tmp/kd_demo_teacher/run",
-                          "python -m kdpose.demo.assets /tmp/kd_demo_teacher/run/final.safetensors",
-                          "kdpose train configs/demo_cspnext-t_udp_coco.yaml --work-dir /tmp/kd_demo_student/pre",
-                          "python -m kdpose.demo.assets /tmp/kd_demo_student/pre/final.safetensors "
-                          "--student-backbone"]
+        shipped_tags = [tag for tag, used in ((spec.tag if spec else None, shipped is not None),
+                                              (setting.student_backbone_tag, shipped_backbone is not None)) if used]
+        if shipped_tags:
+            reproduce += ["", "# the shipped weights: each model card names the recipe that trained it"]
+            reproduce += [f"#   {tag}: docs/models/{tag}.md" for tag in shipped_tags]
         files = [{"title": "annotated video", "path": str(Path(video["video"]).relative_to(out))},
                  {"title": "input clip", "path": str(clip.relative_to(out))}]
         files += [{"title": f"ONNX: {r['label']}", "path": str(Path(r["onnx"]).relative_to(out))}
                   for r in rows if r.get("onnx")]
         results = {
-            "title": (f"kdpose demo: {method.teacher_model} teaches {method.student_model} ({method.label}, "
-                      f"layout {layout})" if method.teacher_model else
+            "title": (f"kdpose demo: {spec.model} teaches {method.student_model} ({method.label}, "
+                      f"layout {layout})" if spec else
                       f"kdpose demo: {method.student_model} teaches itself ({method.label}, layout {layout})"),
-            "subtitle": f"Synthetic multi-person data, input {INPUT_SIZE[0]}x{INPUT_SIZE[1]}, "
+            "subtitle": f"Synthetic multi-person data (`{setting.name}` setting: {setting.image_size[0]}x"
+                        f"{setting.image_size[1]} scenes), input {setting.input_size[0]}x{setting.input_size[1]}, "
                         f"generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
             "verdict": verdict, "kd_better": kd_better, "metric": metric, "command": demo_command(opts),
             "rows": [{k: (str(v) if isinstance(v, Path) else v) for k, v in r.items()} for r in rows],
