@@ -69,6 +69,9 @@ def test_report_embeds_everything_and_gives_the_commands(tiny_demo):
     md = (opts.out / "report.md").read_text()
     assert results["command"] in md and "kdpose train" in md
     assert results["command"].startswith("kdpose demo --out ") and "--minutes 0.1" in results["command"]
+    # no multi-seed reference for a 0.1-minute run: the report says so and how to measure one
+    assert results["reference"] is None and json.loads((opts.out / "results.json").read_text())["reference"] is None
+    assert results["reference_line"].startswith("No multi-seed reference") and results["reference_line"] in md
 
 
 def test_onnx_student_matches_pytorch(tiny_demo):

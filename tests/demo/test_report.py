@@ -114,3 +114,19 @@ def test_tables_align_and_mark_missing_values():
 def test_missing_picture_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="a.png"):
         write_report(_results(), tmp_path)
+
+
+def test_reference_line_follows_the_verdict(tmp_path):
+    """The multi-seed reference (kdpose.demo.reference) sits right after this run's verdict in both reports; a
+    results dict without one (the depth demo's) renders as before."""
+    _png(tmp_path / "images/a.png", 10)
+    _png(tmp_path / "images/b.png", 200)
+    line = "Over seeds 0 1 2 of this setting (BENCHMARKS.md, 2030-01-02): plain AP 0.200 +- 0.100 & more."
+    html_path, md_path = write_report({**_results(), "reference": {"seeds": [0, 1, 2]}, "reference_line": line},
+                                      tmp_path)
+    assert "**The distilled student beats it.**\n\n" + line + "\n\n## Results" in md_path.read_text()
+    page = html_path.read_text()
+    assert page.index("The distilled student beats it.") < page.index("plain AP 0.200 +- 0.100 &amp; more.") \
+        < page.index("<h2>Results")
+    _, md_path = write_report(_results(), tmp_path)
+    assert "beats it.**\n\n## Results" in md_path.read_text()

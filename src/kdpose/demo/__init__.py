@@ -7,8 +7,9 @@ held-out images and a short video; ``report.html`` (self-contained) and ``report
 
 Modules: ``config`` (options, budget, recipes), ``methods`` (what each ``--method`` trains: one plug-in each, which
 names its pipeline), ``training`` (one ``kdpose.tasks.train`` run per phase), ``media`` (pictures, video), ``plots``
-(matplotlib charts), ``report`` (HTML / Markdown writer), ``assets`` (shipped weights), ``phases`` (clock, command
-line), ``pipeline`` (the top-down phases in order), ``depth`` (the ``stagewise`` plug-in's bottom-up depth phases).
+(matplotlib charts), ``report`` (HTML / Markdown writer), ``reference`` (the multi-seed result shown next to
+the verdict), ``assets`` (shipped weights), ``phases`` (clock, command line), ``pipeline`` (the top-down phases in
+order), ``depth`` (the ``stagewise`` plug-in's bottom-up depth phases).
 The demo only presents: data, training, evaluation, export and inference are the library's."""
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ from .config import (PRETRAIN_MODELS, STUDENT_MODEL, DemoOptions, plan_budget,
 from .depth import run_depth_demo
 from .methods import DemoMethod, get_method
 from .phases import Clock, demo_command
+from .reference import find_reference, reference_line
 from .training import TrainRun, train_phase
 
 
@@ -107,6 +108,7 @@ def run_topdown_demo(opts: DemoOptions, method: DemoMethod) -> dict[str, Any]:
     shipped = shipped_file(spec.tag) if spec is not None and spec.tag and not opts.from_scratch else None
     shipped_backbone = None if opts.from_scratch else shipped_file(setting.student_backbone_tag)
     plan = plan_budget(opts, teacher_shipped=shipped is not None)
+    reference = find_reference(opts)  # read before training: a broken reference file fails at once
     clock = Clock()
     notes: list[str] = []
 
@@ -283,6 +285,7 @@ def run_topdown_demo(opts: DemoOptions, method: DemoMethod) -> dict[str, Any]:
                         f"{setting.image_size[1]} scenes), input {setting.input_size[0]}x{setting.input_size[1]}, "
                         f"generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
             "verdict": verdict, "kd_better": kd_better, "metric": metric, "command": demo_command(opts),
+            "reference": reference, "reference_line": reference_line(reference, opts),
             "rows": [{k: (str(v) if isinstance(v, Path) else v) for k, v in r.items()} for r in rows],
             "figures": figures, "files": files, "notes": notes, "commands": reproduce,
             "video": {k: (str(v) if isinstance(v, Path) else v) for k, v in video.items()},
@@ -295,7 +298,8 @@ def run_topdown_demo(opts: DemoOptions, method: DemoMethod) -> dict[str, Any]:
     write_report(results, out)  # again, with the report phase's own time in the table
     write_json(out / "results.json", results, indent=1)
     print("\n" + text_table(results["rows"]), file=sys.stdout)
-    print(f"\n{verdict}\nreport: {out / 'report.html'} (and report.md); total {results['wall_s']:.0f} s")
+    print(f"\n{verdict}\n{results['reference_line']}\nreport: {out / 'report.html'} (and report.md); "
+          f"total {results['wall_s']:.0f} s")
     return results
 
 

@@ -4,6 +4,7 @@
 The results dict (what :func:`kdpose.demo.run_demo` builds, also saved as ``results.json``)::
 
     {"title": str, "command": str, "verdict": str, "metric": "AP" | "wholebody.AP", "wall_s": float,
+     "reference_line": str,                      # optional: the multi-seed reference, right after the verdict
      "rows": [{"label", "model", "how", "ap", "pck", "params_m", "gflops", "torch_ms", "onnx_ms", "iterations",
                "train_s"}],                       # numbers may be None (not measured)
      "figures": [{"title", "path", "caption", "half"}],  # PNG paths relative to the output folder; two
@@ -35,6 +36,7 @@ color:#1d232a;background:#fafbfc;line-height:1.45}
 h1{font-size:1.7em;margin-bottom:4px}h2{margin-top:1.6em;border-bottom:2px solid #e3e7ec;padding-bottom:4px}
 .verdict{font-size:1.1em;padding:10px 14px;border-radius:8px;background:#eef6ee;border:1px solid #b9dcb9}
 .verdict.bad{background:#fbf0e6;border-color:#e8c39e}
+.reference{padding:0 14px;color:#3a4550}
 table{border-collapse:collapse;margin:10px 0;background:#fff}
 th,td{border:1px solid #d9dee4;padding:5px 8px;text-align:right}td:nth-child(2),td:nth-child(n+4){white-space:nowrap}th{background:#f0f3f6}
 td:first-child,th:first-child,td:nth-child(2),td:nth-child(3),th:nth-child(2),th:nth-child(3){text-align:left}
@@ -90,6 +92,7 @@ def render_html(results: dict[str, Any], out_dir: Path) -> str:
              f"<style>{CSS}</style></head><body>", f"<h1>{e(results['title'])}</h1>",
              f"<p class='muted'>{e(results.get('subtitle', ''))}</p>",
              f"<p class='verdict{'' if good else ' bad'}'>{e(results['verdict'])}</p>",
+             *([f"<p class='reference'>{e(results['reference_line'])}</p>"] if results.get("reference_line") else []),
              "<h2>Results on the demo's validation set</h2><table><tr>"
              + "".join(f"<th>{e(h)}</th>" for h, _, _ in columns) + "</tr>"]
     for row in results["rows"]:
@@ -122,8 +125,11 @@ def render_html(results: dict[str, Any], out_dir: Path) -> str:
 
 def render_markdown(results: dict[str, Any]) -> str:
     """The same report in Markdown (pictures linked relative to the output folder)."""
-    lines = [f"# {results['title']}", "", results.get("subtitle", ""), "", f"**{results['verdict']}**", "",
-             "## Results on the demo's validation set", "", markdown_table(results["rows"], table_columns(results)), ""]
+    lines = [f"# {results['title']}", "", results.get("subtitle", ""), "", f"**{results['verdict']}**", ""]
+    if results.get("reference_line"):
+        lines += [results["reference_line"], ""]
+    lines += ["## Results on the demo's validation set", "", markdown_table(results["rows"], table_columns(results)),
+              ""]
     lines += [f"{note}\n" for note in results.get("notes", [])]
     for fig in results.get("figures", []):
         lines += [f"## {fig['title']}", "", f"![{fig['title']}]({fig['path']})", "", fig.get("caption", ""), ""]
