@@ -9,6 +9,7 @@ scripts and when a test loads them from their file.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import statistics
 import subprocess
@@ -18,6 +19,20 @@ from typing import Callable, Sequence
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
+
+
+def load_sibling(caller_file: str, stem: str, prefix: str):
+    """``<stem>.py`` next to ``caller_file``, loaded by path once as module ``<prefix>_bench_<stem>``. The drivers'
+    folders are not packages and several hold a ``cpu.py`` or ``standard.py``, so a plain ``import cpu`` could find
+    another driver's; the prefixed name also lets a later sibling import an earlier one (``standard.py``:
+    ``from sdpose_bench_cpu import ...``)."""
+    name = f"{prefix}_bench_{stem}"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(caller_file).with_name(f"{stem}.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up while the file executes
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, bench: str, quick_help: str) -> None:

@@ -2,8 +2,10 @@
 tests that need them skip with a clear reason when they are absent."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import random
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,15 +24,36 @@ def fixtures_dir() -> Path | None:
 
 def load_benchmark(relpath: str, name: str):
     """Import the benchmark script ``REPO/relpath`` as module ``name`` (registered in ``sys.modules``, because
-    dataclasses look their module up while the file executes; the caller pops it when done)."""
-    import importlib.util
-    import sys
-
+    dataclasses look their module up while the file executes). Tests use it through :func:`benchmark_fixture`."""
     spec = importlib.util.spec_from_file_location(name, REPO / relpath)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def benchmark_fixture(relpath: str, name: str):
+    """A module-scoped fixture that loads ``REPO/relpath`` as module ``name`` and drops it from ``sys.modules`` after
+    the test module, so no test sees another's copy. pytest names a fixture after the attribute that holds it:
+    ``bench = benchmark_fixture("benchmarks/x.py", "x_bench")`` defines the fixture ``bench``."""
+
+    @pytest.fixture(scope="module")
+    def fixture():
+        yield load_benchmark(relpath, name)
+        sys.modules.pop(name, None)
+
+    return fixture
+
+
+def assert_same_renders(recipe, reference) -> None:
+    """``recipe`` (a loaded :class:`kdpose.engine.config.RecipeCfg`) trains on ``reference``'s synthetic renders: the
+    same synthetic keys give the same train / val cache folders under the shared cache, so nothing is rendered again."""
+    from kdpose.tasks.synthetic import synthetic_split_paths
+
+    for name in ("train", "val"):
+        assert (synthetic_split_paths(recipe.data, getattr(recipe.data, name), name)[:2]
+                == synthetic_split_paths(reference.data, getattr(reference.data, name), name)[:2]), name
+    assert recipe.data.cache_dir == reference.data.cache_dir == ".kdpose_cache/synth"
 
 
 def topdown_batch(codec, n: int = 2, seed: int = 0):

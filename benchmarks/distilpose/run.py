@@ -29,8 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared driver pieces
 
-from _miniature import (CONFIGS, add_run_arguments, ap_cell, measure_cost, read_metrics, train,  # noqa: E402
-                        train_seeds, work_folders, write_results)
+from _miniature import (CONFIGS, add_run_arguments, ap_cell, load_sibling, measure_cost, read_metrics,  # noqa: E402
+                        train, train_seeds, work_folders, write_results)
 
 # Quick mode shrinks data and schedule so that the whole pipeline runs in minutes on a CPU.
 QUICK = ["data.train.synthetic_images=64", "data.val.synthetic_images=16", "data.batch_size=16",
@@ -170,26 +170,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def cpu_module():
     """benchmarks/distilpose/cpu.py (this driver also runs when a test loads it from its file)."""
-    return _sibling("cpu")
+    return load_sibling(__file__, "cpu", "distilpose")
 
 
 def standard_module():
     """benchmarks/distilpose/standard.py, which imports cpu.py's table helpers (so cpu.py is loaded first)."""
     cpu_module()
-    return _sibling("standard")
-
-
-def _sibling(stem: str):
-    """benchmarks/distilpose/<stem>.py, loaded by path once as module ``distilpose_bench_<stem>``."""
-    import importlib.util
-
-    name = f"distilpose_bench_{stem}"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{stem}.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up while the file executes
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_sibling(__file__, "standard", "distilpose")
 
 
 def format_report(results: list[dict], seeds: list[int], quick: bool) -> str:

@@ -46,7 +46,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared driver pieces
 
-from _miniature import CONFIGS, REPO, ap_cell, mean_std, train_command, work_folders  # noqa: E402
+from _miniature import CONFIGS, REPO, ap_cell, load_sibling, mean_std, train_command, work_folders  # noqa: E402
 from _miniature import write_section as write_marked_section  # noqa: E402
 
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
@@ -557,17 +557,8 @@ def standard_scale(args) -> Scale:
 
 
 def _standard_module():
-    """benchmarks/dwpose/standard.py, loaded by path once (this driver also runs when a test loads it from its
-    file) as module ``dwpose_bench_standard``."""
-    import importlib.util
-
-    name = "dwpose_bench_standard"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("standard.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up while the file executes
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    """benchmarks/dwpose/standard.py (this driver also runs when a test loads it from its file)."""
+    return load_sibling(__file__, "standard", "dwpose")
 
 
 if __name__ == "__main__":

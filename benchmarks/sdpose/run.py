@@ -45,31 +45,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared driver pieces
 
-from _miniature import (REPO, add_run_arguments, ap_cell, measure_cost, train_seeds, work_folders,  # noqa: E402
-                        write_results)
+from _miniature import (REPO, add_run_arguments, ap_cell, load_sibling, measure_cost, train_seeds,  # noqa: E402
+                        work_folders, write_results)
 from _miniature import write_section as write_marked_section  # noqa: E402
-
-
-def _sibling(stem: str):
-    """benchmarks/sdpose/<stem>.py, loaded by path once as module ``sdpose_bench_<stem>`` (a plain ``import cpu``
-    could collide)."""
-    import importlib.util
-
-    name = f"sdpose_bench_{stem}"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{stem}.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up while the file executes
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def standard_module():
     """benchmarks/sdpose/standard.py (it imports cpu.py's evaluation and table format, loaded just below)."""
-    return _sibling("standard")
+    return load_sibling(__file__, "standard", "sdpose")
 
 
-cpu_scale = _sibling("cpu")
+cpu_scale = load_sibling(__file__, "cpu", "sdpose")
 CpuRow = cpu_scale.CpuRow
 
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"

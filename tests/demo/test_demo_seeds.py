@@ -2,29 +2,21 @@
 the aggregated numbers, paired counts, reference.json and the BENCHMARKS.md section. No training."""
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 from kdpose.demo.reference import load_references
 
-REPO = Path(__file__).resolve().parents[2]
+from ..conftest import benchmark_fixture
+
 # per seed: (plain AP, distilled AP, stage-1 AP, plain PCK, distilled PCK, wall s)
 SEEDS = {0: (0.10, 0.15, 0.12, 0.50, 0.55, 600.0), 1: (0.20, 0.18, 0.19, 0.60, 0.65, 660.0),
          2: (0.30, 0.40, 0.35, 0.70, 0.75, 720.0)}
 
 
-@pytest.fixture(scope="module")
-def demo_seeds():
-    """benchmarks/demo_seeds.py loaded as a module (a script, not part of the package)."""
-    spec = importlib.util.spec_from_file_location("demo_seeds_bench", REPO / "benchmarks" / "demo_seeds.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+demo_seeds = benchmark_fixture("benchmarks/demo_seeds.py", "demo_seeds_bench")
 
 
 def _row(key: str, label: str, ap: float | None, pck: float | None) -> dict:

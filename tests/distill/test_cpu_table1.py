@@ -4,18 +4,14 @@ run that reads its finished runs back instead of training again."""
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 import torch
 
-from ..conftest import load_benchmark
+from ..conftest import benchmark_fixture
 
 
-@pytest.fixture(scope="module")
-def bench():
-    yield load_benchmark("benchmarks/pose_machines/cpu_table1.py", "pose_machines_cpu_table1")
-    sys.modules.pop("pose_machines_cpu_table1", None)
+bench = benchmark_fixture("benchmarks/pose_machines/cpu_table1.py", "pose_machines_cpu_table1")
 
 
 def test_steps_and_seed_caps_per_architecture(bench):

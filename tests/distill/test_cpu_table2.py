@@ -3,19 +3,15 @@ paired per-seed counts of the report, and a tiny end-to-end run that reuses its 
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 import pytest
 import torch
 
-from ..conftest import load_benchmark
+from ..conftest import benchmark_fixture
 
 
-@pytest.fixture(scope="module")
-def bench():
-    yield load_benchmark("benchmarks/pose_machines/cpu_table2.py", "pose_machines_cpu_table2")
-    sys.modules.pop("pose_machines_cpu_table2", None)
+bench = benchmark_fixture("benchmarks/pose_machines/cpu_table2.py", "pose_machines_cpu_table2")
 
 
 def test_shares_are_nested_random_subsets_fixed_per_seed(bench):

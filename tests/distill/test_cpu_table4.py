@@ -3,7 +3,6 @@ the paired per-seed counts of the report, and a tiny end-to-end run (random stan
 from __future__ import annotations
 
 import json
-import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -14,13 +13,10 @@ from kdpose.tasks import depth_setting
 from kdpose.tasks.depth_setting import (STUDENT, DepthBatches, build_pose_machine, real_like_cfg, render_scenes,
                                     synthetic_cfg)
 
-from ..conftest import load_benchmark
+from ..conftest import benchmark_fixture
 
 
-@pytest.fixture(scope="module")
-def bench():
-    yield load_benchmark("benchmarks/pose_machines/cpu_table4.py", "pose_machines_cpu_table4")
-    sys.modules.pop("pose_machines_cpu_table4", None)
+bench = benchmark_fixture("benchmarks/pose_machines/cpu_table4.py", "pose_machines_cpu_table4")
 
 
 def test_pck_at_counts_keypoints_within_kappa_times_box_height(bench):

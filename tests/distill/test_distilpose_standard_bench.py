@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from ..conftest import assert_same_renders
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -28,14 +30,10 @@ def stand_in_teacher(tmp_path_factory) -> Path:
 def test_student_data_is_the_teachers(std):
     """Same synthetic keys -> same cache folders: the teacher's 20000 renders are reused, not made again."""
     from kdpose.engine.config import load_recipe
-    from kdpose.tasks.synthetic import synthetic_split_paths
 
     student = load_recipe(REPO / "configs" / std.RECIPE)
     teacher = load_recipe(REPO / "configs" / "cspnext-m_udp_synth-standard.yaml")
-    for name in ("train", "val"):
-        assert (synthetic_split_paths(student.data, getattr(student.data, name), name)[:2]
-                == synthetic_split_paths(teacher.data, getattr(teacher.data, name), name)[:2])
-    assert student.data.cache_dir == teacher.data.cache_dir == ".kdpose_cache/synth"
+    assert_same_renders(student, teacher)
     assert tuple(student.model.input_size) == tuple(teacher.model.input_size) == std.INPUT_SIZE
     assert student.distill.teacher_weights == std.TEACHER_TAG and student.distill.teacher == std.TEACHER_MODEL
     # the recipe's own schedule is the driver's default budget

@@ -18,6 +18,8 @@ from kdpose.models import create_model, load_model, save_weights
 from kdpose.models._builder import extract_state_dict
 from kdpose.utils.progress import TrainProgress
 
+from ..conftest import benchmark_fixture
+
 torch.set_num_threads(1)
 SIZE = (32, 64)  # (w, h): 1x2 stage-4 feature map, 64 / 128 SimCC bins
 LAYOUT = "coco_wholebody"
@@ -296,17 +298,12 @@ def test_recipe_builds_dwpose_task_through_the_engine(tmp_path):
 # ------------------------------------------------------------------------------------------ benchmark driver
 
 
-def test_benchmark_driver_writes_tables_from_finished_runs(tmp_path, monkeypatch):
-    import importlib.util
-    import json
-    import sys
-    from pathlib import Path
+# overrides the distillation tests' `bench` (DistilPose's driver) in this module
+bench = benchmark_fixture("benchmarks/dwpose/run.py", "dwpose_bench_run")
 
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "dwpose" / "run.py"
-    spec = importlib.util.spec_from_file_location("dwpose_bench_run", path)
-    bench = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, bench)  # dataclasses look their module up
-    spec.loader.exec_module(bench)
+
+def test_benchmark_driver_writes_tables_from_finished_runs(tmp_path, bench):
+    import json
 
     assert [r.name for r in bench.needed_runs(["table4"])] == ["teacher", "baseline", "s1", "baseline+s2", "s1+s2"]
     cmd = bench.command(bench.RUNS["logit+mask"], 2, tmp_path, tmp_path / "synth", "cpu", False, 1)

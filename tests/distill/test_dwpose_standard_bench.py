@@ -2,7 +2,6 @@
 while the strong teacher's tag is not registered) and a quick Table 4 end to end with a random stand-in teacher."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import re
@@ -12,20 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from ..conftest import assert_same_renders, benchmark_fixture
+
 REPO = Path(__file__).resolve().parents[2]
 RUN_PY = REPO / "benchmarks" / "dwpose" / "run.py"
 CELL = re.compile(r"^(\d+\.\d+) \+- (\d+\.\d+)$")
 PAIRED = re.compile(r"^(\d+)/(\d+) / (\d+)/(\d+) vs `(\S+)`$")
 
 
-@pytest.fixture(scope="module")
-def bench():
-    """benchmarks/dwpose/run.py loaded as a module (it is a script, not part of the package)."""
-    spec = importlib.util.spec_from_file_location("dwpose_bench_run", RUN_PY)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(module)
-    return module
+# overrides the distillation tests' `bench` (DistilPose's driver) in this module
+bench = benchmark_fixture("benchmarks/dwpose/run.py", "dwpose_bench_run")
 
 
 @pytest.fixture(scope="module")
@@ -48,15 +43,11 @@ def stand_in_teacher(tmp_path_factory) -> Path:
 def test_student_data_is_the_teachers(std):
     """Same synthetic keys -> same cache folders: the teacher's 20000 renders are reused, not made again."""
     from kdpose.engine.config import load_recipe
-    from kdpose.tasks.synthetic import synthetic_split_paths
 
     teacher = load_recipe(REPO / "configs" / std.TEACHER_RECIPE)
     stage1, stage2 = (load_recipe(REPO / "configs" / name) for name in (std.S1_RECIPE, std.S2_RECIPE))
     for student in (stage1, stage2):
-        for name in ("train", "val"):
-            assert (synthetic_split_paths(student.data, getattr(student.data, name), name)[:2]
-                    == synthetic_split_paths(teacher.data, getattr(teacher.data, name), name)[:2])
-        assert student.data.cache_dir == teacher.data.cache_dir == ".kdpose_cache/synth"
+        assert_same_renders(student, teacher)
         assert tuple(student.model.input_size) == tuple(teacher.model.input_size) == std.INPUT_SIZE
         assert (student.model.name, student.model.layout, student.data.batch_size) == ("rtmpose-t", "coco", 32)
     assert (stage1.distill.method, stage1.distill.teacher) == ("dwpose", std.TEACHER_MODEL)

@@ -3,7 +3,6 @@ quick mode end to end (Tables 7, 6, 5: rows, numbers, paired counts)."""
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import math
 import sys
@@ -11,17 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from ..conftest import assert_same_renders, benchmark_fixture
+
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def sdpose_bench():
-    """benchmarks/sdpose/run.py loaded as a module (a script, not part of the package)."""
-    spec = importlib.util.spec_from_file_location("sdpose_bench_run", REPO / "benchmarks" / "sdpose" / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(module)
-    return module
+sdpose_bench = benchmark_fixture("benchmarks/sdpose/run.py", "sdpose_bench_run")
 
 
 @pytest.fixture(scope="module")
@@ -33,14 +27,9 @@ def test_recipe_reuses_the_standard_renders_and_rows_load(sdpose_bench, std):
     """Same synthetic keys as the RTMPose-m `standard` recipe -> same cache folders; every row's overrides pass the
     strict loader with this recipe."""
     from kdpose.engine.config import load_recipe
-    from kdpose.tasks.synthetic import synthetic_split_paths
 
     recipe = load_recipe(REPO / "configs" / std.RECIPE)
-    reference = load_recipe(REPO / "configs" / "rtmpose-m_synth-standard.yaml")
-    for name in ("train", "val"):
-        assert (synthetic_split_paths(recipe.data, getattr(recipe.data, name), name)[:2]
-                == synthetic_split_paths(reference.data, getattr(reference.data, name), name)[:2])
-    assert recipe.data.cache_dir == reference.data.cache_dir == ".kdpose_cache/synth"
+    assert_same_renders(recipe, load_recipe(REPO / "configs" / "rtmpose-m_synth-standard.yaml"))
     assert (recipe.model.name, tuple(recipe.model.input_size)) == ("rtmpose-t", std.INPUT_SIZE)
     assert recipe.model.init_weights == "cspnext-t-udp.synth-demo-backbone_96x64"
     assert recipe.train.max_epochs * recipe.train.epoch_iters == std.DEFAULT_ITERS  # the driver's default budget

@@ -5,33 +5,24 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
 
-from ..conftest import load_benchmark
+from ..conftest import assert_same_renders, benchmark_fixture
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def roadmap():
-    yield load_benchmark("benchmarks/rtmpose/roadmap.py", "rtmpose_roadmap_bench")
-    sys.modules.pop("rtmpose_roadmap_bench", None)
+roadmap = benchmark_fixture("benchmarks/rtmpose/roadmap.py", "rtmpose_roadmap_bench")
 
 
 def test_data_is_the_rtmpose_m_recipes(roadmap):
     """Same synthetic keys -> same cache folders: the 20000 renders already made are reused."""
     from kdpose.engine.config import load_recipe
-    from kdpose.tasks.synthetic import synthetic_split_paths
 
     ours = load_recipe(REPO / "configs" / roadmap.RECIPE)
-    teacher = load_recipe(REPO / "configs" / "rtmpose-m_synth-standard.yaml")
-    for name in ("train", "val"):
-        assert (synthetic_split_paths(ours.data, getattr(ours.data, name), name)[:2]
-                == synthetic_split_paths(teacher.data, getattr(teacher.data, name), name)[:2])
-    assert ours.data.cache_dir == teacher.data.cache_dir == ".kdpose_cache/synth"
+    assert_same_renders(ours, load_recipe(REPO / "configs" / "rtmpose-m_synth-standard.yaml"))
     assert tuple(ours.model.input_size) == roadmap.INPUT_SIZE == (96, 128)
     assert (ours.model.name, ours.model.init_weights, ours.model.init_prefix) == (
         "rtmpose-t", "cspnext-t-udp.synth-demo-backbone_96x64", "backbone.")

@@ -15,7 +15,7 @@ from kdpose.errors import ConfigError
 from kdpose.export.flops import count_flops
 from kdpose.models import create_model, load_model, save_weights
 
-from ..conftest import topdown_batch
+from ..conftest import benchmark_fixture, topdown_batch
 
 SMALL = {"input_size": (48, 64), "dim": 32, "depth": 2, "heads": 4, "stem_planes": 8}
 
@@ -284,27 +284,17 @@ def test_deployed_sdpose_exports_as_the_plain_one_cycle_network(tmp_path):
     np.testing.assert_allclose(outs[0], ref.coords.numpy(), atol=1e-4)
 
 
-def _driver():
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "sdpose" / "run.py"
-    spec = importlib.util.spec_from_file_location("sdpose_bench_run", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(module)
-    return module
+# the SDPose driver benchmarks/sdpose/run.py
+run = benchmark_fixture("benchmarks/sdpose/run.py", "sdpose_bench_run")
 
 
-def test_benchmark_rows_are_valid_recipes():
+def test_benchmark_rows_are_valid_recipes(run):
     # every row of the driver is a recipe + --set overrides that the strict loader accepts and the engine builds
     from pathlib import Path
 
     from kdpose.tasks import build_model, build_task
     from kdpose.engine.config import load_recipe
 
-    run = _driver()
     rows = {r.key: (label, r) for table in run.TABLES.values() for label, r in table()}
     assert len(rows) == 14                                              # distinct trainings (shared rows once)
     configs = Path(__file__).resolve().parents[2] / "configs"
@@ -349,7 +339,7 @@ def test_coco_recipes_build(variant, cycles):
 
 
 # ------------------------------------------------------------------------------------------------ CPU-scale tables
-def test_cpu_benchmark_rows_share_runs_and_build():
+def test_cpu_benchmark_rows_share_runs_and_build(run):
     # Tables 5 / 6 / 7 at CPU scale: 7 distinct trainings; Table 5's pose+kt IS Table 7's 2->1 run and its "none" IS
     # Table 6's 2-cycle run (deployed with 1 cycle there, 2 here); the L_vt rows are n/a (RTMCC has no visual tokens)
     from pathlib import Path
@@ -357,7 +347,6 @@ def test_cpu_benchmark_rows_share_runs_and_build():
     from kdpose.tasks import build_model, build_task
     from kdpose.engine.config import load_recipe
 
-    run = _driver()
     t5, t6, t7 = (run.CPU_TABLES[k]() for k in ("5", "6", "7"))
     rows = {r.run.key: r.run for r in t5 + t6 + t7 if r.run is not None}
     assert len(rows) == 7
@@ -377,14 +366,13 @@ def test_cpu_benchmark_rows_share_runs_and_build():
     assert switches[t6[2].run.key] == (3, False, False) and switches[t7[2].run.key] == (3, True, True)
 
 
-def test_cpu_token_table_rows_switch_visual_token_losses():
+def test_cpu_token_table_rows_switch_visual_token_losses(run):
     # Table 5t: the token model (sdpose-cspnext-t) with visual tokens; the paper's token weights (5e-6)
     from pathlib import Path
 
     from kdpose.tasks import build_model, build_task
     from kdpose.engine.config import load_recipe
 
-    run = _driver()
     rows = run.CPU_TABLES["5t"]()
     configs = Path(__file__).resolve().parents[2] / "configs"
     switches = []
@@ -406,10 +394,9 @@ def test_cpu_token_table_rows_switch_visual_token_losses():
     assert reg == [("sdpose-reg-cspnext-t", 1, True, 1), ("sdpose-reg-cspnext-t", 2, True, 1)]
 
 
-def test_cpu_entries_paired_counts_and_table():
+def test_cpu_entries_paired_counts_and_table(run):
     from pathlib import Path
 
-    run = _driver()
     cpu = run.cpu_scale
     rows = run.table6_cpu()
     fake = {("plain", 1): [0.5, 0.6, 0.7], ("none__", 2): [0.55, 0.5, 0.8], ("none__", 3): [0.4, None, 0.6]}
@@ -434,13 +421,13 @@ def test_cpu_entries_paired_counts_and_table():
     assert f"| fewer layers, 2 / 3 cycles | n/a: {rows[-1].note} | | | | | | |" in lines
 
 
-def test_cpu_deployed_network_runs_every_cycle(tmp_path):
+def test_cpu_deployed_network_runs_every_cycle(tmp_path, run):
     # Table 6 re-evaluates the trained weights with head.set_cycles(N); cached results are read back, not recomputed
     import json
     import shutil
     from pathlib import Path
 
-    cpu = _driver().cpu_scale
+    cpu = run.cpu_scale
     torch.manual_seed(0)
     model = create_model("rtmpose-t", input_size=(64, 96)).eval()
     save_weights(model, tmp_path / "final.safetensors")

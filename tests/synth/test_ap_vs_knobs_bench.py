@@ -1,20 +1,15 @@
 """The AP-vs-knobs benchmark driver (benchmarks/ap_vs_knobs.py, issue 22): each val set changes one setting of the
 preset, the labelling sets share their pixels, its scoring (the library's scorer) and the table."""
 import dataclasses
-import sys
 
 import pytest
 
 from kdpose.data.synth import SynthConfig
 
-from ..conftest import load_benchmark
+from ..conftest import benchmark_fixture
 
 
-@pytest.fixture(scope="module")
-def bench():
-    module = load_benchmark("benchmarks/ap_vs_knobs.py", "ap_vs_knobs_bench")
-    yield module
-    sys.modules.pop("ap_vs_knobs_bench", None)
+bench = benchmark_fixture("benchmarks/ap_vs_knobs.py", "ap_vs_knobs_bench")
 
 
 def _differences(cfg: SynthConfig, base: SynthConfig) -> set[str]:

@@ -1,21 +1,13 @@
 """The model-size-at-default-difficulty benchmark driver (benchmarks/synth_difficulty.py): log reading, table."""
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
+from ..conftest import benchmark_fixture
 
-def _load(monkeypatch):
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "synth_difficulty.py"
-    spec = importlib.util.spec_from_file_location("synth_difficulty_bench", path)
-    bench = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, bench)
-    spec.loader.exec_module(bench)
-    return bench
+bench = benchmark_fixture("benchmarks/synth_difficulty.py", "synth_difficulty_bench")
 
 
-def test_reads_val_records_and_formats_the_size_table(tmp_path, monkeypatch):
-    bench = _load(monkeypatch)
+def test_reads_val_records_and_formats_the_size_table(tmp_path, bench):
     work = bench.run_dir(tmp_path, "cspnext-t-udp", 0)
     assert work == tmp_path / "cspnext-t-udp" and bench.run_dir(tmp_path, "m", 2) == tmp_path / "m-seed2"
     work.mkdir()
@@ -38,8 +30,7 @@ def test_reads_val_records_and_formats_the_size_table(tmp_path, monkeypatch):
     assert "--models cspnext-t-udp cspnext-m-udp --seed 0" in table
 
 
-def test_long_runs_show_every_kth_epoch_and_the_last(monkeypatch):
-    bench = _load(monkeypatch)
+def test_long_runs_show_every_kth_epoch_and_the_last(bench):
     assert bench.shown_epochs(3) == [1, 2, 3] and bench.shown_epochs(12) == list(range(1, 13))
     assert bench.shown_epochs(40) == [1, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40]
     assert bench.shown_epochs(13) == [1, 2, 4, 6, 8, 10, 12, 13]
@@ -64,8 +55,7 @@ def _person(kpts, image_id, area=5000.0):
             "num_keypoints": len(kpts), "area": area, "bbox": [0, 0, 100, 100], "iscrowd": 0}
 
 
-def test_pck_cache_is_used_only_for_the_runs_own_val_split(tmp_path, monkeypatch):
-    bench = _load(monkeypatch)
+def test_pck_cache_is_used_only_for_the_runs_own_val_split(tmp_path, bench):
     work, ann = _run_with_val_split(tmp_path, bench)
     (work / "final.safetensors").write_bytes(b"")  # never read below: the cache answers, or the data is missing
     (work / "pck.json").write_text(json.dumps({"pck": 0.5, "ann_file": str(ann.resolve())}))
@@ -75,8 +65,7 @@ def test_pck_cache_is_used_only_for_the_runs_own_val_split(tmp_path, monkeypatch
     assert not ann.exists() and bench.final_pck(work, "cspnext-t-udp") is None
 
 
-def test_left_right_separation_is_the_median_predicted_over_true_pair_distance(tmp_path, monkeypatch):
-    bench = _load(monkeypatch)
+def test_left_right_separation_is_the_median_predicted_over_true_pair_distance(tmp_path, bench):
     work, ann = _run_with_val_split(tmp_path, bench)
     base = [(50.0, 10.0 + 4 * k) for k in range(17)]  # a person: everything on a vertical line ...
     truth = list(base)
@@ -95,8 +84,7 @@ def test_left_right_separation_is_the_median_predicted_over_true_pair_distance(t
     assert bench.lr_separation(tmp_path / "missing") is None
 
 
-def test_easy_table_names_its_settings_and_keeps_columns_without_records(monkeypatch):
-    bench = _load(monkeypatch)
+def test_easy_table_names_its_settings_and_keeps_columns_without_records(bench):
     assert "occlusion: 0" in bench.EASY and "distance_range" in bench.EASY
     rows = [{"model": "cspnext-t-udp", "val": [], "pck": None, "params_m": 5.5, "gflops": 0.3}]
     table = bench.format_table(rows, seed=1, options="--difficulty easy --work-root work_dirs/sd_easy")
@@ -108,8 +96,7 @@ def test_easy_table_names_its_settings_and_keeps_columns_without_records(monkeyp
     assert table.endswith("--seed 1 --difficulty easy --work-root work_dirs/sd_easy`")
 
 
-def test_each_work_root_difficulty_and_seed_gets_its_own_section(monkeypatch):
-    bench = _load(monkeypatch)
+def test_each_work_root_difficulty_and_seed_gets_its_own_section(bench):
     root = Path("work_dirs/sd40lr")
     assert bench.section_key(root, True, "default", 0) == "difficulty"
     assert bench.section_key(root, False, "default", 0) == "difficulty-sd40lr"
