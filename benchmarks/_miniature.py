@@ -21,6 +21,14 @@ REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
 
 
+def quick_standard_sets(batch: int = 8) -> list[str]:
+    """``--quick`` overrides of the drivers on the `standard` preset's recipes: a pipeline smoke test on tiny 320x240
+    splits (12 train / 4 val images, rendered into the work root's own cache), no loader workers."""
+    return ["data.train.synthetic_images=12", "data.val.synthetic_images=4", "data.train.synthetic_size=[320,240]",
+            "data.val.synthetic_size=[320,240]", f"data.batch_size={batch}", "data.val_batch_size=16",
+            "data.workers=0", "schedule.warmup_iters=2", "train.log_interval=1", "train.tensorboard=false"]
+
+
 def load_sibling(caller_file: str, stem: str, prefix: str):
     """``<stem>.py`` next to ``caller_file``, loaded by path once as module ``<prefix>_bench_<stem>``. The drivers'
     folders are not packages and several hold a ``cpu.py`` or ``standard.py``, so a plain ``import cpu`` could find

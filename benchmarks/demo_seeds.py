@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import time
@@ -91,14 +89,11 @@ def _paired(per_seed: dict[int, dict], name: str) -> dict:
 
 
 def machine(threads: int | None) -> dict:
-    """The CPU model (/proc/cpuinfo), the cores this process may use, and the demo's ``--threads`` (None: all)."""
-    cpu = platform.machine()  # where /proc/cpuinfo has no model name
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"cpu": cpu, "cores": len(os.sched_getaffinity(0)), "threads": threads}
+    """The CPU model, the cores this process may use, and the demo's ``--threads`` (None: all)."""
+    from kdpose.engine.precision import available_cores
+    from kdpose.export.peaks import cpu_report
+
+    return {"cpu": cpu_report()["cpu"], "cores": available_cores(), "threads": threads}
 
 
 def aggregate(results: dict[int, dict], method: str, layout: str, minutes: float, threads: int | None) -> dict:

@@ -42,7 +42,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from _miniature import CONFIGS, REPO, mean_std, measure_cost, train, work_folders
+from _miniature import CONFIGS, REPO, mean_std, measure_cost, quick_standard_sets, train, work_folders
 # run.py loads cpu.py under this name before this file: the table format and read-back are shared
 from distilpose_bench_cpu import (NO_CONFIDENCE, PAPER_TABLE4, CpuTable, format_table, publish, run_pck,
                                   summarise)
@@ -55,10 +55,7 @@ TEACHER_MODEL = "cspnext-m-udp"  # the tag's model (known before the tag is regi
 EPOCHS = 5  # the iterations are split into 5 epochs: cosine from the 3rd, weak augmentation (stage 2) in the last
 DEFAULT_ITERS = 600  # the estimate in the module doc
 QUICK_ITERS = 5
-# quick: a pipeline smoke test on tiny 320x240 splits rendered into the work root's own cache, batch 8
-QUICK = ["data.train.synthetic_images=12", "data.val.synthetic_images=4", "data.train.synthetic_size=[320,240]",
-         "data.val.synthetic_size=[320,240]", "data.batch_size=8", "data.val_batch_size=16", "data.workers=0",
-         "schedule.warmup_iters=2", "train.log_interval=1", "train.tensorboard=false"]
+QUICK = quick_standard_sets()
 TOKEN_ROWS = "n/a: no tokens in a CNN student (token rows: --scale cpu --tables 4t)"
 NO_WEAK = ("n/a: no weaker 96x128 heatmap teacher (give one with --weak-teacher FILE; the demo-scale 64x96 ones "
            "do not line up with this student)")

@@ -41,6 +41,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from _miniature import quick_standard_sets
+
 INPUT_SIZE = (96, 128)
 TEACHER_TAG = "rtmpose-m.synth-standard_128x96"
 TEACHER_MODEL = "rtmpose-m"
@@ -50,10 +52,7 @@ S2_RECIPE = "dwpose_std_s2_t_synth-standard.yaml"
 EPOCHS = 5  # stage 1's iterations are split into 5 epochs: the distillation weight decays per epoch
 DEFAULT_ITERS = 600  # the estimate in the module doc
 QUICK_ITERS = 5
-# quick: a pipeline smoke test on tiny 320x240 splits rendered into the work root's own cache, batch 8
-QUICK = ("data.train.synthetic_images=12", "data.val.synthetic_images=4", "data.train.synthetic_size=[320,240]",
-         "data.val.synthetic_size=[320,240]", "data.batch_size=8", "data.val_batch_size=16", "data.workers=0",
-         "schedule.warmup_iters=2", "train.log_interval=1", "train.tensorboard=false")
+QUICK = tuple(quick_standard_sets())
 NOT_READY = (f"the strong teacher is still training: pretrained tag {TEACHER_TAG} is not registered yet (it ships "
              "when configs/rtmpose-m_synth-standard.yaml has finished); pass a file with --teacher-weights FILE "
              "(a kdpose .safetensors of an RTMPose-m coco 96x128 model, e.g. the teacher run's best.safetensors)")

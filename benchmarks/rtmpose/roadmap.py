@@ -48,8 +48,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared driver pieces
 
-from _miniature import (CONFIGS, REPO, add_run_arguments, mean_std, measure_cost, read_metrics,  # noqa: E402
-                        train, training_minutes, work_folders, write_results, write_section)
+from _miniature import (CONFIGS, REPO, add_run_arguments, mean_std, measure_cost, quick_standard_sets,  # noqa: E402
+                        read_metrics, train, training_minutes, work_folders, write_results, write_section)
 
 RECIPE = "rtmpose-t_roadmap_synth-standard.yaml"
 INPUT_SIZE = (96, 128)
@@ -61,9 +61,7 @@ QUICK_ITERS = 5
 # estimate of a train step (s, batch 32, 96x128, fp32, 2 cores) per network, and of each run's start-up + eval + PCK
 STEP_SECONDS = {SIMCC_MODEL: 0.45, HEATMAP_MODEL: 1.2}
 RUN_OVERHEAD_MIN = 1.5
-QUICK = ["data.train.synthetic_images=12", "data.val.synthetic_images=4", "data.train.synthetic_size=[320,240]",
-         "data.val.synthetic_size=[320,240]", "data.batch_size=8", "data.val_batch_size=16", "data.workers=0",
-         "schedule.warmup_iters=2", "train.log_interval=1", "train.tensorboard=false"]
+QUICK = quick_standard_sets()
 REFERENCE = "rtmpose"
 
 

@@ -43,7 +43,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from _miniature import REPO, mean_std, read_metrics, train, training_minutes, work_folders, write_results, write_section
+from _miniature import (REPO, mean_std, quick_standard_sets, read_metrics, train, training_minutes, work_folders,
+                        write_results, write_section)
 # run.py loads cpu.py under this name before this file: evaluation and the table format are shared
 from sdpose_bench_cpu import CpuRow, build_entries, format_table
 
@@ -53,12 +54,8 @@ EPOCHS = 5  # the iterations are split into 5 epochs: cosine from the 3rd, weak 
 DEFAULT_ITERS = 4000  # the estimate in the module doc
 QUICK_ITERS = 3  # quick: one epoch (each epoch end writes a checkpoint: the smoke test's largest cost)
 PLAIN_AP_TARGET = 0.3  # the plain model must be above this for the tables to compare trained models
-# quick: a pipeline smoke test on tiny 320x240 splits rendered into the work root's own cache, batch 4
 QUICK_BATCH = 4
-QUICK = ["data.train.synthetic_images=12", "data.val.synthetic_images=4", "data.train.synthetic_size=[320,240]",
-         "data.val.synthetic_size=[320,240]", f"data.batch_size={QUICK_BATCH}", "data.val_batch_size=16",
-         "data.workers=0",
-         "schedule.warmup_iters=2", "train.log_interval=1", "train.tensorboard=false"]
+QUICK = quick_standard_sets(QUICK_BATCH)
 
 
 def on_standard(rows: list[CpuRow]) -> list[CpuRow]:
