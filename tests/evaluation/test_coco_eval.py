@@ -184,3 +184,25 @@ def test_to_coco_results_nms_and_split():
     wb = to_coco_results([3], rng.uniform(0, 9, (1, 133, 2)), np.ones((1, 133)), [0.5], [100.0], "wholebody",
                          split_wholebody=True)
     assert {len(wb[0][f]) for f, _ in PART_FIELDS} == {51, 18, 204, 63}
+
+
+def test_unknown_category_or_string_image_id_is_an_error(fixtures):
+    """pycocotools scores a result of another category as nothing: AP 0.0 with no word; refused instead."""
+    path = fixtures / "coco/test_coco.json"
+    good = gt_as_predictions(json.loads(path.read_text()))
+    assert coco_keypoint_eval(path, good)["AP"] == pytest.approx(1.0)
+    wrong = [dict(r, category_id=2) for r in good]
+    with pytest.raises(DataError, match="result 0 has category_id 2, but the ground truth's annotations are of "
+                                        "category 1"):
+        coco_keypoint_eval(path, wrong)
+    with pytest.raises(DataError, match="result 0 has image_id '785' \\(a string; the ground truth's ids are numbers\\)"):
+        coco_keypoint_eval(path, [dict(good[0], image_id="785")])
+    crowd = fixtures / "crowdpose/test_crowdpose.json"
+    crowd_good = gt_as_predictions(json.loads(crowd.read_text()))
+    with pytest.raises(DataError, match="result 0 has category_id 2"):
+        crowdpose_eval(crowd, [dict(r, category_id=2) for r in crowd_good])
+    wb = fixtures / "coco/test_coco_wholebody.json"
+    wb_good = gt_as_predictions(json.loads(wb.read_text()), fields=[f for f, _ in PART_FIELDS])
+    assert wholebody_eval(wb, wb_good)["wholebody"]["AP"] == pytest.approx(1.0)
+    with pytest.raises(DataError, match="result 0 has category_id 3"):
+        wholebody_eval(wb, [dict(r, category_id=3) for r in wb_good])

@@ -70,3 +70,21 @@ def test_pr_curve_best_point_and_plot(tmp_path):
     assert curve.best()["eta"] == 0.5 and curve.best()["F"] == pytest.approx(1.0)
     out = plot_pr_curves({"toy": curve}, tmp_path / "pr.png")
     assert out.stat().st_size > 1000 and out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_pck_pr_eval_refuses_results_of_unknown_images(fixtures):
+    """Results whose image ids the ground truth lacks were dropped silently (AP 100, AR 0); now an error."""
+    import json
+
+    from kdpose.errors import DataError
+    from kdpose.evaluation.pck_pr import pck_pr_eval
+    from kdpose.layouts import get_layout
+
+    path = fixtures / "coco/test_coco.json"
+    res = [{"image_id": a["image_id"], "category_id": 1, "keypoints": a["keypoints"], "score": 1.0}
+           for a in json.loads(path.read_text())["annotations"] if a["num_keypoints"] > 0]
+    assert pck_pr_eval(path, res, get_layout("coco"))["AR"] == pytest.approx(100.0)
+    with pytest.raises(DataError, match="result 0 has image_id 885, which is not in the ground truth"):
+        pck_pr_eval(path, [dict(r, image_id=r["image_id"] + 100) for r in res], get_layout("coco"))
+    with pytest.raises(DataError, match="result 0 has category_id 2"):
+        pck_pr_eval(path, [dict(r, category_id=2) for r in res], get_layout("coco"))

@@ -76,16 +76,36 @@ def check_keypoint_count(anns: Sequence[dict], field: str, k: int, name: str, la
                             f"layout '{layout}' expects {k}")
 
 
-def normalise_results(results: list[dict], name: str, gt_image_ids: set, fields: Sequence[str]) -> list[dict]:
-    """Check required fields and image ids; convert numbers to plain floats (pycocotools mutates its input)."""
+def gt_keypoint_categories(gt_data: dict) -> set:
+    """The category ids a keypoint result may carry: those of the ground truth's annotations (the file's
+    ``categories`` table when it has no annotations)."""
+    found = {a.get("category_id", 1) for a in gt_data["annotations"]}
+    return found or {c["id"] for c in gt_data.get("categories") or [PERSON_CATEGORY]}
+
+
+def check_result_ids(r: dict, i: int, name: str, gt_image_ids: set, gt_category_ids: set | None = None) -> None:
+    """A result's ``image_id`` (and ``category_id``, 1 if absent, when ``gt_category_ids`` is given) must be one of
+    the ground truth's: pycocotools would score a result of an unknown id as nothing, silently."""
+    if r["image_id"] not in gt_image_ids:
+        hint = (" (a string; the ground truth's ids are numbers)"
+                if isinstance(r["image_id"], str) and any(not isinstance(g, str) for g in gt_image_ids) else "")
+        raise DataError(f"{name}: result {i} has image_id {r['image_id']!r}{hint}, which is not in the ground truth")
+    if gt_category_ids is not None and r.get("category_id", 1) not in gt_category_ids:
+        raise DataError(f"{name}: result {i} has category_id {r.get('category_id', 1)!r}, but the ground truth's "
+                        f"annotations are of category {', '.join(map(str, sorted(gt_category_ids, key=str)))}")
+
+
+def normalise_results(results: list[dict], name: str, gt_image_ids: set, fields: Sequence[str],
+                      gt_category_ids: set | None = None) -> list[dict]:
+    """Check required fields, image ids and (when ``gt_category_ids`` is given) category ids; convert numbers to
+    plain floats (pycocotools mutates its input)."""
     out = []
     for i, r in enumerate(results):
         missing = [f for f in ("image_id", "score", *fields) if f not in r]
         if missing:
             raise DataError(f"{name}: result {i} is missing field{'s' if len(missing) > 1 else ''} "
                             f"{', '.join(map(repr, missing))}")
-        if r["image_id"] not in gt_image_ids:
-            raise DataError(f"{name}: result {i} has image_id {r['image_id']}, which is not in the ground truth")
+        check_result_ids(r, i, name, gt_image_ids, gt_category_ids)
         r = dict(r)
         r.setdefault("category_id", 1)
         for f in fields:
@@ -154,7 +174,8 @@ def coco_keypoint_eval(
             raise DataError(f"{gt_name}: annotation {ann.get('id', i)} has no 'area' (OKS needs it; "
                             "use use_area=False to take 0.53 * box area, as CrowdPose does)")
     res, res_name = load_results(results)
-    dts = normalise_results(res, res_name, {img["id"] for img in gt_data["images"]}, ("keypoints",))
+    dts = normalise_results(res, res_name, {img["id"] for img in gt_data["images"]}, ("keypoints",),
+                            gt_keypoint_categories(gt_data))
     check_keypoint_count(dts, "keypoints", sk.num_keypoints, res_name, sk.name, "result")
     return stats_dict(run_cocoeval(gt_data, dts, sk.sigmas_array))
 
@@ -174,7 +195,8 @@ def crowdpose_eval(
     for ann in gt_data["annotations"]:
         ann["area"] = float(ann["bbox"][2]) * float(ann["bbox"][3]) * 0.53
     res, res_name = load_results(results)
-    dts = normalise_results(res, res_name, {img["id"] for img in gt_data["images"]}, ("keypoints",))
+    dts = normalise_results(res, res_name, {img["id"] for img in gt_data["images"]}, ("keypoints",),
+                            gt_keypoint_categories(gt_data))
     check_keypoint_count(dts, "keypoints", sk.num_keypoints, res_name, sk.name, "result")
     ev = run_cocoeval(gt_data, dts, sk.sigmas_array)
     out = stats_dict(ev)

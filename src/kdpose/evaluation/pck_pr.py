@@ -214,11 +214,13 @@ def pck_pr_eval(gt: str | Path, results: str | Path | Sequence[dict], layout: "L
     truth and says which landmarks are the upper body."""
     from ..data.coco import load_coco_file
     from ..errors import DataError
-    from .coco import load_results
+    from .coco import check_result_ids, gt_keypoint_categories, load_results
 
     spec = layout
     k = spec.num_keypoints
-    image_ids = [int(im["id"]) for im in load_coco_file(gt)["images"]]
+    gt_data = load_coco_file(gt)
+    image_ids = [int(im["id"]) for im in gt_data["images"]]
+    categories = gt_keypoint_categories(gt_data)
     people: dict[int, list] = {i: [] for i in image_ids}
     for sample in spec.read_annotations(gt, mode="eval"):
         people.setdefault(int(sample.image_id), []).append(sample)
@@ -228,6 +230,7 @@ def pck_pr_eval(gt: str | Path, results: str | Path | Sequence[dict], layout: "L
         kpts = np.asarray(r.get("keypoints", []), np.float64)
         if kpts.size != 3 * k or "image_id" not in r:
             raise DataError(f"{name}: result {i} needs an image_id and {k} x 3 keypoint values (layout {spec.name})")
+        check_result_ids(r, i, name, set(image_ids), categories)
         found.setdefault(int(r["image_id"]), []).append(kpts.reshape(k, 3))
     order = sorted(people)
     gt_kpts = [np.array([s.keypoints for s in people[i]], np.float64).reshape(-1, k, 2) for i in order]

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..skeletons import get_skeleton
-from .coco import load_gt, load_results, run_cocoeval, stats_dict
+from .coco import check_result_ids, gt_keypoint_categories, load_gt, load_results, run_cocoeval, stats_dict
 
 # (field in COCO-WholeBody files, number of keypoints), concatenated to 133 in this order
 PART_FIELDS = (
@@ -103,13 +103,13 @@ def wholebody_eval(
             raise DataError(f"{gt_name}: annotation {a.get('id', i)} is missing field 'area'")
     res, res_name = load_results(results)
     image_ids = {img["id"] for img in gt_data["images"]}
+    categories = gt_keypoint_categories(gt_data)
     dt_kpts = []
     for i, r in enumerate(res):
         for f in ("image_id", "score"):
             if f not in r:
                 raise DataError(f"{res_name}: result {i} is missing field '{f}'")
-        if r["image_id"] not in image_ids:
-            raise DataError(f"{res_name}: result {i} has image_id {r['image_id']}, which is not in the ground truth")
+        check_result_ids(r, i, res_name, image_ids, categories)
         dt_kpts.append(_concat_fields(r, res_name, f"result {i}", allow_flat=True))
 
     out: dict[str, dict[str, float]] = {}
