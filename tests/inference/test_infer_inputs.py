@@ -222,3 +222,37 @@ def test_torch_threads_default_to_a_few_and_leave_the_global_setting_alone(tiny_
     assert torch.get_num_threads() == before
     monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's own setting is obeyed
     assert PoseEstimator(tiny_model).backend.threads is None
+
+
+def test_images_that_would_share_an_image_id_are_refused(tmp_path, oracle_onnx, capsys):
+    """000001.png and sub/000001.png both became image_id 1: with --bboxes the second took the first's boxes, and
+    --json merged their people in kdpose eval, silently. Now a one-line error before anything is written."""
+    src = tmp_path / "imgs"
+    (src / "sub").mkdir(parents=True)
+    one, _, boxes = synthetic_scene(people=1, seed=5)
+    two, _, _ = synthetic_scene(people=2, seed=6)
+    cv2.imwrite(str(src / "000001.png"), one)
+    cv2.imwrite(str(src / "sub" / "000001.png"), two)
+    b = boxes[0]
+    dets = [{"image_id": 1, "category_id": 1, "score": 0.9, "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]),
+                                                                     float(b[3] - b[1])]}]
+    (tmp_path / "dets.json").write_text(json.dumps(dets))
+    for extra, harm in ([["--bboxes", str(tmp_path / "dets.json")], "both would take the boxes of image 1 in"],
+                        [["--json"], "predictions.json could not tell their people apart"]):
+        out = tmp_path / "out"
+        assert main(["infer", str(src), "--model", oracle_onnx, "--out", str(out), *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert err.startswith("kdpose: error: sub/000001.png would be image_id 1") and "like 000001.png" in err
+        assert harm in err and not out.exists()
+    # the ids unused (no --json, no --bboxes): the outputs are per file and distinct, so the job runs
+    assert main(["infer", str(src), "--model", oracle_onnx, "--out", str(tmp_path / "vis_only")]) == 0
+    assert "2 frames" in capsys.readouterr().out
+    # a name without a number takes its place in the job as id, which another file's stem already gives
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    cv2.imwrite(str(mixed / "000001.png"), one)
+    cv2.imwrite(str(mixed / "zz.png"), two)
+    assert main(["infer", str(mixed), "--model", oracle_onnx, "--json", "--out", str(tmp_path / "o2")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "zz.png would be image_id 1 (its place in the job), like 000001.png" in err
+    assert not (tmp_path / "o2" / "predictions.json").exists()

@@ -30,7 +30,8 @@ Outputs go to --out (default ./infer_out): predictions.json (--json: COCO result
 bbox_score and, for videos, frame_id and track_id, image_id = the id the --bboxes file gives the image, else the
 integer file stem, else the frame index; ready for kdpose eval --pred), predictions/ (--json-per-image), vis/
 (rendered images or mp4), openpose/ (--openpose-json, --openpose). Files whose names differ only in the extension
-(a.jpg, a.png) get a_jpg / a_png outputs. Images are read as BGR and converted to RGB before normalisation
+(a.jpg, a.png) get a_jpg / a_png outputs; two images that would share an image id (000001.jpg and
+sub/000001.jpg) are refused with --json or --bboxes, which key on it. Images are read as BGR and converted to RGB before normalisation
 (MMPose's convention; rtmlib feeds the array it gets unconverted, so give rtmlib RGB frames to match). Keypoint
 scores are min(max_x, max_y) of the SimCC logits as in MMPose; --score-mode rtmlib averages the two as rtmlib
 does (higher scores, so thresholds tuned with rtmlib carry over). PyTorch runs on half the CPUs (1 to 4) unless
@@ -142,6 +143,37 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise ConfigError(f"{parent}: --out {out} lies under a file, not a folder")
 
 
+def _id_collision(est, first: str, second: str, image_id: int) -> Exception:
+    """The one-line error for two images of a job that would share a COCO image id."""
+    from kdpose.errors import ConfigError
+
+    if est.boxes_from_caller and est.detector.image_id_for(second) is not None:
+        why = f"the id {est.detector.path} gives it"
+    else:
+        why = "its integer file stem" if Path(second).stem.isdigit() else "its place in the job"
+    harm = (f"both would take the boxes of image {image_id} in {est.detector.path}" if est.boxes_from_caller
+            else "predictions.json could not tell their people apart")
+    return ConfigError(f"{second} would be image_id {image_id} ({why}), like {first}: {harm}; rename one of "
+                       "them or infer them as separate jobs (each with its own --out)")
+
+
+def check_image_ids(names: list[str], est, needed: bool) -> None:
+    """Refuse, before anything runs, two images whose file names give them the same image id (the id a --bboxes
+    file gives the name, else the integer file stem), e.g. ``000001.jpg`` and ``sub/000001.jpg``. The id keys the
+    boxes of a --bboxes file and the results of --json, so such images took each other's boxes and merged in
+    ``kdpose eval``. ``needed``: the job uses the ids (--json or --bboxes)."""
+    if not needed:
+        return
+    seen: dict[int, str] = {}
+    for name in names:
+        image_id = est.image_id_for(name, -1)
+        if image_id == -1:
+            continue  # no id from the name: the frame index, checked as the job runs
+        if image_id in seen:
+            raise _id_collision(est, seen[image_id], name, image_id)
+        seen[image_id] = name
+
+
 def _require_onnxruntime(args: argparse.Namespace) -> None:
     """One-line error (with the pip hint) when an ONNX model or detector is asked for without onnxruntime."""
     from kdpose.cli.main import require_extra
@@ -222,6 +254,8 @@ def run(args: argparse.Namespace) -> int:
     if est.detector is None:
         print(f"kdpose: warning: {WHOLE_IMAGE_WARNING} (--det TAG or --bboxes FILE)", file=sys.stderr)
         est._warned_whole_image = True
+    ids_needed = bool(args.json or est.boxes_from_caller) and not source.is_video
+    check_image_ids(source.names, est, ids_needed)
     openpose_ok = est.skeleton.name in ("coco", "coco_wholebody")
     if (args.openpose or args.openpose_json) and not openpose_ok:
         from kdpose.errors import ConfigError
@@ -240,6 +274,7 @@ def run(args: argparse.Namespace) -> int:
     frames = people = 0
     interrupted = False
     bad: list[str] = []
+    id_owner: dict[int, tuple[int, str]] = {}  # image id -> (frame index, name) of the image that has it
     start = time.perf_counter()
     bar = tqdm(total=len(source) or None, unit="frame", file=sys.stderr, dynamic_ncols=True,
                disable=not sys.stderr.isatty())
@@ -255,6 +290,10 @@ def run(args: argparse.Namespace) -> int:
                 ids = [f.index for f in good]
             else:
                 ids = [est.image_id_for(f.name, f.index) for f in good]
+                for f, image_id in zip(good, ids):
+                    owner = id_owner.setdefault(image_id, (f.index, f.name))
+                    if ids_needed and owner[0] != f.index:
+                        raise _id_collision(est, owner[1], f.name, image_id)
                 dets = [est.detect(f.image, f.name, i) for f, i in zip(good, ids)]
                 results = est.predict_boxes([f.image for f in good], [d[0] for d in dets], [d[1] for d in dets],
                                             names=[f.name for f in good])
