@@ -89,3 +89,30 @@ def test_cli_infer_eval_and_export_of_a_pose_machine(tmp_path, capsys):
                  str(tmp_path / "onnx_out")]) == 0
     onnx_results = json.loads((tmp_path / "onnx_out" / "predictions.json").read_text())
     assert len(onnx_results) == len(results)
+
+
+def test_cli_bottom_up_keeps_one_output_per_image_and_refuses_shared_ids(tmp_path, capsys):
+    """vis/ was flat (sub/000001.png overwrote 000001.png's picture), --json-per-image was ignored, and
+    000001.png, a.png (place 1 in the job) and sub/000001.png all became image_id 1 in predictions.json."""
+    import shutil
+
+    from kdpose.data.synth import write_coco_dataset
+
+    write_coco_dataset(tmp_path / "depth", synthetic_cfg(), 3, seed=VAL_SEED, split="val")
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    for index, rel in ((1, "000001.png"), (2, "sub/000001.png"), (3, "a.png")):
+        shutil.copy(tmp_path / "depth" / "val" / f"{index:06d}.png", src / rel)
+    out = tmp_path / "out"
+    assert main(["infer", str(src), "--model", TEACHER_TAG, "--json-per-image", "--out", str(out)]) == 0
+    assert "3 images" in capsys.readouterr().out
+    assert sorted(p.relative_to(out / "vis").as_posix() for p in (out / "vis").rglob("*.png")) == [
+        "000001.png", "a.png", "sub/000001.png"]
+    per_image = {p.relative_to(out / "predictions").as_posix(): json.loads(p.read_text())
+                 for p in (out / "predictions").rglob("*.json")}
+    assert sorted(per_image) == ["000001.json", "a.json", "sub/000001.json"]
+    assert {r["image_id"] for r in per_image["a.json"]} <= {1}  # place 1 in the job: clashes with 000001.png
+    assert main(["infer", str(src), "--model", TEACHER_TAG, "--json", "--out", str(tmp_path / "o2")]) == 2
+    err = capsys.readouterr().err
+    assert "a.png would be image_id 1 (its place in the job), like 000001.png" in err
+    assert not (tmp_path / "o2").exists()

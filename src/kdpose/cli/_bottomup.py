@@ -42,20 +42,37 @@ def run_bottom_up(args: argparse.Namespace) -> int:
     from kdpose.data.image import read_image
     from kdpose.errors import ConfigError, DataError
     from kdpose.inference.bottomup import BottomUpEstimator, depth_to_bgr, people_to_results
+    from kdpose.inference.estimator import image_id_from_name
+    from kdpose.inference.outputs import output_stems
     from kdpose.inference.sources import list_images, source_kind
     from kdpose.utils.io import atomic_write, write_json
     from kdpose.viz.draw import draw_skeleton
 
     check_bottom_up_arguments(args)
-    files: list[Path] = []
+    files: list[tuple[Path, str]] = []  # (path, name: relative to its folder, as in top-down jobs)
     for source in args.source:
         kind = source_kind(source)
         if kind not in ("image", "folder"):
             raise ConfigError(f"{source}: bottom-up models read image files and folders, not a {kind}")
-        files += list_images(source) if kind == "folder" else [Path(source)]
+        if kind == "folder":
+            files += [(p, p.relative_to(source).as_posix()) for p in list_images(source)]
+        else:
+            files.append((Path(source), Path(source).name))
     if not files:
         raise DataError(f"{', '.join(args.source)}: no image files")
     files = files[: args.max_frames] if args.max_frames else files
+    names = [name for _, name in files]
+    stems = output_stems(names)  # sub/a.png and a.png, a.png and a.jpg: never one output for two images
+    image_ids = [image_id_from_name(name, index) for index, name in enumerate(names)]
+    if args.json:
+        owner: dict[int, str] = {}
+        for name, image_id in zip(names, image_ids):
+            if image_id in owner:
+                why = "its integer file stem" if Path(name).stem.isdigit() else "its place in the job"
+                raise ConfigError(f"{name} would be image_id {image_id} ({why}), like {owner[image_id]}: "
+                                  "predictions.json could not tell their people apart; rename one of them or infer "
+                                  "them as separate jobs (each with its own --out)")
+            owner[image_id] = name
     est = BottomUpEstimator(args.model, weights=args.weights, backend=args.backend, device=args.device,
                             threads=args.threads, peak_threshold=args.peak_thr, batch_size=args.batch,
                             layout=args.layout)
@@ -63,12 +80,14 @@ def run_bottom_up(args: argparse.Namespace) -> int:
     out = Path(args.out)
     results: list[dict] = []
     people_total, start = 0, time.perf_counter()
-    for index, path in enumerate(files):
+    for (path, _), stem, image_id in zip(files, stems, image_ids):
         image = read_image(path, mode=mode)
         people = est(image)
-        image_id = int(path.stem) if path.stem.isdigit() else index
-        results += people_to_results(image_id, people)
+        records = people_to_results(image_id, people)
+        results += records
         people_total += len(people)
+        if args.json_per_image:
+            write_json(out / "predictions" / f"{stem}.json", records)
         if not args.no_vis:
             import cv2
 
@@ -76,8 +95,9 @@ def run_bottom_up(args: argparse.Namespace) -> int:
             for person in people:
                 canvas = draw_skeleton(canvas, person.keypoints, person.scores, est.skeleton, args.kpt_thr)
             ok, data = cv2.imencode(".png", canvas)
-            (out / "vis").mkdir(parents=True, exist_ok=True)
-            with atomic_write(out / "vis" / f"{path.stem}.png", "wb") as f:
+            target = out / "vis" / f"{stem}.png"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_write(target, "wb") as f:
                 f.write(data.tobytes())
     if args.json:
         out.mkdir(parents=True, exist_ok=True)
