@@ -54,6 +54,15 @@ def test_pck_bbox_normalised_hand_computed():
     assert (acc == -1).all() and avg == 0 and cnt == 0
 
 
+def test_pck_refuses_xywh_boxes():
+    """A COCO x, y, w, h box given as xyxy had a negative size: every keypoint invalid, PCK 0.0 without a word."""
+    gt = np.array([[[120.0, 220.0], [140.0, 260.0]]])
+    xyxy = np.array([[100.0, 200.0, 150.0, 280.0]])
+    assert pck(gt + 3, gt, np.ones((1, 2)), xyxy, alpha=0.1)[0] == pytest.approx(1.0)  # 4.2 px < 8 px
+    with pytest.raises(ValueError, match=r"box 0 \[100.0, 200.0, 50.0, 80.0\] has x2 < x1 .*must be xyxy"):
+        pck(gt + 3, gt, np.ones((1, 2)), np.array([[100.0, 200.0, 50.0, 80.0]]), alpha=0.1)
+
+
 def test_pckh_hand_computed():
     n = 2
     gt = np.zeros((n, 16, 2))

@@ -55,8 +55,18 @@ def pck(
         pred, gt: (N, K, 2); visible: (N, K) (> 0 = labelled); bboxes: (N, 4) xyxy ground-truth boxes.
     Returns:
         mean PCK over keypoints and the (K,) per-keypoint values (-1 where a keypoint is never labelled).
+    Raises:
+        ValueError: a box whose x2 < x1 or y2 < y1: not xyxy (COCO's ``bbox`` is x, y, w, h: convert it with
+            ``kdpose.data.geometry.bbox_xywh_to_xyxy``), which would otherwise count as "no valid keypoint".
     """
     bboxes = np.asarray(bboxes, dtype=np.float64)
+    if bboxes.ndim != 2 or bboxes.shape[1] != 4:
+        raise ValueError(f"bboxes must be (N, 4) xyxy, got shape {bboxes.shape}")
+    flipped = np.flatnonzero((bboxes[:, 2] < bboxes[:, 0]) | (bboxes[:, 3] < bboxes[:, 1]))
+    if flipped.size:
+        i = int(flipped[0])
+        raise ValueError(f"box {i} {bboxes[i].tolist()} has x2 < x1 or y2 < y1: bboxes must be xyxy (x1, y1, x2, "
+                         "y2); a COCO bbox is x, y, w, h (kdpose.data.geometry.bbox_xywh_to_xyxy converts it)")
     size = np.max(bboxes[:, 2:4] - bboxes[:, 0:2], axis=1, keepdims=True)
     acc, mean, _ = keypoint_pck_accuracy(pred, gt, np.asarray(visible) > 0, alpha, np.tile(size, (1, 2)))
     return mean, acc
