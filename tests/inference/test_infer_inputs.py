@@ -61,7 +61,10 @@ def test_caller_boxes_give_one_pose_each_in_order_and_bad_boxes_are_errors(oracl
     est = PoseEstimator(oracle_model)
     for bad, problem in [([[np.nan, 0, 50, 50]], "box 0 .* is not a finite number"),
                          ([[10, 10, 50, 50], [700, 10, 800, 90]], "box 1 .* no area inside the 640x480 image"),
-                         ([[10, 10, 10, 90]], "box 0 .* no area")]:
+                         ([[10, 10, 10, 90]], "box 0 .* no area"),
+                         # a COCO x, y, w, h box: swapping its corners made another box and a wrong pose, silently
+                         ([[211, 20, 86, 130]], r"box 0 \[211, 20, 86, 130\] .* has x2 < x1 or y2 < y1.*not COCO's "
+                                                r"x, y, w, h")]:
         with pytest.raises(DataError, match=problem):
             est.predict_arrays(image, bboxes=np.array(bad, np.float32))
 

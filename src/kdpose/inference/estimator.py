@@ -14,8 +14,8 @@ Keypoint scores are the raw SimCC maxima (not probabilities; they can exceed 1):
 same output; ``score_mode="rtmlib"`` does the same, so thresholds tuned with rtmlib carry over.
 
 Boxes the caller gives (``bboxes=``, or a detection / annotation file as ``detector``) give one pose per box, in
-their order; a box that is not finite or has no area inside the image is an error. Detector output is filtered by
-``bbox_thr``, de-duplicated by OKS-NMS and sorted best first.
+their order; a box that is not finite, has x2 < x1 or y2 < y1, or has no area inside the image is an error.
+Detector output is filtered by ``bbox_thr``, de-duplicated by OKS-NMS and sorted best first.
 """
 from __future__ import annotations
 
@@ -99,9 +99,10 @@ def check_boxes(boxes: Any, scores: np.ndarray | None, image_size: tuple[int, in
                 where: str = "bboxes") -> tuple[np.ndarray, np.ndarray]:
     """Validate caller-given boxes, all of which must give a pose: (N, 4) xyxy (or (N, 5) with scores).
 
-    Corners in the wrong order are swapped and boxes are clipped to the image, as for detector output; a box that
-    is not finite, or has no area inside the ``(w, h)`` image, raises :class:`DataError` naming ``where``, the
-    box's index and values. Returns float32 boxes (N, 4) and scores (N,) (1.0 when ``scores`` is None).
+    Boxes are clipped to the image, as detector output is; a box that is not finite, has x2 < x1 or y2 < y1
+    (most often a COCO x, y, w, h box given as xyxy, which swapping the corners would turn into another box
+    silently), or has no area inside the ``(w, h)`` image, raises :class:`DataError` naming ``where``, the box's
+    index and values. Returns float32 boxes (N, 4) and scores (N,) (1.0 when ``scores`` is None).
     """
     arr = np.asarray(boxes, dtype=np.float64)
     if arr.ndim == 1 and arr.shape[0] in (4, 5):
@@ -118,7 +119,11 @@ def check_boxes(boxes: Any, scores: np.ndarray | None, image_size: tuple[int, in
     for i, (box, score) in enumerate(zip(arr[:, :4], s)):
         if not (np.isfinite(box).all() and np.isfinite(score)):
             raise DataError(f"{where}: box {i} {_fmt_box(box)} (score {score:.4g}) is not a finite number")
-        lo, hi = np.minimum(box[:2], box[2:]), np.maximum(box[:2], box[2:])
+        if (box[2:] < box[:2]).any():
+            raise DataError(f"{where}: box {i} {_fmt_box(box)} (x1, y1, x2, y2) has x2 < x1 or y2 < y1, a negative "
+                            "width or height (bboxes= takes x1, y1, x2, y2, not COCO's x, y, w, h: "
+                            "kdpose.data.geometry.bbox_xywh_to_xyxy converts those)")
+        lo, hi = box[:2], box[2:]
         if not ((np.minimum(hi, [w, h]) - np.maximum(lo, 0)) > 0).all():
             raise DataError(f"{where}: box {i} {_fmt_box(box)} (x1, y1, x2, y2) has no area inside the {w}x{h} "
                             "image")
