@@ -2,7 +2,7 @@ import numpy as np
 import torch
 
 from kdpose.detection.boxes import PointBoxCoder, grid_points
-from kdpose.detection.data import SceneDetectionDataset, collate_detection
+from kdpose.detection.data import RenderedScenes, SceneDetectionDataset, collate_detection
 from kdpose.detection.loss import DetectionLoss, assign
 from kdpose.models.person_detector import DetOutput
 
@@ -49,7 +49,7 @@ def test_loss_is_low_for_perfect_predictions_and_handles_empty_images():
 def test_augmentation_moves_boxes_with_the_pixels():
     from kdpose.data.synth import SynthConfig
 
-    ds = SceneDetectionDataset(SynthConfig(width=64, height=48), 1, (64, 64), zoom_range=(0.5, 0.9))
+    ds = SceneDetectionDataset(RenderedScenes(SynthConfig(width=64, height=48), 1), (64, 64), zoom_range=(0.5, 0.9))
     canvas = np.full((64, 64, 3), 114, np.uint8)
     canvas[10:30, 5:25] = 255  # a white "person" at xyxy (5, 10, 25, 30)
     for seed in range(6):

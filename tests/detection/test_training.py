@@ -7,7 +7,7 @@ import torch
 
 from kdpose.data.synth import SynthConfig
 from kdpose.detection import PersonDetector
-from kdpose.detection.data import SceneDetectionDataset, collate_detection, render_eval_set
+from kdpose.detection.data import RenderedScenes, SceneDetectionDataset, collate_detection, render_eval_set
 from kdpose.detection.evaluate import DetectionEvaluator
 from kdpose.models.person_detector import PersonDetectorModel
 from kdpose.tasks.detection import DetectionTask
@@ -38,7 +38,8 @@ class Repeat(torch.utils.data.Dataset):
 
 def test_short_training_lowers_loss_and_finds_people(tmp_path):
     torch.manual_seed(0)
-    scenes = SceneDetectionDataset(EASY, 4, INPUT, seed=0, split="train", zoom_range=(1.0, 1.0), cache=True)
+    scenes = SceneDetectionDataset(RenderedScenes(EASY, 4, seed=0, split="train", cache=True), INPUT,
+                                   zoom_range=(1.0, 1.0))
     assert sum(len(scenes[i][1]) for i in range(4)) >= 4
     cfg = RecipeCfg(model=ModelCfg(name="kdpose-det-nano", input_size=INPUT),
                     data=DataCfg(batch_size=4, workers=0, persistent_workers=False),

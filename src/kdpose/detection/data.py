@@ -1,14 +1,22 @@
 """Detection data from the synthetic scene generator (``kdpose.data.synth``): every rendered person is a
-ground-truth box (also the small / unlabelled ones that pose data leaves out), letterboxed to the network input.
+ground-truth box, letterboxed to the network input; people without labelled keypoints (the ``standard`` preset's
+people an annotator would not label) can be made ignore regions, as COCO's crowd boxes.
 
-``SceneDetectionDataset`` renders scene ``i`` of a split on the fly (deterministic per index, worker-safe) and
-augments it with a seeded horizontal flip and a random zoom-out (the letterboxed image shrunk and placed at a random
-position, so that the detector sees more small people); ``collate_detection`` pads the boxes into a
-:class:`DetBatch`. ``render_eval_set`` renders a fixed validation set once and builds its COCO ground truth.
+Scenes come from a source: :class:`RenderedScenes` renders scene ``i`` of a split on the fly (deterministic per
+index, worker-safe); :class:`CachedScenes` reads a split that ``write_coco_dataset`` rendered once (the same
+images and boxes, so a CPU trains instead of rendering). :class:`SceneDetectionDataset` letterboxes a source's scene
+and augments it with a seeded horizontal flip and a random zoom-out (the letterboxed image shrunk and placed at a
+random position, so that the detector sees more small people), new every epoch; ``collate_detection`` pads the
+boxes into a :class:`DetBatch`. ``render_eval_set`` / ``load_eval_set`` build a fixed validation set and its COCO
+ground truth.
 """
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -38,11 +46,133 @@ def scene_boxes(scene) -> np.ndarray:
 
 
 @dataclass
+class SceneTargets:
+    """The detection ground truth of one scene (no pixels).
+
+    image_id: COCO image id. width, height: image size. boxes: (G, 4) float32 xyxy image pixels, clipped.
+    unlabelled: (G,) bool, the person has no labelled keypoints (``num_keypoints`` 0) or is a COCO crowd region.
+    areas: (G,) float64 COCO ``area`` (the visible silhouette for synthetic people). file_name: for the COCO file.
+    """
+
+    image_id: int
+    width: int
+    height: int
+    boxes: np.ndarray
+    unlabelled: np.ndarray
+    areas: np.ndarray
+    file_name: str = ""
+
+
+def scene_targets(scene, image_id: int, file_name: str = "") -> SceneTargets:
+    """The :class:`SceneTargets` of a rendered ``SynthScene``."""
+    h, w = scene.image.shape[:2]
+    return SceneTargets(int(image_id), int(w), int(h), scene_boxes(scene),
+                        np.array([inst.num_keypoints == 0 for inst in scene.instances], bool),
+                        np.array([max(float(inst.area), 1.0) for inst in scene.instances], np.float64), file_name)
+
+
+class RenderedScenes:
+    """Scene ``i`` of a synthetic split, rendered on the fly (``SyntheticSceneDataset``: the scene
+    ``write_coco_dataset`` writes as image ``i``, JPEG artefacts included). ``image(i)`` then ``targets(i)`` render
+    once (the last scene is kept); ``cache=True`` keeps every scene (small sets: tests, quick runs)."""
+
+    def __init__(self, synth, length: int, seed: int = 0, split: str = "train", cache: bool = False):
+        from ..data.synth import SyntheticSceneDataset
+
+        self.scenes = SyntheticSceneDataset(synth, length, seed, split)
+        self.split = split
+        self._cache: dict[int, tuple[np.ndarray, SceneTargets]] = {}
+        self._keep_all = cache
+
+    def __len__(self) -> int:
+        return len(self.scenes)
+
+    def _get(self, index: int) -> tuple[np.ndarray, SceneTargets]:
+        if index not in self._cache:
+            if not self._keep_all:
+                self._cache.clear()
+            scene = self.scenes[index]
+            self._cache[index] = (scene.image, scene_targets(scene, index + 1, f"{self.split}_{index:06d}.jpg"))
+        return self._cache[index]
+
+    def image(self, index: int) -> np.ndarray:
+        """BGR uint8 image of scene ``index``."""
+        return self._get(index)[0]
+
+    def targets(self, index: int) -> SceneTargets:
+        return self._get(index)[1]
+
+
+class CachedScenes:
+    """The scenes of a COCO-format split on disk (what ``write_coco_dataset`` writes, or any COCO person file):
+    the boxes of every image are read once, the images from their files on each access.
+
+    Args:
+        ann_file: COCO annotation file; annotations need ``image_id`` and ``bbox`` (xywh); a person with
+            ``num_keypoints`` 0 or ``iscrowd`` 1 is marked unlabelled.
+        img_root: folder the images' ``file_name`` are relative to (default: the annotation file's folder, the
+            writer's layout).
+
+    Raises:
+        DataError: an unreadable annotation file or a missing field (when built), an unreadable image (on access).
+    """
+
+    def __init__(self, ann_file: str | os.PathLike, img_root: str | os.PathLike | None = None):
+        from ..evaluation.coco import load_gt
+
+        data, name = load_gt(ann_file, fields=("image_id", "bbox"))
+        self.root = Path(img_root) if img_root else Path(ann_file).parent
+        per_image: dict[int, list[dict]] = {}
+        for ann in data["annotations"]:
+            if ann["category_id"] == 1:
+                per_image.setdefault(ann["image_id"], []).append(ann)
+        self._targets: list[SceneTargets] = []
+        for im in data["images"]:
+            anns = per_image.get(im["id"], [])
+            w, h = int(im["width"]), int(im["height"])
+            xywh = np.array([a["bbox"] for a in anns], np.float32).reshape(-1, 4)
+            boxes = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], 1)
+            boxes[:, 0::2] = boxes[:, 0::2].clip(0, w)
+            boxes[:, 1::2] = boxes[:, 1::2].clip(0, h)
+            unlabelled = np.array([a.get("num_keypoints", 1) == 0 or bool(a["iscrowd"]) for a in anns], bool)
+            areas = np.array([max(float(a.get("area", b[2] * b[3])), 1.0) for a, b in zip(anns, xywh)], np.float64)
+            self._targets.append(SceneTargets(int(im["id"]), w, h, boxes, unlabelled, areas, im["file_name"]))
+        self.name = name
+
+    def __len__(self) -> int:
+        return len(self._targets)
+
+    def image(self, index: int) -> np.ndarray:
+        from ..errors import DataError
+
+        path = self.root / self._targets[index].file_name
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise DataError(f"{path}: cannot read the image (listed in {self.name})")
+        return image
+
+    def targets(self, index: int) -> SceneTargets:
+        return self._targets[index]
+
+
+class DetItem(NamedTuple):
+    """One training item: inputs (3, H, W) float32, boxes (G, 4) xyxy input pixels, COCO image id, letterbox ratio,
+    ignore (G,) bool (None: no box is ignored)."""
+
+    inputs: torch.Tensor
+    boxes: np.ndarray
+    image_id: int
+    ratio: float
+    ignore: np.ndarray | None = None
+
+
+@dataclass
 class DetBatch:
     """A collated detection batch.
 
     inputs: (B, 3, H, W) float32 normalised. boxes: (B, G, 4) xyxy input pixels (zero-padded). valid: (B, G) bool.
-    image_id: (B,) int64. ratio: (B,) float64 letterbox ratios (input pixels per image pixel).
+    image_id: (B,) int64. ratio: (B,) float64 letterbox ratios (input pixels per image pixel). ignore: (B, G) bool,
+    a valid box that is an ignore region (no positive, no negative: ``DetectionLoss``).
     """
 
     inputs: torch.Tensor
@@ -50,52 +180,57 @@ class DetBatch:
     valid: torch.Tensor
     image_id: torch.Tensor
     ratio: torch.Tensor
+    ignore: torch.Tensor
 
     def to(self, device, non_blocking: bool = False) -> "DetBatch":
         def move(t: torch.Tensor) -> torch.Tensor:
             return t.to(device, non_blocking=non_blocking)
 
-        return DetBatch(move(self.inputs), move(self.boxes), move(self.valid), self.image_id, self.ratio)
+        return DetBatch(move(self.inputs), move(self.boxes), move(self.valid), self.image_id, self.ratio,
+                        move(self.ignore))
 
 
-def collate_detection(items: list[tuple[torch.Tensor, np.ndarray, int, float]]) -> DetBatch:
-    """[(inputs (3, H, W), boxes (G_i, 4), image_id, ratio)] -> DetBatch with G = max G_i."""
-    g = max([len(it[1]) for it in items] + [1])
+def collate_detection(items: Sequence[tuple]) -> DetBatch:
+    """[DetItem (or (inputs, boxes, image_id, ratio))] -> DetBatch with G = max G_i."""
+    items = [DetItem(*it) for it in items]
+    g = max([len(it.boxes) for it in items] + [1])
     boxes = torch.zeros(len(items), g, 4)
     valid = torch.zeros(len(items), g, dtype=torch.bool)
+    ignore = torch.zeros(len(items), g, dtype=torch.bool)
     for i, it in enumerate(items):
-        n = len(it[1])
+        n = len(it.boxes)
         if n:
-            boxes[i, :n] = torch.from_numpy(np.asarray(it[1], np.float32))
+            boxes[i, :n] = torch.from_numpy(np.asarray(it.boxes, np.float32))
             valid[i, :n] = True
-    return DetBatch(torch.stack([it[0] for it in items]), boxes, valid,
-                    torch.tensor([it[2] for it in items], dtype=torch.int64),
-                    torch.tensor([it[3] for it in items], dtype=torch.float64))
+            if it.ignore is not None:
+                ignore[i, :n] = torch.from_numpy(np.asarray(it.ignore, bool))
+    return DetBatch(torch.stack([it.inputs for it in items]), boxes, valid,
+                    torch.tensor([it.image_id for it in items], dtype=torch.int64),
+                    torch.tensor([it.ratio for it in items], dtype=torch.float64), ignore)
 
 
 class SceneDetectionDataset(Dataset):
-    """Synthetic scenes as detection training items ``(inputs (3, H, W), boxes (G, 4) input px, image_id, ratio)``.
+    """Scenes of a source as detection training items (:class:`DetItem`).
 
     Args:
-        synth: ``SynthConfig`` of the scenes (RGB).
-        length: number of distinct scenes (item i = scene i of ``split``).
+        scenes: :class:`RenderedScenes` or :class:`CachedScenes` (anything with ``__len__``, ``image(i)``,
+            ``targets(i)``).
         input_size: (w, h) network input.
-        seed: generator seed (scene i uses ``scene_seed(seed, split, i)``, as ``write_coco_dataset``).
+        seed: augmentation seed: item i of epoch e draws its flip and zoom from ``(seed, e, i)``.
         augment: seeded flip + zoom-out (training); False = plain letterbox (validation).
         zoom_range: the letterboxed image is scaled by a factor in this range (<= 1) before being placed.
-        cache: keep rendered scenes in memory (small sets: tests, quick runs; each worker has its own cache).
+        ignore_unlabelled: people without labelled keypoints become ignore regions (``DetItem.ignore``) instead of
+            boxes to find; False: every person is a box to find.
     """
 
-    def __init__(self, synth, length: int, input_size: tuple[int, int], seed: int = 0, split: str = "train",
-                 augment: bool = True, zoom_range: tuple[float, float] = (0.5, 1.0), cache: bool = False):
-        from ..data.synth import SyntheticSceneDataset
-
-        self.scenes = SyntheticSceneDataset(synth, length, seed, split)
-        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] | None = {} if cache else None
+    def __init__(self, scenes, input_size: tuple[int, int], seed: int = 0, augment: bool = True,
+                 zoom_range: tuple[float, float] = (0.5, 1.0), ignore_unlabelled: bool = False):
+        self.scenes = scenes
         self.pre = builtin_preprocess(input_size)
         self.seed = seed
         self.augment = augment
         self.zoom_range = zoom_range
+        self.ignore_unlabelled = ignore_unlabelled
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -104,26 +239,18 @@ class SceneDetectionDataset(Dataset):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
-    def scene(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """Scene ``index`` as (BGR image, (G, 4) boxes in image pixels)."""
-        if self._cache is not None and index in self._cache:
-            return self._cache[index]
-        scene = self.scenes[index]
-        out = (scene.image, scene_boxes(scene))
-        if self._cache is not None:
-            self._cache[index] = out
-        return out
-
-    def __getitem__(self, index: int):
-        image, boxes = self.scene(index)
+    def __getitem__(self, index: int) -> DetItem:
+        image = self.scenes.image(index)
+        target = self.scenes.targets(index)
         canvas, ratio = letterbox(image, self.pre.input_size)
-        boxes = boxes * ratio
+        boxes = target.boxes * ratio
+        ignore = target.unlabelled if self.ignore_unlabelled else np.zeros(len(boxes), bool)
         if self.augment:
             canvas, boxes = self._augment(canvas, boxes, np.random.default_rng([self.seed, self.epoch, index]))
         size = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
-        boxes = boxes[size >= MIN_BOX_SIZE]
+        keep = size >= MIN_BOX_SIZE
         inputs = torch.from_numpy(to_input([canvas], self.pre)[0])
-        return inputs, boxes.astype(np.float32), index + 1, float(ratio)
+        return DetItem(inputs, boxes[keep].astype(np.float32), target.image_id, float(ratio), ignore[keep])
 
     def _augment(self, canvas: np.ndarray, boxes: np.ndarray, rng: np.random.Generator):
         h, w = canvas.shape[:2]
@@ -144,33 +271,63 @@ class SceneDetectionDataset(Dataset):
         return np.ascontiguousarray(canvas), boxes.reshape(-1, 4)
 
 
+class _ImageFiles(Sequence):
+    """Images of a :class:`CachedScenes`, read on access (a val set of 500 640x480 images is 460 MB in memory)."""
+
+    def __init__(self, scenes: CachedScenes):
+        self.scenes = scenes
+
+    def __len__(self) -> int:
+        return len(self.scenes)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self.scenes.image(i) for i in range(*index.indices(len(self)))]
+        return self.scenes.image(index)
+
+
 @dataclass
 class EvalSet:
-    """A fixed detection validation set: BGR images, their GT boxes (image pixels) and the COCO ground truth."""
+    """A fixed detection validation set: BGR images (a list, or files read on access), their boxes (image pixels)
+    and the COCO ground truth."""
 
-    images: list[np.ndarray]
+    images: Sequence[np.ndarray]
     boxes: list[np.ndarray]
     coco_gt: dict
 
 
-def render_eval_set(synth, num_images: int, seed: int = 0, split: str = "val") -> EvalSet:
-    """Render scenes 0..num_images-1 of ``split`` once and build the COCO detection ground truth (``area`` = the
-    silhouette area, as ``write_coco_dataset`` writes it; every rendered person is a box)."""
-    from ..data.synth import SyntheticSceneDataset
+def coco_detection_gt(targets: Sequence[SceneTargets], ignore_unlabelled: bool = False) -> dict:
+    """COCO detection ground truth of the scenes (``area`` as given: the silhouette for synthetic people).
 
-    scenes = SyntheticSceneDataset(synth, num_images, seed, split)
-    images, all_boxes, gt_images, anns = [], [], [], []
-    for i in range(num_images):
-        scene = scenes[i]
-        boxes = scene_boxes(scene)
-        h, w = scene.image.shape[:2]
-        images.append(scene.image)
-        all_boxes.append(boxes)
-        gt_images.append({"id": i + 1, "width": int(w), "height": int(h), "file_name": f"{split}_{i:06d}.jpg"})
-        for inst, b in zip(scene.instances, boxes):
-            anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": 1, "iscrowd": 0,
-                         "area": float(max(inst.area, 1.0)),
+    With ``ignore_unlabelled`` a person without labelled keypoints is written ``iscrowd: 1``: pycocotools then
+    neither rewards nor penalises a detection on it (it matches crowd regions only after every real box, and a
+    detection matched to one is ignored), as COCO treats its crowd regions."""
+    images, anns = [], []
+    for t in targets:
+        images.append({"id": t.image_id, "width": t.width, "height": t.height, "file_name": t.file_name})
+        for b, unlabelled, area in zip(t.boxes, t.unlabelled, t.areas):
+            anns.append({"id": len(anns) + 1, "image_id": t.image_id, "category_id": 1,
+                         "iscrowd": int(bool(unlabelled) and ignore_unlabelled), "area": float(area),
                          "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]})
-    gt = {"images": gt_images, "annotations": anns,
-          "categories": [{"id": 1, "name": "person", "supercategory": "person"}]}
-    return EvalSet(images, all_boxes, gt)
+    return {"images": images, "annotations": anns,
+            "categories": [{"id": 1, "name": "person", "supercategory": "person"}]}
+
+
+def render_eval_set(synth, num_images: int, seed: int = 0, split: str = "val",
+                    ignore_unlabelled: bool = False) -> EvalSet:
+    """Render scenes 0..num_images-1 of ``split`` once (in memory) with their COCO detection ground truth; every
+    rendered person is a box (``ignore_unlabelled``: those without labelled keypoints are crowd regions)."""
+    scenes = RenderedScenes(synth, num_images, seed, split)
+    images, targets = [], []
+    for i in range(num_images):
+        images.append(scenes.image(i))
+        targets.append(scenes.targets(i))
+    return EvalSet(images, [t.boxes for t in targets], coco_detection_gt(targets, ignore_unlabelled))
+
+
+def load_eval_set(ann_file: str | os.PathLike, img_root: str | os.PathLike | None = None,
+                  ignore_unlabelled: bool = False) -> EvalSet:
+    """The validation set of a COCO-format split on disk (:class:`CachedScenes`; images read on access)."""
+    scenes = CachedScenes(ann_file, img_root)
+    targets = [scenes.targets(i) for i in range(len(scenes))]
+    return EvalSet(_ImageFiles(scenes), [t.boxes for t in targets], coco_detection_gt(targets, ignore_unlabelled))

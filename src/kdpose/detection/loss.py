@@ -11,6 +11,10 @@ a CPU): a prior point is a positive of a ground-truth box when
 A point claimed by several boxes goes to the smallest one. Loss: quality focal loss (the classification target of
 a positive is the IoU of its decoded prediction with its box, as in GFL / RTMDet, which makes scores rank boxes by
 localisation quality) + ``box_weight`` x GIoU loss on the positives, both averaged over the positives.
+
+Ignore regions (people the ground truth does not label, which box AP treats as COCO crowd regions): the points that
+would be an ignored person's positives, were it labelled, are don't-care (no classification loss, no box loss);
+every other point is trained as for a labelled person, and a labelled person's positive stays a positive.
 """
 from __future__ import annotations
 
@@ -22,6 +26,26 @@ from .boxes import PointBoxCoder, aligned_giou, box_area
 
 # longer box side (input pixels) that each stride handles: stride -> (low, high)
 LEVEL_RANGES = {8: (0.0, 128.0), 16: (64.0, 256.0), 32: (128.0, float("inf"))}
+
+
+def candidates(points: torch.Tensor, strides: torch.Tensor, gt_boxes: torch.Tensor, gt_valid: torch.Tensor,
+               radius: float = 2.5) -> torch.Tensor:
+    """(B, G, A) bool: point a may be a positive of box g (right level, centre region or centre cell, valid box)."""
+    px, py = points[:, 0].view(1, 1, -1), points[:, 1].view(1, 1, -1)              # (1, 1, A)
+    s = strides.view(1, 1, -1)
+    x0, y0, x1, y1 = (gt_boxes[..., i, None] for i in range(4))                    # (B, G, 1)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    inside = (px > x0) & (px < x1) & (py > y0) & (py < y1)
+    near_centre = ((px - cx).abs() < radius * s) & ((py - cy).abs() < radius * s)
+    centre_cell = ((px - cx).abs() <= s / 2) & ((py - cy).abs() <= s / 2)
+    side = torch.maximum(x1 - x0, y1 - y0)
+    lo = torch.zeros_like(strides)
+    hi = torch.zeros_like(strides)
+    for stride, (low, high) in LEVEL_RANGES.items():
+        lo = torch.where(strides == stride, torch.full_like(lo, low), lo)
+        hi = torch.where(strides == stride, torch.full_like(hi, high), hi)
+    level_ok = (side >= lo.view(1, 1, -1)) & (side <= hi.view(1, 1, -1))
+    return level_ok & ((inside & near_centre) | centre_cell) & gt_valid[..., None]   # (B, G, A)
 
 
 def assign(points: torch.Tensor, strides: torch.Tensor, gt_boxes: torch.Tensor, gt_valid: torch.Tensor,
@@ -38,21 +62,7 @@ def assign(points: torch.Tensor, strides: torch.Tensor, gt_boxes: torch.Tensor, 
     b, g = gt_valid.shape
     if g == 0:
         return torch.full((b, len(points)), -1, dtype=torch.int64, device=points.device)
-    px, py = points[:, 0].view(1, 1, -1), points[:, 1].view(1, 1, -1)              # (1, 1, A)
-    s = strides.view(1, 1, -1)
-    x0, y0, x1, y1 = (gt_boxes[..., i, None] for i in range(4))                    # (B, G, 1)
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    inside = (px > x0) & (px < x1) & (py > y0) & (py < y1)
-    near_centre = ((px - cx).abs() < radius * s) & ((py - cy).abs() < radius * s)
-    centre_cell = ((px - cx).abs() <= s / 2) & ((py - cy).abs() <= s / 2)
-    side = torch.maximum(x1 - x0, y1 - y0)
-    lo = torch.zeros_like(strides)
-    hi = torch.zeros_like(strides)
-    for stride, (low, high) in LEVEL_RANGES.items():
-        lo = torch.where(strides == stride, torch.full_like(lo, low), lo)
-        hi = torch.where(strides == stride, torch.full_like(hi, high), hi)
-    level_ok = (side >= lo.view(1, 1, -1)) & (side <= hi.view(1, 1, -1))
-    candidate = level_ok & ((inside & near_centre) | centre_cell) & gt_valid[..., None]   # (B, G, A)
+    candidate = candidates(points, strides, gt_boxes, gt_valid, radius)
     area = box_area(gt_boxes)[..., None].expand_as(candidate)
     cost = torch.where(candidate, area, torch.full_like(area, float("inf")))
     best_cost, best = cost.min(dim=1)                                              # (B, A)
@@ -66,7 +76,9 @@ def quality_focal_loss(logits: torch.Tensor, targets: torch.Tensor, beta: float 
 
 
 class DetectionLoss(nn.Module):
-    """``loss(output, gt_boxes, gt_valid) -> {"loss", "loss_cls", "loss_box", "num_pos"}``.
+    """``loss(output, gt_boxes, gt_valid, gt_ignore=None) -> {"loss", "loss_cls", "loss_box", "num_pos"}``.
+
+    ``gt_ignore`` (B, G) bool marks valid boxes that are ignore regions (module doc).
 
     Args:
         coder: the model's :class:`PointBoxCoder` (priors for the training input size).
@@ -80,13 +92,15 @@ class DetectionLoss(nn.Module):
         self.box_weight = box_weight
         self.radius = radius
 
-    def forward(self, output, gt_boxes: torch.Tensor, gt_valid: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, output, gt_boxes: torch.Tensor, gt_valid: torch.Tensor,
+                gt_ignore: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         logits, deltas = output.cls_logits.float(), output.box_deltas.float()
         points, strides = self.coder.priors(logits.device)
         if points.shape[0] != logits.shape[1]:
             raise ValueError(f"the head produced {logits.shape[1]} priors but the coder expects {points.shape[0]} "
                              f"for input size {self.coder.input_size}: train at the model's input size")
-        assigned = assign(points, strides, gt_boxes, gt_valid, self.radius)       # (B, A)
+        ignored = gt_valid & gt_ignore if gt_ignore is not None else torch.zeros_like(gt_valid)
+        assigned = assign(points, strides, gt_boxes, gt_valid & ~ignored, self.radius)       # (B, A)
         pos = assigned >= 0
         num_pos = pos.sum().clamp(min=1).float()
         targets = torch.zeros_like(logits)
@@ -98,6 +112,16 @@ class DetectionLoss(nn.Module):
             iou, giou = aligned_giou(pred, target_boxes)
             targets[bi, ai] = iou.detach().clamp(min=0.0)
             loss_box = (1.0 - giou).sum() / num_pos
-        loss_cls = quality_focal_loss(logits, targets).sum() / num_pos
+        loss_cls = quality_focal_loss(logits, targets)
+        if ignored.any():
+            # An ignored person (no labelled keypoints: box AP scores it as a crowd region, neither found nor
+            # missed) is neither pushed to background nor demanded: its would-be positives are don't-care. Pushing
+            # them to background would teach "a small person is background" against the labelled people just above
+            # the labelling threshold (32 x 32 px of silhouette: the same look on both sides); demanding them would
+            # spend the small network on people that earn nothing. Points of such a person that would be negatives
+            # of a labelled one stay negatives, so it gets the targets of a labelled person minus its positives.
+            dont_care = ~pos & candidates(points, strides, gt_boxes, ignored, self.radius).any(dim=1)
+            loss_cls = loss_cls.masked_fill(dont_care, 0.0)
+        loss_cls = loss_cls.sum() / num_pos
         return {"loss": loss_cls + self.box_weight * loss_box, "loss_cls": loss_cls.detach(),
                 "loss_box": loss_box.detach(), "num_pos": num_pos.detach()}

@@ -7,13 +7,19 @@ The recipe is read as follows:
 * ``model.init_weights`` (+ ``model.init_prefix: backbone.``): start from a checkpoint, or only its backbone (a
   CSPNeXt pose model of the same size, e.g. ``cspnext-t-udp``: kdpose-det-tiny's backbone tensor for tensor);
 * ``data.train`` / ``data.val``: ``synthetic_images`` scenes of ``synthetic_size`` with up to
-  ``synthetic_max_people`` people and the generator settings ``synthetic_settings``, seeds ``synthetic_seed``
-  (training scenes rendered on the fly each epoch, the validation set once, in memory);
+  ``synthetic_max_people`` people, ``synthetic_preset`` and the generator settings ``synthetic_settings``, seeds
+  ``synthetic_seed`` (by default training scenes rendered on the fly each epoch, the validation set once, in
+  memory; with ``cache_scenes`` both rendered once into ``data.cache_dir`` and read from there);
 * ``optim``, ``schedule``, ``train`` as for pose models (the scenes have one augmentation stage, so
   ``train.stage2_epochs`` changes nothing); ``eval.metric`` ``AP`` = COCO bbox AP
   (:class:`~kdpose.detection.evaluate.DetectionEvaluator`);
 * ``task_params`` (or, in older recipes, ``model.kwargs``): ``box_weight`` (GIoU weight, 2.0), ``radius`` (centre
-  sampling, 2.5 strides), ``zoom_min`` (zoom-out augmentation lower bound, 0.5).
+  sampling, 2.5 strides), ``zoom_min`` (zoom-out augmentation lower bound, 0.5), ``ignore_unlabelled`` (false: every
+  rendered person is a box to find; true: people without labelled keypoints, which the ``standard`` preset leaves
+  unlabelled as a COCO annotator would, are ignore regions in training and ``iscrowd: 1`` in the val ground
+  truth), ``cache_scenes`` (false: render on the fly; true: render each split once with ``write_coco_dataset``
+  into ``data.cache_dir``, the same folder a pose recipe with the same split settings uses, and read the files;
+  the augmentation is still drawn anew each epoch).
 """
 from __future__ import annotations
 
@@ -41,7 +47,7 @@ class DetectionTask(nn.Module):
         self.loss_fn = DetectionLoss(model.codec, box_weight, radius)
 
     def forward(self, batch, progress: TrainProgress | None = None) -> dict[str, torch.Tensor]:
-        return self.loss_fn(self.model(batch.inputs), batch.boxes, batch.valid)
+        return self.loss_fn(self.model(batch.inputs), batch.boxes, batch.valid, batch.ignore)
 
 
 @register_task
@@ -50,7 +56,7 @@ class DetectionKind(TaskKind):
 
     name = "detection"
     model_tasks = ("detection",)
-    params = {"box_weight": 2.0, "radius": 2.5, "zoom_min": 0.5}
+    params = {"box_weight": 2.0, "radius": 2.5, "zoom_min": 0.5, "ignore_unlabelled": False, "cache_scenes": False}
 
     def settings(self, cfg: RecipeCfg) -> dict:
         """``task_params`` with the settings older recipes keep in ``model.kwargs`` (only these keys there)."""
@@ -73,8 +79,10 @@ class DetectionKind(TaskKind):
                               "distillation")
 
     def build(self, cfg: RecipeCfg, work_dir: Path) -> TrainParts:
-        from ..detection.data import SceneDetectionDataset, collate_detection, render_eval_set
+        from ..detection.data import (CachedScenes, RenderedScenes, SceneDetectionDataset, collate_detection,
+                                      load_eval_set, render_eval_set)
         from ..detection.evaluate import DetectionEvaluator
+        from .synthetic import resolve_split
 
         self.check(cfg)
         settings = self.settings(cfg)
@@ -88,14 +96,21 @@ class DetectionKind(TaskKind):
         model = build_model(cfg.model, kwargs={}, layout=False)
         task = DetectionTask(model, float(settings["box_weight"]), float(settings["radius"]))
         tr, va = cfg.data.train, cfg.data.val
-        input_size = tuple(cfg.model.input_size)
-        train_set = SceneDetectionDataset(synthetic_config(tr, "coco", "data.train"), tr.synthetic_images, input_size,
-                                          seed=tr.synthetic_seed, split="train",
-                                          zoom_range=(float(settings["zoom_min"]), 1.0))
+        ignore, cached = bool(settings["ignore_unlabelled"]), bool(settings["cache_scenes"])
+        if cached:  # rendered once (rank 0) into data.cache_dir, or found there
+            scenes = CachedScenes(*resolve_split(cfg.data, tr, "train"))
+        else:
+            scenes = RenderedScenes(synthetic_config(tr, "coco", "data.train"), tr.synthetic_images,
+                                    tr.synthetic_seed, "train")
+        train_set = SceneDetectionDataset(scenes, tuple(cfg.model.input_size), seed=tr.synthetic_seed,
+                                          zoom_range=(float(settings["zoom_min"]), 1.0), ignore_unlabelled=ignore)
         evaluator = None
         if cfg.eval.interval > 0 and va.synthetic_images > 0:
-            eval_set = render_eval_set(synthetic_config(va, "coco", "data.val"), va.synthetic_images,
-                                       va.synthetic_seed)
+            if cached:
+                eval_set = load_eval_set(*resolve_split(cfg.data, va, "val"), ignore_unlabelled=ignore)
+            else:
+                eval_set = render_eval_set(synthetic_config(va, "coco", "data.val"), va.synthetic_images,
+                                           va.synthetic_seed, ignore_unlabelled=ignore)
             evaluator = DetectionEvaluator(eval_set, batch_size=cfg.data.val_batch_size)
         return TrainParts(model, task, train_set, collate_detection, evaluator)
 
