@@ -87,8 +87,18 @@ class TopDownDataset:
     def __len__(self) -> int:
         return len(self.samples)
 
+    @property
+    def sampler_block(self) -> int:
+        """Runs of consecutive indices the training sampler keeps together: the samples' own (fresh synthetic
+        scenes render one block of people at a time), else 1 (any order)."""
+        return int(getattr(self.samples, "sampler_block", 1))
+
     def set_epoch(self, epoch: int) -> None:
+        """Set the epoch of the augmentation streams, and of the samples when they change per epoch (fresh
+        synthetic scenes: ``kdpose.data.synth.FreshPeople``)."""
         self.epoch = int(epoch)
+        if hasattr(self.samples, "set_epoch"):
+            self.samples.set_epoch(self.epoch)
 
     def set_stage(self, stage: str | int) -> None:
         """Switch the pipeline stage (``"strong"``/``"weak"``); a pipeline without stages raises ValueError."""

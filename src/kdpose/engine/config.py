@@ -41,6 +41,12 @@ class SplitCfg:
     generator settings (``hard``, the default, or ``standard``); ``synthetic_settings`` passes further
     generator settings (``kdpose.data.synth.SynthConfig``: the difficulty knobs ``occlusion``, ``crowding``,
     ``truncation``, ``pose_extremity``, ``distance_range``, ``clutter``, ``blur``, ``noise``, ...).
+
+    ``synthetic_fresh: true`` (``data.train`` of the top-down task only) renders nothing to disk: every epoch trains
+    on new scenes, rendered in the loader workers and seeded by (``synthetic_seed``, epoch, batch), so a resumed run
+    sees the same scenes (``kdpose.data.synth.FreshPeople``). ``synthetic_images`` then counts the person crops of an
+    epoch (rounded down to whole batches), not scenes: the ``standard`` preset labels ~2.0 people per 640x480 scene.
+    Labelling rule, crops and augmentation are the cached split's; the people of one scene share a batch.
     """
 
     ann_file: str = ""
@@ -53,6 +59,7 @@ class SplitCfg:
     synthetic_max_people: int = 4
     synthetic_preset: str = "hard"  # named generator settings (kdpose.data.synth.PRESETS): hard | standard
     synthetic_settings: dict[str, Any] = field(default_factory=dict)  # more SynthConfig settings, e.g. occlusion: 0
+    synthetic_fresh: bool = False  # train only: new scenes every epoch, rendered in the loader workers (no cache)
 
 
 @dataclass
@@ -195,7 +202,8 @@ def load_recipe(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] 
 
 def check_data_sources(cfg: RecipeCfg, source: str) -> None:
     """A split reads files on disk or renders synthetic data, never both: a file key set next to
-    ``synthetic_images`` would otherwise be ignored without a word (e.g. ``--set data.train.ann_file=...``)."""
+    ``synthetic_images`` would otherwise be ignored without a word (e.g. ``--set data.train.ann_file=...``). Only the
+    training split renders fresh scenes, and it needs the number of crops of an epoch."""
     for name in ("train", "val"):
         split = getattr(cfg.data, name)
         files = [key for key in ("ann_file", "img_dir", "bbox_file") if getattr(split, key)]
@@ -203,6 +211,13 @@ def check_data_sources(cfg: RecipeCfg, source: str) -> None:
             raise ConfigError(f"{source}: data.{name}: {', '.join(files)} and synthetic_images are both set; a split "
                               f"is either files on disk or rendered (set data.{name}.synthetic_images=0 to use the "
                               f"files)")
+    for name in ("val", "target"):
+        if getattr(cfg.data, name).synthetic_fresh:
+            raise ConfigError(f"{source}: data.{name}.synthetic_fresh: only data.train renders fresh scenes every "
+                              f"epoch; data.{name} is rendered once")
+    if cfg.data.train.synthetic_fresh and cfg.data.train.synthetic_images <= 0:
+        raise ConfigError(f"{source}: data.train.synthetic_fresh: set data.train.synthetic_images > 0 (the person "
+                          f"crops of an epoch)")
 
 
 def recipe_layout(cfg: RecipeCfg, source: str = "recipe"):

@@ -34,10 +34,16 @@ class ResumableSampler(Sampler[int]):
         rank, world_size: this process's share of the data.
         pad: pad to equal shares (training); without padding (validation) shares differ by at most one item.
         tag_epoch: yield ``(index, epoch, stage)`` keys for :class:`EpochAwareDataset` instead of plain indices.
+        block: keep runs of ``block`` consecutive indices together (``size`` a multiple of it): the permutation,
+            the padding and the rank shares are over blocks (datasets that render a block of items at once, e.g.
+            fresh synthetic scenes); 1 = single indices, as above.
     """
 
     def __init__(self, size: int, shuffle: bool = True, seed: int = 0, rank: int = 0, world_size: int = 1,
-                 pad: bool = True, tag_epoch: bool = False):
+                 pad: bool = True, tag_epoch: bool = False, block: int = 1):
+        if block < 1 or size % block:
+            raise ValueError(f"sampler: {size} items are not whole blocks of {block}")
+        self.block = block
         self.size = size
         self.shuffle = shuffle
         self.seed = seed
@@ -55,6 +61,8 @@ class ResumableSampler(Sampler[int]):
         self.stage = stage
 
     def _indices(self) -> list[int]:
+        if self.block > 1:
+            return self._block_indices()
         if self.shuffle:
             g = torch.Generator().manual_seed(self.seed + self.epoch)
             order = torch.randperm(self.size, generator=g).tolist()
@@ -65,6 +73,17 @@ class ResumableSampler(Sampler[int]):
             order += order[: total - len(order)]
         return order[self.rank :: self.world_size]
 
+    def _block_indices(self) -> list[int]:
+        blocks = self.size // self.block
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed + self.epoch)
+            order = torch.randperm(blocks, generator=g).tolist()
+        else:
+            order = list(range(blocks))
+        if self.pad and self.world_size > 1:
+            order += order[: math.ceil(blocks / self.world_size) * self.world_size - len(order)]
+        return [b * self.block + k for b in order[self.rank :: self.world_size] for k in range(self.block)]
+
     def __iter__(self) -> Iterator:
         indices = self._indices()[self.skip :]
         if self.tag_epoch:
@@ -72,6 +91,8 @@ class ResumableSampler(Sampler[int]):
         return iter(indices)
 
     def __len__(self) -> int:
+        if self.block > 1:
+            return max(0, len(self._block_indices()) - self.skip)
         if self.pad and self.world_size > 1:
             share = math.ceil(self.size / self.world_size)
         else:

@@ -95,7 +95,8 @@ class Trainer:
         cfg: the resolved recipe.
         task: the task module (``PoseTask`` or a distiller); ``task.model`` is evaluated/EMA'd/exported.
         train_set: dataset of training items; ``collate_fn`` turns a list of items into a ``Batch``.
-            Both None when ``batches`` gives the batches.
+            Both None when ``batches`` gives the batches. A ``train_set.sampler_block`` > 1 keeps runs of that many
+            consecutive indices together in the shuffle (:class:`~kdpose.engine.loader.ResumableSampler`).
         work_dir: output folder (``config.yaml``, ``last.pt``, ``best.pt``, ``*.safetensors``, ``log.jsonl``).
         evaluator: optional validation callable (see :class:`Evaluator`).
         device: where to train (default: from ``cfg.train.device``).
@@ -155,7 +156,8 @@ class Trainer:
             self.sampler, self.loader, self.iters_per_epoch = None, None, tc.epoch_iters
         else:
             self.sampler = ResumableSampler(len(train_set), shuffle=True, seed=tc.seed, rank=self.rank,
-                                            world_size=self.world_size, pad=True, tag_epoch=True)
+                                            world_size=self.world_size, pad=True, tag_epoch=True,
+                                            block=getattr(train_set, "sampler_block", 1))
             self.loader = build_loader(
                 EpochAwareDataset(train_set), self.sampler, dc.batch_size, collate_fn, dc.workers,
                 self.loader_generator, pin_memory=dc.pin_memory and self.device.type == "cuda",

@@ -32,11 +32,13 @@ class TrainParts:
 
 class TaskKind:
     """Base class of a task kind: ``name`` (the recipe's ``task:`` value), ``model_tasks`` (the zoo tasks of the
-    models it trains), ``params`` (its ``task_params`` keys and their defaults), and :meth:`build`."""
+    models it trains), ``params`` (its ``task_params`` keys and their defaults), ``fresh_scenes`` (whether it
+    trains on fresh synthetic scenes), and :meth:`build`."""
 
     name: ClassVar[str] = ""
     model_tasks: ClassVar[tuple[str, ...]] = ()
     params: ClassVar[dict[str, Any]] = {}
+    fresh_scenes: ClassVar[bool] = False  # trains on data.train.synthetic_fresh (new scenes every epoch)
 
     def check(self, cfg: RecipeCfg) -> None:
         """Refuse what this kind cannot train before anything is built or rendered (``ConfigError``)."""

@@ -156,6 +156,10 @@ def describe_split(split: SplitCfg, name: str) -> str:
     if split.synthetic_images > 0:
         w, h = split.synthetic_size
         extra = "".join(f", {k}={v}" for k, v in sorted(split.synthetic_settings.items()))
+        if split.synthetic_fresh:
+            return (f"{name}: new synthetic scenes every epoch, {split.synthetic_images} person crops an epoch "
+                    f"(`{split.synthetic_preset}` preset{extra}), {w}x{h}, <= {split.synthetic_max_people} people, "
+                    f"seed {split.synthetic_seed} (fresh {name} seed stream)")
         return (f"{name}: {split.synthetic_images} synthetic images (`{split.synthetic_preset}` preset{extra}), "
                 f"{w}x{h}, <= {split.synthetic_max_people} people, seed {split.synthetic_seed} ({name} seed stream)")
     if split.ann_file:

@@ -3,7 +3,7 @@ the demo and the benchmarks all call it)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from ..engine import dist
 from ..engine.config import RecipeCfg, recipe_to_dict
@@ -23,6 +23,14 @@ RUN_SETTINGS = frozenset({"train.threads", "train.log_interval", "train.checkpoi
                           "data.val_batch_size"})
 
 
+def _with_defaults(saved: Any, default: Any) -> Any:
+    """``saved`` (a recipe as written to ``config.yaml``) with the keys it lacks taken from ``default``, at any
+    depth: a section key added to kdpose after the run started (e.g. ``data.train.synthetic_fresh``) is its default."""
+    if not (isinstance(saved, dict) and isinstance(default, dict)):
+        return saved
+    return {**default, **{key: _with_defaults(value, default.get(key)) for key, value in saved.items()}}
+
+
 def resolve_resume(cfg: RecipeCfg, work_dir: Path, resume: bool | str) -> bool:
     """Whether to continue the run in ``work_dir``. ``resume`` is True (a checkpoint must exist), False (the work
     dir must not hold a run) or ``"auto"`` (continue when a checkpoint of the same recipe exists, else start): with
@@ -35,13 +43,12 @@ def resolve_resume(cfg: RecipeCfg, work_dir: Path, resume: bool | str) -> bool:
         if saved.is_file():
             import yaml
 
-            before = yaml.safe_load(saved.read_text())
             now = recipe_to_dict(cfg)
-            # a key the saved recipe lacks (added to kdpose since) counts as its default
-            default = recipe_to_dict(type(cfg)())
+            # a key the saved recipe lacks (added to kdpose since, also inside data.train ...) counts as its default
+            before = _with_defaults(yaml.safe_load(saved.read_text()), recipe_to_dict(type(cfg)()))
             changed = sorted(f"{section}.{key}" for section, values in now.items() if isinstance(values, dict)
                              for key in values if f"{section}.{key}" not in RUN_SETTINGS
-                             and (before.get(section) or {}).get(key, default[section].get(key)) != values[key])
+                             and (before.get(section) or {}).get(key) != values[key])
             if changed:
                 raise ConfigError(f"{work_dir}: holds a run of another recipe (differs in {', '.join(changed)}); "
                                   f"choose another --work-dir or use the same settings to continue it")
@@ -68,6 +75,9 @@ def train(cfg: RecipeCfg, work_dir: str | Path, *, resume: bool | str = False,
     """
     kind = get_task(cfg)
     kind.check(cfg)  # before any device, data or model work: a wrong recipe fails at once
+    if cfg.data.train.synthetic_fresh and not kind.fresh_scenes:
+        raise ConfigError(f"data.train.synthetic_fresh: task '{kind.name}' trains on scenes rendered once; only the "
+                          f"top-down task renders fresh scenes every epoch")
     work_dir = Path(work_dir)
     device = select_device(cfg.train.device)
     dist.init_distributed(device)

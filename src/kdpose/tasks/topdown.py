@@ -12,7 +12,7 @@ from ..engine.config import DataCfg, RecipeCfg, SplitCfg, recipe_layout
 from ..engine.validate import PoseEvaluator
 from ..errors import ConfigError, DataError
 from .base import TaskKind, TrainParts, build_model, build_task, register_task
-from .synthetic import resolve_split
+from .synthetic import resolve_split, split_layout, synthetic_config
 
 
 def load_samples(data: DataCfg, split: SplitCfg, name: str, mode: str) -> tuple[list, str]:
@@ -34,6 +34,18 @@ def load_samples(data: DataCfg, split: SplitCfg, name: str, mode: str) -> tuple[
     return samples, ann
 
 
+def fresh_samples(data: DataCfg, split: SplitCfg):
+    """The training people of ``data.train.synthetic_fresh``: ``split.synthetic_images`` crops an epoch from new
+    scenes, rendered in blocks of one batch (:class:`kdpose.data.synth.FreshPeople`); nothing is written."""
+    from ..data.synth import FreshPeople
+
+    if split.synthetic_images < data.batch_size:
+        raise ConfigError(f"data.train.synthetic_images: {split.synthetic_images} crops an epoch is less than one "
+                          f"batch ({data.batch_size}) of fresh scenes")
+    synth = synthetic_config(split, split_layout(data), "data.train")
+    return FreshPeople(synth, split.synthetic_images, seed=split.synthetic_seed, block=data.batch_size)
+
+
 def build_datasets(cfg: RecipeCfg, model: nn.Module) -> tuple[Any, Any, str | None]:
     """(train TopDownDataset, val TopDownDataset or None, val annotation file or None)."""
     from ..data import TopDownDataset, build_train_pipeline
@@ -45,7 +57,10 @@ def build_datasets(cfg: RecipeCfg, model: nn.Module) -> tuple[Any, Any, str | No
         raise ConfigError(f"data.augment: unknown augmentation '{data.augment}' (choose from "
                           f"{', '.join(AUGMENT_RECIPES)})")
     codec, skeleton = model.codec, model.skeleton
-    train_samples, _ = load_samples(data, data.train, "train", "train")
+    if data.train.synthetic_fresh:
+        train_samples = fresh_samples(data, data.train)
+    else:
+        train_samples, _ = load_samples(data, data.train, "train", "train")
     pipeline = build_train_pipeline(skeleton, tuple(codec.input_size), recipe=cfg.data.augment)
     train_set = TopDownDataset(train_samples, codec, pipeline, seed=cfg.train.seed, skip_bad_images=True)
     if cfg.eval.interval <= 0:
@@ -87,6 +102,7 @@ class TopDownTask(TaskKind):
 
     name = "topdown"
     model_tasks = ("topdown",)
+    fresh_scenes = True
 
     def check(self, cfg: RecipeCfg) -> None:
         recipe_layout(cfg)
@@ -102,4 +118,4 @@ class TopDownTask(TaskKind):
         return TrainParts(model, task, train_set, collate_topdown, evaluator)
 
 
-__all__ = ["TopDownTask", "build_datasets", "build_evaluator", "evaluate_weights", "load_samples"]
+__all__ = ["TopDownTask", "build_datasets", "build_evaluator", "evaluate_weights", "fresh_samples", "load_samples"]

@@ -17,6 +17,9 @@ Torch datasets (imported lazily, they need torch)
     memory, deterministic per index (worker-safe), fixed length or effectively infinite; wrap it in
     ``kdpose.data.topdown.TopDownDataset``. ``SyntheticSceneDataset``: whole scenes for bottom-up / depth /
     detector training; ``scene_samples(scene, image_id)`` turns a scene into ``Sample`` objects.
+    ``FreshPeople(cfg, length, seed, block)``: new scenes every epoch (``set_epoch``), person samples in blocks of
+    one batch (``data.train.synthetic_fresh``); ``train_samples(scene, image_id)``: a scene's people exactly as the
+    COCO reader loads them for training from the written files.
 
 Depth augmentations (the depth pose-machines paper; numpy, reusable on any depth data)
     ``fuse_background(person_depth_mm, person_mask, background_mm, margin_mm=150.0) -> uint16``: paste people
@@ -45,14 +48,15 @@ from .depth import fuse_background, fuse_depth, silhouette_dropout, simulate_sen
 from .scene import SynthInstance, SynthScene, render_scene
 from .writer import annotation_path, scene_seed, write_coco_dataset
 
-_LAZY = {"SyntheticPoseDataset", "SyntheticSceneDataset", "scene_samples", "INFINITE_LENGTH"}
+_LAZY = {"SyntheticPoseDataset": "dataset", "SyntheticSceneDataset": "dataset", "scene_samples": "dataset",
+         "INFINITE_LENGTH": "dataset", "FreshPeople": "fresh", "train_samples": "fresh"}
 
 
 def __getattr__(name: str):
     if name in _LAZY:
-        from . import dataset
+        import importlib
 
-        return getattr(dataset, name)
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'kdpose.data.synth' has no attribute '{name}'")
 
 
