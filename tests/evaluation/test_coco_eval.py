@@ -206,3 +206,41 @@ def test_unknown_category_or_string_image_id_is_an_error(fixtures):
     assert wholebody_eval(wb, wb_good)["wholebody"]["AP"] == pytest.approx(1.0)
     with pytest.raises(DataError, match="result 0 has category_id 3"):
         wholebody_eval(wb, [dict(r, category_id=3) for r in wb_good])
+
+
+def test_malformed_files_are_one_line_errors_and_num_keypoints_is_optional(fixtures):
+    """Each of these raised a KeyError / TypeError / ValueError traceback from deep inside pycocotools or numpy, or
+    (an annotation of an unlisted image, a NaN score) gave a number silently."""
+    path = fixtures / "coco/test_coco.json"
+    gt = json.loads(path.read_text())
+    good = gt_as_predictions(gt)
+    no_count = json.loads(path.read_text())
+    for a in no_count["annotations"]:
+        del a["num_keypoints"]
+    assert coco_keypoint_eval(no_count, good)["AP"] == pytest.approx(1.0)  # counted from the flags, as COCO defines
+
+    def broken(edit):
+        data = json.loads(path.read_text())
+        edit(data)
+        return data
+
+    for edit, problem in [
+        (lambda d: d["images"][0].pop("id"), "image entry 0 is missing field 'id'"),
+        (lambda d: d["annotations"][0].update(keypoints=None), "annotation 442619 field 'keypoints' is None"),
+        (lambda d: d["annotations"][0].update(bbox=[1, 2, 3]), "annotation 442619 field 'bbox' has 3 numbers, "
+                                                                "expected 4"),
+        (lambda d: d["annotations"][0].update(image_id=999), "annotation 442619 refers to image_id 999, which "
+                                                             "'images' does not list"),
+    ]:
+        with pytest.raises(DataError, match=problem):
+            coco_keypoint_eval(broken(edit), good)
+    for change, problem in [({"keypoints": None}, "result 0 field 'keypoints' is None"),
+                            ({"keypoints": ["x"] + good[0]["keypoints"][1:]}, "result 0 field 'keypoints' holds 'x'"),
+                            ({"score": "high"}, "result 0 field 'score' is 'high', expected a finite number"),
+                            ({"score": float("nan")}, "result 0 field 'score' is nan"),
+                            ({"keypoints": [float("nan")] + good[0]["keypoints"][1:]}, "not a finite number")]:
+        with pytest.raises(DataError, match=problem):
+            coco_keypoint_eval(path, [dict(good[0], **change)] + good[1:])
+    # arrays and numpy numbers (what Python callers hold) are still numbers
+    arrays = [dict(r, keypoints=np.asarray(r["keypoints"], np.float32), score=np.float32(r["score"])) for r in good]
+    assert coco_keypoint_eval(path, arrays)["AP"] == pytest.approx(1.0)

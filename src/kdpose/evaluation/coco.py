@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import numbers
 import os
 from typing import Sequence
 
@@ -42,12 +43,41 @@ def load_gt(gt: str | os.PathLike | dict, fields: Sequence[str] = ("image_id", "
             raise DataError(f"{name}: expected a COCO annotation object, got a {type(data).__name__}")
     require(data, ("images", "annotations"), name, "the ground-truth file")
     data.setdefault("categories", [PERSON_CATEGORY])
+    for i, img in enumerate(data["images"]):
+        require(img, ("id",), name, f"image entry {i}")
+    image_ids = {img["id"] for img in data["images"]}
     for i, ann in enumerate(data["annotations"]):
-        require(ann, fields, name, f"annotation {ann.get('id', i)}")
+        what = f"annotation {ann.get('id', i) if isinstance(ann, dict) else i}"
+        require(ann, fields, name, what)
+        if ann["image_id"] not in image_ids:  # pycocotools would leave it out of every image, silently
+            raise DataError(f"{name}: {what} refers to image_id {ann['image_id']!r}, which 'images' does not list")
+        for field, size in (("bbox", 4), ("keypoints", None)):
+            if field in fields:
+                finite_numbers(ann[field], name, what, field, size)
         ann.setdefault("iscrowd", 0)
         ann.setdefault("category_id", 1)
         ann.setdefault("id", i + 1)
     return data, name
+
+
+def finite_numbers(value, name: str, what: str, field: str, size: int | None = None) -> np.ndarray:
+    """``value`` (a list or array of numbers) as a flat float64 array; a ``DataError`` naming the file, the entry and
+    the field when it is something else, holds a NaN / inf, or (``size`` given) has another length."""
+    try:
+        arr = None if isinstance(value, (str, bytes, dict)) or value is None else np.asarray(value)
+    except ValueError:  # ragged nesting
+        arr = None
+    if arr is None or arr.ndim == 0 or arr.dtype.kind not in "biuf":
+        flat = value if isinstance(value, (list, tuple)) else None
+        bad = next((v for v in flat if not isinstance(v, numbers.Real)), None) if flat else None
+        shown = f"holds {bad!r}" if bad is not None else f"is {repr(value)[:40]}"
+        raise DataError(f"{name}: {what} field '{field}' {shown}: expected a list of numbers")
+    arr = arr.astype(np.float64).reshape(-1)
+    if not np.isfinite(arr).all():
+        raise DataError(f"{name}: {what} field '{field}' holds a value that is not a finite number (NaN or inf)")
+    if size is not None and arr.size != size:
+        raise DataError(f"{name}: {what} field '{field}' has {arr.size} numbers, expected {size}")
+    return arr
 
 
 def load_results(results: str | os.PathLike | Sequence[dict]) -> tuple[list[dict], str]:
@@ -74,6 +104,14 @@ def check_keypoint_count(anns: Sequence[dict], field: str, k: int, name: str, la
         if n != 3 * k:
             raise DataError(f"{name}: {what} {a.get('id', i)} field '{field}' has {n / 3:g} keypoints, "
                             f"layout '{layout}' expects {k}")
+
+
+def fill_num_keypoints(anns: Sequence[dict]) -> None:
+    """Give annotations without ``num_keypoints`` (optional in COCO-format files other tools write; pycocotools'
+    keypoint evaluation needs it) its COCO definition: the number of labelled keypoints (flag > 0)."""
+    for a in anns:
+        if "num_keypoints" not in a:
+            a["num_keypoints"] = int((np.asarray(a["keypoints"], np.float64).reshape(-1, 3)[:, 2] > 0).sum())
 
 
 def gt_keypoint_categories(gt_data: dict) -> set:
@@ -109,7 +147,9 @@ def normalise_results(results: list[dict], name: str, gt_image_ids: set, fields:
         r = dict(r)
         r.setdefault("category_id", 1)
         for f in fields:
-            r[f] = [float(v) for v in np.asarray(r[f], dtype=np.float64).reshape(-1)]
+            r[f] = finite_numbers(r[f], name, f"result {i}", f).tolist()
+        if isinstance(r["score"], bool) or not isinstance(r["score"], numbers.Real) or not np.isfinite(r["score"]):
+            raise DataError(f"{name}: result {i} field 'score' is {r['score']!r}, expected a finite number")
         r["score"] = float(r["score"])
         out.append(r)
     return out
@@ -167,6 +207,7 @@ def coco_keypoint_eval(
     sk = _skeleton(layout)
     gt_data, gt_name = load_gt(gt)
     check_keypoint_count(gt_data["annotations"], "keypoints", sk.num_keypoints, gt_name, sk.name, "annotation")
+    fill_num_keypoints(gt_data["annotations"])
     for i, ann in enumerate(gt_data["annotations"]):
         if not use_area:
             ann["area"] = float(ann["bbox"][2]) * float(ann["bbox"][3]) * 0.53
@@ -192,6 +233,7 @@ def crowdpose_eval(
     sk = _skeleton(layout)
     gt_data, gt_name = load_gt(gt)
     check_keypoint_count(gt_data["annotations"], "keypoints", sk.num_keypoints, gt_name, sk.name, "annotation")
+    fill_num_keypoints(gt_data["annotations"])
     for ann in gt_data["annotations"]:
         ann["area"] = float(ann["bbox"][2]) * float(ann["bbox"][3]) * 0.53
     res, res_name = load_results(results)
