@@ -244,3 +244,31 @@ def test_malformed_files_are_one_line_errors_and_num_keypoints_is_optional(fixtu
     # arrays and numpy numbers (what Python callers hold) are still numbers
     arrays = [dict(r, keypoints=np.asarray(r["keypoints"], np.float32), score=np.float32(r["score"])) for r in good]
     assert coco_keypoint_eval(path, arrays)["AP"] == pytest.approx(1.0)
+
+
+def test_wholebody_malformed_scores_and_split_fields_are_one_line_errors(fixtures, tmp_path):
+    """A non-numeric score or keypoint in the whole-body split fields was a ValueError traceback from numpy / float(),
+    and a NaN part score was ranked silently; now a DataError naming the file, the entry and the field."""
+    path = fixtures / "coco/test_coco_wholebody.json"
+    gt = json.loads(path.read_text())
+    good = gt_as_predictions(gt, [f for f, _ in PART_FIELDS])
+    (tmp_path / "res.json").write_text(json.dumps([dict(good[0], foot_score="high")] + good[1:]))
+    with pytest.raises(DataError, match=r"res\.json: result 0 field 'foot_score' is 'high', expected a finite number"):
+        wholebody_eval(path, tmp_path / "res.json")
+    for change, problem in [({"score": "high"}, "result 0 field 'score' is 'high', expected a finite number"),
+                            ({"wholebody_score": float("nan")}, "result 0 field 'wholebody_score' is nan"),
+                            ({"lefthand_score": None}, "result 0 field 'lefthand_score' is None"),
+                            ({"foot_kpts": ["x"] + good[0]["foot_kpts"][1:]}, "result 0 field 'foot_kpts' holds 'x'"),
+                            ({"face_kpts": None}, "result 0 field 'face_kpts' is None")]:
+        with pytest.raises(DataError, match=problem):
+            wholebody_eval(path, [dict(good[0], **change)] + good[1:])
+    flat = dict(image_id=good[0]["image_id"], score=1.0, keypoints=["x"] * 399)
+    with pytest.raises(DataError, match="result 0 field 'keypoints' holds 'x'"):
+        wholebody_eval(path, [flat])
+    bad_gt = json.loads(path.read_text())
+    bad_gt["annotations"][0]["righthand_kpts"][0] = "y"
+    with pytest.raises(DataError, match=f"annotation {bad_gt['annotations'][0]['id']} field 'righthand_kpts' holds 'y'"):
+        wholebody_eval(bad_gt, good)
+    # numeric part scores, numpy numbers included, are still accepted
+    scores = [dict(r, foot_score=np.float32(0.5)) for r in good]
+    assert wholebody_eval(path, scores)["foot"]["AP"] == pytest.approx(1.0)

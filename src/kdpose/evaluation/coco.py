@@ -80,6 +80,14 @@ def finite_numbers(value, name: str, what: str, field: str, size: int | None = N
     return arr
 
 
+def finite_score(value, name: str, what: str, field: str) -> float:
+    """``value`` as a float; a ``DataError`` naming the file, the entry and the field when it is not a finite number
+    (a string, a bool, None, NaN, inf)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise DataError(f"{name}: {what} field '{field}' is {value!r}, expected a finite number")
+    return float(value)
+
+
 def load_results(results: str | os.PathLike | Sequence[dict]) -> tuple[list[dict], str]:
     """Predictions as a list of dicts (copied) and a name for messages."""
     from ..data.jsonfile import load_json
@@ -148,9 +156,7 @@ def normalise_results(results: list[dict], name: str, gt_image_ids: set, fields:
         r.setdefault("category_id", 1)
         for f in fields:
             r[f] = finite_numbers(r[f], name, f"result {i}", f).tolist()
-        if isinstance(r["score"], bool) or not isinstance(r["score"], numbers.Real) or not np.isfinite(r["score"]):
-            raise DataError(f"{name}: result {i} field 'score' is {r['score']!r}, expected a finite number")
-        r["score"] = float(r["score"])
+        r["score"] = finite_score(r["score"], name, f"result {i}", "score")
         out.append(r)
     return out
 

@@ -24,7 +24,8 @@ import numpy as np
 
 from ..errors import DataError
 from ..skeletons import get_skeleton
-from .coco import check_result_ids, gt_keypoint_categories, load_gt, load_results, run_cocoeval, stats_dict
+from .coco import (check_result_ids, finite_numbers, finite_score, gt_keypoint_categories, load_gt, load_results,
+                   run_cocoeval, stats_dict)
 
 # (field in COCO-WholeBody files, number of keypoints), concatenated to 133 in this order
 PART_FIELDS = (
@@ -47,10 +48,11 @@ REPORT_ORDER = ("body", "foot", "face", "lefthand", "righthand", "hand", "wholeb
 
 
 def _concat_fields(item: dict, name: str, what: str, allow_flat: bool) -> np.ndarray:
-    """(133, 3) keypoints of a GT annotation / prediction, from the split fields or a flat 133x3 ``keypoints``."""
+    """(133, 3) keypoints of a GT annotation / prediction, from the split fields or a flat 133x3 ``keypoints``; a
+    field that is not a list of finite numbers is a ``DataError`` naming the file, the entry and the field."""
     kpts = item.get("keypoints")
-    if allow_flat and kpts is not None and len(kpts) == 133 * 3:
-        return np.asarray(kpts, dtype=np.float64).reshape(133, 3)
+    if allow_flat and isinstance(kpts, (list, tuple, np.ndarray)) and len(kpts) == 133 * 3:
+        return finite_numbers(kpts, name, what, "keypoints").reshape(133, 3)
     missing = [f for f, _ in PART_FIELDS if f not in item]
     if missing:
         raise DataError(
@@ -59,7 +61,7 @@ def _concat_fields(item: dict, name: str, what: str, allow_flat: bool) -> np.nda
         )
     parts = []
     for f, k in PART_FIELDS:
-        arr = np.asarray(item[f], dtype=np.float64).reshape(-1)
+        arr = finite_numbers(item[f], name, what, f)
         if arr.size != 3 * k:
             raise DataError(f"{name}: {what} field '{f}' has {arr.size / 3:g} keypoints, expected {k}")
         parts.append(arr.reshape(k, 3))
@@ -101,6 +103,7 @@ def wholebody_eval(
     for i, a in enumerate(gt_data["annotations"]):
         if "area" not in a:
             raise DataError(f"{gt_name}: annotation {a.get('id', i)} is missing field 'area'")
+        a["area"] = finite_score(a["area"], gt_name, f"annotation {a.get('id', i)}", "area")
     res, res_name = load_results(results)
     image_ids = {img["id"] for img in gt_data["images"]}
     categories = gt_keypoint_categories(gt_data)
@@ -111,6 +114,8 @@ def wholebody_eval(
                 raise DataError(f"{res_name}: result {i} is missing field '{f}'")
         check_result_ids(r, i, res_name, image_ids, categories)
         dt_kpts.append(_concat_fields(r, res_name, f"result {i}", allow_flat=True))
+        for key in ["score"] + [k for _, k in PARTS.values() if k != "score" and k in r]:  # what the passes rank by
+            r[key] = finite_score(r[key], res_name, f"result {i}", key)
 
     out: dict[str, dict[str, float]] = {}
     needed = {p for p in parts if p != "hand"} | ({"lefthand", "righthand"} if "hand" in parts else set())
