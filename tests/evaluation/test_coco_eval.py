@@ -138,9 +138,50 @@ def test_wholebody_matches_xtcocotools(fixtures, seed):
         np.testing.assert_allclose(list(ours[part].values()), ev.stats, atol=1e-12, err_msg=part)
 
 
-def test_empty_predictions_score_zero(fixtures):
-    m = coco_keypoint_eval(fixtures / "coco/test_coco.json", [])
-    assert m["AP"] == 0.0 and m["AR"] == 0.0
+def pycocotools_no_detections(gt, sigmas):
+    """pycocotools' stats for an empty detection set (its ``loadRes`` fails on an empty list, so the detections are
+    an empty COCO object over the same images)."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt, coco_dt = COCO(), COCO()
+        coco_gt.dataset = json.loads(json.dumps(gt))
+        coco_dt.dataset = {"images": gt["images"], "annotations": [], "categories": gt["categories"]}
+        coco_gt.createIndex()
+        coco_dt.createIndex()
+        ev = COCOeval(coco_gt, coco_dt, "keypoints")
+        ev.params.kpt_oks_sigmas = np.asarray(sigmas)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return ev.stats
+
+
+def test_empty_predictions_agree_with_pycocotools(fixtures):
+    """No predictions gave 0.0 for every metric, APM / APL included where the ground truth has no people of that
+    size; pycocotools says -1 (no data) there, and 0 where there are people."""
+    path = fixtures / "coco/test_coco.json"
+    gt = json.loads(path.read_text())
+    sigmas = get_skeleton("coco").sigmas_array
+    large = dict(gt, annotations=[a for a in gt["annotations"] if a["area"] > 96 ** 2])
+    medium = dict(gt, annotations=[a for a in gt["annotations"] if a["area"] <= 96 ** 2])
+    nobody = dict(gt, annotations=[])
+    expected = {"all": [0.0] * 10, "large": [0, 0, 0, -1, 0, 0, 0, 0, -1, 0],
+                "medium": [0, 0, 0, 0, -1, 0, 0, 0, 0, -1], "nobody": [-1.0] * 10}
+    for name, data in (("all", gt), ("large", large), ("medium", medium), ("nobody", nobody)):
+        ours = coco_keypoint_eval(data, [])
+        assert list(ours.values()) == expected[name], name
+        np.testing.assert_array_equal(list(ours.values()), pycocotools_no_detections(data, sigmas), err_msg=name)
+    assert coco_keypoint_eval(path, []) == dict.fromkeys(ours, 0.0)  # a file with people of both sizes
+    # a whole-body part nobody predicted follows the same rule, and so do the CrowdPose splits
+    wb = fixtures / "coco/test_coco_wholebody.json"
+    wb_large = json.loads(wb.read_text())
+    wb_large["annotations"] = [a for a in wb_large["annotations"] if a["area"] > 96 ** 2]
+    m = wholebody_eval(wb_large, [])
+    assert m["body"]["APM"] == -1 and m["body"]["APL"] == 0.0 and m["hand"]["APM"] == -1
+    crowd = crowdpose_eval(fixtures / "crowdpose/test_crowdpose.json", [])
+    assert crowd["AP"] == 0.0 and crowd["AP_medium"] == 0.0 and crowd["AP_easy"] == -1 and crowd["AP_hard"] == -1
 
 
 def test_bad_inputs(fixtures, tmp_path):
@@ -267,7 +308,8 @@ def test_wholebody_malformed_scores_and_split_fields_are_one_line_errors(fixture
         wholebody_eval(path, [flat])
     bad_gt = json.loads(path.read_text())
     bad_gt["annotations"][0]["righthand_kpts"][0] = "y"
-    with pytest.raises(DataError, match=f"annotation {bad_gt['annotations'][0]['id']} field 'righthand_kpts' holds 'y'"):
+    first = bad_gt["annotations"][0]["id"]
+    with pytest.raises(DataError, match=f"annotation {first} field 'righthand_kpts' holds 'y'"):
         wholebody_eval(bad_gt, good)
     # numeric part scores, numpy numbers included, are still accepted
     scores = [dict(r, foot_score=np.float32(0.5)) for r in good]

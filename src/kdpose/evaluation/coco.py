@@ -172,15 +172,21 @@ def _coco_from_dict(data: dict):
 
 
 def run_cocoeval(gt_data: dict, dts: list[dict], sigmas: np.ndarray, dt_areas: Sequence[float] | None = None):
-    """Run pycocotools' keypoint evaluation (quietly). Returns the evaluated ``COCOeval`` or ``None`` when there
-    are no predictions. ``dt_areas`` overrides the detection areas pycocotools derives from the keypoints."""
+    """Run pycocotools' keypoint evaluation (quietly) and return the evaluated ``COCOeval``. ``dt_areas`` overrides
+    the detection areas pycocotools derives from the keypoints.
+
+    No predictions are evaluated as an empty detection set (``COCO.loadRes`` fails on an empty list), so the
+    numbers are pycocotools' own: 0 where the ground truth has people (AP, and APM / APL when it has people of that
+    size) and -1 where it has none."""
     from pycocotools.cocoeval import COCOeval
 
-    if not dts:
-        return None
     coco_gt = _coco_from_dict(gt_data)
     with contextlib.redirect_stdout(io.StringIO()):
-        coco_dt = coco_gt.loadRes(dts)
+        if dts:
+            coco_dt = coco_gt.loadRes(dts)
+        else:
+            coco_dt = _coco_from_dict({"images": list(gt_data["images"]), "annotations": [],
+                                       "categories": gt_data.get("categories") or [PERSON_CATEGORY]})
         if dt_areas is not None:
             for ann, area in zip(coco_dt.dataset["annotations"], dt_areas):
                 ann["area"] = float(area)
@@ -193,9 +199,7 @@ def run_cocoeval(gt_data: dict, dts: list[dict], sigmas: np.ndarray, dt_areas: S
 
 
 def stats_dict(ev) -> dict[str, float]:
-    """pycocotools' 10 keypoint stats by name (all 0.0 when there were no predictions)."""
-    if ev is None:
-        return {k: 0.0 for k in COCO_STAT_NAMES}
+    """pycocotools' 10 keypoint stats by name."""
     return {k: float(v) for k, v in zip(COCO_STAT_NAMES, ev.stats)}
 
 
@@ -250,9 +254,6 @@ def crowdpose_eval(
     out = stats_dict(ev)
     for key, lo, hi in CROWD_TYPES:
         ids = [img["id"] for img in gt_data["images"] if lo <= float(img.get("crowdIndex", 0.0)) < hi]
-        if ev is None:
-            out[key] = 0.0
-            continue
         with contextlib.redirect_stdout(io.StringIO()):
             ev.params.imgIds = ids
             ev.evaluate()
