@@ -34,9 +34,10 @@ def test_hand_built_two_landmarks():
     assert r.f_score == pytest.approx(2 * p * q / (p + q))
     # the upper-body style subset keeps only the chosen landmark types
     assert r.subset([1]).precision == pytest.approx(1.0) and r.subset([1]).recall == pytest.approx(0.5)
-    # a detection threshold above 0.9 removes every prediction: precision 1 by convention, recall 0
+    # a detection threshold above 0.9 removes every prediction: nothing found, precision 0 and recall 0 (precision
+    # was 1 before, so a threshold that kept nothing read AP 100)
     r_hi = pck_precision_recall([pred], [scores], [gt], [vis], [heights], kappas=[0.1], score_threshold=0.95)
-    assert r_hi.precision == 1.0 and r_hi.recall == 0.0
+    assert r_hi.precision == 0.0 and r_hi.recall == 0.0 and r_hi.f_score == 0.0
 
 
 def test_matching_is_one_to_one_and_uses_each_persons_height():
@@ -54,7 +55,21 @@ def test_matching_is_one_to_one_and_uses_each_persons_height():
 def test_unlabelled_ground_truth_is_ignored_and_empty_images_work():
     gt = np.zeros((1, 1, 2), np.float32)
     r = pck_precision_recall([np.zeros((0, 1, 2))], [np.zeros((0, 1))], [gt], [np.zeros((1, 1))], [np.ones(1)])
+    # a landmark type nobody labelled and nobody predicted: nothing to find, nothing wrongly found
     assert r.n_gt[0] == 0 and r.n_pred[0] == 0 and r.precision == 1.0 and r.recall == 1.0
+    # predicted where nobody is labelled: false positives only, recall 1 (nothing to miss)
+    r = pck_precision_recall([np.zeros((1, 1, 2))], [np.ones((1, 1))], [gt], [np.zeros((1, 1))], [np.ones(1)])
+    assert r.n_pred[0] == 1 and r.precision == 0.0 and r.recall == 1.0
+
+
+def test_no_predictions_score_zero_per_landmark():
+    """Two landmark types, one labelled: the labelled type unpredicted is P 0, R 0; the unlabelled one P 1, R 1."""
+    gt = np.array([[[10, 10], [0, 0]]], np.float32)
+    vis = np.array([[1.0, 0.0]])
+    r = pck_precision_recall([np.zeros((0, 2, 2))], [np.zeros((0, 2))], [gt], [vis], [np.array([100.0])])
+    np.testing.assert_array_equal(r.per_landmark_precision, [0.0, 1.0])
+    np.testing.assert_array_equal(r.per_landmark_recall, [0.0, 1.0])
+    assert r.subset([0]).summary() == {"AP": 0.0, "AR": 0.0, "F": 0.0}
 
 
 def test_pr_curve_best_point_and_plot(tmp_path):
@@ -65,7 +80,7 @@ def test_pr_curve_best_point_and_plot(tmp_path):
     res = [pck_precision_recall([pred], [scores], [gt], [np.ones((1, 1))], [np.array([100.0])],
                                 score_threshold=e) for e in etas]
     curve = pr_curve(res, etas)
-    np.testing.assert_allclose(curve.precision, [0.5, 1.0, 1.0])
+    np.testing.assert_allclose(curve.precision, [0.5, 1.0, 0.0])  # at 0.95 nothing is predicted: nothing found
     np.testing.assert_allclose(curve.recall, [1.0, 1.0, 0.0])
     assert curve.best()["eta"] == 0.5 and curve.best()["F"] == pytest.approx(1.0)
     out = plot_pr_curves({"toy": curve}, tmp_path / "pr.png")
@@ -88,3 +103,36 @@ def test_pck_pr_eval_refuses_results_of_unknown_images(fixtures):
         pck_pr_eval(path, [dict(r, image_id=r["image_id"] + 100) for r in res], get_layout("coco"))
     with pytest.raises(DataError, match="result 0 has category_id 2"):
         pck_pr_eval(path, [dict(r, category_id=2) for r in res], get_layout("coco"))
+
+
+def test_pck_pr_eval_without_predictions_or_ground_truth(fixtures, tmp_path):
+    """An empty results file read AP 100, AR 0, F 0 (precision 1 by convention at every threshold); now AP 0, AR 0.
+    Ground truth without labelled people has no precision or recall to report: a one-line DataError."""
+    import json
+
+    from kdpose.cli.main import main
+    from kdpose.errors import DataError
+    from kdpose.evaluation.pck_pr import pck_pr_eval
+    from kdpose.layouts import get_layout
+
+    path = fixtures / "coco/test_coco.json"
+    coco = get_layout("coco")
+    assert pck_pr_eval(path, [], coco) == {"AP": 0.0, "AR": 0.0, "F": 0.0, "score_thr": 0.05, "F_upper": 0.0}
+    res = [{"image_id": a["image_id"], "category_id": 1, "keypoints": a["keypoints"], "score": 1.0}
+           for a in json.loads(path.read_text())["annotations"] if a["num_keypoints"] > 0]
+    # scores below every threshold: the same as no predictions
+    low = [dict(r, keypoints=[v if j % 3 != 2 else 0.01 * (v > 0) for j, v in enumerate(r["keypoints"])])
+           for r in res]
+    assert pck_pr_eval(path, low, coco)["AP"] == 0.0
+    (tmp_path / "empty.json").write_text("[]")
+    assert main(["eval", "--gt", str(path), "--pred", str(tmp_path / "empty.json"), "--metric", "pck-pr",
+                 "--out", str(tmp_path / "m.json")]) == 0
+    assert json.loads((tmp_path / "m.json").read_text())["AP"] == 0.0
+    nobody = json.loads(path.read_text())
+    nobody["annotations"] = []
+    (tmp_path / "nobody.json").write_text(json.dumps(nobody))
+    with pytest.raises(DataError, match=r"nobody\.json: the ground truth has no people with labelled keypoints "
+                                        r"\(\d+ images\), so PCK precision / recall are undefined"):
+        pck_pr_eval(tmp_path / "nobody.json", [], coco)
+    with pytest.raises(DataError, match="result 0 field 'keypoints' holds 'x'"):
+        pck_pr_eval(path, [dict(res[0], keypoints=["x"] + res[0]["keypoints"][1:])], coco)

@@ -29,6 +29,11 @@ class PckPrResult:
     """Counts and rates of one evaluation.
 
     tp: (T, K) true positives per kappa and landmark; n_pred / n_gt: (K,) predictions / ground-truth points.
+
+    Rates where a count is zero, per landmark type: no prediction of a labelled landmark type is precision 0 and
+    recall 0 (nothing found); a landmark type nobody labelled has recall 1 (nothing to miss) and precision 1 when
+    it was not predicted either, 0 when it was (false positives only). So no predictions at all give AP 0 and AR 0
+    as soon as the ground truth labels anything; ground truth that labels nothing is refused by ``pck_pr_eval``.
     """
 
     kappas: np.ndarray
@@ -38,8 +43,8 @@ class PckPrResult:
 
     @property
     def precision_tk(self) -> np.ndarray:
-        """(T, K); no prediction at all counts as precision 1 (no false positive)."""
-        return np.where(self.n_pred > 0, self.tp / np.maximum(self.n_pred, 1), 1.0)
+        """(T, K); no prediction of a landmark type is precision 0 where it is labelled, 1 where it is not."""
+        return np.where(self.n_pred > 0, self.tp / np.maximum(self.n_pred, 1), np.where(self.n_gt > 0, 0.0, 1.0))
 
     @property
     def recall_tk(self) -> np.ndarray:
@@ -211,10 +216,11 @@ def pck_pr_eval(gt: str | Path, results: str | Path | Sequence[dict], layout: "L
     the upper-body F. A results file holds each keypoint's score, so the curve varies a score threshold; the paper's
     eta (the peak threshold at decoding, which can also change how people are assembled) needs the network:
     ``kdpose.tasks.bottomup.BottomUpEvaluator``. ``layout`` (a :class:`kdpose.layouts.Layout`) reads the ground
-    truth and says which landmarks are the upper body."""
+    truth and says which landmarks are the upper body. No predictions give AP 0, AR 0, F 0; ground truth without
+    labelled keypoints, a result of an unknown image or with other than K x 3 finite numbers is a ``DataError``."""
     from ..data.coco import load_coco_file
     from ..errors import DataError
-    from .coco import check_result_ids, gt_keypoint_categories, load_results
+    from .coco import check_result_ids, finite_numbers, gt_keypoint_categories, load_results
 
     spec = layout
     k = spec.num_keypoints
@@ -227,14 +233,17 @@ def pck_pr_eval(gt: str | Path, results: str | Path | Sequence[dict], layout: "L
     preds, name = load_results(results)
     found: dict[int, list] = {i: [] for i in people}
     for i, r in enumerate(preds):
-        kpts = np.asarray(r.get("keypoints", []), np.float64)
-        if kpts.size != 3 * k or "image_id" not in r:
+        if "keypoints" not in r or "image_id" not in r:
             raise DataError(f"{name}: result {i} needs an image_id and {k} x 3 keypoint values (layout {spec.name})")
+        kpts = finite_numbers(r["keypoints"], name, f"result {i}", "keypoints", 3 * k)
         check_result_ids(r, i, name, set(image_ids), categories)
         found.setdefault(int(r["image_id"]), []).append(kpts.reshape(k, 3))
     order = sorted(people)
     gt_kpts = [np.array([s.keypoints for s in people[i]], np.float64).reshape(-1, k, 2) for i in order]
     gt_vis = [np.array([s.visible for s in people[i]], np.float64).reshape(-1, k) for i in order]
+    if not any((v > 0).any() for v in gt_vis):  # precision and recall of finding nothing: undefined
+        raise DataError(f"{gt}: the ground truth has no people with labelled keypoints ({len(image_ids)} images), "
+                        "so PCK precision / recall are undefined; evaluate on a file with labelled people")
     heights = [np.array([s.bbox[3] - s.bbox[1] for s in people[i]], np.float64) for i in order]
     pred = [np.array(found.get(i, []), np.float64).reshape(-1, k, 3) for i in order]
     per_thr = [pck_precision_recall([p[..., :2] for p in pred], [p[..., 2] for p in pred], gt_kpts, gt_vis, heights,
