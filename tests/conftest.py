@@ -105,3 +105,62 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
+
+
+DETECTOR_RECIPE = REPO / "configs" / "kdpose-det-tiny_synth-standard.yaml"
+
+
+@pytest.fixture(scope="session")
+def tiny_detector_run(tmp_path_factory) -> Path:
+    """A run folder of configs/kdpose-det-tiny_synth-standard.yaml shrunk to a few seconds (kdpose-det-tiny at 64x64,
+    4 train / 3 val `standard` scenes of 160x120 rendered into a temporary cache, 2 iterations, one validation):
+    what ``kdpose train`` leaves for the shipping tool, for the tests of shipping and using a detector."""
+    import torch
+
+    from kdpose.engine.config import load_recipe
+    from kdpose.tasks import train
+
+    tmp = tmp_path_factory.mktemp("tiny_detector")
+    cfg = load_recipe(DETECTOR_RECIPE, [
+        "model.input_size=[64,64]", "data.train.synthetic_size=[160,120]", "data.val.synthetic_size=[160,120]",
+        "data.train.synthetic_images=4", "data.val.synthetic_images=3", "data.batch_size=2", "data.val_batch_size=3",
+        "data.workers=0", "data.persistent_workers=false", f"data.cache_dir={tmp / 'cache'}", "train.max_epochs=1",
+        "train.device=cpu", "train.threads=1", "schedule.warmup_iters=1", "train.log_interval=1",
+        "train.tensorboard=false"])
+    old = torch.get_num_threads()
+    try:
+        train(cfg, tmp / "kdpose-det-tiny_synth-standard")
+    finally:
+        torch.set_num_threads(old)
+    return tmp / "kdpose-det-tiny_synth-standard"
+
+
+TINY_DETECTOR_TAG = "kdpose-det-tiny.synth-tiny_64"
+
+
+@pytest.fixture(scope="session")
+def tiny_detector_entry(tiny_detector_run, tmp_path_factory):
+    """``tiny_detector_run`` shipped by ``kdpose.tasks.ship`` into a temporary assets / cards folder (a 4-image
+    accuracy check): the printed ``PretrainedCfg`` entry, its asset an absolute path (``PretrainedCfg.location``
+    then finds it), and the card's path. Register it for a test with
+    ``monkeypatch.setitem(PRETRAINED, entry.tag, entry)``."""
+    import dataclasses
+
+    import torch
+
+    from kdpose.models import AccuracyCheck, PretrainedCfg
+    from kdpose.tasks.ship import ship_run
+
+    tmp = tmp_path_factory.mktemp("tiny_detector_shipped")
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        shipped = ship_run(tiny_detector_run, TINY_DETECTOR_TAG, assets_dir=tmp, cards_dir=tmp,
+                           recipe="configs/kdpose-det-tiny_synth-standard.yaml",
+                           check=AccuracyCheck(metrics=(), images=4, size=(160, 120), max_people=4, seed=1,
+                                               preset="standard", modality="detection", ignore_unlabelled=True),
+                           log=lambda *_: None)
+    finally:
+        torch.set_num_threads(old)
+    entry = eval(shipped.entry.rstrip(","), {"PretrainedCfg": PretrainedCfg, "AccuracyCheck": AccuracyCheck})
+    return dataclasses.replace(entry, asset=str(shipped.asset)), shipped

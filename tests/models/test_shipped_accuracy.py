@@ -1,8 +1,10 @@
 """Shipped weights score what they declare (issue 22): every tag registered with a file in ``kdpose/assets`` names its
 recipe and model card, and every one that holds a whole network declares an accuracy check (a small fixed val set and
 its numbers, ``PretrainedCfg.check``). Each is loaded by tag, run on its rendered val set (top-down: ground-truth
-boxes through ``PoseEstimator``; bottom-up: whole depth images through ``BottomUpEstimator``) and scored with kdpose's
-own evaluation; the numbers must equal the declared ones within the declared tolerance.
+boxes through ``PoseEstimator``; bottom-up: whole depth images through ``BottomUpEstimator``; a person detector:
+whole images, COCO box AP with the preset's ignore rule) and scored with kdpose's own evaluation; the numbers must
+equal the declared ones within the declared tolerance. No detector is shipped yet: a tiny detector run, shipped into a
+temporary folder and registered for one test, goes through the same checks.
 
 Below, the shipped demo teacher (RTMPose-s, trained only on synthetic data) through the whole top-down pipeline on
 its check's held-out images: keypoints mapped back from the crop to the image, so this checks the crop geometry, the
@@ -17,7 +19,7 @@ import pytest
 
 from kdpose.inference import PoseEstimator
 from kdpose.models import PRETRAINED
-from kdpose.tasks.accuracy import compare, measure_tag, render_rgb
+from kdpose.tasks.accuracy import compare, main, measure_tag, render_rgb
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = sorted(tag for tag, cfg in PRETRAINED.items() if cfg.asset)
@@ -28,30 +30,68 @@ TEACHER = "rtmpose-s.synth-demo_96x64"
 MEDIAN_PX = 10.0
 
 
+def assert_says_how_it_was_made(cfg, card: Path) -> None:
+    """A shipped entry names its file, recipe and model card, and (unless it loads a backbone only) declares a check
+    whose numbers its card shows."""
+    tag = cfg.tag
+    assert Path(cfg.location).is_file(), tag
+    assert cfg.recipe, f"{tag}: no recipe"
+    if cfg.recipe.endswith(".yaml"):
+        assert (REPO / cfg.recipe).is_file(), cfg.recipe
+    assert card.is_file(), f"{tag}: no model card {card}"
+    # only a backbone file (no head to score) may go without a check
+    assert cfg.check is not None or cfg.loads == "backbone", f"{tag}: declares no accuracy check"
+    if cfg.check is not None:
+        text = card.read_text()
+        for name, value in cfg.check.metrics:  # the card shows the numbers the registry declares
+            assert f"{value:.4f}" in text, f"{card}: {name} {value:.4f} missing"
+
+
 def test_every_shipped_tag_says_how_it_was_made_and_what_it_scores():
     assert {"rtmpose-s.synth-demo_96x64", "mpm-2s.synth-depth-demo_184x184"} <= set(CHECKED)
     for tag in SHIPPED:
-        cfg = PRETRAINED[tag]
-        assert Path(cfg.location).is_file(), tag
-        assert cfg.recipe, f"{tag}: no recipe"
-        if cfg.recipe.endswith(".yaml"):
-            assert (REPO / cfg.recipe).is_file(), cfg.recipe
-        assert (REPO / cfg.card).is_file(), f"{tag}: no model card {cfg.card}"
-        # only a backbone file (no head to score) may go without a check
-        assert cfg.check is not None or cfg.loads == "backbone", f"{tag}: declares no accuracy check"
-        if cfg.check is not None:
-            card = (REPO / cfg.card).read_text()
-            for name, value in cfg.check.metrics:  # the card shows the numbers the registry declares
-                assert f"{value:.4f}" in card, f"{cfg.card}: {name} {value:.4f} missing"
+        assert_says_how_it_was_made(PRETRAINED[tag], REPO / PRETRAINED[tag].card)
+
+
+def assert_scores_its_declared_numbers(tag: str) -> dict:
+    check = PRETRAINED[tag].check
+    measured = measure_tag(tag)
+    print(f"{tag}: {measured}")
+    assert not compare(measured, check), f"{tag} on {check.describe()}: {compare(measured, check)}"
+    return measured
 
 
 @pytest.mark.parametrize("tag", CHECKED)
 def test_shipped_model_scores_its_declared_numbers(tag):
-    check = PRETRAINED[tag].check
-    measured = measure_tag(tag)
-    print(f"{tag}: {measured}")
+    measured = assert_scores_its_declared_numbers(tag)
     assert measured["people"] > 10, measured
-    assert not compare(measured, check), f"{tag} on {check.describe()}: {compare(measured, check)}"
+
+
+def test_a_shipped_detector_entry_passes_the_same_checks(tiny_detector_entry, tiny_detector_run, monkeypatch, capsys):
+    """A detector tag (modality ``detection``: COCO box AP, the standard preset's ignore rule) as the shipping tool
+    prints it, registered: it says how it was made, re-measures to its declared numbers through
+    ``measure_tag`` and ``python -m kdpose.tasks.accuracy TAG``, and a declared number that is off is reported."""
+    import dataclasses
+
+    entry, shipped = tiny_detector_entry
+    monkeypatch.setitem(PRETRAINED, entry.tag, entry)
+    check = entry.check
+    assert check.modality == "detection" and check.ignore_unlabelled and entry.layout == ""
+    assert [name for name, _ in check.metrics] == ["AP", "AP50", "AP75", "AR"]
+    assert_says_how_it_was_made(entry, shipped.card)
+    measured = assert_scores_its_declared_numbers(entry.tag)
+    assert measured["people"] == shipped.measured["people"] >= 1
+    assert main([entry.tag]) == 0
+    assert "declare: metrics=" in capsys.readouterr().out
+    # --recipe: the shipped file on the run's own val split (its cached scenes, its ignore rule), as its trainer scores
+    from kdpose.tasks.accuracy import recipe_val
+
+    on_val = recipe_val(entry.tag, tiny_detector_run / "config.yaml")
+    assert set(on_val) >= {"AP", "AP50", "AR"} and all(-1.0 <= v <= 1.0 for k, v in on_val.items() if k != "people")
+    off = dataclasses.replace(entry, check=dataclasses.replace(check, metrics=(("AP", check.expected["AP"] + 0.5),)))
+    monkeypatch.setitem(PRETRAINED, entry.tag, off)
+    assert main([entry.tag]) == 1
+    assert "OFF: AP: measured" in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------------------------------------- the demo teacher

@@ -153,3 +153,40 @@ def test_wall_time_and_core_hours_follow_each_session(tmp_path):
     recipe["optim"] = {"lr": 0.01}
     (tmp_path / "recipe.yaml").write_text(json.dumps(recipe))
     assert run.recipe_differences(tmp_path / "recipe.yaml") == ["optim.lr: 0.01 -> 0.004"]
+
+
+def test_a_detector_run_ships_with_a_box_ap_check(tiny_detector_run, tmp_path, capsys):
+    """The person detector's run (configs/kdpose-det-tiny_synth-standard.yaml, shrunk): float16 file with the
+    detector's facts, no keypoint layout in the entry, an accuracy check of COCO box AP on rendered scenes with the
+    recipe's ignore rule, and a card that says how to use it."""
+    from kdpose.detection import PersonDetector
+    from kdpose.tasks.accuracy import measure_detection, render_detection
+
+    tag = "kdpose-det-tiny.synth-tiny_64"
+    assert main([str(tiny_detector_run), "--tag", tag, "--assets-dir", str(tmp_path), "--cards-dir", str(tmp_path),
+                 "--check-images", "4", "--recipe", "configs/kdpose-det-tiny_synth-standard.yaml"]) == 0
+    printed = capsys.readouterr().out
+    line = next(ln.strip() for ln in printed.splitlines() if ln.strip().startswith("PretrainedCfg("))
+    entry = eval(line.rstrip(","), {"PretrainedCfg": PretrainedCfg, "AccuracyCheck": AccuracyCheck})
+    assert (entry.model, entry.layout, entry.input_size, entry.loads) == ("kdpose-det-tiny", "", (64, 64), "model")
+    check = entry.check
+    assert (check.modality, check.ignore_unlabelled, check.preset, check.size, check.seed, check.images) == \
+        ("detection", True, "standard", (160, 120), 1, 4)
+    assert [name for name, _ in check.metrics] == ["AP", "AP50", "AP75", "AR"]
+    asset = tmp_path / f"{tag}.safetensors"
+    info = read_model_info(asset)
+    assert info.name == "kdpose-det-tiny" and info.task == "detection" and info.layout is None
+    assert read_weights_metadata(asset)["precision"] == "float16"
+    trained = load_model("kdpose-det-tiny", weights=str(tiny_detector_run / "best.safetensors"))
+    back = load_model("kdpose-det-tiny", weights=str(asset))  # input size from the header
+    assert back.input_size == (64, 64)
+    assert_fp16_equal(back.state_dict(), trained.state_dict())
+    # the declared numbers are what the box-AP check measures on the shipped file
+    measured = measure_detection(back, render_detection(check))
+    assert dict(check.metrics) == {k: round(measured[k], 4) for k in ("AP", "AP50", "AP75", "AR")}
+    assert PersonDetector(str(asset)).input_size == (64, 64)
+    card = (tmp_path / f"{tag}.md").read_text()
+    val = RunSummary.read(tiny_detector_run).of_kind("val")[-1]
+    assert "person detector" in card and f'PersonDetector("{tag}")' in card and f"--det {tag}" in card
+    assert "ignore regions" in card and f"{val['AP']:.4f}" in card and "APS" in card
+    assert f"python -m kdpose.tasks.accuracy {tag} --recipe configs/kdpose-det-tiny_synth-standard.yaml" in card

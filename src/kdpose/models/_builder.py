@@ -295,7 +295,10 @@ class AccuracyCheck:
     person's ground-truth box, metrics ``AP``, ``AP50``, ``AP75``, ``AR`` (COCO OKS, one pose per box, no NMS),
     ``PCK@0.2`` (error below 0.2 x the longer box side), ``median_px``; ``depth``: a bottom-up model on whole images
     letterboxed to ``input_size``, metrics ``F`` and ``F_upper`` (the depth paper's PCK precision / recall at the
-    best detection threshold; also ``AP`` / ``AR`` in %). Fractions unless named otherwise.
+    best detection threshold; also ``AP`` / ``AR`` in %); ``detection``: a person detector on whole images, COCO
+    bbox ``AP``, ``AP50``, ``AP75``, ``AR`` (pycocotools, the detector's validation: score >= 0.01, 100 boxes an
+    image), with ``ignore_unlabelled`` the ``standard`` preset's ignore rule (people without labelled keypoints are
+    crowd regions). Fractions unless named otherwise.
     """
 
     metrics: tuple[tuple[str, float], ...]  # (name, expected value)
@@ -306,9 +309,10 @@ class AccuracyCheck:
     seed: int = 7
     split: str = "val"
     preset: str = "hard"
-    modality: str = "rgb"  # rgb (top-down, ground-truth boxes) | depth (bottom-up, whole images)
+    modality: str = "rgb"  # rgb (top-down, ground-truth boxes) | depth (bottom-up, whole images) | detection (boxes)
     settings: tuple[tuple[str, Any], ...] = ()
     input_size: tuple[int, int] | None = None  # bottom-up: the letterboxed whole-image input (w, h)
+    ignore_unlabelled: bool = False  # detection: people without labelled keypoints are crowd regions (iscrowd 1)
 
     @property
     def expected(self) -> dict[str, float]:
@@ -317,6 +321,7 @@ class AccuracyCheck:
     def describe(self) -> str:
         """One line: the set and the expected numbers."""
         extra = "".join(f", {k}={v}" for k, v in self.settings)
+        extra += ", unlabelled people ignored" if self.ignore_unlabelled else ""
         numbers = ", ".join(f"{k} {v:g}" for k, v in self.metrics)
         return (f"{self.images} {self.modality} images {self.size[0]}x{self.size[1]} ({self.preset} preset{extra}, "
                 f"<= {self.max_people} people, {self.split} seed {self.seed}): {numbers} (+- {self.tolerance:g})")
@@ -326,7 +331,8 @@ class AccuracyCheck:
 class PretrainedCfg:
     """Where a published set of weights comes from and what it was trained for (data only, timm style).
 
-    ``tag`` is ``<model>.<training data>_<h>x<w>`` (e.g. ``rtmpose-m.body7_256x192``); ``url`` is the official
+    ``tag`` is ``<model>.<training data>_<h>x<w>`` (e.g. ``rtmpose-m.body7_256x192``; a person detector, whose
+    ``layout`` is "" (no keypoints), ``<model>.<training data>_<side>``); ``url`` is the official
     download address (users fetch it themselves, or pass the tag / URL to ``load_model`` to download it into the
     cache once); ``sha256`` is the published digest prefix. Weights shipped inside the package (the demo's) have
     no URL: ``asset`` names their file in ``kdpose/assets/``, so a recipe can cite them by tag from any folder.
@@ -366,7 +372,7 @@ class PretrainedCfg:
     def describe(self) -> str:
         """A few lines for a listing: what it is, where it comes from, how it was made and what it scores."""
         w, h = self.input_size
-        lines = [f"{self.tag}: {self.model}, {self.layout}, {w}x{h} (w x h), loads {self.loads}",
+        lines = [f"{self.tag}: {self.model}, {self.layout or 'person boxes'}, {w}x{h} (w x h), loads {self.loads}",
                  f"  weights: {'kdpose/assets/' + self.asset if self.asset else self.url or '-'}"]
         lines += [f"  {k}: {v}" for k, v in (("recipe", self.recipe), ("card", self.card), ("notes", self.notes)) if v]
         if self.check is not None:
@@ -441,7 +447,7 @@ def load_model(name: str, weights: str | os.PathLike | Mapping[str, torch.Tensor
     if cfg is not None:
         loads = cfg.loads if weights is None or weights == cfg.tag else None
         name = name if name in MODELS else cfg.model  # e.g. dwpose-l with an RTMPose-l whole-body file
-        layout = layout or cfg.layout
+        layout = layout or cfg.layout or None  # "": a network without keypoints (the person detector)
         input_size = input_size or cfg.input_size
         if weights is None or weights == cfg.tag:
             weights, sha256 = cfg.location, sha256 or cfg.sha256

@@ -2,14 +2,16 @@
 :class:`~kdpose.models._builder.AccuracyCheck`): render its small val set, run the model and measure.
 
     python -m kdpose.tasks.accuracy TAG                        # measured next to declared; exit 1 when off
-    python -m kdpose.tasks.accuracy TAG --recipe configs/X.yaml  # the recipe's own val split instead (top-down)
+    python -m kdpose.tasks.accuracy TAG --recipe configs/X.yaml  # the recipe's own val split instead
 
 Top-down models run on every person's ground-truth box through :class:`kdpose.PoseEstimator` and are scored by
 :func:`kdpose.evaluation.score_topdown` (the layout's COCO protocol with one pose per box, no NMS: AP, AP50, AP75, AP
 by person size, AR; PCK@0.2; the share of left/right pairs predicted swapped); bottom-up models run on whole images
 through :class:`kdpose.BottomUpEstimator` and are scored with the depth paper's PCK precision / recall at the best
-detection threshold. ``tests/models/test_shipped_accuracy.py`` asserts the declared numbers of every shipped tag; the
-shipping tool (:mod:`kdpose.tasks.ship`) measures a new asset the same way before its tag is registered.
+detection threshold; person detectors run on whole images and are scored with COCO box AP (pycocotools, as their
+training validates: :class:`kdpose.detection.evaluate.DetectionEvaluator`). ``tests/models/test_shipped_accuracy.py``
+asserts the declared numbers of every shipped tag; the shipping tool (:mod:`kdpose.tasks.ship`) measures a new asset
+the same way before its tag is registered.
 """
 from __future__ import annotations
 
@@ -28,6 +30,11 @@ from .synthetic import synthetic_config
 
 TOPDOWN_METRICS = ("AP", "AP50", "AP75", "APM", "APL", "AR", "PCK@0.2", "swapped", "median_px")
 BOTTOMUP_METRICS = ("F", "F_upper", "AP", "AR", "eta")
+DETECTION_METRICS = ("AP", "AP50", "AP75", "APS", "APM", "APL", "AR1", "AR10", "AR")
+MODALITIES = ("rgb", "depth", "detection")
+# what a check declares of each modality's measurement (fractions)
+DECLARED = {"rgb": ("AP", "AP50", "AR", "PCK@0.2"), "depth": ("F", "F_upper"),
+            "detection": ("AP", "AP50", "AP75", "AR")}
 
 
 def check_split(check: AccuracyCheck) -> SplitCfg:
@@ -40,10 +47,11 @@ def check_split(check: AccuracyCheck) -> SplitCfg:
 def _synth(check: AccuracyCheck, layout: str):
     from ..layouts import get_layout
 
-    if check.modality not in ("rgb", "depth"):
-        raise ConfigError(f"accuracy check: modality must be rgb or depth, got {check.modality!r}")
+    if check.modality not in MODALITIES:
+        raise ConfigError(f"accuracy check: modality must be one of {', '.join(MODALITIES)}, got {check.modality!r}")
     name = get_layout(layout).synthetic_name("accuracy check")
-    return synthetic_config(check_split(check), name, "accuracy check", modality=check.modality)
+    modality = "depth" if check.modality == "depth" else "rgb"
+    return synthetic_config(check_split(check), name, "accuracy check", modality=modality)
 
 
 def render_rgb(check: AccuracyCheck, layout: str):
@@ -63,6 +71,29 @@ def render_depth(check: AccuracyCheck, layout: str) -> list:
     from ..data.bottomup import render_depth_scenes
 
     return render_depth_scenes(_synth(check, layout), int(check.images), int(check.seed), check.split)
+
+
+def render_detection(check: AccuracyCheck):
+    """The check's scenes with their COCO box ground truth (:class:`kdpose.detection.data.EvalSet`), the images
+    ``write_coco_dataset`` writes (JPEG artefacts included); people without labelled keypoints are crowd regions
+    when ``check.ignore_unlabelled``. Every rendered person counts: the generator's body people (``coco``)."""
+    from ..detection.data import render_eval_set
+
+    return render_eval_set(_synth(check, "coco"), int(check.images), int(check.seed), check.split,
+                           ignore_unlabelled=check.ignore_unlabelled)
+
+
+def measure_detection(model: Any, eval_set: Any) -> dict[str, float]:
+    """COCO box AP / AR of a built-in detector ``model`` on ``eval_set`` (:data:`DETECTION_METRICS`, the detector
+    validation's protocol: score >= 0.01, NMS 0.6, 100 boxes an image); ``people``: boxes to find (not crowd)."""
+    import torch
+
+    from ..detection.evaluate import DetectionEvaluator
+
+    device = next(model.parameters()).device
+    metrics = DetectionEvaluator(eval_set)(model, torch.device(device))
+    people = sum(1 for a in eval_set.coco_gt["annotations"] if not a.get("iscrowd", 0))
+    return {**{k: metrics[k] for k in DETECTION_METRICS}, "people": int(people)}
 
 
 def predict_val(estimator: Any, val: Any, images_per_call: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -122,6 +153,8 @@ def measure(model: Any, check: AccuracyCheck) -> dict[str, float]:
     import torch
 
     with torch.no_grad():
+        if check.modality == "detection":
+            return measure_detection(model, render_detection(check))
         if check.modality == "depth":
             return measure_bottomup(model, render_depth(check, model.info.layout), check.input_size)
         return measure_topdown(model, render_rgb(check, model.info.layout))
@@ -142,7 +175,7 @@ def load_tag(tag: str, weights: str | Path | None = None):
     cfg = get_pretrained_cfg(tag)
     if weights is None:
         return load_model(tag)
-    return load_model(cfg.model, weights=str(weights), layout=cfg.layout, input_size=cfg.input_size)
+    return load_model(cfg.model, weights=str(weights), layout=cfg.layout or None, input_size=cfg.input_size)
 
 
 def compare(measured: dict[str, float], check: AccuracyCheck) -> list[str]:
@@ -159,23 +192,28 @@ def compare(measured: dict[str, float], check: AccuracyCheck) -> list[str]:
 
 def declared_metrics(measured: dict[str, float], modality: str) -> tuple[tuple[str, float], ...]:
     """The (name, value) pairs to declare for a measurement: rounded to 4 decimals, fractions only (top-down: AP,
-    AP50, AR, PCK@0.2; bottom-up: F, F_upper)."""
-    names = ("F", "F_upper") if modality == "depth" else ("AP", "AP50", "AR", "PCK@0.2")
+    AP50, AR, PCK@0.2; bottom-up: F, F_upper; detection: box AP, AP50, AP75, AR)."""
+    names = DECLARED[modality]
     return tuple((n, round(float(measured[n]), 4)) for n in names)
 
 
 def recipe_val(tag: str, recipe: str | Path, work_dir: str | Path | None = None) -> dict:
-    """The file of ``tag`` on ``recipe``'s own val split (a top-down recipe; what its trainer's evaluator reports:
-    the layout's COCO protocol, ground-truth boxes). Only the val split is rendered."""
+    """The file of ``tag`` on ``recipe``'s own val split, what its trainer's evaluator reports: a top-down recipe's
+    layout COCO protocol on ground-truth boxes, or a detector recipe's box AP (its ignore rule). Only the val split
+    is rendered (or read from the cache)."""
     import torch
 
     from ..data import TopDownDataset
     from ..engine.config import load_recipe, recipe_layout
+    from .base import get_task
     from .topdown import build_evaluator, load_samples
 
     cfg = load_recipe(recipe)
     recipe_layout(cfg)
     model = load_tag(tag)
+    kind = get_task(cfg)
+    if kind.name == "detection":
+        return measure_detection(model, kind.eval_set(cfg))
     samples, ann = load_samples(cfg.data, cfg.data.val, "val", "eval")
     val_set = TopDownDataset(samples, model.codec, skip_bad_images=True)
     with tempfile.TemporaryDirectory(prefix="kdpose-recipe-val-") as tmp:
@@ -189,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("tag", help="pretrained tag (kdpose.models.list_pretrained())")
     parser.add_argument("--weights", help="measure this file as the tag's model instead of the tag's own file")
-    parser.add_argument("--recipe", help="evaluate on this top-down recipe's val split instead of the check")
+    parser.add_argument("--recipe", help="evaluate on this recipe's val split (top-down or detector) instead of the "
+                        "check")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as the test)")
     args = parser.parse_args(argv)
     import torch

@@ -79,8 +79,7 @@ class DetectionKind(TaskKind):
                               "distillation")
 
     def build(self, cfg: RecipeCfg, work_dir: Path) -> TrainParts:
-        from ..detection.data import (CachedScenes, RenderedScenes, SceneDetectionDataset, collate_detection,
-                                      load_eval_set, render_eval_set)
+        from ..detection.data import CachedScenes, RenderedScenes, SceneDetectionDataset, collate_detection
         from ..detection.evaluate import DetectionEvaluator
         from .synthetic import resolve_split
 
@@ -106,13 +105,22 @@ class DetectionKind(TaskKind):
                                           zoom_range=(float(settings["zoom_min"]), 1.0), ignore_unlabelled=ignore)
         evaluator = None
         if cfg.eval.interval > 0 and va.synthetic_images > 0:
-            if cached:
-                eval_set = load_eval_set(*resolve_split(cfg.data, va, "val"), ignore_unlabelled=ignore)
-            else:
-                eval_set = render_eval_set(synthetic_config(va, "coco", "data.val"), va.synthetic_images,
-                                           va.synthetic_seed, ignore_unlabelled=ignore)
-            evaluator = DetectionEvaluator(eval_set, batch_size=cfg.data.val_batch_size)
+            evaluator = DetectionEvaluator(self.eval_set(cfg), batch_size=cfg.data.val_batch_size)
         return TrainParts(model, task, train_set, collate_detection, evaluator)
+
+    def eval_set(self, cfg: RecipeCfg):
+        """The recipe's val split as a detection :class:`~kdpose.detection.data.EvalSet` (with ``cache_scenes``
+        read from ``data.cache_dir``, rendered there first if missing; else rendered in memory), ground truth with
+        the recipe's ignore rule. Also what ``python -m kdpose.tasks.accuracy TAG --recipe`` scores a detector on."""
+        from ..detection.data import load_eval_set, render_eval_set
+        from .synthetic import resolve_split
+
+        settings, va = self.settings(cfg), cfg.data.val
+        ignore = bool(settings["ignore_unlabelled"])
+        if settings["cache_scenes"]:
+            return load_eval_set(*resolve_split(cfg.data, va, "val"), ignore_unlabelled=ignore)
+        return render_eval_set(synthetic_config(va, "coco", "data.val"), va.synthetic_images, va.synthetic_seed,
+                               ignore_unlabelled=ignore)
 
 
 __all__ = ["DetectionKind", "DetectionTask"]

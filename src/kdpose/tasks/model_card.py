@@ -14,8 +14,8 @@ from typing import Any
 from ..engine.config import RecipeCfg, SplitCfg, load_recipe, recipe_to_dict
 from ..errors import DataError
 
-# the COCO keypoint metrics in the order pycocotools prints them (others follow in the record's order)
-METRIC_ORDER = ("AP", "AP50", "AP75", "APM", "APL", "AR", "AR50", "AR75", "ARM", "ARL")
+# the COCO keypoint and box metrics in the order pycocotools prints them (others follow in the record's order)
+METRIC_ORDER = ("AP", "AP50", "AP75", "APS", "APM", "APL", "AR1", "AR10", "AR", "AR50", "AR75", "ARS", "ARM", "ARL")
 _NOT_METRICS = {"kind", "iter", "epoch", "elapsed_min"}
 
 
@@ -198,30 +198,49 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> list[str]:
     return lines
 
 
+def _detector_settings(cfg: RecipeCfg) -> dict | None:
+    """The task settings of a person-detector recipe (``ignore_unlabelled``, ``zoom_min``, ...), else None."""
+    from .base import get_task
+
+    task = get_task(cfg)
+    return task.settings(cfg) if task.name == "detection" else None
+
+
 def render_card(run: RunSummary, facts: CardFacts) -> str:
-    """The markdown model card of weights shipped from ``run``."""
+    """The markdown model card of weights shipped from ``run`` (a pose model or the person detector)."""
     cfg = run.cfg
     w, h = cfg.model.input_size
+    detector = _detector_settings(cfg)
     part = (f"the tag loads its `backbone.*` tensors only (start a network from them with `model.init_weights: "
             f"{facts.tag}` and `model.init_prefix: backbone.`; `load_model` of the tag fills only the backbone)"
             if facts.loads == "backbone" else "the tag loads the whole network")
     notes = facts.notes[:1].upper() + facts.notes[1:]
+    what = "person detector" if detector is not None else f"{cfg.model.layout} layout"
+    load = (f"`kdpose.PersonDetector(\"{facts.tag}\")`, `kdpose infer ... --det {facts.tag}`, "
+            f"`kdpose demo --detector {facts.tag}`" if detector is not None and facts.loads == "model"
+            else f"`kdpose.load_model(\"{facts.tag}\")`")
     lines = [f"# `{facts.tag}`", "",
-             f"`{cfg.model.name}` ({cfg.model.layout} layout, input {w}x{h}, w x h), trained by kdpose on its "
+             f"`{cfg.model.name}` ({what}, input {w}x{h}, w x h), trained by kdpose on its "
              f"synthetic data; {part}. {notes}".rstrip(), "",
              "| | |", "|---|---|",
              f"| file | `{facts.asset}`: float16 safetensors ({facts.size_mb:.1f} MB, sha256 `{facts.sha256[:16]}`), "
              "cast back to float32 when loaded |",
-             f"| load | `kdpose.load_model(\"{facts.tag}\")` |",
+             f"| load | {load} |",
              f"| recipe | `{facts.recipe or 'not recorded'}` |",
              f"| run | `{run.run_dir}` ({'finished' if run.finished else 'not finished'}), shipped: {facts.weights} "
              "weights |", ""]
     if facts.recipe_diffs:
         lines += ["The run's settings differ from the recipe's in: " + "; ".join(f"`{d}`" for d in facts.recipe_diffs)
                   + ".", ""]
+    if detector is None:
+        val_note, augment = "; ground-truth boxes", f"`{cfg.data.augment}`"
+    else:
+        val_note = ("; people without labelled keypoints are ignore regions (`iscrowd: 1`, `ignore_unlabelled`)"
+                    if detector["ignore_unlabelled"] else "; every rendered person is a box")
+        augment = (f"letterbox to {w}x{h}, seeded horizontal flip and zoom-out ({detector['zoom_min']:g}-1), new "
+                   "every epoch")
     lines += ["## Data", "", "- " + describe_split(cfg.data.train, "train"),
-              "- " + describe_split(cfg.data.val, "val") + "; ground-truth boxes",
-              f"- augmentation: `{cfg.data.augment}`", ""]
+              "- " + describe_split(cfg.data.val, "val") + val_note, f"- augmentation: {augment}", ""]
     tc = run.cfg.train
     epochs = "unknown" if run.epochs is None else f"{run.epochs:g} of {tc.max_epochs}"
     amp = ", ".join(run.amp) or "not recorded"

@@ -4,13 +4,14 @@
                                 [--backbone-tag TAG2]
 
 From a run folder of ``kdpose train`` (``config.yaml``, ``log.jsonl``, ``best``/``final.safetensors`` or ``.pt``,
-``val_results.json``) it
+``val_results.json``) of a pose model or of the person detector (``kdpose-det-*``) it
 
 1. loads the weights into the recipe's network (strictly) and writes them as float16 safetensors with the network's
    facts (``ModelInfo``) in the header, atomically, to ``src/kdpose/assets/<TAG>.safetensors`` (``--backbone``: only
    the ``backbone.*`` tensors, a pre-trained backbone for other networks), and checks the float16 round trip;
 2. measures the shipped file on a small fixed val set drawn like the recipe's val split (another seed; the
-   :class:`~kdpose.models._builder.AccuracyCheck` of the entry; not for ``--backbone``);
+   :class:`~kdpose.models._builder.AccuracyCheck` of the entry: top-down pose AP on ground-truth boxes, bottom-up
+   F, or a detector's COCO box AP with the recipe's ignore rule; not for ``--backbone``);
 3. writes the model card ``docs/models/<TAG>.md`` (recipe, data, epochs / iterations, wall time and core-hours,
    precision, the val metrics of every validation, the check, the commands that reproduce each number);
 4. prints the ``PretrainedCfg`` entry to paste into ``src/kdpose/models/shipped.py`` (Python source is not edited).
@@ -41,6 +42,7 @@ ASSETS_DIR = PACKAGE / "assets"
 REPO = PACKAGE.parents[1]  # src layout: <repo>/src/kdpose
 FP16_RTOL = 2.0 ** -10  # float16 keeps 11 significant bits: a rounding error of at most half this, relative
 FP16_ATOL = 1e-7  # values below float16's smallest subnormal (6e-8) become 0
+CHECK_MODALITY = {"topdown": "rgb", "bottomup": "depth", "detection": "detection"}  # task kind -> AccuracyCheck
 
 
 def to_fp16(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -131,23 +133,43 @@ def default_recipe(run: RunSummary) -> str:
 
 def default_check(run: RunSummary, images: int = 16, seed: int | None = None) -> AccuracyCheck | None:
     """A check drawn like the run's val split (top-down: RGB and ground-truth boxes; bottom-up: depth, the recipe's
-    evaluation size) on another seed, metrics to be measured; None when the val split is not synthetic."""
+    evaluation size; detection: whole RGB images, the recipe's ignore rule) on another seed, metrics to be measured;
+    None when the val split is not synthetic."""
     from .base import get_task
 
     val = run.cfg.data.val
     if val.synthetic_images <= 0:
         return None
-    kind = get_task(run.cfg).name
-    if kind not in ("topdown", "bottomup"):
+    task = get_task(run.cfg)
+    if task.name not in ("topdown", "bottomup", "detection"):
         return None
     eval_size = tuple(run.cfg.eval.input_size)
     return AccuracyCheck(metrics=(), images=int(images), size=tuple(val.synthetic_size),
                          max_people=int(val.synthetic_max_people),
                          seed=int(val.synthetic_seed + 1 if seed is None else seed), split="val",
-                         preset=val.synthetic_preset, modality="depth" if kind == "bottomup" else "rgb",
+                         preset=val.synthetic_preset, modality=CHECK_MODALITY[task.name],
                          settings=tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
                                                for k, v in val.synthetic_settings.items())),
-                         input_size=eval_size if kind == "bottomup" and all(eval_size) else None)
+                         input_size=eval_size if task.name == "bottomup" and all(eval_size) else None,
+                         ignore_unlabelled=task.name == "detection" and
+                         bool(task.settings(run.cfg)["ignore_unlabelled"]))
+
+
+def is_detector(cfg) -> bool:
+    """The recipe trains the person detector (no keypoint layout; ``model.kwargs`` are task settings there)."""
+    from ..models import model_task
+
+    return model_task(cfg.model.name) == "detection"
+
+
+def load_run_model(cfg, weights: str | os.PathLike):
+    """The recipe's network with ``weights`` loaded strictly (eval mode)."""
+    from ..models import load_model
+
+    if is_detector(cfg):
+        return load_model(cfg.model.name, weights=str(weights), input_size=tuple(cfg.model.input_size))
+    return load_model(cfg.model.name, weights=str(weights), layout=cfg.model.layout,
+                      input_size=tuple(cfg.model.input_size), **cfg.model.kwargs)
 
 
 def entry_text(cfg: PretrainedCfg) -> str:
@@ -174,7 +196,6 @@ def ship_run(run_dir: str | os.PathLike, tag: str, *, weights: str = "best", bac
     """Ship ``run_dir`` as pretrained ``tag`` (see the module doc). ``check``: True = :func:`default_check`,
     False / None = none, or a check whose ``metrics`` are replaced by the measured ones. ``backbone_tag``: also a
     backbone-only tag on the same file (not with ``backbone``: that file is backbone-only already)."""
-    from ..models import load_model
     from .accuracy import declared_metrics, measure
 
     run = RunSummary.read(run_dir)
@@ -184,8 +205,7 @@ def ship_run(run_dir: str | os.PathLike, tag: str, *, weights: str = "best", bac
         raise ConfigError(f"--backbone-tag {backbone_tag}: needs a whole-network file and a tag other than --tag")
     source, label = resolve_weights(run, weights)
     recipe = default_recipe(run) if recipe is None else recipe
-    model = load_model(cfg.model.name, weights=str(source), layout=cfg.model.layout,
-                       input_size=tuple(cfg.model.input_size), **cfg.model.kwargs)
+    model = load_run_model(cfg, source)
     state = {k: v for k, v in model.state_dict().items() if not backbone or k.startswith("backbone.")}
     if not state:
         raise CheckpointError(f"{source}: the network has no backbone.* tensors")
@@ -200,13 +220,12 @@ def ship_run(run_dir: str | os.PathLike, tag: str, *, weights: str = "best", bac
         check = None if backbone else default_check(run)
     measured = None
     if check:
-        shipped_model = load_model(cfg.model.name, weights=str(asset), layout=cfg.model.layout,
-                                   input_size=tuple(cfg.model.input_size), **cfg.model.kwargs)
-        measured = measure(shipped_model, check)
+        measured = measure(load_run_model(cfg, asset), check)
         check = replace(check, metrics=declared_metrics(measured, check.modality))
         log(f"accuracy check: {check.describe()}")
     w, h = cfg.model.input_size
-    entry = PretrainedCfg(tag, cfg.model.name, cfg.model.layout, (w, h), url="", source="kdpose (shipped, "
+    layout = "" if is_detector(cfg) else cfg.model.layout  # "": no keypoints
+    entry = PretrainedCfg(tag, cfg.model.name, layout, (w, h), url="", source="kdpose (shipped, "
                           "synthetic data)", notes=notes, loads="backbone" if backbone else "model",
                           asset=asset.name, recipe=recipe, check=check or None)
     facts = CardFacts(tag=tag, asset=_shown(asset), size_mb=asset.stat().st_size / 1e6, sha256=_sha256(asset),
@@ -253,7 +272,7 @@ def _commands(run: RunSummary, entry: PretrainedCfg, label: str, backbone: bool,
     if entry.check is not None:
         cmds.append((f"python -m kdpose.tasks.accuracy {entry.tag}", "the accuracy check's numbers"))
         cmds.append((f"pytest tests/models/test_shipped_accuracy.py -k '{entry.tag}'", "asserts them"))
-        if entry.check.modality == "rgb" and entry.recipe.endswith(".yaml"):
+        if entry.check.modality in ("rgb", "detection") and entry.recipe.endswith(".yaml"):
             cmds.append((f"python -m kdpose.tasks.accuracy {entry.tag} --recipe {entry.recipe}",
                          "the shipped float16 file on the recipe's val split"))
     return cmds
