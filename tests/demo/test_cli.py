@@ -15,6 +15,11 @@ from kdpose.demo.config import DemoOptions, base_recipe, plan_budget, stage1_rec
     (["--minutes", "nan"], "--minutes: must be a positive number"),
     (["--train-images", "1"], "--train-images/--val-images"),
     (["--threads", "-1"], "--threads and --workers must be >= 0"),
+    (["--detector", "kdpose-det-tiny.synth-nothing_320"],
+     "--detector: unknown detector tag 'kdpose-det-tiny.synth-nothing_320': kdpose ships"),
+    (["--detector", "missing.onnx"], "--detector missing.onnx: no such file"),
+    (["--method", "stagewise", "--detector", "yolox-m.humanart"],
+     "--detector: the stagewise demo finds people bottom-up"),
 ])
 def test_bad_options_fail_cleanly(tmp_path, capsys, argv, message):
     out = tmp_path / "demo"

@@ -27,7 +27,7 @@ def check_bottom_up_arguments(args: argparse.Namespace) -> None:
     """Options of the top-down pipeline that mean nothing to a bottom-up model are errors, not silently ignored."""
     from kdpose.errors import ConfigError
 
-    given = [flag for flag, on in (("--det", args.det != "none"), ("--bboxes", bool(args.bboxes)),
+    given = [flag for flag, on in (("--det", args.det not in (None, "none")), ("--bboxes", bool(args.bboxes)),
                                    ("--flip", args.flip), ("--openpose", args.openpose),
                                    ("--openpose-json", args.openpose_json), ("--show", args.show),
                                    ("--score-mode", args.score_mode != "mmpose"),

@@ -43,6 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="synthetic training images (default 0: the method's setting's, 800 at 320x240 for "
                              "dwpose, 640 at 640x480 for sdpose / distilpose)")
     parser.add_argument("--val-images", type=int, default=100, help="synthetic validation images (default 100)")
+    parser.add_argument("--detector", "--det", dest="detector", default=None,
+                        help="person detector of the pictures and the video (a shipped kdpose detector tag such as "
+                             "kdpose-det-tiny.synth-standard_320 once trained, an official tag, a detector "
+                             ".onnx / .safetensors file); default: kdpose.detection.registry.DEFAULT_DETECTOR, which "
+                             "is none yet: the ground-truth boxes. Validation AP always uses the ground-truth boxes")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads for training and timing (default 0: every core this process may use)")
 
@@ -52,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
     opts = DemoOptions(out=Path(args.out), minutes=args.minutes, layout=args.layout, method=args.method,
                        from_scratch=args.from_scratch, seed=args.seed, train_images=args.train_images,
-                       val_images=args.val_images, threads=args.threads)
+                       val_images=args.val_images, threads=args.threads, detector=args.detector)
     opts.validate()  # bad options fail before anything is written
     run_demo(opts)
     return 0

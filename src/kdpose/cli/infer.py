@@ -16,10 +16,12 @@ Sources: image files, folders (searched recursively, sorted) and image URLs, sev
 works: kdpose infer shots/*.jpg), or one video file / stream URL, or a webcam index (0, 1, ...).
 
 Person boxes: with no --det and no --bboxes, each image is taken as ONE person filling the whole image (said
-loudly at the start). --det takes an official detector tag (downloaded once into $KDPOSE_CACHE/detectors and
-checked against its sha256; KDPOSE_OFFLINE=1 forbids the download): yolox-nano.humanart, yolox-tiny.humanart,
-yolox-s.humanart, yolox-m.humanart, yolox-l.humanart, yolox-x.humanart, rtmdet-nano.person; or a detector .onnx file,
-built-in detector weights (.safetensors) or a built-in name. Detector boxes below --bbox-thr are dropped (it is also
+loudly at the start; kdpose.detection.registry.DEFAULT_DETECTOR switches this default). --det (or --detector) takes
+an official detector tag (downloaded once into $KDPOSE_CACHE/detectors and checked against its sha256;
+KDPOSE_OFFLINE=1 forbids the download): yolox-nano.humanart, yolox-tiny.humanart, yolox-s.humanart, yolox-m.humanart,
+yolox-l.humanart, yolox-x.humanart, rtmdet-nano.person; the tag of a trained kdpose detector shipped with the package
+(kdpose-det-*.<data>_<size>, docs/detector.md; for synthetic scenes); or a detector .onnx file, built-in detector
+weights (.safetensors) or a built-in name. Detector boxes below --bbox-thr are dropped (it is also
 the detector's own score cut), duplicate people are removed by OKS-NMS and people are sorted by score.
 --bboxes FILE gives the boxes yourself: a COCO detection-results file or a COCO annotation file (e.g. the ground
 truth); each box gives one pose, in the file's order (no NMS unless --nms on), and a box that is NaN or lies outside
@@ -59,11 +61,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", help="weights for a zoo name (.safetensors or MMPose .pth); not for .onnx files")
     parser.add_argument("--layout", help="keypoint layout (coco, coco_wholebody, ...); needed for official ONNX "
                                          "files, which do not name theirs")
-    parser.add_argument("--det", default="none",
-                        help="person detector: 'none' (the whole image is one person, default), an official tag "
-                             "(yolox-m.humanart, rtmdet-nano.person, ...), a detector .onnx file (kdpose export or "
-                             "official RTMDet/YOLOX), built-in detector .safetensors weights or name, or a COCO "
-                             "detection-results .json (same as --bboxes)")
+    parser.add_argument("--det", "--detector", dest="det", default=None,
+                        help="person detector: 'none' (the whole image is one person, the default unless "
+                             "kdpose.detection.registry.DEFAULT_DETECTOR names one), an official tag "
+                             "(yolox-m.humanart, rtmdet-nano.person, ...), a shipped kdpose detector tag, a detector "
+                             ".onnx file (kdpose export or official RTMDet/YOLOX), built-in detector .safetensors "
+                             "weights or name, or a COCO detection-results .json (same as --bboxes)")
     parser.add_argument("--bboxes", help="your own person boxes: a COCO detection-results or annotation .json "
                                          "(one pose per box, in the file's order)")
     parser.add_argument("--bbox-thr", type=float, default=0.3,
@@ -126,7 +129,7 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise ConfigError("--batch and --det-every must be >= 1")
     if args.threads is not None and args.threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}")
-    if args.bboxes and args.det not in ("none", args.bboxes):
+    if args.bboxes and args.det not in (None, "none", args.bboxes):
         raise ConfigError(f"--bboxes {args.bboxes} and --det {args.det} both give the person boxes; use one")
     if args.weights and str(args.model).lower().endswith(".onnx"):
         raise ConfigError(f"--weights {args.weights}: {args.model} is an .onnx file, which carries its own weights "
@@ -181,8 +184,16 @@ def _require_onnxruntime(args: argparse.Namespace) -> None:
 
     if str(args.model).lower().endswith(".onnx") or args.backend == "onnxruntime":
         require_extra("onnxruntime", f"running {args.model}")
-    if args.det.lower().endswith(".onnx") or args.det in OFFICIAL_DETECTORS:
+    det = args.det or ""
+    if det.lower().endswith(".onnx") or det in OFFICIAL_DETECTORS:
         require_extra("onnxruntime", f"the detector {args.det}")
+
+
+def default_detector() -> str:
+    """The detector when neither --det nor --bboxes is given: ``DEFAULT_DETECTOR`` (the one switch), else 'none'."""
+    from kdpose.detection.registry import DEFAULT_DETECTOR
+
+    return DEFAULT_DETECTOR or "none"
 
 
 def display_window(image_job: bool):
@@ -244,7 +255,7 @@ def run(args: argparse.Namespace) -> int:
     video = any(source_kind(s) in ("video", "webcam") for s in args.source)  # a missing path fails here
     source = None if video else FrameSource(sources, max_frames=args.max_frames)  # empty folders fail here
     show = display_window(image_job=not video) if args.show else None
-    detector = args.bboxes if args.bboxes else args.det
+    detector = args.bboxes or args.det or default_detector()
     est = PoseEstimator(args.model, weights=args.weights, detector=detector, backend=args.backend,
                         device=args.device, layout=args.layout, flip_test=args.flip, bbox_thr=args.bbox_thr,
                         threads=args.threads, nms_thr=None if args.nms == "off" else 0.9,

@@ -56,6 +56,7 @@ class DemoOptions:
     epoch_iters: int = 0  # > 0: cap every training epoch (quick test runs)
     video_frames: int = 24
     bench_iters: int = 20
+    detector: str | None = None  # person boxes of the pictures and the video; None: DEFAULT_DETECTOR, else ground truth
 
     def validate(self) -> None:
         if self.layout not in LAYOUTS:
@@ -71,6 +72,20 @@ class DemoOptions:
                               f"{self.train_images} / {self.val_images}")
         if self.threads < 0 or self.workers < 0:
             raise ConfigError(f"--threads and --workers must be >= 0, got {self.threads} / {self.workers}")
+        if self.detector is not None:
+            from .methods import get_method
+
+            if get_method(self.method).pipeline != "topdown":
+                raise ConfigError(f"--detector: the {self.method} demo finds people bottom-up, without boxes")
+            check_detector_name(self.detector)
+
+    @property
+    def detector_name(self) -> str | None:
+        """The detector of the pictures and the video: ``--detector``, else ``DEFAULT_DETECTOR`` (None: the
+        ground-truth boxes)."""
+        from ..detection.registry import DEFAULT_DETECTOR
+
+        return self.detector or DEFAULT_DETECTOR
 
     @property
     def skeleton_layout(self) -> str:
@@ -104,6 +119,21 @@ class DemoOptions:
         from ..layouts import get_layout
 
         return get_layout(self.layout).protocol == "wholebody"
+
+
+def check_detector_name(name: str) -> None:
+    """A ``--detector`` that cannot be a detector is a one-line ``ConfigError`` before anything runs: a detector
+    file that is not there, or a name that is neither an official tag, a registered name nor a shipped tag (whether
+    its weights load is checked before training, when the demo builds it)."""
+    from ..detection.registry import DETECTORS, shipped_detector_tags, unknown_detector_message
+    from ..inference.detectors import OFFICIAL_DETECTORS
+
+    if name.lower().endswith((".onnx", ".safetensors")):
+        if not Path(name).is_file():
+            raise ConfigError(f"--detector {name}: no such file")
+        return
+    if name not in OFFICIAL_DETECTORS and name not in DETECTORS and name not in shipped_detector_tags():
+        raise ConfigError(f"--detector: {unknown_detector_message(name)}")
 
 
 @dataclass(frozen=True)

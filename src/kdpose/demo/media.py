@@ -2,7 +2,8 @@
 a short synthetic clip run through the inference video pipeline (tracking + One-Euro smoothing).
 
 Person boxes are the ground-truth boxes of the synthetic data (given to the pipeline as a COCO detection-results
-file, the same route as ``kdpose infer --bboxes``), so the pictures show the pose networks alone."""
+file, the same route as ``kdpose infer --bboxes``), so the pictures show the pose networks alone; or, with a person
+detector (``kdpose demo --detector``), the boxes it finds, as ``kdpose infer --det`` would."""
 from __future__ import annotations
 
 import json
@@ -47,13 +48,15 @@ def _write_png(path: Path, image: np.ndarray) -> Path:
 
 
 def sample_grid(estimators: dict[str, Any], ann_file: str | Path, layout: str, out_dir: Path,
-                num_images: int = 4) -> dict[str, Path]:
+                num_images: int = 4, detector: Any = None, bbox_thr: float = 0.3) -> dict[str, Path]:
     """Draw each estimator's poses on the first ``num_images`` held-out images.
 
     Args:
         estimators: column title -> ``PoseEstimator`` (same layout).
         ann_file: the val annotation file (images + ground-truth boxes).
-    The images shown are the ``num_images`` whose tallest person is tallest (legible drawings).
+        detector: None (the ground-truth boxes) or a detector callable ``image -> (boxes, scores)``: its boxes
+            scoring ``bbox_thr`` or more, the same for every column.
+    The images shown are the ``num_images`` whose tallest ground-truth person is tallest (legible drawings).
 
     Returns:
         ``{"coco": grid PNG (one row per image, one column per estimator), "openpose": grid PNG of the last
@@ -72,6 +75,11 @@ def sample_grid(estimators: dict[str, Any], ann_file: str | Path, layout: str, o
     for path in tallest[:num_images]:
         boxes = images[path][1]
         image = read_image(path)
+        if detector is not None:
+            from ..inference.detectors import run_detector
+
+            found, scores = run_detector(detector, image)
+            boxes = found[scores >= bbox_thr]
         cells, last = [], None
         for title, est in estimators.items():
             kpts, scores = last = est.predict_arrays(image, bboxes=boxes)
@@ -136,8 +144,10 @@ def render_clip(out_dir: Path, layout: str, seed: int, frames: int, size: tuple[
     return clip, det_file
 
 
-def run_video(weights_onnx: Path, clip: Path, det_file: Path, layout: str, out_dir: Path, threads: int) -> dict:
+def run_video(weights_onnx: Path, clip: Path, det_file: Path, layout: str, out_dir: Path, threads: int,
+              detector: Any = None) -> dict:
     """Run the video pipeline (onnxruntime backend) on ``clip``; writes the annotated mp4 and a strip of frames.
+    Person boxes: ``det_file`` (the clip's ground-truth boxes), or ``detector``'s (a callable) when given.
 
     Returns:
         ``{"video": annotated mp4, "strip": PNG of 4 frames, "frames": n, "tracks": distinct track ids,
@@ -151,7 +161,8 @@ def run_video(weights_onnx: Path, clip: Path, det_file: Path, layout: str, out_d
     from ..viz import draw_people
 
     skeleton = get_skeleton(layout)
-    est = PoseEstimator(str(weights_onnx), detector=str(det_file), backend="onnxruntime", threads=threads)
+    est = PoseEstimator(str(weights_onnx), detector=str(det_file) if detector is None else detector,
+                        backend="onnxruntime", threads=threads)
     video = VideoPoseEstimator(est, det_every=1, tracking=True)
     source = FrameSource(str(clip))
     out = out_dir / "video_poses.mp4"

@@ -34,6 +34,8 @@ def demo_command(opts: DemoOptions) -> str:
             "--method", opts.method, "--seed", str(opts.seed)]
     if opts.from_scratch:
         args.append("--from-scratch")
+    if opts.detector:
+        args += ["--detector", opts.detector]
     defaults = DemoOptions()
     for flag, name in (("--train-images", "train_images"), ("--val-images", "val_images"),
                        ("--threads", "threads")):

@@ -71,6 +71,15 @@ def _person_sizes(ann_file: str | Path) -> dict[str, float]:
     return {"median_height": float(np.median(heights)), "small": float((areas < 32 ** 2).mean())}
 
 
+def _build_detector(name: str | None):
+    """The person detector of the pictures and the video (``--detector`` or ``DEFAULT_DETECTOR``), or None."""
+    if name is None:
+        return None
+    from ..inference.detectors import resolve_detector
+
+    return resolve_detector(name, score_thr=0.3)
+
+
 def _with_pretrain(plan):
     """``plan`` with at least one pre-training epoch (a missing shipped backbone outside --from-scratch)."""
     return dataclasses.replace(plan, pretrain_epochs=max(1, plan.pretrain_epochs))
@@ -109,6 +118,8 @@ def run_topdown_demo(opts: DemoOptions, method: DemoMethod) -> dict[str, Any]:
     shipped_backbone = None if opts.from_scratch else shipped_file(setting.student_backbone_tag)
     plan = plan_budget(opts, teacher_shipped=shipped is not None)
     reference = find_reference(opts)  # read before training: a broken reference file fails at once
+    detector = _build_detector(opts.detector_name)  # before training: a detector that cannot load fails at once
+    boxes_label = "ground-truth person boxes" if detector is None else f"person boxes of {opts.detector_name}"
     clock = Clock()
     notes: list[str] = []
 
@@ -203,10 +214,11 @@ def run_topdown_demo(opts: DemoOptions, method: DemoMethod) -> dict[str, Any]:
         by_key = {r["key"]: r for r in rows}
         estimators = {f"{by_key[k]['label']} (PCK@0.2 {by_key[k]['pck']:.2f})": PoseEstimator(
             str(by_key[k]["onnx"]), backend="onnxruntime", threads=opts.torch_threads) for k in ("student", "kd")}
-        samples = sample_grid(estimators, val_ann, layout, media_dir)
+        samples = sample_grid(estimators, val_ann, layout, media_dir, detector=detector)
         clip, det_file = render_clip(media_dir, layout, seed=setting.video_seed, frames=opts.video_frames,
                                      size=setting.image_size, preset=setting.preset)
-        video = run_video(Path(by_key["kd"]["onnx"]), clip, det_file, layout, media_dir, opts.torch_threads)
+        video = run_video(Path(by_key["kd"]["onnx"]), clip, det_file, layout, media_dir, opts.torch_threads,
+                          detector=detector)
 
     with clock.phase("write the report"):
         kd_curve, offset = [], 0
@@ -237,7 +249,7 @@ def run_topdown_demo(opts: DemoOptions, method: DemoMethod) -> dict[str, Any]:
         figures += [
             {"title": "Poses on held-out images (COCO style)", "path": str(samples["coco"].relative_to(out)),
              "caption": "Left: the student without distillation; right: the distilled student. Same images, "
-                        "same ground-truth person boxes."},
+                        f"same {boxes_label}."},
             {"title": "Poses on held-out images (OpenPose / ControlNet style)",
              "path": str(samples["openpose"].relative_to(out)),
              "caption": "The distilled student's poses drawn as a ControlNet conditioning image."},
@@ -245,7 +257,8 @@ def run_topdown_demo(opts: DemoOptions, method: DemoMethod) -> dict[str, Any]:
         if video["strip"] is not None:
             figures.append({"title": "Video", "path": str(Path(video["strip"]).relative_to(out)),
                             "caption": f"Frames of {Path(video['video']).relative_to(out)}: the distilled student "
-                                       f"(onnxruntime) in the video pipeline with tracking and One-Euro smoothing; "
+                                       f"(onnxruntime) in the video pipeline with tracking and One-Euro smoothing "
+                                       f"on the {boxes_label}; "
                                        f"{video['frames']} frames, {video['tracks']} track(s), "
                                        f"{video['fps']:.1f} frames/s."})
         student, kd = by_key["student"], by_key["kd"]
@@ -285,6 +298,7 @@ def run_topdown_demo(opts: DemoOptions, method: DemoMethod) -> dict[str, Any]:
                         f"{setting.image_size[1]} scenes), input {setting.input_size[0]}x{setting.input_size[1]}, "
                         f"generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
             "verdict": verdict, "kd_better": kd_better, "metric": metric, "command": demo_command(opts),
+            "detector": opts.detector_name,
             "reference": reference, "reference_line": reference_line(reference, opts),
             "rows": [{k: (str(v) if isinstance(v, Path) else v) for k, v in r.items()} for r in rows],
             "figures": figures, "files": files, "notes": notes, "commands": reproduce,

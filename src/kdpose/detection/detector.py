@@ -4,6 +4,7 @@
 >>> boxes, scores = det(bgr_image)           # (N, 4) xyxy image pixels, (N,) -- best first
 >>> per_image = det([img1, img2])            # one (boxes, scores) pair per image, one batched forward
 >>> det = PersonDetector("rtmdet-nano.onnx")  # an official RTMDet / YOLOX ONNX file (rtmlib / MMDeploy)
+>>> det = PersonDetector("kdpose-det-tiny.synth-standard_320")  # a shipped tag (once trained, docs/detector.md)
 
 It follows the detector contract of :class:`kdpose.PoseEstimator` (``detector=det``) and backs
 ``kdpose infer --det NAME|FILE.onnx|FILE.safetensors``.
@@ -19,7 +20,8 @@ import numpy as np
 from ..errors import CheckpointError, ConfigError, DataError
 from .postprocess import PostprocessCfg
 
-from .registry import BUILTIN_NAMES
+from .registry import BUILTIN_NAMES, shipped_detector_tags, unknown_detector_message
+
 
 
 def default_weights_path(name: str) -> Path:
@@ -79,8 +81,10 @@ class PersonDetector:
 
     Args:
         model: ``"kdpose-det-nano"`` / ``"kdpose-det-tiny"`` (with ``weights``, or weights found at
-            :func:`default_weights_path`), a ``.safetensors`` weights file of a built-in model, an ``.onnx`` file
-            (a kdpose export, or an official RTMDet / YOLOX person detector), or a ``PersonDetectorModel``.
+            :func:`default_weights_path`), the tag of a shipped trained one (``kdpose-det-tiny.synth-standard_320``:
+            :func:`~kdpose.detection.registry.shipped_detector_tags`), a ``.safetensors`` weights file of a built-in
+            model, an ``.onnx`` file (a kdpose export, or an official RTMDet / YOLOX person detector), or a
+            ``PersonDetectorModel``.
         weights: weights for a named built-in model.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
         score_thr: boxes below this score are dropped.
@@ -110,6 +114,11 @@ class PersonDetector:
             text = str(model)
             if text.lower().endswith((".safetensors", ".pth", ".pt")):
                 net = load_detector_model(text, input_size=input_size)
+            elif text in shipped_detector_tags():
+                from ..models import PRETRAINED
+
+                cfg = PRETRAINED[text]
+                net = load_detector_model(cfg.location, name=cfg.model, input_size=input_size or cfg.input_size)
             elif text in BUILTIN_NAMES or text in ("nano", "tiny"):
                 name = text if text.startswith("kdpose-det-") else f"kdpose-det-{text}"
                 path = Path(weights) if weights else default_weights_path(name)
@@ -120,8 +129,7 @@ class PersonDetector:
                         "weights=..., or use an .onnx detector)")
                 net = load_detector_model(path, name=name, input_size=input_size)
             else:
-                raise ConfigError(f"unknown detector '{text}' (built-in: {', '.join(BUILTIN_NAMES)}; or an .onnx / "
-                                  ".safetensors file)")
+                raise ConfigError(unknown_detector_message(text))
         else:
             from ..models.person_detector import PersonDetectorModel
 

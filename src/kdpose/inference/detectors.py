@@ -12,6 +12,8 @@ The ``detector`` argument of :class:`kdpose.PoseEstimator` accepts
 * a registered detector name (``DETECTORS``, :mod:`kdpose.detection.registry`: factories
   ``(device: str, score_thr: float) -> callable``; the built-in detectors are there, and ``kdpose infer --det NAME``
   uses it);
+* the tag of a trained built-in detector shipped with the package (``kdpose-det-tiny.synth-standard_320``:
+  ``kdpose.detection.registry.shipped_detector_tags()``), run by :class:`kdpose.detection.PersonDetector`;
 * a detector file: ``.onnx`` (a kdpose export of the built-in detector, or an official RTMDet / YOLOX person
   detector) or ``.safetensors`` (built-in detector weights), run by :class:`kdpose.detection.PersonDetector`;
 * a path to a COCO detection-results file (a JSON list of ``{"image_id", "bbox": [x, y, w, h], "score",
@@ -33,7 +35,7 @@ from typing import Callable, Union
 import numpy as np
 
 from kdpose.data.geometry import bbox_xywh_to_xyxy
-from kdpose.detection.registry import DETECTORS  # noqa: F401  (the named detectors; re-exported)
+from kdpose.detection.registry import DETECTORS, shipped_detector_tags  # noqa: F401  (the named detectors)
 from kdpose.errors import CheckpointError, ConfigError, DataError
 
 DetectorFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -227,8 +229,17 @@ class DetectionFile:
 
 
 def _known_names() -> str:
-    names = sorted(OFFICIAL_DETECTORS) + sorted(DETECTORS.names())
+    names = sorted(OFFICIAL_DETECTORS) + sorted(DETECTORS.names()) + shipped_detector_tags()
     return ", ".join(names)
+
+
+def _pretrained_model(tag: str) -> str:
+    """The zoo model of a pretrained tag, "" for anything else (or where torch is missing)."""
+    try:
+        from kdpose.models import PRETRAINED
+    except ImportError:
+        return ""
+    return PRETRAINED[tag].model if tag in PRETRAINED else ""
 
 
 def _factory_kwargs(factory: Callable, score_thr: float | None) -> dict:
@@ -278,6 +289,18 @@ def resolve_detector(spec: DetectorSpec, device: str = "cpu", score_thr: float |
         if text in DETECTORS:
             factory = DETECTORS.get(text)
             return factory(device, **_factory_kwargs(factory, score_thr))
+        if text in shipped_detector_tags():
+            from kdpose.detection import PersonDetector
+
+            return PersonDetector(text, device=device, **kwargs)
+        from kdpose.detection.registry import BUILTIN_NAMES, unknown_detector_message
+
+        if text.split(".")[0] in BUILTIN_NAMES:  # a detector tag that is not shipped (yet)
+            raise ConfigError(unknown_detector_message(text))
+        pose_model = _pretrained_model(text)
+        if pose_model:
+            raise ConfigError(f"'{text}' is the tag of a {pose_model} pose model, not a person detector "
+                              f"(known detectors: {_known_names()})")
         import difflib
 
         known = list(OFFICIAL_DETECTORS) + list(DETECTORS.names())
