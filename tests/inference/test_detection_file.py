@@ -19,8 +19,10 @@ def test_real_coco_detection_file_matches_images_by_stem(fixtures):
     x, y, w, h = raw[0]["bbox"]
     np.testing.assert_allclose(boxes[0], [x, y, x + w, y + h], rtol=1e-6)
     assert dets.lookup("unknown.jpg")[0].shape == (0, 4)
-    # through the estimator: boxes under bbox_thr (0.3) are dropped before the pose model
-    est = PoseEstimator(make_tiny_model(), detector=dets, nms_thr=None)
+    # through the estimator: every box of the file by default (validation's bbox_score_thr 0); bbox_thr=0.3 cuts
+    assert len(PoseEstimator(make_tiny_model(), detector=dets).predict_arrays(
+        fixtures / "coco" / "000000000785.jpg").keypoints) == 22
+    est = PoseEstimator(make_tiny_model(), detector=dets, nms_thr=None, bbox_thr=0.3)
     res = est.predict_arrays(fixtures / "coco" / "000000000785.jpg")
     assert len(res.keypoints) == int((scores >= 0.3).sum()) == 2
     assert (res.bbox_scores >= 0.3).all()

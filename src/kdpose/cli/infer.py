@@ -21,16 +21,19 @@ an official detector tag (downloaded once into $KDPOSE_CACHE/detectors and check
 KDPOSE_OFFLINE=1 forbids the download): yolox-nano.humanart, yolox-tiny.humanart, yolox-s.humanart, yolox-m.humanart,
 yolox-l.humanart, yolox-x.humanart, rtmdet-nano.person; the tag of a trained kdpose detector shipped with the package
 (kdpose-det-*.<data>_<size>, docs/detector.md; for synthetic scenes); or a detector .onnx file, built-in detector
-weights (.safetensors) or a built-in name. Detector boxes below --bbox-thr are dropped (it is also
+weights (.safetensors) or a built-in name. Detector boxes below --bbox-thr (default 0.3) are dropped (it is also
 the detector's own score cut), duplicate people are removed by OKS-NMS and people are sorted by score.
 --bboxes FILE gives the boxes yourself: a COCO detection-results file or a COCO annotation file (e.g. the ground
-truth); each box gives one pose, in the file's order (no NMS unless --nms on), and a box that is NaN or lies outside
-its image is an error. Entries are matched to images by file_name, else by image_id = the integer file stem, or the
-frame index for videos.
+truth); each box gives one pose, in the file's order (no NMS unless --nms on; no score cut unless --bbox-thr, as
+training validation reads data.val.bbox_file with bbox_score_thr 0), and a box that is NaN or lies outside its image
+is an error. Entries are matched to images by file_name, else by image_id = the integer file stem; for a video, by
+image_id = --first-frame-id + the frame index (0-based). A video's file must fit its frames: ids outside
+F..F+frames-1, or (without --first-frame-id) a first id other than 0, are refused, since a file numbered from 1
+would otherwise give every frame the next frame's boxes.
 
 Outputs go to --out (default ./infer_out): predictions.json (--json: COCO results of the whole job, with bbox,
-bbox_score and, for videos, frame_id and track_id, image_id = the id the --bboxes file gives the image, else the
-integer file stem, else the frame index; ready for kdpose eval --pred), predictions/ (--json-per-image), vis/
+bbox_score and, for videos, frame_id (the 0-based frame index) and track_id, image_id = the id the --bboxes file
+gives the image, else the integer file stem, else --first-frame-id + the frame index; ready for kdpose eval --pred), predictions/ (--json-per-image), vis/
 (rendered images or mp4), openpose/ (--openpose-json, --openpose). Files whose names differ only in the extension
 (a.jpg, a.png) get a_jpg / a_png outputs; two images that would share an image id (000001.jpg and
 sub/000001.jpg) are refused with --json or --bboxes, which key on it. Images are read as BGR and converted to RGB before normalisation
@@ -69,8 +72,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "weights or name, or a COCO detection-results .json (same as --bboxes)")
     parser.add_argument("--bboxes", help="your own person boxes: a COCO detection-results or annotation .json "
                                          "(one pose per box, in the file's order)")
-    parser.add_argument("--bbox-thr", type=float, default=0.3,
-                        help="ignore boxes scoring below this (0.3); also the detector's own score cut")
+    parser.add_argument("--bbox-thr", type=float, default=None,
+                        help="ignore boxes scoring below this; default 0.3 for a detector's boxes (also its own "
+                             "score cut), 0 for --bboxes (every box gives a pose, as in training validation)")
+    parser.add_argument("--first-frame-id", type=int, default=None,
+                        help="videos: the image id of the first frame (frame i is image N + i) in the --bboxes file "
+                             "and in predictions.json; default 0, and a --bboxes file whose ids do not start at 0 "
+                             "or do not fit the frames is refused")
     parser.add_argument("--nms", default="auto", choices=("auto", "on", "off"),
                         help="OKS-NMS of duplicate people: auto = for detector output only (default), on = for "
                              "--bboxes boxes too, off = never")
@@ -131,6 +139,8 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}")
     if args.bboxes and args.det not in (None, "none", args.bboxes):
         raise ConfigError(f"--bboxes {args.bboxes} and --det {args.det} both give the person boxes; use one")
+    if args.first_frame_id is not None and args.first_frame_id < 0:
+        raise ConfigError(f"--first-frame-id must be >= 0, got {args.first_frame_id}")
     if args.weights and str(args.model).lower().endswith(".onnx"):
         raise ConfigError(f"--weights {args.weights}: {args.model} is an .onnx file, which carries its own weights "
                           "(export the model with these weights: kdpose export)")
@@ -175,6 +185,22 @@ def check_image_ids(names: list[str], est, needed: bool) -> None:
         if image_id in seen:
             raise _id_collision(est, seen[image_id], name, image_id)
         seen[image_id] = name
+
+
+def check_video_ids(args: argparse.Namespace, source, est) -> int:
+    """The image id of a video's first frame (--first-frame-id, else 0), after refusing a --bboxes file whose ids
+    do not fit the frames (:func:`kdpose.inference.video.check_frame_ids`) and --first-frame-id for images."""
+    from kdpose.errors import ConfigError
+    from kdpose.inference.video import check_frame_ids
+
+    if not source.is_video:
+        if args.first_frame_id is not None:
+            raise ConfigError("--first-frame-id is for a video or webcam; images take their ids from the --bboxes "
+                              "file or their integer file stems")
+        return 0
+    if est.boxes_from_caller:
+        check_frame_ids(est.detector, source.frame_count, args.first_frame_id, str(args.source[0]))
+    return args.first_frame_id or 0
 
 
 def _require_onnxruntime(args: argparse.Namespace) -> None:
@@ -267,6 +293,7 @@ def run(args: argparse.Namespace) -> int:
         est._warned_whole_image = True
     ids_needed = bool(args.json or est.boxes_from_caller) and not source.is_video
     check_image_ids(source.names, est, ids_needed)
+    first_frame_id = check_video_ids(args, source, est)
     openpose_ok = est.skeleton.name in ("coco", "coco_wholebody")
     if (args.openpose or args.openpose_json) and not openpose_ok:
         from kdpose.errors import ConfigError
@@ -281,7 +308,7 @@ def run(args: argparse.Namespace) -> int:
     if source.is_video:
         smoothing = None if args.no_smooth else OneEuroParams(min_cutoff=args.min_cutoff, beta=args.beta)
         tracker = VideoPoseEstimator(est, det_every=args.det_every, tracking=not args.no_track, smoothing=smoothing,
-                                     kpt_thr=args.kpt_thr, fps=source.fps)
+                                     kpt_thr=args.kpt_thr, fps=source.fps, first_frame_id=first_frame_id)
     frames = people = 0
     interrupted = False
     bad: list[str] = []
@@ -298,7 +325,7 @@ def run(args: argparse.Namespace) -> int:
                     print(f"kdpose: skipped {f.error}", file=sys.stderr)
             if tracker is not None:
                 results = tracker.process([f.image for f in good], [f.index for f in good], source.video_name)
-                ids = [f.index for f in good]
+                ids = [first_frame_id + f.index for f in good]
             else:
                 ids = [est.image_id_for(f.name, f.index) for f in good]
                 for f, image_id in zip(good, ids):

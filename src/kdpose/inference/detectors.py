@@ -196,6 +196,10 @@ class DetectionFile:
     def __len__(self) -> int:
         return len(self._by_key)
 
+    def image_ids(self) -> list[int]:
+        """The sorted image ids that have boxes (entries keyed by ``file_name`` alone have none)."""
+        return sorted(k for k in self._by_key if isinstance(k, int))
+
     def image_id_for(self, name: str | None) -> int | None:
         """The image id this file gives the image ``name`` (relative path or file name), or None if it names none."""
         if name is None or not self._ids:

@@ -14,8 +14,9 @@ Keypoint scores are the raw SimCC maxima (not probabilities; they can exceed 1):
 same output; ``score_mode="rtmlib"`` does the same, so thresholds tuned with rtmlib carry over.
 
 Boxes the caller gives (``bboxes=``, or a detection / annotation file as ``detector``) give one pose per box, in
-their order; a box that is not finite, has x2 < x1 or y2 < y1, or has no area inside the image is an error.
-Detector output is filtered by ``bbox_thr``, de-duplicated by OKS-NMS and sorted best first.
+their order (by default every box: no score cut, as training validation reads ``data.val.bbox_file`` with
+``bbox_score_thr`` 0); a box that is not finite, has x2 < x1 or y2 < y1, or has no area inside the image is an error.
+Detector output is filtered by ``bbox_thr`` (0.3 unless given), de-duplicated by OKS-NMS and sorted best first.
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ log = logging.getLogger("kdpose")
 WHOLE_IMAGE_WARNING = ("no person detector: each image is treated as ONE person whose box is the whole image; "
                        "give a detector (a tag such as yolox-m.humanart, a detector .onnx file) or the boxes "
                        "(a detection-results .json, bboxes=) for images with several or small people")
+DETECTOR_BBOX_THR = 0.3  # the default score cut of detector output (and the detectors' own cut)
 
 
 @dataclass
@@ -144,8 +146,9 @@ class PoseEstimator:
             backend falls back to the CPU.
         layout: keypoint layout name for zoo models and for official ONNX files (which carry none).
         flip_test: average with the mirrored crop (2x compute, slightly more accurate).
-        bbox_thr: detector boxes below this score are ignored (detectors kdpose builds are given it as their own
-            score cut; boxes from a detection file are filtered by it too).
+        bbox_thr: boxes scoring below this are ignored. None (the default): 0.3 for detector output (detectors
+            kdpose builds are given it as their own score cut) and 0 for a detection / annotation file, whose every
+            box then gives a pose, as in training validation (``bbox_score_thr`` 0). A number applies to both.
         nms_thr: OKS threshold of the pose NMS that removes duplicate people found by a detector (None = off).
         nms_caller_boxes: also apply the NMS (and sort by score) when the boxes are the caller's (``bboxes=``, a
             detection file); by default those give exactly one pose per box, in their order.
@@ -167,16 +170,17 @@ class PoseEstimator:
 
     def __init__(self, model: Any = "rtmpose-m", weights: str | os.PathLike | None = None,
                  detector: DetectorSpec = None, backend: str = "torch", device: str = "cpu",
-                 layout: str | None = None, flip_test: bool = False, bbox_thr: float = 0.3,
+                 layout: str | None = None, flip_test: bool = False, bbox_thr: float | None = None,
                  nms_thr: float | None = 0.9, padding: float = 1.25, max_batch: int = 64,
                  threads: int | None = None, input_size: tuple[int, int] | None = None,
                  nms_caller_boxes: bool = False, score_mode: str = "mmpose", precision: str | None = None):
-        if not np.isfinite(bbox_thr):
+        if bbox_thr is not None and not np.isfinite(bbox_thr):
             raise ConfigError(f"bbox_thr must be a number, got {bbox_thr}")
         self.backend: PoseBackend = load_backend(model, weights, backend=backend, device=device, layout=layout,
                                                  threads=threads, input_size=input_size, score_mode=score_mode,
                                                  precision=precision)
-        self.detector = resolve_detector(detector, device, score_thr=bbox_thr)
+        self.detector = resolve_detector(detector, device,
+                                         score_thr=DETECTOR_BBOX_THR if bbox_thr is None else bbox_thr)
         self.flip_test = flip_test
         self.bbox_thr = bbox_thr
         self.nms_thr = nms_thr
@@ -218,6 +222,14 @@ class PoseEstimator:
         """The configured "detector" is the caller's own boxes (a detection or annotation file)."""
         return isinstance(self.detector, DetectionFile)
 
+    @property
+    def box_score_thr(self) -> float:
+        """The score cut :meth:`detect` applies: ``bbox_thr``, or its default for the configured boxes (0 for the
+        caller's detection / annotation file, 0.3 for a detector)."""
+        if self.bbox_thr is not None:
+            return self.bbox_thr
+        return 0.0 if self.boxes_from_caller else DETECTOR_BBOX_THR
+
     def image_id_for(self, name: str | None, fallback: int) -> int:
         """The COCO image id of an image: the one the detection file gives its name, else the integer file stem,
         else ``fallback``."""
@@ -242,7 +254,7 @@ class PoseEstimator:
         else:
             boxes, scores = run_detector(self.detector, image)
         self.timings["detect_s"] += time.perf_counter() - t0
-        keep = scores >= self.bbox_thr
+        keep = scores >= self.box_score_thr
         return boxes[keep], scores[keep]
 
     # ------------------------------------------------------------------ core

@@ -156,6 +156,15 @@ class FrameSource:
             return "webcam"
         return Path(url_name(self.source) if is_url(self.source) else str(self.source)).stem
 
+    @property
+    def frame_count(self) -> int:
+        """Frames the video announces, whatever ``max_frames`` (0 for image jobs and when unknown, e.g. a webcam)."""
+        if self.kind != "video":
+            return 0
+        import cv2
+
+        return max(0, int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)))
+
     def __len__(self) -> int:
         """Number of frames announced (0 when unknown, e.g. a webcam)."""
         if not self.is_video:

@@ -7,6 +7,8 @@
   two-stage optimal matching on box IoU and pose OKS (:class:`kdpose.inference.tracking.PoseTracker`), and every
   keypoint of every track goes through a One-Euro filter (time = frame index / fps, so the filter settings are
   in Hz).
+* Boxes from a detection / annotation file are looked up by image id = ``first_frame_id`` + frame index
+  (:func:`check_frame_ids` refuses a file whose ids do not fit the video's frames).
 * With ``det_every == 1`` several frames are batched into one forward (:meth:`process`); with skip-frame
   detection each frame's boxes depend on the previous frame's poses, so frames go one at a time (the crops of
   a frame are still batched).
@@ -18,6 +20,8 @@ from typing import Sequence
 
 import numpy as np
 
+from kdpose.errors import ConfigError
+from kdpose.inference.detectors import DetectionFile
 from kdpose.inference.estimator import PoseArrays, PoseEstimator
 from kdpose.inference.smoothing import OneEuroParams
 from kdpose.inference.tracking import PoseTracker, box_iou, boxes_from_keypoints
@@ -36,6 +40,33 @@ def default_oks_fn(sigmas: np.ndarray):
         return None
 
 
+def check_frame_ids(boxes: DetectionFile, frame_count: int, first_frame_id: int | None, video: str = "the video"
+                    ) -> None:
+    """Refuse (one-line ``ConfigError``) a detection / annotation file whose image ids cannot be the frames of a video
+    whose frame i is image ``first + i``, where a wrong numbering would silently give each frame another frame's
+    boxes.
+
+    Args:
+        frame_count: the frames the video announces (0: unknown, e.g. a webcam; then only the first id is checked).
+        first_frame_id: the id of frame 0 the caller states; None: 0, and the file must then also start at 0 (a file
+            starting at 1 is as likely numbered from 1 as missing frame 0's people, so the caller must say which).
+    """
+    first = 0 if first_frame_id is None else first_frame_id
+    ids = boxes.image_ids()
+    frames = f"{first}..{first + frame_count - 1}" if frame_count > 0 else f"{first}, {first + 1}, ..."
+    said = "" if first_frame_id is None else f" (--first-frame-id {first})"
+    if not ids:
+        raise ConfigError(f"{boxes.path}: no box has an integer image_id, and the frames of {video} are matched by "
+                          f"image id (frames are numbered {frames}{said})")
+    where = f"{boxes.path} has image ids {ids[0]}..{ids[-1]}; the frames of {video} are numbered {frames}{said}"
+    if ids[0] < first or (frame_count > 0 and ids[-1] > first + frame_count - 1):
+        raise ConfigError(f"{where}: give --first-frame-id N, the image id of the first frame in the file "
+                          f"(e.g. {ids[0]} for a file numbered from {ids[0]})")
+    if first_frame_id is None and ids[0] != first:
+        raise ConfigError(f"{where}: give --first-frame-id {ids[0]} if the file counts frames from {ids[0]}, or "
+                          "--first-frame-id 0 if the first frames have no boxes")
+
+
 class VideoPoseEstimator:
     """Stateful per-video wrapper around a :class:`PoseEstimator`.
 
@@ -50,11 +81,14 @@ class VideoPoseEstimator:
         pose_box_expand: expansion of the keypoint box used as the next frame's person box.
         kpt_thr: keypoints above this score define that box.
         fps: frames per second (timestamps for the filter).
+        first_frame_id: the image id of frame 0 in the estimator's detection file (frame i has id
+            ``first_frame_id + i``).
     """
 
     def __init__(self, estimator: PoseEstimator, det_every: int = 1, tracking: bool = True,
                  smoothing: OneEuroParams | None = OneEuroParams(), match_thr: float = 0.3, max_age: int = 10,
-                 pose_box_expand: float = 1.25, kpt_thr: float = 0.3, fps: float = 30.0):
+                 pose_box_expand: float = 1.25, kpt_thr: float = 0.3, fps: float = 30.0,
+                 first_frame_id: int = 0):
         if det_every < 1:
             raise ValueError(f"det_every must be >= 1, got {det_every}")
         self.est = estimator
@@ -62,6 +96,7 @@ class VideoPoseEstimator:
         self.pose_box_expand = pose_box_expand
         self.kpt_thr = kpt_thr
         self.fps = fps
+        self.first_frame_id = first_frame_id
         self.tracker = None
         if tracking:
             self.tracker = PoseTracker(default_oks_fn(estimator.skeleton.sigmas_array), match_thr=match_thr,
@@ -90,7 +125,8 @@ class VideoPoseEstimator:
                 self._box_ids = (ids[kept] if ids is not None else np.full(len(kept), -1), boxes)
                 return boxes, self._prev.bbox_scores[kept]
         self.detector_runs += 1
-        return self.est.detect(image, name, image_id=index)
+        # by id alone: the video's name (e.g. 7.mp4) must not pick one image's boxes for every frame
+        return self.est.detect(image, None, image_id=self.first_frame_id + index)
 
     def _finish(self, result: PoseArrays, index: int) -> PoseArrays:
         self._last_index = index

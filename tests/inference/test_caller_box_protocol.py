@@ -1,0 +1,145 @@
+"""`kdpose infer --bboxes` uses every box of the file (training validation's bbox_score_thr 0) and scores like
+validation; a video's frames meet a boxes file only when its image ids fit them (--first-frame-id)."""
+import json
+import re
+
+import numpy as np
+import pytest
+
+cv2 = pytest.importorskip("cv2")
+
+from kdpose.cli.main import main  # noqa: E402
+from kdpose.inference.detectors import DetectionFile  # noqa: E402
+from kdpose.inference.estimator import PoseEstimator  # noqa: E402
+
+from .conftest import make_tiny_model, synthetic_scene  # noqa: E402
+
+POSE = "cspnext-m-udp.synth-standard_128x96"
+
+
+def _det_file(fixtures):
+    return fixtures / "coco" / "test_coco_det_AP_H_56.json"
+
+
+def test_detection_file_boxes_are_all_kept_unless_bbox_thr(fixtures):
+    file = _det_file(fixtures)
+    image = fixtures / "coco" / "000000000785.jpg"
+    scores = DetectionFile(file).lookup(image.name)[1]
+    assert len(scores) == 22 and (scores >= 0.3).sum() == 2
+    every = PoseEstimator(make_tiny_model(), detector=str(file))
+    assert every.box_score_thr == 0.0 and len(every.predict_arrays(image).keypoints) == 22
+    cut = PoseEstimator(make_tiny_model(), detector=str(file), bbox_thr=0.3)
+    assert len(cut.predict_arrays(image).keypoints) == 2
+    detector = PoseEstimator(make_tiny_model(), detector=lambda im: (np.zeros((1, 4)), np.ones(1)))
+    assert detector.box_score_thr == 0.3  # a detector's output keeps its default cut
+
+
+@pytest.fixture(scope="module")
+def infer_vs_validation(fixtures, tmp_path_factory):
+    """predictions.json of `kdpose infer --bboxes` on the fixture images, and the metrics kdpose's validation
+    (PoseEvaluator on load_detections, bbox_score_thr 0) gives the same model on the same boxes."""
+    import torch
+
+    from kdpose.data import TopDownDataset, collate_topdown, load_detections
+    from kdpose.engine.validate import PoseEvaluator
+    from kdpose.models import load_model
+
+    out = tmp_path_factory.mktemp("infer_eval")
+    coco = fixtures / "coco"
+    images = sorted(coco.glob("*.jpg"))
+    code = main(["infer", *map(str, images), "--model", POSE, "--bboxes", str(_det_file(fixtures)), "--json",
+                 "--no-vis", "--nms", "on", "--threads", "1", "--out", str(out)])
+    assert code == 0
+    model = load_model(POSE)
+    samples = load_detections(_det_file(fixtures), coco / "test_coco.json", "coco", 0.0, image_root=coco)
+    evaluator = PoseEvaluator(TopDownDataset(samples, model.codec), collate_topdown, coco / "test_coco.json",
+                              model.codec, model.skeleton, layout="coco", batch_size=16, workers=0)
+    return out / "predictions.json", evaluator(model, torch.device("cpu")), len(samples)
+
+
+def test_infer_gives_one_pose_per_box_of_the_file(fixtures, infer_vs_validation):
+    pred, _, n_val = infer_vs_validation
+    boxes = json.loads(_det_file(fixtures).read_text())
+    on_images = [b for b in boxes if b["image_id"] in {785, 40083, 196141, 197388}]
+    assert len(boxes) == len(on_images) == n_val == 118  # validation also reads all 118 (33 scored >= 0.3)
+    job = json.loads(pred.read_text())
+    # OKS-NMS on (--nms on, as validation) removes duplicates only; without it, exactly one pose per box:
+    assert 0 < len(job) <= 118
+
+
+def test_infer_then_eval_matches_validation_ap(fixtures, infer_vs_validation, tmp_path, capsys):
+    pred, val, _ = infer_vs_validation
+    metrics = tmp_path / "metrics.json"
+    assert main(["eval", "--gt", str(fixtures / "coco" / "test_coco.json"), "--pred", str(pred),
+                 "--out", str(metrics)]) == 0
+    got = json.loads(metrics.read_text())
+    for key in ("AP", "AP50", "AR"):
+        assert got[key] == pytest.approx(val[key], abs=2e-3), (key, got, val)
+
+
+def test_infer_without_nms_writes_exactly_one_pose_per_box(fixtures, tmp_path, oracle_onnx):
+    coco = fixtures / "coco"
+    out = tmp_path / "out"
+    assert main(["infer", str(coco / "000000000785.jpg"), str(coco / "000000040083.jpg"), "--model", oracle_onnx,
+                 "--bboxes", str(_det_file(fixtures)), "--json", "--no-vis", "--threads", "1",
+                 "--out", str(out)]) == 0
+    boxes = [b for b in json.loads(_det_file(fixtures).read_text()) if b["image_id"] in (785, 40083)]
+    job = json.loads((out / "predictions.json").read_text())
+    assert len(job) == len(boxes) == 48  # 22 + 26 boxes, 4 of them scoring >= 0.3
+    np.testing.assert_allclose([r["bbox"] for r in job], [b["bbox"] for b in boxes], atol=0.01)  # written to 2 decimals
+
+
+# ---------------------------------------------------------------- video frame ids
+
+
+def _clip(tmp_path, frames=4):
+    path = tmp_path / "clip.avi"
+    image, _, boxes = synthetic_scene(people=1, size=(320, 240), seed=3)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 240))
+    for _ in range(frames):
+        writer.write(image)
+    writer.release()
+    return path, boxes[0]
+
+
+def _boxes_file(tmp_path, ids, box):
+    x1, y1, x2, y2 = (float(v) for v in box)
+    dets = [{"image_id": i, "category_id": 1, "score": 0.9, "bbox": [x1, y1, x2 - x1, y2 - y1]} for i in ids]
+    (tmp_path / "dets.json").write_text(json.dumps(dets))
+    return str(tmp_path / "dets.json")
+
+
+@pytest.mark.parametrize("ids, extra, message", [
+    ([1, 2, 3, 4], [], "has image ids 1..4; the frames of .* are numbered 0..3: give --first-frame-id N"),
+    ([1, 2, 3], [], "has image ids 1..3; .* numbered 0..3: give --first-frame-id 1 if the file counts frames from 1"),
+    ([0, 1, 2, 3], ["--first-frame-id", "1"], r"ids 0..3; .* numbered 1..4 \(--first-frame-id 1\)"),
+])
+def test_video_refuses_a_boxes_file_that_does_not_fit_its_frames(tmp_path, oracle_onnx, capsys, ids, extra,
+                                                                  message):
+    clip, box = _clip(tmp_path)
+    assert main(["infer", str(clip), "--model", oracle_onnx, "--bboxes", _boxes_file(tmp_path, ids, box), "--json",
+                 "--no-vis", "--out", str(tmp_path / "out"), *extra]) != 0
+    err = capsys.readouterr().err
+    assert re.search(message, err) and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "out" / "predictions.json").exists()
+
+
+@pytest.mark.parametrize("ids, extra", [([0, 1, 2, 3], []), ([1, 2, 3, 4], ["--first-frame-id", "1"]),
+                                        ([2, 3], ["--first-frame-id", "0"])])
+def test_video_boxes_by_frame_id(tmp_path, oracle_onnx, ids, extra):
+    clip, box = _clip(tmp_path)
+    out = tmp_path / "out"
+    assert main(["infer", str(clip), "--model", oracle_onnx, "--bboxes", _boxes_file(tmp_path, ids, box), "--json",
+                 "--no-vis", "--out", str(out), *extra]) == 0
+    job = json.loads((out / "predictions.json").read_text())
+    assert [r["image_id"] for r in job] == ids  # each frame got the boxes of its own id, and carries that id
+    first = int(extra[1]) if extra else 0
+    assert [r["frame_id"] for r in job] == [i - first for i in ids]
+
+
+def test_first_frame_id_is_for_videos(tmp_path, oracle_onnx, capsys):
+    image, _, _ = synthetic_scene(people=1, seed=1)
+    cv2.imwrite(str(tmp_path / "a.png"), image)
+    assert main(["infer", str(tmp_path / "a.png"), "--model", oracle_onnx, "--first-frame-id", "1",
+                 "--out", str(tmp_path / "out")]) != 0
+    assert "--first-frame-id is for a video" in capsys.readouterr().err
