@@ -14,6 +14,10 @@ OUT/SPLIT/ (JPEG/PNG, or 16-bit PNG depth in millimetres) and the silhouettes in
 --preset picks the difficulty: hard (default: small far people, crowds, occluders, truncation, extreme poses,
 every heading) or standard (built like COCO: people facing the camera mostly, few occluders, small or hardly
 visible people left unlabelled). Single knobs (--occlusion, ...) override the preset.
+A split is written whole: rendered into a hidden folder in OUT, then moved in (the JSON last), so a killed run
+changes nothing. A split already in OUT with other settings, the other --layout's JSON of the split (both layouts
+use OUT/SPLIT/), or files no JSON lists are refused before rendering: --overwrite replaces the split whole
+(images, silhouettes and its JSON of either layout); the same command again rewrites it. Other splits are kept.
 
 Examples:
   kdpose synth --out data/synth --images 20000 --layout coco --workers 2
@@ -52,6 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backgrounds", help="folder of background images to use instead of procedural ones")
     parser.add_argument("--dropout", type=float,
                         help="depth: probability of the paper's 20%% silhouette pixel dropout per image (0.5)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the split in OUT whole when it holds another dataset (see below)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -83,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         image_format=args.format, **{k: v for k, v in knobs.items() if v is not None})
     start = time.perf_counter()
     path = write_coco_dataset(args.out, cfg, args.images, seed=args.seed, split=args.split, workers=args.workers,
-                              progress=not args.no_progress)
+                              progress=not args.no_progress, overwrite=args.overwrite)
     seconds = time.perf_counter() - start
     rate = args.images / seconds if seconds > 0 else 0.0
     print(f"wrote {args.images} images and {path} in {seconds:.1f} s ({rate:.1f} images/s)")

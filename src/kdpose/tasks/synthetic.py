@@ -69,8 +69,11 @@ def _synthetic_split(data: DataCfg, split: SplitCfg, name: str) -> tuple[str, st
 
     ann, out, synth = synthetic_split_paths(data, split, name)
     if dist.is_main() and not ann.is_file():
+        # the folder is this split's own (its name hashes the settings) and its JSON is written last, so files
+        # without it are an interrupted render: replaced. Two runs rendering it at once both move in the same
+        # bytes, and the second keeps the first's identical JSON, so a run already reading it misses no file.
         write_coco_dataset(out, synth, split.synthetic_images, seed=split.synthetic_seed, split=name,
-                           workers=max(1, data.workers), progress=True)
+                           workers=max(1, data.workers), progress=True, overwrite=True)
     dist.barrier()
     return str(ann), str(out)
 

@@ -11,12 +11,27 @@ file stem (``kdpose infer``, COCO's own naming) agree with the annotation file.
 
 ``file_name`` entries are relative to ``out`` (the annotation file's folder), which is where kdpose's COCO readers
 and pycocotools-based tools look by default. Image ``i`` is rendered from the seed ``(seed, split_id, i)`` whatever
-the number of workers, so the output is byte-identical for the same settings."""
+the number of workers, so the output is byte-identical for the same settings.
+
+A split is written whole or not at all: it is rendered into a hidden staging folder in ``out`` and then moved in,
+the annotation file last, after any annotation file that would describe other images was removed; so an annotation
+file in ``out`` always matches the images it lists, even if the run is killed. Both layouts share ``<split>/``, so
+one folder holds one layout's split at a time. Without ``overwrite`` a split that holds another dataset (other
+settings, seed or image count, the other layout, or files no annotation file lists) is refused before anything is
+rendered; the same settings again rewrite the split (byte-identical files, missing ones restored). Other splits
+and files in ``out`` are left alone."""
 from __future__ import annotations
 
+import errno
+import filecmp
+import json
 import multiprocessing as mp
 import os
+import re
+import shutil
+import socket
 import sys
+import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,13 +200,138 @@ def _run_workers(job: _Job, workers: int, num_images: int, collect) -> None:
             proc.join()
 
 
+ANNOTATION_PREFIXES = ("person_keypoints", "coco_wholebody")  # coco, wholebody
+
+
 def annotation_path(out: str | os.PathLike, cfg: SynthConfig, split: str) -> Path:
-    prefix = "coco_wholebody" if cfg.wholebody else "person_keypoints"
+    prefix = ANNOTATION_PREFIXES[1] if cfg.wholebody else ANNOTATION_PREFIXES[0]
     return Path(out) / f"{prefix}_{split}.json"
 
 
+def _split_folders(out: Path, split: str) -> tuple[Path, Path]:
+    return out / split, out / f"{split}_masks"
+
+
+def _entries(folder: Path) -> list[Path]:
+    """What a split folder holds (nothing when it does not exist)."""
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+def _differences(old, new, prefix: str = "") -> list[str]:
+    """``key old -> new`` for each setting that differs between two ``info`` blocks (nested keys dotted)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [d for k in sorted(set(old) | set(new), key=str)
+                for d in _differences(old.get(k), new.get(k), f"{prefix}{k}.")]
+    return [] if old == new else [f"{prefix[:-1]} {old!r} -> {new!r}"]
+
+
+def _target_problem(out: Path, cfg: SynthConfig, seed: int, split: str, num_images: int) -> str | None:
+    """Why writing this split into ``out`` would change or orphan data that is there (None when it would not):
+    another layout's annotation file of the split, an annotation file of other settings, or files in the split's
+    folders that no annotation file lists."""
+    ours = annotation_path(out, cfg, split)
+    for prefix in ANNOTATION_PREFIXES:
+        other = out / f"{prefix}_{split}.json"
+        if other != ours and other.exists():
+            return f"{other} (the other layout) describes the images in {out / split}/ that this split would replace"
+    folders = _split_folders(out, split)
+    listed: set[str] = set()
+    if ours.exists():
+        try:
+            with open(ours) as f:
+                data = json.load(f)
+            old = {k: v for k, v in data["info"].items() if k != "skipped_images"}
+            listed = {name for im in data["images"] for name in (im["file_name"], im.get("mask_file")) if name}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return f"{ours} exists and is not an annotation file kdpose synth wrote"
+        changed = _differences(old, json.loads(json.dumps(info(cfg, seed, split, num_images))))
+        if changed:
+            shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+            return f"{ours} holds another {split} split ({shown})"
+    for folder in folders:
+        if folder.exists() and not folder.is_dir():
+            return f"{folder} is a file, where the split's images go"
+        extra = [p for p in _entries(folder) if f"{folder.name}/{p.name}" not in listed]
+        if extra:
+            whose = f"{ours.name} does not list" if ours.exists() else "no annotation file lists"
+            return f"{folder}/ holds {len(extra)} file(s) that {whose} (e.g. {extra[0].name})"
+    return None
+
+
+def _refuse(problem: str) -> DataError:
+    return DataError(f"synth: {problem}; pass --overwrite (overwrite=True) to replace the split whole, or write to "
+                     "another folder")
+
+
+_STAGE_PREFIX = ".synth-staging"
+
+
+def _stage_folder(out: Path) -> Path:
+    """A new hidden staging folder in ``out``, named by this host and process; first removes the ones that earlier
+    processes of this host left when they were killed (their process is gone)."""
+    host = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "host"
+    for old in out.glob(f"{_STAGE_PREFIX}.*") if os.name == "posix" else ():  # os.kill(pid, 0) probes on POSIX
+        parts = old.name.split(".")
+        if len(parts) != 5 or parts[3] != host or not parts[2].isdigit() or int(parts[2]) == os.getpid():
+            continue
+        try:
+            os.kill(int(parts[2]), 0)
+        except ProcessLookupError:  # its writer is gone: nobody will finish it
+            shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
+    return Path(tempfile.mkdtemp(prefix=f"{_STAGE_PREFIX}.{os.getpid()}.{host}.", dir=out))
+
+
+def _move(src: Path, dst: Path) -> None:
+    """``os.replace``, also when ``dst``'s folder is a link to another file system (copied next to ``dst`` first,
+    then renamed over it, so ``dst`` is never a partial file)."""
+    try:
+        os.replace(src, dst)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        with atomic_write(dst) as f, open(src, "rb") as g:
+            shutil.copyfileobj(g, f)
+        src.unlink()
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _commit(stage: Path, out: Path, split: str, ann_name: str) -> None:
+    """Move a rendered split from ``stage`` into ``out``. Annotation files of the split that would describe other
+    images are removed first, the annotation file goes in last: at every moment an annotation file in ``out``
+    matches the images it lists. The same annotation file (an identical dataset, e.g. another process rendering
+    the same cache) is kept while its identical images are replaced one by one, so its readers never miss a file."""
+    target, staged = out / ann_name, stage / ann_name
+    for prefix in ANNOTATION_PREFIXES:
+        path = out / f"{prefix}_{split}.json"
+        if path.exists() and not (path == target and filecmp.cmp(path, staged, shallow=False)):
+            path.unlink()
+            if path != target:
+                print(f"kdpose synth: removed {path}: its images in {out / split}/ were replaced", file=sys.stderr)
+    for src, dst in zip(_split_folders(stage, split), _split_folders(out, split)):
+        names = {p.name for p in _entries(src)}
+        if dst.exists() and not dst.is_dir():
+            dst.unlink()
+        if names:
+            dst.mkdir(exist_ok=True)
+        for name in sorted(names):
+            _move(src / name, dst / name)
+        for path in _entries(dst):
+            if path.name not in names:
+                _remove(path)
+    _move(staged, target)
+
+
 def write_coco_dataset(out: str | os.PathLike, cfg: SynthConfig, num_images: int, seed: int = 0,
-                       split: str = "train", workers: int = 1, progress: bool = False) -> Path:
+                       split: str = "train", workers: int = 1, progress: bool = False,
+                       overwrite: bool = False) -> Path:
     """Render ``num_images`` images and write them with their COCO annotation file; returns the JSON path.
 
     Args:
@@ -202,6 +342,8 @@ def write_coco_dataset(out: str | os.PathLike, cfg: SynthConfig, num_images: int
         split: ``"train"``, ``"val"`` or ``"test"`` (separate seed streams and file names).
         workers: worker processes (1 = render in this process).
         progress: show a tqdm progress bar.
+        overwrite: replace whatever the split holds in ``out`` (its images, silhouettes and either layout's
+            annotation file of the split); without it a split of other settings is a ``DataError`` (module doc).
 
     An image whose rendering fails is reported on stderr and listed in ``info["skipped_images"]``; the other
     images are written. I/O errors raise ``DataError``.
@@ -217,9 +359,34 @@ def write_coco_dataset(out: str | os.PathLike, cfg: SynthConfig, num_images: int
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DataError(f"{out}: cannot create the output folder ({exc.strerror or exc})") from None
-    job = _Job(cfg, str(out), int(seed), split, list_backgrounds(cfg.background_dir))
-    if cfg.background_dir is not None and not job.backgrounds:
+    problem = None if overwrite else _target_problem(out, cfg, seed, split, num_images)
+    if problem:
+        raise _refuse(problem)
+    backgrounds = list_backgrounds(cfg.background_dir)
+    if cfg.background_dir is not None and not backgrounds:
         raise ConfigError(f"{cfg.background_dir}: no background images (.jpg, .jpeg, .png, .bmp) in the folder")
+    try:
+        stage = _stage_folder(out)
+    except OSError as exc:
+        raise DataError(f"{out}: cannot write in the output folder ({exc.strerror or exc})") from None
+    try:
+        coco = _render_split(_Job(cfg, str(stage), int(seed), split, backgrounds), num_images, workers, progress)
+        path = annotation_path(out, cfg, split)
+        write_json(stage / path.name, coco)
+        problem = None if overwrite else _target_problem(out, cfg, seed, split, num_images)
+        if problem:  # another process wrote there while this one rendered
+            raise _refuse(problem)
+        _commit(stage, out, split, path.name)
+    except OSError as exc:
+        raise DataError(f"{out}: cannot write the {split} split ({exc.strerror or exc})") from None
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return path
+
+
+def _render_split(job: _Job, num_images: int, workers: int, progress: bool) -> dict:
+    """Render a split's images into ``job.out`` and return its COCO annotation dict."""
+    cfg, seed, split = job.cfg, job.seed, job.split
     bar = None
     if progress:
         from tqdm import tqdm
@@ -256,8 +423,4 @@ def write_coco_dataset(out: str | os.PathLike, cfg: SynthConfig, num_images: int
     meta = info(cfg, seed, split, num_images)
     if skipped:
         meta["skipped_images"] = [skipped[i] for i in sorted(skipped)]
-    coco = {"info": meta, "licenses": [], "images": images,
-            "annotations": annotations, "categories": categories(cfg)}
-    path = annotation_path(out, cfg, split)
-    write_json(path, coco)
-    return path
+    return {"info": meta, "licenses": [], "images": images, "annotations": annotations, "categories": categories(cfg)}
