@@ -2,6 +2,7 @@ import contextlib
 import io
 import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -38,14 +39,24 @@ def perturbed(gt, rng, k, fields=(("keypoints", 17),), copies=2):
     return out
 
 
-def pycocotools_direct(gt_path, results, sigmas):
+def pycocotools_stats(gt, results, sigmas):
+    """pycocotools' keypoint stats, computed directly. ``gt`` is a file or a dataset dict; an empty ``results`` is
+    an empty COCO object over the same images (pycocotools' ``loadRes`` fails on an empty list)."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
     with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO(str(gt_path))
-        dt = gt.loadRes(json.loads(json.dumps(results)))
-        ev = COCOeval(gt, dt, "keypoints")
+        coco_gt = COCO()
+        coco_gt.dataset = json.loads(Path(gt).read_text()) if isinstance(gt, (str, Path)) else json.loads(json.dumps(gt))
+        coco_gt.createIndex()
+        if results:
+            coco_dt = coco_gt.loadRes(json.loads(json.dumps(results)))
+        else:
+            coco_dt = COCO()
+            coco_dt.dataset = {"images": coco_gt.dataset["images"], "annotations": [],
+                               "categories": coco_gt.dataset["categories"]}
+            coco_dt.createIndex()
+        ev = COCOeval(coco_gt, coco_dt, "keypoints")
         ev.params.kpt_oks_sigmas = np.asarray(sigmas)
         ev.evaluate()
         ev.accumulate()
@@ -66,7 +77,7 @@ def test_perturbed_equals_pycocotools(fixtures, tmp_path):
     for seed in range(3):
         res = perturbed(gt, np.random.default_rng(seed), 17)
         ours = coco_keypoint_eval(path, res)
-        direct = pycocotools_direct(path, res, get_skeleton("coco").sigmas_array)
+        direct = pycocotools_stats(path, res, get_skeleton("coco").sigmas_array)
         np.testing.assert_allclose(list(ours.values()), direct, atol=1e-12)
         assert 0 < ours["AP"] < 1
     # results from a file give the same numbers
@@ -138,26 +149,6 @@ def test_wholebody_matches_xtcocotools(fixtures, seed):
         np.testing.assert_allclose(list(ours[part].values()), ev.stats, atol=1e-12, err_msg=part)
 
 
-def pycocotools_no_detections(gt, sigmas):
-    """pycocotools' stats for an empty detection set (its ``loadRes`` fails on an empty list, so the detections are
-    an empty COCO object over the same images)."""
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco_gt, coco_dt = COCO(), COCO()
-        coco_gt.dataset = json.loads(json.dumps(gt))
-        coco_dt.dataset = {"images": gt["images"], "annotations": [], "categories": gt["categories"]}
-        coco_gt.createIndex()
-        coco_dt.createIndex()
-        ev = COCOeval(coco_gt, coco_dt, "keypoints")
-        ev.params.kpt_oks_sigmas = np.asarray(sigmas)
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return ev.stats
-
-
 def test_empty_predictions_agree_with_pycocotools(fixtures):
     """No predictions gave 0.0 for every metric, APM / APL included where the ground truth has no people of that
     size; pycocotools says -1 (no data) there, and 0 where there are people."""
@@ -172,7 +163,7 @@ def test_empty_predictions_agree_with_pycocotools(fixtures):
     for name, data in (("all", gt), ("large", large), ("medium", medium), ("nobody", nobody)):
         ours = coco_keypoint_eval(data, [])
         assert list(ours.values()) == expected[name], name
-        np.testing.assert_array_equal(list(ours.values()), pycocotools_no_detections(data, sigmas), err_msg=name)
+        np.testing.assert_array_equal(list(ours.values()), pycocotools_stats(data, [], sigmas), err_msg=name)
     assert coco_keypoint_eval(path, []) == dict.fromkeys(ours, 0.0)  # a file with people of both sizes
     # a whole-body part nobody predicted follows the same rule, and so do the CrowdPose splits
     wb = fixtures / "coco/test_coco_wholebody.json"
