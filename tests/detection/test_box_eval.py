@@ -49,8 +49,14 @@ def test_bbox_score_ranks_boxes_when_every_result_has_one():
     assert coco_bbox_eval(GT, plain)["AP"] < 0.9   # ranked by pose score, the false positive comes first
 
 
-def test_no_results_is_zero():
-    assert coco_bbox_eval(GT, [])["AP"] == 0.0
+def test_no_results_gives_pycocotools_numbers():
+    """No boxes: 0 where the ground truth has people of that size, -1 (pycocotools' "no data") where it has none;
+    before, every field was 0.0, so an empty small-size bucket read as a miss."""
+    m = coco_bbox_eval(GT, [])
+    assert m["AP"] == 0.0 and m["AR"] == 0.0 and m["APL"] == 0.0 and m["ARL"] == 0.0
+    assert m["APS"] == -1 and m["APM"] == -1 and m["ARS"] == -1 and m["ARM"] == -1
+    only_dogs = [{"image_id": 2, "category_id": 2, "bbox": [400, 300, 90, 60], "score": 0.9}]
+    assert coco_bbox_eval(GT, only_dogs) == m
 
 
 @pytest.mark.parametrize("bad, message", [

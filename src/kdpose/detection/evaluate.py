@@ -64,13 +64,17 @@ def coco_bbox_eval(gt: dict | str, results: Sequence[dict] | str, category_id: i
         if len(r["bbox"]) != 4:
             raise DataError(f"{name}: result {i} has a 'bbox' of {len(r['bbox'])} numbers, expected 4 (x, y, w, h)")
     results = [r for r in results if r["category_id"] == category_id]
-    if not results:
-        return {k: 0.0 for k in BBOX_STAT_NAMES}
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress and tables
         coco = COCO()
         coco.dataset = data
         coco.createIndex()
-        dets = coco.loadRes(results)
+        if results:
+            dets = coco.loadRes(results)
+        else:  # loadRes fails on an empty list; an empty set gives pycocotools' own 0 / -1 (no data) numbers
+            dets = COCO()
+            dets.dataset = {"images": list(data["images"]), "annotations": [],
+                            "categories": data.get("categories") or [{"id": category_id, "name": "person"}]}
+            dets.createIndex()
         ev = COCOeval(coco, dets, "bbox")
         ev.params.imgIds = sorted(coco.getImgIds())
         ev.params.catIds = [category_id]
