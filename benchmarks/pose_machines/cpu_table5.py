@@ -90,7 +90,8 @@ def format_table(results: dict[str, list[dict]], seeds: list[int], steps: int) -
     lines += ["", f"Mean +- std over seeds {seeds} (student initialisation and batch order; the data are fixed). "
               "F: the paper's PCK precision/recall F at the best detection threshold on 60 held-out synthetic "
               "scenes; real-like: 30 scenes of the other noise/clutter model. A student that finds nobody has F 0 "
-              f"(and AP counted as 100 by the metric: read F). {PAPER}.",
+              "and AP 0 (a labelled landmark type without predictions counts as precision 0; tables measured "
+              f"before 2026-12-05 counted it as precision 1, so such a student read AP 100 there). {PAPER}.",
               "Command: `python benchmarks/pose_machines/cpu_table5.py --seeds 0 1 2 --jobs 2`"]
     return "\n".join(lines)
 
