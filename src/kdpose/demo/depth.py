@@ -234,7 +234,8 @@ def run_depth_demo(opts: DemoOptions, method: DemoMethod) -> dict[str, Any]:
             f"{plan.val_scenes} held-out synthetic scenes (val split, seed {VAL_SEED}; column F) and "
             f"{plan.real_scenes} held-out real-like scenes (column F real-like). Whole images letterboxed to "
             f"{EVAL_SIZE[0]}x{EVAL_SIZE[1]}. 'max conf': largest keypoint confidence on the synthetic scenes. A model "
-            "that predicts nobody has AR = 0 and, by the metric's convention, AP = 100 (no false positives).",
+            "that predicts nobody has AR = 0 and AP = 0 (a labelled landmark type without predictions counts as "
+            "precision 0; reports made before 2026-12-05 counted it as 1 and showed AP = 100).",
             f"Scale: {synthetic_cfg().width}x{synthetic_cfg().height} depth images, 184x184 training crops, "
             "batch 8, AdamW 2e-3 with warm-up and cosine decay, "
             f"{opts.torch_threads} torch thread(s) (--threads). From scratch a pose machine needs ~1000-1500 steps before any peak passes "
