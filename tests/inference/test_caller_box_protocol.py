@@ -1,5 +1,7 @@
-"""`kdpose infer --bboxes` uses every box of the file (training validation's bbox_score_thr 0) and scores like
-validation; a video's frames meet a boxes file only when its image ids fit them (--first-frame-id)."""
+"""`kdpose infer --bboxes` uses every box of the file (training validation's bbox_score_thr 0) and, by default
+(--nms auto), gives the poses validation scores: kdpose eval of its predictions.json is validation's AP, for a
+detection-results file and for the ground truth itself; a video's frames meet a boxes file only when its image ids
+fit them (--first-frame-id)."""
 import json
 import re
 
@@ -48,7 +50,7 @@ def infer_vs_validation(fixtures, tmp_path_factory):
     coco = fixtures / "coco"
     images = sorted(coco.glob("*.jpg"))
     code = main(["infer", *map(str, images), "--model", POSE, "--bboxes", str(_det_file(fixtures)), "--json",
-                 "--no-vis", "--nms", "on", "--threads", "1", "--out", str(out)])
+                 "--no-vis", "--threads", "1", "--out", str(out)])  # the default --nms auto: validation's NMS
     assert code == 0
     model = load_model(POSE)
     samples = load_detections(_det_file(fixtures), coco / "test_coco.json", "coco", 0.0, image_root=coco)
@@ -63,7 +65,7 @@ def test_infer_gives_one_pose_per_box_of_the_file(fixtures, infer_vs_validation)
     on_images = [b for b in boxes if b["image_id"] in {785, 40083, 196141, 197388}]
     assert len(boxes) == len(on_images) == n_val == 118  # validation also reads all 118 (33 scored >= 0.3)
     job = json.loads(pred.read_text())
-    # OKS-NMS on (--nms on, as validation) removes duplicates only; without it, exactly one pose per box:
+    # OKS-NMS (--nms auto, as validation) removes duplicates only; --nms off gives exactly one pose per box:
     assert 0 < len(job) <= 118
 
 
@@ -81,12 +83,76 @@ def test_infer_without_nms_writes_exactly_one_pose_per_box(fixtures, tmp_path, o
     coco = fixtures / "coco"
     out = tmp_path / "out"
     assert main(["infer", str(coco / "000000000785.jpg"), str(coco / "000000040083.jpg"), "--model", oracle_onnx,
-                 "--bboxes", str(_det_file(fixtures)), "--json", "--no-vis", "--threads", "1",
+                 "--bboxes", str(_det_file(fixtures)), "--json", "--no-vis", "--nms", "off", "--threads", "1",
                  "--out", str(out)]) == 0
     boxes = [b for b in json.loads(_det_file(fixtures).read_text()) if b["image_id"] in (785, 40083)]
     job = json.loads((out / "predictions.json").read_text())
     assert len(job) == len(boxes) == 48  # 22 + 26 boxes, 4 of them scoring >= 0.3
     np.testing.assert_allclose([r["bbox"] for r in job], [b["bbox"] for b in boxes], atol=0.01)  # written to 2 decimals
+
+
+# ---------------------------------------------------------------- ground-truth boxes: infer + eval = validation
+
+
+@pytest.fixture(scope="module")
+def gt_boxes_vs_validation(fixtures, tmp_path_factory):
+    """`kdpose infer --bboxes <ground truth>` (all defaults) on the fixture images, and the trainer's validation
+    of the same model on the same file: its val reader (eval mode), PoseEvaluator's predictions, OKS-NMS and AP."""
+    import torch
+
+    from kdpose.data import TopDownDataset, collate_topdown
+    from kdpose.engine.validate import PoseEvaluator, nms_per_image
+    from kdpose.layouts import get_layout
+    from kdpose.models import load_model
+
+    coco = fixtures / "coco"
+    gt = coco / "test_coco.json"
+    out = tmp_path_factory.mktemp("gt_infer")
+    assert main(["infer", *map(str, sorted(coco.glob("*.jpg"))), "--model", POSE, "--bboxes", str(gt), "--json",
+                 "--no-vis", "--threads", "1", "--out", str(out)]) == 0
+    model = load_model(POSE)
+    samples = get_layout("coco").read_annotations(gt, mode="eval", image_root=coco)
+    evaluator = PoseEvaluator(TopDownDataset(samples, model.codec), collate_topdown, gt, model.codec,
+                              model.skeleton, layout="coco", batch_size=16, workers=0)
+    results = evaluator.predict(model, torch.device("cpu"))
+    kept = nms_per_image([dict(r) for r in results], model.skeleton.sigmas_array, evaluator.nms_thr)
+    return out / "predictions.json", kept, evaluator.evaluate(results), len(samples)
+
+
+def _by_image_and_score(results: list[dict]) -> list[dict]:
+    return sorted(results, key=lambda r: (r["image_id"], -r["score"]))
+
+
+def test_infer_on_ground_truth_boxes_gives_validations_poses(fixtures, gt_boxes_vs_validation, capsys):
+    pred, val_poses, _, n_val = gt_boxes_vs_validation
+    annotations = json.loads((fixtures / "coco" / "test_coco.json").read_text())["annotations"]
+    # 14 people, 2 with no labelled keypoint (validation crops 12); 2 boxes reach the right / bottom edge, which
+    # validation clips to W-1 / H-1; OKS-NMS then runs on both sides
+    assert len(annotations) == 14 and n_val == 12
+    job = _by_image_and_score(json.loads(pred.read_text()))
+    val_poses = _by_image_and_score(val_poses)
+    assert len(job) == len(val_poses)
+    assert [r["image_id"] for r in job] == [r["image_id"] for r in val_poses]
+    np.testing.assert_allclose([r["keypoints"] for r in job], [r["keypoints"] for r in val_poses], atol=0.02)
+    np.testing.assert_allclose([r["score"] for r in job], [r["score"] for r in val_poses], atol=1e-4)
+
+
+def test_infer_then_eval_on_ground_truth_boxes_is_validations_ap(fixtures, gt_boxes_vs_validation, tmp_path):
+    pred, _, val, _ = gt_boxes_vs_validation
+    metrics = tmp_path / "metrics.json"
+    assert main(["eval", "--gt", str(fixtures / "coco" / "test_coco.json"), "--pred", str(pred),
+                 "--out", str(metrics)]) == 0
+    got = json.loads(metrics.read_text())
+    for key in ("AP", "AP50", "AP75", "AR"):
+        assert got[key] == pytest.approx(val[key], abs=1e-4), (key, got, val)
+
+
+def test_infer_says_which_ground_truth_people_give_no_pose(fixtures, tmp_path, oracle_onnx, capsys):
+    coco = fixtures / "coco"
+    assert main(["infer", str(coco / "000000040083.jpg"), "--model", oracle_onnx, "--bboxes",
+                 str(coco / "test_coco.json"), "--json", "--no-vis", "--nms", "off", "--out", str(tmp_path)]) == 0
+    assert "2 annotations of" in capsys.readouterr().err  # the file's two people without a labelled keypoint
+    assert len(json.loads((tmp_path / "predictions.json").read_text())) == 2  # of the image's 3 annotations
 
 
 # ---------------------------------------------------------------- video frame ids

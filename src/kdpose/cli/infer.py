@@ -9,6 +9,8 @@ import warnings
 from pathlib import Path
 
 NAME = "infer"
+# OKS-NMS threshold of --nms auto / on: the trainer's validation default (RecipeCfg eval.nms_thr) and MMPose's
+VALIDATION_NMS_THR = 0.9
 HELP = "estimate poses in images, folders, URLs, a video or a webcam; write pictures, videos and JSON"
 
 EPILOG = """\
@@ -24,9 +26,12 @@ yolox-l.humanart, yolox-x.humanart, rtmdet-nano.person; the tag of a trained kdp
 weights (.safetensors) or a built-in name. Detector boxes below --bbox-thr (default 0.3) are dropped (it is also
 the detector's own score cut), duplicate people are removed by OKS-NMS and people are sorted by score.
 --bboxes FILE gives the boxes yourself: a COCO detection-results file or a COCO annotation file (e.g. the ground
-truth); each box gives one pose, in the file's order (no NMS unless --nms on; no score cut unless --bbox-thr, as
-training validation reads data.val.bbox_file with bbox_score_thr 0), and a box that is NaN or lies outside its image
-is an error. Entries are matched to images by file_name, else by image_id = the integer file stem; for a video, by
+truth); each box gives one pose (no score cut unless --bbox-thr, as training validation reads data.val.bbox_file
+with bbox_score_thr 0), and a box that is NaN or lies outside its image is an error. By default (--nms auto) these
+poses then go through the same OKS-NMS (0.9) as training validation's (eval.nms_thr), and an annotation file gives
+the boxes validation crops from it (clipped to [0, W-1] x [0, H-1]; people with no labelled keypoint give no box,
+counted on stderr), so kdpose eval of the ground-truth boxes' predictions.json reproduces validation's AP; --nms off
+gives exactly one pose per box, in the file's order. Entries are matched to images by file_name, else by image_id = the integer file stem; for a video, by
 image_id = --first-frame-id + the frame index (0-based). A video's file must fit its frames: ids outside
 F..F+frames-1, or (without --first-frame-id) a first id other than 0, are refused, since a file numbered from 1
 would otherwise give every frame the next frame's boxes.
@@ -80,8 +85,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "and in predictions.json; default 0, and a --bboxes file whose ids do not start at 0 "
                              "or do not fit the frames is refused")
     parser.add_argument("--nms", default="auto", choices=("auto", "on", "off"),
-                        help="OKS-NMS of duplicate people: auto = for detector output only (default), on = for "
-                             "--bboxes boxes too, off = never")
+                        help="OKS-NMS (0.9) of duplicate people: auto = as training validation, i.e. of detector "
+                             "output and of --bboxes boxes (default; infer + eval on ground-truth boxes then "
+                             "reproduces validation's AP), on = the same, off = never (one pose per --bboxes box, "
+                             "in the file's order)")
     parser.add_argument("--out", default="infer_out", help="output folder (default: infer_out)")
     parser.add_argument("--json", action="store_true", help="write predictions.json (COCO results of the whole job)")
     parser.add_argument("--json-per-image", action="store_true", help="write predictions/<image>.json per image")
@@ -215,6 +222,15 @@ def _require_onnxruntime(args: argparse.Namespace) -> None:
         require_extra("onnxruntime", f"the detector {args.det}")
 
 
+def report_skipped_annotations(est) -> None:
+    """Say on stderr how many people of a --bboxes annotation file give no pose (no labelled keypoint, or no box
+    area): training validation skips the same ones, but a user counting poses per box should not have to guess."""
+    skipped = getattr(est.detector, "skipped", 0) if est.boxes_from_caller else 0
+    if skipped:
+        print(f"kdpose infer: {skipped} annotations of {est.detector.path} give no pose (no labelled keypoint or no "
+              "box area), as in training validation", file=sys.stderr)
+
+
 def default_detector() -> str:
     """The detector when neither --det nor --bboxes is given: ``DEFAULT_DETECTOR`` (the one switch), else 'none'."""
     from kdpose.detection.registry import DEFAULT_DETECTOR
@@ -284,13 +300,14 @@ def run(args: argparse.Namespace) -> int:
     detector = args.bboxes or args.det or default_detector()
     est = PoseEstimator(args.model, weights=args.weights, detector=detector, backend=args.backend,
                         device=args.device, layout=args.layout, flip_test=args.flip, bbox_thr=args.bbox_thr,
-                        threads=args.threads, nms_thr=None if args.nms == "off" else 0.9,
-                        nms_caller_boxes=args.nms == "on", score_mode=args.score_mode, precision=args.precision)
+                        threads=args.threads, nms_thr=None if args.nms == "off" else VALIDATION_NMS_THR,
+                        nms_caller_boxes=args.nms != "off", score_mode=args.score_mode, precision=args.precision)
     if source is None:
         source = FrameSource(sources, max_frames=args.max_frames)  # opens the video / camera last
     if est.detector is None:
         print(f"kdpose: warning: {WHOLE_IMAGE_WARNING} (--det TAG or --bboxes FILE)", file=sys.stderr)
         est._warned_whole_image = True
+    report_skipped_annotations(est)
     ids_needed = bool(args.json or est.boxes_from_caller) and not source.is_video
     check_image_ids(source.names, est, ids_needed)
     first_frame_id = check_video_ids(args, source, est)

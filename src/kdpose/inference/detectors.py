@@ -21,7 +21,9 @@ The ``detector`` argument of :class:`kdpose.PoseEstimator` accepts
   ``annotations`` are the boxes, e.g. the ground truth). Entries are matched to images by ``file_name`` (entries
   that carry one, or the dataset's ``images`` table), otherwise by ``image_id`` = the integer file stem
   (``000000397133.jpg`` -> 397133) or, for videos, the frame index. Its boxes are the caller's boxes: one pose per
-  box, in the file's order.
+  box, in the file's order. A dataset file's boxes are those training validation crops from it
+  (:func:`kdpose.data.load_coco_keypoints`, ``mode="eval"``): clipped to ``[0, W-1] x [0, H-1]``, and an
+  annotation whose keypoints are all unlabelled (or whose box has no width or height) gives no box.
 """
 from __future__ import annotations
 
@@ -34,7 +36,8 @@ from typing import Callable, Union
 
 import numpy as np
 
-from kdpose.data.geometry import bbox_xywh_to_xyxy
+from kdpose.data.coco import WHOLEBODY_FIELDS
+from kdpose.data.geometry import bbox_xywh_to_xyxy, clip_bbox_xywh_to_xyxy
 from kdpose.detection.registry import DETECTORS, shipped_detector_tags  # noqa: F401  (the named detectors)
 from kdpose.errors import CheckpointError, ConfigError, DataError
 
@@ -146,6 +149,8 @@ class DetectionFile:
 
     Boxes keep the file's order. ``image_id_for(name)`` gives the COCO image id the file assigns to an image
     name (from the dataset's ``images`` table, or from entries that carry both ``file_name`` and ``image_id``).
+    A dataset file gives the boxes training validation crops from it (:func:`validation_box`); ``skipped`` counts
+    its annotations that give none.
     """
 
     def __init__(self, path: str | os.PathLike, category_id: int = 1):
@@ -159,8 +164,11 @@ class DetectionFile:
         except json.JSONDecodeError as exc:
             raise DataError(f"{self.path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
         self._ids: dict[str, int] = {}  # image file name (relative path, and base name when unique) -> image id
+        self.skipped = 0  # dataset annotations that give no box (validation skips them too)
+        sizes: dict[int, tuple[int, int]] | None = None  # image id -> (w, h): the file is a dataset file
         if isinstance(entries, dict) and "annotations" in entries:
             self._index_images(entries.get("images", []))
+            sizes = _image_sizes(entries.get("images", []))
             entries = entries["annotations"]
         if not isinstance(entries, list):
             raise DataError(f"{self.path}: expected a JSON list of detections (COCO results format)")
@@ -177,7 +185,14 @@ class DetectionFile:
             if "file_name" in e and "image_id" in e:
                 named.append((str(e["file_name"]), int(e["image_id"])))
             key = e["file_name"] if "file_name" in e else e["image_id"]
-            by_key[key].append([*bbox, float(e.get("score", 1.0))])
+            if sizes is None:  # detection results: as given (validation's bbox_file is not clipped either)
+                box = bbox_xywh_to_xyxy(np.asarray(bbox, np.float64))
+            else:
+                box = validation_box(e, sizes.get(e.get("image_id")))
+                if box is None:
+                    self.skipped += 1
+                    continue
+            by_key[key].append([*box, float(e.get("score", 1.0))])
         if named and not self._ids:
             self._index_images([{"file_name": n, "id": i} for n, i in dict(named).items()])
         self._by_key = {k: np.asarray(v, np.float64) for k, v in by_key.items()}
@@ -228,8 +243,32 @@ class DetectionFile:
         for key in keys:
             if key in self._by_key:
                 det = self._by_key[key]
-                return bbox_xywh_to_xyxy(det[:, :4]), det[:, 4].astype(np.float32)
+                return det[:, :4].copy(), det[:, 4].astype(np.float32)
         return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+
+
+def _image_sizes(images: list) -> dict[int, tuple[int, int]]:
+    """Image id -> (width, height) of a dataset file's ``images`` table (images without a size are left out)."""
+    return {int(img["id"]): (int(img["width"]), int(img["height"])) for img in images
+            if isinstance(img, dict) and {"id", "width", "height"} <= img.keys()}
+
+
+def validation_box(ann: dict, image_size: tuple[int, int] | None) -> np.ndarray | None:
+    """The xyxy box training validation crops from a dataset annotation, or None where it crops none.
+
+    Validation reads ground-truth boxes with the dataset reader (``mode="eval"``, MMPose's COCO parsing), so infer
+    on the same file must see the same boxes for ``kdpose eval`` to reproduce its AP: an annotation whose keypoint
+    fields are all 0 (no labelled point) or whose box has no width or height gives none, and the box is clipped to
+    ``[0, W-1] x [0, H-1]`` (an image without a size in the file: not clipped). Annotations without keypoints (a
+    detection ground truth) all give their box.
+    """
+    xywh = np.asarray(ann["bbox"], np.float32)
+    points = [np.asarray(ann[field], np.float64) for field, _ in WHOLEBODY_FIELDS if field in ann]
+    if xywh[2] <= 0 or xywh[3] <= 0 or (points and max(p.max(initial=0.0) for p in points) <= 0):
+        return None
+    if image_size is None:
+        return bbox_xywh_to_xyxy(xywh)
+    return clip_bbox_xywh_to_xyxy(xywh, *image_size)
 
 
 def _known_names() -> str:
