@@ -3,16 +3,20 @@
 Speed: parameters, PyTorch and onnxruntime latency of one image (letterbox + network + decode + NMS, the whole
 ``PersonDetector`` call) per size (nano, tiny) and input (320, 416, 640), on ``--threads`` CPU threads.
 
-Eval: COCO bbox AP of trained weights on more synthetic val scenes than a recipe validates on during training
-(640x480, generator defaults, up to ``--max-people``), at one or more input sizes.
+Eval: COCO bbox AP of trained weights on a detector recipe's val split, exactly as its trainer validates and as
+``python -m kdpose.tasks.accuracy TAG --recipe RECIPE`` measures (the recipe's scenes: preset, size, seed, people,
+``cache_scenes`` folder; its ``ignore_unlabelled`` rule: people without labelled keypoints are crowd regions; the
+detector validation's scorer), so its numbers are the trainer's. ``--images`` / ``--seed`` / ``--max-people`` /
+``--set`` change that split (more scenes than training validates on: with ``cache_scenes`` they are rendered once
+into the recipe's ``data.cache_dir``), ``--inputs`` the input sizes (default the recipe's).
 
 Curve: train a detector recipe (``kdpose.tasks.train``, the code behind ``kdpose train configs/detector_*.yaml``) with
 ``--set`` overrides and print its validation curve (COCO bbox AP of the synthetic val scenes) from ``log.jsonl``.
 
 Examples:
     .venv/bin/python benchmarks/bench_detector.py speed --threads 1
-    .venv/bin/python benchmarks/bench_detector.py eval work_dirs/det_tiny_pre/final.safetensors --images 300 \\
-        --inputs 320 416
+    .venv/bin/python benchmarks/bench_detector.py eval work_dirs/det_tiny_pre/final.safetensors \\
+        --recipe configs/detector_tiny.yaml --images 300 --inputs 320 416
     .venv/bin/python benchmarks/bench_detector.py curve configs/detector_tiny.yaml \\
         --work-dir work_dirs/det_tiny_short \\
         --set model.input_size=[320,320] --set data.batch_size=8 --set data.workers=1 --set train.threads=1 \\
@@ -22,6 +26,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -85,26 +90,54 @@ def bench_curve(recipe: str, work_dir: str, overrides: list[str]) -> None:
               f"{r['AP50']:.3f} | {r['AR']:.3f} |")
 
 
-def bench_eval(weights: list[str], images: int, inputs: list[int], max_people: int, seed: int) -> None:
+def val_overrides(images: int | None, seed: int | None, max_people: int | None) -> list[str]:
+    """``--set`` overrides of the recipe's val split for the options given (None: the recipe's own value)."""
+    values = {"synthetic_images": images, "synthetic_seed": seed, "synthetic_max_people": max_people}
+    return [f"data.val.{key}={value}" for key, value in values.items() if value is not None]
+
+
+def recipe_eval_set(recipe: str, overrides: list[str]):
+    """(recipe, its task settings, its val split as the trainer's detector validation builds it):
+    ``DetectionKind.eval_set``, the call the trainer and ``kdpose.tasks.accuracy --recipe`` make, so the scenes and
+    the ignore rule cannot drift apart from theirs (an earlier version rendered its own scenes, without the rule)."""
+    from kdpose.engine.config import load_recipe
+    from kdpose.errors import ConfigError
+    from kdpose.tasks.base import get_task
+
+    cfg = load_recipe(recipe, overrides)
+    kind = get_task(cfg)
+    if kind.name != "detection":
+        raise ConfigError(f"{recipe}: a {kind.name} recipe; bench_detector.py eval needs a person-detector recipe")
+    return cfg, kind.settings(cfg), kind.eval_set(cfg)
+
+
+def bench_eval(weights: list[str], recipe: str, overrides: list[str], inputs: list[int] | None) -> list[dict]:
+    """Box AP of each weights file at each input size on the recipe's val split; the rows, also printed."""
     import torch
 
-    from kdpose.data.synth import SynthConfig
-    from kdpose.detection.data import render_eval_set
     from kdpose.detection.detector import load_detector_model
-    from kdpose.detection.evaluate import DetectionEvaluator
+    from kdpose.tasks.accuracy import DETECTION_METRICS, measure_detection
 
     torch.set_num_threads(1)
-    eval_set = render_eval_set(SynthConfig(width=640, height=480, layout="coco", max_people=max_people), images, seed)
-    people = len(eval_set.coco_gt["annotations"])
-    print(f"{images} synthetic val scenes (seed {seed}, up to {max_people} people), {people} people")
-    names = ("AP", "AP50", "AP75", "APS", "APM", "APL", "AR")
-    print("| weights | input | " + " | ".join(names) + " |")
-    print("|---|---|" + "---|" * len(names))
+    cfg, settings, eval_set = recipe_eval_set(recipe, overrides)
+    val, ignore = cfg.data.val, bool(settings["ignore_unlabelled"])
+    sizes = [(side, side) for side in inputs] if inputs else [tuple(cfg.model.input_size)]
+    people = sum(1 for a in eval_set.coco_gt["annotations"] if not a.get("iscrowd", 0))
+    print(f"val split of {recipe}: {val.synthetic_images} scenes ({val.synthetic_preset or 'hard'} preset, seed "
+          f"{val.synthetic_seed}, up to {val.synthetic_max_people} people), {people} people to find"
+          + (", people without labelled keypoints ignored" if ignore else ""))
+    print("| weights | input | " + " | ".join(DETECTION_METRICS) + " |")
+    print("|---|---|" + "---|" * len(DETECTION_METRICS))
+    rows = []
     for path in weights:
-        for side in inputs:
-            model = load_detector_model(path, input_size=(side, side))
-            m = DetectionEvaluator(eval_set)(model, torch.device("cpu"))
-            print(f"| `{path}` | {side}x{side} | " + " | ".join(f"{m[k]:.3f}" for k in names) + " |", flush=True)
+        for size in sizes:
+            model = load_detector_model(path, input_size=size)
+            with torch.no_grad():
+                m = measure_detection(model, eval_set)
+            rows.append({"weights": path, "input": list(size), **m})
+            print(f"| `{path}` | {size[0]}x{size[1]} | " + " | ".join(f"{m[k]:.3f}" for k in DETECTION_METRICS)
+                  + " |", flush=True)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,12 +148,17 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--inputs", nargs="+", type=int, default=[320, 416, 640])
     s.add_argument("--threads", type=int, default=1)
     s.add_argument("--repeats", type=int, default=10)
-    e = sub.add_parser("eval", help="box AP of trained weights on N synthetic val scenes, per input size")
+    e = sub.add_parser("eval", help="box AP of trained weights on a detector recipe's val split, per input size")
     e.add_argument("weights", nargs="+")
-    e.add_argument("--images", type=int, default=300)
-    e.add_argument("--inputs", nargs="+", type=int, default=[320])
-    e.add_argument("--max-people", type=int, default=6)
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--recipe", required=True, help="the detector recipe whose val split and ignore rule score it "
+                                                   "(e.g. configs/kdpose-det-tiny_synth-standard.yaml)")
+    e.add_argument("--images", type=int, help="val scenes (default: the recipe's data.val.synthetic_images)")
+    e.add_argument("--seed", type=int, help="val seed (default: the recipe's)")
+    e.add_argument("--max-people", type=int, help="people per scene at most (default: the recipe's)")
+    e.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other recipe override (e.g. data.cache_dir=/tmp/cache)")
+    e.add_argument("--inputs", nargs="+", type=int, help="square input sides (default: the recipe's input size)")
+    e.add_argument("--out", help="also write the rows as JSON here")
     c = sub.add_parser("curve", help="train a recipe and print its validation curve")
     c.add_argument("recipe")
     c.add_argument("--work-dir", required=True)
@@ -129,7 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.mode == "speed":
         bench_speed(args.sizes, args.inputs, args.threads, args.repeats)
     elif args.mode == "eval":
-        bench_eval(args.weights, args.images, args.inputs, args.max_people, args.seed)
+        overrides = args.overrides + val_overrides(args.images, args.seed, args.max_people)
+        rows = bench_eval(args.weights, args.recipe, overrides, args.inputs)
+        if args.out:
+            Path(args.out).write_text(json.dumps(rows, indent=1) + "\n")
     else:
         bench_curve(args.recipe, args.work_dir, args.overrides)
     return 0
