@@ -17,6 +17,16 @@ _STANDARD = ("the heatmap (UDP) teacher of the DistilPose tables on the standard
              "teacher")
 
 register_pretrained(
+    # the `standard` preset's RTMPose-m teacher (issue 22), interim: best weights after epoch 11 of 30 (val AP 0.708)
+    PretrainedCfg("rtmpose-m.synth-standard_128x96", "rtmpose-m", "coco", (96, 128), url="", source=_SOURCE,
+                  notes="The RTMPose-m teacher of the DWPose demo and tables on the standard preset, started from the "
+                  "backbone of cspnext-m-udp.synth-standard_128x96 (that stage 1 took 9.48 core-hours of its own). "
+                  "Interim: the best weights after epoch 11 of the recipe's 30; the run continues and this file will "
+                  "be replaced by its final weights",
+                  asset="rtmpose-m.synth-standard_128x96.safetensors", recipe="configs/rtmpose-m_synth-standard.yaml",
+                  # 32 held-out images drawn like its val split (trained on seed 0; val seed 0; this check seed 1)
+                  check=AccuracyCheck(metrics=(("AP", 0.7069), ("AP50", 0.8842), ("AR", 0.7318), ("PCK@0.2", 0.9579)),
+                                      images=32, size=(640, 480), max_people=4, seed=1, preset="standard")),
     # the `standard` preset's CSPNeXt-m UDP heatmap model (640x480 scenes, 96x128 input): one float16 file, two tags
     PretrainedCfg("cspnext-m-udp.synth-standard_128x96", "cspnext-m-udp", "coco", (96, 128), url="", source=_SOURCE,
                   notes=_STANDARD, asset="cspnext-m-udp.synth-standard_128x96.safetensors",
