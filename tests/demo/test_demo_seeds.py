@@ -65,8 +65,8 @@ def test_runs_only_missing_seeds_and_aggregates(demo_seeds, paths, monkeypatch):
     assert cmd[cmd.index("--out") + 1] == str(folder / "seed1") and cmd[cmd.index("--threads") + 1] == "2"
     assert cmd[cmd.index("--method") + 1] == "dwpose" and cmd[cmd.index("--minutes") + 1] == "10"
 
-    entry = load_references(paths["reference"])["dwpose/coco/hard/10min"]
-    assert entry["seeds"] == [0, 1, 2] and entry["setting"] == "hard" and entry["metric"] == "AP"
+    entry = load_references(paths["reference"])["dwpose/coco/standard/10min"]
+    assert entry["seeds"] == [0, 1, 2] and entry["setting"] == "standard" and entry["metric"] == "AP"
     rows = entry["rows"]
     assert list(rows) == ["teacher", "student", "kd_stage1", "kd"]
     assert rows["student"]["ap"] == [0.10, 0.20, 0.30]
@@ -78,7 +78,7 @@ def test_runs_only_missing_seeds_and_aggregates(demo_seeds, paths, monkeypatch):
     assert entry["paired"] == {"ap": {"better": 2, "of": 3}, "pck": {"better": 3, "of": 3}}
     assert entry["wall_min"]["mean"] == pytest.approx(11.0) and entry["wall_min"]["std"] == pytest.approx(1.0)
     assert entry["machine"]["cores"] >= 1 and entry["machine"]["cpu"] and entry["machine"]["threads"] == 2
-    assert entry["options"] == {"train_images": 800, "val_images": 100, "from_scratch": False}
+    assert entry["options"] == {"train_images": 640, "val_images": 100, "from_scratch": False}
     assert entry["command"].endswith("--seeds 0 1 2 --threads 2")
 
     doc = paths["markdown"].read_text()
@@ -98,9 +98,9 @@ def test_report_only_runs_nothing_and_keeps_other_entries(demo_seeds, paths, mon
     monkeypatch.setattr(demo_seeds, "launch", lambda cmd: pytest.fail("--report-only ran a demo"))
     assert _main(demo_seeds, paths, "--report-only") == 0
     entries = load_references(paths["reference"])
-    assert set(entries) == {"sdpose/coco/standard/10min", "dwpose/coco/hard/10min"}
-    assert entries["dwpose/coco/hard/10min"]["seeds"] == [0, 1]  # seed 2 has not finished
-    assert entries["dwpose/coco/hard/10min"]["paired"]["ap"] == {"better": 1, "of": 2}
+    assert set(entries) == {"sdpose/coco/standard/10min", "dwpose/coco/standard/10min"}
+    assert entries["dwpose/coco/standard/10min"]["seeds"] == [0, 1]  # seed 2 has not finished
+    assert entries["dwpose/coco/standard/10min"]["paired"]["ap"] == {"better": 1, "of": 2}
 
 
 def test_nothing_finished_is_an_error(demo_seeds, paths):

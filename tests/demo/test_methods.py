@@ -14,7 +14,7 @@ from kdpose.demo import DemoOptions, run_demo
 from kdpose.demo.config import STUDENT_MODEL
 from kdpose.demo.methods import (DISTILPOSE_PRESET, DISTILPOSE_STUDENT, DISTILPOSE_TEACHER, DISTILPOSE_TEACHER_TAG,
                                  DISTILPOSE_WHOLEBODY_TEACHER, METHOD_PLUGINS, SDPOSE_CYCLES, SDPOSE_W_KT)
-from kdpose.demo.setting import HARD, STANDARD
+from kdpose.demo.setting import HARD, STANDARD, TeacherSpec
 
 from .conftest import fake_shipped
 
@@ -153,7 +153,8 @@ def test_distilpose_uses_the_shipped_heatmap_teacher_and_a_regression_pair(disti
 
 def test_each_method_says_where_it_runs_and_which_teacher():
     dwpose, sdpose, distilpose = (METHOD_PLUGINS[m] for m in ("dwpose", "sdpose", "distilpose"))
-    assert dwpose.setting("coco") is HARD and sdpose.setting("coco") is distilpose.setting("coco") is STANDARD
+    assert dwpose.setting("coco") is sdpose.setting("coco") is distilpose.setting("coco") is STANDARD
+    assert dwpose.teacher_spec("coco") == TeacherSpec("rtmpose-m", "rtmpose-m.synth-standard_128x96", "rtmpose-m")
     assert sdpose.teacher_spec("coco") is None
     assert distilpose.teacher_spec("coco").tag == DISTILPOSE_TEACHER_TAG
     # whole-body: nothing shipped, so the small teachers are trained on the `hard` setting, as before

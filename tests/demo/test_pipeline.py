@@ -1,5 +1,5 @@
 """A tiny ``kdpose demo`` (a few images, two iterations per phase) through every phase: files and tables, not
-accuracy. The shipped teacher is replaced by a random rtmpose-s so that the test does not depend on it."""
+accuracy. The shipped teacher is replaced by a random rtmpose-m so that the test does not depend on it."""
 from __future__ import annotations
 
 import json
@@ -10,11 +10,11 @@ import pytest
 
 from kdpose.demo import DemoOptions, run_demo
 from kdpose.demo.methods import DWPOSE_TEACHER_TAG
-from kdpose.demo.setting import HARD
+from kdpose.demo.setting import STANDARD
 
 from .conftest import fake_shipped
 
-INPUT_SIZE = HARD.input_size  # the dwpose demo's setting
+INPUT_SIZE = STANDARD.input_size  # the dwpose demo's body-17 setting
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def tiny_demo(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("kdpose.demo.assets.shipped_file", shipped_file)
         results = run_demo(opts)
-    return opts, results, shipped_file(HARD.student_backbone_tag)
+    return opts, results, shipped_file(STANDARD.student_backbone_tag)
 
 
 def test_every_phase_ran_and_wrote_its_files(tiny_demo):

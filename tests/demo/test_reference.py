@@ -32,9 +32,9 @@ def test_lookup_matches_method_layout_setting_and_minutes(tmp_path):
     opts = DemoOptions(method="distilpose", minutes=10)
     save_reference(_entry(opts), path)
     save_reference(_entry(DemoOptions(method="dwpose", minutes=10)), path)  # a second entry is kept next to it
-    assert set(load_references(path)) == {"distilpose/coco/standard/10min", "dwpose/coco/hard/10min"}
+    assert set(load_references(path)) == {"distilpose/coco/standard/10min", "dwpose/coco/standard/10min"}
     assert find_reference(opts, path)["method"] == "distilpose"
-    assert find_reference(DemoOptions(method="dwpose", minutes=10.0), path)["setting"] == "hard"
+    assert find_reference(DemoOptions(method="dwpose", minutes=10.0), path)["setting"] == "standard"
     assert find_reference(DemoOptions(method="distilpose", minutes=3), path) is None  # other minutes
     assert find_reference(DemoOptions(method="sdpose", minutes=10), path) is None  # other method
     assert find_reference(DemoOptions(method="distilpose", layout="wholebody", minutes=10), path) is None

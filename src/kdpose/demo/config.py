@@ -25,11 +25,11 @@ METHODS = ("dwpose", "distilpose", "sdpose", "stagewise")
 UNSUPPORTED_METHODS = {
 }
 
-TEACHER_MODEL = "rtmpose-s"  # the DWPose teacher's network (its shipped tag: kdpose.demo.methods)
+TEACHER_MODEL = "rtmpose-s"  # the small teacher a demo trains itself (whole-body; kdpose.demo.methods)
 STUDENT_MODEL = "rtmpose-t"
 # RTMPose networks start from a heatmap-pre-trained CSPNeXt (from a random backbone the SimCC head stays at the mean
 # pose); --from-scratch runs these pre-training phases itself, otherwise the shipped weights hold their result
-PRETRAIN_MODELS = {TEACHER_MODEL: "cspnext-s-udp", STUDENT_MODEL: "cspnext-t-udp"}
+PRETRAIN_MODELS = {TEACHER_MODEL: "cspnext-s-udp", STUDENT_MODEL: "cspnext-t-udp", "rtmpose-m": "cspnext-m-udp"}
 # student epochs per --minutes of the `hard` setting (800 images, 64x96), from steps measured on the 2-core CPU with
 # one other training job running: a plain RTMPose-t step (batch 32, one thread) ~0.33 s, a DWPose stage-1 step
 # ~0.45 s. 10 minutes -> 12 + 3 epochs (about 408 + 102 steps; the whole demo ~6 minutes on that machine). A method
