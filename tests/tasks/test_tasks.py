@@ -108,3 +108,21 @@ def test_stagewise_recipe_builds_the_shipped_depth_teacher(tmp_path):
     assert isinstance(task, StagewiseDistiller) and task.hint_adapter is not None
     assert task.teacher.model.backbone.feature_info[-1]["channels"] == 64
     assert student.backbone.feature_info[-1]["channels"] == 32
+
+
+def test_auto_resume_refuses_a_changed_task_or_a_dropped_task_param(tmp_path):
+    """``--auto-resume`` compares the whole recipe: the top-level ``task`` and a ``task_params`` entry that the new
+    recipe leaves out (back to its default) change the run as much as a changed value; both used to be missed, so a
+    domain run continued as a plain bottom-up one, or with another gradient-reversal weight."""
+    from kdpose.tasks.run import resolve_resume
+
+    saved = tiny_recipe("domain", tmp_path)
+    (tmp_path / "config.yaml").write_text(dump_recipe(from_dict(RecipeCfg, saved)))
+    (tmp_path / "last.pt").write_bytes(b"")
+    assert resolve_resume(from_dict(RecipeCfg, saved), tmp_path, "auto") is True
+    for change, named in [({"task": "bottomup"}, r"differs in task\)"),
+                          ({"task_params": {}}, r"differs in task_params.max_lambda\)")]:
+        with pytest.raises(ConfigError, match=r"holds a run of another recipe \(" + named):
+            resolve_resume(from_dict(RecipeCfg, {**saved, **change}), tmp_path, "auto")
+    # where the run is written is not the recipe: the same run continues from another spelling of the folder
+    assert resolve_resume(from_dict(RecipeCfg, {**saved, "work_dir": "elsewhere"}), tmp_path, "auto") is True

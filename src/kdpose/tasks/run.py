@@ -31,6 +31,25 @@ def _with_defaults(saved: Any, default: Any) -> Any:
     return {**default, **{key: _with_defaults(value, default.get(key)) for key, value in saved.items()}}
 
 
+def recipe_differences(now: dict, before: dict) -> list[str]:
+    """Dotted keys whose values differ between two recipes (as :func:`recipe_to_dict` gives them), how the run
+    executes (:data:`RUN_SETTINGS`) and where it is written (``work_dir``) aside. Top-level values (``task``) count,
+    and so does an entry only one side has: a ``task_params`` entry dropped since changes the run as much as one
+    changed."""
+    changed = []
+    for section in sorted(set(now) | set(before)):
+        if section == "work_dir":
+            continue
+        old, new = before.get(section), now.get(section)
+        if not (isinstance(old, dict) and isinstance(new, dict)):
+            if old != new:
+                changed.append(section)
+            continue
+        changed += [f"{section}.{key}" for key in sorted(set(old) | set(new))
+                    if f"{section}.{key}" not in RUN_SETTINGS and old.get(key) != new.get(key)]
+    return changed
+
+
 def resolve_resume(cfg: RecipeCfg, work_dir: Path, resume: bool | str) -> bool:
     """Whether to continue the run in ``work_dir``. ``resume`` is True (a checkpoint must exist), False (the work
     dir must not hold a run) or ``"auto"`` (continue when a checkpoint of the same recipe exists, else start): with
@@ -46,9 +65,7 @@ def resolve_resume(cfg: RecipeCfg, work_dir: Path, resume: bool | str) -> bool:
             now = recipe_to_dict(cfg)
             # a key the saved recipe lacks (added to kdpose since, also inside data.train ...) counts as its default
             before = _with_defaults(yaml.safe_load(saved.read_text()), recipe_to_dict(type(cfg)()))
-            changed = sorted(f"{section}.{key}" for section, values in now.items() if isinstance(values, dict)
-                             for key in values if f"{section}.{key}" not in RUN_SETTINGS
-                             and (before.get(section) or {}).get(key) != values[key])
+            changed = recipe_differences(now, before)
             if changed:
                 raise ConfigError(f"{work_dir}: holds a run of another recipe (differs in {', '.join(changed)}); "
                                   f"choose another --work-dir or use the same settings to continue it")
@@ -95,4 +112,4 @@ def train(cfg: RecipeCfg, work_dir: str | Path, *, resume: bool | str = False,
         dist.cleanup()
 
 
-__all__ = ["default_work_dir", "resolve_resume", "train"]
+__all__ = ["default_work_dir", "recipe_differences", "resolve_resume", "train"]
