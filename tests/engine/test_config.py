@@ -119,3 +119,39 @@ def test_light_augmentation_keeps_rtmpose_geometry_without_holes():
         box = next(t for t in steps if isinstance(t, RandomBBoxTransform))
         assert tuple(box.scale_factor) == (0.75, 1.25) and box.rotate_factor == 30.0
         assert next(t for t in steps if isinstance(t, CoarseDropout)).prob == 0.0
+
+
+@pytest.mark.parametrize("text, overrides, message", [
+    # each of these was a traceback from inside torch or the training loop, after the data had been rendered
+    ("model:\n  input_size: [0, 64]\n", [], r"r.yaml: model.input_size: must be >= 1, got \[0, 64\]"),
+    ("", ["optim.lr=-1e-3"], r"r.yaml: optim.lr: must be >= 0, got -0.001"),
+    ("data:\n  batch_size: 0\n", [], r"r.yaml: data.batch_size: must be >= 1, got 0"),
+    ("train:\n  log_interval: 0\n", [], r"r.yaml: train.log_interval: must be >= 1, got 0"),
+    ("", ["optim.betas=[0.9, 1.0]"], r"r.yaml: optim.betas: must be in \[0, 1\), got \[0.9, 1.0\]"),
+    ("", ["train.max_epochs=0"], r"r.yaml: train.max_epochs: must be >= 1, got 0"),
+    ("", ["data.val.synthetic_size=[320, -240]"], r"r.yaml: data.val.synthetic_size: must be >= 1, got \[320, -240\]"),
+])
+def test_values_no_run_can_use_name_the_key(tmp_path, text, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_recipe(_write(tmp_path, text), overrides)
+
+
+def test_a_recipe_that_is_not_text_is_one_line(tmp_path, capsys):
+    from kdpose.cli.main import main
+
+    path = tmp_path / "best.pt"
+    path.write_bytes(b"PK\x03\x04\x89\xff\xfe binary")   # a checkpoint given instead of the recipe
+    with pytest.raises(ConfigError, match=r"best.pt: not a text \(UTF-8\) YAML recipe"):
+        load_recipe(path)
+    assert main(["train", str(path), "--work-dir", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == f"kdpose: error: {path}: not a text (UTF-8) YAML recipe\n"
+
+
+def test_the_python_entry_point_checks_values_too(tmp_path):
+    from kdpose.tasks import train
+
+    cfg = RecipeCfg()
+    cfg.data.batch_size = 0
+    with pytest.raises(ConfigError, match=r"recipe: data.batch_size: must be >= 1, got 0"):
+        train(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()

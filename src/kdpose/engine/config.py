@@ -188,7 +188,9 @@ def load_recipe(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] 
     if not path.is_file():
         raise ConfigError(f"{path}: recipe file not found")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:   # e.g. a checkpoint or an image passed instead of the recipe
+        raise ConfigError(f"{path}: not a text (UTF-8) YAML recipe") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(raw, dict):
@@ -197,6 +199,66 @@ def load_recipe(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] 
     cfg = apply_overrides(cfg, overrides, source=str(path))
     recipe_layout(cfg, source=str(path))
     check_data_sources(cfg, str(path))
+    check_values(cfg, str(path))
+    return cfg
+
+
+# (dotted key, lowest, highest, whether the highest itself is allowed): values of the right type that no run can use.
+# Refused when the recipe is read, naming the key, instead of a traceback deep inside torch or the loop (a negative
+# learning rate, a batch of 0, an input of 0 pixels, logging every 0 iterations).
+VALUE_RANGES: tuple[tuple[str, float, float, bool], ...] = (
+    ("model.input_size", 1, float("inf"), True),
+    ("data.batch_size", 1, float("inf"), True),
+    ("data.val_batch_size", 1, float("inf"), True),
+    ("data.workers", 0, float("inf"), True),
+    ("data.prefetch_factor", 1, float("inf"), True),
+    *((f"data.{split}.{key}", low, float("inf"), True) for split in ("train", "val", "target")
+      for key, low in (("synthetic_images", 0), ("synthetic_size", 1), ("synthetic_max_people", 1))),
+    ("optim.lr", 0, float("inf"), True),
+    ("optim.weight_decay", 0, float("inf"), True),
+    ("optim.betas", 0, 1, False),
+    ("optim.eps", 0, float("inf"), True),
+    ("optim.norm_decay_mult", 0, float("inf"), True),
+    ("optim.bias_decay_mult", 0, float("inf"), True),
+    ("optim.clip_grad_norm", 0, float("inf"), True),
+    ("schedule.warmup_iters", 0, float("inf"), True),
+    ("schedule.warmup_start_factor", 0, 1, True),
+    ("schedule.eta_min_factor", 0, 1, True),
+    ("train.max_epochs", 1, float("inf"), True),
+    ("train.stage2_epochs", 0, float("inf"), True),
+    ("train.epoch_iters", 0, float("inf"), True),
+    ("train.threads", 0, float("inf"), True),
+    ("train.ema_momentum", 0, 1, True),
+    ("train.log_interval", 1, float("inf"), True),
+    ("train.checkpoint_interval_iters", 0, float("inf"), True),
+    ("eval.interval", 0, float("inf"), True),
+    ("eval.input_size", 0, float("inf"), True),
+    ("distill.teacher_input_size", 0, float("inf"), True),
+)
+
+
+def check_values(cfg: RecipeCfg, source: str = "recipe") -> None:
+    """Refuse a value of the right type outside the range any run can use (:data:`VALUE_RANGES`).
+
+    Raises:
+        ConfigError: naming the key, the allowed range and the value.
+    """
+    for dotted, low, high, high_allowed in VALUE_RANGES:
+        value = _get_dotted(cfg, dotted)
+        numbers = value if isinstance(value, (list, tuple)) else [value]
+        if any(isinstance(v, (int, float)) and not isinstance(v, bool)
+               and not (low <= v and (v <= high if high_allowed else v < high)) for v in numbers):
+            if high == float("inf"):
+                allowed = f">= {low:g}"
+            else:
+                allowed = f"in [{low:g}, {high:g}{']' if high_allowed else ')'}"
+            shown = list(value) if isinstance(value, tuple) else value
+            raise ConfigError(f"{source}: {dotted}: must be {allowed}, got {shown}")
+
+
+def _get_dotted(cfg: Any, dotted: str) -> Any:
+    for name in dotted.split("."):
+        cfg = getattr(cfg, name)
     return cfg
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..engine import dist
-from ..engine.config import RecipeCfg, recipe_to_dict
+from ..engine.config import RecipeCfg, check_values, recipe_to_dict
 from ..engine.trainer import Callback, Trainer, seed_everything, select_device
 from ..errors import ConfigError
 from .base import get_task
@@ -90,6 +90,7 @@ def train(cfg: RecipeCfg, work_dir: str | Path, *, resume: bool | str = False,
     Under ``torchrun`` every process runs this; the process group is joined first so that rank 0 alone renders
     synthetic data and writes files.
     """
+    check_values(cfg)  # a recipe built in Python has not been through load_recipe's checks
     kind = get_task(cfg)
     kind.check(cfg)  # before any device, data or model work: a wrong recipe fails at once
     if cfg.data.train.synthetic_fresh and not kind.fresh_scenes:
