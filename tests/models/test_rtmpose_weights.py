@@ -170,6 +170,29 @@ def test_mismatched_checkpoint_lists_missing_unexpected_and_shapes(tmp_path, tra
     assert "head.final_layer.weight (17, 384, 7, 7) vs model (133, 384, 7, 7)" in str(err.value)
 
 
+
+def test_a_file_of_another_network_says_what_it_holds(tmp_path, trained_state):
+    """A kdpose weights file states what it holds (its header); a file that does not fit says so, in one line."""
+    model = create_model("rtmpose-t", input_size=SIZE)
+    model.load_state_dict(trained_state)
+    body = save_weights(model, tmp_path / "body.safetensors")
+    # the same keypoint count, another layout: loaded without a word before, every keypoint named and flipped wrong
+    with pytest.raises(CheckpointError, match=r"body.safetensors: holds rtmpose-t weights for layout 'coco', not "
+                                              r"'dih' \(leave the layout out to use the file's\)"):
+        load_model("rtmpose-t", weights=body, layout="dih")
+    assert load_model("rtmpose-t", weights=body, layout="body").info.layout == "coco"   # an alias is the same layout
+    # a pose model's file for the person detector: was "layout 'coco': the person detector has no keypoint layout"
+    with pytest.raises(CheckpointError, match=r"body.safetensors: holds rtmpose-t, a topdown model; kdpose-det-nano "
+                                              r"is a detection model"):
+        load_model("kdpose-det-nano", weights=body)
+    # another size or network: the key lists say what differs, the first words say why
+    with pytest.raises(CheckpointError, match=r"body.safetensors: holds rtmpose-t \(layout coco, input 64x64\); "
+                                              r"built rtmpose-t \(layout coco, input 96x128\): does not match the "
+                                              r"model: 3 shape mismatches"):
+        load_model("rtmpose-t", weights=body, input_size=(96, 128))
+    with pytest.raises(CheckpointError, match=r"holds rtmpose-t \(layout coco, input 64x64\); built rtmpose-s "):
+        load_model("rtmpose-s", weights=body)
+
 def test_unreadable_and_missing_files(tmp_path):
     with pytest.raises(CheckpointError, match="no such weights file"):
         load_model("rtmpose-t", weights=tmp_path / "nope.pth", input_size=SIZE)

@@ -443,7 +443,7 @@ def load_model(name: str, weights: str | os.PathLike | Mapping[str, torch.Tensor
         cfg = get_pretrained_cfg(name)
     elif isinstance(weights, str) and weights in PRETRAINED:
         cfg = PRETRAINED[weights]
-    loads = None
+    loads, saved = None, None
     if cfg is not None:
         loads = cfg.loads if weights is None or weights == cfg.tag else None
         name = name if name in MODELS else cfg.model  # e.g. dwpose-l with an RTMPose-l whole-body file
@@ -454,6 +454,8 @@ def load_model(name: str, weights: str | os.PathLike | Mapping[str, torch.Tensor
     if weights is not None and not isinstance(weights, Mapping):
         weights = resolve_weights(weights, sha256=sha256)  # fail fast (download / offline / missing) before building
         saved = read_model_info(weights)  # settings a model trained at e.g. 96x128 was saved with
+        if saved is not None and loads in (None, "model"):   # the whole network comes from the file
+            check_file_fits(weights, name, saved, layout)
         if saved is not None:
             layout = layout or saved.layout
             input_size = input_size or saved.input_size
@@ -464,5 +466,40 @@ def load_model(name: str, weights: str | os.PathLike | Mapping[str, torch.Tensor
         kwargs["input_size"] = tuple(input_size)
     model = create_model(name, **kwargs)
     if weights is not None:
-        load_weights(model, weights, distiller_part=distiller_part, loads=loads)
+        try:
+            load_weights(model, weights, distiller_part=distiller_part, loads=loads)
+        except CheckpointError as exc:
+            if saved is None or loads not in (None, "model"):
+                raise
+            raise CheckpointError(f"{weights}: holds {_facts(saved)}; built {_facts(model.info)}: "
+                                  f"{str(exc).removeprefix(f'{weights}: ')}") from None
     return model.to(device).eval()
+
+
+def _facts(info) -> str:
+    """``rtmpose-t (layout coco, input 96x128)``: what a network is, for an error that says why a file does not fit
+    (the lists of keys alone do not tell)."""
+    w, h = info.input_size
+    return f"{info.name or 'a model'} (layout {info.layout or '-'}, input {w}x{h})"
+
+
+def check_file_fits(path: str | os.PathLike, name: str, saved, layout: str | None) -> None:
+    """Refuse a kdpose weights file (its header: ``saved``, a ModelInfo) that cannot be zoo model ``name`` with
+    ``layout``: a pose model's file for the person detector (or the reverse), or a file of another keypoint layout
+    than the one asked for. Layouts of the same keypoint count (``coco`` and ``dih``) would load without an error and
+    name, flip and score every keypoint wrongly.
+
+    Raises:
+        CheckpointError: naming the file, what it holds and what was asked.
+    """
+    from ..layouts import get_layout
+    from ._registry import model_task
+
+    stated_task = read_weights_metadata(path).get("kdpose.task")   # files older than the key state none
+    wanted_task = model_task(name)
+    if stated_task and "detection" in (stated_task, wanted_task) and stated_task != wanted_task:
+        raise CheckpointError(f"{path}: holds {saved.name or 'a model'}, a {stated_task} model; {name} is a "
+                              f"{wanted_task} model")
+    if layout and saved.layout and get_layout(layout).name != get_layout(saved.layout).name:
+        raise CheckpointError(f"{path}: holds {saved.name or 'a model'} weights for layout '{saved.layout}', not "
+                              f"'{layout}' (leave the layout out to use the file's)")
