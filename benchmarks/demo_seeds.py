@@ -4,7 +4,11 @@
 
 Runs ``kdpose demo --method M --layout L --minutes X --seed S`` for each seed, one after the other, into
 ``<work-root>/<M>-<L>-<X>min/seed<S>/`` (default ``work_dirs/demo_seeds``; a seed whose ``results.json`` exists is
-reused, not rerun), then reads every seed's ``results.json`` and aggregates, mean +- std over the seeds: the AP (the
+reused, not rerun, but only when it ran this very demo: the setting its subtitle names and the method, layout, minutes,
+seed and data options (:func:`kdpose.demo.reference.run_options`) its command gives must be this run's; any other
+``results.json`` (e.g. a ``hard`` seed of a method now on ``standard``) is a one-line error per file naming what
+differs, before anything runs or is written, also with ``--report-only``: use another ``--work-root`` or delete the
+seed folder), then reads every seed's ``results.json`` and aggregates, mean +- std over the seeds: the AP (the
 verdict's metric, ``rows[].ap``) and PCK@0.2 of the teacher, the plain student, the distilled student and, where the
 method has one, the stage-1-only student; on how many seeds the distilled student beats the plain one (AP and PCK,
 paired by seed); the wall minutes per run; the setting's name and the machine (CPU model, cores).
@@ -20,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import shlex
 import subprocess
 import sys
 import time
@@ -34,6 +40,7 @@ from kdpose.demo.config import METHODS, DemoOptions  # noqa: E402
 from kdpose.demo.methods import get_method  # noqa: E402
 from kdpose.demo.reference import (REFERENCE_FILE, load_references, mean_std_text, run_options,  # noqa: E402
                                    save_reference, seeds_command)
+from kdpose.demo.setting import SETTINGS  # noqa: E402
 
 # the demo's report rows that the reference keeps, in table order (the stage-1 row only where the method has one)
 ROW_KEYS = ("teacher", "student", "kd_stage1", "kd")
@@ -51,6 +58,71 @@ def demo_command(method: str, layout: str, minutes: float, seed: int, out: Path,
     cmd = [sys.executable, "-m", "kdpose", "demo", "--method", method, "--layout", layout, "--minutes", f"{minutes:g}",
            "--seed", str(seed), "--out", str(out)]
     return cmd + (["--threads", str(threads)] if threads is not None else [])
+
+
+# the demo's report subtitle names its setting: "Synthetic multi-person data (`standard` setting: 640x480 scenes), ..."
+SUBTITLE_SETTING = re.compile(r"\(`([^`]+)` setting")
+
+
+def recorded_demo(results: dict) -> dict:
+    """What the demo that wrote ``results`` (a ``results.json``) ran: its method, layout, minutes and seed, its
+    setting's name and its :func:`~kdpose.demo.reference.run_options`, read from the ``command`` and ``subtitle``
+    the demo records; None for what it does not record (or not readably)."""
+    from kdpose.cli.demo import add_arguments
+
+    setting = SUBTITLE_SETTING.search(str(results.get("subtitle", "")))
+    found = {"setting": setting.group(1) if setting else None}
+    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    add_arguments(parser)
+    try:
+        words = shlex.split(results["command"])
+        if words[:2] != ["kdpose", "demo"]:
+            raise ValueError(words[:2])
+        args, _ = parser.parse_known_args(words[2:])
+    except (KeyError, TypeError, ValueError, argparse.ArgumentError):
+        return {**found, "command": None}  # absent, not a kdpose demo command line, or a flag's value unreadable
+    # a run without --train-images trained on its setting's default count (as kdpose.demo.config.DemoOptions.images)
+    default_images = SETTINGS[found["setting"]].train_images if found["setting"] in SETTINGS else None
+    return {**found, "command": results["command"], "method": args.method, "layout": args.layout,
+            "minutes": args.minutes, "seed": args.seed, "train_images": args.train_images or default_images,
+            "val_images": args.val_images, "from_scratch": args.from_scratch}
+
+
+def expected_demo(method: str, layout: str, minutes: float, seed: int) -> dict:
+    """What the demo this script launches for ``seed`` runs, in :func:`recorded_demo`'s terms."""
+    opts = DemoOptions(method=method, layout=layout, minutes=minutes, seed=seed)
+    return {"setting": opts.setting.name, "method": method, "layout": layout, "minutes": minutes, "seed": seed,
+            **run_options(opts)}
+
+
+def seed_problem(path: Path, method: str, layout: str, minutes: float, seed: int) -> str | None:
+    """Why ``path`` (a seed's ``results.json``) is not a result of this run's demo, as one line; None when it is."""
+    advice = f"use another --work-root or delete {path.parent}"
+    try:
+        results = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        return f"{path}: not a readable results.json ({exc}); {advice}"
+    if not isinstance(results, dict):
+        return f"{path}: not a demo's results.json; {advice}"
+    found, want = recorded_demo(results), expected_demo(method, layout, minutes, seed)
+    if found["setting"] is None:
+        return f"{path}: its subtitle names no setting, so it may not be the '{want['setting']}' one; {advice}"
+    if found["command"] is None:
+        return f"{path}: records no readable 'kdpose demo' command, so its options are unknown; {advice}"
+    diffs = [f"{key} {found[key]!r} (this run: {want[key]!r})" if isinstance(want[key], str) else
+             f"{key} {found[key]:g} (this run: {want[key]:g})" if key == "minutes" else
+             f"{key} {found[key]} (this run: {want[key]})"
+             for key in want if found[key] != want[key]]
+    if diffs:
+        return f"{path}: another demo's result: {', '.join(diffs)}; not reused nor aggregated: {advice}"
+    return None
+
+
+def seed_problems(folder: Path, method: str, layout: str, minutes: float, seeds: Sequence[int]) -> list[str]:
+    """One line per existing ``results.json`` of ``seeds`` under ``folder`` that this run's demo did not write."""
+    problems = [seed_problem(folder / f"seed{seed}" / "results.json", method, layout, minutes, seed)
+                for seed in seeds if (folder / f"seed{seed}" / "results.json").is_file()]
+    return [p for p in problems if p is not None]
 
 
 def launch(cmd: list[str]) -> None:
@@ -158,8 +230,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     folder = run_folder(args.work_root, args.method, args.layout, args.minutes)
-    if not args.report_only:
+    # the folder's name says neither the setting nor the data options; each seed's results.json does: checked before
+    # any run (a stale seed stops the script at once) and again before aggregating (the seeds just run)
+    problems = seed_problems(folder, args.method, args.layout, args.minutes, args.seeds)
+    if not problems and not args.report_only:
         run_seeds(folder, args.method, args.layout, args.minutes, args.seeds, args.threads)
+        problems = seed_problems(folder, args.method, args.layout, args.minutes, args.seeds)
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 2
     results = read_seeds(folder, args.seeds)
     if not results:
         print(f"no finished seed under {folder}: nothing to aggregate", file=sys.stderr)

@@ -23,12 +23,19 @@ def _row(key: str, label: str, ap: float | None, pck: float | None) -> dict:
     return {"key": key, "label": label, "ap": ap, "pck": pck, "metrics": None if ap is None else {"AP": ap}}
 
 
-def write_seed(folder: Path, seed: int) -> None:
-    """A demo's results.json as pipeline.run_topdown_demo writes it (the keys the aggregation reads)."""
+def write_seed(folder: Path, seed: int, setting: str = "standard", extra: str = "", method: str = "dwpose",
+               minutes: str = "10", command_seed: int | None = None) -> None:
+    """A demo's results.json as pipeline.run_topdown_demo writes it (the keys the aggregation and the reuse check
+    read: its subtitle names the setting, its command the options); ``extra``: more flags of the recorded command."""
     plain, kd, stage1, plain_pck, kd_pck, wall = SEEDS[seed]
     rows = [_row("teacher", "teacher", 0.51, 0.80), _row("student", "student", plain, plain_pck),
             _row("kd_stage1", "student + KD (stage 1 only)", stage1, None), _row("kd", "student + KD", kd, kd_pck)]
-    results = {"rows": rows, "metric": "AP", "kd_better": kd > plain, "verdict": "...", "wall_s": wall}
+    size = {"standard": "640x480", "hard": "320x240"}[setting]
+    command = (f"kdpose demo --out {folder / f'seed{seed}'} --minutes {minutes} --layout coco --method {method} "
+               f"--seed {seed if command_seed is None else command_seed} {extra}").strip()
+    results = {"rows": rows, "metric": "AP", "kd_better": kd > plain, "verdict": "...", "wall_s": wall,
+               "subtitle": f"Synthetic multi-person data (`{setting}` setting: {size} scenes), input 96x128, "
+                           f"generated 2026-12-05 14:08 UTC.", "command": command}
     (folder / f"seed{seed}").mkdir(parents=True)
     (folder / f"seed{seed}" / "results.json").write_text(json.dumps(results))
 
@@ -106,3 +113,84 @@ def test_report_only_runs_nothing_and_keeps_other_entries(demo_seeds, paths, mon
 def test_nothing_finished_is_an_error(demo_seeds, paths):
     assert _main(demo_seeds, paths, "--report-only") == 1
     assert not paths["reference"].exists()
+
+
+def _refused(demo_seeds, paths, monkeypatch, capsys, *extra: str) -> str:
+    """Runs the script expecting a refusal before any demo and any write; returns its stderr."""
+    monkeypatch.setattr(demo_seeds, "launch", lambda cmd: pytest.fail(f"ran a demo: {cmd}"))
+    assert _main(demo_seeds, paths, *extra) == 2
+    assert not paths["reference"].exists()
+    assert "\nold\n" in paths["markdown"].read_text()  # the BENCHMARKS.md section is untouched
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize("report_only", [False, True])
+def test_seed_of_another_setting_is_refused_not_aggregated(demo_seeds, paths, monkeypatch, capsys, report_only):
+    """dwpose moved from `hard` to `standard`: a `hard` seed left in the folder must not enter the standard
+    reference, neither reused by a run nor re-aggregated by --report-only."""
+    folder = paths["root"] / "dwpose-coco-10min"
+    write_seed(folder, 0)
+    write_seed(folder, 1, setting="hard")
+    write_seed(folder, 2)
+    err = _refused(demo_seeds, paths, monkeypatch, capsys, *(["--report-only"] if report_only else []))
+    lines = [line for line in err.splitlines() if "seed1" in line]
+    assert len(lines) == 1, err
+    line = lines[0]
+    assert str(folder / "seed1" / "results.json") in line
+    assert "setting 'hard'" in line and "'standard'" in line
+    assert "train_images 800" in line and "640" in line  # the hard setting's default scenes count too
+    assert "--work-root" in line and "delete" in line
+    assert "seed0" not in err and "seed2" not in err  # the matching seeds are not reported
+
+
+@pytest.mark.parametrize("flags, differs", [
+    ("--train-images 100", "train_images 100"),
+    ("--val-images 20", "val_images 20"),
+    ("--from-scratch", "from_scratch True"),
+    ("--minutes 5", "minutes 5"),
+])
+def test_seed_of_other_options_is_refused(demo_seeds, paths, monkeypatch, capsys, flags, differs):
+    folder = paths["root"] / "dwpose-coco-10min"
+    write_seed(folder, 0)
+    if flags.startswith("--minutes"):
+        write_seed(folder, 1, minutes=flags.split()[1])
+    else:
+        write_seed(folder, 1, extra=flags)
+    err = _refused(demo_seeds, paths, monkeypatch, capsys, "--report-only")
+    assert str(folder / "seed1" / "results.json") in err and differs in err, err
+
+
+def test_seed_of_another_method_or_seed_is_refused(demo_seeds, paths, monkeypatch, capsys):
+    folder = paths["root"] / "dwpose-coco-10min"
+    write_seed(folder, 0, method="sdpose")
+    write_seed(folder, 1, command_seed=7)  # a seed folder copied under another name
+    err = _refused(demo_seeds, paths, monkeypatch, capsys)
+    assert "method 'sdpose'" in err and "seed 7" in err, err
+    assert len(err.strip().splitlines()) == 2
+
+
+def test_seed_that_records_no_setting_or_is_not_json_is_refused(demo_seeds, paths, monkeypatch, capsys):
+    folder = paths["root"] / "dwpose-coco-10min"
+    write_seed(folder, 0)
+    results = json.loads((folder / "seed0" / "results.json").read_text())
+    del results["subtitle"]  # cannot tell which setting it ran
+    (folder / "seed0" / "results.json").write_text(json.dumps(results))
+    (folder / "seed1").mkdir()
+    (folder / "seed1" / "results.json").write_text("{not json")
+    err = _refused(demo_seeds, paths, monkeypatch, capsys, "--report-only")
+    assert "seed0" in err and "setting" in err and "seed1" in err, err
+
+
+def test_same_demo_with_other_threads_and_out_is_reused(demo_seeds, paths, monkeypatch):
+    """--threads and --out change neither the data nor the training: such seeds are the same demo (the finished
+    distilpose seed 0 recorded a relative --out, later seeds an absolute one)."""
+    folder = paths["root"] / "dwpose-coco-10min"
+    write_seed(folder, 0, extra="--threads 2")
+    write_seed(folder, 1, extra="--detector gt-boxes.onnx")  # validation AP uses the ground-truth boxes
+    write_seed(folder, 2)
+    results = json.loads((folder / "seed2" / "results.json").read_text())
+    results["command"] = results["command"].replace(str(folder), "work_dirs/demo_seeds/dwpose-coco-10min")
+    (folder / "seed2" / "results.json").write_text(json.dumps(results))
+    monkeypatch.setattr(demo_seeds, "launch", lambda cmd: pytest.fail("reran a finished seed"))
+    assert _main(demo_seeds, paths) == 0
+    assert load_references(paths["reference"])["dwpose/coco/standard/10min"]["seeds"] == [0, 1, 2]
