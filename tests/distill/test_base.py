@@ -51,3 +51,31 @@ def test_distiller_keeps_teacher_out_of_state_and_parameters_but_moves_it():
     assert teacher_net.weight.dtype == torch.float64 and student.weight.dtype == torch.float64
     distiller.train()
     assert student.training and not distiller.teacher.training
+
+
+def test_a_teacher_trained_for_another_size_or_layout_is_refused_naming_the_recipe_key(tmp_path):
+    """The recipe runs the teacher at the student's input size with the recipe's layout; teacher weights trained for
+    another size or layout are refused before training. A heatmap teacher (its weights fit any size) used to train
+    the student from crops at another scale than it learnt, without a word."""
+    from kdpose.engine.config import RecipeCfg, from_dict
+    from kdpose.models import create_model, save_weights
+    from kdpose.tasks import build_task
+
+    heatmap = save_weights(create_model("cspnext-t-udp", input_size=(64, 96)), tmp_path / "hm.safetensors")
+    recipe = {"model": {"name": "deeppose-cspnext-t", "layout": "coco", "input_size": [32, 32]},
+              "distill": {"method": "distilpose", "teacher": "cspnext-t-udp", "teacher_weights": str(heatmap),
+                          "params": {"preset": "sh"}}}
+    cfg = from_dict(RecipeCfg, recipe)
+    with pytest.raises(ConfigError, match=r"distill.teacher_weights: .*hm.safetensors was trained at 64x96 \(w x h\), "
+                                          r"but the recipe runs it at 32x32 \(model.input_size \(the student's\)\)"):
+        build_task(cfg, create_model("deeppose-cspnext-t", input_size=(32, 32)))
+    # a pretrained tag states its size too (the shipped demo teacher: 64x96), also when named as the teacher itself
+    cfg = from_dict(RecipeCfg, {**recipe, "distill": {"method": "dwpose", "teacher": "rtmpose-s.synth-demo_96x64",
+                                                      "teacher_input_size": [48, 64]}})
+    with pytest.raises(ConfigError, match=r"distill.teacher: rtmpose-s.synth-demo_96x64 was trained at 64x96 .* runs "
+                                          r"it at 48x64 \(distill.teacher_input_size\)"):
+        build_task(cfg, create_model("rtmpose-t", input_size=(48, 64)))
+    cfg = from_dict(RecipeCfg, {**recipe, "model": {**recipe["model"], "layout": "coco_wholebody"}})
+    with pytest.raises(ConfigError, match=r"hm.safetensors predicts layout 'coco', the recipe's layout is "
+                                          r"'coco_wholebody'"):
+        build_task(cfg, create_model("deeppose-cspnext-t", layout="coco_wholebody", input_size=(32, 32)))

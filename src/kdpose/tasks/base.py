@@ -139,8 +139,45 @@ def build_task(cfg: RecipeCfg, model: nn.Module, model_task: str = "topdown") ->
     size = tuple(dc.teacher_input_size) if any(dc.teacher_input_size) else tuple(cfg.model.input_size)
     if dc.teacher_weights:
         check_weights_source(dc.teacher_weights, "distill.teacher_weights")
+    check_teacher_fits(dc, cfg.model.layout, size)
     teacher = load_model(dc.teacher, weights=dc.teacher_weights or None, layout=cfg.model.layout, input_size=size)
     return build_distiller(dc.method, model, frozen_teacher_for(teacher, model), dc.params)
+
+
+def check_teacher_fits(dc: Any, layout: str, size: tuple[int, int]) -> None:
+    """Refuse teacher weights whose own facts (a kdpose weights header, or a pretrained tag's entry) say another
+    keypoint layout than the recipe's, or, for a top-down teacher, another input size than the one it would run at
+    (the student's, or ``distill.teacher_input_size``). A heatmap teacher's weights fit any size, so it used to load
+    and then see person crops at another scale than it was trained on, without a word.
+
+    Raises:
+        ConfigError: naming the recipe key, the weights, what they were trained for and what the recipe asks.
+    """
+    from ..layouts import get_layout
+    from ..models import PRETRAINED, model_task
+    from ..models._builder import read_model_info
+
+    key = "distill.teacher_weights" if dc.teacher_weights else "distill.teacher"
+    source = dc.teacher_weights or dc.teacher
+    if source in PRETRAINED:
+        entry = PRETRAINED[source]
+        if entry.loads != "model":   # a backbone start, not a whole teacher
+            return
+        trained_layout, trained_size, task = entry.layout, entry.input_size, model_task(entry.model)
+    else:
+        info = read_model_info(source) if dc.teacher_weights else None
+        if info is None:   # an official .pth or an old file: the weights' shapes are checked when they load
+            return
+        trained_layout, trained_size, task = info.layout, info.input_size, info.task
+    if trained_layout and get_layout(trained_layout).name != get_layout(layout).name:
+        raise ConfigError(f"{key}: {source} predicts layout '{trained_layout}', the recipe's layout is '{layout}' "
+                          f"(model.layout): teacher and student need the same keypoints")
+    if task == "topdown" and tuple(trained_size) != tuple(size):
+        (w, h), (rw, rh) = trained_size, size
+        runs = "distill.teacher_input_size" if any(dc.teacher_input_size) else "model.input_size (the student's)"
+        raise ConfigError(f"{key}: {source} was trained at {w}x{h} (w x h), but the recipe runs it at {rw}x{rh} "
+                          f"({runs}): a top-down teacher must see crops of the size it was trained on; train the "
+                          f"student at {w}x{h} or use a teacher trained at {rw}x{rh}")
 
 
 def frozen_teacher_for(teacher: nn.Module, student: nn.Module) -> nn.Module:
@@ -158,5 +195,5 @@ def frozen_teacher_for(teacher: nn.Module, student: nn.Module) -> nn.Module:
     return FrozenTeacher(teacher, input_mean=t.mean, input_std=t.std, student_mean=s.mean, student_std=s.std)
 
 
-__all__ = ["TASKS", "TaskKind", "TrainParts", "build_model", "build_task", "check_weights_source", "get_task",
-           "register_task"]
+__all__ = ["TASKS", "TaskKind", "TrainParts", "build_model", "build_task", "check_teacher_fits",
+           "check_weights_source", "get_task", "register_task"]
