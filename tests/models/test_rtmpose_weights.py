@@ -206,6 +206,64 @@ def test_unreadable_and_missing_files(tmp_path):
         load_model("rtmpose-t", weights=bad_st, input_size=SIZE)
 
 
+def test_a_file_that_is_no_pytorch_checkpoint_says_what_it_is_not(tmp_path, trained_state):
+    """Was "refused to load: the file pickles something other than plain tensors", a security refusal, for each."""
+    whole = tmp_path / "whole.pth"
+    torch.save({"state_dict": trained_state}, whole)
+    protocol4 = tmp_path / "p4.pth"
+    torch.save({"state_dict": trained_state}, protocol4, pickle_protocol=4)
+    onnx_bytes = b"\x08\x07\x12\x07pytorch\x1a\x052.1.0:\x8f\x03\n\x05input"  # how a torch ONNX export starts
+    files = {"empty.pth": (b"", r"empty.pth: an empty file, not a PyTorch checkpoint$"),
+             "cut.pth": (whole.read_bytes()[:4096], r"cut.pth: not a readable PyTorch checkpoint: a zip archive cut "
+                                                     r"short, corrupt or of something else \(torch.load: RuntimeError"),
+             "model.onnx": (onnx_bytes, r"model.onnx: an ONNX model, not a PyTorch checkpoint \(it carries its own "
+                                        r"weights: pass it as the model, not as weights\)$"),
+             "renamed.pth": (onnx_bytes, r"renamed.pth: not a PyTorch checkpoint \(torch.load: UnpicklingError: "
+                                         r"Unsupported operand 8\)$"),
+             "p4.pth": (protocol4.read_bytes(), r"p4.pth: pickled with protocol 4, which "
+                                                r"torch.load\(weights_only=True\) does not read")}
+    for name, (data, expected) in files.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(CheckpointError, match=expected) as err:
+            load_model("rtmpose-t", weights=path, input_size=SIZE)
+        assert "refused" not in str(err.value) and "\n" not in str(err.value), name
+
+
+def test_a_safetensors_file_under_a_pth_name_loads_as_safetensors(tmp_path, trained_state, reference_output):
+    model = create_model("rtmpose-t", input_size=SIZE)
+    model.load_state_dict(trained_state)
+    renamed = tmp_path / "rtmpose-t.pth"
+    save_weights(model, tmp_path / "rtmpose-t.safetensors").rename(renamed)
+    loaded = load_model("rtmpose-t", weights=renamed)   # its header's input size, as for a .safetensors name
+    assert loaded.info.input_size == SIZE
+    _assert_same_output(loaded, reference_output)
+
+
+def test_a_trainer_checkpoint_of_another_network_says_what_it_holds(tmp_path, trained_state):
+    """last.pt / best.pt state their network in the recipe they hold; a size or network mismatch names it, as a
+    .safetensors header does (was the bare list of shape mismatches)."""
+    from kdpose.engine.checkpoint import save_checkpoint
+    from kdpose.engine.config import ModelCfg, RecipeCfg, recipe_to_dict
+
+    recipe = RecipeCfg(model=ModelCfg(name="rtmpose-t", layout="body", input_size=SIZE))
+    last = tmp_path / "last.pt"
+    save_checkpoint(last, {"model": {f"model.{k}": v for k, v in trained_state.items()}, "ema": None,
+                           "config": recipe_to_dict(recipe)})
+    with pytest.raises(CheckpointError, match=r"last.pt: holds rtmpose-t \(layout coco, input 64x64\); built "
+                                              r"rtmpose-t \(layout coco, input 96x128\): does not match the model: "
+                                              r"3 shape mismatches"):
+        load_model("rtmpose-t", weights=last, input_size=(96, 128))
+    with pytest.raises(CheckpointError, match=r"holds rtmpose-t \(layout coco, input 64x64\); built rtmpose-s "):
+        load_model("rtmpose-s", weights=last, input_size=SIZE)
+    assert load_model("rtmpose-t", weights=last, input_size=SIZE).info.input_size == SIZE
+    # a checkpoint without a recipe says nothing it does not know
+    save_checkpoint(last, {"model": {f"model.{k}": v for k, v in trained_state.items()}, "ema": None})
+    with pytest.raises(CheckpointError) as err:
+        load_model("rtmpose-t", weights=last, input_size=(96, 128))
+    assert "holds" not in str(err.value) and "3 shape mismatches" in str(err.value)
+
+
 def test_safetensors_save_and_reload_is_identical(tmp_path, trained_state, reference_output):
     model = create_model("rtmpose-t", input_size=SIZE)
     model.load_state_dict(trained_state)

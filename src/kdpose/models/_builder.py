@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -19,6 +20,9 @@ from ._download import cache_dir, download_weights, is_url, resolve_weights  # n
 SAFETENSORS_SUFFIXES = (".safetensors",)
 # torch words the refusal in several ways ("Unsupported global: GLOBAL x.y", "unsupported GLOBAL x.y whose ...")
 _UNSUPPORTED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+# torch's other refusals of a Python object (a call, an object or a build of a type not allowed); every other
+# unpickler failure ("Unsupported operand 8") means the bytes are not a pickle torch wrote
+_REFUSED_OBJECT = re.compile(r"(unrecognized function|Can only create new object|Can only build)[^\n]*")
 
 
 # ---------------------------------------------------------------------------------------------- reading files
@@ -45,28 +49,100 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     """Read a ``.pth``/``.pt``/``.ckpt`` file with ``torch.load(weights_only=True)`` and numpy allow-listed.
 
     Anything else pickled in the file (a class, a function) is refused with a ``CheckpointError`` naming the file
-    and the offending global; nothing from the file is ever executed.
+    and the offending global; nothing from the file is ever executed. A file that is not a PyTorch checkpoint at all
+    (empty, cut short, a safetensors file or an ONNX model under another name) is a ``CheckpointError`` saying so.
     """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such weights file")
+    head = _file_head(path)
+    if not head:
+        raise CheckpointError(f"{path}: an empty file, not a PyTorch checkpoint")
+    if _is_safetensors_head(head, path.stat().st_size):
+        raise CheckpointError(f"{path}: a safetensors file, not a PyTorch checkpoint (name it .safetensors)")
     try:
         with torch.serialization.safe_globals(_numpy_safe_globals()):
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # UnpicklingError, RuntimeError (corrupt zip), EOFError, ...
-        found = _UNSUPPORTED_GLOBAL.search(str(e))
-        if found:
-            raise CheckpointError(f"{path}: refused to load: the file pickles '{found.group(1)}', which is not "
-                                  "plain tensors/containers/numpy arrays (loading it could execute code)") from None
-        if "Weights only load failed" in str(e):
-            detail = next((ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()), "")
-            raise CheckpointError(f"{path}: refused to load: the file pickles something other than plain tensors/"
-                                  f"containers/numpy arrays ({detail[:200]})") from None
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: "
-                              f"{str(e).splitlines()[0] if str(e) else ''})") from None
+        raise _load_failure(path, head, e) from None
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{path}: expected a dict of tensors or {{'state_dict': ...}}, got {type(obj).__name__}")
     return dict(obj)
+
+
+def _file_head(path: Path, size: int = 64) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(size)
+
+
+def _is_safetensors_head(head: bytes, file_size: int) -> bool:
+    """A safetensors file starts with the little-endian u64 length of its JSON header, then the header's '{'; a
+    torch zip ("PK..") or pickle (0x80 ..) read that way gives a length far beyond the file."""
+    if len(head) < 9:
+        return False
+    header_len = int.from_bytes(head[:8], "little")
+    return head[8:9] == b"{" and 0 < header_len <= file_size - 8
+
+
+def is_safetensors_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` holds a safetensors file, whatever its suffix (one renamed ``.pth`` loads as what it is)."""
+    path = Path(path)
+    if path.suffix in SAFETENSORS_SUFFIXES:
+        return True
+    return path.is_file() and _is_safetensors_head(_file_head(path), path.stat().st_size)
+
+
+def _load_failure(path: Path, head: bytes, exc: Exception) -> CheckpointError:
+    """The one-line error for a file ``torch.load(weights_only=True)`` did not read: the security refusal (the file
+    pickles a Python object) only when torch refused an object; any other failure means the bytes are not a torch
+    checkpoint, and torch's own words for that ("Weights only load failed ... Unsupported operand 8") read like a
+    refusal."""
+    text = str(exc)
+    found = _UNSUPPORTED_GLOBAL.search(text)
+    if found:
+        return CheckpointError(f"{path}: refused to load: the file pickles '{found.group(1)}', which is not "
+                               "plain tensors/containers/numpy arrays (loading it could execute code)")
+    refused = _REFUSED_OBJECT.search(text)
+    if refused:
+        return CheckpointError(f"{path}: refused to load: the file pickles something other than plain tensors/"
+                               f"containers/numpy arrays ({refused.group(0)[:200]})")
+    if path.suffix.lower() == ".onnx":
+        return CheckpointError(f"{path}: an ONNX model, not a PyTorch checkpoint (it carries its own weights: pass "
+                               "it as the model, not as weights)")
+    protocol = _pickle_protocol(path, head)
+    if protocol is not None and protocol > 2 and "Unsupported operand" in text:
+        return CheckpointError(f"{path}: pickled with protocol {protocol}, which torch.load(weights_only=True) does "
+                               "not read (save it again with torch.save's default protocol)")
+    if head.startswith(b"PK\x03\x04"):  # torch's zip format: most often a download cut short
+        return CheckpointError(f"{path}: not a readable PyTorch checkpoint: a zip archive cut short, corrupt or of "
+                               f"something else (torch.load: {_torch_reason(exc)})")
+    return CheckpointError(f"{path}: not a PyTorch checkpoint (torch.load: {_torch_reason(exc)})")
+
+
+def _pickle_protocol(path: Path, head: bytes) -> int | None:
+    """The pickle protocol of a torch file (zip format: its ``data.pkl``; legacy format: its first pickle), None
+    when the file has none to read. torch.save(pickle_protocol=4) writes files the weights-only unpickler refuses
+    as "Unsupported operand", which is neither a damaged file nor a security refusal."""
+    first = head[:2]
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                pickle_name = next(n for n in archive.namelist() if n.endswith("/data.pkl"))
+                with archive.open(pickle_name) as f:
+                    first = f.read(2)
+        except (zipfile.BadZipFile, StopIteration, OSError):
+            return None
+    return first[1] if len(first) == 2 and first[0] == 0x80 else None  # PROTO opcode, then the protocol
+
+
+def _torch_reason(exc: Exception) -> str:
+    """torch's reason in a few words: the unpickler's own line, without the advice torch wraps around it."""
+    text = str(exc)
+    if "WeightsUnpickler error:" in text:
+        text = text.split("WeightsUnpickler error:", 1)[1]
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    line = line.split(". ")[0].rstrip(".")
+    return f"{type(exc).__name__}: {line[:200]}" if line else type(exc).__name__
 
 
 def _strip_prefix(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
@@ -133,9 +209,10 @@ def extract_state_dict(ckpt: Mapping, path: str | os.PathLike = "<memory>", dist
 
 
 def read_state_dict(path: str | os.PathLike, distiller_part: str = "student") -> dict[str, torch.Tensor]:
-    """A state_dict from a ``.safetensors`` or ``.pth`` file (see :func:`extract_state_dict`)."""
+    """A state_dict from a ``.safetensors`` or ``.pth`` file (see :func:`extract_state_dict`); a safetensors file
+    under another suffix is read as safetensors."""
     path = Path(path)
-    if path.suffix in SAFETENSORS_SUFFIXES:
+    if is_safetensors_file(path):
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
@@ -267,12 +344,52 @@ def read_model_info(path: str | os.PathLike):
     the ``kdpose.*`` keys), or None: not a safetensors file, unreadable, or a header without the facts."""
     from ..model_info import ModelInfo
 
-    if Path(path).suffix not in SAFETENSORS_SUFFIXES:
+    if not is_safetensors_file(path):
         return None
     try:
         return ModelInfo.from_metadata(read_weights_metadata(path))
     except Exception:  # unreadable or malformed: read_state_dict reports it with a proper message
         return None
+
+
+def read_trainer_checkpoint_info(path: str | os.PathLike):
+    """The network a kdpose trainer checkpoint (``last.pt`` / ``best.pt`` of ``kdpose train``) holds, as a
+    :class:`~kdpose.model_info.ModelInfo` with the zoo name, layout and input size of the recipe stored in it
+    (``config.model``), or None: not a trainer checkpoint, unreadable, or a recipe without those facts. Read with
+    ``weights_only=True`` like any checkpoint."""
+    from ..model_info import ModelInfo
+    from ._registry import MODEL_TASKS
+
+    if is_safetensors_file(path):
+        return None
+    try:
+        ckpt = read_checkpoint(path)
+    except CheckpointError:
+        return None
+    recipe = ckpt.get("config") if ckpt.get("format") == "kdpose-train-1" else None
+    recipe_model = recipe.get("model") if isinstance(recipe, Mapping) else None
+    if not isinstance(recipe_model, Mapping):
+        return None
+    try:
+        name = str(recipe_model["name"])
+        w, h = (int(v) for v in recipe_model["input_size"])
+        task = MODEL_TASKS.get(name, "topdown")
+        layout = None if task == "detection" else _layout_name(recipe_model.get("layout"))
+        return ModelInfo(name, task, layout, (w, h))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _layout_name(layout: Any) -> str | None:
+    """A recipe's layout under its canonical name (``body`` is ``coco``), as a built network's info states it."""
+    from ..layouts import get_layout
+
+    if not layout:
+        return None
+    try:
+        return get_layout(str(layout)).name
+    except UnknownNameError:  # a layout this kdpose does not know: shown as the recipe wrote it
+        return str(layout)
 
 
 def _version() -> str:
@@ -469,9 +586,13 @@ def load_model(name: str, weights: str | os.PathLike | Mapping[str, torch.Tensor
         try:
             load_weights(model, weights, distiller_part=distiller_part, loads=loads)
         except CheckpointError as exc:
-            if saved is None or loads not in (None, "model"):
+            if isinstance(weights, Mapping) or loads not in (None, "model"):
                 raise
-            raise CheckpointError(f"{weights}: holds {_facts(saved)}; built {_facts(model.info)}: "
+            # a trainer checkpoint states its network in its recipe; read only on this error path (files are big)
+            held = saved or read_trainer_checkpoint_info(weights)
+            if held is None:
+                raise
+            raise CheckpointError(f"{weights}: holds {_facts(held)}; built {_facts(model.info)}: "
                                   f"{str(exc).removeprefix(f'{weights}: ')}") from None
     return model.to(device).eval()
 
