@@ -264,6 +264,12 @@ def test_a_trainer_checkpoint_of_another_network_says_what_it_holds(tmp_path, tr
     assert "holds" not in str(err.value) and "3 shape mismatches" in str(err.value)
 
 
+def test_list_pretrained_wants_a_glob_string():
+    with pytest.raises(TypeError, match=r"list_pretrained: pattern must be a glob string such as 'rtmpose-\*', "
+                                        r"got int 3"):
+        list_pretrained(3)
+
+
 def test_safetensors_save_and_reload_is_identical(tmp_path, trained_state, reference_output):
     model = create_model("rtmpose-t", input_size=SIZE)
     model.load_state_dict(trained_state)

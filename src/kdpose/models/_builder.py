@@ -516,6 +516,9 @@ def list_pretrained(pattern: str = "*") -> list[str]:
     ``PRETRAINED[tag].describe()`` shows one's recipe, model card and accuracy check."""
     import fnmatch
 
+    if not isinstance(pattern, str):  # fnmatch would fail deep inside with "expected str, bytes or os.PathLike"
+        raise TypeError(f"list_pretrained: pattern must be a glob string such as 'rtmpose-*', got "
+                        f"{type(pattern).__name__} {pattern!r}")
     return sorted(t for t in PRETRAINED if fnmatch.fnmatch(t, pattern))
 
 
