@@ -160,3 +160,19 @@ def test_partial_load_of_an_unrelated_file_is_an_error():
         load_partial(model, {"fc.weight": torch.zeros(3, 3)})
     with pytest.raises(CheckpointError, match="loads='everything': expected one of model, backbone, backbone-partial"):
         load_weights(model, {"fc.weight": torch.zeros(3, 3)}, loads="everything")
+
+
+def test_a_tag_without_its_input_size_names_the_one_size_registered():
+    """Tags are written without their size in prose and issues ("rtmpose-m.synth-standard"): the stem resolves when
+    one size is registered, names the sizes when several are, and listings keep the full tags."""
+    from kdpose.errors import UnknownNameError
+    from kdpose.models import PRETRAINED, list_pretrained
+    from kdpose.models._builder import get_pretrained_cfg
+
+    assert "rtmpose-m.synth-standard" in PRETRAINED
+    assert get_pretrained_cfg("rtmpose-m.synth-standard").tag == "rtmpose-m.synth-standard_128x96"
+    assert PRETRAINED["cspnext-m-udp.synth-standard"].loads == "model"  # not the -backbone tag beside it
+    assert "rtmpose-m.synth-standard" not in list_pretrained() and "rtmpose-m.synth-standard_128x96" in list_pretrained()
+    with pytest.raises(UnknownNameError, match="several input sizes: rtmpose-m.aic-coco_256x192, rtmpose-m.aic-coco_384x288"):
+        get_pretrained_cfg("rtmpose-m.aic-coco")
+    assert "" not in PRETRAINED and "rtmpose-m.synth" not in PRETRAINED  # only a whole stem, with a WxH suffix

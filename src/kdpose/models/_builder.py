@@ -497,7 +497,35 @@ class PretrainedCfg:
         return "\n".join(lines)
 
 
-PRETRAINED: dict[str, PretrainedCfg] = {}
+class PretrainedTable(dict):
+    """Tag -> :class:`PretrainedCfg`. A tag may be given without its ``_<W>x<H>`` input-size suffix when exactly one
+    registered tag has that stem (``rtmpose-m.synth-standard`` -> ``rtmpose-m.synth-standard_128x96``), as users
+    write tags in prose; iteration and listings always use the full tags."""
+
+    def full_tag(self, tag: object) -> object:
+        """The registered tag ``tag`` stands for (itself when registered or not a string; unchanged when its stem is
+        unknown or names several sizes)."""
+        if not isinstance(tag, str) or dict.__contains__(self, tag):
+            return tag
+        sized = self.sizes_of(tag)
+        return sized[0] if len(sized) == 1 else tag
+
+    def sizes_of(self, stem: str) -> list[str]:
+        """Registered tags that are ``stem`` plus an input-size suffix (``_<W>x<H>``)."""
+        return sorted(t for t in self if stem and t.rpartition("_")[0] == stem
+                      and re.fullmatch(r"\d+x\d+", t.rpartition("_")[2]))
+
+    def __contains__(self, tag: object) -> bool:
+        return dict.__contains__(self, self.full_tag(tag))
+
+    def __getitem__(self, tag: str) -> PretrainedCfg:
+        return dict.__getitem__(self, self.full_tag(tag))
+
+    def get(self, tag, default=None):
+        return dict.get(self, self.full_tag(tag), default)
+
+
+PRETRAINED: PretrainedTable = PretrainedTable()
 # which part of a registered file fits a model: all of it (strict); its ``backbone.*`` (strict: pose pre-training
 # whose head does not fit, e.g. the 19-keypoint AIC+COCO heads of the UDP CSPNeXt files); or the tensors of a bare
 # classification backbone that match by name and shape (ImageNet files; mmcv ``load_checkpoint(strict=False)``)
@@ -506,7 +534,7 @@ PRETRAINED_LOADS = ("model", "backbone", "backbone-partial")
 
 def register_pretrained(*cfgs: PretrainedCfg) -> None:
     for cfg in cfgs:
-        if cfg.tag in PRETRAINED and PRETRAINED[cfg.tag] != cfg:
+        if dict.__contains__(PRETRAINED, cfg.tag) and dict.__getitem__(PRETRAINED, cfg.tag) != cfg:
             raise ValueError(f"pretrained tag '{cfg.tag}' is registered twice")
         PRETRAINED[cfg.tag] = cfg
 
@@ -526,6 +554,10 @@ def get_pretrained_cfg(tag: str) -> PretrainedCfg:
     if tag not in PRETRAINED:
         import difflib
 
+        sizes = PRETRAINED.sizes_of(tag) if isinstance(tag, str) else []
+        if sizes:
+            raise UnknownNameError(f"pretrained weights '{tag}' exist for several input sizes: {', '.join(sizes)}; "
+                                   "name one")
         close = difflib.get_close_matches(tag, list(PRETRAINED), n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise UnknownNameError(f"unknown pretrained weights '{tag}'{hint} (see kdpose.models.list_pretrained())")
