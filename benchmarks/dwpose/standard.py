@@ -27,7 +27,7 @@ per run for start-up, validation and PCK. Per seed, at the default 600 / 120 ite
 * table7 (logit, logit+mask): 2 x 480 s + 2 min ~ 18 min; 3 seeds ~ 55 min;
 * all four share the baseline and the distilled runs (10 runs per seed): ~ 65 min per seed, ~ 3.3 h for 3 seeds.
 The teacher's AP and PCK are measured once per teacher (~3 minutes). The student folders are keyed by the teacher
-(tag, or file stem + content hash) and the budget, so another teacher or budget trains every row again (the plain
+(tag or file stem, + the file's content hash) and the budget, so another teacher or budget trains every row again (the plain
 student's rows too: ~16 minutes).
 
 Outputs: ``<work-root>/standard/full/<teacher key>/`` with ``teacher/seed0`` (its weights and val metrics),
@@ -61,7 +61,7 @@ NOT_READY = (f"the strong teacher is still training: pretrained tag {TEACHER_TAG
 @dataclass(frozen=True)
 class Teacher:
     """The trained RTMPose-m teacher: its weights as given (a tag or a file), the file, and the folder key of the
-    runs distilled from it (the tag, or the file's stem and content hash)."""
+    runs distilled from it (the tag or the file's stem, and the file's content hash)."""
 
     weights: str
     file: Path
@@ -82,7 +82,9 @@ def teacher_of(weights: str | None) -> Teacher:
         if (cfg.model, cfg.layout, tuple(cfg.input_size)) != (TEACHER_MODEL, "coco", INPUT_SIZE) or not cfg.asset:
             raise SystemExit(f"teacher weights {weights}: expected a shipped {TEACHER_MODEL} coco "
                              f"{INPUT_SIZE[0]}x{INPUT_SIZE[1]} tag")
-        return Teacher(weights, Path(cfg.location), weights)
+        # the tag's file is replaced when the run it comes from goes on (interim -> final weights): its hash in the
+        # key keeps runs distilled from an earlier file from being reused as if from the new one
+        return Teacher(weights, Path(cfg.location), f"{weights}-{_digest(Path(cfg.location))}")
     path = Path(weights)
     if not path.is_file():
         raise SystemExit(f"teacher weights {weights}: no such file or pretrained tag")
@@ -90,8 +92,11 @@ def teacher_of(weights: str | None) -> Teacher:
     if info is None or (info.name, info.layout, tuple(info.input_size)) != (TEACHER_MODEL, "coco", INPUT_SIZE):
         raise SystemExit(f"teacher weights {weights}: expected a kdpose .safetensors file of an {TEACHER_MODEL} coco "
                          f"{INPUT_SIZE[0]}x{INPUT_SIZE[1]} model (its header names the model, layout and input size)")
-    digest = hashlib.sha1(path.read_bytes()).hexdigest()[:8]
-    return Teacher(str(path.resolve()), path.resolve(), f"{path.stem}-{digest}")
+    return Teacher(str(path.resolve()), path.resolve(), f"{path.stem}-{_digest(path)}")
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()[:8]
 
 
 def stage1_sets(iters: int) -> tuple[str, ...]:
