@@ -126,3 +126,29 @@ def test_prefetch_keeps_order_and_reraises_errors(tmp_path):
     it = prefetch(iter(frames), depth=1)  # abandoning the iterator early stops the worker
     next(it)
     it.close()
+
+
+def test_jpegs_with_data_after_the_end_marker_are_read_and_cut_ones_refused(tmp_path):
+    """Phones append data after a JPEG's end-of-image marker (Samsung trailers, Google motion photos: a whole mp4);
+    such a file is a valid photo. A JPEG cut short in its scan data is refused, also when zeros pad the cut."""
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 255, (48, 32, 3), dtype=np.uint8)
+    ok, enc = cv2.imencode(".jpg", img)
+    jpeg = enc.tobytes()
+    (tmp_path / "motion.jpg").write_bytes(jpeg + b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
+    (tmp_path / "samsung.jpg").write_bytes(jpeg + b"SEFH" + b"\x00" * 100 + b"SEFT")
+    got = read_image(tmp_path / "motion.jpg")
+    np.testing.assert_array_equal(got, cv2.imdecode(enc, cv2.IMREAD_COLOR))
+    assert read_image(tmp_path / "samsung.jpg").shape == (48, 32, 3)
+    # cut in the middle of the scan; then the same cut file with a trailing (thumbnail-like) end marker
+    sos = jpeg.index(b"\xff\xda")
+    cut = jpeg[: sos + (len(jpeg) - sos) // 2]
+    (tmp_path / "cut.jpg").write_bytes(cut)
+    (tmp_path / "cut_padded.jpg").write_bytes(cut + b"\x00" * 300)
+    for name in ("cut.jpg", "cut_padded.jpg"):
+        with pytest.raises(DataError, match="truncated JPEG") as info:
+            read_image(tmp_path / name)
+        assert name in str(info.value) and "\n" not in str(info.value)
+    frames = list(FrameSource(tmp_path))
+    assert [(f.name, f.error is None) for f in frames] == [("cut.jpg", False), ("cut_padded.jpg", False),
+                                                           ("motion.jpg", True), ("samsung.jpg", True)]

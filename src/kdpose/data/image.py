@@ -66,6 +66,32 @@ def decode_image(data: bytes | np.ndarray, mode: str = "auto", name: str = "<byt
     return image
 
 
+def _jpeg_cut_short(raw: bytes) -> bool:
+    """True when a JPEG has no end-of-image marker (FFD9) after the start of its first scan: the file was cut short
+    (OpenCV would fill the missing part with grey). The marker segments before the scan are skipped by their
+    lengths, so an EXIF thumbnail's own end marker does not count; bytes after the end marker (Samsung trailers,
+    the mp4 of a Google motion photo) are allowed. A marker structure this walk cannot follow falls back to
+    looking for the end marker in the last 64 bytes."""
+    i, n = 2, len(raw)
+    while i + 4 <= n:
+        if raw[i] != 0xFF:
+            break  # not a marker where one must be: unusual file, use the fallback below
+        marker = raw[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+        elif marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a length
+            i += 2
+        elif marker == 0xD9:  # end of image before any scan: nothing to decode (imdecode says so)
+            return False
+        elif marker == 0xDA:  # start of scan: the entropy-coded data never holds FFD9 (FF is stuffed as FF00)
+            return raw.find(b"\xff\xd9", i + 2) < 0
+        else:
+            i += 2 + int.from_bytes(raw[i + 2:i + 4], "big")
+    else:
+        return True  # cut before the first scan
+    return b"\xff\xd9" not in raw[-64:]
+
+
 def read_image(path: str | os.PathLike, mode: str = "auto") -> np.ndarray:
     """Read an image file or URL: HxWx3 uint8 BGR (colour) or HxW uint16 (depth, millimetres); see ``mode`` in the
     module docstring (the pose pipeline reads ``"color"``, depth models ``"depth"``).
@@ -84,8 +110,8 @@ def read_image(path: str | os.PathLike, mode: str = "auto") -> np.ndarray:
             raise DataError(f"{name}: image file not found (no such file)") from None
         except OSError as exc:
             raise DataError(f"{name}: cannot read image ({exc.strerror or exc})") from None
-    if data[:2].tobytes() == b"\xff\xd8" and b"\xff\xd9" not in data[-64:].tobytes():
-        raise DataError(f"{name}: cannot decode image: truncated JPEG (no end-of-image marker)")
+    if data[:2].tobytes() == b"\xff\xd8" and _jpeg_cut_short(data.tobytes()):
+        raise DataError(f"{name}: cannot decode image: truncated JPEG (no end-of-image marker after its image data)")
     return decode_image(data, mode=mode, name=name)
 
 
