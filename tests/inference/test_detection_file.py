@@ -77,3 +77,34 @@ def test_builtin_detector_names_and_files_reach_kdpose_detection(tmp_path):
         resolve_detector("kdpose-det-nano")
     with pytest.raises(KdposeError, match="missing.onnx"):
         resolve_detector(str(tmp_path / "missing.onnx"))
+
+
+def test_dataset_file_sizes_must_match_the_images_read_exif_rotation_is_named(tmp_path):
+    """A dataset file's boxes are in the frame of the image it describes (width x height). A phone photo whose
+    EXIF orientation turns it upright when read (kdpose reads like OpenCV's imread and PIL's exif_transpose) has
+    its width and height swapped against a file labelled on the stored pixels: its boxes would fall elsewhere in
+    the upright image, so this is a one-line error naming the file, the image and both sizes, not silent poses."""
+    from PIL import Image
+
+    cv2 = pytest.importorskip("cv2")
+    stored = np.zeros((40, 24, 3), np.uint8)  # stored 24 wide x 40 high; orientation 6 reads it 40 x 24
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(tmp_path / "phone.jpg", exif=exif.tobytes())
+    cv2.imwrite(str(tmp_path / "plain.jpg"), stored)
+    kpts = [2, 2, 2] * 17
+    ann = {"images": [{"id": 1, "file_name": "phone.jpg", "width": 24, "height": 40},
+                      {"id": 2, "file_name": "plain.jpg", "width": 24, "height": 40}],
+           "annotations": [{"id": 1, "image_id": 1, "bbox": [1, 1, 20, 36], "keypoints": kpts, "num_keypoints": 17,
+                            "category_id": 1},
+                           {"id": 2, "image_id": 2, "bbox": [1, 1, 20, 36], "keypoints": kpts, "num_keypoints": 17,
+                            "category_id": 1}]}
+    (tmp_path / "ann.json").write_text(json.dumps(ann))
+    est = PoseEstimator(make_tiny_model(), detector=str(tmp_path / "ann.json"))
+    assert len(est(str(tmp_path / "plain.jpg"))) == 1
+    with pytest.raises(DataError, match=r"phone\.jpg.* 40x24 .* 24x40.*EXIF orientation") as info:
+        est(str(tmp_path / "phone.jpg"))
+    assert "ann.json" in str(info.value) and "\n" not in str(info.value)
+    other = np.zeros((30, 30, 3), np.uint8)
+    with pytest.raises(DataError, match=r"30x30 .* 24x40"):
+        est.predict_arrays(other, image_id=2)

@@ -196,6 +196,7 @@ class DetectionFile:
         if named and not self._ids:
             self._index_images([{"file_name": n, "id": i} for n, i in dict(named).items()])
         self._by_key = {k: np.asarray(v, np.float64) for k, v in by_key.items()}
+        self._sizes = sizes or {}  # image id -> (w, h) of a dataset file's images: the frame its boxes are in
 
     def _index_images(self, images: list) -> None:
         names: dict[str, int] = {}
@@ -229,6 +230,20 @@ class DetectionFile:
 
     def lookup(self, name: str | None = None, image_id: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Boxes (N, 4) xyxy and scores (N,) of an image, by file name or image id (empty when none)."""
+        key = self._key(name, image_id)
+        if key is None:
+            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+        det = self._by_key[key]
+        return det[:, :4].copy(), det[:, 4].astype(np.float32)
+
+    def image_size(self, name: str | None = None, image_id: int | None = None) -> tuple[int, int] | None:
+        """(width, height) a dataset file's ``images`` table gives the image whose boxes :meth:`lookup` returns
+        (the frame those boxes are in), or None (detection results, no boxes, or no size in the file)."""
+        key = self._key(name, image_id)
+        return self._sizes.get(key) if isinstance(key, int) else None
+
+    def _key(self, name: str | None, image_id: int | None):
+        """The key of the entries of an image (file name or image id), or None when the file has none."""
         keys: list = []
         known = self.image_id_for(name)
         if known is not None:  # the file itself says which id this image has
@@ -240,11 +255,7 @@ class DetectionFile:
                     keys.append(int(Path(name).stem))
             if image_id is not None:
                 keys.append(int(image_id))
-        for key in keys:
-            if key in self._by_key:
-                det = self._by_key[key]
-                return det[:, :4].copy(), det[:, 4].astype(np.float32)
-        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+        return next((key for key in keys if key in self._by_key), None)
 
 
 def _image_sizes(images: list) -> dict[int, tuple[int, int]]:

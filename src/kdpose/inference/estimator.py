@@ -16,6 +16,10 @@ same output; ``score_mode="rtmlib"`` does the same, so thresholds tuned with rtm
 Boxes the caller gives (``bboxes=``, or a detection / annotation file as ``detector``) give one pose per box, in
 their order (by default every box: no score cut, as training validation reads ``data.val.bbox_file`` with
 ``bbox_score_thr`` 0); a box that is not finite, has x2 < x1 or y2 < y1, or has no area inside the image is an error.
+An image whose size differs from the one a dataset file's ``images`` table gives it is an error too (its boxes are in
+another frame; width and height swapped names the usual cause, a phone photo read upright by its EXIF orientation).
+Files and URLs are read upright by their EXIF orientation (as OpenCV's imread and PIL's ``exif_transpose``), so
+caller boxes are in that frame; arrays and PIL images are taken as their pixels are, without EXIF.
 Detector output is filtered by ``bbox_thr`` (0.3 unless given), de-duplicated by OKS-NMS and sorted best first.
 """
 from __future__ import annotations
@@ -130,6 +134,23 @@ def check_boxes(boxes: Any, scores: np.ndarray | None, image_size: tuple[int, in
             raise DataError(f"{where}: box {i} {_fmt_box(box)} (x1, y1, x2, y2) has no area inside the {w}x{h} "
                             "image")
     return sanitize_boxes(arr[:, :4], s, image_size, where)
+
+
+def check_image_size(boxes_file: DetectionFile, name: str | None, image_id: int | None,
+                     size: tuple[int, int]) -> None:
+    """Refuse an image whose ``(w, h)`` differs from the size the dataset file gives it: its boxes are in another
+    frame. Width and height swapped is the usual cause: a photo whose EXIF orientation turns it upright when read
+    (kdpose reads like OpenCV's imread and PIL's ``exif_transpose``), labelled on its stored, sideways pixels."""
+    expected = boxes_file.image_size(name, image_id)
+    if expected is None or tuple(expected) == tuple(size):
+        return
+    (w, h), (ew, eh) = size, expected
+    what = f"image {name}" if name else f"image id {image_id}"
+    why = ("width and height swapped: the image is read upright by its EXIF orientation (as OpenCV and PIL's "
+           "exif_transpose read it), the file's boxes were made on the stored, sideways pixels"
+           if (w, h) == (eh, ew) else "the boxes are for another image or another size of it")
+    raise DataError(f"{boxes_file.path}: {what} is {w}x{h} but the file gives it {ew}x{eh} ({why}); its boxes "
+                    "would land in the wrong place")
 
 
 class PoseEstimator:
@@ -251,6 +272,7 @@ class PoseEstimator:
         t0 = time.perf_counter()
         if isinstance(self.detector, DetectionFile):
             boxes, scores = self.detector.lookup(name, image_id)
+            check_image_size(self.detector, name, image_id, (w, h))
         else:
             boxes, scores = run_detector(self.detector, image)
         self.timings["detect_s"] += time.perf_counter() - t0
