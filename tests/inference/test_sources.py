@@ -152,3 +152,14 @@ def test_jpegs_with_data_after_the_end_marker_are_read_and_cut_ones_refused(tmp_
     frames = list(FrameSource(tmp_path))
     assert [(f.name, f.error is None) for f in frames] == [("cut.jpg", False), ("cut_padded.jpg", False),
                                                            ("motion.jpg", True), ("samsung.jpg", True)]
+
+
+@pytest.mark.parametrize("ext", [".3gp", ".ts", ".mts", ".m2ts", ".MTS", ".ogv", ".vob"])
+def test_camcorder_phone_and_broadcast_videos_are_videos(tmp_path, ext):
+    """Camcorder (.MTS/.m2ts), old-phone (.3gp) and broadcast (.ts) clips are opened as videos, not decoded as one
+    image (which failed with a misleading 'not a readable image')."""
+    path = tmp_path / f"clip{ext}"
+    path.write_bytes(b"\x00" * 16)
+    assert source_kind(str(path)) == "video"
+    with pytest.raises(DataError, match="cannot open video"):
+        FrameSource(str(path))
