@@ -16,6 +16,7 @@ from torch import nn
 from ..errors import CheckpointError, UnknownNameError
 from ..utils.io import atomic_write
 from ._download import cache_dir, download_weights, is_url, resolve_weights  # noqa: F401 (re-exported)
+from ._registry import check_glob
 
 SAFETENSORS_SUFFIXES = (".safetensors",)
 # torch words the refusal in several ways ("Unsupported global: GLOBAL x.y", "unsupported GLOBAL x.y whose ...")
@@ -544,9 +545,7 @@ def list_pretrained(pattern: str = "*") -> list[str]:
     ``PRETRAINED[tag].describe()`` shows one's recipe, model card and accuracy check."""
     import fnmatch
 
-    if not isinstance(pattern, str):  # fnmatch would fail deep inside with "expected str, bytes or os.PathLike"
-        raise TypeError(f"list_pretrained: pattern must be a glob string such as 'rtmpose-*', got "
-                        f"{type(pattern).__name__} {pattern!r}")
+    check_glob(pattern, "list_pretrained")
     return sorted(t for t in PRETRAINED if fnmatch.fnmatch(t, pattern))
 
 

@@ -37,7 +37,17 @@ def create_model(name: str, **kwargs):
     return MODELS.get(name)(**kwargs)
 
 
+def check_glob(pattern: object, where: str) -> None:
+    """A list function's ``pattern`` must be a string: fnmatch would fail deep inside with "expected str, bytes or
+    os.PathLike object", which names neither the function nor the argument."""
+    if not isinstance(pattern, str):
+        raise TypeError(f"{where}: pattern must be a glob string such as 'rtmpose-*', got "
+                        f"{type(pattern).__name__} {pattern!r}")
+
+
 def list_models(pattern: str = "*") -> list[str]:
+    """Zoo model names matching a glob ``pattern`` (``"rtmpose-*"``), sorted."""
     import fnmatch
 
+    check_glob(pattern, "list_models")
     return [n for n in MODELS.names() if fnmatch.fnmatch(n, pattern)]
