@@ -52,8 +52,8 @@ def test_load_refuses_pickled_code(tmp_path):
             return (os.system, ("echo pwned",))
 
     with open(path, "wb") as f:
-        pickle.dump({"format": "kdpose-train-1", "x": Payload()}, f)
-    with pytest.raises(CheckpointError, match="evil.pt: cannot load checkpoint"):
+        pickle.dump({"format": "kdpose-train-1", "x": Payload()}, f, protocol=2)  # torch's own protocol
+    with pytest.raises(CheckpointError, match=r"evil.pt: refused to load: the file pickles '(posix|nt)\.system'"):
         load_checkpoint(path)
 
 
@@ -70,6 +70,61 @@ def test_load_reports_truncated_and_foreign_files(tmp_path):
         load_checkpoint(foreign)
     with pytest.raises(CheckpointError, match="not found"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_a_damaged_or_foreign_last_pt_is_one_line_naming_the_file(tmp_path):
+    """Resuming from a last.pt that is not a checkpoint says so in kdpose's words: torch's own message (a
+    traceback, or advice to load with weights_only=False) never reaches the user."""
+    good = tmp_path / "good.pt"
+    save_checkpoint(good, {"model": {"w": torch.ones(1000)}})
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.ones(3)}, tmp_path / "weights.safetensors")
+    cases = {
+        "empty": (b"", "an empty file, not a PyTorch checkpoint"),
+        "cut": (good.read_bytes()[:500], "not a readable PyTorch checkpoint: a zip archive cut short, corrupt"),
+        "garbage": (b"not a checkpoint at all " * 20, "not a PyTorch checkpoint"),
+        "json": (b'{"model": 1}', "not a PyTorch checkpoint"),
+        "safetensors": ((tmp_path / "weights.safetensors").read_bytes(), "not a PyTorch checkpoint"),
+    }
+    for case, (data, problem) in cases.items():
+        work_dir = tmp_path / case
+        work_dir.mkdir()
+        (work_dir / "last.pt").write_bytes(data)
+        with pytest.raises(CheckpointError) as info:
+            load_checkpoint(work_dir / "last.pt", map_location="cpu")
+        text = str(info.value)
+        assert text.startswith(f"{work_dir / 'last.pt'}: {problem}"), (case, text)
+        assert "\n" not in text and "weights_only" not in text and len(text) < 300, (case, text)
+
+
+def test_trainer_resume_from_a_garbage_last_pt_names_it(tmp_path):
+    """The trainer's resume goes through load_checkpoint: the same one-line error, nothing trained or written."""
+    sys.path.insert(0, os.path.dirname(__file__))
+    from engine_toy import ToyDataset, collate, make_task, toy_recipe
+
+    from kdpose.engine.trainer import Trainer
+
+    trainer = Trainer(toy_recipe(threads=1), make_task(0), ToyDataset(), collate, tmp_path)
+    (tmp_path / "last.pt").write_bytes(b"\x00garbage")
+    with pytest.raises(CheckpointError, match=r"last\.pt: not a PyTorch checkpoint \(torch\.load: "):
+        trainer.resume()
+    assert (tmp_path / "last.pt").read_bytes() == b"\x00garbage"
+
+
+def test_load_checkpoint_reads_with_weights_only(tmp_path, monkeypatch):
+    """Safety is torch.load(weights_only=True): every read of a training checkpoint asks for it."""
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, {"iteration": 3})
+    calls = []
+    real_load = torch.load
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("weights_only"))
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
+    assert load_checkpoint(path)["iteration"] == 3 and calls == [True]
 
 
 def test_rng_states_round_trip_through_a_safe_checkpoint(tmp_path):

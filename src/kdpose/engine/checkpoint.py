@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError
+from ..models._builder import torch_load_error
 from ..utils.io import atomic_write
 
 FORMAT = "kdpose-train-1"
@@ -82,8 +83,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict:
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # torch raises several types for truncated or unsafe files
-        raise CheckpointError(f"{path}: cannot load checkpoint ({str(exc).splitlines()[0]})") from None
+    except Exception as exc:  # torch raises several types, with advice to load unsafely, for damaged or foreign files
+        raise torch_load_error(path, exc) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a kdpose training checkpoint (expected format '{FORMAT}')")
     return state

@@ -93,6 +93,16 @@ def is_safetensors_file(path: str | os.PathLike) -> bool:
     return path.is_file() and _is_safetensors_head(_file_head(path), path.stat().st_size)
 
 
+def torch_load_error(path: str | os.PathLike, exc: Exception) -> CheckpointError:
+    """The one-line error for a file ``torch.load(weights_only=True)`` raised ``exc`` on (any kdpose reader of torch
+    files: weights here, training checkpoints in ``kdpose.engine.checkpoint``), in place of torch's own words."""
+    path = Path(path)
+    head = _file_head(path)
+    if not head:
+        return CheckpointError(f"{path}: an empty file, not a PyTorch checkpoint")
+    return _load_failure(path, head, exc)
+
+
 def _load_failure(path: Path, head: bytes, exc: Exception) -> CheckpointError:
     """The one-line error for a file ``torch.load(weights_only=True)`` did not read: the security refusal (the file
     pickles a Python object) only when torch refused an object; any other failure means the bytes are not a torch
