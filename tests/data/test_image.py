@@ -43,3 +43,38 @@ def test_errors_name_the_file(tmp_path):
 def test_real_jpeg(fixtures):
     img = read_image(fixtures / "coco" / "000000000785.jpg")
     assert img.shape == (425, 640, 3) and img.dtype == np.uint8
+
+
+def _phone_photo(path):
+    """A JPEG stored sideways (24 wide, 40 tall) with EXIF orientation 6 (rotate 90 degrees clockwise to view):
+    upright it is 40 wide and 24 tall. Its top-left stored block is red, which upright lands top-right."""
+    from PIL import Image
+
+    stored = np.zeros((40, 24, 3), np.uint8)  # RGB
+    stored[:12, :12] = (255, 0, 0)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(path, quality=100, exif=exif.tobytes())
+
+
+def test_pil_images_are_turned_upright_like_files(tmp_path):
+    from PIL import Image
+
+    from kdpose.data.image import to_bgr_uint8
+    from kdpose.inference.estimator import PoseEstimator
+
+    path = tmp_path / "phone.jpg"
+    _phone_photo(path)
+    from_file = read_image(path, mode="color")
+    assert from_file.shape == (24, 40, 3)  # OpenCV applies the orientation
+    with Image.open(path) as pil:
+        assert pil.size == (24, 40)  # PIL keeps the stored pixels
+        from_pil = to_bgr_uint8(pil)
+        estimator_input, _ = PoseEstimator.load_image(pil)
+    for image in (from_pil, estimator_input):
+        assert image.shape == (24, 40, 3)
+        assert np.abs(image.astype(int) - from_file).mean() < 2  # two JPEG decoders, same pixels
+        b, g, r = image[:10, -10:].mean(axis=(0, 1))
+        assert b < 10 and g < 10 and r > 245  # red (BGR), top right
+    plain = Image.fromarray(np.zeros((5, 7, 3), np.uint8))  # no EXIF: as it is
+    assert to_bgr_uint8(plain).shape == (5, 7, 3)

@@ -129,7 +129,13 @@ def url_name(url: str) -> str:
 
 
 def _from_pil(image: Any, name: str) -> tuple[np.ndarray, bool]:
-    """A PIL image -> (array, is_rgb). Colour modes become RGB uint8; 16-bit and float grayscale keep their range."""
+    """A PIL image -> (array, is_rgb), upright by its EXIF orientation. Colour modes become RGB uint8; 16-bit and
+    float grayscale keep their range."""
+    from PIL import ImageOps
+
+    # Image.open() keeps a phone photo's stored, sideways pixels; the same file given by path is read upright
+    # (OpenCV's imread applies the orientation), and both must give the same poses
+    image = ImageOps.exif_transpose(image)
     mode = image.mode
     if mode.startswith("I;16"):
         return np.asarray(image).astype(np.uint16), False
@@ -158,7 +164,8 @@ def to_bgr_uint8(image: Any, rgb: bool = False, name: str = "image") -> np.ndarr
 
     Args:
         image: a numpy array (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) of uint8, uint16 or float ([0, 1] or
-            0-255: see the module docstring), or a PIL image (always taken as RGB).
+            0-255: see the module docstring), or a PIL image (always taken as RGB, turned upright by its EXIF
+            orientation as files are).
         rgb: the colour channels of an array are in RGB order (diffusers, matplotlib) rather than OpenCV's BGR.
         name: what to call the image in error messages.
     """

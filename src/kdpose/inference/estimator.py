@@ -18,8 +18,8 @@ their order (by default every box: no score cut, as training validation reads ``
 ``bbox_score_thr`` 0); a box that is not finite, has x2 < x1 or y2 < y1, or has no area inside the image is an error.
 An image whose size differs from the one a dataset file's ``images`` table gives it is an error too (its boxes are in
 another frame; width and height swapped names the usual cause, a phone photo read upright by its EXIF orientation).
-Files and URLs are read upright by their EXIF orientation (as OpenCV's imread and PIL's ``exif_transpose``), so
-caller boxes are in that frame; arrays and PIL images are taken as their pixels are, without EXIF.
+Files, URLs and PIL images are read upright by their EXIF orientation (as OpenCV's imread and PIL's
+``exif_transpose``), so caller boxes are in that frame; arrays are taken as their pixels are.
 Detector output is filtered by ``bbox_thr`` (0.3 unless given), de-duplicated by OKS-NMS and sorted best first.
 """
 from __future__ import annotations

@@ -4,7 +4,7 @@ webcam; several image / folder / URL sources make one job (``kdpose infer a.jpg 
 Every frame is handed on as ``np.uint8`` HxWx3 **BGR** (OpenCV order): files and URLs are read with
 ``kdpose.data.image.read_image(path, mode="color")``, images in other forms are converted by
 ``kdpose.data.image.to_bgr_uint8`` (grayscale -> 3 channels, RGBA/BGRA -> alpha dropped, 16-bit -> top 8 bits,
-float [0, 1] or 0-255, PIL images -> their RGB pixels).
+float [0, 1] or 0-255, PIL images -> their RGB pixels, upright by their EXIF orientation).
 """
 from __future__ import annotations
 
