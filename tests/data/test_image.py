@@ -78,3 +78,36 @@ def test_pil_images_are_turned_upright_like_files(tmp_path):
         assert b < 10 and g < 10 and r > 245  # red (BGR), top right
     plain = Image.fromarray(np.zeros((5, 7, 3), np.uint8))  # no EXIF: as it is
     assert to_bgr_uint8(plain).shape == (5, 7, 3)
+
+
+@pytest.mark.parametrize("shape", [(3, 20, 3), (3, 20, 4), (4, 20, 3), (4, 20, 4), (3, 3, 3)])
+def test_an_array_that_may_be_channel_first_is_refused(shape):
+    """(3, H, 4) is a channel-first image or a 3-pixel-tall RGBA one: no guess, a DataError saying both readings."""
+    from kdpose.data.image import to_bgr_uint8
+    from kdpose.inference.estimator import PoseEstimator
+
+    array = np.zeros(shape, np.uint8)
+    for convert in (lambda a: to_bgr_uint8(a, name="frame"), lambda a: PoseEstimator.load_image(a)):
+        with pytest.raises(DataError) as info:
+            convert(array)
+        text = str(info.value)
+        assert f"shape {shape} is ambiguous: a channel-first (C, H, W) image or a {shape[0]}-pixel-tall (H, W, C) " \
+               "one; arrays are read as (H, W, C): pass a channel-first image as image.transpose(1, 2, 0)" in text
+    assert str(info.value).startswith("image: ")
+    if shape[1] > 4:  # the transposed array is unambiguous and reads
+        assert to_bgr_uint8(array.transpose(1, 2, 0)).shape == (shape[1], shape[2], 3)
+
+
+def test_channel_first_arrays_are_named_and_unambiguous_layouts_read():
+    from PIL import Image
+
+    from kdpose.data.image import to_bgr_uint8
+
+    with pytest.raises(DataError, match=r"^image: expected an HxW, HxWx3 or HxWx4 image, got shape \(3, 20, 30\); "
+                                        r"a channel-first \(C, H, W\) image needs image.transpose\(1, 2, 0\)$"):
+        to_bgr_uint8(np.zeros((3, 20, 30), np.uint8))
+    assert to_bgr_uint8(np.zeros((20, 30, 3), np.uint8)).shape == (20, 30, 3)
+    assert to_bgr_uint8(np.zeros((5, 20, 4), np.uint8)).shape == (5, 20, 3)  # 5 rows: HWC, no doubt
+    assert to_bgr_uint8(np.zeros((1, 1, 3), np.uint8)).shape == (1, 1, 3)
+    # a PIL image has no layout question: 3 pixels tall is 3 pixels tall
+    assert to_bgr_uint8(Image.fromarray(np.zeros((3, 20, 4), np.uint8))).shape == (3, 20, 3)

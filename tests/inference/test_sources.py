@@ -16,10 +16,10 @@ def read_image(path):
 def test_to_bgr_converts_gray_rgba_16bit_float_and_rgb():
     gray = np.full((4, 5), 200, np.uint8)
     assert to_bgr_uint8(gray).shape == (4, 5, 3) and (to_bgr_uint8(gray) == 200).all()
-    rgba = np.zeros((4, 5, 4), np.uint8)
+    rgba = np.zeros((6, 5, 4), np.uint8)  # 3 or 4 rows with 3 or 4 channels could be channel-first: refused
     rgba[..., 0] = 10
-    assert to_bgr_uint8(rgba).shape == (4, 5, 3) and (to_bgr_uint8(rgba)[..., 0] == 10).all()
-    deep = np.full((3, 3, 3), 0xAB00, np.uint16)
+    assert to_bgr_uint8(rgba).shape == (6, 5, 3) and (to_bgr_uint8(rgba)[..., 0] == 10).all()
+    deep = np.full((2, 3, 3), 0xAB00, np.uint16)
     assert (to_bgr_uint8(deep) == 0xAB).all()
     assert (to_bgr_uint8(np.ones((2, 2, 3), np.float32)) == 255).all()
     rgb = np.zeros((2, 2, 3), np.uint8)

@@ -164,21 +164,30 @@ def to_bgr_uint8(image: Any, rgb: bool = False, name: str = "image") -> np.ndarr
 
     Args:
         image: a numpy array (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) of uint8, uint16 or float ([0, 1] or
-            0-255: see the module docstring), or a PIL image (always taken as RGB, turned upright by its EXIF
+            0-255: see the module docstring), never channel-first: a (3 or 4, H, 3 or 4) array, which could be
+            either, is a ``DataError``; or a PIL image (always taken as RGB, turned upright by its EXIF
             orientation as files are).
         rgb: the colour channels of an array are in RGB order (diffusers, matplotlib) rather than OpenCV's BGR.
         name: what to call the image in error messages.
     """
     import cv2
 
-    if type(image).__module__.startswith("PIL."):
+    from_pil = type(image).__module__.startswith("PIL.")
+    if from_pil:
         image, rgb = _from_pil(image, name)
     if not isinstance(image, np.ndarray):
         raise DataError(f"{name}: expected a numpy array or a PIL image, got {type(image).__name__}")
+    if image.ndim == 3 and image.shape[0] in (3, 4) and image.shape[2] in (3, 4) and not from_pil:
+        # (3, H, 4) is a channel-first image or a 3-pixel-tall RGBA one; guessing would give garbage poses silently
+        raise DataError(f"{name}: shape {image.shape} is ambiguous: a channel-first (C, H, W) image or a "
+                        f"{image.shape[0]}-pixel-tall (H, W, C) one; arrays are read as (H, W, C): pass a "
+                        "channel-first image as image.transpose(1, 2, 0)")
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[..., 0]
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
-        raise DataError(f"{name}: expected an HxW, HxWx3 or HxWx4 image, got shape {image.shape}")
+        chw = image.ndim == 3 and image.shape[0] in (1, 3, 4)
+        hint = "; a channel-first (C, H, W) image needs image.transpose(1, 2, 0)" if chw else ""
+        raise DataError(f"{name}: expected an HxW, HxWx3 or HxWx4 image, got shape {image.shape}{hint}")
     if image.shape[0] < 1 or image.shape[1] < 1:
         raise DataError(f"{name}: image is empty (shape {image.shape})")
     if image.dtype == np.uint16:
