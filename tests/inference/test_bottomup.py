@@ -103,9 +103,12 @@ def test_cli_bottom_up_keeps_one_output_per_image_and_refuses_shared_ids(tmp_pat
     (src / "sub").mkdir(parents=True)
     for index, rel in ((1, "000001.png"), (2, "sub/000001.png"), (3, "a.png")):
         shutil.copy(tmp_path / "depth" / "val" / f"{index:06d}.png", src / rel)
+    (src / "photo.heic").write_bytes(bytes(40))  # a format OpenCV cannot read: reported, not an image of the job
     out = tmp_path / "out"
     assert main(["infer", str(src), "--model", TEACHER_TAG, "--json-per-image", "--out", str(out)]) == 0
-    assert "3 images" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "3 images" in captured.out
+    assert "kdpose: skipped photo.heic: OpenCV cannot read this HEIC file; convert it to JPEG or PNG" in captured.err
     assert sorted(p.relative_to(out / "vis").as_posix() for p in (out / "vis").rglob("*.png")) == [
         "000001.png", "a.png", "sub/000001.png"]
     per_image = {p.relative_to(out / "predictions").as_posix(): json.loads(p.read_text())

@@ -45,6 +45,26 @@ def test_folder_job_writes_every_output_and_skips_bad_files(tmp_path, oracle_onn
     assert not list(out.rglob(".*.tmp"))  # atomic writes leave no temp files
 
 
+def test_folder_job_reports_files_of_formats_opencv_cannot_read(tmp_path, oracle_onnx, capsys):
+    """A HEIC photo in the folder is one stderr line naming it and the reason; the other images are inferred, the
+    summary counts it, text files are not mentioned."""
+    src = tmp_path / "imgs"
+    src.mkdir()
+    image, _, _ = synthetic_scene(people=1, seed=4)
+    cv2.imwrite(str(src / "a.png"), image)
+    (src / "photo.heic").write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(64))
+    (src / "notes.txt").write_text("not an image")
+    out = tmp_path / "out"
+    code = main(["infer", str(src), "--model", oracle_onnx, "--json", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    skipped = [line for line in captured.err.splitlines() if "skipped" in line]
+    assert skipped == ["kdpose: skipped photo.heic: OpenCV cannot read this HEIC file; convert it to JPEG or PNG"]
+    assert "notes.txt" not in captured.err + captured.out
+    assert "1 frames" in captured.out and "1 unreadable files skipped" in captured.out
+    assert sorted(p.name for p in (out / "vis").iterdir()) == ["a.jpg"]
+
+
 def test_video_job_writes_mp4_and_frame_json_with_track_ids(tmp_path, oracle_onnx, capsys):
     path = tmp_path / "clip.avi"
     image, _, boxes = synthetic_scene(people=1, size=(320, 240), seed=3)

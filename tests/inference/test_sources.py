@@ -71,6 +71,51 @@ def test_folder_source_is_recursive_sorted_and_reports_bad_files(tmp_path):
     assert frames[0].image.shape == (10, 10, 3) and frames[2].error is None
 
 
+def _gif(path):
+    from PIL import Image
+
+    Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(path)
+
+
+def test_folder_files_opencv_cannot_read_are_reported_not_dropped(tmp_path):
+    """A phone's HEIC photo in a folder is named with the reason and the job goes on; GIF / AVIF / JFIF files are
+    read when this OpenCV reads them and reported when it does not; text files are not images and stay unlisted."""
+    from kdpose.inference.sources import list_images, scan_folder
+
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((10, 10, 3), np.uint8))
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "photo.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(64))  # no OpenCV reads HEIC
+    (tmp_path / "scan.jxl").write_bytes(b"\xff\x0a" + bytes(32))
+    _gif(tmp_path / "anim.gif")
+    ok, jpeg = cv2.imencode(".jpg", np.zeros((10, 10, 3), np.uint8))
+    (tmp_path / "web.jfif").write_bytes(jpeg.tobytes())  # a JPEG under its other name
+    for name in ("notes.txt", "meta.json", "clip.mp4"):
+        (tmp_path / name).write_text("not an image")
+    gif_read = cv2.haveImageReader(str(tmp_path / "anim.gif"))  # OpenCV >= 4.11 builds with GIF support
+    images, skipped = scan_folder(tmp_path)
+    names = [p.relative_to(tmp_path).as_posix() for p in images]
+    assert names == ["a.png"] + (["anim.gif"] if gif_read else []) + ["web.jfif"]
+    expected = ([] if gif_read else ["anim.gif: OpenCV cannot read this GIF file; convert it to JPEG or PNG"]) + [
+        "scan.jxl: OpenCV cannot read this JPEG XL file; convert it to JPEG or PNG",
+        "sub/photo.HEIC: OpenCV cannot read this HEIC file; convert it to JPEG or PNG"]
+    assert skipped == expected
+    assert list_images(tmp_path) == images
+    src = FrameSource(tmp_path)
+    assert src.skipped == expected and src.names == names
+    frames = list(src)
+    assert [f.name for f in frames] == names and all(f.image is not None for f in frames)
+
+
+def test_a_folder_of_only_unreadable_formats_names_them(tmp_path):
+    for name in ("IMG_1.heic", "IMG_2.heic"):
+        (tmp_path / name).write_bytes(bytes(40))
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(DataError) as info:
+        FrameSource(tmp_path)
+    assert str(info.value) == (f"{tmp_path}: no image file OpenCV can read in this folder: IMG_1.heic: OpenCV cannot "
+                               "read this HEIC file; convert it to JPEG or PNG (and 1 more)")
+
+
 def test_video_source_reads_frames_and_bad_videos_fail_clearly(tmp_path):
     path = tmp_path / "clip.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 24))

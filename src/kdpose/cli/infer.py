@@ -14,8 +14,9 @@ VALIDATION_NMS_THR = 0.9
 HELP = "estimate poses in images, folders, URLs, a video or a webcam; write pictures, videos and JSON"
 
 EPILOG = """\
-Sources: image files, folders (searched recursively, sorted) and image URLs, several at once (a shell glob
-works: kdpose infer shots/*.jpg), or one video file / stream URL, or a webcam index (0, 1, ...).
+Sources: image files, folders (searched recursively, sorted; a file of an image format OpenCV cannot read, e.g.
+HEIC, is reported and skipped) and image URLs, several at once (a shell glob works: kdpose infer shots/*.jpg), or
+one video file / stream URL, or a webcam index (0, 1, ...).
 
 Person boxes: with no --det and no --bboxes, each image is taken as ONE person filling the whole image (said
 loudly at the start; kdpose.detection.registry.DEFAULT_DETECTOR switches this default). --det (or --detector) takes
@@ -329,6 +330,9 @@ def run(args: argparse.Namespace) -> int:
     frames = people = 0
     interrupted = False
     bad: list[str] = []
+    for reason in source.skipped:  # folder files of formats OpenCV cannot read (HEIC, ...): reported, the job goes on
+        bad.append(reason)
+        print(f"kdpose: skipped {reason}", file=sys.stderr)
     id_owner: dict[int, tuple[int, str]] = {}  # image id -> (frame index, name) of the image that has it
     start = time.perf_counter()
     bar = tqdm(total=len(source) or None, unit="frame", file=sys.stderr, dynamic_ncols=True,

@@ -20,6 +20,15 @@ from kdpose.data.image import STREAM_SCHEMES, is_url, read_image, to_bgr_uint8, 
 from kdpose.errors import DataError
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm", ".pbm"}
+# Image formats that only some OpenCV builds read (GIF, AVIF), or none does (HEIC, JPEG XL, raw, ...). A folder's file
+# of one of these is read when this OpenCV reads it, else reported as skipped: a phone's HEIC photos must not vanish
+# from a job without a word. Files of other extensions (.txt, .json, videos, ...) are not images and stay unlisted.
+OTHER_IMAGE_FORMATS = {
+    ".jfif": "JPEG", ".jpe": "JPEG", ".gif": "GIF", ".avif": "AVIF", ".heic": "HEIC", ".heif": "HEIF",
+    ".jxl": "JPEG XL", ".pnm": "PNM", ".pam": "PAM", ".pfm": "PFM", ".exr": "OpenEXR", ".hdr": "Radiance HDR",
+    ".ras": "Sun raster", ".sr": "Sun raster", ".ico": "ICO", ".tga": "TGA", ".psd": "Photoshop", ".svg": "SVG",
+    ".dng": "DNG raw", ".cr2": "Canon raw", ".nef": "Nikon raw", ".arw": "Sony raw",
+}
 VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".m3u8",
                     ".3gp", ".3g2", ".ts", ".mts", ".m2ts", ".ogv", ".vob", ".mxf"}
 
@@ -44,11 +53,31 @@ class Frame:
     error: str | None = None
 
 
-def list_images(folder: str | os.PathLike) -> list[Path]:
-    """Image files under ``folder`` (recursive), sorted by relative path."""
+def scan_folder(folder: str | os.PathLike) -> tuple[list[Path], list[str]]:
+    """The image files under ``folder`` (recursive, sorted by relative path) and, one line each, the image files
+    this OpenCV cannot read (``sub/photo.heic: OpenCV cannot read this HEIC file; convert it to JPEG or PNG``);
+    see ``OTHER_IMAGE_FORMATS``. Files that are not images are in neither list."""
+    import cv2
+
     folder = Path(folder)
-    files = [p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
-    return sorted(files, key=lambda p: p.relative_to(folder).as_posix())
+    images, skipped = [], []
+    for path in sorted((p for p in folder.rglob("*") if p.is_file()), key=lambda p: p.relative_to(folder).as_posix()):
+        suffix = path.suffix.lower()
+        if suffix in IMAGE_EXTENSIONS:
+            images.append(path)
+        elif suffix in OTHER_IMAGE_FORMATS:
+            if cv2.haveImageReader(str(path)):  # a decoder of this build recognises the file's signature
+                images.append(path)
+            else:
+                skipped.append(f"{path.relative_to(folder).as_posix()}: OpenCV cannot read this "
+                               f"{OTHER_IMAGE_FORMATS[suffix]} file; convert it to JPEG or PNG")
+    return images, skipped
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """Image files under ``folder`` (recursive), sorted by relative path (:func:`scan_folder` without the files
+    skipped)."""
+    return scan_folder(folder)[0]
 
 
 def source_kind(source: str | int | os.PathLike) -> str:
@@ -90,9 +119,10 @@ class FrameSource:
         max_frames: stop after this many frames.
 
     Image jobs yield a Frame with ``image=None`` and ``error`` set for unreadable images (a single image source
-    raises instead), so the job can report them and go on. A folder without images, or a video that cannot be
-    opened, raises DataError; a video that ends before its announced frame count simply stops (``truncated`` is
-    then True).
+    raises instead), so the job can report them and go on. A folder's files of image formats this OpenCV cannot
+    read (HEIC, ...: :func:`scan_folder`) are not frames: ``skipped`` lists them, one line each, for the job to
+    report. A folder without readable images, or a video that cannot be opened, raises DataError; a video that ends
+    before its announced frame count simply stops (``truncated`` is then True).
     """
 
     def __init__(self, source: str | int | os.PathLike | Sequence[str | os.PathLike], max_frames: int | None = None):
@@ -109,17 +139,22 @@ class FrameSource:
         self.fps = 30.0
         self.truncated = False
         self._items: list[tuple[str | Path, str]] = []  # image jobs: (path or URL, frame name)
+        self.skipped: list[str] = []  # "name: why" of each folder file in a format OpenCV cannot read
         self._cap = None
         if self.kind in ("video", "webcam"):
             self._open_capture()
             return
         for s, kind in zip(sources, kinds):
             if kind == "folder":
-                files = list_images(s)
+                files, skipped = scan_folder(s)
+                if not files and skipped:
+                    more = f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""
+                    raise DataError(f"{s}: no image file OpenCV can read in this folder: {skipped[0]}{more}")
                 if not files:
                     exts = ", ".join(sorted(IMAGE_EXTENSIONS))
                     raise DataError(f"{s}: no image files in this folder (looked for {exts}, recursively)")
                 self._items += [(p, p.relative_to(s).as_posix()) for p in files]
+                self.skipped += skipped
             else:
                 self._items.append((s, url_name(s) if is_url(s) else Path(s).name))
         if self.max_frames:
