@@ -26,7 +26,7 @@ def test_to_bgr_converts_gray_rgba_16bit_float_and_rgb():
     rgb[..., 0] = 255  # red in RGB
     assert tuple(to_bgr_uint8(rgb, rgb=True)[0, 0]) == (0, 0, 255)
     assert to_bgr_uint8(np.zeros((1, 1, 3), np.uint8)).shape == (1, 1, 3)
-    for bad in (np.zeros((0, 4, 3), np.uint8), np.zeros((4, 4, 2), np.uint8), np.zeros((4, 4, 3), np.int64),
+    for bad in (np.zeros((0, 4, 3), np.uint8), np.zeros((4, 4, 2), np.uint8), np.zeros((5, 4, 3), np.int64),
                 np.full((2, 2), np.nan, np.float32), [[1, 2]]):
         with pytest.raises(DataError):
             to_bgr_uint8(bad)
