@@ -153,3 +153,15 @@ def test_wholebody_model_writes_hands_and_face_in_openpose_json(tmp_path, capsys
     assert len(person["pose_keypoints_2d"]) == 54 and len(person["face_keypoints_2d"]) == 210
     assert len(person["hand_left_keypoints_2d"]) == 63 and len(person["hand_right_keypoints_2d"]) == 63
     assert (out / "openpose" / "p_pose.png").is_file()
+
+
+def test_synthetic_weights_note_names_shipped_synthetic_tags_only():
+    from kdpose.cli.infer import synthetic_weights_note
+
+    note = synthetic_weights_note("rtmpose-m.synth-standard", photos_tag="rtmpose-m.body7_256x192")  # a tag's stem
+    assert note.startswith("rtmpose-m.synth-standard_128x96 was trained on kdpose's synthetic scenes only")
+    assert note.endswith("e.g. --model rtmpose-m.body7_256x192")
+    depth = synthetic_weights_note("mpm-2s.synth-depth-demo_184x184", photos_tag=None)
+    assert "synthetic scenes only" in depth and "official" not in depth
+    for other in ("rtmpose-m.body7_256x192", "rtmpose-t", "model.onnx", "weights.safetensors"):
+        assert synthetic_weights_note(other, photos_tag="x") is None, other

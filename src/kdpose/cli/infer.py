@@ -272,6 +272,19 @@ def _close_windows() -> None:
         pass
 
 
+def synthetic_weights_note(model: str, photos_tag: str | None) -> str | None:
+    """One line for weights trained on kdpose's synthetic scenes only (their ``PretrainedCfg.synthetic``), which
+    transfer poorly to real images: users should know before they read the poses. None for anything else."""
+    from kdpose.models import PRETRAINED
+
+    cfg = dict.get(PRETRAINED, PRETRAINED.full_tag(model))
+    if cfg is None or not cfg.synthetic:
+        return None
+    advice = f"; for photos use an official checkpoint, e.g. --model {photos_tag}" if photos_tag else ""
+    return (f"{cfg.tag} was trained on kdpose's synthetic scenes only and scores far lower on real images "
+            f"(BENCHMARKS.md \"Shipped synthetic weights on real photos\"){advice}")
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -288,7 +301,11 @@ def run(args: argparse.Namespace) -> int:
     _require_onnxruntime(args)
     from kdpose.cli._bottomup import is_bottom_up, run_bottom_up
 
-    if is_bottom_up(args.model):  # a pose machine: whole images, no detector (its own small pipeline)
+    bottom_up = is_bottom_up(args.model)
+    note = synthetic_weights_note(args.model, photos_tag=None if bottom_up else "rtmpose-m.body7_256x192")
+    if note:
+        print(f"kdpose: note: {note}", file=sys.stderr)
+    if bottom_up:  # a pose machine: whole images, no detector (its own small pipeline)
         return run_bottom_up(args)
     if args.peak_thr is not None:
         from kdpose.errors import ConfigError

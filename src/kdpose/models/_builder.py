@@ -482,6 +482,9 @@ class PretrainedCfg:
     asset: str = ""  # file name in kdpose/assets/ for weights shipped with the package (then url is "")
     recipe: str = ""  # configs/<recipe>.yaml (or the command) that trained the weights
     check: AccuracyCheck | None = None  # shipped weights: what they score on a small fixed val set
+    # trained on kdpose's synthetic scenes only: they score far lower on photos (BENCHMARKS.md "Shipped synthetic
+    # weights on real photos"), so `kdpose infer` says so when asked to run them
+    synthetic: bool = False
 
     @property
     def file_name(self) -> str:

@@ -16,46 +16,53 @@ _DEPTH_SETTINGS = (("noise", 0.3), ("dropout_prob", 0.5), ("dropout_rate", 0.2),
 _STANDARD = ("the heatmap (UDP) teacher of the DistilPose tables on the standard preset, and stage 1 of the RTMPose-m "
              "teacher")
 
+
+
+def _shipped(tag: str, model: str, layout: str, input_size: tuple[int, int], **facts) -> PretrainedCfg:
+    """An entry for a file in kdpose/assets/ (no URL), trained on the synthetic data only."""
+    return PretrainedCfg(tag, model, layout, input_size, url="", source=_SOURCE, synthetic=True, **facts)
+
+
 register_pretrained(
     # the `standard` preset's RTMPose-m teacher (issue 22), interim: best weights after epoch 11 of 30 (val AP 0.708)
-    PretrainedCfg("rtmpose-m.synth-standard_128x96", "rtmpose-m", "coco", (96, 128), url="", source=_SOURCE,
-                  notes="The RTMPose-m teacher of the DWPose demo and tables on the standard preset, started from the "
-                  "backbone of cspnext-m-udp.synth-standard_128x96 (that stage 1 took 9.48 core-hours of its own). "
-                  "Interim: the best weights after epoch 11 of the recipe's 30; the run continues and this file will "
-                  "be replaced by its final weights",
-                  asset="rtmpose-m.synth-standard_128x96.safetensors", recipe="configs/rtmpose-m_synth-standard.yaml",
-                  # 32 held-out images drawn like its val split (trained on seed 0; val seed 0; this check seed 1)
-                  check=AccuracyCheck(metrics=(("AP", 0.7069), ("AP50", 0.8842), ("AR", 0.7318), ("PCK@0.2", 0.9579)),
-                                      images=32, size=(640, 480), max_people=4, seed=1, preset="standard")),
+    _shipped("rtmpose-m.synth-standard_128x96", "rtmpose-m", "coco", (96, 128),
+             notes="The RTMPose-m teacher of the DWPose demo and tables on the standard preset, started from the "
+             "backbone of cspnext-m-udp.synth-standard_128x96 (that stage 1 took 9.48 core-hours of its own). "
+             "Interim: the best weights after epoch 11 of the recipe's 30; the run continues and this file will "
+             "be replaced by its final weights",
+             asset="rtmpose-m.synth-standard_128x96.safetensors", recipe="configs/rtmpose-m_synth-standard.yaml",
+             # 32 held-out images drawn like its val split (trained on seed 0; val seed 0; this check seed 1)
+             check=AccuracyCheck(metrics=(("AP", 0.7069), ("AP50", 0.8842), ("AR", 0.7318), ("PCK@0.2", 0.9579)),
+                                 images=32, size=(640, 480), max_people=4, seed=1, preset="standard")),
     # the `standard` preset's CSPNeXt-m UDP heatmap model (640x480 scenes, 96x128 input): one float16 file, two tags
-    PretrainedCfg("cspnext-m-udp.synth-standard_128x96", "cspnext-m-udp", "coco", (96, 128), url="", source=_SOURCE,
-                  notes=_STANDARD, asset="cspnext-m-udp.synth-standard_128x96.safetensors",
-                  recipe="configs/cspnext-m_udp_synth-standard.yaml",
-                  # 32 held-out images drawn like its val split (trained on seed 0; val seed 0; this check seed 1)
-                  check=AccuracyCheck(metrics=(("AP", 0.5352), ("AP50", 0.8838), ("AR", 0.5939), ("PCK@0.2", 0.953)),
-                                      images=32, size=(640, 480), max_people=4, seed=1, preset="standard")),
-    PretrainedCfg("cspnext-m-udp.synth-standard-backbone_128x96", "cspnext-m-udp", "coco", (96, 128), url="",
-                  source=_SOURCE, notes="the backbone.* tensors of cspnext-m-udp.synth-standard_128x96 (the same "
-                  "file): where the RTMPose-m teacher of configs/rtmpose-m_synth-standard.yaml starts",
-                  loads="backbone", asset="cspnext-m-udp.synth-standard_128x96.safetensors",
-                  recipe="configs/cspnext-m_udp_synth-standard.yaml"),
-    PretrainedCfg("rtmpose-s.synth-demo_96x64", "rtmpose-s", "coco", (64, 96), url="", source=_SOURCE,
-                  notes="the demo's RTMPose-s teacher (float16)", asset="demo_teacher_rtmpose-s_coco.safetensors",
-                  recipe="configs/demo_teacher_coco.yaml",
-                  # 32 held-out images of the demo's distribution (trained on seed 1, validated on seed 2)
-                  check=AccuracyCheck(metrics=(("AP", 0.0227), ("AP50", 0.0748), ("AR", 0.0277), ("PCK@0.2", 0.7324)),
-                                      images=32, size=(320, 240), max_people=2, seed=7)),
-    PretrainedCfg("cspnext-t-udp.synth-demo-backbone_96x64", "cspnext-t-udp", "coco", (64, 96), url="",
-                  source=_SOURCE, notes="backbone.* only (a CSPNeXt-t UDP heatmap pre-training run): start a "
-                  "CSPNeXt-t network from it with model.init_weights + model.init_prefix: backbone.",
-                  asset="demo_student_rtmpose-t_backbone_coco.safetensors", loads="backbone",
-                  recipe="configs/demo_cspnext-t_udp_coco.yaml"),  # no check: the file has no head to score
-    PretrainedCfg("mpm-2s.synth-depth-demo_184x184", "mpm-2s", "coco", (184, 184), url="", source=_SOURCE,
-                  notes="the depth demo's MPM-2S teacher (width 64, float16): synthetic depth scenes, COCO-17 limbs",
-                  asset="demo_teacher_mpm-2s-w64_depth.safetensors",
-                  recipe="python -m kdpose.demo.depth_assets --steps 3500 --threads 1",
-                  # the first 12 of the 60 held-out scenes its metadata's val numbers were measured on
-                  check=AccuracyCheck(metrics=(("F", 0.3180), ("F_upper", 0.2497)), images=12, size=(320, 240),
-                                      max_people=3, seed=2, modality="depth", settings=_DEPTH_SETTINGS,
-                                      input_size=(248, 184))),
+    _shipped("cspnext-m-udp.synth-standard_128x96", "cspnext-m-udp", "coco", (96, 128),
+             notes=_STANDARD, asset="cspnext-m-udp.synth-standard_128x96.safetensors",
+             recipe="configs/cspnext-m_udp_synth-standard.yaml",
+             # 32 held-out images drawn like its val split (trained on seed 0; val seed 0; this check seed 1)
+             check=AccuracyCheck(metrics=(("AP", 0.5352), ("AP50", 0.8838), ("AR", 0.5939), ("PCK@0.2", 0.953)),
+                                 images=32, size=(640, 480), max_people=4, seed=1, preset="standard")),
+    _shipped("cspnext-m-udp.synth-standard-backbone_128x96", "cspnext-m-udp", "coco", (96, 128),
+             notes="the backbone.* tensors of cspnext-m-udp.synth-standard_128x96 (the same file): where the "
+             "RTMPose-m teacher of configs/rtmpose-m_synth-standard.yaml starts",
+             loads="backbone", asset="cspnext-m-udp.synth-standard_128x96.safetensors",
+             recipe="configs/cspnext-m_udp_synth-standard.yaml"),
+    _shipped("rtmpose-s.synth-demo_96x64", "rtmpose-s", "coco", (64, 96),
+             notes="the demo's RTMPose-s teacher (float16)", asset="demo_teacher_rtmpose-s_coco.safetensors",
+             recipe="configs/demo_teacher_coco.yaml",
+             # 32 held-out images of the demo's distribution (trained on seed 1, validated on seed 2)
+             check=AccuracyCheck(metrics=(("AP", 0.0227), ("AP50", 0.0748), ("AR", 0.0277), ("PCK@0.2", 0.7324)),
+                                 images=32, size=(320, 240), max_people=2, seed=7)),
+    _shipped("cspnext-t-udp.synth-demo-backbone_96x64", "cspnext-t-udp", "coco", (64, 96),
+             notes="backbone.* only (a CSPNeXt-t UDP heatmap pre-training run): start a "
+             "CSPNeXt-t network from it with model.init_weights + model.init_prefix: backbone.",
+             asset="demo_student_rtmpose-t_backbone_coco.safetensors", loads="backbone",
+             recipe="configs/demo_cspnext-t_udp_coco.yaml"),  # no check: the file has no head to score
+    _shipped("mpm-2s.synth-depth-demo_184x184", "mpm-2s", "coco", (184, 184),
+             notes="the depth demo's MPM-2S teacher (width 64, float16): synthetic depth scenes, COCO-17 limbs",
+             asset="demo_teacher_mpm-2s-w64_depth.safetensors",
+             recipe="python -m kdpose.demo.depth_assets --steps 3500 --threads 1",
+             # the first 12 of the 60 held-out scenes its metadata's val numbers were measured on
+             check=AccuracyCheck(metrics=(("F", 0.3180), ("F_upper", 0.2497)), images=12, size=(320, 240),
+                                 max_people=3, seed=2, modality="depth", settings=_DEPTH_SETTINGS,
+                                 input_size=(248, 184))),
 )

@@ -225,9 +225,11 @@ def ship_run(run_dir: str | os.PathLike, tag: str, *, weights: str = "best", bac
         log(f"accuracy check: {check.describe()}")
     w, h = cfg.model.input_size
     layout = "" if is_detector(cfg) else cfg.model.layout  # "": no keypoints
-    entry = PretrainedCfg(tag, cfg.model.name, layout, (w, h), url="", source="kdpose (shipped, "
-                          "synthetic data)", notes=notes, loads="backbone" if backbone else "model",
-                          asset=asset.name, recipe=recipe, check=check or None)
+    synthetic = cfg.data.train.synthetic_images > 0 or cfg.data.train.synthetic_fresh
+    entry = PretrainedCfg(tag, cfg.model.name, layout, (w, h), url="",
+                          source="kdpose (shipped, synthetic data)" if synthetic else "kdpose (shipped)", notes=notes,
+                          loads="backbone" if backbone else "model", asset=asset.name, recipe=recipe,
+                          check=check or None, synthetic=synthetic)
     facts = CardFacts(tag=tag, asset=_shown(asset), size_mb=asset.stat().st_size / 1e6, sha256=_sha256(asset),
                       loads=entry.loads, recipe=recipe, weights=label, check=entry.check, measured=measured,
                       machine=machine, notes=notes,
