@@ -37,6 +37,8 @@ class Registry(Generic[T]):
         return _add(obj) if obj is not None else _add
 
     def get(self, name: str) -> T:
+        if not isinstance(name, str):  # difflib below would fail with "'int' object is not iterable"
+            raise TypeError(f"{self.kind} name must be a string, got {type(name).__name__} {name!r}")
         try:
             return self._items[name]
         except KeyError:

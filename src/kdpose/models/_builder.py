@@ -13,7 +13,8 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from ..errors import CheckpointError, UnknownNameError
+from ..checks import check_path
+from ..errors import CheckpointError, ConfigError, UnknownNameError
 from ..utils.io import atomic_write
 from ._download import cache_dir, download_weights, is_url, resolve_weights  # noqa: F401 (re-exported)
 from ._registry import check_glob
@@ -267,6 +268,9 @@ def load_weights(model: nn.Module, weights: str | os.PathLike | Mapping[str, tor
     names and shapes match ``model.backbone`` (a classification backbone file such as ImageNet HRNet-W32, loaded as
     mmcv's ``load_checkpoint(strict=False)`` behind the official configs' ``pretrained=``), keeps the rest as
     initialised and warns with the counts."""
+    check_weights_arg(weights, "load_weights")
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"load_weights: model must be a torch nn.Module, got {type(model).__name__}")
     if loads is None:
         loads = PRETRAINED[weights].loads if isinstance(weights, str) and weights in PRETRAINED else "model"
     if loads not in PRETRAINED_LOADS:
@@ -300,6 +304,14 @@ def load_weights(model: nn.Module, weights: str | os.PathLike | Mapping[str, tor
     return model
 
 
+def check_weights_arg(weights: object, where: str) -> None:
+    """``weights`` must be a path, URL, pretrained tag or state_dict (``Path()`` of another type says only
+    "expected str, bytes or os.PathLike object")."""
+    if not isinstance(weights, (str, os.PathLike, Mapping)):
+        raise TypeError(f"{where}: weights must be a file path, URL, pretrained tag or state_dict, got "
+                        f"{type(weights).__name__} {weights!r}")
+
+
 def load_partial(model: nn.Module, state: Mapping[str, torch.Tensor], source: str = "<state_dict>",
                  submodule: str = "backbone") -> tuple[list[str], list[str]]:
     """Copy into ``model.<submodule>`` the tensors of ``state`` whose names and shapes match (the rest keeps its
@@ -330,6 +342,12 @@ def save_weights(model: nn.Module, path: str | os.PathLike, metadata: Mapping[st
     string ``metadata``. Returns the path."""
     from safetensors.torch import save
 
+    if not isinstance(model, nn.Module) or not hasattr(model, "info"):
+        raise TypeError(f"save_weights: model must be a kdpose model (built by create_model / load_model), got "
+                        f"{type(model).__name__}")
+    check_path(path, "save_weights")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise TypeError(f"save_weights: metadata must be a dict of strings, got {type(metadata).__name__}")
     path = Path(path)
     if path.suffix not in SAFETENSORS_SUFFIXES:
         raise CheckpointError(f"{path}: kdpose writes weights as .safetensors")
@@ -600,8 +618,15 @@ def load_model(name: str, weights: str | os.PathLike | Mapping[str, torch.Tensor
         CheckpointError: unreadable / unsafe file, failed download or hash, missing/unexpected keys.
         UnknownNameError: unknown model name or pretrained tag.
     """
-    from ._registry import MODELS, create_model
+    from ._registry import MODELS, check_model_args, create_model
 
+    check_model_args("load_model", name, layout, input_size)
+    if weights is not None:
+        check_weights_arg(weights, "load_model")
+    try:  # fail before building and loading, not in model.to() at the end (None: .to(None) keeps the device)
+        device is None or torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"load_model: unknown device {device!r} (use cpu, cuda, cuda:N or mps)") from None
     cfg = None
     if name not in MODELS and "." in name:
         cfg = get_pretrained_cfg(name)

@@ -84,6 +84,8 @@ def resolve_weights(weights: str | os.PathLike, sha256: str | None = None) -> Pa
     if is_url(weights):
         return download_weights(str(weights), sha256=sha256)
     path = Path(weights).expanduser()
+    if path.is_dir():
+        raise CheckpointError(f"{path}: a directory, not a weights file")
     if not path.is_file():
         raise CheckpointError(f"{path}: no such weights file")
     return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ..checks import check_input_size, check_name
 from ..registry import Registry
 
 MODELS: Registry[Callable] = Registry("model")
@@ -34,7 +35,20 @@ def model_task(name: str) -> str:
 
 def create_model(name: str, **kwargs):
     """Build the zoo model ``name`` (randomly initialised) with the factory's keyword arguments."""
+    check_model_args("create_model", name, kwargs.get("layout"), kwargs.get("input_size"))
     return MODELS.get(name)(**kwargs)
+
+
+def check_model_args(where: str, name: object, layout: object = None, input_size: object = None) -> None:
+    """The arguments every zoo factory shares, checked before building: a wrong one fails deep inside the factory
+    ("'int' object is not iterable", a negative tensor dimension) or, for a third input-size number, not at all."""
+    from ..layouts import Layout
+
+    check_name(name, where, example="rtmpose-m")
+    if layout is not None and not isinstance(layout, Layout):
+        check_name(layout, where, "layout", example="coco")
+    if input_size is not None:
+        check_input_size(input_size, where)
 
 
 def check_glob(pattern: object, where: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from ..checks import check_name
 from ..registry import Registry
 from .base import Skeleton, build_skeleton
 from .body import coco, crowdpose, mpii
@@ -38,6 +39,7 @@ def get_skeleton(name: str) -> Skeleton:
     """The layout registered as ``name`` (``coco``, ``coco_wholebody``/``wholebody``, ``crowdpose``, ``mpii``,
     ``hand``, ``face``, ``openpose``, ``dih``); raises ``UnknownNameError`` listing the valid names. Layouts are built
     once and shared (they are frozen)."""
+    check_name(name, "get_skeleton", example="coco")
     return _build(SKELETONS.get(canonical_name(name)))
 
 
