@@ -29,6 +29,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..checks import check_path
 from ..errors import DataError
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -99,6 +100,7 @@ def read_image(path: str | os.PathLike, mode: str = "auto") -> np.ndarray:
     Raises:
         DataError: the file is missing/unreadable/empty/cut short or cannot be decoded (message starts with it).
     """
+    check_path(path, "read_image")  # arrays and PIL images are not read: to_bgr_uint8 converts those
     if is_url(path):
         name = str(path)  # never through Path(): it would turn "http://" into "http:/"
         data = fetch_url(name)

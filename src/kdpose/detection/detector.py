@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..checks import check_input_size, check_number
 from ..errors import CheckpointError, ConfigError, DataError
 from .postprocess import PostprocessCfg
 
@@ -99,8 +100,12 @@ class PersonDetector:
     def __init__(self, model: Any = "kdpose-det-tiny", weights: str | os.PathLike | None = None,
                  device: str = "cpu", score_thr: float = 0.3, iou_thr: float = 0.6, max_det: int = 100,
                  input_size: tuple[int, int] | None = None, family: str | None = None, threads: int | None = None):
-        if not 0.0 <= iou_thr <= 1.0:
-            raise ConfigError(f"iou_thr must be in [0, 1], got {iou_thr}")
+        # checked here: float() / int() below would fail with numpy's or Python's words, naming no argument
+        check_number(score_thr, "PersonDetector", "score_thr")
+        check_number(iou_thr, "PersonDetector", "iou_thr", low=0, high=1)
+        check_number(max_det, "PersonDetector", "max_det", low=1, integer=True)
+        if input_size is not None:
+            input_size = check_input_size(input_size, "PersonDetector")
         post = PostprocessCfg(score_thr=float(score_thr), iou_thr=float(iou_thr), max_det=int(max_det))
         if isinstance(model, (str, os.PathLike)) and str(model).lower().endswith(".onnx"):
             from .runners import OnnxDetector

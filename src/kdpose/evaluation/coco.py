@@ -17,6 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..checks import check_name
 from ..errors import DataError
 from ..skeletons import Skeleton, get_skeleton
 
@@ -26,7 +27,10 @@ PERSON_CATEGORY = {"id": 1, "name": "person", "supercategory": "person"}
 
 
 def _skeleton(layout: str | Skeleton) -> Skeleton:
-    return layout if isinstance(layout, Skeleton) else get_skeleton(layout)
+    if isinstance(layout, Skeleton):
+        return layout
+    check_name(layout, "evaluation", "layout", example="coco")
+    return get_skeleton(layout)
 
 
 def load_gt(gt: str | os.PathLike | dict, fields: Sequence[str] = ("image_id", "keypoints", "bbox")) -> tuple[dict, str]:
@@ -36,6 +40,8 @@ def load_gt(gt: str | os.PathLike | dict, fields: Sequence[str] = ("image_id", "
 
     if isinstance(gt, dict):
         data, name = copy.deepcopy(gt), "<ground truth>"
+    elif not isinstance(gt, (str, os.PathLike)):  # os.fspath would say only "expected str, bytes or os.PathLike"
+        raise TypeError(f"evaluation: gt must be a COCO annotation file path or dict, got {type(gt).__name__} {gt!r}")
     else:
         name = os.fspath(gt)
         data = load_json(name)

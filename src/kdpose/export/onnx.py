@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checks import check_path
 from ..errors import ConfigError, DataError
 from .metadata import ExportMetadata
 
@@ -129,6 +130,9 @@ def export_onnx(
 
     from ..utils.io import atomic_write
 
+    if not isinstance(model, nn.Module) or not hasattr(model, "input_size"):  # else "'int' has no attribute ..."
+        raise TypeError(f"export_onnx: model must be a kdpose PoseModel, got {type(model).__name__}")
+    check_path(path, "export_onnx")
     path = Path(path)
     w, h = (int(v) for v in model.input_size)
     if input_size is not None and tuple(int(v) for v in input_size) != (w, h):

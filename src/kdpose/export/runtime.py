@@ -19,6 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..checks import check_path
 from ..errors import CheckpointError, ConfigError, DataError
 from .precision import check_runnable, file_precision
 from .metadata import MMPOSE_MEAN, MMPOSE_STD, ExportMetadata
@@ -77,6 +78,7 @@ class OrtRunner:
     ):
         import onnxruntime as ort
 
+        check_path(path, "OrtRunner")
         self.path = Path(path)
         if not self.path.is_file():
             raise CheckpointError(f"{self.path}: no such ONNX file")

@@ -18,6 +18,7 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
+from kdpose.checks import check_input_size, check_number
 from kdpose.errors import ConfigError, MissingExtraError
 from kdpose.inference.precision import PrecisionModel, check_onnx_request, resolve_precision
 from kdpose.skeletons import Skeleton, get_skeleton
@@ -78,7 +79,7 @@ def resolve_torch_device(device: str) -> str:
     """The torch device to use; warns loudly (log + RuntimeWarning) when CUDA is asked for but absent."""
     import torch
 
-    kind = device.lower().partition(":")[0]
+    kind = device.lower().partition(":")[0] if isinstance(device, str) else None
     if kind not in ("cpu", "cuda", "mps"):
         raise ConfigError(f"unknown device '{device}' (use cpu, cuda, cuda:N or mps)")
     if kind == "cuda" and not torch.cuda.is_available():
@@ -115,8 +116,8 @@ class TorchBackend:
         if model.info.task != "topdown":
             raise ConfigError(f"{model.info.name}: a {model.info.task} model; PoseEstimator runs top-down pose models "
                               "(bottom-up pose machines: kdpose.BottomUpEstimator)")
-        if threads is not None and threads < 1:
-            raise ConfigError(f"threads must be >= 1, got {threads}")
+        if threads is not None:
+            check_number(threads, "PoseEstimator", "threads", low=1, integer=True)
         if threads is None and not os.environ.get("OMP_NUM_THREADS"):
             threads = default_threads()
         self.threads = threads
@@ -283,6 +284,9 @@ def load_backend(model: Any, weights: str | None = None, backend: str = "torch",
     :mod:`kdpose.inference.decoding`; ``precision``: see :class:`TorchBackend`; an ``.onnx`` file runs in its own
     precision, so for one ``precision`` must be None, ``auto`` or the file's)."""
     if not isinstance(model, (str, os.PathLike)):
+        if not hasattr(model, "info"):  # TorchBackend would fail with "'int' object has no attribute 'info'"
+            raise TypeError(f"PoseEstimator: model must be a zoo name, a pretrained tag, an .onnx path or a "
+                            f"PoseModel, got {type(model).__name__} {model!r}")
         if backend != "torch":
             raise ConfigError("a PoseModel instance runs with backend='torch'; export it to ONNX for onnxruntime")
         if weights is not None:
@@ -308,7 +312,7 @@ def load_backend(model: Any, weights: str | None = None, backend: str = "torch",
     if layout is not None:
         kwargs["layout"] = layout
     if input_size is not None:
-        kwargs["input_size"] = tuple(input_size)
+        kwargs["input_size"] = check_input_size(input_size, "PoseEstimator")
     if weights is None and "." not in str(model):
         msg = (f"kdpose: no weights given for '{model}': the model has random weights and its poses are "
                "meaningless (pass weights=... or a pretrained tag)")

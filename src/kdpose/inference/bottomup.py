@@ -156,6 +156,9 @@ class BottomUpEstimator:
                 raise ConfigError(f"{model}: a {model_task(name)} model; BottomUpEstimator runs bottom-up models "
                                   f"(pose machines: cpm, rpm, spm, mpm), PoseEstimator the top-down ones")
             model = load_model(str(model), weights=weights, layout=layout)
+        elif not hasattr(model, "codec"):  # the lines below would fail with "'int' object has no attribute 'codec'"
+            raise TypeError(f"BottomUpEstimator: model must be a zoo name, a pretrained tag, an .onnx path or a "
+                            f"bottom-up PoseModel, got {type(model).__name__} {model!r}")
         elif weights is not None:
             raise ConfigError("weights= is for zoo names; load them into the model instance instead")
         self.device = resolve_torch_device(device)

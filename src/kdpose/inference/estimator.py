@@ -33,7 +33,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from kdpose.errors import ConfigError, DataError
+from kdpose.checks import check_number
+from kdpose.errors import DataError
 from kdpose.inference.backends import PoseBackend, load_backend
 from kdpose.inference.detectors import DetectionFile, DetectorSpec, resolve_detector, run_detector
 from kdpose.data.image import is_url, read_image, to_bgr_uint8, url_name
@@ -110,7 +111,11 @@ def check_boxes(boxes: Any, scores: np.ndarray | None, image_size: tuple[int, in
     silently), or has no area inside the ``(w, h)`` image, raises :class:`DataError` naming ``where``, the box's
     index and values. Returns float32 boxes (N, 4) and scores (N,) (1.0 when ``scores`` is None).
     """
-    arr = np.asarray(boxes, dtype=np.float64)
+    try:
+        arr = np.asarray(boxes, dtype=np.float64)
+    except (TypeError, ValueError):  # strings, ragged lists, None inside: numpy's own words name no argument
+        raise DataError(f"{where}: expected (N, 4) xyxy boxes (or (N, 5) with scores) of numbers, got "
+                        f"{type(boxes).__name__}") from None
     if arr.ndim == 1 and arr.shape[0] in (4, 5):
         arr = arr[None]
     if arr.size and (arr.ndim != 2 or arr.shape[1] not in (4, 5)):
@@ -195,8 +200,12 @@ class PoseEstimator:
                  nms_thr: float | None = 0.9, padding: float = 1.25, max_batch: int = 64,
                  threads: int | None = None, input_size: tuple[int, int] | None = None,
                  nms_caller_boxes: bool = False, score_mode: str = "mmpose", precision: str | None = None):
-        if bbox_thr is not None and not np.isfinite(bbox_thr):
-            raise ConfigError(f"bbox_thr must be a number, got {bbox_thr}")
+        # checked here: a bad one would fail on the first image, or (padding) give garbage crops silently
+        for arg, value in (("bbox_thr", bbox_thr), ("nms_thr", nms_thr)):
+            if value is not None:
+                check_number(value, "PoseEstimator", arg)
+        check_number(padding, "PoseEstimator", "padding", low=0, low_open=True)
+        check_number(max_batch, "PoseEstimator", "max_batch", integer=True)
         self.backend: PoseBackend = load_backend(model, weights, backend=backend, device=device, layout=layout,
                                                  threads=threads, input_size=input_size, score_mode=score_mode,
                                                  precision=precision)
@@ -371,6 +380,9 @@ class PoseEstimator:
             names = [name for _, name in loaded]
             images = [im for im, _ in loaded]
             if bboxes is not None:
+                if not hasattr(bboxes, "__len__"):
+                    raise DataError(f"bboxes: a list of images takes one box array per image, got "
+                                    f"{type(bboxes).__name__}")
                 if len(bboxes) != len(loaded):
                     raise DataError(f"{len(loaded)} images but {len(bboxes)} box arrays")
                 results = self.predict_boxes(images, list(bboxes), [None] * len(images), caller_boxes=True,
