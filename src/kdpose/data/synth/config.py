@@ -8,6 +8,8 @@ occluded keypoints, and people an annotator would not label (too small, hardly v
 from __future__ import annotations
 
 import dataclasses
+import numbers
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,6 +112,10 @@ class SynthConfig:
         """The settings of a named preset (``PRESETS``), with ``settings`` overriding single knobs."""
         if preset not in PRESETS:
             raise ConfigError(f"synth: unknown preset '{preset}' (valid: {', '.join(PRESETS)})")
+        knobs = [f.name for f in dataclasses.fields(cls)]
+        unknown = [k for k in settings if k not in knobs]
+        if unknown:  # the dataclass would say only "__init__() got an unexpected keyword argument"
+            raise ConfigError(f"synth: unknown setting(s) {', '.join(unknown)} (valid: {', '.join(knobs)})")
         return cls(**{**PRESETS[preset], **settings}).validated()
 
     @property
@@ -131,6 +137,7 @@ class SynthConfig:
 
     def validated(self) -> "SynthConfig":
         """Return self after checking every setting; raise ``ConfigError`` naming the first bad one."""
+        self._check_types()
         if not (isinstance(self.width, int) and isinstance(self.height, int)) or self.width < 16 or self.height < 16:
             raise ConfigError(f"synth: image size must be at least 16x16 pixels, got {self.width}x{self.height}")
         if self.width * self.height > 4096 * 4096:
@@ -167,6 +174,32 @@ class SynthConfig:
         if self.background_dir is not None and not Path(self.background_dir).is_dir():
             raise ConfigError(f"{self.background_dir}: background folder does not exist")
         return self
+
+    def _check_types(self) -> None:
+        """Each knob of the right kind, first: the range checks of :meth:`validated` on a string or None would fail
+        with Python's own words ("'<' not supported between instances of 'str' and 'int'"), naming no setting."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in _INT_KNOBS:
+                ok, want = isinstance(value, numbers.Integral) and not isinstance(value, bool), "an integer"
+            elif f.name in _PAIR_KNOBS:
+                ok = value is None if f.name == "distance_range" else False
+                ok = ok or (isinstance(value, (tuple, list)) and len(value) == 2
+                            and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value))
+                want = "a (low, high) pair of numbers"
+            elif f.name == "background_dir":
+                ok, want = value is None or isinstance(value, (str, os.PathLike)), "a folder path"
+            elif f.type == "str":
+                ok, want = isinstance(value, str), "a string"
+            else:
+                ok, want = isinstance(value, numbers.Real) and not isinstance(value, bool), "a number"
+            if not ok:
+                raise ConfigError(f"synth: {f.name} must be {want}, got {type(value).__name__} {value!r}")
+
+
+_INT_KNOBS = ("width", "height", "min_people", "max_people", "clutter", "min_keypoints", "min_keypoint_size",
+              "min_visible_keypoints")
+_PAIR_KNOBS = ("distance_range", "jpeg_quality")
 
 
 def parse_size(text: str) -> tuple[int, int]:
