@@ -301,11 +301,10 @@ def run(args: argparse.Namespace) -> int:
     _require_onnxruntime(args)
     from kdpose.cli._bottomup import is_bottom_up, run_bottom_up
 
-    bottom_up = is_bottom_up(args.model)
-    note = synthetic_weights_note(args.model, photos_tag=None if bottom_up else "rtmpose-m.body7_256x192")
-    if note:
-        print(f"kdpose: note: {note}", file=sys.stderr)
-    if bottom_up:  # a pose machine: whole images, no detector (its own small pipeline)
+    if is_bottom_up(args.model):  # a pose machine: whole images, no detector (its own small pipeline)
+        note = synthetic_weights_note(args.model, photos_tag=None)
+        if note:
+            print(f"kdpose: note: {note}", file=sys.stderr)
         return run_bottom_up(args)
     if args.peak_thr is not None:
         from kdpose.errors import ConfigError
@@ -322,6 +321,9 @@ def run(args: argparse.Namespace) -> int:
                         nms_caller_boxes=args.nms != "off", score_mode=args.score_mode, precision=args.precision)
     if source is None:
         source = FrameSource(sources, max_frames=args.max_frames)  # opens the video / camera last
+    note = synthetic_weights_note(args.model, photos_tag="rtmpose-m.body7_256x192")  # after the argument errors
+    if note:
+        print(f"kdpose: note: {note}", file=sys.stderr)
     if est.detector is None:
         print(f"kdpose: warning: {WHOLE_IMAGE_WARNING} (--det TAG or --bboxes FILE)", file=sys.stderr)
         est._warned_whole_image = True
