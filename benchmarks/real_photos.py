@@ -20,11 +20,13 @@ with ``kdpose eval --layout crowdpose`` without inventing one.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_FIXTURES = REPO.parent / "shared" / "fixtures" / "coco"
+# the real data files: $KDPOSE_FIXTURES (as the tests read it) or ../shared/fixtures beside the repository
+DEFAULT_FIXTURES = Path(os.environ.get("KDPOSE_FIXTURES") or REPO.parent / "shared" / "fixtures") / "coco"
 GT_NAME = "test_coco.json"
 NMS_THR = 0.9  # training validation's OKS-NMS threshold (eval.nms_thr), which `kdpose infer --nms auto` applies
 HEADER = ("| tag | training data | AP (real) | AP50 (real) | AR (real) | synthetic val AP |\n"
@@ -62,8 +64,10 @@ def evaluate(gt: Path | dict, records: list[dict]) -> dict[str, float]:
 def training_data(tag: str) -> str:
     from kdpose.models import PRETRAINED
 
-    check = PRETRAINED[tag].check
-    return f"synthetic, `{check.preset}` preset" if check else "synthetic"
+    cfg = PRETRAINED[tag]
+    if not cfg.synthetic:
+        return "see its model card"
+    return f"synthetic, `{cfg.check.preset}` preset" if cfg.check else "synthetic"
 
 
 def table_row(tag: str, metrics: dict[str, float]) -> str:

@@ -89,6 +89,8 @@ def test_a_shipped_run_loads_back_and_its_card_lists_the_run(run_dir, tmp_path):
     entry = eval(shipped.entry.rstrip(","), {"PretrainedCfg": PretrainedCfg, "AccuracyCheck": AccuracyCheck})
     assert entry.tag == "rtmpose-t.synth-tiny_64x64" and entry.asset == shipped.asset.name
     assert entry.loads == "model" and entry.input_size == (64, 64)
+    # trained on rendered scenes: the entry says so, and `kdpose infer` will warn on photos
+    assert entry.synthetic and entry.source == "kdpose (shipped, synthetic data)"
     assert dict(entry.check.metrics)["PCK@0.2"] == round(shipped.measured["PCK@0.2"], 4)
     assert (entry.check.images, entry.check.seed, entry.check.size) == (3, 2, (160, 128))
 
