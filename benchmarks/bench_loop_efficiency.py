@@ -2,12 +2,14 @@
 
 For each setting, in one run on the same process and precision:
   model-only: forward + backward + AdamW step of the task (the model, or the distiller with its frozen teacher) on
-              one fixed batch held in memory, under the run's autocast;
+              one fixed batch held in memory, under the run's autocast: the median of six blocks of ``--iters / 3``
+              steps, three before the full loop and three after it;
   full loop:  ``Trainer.fit`` of the same recipe: DataLoader workers reading and augmenting the synthetic images,
               EMA, logging and a checkpoint every ``--ckpt-every`` iterations.
 The loop's rate is measured from the end of iteration ``--warmup`` to the last one (worker start-up excluded).
 
     .venv/bin/python benchmarks/bench_loop_efficiency.py [--iters 40] [--warmup 5] [--ckpt-every 20]
+        [--amp none bf16] [--workers 1 2]
 
 Settings: ``train`` = configs/rtmpose-t_synth-body.yaml (RTMPose-t, 96x128, batch 32);
 ``distill`` = configs/dwpose_cpu_s1_s-t.yaml (DWPose stage 1, RTMPose-s teacher -> RTMPose-t, 64x96, batch 32).
@@ -15,8 +17,10 @@ Settings: ``train`` = configs/rtmpose-t_synth-body.yaml (RTMPose-t, 96x128, batc
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import platform
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -27,7 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 SETTINGS = {"train": "configs/rtmpose-t_synth-body.yaml", "distill": "configs/dwpose_cpu_s1_s-t.yaml"}
 
 
-def measure(name: str, args: argparse.Namespace, cache_dir: str, work_root: Path) -> dict:
+def measure(name: str, args: argparse.Namespace, cache_dir: str, work_root: Path, amp: str = "auto",
+            workers: int = 2) -> dict:
     from kdpose.data import collate_topdown
     from kdpose.tasks import build_model, build_task
     from kdpose.tasks.topdown import build_datasets
@@ -38,7 +43,7 @@ def measure(name: str, args: argparse.Namespace, cache_dir: str, work_root: Path
 
     iters = args.warmup + args.iters
     cfg = load_recipe(REPO / SETTINGS[name], [
-        "train.amp=auto", "train.threads=auto", "data.workers=2", f"data.cache_dir={cache_dir}",
+        f"train.amp={amp}", "train.threads=auto", f"data.workers={workers}", f"data.cache_dir={cache_dir}",
         "data.train.synthetic_images=400", "eval.interval=0", "train.max_epochs=1", f"train.epoch_iters={iters}",
         "train.log_interval=10", f"train.checkpoint_interval_iters={args.ckpt_every}", "train.device=cpu",
         *(["model.init_weights="] if name == "train" else [])])   # speed does not depend on the start weights
@@ -47,7 +52,7 @@ def measure(name: str, args: argparse.Namespace, cache_dir: str, work_root: Path
     task = build_task(cfg, model)
     train_set, _, _ = build_datasets(cfg, model)
     stamps: list[float] = []
-    trainer = Trainer(cfg, task, train_set, collate_topdown, work_root / name,
+    trainer = Trainer(cfg, task, train_set, collate_topdown, work_root / f"{name}-{amp}-w{workers}",
                       on_iteration_end=lambda t: stamps.append(time.perf_counter()))
 
     # model-only: the same task, optimiser and autocast on one batch that is already in memory
@@ -62,18 +67,29 @@ def measure(name: str, args: argparse.Namespace, cache_dir: str, work_root: Path
         loss.backward()
         trainer.optimizer.step()
 
+    def block_rates() -> list[float]:
+        """Samples/s of three blocks of bare steps: on a shared 2-vCPU machine single readings moved by 1.6x between
+        back-to-back settings, so the bare rate is the median of six blocks, three before the loop and three after."""
+        rates = []
+        for _ in range(3):
+            start = time.perf_counter()
+            for _ in range(max(1, args.iters // 3)):
+                step()
+            rates.append(cfg.data.batch_size * max(1, args.iters // 3) / (time.perf_counter() - start))
+        return rates
+
     for _ in range(args.warmup):
         step()
-    start = time.perf_counter()
-    for _ in range(args.iters):
-        step()
-    model_rate = cfg.data.batch_size * args.iters / (time.perf_counter() - start)
-
+    rates = block_rates()
     trainer.fit()
     loop_rate = cfg.data.batch_size * (len(stamps) - args.warmup) / (stamps[-1] - stamps[args.warmup - 1])
+    trainer.task.train()
+    rates += block_rates()
+    model_rate = statistics.median(rates)
     return {"setting": name, "recipe": SETTINGS[name], "amp": trainer.amp, "threads": trainer.threads,
-            "model_only_samples_per_s": round(model_rate, 1), "loop_samples_per_s": round(loop_rate, 1),
-            "ratio": round(loop_rate / model_rate, 2)}
+            "workers": workers, "model_only_samples_per_s": round(model_rate, 1),
+            "model_only_range": [round(min(rates), 1), round(max(rates), 1)],
+            "loop_samples_per_s": round(loop_rate, 1), "ratio": round(loop_rate / model_rate, 2)}
 
 
 def main() -> None:
@@ -82,6 +98,9 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--ckpt-every", type=int, default=20)
+    parser.add_argument("--amp", nargs="+", default=["auto"], choices=("auto", "none", "bf16"),
+                        help="train.amp of each measurement, side by side in one run (default auto)")
+    parser.add_argument("--workers", nargs="+", type=int, default=[2], help="data.workers of each measurement")
     parser.add_argument("--cache-dir", default=".kdpose_cache/synth")
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args()
@@ -90,14 +109,19 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.settings:
-            rows.append(measure(name, args, args.cache_dir, Path(tmp)))
-            print(json.dumps(rows[-1]), flush=True)
+            for amp in args.amp:
+                for workers in args.workers:
+                    gc.collect()  # the previous setting's loader workers end before this one is timed
+                    rows.append(measure(name, args, args.cache_dir, Path(tmp), amp, workers))
+                    print(json.dumps(rows[-1]), flush=True)
     print(f"\nmachine: {platform.processor() or platform.machine()}, native bf16: {cpu_has_native_bf16()}, "
           f"torch {torch.__version__}")
-    print("| setting | precision | threads | model-only samples/s | full loop samples/s | loop / model |")
-    print("|---|---|---|---|---|---|")
+    print("| setting | precision | threads | data workers | model-only samples/s (range) | full loop samples/s "
+          "| loop / model |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['setting']} ({r['recipe']}) | {r['amp']} | {r['threads']} | {r['model_only_samples_per_s']} | "
+        print(f"| {r['setting']} ({r['recipe']}) | {r['amp']} | {r['threads']} | {r['workers']} | "
+              f"{r['model_only_samples_per_s']} ({r['model_only_range'][0]}-{r['model_only_range'][1]}) | "
               f"{r['loop_samples_per_s']} | {r['ratio']} |")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))

@@ -19,19 +19,21 @@ Sections (all in one process, so every ratio compares numbers from the same minu
    and static int8 (QDQ, calibrated on rendered people): crops/s, achieved G(FL)OP/s (model FLOPs x crops / time)
    and the fraction of the matching peak (bf16 -> torch bf16, int8 -> onnxruntime int8, fp32 -> the same engine's
    fp32 peak).
-4. **Accuracy guard** of each faster path of RTMPose-t (int8 ONNX, and bf16 torch where bf16 is native or
-   ``--bf16-anyway``) against its fp32 file on rendered people (``kdpose.inference.guard``). Random weights (no
-   ``--weights``) make this a smoke test only: a random network amplifies any rounding, so its guard fails.
-5. **Pose stage at N people** (default 6) on a 640x480 frame, RTMPose-t 256x192, round-robin timing: kdpose
-   batched (fp32 ONNX), a per-person loop on the same file (rtmlib's ``RTMPose`` when ``--rtmlib-site`` points to an
-   environment with rtmlib, else kdpose with ``max_batch=1``, labelled "rtmlib-style loop"), and kdpose with the
-   fastest path that passed its guard (and the fastest one regardless, labelled unguarded). With ``--threads``,
-   rtmlib's session is given the same thread count (rtmlib itself has no setting). Two more rows time the model
-   alone on kdpose's fp32 session and crops (one batch; one crop per forward): the first over the loop is the
-   fp32 ratio's compute floor, and kdpose fp32 minus it is what kdpose spends outside the forward.
+4. **Accuracy guard** of each faster path of ``--pose-model`` (default RTMPose-t; int8 ONNX, and bf16 torch where
+   bf16 is native or ``--bf16-anyway``) against its fp32 file on rendered people (``kdpose.inference.guard``, or
+   ``--val``). Random weights (no ``--weights``, not a tag) make this a smoke test only: a random network
+   amplifies any rounding, so its guard fails.
+5. **Pose stage at N people** (default 6) on a 640x480 frame, ``--pose-model`` (default RTMPose-t 256x192),
+   round-robin timing: kdpose batched (fp32 ONNX), a per-person loop on the same file (rtmlib's ``RTMPose`` when
+   ``--rtmlib-site`` points to an environment with rtmlib, else kdpose with ``max_batch=1``, labelled "rtmlib-style
+   loop"), and kdpose with the fastest path that passed its guard (and the fastest one regardless, labelled
+   unguarded). With ``--threads``, rtmlib's session is given the same thread count (rtmlib itself has no setting).
+   Two more rows time the model alone on kdpose's fp32 session and crops (one batch; one crop per forward): the first
+   over the loop is the fp32 ratio's compute floor, and kdpose fp32 minus it is what kdpose spends outside the
+   forward.
 6. **Video**: frames/s of kdpose infer's video pipeline (``FrameSource`` reading an mp4 + ``VideoPoseEstimator``:
-   tracking, One-Euro) on a rendered 640x480 clip with RTMPose-t, detector every frame and every 5th. The detector
-   is ``--det`` (an official tag, a detector .onnx or built-in weights; its own boxes), else the built-in
+   tracking, One-Euro) on a rendered 640x480 clip with ``--pose-model``, detector every frame and every 5th. The
+   detector is ``--det`` (an official tag, a detector .onnx or built-in weights; its own boxes), else the built-in
    kdpose-det-tiny exported to ONNX with random weights, run for its cost with its boxes replaced by the true ones.
 
 Latency does not depend on the weights; only section 4 does.
@@ -122,6 +124,20 @@ def _model(name: str, weights: str | None, input_size: tuple[int, int]):
 
     model = load_model(name, weights=weights, layout="coco", input_size=input_size).eval()
     return model if weights else realistic_random_weights(model, seed=0)
+
+
+def _pose_model(spec: str, weights: str | None):
+    """(model, name, trained) of ``--pose-model``: a shipped tag loads its own weights and input size; a model name is
+    built at 256x192 with ``--weights`` or realistic random weights."""
+    from kdpose.models import PRETRAINED, load_model
+
+    if spec in PRETRAINED:
+        if weights:
+            raise SystemExit(f"--weights: {spec} is a shipped tag with its own weights; give one or the other")
+        if PRETRAINED[spec].loads != "model" or PRETRAINED[spec].layout != "coco":
+            raise SystemExit(f"--pose-model: {spec} is not a whole top-down coco model")
+        return load_model(spec).eval(), PRETRAINED[spec].model, True
+    return _model(spec, weights, (192, 256)), spec, bool(weights)
 
 
 def _files(model, name: str, tmp: Path, calib_count: int) -> dict[str, Path]:
@@ -329,6 +345,7 @@ def report(result: dict) -> str:
               f"{r['achieved_gops']:.1f} | {r['peak']} {r['peak_gops']:.1f} | {100 * r['fraction_of_peak']:.0f} %"
               f"{' (' + r['note'] + ')' if r.get('note') else ''} |"
               for r in result["crops"]]
+    lines += ["", f"Guard, pose stage and video model: {result.get('pose_model', 'rtmpose-t 192x256')}."]
     lines += [""] + [f"- {line}" for line in result["guard_lines"]]
     p = result["pose_stage"]
     lines += ["", f"Pose stage, {p['people']} people (ms per frame, median of {result['settings']['repeats']} "
@@ -363,7 +380,12 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=6, help="people in the pose-stage frame (default 6)")
     parser.add_argument("--gemm-n", type=int, default=1024, help="GEMM size of the peaks (bf16/int8 torch: /2 "
                                                                  "where emulated)")
-    parser.add_argument("--weights", help="RTMPose-t weights for the guard / pose stage (default: random)")
+    parser.add_argument("--pose-model", default="rtmpose-t", metavar="NAME|TAG",
+                        help="model of the guard, pose stage and video: a model name (256x192, --weights or random "
+                             "weights; default rtmpose-t) or a shipped tag (its trained weights and input size, e.g. "
+                             "rtmpose-m.synth-standard_128x96)")
+    parser.add_argument("--weights", help="weights of --pose-model (a model name) for the guard / pose stage "
+                                          "(default: random)")
     parser.add_argument("--weights-m", help="RTMPose-m weights (latency does not depend on them)")
     parser.add_argument("--val", default="synthetic", help="guard val set: 'synthetic' or a COCO keypoint file")
     parser.add_argument("--val-images", type=int, default=16, help="guard val images (default 16)")
@@ -404,14 +426,16 @@ def main() -> None:
         print("RTMPose-m crop throughput ...", file=sys.stderr)
         result["crops"] = crop_throughput(model_m, files_m, result["peaks"], args.batch, args.threads, args.iters,
                                           bf16, machine["native_bf16"])
-        model_t = _model("rtmpose-t", args.weights, (192, 256))
-        files_t = _files(model_t, "rtmpose-t", tmp, args.calib_count)
+        model_t, name_t, trained = _pose_model(args.pose_model, args.weights)
+        files_t = _files(model_t, name_t, tmp, args.calib_count)
+        w, h = model_t.input_size
+        result["pose_model"] = f"{args.pose_model} {w}x{h}" + ("" if trained else " (random weights)")
         val = synthetic_val_set("coco", num_images=args.val_images) if args.val == "synthetic" else \
             load_val_set(args.val, "coco", max_images=args.val_images)
         print("accuracy guard ...", file=sys.stderr)
         guards = guard_paths(model_t, files_t, val, args.threads, bf16)
         result["guard"] = {k: r.as_dict() for k, r in guards.items()}
-        result["guard_lines"] = [r.line() + ("" if args.weights else " [random weights: not an accuracy measure]")
+        result["guard_lines"] = [r.line() + ("" if trained else " [random weights: not an accuracy measure]")
                                  for r in guards.values()]
         print("pose stage ...", file=sys.stderr)
         result["pose_stage"] = pose_stage(model_t, files_t, guards, args.people, args.repeats, args.threads,

@@ -259,6 +259,16 @@ def needed_runs(tables: list[str]) -> list[Run]:
     return [RUNS[n] for n in names]
 
 
+def needed_runs_of(names: list[str]) -> set[str]:
+    """``names`` and the runs they take teachers from (``--only``)."""
+    needed: set[str] = set()
+    for name in names:
+        while name is not None and name not in needed:
+            needed.add(name)
+            name = RUNS[name].teacher_run
+    return needed
+
+
 def depth(run: Run) -> int:
     return 0 if run.teacher_run is None else 1 + depth(RUNS[run.teacher_run])
 
@@ -421,6 +431,8 @@ def format_table(table: Table, summaries: dict[str, dict], seeds: list[int], qui
              + (" (QUICK smoke settings: numbers are meaningless)" if quick else ""), "",
              "| row | run | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 2)]
     for label, name in table.rows:
+        if name not in summaries:  # left out with --only
+            continue
         s = summaries[name]
         cells = [_cell(s["stats"].get(c), digits=2 if scale.pck and c != "pck" else 1) for c in columns]
         cells += [paired_cell(table, name, summaries, scale)] if scale.paired else []
@@ -431,7 +443,8 @@ def format_table(table: Table, summaries: dict[str, dict], seeds: list[int], qui
     lines += ["", f"AP{' and PCK' if scale.pck else ''} in %, mean +- std over seeds {seeds} (teacher: {note}). "
               f"{table.paper}."]
     if scale.paired:
-        minutes = sum(summaries[name]["wall_minutes"] for name in dict.fromkeys(name for _, name in table.rows))
+        minutes = sum(summaries[name]["wall_minutes"] for name in dict.fromkeys(name for _, name in table.rows)
+                      if name in summaries)
         lines += ["\"Higher on\": seeds where the row beats its reference of the same seed (a one-run teacher: "
                   f"every seed). {minutes:.0f} training minutes for this table's runs."]
     lines += [f"Command: `python benchmarks/dwpose/run.py {table.key}{flag}{scale.flags}`"]
@@ -497,9 +510,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--teacher-s2-iters", type=int,
                         help="--scale standard: stage-2 iterations of the teacher + S2 row (default: the students' "
                              "stage-2 budget, 20%% of --iters; the paper's proportion of the teacher's run is ~7500)")
+    parser.add_argument("--amp", choices=("auto", "none", "bf16"), default="auto",
+                        help="--scale standard: the students' train.amp (default auto: bf16 on CPUs with native bf16, "
+                             "else fp32); none / bf16 force it and keep those runs in their own folders")
+    parser.add_argument("--only", nargs="+", metavar="RUN", choices=list(RUNS),
+                        help="train and report only these runs of the tables (and the runs they take teachers from); "
+                             "the tables are printed with only those rows, BENCHMARKS.md is left alone")
     args = parser.parse_args(argv)
-    if args.scale != "standard" and (args.iters or args.teacher_weights or args.teacher_s2_iters):
-        parser.error("--iters, --teacher-weights and --teacher-s2-iters are --scale standard options")
+    if args.scale != "standard" and (args.iters or args.teacher_weights or args.teacher_s2_iters
+                                     or args.amp != "auto"):
+        parser.error("--iters, --teacher-weights, --teacher-s2-iters and --amp are --scale standard options")
     if args.iters is not None and args.iters < 5:
         parser.error("--iters: at least 5 (one iteration per epoch)")
     if args.teacher_s2_iters is not None and args.teacher_s2_iters < 1:
@@ -513,6 +533,8 @@ def main(argv: list[str] | None = None) -> int:
     root = root / scale.folder
     cache = scale.data_cache if scale.data_cache and not args.quick else cache
     runs = needed_runs(keys)
+    if args.only:
+        runs = [run for run in runs if run.name in needed_runs_of(args.only)]
     if not args.report_only:
         train_all(runs, args.seeds, args, root, cache, scale)
     if args.dry_run:
@@ -526,7 +548,7 @@ def main(argv: list[str] | None = None) -> int:
     for key in keys:
         text = format_table(TABLES[key], summaries, args.seeds, args.quick, scale)
         print(text + "\n")
-        if not args.quick and not args.no_markdown:
+        if not args.quick and not args.no_markdown and not args.only:
             write_section(key if scale.name == "gpu" else f"{scale.name}-{key}", text, args.markdown)
     return 0
 
@@ -545,15 +567,30 @@ def standard_scale(args) -> Scale:
         ("--teacher-s2-iters", args.teacher_s2_iters)) if value)
     flags += (f" --seeds {' '.join(map(str, args.seeds))}" if args.seeds != [0, 1, 2] else "")
     flags += " --quick" if args.quick else ""
+    flags += f" --amp {args.amp}" if args.amp != "auto" else ""
     batch = 8 if args.quick else 32
     note = (f"{teacher.weights}, measured once; students {iters} stage-1 + {s2_iters} stage-2 iterations of batch "
-            f"{batch}; teacher + S2: {teacher_s2_iters} iterations")
+            f"{batch}; teacher + S2: {teacher_s2_iters} iterations; {precision_words(args.amp, args.device)}")
+    amp_sets = () if args.amp == "auto" else (f"train.amp={args.amp}",)
+    amp_folder = "" if args.amp == "auto" else "-" + ("fp32" if args.amp == "none" else args.amp)
     return Scale("standard", std.TEACHER_RECIPE, std.S1_RECIPE, std.S2_RECIPE, std.TEACHER_MODEL, ("body",),
                  teacher_asset=str(teacher.file), pck=True, paired=True, note=note, flags=flags,
                  recipe_sets={std.S1_RECIPE: std.stage1_sets(iters), std.S2_RECIPE: std.stage2_sets(s2_iters)},
                  run_sets={"teacher+s2": std.stage2_sets(teacher_s2_iters)}, quick_sets=std.QUICK,
-                 data_cache=REPO / ".kdpose_cache" / "synth", folder=teacher.key, runs_folder=f"it{iters}",
-                 folders={"teacher": "teacher", "teacher+s2": f"teacher+s2-it{teacher_s2_iters}"})
+                 data_cache=REPO / ".kdpose_cache" / "synth", folder=teacher.key, runs_folder=f"it{iters}{amp_folder}",
+                 folders={"teacher": "teacher", "teacher+s2": f"teacher+s2-it{teacher_s2_iters}{amp_folder}"},
+                 student_sets=amp_sets)
+
+
+def precision_words(amp: str, device: str) -> str:
+    """What ``train.amp`` the runs of this command use, resolved on this machine (a table says how it was trained:
+    ``auto`` is bf16 on an AMX CPU and fp32 on an AVX2 one)."""
+    import torch
+
+    from kdpose.engine.precision import resolve_amp
+
+    resolved, _ = resolve_amp(amp, torch.device("cpu" if device in ("auto", "cpu") else device))
+    return f"train.amp {amp} = {'fp32' if resolved == 'none' else resolved} here"
 
 
 def _standard_module():

@@ -149,3 +149,29 @@ def test_quick_table4_end_to_end(bench, std, stand_in_teacher, tmp_path, capsys)
     assert "students 5 stage-1 + 1 stage-2 iterations of batch 8" in table
     assert f"run.py table4 --scale standard --teacher-weights {stand_in_teacher} --seeds 0 --quick`" in table
     assert md.read_text().count("standard-table4 -->\n<!--") == 1  # quick numbers never reach BENCHMARKS.md
+
+
+def test_only_and_amp(bench, stand_in_teacher, tmp_path, capsys):
+    """--only trains the named rows and the runs they take teachers from; --amp forces the students' precision and
+    keeps those runs in their own folders, apart from the default (auto) ones."""
+    work = tmp_path / "work"
+    argv = ["table4", "--scale", "standard", "--dry-run", "--seeds", "0", "--work-root", str(work),
+            "--teacher-weights", str(stand_in_teacher), "--only", "s1+s2"]
+    root = work / "standard" / "full" / bench._standard_module().teacher_of(str(stand_in_teacher)).key
+
+    def commands(extra: list[str]) -> dict[str, str]:
+        assert bench.main(argv + extra) == 0
+        lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("+ ")]
+        return {line.split(" --work-dir ")[1].split()[0]: line for line in lines}
+
+    forced = commands(["--amp", "none"])
+    assert list(forced) == [str(root / "it600-fp32" / run / "seed0") for run in ("s1", "s1+s2")]
+    assert all("--set train.amp=none " in line for line in forced.values())
+    # stage 2 distils from the stage-1 student of the same precision
+    s1_weights = root / "it600-fp32" / "s1" / "seed0" / "final.safetensors"
+    assert f"distill.teacher_weights={s1_weights}" in forced[str(root / "it600-fp32" / "s1+s2" / "seed0")]
+    default = commands([])
+    assert list(default) == [str(root / "it600" / run / "seed0") for run in ("s1", "s1+s2")]
+    assert not any("train.amp=" in line for line in default.values())
+    with pytest.raises(SystemExit):  # a --scale standard option
+        bench.main(["table4", "--scale", "cpu", "--amp", "bf16", "--dry-run", "--work-root", str(work)])

@@ -11,6 +11,10 @@ from kdpose.cli.main import main  # noqa: E402
 from kdpose.errors import ConfigError  # noqa: E402
 from kdpose.export.peaks import PEAK_KINDS, cpu_report, gemm_peak  # noqa: E402
 
+from ..conftest import benchmark_fixture  # noqa: E402
+
+precision_bench = benchmark_fixture("benchmarks/bench_precision.py", "bench_precision_script")
+
 
 @pytest.mark.parametrize("kind", PEAK_KINDS)
 def test_gemm_peaks_run_for_every_kind(kind):
@@ -38,3 +42,21 @@ def test_bench_precision_rows_and_peaks(tmp_path, capsys):
     assert set(data["precision_peaks_1_thread"]) == {"bf16"} and "matmul peak (bf16, torch-bf16)" in text
     assert main(["bench", "rtmpose-t", "--precision", "fp8"]) == 2
     assert "--precision: unknown value(s) fp8" in capsys.readouterr().err
+
+
+def test_precision_bench_pose_model(precision_bench):
+    """--pose-model: a shipped tag brings its trained weights and input size (a meaningful guard), a model name is
+    built at 256x192 with random weights, and a tag with --weights is refused in one line."""
+    import torch
+
+    from kdpose.models import load_model
+
+    tag = "rtmpose-m.synth-standard_128x96"
+    model, name, trained = precision_bench._pose_model(tag, None)
+    assert (name, trained, tuple(model.input_size)) == ("rtmpose-m", True, (96, 128))
+    shipped = load_model(tag)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), shipped.state_dict().values()))
+    model, name, trained = precision_bench._pose_model("rtmpose-t", None)
+    assert (name, trained, tuple(model.input_size)) == ("rtmpose-t", False, (192, 256))
+    with pytest.raises(SystemExit, match="shipped tag with its own weights"):
+        precision_bench._pose_model(tag, "w.safetensors")
