@@ -32,6 +32,14 @@ def estimator(tiny):
 IMAGE = np.zeros((64, 48, 3), np.uint8)
 SIZE_PROBLEM = "input_size must be (w, h), two positive integers"
 
+
+def folder(tmp_path, name):
+    """A folder with a file's name (``model.onnx``): the path exists, so "no such file" would mislead."""
+    path = tmp_path / name
+    path.mkdir()
+    return path
+
+
 # (label, call(tmp_path, tiny model, estimator), exception type, message fragment); {tmp} in the fragment is tmp_path
 CASES = [
     # names looked up in a registry
@@ -100,6 +108,8 @@ CASES = [
      "PoseEstimator: model must be a zoo name"),
     ("estimator onnx missing", lambda t, m, e: kdpose.PoseEstimator(str(t / "no.onnx")), CheckpointError,
      "{tmp}/no.onnx: no such ONNX file"),
+    ("estimator onnx folder", lambda t, m, e: kdpose.PoseEstimator(str(folder(t, "m.onnx"))), CheckpointError,
+     "{tmp}/m.onnx: a directory, not an ONNX file"),
     ("estimator backend", lambda t, m, e: kdpose.PoseEstimator(m, backend="tf"), ConfigError,
      "PoseModel instance runs with backend='torch'"),
     ("estimator device int", lambda t, m, e: kdpose.PoseEstimator(m, device=3), ConfigError, "unknown device '3'"),
@@ -118,6 +128,10 @@ CASES = [
      "PoseEstimator: padding must be > 0"),
     ("estimator max_batch", lambda t, m, e: kdpose.PoseEstimator(m, max_batch="a"), TypeError,
      "PoseEstimator: max_batch must be an integer"),
+    ("estimator max_batch zero", lambda t, m, e: kdpose.PoseEstimator(m, max_batch=0), ConfigError,
+     "PoseEstimator: max_batch must be >= 1, got 0"),
+    ("estimator max_batch negative", lambda t, m, e: kdpose.PoseEstimator(m, max_batch=-4), ConfigError,
+     "PoseEstimator: max_batch must be >= 1, got -4"),
     ("estimator threads", lambda t, m, e: kdpose.PoseEstimator(m, threads="a"), TypeError,
      "PoseEstimator: threads must be an integer"),
     ("estimator threads zero", lambda t, m, e: kdpose.PoseEstimator(m, threads=0), ConfigError,
@@ -146,6 +160,14 @@ CASES = [
      "{tmp}/no.onnx: no such ONNX file"),
     ("detector weights missing", lambda t, m, e: kdpose.PersonDetector(str(t / "no.safetensors")), CheckpointError,
      "{tmp}/no.safetensors: no such weights file"),
+    ("detector onnx folder", lambda t, m, e: kdpose.PersonDetector(str(folder(t, "d.onnx"))), CheckpointError,
+     "{tmp}/d.onnx: a directory, not an ONNX file"),
+    ("detector weights folder", lambda t, m, e: kdpose.PersonDetector(str(folder(t, "d.safetensors"))),
+     CheckpointError, "{tmp}/d.safetensors: a directory, not a weights file"),
+    ("detector folder", lambda t, m, e: kdpose.PersonDetector(str(t)), CheckpointError,
+     "{tmp}: a directory, not a detector file (.onnx or .safetensors)"),
+    ("detector name, weights folder", lambda t, m, e: kdpose.PersonDetector("tiny", weights=t), CheckpointError,
+     "{tmp}: a directory, not a weights file"),
     ("detector score_thr", lambda t, m, e: kdpose.PersonDetector(score_thr="a"), TypeError,
      "PersonDetector: score_thr must be a number"),
     ("detector iou_thr None", lambda t, m, e: kdpose.PersonDetector(iou_thr=None), TypeError,
@@ -172,6 +194,10 @@ CASES = [
     ("export_onnx model None", lambda t, m, e: kdpose.export_onnx(None, t / "a.onnx"), TypeError,
      "export_onnx: model must be a kdpose PoseModel"),
     ("OrtRunner path int", lambda t, m, e: kdpose.OrtRunner(3), TypeError, "OrtRunner: path must be a file path"),
+    ("OrtRunner folder", lambda t, m, e: kdpose.OrtRunner(folder(t, "m.onnx")), CheckpointError,
+     "{tmp}/m.onnx: a directory, not an ONNX file"),
+    ("OrtRunner missing", lambda t, m, e: kdpose.OrtRunner(t / "no.onnx"), CheckpointError,
+     "{tmp}/no.onnx: no such ONNX file"),
     ("BottomUpEstimator int", lambda t, m, e: kdpose.BottomUpEstimator(3), TypeError,
      "BottomUpEstimator: model must be a zoo name"),
     # the synthetic generator's settings

@@ -12,6 +12,7 @@ from kdpose.cli.main import main
 from kdpose.engine.config import RecipeCfg, dump_recipe, from_dict, load_recipe
 from kdpose.errors import ConfigError
 from kdpose.tasks import TASKS, get_task, train
+from kdpose.tasks.base import TrainParts
 
 REPO = Path(__file__).resolve().parents[2]
 DEPTH = {"synthetic_size": [96, 64], "synthetic_max_people": 2, "synthetic_settings": {"noise": 0.3}}
@@ -126,3 +127,83 @@ def test_auto_resume_refuses_a_changed_task_or_a_dropped_task_param(tmp_path):
             resolve_resume(from_dict(RecipeCfg, {**saved, **change}), tmp_path, "auto")
     # where the run is written is not the recipe: the same run continues from another spelling of the folder
     assert resolve_resume(from_dict(RecipeCfg, {**saved, "work_dir": "elsewhere"}), tmp_path, "auto") is True
+
+
+def _saved_run(tmp_path, last_pt: bytes):
+    """A work dir as a stopped run leaves it: config.yaml (the recipe as load_recipe resolves it, so that
+    --auto-resume takes it for the same run) and ``last_pt``. Returns the recipe and the folder."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(dump_recipe(from_dict(RecipeCfg, tiny_recipe("topdown", tmp_path))))
+    cfg = load_recipe(run / "config.yaml")
+    (run / "config.yaml").write_text(dump_recipe(cfg))
+    (run / "last.pt").write_bytes(last_pt)
+    return cfg, run
+
+
+def _no_build(monkeypatch, cfg, built: list):
+    """Replace the recipe's (slow) data and model build: records the call and stops the run there."""
+    def build(cfg, work_dir):
+        built.append(work_dir)
+        raise RuntimeError("build reached")
+
+    monkeypatch.setattr(get_task(cfg), "build", build)
+
+
+@pytest.mark.parametrize("resume", [True, "auto"])
+def test_a_damaged_last_pt_fails_before_the_data_and_model_are_built(resume, tmp_path, monkeypatch):
+    """A resume reads last.pt before the build: a damaged file is the one-line CheckpointError at once, not after
+    the data and the model are built."""
+    from kdpose.errors import CheckpointError
+
+    cfg, run = _saved_run(tmp_path, b"\x00garbage")
+    built: list = []
+    _no_build(monkeypatch, cfg, built)
+    with pytest.raises(CheckpointError, match=r"last\.pt: not a PyTorch checkpoint \(torch\.load: ") as info:
+        train(cfg, run, resume=resume)
+    assert str(info.value).startswith(str(run / "last.pt")) and "\n" not in str(info.value)
+    assert built == []
+    assert (run / "last.pt").read_bytes() == b"\x00garbage"  # left as it was
+
+
+def test_kdpose_train_auto_resume_names_a_damaged_last_pt_before_building(tmp_path, monkeypatch, capsys):
+    cfg, run = _saved_run(tmp_path, b"")  # e.g. written when the disk was full
+    built: list = []
+    _no_build(monkeypatch, cfg, built)
+    assert main(["train", str(run / "config.yaml"), "--work-dir", str(run), "--auto-resume"]) != 0
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [f"kdpose: error: {run / 'last.pt'}: an empty file, not a PyTorch checkpoint"], lines
+    assert built == []
+
+
+def test_resume_reads_last_pt_once_and_hands_it_to_the_trainer(tmp_path, monkeypatch):
+    """The early read is the only one: the trainer resumes from the state already read, not from the file again."""
+    import torch
+
+    import kdpose.tasks.run as run_module
+    from kdpose.engine.checkpoint import save_checkpoint
+
+    cfg = from_dict(RecipeCfg, tiny_recipe("topdown", tmp_path))
+    run = tmp_path / "run"
+    run.mkdir()
+    save_checkpoint(run / "last.pt", {"iteration": 7})
+    events: list = []
+    real_load = torch.load
+    monkeypatch.setattr(torch, "load", lambda *a, **k: events.append("load") or real_load(*a, **k))
+    monkeypatch.setattr(get_task(cfg), "build", lambda cfg, work_dir: events.append("build") or
+                        TrainParts(None, None, None, None, None))
+
+    class FakeTrainer:  # the real one would train; this records what resume is given
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def resume(self, path=None, state=None):
+            events.append(("resume", path, state["iteration"]))
+            return True
+
+        def fit(self):
+            return {}
+
+    monkeypatch.setattr(run_module, "Trainer", FakeTrainer)
+    assert train(cfg, run, resume=True) == {}
+    assert events == ["load", "build", ("resume", None, 7)]

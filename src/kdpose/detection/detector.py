@@ -49,6 +49,8 @@ def load_detector_model(weights: str | os.PathLike, name: str | None = None,
     from ..models._builder import read_model_info, read_weights_metadata
 
     path = Path(weights)
+    if path.is_dir():  # not "no such file": the path exists, it is the wrong kind of thing
+        raise CheckpointError(f"{path}: a directory, not a weights file")
     if not path.is_file():
         raise CheckpointError(f"{path}: no such weights file")
     info = None
@@ -127,12 +129,16 @@ class PersonDetector:
             elif text in BUILTIN_NAMES or text in ("nano", "tiny"):
                 name = text if text.startswith("kdpose-det-") else f"kdpose-det-{text}"
                 path = Path(weights) if weights else default_weights_path(name)
+                if path.is_dir():
+                    raise CheckpointError(f"{path}: a directory, not a weights file")
                 if not path.is_file():
                     raise CheckpointError(
                         f"{path}: no trained weights for '{name}' (kdpose ships none: train one with "
                         f"'kdpose train configs/detector_{name.removeprefix('kdpose-det-')}.yaml' and pass "
                         "weights=..., or use an .onnx detector)")
                 net = load_detector_model(path, name=name, input_size=input_size)
+            elif Path(text).is_dir():  # checked after the names, so a folder called "tiny" does not hide one
+                raise CheckpointError(f"{text}: a directory, not a detector file (.onnx or .safetensors)")
             else:
                 raise ConfigError(unknown_detector_message(text))
         else:

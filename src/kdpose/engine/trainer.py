@@ -245,12 +245,16 @@ class Trainer:
             save_checkpoint(self.work_dir / name, state)
         dist.barrier()
 
-    def resume(self, path: str | Path | None = None) -> bool:
-        """Load ``path`` (default ``work_dir/last.pt``); returns False when there is nothing to resume."""
+    def resume(self, path: str | Path | None = None, state: dict | None = None) -> bool:
+        """Load ``path`` (default ``work_dir/last.pt``); returns False when there is nothing to resume. ``state``:
+        what :func:`load_checkpoint` already read from ``path`` (``kdpose.tasks.train`` reads it before building the
+        data and the model, so that a damaged file fails at once), used instead of reading the file again."""
         path = Path(path) if path else self.work_dir / "last.pt"
-        if not path.is_file():
-            return False
-        self.load_state_dict(load_checkpoint(path, map_location=self.device), source=str(path))
+        if state is None:
+            if not path.is_file():
+                return False
+            state = load_checkpoint(path, map_location=self.device)
+        self.load_state_dict(state, source=str(path))
         self.logger.drop_after(self.iteration)  # records of the lost work after the checkpoint are logged again
         self.logger.info(f"resumed from {path}: epoch {self.epoch + 1}, batch {self.epoch_iter}, "
                          f"iteration {self.iteration}")

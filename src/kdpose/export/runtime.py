@@ -80,6 +80,8 @@ class OrtRunner:
 
         check_path(path, "OrtRunner")
         self.path = Path(path)
+        if self.path.is_dir():  # not "no such file": the path exists, it is the wrong kind of thing
+            raise CheckpointError(f"{self.path}: a directory, not an ONNX file")
         if not self.path.is_file():
             raise CheckpointError(f"{self.path}: no such ONNX file")
         if threads is not None and threads < 1:

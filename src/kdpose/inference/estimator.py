@@ -179,7 +179,7 @@ class PoseEstimator:
         nms_caller_boxes: also apply the NMS (and sort by score) when the boxes are the caller's (``bboxes=``, a
             detection file); by default those give exactly one pose per box, in their order.
         padding: box enlargement before cropping (MMPose's 1.25).
-        max_batch: most crops per forward pass (bounds memory; all crops of a frame still go in one pass
+        max_batch: most crops per forward pass, >= 1 (bounds memory; all crops of a frame still go in one pass
             up to this size).
         threads: CPU threads of the backend (None: for torch, half the CPUs, 1 to 4, unless ``OMP_NUM_THREADS``
             is set; for onnxruntime, its default).
@@ -205,7 +205,7 @@ class PoseEstimator:
             if value is not None:
                 check_number(value, "PoseEstimator", arg)
         check_number(padding, "PoseEstimator", "padding", low=0, low_open=True)
-        check_number(max_batch, "PoseEstimator", "max_batch", integer=True)
+        check_number(max_batch, "PoseEstimator", "max_batch", low=1, integer=True)
         self.backend: PoseBackend = load_backend(model, weights, backend=backend, device=device, layout=layout,
                                                  threads=threads, input_size=input_size, score_mode=score_mode,
                                                  precision=precision)
@@ -217,7 +217,7 @@ class PoseEstimator:
         self.nms_caller_boxes = nms_caller_boxes
         self._warned_whole_image = False
         self.padding = padding
-        self.max_batch = max(1, int(max_batch))
+        self.max_batch = int(max_batch)
         self.timings = {"detect_s": 0.0, "pose_s": 0.0}  # cumulative wall time per stage (for summaries)
 
     # ------------------------------------------------------------------ properties

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..engine import dist
+from ..engine.checkpoint import load_checkpoint
 from ..engine.config import RecipeCfg, check_values, recipe_to_dict
 from ..engine.trainer import Callback, Trainer, seed_everything, select_device
 from ..errors import ConfigError
@@ -100,14 +101,16 @@ def train(cfg: RecipeCfg, work_dir: str | Path, *, resume: bool | str = False,
     device = select_device(cfg.train.device)
     dist.init_distributed(device)
     resume = resolve_resume(cfg, work_dir, resume)
+    # read last.pt now, once, not after the (slow) data and model build: a damaged file fails in a second
+    state = load_checkpoint(work_dir / "last.pt", map_location=device) if resume else None
     seed_everything(cfg.train.seed)  # same initial weights on every rank (DDP also broadcasts rank 0's)
     parts = kind.build(cfg, work_dir)
     seed_everything(cfg.train.seed + dist.rank())  # per-rank streams for dropout / drop-path
     trainer = Trainer(cfg, parts.task, parts.train_set, parts.collate_fn, work_dir, evaluator=parts.evaluator,
                       device=device, callbacks=callbacks)
     try:
-        if resume:
-            trainer.resume()
+        if state is not None:
+            trainer.resume(state=state)
         return trainer.fit()
     finally:
         dist.cleanup()
