@@ -141,6 +141,32 @@ def test_rng_states_round_trip_through_a_safe_checkpoint(tmp_path):
     assert torch.equal(got[2], expected[2]) and torch.equal(got[3], expected[3])
 
 
+class _OnDevice:
+    """Stands for a byte tensor that ``map_location`` put on a GPU: only ``.cpu()`` gives a usable tensor."""
+
+    def __init__(self, tensor: torch.Tensor):
+        self._tensor = tensor
+
+    def cpu(self) -> torch.Tensor:
+        return self._tensor
+
+
+def test_rng_states_loaded_onto_a_device_are_restored(tmp_path):
+    """A CUDA run resumes with map_location its GPU, which moves the saved generator states there too; they are
+    brought back to the CPU instead of failing in torch.set_rng_state."""
+    gen = torch.Generator().manual_seed(5)
+    torch.manual_seed(3), np.random.seed(2)
+    state = capture_rng(gen)
+    expected = (np.random.standard_normal(2), torch.rand(2), torch.rand(2, generator=gen))
+    moved = {**state, "torch": _OnDevice(state["torch"]), "loader": _OnDevice(state["loader"]),
+             "numpy": {**state["numpy"], "key": _OnDevice(state["numpy"]["key"])}}
+    torch.manual_seed(9), np.random.seed(9), gen.manual_seed(9)
+    restore_rng(moved, gen)
+    got = (np.random.standard_normal(2), torch.rand(2), torch.rand(2, generator=gen))
+    np.testing.assert_array_equal(got[0], expected[0])
+    assert torch.equal(got[1], expected[1]) and torch.equal(got[2], expected[2])
+
+
 def test_export_weights_writes_loadable_safetensors(tmp_path):
     from safetensors.torch import load_file
 

@@ -47,21 +47,22 @@ def capture_rng(loader_generator: torch.Generator | None = None) -> dict:
 
 
 def restore_rng(state: dict, loader_generator: torch.Generator | None = None) -> None:
-    """Inverse of :func:`capture_rng`."""
+    """Inverse of :func:`capture_rng`. The generator states must be CPU byte tensors: a checkpoint loaded with
+    ``map_location`` a GPU (how a CUDA run resumes) moved them to the GPU, so they are brought back first."""
     py = state["python"]
     random.setstate((py["version"], tuple(py["state"]), py["gauss"]))
     npst = state["numpy"]
     np.random.set_state({
         "bit_generator": "MT19937",
-        "state": {"key": npst["key"].numpy().astype(np.uint32), "pos": npst["pos"]},
+        "state": {"key": npst["key"].cpu().numpy().astype(np.uint32), "pos": npst["pos"]},
         "has_gauss": npst["has_gauss"],
         "gauss": npst["gauss"],
     })
-    torch.set_rng_state(state["torch"])
+    torch.set_rng_state(state["torch"].cpu())
     if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"][: torch.cuda.device_count()])
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"][: torch.cuda.device_count()]])
     if loader_generator is not None and state.get("loader") is not None:
-        loader_generator.set_state(state["loader"])
+        loader_generator.set_state(state["loader"].cpu())
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
