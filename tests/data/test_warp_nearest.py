@@ -103,4 +103,8 @@ def test_table5_hints_student_takes_its_published_first_steps():
     # the warm-up factor (t + 1) / 50 of the first 50 steps does not depend on the run's length (600)
     train_steps(task, DepthBatches(scenes, student.codec, 8, 0), StepSchedule(len(HINTS_SEED0_LOSSES)),
                 interval=100)
-    assert losses == pytest.approx(HINTS_SEED0_LOSSES, rel=1e-5)
+    # the first step (inputs, initial weights, teacher) is pinned to float32 rounding; the later ones to 1e-3: oneDNN's
+    # fp32 kernels sum in another order on an AVX-512 / AMX CPU than on the AVX2 one that recorded them, and each
+    # update grows that difference (4.6e-4 at step 6 on an AMX Xeon); a changed protocol moves them by far more
+    assert losses[0] == pytest.approx(HINTS_SEED0_LOSSES[0], rel=1e-5)
+    assert losses == pytest.approx(HINTS_SEED0_LOSSES, rel=1e-3)

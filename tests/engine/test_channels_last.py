@@ -23,7 +23,8 @@ def _recipe(tmp_path: Path, channels_last: bool, ema: bool = True) -> RecipeCfg:
                  "train": {**SPLIT, "synthetic_images": 6, "synthetic_seed": 1},
                  "val": {**SPLIT, "synthetic_images": 0}},
         "schedule": {"warmup_iters": 1},
-        "train": {"max_epochs": 2, "stage2_epochs": 0, "epoch_iters": 3, "device": "cpu", "threads": 1,
+        # fp32 on every CPU: `auto` is bf16 on AMX ones, whose rounding would hide the layout's float32 agreement
+        "train": {"max_epochs": 2, "stage2_epochs": 0, "epoch_iters": 3, "device": "cpu", "threads": 1, "amp": "none",
                   "ema": ema, "log_interval": 1, "seed": 0, "tensorboard": False, "checkpoint_interval_iters": 1,
                   "channels_last": channels_last},
         "eval": {"interval": 0}})

@@ -57,13 +57,14 @@ def test_eval_chain_scores_the_ground_truth_near_one(tmp_path):
 @pytest.mark.slow
 def test_synthetic_recipe_trains_validates_and_resumes(tmp_path):
     work = tmp_path / "run"
-    metrics = train(_tiny(tmp_path, "train.max_epochs=1"), work)
+    cfg = _tiny(tmp_path, "train.max_epochs=1")
+    metrics = train(cfg, work)
     assert 0.0 <= metrics["AP"] <= 1.0
     records = [json.loads(line) for line in (work / "log.jsonl").read_text().splitlines()]
     assert [r["kind"] for r in records] == ["setup", "train", "val"]
-    from kdpose.engine.precision import resolve_amp   # the log names the precision that `auto` chose here
+    from kdpose.engine.precision import resolve_amp   # the log names the precision the recipe's value gives here
 
-    assert records[0]["amp"] == resolve_amp("auto", torch.device("cpu"))[0] and records[0]["threads"] >= 1
+    assert records[0]["amp"] == resolve_amp(cfg.train.amp, torch.device("cpu"))[0] and records[0]["threads"] >= 1
     records = records[1:]
     assert records[0]["iter"] == 1 and records[0]["loss"] > 0 and 0 <= records[0]["data_share"] <= 1
     for name in ("config.yaml", "last.pt", "best.pt", "best.safetensors", "final.safetensors"):

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from kdpose.engine.config import RecipeCfg, from_dict
+from kdpose.engine.precision import resolve_amp
 from kdpose.errors import ConfigError
 from kdpose.models import load_model, load_weights
 from kdpose.models._builder import AccuracyCheck, PretrainedCfg, read_model_info, read_weights_metadata
@@ -80,7 +81,9 @@ def test_a_shipped_run_loads_back_and_its_card_lists_the_run(run_dir, tmp_path):
     for key in ("AP", "AP50", "AR"):
         assert f"{val[key]:.4f}" in card, key
     assert f"iterations: {run.iterations} " in card and run.iterations == 2
-    assert f"core-hours: {run.core_hours:.2f}" in card and "amp: none" in card
+    amp = run.of_kind("setup")[0]["amp"]  # `auto`: bf16 on an AMX CPU, none elsewhere
+    assert amp == resolve_amp("auto", torch.device("cpu"))[0]
+    assert f"core-hours: {run.core_hours:.2f}" in card and f"amp: {amp}" in card
     assert "python -m kdpose.tasks.ship" in card
     assert "python -m kdpose.tasks.accuracy rtmpose-t.synth-tiny_64x64" in card
     # the check was measured on the shipped file, and the entry to paste is valid source for that PretrainedCfg
