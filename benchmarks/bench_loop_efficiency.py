@@ -111,7 +111,7 @@ def main() -> None:
         for name in args.settings:
             for amp in args.amp:
                 for workers in args.workers:
-                    gc.collect()  # the previous setting's loader workers end before this one is timed
+                    gc.collect()  # free the previous setting's trainer (reference cycles too) before timing this one
                     rows.append(measure(name, args, args.cache_dir, Path(tmp), amp, workers))
                     print(json.dumps(rows[-1]), flush=True)
     print(f"\nmachine: {platform.processor() or platform.machine()}, native bf16: {cpu_has_native_bf16()}, "

@@ -84,6 +84,20 @@ def _run_probe(code: str, env_extra: dict | None = None, timeout: int = 600) -> 
     return proc.stdout, proc.stderr
 
 
+def onednn_bf16_kernels(verbose: str) -> list[str]:
+    """``primitive implementation`` of each bf16 primitive oneDNN executed, from its verbose log: an exec line is
+    ``onednn_verbose,v1,primitive,exec,cpu,<primitive>,<implementation>,...``, and the implementation names the ISA
+    (``brg_conv_fwd:avx10_1_512_amx`` on an AMX CPU)."""
+    found = set()
+    for line in verbose.splitlines():
+        fields = line.split(",")
+        if line.startswith("onednn_verbose") and "exec" in fields and "bf16" in line:
+            at = fields.index("exec") + 2  # after the engine (cpu): the primitive kind, then the implementation
+            if len(fields) > at + 1:
+                found.add(f"{fields[at]} {fields[at + 1]}")
+    return sorted(found)
+
+
 def probe_amx(threads: int | None, has_amx: bool, n: int) -> dict:
     """Does onnxruntime / oneDNN use AMX here? (see the module docstring, section 1)"""
     out: dict = {}
@@ -95,9 +109,7 @@ def probe_amx(threads: int | None, has_amx: bool, n: int) -> dict:
     stdout, stderr = _run_probe(_ONEDNN_PROBE % (threads, n), {"ONEDNN_VERBOSE": "1"})
     text = stdout + stderr
     isa = [line.split("isa:", 1)[1] for line in text.splitlines() if ",isa:" in line]
-    kernels = sorted({line.split(",")[5] for line in text.splitlines()
-                      if line.startswith("onednn_verbose") and ",exec," in line and "bf16" in line
-                      and len(line.split(",")) > 6})
+    kernels = onednn_bf16_kernels(text)
     result = next((json.loads(line[7:]) for line in text.splitlines() if line.startswith("RESULT ")), {})
     out["torch_onednn"] = {"isa": isa[0] if isa else "oneDNN not used (no verbose output)",
                            "bf16_kernels": kernels or ["none: bf16 ran outside oneDNN (emulated)"],

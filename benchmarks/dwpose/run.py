@@ -244,29 +244,22 @@ def prepare_shipped_teacher(scale: Scale, root: Path, cache: Path, quick: bool =
 
 def needed_runs(tables: list[str]) -> list[Run]:
     """The runs of ``tables`` plus the runs they take teachers from, in dependency order."""
-    names: list[str] = []
+    return [RUNS[n] for n in with_teacher_runs([name for key in tables for _, name in TABLES[key].rows])]
+
+
+def with_teacher_runs(names: list[str]) -> list[str]:
+    """``names`` plus the runs they take teachers from, each teacher before its student (also ``--only``)."""
+    ordered: list[str] = []
 
     def add(name: str) -> None:
-        run = RUNS[name]
-        if run.teacher_run:
-            add(run.teacher_run)
-        if name not in names:
-            names.append(name)
+        if RUNS[name].teacher_run:
+            add(RUNS[name].teacher_run)
+        if name not in ordered:
+            ordered.append(name)
 
-    for key in tables:
-        for _, name in TABLES[key].rows:
-            add(name)
-    return [RUNS[n] for n in names]
-
-
-def needed_runs_of(names: list[str]) -> set[str]:
-    """``names`` and the runs they take teachers from (``--only``)."""
-    needed: set[str] = set()
     for name in names:
-        while name is not None and name not in needed:
-            needed.add(name)
-            name = RUNS[name].teacher_run
-    return needed
+        add(name)
+    return ordered
 
 
 def depth(run: Run) -> int:
@@ -534,7 +527,8 @@ def main(argv: list[str] | None = None) -> int:
     cache = scale.data_cache if scale.data_cache and not args.quick else cache
     runs = needed_runs(keys)
     if args.only:
-        runs = [run for run in runs if run.name in needed_runs_of(args.only)]
+        only = set(with_teacher_runs(args.only))
+        runs = [run for run in runs if run.name in only]
     if not args.report_only:
         train_all(runs, args.seeds, args, root, cache, scale)
     if args.dry_run:

@@ -60,3 +60,22 @@ def test_precision_bench_pose_model(precision_bench):
     assert (name, trained, tuple(model.input_size)) == ("rtmpose-t", False, (192, 256))
     with pytest.raises(SystemExit, match="shipped tag with its own weights"):
         precision_bench._pose_model(tag, "w.safetensors")
+
+
+def test_onednn_kernels_name_the_implementation(precision_bench):
+    """The AMX probe reads the implementation column of oneDNN's verbose log (it once read the primitive kind, so an
+    AMX CPU reported no AMX kernels). Lines as oneDNN 3 prints them on an AMX Xeon."""
+    log = "\n".join([
+        "onednn_verbose,v1,info,cpu,isa:Intel AVX10.1 and Intel AMX with bfloat16 and 8-bit integer support",
+        "onednn_verbose,v1,primitive,exec,cpu,reorder,jit:uni,undef,src:bf16::blocked:abcd::f0 dst:bf16::blocked:"
+        "acdb::f0,attr-scratchpad:user,,8x64x64x48,1.59",
+        "onednn_verbose,v1,primitive,exec,cpu,convolution,brg_conv_fwd:avx10_1_512_amx,forward_training,src:bf16:a:"
+        "blocked:acdb::f0 wei:bf16:a:blocked:AcdB16b16a2b::f0,,alg:convolution_direct,mb8_ic64oc64,2.1",
+        "onednn_verbose,v1,primitive,exec,cpu,matmul,brg_matmul:avx10_1_512_amx,undef,src:bf16::blocked:ab::f0 wei:"
+        "bf16::blocked:ab::f0,attr-scratchpad:user,,512x512:512x512,0.34",
+        "onednn_verbose,v1,primitive,exec,cpu,convolution,jit:avx2,forward_training,src:f32::blocked:abcd::f0,,,1.0",
+    ])
+    kernels = precision_bench.onednn_bf16_kernels(log)
+    assert kernels == ["convolution brg_conv_fwd:avx10_1_512_amx", "matmul brg_matmul:avx10_1_512_amx",
+                       "reorder jit:uni"]
+    assert precision_bench.onednn_bf16_kernels("no oneDNN output") == []
