@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -27,8 +28,11 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     renamed over ``path``. A crash at any moment leaves either the old file or the new one, never a partial one.
     The file keeps the permissions of the one it replaces (a new one gets what ``open`` would give it)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _aimed_at(exc, path) from None
     try:
         with os.fdopen(fd, mode) as f:
             yield f
@@ -40,10 +44,21 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
             mode = _new_file_mode()
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno is not None and exc.filename in (None, tmp):
+            raise _aimed_at(exc, path) from None  # e.g. a full disk: name the file the user asked for
         raise
+
+
+def _aimed_at(exc: OSError, path: Path) -> OSError:
+    """The OSError of making ``path``'s folder or temp file, or of writing it, about ``path``: the temp file's name
+    means nothing to the user, and "file exists" (``mkdir`` meeting a file) does not say which file is in the way."""
+    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        return NotADirectoryError(errno.ENOTDIR, f"cannot write it: {blocker} is a file, not a folder", str(path))
+    return OSError(exc.errno, exc.strerror or str(exc), str(path))
 
 
 def write_json(path: str | os.PathLike, obj, indent: int | None = None) -> None:
