@@ -89,6 +89,26 @@ def test_cli_bad_input_is_one_line_error(argv, message, tmp_path, capsys):
     assert err.startswith("kdpose: error: ") and message in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("argv,message", [
+    (["--out", "{tmp}/file/m.onnx"], "{tmp}/file: --out {tmp}/file/m.onnx lies under a file, not a folder"),
+    (["--out", "{tmp}/dir.onnx"], "{tmp}/dir.onnx: --out names a folder; give a file name (e.g. "
+                                   "{tmp}/dir.onnx/model.onnx)"),
+    (["--out", "{tmp}/m.onnx", "--int8", "--calib-count", "0"], "--calib-count must be >= 1, got 0"),
+])
+def test_cli_export_refuses_before_building_the_model(argv, message, tmp_path, capsys, monkeypatch):
+    # these used to fail only after the model was built, exported and checked for parity ("File exists", or a
+    # "calibration count" message naming no option, with m.onnx already written)
+    import kdpose.cli.export as export_cmd
+
+    (tmp_path / "file").write_text("not a folder")
+    (tmp_path / "dir.onnx").mkdir()
+    monkeypatch.setattr(export_cmd, "load_any_model", lambda *a: pytest.fail("model built before the check"))
+    rc = main(["export", "rtmpose-t"] + [a.replace("{tmp}", str(tmp_path)) for a in argv])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.strip() == f"kdpose: error: {message}".replace("{tmp}", str(tmp_path))
+    assert not (tmp_path / "m.onnx").exists()
+
+
 def test_cli_bench_table_json_and_plot(tmp_path, capsys):
     js, png = tmp_path / "b.json", tmp_path / "p.png"
     rc = main(["bench", "rtmpose-t", "--input-size", "64x64", "--batch", "1,2", "--threads", "1", "--iters", "2",

@@ -58,7 +58,7 @@ def format_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def check_output_file(path: str, flag: str) -> None:
+def check_output_file(path: str, flag: str, example: str = "metrics.json") -> None:
     """Refuse, before any work, an output path that names a folder or sits under a file.
 
     Raises:
@@ -70,7 +70,7 @@ def check_output_file(path: str, flag: str) -> None:
 
     out = Path(path)
     if out.is_dir():
-        raise ConfigError(f"{out}: {flag} names a folder; give a file name (e.g. {out / 'metrics.json'})")
+        raise ConfigError(f"{out}: {flag} names a folder; give a file name (e.g. {out / example})")
     parent = next((p for p in out.parents if p.exists()), None)
     if parent is not None and not parent.is_dir():
         raise ConfigError(f"{parent}: {flag} {out} lies under a file, not a folder")

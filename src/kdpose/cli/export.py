@@ -105,9 +105,12 @@ def run(args: argparse.Namespace) -> int:
     from kdpose.cli.main import require_extra
     from kdpose.errors import ConfigError
 
+    from kdpose.cli.eval import check_output_file
+
     out = Path(args.out)
     if out.suffix != ".onnx":
         raise ConfigError(f"{out}: --out must end with .onnx")
+    check_output_file(args.out, "--out", "model.onnx")  # a folder, or under a file: refused before any export
     require_extra("onnx", "kdpose export")
     if not args.no_check or args.int8 or args.fp16:
         require_extra("onnxruntime", "kdpose export's parity check and quantisation",
@@ -122,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--int8-calib calibrates static int8; dynamic int8 computes its ranges at run time")
     if args.val and not (args.int8 or args.fp16):
         raise ConfigError("--val runs the accuracy guard of a quantised variant: add --int8 and/or --fp16")
+    if args.int8 and args.calib_count < 1:  # checked here, not after the export and the parity check
+        raise ConfigError(f"--calib-count must be >= 1, got {args.calib_count}")
     if args.val_count is not None and args.val_count < 1:
         raise ConfigError(f"--val-count must be >= 1, got {args.val_count}")
     model = load_any_model(args.model, args.weights, args.layout, input_size)
