@@ -155,3 +155,15 @@ def test_the_python_entry_point_checks_values_too(tmp_path):
     with pytest.raises(ConfigError, match=r"recipe: data.batch_size: must be >= 1, got 0"):
         train(cfg, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("device", ["tpu", "cuda:abc", ""])
+def test_a_device_torch_cannot_parse_is_one_line_naming_the_key(tmp_path, capsys, device):
+    # torch.device("tpu") was a RuntimeError traceback listing torch's device types
+    from kdpose.cli.main import main
+
+    path = _write(tmp_path, "")
+    assert main(["train", str(path), "--work-dir", str(tmp_path / "run"), "--set", f"train.device={device}"]) == 2
+    assert capsys.readouterr().err == (f"kdpose: error: {path}: train.device: '{device}' is not a device (use auto, "
+                                       "cpu, cuda or cuda:N)\n")
+    assert not (tmp_path / "run").exists()

@@ -64,7 +64,10 @@ def select_device(name: str) -> torch.device:
     """``auto`` -> this process's CUDA device when available (``LOCAL_RANK`` under torchrun), else CPU."""
     if name == "auto":
         name = f"cuda:{dist.local_rank()}" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):   # torch's own words list twenty device types and name no setting
+        raise ConfigError(f"train.device: '{name}' is not a device (use auto, cpu, cuda or cuda:N)") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise ConfigError(f"train.device: '{name}' requested but CUDA is not available")
