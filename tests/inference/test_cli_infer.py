@@ -104,6 +104,9 @@ def test_bad_inputs_give_one_line_errors(tmp_path, oracle_onnx, capsys):
         ([imgs, "--model", oracle_onnx, "--out", str(tmp_path / "afile" / "o")], "lies under a file"),
         ([imgs, str(tmp_path / "bad.mp4"), "--model", oracle_onnx], "must be the only source"),
         ([imgs, "--model", oracle_onnx, "--threads", "0"], "--threads must be >= 1"),
+        # -2 was an IndexError traceback for one image (all but the last two of a folder); 0 read every image
+        ([imgs, "--model", oracle_onnx, "--max-frames", "-2"], "--max-frames must be >= 1, got -2"),
+        ([imgs, "--model", oracle_onnx, "--max-frames", "0"], "--max-frames must be >= 1, got 0"),
     ]:
         out = [] if "--out" in argv else ["--out", str(tmp_path / "o")]
         assert main(["infer", *argv, *out]) == 2, argv

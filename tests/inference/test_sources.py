@@ -208,3 +208,13 @@ def test_camcorder_phone_and_broadcast_videos_are_videos(tmp_path, ext):
     assert source_kind(str(path)) == "video"
     with pytest.raises(DataError, match="cannot open video"):
         FrameSource(str(path))
+
+
+@pytest.mark.parametrize("max_frames", [0, -2])
+def test_max_frames_below_one_is_refused(tmp_path, max_frames):
+    # -2 dropped the last two images of a folder (an IndexError for a single image); 0 read them all
+    from kdpose.errors import ConfigError
+
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(ConfigError, match=f"max_frames must be >= 1 or None, got {max_frames}"):
+        FrameSource(str(tmp_path), max_frames=max_frames)

@@ -145,6 +145,8 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise ConfigError("--batch and --det-every must be >= 1")
     if args.threads is not None and args.threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise ConfigError(f"--max-frames must be >= 1, got {args.max_frames}")
     if args.bboxes and args.det not in (None, "none", args.bboxes):
         raise ConfigError(f"--bboxes {args.bboxes} and --det {args.det} both give the person boxes; use one")
     if args.first_frame_id is not None and args.first_frame_id < 0:

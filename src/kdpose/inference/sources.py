@@ -17,7 +17,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from kdpose.data.image import STREAM_SCHEMES, is_url, read_image, to_bgr_uint8, url_name  # noqa: F401 (public)
-from kdpose.errors import DataError
+from kdpose.errors import ConfigError, DataError
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm", ".pbm"}
 # Image formats that only some OpenCV builds read (GIF, AVIF), or none does (HEIC, JPEG XL, raw, ...). A folder's file
@@ -129,6 +129,8 @@ class FrameSource:
         sources = list(source) if isinstance(source, (list, tuple)) else [source]
         if not sources:
             raise DataError("no source given")
+        if max_frames is not None and max_frames < 1:  # 0 read every image, -2 all but the last two
+            raise ConfigError(f"FrameSource: max_frames must be >= 1 or None, got {max_frames}")
         kinds = [source_kind(s) for s in sources]
         for s, kind in zip(sources, kinds):
             if len(sources) > 1 and kind in ("video", "webcam"):
