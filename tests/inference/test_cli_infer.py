@@ -107,6 +107,8 @@ def test_bad_inputs_give_one_line_errors(tmp_path, oracle_onnx, capsys):
         # -2 was an IndexError traceback for one image (all but the last two of a folder); 0 read every image
         ([imgs, "--model", oracle_onnx, "--max-frames", "-2"], "--max-frames must be >= 1, got -2"),
         ([imgs, "--model", oracle_onnx, "--max-frames", "0"], "--max-frames must be >= 1, got 0"),
+        # a --bboxes file not ending in .json was looked up as a detector name: "unknown detector '.../a.png'"
+        ([imgs, "--model", oracle_onnx, "--bboxes", f"{imgs}/a.png"], "a.png: not a text file, so not a detection"),
     ]:
         out = [] if "--out" in argv else ["--out", str(tmp_path / "o")]
         assert main(["infer", *argv, *out]) == 2, argv

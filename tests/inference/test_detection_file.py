@@ -32,8 +32,12 @@ def test_detection_file_errors(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     (tmp_path / "dict.json").write_text('{"a": 1}')
     (tmp_path / "entry.json").write_text('[{"image_id": 1, "bbox": [1, 2]}]')
+    (tmp_path / "shot.jpg").write_bytes(b"\xff\xd8\xff\xe0 a JPEG, not boxes")
+    (tmp_path / "folder.json").mkdir()
     for name, problem in [("bad.json", "not valid JSON"), ("dict.json", "expected a JSON list"),
-                          ("entry.json", "malformed bbox"), ("missing.json", "no such")]:
+                          ("entry.json", "malformed bbox"), ("missing.json", "no such"),
+                          ("shot.jpg", "shot.jpg: not a text file, so not a detection-results or COCO annotation"),
+                          ("folder.json", "folder.json: a folder, not a detection-results")]:
         with pytest.raises(DataError, match=problem):
             DetectionFile(tmp_path / name)
     with pytest.raises(ConfigError, match="unknown detector"):

@@ -316,7 +316,12 @@ def run(args: argparse.Namespace) -> int:
     video = any(source_kind(s) in ("video", "webcam") for s in args.source)  # a missing path fails here
     source = None if video else FrameSource(sources, max_frames=args.max_frames)  # empty folders fail here
     show = display_window(image_job=not video) if args.show else None
-    detector = args.bboxes or args.det or default_detector()
+    if args.bboxes:  # always a file of boxes: a name such as dets.txt or shot.jpg is not looked up as a detector
+        from kdpose.inference.detectors import DetectionFile
+
+        detector = DetectionFile(args.bboxes)
+    else:
+        detector = args.det or default_detector()
     est = PoseEstimator(args.model, weights=args.weights, detector=detector, backend=args.backend,
                         device=args.device, layout=args.layout, flip_test=args.flip, bbox_thr=args.bbox_thr,
                         threads=args.threads, nms_thr=None if args.nms == "off" else VALIDATION_NMS_THR,

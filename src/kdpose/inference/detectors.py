@@ -159,8 +159,13 @@ class DetectionFile:
             entries = json.loads(self.path.read_text())
         except FileNotFoundError:
             raise DataError(f"{self.path}: no such detection-results file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise DataError(f"{self.path}: cannot read ({exc})") from None
+        except IsADirectoryError:
+            raise DataError(f"{self.path}: a folder, not a detection-results or COCO annotation .json file") from None
+        except UnicodeDecodeError:   # e.g. an image given as the boxes
+            raise DataError(f"{self.path}: not a text file, so not a detection-results or COCO annotation .json "
+                            "file") from None
+        except OSError as exc:
+            raise DataError(f"{self.path}: cannot read ({exc.strerror or exc})") from None
         except json.JSONDecodeError as exc:
             raise DataError(f"{self.path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
         self._ids: dict[str, int] = {}  # image file name (relative path, and base name when unique) -> image id
