@@ -119,3 +119,37 @@ def test_cli_bottom_up_keeps_one_output_per_image_and_refuses_shared_ids(tmp_pat
     err = capsys.readouterr().err
     assert "a.png would be image_id 1 (its place in the job), like 000001.png" in err
     assert not (tmp_path / "o2").exists()
+
+
+def test_cli_bottom_up_skips_a_bad_image_and_goes_on(tmp_path, capsys):
+    """A zero-byte PNG or a colour JPEG among depth PNGs stopped the whole job at that file, with no
+    predictions.json for the images before and after it."""
+    import shutil
+
+    import cv2
+
+    from kdpose.data.synth import write_coco_dataset
+
+    write_coco_dataset(tmp_path / "depth", synthetic_cfg(), 2, seed=VAL_SEED, split="val")
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(tmp_path / "depth" / "val" / "000001.png", src / "1.png")
+    shutil.copy(tmp_path / "depth" / "val" / "000002.png", src / "4.png")
+    cv2.imwrite(str(src / "2.jpg"), np.zeros((32, 32, 3), np.uint8))
+    (src / "3.png").write_bytes(b"")
+    out = tmp_path / "out"
+    assert main(["infer", str(src), "--model", TEACHER_TAG, "--json", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    skipped = [line for line in captured.err.splitlines() if line.startswith("kdpose: skipped")]
+    assert len(skipped) == 2 and "2.jpg: expected a single-channel 16-bit depth image" in skipped[0]
+    assert "3.png: empty image file" in skipped[1]
+    assert "kdpose infer: 2 images" in captured.out and "2 unreadable files skipped" in captured.out
+    assert {r["image_id"] for r in json.loads((out / "predictions.json").read_text())} <= {1, 4}
+    assert sorted(p.name for p in (out / "vis").iterdir()) == ["1.png", "4.png"]
+    # nothing readable: exit 1, as for top-down jobs; a single bad image is still an error
+    (src / "1.png").unlink()
+    (src / "4.png").unlink()
+    assert main(["infer", str(src), "--model", TEACHER_TAG, "--json", "--out", str(tmp_path / "o2")]) == 1
+    capsys.readouterr()
+    assert main(["infer", str(src / "3.png"), "--model", TEACHER_TAG, "--json", "--out", str(tmp_path / "o3")]) == 2
+    assert capsys.readouterr().err.strip().endswith("3.png: empty image file")

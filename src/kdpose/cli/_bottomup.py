@@ -83,9 +83,17 @@ def run_bottom_up(args: argparse.Namespace) -> int:
     out = Path(args.out)
     results: list[dict] = []
     people_total, start = 0, time.perf_counter()
+    bad: list[str] = []
     for (path, _), stem, image_id in zip(files, stems, image_ids):
-        image = read_image(path, mode=mode)
-        people = est(image)
+        try:
+            image = read_image(path, mode=mode)
+            people = est(image)
+        except DataError as exc:  # a damaged file, or a colour image among depth PNGs: reported, the job goes on
+            if len(files) == 1:
+                raise
+            bad.append(str(exc))
+            print(f"kdpose: skipped {exc}", file=sys.stderr)
+            continue
         records = people_to_results(image_id, people)
         results += records
         people_total += len(people)
@@ -106,6 +114,8 @@ def run_bottom_up(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "predictions.json", results)
     seconds = max(time.perf_counter() - start, 1e-9)
-    print(f"kdpose infer: {len(files)} images, {people_total} people, {len(files) / seconds:.1f} images/s "
-          f"(bottom-up {est.backend}, eta {est.peak_threshold:g}); outputs in {out}", file=sys.stdout)
-    return 0
+    done = len(files) - len(bad)
+    skipped = f", {len(bad)} unreadable files skipped" if bad else ""
+    print(f"kdpose infer: {done} images, {people_total} people, {done / seconds:.1f} images/s "
+          f"(bottom-up {est.backend}, eta {est.peak_threshold:g}){skipped}; outputs in {out}", file=sys.stdout)
+    return 1 if done == 0 else 0
