@@ -207,3 +207,27 @@ def test_resume_reads_last_pt_once_and_hands_it_to_the_trainer(tmp_path, monkeyp
     monkeypatch.setattr(run_module, "Trainer", FakeTrainer)
     assert train(cfg, run, resume=True) == {}
     assert events == ["load", "build", ("resume", None, 7)]
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("data.val.ann_file", "{tmp}/nope.json", "{tmp}/nope.json: annotation file not found (data.val.ann_file)"),
+    ("data.val.img_dir", "{tmp}/no_images", "{tmp}/no_images: image folder not found (data.val.img_dir, for "),
+])
+def test_a_missing_val_file_fails_before_the_training_split_is_rendered(key, value, message, tmp_path, capsys):
+    """data.val.ann_file was opened only after data.train's synthetic split had been rendered (minutes)."""
+    (tmp_path / "val.json").write_text("{}")
+    recipe = tiny_recipe("topdown", tmp_path)
+    recipe["data"]["val"] = {"ann_file": str(tmp_path / "val.json")}
+    path = tmp_path / "r.yaml"
+    path.write_text(dump_recipe(from_dict(RecipeCfg, recipe)))
+    assert main(["train", str(path), "--work-dir", str(tmp_path / "run"),
+                 "--set", f"{key}={value.replace('{tmp}', str(tmp_path))}"]) == 2
+    assert capsys.readouterr().err.startswith(f"kdpose: error: {message.replace('{tmp}', str(tmp_path))}")
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "run").exists()
+    # a run that does not validate does not read data.val
+    cfg = load_recipe(path, [f"{key}={value.replace('{tmp}', str(tmp_path))}", "eval.interval=0"])
+    built: list = []
+    with pytest.MonkeyPatch.context() as mp:
+        _no_build(mp, cfg, built)
+        with pytest.raises(RuntimeError, match="build reached"):
+            train(cfg, tmp_path / "run")

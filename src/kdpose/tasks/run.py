@@ -9,7 +9,7 @@ from ..engine import dist
 from ..engine.checkpoint import load_checkpoint
 from ..engine.config import RecipeCfg, check_values, recipe_to_dict
 from ..engine.trainer import Callback, Trainer, seed_everything, select_device
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from .base import get_task
 
 
@@ -79,6 +79,24 @@ def resolve_resume(cfg: RecipeCfg, work_dir: Path, resume: bool | str) -> bool:
     return bool(resume)
 
 
+def check_data_files(cfg: RecipeCfg) -> None:
+    """The annotation files and image folders the recipe reads from disk exist. Checked before anything is built or
+    rendered: a wrong ``data.val.ann_file`` used to surface only after the training split's synthetic render
+    (minutes). The validation split counts only when the run validates (``eval.interval > 0``).
+
+    Raises:
+        DataError: naming the path and the recipe key.
+    """
+    for name in ("train", "val") if cfg.eval.interval > 0 else ("train",):
+        split = getattr(cfg.data, name)
+        if split.synthetic_images > 0:
+            continue
+        if split.ann_file and not Path(split.ann_file).is_file():
+            raise DataError(f"{split.ann_file}: annotation file not found (data.{name}.ann_file)")
+        if split.img_dir and not Path(split.img_dir).is_dir():
+            raise DataError(f"{split.img_dir}: image folder not found (data.{name}.img_dir, for {split.ann_file})")
+
+
 def train(cfg: RecipeCfg, work_dir: str | Path, *, resume: bool | str = False,
           callbacks: Sequence[Callback] = ()) -> dict:
     """Build everything ``cfg`` asks for (its task kind: :mod:`kdpose.tasks`) and train; returns the last
@@ -94,6 +112,7 @@ def train(cfg: RecipeCfg, work_dir: str | Path, *, resume: bool | str = False,
     check_values(cfg)  # a recipe built in Python has not been through load_recipe's checks
     kind = get_task(cfg)
     kind.check(cfg)  # before any device, data or model work: a wrong recipe fails at once
+    check_data_files(cfg)
     if cfg.data.train.synthetic_fresh and not kind.fresh_scenes:
         raise ConfigError(f"data.train.synthetic_fresh: task '{kind.name}' trains on scenes rendered once; only the "
                           f"top-down task renders fresh scenes every epoch")
