@@ -67,9 +67,11 @@ def test_broken_recipes_name_the_key(tmp_path, text, overrides, message):
         load_recipe(_write(tmp_path, text), overrides)
 
 
-def test_missing_file():
+def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="nope.yaml: recipe file not found"):
         load_recipe("nope.yaml")
+    with pytest.raises(ConfigError, match=f"{tmp_path}: a folder, not a recipe file"):  # said "not found"
+        load_recipe(tmp_path)
 
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)

@@ -185,6 +185,8 @@ def load_recipe(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] 
         ConfigError: missing/unparsable file, unknown key, wrong type or malformed override, naming the key.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: a folder, not a recipe file (give a YAML file, e.g. {path / 'recipe.yaml'})")
     if not path.is_file():
         raise ConfigError(f"{path}: recipe file not found")
     try:
