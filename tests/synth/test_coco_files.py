@@ -121,6 +121,15 @@ def test_user_backgrounds_and_unwritable_output(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="no background images"):
         write_coco_dataset(tmp_path / "out", cfg.replace(background_dir=str(tmp_path / "empty")), 1)
+    # unreadable files were replaced by procedural backgrounds without a word; a file is not the folder
+    (folder / "notes.jpg").write_text("not an image")
+    (folder / "zero.png").write_bytes(b"")
+    with pytest.raises(ConfigError, match=r"notes.jpg: not a background image OpenCV can read \(empty or not an "
+                                          r"image\) \(1 more such files in the folder\)"):
+        write_coco_dataset(tmp_path / "out", cfg, 1)
+    assert not (tmp_path / "out" / "person_keypoints_train.json").exists()
+    with pytest.raises(ConfigError, match="red.png: background folder is a file; give the folder that holds it"):
+        write_coco_dataset(tmp_path / "out", cfg.replace(background_dir=str(folder / "red.png")), 1)
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
     with pytest.raises(DataError, match="cannot create the output folder"):

@@ -172,7 +172,8 @@ class SynthConfig:
         if self.fusion_margin_mm < 0:
             raise ConfigError(f"synth: fusion_margin_mm must be >= 0, got {self.fusion_margin_mm}")
         if self.background_dir is not None and not Path(self.background_dir).is_dir():
-            raise ConfigError(f"{self.background_dir}: background folder does not exist")
+            what = "is a file; give the folder that holds it" if Path(self.background_dir).exists() else "does not exist"
+            raise ConfigError(f"{self.background_dir}: background folder {what}")
         return self
 
     def _check_types(self) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ...errors import ConfigError
 from .body import HAIR, SHOES, SKIN
 from .camera import Camera
 
@@ -190,6 +191,20 @@ def list_backgrounds(folder: str | None) -> list[Path]:
     if folder is None:
         return []
     return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def check_backgrounds(files: list[Path]) -> None:
+    """Refuse background files OpenCV cannot read (empty, not an image: only their first bytes are read). Scenes
+    that drew one got a procedural background instead, without a word.
+
+    Raises:
+        ConfigError: naming the first such file and how many there are.
+    """
+    bad = [p for p in files if not p.is_file() or p.stat().st_size == 0 or not cv2.haveImageReader(str(p))]
+    if bad:
+        more = f" ({len(bad) - 1} more such files in the folder)" if len(bad) > 1 else ""
+        raise ConfigError(f"{bad[0]}: not a background image OpenCV can read (empty or not an image){more}; "
+                          "remove it or fix it")
 
 
 def shade(image: np.ndarray, prim_of_pixel: np.ndarray, normal: np.ndarray, prim_slot: np.ndarray,

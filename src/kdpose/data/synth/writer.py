@@ -45,7 +45,7 @@ from ...utils.cv import opencv_fork_safe
 from ...utils.io import atomic_write, write_json
 from .coco_format import categories, info, instance_annotation
 from .config import SPLITS, SynthConfig
-from .rgb import list_backgrounds
+from .rgb import check_backgrounds, list_backgrounds
 from .scene import SynthScene, render_scene
 
 
@@ -365,6 +365,7 @@ def write_coco_dataset(out: str | os.PathLike, cfg: SynthConfig, num_images: int
     backgrounds = list_backgrounds(cfg.background_dir)
     if cfg.background_dir is not None and not backgrounds:
         raise ConfigError(f"{cfg.background_dir}: no background images (.jpg, .jpeg, .png, .bmp) in the folder")
+    check_backgrounds(backgrounds)
     try:
         stage = _stage_folder(out)
     except OSError as exc:
