@@ -59,6 +59,18 @@ def test_export_without_onnxruntime_names_no_check(tmp_path, capsys, monkeypatch
     assert 'pip install "kdpose[onnx]"' in line and "--no-check" in line
 
 
+@pytest.mark.parametrize("module, extra", [("onnx", "onnx"), ("onnxruntime", "onnx"), ("matplotlib", "report")])
+def test_demo_without_an_extra_fails_before_training(module, extra, tmp_path, capsys, monkeypatch):
+    # the demo trained for minutes, then failed at its ONNX phase or its report's charts
+    import kdpose.demo as demo
+
+    monkeypatch.setitem(sys.modules, module, None)
+    monkeypatch.setattr(demo, "run_demo", lambda *a, **k: pytest.fail("the demo started"))
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 2
+    line = _one_error_line(capsys)
+    assert f"'{module}'" in line and f'pip install "kdpose[{extra}]"' in line and "kdpose demo" in line
+
+
 def test_bench_plot_without_matplotlib(tmp_path, capsys, monkeypatch):
     import kdpose.export.bench as bench
 

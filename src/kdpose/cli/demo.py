@@ -59,5 +59,11 @@ def run(args: argparse.Namespace) -> int:
                        from_scratch=args.from_scratch, seed=args.seed, train_images=args.train_images,
                        val_images=args.val_images, threads=args.threads, detector=args.detector)
     opts.validate()  # bad options fail before anything is written
+    from kdpose.cli.main import require_extra
+
+    # the ONNX phase and the report's charts come after minutes of training: a missing extra fails now instead
+    for module, what in (("onnx", "kdpose demo's ONNX export"), ("onnxruntime", "kdpose demo's onnxruntime timing"),
+                         ("matplotlib", "kdpose demo's report charts")):
+        require_extra(module, what)
     run_demo(opts)
     return 0
