@@ -172,7 +172,8 @@ class SynthConfig:
         if self.fusion_margin_mm < 0:
             raise ConfigError(f"synth: fusion_margin_mm must be >= 0, got {self.fusion_margin_mm}")
         if self.background_dir is not None and not Path(self.background_dir).is_dir():
-            what = "is a file; give the folder that holds it" if Path(self.background_dir).exists() else "does not exist"
+            exists = Path(self.background_dir).exists()
+            what = "is a file; give the folder that holds it" if exists else "does not exist"
             raise ConfigError(f"{self.background_dir}: background folder {what}")
         return self
 
