@@ -65,6 +65,41 @@ def test_folder_job_reports_files_of_formats_opencv_cannot_read(tmp_path, oracle
     assert sorted(p.name for p in (out / "vis").iterdir()) == ["a.jpg"]
 
 
+def test_folder_job_skips_an_image_whose_bboxes_box_lies_outside_it(tmp_path, oracle_onnx, capsys):
+    """A --bboxes box outside its image stopped the whole folder job at that image; now that image is one stderr
+    line naming the file, the image and the box, the others are inferred and the summary counts it. A job where
+    every image is skipped exits 1."""
+    src = tmp_path / "imgs"
+    src.mkdir()
+    dets = []
+    for i, name in enumerate(["a.png", "b.png", "c.png"]):
+        image, _, boxes = synthetic_scene(people=1, seed=20 + i)
+        cv2.imwrite(str(src / name), image)
+        x, y, w, h = (float(v) for v in (*boxes[0][:2], *(boxes[0][2:] - boxes[0][:2])))
+        dets.append({"file_name": name, "image_id": i + 1, "category_id": 1, "score": 0.9,
+                     "bbox": [2000.0, y, w, h] if name == "b.png" else [x, y, w, h]})
+    (tmp_path / "dets.json").write_text(json.dumps(dets))
+    out = tmp_path / "out"
+    code = main(["infer", str(src), "--model", oracle_onnx, "--bboxes", str(tmp_path / "dets.json"), "--json",
+                 "--batch", "2", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    skipped = [line for line in captured.err.splitlines() if "skipped" in line]
+    assert len(skipped) == 1 and skipped[0].startswith(f"kdpose: skipped {tmp_path / 'dets.json'}: image b.png: "
+                                                      "box 0 ")
+    assert "no area inside the 640x480 image" in skipped[0]
+    assert "2 frames, 2 people" in captured.out and "1 images skipped for their --bboxes boxes" in captured.out
+    assert sorted(p.name for p in (out / "vis").iterdir()) == ["a.jpg", "c.jpg"]
+    assert [r["image_id"] for r in json.loads((out / "predictions.json").read_text())] == [1, 3]
+    bad = [dict(d, bbox=[2000.0, *d["bbox"][1:]]) for d in dets]
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    code = main(["infer", str(src), "--model", oracle_onnx, "--bboxes", str(tmp_path / "bad.json"), "--json",
+                 "--out", str(tmp_path / "out2")])
+    captured = capsys.readouterr()
+    assert code == 1 and captured.err.count("kdpose: skipped") == 3
+    assert "0 frames" in captured.out and "3 images skipped for their --bboxes boxes" in captured.out
+
+
 def test_video_job_writes_mp4_and_frame_json_with_track_ids(tmp_path, oracle_onnx, capsys):
     path = tmp_path / "clip.avi"
     image, _, boxes = synthetic_scene(people=1, size=(320, 240), seed=3)

@@ -28,12 +28,14 @@ weights (.safetensors) or a built-in name. Detector boxes below --bbox-thr (defa
 the detector's own score cut), duplicate people are removed by OKS-NMS and people are sorted by score.
 --bboxes FILE gives the boxes yourself: a COCO detection-results file or a COCO annotation file (e.g. the ground
 truth); each box gives one pose (no score cut unless --bbox-thr, as training validation reads data.val.bbox_file
-with bbox_score_thr 0), and a box that is NaN or lies outside its image is an error. By default (--nms auto) these
-poses then go through the same OKS-NMS (0.9) as training validation's (eval.nms_thr), and an annotation file gives
-the boxes validation crops from it (clipped to [0, W-1] x [0, H-1]; people with no labelled keypoint give no box,
-counted on stderr), so kdpose eval of the ground-truth boxes' predictions.json reproduces validation's AP; --nms off
-gives exactly one pose per box, in the file's order. Entries are matched to images by file_name, else by image_id = the integer file stem; for a video, by
-image_id = --first-frame-id + the frame index (0-based). A video's file must fit its frames: ids outside
+with bbox_score_thr 0). An image with a box that is NaN or lies outside it (or of another size than an annotation
+file gives it) is skipped with one line on stderr and counted in the summary, as unreadable files are, and the job
+goes on (a job of that one image fails). By default (--nms auto) these poses then go through the same OKS-NMS
+(0.9) as training validation's (eval.nms_thr), and an annotation file gives the boxes validation crops from it
+(clipped to [0, W-1] x [0, H-1]; people with no labelled keypoint give no box, counted on stderr), so kdpose eval
+of the ground-truth boxes' predictions.json reproduces validation's AP; --nms off gives exactly one pose per box,
+in the file's order. Entries are matched to images by file_name, else by image_id = the integer file stem; for a
+video, by image_id = --first-frame-id + the frame index (0-based). A video's file must fit its frames: ids outside
 F..F+frames-1, or (without --first-frame-id) a first id other than 0, are refused, since a file numbered from 1
 would otherwise give every frame the next frame's boxes.
 
@@ -77,7 +79,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              ".onnx file (kdpose export or official RTMDet/YOLOX), built-in detector .safetensors "
                              "weights or name, or a COCO detection-results .json (same as --bboxes)")
     parser.add_argument("--bboxes", help="your own person boxes: a COCO detection-results or annotation .json "
-                                         "(one pose per box, in the file's order)")
+                                         "(one pose per box, in the file's order; an image with a box NaN or "
+                                         "outside it is skipped and reported, an error for a one-image job)")
     parser.add_argument("--bbox-thr", type=float, default=None,
                         help="ignore boxes scoring below this; default 0.3 for a detector's boxes (also its own "
                              "score cut), 0 for --bboxes (every box gives a pose, as in training validation)")
@@ -234,6 +237,26 @@ def report_skipped_annotations(est) -> None:
               "box area), as in training validation", file=sys.stderr)
 
 
+def boxes_or_skip(est, frame, image_id: int, single: bool, skipped: list[str]):
+    """``est.detect`` of one image of an image job, or None after one stderr line saying why its --bboxes boxes
+    cannot give poses (a box outside the image or not finite, an image of another size than the file gives it).
+    Like an unreadable file, one bad entry of the file skips its image and the job goes on; the only image of a job
+    keeps it an error (``single``)."""
+    from kdpose.errors import DataError
+
+    try:
+        boxes, scores = est.detect(frame.image, frame.name, image_id)
+        if est.boxes_from_caller:  # checked per image: predict_boxes checks the whole batch and stops at one bad box
+            est.check_file_boxes(frame.image, boxes, scores, frame.name)
+    except DataError as exc:
+        if single:
+            raise
+        skipped.append(str(exc))
+        print(f"kdpose: skipped {exc}", file=sys.stderr)
+        return None
+    return boxes, scores
+
+
 def default_detector() -> str:
     """The detector when neither --det nor --bboxes is given: ``DEFAULT_DETECTOR`` (the one switch), else 'none'."""
     from kdpose.detection.registry import DEFAULT_DETECTOR
@@ -356,6 +379,8 @@ def run(args: argparse.Namespace) -> int:
     frames = people = 0
     interrupted = False
     bad: list[str] = []
+    bad_boxes: list[str] = []  # images whose --bboxes entries cannot give poses: skipped, reported like bad files
+    single = not source.is_video and len(source) == 1
     for reason in source.skipped:  # folder files of formats OpenCV cannot read (HEIC, ...): reported, the job goes on
         bad.append(reason)
         print(f"kdpose: skipped {reason}", file=sys.stderr)
@@ -379,7 +404,9 @@ def run(args: argparse.Namespace) -> int:
                     owner = id_owner.setdefault(image_id, (f.index, f.name))
                     if ids_needed and owner[0] != f.index:
                         raise _id_collision(est, owner[1], f.name, image_id)
-                dets = [est.detect(f.image, f.name, i) for f, i in zip(good, ids)]
+                dets = [boxes_or_skip(est, f, i, single, bad_boxes) for f, i in zip(good, ids)]
+                kept = [j for j, d in enumerate(dets) if d is not None]
+                good, ids, dets = [good[j] for j in kept], [ids[j] for j in kept], [dets[j] for j in kept]
                 results = est.predict_boxes([f.image for f in good], [d[0] for d in dets], [d[1] for d in dets],
                                             names=[f.name for f in good])
             for f, res, image_id in zip(good, results, ids):
@@ -407,6 +434,8 @@ def run(args: argparse.Namespace) -> int:
         line += f", detector on {tracker.detector_runs} frames"
     if bad:
         line += f", {len(bad)} unreadable files skipped"
+    if bad_boxes:
+        line += f", {len(bad_boxes)} images skipped for their --bboxes boxes"
     if source.truncated:
         line += " (the video ended before its announced frame count)"
     if interrupted:
@@ -414,6 +443,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"{line}; outputs in {args.out}")
     if interrupted:
         return 130
-    if frames == 0 and bad:
+    if frames == 0 and (bad or bad_boxes):
         return 1
     return 0

@@ -294,6 +294,13 @@ class PoseEstimator:
             return f"{self.detector.path}: image {name}" if name else str(self.detector.path)
         return f"bboxes of {name}" if name else "bboxes"
 
+    def check_file_boxes(self, image: np.ndarray, boxes: np.ndarray, scores: np.ndarray | None,
+                         name: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`check_boxes` of the boxes :meth:`detect` took for ``image`` from the detection / annotation file,
+        naming the file and the image. :meth:`predict_boxes` checks a whole batch at once; a job over many images
+        checks each image first with this, so that one bad entry of the file skips that image only."""
+        return check_boxes(boxes, scores, (image.shape[1], image.shape[0]), self._where(name))
+
     def predict_boxes(self, images: Sequence[np.ndarray], boxes: Sequence[np.ndarray],
                       box_scores: Sequence[np.ndarray | None], caller_boxes: bool | None = None,
                       names: Sequence[str | None] | None = None, nms: bool | None = None) -> list[PoseArrays]:
