@@ -70,15 +70,21 @@ def test_caller_boxes_give_one_pose_each_in_order_and_bad_boxes_are_errors(oracl
 
 
 def test_detection_file_with_a_bad_box_fails_naming_file_image_and_box(tmp_path, oracle_onnx, capsys):
+    """The box is shown as the COCO file writes it, [x, y, w, h] and named so: the message showed the converted
+    x1, y1, x2, y2 values and, for a negative width, the hint 'takes x1, y1, x2, y2, not COCO's x, y, w, h', which
+    is the opposite of what a COCO file holds."""
     image, _, boxes = synthetic_scene(people=1, seed=4)
     cv2.imwrite(str(tmp_path / "000007.png"), image)
-    dets = [{"image_id": 7, "category_id": 1, "score": 0.9, "bbox": [2000, 10, 50, 80]}]
-    (tmp_path / "dets.json").write_text(json.dumps(dets))
-    code = main(["infer", str(tmp_path / "000007.png"), "--model", oracle_onnx, "--bboxes",
-                 str(tmp_path / "dets.json"), "--json", "--out", str(tmp_path / "o")])
-    err = capsys.readouterr().err.strip()
-    assert code == 2 and "\n" not in err
-    assert "dets.json: image 000007.png: box 0 [2000, 10, 2050, 90]" in err and "no area inside" in err
+    for bbox, problem in [([2000, 10, 50, 80], "[2000, 10, 50, 80] (x, y, w, h) has no area inside the 640x480 image"),
+                          ([100, 10, -50, 80], "[100, 10, -50, 80] (x, y, w, h) has a negative width or height")]:
+        dets = [{"image_id": 7, "category_id": 1, "score": 0.9, "bbox": bbox}]
+        (tmp_path / "dets.json").write_text(json.dumps(dets))
+        code = main(["infer", str(tmp_path / "000007.png"), "--model", oracle_onnx, "--bboxes",
+                     str(tmp_path / "dets.json"), "--json", "--out", str(tmp_path / "o")])
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and "\n" not in err
+        assert f"dets.json: image 000007.png: box 0 {problem}" in err, err
+        assert "x1, y1, x2, y2" not in err
 
 
 def test_same_stem_files_keep_their_own_outputs(tmp_path, oracle_onnx, capsys):

@@ -103,13 +103,15 @@ def _fmt_box(box: np.ndarray) -> str:
 
 
 def check_boxes(boxes: Any, scores: np.ndarray | None, image_size: tuple[int, int],
-                where: str = "bboxes") -> tuple[np.ndarray, np.ndarray]:
+                where: str = "bboxes", xywh: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Validate caller-given boxes, all of which must give a pose: (N, 4) xyxy (or (N, 5) with scores).
 
     Boxes are clipped to the image, as detector output is; a box that is not finite, has x2 < x1 or y2 < y1
     (most often a COCO x, y, w, h box given as xyxy, which swapping the corners would turn into another box
     silently), or has no area inside the ``(w, h)`` image, raises :class:`DataError` naming ``where``, the box's
-    index and values. Returns float32 boxes (N, 4) and scores (N,) (1.0 when ``scores`` is None).
+    index and values. ``xywh``: the boxes were read from a COCO file's ``bbox`` [x, y, w, h] (and converted), so
+    the message shows them, and names the format, as the file wrote them. Returns float32 boxes (N, 4) and scores
+    (N,) (1.0 when ``scores`` is None).
     """
     try:
         arr = np.asarray(boxes, dtype=np.float64)
@@ -126,18 +128,24 @@ def check_boxes(boxes: Any, scores: np.ndarray | None, image_size: tuple[int, in
     s = np.ones(len(arr)) if scores is None else np.asarray(scores, np.float64).reshape(-1)
     if len(s) != len(arr):
         raise DataError(f"{where}: {len(arr)} boxes but {len(s)} scores")
+    def shown(box: np.ndarray) -> str:  # in the caller's format: a file's [x, y, w, h] is found by its values
+        if xywh:
+            return f"{_fmt_box(np.concatenate([box[:2], box[2:] - box[:2]]))} (x, y, w, h)"
+        return f"{_fmt_box(box)} (x1, y1, x2, y2)"
+
     w, h = image_size
     for i, (box, score) in enumerate(zip(arr[:, :4], s)):
         if not (np.isfinite(box).all() and np.isfinite(score)):
-            raise DataError(f"{where}: box {i} {_fmt_box(box)} (score {score:.4g}) is not a finite number")
+            raise DataError(f"{where}: box {i} {shown(box)} (score {score:.4g}) is not a finite number")
         if (box[2:] < box[:2]).any():
-            raise DataError(f"{where}: box {i} {_fmt_box(box)} (x1, y1, x2, y2) has x2 < x1 or y2 < y1, a negative "
+            if xywh:
+                raise DataError(f"{where}: box {i} {shown(box)} has a negative width or height")
+            raise DataError(f"{where}: box {i} {shown(box)} has x2 < x1 or y2 < y1, a negative "
                             "width or height (bboxes= takes x1, y1, x2, y2, not COCO's x, y, w, h: "
                             "kdpose.data.geometry.bbox_xywh_to_xyxy converts those)")
         lo, hi = box[:2], box[2:]
         if not ((np.minimum(hi, [w, h]) - np.maximum(lo, 0)) > 0).all():
-            raise DataError(f"{where}: box {i} {_fmt_box(box)} (x1, y1, x2, y2) has no area inside the {w}x{h} "
-                            "image")
+            raise DataError(f"{where}: box {i} {shown(box)} has no area inside the {w}x{h} image")
     return sanitize_boxes(arr[:, :4], s, image_size, where)
 
 
@@ -297,9 +305,10 @@ class PoseEstimator:
     def check_file_boxes(self, image: np.ndarray, boxes: np.ndarray, scores: np.ndarray | None,
                          name: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """:func:`check_boxes` of the boxes :meth:`detect` took for ``image`` from the detection / annotation file,
-        naming the file and the image. :meth:`predict_boxes` checks a whole batch at once; a job over many images
-        checks each image first with this, so that one bad entry of the file skips that image only."""
-        return check_boxes(boxes, scores, (image.shape[1], image.shape[0]), self._where(name))
+        naming the file, the image and the box as the file gives it (COCO's x, y, w, h). :meth:`predict_boxes`
+        checks a whole batch at once; a job over many images checks each image first with this, so that one bad
+        entry of the file skips that image only."""
+        return check_boxes(boxes, scores, (image.shape[1], image.shape[0]), self._where(name), xywh=True)
 
     def predict_boxes(self, images: Sequence[np.ndarray], boxes: Sequence[np.ndarray],
                       box_scores: Sequence[np.ndarray | None], caller_boxes: bool | None = None,
@@ -320,13 +329,14 @@ class PoseEstimator:
             per image, :class:`PoseArrays`.
         """
         t0 = time.perf_counter()
+        from_file = caller_boxes is None and self.boxes_from_caller  # COCO x, y, w, h boxes (detect() converted)
         if caller_boxes is None:
             caller_boxes = self.boxes_from_caller
         if nms is None:
             nms = self.nms_caller_boxes or not caller_boxes
         names = list(names) if names is not None else [None] * len(images)
         if caller_boxes:
-            clean = [check_boxes(b, s, (im.shape[1], im.shape[0]), self._where(n))
+            clean = [check_boxes(b, s, (im.shape[1], im.shape[0]), self._where(n), xywh=from_file)
                      for im, b, s, n in zip(images, boxes, box_scores, names)]
         else:
             clean = [sanitize_boxes(b, s, (im.shape[1], im.shape[0])) for im, b, s in zip(images, boxes, box_scores)]
