@@ -30,6 +30,23 @@ def test_bad_options_fail_cleanly(tmp_path, capsys, argv, message):
     assert not out.exists()
 
 
+def test_out_that_is_a_file_fails_before_anything_runs(tmp_path, capsys, monkeypatch):
+    """--out naming a file said only "<path>: file exists" (mkdir of the first phase); now one line naming the path
+    and saying it is a file, not a folder, before any training (a path under a file likewise)."""
+    import kdpose.demo as demo
+
+    monkeypatch.setattr(demo, "run_demo", lambda *a, **k: pytest.fail("the demo started"))
+    afile = tmp_path / "afile"
+    afile.write_text("keep me")
+    for out, message in ((afile, f"{afile}: --out names a file, not a folder"),
+                         (afile / "demo", f"{afile}: --out {afile / 'demo'} lies under a file, not a folder")):
+        assert main(["demo", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"kdpose: error: {message}"), err
+        assert len(err.strip().splitlines()) == 1
+    assert afile.read_text() == "keep me"
+
+
 def test_demo_is_a_listed_command(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])

@@ -72,6 +72,14 @@ class DemoOptions:
                               f"{self.train_images} / {self.val_images}")
         if self.threads < 0 or self.workers < 0:
             raise ConfigError(f"--threads and --workers must be >= 0, got {self.threads} / {self.workers}")
+        # mkdir of the first phase said only "file exists" of a file given as the folder
+        out = Path(self.out)
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"{out}: --out names a file, not a folder; give a folder (the demo writes its data, "
+                              "runs and report.html into it)")
+        blocker = next((p for p in out.parents if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise ConfigError(f"{blocker}: --out {out} lies under a file, not a folder")
         if self.detector is not None:
             from .methods import get_method
 
