@@ -6,7 +6,9 @@ import pytest
 cv2 = pytest.importorskip("cv2")
 pytest.importorskip("onnxruntime")
 
-from kdpose.cli.main import main  # noqa: E402
+from kdpose.cli.infer import check_arguments  # noqa: E402
+from kdpose.cli.main import build_parser, main  # noqa: E402
+from kdpose.tasks.depth_setting import TEACHER_TAG  # noqa: E402
 
 from .conftest import synthetic_scene  # noqa: E402
 
@@ -144,12 +146,23 @@ def test_bad_inputs_give_one_line_errors(tmp_path, oracle_onnx, capsys):
         ([imgs, "--model", oracle_onnx, "--max-frames", "0"], "--max-frames must be >= 1, got 0"),
         # a --bboxes file not ending in .json was looked up as a detector name: "unknown detector '.../a.png'"
         ([imgs, "--model", oracle_onnx, "--bboxes", f"{imgs}/a.png"], "a.png: not a text file, so not a detection"),
+        # thresholds out of their range were taken silently: -1 / nan kept everything, 1.5 kept nothing
+        ([imgs, "--model", TEACHER_TAG, "--peak-thr", "-1"], "--peak-thr must be in [0, 1], got -1.0"),
+        ([imgs, "--model", TEACHER_TAG, "--peak-thr", "nan"], "--peak-thr must be in [0, 1], got nan"),
+        ([imgs, "--model", oracle_onnx, "--bbox-thr", "1.5"], "--bbox-thr must be in [0, 1], got 1.5"),
+        ([imgs, "--model", oracle_onnx, "--bbox-thr", "-0.1"], "--bbox-thr must be in [0, 1], got -0.1"),
+        ([imgs, "--model", oracle_onnx, "--kpt-thr", "-1"], "--kpt-thr must be >= 0, got -1.0"),
+        ([imgs, "--model", oracle_onnx, "--min-cutoff", "0"], "--min-cutoff must be > 0 and --beta >= 0"),
+        ([imgs, "--model", oracle_onnx, "--beta", "-1"], "--min-cutoff must be > 0 and --beta >= 0"),
     ]:
         out = [] if "--out" in argv else ["--out", str(tmp_path / "o")]
         assert main(["infer", *argv, *out]) == 2, argv
         err = capsys.readouterr().err.strip()
         assert err.startswith("kdpose: error:") and expected in err and "\n" not in err, err
     assert not (tmp_path / "o").exists()  # every one of them is refused before anything is written
+    # the ends of the ranges are fine, and keypoint scores (raw SimCC maxima) can exceed 1
+    check_arguments(build_parser().parse_args(["infer", imgs, "--model", oracle_onnx, "--bbox-thr", "1", "--peak-thr",
+                                               "0", "--kpt-thr", "1.5", "--beta", "0"]))
 
 
 def test_ctrl_c_keeps_the_frames_done_so_far(tmp_path, oracle_onnx, monkeypatch, capsys):
@@ -188,7 +201,7 @@ def test_wholebody_model_writes_hands_and_face_in_openpose_json(tmp_path, capsys
     cv2.imwrite(str(tmp_path / "p.png"), image)
     out = tmp_path / "out"
     assert main(["infer", str(tmp_path / "p.png"), "--model", str(onnx), "--openpose-json", "--openpose",
-                 "--kpt-thr", "-1", "--out", str(out)]) == 0
+                 "--kpt-thr", "0", "--out", str(out)]) == 0
     person = json.loads((out / "openpose" / "p_keypoints.json").read_text())["people"][0]
     assert len(person["pose_keypoints_2d"]) == 54 and len(person["face_keypoints_2d"]) == 210
     assert len(person["hand_left_keypoints_2d"]) == 63 and len(person["hand_right_keypoints_2d"]) == 63

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -150,6 +151,16 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}")
     if args.max_frames is not None and args.max_frames < 1:
         raise ConfigError(f"--max-frames must be >= 1, got {args.max_frames}")
+    # out of range, a threshold was taken silently: -1 kept every box / peak and drew the keypoints decoding marks
+    # invalid (score <= 0, at a made-up place), nan or 2 kept none; box and peak scores are in [0, 1], keypoint
+    # scores are raw SimCC maxima and can exceed 1
+    for flag, value, high in (("--bbox-thr", args.bbox_thr, 1.0), ("--peak-thr", args.peak_thr, 1.0),
+                              ("--kpt-thr", args.kpt_thr, None)):
+        if value is not None and not (math.isfinite(value) and value >= 0 and (high is None or value <= high)):
+            raise ConfigError(f"{flag} must be {'>= 0' if high is None else 'in [0, 1]'}, got {value}")
+    if not (0 < args.min_cutoff < math.inf) or not (0 <= args.beta < math.inf):
+        raise ConfigError(f"--min-cutoff must be > 0 and --beta >= 0 (One-Euro smoothing), got {args.min_cutoff} / "
+                          f"{args.beta}")
     if args.bboxes and args.det not in (None, "none", args.bboxes):
         raise ConfigError(f"--bboxes {args.bboxes} and --det {args.det} both give the person boxes; use one")
     if args.first_frame_id is not None and args.first_frame_id < 0:
