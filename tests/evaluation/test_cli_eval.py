@@ -35,3 +35,35 @@ def test_eval_cli_wholebody_per_part(fixtures, tmp_path, capsys):
     assert list(metrics) == ["body", "foot", "face", "lefthand", "righthand", "hand", "wholebody"]
     assert all(m["AP"] == pytest.approx(1.0) for m in metrics.values())
     assert "wholebody" in capsys.readouterr().out
+
+
+def test_empty_predictions_warn_in_one_line_and_score_zero(fixtures, tmp_path, capsys):
+    """An empty results list reported AP 0 without a word (usually a wrong file, or a job that found nobody). It is
+    still a valid result (exit 0, AP 0), now with one stderr line naming the file; the API warns likewise."""
+    import warnings
+
+    from kdpose.detection.evaluate import coco_bbox_eval
+    from kdpose.evaluation import coco_keypoint_eval, wholebody_eval
+    from kdpose.evaluation.pck_pr import pck_pr_eval
+    from kdpose.layouts import get_layout
+
+    gt = fixtures / "coco/test_coco.json"
+    empty = tmp_path / "empty.json"
+    empty.write_text("[]")
+    for extra in ([], ["--iou-type", "bbox"], ["--metric", "pck-pr"]):
+        out = tmp_path / "m.json"
+        assert main(["eval", "--gt", str(gt), "--pred", str(empty), "--out", str(out), *extra]) == 0, extra
+        captured = capsys.readouterr()
+        assert captured.err.splitlines() == [f"kdpose: warning: {empty}: the predictions file holds no results (an "
+                                             "empty list), scored as an empty set of detections (AP 0)"], extra
+        assert json.loads(out.read_text())["AP"] == 0.0
+    wb = fixtures / "coco/test_coco_wholebody.json"
+    for evaluate in (lambda: coco_keypoint_eval(gt, []), lambda: coco_bbox_eval(str(gt), []),
+                     lambda: pck_pr_eval(gt, [], get_layout("coco")), lambda: wholebody_eval(wb, [])):
+        with pytest.warns(RuntimeWarning, match=r"kdpose: <predictions>: the predictions hold no results"):
+            evaluate()
+    anns = json.loads(gt.read_text())["annotations"]
+    res = [{"image_id": a["image_id"], "keypoints": a["keypoints"], "score": 1.0} for a in anns if a["num_keypoints"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # results: no warning
+        assert coco_keypoint_eval(gt, res)["AP"] > 0.9

@@ -77,6 +77,9 @@ def check_output_file(path: str, flag: str, example: str = "metrics.json") -> No
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+    import warnings
+
     from kdpose.detection.evaluate import coco_bbox_eval
     from kdpose.layouts import get_layout
     from kdpose.utils.io import write_json
@@ -84,14 +87,22 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         check_output_file(args.out, "--out")
     layout = get_layout(args.layout)
-    if args.iou_type == "bbox":
-        metrics = coco_bbox_eval(args.gt, args.pred)
-    elif args.metric == "pck-pr":
-        from kdpose.evaluation.pck_pr import pck_pr_eval
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.filterwarnings("always", message="kdpose:")
+        if args.iou_type == "bbox":
+            metrics = coco_bbox_eval(args.gt, args.pred)
+        elif args.metric == "pck-pr":
+            from kdpose.evaluation.pck_pr import pck_pr_eval
 
-        metrics = pck_pr_eval(args.gt, args.pred, layout)
-    else:
-        metrics = layout.evaluate(args.gt, args.pred)
+            metrics = pck_pr_eval(args.gt, args.pred, layout)
+        else:
+            metrics = layout.evaluate(args.gt, args.pred)
+    for w in caught:  # kdpose's own (an empty predictions file) as one line, not Python's file:line + source line
+        text = str(w.message)
+        if text.startswith("kdpose: "):
+            print(f"kdpose: warning: {text[len('kdpose: '):]}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     print(format_table(metrics))
     if args.out:
         write_json(args.out, metrics, indent=2)

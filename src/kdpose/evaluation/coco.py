@@ -13,6 +13,7 @@ import copy
 import io
 import numbers
 import os
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -108,6 +109,10 @@ def load_results(results: str | os.PathLike | Sequence[dict]) -> tuple[list[dict
     for i, r in enumerate(data):
         if not isinstance(r, dict):
             raise DataError(f"{name}: result {i} is a {type(r).__name__}, expected an object")
+    if not data:  # a valid answer (nobody found), but more often a wrong file or a job that found nothing: say so
+        what = "the predictions file holds" if name != "<predictions>" else "the predictions hold"
+        warnings.warn(f"kdpose: {name}: {what} no results (an empty list), scored as an empty set of detections "
+                      "(AP 0)", RuntimeWarning, stacklevel=3)
     return [dict(r) for r in data], name
 
 
