@@ -58,10 +58,13 @@ def test_empty_predictions_warn_in_one_line_and_score_zero(fixtures, tmp_path, c
                                              "empty list), scored as an empty set of detections (AP 0)"], extra
         assert json.loads(out.read_text())["AP"] == 0.0
     wb = fixtures / "coco/test_coco_wholebody.json"
-    for evaluate in (lambda: coco_keypoint_eval(gt, []), lambda: coco_bbox_eval(str(gt), []),
-                     lambda: pck_pr_eval(gt, [], get_layout("coco")), lambda: wholebody_eval(wb, [])):
-        with pytest.warns(RuntimeWarning, match=r"kdpose: <predictions>: the predictions hold no results"):
+    for evaluate in (lambda: coco_keypoint_eval(gt, empty), lambda: coco_bbox_eval(str(gt), str(empty)),
+                     lambda: pck_pr_eval(gt, empty, get_layout("coco")), lambda: wholebody_eval(wb, empty)):
+        with pytest.warns(RuntimeWarning, match=r"empty.json: the predictions file holds no results"):
             evaluate()
+    with warnings.catch_warnings():  # an in-memory empty list (a validation that found nobody): its AP says it
+        warnings.simplefilter("error", RuntimeWarning)
+        assert coco_keypoint_eval(gt, [])["AP"] == 0.0
     anns = json.loads(gt.read_text())["annotations"]
     res = [{"image_id": a["image_id"], "keypoints": a["keypoints"], "score": 1.0} for a in anns if a["num_keypoints"]]
     with warnings.catch_warnings():

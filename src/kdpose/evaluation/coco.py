@@ -109,10 +109,12 @@ def load_results(results: str | os.PathLike | Sequence[dict]) -> tuple[list[dict
     for i, r in enumerate(data):
         if not isinstance(r, dict):
             raise DataError(f"{name}: result {i} is a {type(r).__name__}, expected an object")
-    if not data:  # a valid answer (nobody found), but more often a wrong file or a job that found nothing: say so
-        what = "the predictions file holds" if name != "<predictions>" else "the predictions hold"
-        warnings.warn(f"kdpose: {name}: {what} no results (an empty list), scored as an empty set of detections "
-                      "(AP 0)", RuntimeWarning, stacklevel=3)
+    # An empty file is a valid answer (nobody found) but more often a wrong file or a job that found nothing: say
+    # so. An in-memory list is left alone: its caller built it (training validation of a young detector finds
+    # nobody at first, and a warning there would only repeat what its AP says).
+    if not data and name != "<predictions>":
+        warnings.warn(f"kdpose: {name}: the predictions file holds no results (an empty list), scored as an empty "
+                      "set of detections (AP 0)", RuntimeWarning, stacklevel=3)
     return [dict(r) for r in data], name
 
 
