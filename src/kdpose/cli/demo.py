@@ -9,7 +9,7 @@ HELP = "run the end-to-end demo (data, teacher, student with/without distillatio
 
 EPILOG = """\
 Examples:
-  kdpose demo                                  # 5-10 minutes on 2 CPU cores; report in work_dirs/demo/
+  kdpose demo                                  # 8-9 minutes on 2 CPU cores; report in work_dirs/demo/
   kdpose demo --out /tmp/demo --minutes 3      # a shorter (less accurate) run
   kdpose demo --from-scratch --minutes 20      # also train the teacher instead of loading the shipped one
   kdpose demo --layout wholebody               # 133 keypoints, per-part AP (teacher trained here)
@@ -17,10 +17,10 @@ Examples:
   kdpose demo --method distilpose              # the shipped CSPNeXt-m heatmap teacher (AP ~0.5) -> a regression
                                                # student (DistilPose, CNN variant) on the `standard` preset
 
-Phases: synthetic train/val data -> teacher (shipped rtmpose-s weights, or trained) -> rtmpose-t student trained
+Phases: synthetic train/val data -> teacher (the shipped rtmpose-m, or trained) -> rtmpose-t student trained
 without and with DWPose distillation (stage 1 + 2, same iterations) -> COCO AP -> ONNX export and timing
 (PyTorch vs onnxruntime) -> poses on held-out images and a short video -> OUT/report.html and OUT/report.md.
---minutes scales the training phases (default 10: 12 + 3 epochs). See docs/demo.md.
+--minutes scales the training phases (default 10: 8 + 2 epochs for dwpose). See docs/demo.md.
 """
 
 
@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="training budget scale: epochs are proportional to it (default 10)")
     parser.add_argument("--layout", default="coco", help="keypoint layout: coco (17) or wholebody (133)")
     parser.add_argument("--method", default="dwpose",
-                        help="distillation method: dwpose (default: the shipped rtmpose-s teaches rtmpose-t, "
+                        help="distillation method: dwpose (default: the shipped rtmpose-m teaches rtmpose-t, "
                              "stage 1 + 2); sdpose (rtmpose-t teaches itself: its GAU runs 2 cycles in training, "
                              "1 deployed); distilpose (the shipped cspnext-m heatmap teacher teaches a DeepPose "
                              "regression student, deeppose-cspnext-t, with Simulated Heatmaps + confidence); "
@@ -40,8 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="train the teacher too instead of loading the shipped weights")
     parser.add_argument("--seed", type=int, default=21, help="training seed (default 21)")
     parser.add_argument("--train-images", type=int, default=0,
-                        help="synthetic training images (default 0: the method's setting's, 800 at 320x240 for "
-                             "dwpose, 640 at 640x480 for sdpose / distilpose)")
+                        help="synthetic training images (default 0: the method's setting's, 640 at 640x480 for "
+                             "--layout coco, 800 at 320x240 for --layout wholebody)")
     parser.add_argument("--val-images", type=int, default=100, help="synthetic validation images (default 100)")
     parser.add_argument("--detector", "--det", dest="detector", default=None,
                         help="person detector of the pictures and the video (a shipped kdpose detector tag such as "

@@ -28,8 +28,9 @@ register_pretrained(
     _shipped("rtmpose-m.synth-standard_128x96", "rtmpose-m", "coco", (96, 128),
              notes="The RTMPose-m teacher of the DWPose demo and tables on the standard preset, started from the "
              "backbone of cspnext-m-udp.synth-standard_128x96 (that stage 1 took 9.48 core-hours of its own). "
-             "Interim: the best weights after epoch 11 of the recipe's 30; the run continues and this file will "
-             "be replaced by its final weights",
+             "Interim: the best weights after epoch 11 of the recipe's 30; that run's checkpoint was lost at epoch "
+             "14 (its machine), and final weights need the recipe run again from the start "
+             "(bash scripts/train_teacher.sh)",
              asset="rtmpose-m.synth-standard_128x96.safetensors", recipe="configs/rtmpose-m_synth-standard.yaml",
              # 32 held-out images drawn like its val split (trained on seed 0; val seed 0; this check seed 1)
              check=AccuracyCheck(metrics=(("AP", 0.7069), ("AP50", 0.8842), ("AR", 0.7318), ("PCK@0.2", 0.9579)),
@@ -47,7 +48,8 @@ register_pretrained(
              loads="backbone", asset="cspnext-m-udp.synth-standard_128x96.safetensors",
              recipe="configs/cspnext-m_udp_synth-standard.yaml"),
     _shipped("rtmpose-s.synth-demo_96x64", "rtmpose-s", "coco", (64, 96),
-             notes="the demo's RTMPose-s teacher (float16)", asset="demo_teacher_rtmpose-s_coco.safetensors",
+             notes="the RTMPose-s teacher of the demo's `hard` setting until 2026-12-05 and of the CPU-scale DWPose "
+             "recipes (float16)", asset="demo_teacher_rtmpose-s_coco.safetensors",
              recipe="configs/demo_teacher_coco.yaml",
              # 32 held-out images of the demo's distribution (trained on seed 1, validated on seed 2)
              check=AccuracyCheck(metrics=(("AP", 0.0227), ("AP50", 0.0748), ("AR", 0.0277), ("PCK@0.2", 0.7324)),
