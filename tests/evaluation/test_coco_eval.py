@@ -240,6 +240,21 @@ def test_unknown_category_or_string_image_id_is_an_error(fixtures):
         wholebody_eval(wb, [dict(r, category_id=3) for r in wb_good])
 
 
+def test_ground_truth_categories_table(fixtures):
+    """A ground truth whose 'categories' table is empty gave AP -1 everywhere without a word (pycocotools evaluated
+    no category); it now means the person category, as a file without the table does. A table that does not list
+    the annotations' category, or an entry without an id, is refused."""
+    path = fixtures / "coco/test_coco.json"
+    gt = json.loads(path.read_text())
+    good = gt_as_predictions(gt)
+    assert coco_keypoint_eval(dict(gt, categories=[]), good)["AP"] == pytest.approx(1.0)
+    with pytest.raises(DataError, match="annotation 442619 has category_id 1, which 'categories' does not list "
+                                        "\\(it lists 2\\)"):
+        coco_keypoint_eval(dict(gt, categories=[{"id": 2, "name": "dog"}]), good)
+    with pytest.raises(DataError, match="category entry 0 is missing field 'id'"):
+        coco_keypoint_eval(dict(gt, categories=[{"name": "person"}]), good)
+
+
 def test_malformed_files_are_one_line_errors_and_num_keypoints_is_optional(fixtures):
     """Each of these raised a KeyError / TypeError / ValueError traceback from deep inside pycocotools or numpy, or
     (an annotation of an unlisted image, a NaN score) gave a number silently."""

@@ -49,7 +49,13 @@ def load_gt(gt: str | os.PathLike | dict, fields: Sequence[str] = ("image_id", "
         if not isinstance(data, dict):
             raise DataError(f"{name}: expected a COCO annotation object, got a {type(data).__name__}")
     require(data, ("images", "annotations"), name, "the ground-truth file")
-    data.setdefault("categories", [PERSON_CATEGORY])
+    if not data.get("categories"):  # none or an empty table: the person category, as everywhere in kdpose
+        data["categories"] = [PERSON_CATEGORY]
+    if not isinstance(data["categories"], list):
+        raise DataError(f"{name}: 'categories' is a {type(data['categories']).__name__}, expected a list")
+    for i, cat in enumerate(data["categories"]):
+        require(cat, ("id",), name, f"category entry {i}")
+    category_ids = {cat["id"] for cat in data["categories"]}
     for i, img in enumerate(data["images"]):
         require(img, ("id",), name, f"image entry {i}")
     image_ids = {img["id"] for img in data["images"]}
@@ -63,6 +69,10 @@ def load_gt(gt: str | os.PathLike | dict, fields: Sequence[str] = ("image_id", "
                 finite_numbers(ann[field], name, what, field, size)
         ann.setdefault("iscrowd", 0)
         ann.setdefault("category_id", 1)
+        if ann["category_id"] not in category_ids:  # pycocotools would evaluate nothing: AP -1 without a word
+            listed = ", ".join(map(str, sorted(category_ids, key=str)))
+            raise DataError(f"{name}: {what} has category_id {ann['category_id']!r}, which 'categories' does not "
+                            f"list (it lists {listed})")
         ann.setdefault("id", i + 1)
     return data, name
 
