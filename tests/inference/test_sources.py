@@ -106,6 +106,22 @@ def test_folder_files_opencv_cannot_read_are_reported_not_dropped(tmp_path):
     assert [f.name for f in frames] == names and all(f.image is not None for f in frames)
 
 
+def test_a_file_given_twice_is_one_frame(tmp_path):
+    """A file given again (twice, as a file and through its folder, through overlapping folders) was inferred twice:
+    its people twice in predictions.json, and with an integer stem an image-id clash asking to rename one of two
+    files that are one. It is now one frame, in its first place, and one line says so."""
+    (tmp_path / "sub").mkdir()
+    for name in ("1.jpg", "sub/2.jpg"):
+        cv2.imwrite(str(tmp_path / name), np.zeros((8, 8, 3), np.uint8))
+    one, two = tmp_path / "1.jpg", tmp_path / "sub" / "2.jpg"
+    src = FrameSource([str(tmp_path), str(one), str(tmp_path / "sub"), str(tmp_path / "sub" / ".." / "1.jpg")])
+    assert src.names == ["1.jpg", "sub/2.jpg"] and len(list(src)) == 2
+    assert src.repeats == [f"{one}: given more than once; inferred once",
+                           f"{two}: given more than once; inferred once",
+                           f"{tmp_path / 'sub' / '..' / '1.jpg'}: given more than once (first as {one}); inferred once"]
+    assert FrameSource([str(one), str(two)]).repeats == []
+
+
 def test_a_folder_of_only_unreadable_formats_names_them(tmp_path):
     for name in ("IMG_1.heic", "IMG_2.heic"):
         (tmp_path / name).write_bytes(bytes(40))

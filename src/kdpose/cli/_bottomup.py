@@ -44,7 +44,7 @@ def run_bottom_up(args: argparse.Namespace) -> int:
     from kdpose.inference.bottomup import BottomUpEstimator, depth_to_bgr, people_to_results
     from kdpose.inference.estimator import image_id_from_name
     from kdpose.inference.outputs import output_stems
-    from kdpose.inference.sources import scan_folder, source_kind
+    from kdpose.inference.sources import drop_repeats, scan_folder, source_kind
     from kdpose.utils.io import atomic_write, write_json
     from kdpose.viz.draw import draw_skeleton
 
@@ -63,6 +63,9 @@ def run_bottom_up(args: argparse.Namespace) -> int:
             files.append((Path(source), Path(source).name))
     if not files:
         raise DataError(f"{', '.join(args.source)}: no image files")
+    files, repeats = drop_repeats(files)
+    for line in repeats:  # the same file given twice (a file and its folder, ...): inferred once
+        print(f"kdpose: note: {line}", file=sys.stderr)
     files = files[: args.max_frames] if args.max_frames else files
     names = [name for _, name in files]
     stems = output_stems(names)  # sub/a.png and a.png, a.png and a.jpg: never one output for two images

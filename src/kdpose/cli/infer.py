@@ -45,7 +45,8 @@ bbox_score and, for videos, frame_id (the 0-based frame index) and track_id, ima
 gives the image, else the integer file stem, else --first-frame-id + the frame index; ready for kdpose eval --pred), predictions/ (--json-per-image), vis/
 (rendered images or mp4), openpose/ (--openpose-json, --openpose). Files whose names differ only in the extension
 (a.jpg, a.png) get a_jpg / a_png outputs; two images that would share an image id (000001.jpg and
-sub/000001.jpg) are refused with --json or --bboxes, which key on it. Images are read as BGR and converted to RGB before normalisation
+sub/000001.jpg) are refused with --json or --bboxes, which key on it; a file given twice (shots/ shots/a.jpg) is
+inferred once. Images are read as BGR and converted to RGB before normalisation
 (MMPose's convention; rtmlib feeds the array it gets unconverted, so give rtmlib RGB frames to match). Keypoint
 scores are min(max_x, max_y) of the SimCC logits as in MMPose; --score-mode rtmlib averages the two as rtmlib
 does (higher scores, so thresholds tuned with rtmlib carry over). PyTorch runs on half the CPUs (1 to 4) unless
@@ -392,6 +393,8 @@ def run(args: argparse.Namespace) -> int:
     bad: list[str] = []
     bad_boxes: list[str] = []  # images whose --bboxes entries cannot give poses: skipped, reported like bad files
     single = not source.is_video and len(source) == 1
+    for line in source.repeats:  # the same file given twice (a file and its folder, ...): inferred once
+        print(f"kdpose: note: {line}", file=sys.stderr)
     for reason in source.skipped:  # folder files of formats OpenCV cannot read (HEIC, ...): reported, the job goes on
         bad.append(reason)
         print(f"kdpose: skipped {reason}", file=sys.stderr)

@@ -80,6 +80,24 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     return scan_folder(folder)[0]
 
 
+def drop_repeats(items: list[tuple[str | Path, str]]) -> tuple[list[tuple[str | Path, str]], list[str]]:
+    """``items`` ((path or URL, frame name) of an image job) without a file given again (the same file named twice,
+    a file and its folder, overlapping folders: ``kdpose infer shots/ shots/a.jpg``), keeping its first place, and
+    one line for each repeat dropped. A repeat was inferred twice: its people twice in predictions.json, and with
+    integer stems an image-id clash that told the user to rename one of two files that are one."""
+    seen: dict[str, str | Path] = {}
+    kept, notes = [], []
+    for path, name in items:
+        key = str(path) if is_url(path) else os.path.realpath(path)
+        if key in seen:
+            first = "" if str(seen[key]) == str(path) else f" (first as {seen[key]})"
+            notes.append(f"{path}: given more than once{first}; inferred once")
+            continue
+        seen[key] = path
+        kept.append((path, name))
+    return kept, notes
+
+
 def source_kind(source: str | int | os.PathLike) -> str:
     """'webcam', 'folder', 'video' or 'image' (raises DataError for missing paths).
 
@@ -142,6 +160,7 @@ class FrameSource:
         self.truncated = False
         self._items: list[tuple[str | Path, str]] = []  # image jobs: (path or URL, frame name)
         self.skipped: list[str] = []  # "name: why" of each folder file in a format OpenCV cannot read
+        self.repeats: list[str] = []  # one line for each file given again (drop_repeats), inferred once
         self._cap = None
         if self.kind in ("video", "webcam"):
             self._open_capture()
@@ -159,6 +178,7 @@ class FrameSource:
                 self.skipped += skipped
             else:
                 self._items.append((s, url_name(s) if is_url(s) else Path(s).name))
+        self._items, self.repeats = drop_repeats(self._items)
         if self.max_frames:
             self._items = self._items[: self.max_frames]
 
