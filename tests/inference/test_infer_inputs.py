@@ -251,7 +251,8 @@ def test_images_that_would_share_an_image_id_are_refused(tmp_path, oracle_onnx, 
         out = tmp_path / "out"
         assert main(["infer", str(src), "--model", oracle_onnx, "--out", str(out), *extra]) == 2
         err = capsys.readouterr().err.strip().splitlines()[-1]
-        assert err.startswith("kdpose: error: sub/000001.png would be image_id 1") and "like 000001.png" in err
+        assert err.startswith(f"kdpose: error: {src}/sub/000001.png would be image_id 1")
+        assert f"like {src}/000001.png" in err
         assert harm in err and not out.exists()
     # the ids unused (no --json, no --bboxes): the outputs are per file and distinct, so the job runs
     assert main(["infer", str(src), "--model", oracle_onnx, "--out", str(tmp_path / "vis_only")]) == 0
@@ -263,5 +264,13 @@ def test_images_that_would_share_an_image_id_are_refused(tmp_path, oracle_onnx, 
     cv2.imwrite(str(mixed / "zz.png"), two)
     assert main(["infer", str(mixed), "--model", oracle_onnx, "--json", "--out", str(tmp_path / "o2")]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert "zz.png would be image_id 1 (its place in the job), like 000001.png" in err
+    assert f"{mixed}/zz.png would be image_id 1 (its place in the job), like {mixed}/000001.png" in err
     assert not (tmp_path / "o2" / "predictions.json").exists()
+    # two folders' 000001.png: the message said "000001.png would be image_id 1 ..., like 000001.png"; it names
+    # both paths now
+    other = tmp_path / "other"
+    other.mkdir()
+    cv2.imwrite(str(other / "000001.png"), two)
+    assert main(["infer", str(mixed), str(other), "--model", oracle_onnx, "--json", "--out", str(tmp_path / "o3")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"{other}/000001.png would be image_id 1 (its integer file stem), like {mixed}/000001.png" in err

@@ -181,8 +181,9 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise ConfigError(f"{parent}: --out {out} lies under a file, not a folder")
 
 
-def _id_collision(est, first: str, second: str, image_id: int) -> Exception:
-    """The one-line error for two images of a job that would share a COCO image id."""
+def _id_collision(est, first: str, second: str, image_id: int, shown: str | None = None) -> Exception:
+    """The one-line error for two images of a job that would share a COCO image id; ``first`` and ``shown`` are
+    how the message names them (their paths: two folders' ``1.jpg`` have the same frame name ``second``)."""
     from kdpose.errors import ConfigError
 
     if est.boxes_from_caller and est.detector.image_id_for(second) is not None:
@@ -191,25 +192,27 @@ def _id_collision(est, first: str, second: str, image_id: int) -> Exception:
         why = "its integer file stem" if Path(second).stem.isdigit() else "its place in the job"
     harm = (f"both would take the boxes of image {image_id} in {est.detector.path}" if est.boxes_from_caller
             else "predictions.json could not tell their people apart")
-    return ConfigError(f"{second} would be image_id {image_id} ({why}), like {first}: {harm}; rename one of "
+    return ConfigError(f"{shown or second} would be image_id {image_id} ({why}), like {first}: {harm}; rename one of "
                        "them or infer them as separate jobs (each with its own --out)")
 
 
-def check_image_ids(names: list[str], est, needed: bool) -> None:
+def check_image_ids(names: list[str], est, needed: bool, paths: list[str] | None = None) -> None:
     """Refuse, before anything runs, two images whose file names give them the same image id (the id a --bboxes
     file gives the name, else the integer file stem), e.g. ``000001.jpg`` and ``sub/000001.jpg``. The id keys the
     boxes of a --bboxes file and the results of --json, so such images took each other's boxes and merged in
-    ``kdpose eval``. ``needed``: the job uses the ids (--json or --bboxes)."""
+    ``kdpose eval``. ``needed``: the job uses the ids (--json or --bboxes). ``paths`` name the images in the
+    message (default: ``names``)."""
     if not needed:
         return
-    seen: dict[int, str] = {}
-    for name in names:
+    paths = paths or names
+    seen: dict[int, int] = {}  # image id -> index of the image that has it
+    for i, name in enumerate(names):
         image_id = est.image_id_for(name, -1)
         if image_id == -1:
             continue  # no id from the name: the frame index, checked as the job runs
         if image_id in seen:
-            raise _id_collision(est, seen[image_id], name, image_id)
-        seen[image_id] = name
+            raise _id_collision(est, paths[seen[image_id]], name, image_id, shown=paths[i])
+        seen[image_id] = i
 
 
 def check_video_ids(args: argparse.Namespace, source, est) -> int:
@@ -371,7 +374,7 @@ def run(args: argparse.Namespace) -> int:
         est._warned_whole_image = True
     report_skipped_annotations(est)
     ids_needed = bool(args.json or est.boxes_from_caller) and not source.is_video
-    check_image_ids(source.names, est, ids_needed)
+    check_image_ids(source.names, est, ids_needed, source.paths)
     first_frame_id = check_video_ids(args, source, est)
     openpose_ok = est.skeleton.name in ("coco", "coco_wholebody")
     if (args.openpose or args.openpose_json) and not openpose_ok:
@@ -417,7 +420,8 @@ def run(args: argparse.Namespace) -> int:
                 for f, image_id in zip(good, ids):
                     owner = id_owner.setdefault(image_id, (f.index, f.name))
                     if ids_needed and owner[0] != f.index:
-                        raise _id_collision(est, owner[1], f.name, image_id)
+                        raise _id_collision(est, source.paths[owner[0]], f.name, image_id,
+                                            shown=source.paths[f.index])
                 dets = [boxes_or_skip(est, f, i, single, bad_boxes) for f, i in zip(good, ids)]
                 kept = [j for j, d in enumerate(dets) if d is not None]
                 good, ids, dets = [good[j] for j in kept], [ids[j] for j in kept], [dets[j] for j in kept]

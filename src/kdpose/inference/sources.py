@@ -187,6 +187,11 @@ class FrameSource:
         """Frame names of an image job, in order (empty for videos and webcams)."""
         return [name for _, name in self._items]
 
+    @property
+    def paths(self) -> list[str]:
+        """The path or URL of each frame of an image job, in order (empty for videos and webcams)."""
+        return [str(path) for path, _ in self._items]
+
     def _open_capture(self) -> None:
         import cv2
 
