@@ -79,3 +79,21 @@ def test_a_teacher_trained_for_another_size_or_layout_is_refused_naming_the_reci
     with pytest.raises(ConfigError, match=r"hm.safetensors predicts layout 'coco', the recipe's layout is "
                                           r"'coco_wholebody'"):
         build_task(cfg, create_model("deeppose-cspnext-t", layout="coco_wholebody", input_size=(32, 32)))
+
+
+def test_an_unknown_teacher_or_model_name_names_its_recipe_key():
+    """A recipe names two models (model.name, distill.teacher); "unknown model 'rtmpos-s'" did not say which."""
+    from kdpose.engine.config import RecipeCfg, from_dict
+    from kdpose.models import create_model
+    from kdpose.tasks import build_task, get_task
+
+    recipe = {"model": {"name": "rtmpose-t", "layout": "coco", "input_size": [32, 32]},
+              "distill": {"method": "dwpose", "teacher": "rtmpos-s"}}
+    with pytest.raises(ConfigError, match=r"^distill.teacher: unknown model 'rtmpos-s'; did you mean rtmpose-s"):
+        build_task(from_dict(RecipeCfg, recipe), create_model("rtmpose-t", input_size=(32, 32)))
+    tag = {**recipe, "distill": {"method": "dwpose", "teacher": "rtmpose-m.synth-nope_128x96"}}
+    with pytest.raises(ConfigError, match=r"^distill.teacher: unknown pretrained weights 'rtmpose-m.synth-nope"):
+        build_task(from_dict(RecipeCfg, tag), create_model("rtmpose-t", input_size=(32, 32)))
+    student = {**recipe, "model": {**recipe["model"], "name": "rtmpos-t"}}
+    with pytest.raises(ConfigError, match=r"^model.name: unknown model 'rtmpos-t'; did you mean rtmpose-t"):
+        get_task(from_dict(RecipeCfg, student))

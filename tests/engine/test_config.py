@@ -91,7 +91,7 @@ def test_cli_rejects_a_broken_recipe_before_training(tmp_path, capsys):
     assert main(["train", str(_write(tmp_path, "")), "--set", "train.seed=abc"]) == 2
     assert "train.seed: expected int, got str 'abc'" in capsys.readouterr().err
     # values found wrong while building (model name, generator settings) also name the recipe file
-    for text, message in [("model:\n  name: rtmpose-tt\n", "unknown model 'rtmpose-tt'"),
+    for text, message in [("model:\n  name: rtmpose-tt\n", "model.name: unknown model 'rtmpose-tt'"),
                           ("data:\n  train:\n    synthetic_images: 2\n    synthetic_settings: {occlusion: 3}\n",
                            "data.train.synthetic_settings: synth: occlusion must be in [0, 1], got 3")]:
         path = _write(tmp_path, text)

@@ -69,12 +69,15 @@ def get_task(cfg: RecipeCfg) -> TaskKind:
     """The task kind of a recipe: ``cfg.task``, or the task its model serves; the two must fit.
 
     Raises:
-        ConfigError: an unknown task, or a model of another kind (e.g. a pose machine on the top-down path).
-        UnknownNameError: an unknown model name.
+        ConfigError: an unknown task or model name (naming the key, listing close names), or a model of another
+            kind (e.g. a pose machine on the top-down path).
     """
     from ..models import model_task
 
-    served = model_task(cfg.model.name)  # UnknownNameError listing the zoo
+    try:
+        served = model_task(cfg.model.name)
+    except UnknownNameError as exc:  # the recipe has two model names (model.name, distill.teacher): say which
+        raise ConfigError(f"model.name: {exc}") from None
     name = cfg.task or served
     try:
         kind = TASKS.get(name)
@@ -140,7 +143,11 @@ def build_task(cfg: RecipeCfg, model: nn.Module, model_task: str = "topdown") ->
     if dc.teacher_weights:
         check_weights_source(dc.teacher_weights, "distill.teacher_weights")
     check_teacher_fits(dc, cfg.model.layout, size)
-    teacher = load_model(dc.teacher, weights=dc.teacher_weights or None, layout=cfg.model.layout, input_size=size)
+    try:
+        teacher = load_model(dc.teacher, weights=dc.teacher_weights or None, layout=cfg.model.layout,
+                             input_size=size)
+    except UnknownNameError as exc:  # "unknown model 'rtmpos-s'" did not say which of the recipe's two names
+        raise ConfigError(f"distill.teacher: {exc}") from None
     return build_distiller(dc.method, model, frozen_teacher_for(teacher, model), dc.params)
 
 
