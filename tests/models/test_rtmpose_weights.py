@@ -9,6 +9,7 @@ import json
 import os
 import pickle
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -228,6 +229,12 @@ def test_a_file_that_is_no_pytorch_checkpoint_says_what_it_is_not(tmp_path, trai
         with pytest.raises(CheckpointError, match=expected) as err:
             load_model("rtmpose-t", weights=path, input_size=SIZE)
         assert "refused" not in str(err.value) and "\n" not in str(err.value), name
+    # torch's own "Detected pickle protocol 4 ... please file an issue" warning printed two lines above the error
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(CheckpointError, match="p4.pth: pickled with protocol 4"):
+            load_model("rtmpose-t", weights=tmp_path / "p4.pth", input_size=SIZE)
+    assert not [w for w in caught if "pickle protocol" in str(w.message)]
 
 
 def test_a_safetensors_file_under_a_pth_name_loads_as_safetensors(tmp_path, trained_state, reference_output):

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError
-from ..models._builder import torch_load_error
+from ..models._builder import torch_load, torch_load_error
 from ..utils.io import atomic_write
 
 FORMAT = "kdpose-train-1"
@@ -83,7 +83,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        state = torch_load(path, map_location=map_location)
     except Exception as exc:  # torch raises several types, with advice to load unsafely, for damaged or foreign files
         raise torch_load_error(path, exc) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:

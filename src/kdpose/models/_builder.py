@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,12 +65,20 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         raise CheckpointError(f"{path}: a safetensors file, not a PyTorch checkpoint (name it .safetensors)")
     try:
         with torch.serialization.safe_globals(_numpy_safe_globals()):
-            obj = torch.load(path, map_location="cpu", weights_only=True)
+            obj = torch_load(path)
     except Exception as e:  # UnpicklingError, RuntimeError (corrupt zip), EOFError, ...
         raise _load_failure(path, head, e) from None
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{path}: expected a dict of tensors or {{'state_dict': ...}}, got {type(obj).__name__}")
     return dict(obj)
+
+
+def torch_load(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
+    """``torch.load(path, weights_only=True)`` without torch's "Detected pickle protocol 4 ... please file an issue"
+    warning, which printed two lines of torch internals above kdpose's own one-line error for such a file."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+        return torch.load(path, map_location=map_location, weights_only=True)
 
 
 def _file_head(path: Path, size: int = 64) -> bytes:
