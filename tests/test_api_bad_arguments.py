@@ -74,6 +74,15 @@ CASES = [
     ("load_model unknown", lambda t, m, e: kdpose.load_model("nope"), UnknownNameError, "unknown model 'nope'"),
     ("load_model unknown tag", lambda t, m, e: kdpose.load_model("rtmpose-t.nope"), UnknownNameError,
      "unknown pretrained weights 'rtmpose-t.nope'; did you mean"),
+    # a file given as the name was "unknown pretrained weights 'model.onnx'", as if missing from a list
+    ("load_model onnx file", lambda t, m, e: kdpose.load_model("model.onnx"), UnknownNameError,
+     "model.onnx: an ONNX file, not a zoo name or pretrained tag (load_model builds PyTorch models); run it with "
+     "kdpose.PoseEstimator('model.onnx')"),
+    ("load_model weights file", lambda t, m, e: kdpose.load_model(str(kdpose.save_weights(m, t / "w.safetensors"))),
+     UnknownNameError, "{tmp}/w.safetensors: a weights file, not a zoo name or pretrained tag; name the model and "
+     "give the file as its weights: load_model('rtmpose-t', weights='{tmp}/w.safetensors')"),
+    ("load_model pth file", lambda t, m, e: kdpose.load_model("best.pth"), UnknownNameError,
+     "load_model('MODEL', weights='best.pth'), or --model MODEL --weights best.pth (MODEL: the zoo name"),
     ("load_model weights int", lambda t, m, e: kdpose.load_model("rtmpose-t", weights=3), TypeError,
      "load_model: weights must be a file path, URL, pretrained tag or state_dict, got int 3"),
     ("load_model weights missing", lambda t, m, e: kdpose.load_model("rtmpose-t", weights=t / "no.safetensors"),

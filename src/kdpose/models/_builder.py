@@ -603,6 +603,29 @@ def get_pretrained_cfg(tag: str) -> PretrainedCfg:
     return PRETRAINED[tag]
 
 
+MODEL_FILE_SUFFIXES = (".onnx", ".safetensors", ".pth", ".pt", ".ckpt", ".bin")
+
+
+def check_not_a_file(name: str) -> None:
+    """``load_model``'s name is a zoo name or a pretrained tag; a file given there was "unknown pretrained weights
+    'model.onnx'", which reads as if the file were missing from a list. Say what to do with it instead.
+
+    Raises:
+        UnknownNameError: when ``name`` ends like a model or weights file.
+    """
+    if name in PRETRAINED or not name.lower().endswith(MODEL_FILE_SUFFIXES):
+        return
+    if name.lower().endswith(".onnx"):
+        raise UnknownNameError(f"{name}: an ONNX file, not a zoo name or pretrained tag (load_model builds PyTorch "
+                               f"models); run it with kdpose.PoseEstimator('{name}') or kdpose infer --model {name}")
+    info = read_model_info(name) if Path(name).is_file() else None
+    model = info.name if info is not None and info.name else "MODEL"
+    which = "" if model != "MODEL" else " (MODEL: the zoo name of the network it holds, kdpose.list_models())"
+    raise UnknownNameError(f"{name}: a weights file, not a zoo name or pretrained tag; name the model and give the "
+                           f"file as its weights: load_model('{model}', weights='{name}'), or --model {model} "
+                           f"--weights {name}{which}")
+
+
 def load_model(name: str, weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
                layout: str | None = None, input_size: tuple[int, int] | None = None, device: str = "cpu",
                distiller_part: str = "student", sha256: str | None = None, **kwargs) -> nn.Module:
@@ -638,6 +661,7 @@ def load_model(name: str, weights: str | os.PathLike | Mapping[str, torch.Tensor
         raise ConfigError(f"load_model: unknown device {device!r} (use cpu, cuda, cuda:N or mps)") from None
     cfg = None
     if name not in MODELS and "." in name:
+        check_not_a_file(name)
         cfg = get_pretrained_cfg(name)
     elif isinstance(weights, str) and weights in PRETRAINED:
         cfg = PRETRAINED[weights]
