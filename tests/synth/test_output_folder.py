@@ -211,3 +211,22 @@ def test_a_split_folder_on_another_file_system_is_copied_in(tmp_path, monkeypatc
     out = write_coco_dataset(tmp_path / "data", TINY, 2, split="val").parent
     monkeypatch.setattr(writer.os, "replace", replace)
     assert digest(out) == digest(reference)
+
+
+def test_a_negative_seed_is_refused_and_the_summary_counts_failed_images(tmp_path, capsys, monkeypatch):
+    """--seed -1 made numpy refuse every image ("expected non-negative integer"), each skipped, and the CLI still
+    printed "wrote 2 images" with exit 0. A negative seed is now a one-line error before anything is written, and
+    the summary counts what was written (exit 1 when no image rendered)."""
+    out = tmp_path / "neg"
+    assert main(["synth", "--out", str(out), "--images", "2", "--seed", "-1", "--no-progress"]) == 2
+    assert capsys.readouterr().err.strip() == "kdpose: error: synth: seed must be an integer >= 0, got -1"
+    assert not out.exists()
+
+    def broken(*args, **kwargs):
+        raise ValueError("broken scene")
+
+    monkeypatch.setattr(writer, "render_scene", broken)
+    assert main(["synth", "--out", str(tmp_path / "bad"), "--images", "2", "--size", "64x48", "--no-progress"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"wrote 0 images and {tmp_path / 'bad'}/person_keypoints_train.json")
+    assert captured.out.rstrip().endswith(", 2 failed to render (listed in its info.skipped_images)")

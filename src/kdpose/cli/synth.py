@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from pathlib import Path
 
 NAME = "synth"
 HELP = "generate a synthetic multi-person pose dataset (RGB or depth, COCO-17 or whole-body-133) in COCO format"
@@ -92,5 +94,9 @@ def run(args: argparse.Namespace) -> int:
                               progress=not args.no_progress, overwrite=args.overwrite)
     seconds = time.perf_counter() - start
     rate = args.images / seconds if seconds > 0 else 0.0
-    print(f"wrote {args.images} images and {path} in {seconds:.1f} s ({rate:.1f} images/s)")
-    return 0
+    # images that failed to render are skipped (reported above, listed in the JSON): count what was written ("wrote
+    # 2 images" was printed, exit 0, of a split whose every image failed)
+    skipped = len(json.loads(Path(path).read_text())["info"].get("skipped_images", []))
+    note = f", {skipped} failed to render (listed in its info.skipped_images)" if skipped else ""
+    print(f"wrote {args.images - skipped} images and {path} in {seconds:.1f} s ({rate:.1f} images/s){note}")
+    return 1 if skipped and skipped == args.images else 0

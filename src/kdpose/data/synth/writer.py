@@ -26,6 +26,7 @@ import errno
 import filecmp
 import json
 import multiprocessing as mp
+import numbers
 import os
 import re
 import shutil
@@ -53,6 +54,9 @@ def scene_seed(seed: int, split: str, index: int) -> tuple[int, int, int]:
     """The random seed of image ``index`` of a split (shared by the writer and the datasets)."""
     if split not in SPLITS:
         raise ConfigError(f"synth: unknown split '{split}' (valid: {', '.join(SPLITS)})")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        # numpy refuses a negative seed: every image of a split was skipped ("expected non-negative integer")
+        raise ConfigError(f"synth: seed must be an integer >= 0, got {seed!r}")
     return (int(seed), SPLITS[split], int(index))
 
 
