@@ -230,3 +230,13 @@ def test_a_negative_seed_is_refused_and_the_summary_counts_failed_images(tmp_pat
     captured = capsys.readouterr()
     assert captured.out.startswith(f"wrote 0 images and {tmp_path / 'bad'}/person_keypoints_train.json")
     assert captured.out.rstrip().endswith(", 2 failed to render (listed in its info.skipped_images)")
+
+
+def test_an_output_that_is_a_file_says_so(tmp_path):
+    """mkdir's own words were "cannot create the output folder (File exists)" of a file."""
+    (tmp_path / "notes.txt").write_text("x")
+    cfg = SynthConfig(width=48, height=36, max_people=1)
+    with pytest.raises(DataError, match=r"notes.txt: is a file; the output must be a folder$"):
+        write_coco_dataset(tmp_path / "notes.txt", cfg, 1, progress=False)
+    with pytest.raises(DataError, match=r"notes.txt/sub: lies under the file .*notes.txt; the output must be a folder$"):
+        write_coco_dataset(tmp_path / "notes.txt" / "sub", cfg, 1, progress=False)

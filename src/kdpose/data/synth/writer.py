@@ -359,6 +359,10 @@ def write_coco_dataset(out: str | os.PathLike, cfg: SynthConfig, num_images: int
         raise ConfigError(f"synth: workers must be >= 1, got {workers}")
     scene_seed(seed, split, 0)  # validates the split
     out = Path(out)
+    above = next((p for p in (out, *out.parents) if p.exists()), None)
+    if above is not None and not above.is_dir():  # mkdir said only "File exists" / "Not a directory"
+        where = "is a file" if above == out else f"lies under the file {above}"
+        raise DataError(f"{out}: {where}; the output must be a folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
