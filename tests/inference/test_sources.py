@@ -116,10 +116,29 @@ def test_a_file_given_twice_is_one_frame(tmp_path):
     one, two = tmp_path / "1.jpg", tmp_path / "sub" / "2.jpg"
     src = FrameSource([str(tmp_path), str(one), str(tmp_path / "sub"), str(tmp_path / "sub" / ".." / "1.jpg")])
     assert src.names == ["1.jpg", "sub/2.jpg"] and len(list(src)) == 2
-    assert src.repeats == [f"{one}: given more than once; inferred once",
+    assert src.notes == [f"{one}: given more than once; inferred once",
                            f"{two}: given more than once; inferred once",
                            f"{tmp_path / 'sub' / '..' / '1.jpg'}: given more than once (first as {one}); inferred once"]
-    assert FrameSource([str(one), str(two)]).repeats == []
+    assert FrameSource([str(one), str(two)]).notes == []
+
+
+def test_the_jobs_own_output_folders_are_not_inputs(tmp_path):
+    """A second `kdpose infer .` read the pictures the first one drew in ./infer_out/vis/ as inputs (with integer
+    stems an image-id clash, else poses of drawn poses, silently). Output folders inside a source folder are left
+    out, with one line; a folder given as the source itself is read."""
+    from kdpose.inference.outputs import image_output_folders
+    from kdpose.inference.sources import scan_folder
+
+    for name in ("1.jpg", "infer_out/vis/1.jpg", "infer_out/openpose/1_pose.png", "infer_out/predictions/x.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(tmp_path / name), np.zeros((8, 8, 3), np.uint8))
+    drawn = image_output_folders(tmp_path / "infer_out")
+    src = FrameSource(str(tmp_path), exclude=drawn)
+    assert src.names == ["1.jpg", "infer_out/predictions/x.png"]
+    assert src.notes == [f"{tmp_path}: left out {tmp_path}/infer_out/vis, an output folder of this job",
+                         f"{tmp_path}: left out {tmp_path}/infer_out/openpose, an output folder of this job"]
+    assert [p.name for p in scan_folder(tmp_path / "infer_out" / "vis", drawn)[0]] == ["1.jpg"]
+    assert len(FrameSource(str(tmp_path)).names) == 4 and FrameSource(str(tmp_path)).notes == []
 
 
 def test_a_folder_of_only_unreadable_formats_names_them(tmp_path):

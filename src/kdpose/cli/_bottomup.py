@@ -43,7 +43,7 @@ def run_bottom_up(args: argparse.Namespace) -> int:
     from kdpose.errors import ConfigError, DataError
     from kdpose.inference.bottomup import BottomUpEstimator, depth_to_bgr, people_to_results
     from kdpose.inference.estimator import image_id_from_name
-    from kdpose.inference.outputs import output_stems
+    from kdpose.inference.outputs import image_output_folders, output_stems
     from kdpose.inference.sources import drop_repeats, scan_folder, source_kind
     from kdpose.utils.io import atomic_write, write_json
     from kdpose.viz.draw import draw_skeleton
@@ -55,7 +55,7 @@ def run_bottom_up(args: argparse.Namespace) -> int:
         if kind not in ("image", "folder"):
             raise ConfigError(f"{source}: bottom-up models read image files and folders, not a {kind}")
         if kind == "folder":
-            images, skipped = scan_folder(source)
+            images, skipped = scan_folder(source, image_output_folders(args.out))  # not the pictures it drew
             files += [(p, p.relative_to(source).as_posix()) for p in images]
             for reason in skipped:  # formats OpenCV cannot read (HEIC, ...): reported, the others are inferred
                 print(f"kdpose: skipped {reason}", file=sys.stderr)

@@ -46,7 +46,8 @@ gives the image, else the integer file stem, else --first-frame-id + the frame i
 (rendered images or mp4), openpose/ (--openpose-json, --openpose). Files whose names differ only in the extension
 (a.jpg, a.png) get a_jpg / a_png outputs; two images that would share an image id (000001.jpg and
 sub/000001.jpg) are refused with --json or --bboxes, which key on it; a file given twice (shots/ shots/a.jpg) is
-inferred once. Images are read as BGR and converted to RGB before normalisation
+inferred once, and the pictures a job draws (--out's vis/, openpose/) are never inputs of a source folder holding
+them. Images are read as BGR and converted to RGB before normalisation
 (MMPose's convention; rtmlib feeds the array it gets unconverted, so give rtmlib RGB frames to match). Keypoint
 scores are min(max_x, max_y) of the SimCC logits as in MMPose; --score-mode rtmlib averages the two as rtmlib
 does (higher scores, so thresholds tuned with rtmlib carry over). PyTorch runs on half the CPUs (1 to 4) unless
@@ -329,7 +330,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from kdpose.inference.estimator import WHOLE_IMAGE_WARNING, PoseEstimator
-    from kdpose.inference.outputs import ResultWriter
+    from kdpose.inference.outputs import ResultWriter, image_output_folders
     from kdpose.inference.smoothing import OneEuroParams
     from kdpose.inference.sources import FrameSource, prefetch, source_kind
     from kdpose.inference.video import VideoPoseEstimator
@@ -352,7 +353,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--peak-thr is for bottom-up models; {args.model} is a top-down one")
     sources = args.source if len(args.source) > 1 else args.source[0]
     video = any(source_kind(s) in ("video", "webcam") for s in args.source)  # a missing path fails here
-    source = None if video else FrameSource(sources, max_frames=args.max_frames)  # empty folders fail here
+    drawn = image_output_folders(args.out)  # a second `kdpose infer .` read the first one's infer_out/vis/ pictures
+    source = None if video else FrameSource(sources, max_frames=args.max_frames, exclude=drawn)  # empty folders fail
     show = display_window(image_job=not video) if args.show else None
     if args.bboxes:  # always a file of boxes: a name such as dets.txt or shot.jpg is not looked up as a detector
         from kdpose.inference.detectors import DetectionFile
@@ -365,7 +367,7 @@ def run(args: argparse.Namespace) -> int:
                         threads=args.threads, nms_thr=None if args.nms == "off" else VALIDATION_NMS_THR,
                         nms_caller_boxes=args.nms != "off", score_mode=args.score_mode, precision=args.precision)
     if source is None:
-        source = FrameSource(sources, max_frames=args.max_frames)  # opens the video / camera last
+        source = FrameSource(sources, max_frames=args.max_frames, exclude=drawn)  # opens the video / camera last
     note = synthetic_weights_note(args.model, photos_tag="rtmpose-m.body7_256x192")  # after the argument errors
     if note:
         print(f"kdpose: note: {note}", file=sys.stderr)
@@ -396,7 +398,7 @@ def run(args: argparse.Namespace) -> int:
     bad: list[str] = []
     bad_boxes: list[str] = []  # images whose --bboxes entries cannot give poses: skipped, reported like bad files
     single = not source.is_video and len(source) == 1
-    for line in source.repeats:  # the same file given twice (a file and its folder, ...): inferred once
+    for line in source.notes:  # a file given twice (a file and its folder, ...), output folders left out
         print(f"kdpose: note: {line}", file=sys.stderr)
     for reason in source.skipped:  # folder files of formats OpenCV cannot read (HEIC, ...): reported, the job goes on
         bad.append(reason)

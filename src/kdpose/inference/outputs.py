@@ -149,6 +149,16 @@ class AtomicVideoWriter:
             os.unlink(self.tmp)
 
 
+# Sub-folders of --out that hold the pictures a job draws: never inputs of a later job whose source folder holds
+# them (kdpose infer . writes ./infer_out/vis/)
+IMAGE_OUTPUT_FOLDERS = ("vis", "openpose")
+
+
+def image_output_folders(out_dir: str | os.PathLike) -> list[Path]:
+    """The folders under ``out_dir`` a job draws pictures into (:data:`IMAGE_OUTPUT_FOLDERS`)."""
+    return [Path(out_dir) / name for name in IMAGE_OUTPUT_FOLDERS]
+
+
 class ResultWriter:
     """Writes what the ``kdpose infer`` options ask for, frame by frame (see the module docstring).
 

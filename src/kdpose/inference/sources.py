@@ -53,15 +53,34 @@ class Frame:
     error: str | None = None
 
 
-def scan_folder(folder: str | os.PathLike) -> tuple[list[Path], list[str]]:
+def _inside(folder: Path, exclude: Sequence[str | os.PathLike]) -> list[tuple[str, ...]]:
+    """The relative parts of each ``exclude`` folder that lies strictly inside ``folder``."""
+    root = folder.resolve()
+    parts = []
+    for ex in exclude:
+        try:
+            rel = Path(ex).resolve().relative_to(root).parts
+        except ValueError:  # elsewhere
+            continue
+        if rel:
+            parts.append(rel)
+    return parts
+
+
+def scan_folder(folder: str | os.PathLike, exclude: Sequence[str | os.PathLike] = ()
+                ) -> tuple[list[Path], list[str]]:
     """The image files under ``folder`` (recursive, sorted by relative path) and, one line each, the image files
     this OpenCV cannot read (``sub/photo.heic: OpenCV cannot read this HEIC file; convert it to JPEG or PNG``);
-    see ``OTHER_IMAGE_FORMATS``. Files that are not images are in neither list."""
+    see ``OTHER_IMAGE_FORMATS``. Files that are not images are in neither list, nor files under an ``exclude``
+    folder that lies inside ``folder`` (a job's own drawn outputs: ``kdpose infer .`` writes ``infer_out/vis/``)."""
     import cv2
 
     folder = Path(folder)
+    cut = _inside(folder, exclude)
     images, skipped = [], []
     for path in sorted((p for p in folder.rglob("*") if p.is_file()), key=lambda p: p.relative_to(folder).as_posix()):
+        if cut and any(path.relative_to(folder).parts[:len(c)] == c for c in cut):
+            continue
         suffix = path.suffix.lower()
         if suffix in IMAGE_EXTENSIONS:
             images.append(path)
@@ -135,6 +154,8 @@ class FrameSource:
             URLs and folders (one job, frames numbered across all of them). A video or webcam must be the only
             source.
         max_frames: stop after this many frames.
+        exclude: folders whose files are never frames (a job's output folders: a second ``kdpose infer .`` read the
+            pictures the first one drew in ``infer_out/vis/``); one line in ``notes`` says so when one held files.
 
     Image jobs yield a Frame with ``image=None`` and ``error`` set for unreadable images (a single image source
     raises instead), so the job can report them and go on. A folder's files of image formats this OpenCV cannot
@@ -143,7 +164,8 @@ class FrameSource:
     before its announced frame count simply stops (``truncated`` is then True).
     """
 
-    def __init__(self, source: str | int | os.PathLike | Sequence[str | os.PathLike], max_frames: int | None = None):
+    def __init__(self, source: str | int | os.PathLike | Sequence[str | os.PathLike], max_frames: int | None = None,
+                 exclude: Sequence[str | os.PathLike] = ()):
         sources = list(source) if isinstance(source, (list, tuple)) else [source]
         if not sources:
             raise DataError("no source given")
@@ -160,14 +182,16 @@ class FrameSource:
         self.truncated = False
         self._items: list[tuple[str | Path, str]] = []  # image jobs: (path or URL, frame name)
         self.skipped: list[str] = []  # "name: why" of each folder file in a format OpenCV cannot read
-        self.repeats: list[str] = []  # one line for each file given again (drop_repeats), inferred once
+        self.notes: list[str] = []  # files given again (drop_repeats), output folders left out (exclude)
         self._cap = None
         if self.kind in ("video", "webcam"):
             self._open_capture()
             return
         for s, kind in zip(sources, kinds):
             if kind == "folder":
-                files, skipped = scan_folder(s)
+                files, skipped = scan_folder(s, exclude)
+                self.notes += [f"{s}: left out {Path(s, *c)}, an output folder of this job"
+                               for c in _inside(Path(s), exclude) if any(Path(s, *c).rglob("*"))]
                 if not files and skipped:
                     more = f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""
                     raise DataError(f"{s}: no image file OpenCV can read in this folder: {skipped[0]}{more}")
@@ -178,7 +202,8 @@ class FrameSource:
                 self.skipped += skipped
             else:
                 self._items.append((s, url_name(s) if is_url(s) else Path(s).name))
-        self._items, self.repeats = drop_repeats(self._items)
+        self._items, repeats = drop_repeats(self._items)
+        self.notes += repeats
         if self.max_frames:
             self._items = self._items[: self.max_frames]
 
