@@ -20,6 +20,11 @@ def test_eval_cli_coco_and_errors(fixtures, tmp_path, capsys):
     assert main(["eval", "--gt", str(gt), "--pred", str(tmp_path / "none.json")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("kdpose: error:") and "none.json: file not found" in err
+    # --metric pck-pr was ignored under --iou-type bbox: box AP printed for a PCK request
+    dets = fixtures / "coco/test_coco_det_AP_H_56.json"
+    assert main(["eval", "--gt", str(gt), "--pred", str(dets), "--iou-type", "bbox", "--metric", "pck-pr"]) == 2
+    assert capsys.readouterr().err.strip() == ("kdpose: error: --metric pck-pr scores keypoints; --iou-type bbox "
+                                               "gives COCO box AP (drop one)")
 
 
 def test_eval_cli_wholebody_per_part(fixtures, tmp_path, capsys):

@@ -86,6 +86,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out:
         check_output_file(args.out, "--out")
+    if args.iou_type == "bbox" and args.metric != "oks":  # was ignored: box AP printed for a PCK request
+        from kdpose.errors import ConfigError
+
+        raise ConfigError(f"--metric {args.metric} scores keypoints; --iou-type bbox gives COCO box AP (drop one)")
     layout = get_layout(args.layout)
     with warnings.catch_warnings(record=True) as caught:
         warnings.filterwarnings("always", message="kdpose:")
