@@ -122,6 +122,8 @@ CASES = [
     ("estimator backend", lambda t, m, e: kdpose.PoseEstimator(m, backend="tf"), ConfigError,
      "PoseModel instance runs with backend='torch'"),
     ("estimator device int", lambda t, m, e: kdpose.PoseEstimator(m, device=3), ConfigError, "unknown device '3'"),
+    ("estimator device cuda:x", lambda t, m, e: kdpose.PoseEstimator(m, device="cuda:x"), ConfigError,
+     "unknown device 'cuda:x' (use cpu, cuda, cuda:N or mps)"),
     ("estimator weights int", lambda t, m, e: kdpose.PoseEstimator("rtmpose-t", weights=3), TypeError,
      "weights must be a file path"),
     ("estimator weights folder", lambda t, m, e: kdpose.PoseEstimator("rtmpose-t", weights=t), CheckpointError,

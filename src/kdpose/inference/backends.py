@@ -82,6 +82,13 @@ def resolve_torch_device(device: str) -> str:
     kind = device.lower().partition(":")[0] if isinstance(device, str) else None
     if kind not in ("cpu", "cuda", "mps"):
         raise ConfigError(f"unknown device '{device}' (use cpu, cuda, cuda:N or mps)")
+    try:  # 'cuda:x' ran on the CPU with the no-CUDA warning, and was a RuntimeError traceback where CUDA is
+        index = torch.device(device).index
+    except RuntimeError:
+        raise ConfigError(f"unknown device '{device}' (use cpu, cuda, cuda:N or mps)") from None
+    if kind == "cuda" and torch.cuda.is_available() and index is not None and index >= torch.cuda.device_count():
+        raise ConfigError(f"{device}: no such CUDA device (torch sees {torch.cuda.device_count()}: cuda:0 to "
+                          f"cuda:{torch.cuda.device_count() - 1})")
     if kind == "cuda" and not torch.cuda.is_available():
         msg = (f"kdpose: {device} was requested but torch sees no CUDA device (CPU-only torch build or no driver); "
                "running on the CPU, which is much slower")
