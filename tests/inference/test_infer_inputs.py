@@ -274,3 +274,25 @@ def test_images_that_would_share_an_image_id_are_refused(tmp_path, oracle_onnx, 
     assert main(["infer", str(mixed), str(other), "--model", oracle_onnx, "--json", "--out", str(tmp_path / "o3")]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert f"{other}/000001.png would be image_id 1 (its integer file stem), like {mixed}/000001.png" in err
+
+
+def test_a_bboxes_file_of_other_images_is_refused(tmp_path, oracle_onnx, capsys):
+    """A --bboxes file that names none of the job's images (the boxes of another image set) gave every image no
+    pose, an empty predictions.json and exit 0. Refused in one line before anything is written; a file naming one of
+    them runs."""
+    src = tmp_path / "imgs"
+    src.mkdir()
+    image, _, boxes = synthetic_scene(people=1, seed=5)
+    for name in ("000001.png", "000002.png"):
+        cv2.imwrite(str(src / name), image)
+    b = boxes[0]
+    box = [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]
+    dets = tmp_path / "dets.json"
+    dets.write_text(json.dumps([{"image_id": 785, "category_id": 1, "score": 0.9, "bbox": box}]))
+    out = tmp_path / "out"
+    assert main(["infer", str(src), "--model", oracle_onnx, "--bboxes", str(dets), "--json", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"kdpose: error: {dets}: names none of the 2 images of this job") and not out.exists()
+    dets.write_text(json.dumps([{"image_id": 2, "category_id": 1, "score": 0.9, "bbox": box}]))
+    assert main(["infer", str(src), "--model", oracle_onnx, "--bboxes", str(dets), "--json", "--out", str(out)]) == 0
+    assert "2 frames, 1 people" in capsys.readouterr().out

@@ -216,6 +216,20 @@ def check_image_ids(names: list[str], est, needed: bool, paths: list[str] | None
         seen[image_id] = i
 
 
+def check_boxes_match(names: list[str], est) -> None:
+    """Refuse a --bboxes file that speaks of none of the job's images (the boxes of another image set, a file
+    numbering them otherwise): every image got no pose, predictions.json was empty, exit 0."""
+    from kdpose.errors import ConfigError
+
+    if not est.boxes_from_caller or not names or not len(est.detector):
+        return
+    if any(est.detector.knows(name, est.image_id_for(name, i)) for i, name in enumerate(names)):
+        return
+    raise ConfigError(f"{est.detector.path}: names none of the {len(names)} images of this job (matched by file_name, "
+                      f"else image_id = the integer file stem, e.g. {names[0]}): every image would get no pose; are "
+                      "these the boxes of another set of images?")
+
+
 def check_video_ids(args: argparse.Namespace, source, est) -> int:
     """The image id of a video's first frame (--first-frame-id, else 0), after refusing a --bboxes file whose ids
     do not fit the frames (:func:`kdpose.inference.video.check_frame_ids`) and --first-frame-id for images."""
@@ -377,6 +391,7 @@ def run(args: argparse.Namespace) -> int:
     report_skipped_annotations(est)
     ids_needed = bool(args.json or est.boxes_from_caller) and not source.is_video
     check_image_ids(source.names, est, ids_needed, source.paths)
+    check_boxes_match(source.names, est)
     first_frame_id = check_video_ids(args, source, est)
     openpose_ok = est.skeleton.name in ("coco", "coco_wholebody")
     if (args.openpose or args.openpose_json) and not openpose_ok:

@@ -247,6 +247,10 @@ class DetectionFile:
         key = self._key(name, image_id)
         return self._sizes.get(key) if isinstance(key, int) else None
 
+    def knows(self, name: str | None, image_id: int | None = None) -> bool:
+        """Whether the file speaks of an image: its ``images`` table names it, or entries match it."""
+        return self.image_id_for(name) is not None or self._key(name, image_id) is not None
+
     def _key(self, name: str | None, image_id: int | None):
         """The key of the entries of an image (file name or image id), or None when the file has none."""
         keys: list = []
