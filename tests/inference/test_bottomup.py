@@ -117,7 +117,7 @@ def test_cli_bottom_up_keeps_one_output_per_image_and_refuses_shared_ids(tmp_pat
     assert {r["image_id"] for r in per_image["a.json"]} <= {1}  # place 1 in the job: clashes with 000001.png
     assert main(["infer", str(src), "--model", TEACHER_TAG, "--json", "--out", str(tmp_path / "o2")]) == 2
     err = capsys.readouterr().err
-    assert "a.png would be image_id 1 (its place in the job), like 000001.png" in err
+    assert f"{src}/a.png would be image_id 1 (its place in the job), like {src}/000001.png" in err  # paths
     assert not (tmp_path / "o2").exists()
 
 

@@ -72,13 +72,13 @@ def run_bottom_up(args: argparse.Namespace) -> int:
     image_ids = [image_id_from_name(name, index) for index, name in enumerate(names)]
     if args.json:
         owner: dict[int, str] = {}
-        for name, image_id in zip(names, image_ids):
+        for (path, name), image_id in zip(files, image_ids):  # named by their paths: two folders' 1.png
             if image_id in owner:
                 why = "its integer file stem" if Path(name).stem.isdigit() else "its place in the job"
-                raise ConfigError(f"{name} would be image_id {image_id} ({why}), like {owner[image_id]}: "
+                raise ConfigError(f"{path} would be image_id {image_id} ({why}), like {owner[image_id]}: "
                                   "predictions.json could not tell their people apart; rename one of them or infer "
                                   "them as separate jobs (each with its own --out)")
-            owner[image_id] = name
+            owner[image_id] = str(path)
     est = BottomUpEstimator(args.model, weights=args.weights, backend=args.backend, device=args.device,
                             threads=args.threads, peak_threshold=args.peak_thr, batch_size=args.batch,
                             layout=args.layout)
