@@ -86,6 +86,19 @@ class Layout:
             return data.load_coco_keypoints(ann_file, self.name, mode=mode, image_root=image_root)
         raise ConfigError(f"{ann_file}: layout '{self.name}' has no annotation-file reader")
 
+    def metric_names(self) -> tuple[str, ...]:
+        """The keys :meth:`evaluate` returns (``part.stat`` for the per-part whole-body protocol; ``()`` for a layout
+        without a COCO-file protocol), which a recipe's ``eval.metric`` names."""
+        from .evaluation.coco import COCO_STAT_NAMES, CROWD_TYPES
+
+        if self.protocol == "wholebody":
+            from .evaluation.wholebody import REPORT_ORDER
+
+            return tuple(f"{part}.{stat}" for part in REPORT_ORDER for stat in COCO_STAT_NAMES)
+        if self.protocol == "crowdpose":
+            return COCO_STAT_NAMES + tuple(key for key, _, _ in CROWD_TYPES)
+        return COCO_STAT_NAMES if self.protocol == "coco" else ()
+
     def evaluate(self, gt: Any, results: Any) -> dict:
         """OKS metrics of COCO-format ``results`` against ``gt`` (flat; per part for ``wholebody``)."""
         from . import evaluation

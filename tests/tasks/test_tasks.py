@@ -231,3 +231,25 @@ def test_a_missing_val_file_fails_before_the_training_split_is_rendered(key, val
         _no_build(mp, cfg, built)
         with pytest.raises(RuntimeError, match="build reached"):
             train(cfg, tmp_path / "run")
+
+
+def test_an_eval_metric_the_layout_does_not_report_is_refused_before_training():
+    """A whole-body recipe left at the default eval.metric 'AP' trained a whole epoch, then failed at its first
+    validation ("'AP' is not among the validation metrics"); checked with the recipe now, naming the choices."""
+    recipe = {"model": {"name": "rtmpose-t", "layout": "coco_wholebody", "input_size": [64, 64]},
+              "eval": {"interval": 1}}
+    cfg = from_dict(RecipeCfg, recipe)
+    with pytest.raises(ConfigError, match=r"^eval.metric: 'AP' is not a validation metric of layout 'coco_wholebody' "
+                                          r"\(part.stat, e.g. wholebody.AP; parts: body, foot, .*; stats: AP, AP50"):
+        get_task(cfg).check(cfg)
+    for layout, metric in (("coco_wholebody", "wholebody.AP"), ("coco_wholebody", "hand.AR"), ("coco", "AP"),
+                           ("crowdpose", "AP_hard")):
+        ok = from_dict(RecipeCfg, {**recipe, "model": {**recipe["model"], "layout": layout},
+                                   "eval": {"interval": 1, "metric": metric}})
+        get_task(ok).check(ok)
+    unused = from_dict(RecipeCfg, {**recipe, "eval": {"interval": 0}})  # no validation: the metric is never read
+    get_task(unused).check(unused)
+    with pytest.raises(ConfigError, match=r"'wholebody.AP' is not a validation metric of layout 'coco' \(AP, AP50"):
+        wrong = from_dict(RecipeCfg, {**recipe, "model": {**recipe["model"], "layout": "coco"},
+                                      "eval": {"interval": 1, "metric": "wholebody.AP"}})
+        get_task(wrong).check(wrong)

@@ -105,8 +105,19 @@ class TopDownTask(TaskKind):
     fresh_scenes = True
 
     def check(self, cfg: RecipeCfg) -> None:
-        recipe_layout(cfg)
+        layout = recipe_layout(cfg)
         self.task_params(cfg)
+        names = layout.metric_names()
+        if cfg.eval.interval > 0 and names and cfg.eval.metric not in names:
+            # found by the first validation, after a whole epoch of training (hours at full scale)
+            if layout.protocol == "wholebody":
+                parts = ", ".join(dict.fromkeys(n.split(".")[0] for n in names))
+                stats = ", ".join(dict.fromkeys(n.split(".")[1] for n in names))
+                known = f"part.stat, e.g. wholebody.AP; parts: {parts}; stats: {stats}"
+            else:
+                known = ", ".join(names)
+            raise ConfigError(f"eval.metric: '{cfg.eval.metric}' is not a validation metric of layout "
+                              f"'{layout.name}' ({known})")
 
     def build(self, cfg: RecipeCfg, work_dir: Path) -> TrainParts:
         from ..data import collate_topdown
