@@ -118,6 +118,13 @@ def test_video_job_writes_mp4_and_frame_json_with_track_ids(tmp_path, oracle_onn
     cap = cv2.VideoCapture(str(out / "vis" / "clip.mp4"))
     assert cap.isOpened() and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 6
     assert "detector on 2 frames" in capsys.readouterr().out
+    # --json-per-image was ignored for a video: with --no-vis the job wrote nothing and said "outputs in ..."
+    empty = tmp_path / "empty"
+    assert main(["infer", str(path), "--model", oracle_onnx, "--json-per-image", "--no-vis", "--out", str(empty)]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "kdpose: error: --json-per-image writes one file per image; for a video use --json (predictions.json, each "
+        "result with its frame_id) or --openpose-json (one file per frame)")
+    assert not empty.exists()
 
 
 def test_bad_inputs_give_one_line_errors(tmp_path, oracle_onnx, capsys):

@@ -232,10 +232,14 @@ def check_boxes_match(names: list[str], est) -> None:
 
 def check_video_ids(args: argparse.Namespace, source, est) -> int:
     """The image id of a video's first frame (--first-frame-id, else 0), after refusing a --bboxes file whose ids
-    do not fit the frames (:func:`kdpose.inference.video.check_frame_ids`) and --first-frame-id for images."""
+    do not fit the frames (:func:`kdpose.inference.video.check_frame_ids`), --first-frame-id for images and
+    --json-per-image for videos."""
     from kdpose.errors import ConfigError
     from kdpose.inference.video import check_frame_ids
 
+    if source.is_video and args.json_per_image:  # ignored for videos: with --no-vis the job wrote nothing at all
+        raise ConfigError("--json-per-image writes one file per image; for a video use --json (predictions.json, "
+                          "each result with its frame_id) or --openpose-json (one file per frame)")
     if not source.is_video:
         if args.first_frame_id is not None:
             raise ConfigError("--first-frame-id is for a video or webcam; images take their ids from the --bboxes "
