@@ -129,3 +129,17 @@ def test_other_missing_modules_are_not_hidden(monkeypatch):
     monkeypatch.setattr(eval_cmd, "run", broken)
     with pytest.raises(ModuleNotFoundError):
         main(["eval", "--gt", "g.json", "--pred", "p.json"])
+
+
+@pytest.mark.parametrize("command", ["train", "distill"])
+def test_resume_and_auto_resume_together_are_refused(command, capsys, monkeypatch):
+    """Both flags: --auto-resume won and started a fresh run where --resume asked to continue one."""
+    import kdpose.tasks as tasks
+
+    monkeypatch.setattr(tasks, "train", lambda *a, **k: pytest.fail("training started"))
+    try:
+        code = main([command, RECIPE, "--resume", "--auto-resume"])
+    except SystemExit as exc:  # argparse's usage error
+        code = exc.code
+    assert code == 2
+    assert "argument --auto-resume: not allowed with argument --resume" in capsys.readouterr().err

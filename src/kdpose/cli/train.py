@@ -28,9 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override a recipe value, e.g. --set optim.lr=2e-3 (repeatable)")
     parser.add_argument("--work-dir", default=None,
                         help="output folder (default: the recipe's work_dir, else work_dirs/<recipe name>)")
-    parser.add_argument("--resume", action="store_true",
+    resume = parser.add_mutually_exclusive_group()  # both: --auto-resume won, a fresh run where --resume asked none
+    resume.add_argument("--resume", action="store_true",
                         help="continue the run in the work dir from its last.pt (exactly where it stopped)")
-    parser.add_argument("--auto-resume", action="store_true",
+    resume.add_argument("--auto-resume", action="store_true",
                         help="continue the run in the work dir if it has one (same recipe), else start it: the same "
                              "command starts a long run and continues it after any stop")
 
