@@ -132,7 +132,7 @@ def test_user_backgrounds_and_unwritable_output(tmp_path):
         write_coco_dataset(tmp_path / "out", cfg.replace(background_dir=str(folder / "red.png")), 1)
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
-    with pytest.raises(DataError, match="cannot create the output folder"):
+    with pytest.raises(DataError, match="a_file/sub: lies under the file .*a_file; the output must be a folder"):
         write_coco_dataset(blocker / "sub", SynthConfig(width=32, height=32), 1)
 
 

@@ -66,6 +66,7 @@ def test_cli_bad_settings(tmp_path, capsys, argv, message):
 def _cli_config(argv, monkeypatch):
     """The SynthConfig that ``kdpose synth ARGV`` would render with (write_coco_dataset intercepted)."""
     import argparse
+    import tempfile
 
     from kdpose.cli import synth as cli
 
@@ -75,10 +76,14 @@ def _cli_config(argv, monkeypatch):
 
     def fake_write(out, cfg, images, **kwargs):
         seen["cfg"] = cfg
-        return Path(out) / "x.json"
+        path = Path(out) / "x.json"  # what the CLI reads back: the split's info (no image failed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text('{"info": {}}')
+        return path
 
     monkeypatch.setattr("kdpose.data.synth.write_coco_dataset", fake_write)
-    cli.run(parser.parse_args(["--out", "x", "--images", "1", *argv]))
+    with tempfile.TemporaryDirectory() as out:
+        cli.run(parser.parse_args(["--out", out, "--images", "1", *argv]))
     return seen["cfg"]
 
 
