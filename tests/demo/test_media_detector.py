@@ -40,3 +40,17 @@ def test_pictures_and_video_use_the_detector(tmp_path):
     detector.calls = 0
     video = run_video(onnx, clip, det_file, "coco", tmp_path / "media", threads=1, detector=detector)
     assert video["frames"] == 3 and detector.calls == 3
+
+
+def test_the_default_is_the_shipped_detector_and_none_means_the_ground_truth(tmp_path):
+    from kdpose.demo.config import DemoOptions
+    from kdpose.detection.registry import DEFAULT_DETECTOR, shipped_detector_tags
+
+    assert DEFAULT_DETECTOR in shipped_detector_tags()
+    assert DemoOptions(out=tmp_path / "a").detector_name == DEFAULT_DETECTOR
+    for spelling in ("none", "None"):
+        opts = DemoOptions(out=tmp_path / "b", detector=spelling)
+        opts.validate()  # 'none' is no detector name to look up
+        assert opts.detector_name is None
+    # a bottom-up demo takes no detector, but 'none' asks for none
+    DemoOptions(out=tmp_path / "c", method="stagewise", detector="none").validate()

@@ -110,7 +110,8 @@ def test_video_job_writes_mp4_and_frame_json_with_track_ids(tmp_path, oracle_onn
         writer.write(np.roll(image, 2 * f, axis=1))
     writer.release()
     out = tmp_path / "out"
-    code = main(["infer", str(path), "--model", oracle_onnx, "--json", "--det-every", "3", "--out", str(out)])
+    code = main(["infer", str(path), "--model", oracle_onnx, "--json", "--det-every", "3", "--det", "none",
+                 "--out", str(out)])
     assert code == 0, capsys.readouterr().err
     records = json.loads((out / "predictions.json").read_text())  # COCO results, one per person and frame
     assert [r["frame_id"] for r in records] == [r["image_id"] for r in records] == list(range(6))
@@ -192,7 +193,7 @@ def test_ctrl_c_keeps_the_frames_done_so_far(tmp_path, oracle_onnx, monkeypatch,
 
     monkeypatch.setattr(VideoPoseEstimator, "process", interrupt_on_third)
     out = tmp_path / "out"
-    assert main(["infer", str(path), "--model", oracle_onnx, "--json", "--out", str(out)]) == 130
+    assert main(["infer", str(path), "--model", oracle_onnx, "--json", "--det", "none", "--out", str(out)]) == 130
     assert "2 frames" in capsys.readouterr().out
     assert [r["frame_id"] for r in json.loads((out / "predictions.json").read_text())] == [0, 1]
     assert (out / "vis" / "cam.mp4").is_file()
@@ -208,7 +209,7 @@ def test_wholebody_model_writes_hands_and_face_in_openpose_json(tmp_path, capsys
     cv2.imwrite(str(tmp_path / "p.png"), image)
     out = tmp_path / "out"
     assert main(["infer", str(tmp_path / "p.png"), "--model", str(onnx), "--openpose-json", "--openpose",
-                 "--kpt-thr", "0", "--out", str(out)]) == 0
+                 "--kpt-thr", "0", "--det", "none", "--out", str(out)]) == 0
     person = json.loads((out / "openpose" / "p_keypoints.json").read_text())["people"][0]
     assert len(person["pose_keypoints_2d"]) == 54 and len(person["face_keypoints_2d"]) == 210
     assert len(person["hand_left_keypoints_2d"]) == 63 and len(person["hand_right_keypoints_2d"]) == 63

@@ -111,7 +111,7 @@ def test_several_sources_and_shell_globs_make_one_job(tmp_path, oracle_onnx, cap
     cv2.imwrite(str(tmp_path / "d" / "z.png"), synthetic_scene(people=1, seed=9)[0])
     out = tmp_path / "out"
     assert main(["infer", str(tmp_path / "x.png"), str(tmp_path / "y.png"), str(tmp_path / "d"), "--model",
-                 oracle_onnx, "--json", "--out", str(out)]) == 0
+                 oracle_onnx, "--json", "--det", "none", "--out", str(out)]) == 0
     assert "3 frames, 3 people" in capsys.readouterr().out
     assert sorted(p.name for p in (out / "vis").iterdir()) == ["x.jpg", "y.jpg", "z.jpg"]
     assert [r["image_id"] for r in json.loads((out / "predictions.json").read_text())] == [0, 1, 2]
@@ -152,7 +152,8 @@ def test_urls_are_read_and_named_without_mangling(http_folder, oracle_onnx, orac
 
 def test_whole_image_fallback_is_said_loudly(tmp_path, oracle_onnx, capsys):
     cv2.imwrite(str(tmp_path / "p.png"), synthetic_scene(people=2, seed=11)[0])
-    assert main(["infer", str(tmp_path / "p.png"), "--model", oracle_onnx, "--out", str(tmp_path / "o")]) == 0
+    assert main(["infer", str(tmp_path / "p.png"), "--model", oracle_onnx, "--det", "none",
+                 "--out", str(tmp_path / "o")]) == 0
     err = capsys.readouterr().err
     assert "warning: no person detector: each image is treated as ONE person" in err and "--det" in err
 

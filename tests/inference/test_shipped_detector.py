@@ -1,8 +1,8 @@
 """A trained kdpose detector shipped as a tag (issue 23) is a detector by name everywhere: ``PersonDetector(TAG)``,
 ``PoseEstimator(detector=TAG)``, ``kdpose infer --det/--detector TAG``; a detector tag that is not shipped, or a pose
 model's tag, is a one-line error; and ``kdpose.detection.registry.DEFAULT_DETECTOR`` is the one switch of the
-default (None today: the whole image, with a warning). No detector is shipped yet: the tests register the tiny run
-of ``tiny_detector_entry`` (tests/conftest.py)."""
+default (the shipped standard-preset detector; None: the whole image, with a warning). Most tests register the tiny
+run of ``tiny_detector_entry`` (tests/conftest.py) as a second shipped tag; the last one runs the real shipped file."""
 from __future__ import annotations
 
 import json
@@ -11,13 +11,16 @@ import numpy as np
 import pytest
 
 from kdpose.cli.main import main
+from kdpose.data.geometry import bbox_xywh_to_xyxy
 from kdpose.detection import PersonDetector, registry
 from kdpose.errors import ConfigError
 from kdpose.inference.detectors import resolve_detector
+from kdpose.inference.tracking import box_iou
 from kdpose.models import PRETRAINED
 
 cv2 = pytest.importorskip("cv2")
 POSE = "rtmpose-s.synth-demo_96x64"  # a small shipped pose model
+SHIPPED = "kdpose-det-tiny.synth-standard_320"  # the shipped detector, the default
 
 
 @pytest.fixture
@@ -79,8 +82,10 @@ def test_a_tag_that_is_no_shipped_detector_is_one_line(scene_file, tmp_path, cap
 def test_the_default_detector_is_one_constant(shipped_detector, scene_file, tmp_path, capsys, monkeypatch):
     from kdpose.demo.config import DemoOptions
 
-    # today: no default detector (infer takes the whole image, the demo draws on the ground-truth boxes) ...
-    assert registry.DEFAULT_DETECTOR is None or registry.DEFAULT_DETECTOR in registry.shipped_detector_tags()
+    # the default is the shipped standard-preset detector; None means the whole image (infer) / ground truth (demo)
+    assert registry.DEFAULT_DETECTOR == SHIPPED
+    monkeypatch.setattr(registry, "DEFAULT_DETECTOR", None)
+    assert DemoOptions().detector_name is None
     assert _infer(scene_file, tmp_path / "none") == 0
     assert "no person detector" in capsys.readouterr().err
     # ... and setting the one constant switches both
@@ -92,3 +97,25 @@ def test_the_default_detector_is_one_constant(shipped_detector, scene_file, tmp_
     assert records and all(r["bbox_score"] < 0.1 for r in records)
     assert _infer(scene_file, tmp_path / "gt", "--det", "none") == 0  # --det none still means the whole image
     assert all(r["bbox_score"] == 1.0 for r in json.loads((tmp_path / "gt" / "predictions.json").read_text()))
+
+
+def test_infer_uses_the_shipped_detector_by_default_and_says_it_is_synthetic(tmp_path, capsys):
+    """The real shipped file: on a standard scene with people, `kdpose infer` without --det finds them with the
+    default detector (confident boxes, one pose each, not the whole image) and says at the start that its boxes
+    come from a synthetic-only detector, naming the official one to use on photos."""
+    from kdpose.data.synth import SynthConfig, render_scene
+
+    scene = render_scene(SynthConfig.from_preset("standard", width=640, height=480, max_people=4), seed=(3, 0, 0))
+    labelled = [p for p in scene.instances if p.num_keypoints > 0]
+    path = tmp_path / "scene.png"
+    cv2.imwrite(str(path), scene.image)
+    assert main(["infer", str(path), "--model", POSE, "--json", "--no-vis", "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert f"the person detector {SHIPPED} was trained on kdpose's synthetic scenes only" in err
+    assert "--det yolox-m.humanart" in err and "no person detector" not in err
+    records = json.loads((tmp_path / "out" / "predictions.json").read_text())
+    assert len(labelled) == 3 and len(records) >= len(labelled)
+    assert all(0.3 <= r["bbox_score"] < 1.0 for r in records)  # detector scores above --bbox-thr, not the image's 1
+    found = np.array([bbox_xywh_to_xyxy(np.array(r["bbox"], np.float64)) for r in records])
+    for person in labelled:  # every labelled person has a detected box that overlaps it well
+        assert box_iou(person.bbox[None].astype(np.float64), found).max() > 0.7

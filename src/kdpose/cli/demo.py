@@ -44,10 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "--layout coco, 800 at 320x240 for --layout wholebody)")
     parser.add_argument("--val-images", type=int, default=100, help="synthetic validation images (default 100)")
     parser.add_argument("--detector", "--det", dest="detector", default=None,
-                        help="person detector of the pictures and the video (a shipped kdpose detector tag such as "
-                             "kdpose-det-tiny.synth-standard_320 once trained, an official tag, a detector "
-                             ".onnx / .safetensors file); default: kdpose.detection.registry.DEFAULT_DETECTOR, which "
-                             "is none yet: the ground-truth boxes. Validation AP always uses the ground-truth boxes")
+                        help="person detector of the pictures and the video (a shipped kdpose detector tag, an "
+                             "official tag, a detector .onnx / .safetensors file, or 'none': the ground-truth boxes); "
+                             "default: kdpose.detection.registry.DEFAULT_DETECTOR, the shipped "
+                             "kdpose-det-tiny.synth-standard_320. Validation AP always uses the ground-truth boxes")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads for training and timing (default 0: every core this process may use)")
 

@@ -19,9 +19,10 @@ Sources: image files, folders (searched recursively, sorted; a file of an image 
 HEIC, is reported and skipped) and image URLs, several at once (a shell glob works: kdpose infer shots/*.jpg), or
 one video file / stream URL, or a webcam index (0, 1, ...).
 
-Person boxes: with no --det and no --bboxes, each image is taken as ONE person filling the whole image (said
-loudly at the start; kdpose.detection.registry.DEFAULT_DETECTOR switches this default). --det (or --detector) takes
-an official detector tag (downloaded once into $KDPOSE_CACHE/detectors and checked against its sha256;
+Person boxes: with no --det and no --bboxes, the default detector finds them: kdpose-det-tiny.synth-standard_320
+(kdpose.detection.registry.DEFAULT_DETECTOR), trained on kdpose's synthetic scenes only, so on photos it misses
+people (said at the start; give --det yolox-m.humanart for photos); --det none takes each image as ONE person
+filling the whole image. --det (or --detector) takes an official detector tag (downloaded once into $KDPOSE_CACHE/detectors and checked against its sha256;
 KDPOSE_OFFLINE=1 forbids the download): yolox-nano.humanart, yolox-tiny.humanart, yolox-s.humanart, yolox-m.humanart,
 yolox-l.humanart, yolox-x.humanart, rtmdet-nano.person; the tag of a trained kdpose detector shipped with the package
 (kdpose-det-*.<data>_<size>, docs/detector.md; for synthetic scenes); or a detector .onnx file, built-in detector
@@ -76,8 +77,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layout", help="keypoint layout (coco, coco_wholebody, ...); needed for official ONNX "
                                          "files, which do not name theirs")
     parser.add_argument("--det", "--detector", dest="det", default=None,
-                        help="person detector: 'none' (the whole image is one person, the default unless "
-                             "kdpose.detection.registry.DEFAULT_DETECTOR names one), an official tag "
+                        help="person detector (default: kdpose.detection.registry.DEFAULT_DETECTOR, the shipped "
+                             "synthetic-scene detector): 'none' (the whole image is one person), an official tag "
                              "(yolox-m.humanart, rtmdet-nano.person, ...), a shipped kdpose detector tag, a detector "
                              ".onnx file (kdpose export or official RTMDet/YOLOX), built-in detector .safetensors "
                              "weights or name, or a COCO detection-results .json (same as --bboxes)")
@@ -331,15 +332,16 @@ def _close_windows() -> None:
         pass
 
 
-def synthetic_weights_note(model: str, photos_tag: str | None) -> str | None:
+def synthetic_weights_note(model: str, photos_tag: str | None, flag: str = "--model") -> str | None:
     """One line for weights trained on kdpose's synthetic scenes only (their ``PretrainedCfg.synthetic``), which
-    transfer poorly to real images: users should know before they read the poses. None for anything else."""
+    transfer poorly to real images: users should know before they read the poses (or trust the person boxes). None
+    for anything else; ``flag`` is the option that takes ``photos_tag``."""
     from kdpose.models import PRETRAINED
 
     cfg = dict.get(PRETRAINED, PRETRAINED.full_tag(model))
     if cfg is None or not cfg.synthetic:
         return None
-    advice = f"; for photos use an official checkpoint, e.g. --model {photos_tag}" if photos_tag else ""
+    advice = f"; for photos use an official one, e.g. {flag} {photos_tag}" if photos_tag else ""
     return (f"{cfg.tag} was trained on kdpose's synthetic scenes only and scores far lower on real images "
             f"(BENCHMARKS.md \"Shipped synthetic weights on real photos\"){advice}")
 
@@ -389,6 +391,10 @@ def run(args: argparse.Namespace) -> int:
     note = synthetic_weights_note(args.model, photos_tag="rtmpose-m.body7_256x192")  # after the argument errors
     if note:
         print(f"kdpose: note: {note}", file=sys.stderr)
+    if isinstance(detector, str):  # the default detector, or a shipped one, is synthetic-only too: say so
+        note = synthetic_weights_note(detector, photos_tag="yolox-m.humanart", flag="--det")
+        if note:
+            print(f"kdpose: note: the person detector {note}", file=sys.stderr)
     if est.detector is None:
         print(f"kdpose: warning: {WHOLE_IMAGE_WARNING} (--det TAG or --bboxes FILE)", file=sys.stderr)
         est._warned_whole_image = True

@@ -56,7 +56,7 @@ class DemoOptions:
     epoch_iters: int = 0  # > 0: cap every training epoch (quick test runs)
     video_frames: int = 24
     bench_iters: int = 20
-    detector: str | None = None  # person boxes of the pictures and the video; None: DEFAULT_DETECTOR, else ground truth
+    detector: str | None = None  # person boxes of the pictures and the video; None: DEFAULT_DETECTOR; 'none': ground truth
 
     def validate(self) -> None:
         if self.layout not in LAYOUTS:
@@ -80,7 +80,7 @@ class DemoOptions:
         blocker = next((p for p in out.parents if p.exists()), None)
         if blocker is not None and not blocker.is_dir():
             raise ConfigError(f"{blocker}: --out {out} lies under a file, not a folder")
-        if self.detector is not None:
+        if self.detector is not None and self.detector.lower() != "none":
             from .methods import get_method
 
             if get_method(self.method).pipeline != "topdown":
@@ -89,11 +89,12 @@ class DemoOptions:
 
     @property
     def detector_name(self) -> str | None:
-        """The detector of the pictures and the video: ``--detector``, else ``DEFAULT_DETECTOR`` (None: the
-        ground-truth boxes)."""
+        """The detector of the pictures and the video: ``--detector``, else ``DEFAULT_DETECTOR``; None (also for
+        ``--detector none``): the ground-truth boxes."""
         from ..detection.registry import DEFAULT_DETECTOR
 
-        return self.detector or DEFAULT_DETECTOR
+        name = self.detector or DEFAULT_DETECTOR
+        return None if name is None or name.lower() == "none" else name
 
     @property
     def skeleton_layout(self) -> str:
