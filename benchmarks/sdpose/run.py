@@ -21,15 +21,15 @@ CPU scale (``--scale cpu``, rows and evaluation in benchmarks/sdpose/cpu.py): Ta
 as the cycled layer, from the shipped pre-trained backbone, minutes per run; AP and PCK@0.2 of the deployed network
 (Table 6: run with all its cycles), per-seed paired counts. Table 7 there is also Table 1's comparison at identical
 inference cost. ``--scale standard`` (benchmarks/sdpose/standard.py): the same rows at 96x128 on the `standard`
-preset for ``--iters`` iterations, a budget meant to put the plain model well above AP 0.3 (about 13 h of the
-2-core CPU for the three tables, estimated).
+preset for ``--iters`` iterations (default 6000: the plain model at AP 40.2 %, measured; about 9.6 h of the 2-core
+AMX CPU in bf16 for the three tables).
 
 Examples:
     python benchmarks/sdpose/run.py --tables 1 5 6 7 --seeds 0 1 2 --device cuda
     python benchmarks/sdpose/run.py --scale cpu --tables 7 6 5         # ~12 new runs of 3 minutes of one core
     python benchmarks/sdpose/run.py --tables 7 --seeds 0 --quick       # smoke run: tiny data, 1 epoch
-    python benchmarks/sdpose/run.py --scale standard --check-budget    # the plain model's AP at the budget (~35 min)
-    python benchmarks/sdpose/run.py --scale standard --tables 7 6 5    # the tables on `standard` data (~13 h)
+    python benchmarks/sdpose/run.py --scale standard --check-budget    # the plain model's AP at the budget (~26 min)
+    python benchmarks/sdpose/run.py --scale standard --tables 7 6 5    # the tables on `standard` data (~9.6 h)
     python benchmarks/sdpose/run.py --report-only                       # re-read finished runs
 
 Outputs: ``<work-root>/{full,quick}/<run>/seed<S>/`` (work dirs, default ``work_dirs/sdpose_bench``), the synthetic data
@@ -304,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", choices=["gpu", "cpu", "standard"], default="gpu",
                         help="cpu: Tables 5, 6, 7 on RTMPose-t's GAU cycles in the demo's setting (minutes per run); "
                              "standard: the same rows at 96x128 on the `standard` preset, --iters per row")
-    parser.add_argument("--iters", type=int, help="--scale standard: iterations of every row (default 4000, quick 3; "
+    parser.add_argument("--iters", type=int, help="--scale standard: iterations of every row (default 6000, quick 3; "
                                                   "rounded down to a multiple of 5)")
     parser.add_argument("--threads", default="auto",
                         help="--scale standard: torch threads of each run (default auto: all cores; 1 when shared)")

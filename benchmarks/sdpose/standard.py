@@ -18,21 +18,18 @@ network's params, GFLOPs and CPU latency at 96x128):
 7 distinct trainings per seed (Table 5's `none` and `pose+kt` are Table 6's and Table 7's 2-cycle runs).
 
 The budget must put the plain one-cycle model well above AP 0.3, or the tables compare models that are still
-learning the task. The default ``--iters`` 4000 is an ESTIMATE, not a measurement: the CSPNeXt-m heatmap teacher
-of this data reached AP 0.16 after 1263 iterations, 0.34 after 3789 (lr still flat) and 0.51 after 7578 (BENCHMARKS.md,
-"The `standard` teacher"); RTMPose-t is smaller but starts from a pre-trained backbone and anneals within its
-budget, so it should pass 0.3 somewhere around 2000-4000 iterations, and 4000 is the top of that range. The
-first run checks it: ``--check-budget`` trains only the plain row's first seed (~35 minutes) and prints its AP;
-every table's note warns when the plain model's AP is not above 0.3 on every seed.
+learning the task. The default ``--iters`` 6000 is MEASURED (2026-12-06, ``--check-budget --iters 6000``, bf16 on a
+2-vCPU Xeon with AMX): the plain RTMPose-t reached AP 40.2 % on seed 0 in 25.5 minutes. (The earlier default, 4000,
+was an estimate from the CSPNeXt-m heatmap teacher's curve on this data, 34.4 after 3789 iterations at a flat lr;
+RTMPose-t after 1000 iterations of the roadmap recipe is at 15.6-16.7, so 4000 would have been near the line.)
+Every table's note warns when the plain model's AP is not above 0.3 on every seed.
 
-Cost, ESTIMATED (the tables print the measured training minutes): an RTMPose-t training step at 96x128, batch 32,
-fp32 on the 2-core AVX2 CPU takes ~0.45 s in the full loop (71 samples/s, BENCHMARKS.md "Training loop vs bare
-model step"); each extra GAU cycle adds ~8 % of the forward MACs (0.095 / 0.103 / 0.110 GMACs for 1 / 2 / 3
-cycles), taken as ~0.50 s (2 cycles) and ~0.55 s (3 cycles). Per iteration of the budget, the 7 trainings cost
-0.45 + 4 x 0.50 + 2 x 0.55 = 3.55 s per seed, 10.65 s for 3 seeds: 4000 iterations ~11.8 h, plus ~2.5 minutes per
-run for start-up, validation and PCK (21 runs, ~55 min) and Table 6's 6 re-evaluations (~12 min): about 13 hours
-for ``--tables 7 6 5 --seeds 0 1 2``. One table alone: 7 ~5.4 h, 6 ~5.6 h, 5 ~8.8 h. Runs go seed-major, so an
-interrupted session keeps every row's first seed (~4.4 h for all three tables); rerunning resumes.
+Cost, measured for the plain row (the tables print every run's training minutes): 0.25 s per iteration in bf16 on the
+AMX CPU (both threads, the whole loop), 25.5 minutes for 6000 iterations including validation; each extra GAU cycle
+adds ~8 % of the forward MACs (0.095 / 0.103 / 0.110 GMACs for 1 / 2 / 3 cycles), taken as ~27 and ~29 minutes.
+The 7 trainings of one seed: 25.5 + 4 x 27 + 2 x 29 ~ 3.2 h; three seeds ~9.6 h, plus Table 6's re-evaluations
+(~10 min). In fp32 on a 2-core AVX2 CPU (~0.45 s per step) about 1.8x that. Runs go seed-major, so an interrupted
+session keeps every row's first seed; rerunning resumes (a stopped run continues from its ``last.pt``).
 
 Outputs: ``<work-root>/standard/full/it<iters>/<run>/seed<S>/`` (a different budget never mixes with another),
 ``<out>/standard/results.json|md``, and the tables between ``<!-- sdpose:standard-table<N> -->`` markers of
@@ -51,7 +48,7 @@ from sdpose_bench_cpu import CpuRow, build_entries, format_table
 RECIPE = "sdpose_std_rtmpose-t_synth-standard.yaml"
 INPUT_SIZE = (96, 128)
 EPOCHS = 5  # the iterations are split into 5 epochs: cosine from the 3rd, weak augmentation (stage 2) in the last
-DEFAULT_ITERS = 4000  # the estimate in the module doc
+DEFAULT_ITERS = 6000  # measured: the plain model at AP 40.2 % (module doc)
 QUICK_ITERS = 3  # quick: one epoch (each epoch end writes a checkpoint: the smoke test's largest cost)
 PLAIN_AP_TARGET = 0.3  # the plain model must be above this for the tables to compare trained models
 QUICK_BATCH = 4
