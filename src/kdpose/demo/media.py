@@ -1,9 +1,10 @@
 """Pictures and video of the demo: poses drawn on held-out images (COCO style and OpenPose/ControlNet style) and
 a short synthetic clip run through the inference video pipeline (tracking + One-Euro smoothing).
 
-Person boxes are the ground-truth boxes of the synthetic data (given to the pipeline as a COCO detection-results
-file, the same route as ``kdpose infer --bboxes``), so the pictures show the pose networks alone; or, with a person
-detector (``kdpose demo --detector``), the boxes it finds, as ``kdpose infer --det`` would."""
+Person boxes are those a person detector finds (``kdpose demo --detector``, by default the shipped
+``DEFAULT_DETECTOR``), as ``kdpose infer --det`` would; or, with ``--detector none``, the ground-truth boxes of the
+synthetic data (given to the pipeline as a COCO detection-results file, the same route as ``kdpose infer --bboxes``),
+so the pictures show the pose networks alone."""
 from __future__ import annotations
 
 import json

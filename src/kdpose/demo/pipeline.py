@@ -275,7 +275,9 @@ def run_topdown_demo(opts: DemoOptions, method: DemoMethod) -> dict[str, Any]:
             "a few pixels, which short CPU training does not reach: read AP together with PCK@0.2.",
             f"Validation: {opts.val_images} synthetic images never used for training; person boxes are the "
             "ground-truth boxes (no detector in the loop), as MMPose's GT-box protocol. PCK@0.2: share of labelled "
-            "keypoints within 0.2 x the longer box side (onnxruntime models), readable where AP is still 0.",
+            "keypoints within 0.2 x the longer box side (onnxruntime models), readable where AP is still 0. "
+            + (f"The pictures and the video are drawn on the boxes of the person detector {opts.detector_name}."
+               if opts.detector_name else "The pictures and the video are drawn on the ground-truth boxes."),
             method.budget_note(opts, plan) + " Timings are from this machine and depend on what else runs on it.",
         ]
         reproduce = [demo_command(opts), "", "# each training phase alone (the recipes the demo ran):"]
