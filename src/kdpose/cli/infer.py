@@ -22,9 +22,10 @@ one video file / stream URL, or a webcam index (0, 1, ...).
 Person boxes: with no --det and no --bboxes, the default detector finds them: kdpose-det-tiny.synth-standard_320
 (kdpose.detection.registry.DEFAULT_DETECTOR), trained on kdpose's synthetic scenes only, so on photos it misses
 people (said at the start; give --det yolox-m.humanart for photos); --det none takes each image as ONE person
-filling the whole image. --det (or --detector) takes an official detector tag (downloaded once into $KDPOSE_CACHE/detectors and checked against its sha256;
-KDPOSE_OFFLINE=1 forbids the download): yolox-nano.humanart, yolox-tiny.humanart, yolox-s.humanart, yolox-m.humanart,
-yolox-l.humanart, yolox-x.humanart, rtmdet-nano.person; the tag of a trained kdpose detector shipped with the package
+filling the whole image. --det (or --detector) takes an official detector tag (downloaded once into
+$KDPOSE_CACHE/detectors and checked against its sha256; KDPOSE_OFFLINE=1 forbids the download):
+yolox-nano.humanart, yolox-tiny.humanart, yolox-s.humanart, yolox-m.humanart, yolox-l.humanart, yolox-x.humanart,
+rtmdet-nano.person; the tag of a trained kdpose detector shipped with the package
 (kdpose-det-*.<data>_<size>, docs/detector.md; for synthetic scenes); or a detector .onnx file, built-in detector
 weights (.safetensors) or a built-in name. Detector boxes below --bbox-thr (default 0.3) are dropped (it is also
 the detector's own score cut), duplicate people are removed by OKS-NMS and people are sorted by score.
