@@ -51,7 +51,8 @@ def test_negative_image_count_and_unknown_split(tmp_path):
     "argv, message",
     [
         (["--images", "2", "--size", "0x480"], "image size must be positive"),
-        (["--images", "-3"], "--images must be >= 0"),
+        (["--images", "-3"], "--images must be >= 1"),
+        (["--images", "0"], "--images must be >= 1"),
         (["--images", "2", "--layout", "body25"], "unknown layout 'body25'"),
         (["--images", "2", "--modality", "ir"], "unknown modality 'ir'"),
     ],

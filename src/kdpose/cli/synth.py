@@ -79,8 +79,9 @@ def run(args: argparse.Namespace) -> int:
     from kdpose.data.synth import SynthConfig, parse_size, write_coco_dataset
     from kdpose.errors import ConfigError
 
-    if args.images < 0:
-        raise ConfigError(f"synth: --images must be >= 0, got {args.images}")
+    if args.images < 1:
+        # 0 used to write an empty split (and overwrite an existing one of the same name): never what a user wants
+        raise ConfigError(f"synth: --images must be >= 1, got {args.images}")
     width, height = parse_size(args.size)
     knobs = {"distance_range": _distance(args.distance), "occlusion": args.occlusion, "crowding": args.crowding,
              "truncation": args.truncation, "pose_extremity": args.extremity, "heading": args.heading,
