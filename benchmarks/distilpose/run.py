@@ -127,9 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iters", type=int, help="--scale standard: iterations of every student row (default 600, "
                                                   "quick 5; rounded down to a multiple of 5)")
     parser.add_argument("--teacher-weights", metavar="TAG|FILE",
-                        help="--scale standard: the teacher (default: tag cspnext-m-udp.synth-standard_128x96)")
-    parser.add_argument("--weak-teacher", metavar="FILE",
-                        help="--scale standard: a weaker 96x128 heatmap teacher for Table 5 (default: n/a rows)")
+                        help="--scale standard: the teacher (default: tag "
+                             "cspnext-m-udp.synth-standard-teacher_128x96)")
+    parser.add_argument("--weak-teacher", metavar="TAG|FILE|none",
+                        help="--scale standard: Table 5's weaker 96x128 heatmap teacher (default: tag "
+                             "cspnext-m-udp.synth-standard_128x96; none: n/a rows)")
     parser.add_argument("--threads", default="auto",
                         help="--scale standard: torch threads of each run (default auto: all cores; 1 when shared)")
     args = parser.parse_args(argv)

@@ -1,34 +1,30 @@
 """DistilPose Tables 4, 5 and 6 against a strong teacher: ``python benchmarks/distilpose/run.py --scale standard``.
 
-The CPU scale (cpu.py) with the `standard` preset and a trained teacher (issue 23): the teacher is the CSPNeXt-m
-UDP heatmap model of configs/cspnext-m_udp_synth-standard.yaml, used as it ships (pretrained tag
-``cspnext-m-udp.synth-standard_128x96``; ``--teacher-weights FILE`` takes another file of a 96x128 heatmap model),
-never trained here. Every student is the DeepPose regression network on RTMPose-t's backbone
-(``deeppose-cspnext-t``) started from the shipped CSPNeXt-t backbone, input 96x128 (the teacher's, so that the
-simulated heatmaps line up with its 24x32 ones), trained for ``--iters`` iterations of batch 32 on the teacher's
-own data: 20000 `standard` scenes, 500 val images with ground-truth boxes. Recipe:
-configs/distilpose_std_deeppose-t_synth-standard.yaml. Its data keys equal the teacher recipe's, so the renders
-the teacher made under .kdpose_cache/synth/ are reused (rendering the 20000 scenes again costs about an hour of
-the 2-core CPU).
+The CPU scale (cpu.py) with the `standard` preset and trained teachers (issue 23): the teacher is the CSPNeXt-m
+UDP heatmap model of configs/cspnext-m_udp_synth-standard_from-rtmpose-m.yaml, used as it ships (pretrained tag
+``cspnext-m-udp.synth-standard-teacher_128x96``; ``--teacher-weights FILE`` takes another file of a 96x128 heatmap
+model), never trained here; the weaker teacher of Table 5 is the same network after its own 6 epochs from random
+weights (configs/cspnext-m_udp_synth-standard.yaml, tag ``cspnext-m-udp.synth-standard_128x96``). Every student is
+the DeepPose regression network on RTMPose-t's backbone (``deeppose-cspnext-t``) started from the shipped CSPNeXt-t
+backbone, input 96x128 (the teachers', so that the simulated heatmaps line up with their 24x32 ones), trained for
+``--iters`` iterations of batch 32 on the teachers' own data: 20000 `standard` scenes, 500 val images with
+ground-truth boxes. Recipe: configs/distilpose_std_deeppose-t_synth-standard.yaml. Its data keys equal the teacher
+recipes', so the renders under .kdpose_cache/synth/ are reused (rendering the 20000 scenes again costs about an
+hour of the 2-core CPU).
 
 Tables (seeds 0 1 2; AP and PCK@0.2, mean +- std; per-seed paired counts against the table's reference row; the
 deployed network's params, GFLOPs and CPU latency at 96x128):
 * 4: plain student, + L_CS, + L_SH, + L_CS + L_SH (the token rows need a token student: ``--scale cpu`` 4t);
-* 5: no teacher vs a weaker teacher vs the strong one (cs+sh students). No weaker 96x128 heatmap teacher exists
-  (the demo-scale CSPNeXt teachers are 64x96, whose 16x24 heatmaps do not line up, and training one is outside
-  this table), so those rows read n/a unless ``--weak-teacher FILE`` gives one (e.g. an earlier checkpoint of the
-  teacher's run); it adds 3 distilled runs;
+* 5: no teacher vs the weaker teacher vs the strong one (cs+sh students); ``--weak-teacher TAG|FILE`` takes
+  another 96x128 heatmap teacher (e.g. an earlier checkpoint of a teacher's run), ``--weak-teacher none`` leaves
+  those rows n/a (the demo-scale CSPNeXt teachers are 64x96, whose 16x24 heatmaps do not line up); the weaker
+  teacher adds 3 distilled runs;
 * 6: the teacher, the plain student and + L_SH (Simulated Heatmaps alone on the CNN student).
 The teacher's AP and PCK are measured once on the val split (its file, read by the recipe's evaluator).
 
-Budget, ESTIMATED (to be replaced by the measured minutes this driver prints): the default ``--iters`` 600 is
-meant to fit the default tables (12 student runs: 3 seeds x the plain student and 3 distilled ones) in about 2
-hours of a 2-core AVX2 CPU at fp32 with 2 torch threads, from BENCHMARKS.md: the teacher's training step
-(CSPNeXt-m, 96x128, batch 32) takes ~1.7 s, so its no-grad forward ~0.55 s (a third of forward + backward); an
-RTMPose-t training step at 96x128, batch 32 runs at 71 samples/s in the full loop (~0.45 s; the DeepPose head is
-lighter than RTMPose's, so ~0.4 s). A plain step ~0.4 s, a distilled one ~1.0 s: per iteration of the budget
-3 x (0.4 + 3 x 1.0) = 10.2 s, 600 iterations ~102 minutes, plus ~1 minute per run for start-up, validation and
-PCK (~13 minutes): ~115 minutes.
+Budget: the default ``--iters`` 600 per student row; measured 2026-12-06 on the 2-vCPU AMX Xeon in bf16
+(``train.amp: auto``): 50 training minutes for 12 student runs (3 seeds x the plain student and 3 distilled ones),
+so ~4 minutes a run; the weaker teacher's 3 runs reuse their folders when that teacher was the strong one before.
 
 Outputs: ``<work-root>/standard/full/it<iters>/`` (``baseline/seed<S>``, ``<teacher>/<preset>/seed<S>``; a cut
 budget never mixes with another), ``<work-root>/standard/full/teachers/<teacher>/`` (its val metrics),
@@ -50,15 +46,15 @@ from distilpose_bench_cpu import (NO_CONFIDENCE, PAPER_TABLE4, CpuTable, format_
 INPUT_SIZE = (96, 128)
 RECIPE = "distilpose_std_deeppose-t_synth-standard.yaml"
 STUDENT_MODEL = "deeppose-cspnext-t"
-TEACHER_TAG = "cspnext-m-udp.synth-standard_128x96"
+TEACHER_TAG = "cspnext-m-udp.synth-standard-teacher_128x96"
 TEACHER_MODEL = "cspnext-m-udp"  # the tag's model (known before the tag is registered)
+WEAK_TEACHER_TAG = "cspnext-m-udp.synth-standard_128x96"  # Table 5's weaker teacher (the strong one's network)
 EPOCHS = 5  # the iterations are split into 5 epochs: cosine from the 3rd, weak augmentation (stage 2) in the last
 DEFAULT_ITERS = 600  # the estimate in the module doc
 QUICK_ITERS = 5
 QUICK = quick_standard_sets()
 TOKEN_ROWS = "n/a: no tokens in a CNN student (token rows: --scale cpu --tables 4t)"
-NO_WEAK = ("n/a: no weaker 96x128 heatmap teacher (give one with --weak-teacher FILE; the demo-scale 64x96 ones "
-           "do not line up with this student)")
+NO_WEAK = "n/a: --weak-teacher none"
 
 
 @dataclass(frozen=True)
@@ -118,7 +114,8 @@ def check_teacher_ready(teacher: Teacher) -> None:
 
     if teacher.weights == TEACHER_TAG and TEACHER_TAG not in PRETRAINED:
         raise SystemExit(f"pretrained tag {TEACHER_TAG} is not registered yet (the strong teacher ships it when "
-                         "configs/cspnext-m_udp_synth-standard.yaml has finished); give a file with --teacher-weights")
+                         "configs/cspnext-m_udp_synth-standard_from-rtmpose-m.yaml has finished); give a file with "
+                         "--teacher-weights")
 
 
 def tables(weak: Teacher | None) -> dict[str, CpuTable]:
@@ -190,8 +187,9 @@ def run_standard(args) -> int:
     """Train the student rows (seed-major), measure the teachers, write the tables."""
     iters = args.iters or (QUICK_ITERS if args.quick else DEFAULT_ITERS)
     teachers = {"teacher": teacher_of(args.teacher_weights or TEACHER_TAG)}
-    if args.weak_teacher:
-        teachers["teacher-weak"] = teacher_of(args.weak_teacher)
+    weak = WEAK_TEACHER_TAG if args.weak_teacher is None else args.weak_teacher
+    if weak != "none":
+        teachers["teacher-weak"] = teacher_of(weak)
     table_map = tables(teachers.get("teacher-weak"))
     teacher_names, students = needed(table_map, args.tables)
     root, quick_cache = work_folders(args.work_root / "standard", args.quick)

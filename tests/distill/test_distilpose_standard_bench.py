@@ -32,8 +32,9 @@ def test_student_data_is_the_teachers(std):
     from kdpose.engine.config import load_recipe
 
     student = load_recipe(REPO / "configs" / std.RECIPE)
-    teacher = load_recipe(REPO / "configs" / "cspnext-m_udp_synth-standard.yaml")
-    assert_same_renders(student, teacher)
+    for teacher_recipe in ("cspnext-m_udp_synth-standard_from-rtmpose-m.yaml", "cspnext-m_udp_synth-standard.yaml"):
+        teacher = load_recipe(REPO / "configs" / teacher_recipe)   # the strong and the weaker teacher
+        assert_same_renders(student, teacher)
     assert tuple(student.model.input_size) == tuple(teacher.model.input_size) == std.INPUT_SIZE
     assert student.distill.teacher_weights == std.TEACHER_TAG and student.distill.teacher == std.TEACHER_MODEL
     # the recipe's own schedule is the driver's default budget
@@ -79,7 +80,8 @@ def test_quick_run_end_to_end(bench, std, stand_in_teacher, tmp_path, monkeypatc
     monkeypatch.setattr(std, "measure_cost", lambda model, size: {"params_m": 1.0, "gflops": 0.1, "cpu_ms": 2.0})
     out, work = tmp_path / "out", tmp_path / "work"
     argv = ["--scale", "standard", "--quick", "--seeds", "0", "--device", "cpu", "--threads", "1",
-            "--teacher-weights", str(stand_in_teacher), "--work-root", str(work), "--out", str(out)]
+            "--teacher-weights", str(stand_in_teacher), "--weak-teacher", "none", "--work-root", str(work),
+            "--out", str(out)]
     assert bench.main(argv) == 0
 
     rows = {r["run"]: r for r in json.loads((out / "standard" / "results_quick.json").read_text())}
@@ -99,4 +101,5 @@ def test_quick_run_end_to_end(bench, std, stand_in_teacher, tmp_path, monkeypatc
     assert text.count(std.TOKEN_ROWS) == 4 and text.count(std.NO_WEAK) == 2
     assert "| + L_CS + L_SH | `cs+sh` | deeppose-cspnext-t |" in text
     assert "students 5 iterations of batch 8" in text
-    assert f"--scale standard --tables 4 5 6 --seeds 0 --quick --teacher-weights {stand_in_teacher}`" in text
+    assert (f"--scale standard --tables 4 5 6 --seeds 0 --quick --teacher-weights {stand_in_teacher} "
+            "--weak-teacher none`") in text
