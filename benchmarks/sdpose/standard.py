@@ -27,8 +27,8 @@ Every table's note warns when the plain model's AP is not above 0.3 on every see
 Cost, measured for the plain row (the tables print every run's training minutes): 0.25 s per iteration in bf16 on the
 AMX CPU (both threads, the whole loop), 25.5 minutes for 6000 iterations including validation; each extra GAU cycle
 adds ~8 % of the forward MACs (0.095 / 0.103 / 0.110 GMACs for 1 / 2 / 3 cycles): 2 cycles measured 27.8
-minutes (seed 0), 3 cycles taken as ~29.
-The 7 trainings of one seed: 25.5 + 4 x 27 + 2 x 29 ~ 3.2 h; three seeds ~9.6 h, plus Table 6's re-evaluations
+minutes, 3 cycles 26.9 (seed 0; the trainer's clock, summed over the pieces of a stopped and resumed run).
+The 7 trainings of one seed: 25.5 + 4 x 27.8 + 2 x 26.9 ~ 3.2 h; three seeds ~9.6 h, plus Table 6's re-evaluations
 (~10 min). In fp32 on a 2-core AVX2 CPU (~0.45 s per step) about 1.8x that. Runs go seed-major, so an interrupted
 session keeps every row's first seed; rerunning resumes (a stopped run continues from its ``last.pt``).
 
