@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pytest
@@ -146,6 +147,14 @@ def test_missing_fields_and_wrong_counts(tmp_path):
     with pytest.raises(DataError, match="refers to image_id 9"):
         dets = write(tmp_path, [{"image_id": 9, "bbox": [0, 0, 1, 1], "score": 1, "category_id": 1}], "d.json")
         load_detections(dets, write(tmp_path, {"images": [GOOD_IMAGE], "annotations": []}))
+    # a score or box that is not a number: named, not numpy's bare ValueError (training's data.val.bbox_file)
+    for change, problem in [({"score": "high"}, "detection 0 field 'score' is 'high', expected a finite number"),
+                            ({"bbox": [0, 0, None, 1]}, "detection 0 field 'bbox' holds None"),
+                            ({"bbox": [0, 0, 1]}, "detection 0 field 'bbox' has 3 numbers, expected 4")]:
+        det = dict({"image_id": 1, "bbox": [0, 0, 1, 1], "score": 1, "category_id": 1}, **change)
+        with pytest.raises(DataError, match=re.escape(problem)):
+            load_detections(write(tmp_path, [det], "d.json"), write(tmp_path, {"images": [GOOD_IMAGE],
+                                                                                "annotations": []}))
 
 
 def test_train_filters_and_eval_keeps(tmp_path):

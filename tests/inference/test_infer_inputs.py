@@ -85,6 +85,21 @@ def test_detection_file_with_a_bad_box_fails_naming_file_image_and_box(tmp_path,
         assert code == 2 and "\n" not in err
         assert f"dets.json: image 000007.png: box 0 {problem}" in err, err
         assert "x1, y1, x2, y2" not in err
+    # not numbers at all: refused when the file is read, naming the entry and the field (these were tracebacks), and
+    # a NaN is named as the file writes it (the xywh -> xyxy round trip turned [nan, 10, 50, 80] into [nan, 10, nan, 80])
+    for change, problem in [({"score": "high"}, "entry 0 field 'score' is 'high', expected a finite number"),
+                            ({"score": None}, "entry 0 field 'score' is None, expected a finite number"),
+                            ({"bbox": ["a", 10, 50, 80]}, "entry 0 field 'bbox' holds 'a': expected a list of numbers"),
+                            ({"bbox": [float("nan"), 10, 50, 80]}, "entry 0 field 'bbox' holds a value that is not a "
+                                                                   "finite number"),
+                            ({"image_id": "7"}, "entry 0 field 'image_id' is '7', expected an integer")]:
+        dets = [dict({"image_id": 7, "category_id": 1, "score": 0.9, "bbox": [10, 10, 50, 80]}, **change)]
+        (tmp_path / "dets.json").write_text(json.dumps(dets))
+        code = main(["infer", str(tmp_path / "000007.png"), "--model", oracle_onnx, "--bboxes",
+                     str(tmp_path / "dets.json"), "--json", "--out", str(tmp_path / "o")])
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and "\n" not in err and "Traceback" not in err, err
+        assert f"dets.json: {problem}" in err, err
 
 
 def test_same_stem_files_keep_their_own_outputs(tmp_path, oracle_onnx, capsys):

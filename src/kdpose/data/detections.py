@@ -10,7 +10,7 @@ from ..errors import DataError
 from ..skeletons import Skeleton, get_skeleton
 from .coco import load_coco_file
 from .geometry import bbox_xywh_to_xyxy
-from .jsonfile import load_json, require
+from .jsonfile import finite_numbers, finite_score, load_json, require
 from .sample import Sample
 
 
@@ -44,14 +44,13 @@ def load_detections(
     samples = []
     for i, det in enumerate(dets):
         require(det, ("image_id", "bbox", "score"), path, f"detection {i}")
-        if int(det.get("category_id", 1)) != category_id or float(det["score"]) < score_threshold:
+        score = finite_score(det["score"], path, f"detection {i}", "score")
+        if det.get("category_id", 1) != category_id or score < score_threshold:
             continue
         img = images.get(det["image_id"])
         if img is None:
-            raise DataError(f"{path}: detection {i} refers to image_id {det['image_id']}, not in {ann_path}")
-        if len(det["bbox"]) < 4:
-            raise DataError(f"{path}: detection {i} has a bbox with {len(det['bbox'])} numbers, expected 4 (xywh)")
-        x, y, w, h = (float(v) for v in det["bbox"][:4])
+            raise DataError(f"{path}: detection {i} refers to image_id {det['image_id']!r}, not in {ann_path}")
+        x, y, w, h = finite_numbers(det["bbox"], path, f"detection {i}", "bbox", size=4)
         samples.append(
             Sample(
                 image_path=os.path.join(root, img["file_name"]),
@@ -59,7 +58,7 @@ def load_detections(
                 bbox=bbox_xywh_to_xyxy(np.array([x, y, w, h], np.float32)),
                 keypoints=np.zeros((k, 2), np.float32),
                 visible=np.zeros(k, np.float32),
-                bbox_score=float(det["score"]),
+                bbox_score=score,
                 area=w * h,
                 meta={"image_size": (int(img["width"]), int(img["height"]))},
             )

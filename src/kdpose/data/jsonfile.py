@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import json
+import numbers
 import os
 from typing import Any, Iterable
+
+import numpy as np
 
 from ..errors import DataError
 
@@ -36,3 +39,31 @@ def require(obj: Any, keys: Iterable[str], path: str, what: str) -> None:
     if missing:
         plural = "s" if len(missing) > 1 else ""
         raise DataError(f"{path}: {what} is missing field{plural} {', '.join(map(repr, missing))}")
+
+
+def finite_numbers(value, name: str, what: str, field: str, size: int | None = None) -> np.ndarray:
+    """``value`` (a list or array of numbers) as a flat float64 array; a ``DataError`` naming the file, the entry and
+    the field when it is something else, holds a NaN / inf, or (``size`` given) has another length."""
+    try:
+        arr = None if isinstance(value, (str, bytes, dict)) or value is None else np.asarray(value)
+    except ValueError:  # ragged nesting
+        arr = None
+    if arr is None or arr.ndim == 0 or arr.dtype.kind not in "biuf":
+        flat = value if isinstance(value, (list, tuple)) else ()
+        bad = [v for v in flat if not isinstance(v, numbers.Real)]  # a list: the bad value may be None itself
+        shown = f"holds {bad[0]!r}" if bad else f"is {repr(value)[:40]}"
+        raise DataError(f"{name}: {what} field '{field}' {shown}: expected a list of numbers")
+    arr = arr.astype(np.float64).reshape(-1)
+    if not np.isfinite(arr).all():
+        raise DataError(f"{name}: {what} field '{field}' holds a value that is not a finite number (NaN or inf)")
+    if size is not None and arr.size != size:
+        raise DataError(f"{name}: {what} field '{field}' has {arr.size} numbers, expected {size}")
+    return arr
+
+
+def finite_score(value, name: str, what: str, field: str) -> float:
+    """``value`` as a float; a ``DataError`` naming the file, the entry and the field when it is not a finite number
+    (a string, a bool, None, NaN, inf)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise DataError(f"{name}: {what} field '{field}' is {value!r}, expected a finite number")
+    return float(value)

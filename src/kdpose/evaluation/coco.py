@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-import numbers
 import os
 import warnings
 from typing import Sequence
@@ -19,6 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from ..checks import check_name
+from ..data.jsonfile import finite_numbers, finite_score  # noqa: F401  (re-exported: the evaluators use them)
 from ..errors import DataError
 from ..skeletons import Skeleton, get_skeleton
 
@@ -75,34 +75,6 @@ def load_gt(gt: str | os.PathLike | dict, fields: Sequence[str] = ("image_id", "
                             f"list (it lists {listed})")
         ann.setdefault("id", i + 1)
     return data, name
-
-
-def finite_numbers(value, name: str, what: str, field: str, size: int | None = None) -> np.ndarray:
-    """``value`` (a list or array of numbers) as a flat float64 array; a ``DataError`` naming the file, the entry and
-    the field when it is something else, holds a NaN / inf, or (``size`` given) has another length."""
-    try:
-        arr = None if isinstance(value, (str, bytes, dict)) or value is None else np.asarray(value)
-    except ValueError:  # ragged nesting
-        arr = None
-    if arr is None or arr.ndim == 0 or arr.dtype.kind not in "biuf":
-        flat = value if isinstance(value, (list, tuple)) else None
-        bad = next((v for v in flat if not isinstance(v, numbers.Real)), None) if flat else None
-        shown = f"holds {bad!r}" if bad is not None else f"is {repr(value)[:40]}"
-        raise DataError(f"{name}: {what} field '{field}' {shown}: expected a list of numbers")
-    arr = arr.astype(np.float64).reshape(-1)
-    if not np.isfinite(arr).all():
-        raise DataError(f"{name}: {what} field '{field}' holds a value that is not a finite number (NaN or inf)")
-    if size is not None and arr.size != size:
-        raise DataError(f"{name}: {what} field '{field}' has {arr.size} numbers, expected {size}")
-    return arr
-
-
-def finite_score(value, name: str, what: str, field: str) -> float:
-    """``value`` as a float; a ``DataError`` naming the file, the entry and the field when it is not a finite number
-    (a string, a bool, None, NaN, inf)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise DataError(f"{name}: {what} field '{field}' is {value!r}, expected a finite number")
-    return float(value)
 
 
 def load_results(results: str | os.PathLike | Sequence[dict]) -> tuple[list[dict], str]:

@@ -38,6 +38,7 @@ import numpy as np
 
 from kdpose.data.coco import WHOLEBODY_FIELDS
 from kdpose.data.geometry import bbox_xywh_to_xyxy, clip_bbox_xywh_to_xyxy
+from kdpose.data.jsonfile import finite_numbers, finite_score
 from kdpose.detection.registry import DETECTORS, shipped_detector_tags  # noqa: F401  (the named detectors)
 from kdpose.errors import CheckpointError, ConfigError, DataError
 
@@ -187,17 +188,23 @@ class DetectionFile:
             bbox = e["bbox"]
             if not (isinstance(bbox, list) and len(bbox) == 4):
                 raise DataError(f"{self.path}: entry {i} has a malformed bbox {bbox!r} (expected [x, y, w, h])")
+            # strings, None or NaN in a box or score: refused here with the file's own values (numpy's errors, or
+            # a NaN shown after the xywh -> xyxy round trip, would name neither the file nor the entry)
+            xywh = finite_numbers(bbox, str(self.path), f"entry {i}", "bbox", size=4)
+            score = finite_score(e.get("score", 1.0), str(self.path), f"entry {i}", "score")
+            if "image_id" in e and (isinstance(e["image_id"], bool) or not isinstance(e["image_id"], int)):
+                raise DataError(f"{self.path}: entry {i} field 'image_id' is {e['image_id']!r}, expected an integer")
             if "file_name" in e and "image_id" in e:
-                named.append((str(e["file_name"]), int(e["image_id"])))
+                named.append((str(e["file_name"]), e["image_id"]))
             key = e["file_name"] if "file_name" in e else e["image_id"]
             if sizes is None:  # detection results: as given (validation's bbox_file is not clipped either)
-                box = bbox_xywh_to_xyxy(np.asarray(bbox, np.float64))
+                box = bbox_xywh_to_xyxy(xywh)
             else:
                 box = validation_box(e, sizes.get(e.get("image_id")))
                 if box is None:
                     self.skipped += 1
                     continue
-            by_key[key].append([*box, float(e.get("score", 1.0))])
+            by_key[key].append([*box, score])
         if named and not self._ids:
             self._index_images([{"file_name": n, "id": i} for n, i in dict(named).items()])
         self._by_key = {k: np.asarray(v, np.float64) for k, v in by_key.items()}
