@@ -1,6 +1,8 @@
 """FrozenTeacher / Distiller base / build_distiller: the teacher never trains, parameters are validated."""
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from torch import nn
@@ -39,6 +41,32 @@ def test_build_distiller_validates_method_and_params():
         build_distiller("distilpos", nn.Identity(), nn.Identity())
     with pytest.raises(ConfigError, match="unknown key.*alpha9.*valid: preset"):
         build_distiller("distilpose", nn.Identity(), nn.Identity(), {"alpha9": 1.0})
+
+
+@pytest.mark.parametrize("method,params,problem", [
+    ("dwpose", {"use_gt": "flase"}, "distill.params.use_gt: expected bool, got str 'flase'"),
+    ("dwpose", {"use_logit": "false"}, "distill.params.use_logit: expected bool, got str 'false'"),
+    ("dwpose", {"decay": 1}, "distill.params.decay: expected bool, got int 1"),
+    ("dwpose", {"alpha": "abc"}, "distill.params.alpha: expected float | None, got str 'abc'"),
+    ("dwpose", {"beta": [1, 2]}, "distill.params.beta: expected float, got list [1, 2]"),
+    ("sdpose", {"cycles": "two"}, "distill.params.cycles: expected int, got str 'two'"),
+    ("distilpose", {"use_cs": "yes"}, "distill.params.use_cs: expected bool | None, got str 'yes'"),
+    ("stagewise", {"tau": 2.5}, "distill.params.tau: expected int, got float 2.5"),
+])
+def test_build_distiller_checks_param_types_before_building(method, params, problem):
+    """A typo in an on/off switch used to mean "on" (bool("flase")): DWPose's "logits alone, without ground truth"
+    ablation then trained with the ground truth and exited 0. Wrong types were tracebacks."""
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        build_distiller(method, nn.Identity(), None if method == "sdpose" else nn.Identity(), params)
+
+
+def test_build_distiller_takes_yaml_floats_written_without_a_dot():
+    from kdpose.models import create_model
+
+    student = create_model("rtmpose-t", input_size=(64, 96))
+    teacher = create_model("rtmpose-t", input_size=(64, 96))
+    distiller = build_distiller("dwpose", student, teacher, {"beta": "5e-2", "use_gt": False})  # YAML 1.1: a string
+    assert distiller.beta == pytest.approx(0.05) and distiller.use_gt is False
 
 
 def test_distiller_keeps_teacher_out_of_state_and_parameters_but_moves_it():

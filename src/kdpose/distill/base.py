@@ -175,4 +175,25 @@ def build_distiller(method: str, student: nn.Module, teacher: nn.Module,
         if unknown:
             raise ConfigError(f"distill.params: unknown key(s) {', '.join(unknown)} for method '{method}' "
                               f"(valid: {', '.join(valid)})")
-    return factory(student, teacher, **params)
+    return factory(student, teacher, **_typed_params(factory, params))
+
+
+def _typed_params(factory, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` checked against the factory's annotations, as recipe keys are: ``use_gt: flase`` or a quoted
+    ``"false"`` used to be truthy (the ground-truth loss stayed on and the run finished with exit 0), ``alpha: abc``
+    a traceback. Keys whose annotation the recipe checker does not know (pairs, models) are the factory's to check."""
+    import typing
+
+    from ..engine.config import coerce_value
+
+    hints = typing.get_type_hints(factory)
+    typed = dict(params)
+    for name, value in params.items():
+        if name in hints:
+            try:
+                typed[name] = coerce_value(value, hints[name], "distill.params", name)
+            except ConfigError as exc:
+                if "unsupported field type" in str(exc):
+                    continue
+                raise ConfigError(str(exc).replace("distill.params: ", "distill.params.", 1)) from None
+    return typed

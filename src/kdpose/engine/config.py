@@ -318,7 +318,7 @@ def from_dict(cls: type, data: dict, source: str = "recipe", prefix: str = "") -
         dotted = f"{prefix}{key}"
         if key not in valid:
             raise ConfigError(f"{source}: unknown key '{dotted}' (valid keys: {', '.join(valid)})")
-        kwargs[key] = _coerce(value, hints[key], source, dotted)
+        kwargs[key] = coerce_value(value, hints[key], source, dotted)
     return cls(**kwargs)
 
 
@@ -353,7 +353,7 @@ def apply_overrides(cfg: RecipeCfg, overrides: list[str] | tuple[str, ...], sour
             node[parts[-1]] = value
             continue
         hint = typing.get_type_hints(type(node))[parts[-1]]
-        setattr(node, parts[-1], _coerce(_parse_text(text, hint), hint, "--set", dotted))
+        setattr(node, parts[-1], coerce_value(_parse_text(text, hint), hint, "--set", dotted))
     return cfg
 
 
@@ -370,7 +370,10 @@ def _parse_text(text: str, hint: Any) -> Any:
         return text
 
 
-def _coerce(value: Any, hint: Any, source: str, key: str) -> Any:
+def coerce_value(value: Any, hint: Any, source: str, key: str) -> Any:
+    """``value`` checked against the type ``hint`` (bool, int, float, str, Literal, Optional/Union, tuple, list,
+    dict, dataclass) and converted where YAML needs it (a float written "4e-3"); ``ConfigError`` "<source>: <key>:
+    expected <type>, got <type> <value>" otherwise. Recipes and the distillers' ``distill.params`` share it."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if is_dataclass(hint):
         return from_dict(hint, value if value is not None else {}, source, f"{key}.")
@@ -379,7 +382,7 @@ def _coerce(value: Any, hint: Any, source: str, key: str) -> Any:
             return None
         for arm in (a for a in args if a is not type(None)):
             try:
-                return _coerce(value, arm, source, key)
+                return coerce_value(value, arm, source, key)
             except ConfigError:
                 continue
         raise _type_error(source, key, hint, value)
@@ -413,15 +416,15 @@ def _coerce(value: Any, hint: Any, source: str, key: str) -> Any:
     if origin is tuple:
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
             raise _type_error(source, key, hint, value)
-        return tuple(_coerce(v, a, source, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+        return tuple(coerce_value(v, a, source, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
     if origin is list:
         if not isinstance(value, (list, tuple)):
             raise _type_error(source, key, hint, value)
-        return [_coerce(v, args[0], source, f"{key}[{i}]") for i, v in enumerate(value)]
+        return [coerce_value(v, args[0], source, f"{key}[{i}]") for i, v in enumerate(value)]
     if origin is dict:
         if not isinstance(value, dict):
             raise _type_error(source, key, hint, value)
-        return {str(k): _coerce(v, args[1], source, f"{key}.{k}") for k, v in value.items()}
+        return {str(k): coerce_value(v, args[1], source, f"{key}.{k}") for k, v in value.items()}
     raise ConfigError(f"{source}: {key}: unsupported field type {hint}")  # a bug in the dataclasses, not the user
 
 
