@@ -122,3 +122,13 @@ def test_resumed_log_has_one_record_per_iteration_as_an_uninterrupted_run(tmp_pa
     assert [i for i, _ in _train_records(tmp_path / "resumed")] == [2, 4, 6]
     trainer.fit()
     assert _train_records(tmp_path / "resumed") == _train_records(tmp_path / "ref")  # same iterations, same losses
+
+
+def test_a_recipe_all_in_stage2_says_so_at_start(tmp_path, capsys):
+    """The default train.stage2_epochs (30) made any shorter recipe that left the key out run every epoch with the
+    weak augmentation, silently."""
+    Trainer(toy_recipe(max_epochs=2, stage2_epochs=30), make_task(0), ToyDataset(), collate, tmp_path / "a").fit()
+    assert "note: train.stage2_epochs (30) >= train.max_epochs (2): every epoch uses the weak stage-2" in \
+        capsys.readouterr().err
+    Trainer(toy_recipe(max_epochs=2, stage2_epochs=1), make_task(0), ToyDataset(), collate, tmp_path / "b").fit()
+    assert "stage2_epochs" not in capsys.readouterr().err

@@ -185,6 +185,13 @@ def test_cli_int8_modes_and_the_accuracy_guard_line(tmp_path, capsys):
     assert "--val runs the accuracy guard of a quantised variant" in capsys.readouterr().err
     assert main([*base, "--int8", "dynamic", "--int8-calib", "x.json"]) == 2
     assert "--int8-calib calibrates static int8" in capsys.readouterr().err
+    # a missing calibration or guard file is refused before anything is written (it came after the export)
+    fresh = [*base[:base.index("--out") + 1], str(tmp_path / "n.onnx"), *base[base.index("--out") + 2:]]
+    for extra in (["--int8", "--val", str(tmp_path / "nope.json")], ["--int8", "--int8-calib", str(tmp_path / "no.json")]):
+        assert main([*fresh, *extra]) == 2
+        err = capsys.readouterr().err
+        assert f"{extra[-1]}: file not found" in err and "\n" not in err.strip(), err
+        assert not list(tmp_path.glob("n.*onnx")), extra
 
 
 def test_cli_exports_the_person_detector(tmp_path, capsys):

@@ -113,7 +113,7 @@ def test_same_stem_files_keep_their_own_outputs(tmp_path, oracle_onnx, capsys):
     out = tmp_path / "out"
     assert main(["infer", str(src), "--model", oracle_onnx, "--json-per-image", "--out", str(out)]) == 0
     assert "3 frames" in capsys.readouterr().out
-    assert sorted(p.name for p in (out / "vis").iterdir()) == ["a_jpg.jpg", "a_png.jpg", "b.jpg"]
+    assert sorted(p.name for p in (out / "vis").glob("[!.]*")) == ["a_jpg.jpg", "a_png.jpg", "b.jpg"]
     assert sorted(p.name for p in (out / "predictions").iterdir()) == ["a_jpg.json", "a_png.json", "b.json"]
     assert output_stems(["x/a.jpg", "y/a.jpg", "a.JPG", "c.png"]) == ["x/a", "y/a", "a", "c"]
     assert output_stems(["a.jpg", "a.jpg", "a.png"]) == ["a_jpg", "a_jpg_2", "a_png"]
@@ -128,8 +128,32 @@ def test_several_sources_and_shell_globs_make_one_job(tmp_path, oracle_onnx, cap
     assert main(["infer", str(tmp_path / "x.png"), str(tmp_path / "y.png"), str(tmp_path / "d"), "--model",
                  oracle_onnx, "--json", "--det", "none", "--out", str(out)]) == 0
     assert "3 frames, 3 people" in capsys.readouterr().out
-    assert sorted(p.name for p in (out / "vis").iterdir()) == ["x.jpg", "y.jpg", "z.jpg"]
+    assert sorted(p.name for p in (out / "vis").glob("[!.]*")) == ["x.jpg", "y.jpg", "z.jpg"]
     assert [r["image_id"] for r in json.loads((out / "predictions.json").read_text())] == [0, 1, 2]
+
+
+def test_an_earlier_jobs_drawings_inside_the_source_folder_are_not_photos(tmp_path, oracle_onnx, capsys):
+    """`kdpose infer photos --out photos/run1` then `--out photos/run2`: the second job read run1/vis/x.jpg, the
+    first job's drawing, as a photo (2 frames, poses for the drawing, a drawing of a drawing in run2/vis/run1/)."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    cv2.imwrite(str(photos / "x.jpg"), synthetic_scene(people=1, seed=7)[0])
+    for run in ("run1", "run2"):
+        assert main(["infer", str(photos), "--model", oracle_onnx, "--json", "--det", "none", "--openpose",
+                     "--out", str(photos / run)]) == 0
+        printed = capsys.readouterr()
+        assert "1 frames" in printed.out, printed.out
+    notes = printed.out + printed.err
+    for drawn in ("vis", "openpose"):
+        assert f"left out {photos / 'run1' / drawn}, pictures drawn by an earlier kdpose infer" in notes, notes
+    assert sorted(p.relative_to(photos / "run2").as_posix() for p in (photos / "run2").rglob("[!.]*.*")) == [
+        "openpose/x_pose.png", "predictions.json", "vis/x.jpg"]
+    # a folder of the user's own that happens to be called vis/ is still read
+    (photos / "mine" / "vis").mkdir(parents=True)
+    cv2.imwrite(str(photos / "mine" / "vis" / "y.jpg"), synthetic_scene(people=1, seed=8)[0])
+    assert main(["infer", str(photos / "mine"), "--model", oracle_onnx, "--det", "none", "--json",
+                 "--out", str(tmp_path / "o")]) == 0
+    assert len(json.loads((tmp_path / "o" / "predictions.json").read_text())) == 1
 
 
 @pytest.fixture

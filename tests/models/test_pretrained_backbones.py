@@ -118,7 +118,8 @@ def test_udp_tag_starts_the_backbone_only(no_network, monkeypatch):
     again = build_model(ModelCfg(name="rtmpose-t", init_weights="cspnext-t.udp-aic-coco"))
     assert all(torch.equal(a, b) for a, b in zip(again.backbone.state_dict().values(),
                                                  model.backbone.state_dict().values()))
-    udp = load_model("cspnext-t.udp-aic-coco")
+    with pytest.warns(RuntimeWarning, match="holds a backbone only"):
+        udp = load_model("cspnext-t.udp-aic-coco")
     assert udp.model_name == "cspnext-t-udp" and udp.head.final_layer.weight.shape[0] == 17
     assert torch.equal(udp.backbone.stem[0].conv.weight, ckpt["state_dict"]["backbone.stem.0.conv.weight"])
     # the whole file into a model is refused: its head does not fit
@@ -176,3 +177,25 @@ def test_a_tag_without_its_input_size_names_the_one_size_registered():
     with pytest.raises(UnknownNameError, match="several input sizes: rtmpose-m.aic-coco_256x192, rtmpose-m.aic-coco_384x288"):
         get_pretrained_cfg("rtmpose-m.aic-coco")
     assert "" not in PRETRAINED and "rtmpose-m.synth" not in PRETRAINED  # only a whole stem, with a WxH suffix
+
+
+def test_a_shipped_backbone_tag_is_refused_where_poses_are_wanted(tmp_path, capsys):
+    """A backbone-only tag used to load as a whole pose model with a random head: `kdpose infer` printed junk poses
+    (every score 0) and `kdpose export` wrote the file, without a word. Building a model from it (to train) still
+    works, with a warning; predicting, exporting or teaching with it is refused."""
+    from kdpose import PoseEstimator
+    from kdpose.cli.main import main
+    from kdpose.errors import ConfigError
+
+    tag = "cspnext-t-udp.synth-demo-backbone_96x64"
+    with pytest.warns(RuntimeWarning, match="holds a backbone only: the head would have random weights"):
+        model = load_model(tag)
+    assert model.model_name == "cspnext-t-udp"
+    with pytest.raises(ConfigError, match=f"'{tag}' holds a backbone only.*model.init_weights: {tag}"):
+        PoseEstimator(tag)
+    assert main(["export", tag, "--out", str(tmp_path / "bb.onnx"), "--no-check"]) == 2
+    assert "holds a backbone only" in capsys.readouterr().err and not (tmp_path / "bb.onnx").exists()
+    # a whole network's tag, and a backbone tag's model given other weights, are not affected
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_model("rtmpose-s.synth-demo_96x64")

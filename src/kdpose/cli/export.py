@@ -98,6 +98,11 @@ def load_any_model(name: str, weights: str | None, layout: str | None, input_siz
 
     if layout is not None and name in MODELS and model_task(name) == "detection":
         raise ConfigError(f"--layout does not apply to the detector {name} (it predicts boxes, no keypoints)")
+    from kdpose.models._builder import backbone_only_message
+
+    why = backbone_only_message(name, weights)
+    if why is not None:
+        raise ConfigError(why)
     return load_model(name, weights=weights, layout=layout, input_size=input_size)
 
 
@@ -132,6 +137,12 @@ def run(args: argparse.Namespace) -> int:
     model = load_any_model(args.model, args.weights, args.layout, input_size)
     if args.weights is None and "." not in args.model:
         print(f"note: no --weights given: exporting randomly initialised {args.model}")
+    # the calibration and guard files are read before the export: a missing one was reported only after the fp32
+    # (and int8) files had been written, minutes into a big model
+    calib = None
+    if args.int8 and args.int8 != "dynamic" and args.int8_calib:
+        calib = calibration_crops(model, args.int8_calib, args.calib_images, args.calib_count)
+    val = _guard_val_set(model, args) if args.val else None
     name = model.info.name
     export_onnx(model, out, opset=args.opset, dynamic_batch=dynamic, batch_size=batch, model_name=name)
     w, h = model.input_size
@@ -160,16 +171,13 @@ def run(args: argparse.Namespace) -> int:
     elif args.int8:
         from kdpose.export.quantize import quantize_int8
 
-        calib, source = None, None
-        if args.int8_calib:
-            calib = calibration_crops(model, args.int8_calib, args.calib_images, args.calib_count)
-            source = f"{len(calib)} crops of {args.int8_calib}"
+        source = f"{len(calib)} crops of {args.int8_calib}" if calib is not None else None
         q = quantize_int8(out, out.with_suffix(".int8.onnx"), calibration=calib, calibration_count=args.calib_count,
                           calibration_name=source)
         variants.append(q)
         print(f"wrote {q} ({q.stat().st_size / 2**20:.1f} MiB, static int8, calibrated on {_calibration_of(q)})")
-    if args.val:
-        return _run_guard(out, variants, model, args)
+    if val is not None:
+        return _run_guard(out, variants, val)
     return 0
 
 
@@ -181,19 +189,22 @@ def _calibration_of(path: Path) -> str:
     return props.get("kdpose.calibration", "person crops")
 
 
-def _run_guard(fp32: Path, variants: list[Path], model, args: argparse.Namespace) -> int:
-    """Print the accuracy-guard line of each variant; 1 when one fails."""
+def _guard_val_set(model, args: argparse.Namespace):
+    """The accuracy guard's val set of ``--val`` (synthetic, or an annotation file) for ``model``."""
     from kdpose.errors import ConfigError
-    from kdpose.inference.guard import guard_onnx
     from kdpose.valset import load_val_set, synthetic_val_set
 
     if model.info.task != "topdown" or model.info.in_channels != 3:
         raise ConfigError("--val measures RGB top-down pose models (keypoints); this model is not one")
-    skeleton = model.skeleton
     if args.val == "synthetic":
-        val = synthetic_val_set(skeleton.name, num_images=args.val_count or 64)
-    else:
-        val = load_val_set(args.val, skeleton.name, args.val_images, args.val_count)
+        return synthetic_val_set(model.skeleton.name, num_images=args.val_count or 64)
+    return load_val_set(args.val, model.skeleton.name, args.val_images, args.val_count)
+
+
+def _run_guard(fp32: Path, variants: list[Path], val) -> int:
+    """Print the accuracy-guard line of each variant; 1 when one fails."""
+    from kdpose.inference.guard import guard_onnx
+
     failed = []
     for path in variants:
         report = guard_onnx(fp32, path, val)

@@ -84,8 +84,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              ".onnx file (kdpose export or official RTMDet/YOLOX), built-in detector .safetensors "
                              "weights or name, or a COCO detection-results .json (same as --bboxes)")
     parser.add_argument("--bboxes", help="your own person boxes: a COCO detection-results or annotation .json "
-                                         "(one pose per box, in the file's order; an image with a box NaN or "
-                                         "outside it is skipped and reported, an error for a one-image job)")
+                                         "(one pose per box, in the file's order, except that the default --nms "
+                                         "auto merges duplicate people: --nms off keeps every box; an image with a "
+                                         "box NaN or outside it is skipped and reported, an error for a one-image "
+                                         "job)")
     parser.add_argument("--bbox-thr", type=float, default=None,
                         help="ignore boxes scoring below this; default 0.3 for a detector's boxes (also its own "
                              "score cut), 0 for --bboxes (every box gives a pose, as in training validation)")
@@ -114,7 +116,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                                              "with --det-every 1)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"],
-                        help="for zoo names (.onnx files always use onnxruntime)")
+                        help="zoo names and tags run with torch; an .onnx --model always runs with onnxruntime "
+                             "(onnxruntime for a zoo model: export it first with kdpose export)")
     parser.add_argument("--threads", type=int, help="CPU threads of the pose model (torch default: half the CPUs, "
                                                     "1 to 4, or OMP_NUM_THREADS; onnxruntime: its default)")
     parser.add_argument("--precision", choices=("fp32", "bf16", "fp16", "auto"),

@@ -289,6 +289,12 @@ class Trainer:
                 f.write(dump_recipe(self.cfg))
         self._t0 = time.perf_counter()
         self.logger.info(self.precision_note)
+        if tc.stage2_epochs >= tc.max_epochs > 1:
+            # the default (30, RTMPose's last 30 of 420 epochs) makes a short recipe that leaves the key out run
+            # every epoch with the weak augmentation: legal, but rarely meant
+            self.logger.info(f"note: train.stage2_epochs ({tc.stage2_epochs}) >= train.max_epochs "
+                             f"({tc.max_epochs}): every epoch uses the weak stage-2 augmentation (set "
+                             "train.stage2_epochs lower, or 0 for none)")
         self.logger.record("setup", self.iteration, {"amp": self.amp, "threads": self.threads or
                                                      torch.get_num_threads()})
         metrics: dict = {}

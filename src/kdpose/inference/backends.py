@@ -320,7 +320,13 @@ def load_backend(model: Any, weights: str | None = None, backend: str = "torch",
         kwargs["layout"] = layout
     if input_size is not None:
         kwargs["input_size"] = check_input_size(input_size, "PoseEstimator")
-    if weights is None and "." not in str(model):
+    from kdpose.models import MODELS
+    from kdpose.models._builder import backbone_only_message
+
+    why = backbone_only_message(str(model), weights)
+    if why is not None:  # it used to load, head random, and print junk poses with every score 0 and no warning
+        raise ConfigError(why)
+    if weights is None and str(model) in MODELS:  # (an unknown name is load_model's error, with no warning first)
         msg = (f"kdpose: no weights given for '{model}': the model has random weights and its poses are "
                "meaningless (pass weights=... or a pretrained tag)")
         log.warning(msg)

@@ -118,7 +118,8 @@ def official_detector_path(tag: str, download: bool = True) -> Path:
         why = "KDPOSE_OFFLINE is set" if offline else "downloads are off"
         raise CheckpointError(f"detector '{tag}' is not in the cache ({target}) and {why}: download {spec.url} on a "
                               f"machine with network access and put its end2end.onnx at {target}")
-    archive = download_weights(spec.url, sha256=None, cache=cache_dir() / "detectors")
+    archive = download_weights(spec.url, sha256=None, cache=cache_dir() / "detectors",
+                               fix=f"download it on a machine with network access and put its end2end.onnx at {target}")
     import zipfile
 
     try:

@@ -25,6 +25,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from kdpose.inference.estimator import PoseArrays
+from kdpose.inference.sources import DRAWN_MARKER
 from kdpose.skeletons import Skeleton
 from kdpose.utils.io import atomic_write, write_json
 
@@ -110,6 +111,15 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
         raise OSError(f"{path}: OpenCV cannot encode this image format")
     with atomic_write(path) as f:
         f.write(buf.tobytes())
+
+
+def mark_drawn(folder: Path) -> None:
+    """Leave :data:`~kdpose.inference.sources.DRAWN_MARKER` in ``folder`` (once): a later job over a folder holding
+    this one does not take its pictures for photos."""
+    marker = folder / DRAWN_MARKER
+    if not marker.exists():
+        with atomic_write(marker) as f:
+            f.write(b"pictures drawn by kdpose infer: a later kdpose infer of a folder holding them skips them\n")
 
 
 class AtomicVideoWriter:
@@ -253,6 +263,7 @@ class ResultWriter:
     def _save_image(self, path: Path, image: np.ndarray) -> None:
         write_image(path, image)
         self.written.append(path)
+        mark_drawn(path.parent)
 
     def close(self) -> None:
         """Finish the videos and write ``predictions.json``."""

@@ -53,6 +53,19 @@ class Frame:
     error: str | None = None
 
 
+# An empty-ish file that `kdpose infer` leaves in every folder it draws pictures into (vis/, openpose/): a later job
+# over a folder that holds an earlier job's --out (`kdpose infer photos --out photos/run1`, then `--out photos/run2`)
+# read run1's drawings as photos, wrote poses for them and drew drawings of drawings. Only --out of the job itself
+# was left out before.
+DRAWN_MARKER = ".kdpose-drawn"
+
+
+def drawn_folders(folder: Path) -> list[tuple[str, ...]]:
+    """The relative parts of each folder under ``folder`` that holds :data:`DRAWN_MARKER` (an earlier job's
+    pictures)."""
+    return sorted({m.parent.relative_to(folder).parts for m in folder.rglob(DRAWN_MARKER) if m.is_file()} - {()})
+
+
 def _inside(folder: Path, exclude: Sequence[str | os.PathLike]) -> list[tuple[str, ...]]:
     """The relative parts of each ``exclude`` folder that lies strictly inside ``folder``."""
     root = folder.resolve()
@@ -72,11 +85,12 @@ def scan_folder(folder: str | os.PathLike, exclude: Sequence[str | os.PathLike] 
     """The image files under ``folder`` (recursive, sorted by relative path) and, one line each, the image files
     this OpenCV cannot read (``sub/photo.heic: OpenCV cannot read this HEIC file; convert it to JPEG or PNG``);
     see ``OTHER_IMAGE_FORMATS``. Files that are not images are in neither list, nor files under an ``exclude``
-    folder that lies inside ``folder`` (a job's own drawn outputs: ``kdpose infer .`` writes ``infer_out/vis/``)."""
+    folder that lies inside ``folder`` (a job's own drawn outputs: ``kdpose infer .`` writes ``infer_out/vis/``),
+    nor files under a folder that holds :data:`DRAWN_MARKER` (an earlier job's drawn outputs)."""
     import cv2
 
     folder = Path(folder)
-    cut = _inside(folder, exclude)
+    cut = _inside(folder, exclude) + drawn_folders(folder)
     images, skipped = [], []
     for path in sorted((p for p in folder.rglob("*") if p.is_file()), key=lambda p: p.relative_to(folder).as_posix()):
         if cut and any(path.relative_to(folder).parts[:len(c)] == c for c in cut):
@@ -192,6 +206,9 @@ class FrameSource:
                 files, skipped = scan_folder(s, exclude)
                 self.notes += [f"{s}: left out {Path(s, *c)}, an output folder of this job"
                                for c in _inside(Path(s), exclude) if any(Path(s, *c).rglob("*"))]
+                own = set(_inside(Path(s), exclude))
+                self.notes += [f"{s}: left out {Path(s, *c)}, pictures drawn by an earlier kdpose infer"
+                               for c in drawn_folders(Path(s)) if c not in own]
                 if not files and skipped:
                     more = f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""
                     raise DataError(f"{s}: no image file OpenCV can read in this folder: {skipped[0]}{more}")

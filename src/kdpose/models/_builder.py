@@ -580,6 +580,18 @@ def register_pretrained(*cfgs: PretrainedCfg) -> None:
         PRETRAINED[cfg.tag] = cfg
 
 
+def backbone_only_message(name: str, weights: Any = None) -> str | None:
+    """Why tag ``name`` (or ``weights``, a tag) cannot predict poses when it holds a backbone only (``loads`` not
+    "model": its file trains the backbone, the head would keep random weights), else None. Inference and export
+    refuse such a tag; ``load_model`` warns (building a model to train from it is what the tag is for)."""
+    tag = name if name in PRETRAINED else weights if isinstance(weights, str) and weights in PRETRAINED else None
+    if tag is None or PRETRAINED[tag].loads == "model" or (tag == name and weights not in (None, tag)):
+        return None
+    return (f"'{tag}' holds a backbone only: the head would have random weights and its poses would be meaningless "
+            f"(it is a starting point for training: model.init_weights: {tag}); for poses use a whole network "
+            f"(kdpose.models.list_pretrained())")
+
+
 def list_pretrained(pattern: str = "*") -> list[str]:
     """Tags of the registered weights (official and shipped) matching a glob ``pattern``;
     ``PRETRAINED[tag].describe()`` shows one's recipe, model card and accuracy check."""
@@ -686,6 +698,8 @@ def load_model(name: str, weights: str | os.PathLike | Mapping[str, torch.Tensor
         kwargs["layout"] = layout
     if input_size is not None:
         kwargs["input_size"] = tuple(input_size)
+    if loads in ("backbone", "backbone-partial"):
+        warnings.warn(f"load_model: {backbone_only_message(cfg.tag)}", RuntimeWarning, stacklevel=2)
     model = create_model(name, **kwargs)
     if weights is not None:
         try:

@@ -45,12 +45,14 @@ def _check_hash(path: Path, expected: str | None, source: str) -> None:
         raise CheckpointError(f"{source}: sha256 mismatch: expected {expected}..., got {actual}")
 
 
-def download_weights(url: str, sha256: str | None = None, cache: str | os.PathLike | None = None) -> Path:
+def download_weights(url: str, sha256: str | None = None, cache: str | os.PathLike | None = None,
+                     fix: str | None = None) -> Path:
     """Download ``url`` once into the cache and return the local path.
 
     ``sha256`` (full digest or a prefix) is checked after download and on every cache hit; when not given, the
     7-8 hex digit sha256 prefix in MMPose file names (``...-cfc8f33d_20230126.pth``) is used. A cached file is
-    never fetched again; with ``KDPOSE_OFFLINE=1`` a missing file is an error instead of a download.
+    never fetched again; with ``KDPOSE_OFFLINE=1`` a missing file is an error instead of a download. A failed
+    download's error ends with ``fix`` (default: fetch the file elsewhere and copy it to its place in the cache).
     """
     name = Path(urllib.parse.urlparse(url).path).name
     if not name:
@@ -70,7 +72,8 @@ def download_weights(url: str, sha256: str | None = None, cache: str | os.PathLi
             for chunk in iter(lambda: response.read(1 << 20), b""):
                 f.write(chunk)
     except OSError as e:  # URLError / HTTPError / timeouts are OSErrors
-        raise CheckpointError(f"{url}: download failed ({e})") from None
+        fix = fix or f"download it on a machine with network access and copy it to {target}"
+        raise CheckpointError(f"{url}: download failed ({e}); {fix}") from None
     try:
         _check_hash(target, sha256, url)
     except CheckpointError:

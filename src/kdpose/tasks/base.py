@@ -123,6 +123,7 @@ def build_task(cfg: RecipeCfg, model: nn.Module, model_task: str = "topdown") ->
     recipe's layout and the student's input size unless ``distill.teacher_input_size`` says otherwise)."""
     from ..distill import build_distiller, get_distill_method
     from ..models import load_model
+    from ..models._builder import backbone_only_message
     from ..models.task import PoseTask
 
     dc = cfg.distill
@@ -143,6 +144,9 @@ def build_task(cfg: RecipeCfg, model: nn.Module, model_task: str = "topdown") ->
     if dc.teacher_weights:
         check_weights_source(dc.teacher_weights, "distill.teacher_weights")
     check_teacher_fits(dc, cfg.model.layout, size)
+    why = backbone_only_message(dc.teacher, dc.teacher_weights or None)
+    if why is not None:  # a teacher whose head is random teaches noise
+        raise ConfigError(f"distill.teacher: {why}")
     try:
         teacher = load_model(dc.teacher, weights=dc.teacher_weights or None, layout=cfg.model.layout,
                              input_size=size)
