@@ -75,3 +75,27 @@ def test_empty_predictions_warn_in_one_line_and_score_zero(fixtures, tmp_path, c
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # results: no warning
         assert coco_keypoint_eval(gt, res)["AP"] > 0.9
+
+
+def test_a_ground_truth_without_labelled_people_is_an_error_not_a_table_of_minus_ones(tmp_path, capsys):
+    """An images-only file (or one whose people are all unlabelled) printed AP -1 everywhere and exited 0: a script
+    reading AP got -1. --metric pck-pr already refused it."""
+    from kdpose.skeletons import get_skeleton
+
+    sk = get_skeleton("coco")
+    image = {"id": 1, "file_name": "a.jpg", "width": 100, "height": 80}
+    category = {"id": 1, "name": "person", "keypoints": list(sk.keypoint_names), "skeleton": []}
+    unlabelled = {"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 30, 50], "area": 1500, "iscrowd": 0,
+                  "keypoints": [0] * 51, "num_keypoints": 0}
+    pred = tmp_path / "p.json"
+    pred.write_text(json.dumps([{"image_id": 1, "category_id": 1, "keypoints": [20, 20, 1] * 17, "score": 0.9,
+                                 "bbox": [10, 10, 30, 50]}]))
+    for name, anns in [("images_only.json", []), ("unlabelled.json", [unlabelled])]:
+        gt = tmp_path / name
+        gt.write_text(json.dumps({"images": [image], "annotations": anns, "categories": [category]}))
+        for extra in ([], ["--iou-type", "bbox"]):
+            if extra and anns:
+                continue  # an unlabelled person still has a box: box AP is defined
+            assert main(["eval", "--gt", str(gt), "--pred", str(pred), *extra]) == 2, (name, extra)
+            err = capsys.readouterr().err.strip()
+            assert f"{name}: the ground truth has no people" in err and "undefined (-1)" in err and "\n" not in err

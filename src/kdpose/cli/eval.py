@@ -107,6 +107,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"kdpose: warning: {text[len('kdpose: '):]}", file=sys.stderr)
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    parts = [m for m in metrics.values() if isinstance(m, dict)] or [metrics]  # whole-body: one dict per part
+    numbers = [v for m in parts for v in m.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if numbers and all(v == -1 for v in numbers):  # pycocotools' "no ground truth": a table of -1 and exit 0 before
+        from kdpose.errors import DataError
+
+        what = "people" if args.iou_type == "bbox" else "people with labelled keypoints"
+        raise DataError(f"{args.gt}: the ground truth has no {what}, so every metric is undefined (-1); evaluate "
+                        "on a file with labelled people")
     print(format_table(metrics))
     if args.out:
         write_json(args.out, metrics, indent=2)

@@ -4,13 +4,18 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 import cv2
 import numpy as np
 
 from ...skeletons import get_skeleton
-from .config import SynthConfig
+from ...errors import ConfigError, KdposeError
+from ...utils.io import atomic_write
+from .config import SynthConfig, parse_size
 from .scene import SynthScene, render_scene
+from .writer import scene_seed
 
 
 def depth_to_bgr(depth_mm: np.ndarray, max_mm: float = 8000.0) -> np.ndarray:
@@ -55,13 +60,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-people", type=int, default=4)
     parser.add_argument("--no-keypoints", action="store_true")
     args = parser.parse_args(argv)
-    w, h = (int(v) for v in args.size.split("x"))
-    distance = tuple(float(v) for v in args.distance.split(",")) if args.distance else None
+    try:  # bad values are one line, as in kdpose synth (a negative seed was numpy's traceback)
+        _render(args)
+    except KdposeError as exc:
+        print(f"preview: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _render(args: argparse.Namespace) -> None:
+    w, h = parse_size(args.size)
+    try:
+        distance = tuple(float(v) for v in args.distance.split(",")) if args.distance else None
+    except ValueError:
+        raise ConfigError(f"bad --distance '{args.distance}' (expected NEAR,FAR in metres, e.g. 1.5,20)") from None
+    if args.index < 0:
+        raise ConfigError(f"--index must be >= 0, got {args.index}")
     cfg = SynthConfig(width=w, height=h, layout=args.layout, modality=args.modality, distance_range=distance,
                       max_people=args.max_people).validated()
-    scene = render_scene(cfg, (args.seed, 0, args.index))
-    cv2.imwrite(args.out, draw_scene(scene, keypoints=not args.no_keypoints))
-    return 0
+    scene = render_scene(cfg, scene_seed(args.seed, "train", args.index))
+    try:
+        image = draw_scene(scene, keypoints=not args.no_keypoints)
+        ok, buf = cv2.imencode(os.path.splitext(args.out)[1] or ".png", image)
+    except cv2.error:  # an extension OpenCV has no encoder for
+        ok = False
+    if not ok:
+        raise ConfigError(f"{args.out}: OpenCV cannot write this image format (use .png or .jpg)")
+    try:
+        with atomic_write(args.out) as f:
+            f.write(buf.tobytes())
+    except OSError as exc:
+        raise ConfigError(f"{args.out}: cannot write ({exc.strerror or exc})") from None
 
 
 if __name__ == "__main__":
