@@ -57,7 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --int8: calibrate on person crops of this COCO-format keypoint file (default: "
                              "rendered synthetic people)")
     parser.add_argument("--calib-images", help="image folder of --int8-calib (default: as the file says)")
-    parser.add_argument("--calib-count", type=int, default=64, help="calibration crops (default 64)")
+    parser.add_argument("--calib-count", type=int, default=64,
+                        help="calibration crops, at most (default 64; the rendered scenes or the file may hold "
+                             "fewer people: the line printed says how many were used)")
     parser.add_argument("--val", metavar="ANN_JSON|synthetic",
                         help="run the accuracy guard of the --int8 / --fp16 variants on this COCO-format val set "
                              "(ground-truth boxes) or on rendered synthetic people, and print its line")
