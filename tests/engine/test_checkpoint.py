@@ -175,3 +175,29 @@ def test_export_weights_writes_loadable_safetensors(tmp_path):
     loaded = load_file(tmp_path / "w.safetensors")
     assert loaded.keys() == model.state_dict().keys()
     assert all(torch.equal(loaded[k], v) for k, v in model.state_dict().items())
+
+
+def test_a_full_disk_while_saving_is_an_os_error_naming_the_checkpoint(tmp_path, monkeypatch):
+    """torch.save turns ENOSPC into RuntimeError('... unexpected pos ...'): the CLI printed a traceback instead of
+    'last.pt: no space left on device'. The previous checkpoint stays and no temp file is left."""
+    import errno
+
+    from kdpose.engine import checkpoint as ckpt
+    from kdpose.utils.entry import guarded
+
+    path = tmp_path / "last.pt"
+    ckpt.save_checkpoint(path, {"iteration": 1})
+    before = path.read_bytes()
+
+    def full_disk(obj, f):
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError:
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 19644096 vs 19643992")
+
+    monkeypatch.setattr(ckpt.torch, "save", full_disk)
+    with pytest.raises(OSError) as caught:
+        ckpt.save_checkpoint(path, {"iteration": 2})
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(path)
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+    assert guarded(lambda: ckpt.save_checkpoint(path, {"iteration": 3})) == 2

@@ -195,3 +195,22 @@ def test_a_detector_run_ships_with_a_box_ap_check(tiny_detector_run, tmp_path, c
     assert "person detector" in card and f'PersonDetector("{tag}")' in card and f"--det {tag}" in card
     assert "ignore regions" in card and f"{val['AP']:.4f}" in card and "APS" in card
     assert f"python -m kdpose.tasks.accuracy {tag} --recipe configs/kdpose-det-tiny_synth-standard.yaml" in card
+
+
+def test_a_shipped_tag_is_never_replaced_silently_nor_written_outside_its_folders(tmp_path):
+    """With the defaults (the package's assets/ and docs/models/), a reused tag replaced the shipped weights and their
+    card without a word, and '../../x' wrote outside both folders."""
+    from kdpose.tasks.ship import ship_run
+
+    kwargs = {"assets_dir": tmp_path / "assets", "cards_dir": tmp_path / "cards", "check": False}
+    with pytest.raises(ConfigError, match=r"rtmpose-m.synth-standard_128x96: already shipped \('rtmpose-m"
+                                          r".synth-standard_128x96' is a registered tag\).*--overwrite"):
+        ship_run(tmp_path / "no-run-needed", "rtmpose-m.synth-standard_128x96", **kwargs)
+    for bad in ("../../escape", "a/b", "x..y", ""):
+        with pytest.raises(ConfigError, match="a tag is letters, digits"):
+            ship_run(tmp_path / "no-run-needed", bad, **kwargs)
+    (tmp_path / "cards").mkdir()
+    (tmp_path / "cards" / "mine.synth_64x64.md").write_text("an earlier card")
+    with pytest.raises(ConfigError, match=r"already shipped \(.*mine.synth_64x64.md exists\)"):
+        ship_run(tmp_path / "no-run-needed", "mine.synth_64x64", **kwargs)
+    assert (tmp_path / "cards" / "mine.synth_64x64.md").read_text() == "an earlier card"

@@ -69,8 +69,16 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
     """Write ``state`` to ``path`` atomically (temp file in the same folder, fsync, rename): a crash at any moment
     leaves the previous checkpoint intact."""
     state = {"format": FORMAT, **state}
-    with atomic_write(path, "wb") as f:
-        torch.save(state, f)
+    try:
+        with atomic_write(path, "wb") as f:
+            torch.save(state, f)
+    except RuntimeError as exc:
+        # torch.save reports a full disk as RuntimeError("... unexpected pos ..."), the OSError only as its context:
+        # re-raised as that OSError aimed at the file, the CLI's one line ("last.pt: no space left on device")
+        cause = exc.__context__
+        if isinstance(cause, OSError):
+            raise OSError(cause.errno, cause.strerror, os.fspath(path)) from None
+        raise
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict:

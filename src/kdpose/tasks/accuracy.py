@@ -233,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import torch
 
+    if args.threads < 1:  # torch's own RuntimeError was a traceback
+        raise ConfigError(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
     if args.recipe:
         print(json.dumps(recipe_val(args.tag, args.recipe), indent=1))

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Mapping
@@ -188,15 +189,35 @@ def entry_text(cfg: PretrainedCfg) -> str:
     return f"PretrainedCfg({args(cfg, positional=4)}),"
 
 
+_TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*")
+
+
 def ship_run(run_dir: str | os.PathLike, tag: str, *, weights: str = "best", backbone: bool = False,
              recipe: str | None = None, assets_dir: str | os.PathLike = ASSETS_DIR,
              cards_dir: str | os.PathLike | None = None, asset_name: str | None = None,
              check: AccuracyCheck | None | bool = True, machine: str = "", notes: str = "",
-             backbone_tag: str | None = None, backbone_notes: str = "", log=print) -> Shipped:
+             backbone_tag: str | None = None, backbone_notes: str = "", overwrite: bool = False,
+             log=print) -> Shipped:
     """Ship ``run_dir`` as pretrained ``tag`` (see the module doc). ``check``: True = :func:`default_check`,
     False / None = none, or a check whose ``metrics`` are replaced by the measured ones. ``backbone_tag``: also a
-    backbone-only tag on the same file (not with ``backbone``: that file is backbone-only already)."""
+    backbone-only tag on the same file (not with ``backbone``: that file is backbone-only already). A tag already
+    registered, or whose file or card exists, is refused unless ``overwrite``: the defaults write into the package's
+    assets and docs/models, so a reused tag replaced the shipped weights and their card without a word."""
+    from ..models import PRETRAINED
     from .accuracy import declared_metrics, measure
+
+    for name in (tag, backbone_tag):
+        if name is not None and not _TAG.fullmatch(name):  # "../../x" wrote outside the assets and cards folders
+            raise ConfigError(f"--tag {name!r}: a tag is letters, digits, '.', '_' and '-' (<model>.<data>_<h>x<w>), "
+                              "with no '/' or '..'")
+    targets = [Path(assets_dir) / (asset_name or f"{tag}.safetensors"), _cards_dir(cards_dir) / f"{tag}.md"]
+    if backbone_tag is not None:
+        targets.append(_cards_dir(cards_dir) / f"{backbone_tag}.md")
+    taken = [f"'{t}' is a registered tag" for t in (tag, backbone_tag) if t in PRETRAINED] + \
+        [f"{p} exists" for p in targets if p.exists()]
+    if taken and not overwrite:
+        raise ConfigError(f"{tag}: already shipped ({'; '.join(taken)}); pick another tag, or pass --overwrite to "
+                          "replace it")
 
     run = RunSummary.read(run_dir)
     cfg = run.cfg
@@ -339,13 +360,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--machine", default="", help="the machine that trained it, for the card")
     parser.add_argument("--notes", default="", help="one line for the entry and the card")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--overwrite", action="store_true", help="replace a tag that is already shipped (its file "
+                                                                  "and card)")
     args = parser.parse_args(argv)
+    if args.threads < 1:  # torch's own RuntimeError was a traceback
+        raise ConfigError(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
     run = RunSummary.read(args.run_dir)
     check = False if args.no_check or args.backbone else default_check(run, args.check_images, args.check_seed)
     shipped = ship_run(args.run_dir, args.tag, weights=args.weights, backbone=args.backbone, recipe=args.recipe,
                        assets_dir=args.assets_dir, cards_dir=args.cards_dir, asset_name=args.asset_name,
-                       check=check, machine=args.machine, notes=args.notes, backbone_tag=args.backbone_tag)
+                       check=check, machine=args.machine, notes=args.notes, backbone_tag=args.backbone_tag,
+                       overwrite=args.overwrite)
     entries = [shipped.entry, *shipped.extra_entries]
     print(f"\nAdd {'this entry' if len(entries) == 1 else 'these entries'} to register_pretrained(...) in "
           "src/kdpose/models/shipped.py (and link the card from src/kdpose/assets/README.md):\n")
