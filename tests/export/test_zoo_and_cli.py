@@ -187,7 +187,8 @@ def test_cli_int8_modes_and_the_accuracy_guard_line(tmp_path, capsys):
     assert "--int8-calib calibrates static int8" in capsys.readouterr().err
     # a missing calibration or guard file is refused before anything is written (it came after the export)
     fresh = [*base[:base.index("--out") + 1], str(tmp_path / "n.onnx"), *base[base.index("--out") + 2:]]
-    for extra in (["--int8", "--val", str(tmp_path / "nope.json")], ["--int8", "--int8-calib", str(tmp_path / "no.json")]):
+    for extra in (["--int8", "--val", str(tmp_path / "nope.json")],
+                  ["--int8", "--int8-calib", str(tmp_path / "no.json")]):
         assert main([*fresh, *extra]) == 2
         err = capsys.readouterr().err
         assert f"{extra[-1]}: file not found" in err and "\n" not in err.strip(), err

@@ -41,6 +41,30 @@ def test_the_estimator_finds_people_as_the_depth_metric_does(scenes, estimator):
     assert reference.best["F"] > 0.1  # the shipped teacher detects people (val F 0.31 on 60 scenes)
 
 
+def test_odd_inputs_are_named_errors_and_paths_are_read(scenes, estimator, tmp_path):
+    """A path, an empty array or None were IndexError / ZeroDivisionError / TypeError; one array given to predict was
+    iterated row by row; a 1x5000 image in whole-image mode asked for a 920000-pixel-wide input (killed for memory)."""
+    import cv2
+
+    from kdpose.errors import DataError
+
+    path = tmp_path / "d.png"
+    cv2.imwrite(str(path), scenes[0].depth)
+    from_file = estimator(path)
+    assert [p.keypoints.tolist() for p in from_file] == [p.keypoints.tolist() for p in estimator(scenes[0].depth)]
+    (eta, one), = estimator.predict(scenes[0].depth)[0].items()
+    listed = estimator.predict([scenes[0].depth])[0][eta]
+    assert len(one) == len(listed) == 1 and all(np.array_equal(a, b) for a, b in zip(one[0], listed[0]))
+    for bad, problem in [(np.zeros((0, 0), np.uint16), "image 0: empty or not an image"),
+                         (None, "got None"), ([None], "image 0: expected a numpy array or a file path, got NoneType"),
+                         (tmp_path / "missing.png", "missing.png")]:
+        with pytest.raises(DataError, match=problem):
+            estimator(bad)
+    whole = kdpose.BottomUpEstimator(TEACHER_TAG)  # no input size: each image at the model's height, its own width
+    with pytest.raises(DataError, match=r"image 0: 5000x1 pixels, an aspect ratio beyond 16:1"):
+        whole(np.full((1, 5000), 3000, np.uint16))
+
+
 def test_onnxruntime_gives_the_same_people(scenes, estimator, tmp_path):
     pytest.importorskip("onnxruntime")
     from kdpose.export import export_onnx

@@ -86,7 +86,8 @@ def test_detection_file_with_a_bad_box_fails_naming_file_image_and_box(tmp_path,
         assert f"dets.json: image 000007.png: box 0 {problem}" in err, err
         assert "x1, y1, x2, y2" not in err
     # not numbers at all: refused when the file is read, naming the entry and the field (these were tracebacks), and
-    # a NaN is named as the file writes it (the xywh -> xyxy round trip turned [nan, 10, 50, 80] into [nan, 10, nan, 80])
+    # a NaN is named as the file writes it (the xywh -> xyxy round trip turned [nan, 10, 50, 80] into
+    # [nan, 10, nan, 80])
     for change, problem in [({"score": "high"}, "entry 0 field 'score' is 'high', expected a finite number"),
                             ({"score": None}, "entry 0 field 'score' is None, expected a finite number"),
                             ({"bbox": ["a", 10, 50, 80]}, "entry 0 field 'bbox' holds 'a': expected a list of numbers"),

@@ -52,6 +52,9 @@ def to_image_pixels(keypoints: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return (keypoints @ inverse[:, :2].T + inverse[:, 2]).astype(np.float32)
 
 
+MAX_ASPECT = 16  # a whole image wider (or taller) than this is refused: its letterboxed input would be huge
+
+
 def whole_image_size(image_shape: Sequence[int], height: int, stride: int = 8) -> tuple[int, int]:
     """The (w, h) network input a whole image is letterboxed to when none is given: the model's input height and the
     image's aspect ratio, the width rounded to a multiple of the stride (the depth paper's 488x368 for 640x480
@@ -198,17 +201,42 @@ class BottomUpEstimator:
 
         self.forward = forward
 
-    def predict(self, images: Sequence[np.ndarray], thresholds: Sequence[float] | None = None
+    def predict(self, images: Sequence[np.ndarray | str | os.PathLike], thresholds: Sequence[float] | None = None
                 ) -> tuple[dict[float, list[tuple[np.ndarray, np.ndarray]]], float]:
-        """See :func:`predict_people` (``thresholds`` default: this estimator's ``peak_threshold``)."""
+        """See :func:`predict_people` (``thresholds`` default: this estimator's ``peak_threshold``). Images are
+        arrays or file paths (read as depth or colour, as the model takes); one array alone is one image."""
         etas = [self.peak_threshold] if thresholds is None else list(thresholds)
-        return predict_people(self.forward, self.codec, list(images), self.input_size, self.in_channels, etas,
+        if isinstance(images, (np.ndarray, str, os.PathLike)):  # a single array was iterated row by row
+            images = [images]
+        elif images is None:
+            raise DataError("BottomUpEstimator: expected images (arrays or paths), got None")
+        arrays = [self._image(image, i) for i, image in enumerate(images)]
+        return predict_people(self.forward, self.codec, arrays, self.input_size, self.in_channels, etas,
                               self.batch_size)
+
+    def _image(self, image: Any, index: int) -> np.ndarray:
+        """``image`` as an array this estimator can letterbox, or a ``DataError`` naming it (these were IndexError,
+        ZeroDivisionError and a process killed for memory: a 1x5000 image asked for a 920000-pixel-wide input)."""
+        from ..data.image import read_image
+
+        if isinstance(image, (str, os.PathLike)):
+            image = read_image(image, "depth" if self.in_channels == 1 else "color")
+        if not isinstance(image, np.ndarray):
+            raise DataError(f"image {index}: expected a numpy array or a file path, got {type(image).__name__}")
+        if image.ndim not in (2, 3) or min(image.shape[:2]) < 1:
+            raise DataError(f"image {index}: empty or not an image (shape {image.shape})")
+        h, w = image.shape[:2]
+        if self.input_size is None and max(h, w) > MAX_ASPECT * min(h, w):
+            raise DataError(f"image {index}: {w}x{h} pixels, an aspect ratio beyond {MAX_ASPECT}:1; the whole image "
+                            "is letterboxed at the model's input height, so crop it first")
+        return image
 
     def __call__(self, image: np.ndarray | Sequence[np.ndarray]):
         from .estimator import Person
 
-        single = isinstance(image, np.ndarray)
+        single = isinstance(image, (np.ndarray, str, os.PathLike))
+        if image is None:
+            raise DataError("BottomUpEstimator: expected an image (array or path) or a list of them, got None")
         images = [image] if single else list(image)
         people, _ = self.predict(images)
         out = []
