@@ -199,3 +199,16 @@ def test_a_shipped_backbone_tag_is_refused_where_poses_are_wanted(tmp_path, caps
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_model("rtmpose-s.synth-demo_96x64")
+
+
+def test_an_unknown_tag_in_the_pretrained_table_names_the_close_ones():
+    """PRETRAINED[tag] (the README's way to read a tag's facts) raised a bare KeyError: 'nosuch'."""
+    from kdpose.errors import UnknownNameError
+    from kdpose.models import PRETRAINED
+
+    with pytest.raises(UnknownNameError, match="did you mean rtmpose-m.synth-standard_128x96"):
+        PRETRAINED["rtmpose-m.synth-standrd"]
+    with pytest.raises(KeyError):  # still a KeyError for dict-minded callers
+        PRETRAINED["nosuch"]
+    assert PRETRAINED.get("nosuch") is None and "nosuch" not in PRETRAINED
+    assert PRETRAINED["rtmpose-m.synth-standard"].tag == "rtmpose-m.synth-standard_128x96"

@@ -539,9 +539,10 @@ class PretrainedCfg:
 
 
 class PretrainedTable(dict):
-    """Tag -> :class:`PretrainedCfg`. A tag may be given without its ``_<W>x<H>`` input-size suffix when exactly one
+    """Tag -> :class:`PretrainedCfg`. A tag may be given without its ``_<H>x<W>`` input-size suffix when exactly one
     registered tag has that stem (``rtmpose-m.synth-standard`` -> ``rtmpose-m.synth-standard_128x96``), as users
-    write tags in prose; iteration and listings always use the full tags."""
+    write tags in prose; iteration and listings always use the full tags. An unknown tag raises
+    :class:`~kdpose.errors.UnknownNameError` (a ``KeyError``) with the close matches."""
 
     def full_tag(self, tag: object) -> object:
         """The registered tag ``tag`` stands for (itself when registered or not a string; unchanged when its stem is
@@ -552,7 +553,7 @@ class PretrainedTable(dict):
         return sized[0] if len(sized) == 1 else tag
 
     def sizes_of(self, stem: str) -> list[str]:
-        """Registered tags that are ``stem`` plus an input-size suffix (``_<W>x<H>``)."""
+        """Registered tags that are ``stem`` plus an input-size suffix (``_<H>x<W>``)."""
         return sorted(t for t in self if stem and t.rpartition("_")[0] == stem
                       and re.fullmatch(r"\d+x\d+", t.rpartition("_")[2]))
 
@@ -560,6 +561,8 @@ class PretrainedTable(dict):
         return dict.__contains__(self, self.full_tag(tag))
 
     def __getitem__(self, tag: str) -> PretrainedCfg:
+        if tag not in self:  # a bare KeyError: 'nosuch' said nothing of the tags there are
+            return get_pretrained_cfg(tag)
         return dict.__getitem__(self, self.full_tag(tag))
 
     def get(self, tag, default=None):
