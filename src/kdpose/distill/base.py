@@ -181,7 +181,7 @@ def build_distiller(method: str, student: nn.Module, teacher: nn.Module,
 def _typed_params(factory, params: dict[str, Any]) -> dict[str, Any]:
     """``params`` checked against the factory's annotations, as recipe keys are: ``use_gt: flase`` or a quoted
     ``"false"`` used to be truthy (the ground-truth loss stayed on and the run finished with exit 0), ``alpha: abc``
-    a traceback. Keys whose annotation the recipe checker does not know (pairs, models) are the factory's to check."""
+    a traceback. A key annotated ``Any`` (SDPose's pairs) is the factory's to check."""
     import typing
 
     from ..engine.config import coerce_value
@@ -189,11 +189,8 @@ def _typed_params(factory, params: dict[str, Any]) -> dict[str, Any]:
     hints = typing.get_type_hints(factory)
     typed = dict(params)
     for name, value in params.items():
-        if name in hints:
-            try:
-                typed[name] = coerce_value(value, hints[name], "distill.params", name)
-            except ConfigError as exc:
-                if "unsupported field type" in str(exc):
-                    continue
-                raise ConfigError(str(exc).replace("distill.params: ", "distill.params.", 1)) from None
+        try:
+            typed[name] = coerce_value(value, hints.get(name, Any), "distill.params", name)
+        except ConfigError as exc:  # "distill.params: alpha: ..." -> "distill.params.alpha: ..."
+            raise ConfigError(str(exc).replace("distill.params: ", "distill.params.", 1)) from None
     return typed

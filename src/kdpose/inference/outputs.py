@@ -206,6 +206,7 @@ class ResultWriter:
         self._pose = (AtomicVideoWriter(self.out / "openpose" / f"{video_name}_pose.mp4", fps)
                       if is_video and openpose_image else None)
         self.written: list[Path] = []
+        self._marked: set[Path] = set()  # folders already holding DRAWN_MARKER (one check per folder, not per frame)
 
     def _stem(self, name: str, index: int) -> str:
         if self.is_video:
@@ -263,7 +264,9 @@ class ResultWriter:
     def _save_image(self, path: Path, image: np.ndarray) -> None:
         write_image(path, image)
         self.written.append(path)
-        mark_drawn(path.parent)
+        if path.parent not in self._marked:
+            mark_drawn(path.parent)
+            self._marked.add(path.parent)
 
     def close(self) -> None:
         """Finish the videos and write ``predictions.json``."""

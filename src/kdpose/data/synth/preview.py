@@ -79,8 +79,8 @@ def _render(args: argparse.Namespace) -> None:
     cfg = SynthConfig(width=w, height=h, layout=args.layout, modality=args.modality, distance_range=distance,
                       max_people=args.max_people).validated()
     scene = render_scene(cfg, scene_seed(args.seed, "train", args.index))
+    image = draw_scene(scene, keypoints=not args.no_keypoints)
     try:
-        image = draw_scene(scene, keypoints=not args.no_keypoints)
         ok, buf = cv2.imencode(os.path.splitext(args.out)[1] or ".png", image)
     except cv2.error:  # an extension OpenCV has no encoder for
         ok = False
