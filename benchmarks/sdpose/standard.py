@@ -35,16 +35,25 @@ session keeps every row's first seed; rerunning resumes (a stopped run continues
 Outputs: ``<work-root>/standard/full/it<iters>/<run>/seed<S>/`` (a different budget never mixes with another),
 ``<out>/standard/results.json|md``, and the tables between ``<!-- sdpose:standard-table<N> -->`` markers of
 BENCHMARKS.md (not in quick mode or with ``--no-markdown``).
+
+Run records: a finished run leaves ``<out>/standard/runs/it<iters>/<run>/seed<S>.json`` (its deployed AP and PCK@0.2,
+training minutes, precision, CPU model, torch version), small files meant to be committed. The tables need many
+hours spread over sessions, and a session may get a new machine without the work dirs: a run with a record is not
+trained again and the tables read its numbers from the record. The tables name the CPUs their runs were trained on
+(rows from one machine and precision compare best: BENCHMARKS.md's bf16 section). Delete a record to retrain it.
 """
 from __future__ import annotations
 
+import json
+import os
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
 from _miniature import (REPO, mean_std, quick_standard_sets, read_metrics, train, training_minutes, work_folders,
                         write_results, write_section)
 # run.py loads cpu.py under this name before this file: evaluation and the table format are shared
-from sdpose_bench_cpu import CpuRow, build_entries, format_table
+from sdpose_bench_cpu import CpuRow, build_entries, deployed_metrics, format_table
 
 RECIPE = "sdpose_std_rtmpose-t_synth-standard.yaml"
 INPUT_SIZE = (96, 128)
@@ -74,10 +83,63 @@ def training_order(tables: dict[str, list[CpuRow]]) -> list:
     return sorted(runs, key=lambda run: run.task is not None)
 
 
-def plain_check(plain_dir: Path, seeds: list[int], iters: int) -> tuple[float | None, str]:
+def cpu_model() -> str:
+    """The CPU's model name as Linux reports it (``platform.processor()`` is empty there), else the architecture."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return os.uname().machine
+
+
+def record_file(records: Path, key: str, seed: int) -> Path:
+    return records / key / f"seed{seed}.json"
+
+
+def read_record(records: Path | None, key: str, seed: int) -> dict | None:
+    path = None if records is None else record_file(records, key, seed)
+    return json.loads(path.read_text()) if path is not None and path.is_file() else None
+
+
+def write_record(records: Path, work: Path, key: str, seed: int, cycles: set[int]) -> dict:
+    """The finished run ``work``'s record (module doc): its network deployed with each of ``cycles`` evaluated now,
+    written atomically, so that the tables no longer need the work dir."""
+    import torch
+
+    setups = [json.loads(line) for line in (work / "log.jsonl").read_text().splitlines() if '"setup"' in line]
+    record = {"run": key, "seed": seed, "final_ap": read_metrics(work)["final_ap"],
+              "deployed": {str(c): deployed_metrics(work, c) for c in sorted(cycles)},
+              "training_minutes": training_minutes(work),
+              "precision": sorted({s["amp"] for s in setups if s.get("kind") == "setup"}),
+              "cpu": cpu_model(), "torch": torch.__version__}
+    path = record_file(records, key, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=1) + "\n")
+    os.replace(tmp, path)
+    return record
+
+
+def recorded_metrics(records: Path, runs_dir: Path):
+    """``build_entries``' metrics: a run's record where it has one, else the work dir's evaluation."""
+    def metrics(work: Path, cycles: int) -> dict:
+        record = read_record(records, work.parent.name, int(work.name.removeprefix("seed")))
+        if record is not None and str(cycles) in record["deployed"]:
+            return record["deployed"][str(cycles)]
+        return deployed_metrics(work, cycles)
+    return metrics
+
+
+def plain_check(plain_dir: Path, seeds: list[int], iters: int, records: Path | None = None) -> tuple[float | None, str]:
     """(mean AP of the plain one-cycle model over its finished seeds, the sentence the table notes carry: a warning
-    unless every seed is above the target)."""
-    aps = [ap for ap in (read_metrics(plain_dir / f"seed{s}")["final_ap"] for s in seeds) if ap is not None]
+    unless every seed is above the target). A seed's record, where ``records`` has one, stands for its work dir."""
+    def final_ap(seed: int) -> float | None:
+        record = read_record(records, plain_dir.name, seed)
+        return record["final_ap"] if record is not None else read_metrics(plain_dir / f"seed{seed}")["final_ap"]
+
+    aps = [ap for ap in map(final_ap, seeds) if ap is not None]
     mean = mean_std(aps)[0]
     if mean is None:
         return None, (f"The plain 1-cycle RTMPose-t has no finished run: this budget ({iters} iterations) is not "
@@ -89,6 +151,16 @@ def plain_check(plain_dir: Path, seeds: list[int], iters: int) -> tuple[float | 
     return mean, (f"**WARNING: the plain 1-cycle RTMPose-t is at AP {100 * mean:.1f} % ({per_seed}) after {iters} "
                   f"iterations, NOT above {100 * PLAIN_AP_TARGET:.0f} % on every seed: these rows compare models that "
                   "are still learning the task; rerun with a larger --iters.**")
+
+
+def deploy_cycles(tables: dict[str, list[CpuRow]]) -> dict[str, set[int]]:
+    """Each training's key -> the cycle counts its rows deploy it with."""
+    cycles: dict[str, set[int]] = {}
+    for rows in tables.values():
+        for row in rows:
+            if row.run is not None:
+                cycles.setdefault(row.run.key, set()).add(row.deploy_cycles)
+    return cycles
 
 
 def run_standard(args, cpu_tables: dict[str, list[CpuRow]], notes: dict[str, str]) -> int:
@@ -103,30 +175,51 @@ def run_standard(args, cpu_tables: dict[str, list[CpuRow]], notes: dict[str, str
     runs_dir = root / f"it{iters}"
     base = [f"train.device={args.device}", f"train.threads={args.threads}", f"data.cache_dir={cache}"]
     base += (QUICK + schedule_sets(iters, epochs=1)) if args.quick else schedule_sets(iters)
-    order = training_order(tables)
+    records = args.out / "standard" / ("runs_quick" if args.quick else "runs") / f"it{iters}"
+    order, cycles = training_order(tables), deploy_cycles(tables)
     plain = order[0]
     seeds = args.seeds[:1] if args.check_budget else args.seeds
-    if not args.report_only:
-        for seed in seeds:  # seed-major: an interrupted session still has every row's first seed
-            for run in [plain] if args.check_budget else order:
-                train(run.recipe, runs_dir / run.key / f"seed{seed}", base + [f"train.seed={seed}"] + run.overrides())
-                if run is plain:
-                    print(plain_check(runs_dir / plain.key, [seed], iters)[1], flush=True)
-    budget_note = plain_check(runs_dir / plain.key, seeds, iters)[1]
+    for seed in seeds:  # seed-major: an interrupted session still has every row's first seed
+        for run in [plain] if args.check_budget else order:
+            work = runs_dir / run.key / f"seed{seed}"
+            if record_file(records, run.key, seed).is_file():
+                continue
+            if not args.report_only:
+                train(run.recipe, work, base + [f"train.seed={seed}"] + run.overrides())
+            if (work / "final.safetensors").is_file():  # finished: keep its numbers beyond this machine
+                write_record(records, work, run.key, seed, cycles[run.key])
+            if run is plain and not args.report_only:
+                print(plain_check(runs_dir / plain.key, [seed], iters, records)[1], flush=True)
+    budget_note = plain_check(runs_dir / plain.key, seeds, iters, records)[1]
     if args.check_budget:
         return 0 if budget_note.startswith("Budget check") else 1
-    write_tables(args, tables, notes, runs_dir, iters, budget_note)
+    write_tables(args, tables, notes, runs_dir, iters, budget_note, records)
     return 0
 
 
+def machines_note(records: Path, keys: list[str], seeds: list[int]) -> str:
+    """Which CPUs and precisions the recorded runs were trained with, e.g. "Trained on: AMD EPYC (bf16) 21 runs."."""
+    found = [read_record(records, key, seed) for key in keys for seed in seeds]
+    counts = Counter(f"{r['cpu']} ({'/'.join(r['precision'])})" for r in found if r is not None)
+    return ("Trained on: " + ", ".join(f"{name} {n} run{'s' * (n > 1)}" for name, n in counts.most_common()) + "."
+            if counts else "")
+
+
 def write_tables(args, tables: dict[str, list[CpuRow]], notes: dict[str, str], runs_dir: Path, iters: int,
-                 budget_note: str) -> None:
-    """Evaluate every row's deployed network, then results.json / .md under ``<out>/standard`` and each table into
-    BENCHMARKS.md (unless quick or --no-markdown)."""
+                 budget_note: str, records: Path) -> None:
+    """Evaluate every row's deployed network (from its record where there is one), then results.json / .md under
+    ``<out>/standard`` and each table into BENCHMARKS.md (unless quick or --no-markdown)."""
     seeds = " ".join(map(str, args.seeds))
     batch = QUICK_BATCH if args.quick else 32
-    minutes = sum(training_minutes(runs_dir / run.key / f"seed{s}") or 0.0
-                  for run in training_order(tables) for s in args.seeds)
+
+    def minutes_of(key: str, seed: int) -> float:
+        record = read_record(records, key, seed)
+        return (record["training_minutes"] if record else training_minutes(runs_dir / key / f"seed{seed}")) or 0.0
+
+    keys = [run.key for run in training_order(tables)]
+    minutes = sum(minutes_of(key, s) for key in keys for s in args.seeds)
+    trained_on = machines_note(records, keys, args.seeds)
+    trained_on = f" {trained_on}" if trained_on else ""
     command = f"python benchmarks/sdpose/run.py --scale standard --tables {{table}} --seeds {seeds}" + (
         " --quick" if args.quick else "") + (f" --iters {args.iters}" if args.iters else "")
     report, texts = [], []
@@ -134,12 +227,12 @@ def write_tables(args, tables: dict[str, list[CpuRow]], notes: dict[str, str], r
         setting = (f"standard preset: RTMPose-t from the shipped backbone, GAU cycles, 96x128, "
                    f"{iters} iterations of batch {batch}, seeds [{seeds}]"
                    + (", QUICK smoke settings: numbers are meaningless" if args.quick else ""))
-        entries = build_entries(rows, runs_dir, args.seeds, INPUT_SIZE)
+        entries = build_entries(rows, runs_dir, args.seeds, INPUT_SIZE, metrics=recorded_metrics(records, runs_dir))
         report += [{"table": table, "iters": iters, **e} for e in entries]
         ref = next(row.label for row in rows if row.run is not None)
         note = (f"AP and PCK@0.2 in %, mean +- std over seeds {seeds}; paired: the seeds on which the row is above "
                 f"`{ref}`. {budget_note} {notes[table]}\n\nCommand: `{command.format(table=table)}` "
-                f"({minutes:.0f} training minutes for all the tables of this run).")
+                f"({minutes:.0f} training minutes for all the tables of this run).{trained_on}")
         text = format_table(f"Table {table} ({setting})", entries, ref, note)
         texts.append(text)
         if not args.quick and not args.no_markdown:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import shutil
 import sys
 from pathlib import Path
 
@@ -123,3 +124,25 @@ def test_quick_run_end_to_end(sdpose_bench, std, tmp_path, monkeypatch):
 
     # the budget probe reads the finished plain run: exit 1, its AP is not above 0.3
     assert sdpose_bench.main(common + ["--check-budget"]) == 1
+
+    # every finished run left a record: on a machine without the work dirs nothing is trained again and the
+    # tables come out the same, naming the CPU the runs were trained on
+    records = out / "standard" / "runs_quick" / "it3"
+    record = json.loads((records / by_table["6"][1]["run"] / "seed0.json").read_text())
+    # Table 6 deploys it with 2 cycles, Table 5's `none` row with one
+    assert record["deployed"]["2"] == {"ap": by_table["6"][1]["ap_mean"], "pck": by_table["6"][1]["pck_mean"]}
+    assert set(record["deployed"]) == {"1", "2"}
+    assert record["precision"] in (["none"], ["bf16"]) and record["training_minutes"] > 0 and record["cpu"]
+    assert len(list(records.glob("*/seed0.json"))) == 7
+    shutil.rmtree(work)
+
+    def no_training(*args):
+        raise AssertionError(f"trained again: {args[1]}")
+
+    monkeypatch.setattr(std, "train", no_training)
+    assert sdpose_bench.main(common) == 0
+    again = json.loads((out / "standard" / "results_quick.json").read_text())
+    assert [(r["row"], r["ap_mean"], r["pck_mean"], r["ap_wins"]) for r in again] == [
+        (r["row"], r["ap_mean"], r["pck_mean"], r["ap_wins"]) for r in rows]
+    assert f"Trained on: {record['cpu']} ({record['precision'][0]}) 7 runs." in (out / "standard" / "results_quick.md").read_text()
+    assert sdpose_bench.main(common + ["--check-budget"]) == 1  # the plain run's record answers the budget probe
