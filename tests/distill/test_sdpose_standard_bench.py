@@ -144,5 +144,6 @@ def test_quick_run_end_to_end(sdpose_bench, std, tmp_path, monkeypatch):
     again = json.loads((out / "standard" / "results_quick.json").read_text())
     assert [(r["row"], r["ap_mean"], r["pck_mean"], r["ap_wins"]) for r in again] == [
         (r["row"], r["ap_mean"], r["pck_mean"], r["ap_wins"]) for r in rows]
-    assert f"Trained on: {record['cpu']} ({record['precision'][0]}) 7 runs." in (out / "standard" / "results_quick.md").read_text()
+    trained_on = f"Trained on: {record['cpu']} ({record['precision'][0]}) 7 runs."
+    assert trained_on in (out / "standard" / "results_quick.md").read_text()
     assert sdpose_bench.main(common + ["--check-budget"]) == 1  # the plain run's record answers the budget probe
