@@ -82,7 +82,15 @@ def test_synthetic_recipe_trains_validates_and_resumes(tmp_path):
     assert 0.0 <= metrics["AP"] <= 1.0
     records = [json.loads(line) for line in (work / "log.jsonl").read_text().splitlines()]
     records = [r for r in records if r["kind"] != "setup"]   # one setup record per session of the run
-    assert [r["kind"] for r in records] == ["train", "val", "train", "val"] and records[2]["iter"] == 2
+    assert [r["kind"] for r in records] == ["train", "val", "recipe_change", "train", "val"]
+    assert records[2]["changed"] == ["eval.flip_test", "train.max_epochs"] and records[3]["iter"] == 2
+    # what last.pt restores (the optimizer, the base learning rate) cannot change on --resume: it would be ignored
+    with pytest.raises(ConfigError, match=r"changed optim.lr would be ignored"):
+        train(_tiny(tmp_path, "train.max_epochs=3", "optim.lr=0.5"), work, resume=True)
+    # a new run can start from this run's weights in another folder, as that message says
+    start = train(_tiny(tmp_path, "train.max_epochs=1", "optim.lr=0.5", f"model.init_weights={work / 'last.pt'}"),
+                  tmp_path / "from_last")
+    assert 0.0 <= start["AP"] <= 1.0
     # --auto-resume: a finished run of the same recipe continues (nothing left to do), another recipe is refused
     train(_tiny(tmp_path, "train.max_epochs=2", "eval.flip_test=true"), work, resume="auto")
     with pytest.raises(ConfigError, match=r"holds a run of another recipe \(differs in optim.lr\)"):

@@ -129,6 +129,45 @@ def test_auto_resume_refuses_a_changed_task_or_a_dropped_task_param(tmp_path):
     assert resolve_resume(from_dict(RecipeCfg, {**saved, "work_dir": "elsewhere"}), tmp_path, "auto") is True
 
 
+def test_a_work_dir_of_another_recipe_is_not_overwritten_without_a_checkpoint(tmp_path):
+    """A run's folder without last.pt (deleted, or stopped before its first checkpoint) still holds that run's
+    config.yaml, weights and log: the same recipe starts it again, another recipe is refused (it used to overwrite
+    best.pt, final.safetensors and config.yaml and append to log.jsonl)."""
+    from kdpose.tasks.run import resolve_resume
+
+    saved = tiny_recipe("topdown", tmp_path)
+    (tmp_path / "config.yaml").write_text(dump_recipe(from_dict(RecipeCfg, saved)))
+    for resume in (False, "auto"):
+        assert resolve_resume(from_dict(RecipeCfg, saved), tmp_path, resume) is False
+        other = from_dict(RecipeCfg, {**saved, "optim": {**saved.get("optim", {}), "lr": 0.5}})
+        with pytest.raises(ConfigError, match=r"holds the files of a run of another recipe \(config.yaml differs "
+                                              r"in optim.lr\); choose another --work-dir"):
+            resolve_resume(other, tmp_path, resume)
+    (tmp_path / "config.yaml").write_text("model: [unclosed")
+    with pytest.raises(ConfigError, match=r"config.yaml: not a readable recipe"):
+        resolve_resume(from_dict(RecipeCfg, saved), tmp_path, False)
+
+
+def test_resume_refuses_a_change_that_last_pt_would_override(tmp_path):
+    """--resume keeps the checkpoint's optimizer and base learning rate: ``--set optim.lr=X`` was ignored while
+    config.yaml was rewritten with X (and --auto-resume then refused the run's real recipe). A longer schedule is
+    still a legal change."""
+    from kdpose.tasks.run import resolve_resume
+
+    saved = tiny_recipe("topdown", tmp_path)
+    (tmp_path / "config.yaml").write_text(dump_recipe(from_dict(RecipeCfg, saved)))
+    (tmp_path / "last.pt").write_bytes(b"")
+    for key, value in (("lr", 0.5), ("weight_decay", 0.3)):
+        changed = from_dict(RecipeCfg, {**saved, "optim": {**saved.get("optim", {}), key: value}})
+        with pytest.raises(ConfigError, match=rf"changed optim.{key} would be ignored"):
+            resolve_resume(changed, tmp_path, True)
+    other_model = from_dict(RecipeCfg, {**saved, "model": {**saved["model"], "name": "rtmpose-s"}})
+    with pytest.raises(ConfigError, match=r"restores the network, .* changed model.name would be ignored"):
+        resolve_resume(other_model, tmp_path, True)
+    longer = from_dict(RecipeCfg, {**saved, "train": {**saved.get("train", {}), "max_epochs": 99}})
+    assert resolve_resume(longer, tmp_path, True) is True
+
+
 def _saved_run(tmp_path, last_pt: bytes):
     """A work dir as a stopped run leaves it: config.yaml (the recipe as load_recipe resolves it, so that
     --auto-resume takes it for the same run) and ``last_pt``. Returns the recipe and the folder."""

@@ -24,17 +24,28 @@ class RunLogger:
         self.path = Path(work_dir) / "log.jsonl"
         self._tb_dir = Path(work_dir) / "tensorboard"
         self._tb = None
+        self._tb_wanted = False
+        self._purge_step: int | None = None
         self._bar = None
         if not enabled:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if tensorboard:
             try:
-                from torch.utils.tensorboard import SummaryWriter
+                import torch.utils.tensorboard  # noqa: F401
             except ImportError:
                 warnings.warn("tensorboard is not installed: TensorBoard scalars are skipped (pip install tensorboard)")
             else:
-                self._tb = SummaryWriter(str(self._tb_dir))
+                # the events file is opened with the first scalar: a run refused before it logs anything (a
+                # checkpoint of another model) leaves no empty events file, and a resume opens one file, not two
+                self._tb_wanted = True
+
+    def _writer(self):
+        if self._tb is None and self._tb_wanted:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(str(self._tb_dir), purge_step=self._purge_step)
+        return self._tb
 
     def drop_after(self, iteration: int) -> None:
         """Forget what was logged after ``iteration``: a run resumed from a checkpoint at ``iteration`` redoes that
@@ -54,10 +65,9 @@ class RunLogger:
             with atomic_write(self.path, "w") as f:
                 f.write("".join(keep))
         if self._tb is not None:
-            from torch.utils.tensorboard import SummaryWriter
-
             self._tb.close()
-            self._tb = SummaryWriter(str(self._tb_dir), purge_step=iteration + 1)
+            self._tb = None
+        self._purge_step = iteration + 1  # the next events file hides the older files' later steps
 
     def record(self, kind: str, iteration: int, values: dict[str, Any]) -> None:
         """Append one record ``{"kind": kind, "iter": iteration, **values}`` and the numeric values to TensorBoard."""
@@ -66,10 +76,11 @@ class RunLogger:
         with open(self.path, "a") as f:
             f.write(json.dumps({"kind": kind, "iter": iteration, **values}) + "\n")
             f.flush()
-        if self._tb is not None:
-            for key, value in _flatten(values).items():
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    self._tb.add_scalar(f"{kind}/{key}", value, iteration)
+        scalars = {key: value for key, value in _flatten(values).items()
+                   if isinstance(value, (int, float)) and not isinstance(value, bool)}
+        if scalars and self._writer() is not None:
+            for key, value in scalars.items():
+                self._tb.add_scalar(f"{kind}/{key}", value, iteration)
             self._tb.flush()
 
     def start_epoch(self, epoch: int, max_epochs: int, total: int, initial: int = 0) -> None:

@@ -51,31 +51,63 @@ def recipe_differences(now: dict, before: dict) -> list[str]:
     return changed
 
 
+def saved_recipe_changes(cfg: RecipeCfg, work_dir: Path) -> list[str] | None:
+    """The dotted keys in which ``cfg`` differs from the recipe saved in ``work_dir/config.yaml`` (None: no saved
+    recipe). A key the saved recipe lacks (added to kdpose since, also inside ``data.train``) counts as its default."""
+    saved = work_dir / "config.yaml"
+    if not saved.is_file():
+        return None
+    import yaml
+
+    try:
+        before = yaml.safe_load(saved.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{saved}: not a readable recipe ({str(exc).splitlines()[0]})") from None
+    if not isinstance(before, dict):
+        raise ConfigError(f"{saved}: not a readable recipe (expected a mapping)")
+    return recipe_differences(recipe_to_dict(cfg), _with_defaults(before, recipe_to_dict(type(cfg)())))
+
+
+# What --resume takes from the checkpoint, not from the recipe: the network's weights (model.init_weights is not read
+# again; another architecture or input size is a new run), the optimizer's state (every parameter group's
+# hyper-parameters) and the schedule's base learning rates. A changed value here would be ignored or fail late.
+RESTORED_FROM_CHECKPOINT = ("model.", "optim.")
+
+
 def resolve_resume(cfg: RecipeCfg, work_dir: Path, resume: bool | str) -> bool:
     """Whether to continue the run in ``work_dir``. ``resume`` is True (a checkpoint must exist), False (the work
     dir must not hold a run) or ``"auto"`` (continue when a checkpoint of the same recipe exists, else start): with
-    ``auto`` the same command starts a long run and continues it after any stop."""
+    ``auto`` the same command starts a long run and continues it after any stop.
+
+    ``True`` may change how the run goes on (a longer schedule, another evaluation), but not what the checkpoint
+    restores (:data:`RESTORED_FROM_CHECKPOINT`: such a value would be silently ignored). A work dir whose
+    ``config.yaml`` is another recipe's is refused unless a run is continued: a run stopped before its first
+    checkpoint restarts with the same recipe, but another recipe would overwrite that run's files."""
     last = work_dir / "last.pt"
+    changed = saved_recipe_changes(cfg, work_dir)
     if resume == "auto":
         if not last.is_file():
-            return False
-        saved = work_dir / "config.yaml"
-        if saved.is_file():
-            import yaml
-
-            now = recipe_to_dict(cfg)
-            # a key the saved recipe lacks (added to kdpose since, also inside data.train ...) counts as its default
-            before = _with_defaults(yaml.safe_load(saved.read_text()), recipe_to_dict(type(cfg)()))
-            changed = recipe_differences(now, before)
-            if changed:
-                raise ConfigError(f"{work_dir}: holds a run of another recipe (differs in {', '.join(changed)}); "
-                                  f"choose another --work-dir or use the same settings to continue it")
-        return True
+            resume = False
+        elif changed:
+            raise ConfigError(f"{work_dir}: holds a run of another recipe (differs in {', '.join(changed)}); "
+                              f"choose another --work-dir or use the same settings to continue it")
+        else:
+            return True
     if resume and not last.is_file():
         raise ConfigError(f"{last}: nothing to resume (no checkpoint in the work dir)")
     if not resume and last.is_file():
         raise ConfigError(f"{work_dir}: already holds a run (last.pt); pass --resume (or --auto-resume) to continue "
                           f"it or choose another --work-dir")
+    if resume:
+        ignored = [key for key in changed or [] if key.startswith(RESTORED_FROM_CHECKPOINT)]
+        if ignored:
+            raise ConfigError(f"{work_dir}: --resume restores the network, the optimizer and the learning rate from "
+                              f"last.pt, so the changed {', '.join(ignored)} would be ignored; keep the run's values, "
+                              f"or start a new run in another --work-dir (model.init_weights can start it from this "
+                              f"run's last.pt)")
+    elif changed:
+        raise ConfigError(f"{work_dir}: holds the files of a run of another recipe (config.yaml differs in "
+                          f"{', '.join(changed)}); choose another --work-dir, or delete that run's folder")
     return bool(resume)
 
 
@@ -120,6 +152,7 @@ def train(cfg: RecipeCfg, work_dir: str | Path, *, resume: bool | str = False,
     device = select_device(cfg.train.device)
     dist.init_distributed(device)
     resume = resolve_resume(cfg, work_dir, resume)
+    changed = saved_recipe_changes(cfg, work_dir) if resume else None  # before config.yaml is written anew
     # read last.pt now, once, not after the (slow) data and model build: a damaged file fails in a second
     state = load_checkpoint(work_dir / "last.pt", map_location=device) if resume else None
     seed_everything(cfg.train.seed)  # same initial weights on every rank (DDP also broadcasts rank 0's)
@@ -130,9 +163,12 @@ def train(cfg: RecipeCfg, work_dir: str | Path, *, resume: bool | str = False,
     try:
         if state is not None:
             trainer.resume(state=state)
+            if changed:  # config.yaml will hold the new values: the log keeps when they changed
+                trainer.logger.info(f"continuing with a changed recipe: {', '.join(changed)}")
+                trainer.logger.record("recipe_change", trainer.iteration, {"changed": changed})
         return trainer.fit()
     finally:
         dist.cleanup()
 
 
-__all__ = ["default_work_dir", "recipe_differences", "resolve_resume", "train"]
+__all__ = ["default_work_dir", "recipe_differences", "resolve_resume", "saved_recipe_changes", "train"]
