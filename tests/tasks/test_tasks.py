@@ -292,3 +292,18 @@ def test_an_eval_metric_the_layout_does_not_report_is_refused_before_training():
         wrong = from_dict(RecipeCfg, {**recipe, "model": {**recipe["model"], "layout": "coco"},
                                       "eval": {"interval": 1, "metric": "wholebody.AP"}})
         get_task(wrong).check(wrong)
+
+
+def test_a_demo_phase_runs_again_in_the_same_folder_with_another_recipe(tmp_path):
+    """``kdpose demo`` rerun with the same --out and another seed (or after a stop before the first checkpoint):
+    each phase starts again in its folder instead of being refused as another recipe's run."""
+    from kdpose.demo.training import train_phase
+
+    recipe = tiny_recipe("topdown", tmp_path)
+    recipe["eval"] = {**recipe["eval"], "interval": 0}   # no validation: the point is the folder
+    first = train_phase("student", recipe, tmp_path / "student", "first")
+    assert first.weights.is_file()
+    (tmp_path / "student" / "last.pt").unlink()   # as a demo stopped before its first checkpoint leaves it
+    again = train_phase("student", {**recipe, "train": {**recipe["train"], "seed": 1}}, tmp_path / "student", "again")
+    saved = load_recipe(tmp_path / "student" / "config.yaml")
+    assert again.weights.is_file() and saved.train.seed == 1

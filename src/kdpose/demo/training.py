@@ -75,8 +75,10 @@ def train_phase(name: str, recipe: dict, work_dir: Path, desc: str) -> TrainRun:
     cfg = to_recipe(recipe, source=f"demo {name} recipe")
     cfg.work_dir = str(work_dir)
     cfg.train.tensorboard = False  # the report draws the curves from log.jsonl
-    if (work_dir / "last.pt").exists():  # a previous demo in the same --out: start this phase again
-        for stale in ("last.pt", "best.pt", "log.jsonl"):
+    if (work_dir / "last.pt").exists() or (work_dir / "config.yaml").exists():
+        # a previous demo in the same --out (maybe with another seed or budget, maybe stopped before its first
+        # checkpoint): start this phase again; kdpose.tasks.train refuses a folder holding another recipe's run
+        for stale in ("last.pt", "best.pt", "log.jsonl", "config.yaml"):
             (work_dir / stale).unlink(missing_ok=True)
     start = time.perf_counter()
     bar = PhaseBar(desc)
