@@ -264,6 +264,9 @@ def test_a_trainer_checkpoint_of_another_network_says_what_it_holds(tmp_path, tr
     with pytest.raises(CheckpointError, match=r"holds rtmpose-t \(layout coco, input 64x64\); built rtmpose-s "):
         load_model("rtmpose-s", weights=last, input_size=SIZE)
     assert load_model("rtmpose-t", weights=last, input_size=SIZE).info.input_size == SIZE
+    # without an input size or layout, the recipe's are taken (as from a .safetensors header)
+    loaded = load_model("rtmpose-t", weights=last)
+    assert loaded.info.input_size == SIZE and loaded.info.layout == "coco"
     # a checkpoint without a recipe says nothing it does not know
     save_checkpoint(last, {"model": {f"model.{k}": v for k, v in trained_state.items()}, "ema": None})
     with pytest.raises(CheckpointError) as err:

@@ -693,6 +693,12 @@ def load_model(name: str, weights: str | os.PathLike | Mapping[str, torch.Tensor
         saved = read_model_info(weights)  # settings a model trained at e.g. 96x128 was saved with
         if saved is not None and loads in (None, "model"):   # the whole network comes from the file
             check_file_fits(weights, name, saved, layout)
+        elif saved is None and loads in (None, "model") and (layout is None or input_size is None):
+            # a trainer checkpoint (last.pt / best.pt) states its network in its recipe: without this a heatmap
+            # model trained at 96x128 (no size-dependent weights) loaded at the layout's default size, silently
+            saved = read_trainer_checkpoint_info(weights)
+            if saved is not None and saved.name != name:
+                saved = None  # another network: the load below fails and names what the file holds
         if saved is not None:
             layout = layout or saved.layout
             input_size = input_size or saved.input_size
