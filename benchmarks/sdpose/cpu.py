@@ -22,7 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from _miniature import REPO, mean_std, read_metrics  # benchmarks/ is on sys.path (run.py puts it there)
+if __name__ == "__main__":  # run.py loads this file; run alone, it would fail on its imports: say what to run
+    from kdpose.utils.entry import not_a_command
+
+    not_a_command("benchmarks/sdpose/cpu.py", "benchmarks/sdpose/run.py",
+                  "python benchmarks/sdpose/run.py --scale cpu --tables 7 6 5")
+
+from _miniature import REPO, mean_std, read_metrics  # noqa: E402  (benchmarks/ is on sys.path: run.py puts it there)
 
 
 @dataclass(frozen=True)

@@ -395,4 +395,6 @@ def run_cpu(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from kdpose.utils.entry import guarded
+
+    sys.exit(guarded(main))

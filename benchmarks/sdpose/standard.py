@@ -50,10 +50,17 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from _miniature import (REPO, mean_std, quick_standard_sets, read_metrics, train, training_minutes, work_folders,
+if __name__ == "__main__":  # run.py loads this file; run alone, it would fail on its imports: say what to run
+    from kdpose.utils.entry import not_a_command
+
+    not_a_command("benchmarks/sdpose/standard.py", "benchmarks/sdpose/run.py",
+                  "python benchmarks/sdpose/run.py --scale standard --tables 7 6 5")
+
+from _miniature import (REPO, mean_std, quick_standard_sets, read_metrics, train, training_minutes,  # noqa: E402
+                        work_folders,
                         write_results, write_section)
 # run.py loads cpu.py under this name before this file: evaluation and the table format are shared
-from sdpose_bench_cpu import CpuRow, build_entries, deployed_metrics, format_table
+from sdpose_bench_cpu import CpuRow, build_entries, deployed_metrics, format_table  # noqa: E402
 
 RECIPE = "sdpose_std_rtmpose-t_synth-standard.yaml"
 INPUT_SIZE = (96, 128)
