@@ -36,7 +36,7 @@ Outputs: ``<work-root>/standard/full/it<iters>/<run>/seed<S>/`` (a different bud
 ``<out>/standard/results.json|md``, and the tables between ``<!-- sdpose:standard-table<N> -->`` markers of
 BENCHMARKS.md (not in quick mode or with ``--no-markdown``).
 
-Run records: a finished run leaves ``<out>/standard/runs/it<iters>/<run>/seed<S>.json`` (its deployed AP and PCK@0.2,
+Run records: a finished run leaves ``<out>/standard/records/it<iters>/<run>/seed<S>.json`` (its deployed AP and PCK@0.2,
 training minutes, precision, CPU model, torch version), small files meant to be committed. The tables need many
 hours spread over sessions, and a session may get a new machine without the work dirs: a run with a record is not
 trained again and the tables read its numbers from the record. The tables name the CPUs their runs were trained on
@@ -182,7 +182,7 @@ def run_standard(args, cpu_tables: dict[str, list[CpuRow]], notes: dict[str, str
     runs_dir = root / f"it{iters}"
     base = [f"train.device={args.device}", f"train.threads={args.threads}", f"data.cache_dir={cache}"]
     base += (QUICK + schedule_sets(iters, epochs=1)) if args.quick else schedule_sets(iters)
-    records = args.out / "standard" / ("runs_quick" if args.quick else "runs") / f"it{iters}"
+    records = args.out / "standard" / ("records_quick" if args.quick else "records") / f"it{iters}"
     order, cycles = training_order(tables), deploy_cycles(tables)
     plain = order[0]
     seeds = args.seeds[:1] if args.check_budget else args.seeds

@@ -127,7 +127,7 @@ def test_quick_run_end_to_end(sdpose_bench, std, tmp_path, monkeypatch):
 
     # every finished run left a record: on a machine without the work dirs nothing is trained again and the
     # tables come out the same, naming the CPU the runs were trained on
-    records = out / "standard" / "runs_quick" / "it3"
+    records = out / "standard" / "records_quick" / "it3"
     record = json.loads((records / by_table["6"][1]["run"] / "seed0.json").read_text())
     # Table 6 deploys it with 2 cycles, Table 5's `none` row with one
     assert record["deployed"]["2"] == {"ap": by_table["6"][1]["ap_mean"], "pck": by_table["6"][1]["pck_mean"]}
