@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 
 import numpy as np
 
+from kdpose.data.jsonfile import load_json, require
+from kdpose.errors import DataError
 from kdpose.evaluation.coco import coco_keypoint_eval
+from kdpose.layouts import get_layout
+from kdpose.utils.entry import guarded
 
 
 def noisy_results(gt: dict, rel_sigma: float, rng: np.random.Generator) -> tuple[list[dict], np.ndarray]:
@@ -38,7 +41,14 @@ def main() -> None:
     ap.add_argument("--layout", default="coco")
     ap.add_argument("--rel", type=float, nargs="+", default=[0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12])
     args = ap.parse_args()
-    gt = json.loads(open(args.ann_file).read())
+    bad = [r for r in args.rel if not r > 0]
+    if bad:
+        ap.error(f"--rel must be positive shares of the box height, got {bad[0]}")
+    get_layout(args.layout)  # an unknown name: UnknownNameError listing the valid ones
+    gt = load_json(args.ann_file)
+    require(gt, ("images", "annotations"), args.ann_file, "the annotation file")
+    if not any(a.get("num_keypoints", 1) > 0 for a in gt["annotations"]):
+        raise DataError(f"{args.ann_file}: no labelled person (no annotation with num_keypoints > 0)")
     heights = np.median([a["bbox"][3] for a in gt["annotations"] if a.get("num_keypoints", 1) > 0])
     print(f"{args.ann_file}: {len(gt['annotations'])} people, median box height {heights:.0f} px")
     print("| noise sigma / height | median error / height | median error at the median height (px) | AP | AP50 | AP75 |")
@@ -51,4 +61,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(guarded(main))

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kdpose.data.synth import GENERATOR_VERSION, SynthConfig, write_coco_dataset
+from kdpose.utils.entry import guarded, require_at_least
+from kdpose.utils.io import check_output_file
 
 PRESET = "standard"
 HEADINGS = (0.0, 0.3, 0.6, 1.0)
@@ -174,13 +176,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-rule-off", action="store_true", help="skip the set with the whole labelling rule off")
     p.add_argument("--json", help="write every number here")
     args = p.parse_args(argv)
+    require_at_least(p, args, images=1, threads=1, workers=1)
+    SynthConfig.from_preset(args.preset)  # an unknown preset: a ConfigError naming the valid ones, before any work
+    if args.json:
+        check_output_file(args.json, "--json", "ap_knobs.json")
     report = run(args)
     print()
     print(format_table(report["rows"]))
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=1, default=str) + "\n")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(guarded(main))

@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kdpose.utils.entry import guarded, require_at_least
+
 
 def bench_speed(sizes: list[str], inputs: list[int], threads: int, repeats: int) -> None:
     import torch
@@ -140,6 +142,33 @@ def bench_eval(weights: list[str], recipe: str, overrides: list[str], inputs: li
     return rows
 
 
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse a bad value before any work: usage errors through ``parser.error``, unknown names and missing files as
+    kdpose's one-line errors (the speed and eval loops would meet them only after timing the earlier values)."""
+    from kdpose.errors import CheckpointError, UnknownNameError
+    from kdpose.utils.io import check_output_file
+
+    if args.mode in ("speed", "eval"):
+        sides = [s for s in args.inputs or [] if s <= 0 or s % 32]
+        if sides:
+            parser.error(f"--inputs must be positive multiples of 32 (the detector's largest stride), got {sides[0]}")
+    if args.mode == "speed":
+        from kdpose.models.person_detector import SIZES
+
+        require_at_least(parser, args, threads=1, repeats=1)
+        unknown = [s for s in args.sizes if s not in SIZES]
+        if unknown:
+            raise UnknownNameError(f"--sizes: unknown detector size '{unknown[0]}' (available: {', '.join(SIZES)})")
+    elif args.mode == "eval":
+        require_at_least(parser, args, images=1, max_people=1)
+        for path in map(Path, args.weights):  # as load_detector_model says it, before the first file is scored
+            if not path.is_file():
+                raise CheckpointError(f"{path}: " + ("a directory, not a weights file" if path.is_dir()
+                                                     else "no such weights file"))
+        if args.out:
+            check_output_file(args.out, "--out", "rows.json")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="mode", required=True)
@@ -164,12 +193,14 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--work-dir", required=True)
     c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = p.parse_args(argv)
+    check_args(sub.choices[args.mode], args)
     if args.mode == "speed":
         bench_speed(args.sizes, args.inputs, args.threads, args.repeats)
     elif args.mode == "eval":
         overrides = args.overrides + val_overrides(args.images, args.seed, args.max_people)
         rows = bench_eval(args.weights, args.recipe, overrides, args.inputs)
         if args.out:
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
             Path(args.out).write_text(json.dumps(rows, indent=1) + "\n")
     else:
         bench_curve(args.recipe, args.work_dir, args.overrides)
@@ -177,4 +208,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(guarded(main))

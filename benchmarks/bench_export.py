@@ -37,6 +37,7 @@ from kdpose.export.onnx import _flatten_output, check_parity, export_onnx
 from kdpose.export.quantize import quantize_fp16, quantize_int8
 from kdpose.export.runtime import OrtRunner
 from kdpose.models import create_model
+from kdpose.utils.entry import guarded, require_at_least
 
 MODELS = [  # (zoo name, layout, (w, h), label)
     ("rtmpose-t", "coco", (192, 256), "rtmpose-t body"),
@@ -255,9 +256,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="accuracy: training recipe (its val split and evaluator)")
     parser.add_argument("--weights", help="accuracy: trained weights of the recipe's model")
     args = parser.parse_args(argv)
+    require_at_least(parser, args, iters=1, warmup=0)
+    if not args.max_seconds > 0:
+        parser.error(f"--max-seconds must be > 0, got {args.max_seconds}")
+    if args.mode == "accuracy" and not (args.config and args.weights):
+        parser.error("accuracy needs --config and --weights (a trained model)")
+    from kdpose.cli.main import require_extra
+    from kdpose.utils.io import check_output_file
+
+    if args.json:
+        check_output_file(args.json, "--json", "export.json")
+    for module in ("onnx", "onnxruntime"):  # every mode exports and runs ONNX files: say so before any work
+        require_extra(module, "benchmarks/bench_export.py")
     if args.mode == "accuracy":
-        if not (args.config and args.weights):
-            parser.error("accuracy needs --config and --weights (a trained model)")
         result = run_accuracy(args)
     else:
         result = run_benchmark(args)
@@ -270,4 +281,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(guarded(main))

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kdpose.utils.entry import guarded, require_at_least
+
 def load_rtmlib(site_packages: str | None):
     """Import rtmlib's ``RTMPose`` from another environment's site-packages (appended last to ``sys.path``, so
     numpy / OpenCV / onnxruntime stay this environment's: the same versions here, 2.4.6 / 5.0.0 / 1.31.1)."""
@@ -178,15 +180,31 @@ def bench_video(onnx: Path, frames: int = 40, people: int = 4) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rtmlib-site", default=next(iter(sorted(glob.glob(
-                        "/tmp/rtmlib_venv/lib/python3*/site-packages"))), None),
-                        help="site-packages folder of an environment with rtmlib installed (skipped when absent)")
+    parser.add_argument("--rtmlib-site",
+                        help="site-packages folder of an environment with rtmlib installed (default: "
+                             "/tmp/rtmlib_venv/lib/python3*/site-packages; rtmlib is skipped when that is absent)")
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--people", default="1,2,3,4,5,6,7,8,9")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--video-only", action="store_true", help="only the video-pipeline measurement")
     args = parser.parse_args()
-    counts = [int(v) for v in args.people.split(",")]
+    require_at_least(parser, args, repeats=1)
+    words = [v.strip() for v in args.people.split(",")]
+    if not all(w.isdigit() and 1 <= int(w) <= 9 for w in words):
+        parser.error(f"--people must be a comma list of counts from 1 to 9 (the frame's 3x3 grid), got '{args.people}'")
+    counts = [int(w) for w in words]
+    if args.rtmlib_site is None:
+        args.rtmlib_site = next(iter(sorted(glob.glob("/tmp/rtmlib_venv/lib/python3*/site-packages"))), None)
+    elif not os.path.isdir(os.path.join(args.rtmlib_site, "rtmlib")):  # named, so not skipped without a word
+        parser.error(f"--rtmlib-site {args.rtmlib_site}: no rtmlib folder there (give the site-packages folder of "
+                     "an environment with rtmlib installed)")
+    from kdpose.cli.main import require_extra
+    from kdpose.utils.io import check_output_file
+
+    if args.json:
+        check_output_file(args.json, "--json", "inference.json")
+    for module in ("onnx", "onnxruntime"):  # every measurement runs the exported ONNX file
+        require_extra(module, "benchmarks/bench_inference.py")
     rtmlib_cls = load_rtmlib(args.rtmlib_site)
     frame, boxes = make_frame(max(counts))
     load_before = os.getloadavg()[0]
@@ -217,8 +235,9 @@ def main() -> None:
             print(f"video, {label}: {v['fps']:.2f} fps, {v['people_per_frame']:.1f} people/frame, detector "
                   f"{v['detector_ms_per_frame']:.1f} ms/frame, pose {v['pose_ms_per_frame']:.1f} ms/frame")
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps({"fp32": rows, "int8": int8_rows, "video": video}, indent=1))
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(guarded(main))

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import torch
 
+from kdpose.utils.entry import guarded, require_at_least
+
 REPO = Path(__file__).resolve().parents[1]
 SETTINGS = {"train": "configs/rtmpose-t_synth-body.yaml", "distill": "configs/dwpose_cpu_s1_s-t.yaml"}
 
@@ -104,6 +106,12 @@ def main() -> None:
     parser.add_argument("--cache-dir", default=".kdpose_cache/synth")
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args()
+    # the loop's rate is timed from the end of iteration --warmup: at least one, and one after it
+    require_at_least(parser, args, iters=1, warmup=1, ckpt_every=1, workers=0)
+    if args.json:
+        from kdpose.utils.io import check_output_file
+
+        check_output_file(args.json, "--json", "loop_efficiency.json")
     from kdpose.engine.precision import cpu_has_native_bf16
 
     rows = []
@@ -124,8 +132,9 @@ def main() -> None:
               f"{r['model_only_samples_per_s']} ({r['model_only_range'][0]}-{r['model_only_range'][1]}) | "
               f"{r['loop_samples_per_s']} | {r['ratio']} |")
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(guarded(main))

@@ -55,6 +55,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_inference import load_rtmlib, make_frame  # noqa: E402
 
+from kdpose.utils.entry import guarded, require_at_least  # noqa: E402
+
 XTILEDATA_BIT = 18
 _XCOMP_PROBE = """
 import ctypes, json, sys
@@ -383,6 +385,50 @@ def report(result: dict) -> str:
     return "\n".join(lines)
 
 
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace):
+    """Refuse a bad value before the minutes of probes and GEMM peaks: counts, the model, weights, detector and val
+    files, the output path. Returns the val set when ``--val`` names a file (read here, once)."""
+    from kdpose.cli.main import require_extra
+    from kdpose.data.synth import SynthConfig
+    from kdpose.errors import CheckpointError
+    from kdpose.models import MODELS, PRETRAINED
+    from kdpose.utils.io import check_output_file
+
+    require_at_least(parser, args, threads=1, batch=1, iters=1, repeats=1, people=1, gemm_n=1, val_images=1,
+                     calib_count=1, video_frames=1, video_people=1)
+    if args.people > 9:
+        parser.error(f"--people must be from 1 to 9 (the frame's 3x3 grid), got {args.people}")
+    SynthConfig.from_preset("standard", min_people=args.video_people, max_people=args.video_people)  # ConfigError
+    if args.pose_model in PRETRAINED:
+        if args.weights:
+            parser.error(f"--weights: {args.pose_model} is a shipped tag with its own weights; give one or the other")
+        if PRETRAINED[args.pose_model].loads != "model" or PRETRAINED[args.pose_model].layout != "coco":
+            parser.error(f"--pose-model: {args.pose_model} is not a whole top-down coco model")
+    elif "." in args.pose_model:
+        PRETRAINED[args.pose_model]  # UnknownNameError with the close tags
+    else:
+        MODELS.get(args.pose_model)  # UnknownNameError with the close names
+    for flag, path in (("--weights", args.weights), ("--weights-m", args.weights_m)):
+        if path and not Path(path).is_file():
+            raise CheckpointError(f"{path}: no such weights file ({flag})")
+    if args.rtmlib_site is not None and not os.path.isdir(os.path.join(args.rtmlib_site, "rtmlib")):
+        parser.error(f"--rtmlib-site {args.rtmlib_site}: no rtmlib folder there (give the site-packages folder of "
+                     "an environment with rtmlib installed)")
+    if args.json:
+        check_output_file(args.json, "--json", "bench_precision.json")
+    for module in ("onnx", "onnxruntime"):
+        require_extra(module, "benchmarks/bench_precision.py")
+    if args.det:
+        from kdpose.inference.detectors import resolve_detector
+
+        resolve_detector(args.det, score_thr=0.3)  # an unknown name or a missing file: one line now, not at the end
+    if args.val != "synthetic":
+        from kdpose.inference.guard import load_val_set
+
+        return load_val_set(args.val, "coco", max_images=args.val_images)
+    return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, help="threads of every engine (default: their defaults)")
@@ -406,8 +452,8 @@ def main() -> None:
     parser.add_argument("--video-people", type=int, default=4)
     parser.add_argument("--det", help="detector for the video (official tag, .onnx, weights); default: see doc")
     parser.add_argument("--bf16-anyway", action="store_true", help="also time / guard bf16 where it is emulated")
-    parser.add_argument("--rtmlib-site", default=next(iter(sorted(Path("/tmp/rtmlib_venv/lib").glob(
-        "python3*/site-packages"))), None), help="site-packages of an environment with rtmlib (else a kdpose loop)")
+    parser.add_argument("--rtmlib-site", help="site-packages of an environment with rtmlib (default: "
+                                              "/tmp/rtmlib_venv/lib/python3*/site-packages; else a kdpose loop)")
     parser.add_argument("--quick", action="store_true", help="small settings: iters 3, repeats 5, GEMM 512, "
                                                              "4 val images, 16 calibration crops, 20 video frames")
     parser.add_argument("--json", help="write every number here")
@@ -415,10 +461,13 @@ def main() -> None:
     if args.quick:
         args.iters, args.repeats, args.gemm_n, args.val_images = 3, 5, 512, 4
         args.calib_count, args.video_frames = 16, 20
+    val_file = check_args(parser, args)
+    if args.rtmlib_site is None:
+        args.rtmlib_site = next(iter(sorted(Path("/tmp/rtmlib_venv/lib").glob("python3*/site-packages"))), None)
     import torch
 
     from kdpose.export.peaks import cpu_report
-    from kdpose.inference.guard import load_val_set, synthetic_val_set
+    from kdpose.inference.guard import synthetic_val_set
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -442,8 +491,7 @@ def main() -> None:
         files_t = _files(model_t, name_t, tmp, args.calib_count)
         w, h = model_t.input_size
         result["pose_model"] = f"{args.pose_model} {w}x{h}" + ("" if trained else " (random weights)")
-        val = synthetic_val_set("coco", num_images=args.val_images) if args.val == "synthetic" else \
-            load_val_set(args.val, "coco", max_images=args.val_images)
+        val = synthetic_val_set("coco", num_images=args.val_images) if val_file is None else val_file
         print("accuracy guard ...", file=sys.stderr)
         guards = guard_paths(model_t, files_t, val, args.threads, bf16)
         result["guard"] = {k: r.as_dict() for k, r in guards.items()}
@@ -458,8 +506,9 @@ def main() -> None:
     result["load"] = [load_before, os.getloadavg()[0]]
     print(report(result))
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=1, default=str))
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(guarded(main))

@@ -24,7 +24,8 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from kdpose.models import create_model
+from kdpose.models import MODELS, create_model, model_task
+from kdpose.utils.entry import guarded, require_at_least
 
 INPUT = (192, 256)  # (w, h)
 
@@ -72,6 +73,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=20, help="timed runs per (model, batch)")
     parser.add_argument("--json", help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
+    require_at_least(parser, args, batches=1, threads=1, repeats=1)
+    for name in args.models:  # an unknown name: UnknownNameError with the close names, before the first model's timing
+        MODELS.get(name)
+        if model_task(name) == "detection":
+            parser.error(f"--models: {name} is a person detector; this benchmark times keypoint models")
+    if args.json:
+        from kdpose.utils.io import check_output_file
+
+        check_output_file(args.json, "--json", "rtmpose.json")
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -98,10 +108,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"{row['ms_per_crop_median']:.2f} | {row['p10']:.2f} | {row['p90']:.2f} | "
                   f"{row['cpu_ms_per_crop_median']:.2f} | {macs / row['ms_per_crop_median'] * 1000:.1f} |", flush=True)
     if args.json:
+        os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded(main))

@@ -24,6 +24,7 @@ from pathlib import Path
 import cv2
 
 from kdpose.data.synth import GENERATOR_VERSION, SynthConfig, write_coco_dataset
+from kdpose.utils.entry import guarded, require_at_least
 
 SETTINGS = [  # (modality, layout)
     ("rgb", "coco"),
@@ -97,9 +98,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stats", type=int, default=0, metavar="N",
                         help="also print label statistics of N default scenes per setting (no timing)")
     args = parser.parse_args(argv)
+    require_at_least(parser, args, images=1, stats=0)
+    words = [w.strip() for w in args.workers.split(",")]
+    if not all(w.isdigit() and int(w) >= 1 for w in words):
+        parser.error(f"--workers must be a comma list of worker counts >= 1, got '{args.workers}'")
+    if args.json:
+        from kdpose.utils.io import check_output_file
+
+        check_output_file(args.json, "--json", "synth.json")
     cv2.setNumThreads(1)
     images = 20 if args.quick else args.images
-    workers = [int(w) for w in args.workers.split(",")]
+    workers = [int(w) for w in words]
     print(f"kdpose synth benchmark: {GENERATOR_VERSION}, 640x480, 1-4 people, {images} images per row, "
           f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, load average "
           f"{os.getloadavg()[0]:.1f} at start")
@@ -137,4 +146,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded(main))

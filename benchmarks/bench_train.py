@@ -20,6 +20,8 @@ from pathlib import Path
 
 import torch
 
+from kdpose.utils.entry import guarded, require_at_least
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -49,6 +51,14 @@ def measure(model: str, args: argparse.Namespace, cache_dir: str) -> dict:
     }
 
 
+def input_size(text: str) -> tuple[int, int]:
+    """``--input``'s WxH (192x256) as (w, h); argparse reports anything else as a usage error."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"must look like WxH (e.g. 192x256), got '{text}'")
+    return int(parts[0]), int(parts[1])
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", nargs="+", default=["rtmpose-t", "rtmpose-m"])
@@ -57,12 +67,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=2, help="iterations not counted")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--threads", type=int, default=2, help="torch intra-op threads of the training process")
-    p.add_argument("--input", type=lambda s: tuple(int(v) for v in s.split("x")), default=(192, 256),
+    p.add_argument("--input", type=input_size, default=(192, 256),
                    help="model input WxH (default 192x256)")
     p.add_argument("--images", type=int, default=200, help="synthetic training images to render (cached)")
     p.add_argument("--cache-dir", default=str(REPO / ".kdpose_cache" / "synth"))
     p.add_argument("--out", default=None, help="write the results as JSON here")
     args = p.parse_args(argv)
+    require_at_least(p, args, batch=1, iters=1, warmup=0, workers=0, threads=1, images=1)
+    from kdpose.models import MODELS
+
+    for name in args.models:  # an unknown name: UnknownNameError with the close names, before the first model trains
+        MODELS.get(name)
+    if args.out:
+        from kdpose.utils.io import check_output_file
+
+        check_output_file(args.out, "--out", "train.json")
     torch.set_num_threads(args.threads)
     rows = [measure(m, args, args.cache_dir) for m in args.models]
     print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} threads, "
@@ -73,9 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {r['model']} | {r['input']} | {r['batch']} | {r['samples_per_s']:.1f} | {r['step_s']:.2f} | "
               f"{r['data_wait_s']:.2f} | {100 * r['data_share']:.0f}% |")
     if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(rows, indent=1))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded(main))

@@ -13,6 +13,7 @@ import time
 import torch
 
 from kdpose.models import load_model
+from kdpose.utils.entry import guarded, require_at_least
 
 MODES = ("nchw", "nhwc", "compile", "compile-nhwc")
 
@@ -54,8 +55,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--modes", nargs="+", choices=MODES, default=["nchw", "nhwc"])
     args = parser.parse_args()
+    require_at_least(parser, args, batch=1, steps=1, threads=1)
+    from kdpose.cli.export import parse_size
+
+    size = parse_size(args.input_size)  # ConfigError: "--input-size must look like WxH (e.g. 192x256), got '96'"
     torch.set_num_threads(args.threads)
-    size = tuple(int(v) for v in args.input_size.split("x"))
     base = None
     for mode in args.modes:
         seconds, warm = step_time(args.model, size, args.batch, mode, args.steps)
@@ -65,4 +69,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(guarded(main))

@@ -95,9 +95,18 @@ def main(argv: list[str] | None = None) -> int:
             print("rtmlib is not installed in this environment: run the compare step with a venv that has it",
                   file=sys.stderr)
             return 2
+        missing = [n for n in ("kdpose.npz", "image.png", "rtmpose-t.onnx") if not (Path(args.dir) / n).is_file()]
+        if missing:  # this step may run without kdpose (rtmlib's environment): its own one-line error
+            print(f"check_rtmlib.py: error: {Path(args.dir) / missing[0]}: not found; run the prepare step first "
+                  f"(.venv/bin/python benchmarks/check_rtmlib.py prepare --dir {args.dir})", file=sys.stderr)
+            return 2
         return compare(Path(args.dir))
     return prepare(Path(args.dir))
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        from kdpose.utils.entry import guarded
+    except ImportError:  # the compare step runs in rtmlib's environment, which need not have kdpose
+        raise SystemExit(main()) from None
+    raise SystemExit(guarded(main))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 
@@ -22,6 +23,9 @@ from kdpose.data.synth import SynthConfig, SyntheticPoseDataset
 from kdpose.data.topdown import TopDownDataset, collate_topdown
 from kdpose.models import create_model
 from kdpose.models.task import PoseTask
+from kdpose.utils.entry import guarded, require_at_least
+
+HYBRIDS = ("cspnext-t+heatmap", "res18+rtmcc")
 
 
 def build_probe_model(name: str, input_size: tuple[int, int]):
@@ -63,15 +67,43 @@ def main() -> None:
     ap.add_argument("--save", default="", help="save the trained weights here (.safetensors)")
     ap.add_argument("--init-backbone", default="", help="start the backbone from these weights (backbone.* keys)")
     args = ap.parse_args()
-    input_size = tuple(int(v) for v in args.input.lower().split("x"))
+    require_at_least(ap, args, iters=0, warmup=1, batch=1, threads=1, pool=0)
+    if not args.lr > 0:
+        ap.error(f"--lr must be > 0, got {args.lr}")
+    if 0 < args.pool < args.batch:  # drop_last would leave no batch: the loop would never end
+        ap.error(f"--pool {args.pool} is smaller than --batch {args.batch}: no full batch to train on")
+    from kdpose.errors import CheckpointError
+    from kdpose.models import MODELS
+    from kdpose.utils.io import check_output_file
+
+    parts = args.input.lower().split("x")
+    if len(parts) != 2 or not all(v.strip().isdigit() and int(v) > 0 for v in parts):
+        ap.error(f"--input must look like WxH (e.g. 96x128), got '{args.input}'")
+    input_size = (int(parts[0]), int(parts[1]))
+    if args.model not in HYBRIDS:
+        MODELS.get(args.model.replace("-nobias", ""))  # UnknownNameError with the close names
+    if args.init_backbone and not Path(args.init_backbone).is_file():
+        raise CheckpointError(f"{args.init_backbone}: no such weights file (--init-backbone)")
+    if args.save:
+        check_output_file(args.save, "--save", "probe.safetensors")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = build_probe_model(args.model, input_size)
     if args.init_backbone:
         from safetensors.torch import load_file
 
-        state = {k[len("backbone."):]: v for k, v in load_file(args.init_backbone).items() if k.startswith("backbone.")}
-        model.backbone.load_state_dict(state, strict=True)
+        try:
+            weights = load_file(args.init_backbone)
+        except Exception as exc:  # safetensors raises its own error types for other bytes
+            raise CheckpointError(f"{args.init_backbone}: not a readable .safetensors file "
+                                  f"({type(exc).__name__})") from None
+        state = {k[len("backbone."):]: v for k, v in weights.items() if k.startswith("backbone.")}
+        try:
+            model.backbone.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            first = str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else str(exc)
+            raise CheckpointError(f"{args.init_backbone}: its backbone.* weights do not fit {args.model}'s backbone "
+                                  f"({first})") from None
     train = TopDownDataset(SyntheticPoseDataset(SynthConfig(), length=100_000, seed=0, split="train",
                                                 reuse_scene=4 if args.pool else 1), model.codec)
     if args.pool:
@@ -113,7 +145,8 @@ def main() -> None:
     if args.save:
         from safetensors.torch import save_file
 
+        Path(args.save).parent.mkdir(parents=True, exist_ok=True)
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, args.save)
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(guarded(main))

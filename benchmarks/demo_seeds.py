@@ -38,6 +38,7 @@ from _miniature import REPO, mean_std, write_section  # noqa: E402
 
 from kdpose.demo.config import METHODS, DemoOptions  # noqa: E402
 from kdpose.demo.methods import get_method  # noqa: E402
+from kdpose.utils.entry import guarded, require_at_least  # noqa: E402
 from kdpose.demo.reference import (REFERENCE_FILE, load_references, mean_std_text, run_options,  # noqa: E402
                                    save_reference, seeds_command)
 from kdpose.demo.setting import SETTINGS  # noqa: E402
@@ -228,6 +229,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reference", type=Path, default=REFERENCE_FILE, help="the reference file to update")
     parser.add_argument("--markdown", type=Path, default=REPO / "BENCHMARKS.md", help="'-': no Markdown section")
     args = parser.parse_args(argv)
+    require_at_least(parser, args, threads=1, seeds=0)
+    if not args.minutes > 0:
+        parser.error(f"--minutes must be > 0, got {args.minutes}")
+    from kdpose.utils.io import check_output_file
+
+    check_output_file(args.reference, "--reference", "reference.json")
+    load_references(args.reference)  # unreadable: a DataError now, not after the runs
+    if str(args.markdown) != "-":
+        check_output_file(args.markdown, "--markdown", "BENCHMARKS.md")
 
     folder = run_folder(args.work_root, args.method, args.layout, args.minutes)
     # the folder's name says neither the setting nor the data options; each seed's results.json does: checked before
@@ -256,4 +266,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded(main))

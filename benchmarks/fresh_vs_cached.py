@@ -60,6 +60,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/: the sha
 from _miniature import (REPO, add_run_arguments, mean_std, quick_standard_sets, train_command,  # noqa: E402
                         write_section)
 
+from kdpose.utils.entry import guarded, require_at_least  # noqa: E402
+
 RECIPE = "rtmpose-t_roadmap_synth-standard.yaml"
 INPUT_SIZE = (96, 128)
 BATCH, QUICK_BATCH = 32, 8
@@ -254,6 +256,19 @@ def machine() -> dict:
     return {"cpu": cpu_report()["cpu"], "cores": available_cores()}
 
 
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse a bad value before the first (long) training run."""
+    from kdpose.utils.io import check_output_dir
+
+    require_at_least(parser, args, seeds=0, scenes=1)
+    if args.minutes is not None and not args.minutes > 0:
+        parser.error(f"--minutes must be > 0, got {args.minutes}")
+    if args.threads != "auto" and not (args.threads.isdigit() and int(args.threads) >= 1):
+        parser.error(f"--threads must be 'auto' or a count >= 1, got '{args.threads}'")
+    check_output_dir(args.out, "--out")
+    check_output_dir(args.work_root, "--work-root")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_arguments(parser, "fresh_vs_cached", "tiny data and a budget of seconds (pipeline smoke test)")
@@ -264,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", default="auto", help="torch threads of each run (default auto: all cores)")
     parser.add_argument("--no-markdown", action="store_true", help="leave BENCHMARKS.md alone")
     args = parser.parse_args(argv)
+    check_args(parser, args)
     quick = args.quick
     minutes = args.minutes or (QUICK_MINUTES if quick else DEFAULT_MINUTES)
     arms = arms_of(args.scenes or (QUICK_SCENES if quick else DEFAULT_SCENES))
@@ -315,4 +331,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded(main))

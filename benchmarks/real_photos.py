@@ -33,11 +33,12 @@ for, and kdpose has no COCO -> CrowdPose mapping, so a COCO-layout model cannot 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Callable
+
+from kdpose.utils.entry import guarded, require_at_least
 
 REPO = Path(__file__).resolve().parents[1]
 # the real data files: $KDPOSE_FIXTURES (as the tests read it) or ../shared/fixtures beside the repository
@@ -107,7 +108,10 @@ def table_row(tag: str, metrics: dict[str, float]) -> str:
 def detection_gt(gt_file: Path) -> dict:
     """The person boxes of an annotation file as COCO detection ground truth: its images and their person
     annotations, every one a box to find (also those without labelled keypoints) unless the file marks it iscrowd."""
-    data = json.loads(Path(gt_file).read_text())
+    from kdpose.data.jsonfile import load_json, require
+
+    data = load_json(gt_file)
+    require(data, ("images", "annotations"), str(gt_file), "the annotation file")
     ids = {im["id"] for im in data["images"]}
     anns = [{**a, "iscrowd": int(a.get("iscrowd", 0))} for a in data["annotations"]
             if a["image_id"] in ids and a.get("category_id", 1) == 1]
@@ -181,6 +185,28 @@ def detector_table(tags: list[str], folders: dict[str, Path], threads: int = 1) 
     return "\n".join([DET_HEADER, *rows])
 
 
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse, before the first model runs, a thread count below 1, an unknown tag and a photo folder without its
+    annotation file (one line each, naming the option and the file)."""
+    from kdpose.detection.registry import shipped_detector_tags
+    from kdpose.errors import DataError
+    from kdpose.models import PRETRAINED
+
+    require_at_least(parser, args, threads=1)
+    for tag in (args.tags or []) + (args.det_tags or []):
+        PRETRAINED[tag]  # UnknownNameError with the close tags
+    folders = {}
+    if "pose" in args.tables:
+        folders["--fixtures"] = (args.fixtures, GT_NAME)
+    # no detector to run: the table is one line saying so, and no photo is read
+    if "detector" in args.tables and (args.det_tags or shipped_detector_tags()):
+        folders.setdefault("--fixtures", (args.fixtures, GT_NAME))
+        folders["--crowdpose"] = (args.crowdpose or args.fixtures.parent / "crowdpose", DET_SETS["crowdpose"])
+    for flag, (folder, name) in folders.items():
+        if not (folder / name).is_file():
+            raise DataError(f"{folder / name}: not found ({flag}: the folder with the photos and {name})")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES,
@@ -195,6 +221,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="which tables to print (default: both)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads of the model (default 1)")
     args = parser.parse_args(argv)
+    check_args(parser, args)
     tables = []
     if "pose" in args.tables:
         gt = args.fixtures / GT_NAME
@@ -214,4 +241,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(guarded(main))

@@ -39,6 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/: the sha
 
 from _miniature import CONFIGS, REPO, measure_cost, train, write_section  # noqa: E402
 
+from kdpose.utils.entry import guarded  # noqa: E402
+
 RECIPE = "cspnext-t_udp_synth-body.yaml"
 EASY = "{occlusion: 0, crowding: 0, truncation: 0, pose_extremity: 0, distance_range: [1.5, 6]}"
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
@@ -196,6 +198,13 @@ def main(argv: list[str] | None = None) -> int:
     sets = list(args.sets)
     if args.difficulty == "easy":
         sets += [f"data.train.synthetic_settings={EASY}", f"data.val.synthetic_settings={EASY}"]
+    from kdpose.engine.config import load_recipe
+    from kdpose.utils.io import check_output_dir
+
+    check_output_dir(args.work_root, "--work-root")
+    for model in args.models:  # an unknown model, key or value: a ConfigError now, not after the first run trained
+        load_recipe(CONFIGS / RECIPE, [f"model.name={model}", f"train.seed={args.seed}", f"train.device={args.device}",
+                                       "train.threads=1", *sets])
     default_root = args.work_root == parser.get_default("work_root")
     options = " ".join([*(f"--set {s}" for s in args.sets), *([] if args.difficulty == "default" else
                         ["--difficulty easy"]), *([] if default_root else [f"--work-root {rel(args.work_root)}"])])
@@ -217,4 +226,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded(main))

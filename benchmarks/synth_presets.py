@@ -9,12 +9,15 @@ Prints a Markdown table (paste it into BENCHMARKS.md "Synthetic presets").
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
+from kdpose.data.jsonfile import load_json, require
 from kdpose.data.synth import SynthConfig, render_scene
+from kdpose.utils.entry import guarded, require_at_least
+
+DEFAULT_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 
 
 def preset_stats(cfg: SynthConfig, images: int, seed: int = 11) -> dict:
@@ -41,7 +44,8 @@ def preset_stats(cfg: SynthConfig, images: int, seed: int = 11) -> dict:
 
 
 def fixture_stats(path: Path) -> dict:
-    data = json.loads(path.read_text())
+    data = load_json(path)
+    require(data, ("images", "annotations"), str(path), "the annotation file")
     flags = np.concatenate([np.asarray(a["keypoints"]).reshape(-1, 3)[:, 2] for a in data["annotations"]
                             if a.get("num_keypoints", 0) > 0])
     labelled = sum(1 for a in data["annotations"] if a.get("num_keypoints", 0) > 0)
@@ -54,8 +58,13 @@ def fixture_stats(path: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=300)
-    parser.add_argument("--fixtures", default=str(Path(__file__).resolve().parents[2] / "shared" / "fixtures"))
+    parser.add_argument("--fixtures", help=f"folder with coco/ and crowdpose/ fixtures (default {DEFAULT_FIXTURES}, "
+                                           "left out when absent)")
     args = parser.parse_args()
+    require_at_least(parser, args, images=1)
+    if args.fixtures is not None and not Path(args.fixtures).is_dir():  # named, so not left out without a word
+        parser.error(f"--fixtures {args.fixtures}: no such folder")
+    args.fixtures = args.fixtures or str(DEFAULT_FIXTURES)
     rows = [("hard", preset_stats(SynthConfig.from_preset("hard"), args.images)),
             ("standard", preset_stats(SynthConfig.from_preset("standard"), args.images)),
             ("standard, occlusion 0", preset_stats(SynthConfig.from_preset("standard", occlusion=0.0), args.images))]
@@ -74,4 +83,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(guarded(main))

@@ -17,6 +17,7 @@ import torch
 from kdpose.models import PRETRAINED, load_model
 from kdpose.models._builder import AccuracyCheck
 from kdpose.tasks.accuracy import measure
+from kdpose.utils.entry import guarded, require_at_least
 
 
 def main() -> None:
@@ -28,8 +29,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    require_at_least(parser, args, small_images=1, images=1, threads=1)
+    check = PRETRAINED[args.tag].check  # an unknown tag: UnknownNameError with the close tags
+    if check is None or check.modality != "rgb":
+        parser.error(f"{args.tag} has no top-down accuracy check (its size, people and preset say what to render)")
     torch.set_num_threads(args.threads)
-    check = PRETRAINED[args.tag].check
     model = load_model(args.tag)
     other = "hard" if check.preset == "standard" else "standard"
     sets = [(f"{check.preset}-{args.small_images}-seed{s}", check.preset, args.small_images, s) for s in args.small_seeds]
@@ -44,4 +48,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(guarded(main))

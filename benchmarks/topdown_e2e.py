@@ -39,6 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kdpose.utils.entry import guarded, require_at_least
+
 REPO = Path(__file__).resolve().parents[1]
 # preset -> (the recipe whose val split is the image set, whether unlabelled people are ignore regions for box AP)
 PRESETS = {"standard": ("configs/cspnext-m_udp_synth-standard.yaml", True)}
@@ -201,6 +203,23 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+def check_inputs(args: argparse.Namespace) -> None:
+    """The pose model, the detector and the output folders, checked before the val split is rendered and scored:
+    an unknown name or a missing file is a one-line error now, not after minutes of work."""
+    from kdpose.models import PRETRAINED, model_task
+    from kdpose.utils.io import check_output_dir
+
+    name = PRETRAINED[args.pose].model if "." in args.pose else args.pose  # UnknownNameError with the close tags
+    if model_task(name) != "topdown":  # UnknownNameError for an unknown zoo name
+        from kdpose.errors import ConfigError
+
+        raise ConfigError(f"--pose {args.pose}: a {model_task(name)} model; give a top-down pose model's tag")
+    build_detector(args.detector, args.bbox_thr, args.max_det)  # unknown tag, missing or unreadable file
+    check_output_dir(args.cache_dir, "--cache-dir")
+    if args.out is not None:
+        check_output_dir(args.out, "--out")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pose", required=True, help="pretrained tag of a top-down pose model")
@@ -221,8 +240,10 @@ def main(argv: list[str] | None = None) -> int:
                              "<detector>)")
     args = parser.parse_args(argv)
     images = QUICK_IMAGES if args.quick else args.images
-    if images < 1 or args.max_det < 1:
-        parser.error("--images and --max-det must be >= 1")
+    require_at_least(parser, args, images=1, max_det=1, threads=1)
+    if not 0 <= args.bbox_thr < 1:
+        parser.error(f"--bbox-thr must be a score in [0, 1), got {args.bbox_thr}")
+    check_inputs(args)
     result = run(args.pose, args.detector, images, args.preset, args.cache_dir, args.bbox_thr, args.max_det,
                  args.flip, args.threads)
     result.update(quick=args.quick, machine=machine(),
@@ -240,4 +261,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(guarded(main))

@@ -22,6 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Collection
 
+if __name__ == "__main__":  # run.py loads this file; run alone, it would fail on its imports: say what to run
+    from kdpose.utils.entry import not_a_command
+
+    not_a_command("benchmarks/distilpose/cpu.py", "benchmarks/distilpose/run.py",
+                  "python benchmarks/distilpose/run.py --scale cpu --seeds 0 1 2")
+
 from _miniature import (REPO, mean_std, measure_cost, read_metrics, train, training_minutes,  # noqa: E402
                         work_folders, write_results, write_section)
 

@@ -32,6 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the
 from _miniature import (CONFIGS, add_run_arguments, ap_cell, load_sibling, measure_cost, read_metrics,  # noqa: E402
                         train, train_seeds, work_folders, write_results)
 
+from kdpose.utils.entry import guarded, require_at_least  # noqa: E402
+
 # Quick mode shrinks data and schedule so that the whole pipeline runs in minutes on a CPU.
 QUICK = ["data.train.synthetic_images=64", "data.val.synthetic_images=16", "data.batch_size=16",
          "data.val_batch_size=16", "data.workers=0", "train.max_epochs=1", "eval.interval=1",
@@ -114,6 +116,17 @@ def model_of(run: Run) -> str:
     return name
 
 
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse bad counts and output folders before the first run trains."""
+    from kdpose.utils.io import check_output_dir
+
+    require_at_least(parser, args, seeds=0, epochs=1)
+    if args.threads != "auto" and not (args.threads.isdigit() and int(args.threads) >= 1):
+        parser.error(f"--threads must be 'auto' or a count >= 1, got '{args.threads}'")
+    check_output_dir(args.out, "--out")
+    check_output_dir(args.work_root, "--work-root")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tables", nargs="+", default=["4", "5", "6"], choices=["4", "4t", "5", "6"],
@@ -135,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", default="auto",
                         help="--scale standard: torch threads of each run (default auto: all cores; 1 when shared)")
     args = parser.parse_args(argv)
+    check_args(parser, args)
     if args.scale == "cpu":
         return cpu_module().run_cpu(args)
     if "4t" in args.tables:
@@ -193,4 +207,4 @@ def format_report(results: list[dict], seeds: list[int], quick: bool) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded(main))

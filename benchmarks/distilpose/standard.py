@@ -38,9 +38,15 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from _miniature import CONFIGS, REPO, mean_std, measure_cost, quick_standard_sets, train, work_folders
+if __name__ == "__main__":  # run.py loads this file; run alone, it would fail on its imports: say what to run
+    from kdpose.utils.entry import not_a_command
+
+    not_a_command("benchmarks/distilpose/standard.py", "benchmarks/distilpose/run.py",
+                  "python benchmarks/distilpose/run.py --scale standard --seeds 0 1 2")
+
+from _miniature import CONFIGS, REPO, mean_std, measure_cost, quick_standard_sets, train, work_folders  # noqa: E402
 # run.py loads cpu.py under this name before this file: the table format and read-back are shared
-from distilpose_bench_cpu import (NO_CONFIDENCE, PAPER_TABLE4, CpuTable, format_table, publish, run_pck,
+from distilpose_bench_cpu import (NO_CONFIDENCE, PAPER_TABLE4, CpuTable, format_table, publish, run_pck,  # noqa: E402
                                   summarise)
 
 INPUT_SIZE = (96, 128)

@@ -25,7 +25,9 @@ UBODY_SCENES = ("Magic_show", "Entertainment", "ConductMusic", "Online_class", "
 
 def main(argv: list[str] | None = None) -> int:
     from kdpose.data.mixing import CONCATENATE, AnnotationSource, write_mixed_annotations
-    from kdpose.errors import KdposeError
+    from kdpose.errors import DataError
+    from kdpose.utils.entry import require_at_least
+    from kdpose.utils.io import check_output_file
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=Path("data"), help="common data root (the recipes' img_dir)")
@@ -35,20 +37,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frame-step", type=int, default=10, help="keep every Nth UBody frame (MMPose: 10)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    require_at_least(parser, args, frame_step=1)
+    if args.ubody_ratio != CONCATENATE and not 0 < args.ubody_ratio < 1:
+        parser.error(f"--ubody-ratio must be in (0, 1), or {CONCATENATE:g} for all of UBody; got {args.ubody_ratio:g}")
+    if not args.root.is_dir():
+        raise DataError(f"{args.root}: no such folder (--root: the data root holding coco/ and UBody/)")
+    check_output_file(args.out, "--out", "ucoco_train.json")
 
     root = args.root
     coco = AnnotationSource(str(root / "coco/annotations/coco_wholebody_train_v1.0.json"), "coco/train2017")
     # with a set share the scenes are one pool: each scene gets the share in proportion to its size
     scenes = [AnnotationSource(str(root / f"UBody/annotations/{s}/train_annotations.json"), "UBody/images",
                                CONCATENATE, args.frame_step) for s in UBODY_SCENES]
-    try:
-        if args.ubody_ratio == CONCATENATE:
-            taken = write_mixed_annotations(coco, scenes, args.out, seed=args.seed)
-        else:
-            taken = _with_share(coco, scenes, args.ubody_ratio, args.out, args.seed)
-    except KdposeError as exc:
-        print(f"make_ucoco: error: {exc}", file=sys.stderr)
-        return 2
+    if args.ubody_ratio == CONCATENATE:
+        taken = write_mixed_annotations(coco, scenes, args.out, seed=args.seed)
+    else:
+        taken = _with_share(coco, scenes, args.ubody_ratio, args.out, args.seed)
     for source, n in taken.items():
         print(f"{n:8d} images from {source}")
     print(f"wrote {args.out}")
@@ -66,4 +70,6 @@ def _with_share(coco, scenes, ratio: float, out: Path, seed: int) -> dict[str, i
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from kdpose.utils.entry import guarded
+
+    sys.exit(guarded(main))

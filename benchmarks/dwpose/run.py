@@ -49,6 +49,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the
 from _miniature import CONFIGS, REPO, ap_cell, load_sibling, mean_std, train_command, work_folders  # noqa: E402
 from _miniature import write_section as write_marked_section  # noqa: E402
 
+from kdpose.utils.entry import guarded, require_at_least  # noqa: E402
+
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
 PARTS = ("body", "foot", "face", "hand", "wholebody")
 TEACHER_RECIPE = "dwpose_synth_teacher_m.yaml"
@@ -519,6 +521,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--teacher-s2-iters: at least 1")
     if args.threads is None:
         args.threads = "auto" if args.scale == "standard" else "0"
+    check_outputs(parser, args)
 
     keys = list(TABLES) if "all" in args.table else list(dict.fromkeys(args.table))
     scale = standard_scale(args) if args.scale == "standard" else SCALES[args.scale]
@@ -537,7 +540,8 @@ def main(argv: list[str] | None = None) -> int:
     summaries = {run.name: summarise(run, args.seeds, root, scale, ann) for run in runs}
     stem = "results" + ("" if scale.name == "gpu" else f"_{scale.name}") + ("_quick" if args.quick else "")
     results_file = args.results or Path(__file__).with_name(f"{stem}.json")
-    old = json.loads(results_file.read_text()) if results_file.is_file() else {}
+    old = read_results(results_file)
+    results_file.parent.mkdir(parents=True, exist_ok=True)
     results_file.write_text(json.dumps(old | summaries, indent=2) + "\n")
     for key in keys:
         text = format_table(TABLES[key], summaries, args.seeds, args.quick, scale)
@@ -545,6 +549,36 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quick and not args.no_markdown and not args.only:
             write_section(key if scale.name == "gpu" else f"{scale.name}-{key}", text, args.markdown)
     return 0
+
+
+def read_results(path: Path) -> dict:
+    """The per-run numbers already in ``path`` ({} when it does not exist); a ``DataError`` naming the file when it is
+    not a JSON object (checked before any run too, so it cannot stop the script after hours of training)."""
+    from kdpose.data.jsonfile import load_json
+    from kdpose.errors import DataError
+
+    if not path.is_file():
+        return {}
+    old = load_json(path)
+    if not isinstance(old, dict):
+        raise DataError(f"{path}: holds a {type(old).__name__}, expected the per-run numbers of an earlier run "
+                        "(a JSON object); give another --results file")
+    return old
+
+
+def check_outputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse bad counts and unwritable or unreadable output files before the first run trains."""
+    from kdpose.utils.io import check_output_dir, check_output_file
+
+    require_at_least(parser, args, jobs=1, seeds=0)
+    if args.threads != "auto" and not args.threads.isdigit():
+        parser.error(f"--threads must be 'auto' or a count (0: torch's default), got '{args.threads}'")
+    check_output_dir(args.work_root, "--work-root")
+    if args.results is not None:
+        check_output_file(args.results, "--results", "results.json")
+        read_results(args.results)
+    if not (args.no_markdown or args.quick or args.only):
+        check_output_file(args.markdown, "--markdown", "BENCHMARKS.md")
 
 
 def standard_scale(args) -> Scale:
@@ -593,4 +627,4 @@ def _standard_module():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded(main))

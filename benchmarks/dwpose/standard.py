@@ -41,7 +41,13 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from _miniature import quick_standard_sets
+if __name__ == "__main__":  # run.py loads this file; run alone, it would fail on its imports: say what to run
+    from kdpose.utils.entry import not_a_command
+
+    not_a_command("benchmarks/dwpose/standard.py", "benchmarks/dwpose/run.py",
+                  "python benchmarks/dwpose/run.py table4 table5 table6 table7 --scale standard")
+
+from _miniature import quick_standard_sets  # noqa: E402
 
 INPUT_SIZE = (96, 128)
 TEACHER_TAG = "rtmpose-m.synth-standard_128x96"

@@ -87,6 +87,17 @@ class SynthDepthScenes(torch.utils.data.Dataset):
         return scene_from_synth(scene, image_id=i, background=self.background, dropout_rate=rate, rng=rng)
 
 
+def arch_error(arch: str, flag: str) -> str | None:
+    """Why ``arch`` is not a pose machine name ``KIND-Ns`` (``rpm-2s``: kind, stage count), as one line naming the
+    option ``flag``; None when it is one. The drivers check their names with it before any work."""
+    from kdpose.models.pose_machines import KINDS
+
+    kind, sep, stages = arch.partition("-")
+    if sep and kind in KINDS and stages.rstrip("s").isdigit() and int(stages.rstrip("s")) >= 1:
+        return None
+    return f"{flag}: '{arch}' is not KIND-Ns (KIND one of {', '.join(KINDS)}, N stages >= 1; e.g. rpm-2s)"
+
+
 def build_model(arch: str, width: int, layout: str, scale: Scale):
     kind, stages = arch.split("-")
     return create_pose_machine(kind, int(stages.rstrip("s")), width=width if kind != "cpm" else None,

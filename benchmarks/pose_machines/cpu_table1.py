@@ -46,7 +46,9 @@ sys.path.insert(0, str(HERE))
 import cpu_table4 as T4  # noqa: E402  (also puts benchmarks/ on sys.path for _miniature)
 from _miniature import REPO, mean_std_cell, read_finished, save_table  # noqa: E402
 
+from kdpose.data.jsonfile import load_json  # noqa: E402
 from kdpose.tasks.depth_setting import EVAL_SIZE, DepthBatches, PoseMachineSpec, build_pose_machine  # noqa: E402
+from kdpose.utils.entry import guarded  # noqa: E402
 
 KINDS = ("mpm", "spm", "rpm", "cpm")
 LABELS = {"mpm": "MPM-2S", "spm": "SPM-2S", "rpm": "RPM-2S", "cpm": "CPM-2S (baseline)"}
@@ -209,6 +211,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--section", default="cpu-table1", help="the BENCHMARKS.md marker key")
     parser.add_argument("--results", type=Path, default=HERE / "results")
     args = parser.parse_args(argv)
+    T4.check_table_args(parser, args, extra_seeds=0, width=1)
     steps = {**DEFAULT_STEPS, **parse_kind_values(args.steps, "--steps")}
     args.steps = {k: steps[k] for k in KINDS}
     args.max_seeds = parse_kind_values(args.max_seeds, "--max-seeds")
@@ -238,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
              for (row, seed), (kind, steps) in plan.items()}
     todo = [key for key, f in files.items() if not f.is_file()]
     costs_file = args.work / f"costs_w{args.width}.json"
-    costs = json.loads(costs_file.read_text()) if costs_file.is_file() else {}
+    costs = load_json(costs_file) if costs_file.is_file() else {}
     if not args.report_only:
         torch.set_num_threads(1)
         from kdpose.utils.io import write_json
@@ -282,4 +285,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded(main))

@@ -42,6 +42,7 @@ import cpu_table4 as T4  # noqa: E402  (also puts benchmarks/ on sys.path for _m
 from _miniature import REPO, mean_std_cell, read_finished, save_table  # noqa: E402
 
 from kdpose.tasks.depth_setting import DepthBatches, PoseMachineSpec, build_pose_machine  # noqa: E402
+from kdpose.utils.entry import guarded  # noqa: E402
 
 SHARES = {"share25": 0.25, "share50": 0.5, "share75": 0.75, "share100": 1.0, "no-fusion": 1.0, "control": 1.0}
 RUNS = tuple(SHARES)
@@ -179,7 +180,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--markdown", type=Path, default=REPO / "BENCHMARKS.md", help="'-': do not write it")
     parser.add_argument("--section", default="cpu-table2", help="the BENCHMARKS.md marker key")
     parser.add_argument("--results", type=Path, default=HERE / "results")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    T4.check_table_args(parser, args, steps=1, ft_steps=1, width=1)
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,4 +218,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded(main))

@@ -53,6 +53,7 @@ from kdpose.distill.domain import select_adapted_model  # noqa: E402
 from kdpose.evaluation.pck_pr import pck_precision_recall  # noqa: E402
 from kdpose.tasks.depth_setting import (REAL_SEED, TRAIN_SEED, VAL_SEED, DepthBatches,  # noqa: E402
                                         evaluate, person_heights, real_like_cfg, render_scenes, synthetic_cfg)
+from kdpose.utils.entry import guarded, require_at_least  # noqa: E402
 
 RUNS = ("shipped", "synthetic", "finetune", "ada", "no-fusion", "mixed", "inpaint")
 SEED_FREE = {"shipped": "eval", "inpaint": "eval_inpaint"}  # runs without training: one model, one file
@@ -270,6 +271,23 @@ def format_table(results: dict[str, dict[int, dict]], seeds: list[int], steps: i
     return "\n".join(lines)
 
 
+def check_table_args(parser: argparse.ArgumentParser, args: argparse.Namespace, **minimums: int) -> None:
+    """The options the CPU table drivers share (this one, cpu_table1.py, cpu_table2.py), checked before any training:
+    seeds, scene counts and ``minimums``, learning rates, the work and results folders, the Markdown file ('-':
+    none). A bad one is a usage error or kdpose's one-line error, not a failure after hours of training."""
+    from kdpose.utils.io import check_output_dir, check_output_file
+
+    require_at_least(parser, args, seeds=0, scenes=1, **minimums)
+    for dest in ("lr", "ft_lr"):
+        value = getattr(args, dest, None)
+        if value is not None and not value > 0:
+            parser.error(f"--{dest.replace('_', '-')} must be > 0, got {value:g}")
+    check_output_dir(args.work, "--work")
+    check_output_dir(args.results, "--results")
+    if str(args.markdown) != "-":
+        check_output_file(args.markdown, "--markdown", "BENCHMARKS.md")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
@@ -284,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--section", default="cpu-table4", help="the BENCHMARKS.md marker key")
     parser.add_argument("--results", type=Path, default=HERE / "results")
     args = parser.parse_args(argv)
+    check_table_args(parser, args, steps=1)
 
     default_scenes = args.scenes == [N_TRAIN, N_REAL_TRAIN, N_TEST, N_VAL]
     scenes = "" if default_scenes else "_scenes" + "-".join(map(str, args.scenes))
@@ -321,4 +340,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded(main))

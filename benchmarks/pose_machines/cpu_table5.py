@@ -33,6 +33,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # benchmarks/: the shared driver pieces
 from _miniature import REPO, mean_std_cell, write_section  # noqa: E402
 
+from kdpose.utils.entry import guarded, require_at_least  # noqa: E402
+
 ROWS: dict[str, dict | None] = {
     "none": None,
     "standard": {"tau": 1, "alpha": 0.5, "gamma": 0.0, "mode": "stagewise"},
@@ -107,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--markdown", type=Path, default=REPO / "BENCHMARKS.md")
     args = parser.parse_args(argv)
+    from kdpose.utils.io import check_output_dir, check_output_file
+
+    require_at_least(parser, args, seeds=0, steps=1, train_scenes=1, jobs=1)
+    check_output_dir(args.work, "--work")
+    check_output_file(args.markdown, "--markdown", "BENCHMARKS.md")
 
     files = {(row, seed): args.work / _slug(row) / f"seed{seed}_steps{args.steps}.json"
              for seed in args.seeds for row in args.rows}  # seed-major: every row gets a seed first
@@ -140,4 +147,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded(main))

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common as C  # noqa: E402
 
 from kdpose.models.pose_machines import create_pose_machine  # noqa: E402
+from kdpose.utils.entry import guarded, require_at_least  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -41,6 +42,12 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
+    require_at_least(p, args, width=1, iters=1, batch_size=1, scenes=1, test=1, image=1, crop=1, eval_input=1,
+                     threads=1)
+    if not (args.lr > 0 and args.sigma > 0):
+        p.error(f"--lr and --sigma must be > 0, got {args.lr:g} and {args.sigma:g}")
+    if C.arch_error(args.arch, "--arch"):
+        p.error(C.arch_error(args.arch, "--arch"))
     torch.set_num_threads(args.threads)
     scale = C.Scale(tuple(args.image), tuple(args.crop), tuple(args.eval_input))
     scenes = C.materialise(C.SynthDepthScenes(C.synthetic_cfg(scale), args.scenes, args.seed))
@@ -71,4 +78,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(guarded(main))

@@ -20,6 +20,7 @@ import common as C  # noqa: E402
 
 from kdpose.codecs.paf import PafOutput  # noqa: E402
 from kdpose.data.bottomup import BottomUpDepthDataset  # noqa: E402
+from kdpose.utils.entry import guarded, require_at_least  # noqa: E402
 
 
 class GroundTruthMaps(torch.nn.Module):
@@ -48,6 +49,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=1000)
     p.add_argument("--domain", choices=["real", "synthetic"], default="real")
     args = p.parse_args(argv)
+    require_at_least(p, args, image=1, crop=1, eval_input=1, scenes=1)
     torch.set_num_threads(1)
     scale = C.Scale(tuple(args.image), tuple(args.crop), tuple(args.eval_input))
     cfg = C.real_like_cfg(scale) if args.domain == "real" else C.synthetic_cfg(scale)
@@ -61,4 +63,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(guarded(main))

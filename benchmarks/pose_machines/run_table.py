@@ -33,6 +33,7 @@ from kdpose.distill.stagewise import StagewiseDistiller  # noqa: E402
 from kdpose.evaluation.pck_pr import plot_pr_curves  # noqa: E402
 from kdpose.models.pose_machines import init_from_fewer_stages  # noqa: E402
 from kdpose.models.task import PoseTask  # noqa: E402
+from kdpose.utils.entry import guarded, require_at_least  # noqa: E402
 from kdpose.utils.io import write_json  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results"
@@ -236,6 +237,34 @@ def markdown(table: int, per_seed: list[dict], args) -> str:
     return "\n".join(lines) + "\n"
 
 
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse a bad value before the first model trains (hours at the paper's scale): counts and sizes, the
+    architecture names (KIND-Ns), the layout, the output folders and matplotlib (the PR-curve plot at the end)."""
+    from kdpose.cli.main import require_extra
+    from kdpose.layouts import get_layout
+    from kdpose.utils.io import check_output_dir
+
+    require_at_least(parser, args, seeds=0, iters=1, ft_iters=1, da_iters=1, da_checkpoints=1, synthetic=1,
+                     real_train=1, test=1, val=1, image=1, crop=1, eval_input=1, width=1, teacher_width=1,
+                     batch_size=1, workers=0, threads=0)
+    if not args.lr > 0 or args.max_lambda < 0:
+        parser.error(f"--lr must be > 0 and --max-lambda >= 0, got {args.lr:g} and {args.max_lambda:g}")
+    for flag, archs in (("--archs", args.archs), ("--arch", [args.arch]), ("--teacher", [args.teacher]),
+                        ("--students", args.students)):
+        for arch in archs:
+            if C.arch_error(arch, flag):
+                parser.error(C.arch_error(arch, flag))
+    get_layout(args.layout)  # UnknownNameError listing the layouts
+    check_output_dir(args.out, "--out")
+    check_output_dir(args.work_dir, "--work-dir")
+    require_extra("matplotlib", "run_table.py (its PR-curve plot)")
+    speed = Path(args.out) / "speed.json"
+    if args.table == 1 and speed.is_file():  # read at the end for the FPS column: unreadable, say so now
+        from kdpose.data.jsonfile import load_json, require
+
+        require(load_json(speed), ("rows",), str(speed), "speed.py's output")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--table", type=int, choices=sorted(TABLES), required=True)
@@ -269,6 +298,7 @@ def main(argv=None) -> int:
     p.add_argument("--work-dir", default="work_dirs/pose_machines")
     p.add_argument("--out", default=str(OUT))
     args = p.parse_args(argv)
+    check_args(p, args)
     if args.threads:
         torch.set_num_threads(args.threads)
     t0 = time.time()
@@ -295,4 +325,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(guarded(main))

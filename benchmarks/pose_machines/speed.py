@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from kdpose.codecs.paf import PafOutput  # noqa: E402
 from kdpose.models.pose_machines import create_pose_machine  # noqa: E402
+from kdpose.utils.entry import guarded, require_at_least  # noqa: E402
 from kdpose.utils.io import write_json  # noqa: E402
 
 # Table I of the paper: architecture -> (params, FPS on a GeForce GTX 1050)
@@ -80,6 +81,28 @@ def time_association(frames: int) -> float:
     return statistics.median(times)
 
 
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse a bad value before the first model is timed: counts, names (KIND-Ns, optionally -w128), the device
+    and the output file."""
+    from kdpose.models.pose_machines import KINDS
+    from kdpose.utils.io import check_output_file
+
+    require_at_least(parser, args, frames=1, warmup=0, threads=1)
+    for name in args.archs:
+        kind, _, rest = name.partition("-")
+        stages = rest.removesuffix("-w128").rstrip("s")
+        if kind not in KINDS or not stages.isdigit() or int(stages) < 1:
+            parser.error(f"--archs: '{name}' is not KIND-Ns[-w128] (KIND one of {', '.join(KINDS)}, N stages >= 1; "
+                         "e.g. rpm-2s, rpm-2s-w128)")
+    try:
+        device = torch.device(args.device)
+    except RuntimeError:
+        parser.error(f"--device: unknown device '{args.device}' (use cpu, cuda or cuda:N)")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        parser.error(f"--device {args.device}: no CUDA device here (use cpu)")
+    check_output_file(args.out, "--out", "speed.json")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--archs", nargs="+", default=list(PAPER))
@@ -89,6 +112,7 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "speed.json"))
     args = p.parse_args(argv)
+    check_args(p, args)
     torch.set_num_threads(args.threads)
     rows = {}
     for name in args.archs:
@@ -114,4 +138,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(guarded(main))

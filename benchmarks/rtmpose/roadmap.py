@@ -51,6 +51,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the
 from _miniature import (CONFIGS, REPO, add_run_arguments, mean_std, measure_cost, quick_standard_sets,  # noqa: E402
                         read_metrics, train, training_minutes, work_folders, write_results, write_section)
 
+from kdpose.utils.entry import guarded, require_at_least  # noqa: E402
+
 RECIPE = "rtmpose-t_roadmap_synth-standard.yaml"
 INPUT_SIZE = (96, 128)
 SIMCC_MODEL, HEATMAP_MODEL = "rtmpose-t", "cspnext-t-udp"
@@ -211,6 +213,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.iters is not None and args.iters < EPOCHS:
         parser.error(f"--iters: at least {EPOCHS} (one iteration per epoch)")
+    require_at_least(parser, args, seeds=0)
+    if args.threads != "auto" and not (args.threads.isdigit() and int(args.threads) >= 1):
+        parser.error(f"--threads must be 'auto' or a count >= 1, got '{args.threads}'")
+    from kdpose.utils.io import check_output_dir
+
+    check_output_dir(args.out, "--out")
+    check_output_dir(args.work_root, "--work-root")
     iters = args.iters or (QUICK_ITERS if args.quick else DEFAULT_ITERS)
     rows = selected(args.rows)
     root, quick_cache = work_folders(args.work_root, args.quick)
@@ -243,4 +252,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded(main))

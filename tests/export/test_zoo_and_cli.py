@@ -124,6 +124,64 @@ def test_cli_bench_table_json_and_plot(tmp_path, capsys):
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.parametrize("argv,message", [
+    (["rtmpose-t", "--json", "{tmp}/file/b.json"],
+     "{tmp}/file: --json {tmp}/file/b.json lies under a file, not a folder"),
+    (["rtmpose-t", "--json", "{tmp}/dir"], "{tmp}/dir: --json names a folder; give a file name (e.g. "
+                                           "{tmp}/dir/bench.json)"),
+    (["rtmpose-t", "--ap", "rtmpose-t=68.5", "--plot", "{tmp}/file/p.png"],
+     "{tmp}/file: --plot {tmp}/file/p.png lies under a file, not a folder"),
+    (["rtmpose-t", "rtmpose-s", "--ap", "rtmpose-m=75.8"],
+     "--ap rtmpose-m=75.8: rtmpose-m is not a benchmarked MODEL (MODELs: rtmpose-t, rtmpose-s; an .onnx file is "
+     "named by its stem)"),
+    (["rtmpose-t", "--ap", "rtmpose-t=nan"], "--ap rtmpose-t=nan: the AP must be a finite number >= 0 (e.g. 68.5 or "
+                                             "0.685)"),
+    (["{tmp}/m.onnx", "--ap", "m=60", "--plot", "{tmp}/p.png"],
+     "--plot-x gflops: {tmp}/m.onnx is an ONNX file, which has no FLOP count; plot it with --plot-x latency, or drop "
+     "its --ap"),
+    (["rtmpose-t", "--backend", "torch", "--precision", "fp32,fp16"], "precision 'fp16' is for CUDA devices"),
+])
+def test_cli_bench_refuses_before_timing(argv, message, tmp_path, capsys, monkeypatch):
+    # these used to fail only after every model was built, exported and timed (minutes), or after the models
+    # before the bad one were
+    import kdpose.cli.bench as bench_cmd
+
+    (tmp_path / "file").write_text("not a folder")
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "m.onnx").write_bytes(b"")  # never read: the check comes first
+    monkeypatch.setattr(bench_cmd, "_bench_one", lambda *a, **k: pytest.fail("a model was built or timed first"))
+    rc = main(["bench"] + [a.replace("{tmp}", str(tmp_path)) for a in argv])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("kdpose: error: " + message.replace("{tmp}", str(tmp_path))), err
+
+
+def test_cli_bench_unknown_second_model_fails_before_the_first_is_timed(capsys, monkeypatch):
+    import kdpose.cli.bench as bench_cmd
+
+    monkeypatch.setattr(bench_cmd, "_bench_one", lambda *a, **k: pytest.fail("rtmpose-t was timed first"))
+    assert main(["bench", "rtmpose-t", "rtmpose-zz", "--backend", "torch"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kdpose: error: ") and "rtmpose-zz" in err and err.count("\n") == 1
+
+
+def test_cli_bench_json_in_a_read_only_folder(tmp_path, capsys, monkeypatch):
+    import os
+    from pathlib import Path
+
+    import kdpose.cli.bench as bench_cmd
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    real_access = os.access
+    # the folder reads as not writable for this user (a chmod would not stop root, who runs some test machines)
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != ro and real_access(path, mode))
+    monkeypatch.setattr(bench_cmd, "_bench_one", lambda *a, **k: pytest.fail("timed before checking --json"))
+    assert main(["bench", "rtmpose-t", "--json", str(ro / "out" / "b.json")]) == 2
+    assert capsys.readouterr().err == (f"kdpose: error: {ro}: cannot write --json {ro / 'out' / 'b.json'} there "
+                                       "(permission denied)\n")
+
+
 @pytest.mark.parametrize("name,size,outputs,check_decoded", [
     ("tokenpose-mini-s", (48, 64), ["heatmaps"], False),          # heatmap family (transformer)
     ("distilpose-mini-s", (48, 64), ["coords", "scores", "sigma"], True),  # regression family

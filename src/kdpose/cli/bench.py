@@ -82,6 +82,8 @@ def _positive_ints(text: str, what: str, allow_all: bool = False) -> list[int | 
 
 
 def _parse_ap(items: list[str]) -> dict[str, float]:
+    import math
+
     from kdpose.errors import ConfigError
 
     out = {}
@@ -93,7 +95,60 @@ def _parse_ap(items: list[str]) -> dict[str, float]:
             sep = ""
         if not sep or not name:
             raise ConfigError(f"--ap must look like MODEL=AP (e.g. rtmpose-t=68.5), got '{item}'")
+        if not math.isfinite(out[name]) or out[name] < 0:
+            raise ConfigError(f"--ap {item}: the AP must be a finite number >= 0 (e.g. 68.5 or 0.685)")
     return out
+
+
+def _label(model: str) -> str:
+    """How a MODEL is named in the table, the JSON and the plot (and in --ap): an .onnx file by its stem."""
+    return Path(model).stem if model.endswith(".onnx") else model
+
+
+def _check_before_timing(args: argparse.Namespace, ap: dict[str, float], backends: list[str],
+                         precisions: list[str]) -> None:
+    """Everything that used to fail only after some timing (minutes of it), checked first: every MODEL and --precision
+    fp16 (a later model's unknown name, or fp16 on the CPU, stopped the run after the earlier models were timed), the
+    --ap names, --plot-x against the plotted models, and the --json / --plot files.
+
+    Raises:
+        ConfigError / UnknownNameError / CheckpointError: one line naming the option or file.
+    """
+    from kdpose.errors import CheckpointError, ConfigError
+    from kdpose.models import MODELS, PRETRAINED
+    from kdpose.models._builder import check_not_a_file
+    from kdpose.utils.io import check_output_file
+
+    for name in args.models:
+        if name.endswith(".onnx"):
+            path = Path(name)
+            if not path.is_file():
+                raise CheckpointError(f"{path}: " + ("a directory, not an ONNX file" if path.is_dir()
+                                                     else "no such ONNX file"))
+        elif name not in MODELS:
+            check_not_a_file(name)   # a weights file given as MODEL: says to pass it with --weights
+            if "." in name:
+                PRETRAINED[name]       # UnknownNameError with the close tags
+            else:
+                MODELS.get(name)       # UnknownNameError with the close names
+    if "fp16" in precisions and "torch" in backends and not all(m.endswith(".onnx") for m in args.models):
+        from kdpose.inference.precision import resolve_precision
+
+        resolve_precision("fp16", "cpu")  # ConfigError: fp16 is for CUDA devices
+    labels = [_label(m) for m in args.models]
+    unknown = [name for name in ap if name not in labels]
+    if unknown:
+        raise ConfigError(f"--ap {unknown[0]}={ap[unknown[0]]:g}: {unknown[0]} is not a benchmarked MODEL "
+                          f"(MODELs: {', '.join(labels)}; an .onnx file is named by its stem)")
+    if args.plot and args.plot_x in ("gflops", "gmacs"):
+        onnx = [m for m in args.models if m.endswith(".onnx") and _label(m) in ap]
+        if onnx:
+            raise ConfigError(f"--plot-x {args.plot_x}: {onnx[0]} is an ONNX file, which has no FLOP count; plot "
+                              "it with --plot-x latency, or drop its --ap")
+    if args.json:
+        check_output_file(args.json, "--json", "bench.json")
+    if args.plot:
+        check_output_file(args.plot, "--plot", "ap_vs_gflops.png")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -114,6 +169,7 @@ def run(args: argparse.Namespace) -> int:
     if args.warmup < 0 or args.iters < 1:
         raise ConfigError("--warmup must be >= 0 and --iters >= 1")
     _require_extras(args, backends)
+    _check_before_timing(args, ap, backends, precisions)
 
     rows: list[BenchRow] = []
     with tempfile.TemporaryDirectory(prefix="kdpose-bench-") as tmp:
@@ -135,9 +191,7 @@ def run(args: argparse.Namespace) -> int:
                                "cpu_count": os.cpu_count()}, indent=1)
         print(f"wrote {args.json}")
     if args.plot:
-        points = _plot_points(rows, ap, args.plot_x, backends[0], threads_list[0])
-        if not points:
-            raise ConfigError("--ap names none of the benchmarked models: nothing to plot")
+        points = _plot_points(rows, ap, args.plot_x, backends[0], threads_list[0])  # --ap names: checked first
         plot_accuracy(points, args.plot, x="latency_ms" if args.plot_x == "latency" else args.plot_x)
         print(f"wrote {args.plot}")
     return 0

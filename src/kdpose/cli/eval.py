@@ -58,31 +58,13 @@ def format_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def check_output_file(path: str, flag: str, example: str = "metrics.json") -> None:
-    """Refuse, before any work, an output path that names a folder or sits under a file.
-
-    Raises:
-        ConfigError: naming the path and what is wrong with it.
-    """
-    from pathlib import Path
-
-    from kdpose.errors import ConfigError
-
-    out = Path(path)
-    if out.is_dir():
-        raise ConfigError(f"{out}: {flag} names a folder; give a file name (e.g. {out / example})")
-    parent = next((p for p in out.parents if p.exists()), None)
-    if parent is not None and not parent.is_dir():
-        raise ConfigError(f"{parent}: {flag} {out} lies under a file, not a folder")
-
-
 def run(args: argparse.Namespace) -> int:
     import sys
     import warnings
 
     from kdpose.detection.evaluate import coco_bbox_eval
     from kdpose.layouts import get_layout
-    from kdpose.utils.io import write_json
+    from kdpose.utils.io import check_output_file, write_json
 
     if args.out:
         check_output_file(args.out, "--out")

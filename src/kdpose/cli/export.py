@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     from kdpose.cli.main import require_extra
     from kdpose.errors import ConfigError
 
-    from kdpose.cli.eval import check_output_file
+    from kdpose.utils.io import check_output_file
 
     out = Path(args.out)
     if out.suffix != ".onnx":

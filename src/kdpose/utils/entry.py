@@ -5,6 +5,8 @@ Here, below every other package, so that a tool module anywhere can use it witho
 from __future__ import annotations
 
 import os
+import shlex
+import subprocess
 import sys
 from typing import Callable
 
@@ -30,8 +32,10 @@ def os_error_message(exc: OSError) -> str:
 
 
 def guarded(run: Callable[[], int | None]) -> int:
-    """``run()``'s exit code, with kdpose's errors, a missing optional package, OS errors and Ctrl-C turned into one
-    line on stderr and a non-zero code (2; a requested stop: 128 + its signal). Anything else is a bug: it raises."""
+    """``run()``'s exit code, with kdpose's errors, a missing optional package, OS errors, a failed child command
+    (``subprocess.run(..., check=True)``, which printed its own error: the line names the command) and Ctrl-C turned
+    into one line on stderr and a non-zero code (2; a requested stop: 128 + its signal; a failed child: its code, or
+    128 + the signal that killed it). Anything else is a bug: it raises."""
     from kdpose.errors import KdposeError, TrainingStopped
 
     try:
@@ -52,6 +56,31 @@ def guarded(run: Callable[[], int | None]) -> int:
     except OSError as exc:   # permission denied, is a directory, not a directory, disk full, ...
         print(f"kdpose: error: {os_error_message(exc)}", file=sys.stderr)
         return 2
+    except subprocess.CalledProcessError as exc:   # a benchmark driver's training run that failed
+        cmd = exc.cmd if isinstance(exc.cmd, str) else shlex.join(map(str, exc.cmd))
+        how = f"exited with code {exc.returncode}" if exc.returncode > 0 else f"was killed by signal {-exc.returncode}"
+        print(f"kdpose: error: this command {how}: {cmd}", file=sys.stderr)
+        return exc.returncode if exc.returncode > 0 else 128 - exc.returncode
     except KeyboardInterrupt:
         print("kdpose: interrupted", file=sys.stderr)
         return 130
+
+
+def require_at_least(parser, args, **minimums: int) -> None:
+    """``parser.error`` (usage, then one ``error:`` line, exit 2) for the first option of ``args`` below its minimum:
+    ``require_at_least(parser, args, images=1)`` refuses ``--images 0`` as "--images must be >= 1, got 0", before
+    any work (a negative count otherwise fails deep inside, or quietly does nothing). A list value (``nargs``) is
+    checked item by item; None (an option left out) passes."""
+    for dest, low in minimums.items():
+        value = getattr(args, dest)
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if item is not None and item < low:
+                parser.error(f"--{dest.replace('_', '-')} must be >= {low}, got {item}")
+
+
+def not_a_command(path: str, driver: str, command: str) -> None:
+    """Exit 2 with one line when a module of a benchmark driver (loaded by ``driver``, which puts its imports on
+    ``sys.path``) is run on its own: it would fail on those imports with a traceback. ``command``: what to run."""
+    print(f"kdpose: error: {path} is a part of {driver}, not a command: run '{command}' (see its --help)",
+          file=sys.stderr)
+    raise SystemExit(2)

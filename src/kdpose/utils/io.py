@@ -65,3 +65,42 @@ def write_json(path: str | os.PathLike, obj, indent: int | None = None) -> None:
     """Atomically write ``obj`` as JSON."""
     with atomic_write(path, "w") as f:
         json.dump(obj, f, indent=indent)
+
+
+def check_output_file(path: str | os.PathLike, flag: str, example: str = "metrics.json") -> None:
+    """Refuse, before any work, an output path that names a folder, sits under a file, or lies in a folder this user
+    cannot write (a missing folder is fine: :func:`atomic_write` creates it). ``flag`` is the option that named it
+    (``--out``); ``example`` a file name to suggest when ``path`` is a folder.
+
+    Raises:
+        ConfigError: naming the path and what is wrong with it.
+    """
+    from ..errors import ConfigError
+
+    out = Path(path)
+    if out.is_dir():
+        raise ConfigError(f"{out}: {flag} names a folder; give a file name (e.g. {out / example})")
+    parent = next((p for p in out.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise ConfigError(f"{parent}: {flag} {out} lies under a file, not a folder")
+    if parent is not None and not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{parent}: cannot write {flag} {out} there (permission denied)")
+
+
+def check_output_dir(path: str | os.PathLike, flag: str) -> None:
+    """Refuse, before any work, an output folder that is a file, sits under a file, or lies in a folder this user
+    cannot write (a missing folder is fine: it is created when written).
+
+    Raises:
+        ConfigError: naming the path and what is wrong with it.
+    """
+    from ..errors import ConfigError
+
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: {flag} names a file; give a folder")
+    existing = next((p for p in (out, *out.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise ConfigError(f"{existing}: {flag} {out} lies under a file, not a folder")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{existing}: cannot write {flag} {out} there (permission denied)")
