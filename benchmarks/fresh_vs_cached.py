@@ -42,6 +42,12 @@ Outputs: ``<work-root>/full/<minutes>min/<arm>/seed<S>/`` (default ``work_dirs/f
 ``<out>/results[_quick].json|md`` (default benchmarks/results/fresh_vs_cached/) and the table between
 ``<!-- fresh_vs_cached:table -->`` markers of BENCHMARKS.md (not with ``--quick`` or ``--no-markdown``).
 
+Run records: the plan of each arm and every finished run's numbers (the row of ``read_seed`` and the CPU it trained on)
+are also kept as small JSON files under ``<out>/records/<minutes>min/<arm>/`` (``plan.json``, ``seed<S>.json``), meant
+to be committed: the table needs hours spread over sessions, and a session may get a new machine without the work dirs.
+A seed with a record is not trained again, and a recorded plan is reused (the same iterations on every machine: the
+arms stay comparable, their minutes are the machine's). The table names the CPUs its runs were trained on.
+
 ``--quick``: a pipeline smoke test, tiny 320x240 splits (12 and 24 cached scenes), batch 8, no loader workers, a
 budget of seconds; its numbers mean nothing.
 """
@@ -249,6 +255,28 @@ def val_split(sets: list[str]) -> Path:
     return synthetic_split_paths(cfg.data, cfg.data.val, "val")[0]
 
 
+def read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def write_json_atomic(path: Path, value: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(value, indent=1) + "\n")
+    tmp.replace(path)
+
+
+def trained_on(rows: list[dict]) -> str:
+    """"Trained on: <cpu> (N runs), ..." over the seeds' recorded CPUs ("" when none is known)."""
+    cpus: dict[str, int] = {}
+    for row in rows:
+        for s in row["seeds"]:
+            if s.get("cpu"):
+                cpus[s["cpu"]] = cpus.get(s["cpu"], 0) + 1
+    return ("Trained on: " + ", ".join(f"{cpu} ({n} run{'s' * (n > 1)})" for cpu, n in cpus.items()) + "."
+            if cpus else "")
+
+
 def machine() -> dict:
     from kdpose.engine.precision import available_cores
     from kdpose.export.peaks import cpu_report
@@ -294,30 +322,47 @@ def main(argv: list[str] | None = None) -> int:
     if not args.report_only:
         print(f"estimate: {estimate_minutes(len(arms), len(args.seeds), minutes):.0f} minutes of the 2-core CPU "
               "(module doc)", flush=True)
+    records = args.out / ("records_quick" if quick else "records") / f"{minutes:g}min"
     plans = {}
     for arm in arms:
         folder = root / f"{minutes:g}min" / arm.name
         folder.mkdir(parents=True, exist_ok=True)
-        saved = folder / "plan.json"
-        if saved.is_file():
-            plans[arm.name] = json.loads(saved.read_text())
+        saved = read_json(records / arm.name / "plan.json") or read_json(folder / "plan.json")
+        if saved is not None:
+            plans[arm.name] = saved
         elif not args.report_only:
             iters = QUICK_CALIBRATE_ITERS if quick else CALIBRATE_ITERS
             s = calibrate(arm, root / "calibrate" / arm.name, base + arm.overrides(epoch_crops), iters)
             plans[arm.name] = plan(s, minutes, max_epoch_iters)
-            saved.write_text(json.dumps(plans[arm.name], indent=1))
-    if not args.report_only:
-        for seed in args.seeds:  # seed-major: an interrupted session still has every arm's first seed
-            for arm in arms:
+        if arm.name in plans:
+            write_json_atomic(folder / "plan.json", plans[arm.name])
+            write_json_atomic(records / arm.name / "plan.json", plans[arm.name])
+    ann = val_split(base)
+
+    def seed_row(arm: Arm, seed: int) -> dict:
+        """The seed's record; else, once its run has finished, the record made now from its work dir."""
+        record = read_json(records / arm.name / f"seed{seed}.json")
+        work = root / f"{minutes:g}min" / arm.name / f"seed{seed}"
+        if record is None and (work / "final.safetensors").is_file():
+            record = {**read_seed(work, seed, ann), "cpu": machine()["cpu"]}
+            write_json_atomic(records / arm.name / f"seed{seed}.json", record)
+        return record or read_seed(work, seed, ann)
+
+    for seed in args.seeds:  # seed-major: an interrupted session still has every arm's first seed
+        for arm in arms:
+            if arm.name not in plans or (records / arm.name / f"seed{seed}.json").is_file():
+                continue
+            if not args.report_only:
                 sets = base + arm.overrides(epoch_crops) + schedule_sets(plans[arm.name]) + [f"train.seed={seed}"]
                 launch(train_command(RECIPE, root / f"{minutes:g}min" / arm.name / f"seed{seed}", sets))
-    ann = val_split(base)
-    rows = [summarise(arm, plans[arm.name], [read_seed(root / f"{minutes:g}min" / arm.name / f"seed{s}", s, ann)
-                                             for s in args.seeds], batch) for arm in arms if arm.name in plans]
+            seed_row(arm, seed)
+    rows = [summarise(arm, plans[arm.name], [seed_row(arm, s) for s in args.seeds], batch)
+            for arm in arms if arm.name in plans]
     command = (f"python benchmarks/fresh_vs_cached.py --minutes {minutes:g} --seeds {' '.join(map(str, args.seeds))}"
                + (f" --scenes {' '.join(map(str, args.scenes))}" if args.scenes else "")
                + (" --quick" if quick else ""))
     text = format_table(rows, args.seeds, minutes, quick, command)
+    text += f" {trained_on(rows)}" if trained_on(rows) else ""
     payload = {"command": command, "budget_minutes": minutes, "seeds": args.seeds, "batch": batch,
                "machine": machine(), "rows": rows}
     args.out.mkdir(parents=True, exist_ok=True)

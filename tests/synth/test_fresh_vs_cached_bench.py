@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,17 @@ def test_quick_run_writes_the_promised_rows(bench, tmp_path, monkeypatch):
     # a second call reuses the plans and the finished runs (nothing trains again)
     monkeypatch.setattr(bench, "launch", lambda cmd: pytest.fail(f"ran again: {cmd}") if cmd else None)
     assert bench.main(argv) == 0
+    # the plans and the finished runs are kept as records: without the work dirs (a new machine) nothing trains
+    # again, no plan is calibrated again, and the table is the same, naming the CPU the runs trained on
+    records = out / "records_quick" / "0.001min"
+    assert sorted(p.relative_to(records).as_posix() for p in records.rglob("*.json")) == [
+        f"{arm}/{name}" for arm in ("cached-12", "cached-24", "fresh") for name in ("plan.json", "seed0.json")]
+    record = json.loads((records / "fresh" / "seed0.json").read_text())
+    assert record["cpu"] and record["ap"] == rows["fresh"]["seeds"][0]["ap"]
+    shutil.rmtree(work)
+    monkeypatch.setattr(bench, "calibrate", lambda *a: pytest.fail("calibrated again"))
+    assert bench.main(argv) == 0
+    again = json.loads((out / "results_quick.json").read_text())
+    assert [(r["arm"], r["ap"], r["pck"], r["plan"]) for r in again["rows"]] == [
+        (r["arm"], r["ap"], r["pck"], r["plan"]) for r in result["rows"]]
+    assert f"Trained on: {record['cpu']} (3 runs)." in (out / "results_quick.md").read_text()
