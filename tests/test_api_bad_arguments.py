@@ -135,6 +135,20 @@ CASES = [
      "PoseEstimator: bbox_thr must be a number"),
     ("estimator nms_thr", lambda t, m, e: kdpose.PoseEstimator(m, nms_thr="a"), TypeError,
      "PoseEstimator: nms_thr must be a number"),
+    # a score and an OKS: out of [0, 1] they dropped every detector box or switched NMS off, silently
+    ("estimator bbox_thr 30", lambda t, m, e: kdpose.PoseEstimator(m, bbox_thr=30), ConfigError,
+     "PoseEstimator: bbox_thr must be >= 0 and <= 1, got 30"),
+    ("estimator nms_thr 90", lambda t, m, e: kdpose.PoseEstimator(m, nms_thr=90), ConfigError,
+     "PoseEstimator: nms_thr must be >= 0 and <= 1, got 90"),
+    # one (N, 4) array for a list of N images was split into one box per image
+    ("estimator list + 2-D boxes", lambda t, m, e: e([np.zeros((64, 64, 3), np.uint8)] * 2,
+                                                     bboxes=np.array([[0, 0, 9, 9], [1, 1, 9, 9]], float)),
+     DataError, "bboxes: a list of images takes a list with one (N_i, 4) box array per image, got one array of "
+                "shape (2, 4)"),
+    ("BottomUpEstimator size 0", lambda t, m, e: kdpose.BottomUpEstimator("mpm-1s", input_size=(0, 184)),
+     ConfigError, "BottomUpEstimator: input_size must be (w, h), two positive integers"),
+    ("BottomUpEstimator peak 1.5", lambda t, m, e: kdpose.BottomUpEstimator("mpm-1s", peak_threshold=1.5),
+     ConfigError, "BottomUpEstimator: peak_threshold must be >= 0 and <= 1, got 1.5"),
     ("estimator padding", lambda t, m, e: kdpose.PoseEstimator(m, padding=0), ConfigError,
      "PoseEstimator: padding must be > 0"),
     ("estimator max_batch", lambda t, m, e: kdpose.PoseEstimator(m, max_batch="a"), TypeError,

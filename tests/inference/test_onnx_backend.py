@@ -76,3 +76,14 @@ def test_cuda_request_without_gpu_warns_loudly():
     with pytest.warns(RuntimeWarning, match="cuda"):
         est = PoseEstimator(make_tiny_model(), device="cuda")
     assert est.device == "cpu"
+
+
+def test_input_size_reaches_the_onnx_runner(oracle_onnx):
+    """PoseEstimator(file.onnx, input_size=...) was ignored (the file's size was used, silently); it now reaches the
+    runner, which needs it for foreign files with a symbolic size and checks it against a file that states one."""
+    from kdpose.errors import ConfigError
+
+    size = PoseEstimator(oracle_onnx).input_size
+    assert PoseEstimator(oracle_onnx, input_size=size).input_size == size
+    with pytest.raises(ConfigError, match=r"oracle.onnx: input size 11x22 was given but the file was exported for"):
+        PoseEstimator(oracle_onnx, input_size=(11, 22))

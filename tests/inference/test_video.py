@@ -91,3 +91,48 @@ def test_no_people_then_people():
         assert len(res.keypoints) == (0 if f == 0 else 2)
     # frame 0: detector (nobody); frame 1: nothing to track, so the detector again; frame 2: boxes from poses
     assert video.detector_runs == 2
+
+
+def test_frames_are_read_like_poseestimator_reads_images():
+    """A float frame in [0, 1] went straight into the crops (poses ~137 px off, no error); gray / BGRA frames and
+    paths were tracebacks. Frames now go through PoseEstimator.load_image, as images do."""
+    import cv2
+
+    images, _, boxes = moving_clip(frames=1)
+    det = CountingDetector(boxes)
+    est = PoseEstimator(make_oracle_model(), detector=det, nms_thr=None)
+    reference = VideoPoseEstimator(est, tracking=False).step(images[0], 0)
+    for frame, rgb in [(images[0].astype(np.float32) / 255, False), (images[0][..., ::-1].copy(), True),
+                       (cv2.cvtColor(images[0], cv2.COLOR_BGR2BGRA), False)]:
+        got = VideoPoseEstimator(est, tracking=False).step(frame, 0, rgb=rgb)
+        np.testing.assert_allclose(got.keypoints, reference.keypoints, atol=1e-4)
+    batched = VideoPoseEstimator(est, tracking=False).process([images[0].astype(np.float32) / 255] * 2)
+    np.testing.assert_allclose(batched[0].keypoints, reference.keypoints, atol=1e-4)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"fps": 0}, r"fps must be > 0, got 0"),   # OpenCV's fps of many streams: was a ZeroDivisionError
+    ({"det_every": 0}, r"det_every must be >= 1, got 0"),
+    ({"match_thr": 1.5}, r"match_thr must be >= 0 and <= 1"),
+    ({"max_age": -1}, r"max_age must be >= 0"),
+    ({"pose_box_expand": 0}, r"pose_box_expand must be > 0"),
+])
+def test_bad_settings_are_named_at_construction(kwargs, message):
+    from kdpose.errors import ConfigError
+
+    est = PoseEstimator(make_oracle_model(), detector=CountingDetector([np.zeros((0, 4))]))
+    with pytest.raises(ConfigError, match=rf"^VideoPoseEstimator: {message}"):
+        VideoPoseEstimator(est, **kwargs)
+    with pytest.raises(TypeError, match=r"estimator must be a kdpose PoseEstimator"):
+        VideoPoseEstimator("rtmpose-t")
+
+
+def test_process_checks_its_frames_and_indices():
+    from kdpose.errors import ConfigError
+
+    images, _, boxes = moving_clip(frames=2)
+    video = VideoPoseEstimator(PoseEstimator(make_oracle_model(), detector=CountingDetector(boxes)))
+    with pytest.raises(ConfigError, match=r"images is one frame; pass a list of frames"):
+        video.process(images[0])
+    with pytest.raises(ConfigError, match=r"2 frames but 1 indices"):
+        video.process(images, [0])

@@ -228,7 +228,8 @@ class OnnxBackend:
     """
 
     def __init__(self, path: str | os.PathLike, device: str = "cpu", layout: str | None = None,
-                 threads: int | None = None, score_mode: str = "mmpose", precision: str | None = None):
+                 threads: int | None = None, score_mode: str = "mmpose", precision: str | None = None,
+                 input_size: tuple[int, int] | None = None):
         import importlib.util
 
         from kdpose.inference.decoding import decoder_from_params
@@ -238,7 +239,7 @@ class OnnxBackend:
                                     "is not installed: pip install \"kdpose[onnx]\"")
         from kdpose.export.runtime import OrtRunner
 
-        self.runner = OrtRunner(path, device=device, threads=threads, skeleton=layout)
+        self.runner = OrtRunner(path, device=device, threads=threads, skeleton=layout, input_size=input_size)
         self.precision = self.runner.precision  # the file's (metadata); refused at load when not runnable here
         check_onnx_request(precision, self.precision, path)
         meta = self.runner.meta
@@ -305,9 +306,11 @@ def load_backend(model: Any, weights: str | None = None, backend: str = "torch",
         if weights is not None:
             raise ConfigError(f"{model}: an .onnx file carries its own weights; weights={weights} would be ignored "
                               "(export the model with those weights instead: kdpose export)")
-        # an .onnx file always runs with onnxruntime, whatever the default backend says
+        # an .onnx file always runs with onnxruntime, whatever the default backend says; input_size is what a
+        # foreign file with a symbolic input size needs (the runner checks it against a file that states one)
+        size = None if input_size is None else check_input_size(input_size, "PoseEstimator")
         return OnnxBackend(model, device=device, layout=layout, threads=threads, score_mode=score_mode,
-                           precision=precision)
+                           precision=precision, input_size=size)
     if backend not in ("torch", "onnxruntime", "onnx"):
         raise ConfigError(f"unknown backend '{backend}' (use torch or onnxruntime)")
     if backend != "torch":

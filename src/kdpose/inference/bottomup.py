@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..checks import check_input_size, check_number
 from ..errors import ConfigError, DataError
 
 # detection thresholds (eta) of the depth paper's PR curves
@@ -134,8 +135,11 @@ class BottomUpEstimator:
     def __init__(self, model: Any, weights: str | os.PathLike | None = None, backend: str = "torch",
                  device: str = "cpu", input_size: tuple[int, int] | None = None, peak_threshold: float | None = None,
                  threads: int | None = None, batch_size: int = 8, layout: str | None = None):
-        if batch_size < 1:
-            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+        check_number(batch_size, "BottomUpEstimator", "batch_size", low=1, integer=True)
+        if input_size is not None:  # a 0 side failed on the first image ("singular affine matrix")
+            input_size = check_input_size(input_size, "BottomUpEstimator")
+        if peak_threshold is not None:  # a confidence in [0, 1]: above it no peak survives, below it every pixel
+            check_number(peak_threshold, "BottomUpEstimator", "peak_threshold", low=0, high=1)
         self.batch_size = int(batch_size)
         if isinstance(model, (str, os.PathLike)) and str(model).lower().endswith(".onnx"):
             self._init_onnx(Path(model), weights, device, input_size, threads)

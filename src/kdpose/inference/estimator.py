@@ -210,8 +210,8 @@ class PoseEstimator:
                  nms_caller_boxes: bool = False, score_mode: str = "mmpose", precision: str | None = None):
         # checked here: a bad one would fail on the first image, or (padding) give garbage crops silently
         for arg, value in (("bbox_thr", bbox_thr), ("nms_thr", nms_thr)):
-            if value is not None:
-                check_number(value, "PoseEstimator", arg)
+            if value is not None:  # a score and an OKS: outside [0, 1] they drop every box or switch NMS off
+                check_number(value, "PoseEstimator", arg, low=0, high=1)
         check_number(padding, "PoseEstimator", "padding", low=0, low_open=True)
         check_number(max_batch, "PoseEstimator", "max_batch", low=1, integer=True)
         self.backend: PoseBackend = load_backend(model, weights, backend=backend, device=device, layout=layout,
@@ -400,6 +400,10 @@ class PoseEstimator:
                 if not hasattr(bboxes, "__len__"):
                     raise DataError(f"bboxes: a list of images takes one box array per image, got "
                                     f"{type(bboxes).__name__}")
+                if isinstance(bboxes, np.ndarray) and bboxes.ndim != 3:
+                    # an (N, 4) array would be read as one box per image when N equals the number of images
+                    raise DataError(f"bboxes: a list of images takes a list with one (N_i, 4) box array per image, "
+                                    f"got one array of shape {bboxes.shape}")
                 if len(bboxes) != len(loaded):
                     raise DataError(f"{len(loaded)} images but {len(bboxes)} box arrays")
                 results = self.predict_boxes(images, list(bboxes), [None] * len(images), caller_boxes=True,

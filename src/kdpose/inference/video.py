@@ -20,6 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
+from kdpose.checks import check_number
 from kdpose.errors import ConfigError
 from kdpose.inference.detectors import DetectionFile
 from kdpose.inference.estimator import PoseArrays, PoseEstimator
@@ -89,8 +90,16 @@ class VideoPoseEstimator:
                  smoothing: OneEuroParams | None = OneEuroParams(), match_thr: float = 0.3, max_age: int = 10,
                  pose_box_expand: float = 1.25, kpt_thr: float = 0.3, fps: float = 30.0,
                  first_frame_id: int = 0):
-        if det_every < 1:
-            raise ValueError(f"det_every must be >= 1, got {det_every}")
+        where = "VideoPoseEstimator"
+        if not isinstance(estimator, PoseEstimator):
+            raise TypeError(f"{where}: estimator must be a kdpose PoseEstimator, got {type(estimator).__name__}")
+        check_number(det_every, where, "det_every", low=1, integer=True)
+        check_number(fps, where, "fps", low=0, low_open=True)  # OpenCV reports 0 for many streams: say so here
+        check_number(max_age, where, "max_age", low=0, integer=True)
+        check_number(pose_box_expand, where, "pose_box_expand", low=0, low_open=True)
+        check_number(match_thr, where, "match_thr", low=0, high=1)
+        check_number(kpt_thr, where, "kpt_thr", low=0)  # raw SimCC maxima: keypoint scores can exceed 1
+        check_number(first_frame_id, where, "first_frame_id", integer=True)
         self.est = estimator
         self.det_every = det_every
         self.pose_box_expand = pose_box_expand
@@ -146,17 +155,26 @@ class VideoPoseEstimator:
                                 result.instance_scores, ids)   # raw poses, with their track ids
         return PoseArrays(smooth, result.scores, result.bboxes, result.bbox_scores, result.instance_scores, ids)
 
-    def step(self, image: np.ndarray, index: int | None = None, name: str | None = None) -> PoseArrays:
-        """Poses of the next frame (BGR uint8), with ``track_ids`` and smoothed keypoints."""
+    def step(self, image, index: int | None = None, name: str | None = None, rgb: bool = False) -> PoseArrays:
+        """Poses of the next frame, with ``track_ids`` and smoothed keypoints. The frame is whatever
+        :meth:`PoseEstimator.load_image` reads (BGR array unless ``rgb``, float in [0, 1], gray, BGRA, PIL, path):
+        a frame that skipped that conversion used to give poses far off, silently."""
+        image = self.est.load_image(image, rgb)[0]
         index = self._last_index + 1 if index is None else index
         boxes, scores = self._boxes(image, index, name)
         return self._finish(self.est.predict_boxes([image], [boxes], [scores])[0], index)
 
-    def process(self, images: Sequence[np.ndarray], indices: Sequence[int] | None = None,
-                name: str | None = None) -> list[PoseArrays]:
-        """Several consecutive frames; one batched forward for all their crops when ``det_every == 1``."""
+    def process(self, images: Sequence, indices: Sequence[int] | None = None,
+                name: str | None = None, rgb: bool = False) -> list[PoseArrays]:
+        """Several consecutive frames (as :meth:`step` reads them); one batched forward for all their crops when
+        ``det_every == 1``."""
+        if isinstance(images, np.ndarray) and images.ndim == 3:
+            raise ConfigError("VideoPoseEstimator.process: images is one frame; pass a list of frames (or use step)")
+        images = [self.est.load_image(im, rgb)[0] for im in images]
         if indices is None:
             indices = list(range(self._last_index + 1, self._last_index + 1 + len(images)))
+        elif len(indices) != len(images):
+            raise ConfigError(f"VideoPoseEstimator.process: {len(images)} frames but {len(indices)} indices")
         if self.det_every > 1 or len(images) == 1:
             return [self.step(im, i, name) for im, i in zip(images, indices)]
         dets = [self._boxes(im, i, name) for im, i in zip(images, indices)]
