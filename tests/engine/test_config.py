@@ -67,6 +67,18 @@ def test_broken_recipes_name_the_key(tmp_path, text, overrides, message):
         load_recipe(_write(tmp_path, text), overrides)
 
 
+@pytest.mark.parametrize("overrides", ["optim.lr=1e-3", b"optim.lr=1e-3"])
+def test_overrides_must_be_a_list_not_one_string(tmp_path, overrides):
+    """One string was read character by character: "--set o: expected KEY=VALUE", naming neither the argument nor
+    the fix."""
+    path = _write(tmp_path, "")
+    assert load_recipe(path, ("optim.lr=1e-3",)).optim.lr == 1e-3
+    name = type(overrides).__name__
+    with pytest.raises(ConfigError, match=rf"r.yaml: overrides must be a list of KEY=VALUE strings, "
+                                          rf"e.g. \['optim.lr=1e-3'\], got a single {name} b?'optim.lr=1e-3'$"):
+        load_recipe(path, overrides)
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="nope.yaml: recipe file not found"):
         load_recipe("nope.yaml")

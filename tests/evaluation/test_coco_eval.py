@@ -218,6 +218,23 @@ def test_to_coco_results_nms_and_split():
     assert {len(wb[0][f]) for f, _ in PART_FIELDS} == {51, 18, 204, 63}
 
 
+@pytest.mark.parametrize("arg, value, message", [
+    # 2 image ids for 8 poses returned 2 results: the other 6 people dropped without a word, AP lowered
+    ("image_ids", [1, 2], r"image_ids must be \(8,\), one per pose of keypoints \(8 poses\), got shape \(2,\)"),
+    ("areas", np.full(7, 5000.0), r"areas must be \(8,\), one per pose .*got shape \(7,\)"),  # was an IndexError
+    ("bbox_scores", np.ones(3), r"bbox_scores must be \(8,\), one per pose .*got shape \(3,\)"),
+    ("areas", np.full((8, 1), 5000.0), r"areas must be \(8,\), .*got shape \(8, 1\)"),
+    ("keypoint_scores", np.ones((2, 17)), r"keypoint_scores must be \(8, 17\), .*got shape \(2, 17\)"),
+    ("keypoints", np.ones((8, 17, 3)), r"keypoints must be \(N, 17, 2\) x, y for layout 'coco', got shape \(8, 17, 3"),
+])
+def test_to_coco_results_needs_one_entry_per_pose(arg, value, message):
+    args = dict(image_ids=np.arange(8) % 3, keypoints=np.random.default_rng(0).uniform(0, 99, (8, 17, 2)),
+                keypoint_scores=np.ones((8, 17)), bbox_scores=np.ones(8), areas=np.full(8, 5000.0))
+    assert len(to_coco_results(**args, nms="none")) == 8
+    with pytest.raises(DataError, match=message):
+        to_coco_results(**{**args, arg: value})
+
+
 def test_unknown_category_or_string_image_id_is_an_error(fixtures):
     """pycocotools scores a result of another category as nothing: AP 0.0 with no word; refused instead."""
     path = fixtures / "coco/test_coco.json"

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from kdpose.errors import DataError
 from kdpose.evaluation import (keypoint_pck_accuracy, mpii_head_sizes, oks_iou, oks_matrix, oks_nms, pck, pckh,
                                rescore_instances, soft_oks_nms)
 
@@ -59,7 +60,7 @@ def test_pck_refuses_xywh_boxes():
     gt = np.array([[[120.0, 220.0], [140.0, 260.0]]])
     xyxy = np.array([[100.0, 200.0, 150.0, 280.0]])
     assert pck(gt + 3, gt, np.ones((1, 2)), xyxy, alpha=0.1)[0] == pytest.approx(1.0)  # 4.2 px < 8 px
-    with pytest.raises(ValueError, match=r"box 0 \[100.0, 200.0, 50.0, 80.0\] has x2 < x1 .*must be xyxy"):
+    with pytest.raises(DataError, match=r"box 0 \[100.0, 200.0, 50.0, 80.0\] has x2 < x1 .*must be xyxy"):
         pck(gt + 3, gt, np.ones((1, 2)), np.array([[100.0, 200.0, 50.0, 80.0]]), alpha=0.1)
 
 
@@ -106,3 +107,44 @@ def test_pck_and_pckh_on_fixtures(fixtures):
     v = np.stack([s.visible for s in coco])
     boxes = np.stack([s.bbox for s in coco])
     assert pck(k, k, v, boxes)[0] == pytest.approx(1.0)
+
+
+def _pck_args(n=4, k=17):
+    gt = np.random.default_rng(0).uniform(10, 90, (n, k, 2))
+    return dict(pred=gt + 1, gt=gt, visible=np.ones((n, k)), bboxes=np.tile([0.0, 0.0, 100.0, 100.0], (n, 1)))
+
+
+@pytest.mark.parametrize("arg, value, message", [
+    # COCO-style (x, y, v) ground truth was a numpy broadcast ValueError naming no argument
+    ("gt", np.ones((4, 17, 3)), r"gt must be \(4, 17, 2\) like pred .*got shape \(4, 17, 3\); pass gt\[\.\.\., :2\] "
+                                r"and the visibility gt\[\.\.\., 2\] as visible"),
+    ("gt", np.ones((3, 17, 2)), r"gt must be \(4, 17, 2\) like pred .*got shape \(3, 17, 2\)$"),
+    ("pred", np.ones((4, 17, 3)), r"pred must be \(N, K, 2\) x, y, got shape \(4, 17, 3\); pass pred\[\.\.\., :2\]"),
+    ("pred", np.ones((4, 34)), r"pred must be \(N, K, 2\) x, y, got shape \(4, 34\)$"),
+    ("visible", np.ones((4, 16)), r"visible must be \(4, 17\) \(one value per keypoint of pred.*got shape \(4, 16\)"),
+    ("bboxes", np.ones((2, 4)), r"bboxes must be \(4, 4\) \(one xyxy box per pose of pred\), got shape \(2, 4\)"),
+])
+def test_pck_wrong_shapes_name_the_argument(arg, value, message):
+    assert pck(**_pck_args())[0] == pytest.approx(1.0)
+    with pytest.raises(DataError, match=message):
+        pck(**{**_pck_args(), arg: value})
+
+
+def test_keypoint_pck_accuracy_and_pckh_wrong_shapes_name_the_argument():
+    a = _pck_args()
+    with pytest.raises(DataError, match=r"gt must be \(4, 17, 2\).*pass gt\[\.\.\., :2\] .* as mask"):
+        keypoint_pck_accuracy(a["pred"], np.ones((4, 17, 3)), np.ones((4, 17), bool), 0.05, np.ones((4, 2)))
+    with pytest.raises(DataError, match=r"mask must be \(4, 17\) \(one flag per keypoint of pred\), got shape \(17,\)"):
+        keypoint_pck_accuracy(a["pred"], a["gt"], np.ones(17, bool), 0.05, np.ones((4, 2)))
+    with pytest.raises(DataError, match=r"norm must be \(4, 2\) .*got shape \(4,\)"):
+        keypoint_pck_accuracy(a["pred"], a["gt"], np.ones((4, 17), bool), 0.05, np.ones(4))
+    mpii = np.zeros((2, 16, 2))
+    assert pckh(mpii, mpii, np.ones((2, 16)), np.ones(2))["PCKh"] == pytest.approx(1.0)
+    with pytest.raises(DataError, match=r"pred must be \(2, 16, 2\) \(the 16 MPII joints\), got shape \(2, 17, 2\)"):
+        pckh(np.zeros((2, 17, 2)), np.zeros((2, 17, 2)), np.ones((2, 17)), np.ones(2))  # COCO K scored wrong joints
+    with pytest.raises(DataError, match=r"gt must be \(2, 16, 2\).*as visible"):
+        pckh(mpii, np.zeros((2, 16, 3)), np.ones((2, 16)), np.ones(2))
+    with pytest.raises(DataError, match=r"visible must be \(2, 16\) .*got shape \(2, 15\)"):
+        pckh(mpii, mpii, np.ones((2, 15)), np.ones(2))
+    with pytest.raises(DataError, match=r"head_sizes must be \(2,\) .*got shape \(3,\)"):
+        pckh(mpii, mpii, np.ones((2, 16)), np.ones(3))

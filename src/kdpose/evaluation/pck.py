@@ -6,10 +6,31 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import DataError
+
 MPII_SC_BIAS = 0.6  # head size = 0.6 * diagonal of the annotated head box
 # MPII joint indices (MPII order, see kdpose.skeletons "mpii")
 _MPII = dict(rank=0, rkne=1, rhip=2, lhip=3, lkne=4, lank=5, pelvis=6, thorax=7, head=9,
              rwri=10, relb=11, rsho=12, lsho=13, lelb=14, lwri=15)
+
+
+def _points(pred: np.ndarray, gt: np.ndarray, mask_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``pred`` and ``gt`` as float (N, K, 2) arrays of one shape, else a ``DataError`` naming the argument: numpy's
+    broadcast error names none, and COCO's (x, y, v) ground truth is the usual mistake."""
+    pred = np.asarray(pred, dtype=np.float64)
+    gt = np.asarray(gt, dtype=np.float64)
+    if pred.ndim != 3 or pred.shape[2] != 2:
+        hint = "; pass pred[..., :2]" if pred.shape[-1:] == (3,) else ""
+        raise DataError(f"pred must be (N, K, 2) x, y, got shape {pred.shape}{hint}")
+    if gt.shape != pred.shape:
+        hint = f"; pass gt[..., :2] and the visibility gt[..., 2] as {mask_name}" if gt.shape[-1:] == (3,) else ""
+        raise DataError(f"gt must be {pred.shape} like pred (N, K, 2 = x, y), got shape {gt.shape}{hint}")
+    return pred, gt
+
+
+def _check_shape(name: str, value: np.ndarray, shape: tuple[int, ...], what: str) -> None:
+    if value.shape != shape:
+        raise DataError(f"{name} must be {shape} ({what}), got shape {value.shape}")
 
 
 def normalized_distances(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, norm: np.ndarray) -> np.ndarray:
@@ -17,11 +38,16 @@ def normalized_distances(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, nor
 
     Args:
         pred, gt: (N, K, 2); mask: (N, K) bool; norm: (N, 2) per-instance normaliser.
+    Raises:
+        DataError: an argument of the wrong shape, naming it.
     """
-    pred = np.asarray(pred, dtype=np.float64)
-    gt = np.asarray(gt, dtype=np.float64)
+    pred, gt = _points(pred, gt, "mask")
+    n, k = pred.shape[:2]
+    mask = np.asarray(mask, dtype=bool)
     norm = np.asarray(norm, dtype=np.float64)
-    valid = np.asarray(mask, dtype=bool) & (norm > 0).all(axis=1, keepdims=True)
+    _check_shape("mask", mask, (n, k), "one flag per keypoint of pred")
+    _check_shape("norm", norm, (n, 2), "one x, y normaliser per pose of pred")
+    valid = mask & (norm > 0).all(axis=1, keepdims=True)
     safe = np.where(norm > 0, norm, 1.0)[:, None, :]
     d = np.linalg.norm((pred - gt) / safe, axis=-1)
     return np.where(valid, d, -1.0)
@@ -56,19 +82,23 @@ def pck(
     Returns:
         mean PCK over keypoints and the (K,) per-keypoint values (-1 where a keypoint is never labelled).
     Raises:
-        ValueError: a box whose x2 < x1 or y2 < y1: not xyxy (COCO's ``bbox`` is x, y, w, h: convert it with
-            ``kdpose.data.geometry.bbox_xywh_to_xyxy``), which would otherwise count as "no valid keypoint".
+        DataError: an argument of the wrong shape, naming it; a box whose x2 < x1 or y2 < y1: not xyxy (COCO's
+            ``bbox`` is x, y, w, h: convert it with ``kdpose.data.geometry.bbox_xywh_to_xyxy``), which would
+            otherwise count as "no valid keypoint".
     """
+    pred, gt = _points(pred, gt, "visible")
+    n, k = pred.shape[:2]
+    visible = np.asarray(visible)
     bboxes = np.asarray(bboxes, dtype=np.float64)
-    if bboxes.ndim != 2 or bboxes.shape[1] != 4:
-        raise ValueError(f"bboxes must be (N, 4) xyxy, got shape {bboxes.shape}")
+    _check_shape("visible", visible, (n, k), "one value per keypoint of pred, > 0 = labelled")
+    _check_shape("bboxes", bboxes, (n, 4), "one xyxy box per pose of pred")
     flipped = np.flatnonzero((bboxes[:, 2] < bboxes[:, 0]) | (bboxes[:, 3] < bboxes[:, 1]))
     if flipped.size:
         i = int(flipped[0])
-        raise ValueError(f"box {i} {bboxes[i].tolist()} has x2 < x1 or y2 < y1: bboxes must be xyxy (x1, y1, x2, "
-                         "y2); a COCO bbox is x, y, w, h (kdpose.data.geometry.bbox_xywh_to_xyxy converts it)")
+        raise DataError(f"box {i} {bboxes[i].tolist()} has x2 < x1 or y2 < y1: bboxes must be xyxy (x1, y1, x2, "
+                        "y2); a COCO bbox is x, y, w, h (kdpose.data.geometry.bbox_xywh_to_xyxy converts it)")
     size = np.max(bboxes[:, 2:4] - bboxes[:, 0:2], axis=1, keepdims=True)
-    acc, mean, _ = keypoint_pck_accuracy(pred, gt, np.asarray(visible) > 0, alpha, np.tile(size, (1, 2)))
+    acc, mean, _ = keypoint_pck_accuracy(pred, gt, visible > 0, alpha, np.tile(size, (1, 2)))
     return mean, acc
 
 
@@ -90,10 +120,19 @@ def pckh(
         ``PCKh`` (mean over joints weighted by their visible counts, pelvis and thorax excluded, as the official
         evaluation) and ``PCKh@0.1``. (The official script's "@0.1" entry actually reads threshold 0.11 from
         its 0.01-step table; here it is exactly 0.1.)
+    Raises:
+        DataError: an argument of the wrong shape, naming it (K other than 16 would score the wrong joints).
     """
-    err = np.linalg.norm(np.asarray(pred, np.float64) - np.asarray(gt, np.float64), axis=-1)
-    vis = np.asarray(visible) > 0
-    scaled = err / np.asarray(head_sizes, dtype=np.float64)[:, None]
+    pred, gt = _points(pred, gt, "visible")
+    n = len(pred)
+    visible = np.asarray(visible)
+    head_sizes = np.asarray(head_sizes, dtype=np.float64)
+    _check_shape("pred", pred, (n, 16, 2), "the 16 MPII joints")
+    _check_shape("visible", visible, (n, 16), "one value per joint of pred, > 0 = labelled")
+    _check_shape("head_sizes", head_sizes, (n,), "one head size per pose of pred")
+    err = np.linalg.norm(pred - gt, axis=-1)
+    vis = visible > 0
+    scaled = err / head_sizes[:, None]
     count = vis.sum(axis=0).astype(np.float64)
     weight = count.copy()
     weight[[_MPII["pelvis"], _MPII["thorax"]]] = 0

@@ -6,6 +6,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from ..errors import DataError
 from ..skeletons import Skeleton, get_skeleton
 from .nms import oks_nms, rescore_instances, soft_oks_nms
 
@@ -38,15 +39,24 @@ def to_coco_results(
     Returns:
         list of ``{"image_id", "category_id": 1, "keypoints": [x, y, s, ...], "score"}``, grouped by image in
         first-seen order, best score first within an image.
+    Raises:
+        DataError: an argument of the wrong shape, e.g. fewer ``image_ids`` or ``areas`` than poses, naming it.
     """
     if nms not in NMS_MODES:
         raise ValueError(f"nms must be one of {NMS_MODES}, got '{nms}'")
     sk = layout if isinstance(layout, Skeleton) else get_skeleton(layout)
     keypoints = np.asarray(keypoints, dtype=np.float64)
     kscores = np.asarray(keypoint_scores, dtype=np.float64)
-    if keypoints.ndim != 3 or keypoints.shape[1] != sk.num_keypoints or kscores.shape != keypoints.shape[:2]:
-        raise ValueError(f"expected keypoints (N, {sk.num_keypoints}, 2) and scores (N, {sk.num_keypoints}), "
-                         f"got {keypoints.shape} and {kscores.shape}")
+    k = sk.num_keypoints
+    if keypoints.ndim != 3 or keypoints.shape[1:] != (k, 2):
+        raise DataError(f"keypoints must be (N, {k}, 2) x, y for layout '{sk.name}', got shape {keypoints.shape}")
+    n = len(keypoints)
+    # one entry per pose in each: fewer image_ids silently dropped the other poses, short areas was an IndexError
+    for name, value, shape in (("keypoint_scores", kscores, (n, k)), ("image_ids", image_ids, (n,)),
+                               ("bbox_scores", bbox_scores, (n,)), ("areas", areas, (n,))):
+        if np.shape(value) != shape:
+            raise DataError(f"{name} must be {shape}, one per pose of keypoints ({n} poses), "
+                            f"got shape {np.shape(value)}")
     scores = rescore_instances(bbox_scores, kscores, keypoint_score_thr)
     triplets = np.concatenate([keypoints, kscores[..., None]], axis=-1)  # (N, K, 3)
     areas = np.asarray(areas, dtype=np.float64)
