@@ -73,6 +73,7 @@ def test_overrides_must_be_a_list_not_one_string(tmp_path, overrides):
     the fix."""
     path = _write(tmp_path, "")
     assert load_recipe(path, ("optim.lr=1e-3",)).optim.lr == 1e-3
+    assert load_recipe(path, None) == load_recipe(path)  # None: no overrides (was a TypeError)
     name = type(overrides).__name__
     with pytest.raises(ConfigError, match=rf"r.yaml: overrides must be a list of KEY=VALUE strings, "
                                           rf"e.g. \['optim.lr=1e-3'\], got a single {name} b?'optim.lr=1e-3'$"):

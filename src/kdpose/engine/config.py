@@ -178,7 +178,7 @@ class RecipeCfg:
 # ---------------------------------------------------------------------------------------------- loading
 
 
-def load_recipe(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> RecipeCfg:
+def load_recipe(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] | None = ()) -> RecipeCfg:
     """Read a recipe YAML file, apply ``key.path=value`` overrides and return the typed config.
 
     Raises:
@@ -329,6 +329,8 @@ def apply_overrides(cfg: RecipeCfg, overrides: list[str] | tuple[str, ...], sour
     """Apply ``a.b=c`` overrides; the value text is parsed according to the type of field ``a.b``. A mapping field
     takes a whole YAML mapping (``model.kwargs={radius: 2}``) or one entry (``model.kwargs.radius=2``), whose value
     is parsed as YAML and checked by whatever consumes the mapping."""
+    if overrides is None:
+        return cfg
     if isinstance(overrides, (str, bytes)):   # would be read one character at a time: "--set o: expected KEY=VALUE"
         raise ConfigError(f"{source}: overrides must be a list of KEY=VALUE strings, e.g. ['optim.lr=1e-3'], "
                           f"got a single {type(overrides).__name__} {overrides!r}")

@@ -33,7 +33,7 @@ def to_coco_results(keypoints: np.ndarray, scores: np.ndarray, image_ids: np.nda
     return [
         {"image_id": int(i), "category_id": category_id, "keypoints": [round(float(v), 3) for v in row],
          "score": float(s), "_area": float(a)}
-        for i, row, s, a in zip(image_ids, flat, inst_scores, areas)
+        for i, row, s, a in zip(image_ids, flat, inst_scores, areas, strict=True)  # a short one: a bug, not a drop
     ]
 
 
