@@ -70,6 +70,10 @@ def test_pckh_hand_computed():
     pred = np.zeros((n, 16, 2))
     head = mpii_head_sizes(np.array([[[0, 0], [30, 40]], [[0, 0], [60, 80]]]))  # 0.6 * 50, 0.6 * 100
     np.testing.assert_allclose(head, [30, 60])
+    from kdpose.errors import DataError
+
+    with pytest.raises(DataError, match=r"headboxes must be \(N, 2, 2\).*got shape \(2, 4\)"):
+        mpii_head_sizes(np.array([[0, 0, 30, 40], [0, 0, 60, 80]]))  # x1, y1, x2, y2: was read as nonsense
     pred[0, 9] = [20, 0]  # head top: 20 > 0.5 * 30 -> wrong
     pred[1, 9] = [25, 0]  # 25 <= 30 -> right
     pred[:, 13] = [15, 0]  # left shoulder: 15 <= 15 and <= 30 -> right

@@ -105,6 +105,9 @@ def pck(
 def mpii_head_sizes(headboxes: np.ndarray) -> np.ndarray:
     """(N, 2, 2) head boxes (top-left, bottom-right) -> (N,) head sizes (``0.6 * diagonal``)."""
     hb = np.asarray(headboxes, dtype=np.float64)
+    if hb.ndim != 3 or hb.shape[1:] != (2, 2):  # e.g. (N, 4) x1, y1, x2, y2 would be read as two points of 2 numbers
+        raise DataError(f"headboxes must be (N, 2, 2) (top-left, bottom-right per pose), got shape {hb.shape}; "
+                        "reshape x1, y1, x2, y2 boxes with .reshape(-1, 2, 2)")
     return MPII_SC_BIAS * np.linalg.norm(hb[:, 1] - hb[:, 0], axis=-1)
 
 
