@@ -67,6 +67,7 @@ from _miniature import (REPO, add_run_arguments, mean_std, quick_standard_sets, 
                         write_section)
 
 from kdpose.utils.entry import guarded, require_at_least  # noqa: E402
+from kdpose.utils.io import write_json  # noqa: E402
 
 RECIPE = "rtmpose-t_roadmap_synth-standard.yaml"
 INPUT_SIZE = (96, 128)
@@ -259,13 +260,6 @@ def read_json(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def write_json_atomic(path: Path, value: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(value, indent=1) + "\n")
-    tmp.replace(path)
-
-
 def trained_on(rows: list[dict]) -> str:
     """"Trained on: <cpu> (N runs), ..." over the seeds' recorded CPUs ("" when none is known)."""
     cpus: dict[str, int] = {}
@@ -335,8 +329,8 @@ def main(argv: list[str] | None = None) -> int:
             s = calibrate(arm, root / "calibrate" / arm.name, base + arm.overrides(epoch_crops), iters)
             plans[arm.name] = plan(s, minutes, max_epoch_iters)
         if arm.name in plans:
-            write_json_atomic(folder / "plan.json", plans[arm.name])
-            write_json_atomic(records / arm.name / "plan.json", plans[arm.name])
+            write_json(folder / "plan.json", plans[arm.name], indent=1)
+            write_json(records / arm.name / "plan.json", plans[arm.name], indent=1)
     ann = val_split(base)
 
     def seed_row(arm: Arm, seed: int) -> dict:
@@ -345,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         work = root / f"{minutes:g}min" / arm.name / f"seed{seed}"
         if record is None and (work / "final.safetensors").is_file():
             record = {**read_seed(work, seed, ann), "cpu": machine()["cpu"]}
-            write_json_atomic(records / arm.name / f"seed{seed}.json", record)
+            write_json(records / arm.name / f"seed{seed}.json", record, indent=1)
         return record or read_seed(work, seed, ann)
 
     for seed in args.seeds:  # seed-major: an interrupted session still has every arm's first seed

@@ -45,7 +45,6 @@ trained again and the tables read its numbers from the record. The tables name t
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -90,17 +89,6 @@ def training_order(tables: dict[str, list[CpuRow]]) -> list:
     return sorted(runs, key=lambda run: run.task is not None)
 
 
-def cpu_model() -> str:
-    """The CPU's model name as Linux reports it (``platform.processor()`` is empty there), else the architecture."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return os.uname().machine
-
-
 def record_file(records: Path, key: str, seed: int) -> Path:
     return records / key / f"seed{seed}.json"
 
@@ -115,17 +103,16 @@ def write_record(records: Path, work: Path, key: str, seed: int, cycles: set[int
     written atomically, so that the tables no longer need the work dir."""
     import torch
 
+    from kdpose.export.peaks import cpu_report
+    from kdpose.utils.io import write_json
+
     setups = [json.loads(line) for line in (work / "log.jsonl").read_text().splitlines() if '"setup"' in line]
     record = {"run": key, "seed": seed, "final_ap": read_metrics(work)["final_ap"],
               "deployed": {str(c): deployed_metrics(work, c) for c in sorted(cycles)},
               "training_minutes": training_minutes(work),
               "precision": sorted({s["amp"] for s in setups if s.get("kind") == "setup"}),
-              "cpu": cpu_model(), "torch": torch.__version__}
-    path = record_file(records, key, seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=1) + "\n")
-    os.replace(tmp, path)
+              "cpu": cpu_report()["cpu"], "torch": torch.__version__}
+    write_json(record_file(records, key, seed), record, indent=1)
     return record
 
 
