@@ -30,6 +30,11 @@ class MissingExtraError(KdposeError, ImportError):
     ``pip install "kdpose[extra]"`` command that installs it."""
 
 
+class TrainingDiverged(KdposeError, FloatingPointError):
+    """The loss or a gradient of a training step is inf or NaN. The step's update was not applied, so the weights and
+    ``last.pt`` stay as they were; the message names the iteration and, for a gradient, the parameter."""
+
+
 class TrainingStopped(KdposeError):
     """Training was stopped by a signal (SIGTERM, SIGINT). Normally the stop waited for a safe point and saved
     ``last.pt``, so the run continues exactly from there; a second signal stops at once, without saving. The CLI

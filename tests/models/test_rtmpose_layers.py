@@ -65,3 +65,42 @@ def test_head_flatten_size_for_odd_input_sizes():
     head = RTMCCHead(384, 5, (100, 70)).eval()
     out = head(backbone(torch.randn(1, 3, 70, 100)))
     assert out.x.shape == (1, 5, 200) and out.y.shape == (1, 5, 140)
+
+
+def _dirty_the_allocator() -> None:
+    """Free blocks full of NaN, as a long process leaves them: a kernel that reads memory it never wrote sees NaN."""
+    for n in (1 << 22, 1 << 16):
+        junk = torch.full((n,), float("nan"))
+        del junk
+
+
+def test_the_rtmcc_head_has_finite_gradients_under_bf16_on_a_map_smaller_than_its_kernel_reach():
+    # a 64x64 input gives a 2x2 map, less than the 7x7 conv's padding of 3: oneDNN's bf16 weight-gradient conv
+    # left the never-used taps unwritten (NaN in ~2 of 3 steps; kdpose's CI diverged on it at iteration 1)
+    torch.manual_seed(0)
+    head = RTMCCHead(384, 17, (64, 64))   # RTMPose-t's channels (the fault showed with 384, not with 64)
+    feats = [torch.randn(2, 384, 2, 2)]
+    for _ in range(6):
+        _dirty_the_allocator()
+        head.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = head(feats)
+        (out.x.float().square().mean() + out.y.float().square().mean()).backward()
+        grad = head.final_layer.weight.grad
+        assert torch.isfinite(grad).all()
+        assert torch.count_nonzero(grad[:, :, [0, 1, 5, 6], :]) == 0  # rows never meeting the 2x2 map: exactly 0
+        assert torch.count_nonzero(grad[:, :, :, [0, 1, 5, 6]]) == 0
+
+
+def test_conv_past_small_map_is_the_plain_conv_except_under_cpu_bf16_on_a_small_map():
+    from kdpose.models.layers import conv_past_small_map
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(8, 4, 7, padding=3)
+    small, big = torch.randn(1, 8, 2, 5), torch.randn(1, 8, 3, 4)   # 2 < 3 on a side / both sides >= 3
+    for x in (small, big):
+        assert torch.equal(conv_past_small_map(conv, x), conv(x))   # no autocast: the conv itself
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out_small, out_big, ref_big = conv_past_small_map(conv, small), conv_past_small_map(conv, big), conv(big)
+    assert out_small.dtype == torch.float32 and torch.equal(out_small, conv(small))   # fp32, exactly
+    assert out_big.dtype == torch.bfloat16 and torch.equal(out_big, ref_big)           # the bf16 conv, unchanged

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from ..errors import CheckpointError, ConfigError, TrainingStopped
+from ..errors import CheckpointError, ConfigError, TrainingDiverged, TrainingStopped
 from ..utils.io import atomic_write
 from ..utils.progress import TrainProgress
 from . import dist
@@ -419,9 +419,21 @@ class Trainer:
             self.scaler.unscale_(self.optimizer)
         else:
             loss.backward()
+        # both checks come before the update, so the weights stay as they were; after the backward, so that under
+        # DDP every rank sees the all-reduced NaN gradient of one rank's NaN loss and every rank stops
+        values = {k: float(v.detach()) for k, v in losses.items() if torch.is_tensor(v) and v.numel() == 1}
+        if not math.isfinite(values["loss"]):
+            self.optimizer.zero_grad(set_to_none=True)
+            raise TrainingDiverged(f"loss is {values['loss']} at iteration {self.iteration} (epoch {self.epoch + 1}); "
+                                   "try a lower optim.lr or optim.clip_grad_norm")
+        params = [p for g in self.optimizer.param_groups for p in g["params"] if p.grad is not None]
         if self.cfg.optim.clip_grad_norm > 0:
-            params = [p for g in self.optimizer.param_groups for p in g["params"]]
-            torch.nn.utils.clip_grad_norm_(params, self.cfg.optim.clip_grad_norm)
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.optim.clip_grad_norm)
+        else:
+            grad_norm = torch.nn.utils.get_total_norm([p.grad for p in params])
+        if self.scaler is None and not torch.isfinite(grad_norm):
+            # (with fp16's GradScaler an inf gradient is expected: the scaler skips that step and lowers its scale)
+            self._refuse_nonfinite_gradient(params, values["loss"])
         if self.scaler is not None:
             self.scaler.step(self.optimizer)
             self.scaler.update()
@@ -429,11 +441,18 @@ class Trainer:
             self.optimizer.step()
         if self.ema is not None:
             self.ema.update(self.model)
-        values = {k: float(v.detach()) for k, v in losses.items() if torch.is_tensor(v) and v.numel() == 1}
-        if not math.isfinite(values["loss"]):
-            raise FloatingPointError(f"loss is {values['loss']} at iteration {self.iteration} "
-                                     f"(epoch {self.epoch + 1}); try a lower optim.lr or optim.clip_grad_norm")
         return values
+
+    def _refuse_nonfinite_gradient(self, params: list, loss: float) -> None:
+        """Raise :class:`TrainingDiverged` naming the first parameter whose gradient is inf or NaN (the update is
+        not applied). A finite loss with a non-finite gradient is a numeric fault of some kernel, not a high lr."""
+        names = {id(p): n for n, p in self.task.named_parameters()}
+        bad = next((p for p in params if not torch.isfinite(p.grad).all()), None)
+        name = names.get(id(bad), "a parameter") if bad is not None else "a parameter"
+        self.optimizer.zero_grad(set_to_none=True)
+        raise TrainingDiverged(f"the gradient of {name} is not finite at iteration {self.iteration} (epoch "
+                               f"{self.epoch + 1}) while the loss is {loss:.4g}; the update was not applied "
+                               f"(train.amp is {self.amp}: if it is bf16, try train.amp=none)")
 
     def _log_window(self, window: dict) -> None:
         n = max(1, window["n"])

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ...codecs.simcc import SimCCOutput
-from ..layers import GAUBlock, ScaleNorm
+from ..layers import GAUBlock, ScaleNorm, conv_past_small_map
 from .tokenpose import Tokens
 
 
@@ -79,7 +79,7 @@ class RTMCCHead(nn.Module):
         list of Tokens(keypoint (B, K, hidden), visual None)."""
         if int(num_cycles) < 1:
             raise ValueError(f"GAU cycles must be >= 1, got {num_cycles}")
-        x = self.final_layer(feats[-1]).flatten(2)  # (B, K, fh * fw), row-major over h then w
+        x = conv_past_small_map(self.final_layer, feats[-1]).flatten(2)  # (B, K, fh * fw), row-major h, w
         x = self.mlp(x)                              # (B, K, hidden): the keypoint tokens before the GAU
         per_cycle = []
         for _ in range(int(num_cycles)):
