@@ -98,6 +98,19 @@ def read_record(records: Path | None, key: str, seed: int) -> dict | None:
     return json.loads(path.read_text()) if path is not None and path.is_file() else None
 
 
+def import_record_modules() -> None:
+    """Import now what :func:`write_record` imports later: a driver runs for hours, and a kdpose source edited
+    meanwhile would otherwise be imported half old, half new when the record is written (an ImportError after a
+    finished training)."""
+    import kdpose.engine.config  # noqa: F401
+    import kdpose.export.peaks  # noqa: F401
+    import kdpose.inference  # noqa: F401
+    import kdpose.inference.pck  # noqa: F401
+    import kdpose.models  # noqa: F401
+    import kdpose.tasks.topdown  # noqa: F401
+    import kdpose.utils.io  # noqa: F401
+
+
 def write_record(records: Path, work: Path, key: str, seed: int, cycles: set[int]) -> dict:
     """The finished run ``work``'s record (module doc): its network deployed with each of ``cycles`` evaluated now,
     written atomically, so that the tables no longer need the work dir."""
@@ -173,6 +186,7 @@ def run_standard(args, cpu_tables: dict[str, list[CpuRow]], notes: dict[str, str
     order, cycles = training_order(tables), deploy_cycles(tables)
     plain = order[0]
     seeds = args.seeds[:1] if args.check_budget else args.seeds
+    import_record_modules()
     for seed in seeds:  # seed-major: an interrupted session still has every row's first seed
         for run in [plain] if args.check_budget else order:
             work = runs_dir / run.key / f"seed{seed}"
