@@ -92,15 +92,19 @@ def test_the_rtmcc_head_has_finite_gradients_under_bf16_on_a_map_smaller_than_it
         assert torch.count_nonzero(grad[:, :, :, [0, 1, 5, 6]]) == 0
 
 
-def test_conv_past_small_map_is_the_plain_conv_except_under_cpu_bf16_on_a_small_map():
-    from kdpose.models.layers import conv_past_small_map
+def test_small_map_safe_conv_is_the_plain_conv_except_under_cpu_bf16_on_a_small_map():
+    from kdpose.models.layers import SmallMapSafeConv2d
 
     torch.manual_seed(0)
-    conv = torch.nn.Conv2d(8, 4, 7, padding=3)
+    safe = SmallMapSafeConv2d(8, 4, 7, padding=3)
+    plain = torch.nn.Conv2d(8, 4, 7, padding=3)
+    plain.load_state_dict(safe.state_dict())   # the same keys
     small, big = torch.randn(1, 8, 2, 5), torch.randn(1, 8, 3, 4)   # 2 < 3 on a side / both sides >= 3
     for x in (small, big):
-        assert torch.equal(conv_past_small_map(conv, x), conv(x))   # no autocast: the conv itself
+        assert torch.equal(safe(x), plain(x))   # no autocast: the conv itself
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        out_small, out_big, ref_big = conv_past_small_map(conv, small), conv_past_small_map(conv, big), conv(big)
-    assert out_small.dtype == torch.float32 and torch.equal(out_small, conv(small))   # fp32, exactly
+        out_small, out_big, ref_big = safe(small), safe(big), plain(big)
+    assert out_small.dtype == torch.float32 and torch.equal(out_small, plain(small))   # fp32, exactly
     assert out_big.dtype == torch.bfloat16 and torch.equal(out_big, ref_big)           # the bf16 conv, unchanged
+    with torch.autocast("cpu", dtype=torch.bfloat16):   # a bf16-cast model (inference precision) works too
+        assert safe.to(torch.bfloat16)(small.bfloat16()).dtype == torch.float32

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ...codecs.simcc import SimCCOutput
-from ..layers import GAUBlock, ScaleNorm, conv_past_small_map
+from ..layers import GAUBlock, ScaleNorm, SmallMapSafeConv2d
 from .tokenpose import Tokens
 
 
@@ -52,8 +52,9 @@ class RTMCCHead(nn.Module):
         fw, fh = feature_map_size(input_size)
         flat = fw * fh
         self.num_keypoints = num_keypoints
-        self.final_layer = nn.Conv2d(in_channels, num_keypoints, final_layer_kernel_size, stride=1,
-                                     padding=final_layer_kernel_size // 2)
+        # (a 7x7 conv on a map of 2x2 for a 64x64 input: see SmallMapSafeConv2d for why bf16 needs care there)
+        self.final_layer = SmallMapSafeConv2d(in_channels, num_keypoints, final_layer_kernel_size, stride=1,
+                                              padding=final_layer_kernel_size // 2)
         self.mlp = nn.Sequential(ScaleNorm(flat), nn.Linear(flat, hidden_dims, bias=False))
         self.gau = GAUBlock(hidden_dims, attn_dim, expansion_factor)
         self.cls_x = nn.Linear(hidden_dims, int(round(input_size[0] * split_ratio)), bias=False)
@@ -79,7 +80,7 @@ class RTMCCHead(nn.Module):
         list of Tokens(keypoint (B, K, hidden), visual None)."""
         if int(num_cycles) < 1:
             raise ValueError(f"GAU cycles must be >= 1, got {num_cycles}")
-        x = conv_past_small_map(self.final_layer, feats[-1]).flatten(2)  # (B, K, fh * fw), row-major h, w
+        x = self.final_layer(feats[-1]).flatten(2)  # (B, K, fh * fw), row-major over h then w
         x = self.mlp(x)                              # (B, K, hidden): the keypoint tokens before the GAU
         per_cycle = []
         for _ in range(int(num_cycles)):

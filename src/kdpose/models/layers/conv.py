@@ -12,22 +12,26 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def conv_past_small_map(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-    """``conv(x)``, but in fp32 under CPU bf16 autocast when the map is smaller than the conv's padding on a side.
+class SmallMapSafeConv2d(nn.Conv2d):
+    """``nn.Conv2d`` (same parameters, state_dict keys and export graph) that runs in fp32 under CPU bf16 autocast
+    when its input map is smaller than its padding on a side.
 
     There whole rows (or columns) of kernel taps never meet an input pixel, so their weight gradient is zero, and
     oneDNN's bf16 weight-gradient convolution leaves them unwritten: whatever the memory held, often NaN. Measured
     with the RTMCC head's 7x7 conv (padding 3): NaN gradients in ~2 of 3 steps on a 2x2 map (a 64x64 input), none
     in 240 on 3x3 or 3x4 maps (96x128, where those taps come out exactly 0) or larger ones; 5x5 (padding 2): only on
-    1-pixel maps. The fp32 kernel writes every tap. Elsewhere (bigger maps, fp32, CUDA, export) this is ``conv(x)``."""
-    pad_h, pad_w = conv.padding if isinstance(conv.padding, tuple) else (0, 0)  # ('same' / 'valid' strings: no pad)
-    if (x.device.type == "cpu" and torch.is_autocast_enabled("cpu") and conv.padding_mode == "zeros"
-            and (x.shape[-2] < pad_h or x.shape[-1] < pad_w)):
-        bias = None if conv.bias is None else conv.bias.float()   # (the weights may be bf16: a bf16-cast model)
-        with torch.autocast("cpu", enabled=False):
-            return F.conv2d(x.float(), conv.weight.float(), bias, conv.stride, conv.padding, conv.dilation,
-                            conv.groups)
-    return conv(x)
+    1-pixel maps; depthwise convs: never. The fp32 kernel writes every tap. Elsewhere (bigger maps, fp32, CUDA,
+    export) this is the plain conv."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pad_h, pad_w = self.padding if isinstance(self.padding, tuple) else (0, 0)  # ('same'/'valid': no pad)
+        if (x.device.type == "cpu" and torch.is_autocast_enabled("cpu") and self.padding_mode == "zeros"
+                and (x.shape[-2] < pad_h or x.shape[-1] < pad_w)):
+            bias = None if self.bias is None else self.bias.float()   # (the weights may be bf16: a bf16-cast model)
+            with torch.autocast("cpu", enabled=False):
+                return F.conv2d(x.float(), self.weight.float(), bias, self.stride, self.padding, self.dilation,
+                                self.groups)
+        return super().forward(x)
 
 
 class ConvModule(nn.Module):

@@ -11,10 +11,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .conv import SmallMapSafeConv2d
+
 
 def conv_relu(cin: int, cout: int, k: int) -> list[nn.Module]:
-    """Biased 'same' conv + ReLU (the un-normalised layers of the RPM / CPM stages)."""
-    return [nn.Conv2d(cin, cout, k, padding=k // 2), nn.ReLU(inplace=True)]
+    """Biased 'same' conv + ReLU (the un-normalised layers of the RPM / CPM stages; their 7x7 convs meet maps
+    smaller than their padding for inputs under 24 px, hence the bf16-safe conv)."""
+    return [SmallMapSafeConv2d(cin, cout, k, padding=k // 2), nn.ReLU(inplace=True)]
 
 
 def conv_bn_relu(cin: int, cout: int, k: int, stride: int = 1, bias: bool = True, groups: int = 1) -> nn.Sequential:
