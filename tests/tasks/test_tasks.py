@@ -215,6 +215,29 @@ def test_kdpose_train_auto_resume_names_a_damaged_last_pt_before_building(tmp_pa
     assert built == []
 
 
+def test_the_documented_resume_of_a_run_started_with_overrides(tmp_path, monkeypatch, capsys):
+    """README / docs/training.md: a run started with ``--set optim.lr=X`` resumes from its own config.yaml (the
+    overrides included); the bare recipe, without the --set, is refused with the key named."""
+    from kdpose.engine.checkpoint import save_checkpoint
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(dump_recipe(from_dict(RecipeCfg, tiny_recipe("topdown", tmp_path))))
+    run = tmp_path / "t1"
+    run.mkdir()
+    started = load_recipe(recipe, ["optim.lr=2e-3"])
+    started.work_dir = str(run)
+    # what `kdpose train recipe.yaml --set optim.lr=2e-3 --work-dir t1` leaves when it is stopped
+    (run / "config.yaml").write_text(dump_recipe(started))
+    save_checkpoint(run / "last.pt", {"iteration": 7})
+    assert main(["train", str(recipe), "--work-dir", str(run), "--resume"]) == 2
+    assert "changed optim.lr would be ignored" in capsys.readouterr().err
+    built: list = []
+    _no_build(monkeypatch, started, built)
+    with pytest.raises(RuntimeError, match="build reached"):   # accepted: it goes on to build the run
+        main(["train", str(run / "config.yaml"), "--work-dir", str(run), "--resume"])
+    assert built == [run]
+
+
 def test_resume_reads_last_pt_once_and_hands_it_to_the_trainer(tmp_path, monkeypatch):
     """The early read is the only one: the trainer resumes from the state already read, not from the file again."""
     import torch
