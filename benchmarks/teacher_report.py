@@ -15,7 +15,7 @@ import time
 import torch
 
 from kdpose.models import PRETRAINED, load_model
-from kdpose.models._builder import AccuracyCheck
+from kdpose.models.pretrained import AccuracyCheck
 from kdpose.tasks.accuracy import measure
 from kdpose.utils.entry import guarded, require_at_least
 

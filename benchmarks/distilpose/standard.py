@@ -99,7 +99,7 @@ class Teacher:
 def teacher_of(weights: str) -> Teacher:
     """The :class:`Teacher` of ``weights``; a file must be a kdpose weights file of a 96x128 model."""
     from kdpose.models import PRETRAINED
-    from kdpose.models._builder import read_model_info
+    from kdpose.models.weights import read_model_info
 
     if weights in PRETRAINED or weights == TEACHER_TAG:
         return Teacher(weights, PRETRAINED[weights].model if weights in PRETRAINED else TEACHER_MODEL, weights)

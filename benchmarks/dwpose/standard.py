@@ -78,7 +78,7 @@ def teacher_of(weights: str | None) -> Teacher:
     """The :class:`Teacher` of ``weights`` (default: the tag); exits with one line when the tag is not registered
     yet or the file is not an RTMPose-m coco 96x128 model."""
     from kdpose.models import PRETRAINED
-    from kdpose.models._builder import read_model_info
+    from kdpose.models.weights import read_model_info
 
     weights = weights or TEACHER_TAG
     if weights == TEACHER_TAG and TEACHER_TAG not in PRETRAINED:

@@ -11,7 +11,7 @@ def fake_shipped(root: Path):
     import torch
 
     from kdpose.models import create_model, save_weights
-    from kdpose.models._builder import get_pretrained_cfg
+    from kdpose.models.pretrained import get_pretrained_cfg
 
     def shipped_file(tag: str) -> Path:
         path = root / f"{tag}.safetensors"

@@ -15,7 +15,7 @@ from kdpose.distill.dwpose import (DWPoseDistiller, DWPoseStage2Distiller, Featu
 from kdpose.engine.optim import build_optimizer
 from kdpose.errors import ConfigError
 from kdpose.models import create_model, load_model, save_weights
-from kdpose.models._builder import extract_state_dict
+from kdpose.models.checkpoint_files import extract_state_dict
 from kdpose.utils.progress import TrainProgress
 
 from ..conftest import benchmark_fixture

@@ -18,7 +18,7 @@ pytest.importorskip("pycocotools")
 
 from kdpose.cli.main import main  # noqa: E402
 from kdpose.models import PRETRAINED  # noqa: E402
-from kdpose.models._builder import read_weights_metadata  # noqa: E402
+from kdpose.models.weights import read_weights_metadata  # noqa: E402
 
 TAG = "rtmpose-m.synth-standard_128x96"  # the shipped `standard` teacher
 IMAGES = 20

@@ -11,7 +11,7 @@ import torch
 from kdpose.errors import ConfigError
 from kdpose.model_info import DEPTH_MEAN, DEPTH_STD, MMPOSE_MEAN, ModelInfo
 from kdpose.models import MODELS, create_model, list_models, load_model, model_task, save_weights
-from kdpose.models._builder import read_weights_metadata
+from kdpose.models.weights import read_weights_metadata
 
 
 @pytest.mark.parametrize("name", list_models())

@@ -16,7 +16,7 @@ from kdpose.tasks import build_model
 from kdpose.engine.config import ModelCfg
 from kdpose.errors import CheckpointError
 from kdpose.models import PRETRAINED, create_model, load_model, load_weights
-from kdpose.models._builder import load_partial
+from kdpose.models.weights import load_partial
 from kdpose.models.backbones.hrnet import HRNet
 
 MMPOSE = "https://download.openmmlab.com/mmpose/"
@@ -168,7 +168,7 @@ def test_a_tag_without_its_input_size_names_the_one_size_registered():
     one size is registered, names the sizes when several are, and listings keep the full tags."""
     from kdpose.errors import UnknownNameError
     from kdpose.models import PRETRAINED, list_pretrained
-    from kdpose.models._builder import get_pretrained_cfg
+    from kdpose.models.pretrained import get_pretrained_cfg
 
     assert "rtmpose-m.synth-standard" in PRETRAINED
     assert get_pretrained_cfg("rtmpose-m.synth-standard").tag == "rtmpose-m.synth-standard_128x96"

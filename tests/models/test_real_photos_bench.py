@@ -117,7 +117,7 @@ def test_detector_on_shifted_boxes_scores_lower(bench, fixtures, photo_set):
 
 def test_detector_row_in_percent_beside_the_synthetic_box_ap(bench, monkeypatch):
     from kdpose.models import PRETRAINED
-    from kdpose.models._builder import AccuracyCheck, PretrainedCfg
+    from kdpose.models.pretrained import AccuracyCheck, PretrainedCfg
 
     metrics = {"AP": 0.4, "AP50": 1.0, "AR": 0.4}
     row = bench.det_table_row(DET_TAG, "coco", 4, 14, metrics)

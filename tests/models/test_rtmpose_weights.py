@@ -20,7 +20,7 @@ import kdpose
 from kdpose.errors import CheckpointError, UnknownNameError
 from kdpose.models import PRETRAINED, create_model, list_pretrained, load_model, load_weights, save_weights
 from kdpose.model_info import ModelInfo
-from kdpose.models._builder import read_weights_metadata
+from kdpose.models.weights import read_weights_metadata
 from kdpose.models._download import download_weights
 
 SIZE = (64, 64)  # small crops keep these tests fast; key names do not depend on the input size

@@ -13,7 +13,8 @@ from kdpose.engine.config import RecipeCfg, from_dict
 from kdpose.engine.precision import resolve_amp
 from kdpose.errors import ConfigError
 from kdpose.models import load_model, load_weights
-from kdpose.models._builder import AccuracyCheck, PretrainedCfg, read_model_info, read_weights_metadata
+from kdpose.models.pretrained import AccuracyCheck, PretrainedCfg
+from kdpose.models.weights import read_model_info, read_weights_metadata
 from kdpose.tasks import train
 from kdpose.tasks.model_card import RunSummary
 from kdpose.tasks.ship import FP16_ATOL, FP16_RTOL, main, ship_run

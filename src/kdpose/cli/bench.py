@@ -116,7 +116,7 @@ def _check_before_timing(args: argparse.Namespace, ap: dict[str, float], backend
     """
     from kdpose.errors import CheckpointError, ConfigError
     from kdpose.models import MODELS, PRETRAINED
-    from kdpose.models._builder import check_not_a_file
+    from kdpose.models.loading import check_not_a_file
     from kdpose.utils.io import check_output_file
 
     for name in args.models:

@@ -100,7 +100,7 @@ def load_any_model(name: str, weights: str | None, layout: str | None, input_siz
 
     if layout is not None and name in MODELS and model_task(name) == "detection":
         raise ConfigError(f"--layout does not apply to the detector {name} (it predicts boxes, no keypoints)")
-    from kdpose.models._builder import backbone_only_message
+    from kdpose.models.pretrained import backbone_only_message
 
     why = backbone_only_message(name, weights)
     if why is not None:

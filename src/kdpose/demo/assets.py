@@ -16,7 +16,7 @@ ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 def shipped_file(tag: str) -> Path | None:
     """The file of the shipped pretrained ``tag`` (:mod:`kdpose.models.shipped`), None when it is not in this
     installation (the demo then trains that part itself and says so)."""
-    from ..models._builder import get_pretrained_cfg
+    from ..models.pretrained import get_pretrained_cfg
 
     path = Path(get_pretrained_cfg(tag).location)
     return path if path.is_file() else None

@@ -131,7 +131,7 @@ def run_depth_demo(opts: DemoOptions, method: DemoMethod) -> dict[str, Any]:
 
     from ..distill.stagewise import StagewiseDistiller
     from ..evaluation.pck_pr import plot_pr_curves
-    from ..models._builder import save_weights
+    from ..models.weights import save_weights
     from .depth_media import (ground_truth_people, pick_scenes, plot_depth_curves, plot_f_vs_compute,
                               skeleton_grid)
     from .report import text_table, write_report

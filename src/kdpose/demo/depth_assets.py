@@ -40,7 +40,7 @@ def load_depth_teacher(path: Path | None = None, spec: PoseMachineSpec = TEACHER
     """The shipped (or given) teacher weights in a fresh :data:`TEACHER` network, float32, eval mode."""
     from safetensors.torch import load_file
 
-    from ..models._builder import load_weights
+    from ..models.weights import load_weights
 
     path = Path(path or depth_teacher_asset(spec))
     if not path.is_file():

@@ -46,7 +46,7 @@ def load_detector_model(weights: str | os.PathLike, name: str | None = None,
     """The built-in model with trained ``weights`` (``.safetensors`` written by kdpose training); the size and input
     size are read from the file's model facts (``kdpose.model_info``) unless given."""
     from ..models import load_weights
-    from ..models._builder import read_model_info, read_weights_metadata
+    from ..models.weights import read_model_info, read_weights_metadata
 
     path = Path(weights)
     if path.is_dir():  # not "no such file": the path exists, it is the wrong kind of thing

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError
-from ..models._builder import torch_load, torch_load_error
+from ..models.checkpoint_files import torch_load, torch_load_error
 from ..utils.io import atomic_write
 
 FORMAT = "kdpose-train-1"

@@ -324,7 +324,7 @@ def load_backend(model: Any, weights: str | None = None, backend: str = "torch",
     if input_size is not None:
         kwargs["input_size"] = check_input_size(input_size, "PoseEstimator")
     from kdpose.models import MODELS
-    from kdpose.models._builder import backbone_only_message
+    from kdpose.models.pretrained import backbone_only_message
 
     why = backbone_only_message(str(model), weights)
     if why is not None:  # it used to load, head random, and print junk poses with every score 0 and no warning

@@ -1,7 +1,9 @@
 """Model zoo. Each family file registers its factories; add a family with one import line below."""
 from ._registry import MODEL_TASKS, MODELS, create_model, list_models, model_task, register_model
-from ._builder import PRETRAINED, AccuracyCheck, PretrainedCfg, list_pretrained, load_model, load_weights, save_weights
+from .loading import load_model
 from .pose_model import PoseModel
+from .pretrained import PRETRAINED, AccuracyCheck, PretrainedCfg, list_pretrained
+from .weights import load_weights, save_weights
 
 # model families (one import line each)
 from . import pose_machines  # noqa: F401,E402  (cpm, rpm, spm, mpm and the paper's -Ns rows)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ._builder import PretrainedCfg, register_pretrained
+from .pretrained import PretrainedCfg, register_pretrained
 from ._registry import register_model
 from .backbones.cspnext import CSPNeXt
 from .heads.heatmap import HeatmapHead

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..skeletons import get_skeleton
-from ._builder import PretrainedCfg, register_pretrained
+from .pretrained import PretrainedCfg, register_pretrained
 from ._registry import register_model
 from .backbones.hrnet import HRNet
 from .heads.heatmap import HeatmapHead

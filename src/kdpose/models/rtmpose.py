@@ -29,7 +29,7 @@ from typing import Sequence
 from ..codecs.simcc import SimCCCodec
 from ..losses.kl_discret import SimCCLoss
 from ..model_info import ModelInfo
-from ._builder import PretrainedCfg, register_pretrained
+from .pretrained import PretrainedCfg, register_pretrained
 from ._registry import register_model
 from .backbones.cspnext import CSPNeXt
 from .heads.rtmcc import RTMCCHead

@@ -7,7 +7,7 @@ Each entry names the recipe that trained it, its model card (``docs/models/<tag>
 whole network, an accuracy check: a small fixed val set and the numbers measured on it, asserted by
 ``tests/models/test_shipped_accuracy.py`` (``python -m kdpose.tasks.accuracy TAG`` measures them again). A new entry
 comes from ``python -m kdpose.tasks.ship RUN_DIR --tag TAG``, which prints it."""
-from ._builder import AccuracyCheck, PretrainedCfg, register_pretrained
+from .pretrained import AccuracyCheck, PretrainedCfg, register_pretrained
 
 _SOURCE = "kdpose (shipped, synthetic data)"
 # the depth demo's held-out domain (kdpose.tasks.depth_setting.synthetic_cfg, its val split, seed 2)

@@ -25,9 +25,9 @@ def convert_mmpose_state_dict(checkpoint: Mapping[str, Any], source: str = "<che
 
     Unwraps ``{"state_dict": ...}``, strips a DDP ``module.`` prefix and renames ``keypoint_head.`` (MMPose 0.x) to
     ``head.``; ``backbone.*`` and ``head.*`` (MMPose 1.x) keys are already ours. The one implementation is
-    ``_builder.extract_state_dict`` (also behind ``load_model`` / ``load_weights``).
+    ``checkpoint_files.extract_state_dict`` (also behind ``load_model`` / ``load_weights``).
     """
-    from ._builder import extract_state_dict
+    from .checkpoint_files import extract_state_dict
 
     if not isinstance(checkpoint, Mapping):
         raise CheckpointError(f"{source}: not a state dict (expected a mapping of tensors or {{'state_dict': ...}})")
@@ -37,7 +37,8 @@ def convert_mmpose_state_dict(checkpoint: Mapping[str, Any], source: str = "<che
 def load_mmpose_checkpoint(model: PoseModel, path: str) -> PoseModel:
     """Load an official MMPose top-down ``.pth`` (0.x ``keypoint_head.*`` or 1.x ``head.*`` keys) strictly,
     read with ``torch.load(weights_only=True)``; raises ``CheckpointError`` listing any key or shape mismatch."""
-    from ._builder import check_state_dict, read_checkpoint
+    from .weights import check_state_dict
+    from .checkpoint_files import read_checkpoint
 
     state = convert_mmpose_state_dict(read_checkpoint(path), str(path))
     state = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}

@@ -1,5 +1,5 @@
 """The declared accuracy check of shipped weights (``PretrainedCfg.check``, an
-:class:`~kdpose.models._builder.AccuracyCheck`): render its small val set, run the model and measure.
+:class:`~kdpose.models.pretrained.AccuracyCheck`): render its small val set, run the model and measure.
 
     python -m kdpose.tasks.accuracy TAG                        # measured next to declared; exit 1 when off
     python -m kdpose.tasks.accuracy TAG --recipe configs/X.yaml  # the recipe's own val split instead
@@ -25,7 +25,7 @@ import numpy as np
 
 from ..engine.config import SplitCfg
 from ..errors import ConfigError
-from ..models._builder import AccuracyCheck, get_pretrained_cfg
+from ..models.pretrained import AccuracyCheck, get_pretrained_cfg
 from .synthetic import synthetic_config
 
 TOPDOWN_METRICS = ("AP", "AP50", "AP75", "APM", "APL", "AR", "PCK@0.2", "swapped", "median_px")

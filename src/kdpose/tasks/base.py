@@ -123,7 +123,7 @@ def build_task(cfg: RecipeCfg, model: nn.Module, model_task: str = "topdown") ->
     recipe's layout and the student's input size unless ``distill.teacher_input_size`` says otherwise)."""
     from ..distill import build_distiller, get_distill_method
     from ..models import load_model
-    from ..models._builder import backbone_only_message
+    from ..models.pretrained import backbone_only_message
     from ..models.task import PoseTask
 
     dc = cfg.distill
@@ -166,7 +166,7 @@ def check_teacher_fits(dc: Any, layout: str, size: tuple[int, int]) -> None:
     """
     from ..layouts import get_layout
     from ..models import PRETRAINED, model_task
-    from ..models._builder import read_model_info
+    from ..models.weights import read_model_info
 
     key = "distill.teacher_weights" if dc.teacher_weights else "distill.teacher"
     source = dc.teacher_weights or dc.teacher

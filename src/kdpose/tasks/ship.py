@@ -10,7 +10,7 @@ From a run folder of ``kdpose train`` (``config.yaml``, ``log.jsonl``, ``best``/
    facts (``ModelInfo``) in the header, atomically, to ``src/kdpose/assets/<TAG>.safetensors`` (``--backbone``: only
    the ``backbone.*`` tensors, a pre-trained backbone for other networks), and checks the float16 round trip;
 2. measures the shipped file on a small fixed val set drawn like the recipe's val split (another seed; the
-   :class:`~kdpose.models._builder.AccuracyCheck` of the entry: top-down pose AP on ground-truth boxes, bottom-up
+   :class:`~kdpose.models.pretrained.AccuracyCheck` of the entry: top-down pose AP on ground-truth boxes, bottom-up
    F, or a detector's COCO box AP with the recipe's ignore rule; not for ``--backbone``);
 3. writes the model card ``docs/models/<TAG>.md`` (recipe, data, epochs / iterations, wall time and core-hours,
    precision, the val metrics of every validation, the check, the commands that reproduce each number);
@@ -35,7 +35,7 @@ from typing import Mapping
 import torch
 
 from ..errors import CheckpointError, ConfigError
-from ..models._builder import AccuracyCheck, PretrainedCfg
+from ..models.pretrained import AccuracyCheck, PretrainedCfg
 from .model_card import CardFacts, RunSummary, render_card
 
 PACKAGE = Path(__file__).resolve().parents[1]
