@@ -96,7 +96,8 @@ class PersonDetector:
         input_size: (w, h) network input of a built-in model (320x320, 416x416, 640x640 ...; multiple of 32), or of
             an ONNX file with a symbolic input size.
         family: ``"rtmdet"`` / ``"yolox"`` pre-processing of an official ONNX file (default: from its name).
-        threads: onnxruntime CPU threads.
+        threads: CPU threads (PyTorch: None = half the CPUs, 1 to 4, unless ``OMP_NUM_THREADS`` is set, as
+            the pose model's; onnxruntime: None = its default).
     """
 
     def __init__(self, model: Any = "kdpose-det-tiny", weights: str | os.PathLike | None = None,
@@ -106,6 +107,8 @@ class PersonDetector:
         check_number(score_thr, "PersonDetector", "score_thr")
         check_number(iou_thr, "PersonDetector", "iou_thr", low=0, high=1)
         check_number(max_det, "PersonDetector", "max_det", low=1, integer=True)
+        if threads is not None:
+            check_number(threads, "PersonDetector", "threads", low=1, integer=True)
         if input_size is not None:
             input_size = check_input_size(input_size, "PersonDetector")
         post = PostprocessCfg(score_thr=float(score_thr), iou_thr=float(iou_thr), max_det=int(max_det))
@@ -147,7 +150,7 @@ class PersonDetector:
             net = model
             if not isinstance(net, PersonDetectorModel):
                 raise ConfigError(f"model must be a PersonDetectorModel, a name or a file, got {type(model).__name__}")
-        self.backend = TorchDetector(net, device=device, post=post)
+        self.backend = TorchDetector(net, device=device, post=post, threads=threads)
 
     @property
     def input_size(self) -> tuple[int, int]:

@@ -21,10 +21,10 @@ DEFAULT_DETECTOR: str | None = "kdpose-det-tiny.synth-standard_320"
 
 
 def _builtin(name: str):
-    def factory(device: str = "cpu", score_thr: float = 0.3):
+    def factory(device: str = "cpu", score_thr: float = 0.3, threads: int | None = None):
         from .detector import PersonDetector
 
-        return PersonDetector(name, device=device, score_thr=score_thr)
+        return PersonDetector(name, device=device, score_thr=score_thr, threads=threads)
 
     factory.__name__ = name
     factory.__doc__ = f"The built-in {name} (its weights at detection.detector.default_weights_path)."

@@ -19,7 +19,6 @@
 """
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 from typing import Sequence
@@ -28,6 +27,7 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError, ConfigError
+from ..utils.threads import inference_threads, torch_threads
 from .letterbox import Preprocess, boxes_to_image, prepare_batch
 from .postprocess import PostprocessCfg, decode_builtin, decode_dets, decode_yolox_raw
 
@@ -54,26 +54,20 @@ def _to_image_space(results, ratios: np.ndarray, images: Sequence[np.ndarray]) -
     return out
 
 
-@contextlib.contextmanager
-def _torch_threads(n: int):
-    """Run the (tiny) torch post-processing on ``n`` threads: right after an onnxruntime run, waking torch's whole
-    pool costs more than the work itself (the same lesson as ``kdpose.inference.backends``)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
 class TorchDetector:
-    """The built-in :class:`~kdpose.models.person_detector.PersonDetectorModel` run in PyTorch (eval mode, no grad)."""
+    """The built-in :class:`~kdpose.models.person_detector.PersonDetectorModel` run in PyTorch (eval mode, no grad).
 
-    def __init__(self, model: torch.nn.Module, device: str = "cpu", post: PostprocessCfg | None = None):
+    ``threads``: CPU threads of each call, the pose model's rule (:func:`kdpose.utils.threads.inference_threads`:
+    None = half the CPUs, 1 to 4, unless ``OMP_NUM_THREADS`` is set): on every core it ran 60x slower on a busy
+    2-core machine (50 s a frame against 0.84 s on one thread)."""
+
+    def __init__(self, model: torch.nn.Module, device: str = "cpu", post: PostprocessCfg | None = None,
+                 threads: int | None = None):
         from .data import builtin_preprocess
 
         self.model = model.to(device).eval()
         self.device = device
+        self.threads = inference_threads(threads) if str(device) == "cpu" else None
         self.pre = builtin_preprocess(model.input_size)
         self.post = post or PostprocessCfg()
 
@@ -84,8 +78,9 @@ class TorchDetector:
     @torch.no_grad()
     def predict(self, images: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
         x, ratios = prepare_batch(list(images), self.pre)
-        out = self.model(torch.from_numpy(x).to(self.device))
-        results = decode_builtin(out.cls_logits, out.box_deltas, self.model.codec, self.post)
+        with torch_threads(self.threads):
+            out = self.model(torch.from_numpy(x).to(self.device))
+            results = decode_builtin(out.cls_logits, out.box_deltas, self.model.codec, self.post)
         return _to_image_space([(b.cpu(), s.cpu()) for b, s in results], ratios, images)
 
 
@@ -140,7 +135,7 @@ class OnnxDetector:
 
     def decode(self, outputs: dict[str, np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
         """Raw outputs of one run -> per image (boxes (N, 4), scores (N,)) in *input* pixels."""
-        with _torch_threads(1):
+        with torch_threads(1):  # tiny post-processing: waking torch's whole pool after onnxruntime costs more
             if self.layout == "builtin":
                 logits, deltas = (torch.from_numpy(np.asarray(outputs[n])) for n in self.runner.output_names[:2])
                 return [(b.numpy(), s.numpy()) for b, s in decode_builtin(logits, deltas, self.coder, self.post)]

@@ -8,7 +8,6 @@ instead of MMPose's lower of the two.
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
 import os
@@ -22,37 +21,9 @@ from kdpose.checks import check_input_size, check_number
 from kdpose.errors import ConfigError, MissingExtraError
 from kdpose.inference.precision import PrecisionModel, check_onnx_request, resolve_precision
 from kdpose.skeletons import Skeleton, get_skeleton
+from kdpose.utils.threads import inference_threads, torch_threads
 
 log = logging.getLogger("kdpose")
-MAX_DEFAULT_THREADS = 4
-
-
-def default_threads() -> int:
-    """CPU threads the torch backend uses unless told otherwise: half the CPUs this process may run on, 1 to 4.
-
-    Torch's own default (every core) collapses when the machine is busy (measured on a loaded 2-core machine:
-    14.7 ms per crop on 1 thread, 1043 ms on all); pose crops are small, so a few threads lose little when idle."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not on Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(MAX_DEFAULT_THREADS, cpus // 2))
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int | None):
-    """Run torch on ``n`` threads inside the block (None: leave torch's setting alone), then restore it."""
-    import torch
-
-    old = torch.get_num_threads()
-    if n is None or n == old:
-        yield
-        return
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 class PoseBackend(Protocol):
@@ -106,8 +77,8 @@ class TorchBackend:
     """A ``PoseModel`` (``forward -> head output``, ``.codec``, ``.skeleton``) run with torch.
 
     ``threads``: CPU threads of the forward pass (set around each call, then restored, so torch's global setting
-    is left as the caller had it); None = :func:`default_threads`, unless ``OMP_NUM_THREADS`` is set, which is then
-    obeyed as torch obeys it.
+    is left as the caller had it); None = :func:`kdpose.utils.threads.default_threads`, unless ``OMP_NUM_THREADS``
+    is set, which is then obeyed as torch obeys it.
 
     ``precision``: ``fp32`` (None), ``bf16`` (CPUs with AMX / AVX512-BF16, recent GPUs), ``fp16`` (CUDA) or
     ``auto``: the fastest of these whose accuracy guard (``kdpose.inference.guard``, on rendered synthetic people)
@@ -125,9 +96,7 @@ class TorchBackend:
                               "(bottom-up pose machines: kdpose.BottomUpEstimator)")
         if threads is not None:
             check_number(threads, "PoseEstimator", "threads", low=1, integer=True)
-        if threads is None and not os.environ.get("OMP_NUM_THREADS"):
-            threads = default_threads()
-        self.threads = threads
+        self.threads = inference_threads(threads)
         self.device = resolve_torch_device(device)
         self.model = model.eval().to(self.device)
         self.codec = model.codec
@@ -178,7 +147,7 @@ class TorchBackend:
         from kdpose.inference.flip import flip_test
 
         threads = self.threads if self.device == "cpu" else None
-        with torch.inference_mode(), _torch_threads(threads):
+        with torch.inference_mode(), torch_threads(threads):
             x = torch.from_numpy(np.ascontiguousarray(inputs, np.float32)).to(self.device)
             if flip:
                 out = flip_test(self._forward, x, self.codec, self.skeleton.flip_indices)

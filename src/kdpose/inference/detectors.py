@@ -313,9 +313,11 @@ def _pretrained_model(tag: str) -> str:
     return PRETRAINED[tag].model if tag in PRETRAINED else ""
 
 
-def _factory_kwargs(factory: Callable, score_thr: float | None) -> dict:
-    """``score_thr`` for detector factories that take it (the built-in ones do)."""
-    if score_thr is None:
+def _factory_kwargs(factory: Callable, **settings) -> dict:
+    """The ``settings`` (``score_thr``, ``threads``) that are not None, for a detector factory that takes them (the
+    built-in ones do)."""
+    settings = {k: v for k, v in settings.items() if v is not None}
+    if not settings:
         return {}
     import inspect
 
@@ -323,12 +325,13 @@ def _factory_kwargs(factory: Callable, score_thr: float | None) -> dict:
         params = inspect.signature(factory).parameters
     except (TypeError, ValueError):
         return {}
-    takes = "score_thr" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
-    return {"score_thr": score_thr} if takes else {}
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return settings
+    return {k: v for k, v in settings.items() if k in params}
 
 
 def resolve_detector(spec: DetectorSpec, device: str = "cpu", score_thr: float | None = None,
-                     download: bool = True) -> DetectorFn | DetectionFile | None:
+                     download: bool = True, threads: int | None = None) -> DetectorFn | DetectionFile | None:
     """Normalise the ``detector`` argument (see the module docstring).
 
     Args:
@@ -336,12 +339,14 @@ def resolve_detector(spec: DetectorSpec, device: str = "cpu", score_thr: float |
         score_thr: the score cut of detectors kdpose builds (named, tags, files), so that a lower
             ``PoseEstimator(bbox_thr=...)`` is not undercut by the detector's own default (0.3).
         download: allow an official detector tag to be downloaded when it is not cached.
+        threads: CPU threads of detectors kdpose builds (None: PyTorch ones half the CPUs, 1 to 4, unless
+            ``OMP_NUM_THREADS`` is set; onnxruntime its default), as the pose model's.
     """
     if spec is None or isinstance(spec, DetectionFile):
         return spec
     if isinstance(spec, (str, os.PathLike)):
         text = str(spec)
-        kwargs = {} if score_thr is None else {"score_thr": score_thr}
+        kwargs = {k: v for k, v in (("score_thr", score_thr), ("threads", threads)) if v is not None}
         if text.lower() in ("", "none", "whole", "whole_image"):
             return None
         if text.lower().endswith(".json"):
@@ -359,7 +364,7 @@ def resolve_detector(spec: DetectorSpec, device: str = "cpu", score_thr: float |
                                   input_size=official.input_size, **kwargs)
         if text in DETECTORS:
             factory = DETECTORS.get(text)
-            return factory(device, **_factory_kwargs(factory, score_thr))
+            return factory(device, **_factory_kwargs(factory, score_thr=score_thr, threads=threads))
         if text in shipped_detector_tags():
             from kdpose.detection import PersonDetector
 
