@@ -138,10 +138,10 @@ def test_cli_bottom_up_keeps_one_output_per_image_and_refuses_shared_ids(tmp_pat
     per_image = {p.relative_to(out / "predictions").as_posix(): json.loads(p.read_text())
                  for p in (out / "predictions").rglob("*.json")}
     assert sorted(per_image) == ["000001.json", "a.json", "sub/000001.json"]
-    assert {r["image_id"] for r in per_image["a.json"]} <= {1}  # place 1 in the job: clashes with 000001.png
+    assert {r["image_id"] for r in per_image["a.json"]} <= {2}  # no number in the name: the id above the stems'
     assert main(["infer", str(src), "--model", TEACHER_TAG, "--json", "--out", str(tmp_path / "o2")]) == 2
     err = capsys.readouterr().err
-    assert f"{src}/a.png would be image_id 1 (its place in the job), like {src}/000001.png" in err  # paths
+    assert f"{src}/sub/000001.png would be image_id 1 (its integer file stem), like {src}/000001.png" in err
     assert not (tmp_path / "o2").exists()
 
 

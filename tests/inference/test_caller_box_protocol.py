@@ -4,6 +4,7 @@ detection-results file and for the ground truth itself; a video's frames meet a 
 fit them (--first-frame-id)."""
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -209,3 +210,20 @@ def test_first_frame_id_is_for_videos(tmp_path, oracle_onnx, capsys):
     assert main(["infer", str(tmp_path / "a.png"), "--model", oracle_onnx, "--first-frame-id", "1",
                  "--out", str(tmp_path / "out")]) != 0
     assert "--first-frame-id is for a video" in capsys.readouterr().err
+
+
+def test_a_bad_box_of_a_video_frame_skips_that_frame_and_the_job_goes_on(tmp_path, oracle_onnx, capsys):
+    """A box outside frame 2 stopped the whole video with exit 2 and no predictions.json, after frames 0 and 1 were
+    computed; an image job already skipped such an image. Now the frame is skipped, named, and counted."""
+    clip, box = _clip(tmp_path)
+    dets = json.loads(Path(_boxes_file(tmp_path, [0, 1, 2, 3], box)).read_text())
+    dets[2]["bbox"] = [5000.0, 5000.0, 50.0, 100.0]
+    (tmp_path / "dets.json").write_text(json.dumps(dets))
+    out = tmp_path / "out"
+    assert main(["infer", str(clip), "--model", oracle_onnx, "--bboxes", str(tmp_path / "dets.json"), "--json",
+                 "--no-vis", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert re.search(r"kdpose: skipped .*dets\.json: frame 2 \(image_id 2\): box 0 \[5000, 5000, 50, 100\]",
+                     captured.err), captured.err
+    assert "3 frames, 3 people" in captured.out and "1 frames skipped for their --bboxes boxes" in captured.out
+    assert [r["frame_id"] for r in json.loads((out / "predictions.json").read_text())] == [0, 1, 3]

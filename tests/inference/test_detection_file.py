@@ -112,3 +112,27 @@ def test_dataset_file_sizes_must_match_the_images_read_exif_rotation_is_named(tm
     other = np.zeros((30, 30, 3), np.uint8)
     with pytest.raises(DataError, match=r"30x30 .* 24x40"):
         est.predict_arrays(other, image_id=2)
+
+
+def test_an_array_with_a_boxes_file_is_refused_unless_its_id_is_given(tmp_path):
+    """An array has no file name to look up in a detection file: est(img) returned nobody, silently, while the same
+    image given by its path had its people."""
+    image = np.zeros((120, 100, 3), np.uint8)
+    (tmp_path / "dets.json").write_text(json.dumps([
+        {"image_id": 7, "category_id": 1, "score": 0.9, "bbox": [10, 10, 40, 80]},
+        {"image_id": 8, "category_id": 1, "score": 0.8, "bbox": [5, 5, 30, 30]},
+        {"image_id": 8, "category_id": 1, "score": 0.7, "bbox": [50, 40, 30, 60]}]))
+    est = PoseEstimator(make_tiny_model(), detector=str(tmp_path / "dets.json"), nms_thr=None)
+    for call in (lambda: est(image), lambda: est.predict_arrays(image), lambda: est([image, image])):
+        with pytest.raises(DataError, match=r"dets\.json: boxes from a file are matched to images by file name or "
+                                            r"image_id, and this image is an array with neither"):
+            call()
+    assert len(est(image, image_id=7)) == 1 and len(est.predict_arrays(image, image_id=8).keypoints) == 2
+    assert [len(people) for people in est([image, image], image_id=[8, 7])] == [2, 1]
+    np.testing.assert_allclose(est.predict_arrays(image, image_id=7).bboxes, [[10, 10, 50, 90]])
+    with pytest.raises(DataError, match="a list of 2 images takes a list of 2 ids"):
+        est([image, image], image_id=7)
+    with pytest.raises(DataError, match="image_id must be an integer, got '7'"):
+        est(image, image_id="7")
+    # the caller's own boxes need no id
+    assert len(est(image, bboxes=np.array([[0, 0, 50, 60]], np.float32))) == 1

@@ -118,6 +118,8 @@ def test_same_stem_files_keep_their_own_outputs(tmp_path, oracle_onnx, capsys):
     assert sorted(p.name for p in (out / "predictions").iterdir()) == ["a_jpg.json", "a_png.json", "b.json"]
     assert output_stems(["x/a.jpg", "y/a.jpg", "a.JPG", "c.png"]) == ["x/a", "y/a", "a", "c"]
     assert output_stems(["a.jpg", "a.jpg", "a.png"]) == ["a_jpg", "a_jpg_2", "a_png"]
+    # one name from two folders: no extension to tell them apart (it gave a_jpg and a_jpg_2), a number does
+    assert output_stems(["a.jpg", "a.jpg", "b.JPG", "b.jpg"]) == ["a", "a_2", "b", "b_2"]
 
 
 def test_several_sources_and_shell_globs_make_one_job(tmp_path, oracle_onnx, capsys):
@@ -253,7 +255,7 @@ def test_show_needs_a_display_and_shows_every_frame(tmp_path, oracle_onnx, monke
 def test_torch_threads_default_to_a_few_and_leave_the_global_setting_alone(tiny_model, monkeypatch):
     import torch
 
-    from kdpose.inference.backends import default_threads
+    from kdpose.utils.threads import default_threads
 
     seen = []
     original = tiny_model.forward
@@ -298,15 +300,20 @@ def test_images_that_would_share_an_image_id_are_refused(tmp_path, oracle_onnx, 
     # the ids unused (no --json, no --bboxes): the outputs are per file and distinct, so the job runs
     assert main(["infer", str(src), "--model", oracle_onnx, "--out", str(tmp_path / "vis_only")]) == 0
     assert "2 frames" in capsys.readouterr().out
-    # a name without a number takes its place in the job as id, which another file's stem already gives
+    # a name without a number took its place in the job as id (1), which 000001.png's stem gives: an ordinary photo
+    # folder (1.jpg ... 10.jpg, holiday.jpg) was refused half-way through the job; it takes the next free id now
     mixed = tmp_path / "mixed"
     mixed.mkdir()
     cv2.imwrite(str(mixed / "000001.png"), one)
     cv2.imwrite(str(mixed / "zz.png"), two)
-    assert main(["infer", str(mixed), "--model", oracle_onnx, "--json", "--out", str(tmp_path / "o2")]) == 2
-    err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert f"{mixed}/zz.png would be image_id 1 (its place in the job), like {mixed}/000001.png" in err
-    assert not (tmp_path / "o2" / "predictions.json").exists()
+    cv2.imwrite(str(mixed / "aa.png"), two)
+    o2 = tmp_path / "o2"
+    assert main(["infer", str(mixed), "--model", oracle_onnx, "--det", "none", "--json", "--json-per-image",
+                 "--no-vis", "--out", str(o2)]) == 0
+    capsys.readouterr()
+    assert sorted(r["image_id"] for r in json.loads((o2 / "predictions.json").read_text())) == [1, 2, 3]
+    per_image = {p.stem: [r["image_id"] for r in json.loads(p.read_text())] for p in (o2 / "predictions").glob("*")}
+    assert per_image == {"000001": [1], "aa": [2], "zz": [3]}  # the stem's id, then the others' in job order
     # two folders' 000001.png: the message said "000001.png would be image_id 1 ..., like 000001.png"; it names
     # both paths now
     other = tmp_path / "other"
@@ -337,3 +344,12 @@ def test_a_bboxes_file_of_other_images_is_refused(tmp_path, oracle_onnx, capsys)
     dets.write_text(json.dumps([{"image_id": 2, "category_id": 1, "score": 0.9, "bbox": box}]))
     assert main(["infer", str(src), "--model", oracle_onnx, "--bboxes", str(dets), "--json", "--out", str(out)]) == 0
     assert "2 frames, 1 people" in capsys.readouterr().out
+
+
+def test_job_image_ids_never_give_a_fallback_id_a_name_gives():
+    from kdpose.inference.estimator import job_image_ids
+
+    assert job_image_ids(["a.jpg", "b.jpg"]) == [0, 1]  # no number anywhere: the place in the job, as before
+    assert job_image_ids(["1.jpg", "a.jpg", "10.jpg", "holiday.png"]) == [1, 11, 10, 12]
+    assert job_image_ids(["000001.png", "sub/000001.png"]) == [1, 1]  # names that clash: the caller refuses them
+    assert job_image_ids(["a", "b"], named_id=lambda name: {"b": 5}.get(name)) == [6, 5]  # a --bboxes file's ids

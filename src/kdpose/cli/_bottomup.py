@@ -42,7 +42,7 @@ def run_bottom_up(args: argparse.Namespace) -> int:
     from kdpose.data.image import read_image
     from kdpose.errors import ConfigError, DataError
     from kdpose.inference.bottomup import BottomUpEstimator, depth_to_bgr, people_to_results
-    from kdpose.inference.estimator import image_id_from_name
+    from kdpose.inference.estimator import job_image_ids
     from kdpose.inference.outputs import image_output_folders, output_stems
     from kdpose.inference.sources import drop_repeats, scan_folder, source_kind
     from kdpose.utils.io import atomic_write, write_json
@@ -69,15 +69,14 @@ def run_bottom_up(args: argparse.Namespace) -> int:
     files = files[: args.max_frames] if args.max_frames else files
     names = [name for _, name in files]
     stems = output_stems(names)  # sub/a.png and a.png, a.png and a.jpg: never one output for two images
-    image_ids = [image_id_from_name(name, index) for index, name in enumerate(names)]
+    image_ids = job_image_ids(names)  # integer file stems, then ids above them for names without a number
     if args.json:
         owner: dict[int, str] = {}
         for (path, name), image_id in zip(files, image_ids):  # named by their paths: two folders' 1.png
             if image_id in owner:
-                why = "its integer file stem" if Path(name).stem.isdigit() else "its place in the job"
-                raise ConfigError(f"{path} would be image_id {image_id} ({why}), like {owner[image_id]}: "
-                                  "predictions.json could not tell their people apart; rename one of them or infer "
-                                  "them as separate jobs (each with its own --out)")
+                raise ConfigError(f"{path} would be image_id {image_id} (its integer file stem), like "
+                                  f"{owner[image_id]}: predictions.json could not tell their people apart; rename "
+                                  "one of them or infer them as separate jobs (each with its own --out)")
             owner[image_id] = str(path)
     est = BottomUpEstimator(args.model, weights=args.weights, backend=args.backend, device=args.device,
                             threads=args.threads, peak_threshold=args.peak_thr, batch_size=args.batch,

@@ -44,16 +44,18 @@ would otherwise give every frame the next frame's boxes.
 
 Outputs go to --out (default ./infer_out): predictions.json (--json: COCO results of the whole job, with bbox,
 bbox_score and, for videos, frame_id (the 0-based frame index) and track_id, image_id = the id the --bboxes file
-gives the image, else the integer file stem, else --first-frame-id + the frame index; ready for kdpose eval --pred), predictions/ (--json-per-image), vis/
-(rendered images or mp4), openpose/ (--openpose-json, --openpose). Files whose names differ only in the extension
-(a.jpg, a.png) get a_jpg / a_png outputs; two images that would share an image id (000001.jpg and
-sub/000001.jpg) are refused with --json or --bboxes, which key on it; a file given twice (shots/ shots/a.jpg) is
-inferred once, and the pictures a job draws (--out's vis/, openpose/) are never inputs of a source folder holding
-them. Images are read as BGR and converted to RGB before normalisation
-(MMPose's convention; rtmlib feeds the array it gets unconverted, so give rtmlib RGB frames to match). Keypoint
-scores are min(max_x, max_y) of the SimCC logits as in MMPose; --score-mode rtmlib averages the two as rtmlib
-does (higher scores, so thresholds tuned with rtmlib carry over). PyTorch runs on half the CPUs (1 to 4) unless
---threads or OMP_NUM_THREADS says otherwise; on a busy machine fewer threads are faster.
+gives the image, else the integer file stem, else (names without a number) the next ids above all of those in
+job order, for a video --first-frame-id + the frame index; ready for kdpose eval --pred), predictions/
+(--json-per-image), vis/ (rendered images or mp4), openpose/ (--openpose-json, --openpose). Files whose names
+differ only in the extension (a.jpg, a.png) get a_jpg / a_png outputs, one name from two folders a and a_2; two
+images that would share an image id (000001.jpg and sub/000001.jpg) are refused with --json or --bboxes, which key
+on it; a file given twice (shots/ shots/a.jpg) is inferred once, and the pictures a job draws (--out's vis/,
+openpose/) are never inputs of a source folder holding them. Images are read as BGR and converted to RGB before
+normalisation (MMPose's convention; rtmlib feeds the array it gets unconverted, so give rtmlib RGB frames to
+match). Keypoint scores are min(max_x, max_y) of the SimCC logits as in MMPose; --score-mode rtmlib averages the
+two as rtmlib does (higher scores, so thresholds tuned with rtmlib carry over). PyTorch runs the pose model and the
+detector on half the CPUs (1 to 4) unless --threads or OMP_NUM_THREADS says otherwise; on a busy machine fewer
+threads are faster.
 
 Examples:
   kdpose infer photo.jpg --model rtmpose-t --weights rtmpose-t.safetensors --det yolox-m.humanart --json
@@ -118,8 +120,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"],
                         help="zoo names and tags run with torch; an .onnx --model always runs with onnxruntime "
                              "(onnxruntime for a zoo model: export it first with kdpose export)")
-    parser.add_argument("--threads", type=int, help="CPU threads of the pose model (torch default: half the CPUs, "
-                                                    "1 to 4, or OMP_NUM_THREADS; onnxruntime: its default)")
+    parser.add_argument("--threads", type=int, help="CPU threads of the pose model and the detector (torch default: "
+                                                    "half the CPUs, 1 to 4, or OMP_NUM_THREADS; onnxruntime: its "
+                                                    "default)")
     parser.add_argument("--precision", choices=("fp32", "bf16", "fp16", "auto"),
                         help="PyTorch models: fp32 (default), bf16 (CPUs with AMX / AVX512-BF16), fp16 (CUDA) or "
                              "auto = the fastest whose accuracy guard passes (fp32 on CPUs without native bf16); "
@@ -151,6 +154,7 @@ def _chunks(frames, size):
 def check_arguments(args: argparse.Namespace) -> None:
     """Refuse, before anything is loaded, options that cannot work together (one-line ``ConfigError``)."""
     from kdpose.errors import ConfigError
+    from kdpose.utils.io import check_output_dir
 
     if args.batch < 1 or args.det_every < 1:
         raise ConfigError("--batch and --det-every must be >= 1")
@@ -185,6 +189,7 @@ def check_arguments(args: argparse.Namespace) -> None:
     parent = next((p for p in out.parents if p.exists()), None)
     if parent is not None and not parent.is_dir():
         raise ConfigError(f"{parent}: --out {out} lies under a file, not a folder")
+    check_output_dir(out, "--out")  # a folder that cannot be written (read-only, /proc): refused before the work
 
 
 def _id_collision(est, first: str, second: str, image_id: int, shown: str | None = None) -> Exception:
@@ -195,40 +200,44 @@ def _id_collision(est, first: str, second: str, image_id: int, shown: str | None
     if est.boxes_from_caller and est.detector.image_id_for(second) is not None:
         why = f"the id {est.detector.path} gives it"
     else:
-        why = "its integer file stem" if Path(second).stem.isdigit() else "its place in the job"
+        why = "its integer file stem"
     harm = (f"both would take the boxes of image {image_id} in {est.detector.path}" if est.boxes_from_caller
             else "predictions.json could not tell their people apart")
     return ConfigError(f"{shown or second} would be image_id {image_id} ({why}), like {first}: {harm}; rename one of "
                        "them or infer them as separate jobs (each with its own --out)")
 
 
-def check_image_ids(names: list[str], est, needed: bool, paths: list[str] | None = None) -> None:
-    """Refuse, before anything runs, two images whose file names give them the same image id (the id a --bboxes
-    file gives the name, else the integer file stem), e.g. ``000001.jpg`` and ``sub/000001.jpg``. The id keys the
-    boxes of a --bboxes file and the results of --json, so such images took each other's boxes and merged in
-    ``kdpose eval``. ``needed``: the job uses the ids (--json or --bboxes). ``paths`` name the images in the
+def image_ids_of_job(names: list[str], est, needed: bool, paths: list[str] | None = None) -> list[int]:
+    """The image id of each image of the job (:func:`kdpose.inference.estimator.job_image_ids`: the id a --bboxes
+    file gives the name, else the integer file stem, else the next ids above those), after refusing, before
+    anything runs, two images whose names give the same id, e.g. ``000001.jpg`` and ``sub/000001.jpg``. The id
+    keys the boxes of a --bboxes file and the results of --json, so such images took each other's boxes and merged
+    in ``kdpose eval``. ``needed``: the job uses the ids (--json or --bboxes). ``paths`` name the images in the
     message (default: ``names``)."""
-    if not needed:
-        return
-    paths = paths or names
-    seen: dict[int, int] = {}  # image id -> index of the image that has it
-    for i, name in enumerate(names):
-        image_id = est.image_id_for(name, -1)
-        if image_id == -1:
-            continue  # no id from the name: the frame index, checked as the job runs
-        if image_id in seen:
-            raise _id_collision(est, paths[seen[image_id]], name, image_id, shown=paths[i])
-        seen[image_id] = i
+    from kdpose.inference.estimator import job_image_ids
+
+    if needed:
+        paths = paths or names
+        seen: dict[int, int] = {}  # image id -> index of the image whose name gives it
+        for i, name in enumerate(names):
+            image_id = est.named_image_id(name)
+            if image_id is None:
+                continue  # no id from the name: job_image_ids gives it one no name gives
+            if image_id in seen:
+                raise _id_collision(est, paths[seen[image_id]], name, image_id, shown=paths[i])
+            seen[image_id] = i
+    return job_image_ids(names, est.named_image_id)
 
 
-def check_boxes_match(names: list[str], est) -> None:
-    """Refuse a --bboxes file that speaks of none of the job's images (the boxes of another image set, a file
-    numbering them otherwise): every image got no pose, predictions.json was empty, exit 0."""
+def check_boxes_match(names: list[str], ids: list[int], est) -> None:
+    """Refuse a --bboxes file that speaks of none of the job's images (``ids``: their image ids; the boxes of
+    another image set, a file numbering them otherwise): every image got no pose, predictions.json was empty,
+    exit 0."""
     from kdpose.errors import ConfigError
 
     if not est.boxes_from_caller or not names or not len(est.detector):
         return
-    if any(est.detector.knows(name, est.image_id_for(name, i)) for i, name in enumerate(names)):
+    if any(est.detector.knows(name, image_id) for name, image_id in zip(names, ids)):
         return
     raise ConfigError(f"{est.detector.path}: names none of the {len(names)} images of this job (matched by file_name, "
                       f"else image_id = the integer file stem, e.g. {names[0]}): every image would get no pose; are "
@@ -294,6 +303,23 @@ def boxes_or_skip(est, frame, image_id: int, single: bool, skipped: list[str]):
         print(f"kdpose: skipped {exc}", file=sys.stderr)
         return None
     return boxes, scores
+
+
+def frame_boxes_ok(est, frame, image_id: int, skipped: list[str]) -> bool:
+    """Whether the --bboxes boxes of a video frame can give poses; if not, one stderr line naming the frame and the
+    box, and the frame is skipped (the job goes on, as for an image job's image): one box outside the frame stopped
+    the whole video, after the frames before it were computed, with no output. Looked up by id alone, as
+    :class:`~kdpose.inference.video.VideoPoseEstimator` does."""
+    from kdpose.errors import DataError
+
+    try:
+        boxes, scores = est.detect(frame.image, None, image_id)
+        est.check_file_boxes(frame.image, boxes, scores, f"{frame.index} (image_id {image_id})", what="frame")
+    except DataError as exc:
+        skipped.append(str(exc))
+        print(f"kdpose: skipped {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def default_detector() -> str:
@@ -404,8 +430,8 @@ def run(args: argparse.Namespace) -> int:
         est._warned_whole_image = True
     report_skipped_annotations(est)
     ids_needed = bool(args.json or est.boxes_from_caller) and not source.is_video
-    check_image_ids(source.names, est, ids_needed, source.paths)
-    check_boxes_match(source.names, est)
+    job_ids = image_ids_of_job(source.names, est, ids_needed, source.paths)  # none for a video: frame ids
+    check_boxes_match(source.names, job_ids, est)
     first_frame_id = check_video_ids(args, source, est)
     openpose_ok = est.skeleton.name in ("coco", "coco_wholebody")
     if (args.openpose or args.openpose_json) and not openpose_ok:
@@ -432,7 +458,6 @@ def run(args: argparse.Namespace) -> int:
     for reason in source.skipped:  # folder files of formats OpenCV cannot read (HEIC, ...): reported, the job goes on
         bad.append(reason)
         print(f"kdpose: skipped {reason}", file=sys.stderr)
-    id_owner: dict[int, tuple[int, str]] = {}  # image id -> (frame index, name) of the image that has it
     start = time.perf_counter()
     bar = tqdm(total=len(source) or None, unit="frame", file=sys.stderr, dynamic_ncols=True,
                disable=not sys.stderr.isatty())
@@ -444,15 +469,12 @@ def run(args: argparse.Namespace) -> int:
                     bad.append(f.error)
                     print(f"kdpose: skipped {f.error}", file=sys.stderr)
             if tracker is not None:
+                if est.boxes_from_caller:  # a bad entry of the file skips its frame, as it skips an image
+                    good = [f for f in good if frame_boxes_ok(est, f, first_frame_id + f.index, bad_boxes)]
                 results = tracker.process([f.image for f in good], [f.index for f in good], source.video_name)
                 ids = [first_frame_id + f.index for f in good]
             else:
-                ids = [est.image_id_for(f.name, f.index) for f in good]
-                for f, image_id in zip(good, ids):
-                    owner = id_owner.setdefault(image_id, (f.index, f.name))
-                    if ids_needed and owner[0] != f.index:
-                        raise _id_collision(est, source.paths[owner[0]], f.name, image_id,
-                                            shown=source.paths[f.index])
+                ids = [job_ids[f.index] for f in good]
                 dets = [boxes_or_skip(est, f, i, single, bad_boxes) for f, i in zip(good, ids)]
                 kept = [j for j, d in enumerate(dets) if d is not None]
                 good, ids, dets = [good[j] for j in kept], [ids[j] for j in kept], [dets[j] for j in kept]
@@ -476,7 +498,9 @@ def run(args: argparse.Namespace) -> int:
     writer.close()
     elapsed = max(time.perf_counter() - start, 1e-9)
     per_frame = 1000 / max(frames, 1)
-    line = (f"kdpose infer: {frames} frames, {people} people, {frames / elapsed:.1f} fps ({est.precision}; detector "
+    fps = frames / elapsed
+    rate = f"{fps:.1f}" if fps >= 1 else f"{fps:.2g}"  # a slow job printed "0.0 fps"
+    line = (f"kdpose infer: {frames} frames, {people} people, {rate} fps ({est.precision}; detector "
             f"{est.timings['detect_s'] * per_frame:.1f} ms/frame, pose {est.timings['pose_s'] * per_frame:.1f} "
             "ms/frame)")
     if tracker is not None and args.det_every > 1:
@@ -484,7 +508,7 @@ def run(args: argparse.Namespace) -> int:
     if bad:
         line += f", {len(bad)} unreadable files skipped"
     if bad_boxes:
-        line += f", {len(bad_boxes)} images skipped for their --bboxes boxes"
+        line += f", {len(bad_boxes)} {'frames' if source.is_video else 'images'} skipped for their --bboxes boxes"
     if source.truncated:
         line += " (the video ended before its announced frame count)"
     if interrupted:

@@ -29,7 +29,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -189,8 +189,8 @@ class PoseEstimator:
         padding: box enlargement before cropping (MMPose's 1.25).
         max_batch: most crops per forward pass, >= 1 (bounds memory; all crops of a frame still go in one pass
             up to this size).
-        threads: CPU threads of the backend (None: for torch, half the CPUs, 1 to 4, unless ``OMP_NUM_THREADS``
-            is set; for onnxruntime, its default).
+        threads: CPU threads of the backend and of a detector kdpose builds (None: for torch, half the CPUs, 1 to
+            4, unless ``OMP_NUM_THREADS`` is set; for onnxruntime, its default).
         input_size: (w, h) of a zoo model; None = the size recorded in the weights file, else the default.
         score_mode: SimCC keypoint scores as ``"mmpose"`` computes them (``min(max_x, max_y)``, the default) or as
             ``"rtmlib"`` does (``(max_x + max_y) / 2``); instance scores (rescoring) follow.
@@ -217,7 +217,7 @@ class PoseEstimator:
         self.backend: PoseBackend = load_backend(model, weights, backend=backend, device=device, layout=layout,
                                                  threads=threads, input_size=input_size, score_mode=score_mode,
                                                  precision=precision)
-        self.detector = resolve_detector(detector, device,
+        self.detector = resolve_detector(detector, device, threads=threads,
                                          score_thr=DETECTOR_BBOX_THR if bbox_thr is None else bbox_thr)
         self.flip_test = flip_test
         self.bbox_thr = bbox_thr
@@ -268,14 +268,19 @@ class PoseEstimator:
             return self.bbox_thr
         return 0.0 if self.boxes_from_caller else DETECTOR_BBOX_THR
 
-    def image_id_for(self, name: str | None, fallback: int) -> int:
-        """The COCO image id of an image: the one the detection file gives its name, else the integer file stem,
-        else ``fallback``."""
+    def named_image_id(self, name: str | None) -> int | None:
+        """The COCO image id an image's name gives it: the one the detection file gives the name, else the integer
+        file stem; None when it gives none."""
         if isinstance(self.detector, DetectionFile):
             known = self.detector.image_id_for(name)
             if known is not None:
                 return known
-        return image_id_from_name(name, fallback)
+        return stem_image_id(name)
+
+    def image_id_for(self, name: str | None, fallback: int) -> int:
+        """The COCO image id of an image: :meth:`named_image_id`, else ``fallback``."""
+        named = self.named_image_id(name)
+        return fallback if named is None else named
 
     def detect(self, image: np.ndarray, name: str | None = None,
                image_id: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -288,6 +293,12 @@ class PoseEstimator:
             return np.array([[0, 0, w, h]], np.float32), np.ones(1, np.float32)
         t0 = time.perf_counter()
         if isinstance(self.detector, DetectionFile):
+            if image_id is not None and (isinstance(image_id, bool) or not isinstance(image_id, (int, np.integer))):
+                raise DataError(f"image_id must be an integer, got {image_id!r}")
+            if name is None and image_id is None:  # an array: the lookup found nothing, "nobody here", silently
+                raise DataError(f"{self.detector.path}: boxes from a file are matched to images by file name or "
+                                "image_id, and this image is an array with neither: give its path, or its id "
+                                "(image_id=N), or its boxes (bboxes=)")
             boxes, scores = self.detector.lookup(name, image_id)
             check_image_size(self.detector, name, image_id, (w, h))
         else:
@@ -297,18 +308,18 @@ class PoseEstimator:
         return boxes[keep], scores[keep]
 
     # ------------------------------------------------------------------ core
-    def _where(self, name: str | None) -> str:
+    def _where(self, name: str | None, what: str = "image") -> str:
         if isinstance(self.detector, DetectionFile):
-            return f"{self.detector.path}: image {name}" if name else str(self.detector.path)
+            return f"{self.detector.path}: {what} {name}" if name else str(self.detector.path)
         return f"bboxes of {name}" if name else "bboxes"
 
     def check_file_boxes(self, image: np.ndarray, boxes: np.ndarray, scores: np.ndarray | None,
-                         name: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+                         name: str | None = None, what: str = "image") -> tuple[np.ndarray, np.ndarray]:
         """:func:`check_boxes` of the boxes :meth:`detect` took for ``image`` from the detection / annotation file,
         naming the file, the image and the box as the file gives it (COCO's x, y, w, h). :meth:`predict_boxes`
         checks a whole batch at once; a job over many images checks each image first with this, so that one bad
         entry of the file skips that image only."""
-        return check_boxes(boxes, scores, (image.shape[1], image.shape[0]), self._where(name), xywh=True)
+        return check_boxes(boxes, scores, (image.shape[1], image.shape[0]), self._where(name, what), xywh=True)
 
     def predict_boxes(self, images: Sequence[np.ndarray], boxes: Sequence[np.ndarray],
                       box_scores: Sequence[np.ndarray | None], caller_boxes: bool | None = None,
@@ -389,10 +400,16 @@ class PoseEstimator:
         return self.predict_boxes([img], [bboxes], [None], caller_boxes=True, names=[name], nms=nms)[0]
 
     def __call__(self, image: Any, bboxes: np.ndarray | Sequence[np.ndarray] | None = None,
-                 rgb: bool = False, nms: bool | None = None) -> list[Person] | list[list[Person]]:
+                 rgb: bool = False, nms: bool | None = None,
+                 image_id: int | Sequence[int] | None = None) -> list[Person] | list[list[Person]]:
         """People in one image (path, URL, array or PIL image), or, for a list of images, one list per image (all
-        crops of all images in one batched forward). ``bboxes``: see :meth:`predict_arrays`."""
+        crops of all images in one batched forward). ``bboxes``: see :meth:`predict_arrays`. ``image_id`` (one per
+        image for a list) finds an array's boxes in a detection / annotation file given as ``detector``."""
         if isinstance(image, (list, tuple)):
+            if image_id is not None and (not isinstance(image_id, (list, tuple)) or len(image_id) != len(image)):
+                raise DataError(f"image_id: a list of {len(image)} images takes a list of {len(image)} ids, got "
+                                f"{image_id!r}")
+            ids = list(image_id) if image_id is not None else [None] * len(image)
             loaded = [self.load_image(im, rgb) for im in image]
             names = [name for _, name in loaded]
             images = [im for im, _ in loaded]
@@ -409,19 +426,42 @@ class PoseEstimator:
                 results = self.predict_boxes(images, list(bboxes), [None] * len(images), caller_boxes=True,
                                              names=names, nms=nms)
             else:
-                dets = [self.detect(img, name) for img, name in loaded]
+                dets = [self.detect(img, name, i) for (img, name), i in zip(loaded, ids)]
                 results = self.predict_boxes(images, [d[0] for d in dets], [d[1] for d in dets], names=names,
                                              nms=nms)
             return [r.people() for r in results]
-        return self.predict_arrays(image, bboxes, rgb, nms=nms).people()
+        return self.predict_arrays(image, bboxes, rgb, image_id=image_id, nms=nms).people()
 
     def __repr__(self) -> str:
         return (f"PoseEstimator(layout={self.skeleton.name}, input_size={self.input_size}, device={self.device}, "
                 f"backend={type(self.backend).__name__}, precision={self.precision}, flip_test={self.flip_test})")
 
 
-def image_id_from_name(name: str | None, fallback: int) -> int:
-    """COCO-style image id: the integer file stem when numeric, else ``fallback``."""
+def stem_image_id(name: str | None) -> int | None:
+    """COCO-style image id of a file name: its integer stem (``000000397133.jpg`` -> 397133), else None."""
     if name is not None and Path(name).stem.isdigit():
         return int(Path(name).stem)
-    return fallback
+    return None
+
+
+def image_id_from_name(name: str | None, fallback: int) -> int:
+    """COCO-style image id: the integer file stem when numeric, else ``fallback``."""
+    named = stem_image_id(name)
+    return fallback if named is None else named
+
+
+def job_image_ids(names: Sequence[str | None],
+                  named_id: Callable[[str | None], int | None] = stem_image_id) -> list[int]:
+    """The COCO image ids of a job's images, in order: the id each name gives (``named_id``, by default the integer
+    file stem), and to the images whose names give none the next ids above every id the names give, in job order
+    (0, 1, ... when no name gives one). A fallback never repeats an id a name gives: a folder of ``1.jpg`` and
+    ``a.jpg`` is ids 1 and 2 (``a.jpg``'s place in the job, 1, was ``1.jpg``'s id). Two names that give the same id
+    are the caller's to refuse where the ids key anything."""
+    named = [named_id(name) for name in names]
+    next_id = max((i for i in named if i is not None), default=-1) + 1
+    ids = []
+    for image_id in named:
+        if image_id is None:
+            image_id, next_id = next_id, next_id + 1
+        ids.append(image_id)
+    return ids

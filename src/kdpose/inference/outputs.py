@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -32,14 +31,17 @@ from kdpose.utils.io import atomic_write, write_json
 
 def output_stems(names: Sequence[str]) -> list[str]:
     """Output file stems for image names, one per name, never two alike (case-insensitively): ``sub/a.jpg`` ->
-    ``sub/a``; names that share a stem keep their extension (``a.jpg``, ``a.png`` -> ``a_jpg``, ``a_png``); names
-    that are still alike get ``_2``, ``_3``, ... in order."""
+    ``sub/a``; names that share a stem but not an extension keep their extension (``a.jpg``, ``a.png`` -> ``a_jpg``,
+    ``a_png``); names that are still alike (the same name in two source folders) get ``_2``, ``_3``, ... in order
+    (``a.jpg``, ``a.jpg`` -> ``a``, ``a_2``)."""
     stems = [Path(n).with_suffix("").as_posix() for n in names]
-    count = Counter(s.lower() for s in stems)
+    extensions: dict[str, set[str]] = {}
+    for name, stem in zip(names, stems):
+        extensions.setdefault(stem.lower(), set()).add(Path(name).suffix.lower())
     out: list[str] = []
     used: set[str] = set()
     for name, stem in zip(names, stems):
-        if count[stem.lower()] > 1 and Path(name).suffix:
+        if len(extensions[stem.lower()]) > 1 and Path(name).suffix:
             stem = f"{stem}_{Path(name).suffix.lstrip('.')}"
         base, k = stem, 1
         while stem.lower() in used:
