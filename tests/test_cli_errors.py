@@ -143,3 +143,43 @@ def test_resume_and_auto_resume_together_are_refused(command, capsys, monkeypatc
         code = exc.code
     assert code == 2
     assert "argument --auto-resume: not allowed with argument --resume" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [
+    ["infer", "x.jpg", "--model", "rtmpose-t", "--out", "/proc/kdpose_out"],
+    ["eval", "--gt", "g.json", "--pred", "p.json", "--out", "/proc/kdpose_out/m.json"]])
+def test_an_out_that_cannot_be_written_is_refused_before_the_work(command, capsys):
+    """/proc passes the permission bits for root: infer ran the whole job, eval printed its table, and only then
+    came "no such file or directory"; now the folder is tried first (nothing is loaded: x.jpg and g.json do not
+    exist)."""
+    assert main(command) == 2
+    line = _one_error_line(capsys)
+    assert "/proc/kdpose_out" in line and "--out" in line
+
+
+def test_a_read_only_out_folder_is_refused_and_the_probe_leaves_nothing(tmp_path, monkeypatch):
+    import tempfile
+
+    from kdpose.errors import ConfigError
+    from kdpose.utils.io import check_output_dir, check_output_file
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    check_output_dir(tmp_path / "a" / "b", "--out")
+    check_output_file(tmp_path / "c" / "m.json", "--out")
+    assert sorted(tmp_path.iterdir()) == []  # the folders the probe made are gone
+    monkeypatch.setattr(tempfile, "TemporaryFile", read_only)
+    with pytest.raises(ConfigError, match=r"a/b: cannot write --out there \(Read-only file system\)"):
+        check_output_dir(tmp_path / "a" / "b", "--out")
+    with pytest.raises(ConfigError, match=r"m\.json: cannot write --json there \(Read-only file system\)"):
+        check_output_file(tmp_path / "c" / "m.json", "--json")
+    assert sorted(tmp_path.iterdir()) == []
+
+
+def test_eval_of_a_list_as_ground_truth_says_what_a_list_may_be(tmp_path, capsys):
+    (tmp_path / "mpii.json").write_text('[{"image": "a.jpg", "joints": [], "joints_vis": []}]')
+    (tmp_path / "pred.json").write_text("[]")
+    assert main(["eval", "--gt", str(tmp_path / "mpii.json"), "--pred", str(tmp_path / "pred.json")]) == 2
+    line = _one_error_line(capsys)
+    assert "mpii.json: expected a COCO annotation object, got a list (a results file, or MMPose's MPII JSON" in line

@@ -40,6 +40,11 @@ def test_bench_precision_rows_and_peaks(tmp_path, capsys):
     assert backends == {"torch": "fp32", "torch-bf16": "bf16", "onnxruntime": "fp32",
                         "onnxruntime-int8-dynamic": "int8-dynamic"}
     assert set(data["precision_peaks_1_thread"]) == {"bf16"} and "matmul peak (bf16, torch-bf16)" in text
+    # torch alone with --int8: the int8 file is still made from an fp32 export (it quantised the name "rtmpose-t")
+    rc = main(["bench", "rtmpose-t", "--input-size", "64x64", "--batch", "1", "--threads", "1", "--warmup", "0",
+               "--iters", "1", "--backend", "torch", "--int8", "dynamic", "--json", str(out)])
+    assert rc == 0, capsys.readouterr()
+    assert {r["backend"] for r in json.loads(out.read_text())["rows"]} == {"torch", "onnxruntime-int8-dynamic"}
     assert main(["bench", "rtmpose-t", "--precision", "fp8"]) == 2
     assert "--precision: unknown value(s) fp8" in capsys.readouterr().err
 

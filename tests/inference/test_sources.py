@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -253,3 +255,19 @@ def test_max_frames_below_one_is_refused(tmp_path, max_frames):
     cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(ConfigError, match=f"max_frames must be >= 1 or None, got {max_frames}"):
         FrameSource(str(tmp_path), max_frames=max_frames)
+
+
+def test_a_damaged_video_gives_kdposes_line_only(tmp_path):
+    """FFmpeg printed "[mov,mp4,...] moov atom not found" above kdpose's own one-line error (a fresh process: OpenCV
+    reads the log level when it first starts FFmpeg)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "bad.mp4").write_bytes(b"not a video at all")
+    code = ("from kdpose.errors import DataError\nfrom kdpose.inference.sources import FrameSource\n"
+            "try:\n    list(FrameSource('bad.mp4'))\nexcept DataError as exc:\n    print(exc)\n")
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_FFMPEG_LOGLEVEL"}
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert run.stdout.strip() == "bad.mp4: cannot open video (unreadable file or unsupported codec)"
+    assert run.stderr == ""

@@ -245,11 +245,13 @@ def _bench_one(name, args, backends, batches, threads_list, input_size, tmp: Pat
     if args.int8:
         from kdpose.export.quantize import quantize_int8
 
-        if "onnxruntime" not in onnx_files:
-            onnx_files["onnxruntime"] = Path(name)
+        fp32_file = onnx_files.get("onnxruntime")
+        if fp32_file is None:  # a zoo model timed with torch only: quantised its name, not a file ("no such file")
+            from kdpose.export.onnx import export_onnx
+
+            fp32_file = export_onnx(model, tmp / f"{name}.onnx", model_name=name)
         label_int8 = "onnxruntime-int8" if args.int8 == "static" else "onnxruntime-int8-dynamic"
-        onnx_files[label_int8] = quantize_int8(onnx_files["onnxruntime"], tmp / f"{Path(name).stem}.{args.int8}.onnx",
-                                               mode=args.int8)
+        onnx_files[label_int8] = quantize_int8(fp32_file, tmp / f"{Path(name).stem}.{args.int8}.onnx", mode=args.int8)
     common = dict(params_m=params_m, gflops=compute.gflops if compute else None,
                   gmacs=compute.gmacs if compute else None)
     nets = {}

@@ -47,7 +47,9 @@ def load_gt(gt: str | os.PathLike | dict, fields: Sequence[str] = ("image_id", "
         name = os.fspath(gt)
         data = load_json(name)
         if not isinstance(data, dict):
-            raise DataError(f"{name}: expected a COCO annotation object, got a {type(data).__name__}")
+            hint = (" (a results file, or MMPose's MPII JSON: read that with kdpose.data.load_mpii; the ground truth "
+                    "is a COCO annotation file)") if isinstance(data, list) else ""
+            raise DataError(f"{name}: expected a COCO annotation object, got a {type(data).__name__}{hint}")
     require(data, ("images", "annotations"), name, "the ground-truth file")
     if not data.get("categories"):  # none or an empty table: the person category, as everywhere in kdpose
         data["categories"] = [PERSON_CATEGORY]

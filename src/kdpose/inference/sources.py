@@ -235,6 +235,9 @@ class FrameSource:
         return [str(path) for path, _ in self._items]
 
     def _open_capture(self) -> None:
+        # FFmpeg's own lines ("[mov,mp4,...] moov atom not found") came above kdpose's one-line error for a damaged
+        # file; kdpose says what went wrong itself. Read when OpenCV first starts FFmpeg; the user's setting wins.
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
         import cv2
 
         if self.kind == "webcam":

@@ -85,6 +85,7 @@ def check_output_file(path: str | os.PathLike, flag: str, example: str = "metric
         raise ConfigError(f"{parent}: {flag} {out} lies under a file, not a folder")
     if parent is not None and not os.access(parent, os.W_OK | os.X_OK):
         raise ConfigError(f"{parent}: cannot write {flag} {out} there (permission denied)")
+    _probe_folder(out.parent, flag, out)
 
 
 def check_output_dir(path: str | os.PathLike, flag: str) -> None:
@@ -104,3 +105,25 @@ def check_output_dir(path: str | os.PathLike, flag: str) -> None:
         raise ConfigError(f"{existing}: {flag} {out} lies under a file, not a folder")
     if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
         raise ConfigError(f"{existing}: cannot write {flag} {out} there (permission denied)")
+    _probe_folder(out, flag, out)
+
+
+def _probe_folder(folder: Path, flag: str, out: Path) -> None:
+    """Create ``folder`` (and what is missing above it) and a file in it, then remove all that was created: the
+    permission bits above do not tell of a read-only file system, a full disk or /proc (root may write anywhere
+    by them), which otherwise showed only when the outputs were written, after all the work."""
+    from ..errors import ConfigError
+
+    folder = Path(folder)
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    try:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        finally:
+            for made in missing:  # deepest first; only the folders this probe made (all empty)
+                with contextlib.suppress(OSError):
+                    made.rmdir()
+    except OSError as exc:
+        raise ConfigError(f"{out}: cannot write {flag} there ({exc.strerror or exc})") from None
