@@ -103,32 +103,3 @@ def test_cli_infer_uses_an_official_detector_onnx(tmp_path, capsys):
     boxes = sorted(r["bbox"] for r in records)
     assert boxes == [[16, 16, 64, 96], [144, 8, 80, 112]]  # xywh in image pixels = dets / 0.25
     assert sorted(r["bbox_score"] for r in records) == [0.8, 0.9]
-
-
-def test_the_torch_detector_runs_on_the_pose_models_threads(tiny_model, monkeypatch):
-    """The built-in detector ran on every core while the pose model took half: on a busy 2-core machine it took 50 s
-    a frame against 0.84 s on one thread. Same rule as the pose model now, and torch's setting is restored."""
-    from kdpose.utils.threads import default_threads
-
-    seen = []
-    original = tiny_model.forward
-
-    def forward(x):
-        seen.append(torch.get_num_threads())
-        return original(x)
-
-    monkeypatch.setattr(tiny_model, "forward", forward)
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    before = torch.get_num_threads()
-    image = np.zeros((64, 64, 3), np.uint8)
-    PersonDetector(tiny_model)(image)
-    PersonDetector(tiny_model, threads=1)(image)
-    assert seen == [default_threads(), 1] and torch.get_num_threads() == before
-    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's own setting is obeyed
-    assert PersonDetector(tiny_model).backend.threads is None
-    with pytest.raises(Exception, match="threads"):
-        PersonDetector(tiny_model, threads=0)
-    # the pipeline hands its threads to the detectors it builds (named and shipped ones)
-    assert resolve_detector("kdpose-det-tiny.synth-standard_320", threads=1).backend.threads == 1
-    monkeypatch.delenv("OMP_NUM_THREADS")
-    assert resolve_detector("kdpose-det-tiny.synth-standard_320").backend.threads == default_threads()
