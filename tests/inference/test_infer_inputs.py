@@ -291,6 +291,7 @@ def test_the_torch_detector_runs_on_the_pose_models_threads(monkeypatch):
     import torch
 
     from kdpose.detection import PersonDetector
+    from kdpose.errors import ConfigError
     from kdpose.inference.detectors import resolve_detector
     from kdpose.models.person_detector import PersonDetectorModel
     from kdpose.utils.threads import default_threads
@@ -306,7 +307,7 @@ def test_the_torch_detector_runs_on_the_pose_models_threads(monkeypatch):
     assert seen == [default_threads(), 1] and torch.get_num_threads() == before
     monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's own setting is obeyed
     assert PersonDetector(detector).backend.threads is None
-    with pytest.raises(Exception, match="threads"):
+    with pytest.raises(ConfigError, match="PersonDetector: threads must be >= 1, got 0"):
         PersonDetector(detector, threads=0)
     # the pipeline hands its threads to the detectors it builds (named and shipped ones)
     assert resolve_detector("kdpose-det-tiny.synth-standard_320", threads=1).backend.threads == 1

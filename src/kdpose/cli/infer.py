@@ -285,17 +285,22 @@ def report_skipped_annotations(est) -> None:
               "box area), as in training validation", file=sys.stderr)
 
 
-def boxes_or_skip(est, frame, image_id: int, single: bool, skipped: list[str]):
-    """``est.detect`` of one image of an image job, or None after one stderr line saying why its --bboxes boxes
-    cannot give poses (a box outside the image or not finite, an image of another size than the file gives it).
-    Like an unreadable file, one bad entry of the file skips its image and the job goes on; the only image of a job
-    keeps it an error (``single``)."""
+def boxes_or_skip(est, frame, image_id: int, single: bool, skipped: list[str], video: bool = False):
+    """``est.detect`` of one image of an image job (or one frame of a video), or None after one stderr line saying
+    why its --bboxes boxes cannot give poses (a box outside the image or not finite, an image of another size than
+    the file gives it). Like an unreadable file, one bad entry of the file skips its image and the job goes on; the
+    only image of a job keeps it an error (``single``). A video frame is looked up by id alone, as
+    :class:`~kdpose.inference.video.VideoPoseEstimator` does (one bad box stopped the whole video, with no output)."""
     from kdpose.errors import DataError
 
+    if video:
+        name, label, what = None, f"{frame.index} (image_id {image_id})", "frame"
+    else:
+        name, label, what = frame.name, frame.name, "image"
     try:
-        boxes, scores = est.detect(frame.image, frame.name, image_id)
+        boxes, scores = est.detect(frame.image, name, image_id)
         if est.boxes_from_caller:  # checked per image: predict_boxes checks the whole batch and stops at one bad box
-            est.check_file_boxes(frame.image, boxes, scores, frame.name)
+            est.check_file_boxes(frame.image, boxes, scores, label, what=what)
     except DataError as exc:
         if single:
             raise
@@ -303,23 +308,6 @@ def boxes_or_skip(est, frame, image_id: int, single: bool, skipped: list[str]):
         print(f"kdpose: skipped {exc}", file=sys.stderr)
         return None
     return boxes, scores
-
-
-def frame_boxes_ok(est, frame, image_id: int, skipped: list[str]) -> bool:
-    """Whether the --bboxes boxes of a video frame can give poses; if not, one stderr line naming the frame and the
-    box, and the frame is skipped (the job goes on, as for an image job's image): one box outside the frame stopped
-    the whole video, after the frames before it were computed, with no output. Looked up by id alone, as
-    :class:`~kdpose.inference.video.VideoPoseEstimator` does."""
-    from kdpose.errors import DataError
-
-    try:
-        boxes, scores = est.detect(frame.image, None, image_id)
-        est.check_file_boxes(frame.image, boxes, scores, f"{frame.index} (image_id {image_id})", what="frame")
-    except DataError as exc:
-        skipped.append(str(exc))
-        print(f"kdpose: skipped {exc}", file=sys.stderr)
-        return False
-    return True
 
 
 def default_detector() -> str:
@@ -470,7 +458,8 @@ def run(args: argparse.Namespace) -> int:
                     print(f"kdpose: skipped {f.error}", file=sys.stderr)
             if tracker is not None:
                 if est.boxes_from_caller:  # a bad entry of the file skips its frame, as it skips an image
-                    good = [f for f in good if frame_boxes_ok(est, f, first_frame_id + f.index, bad_boxes)]
+                    good = [f for f in good
+                            if boxes_or_skip(est, f, first_frame_id + f.index, False, bad_boxes, video=True)]
                 results = tracker.process([f.image for f in good], [f.index for f in good], source.video_name)
                 ids = [first_frame_id + f.index for f in good]
             else:

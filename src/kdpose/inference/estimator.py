@@ -444,12 +444,6 @@ def stem_image_id(name: str | None) -> int | None:
     return None
 
 
-def image_id_from_name(name: str | None, fallback: int) -> int:
-    """COCO-style image id: the integer file stem when numeric, else ``fallback``."""
-    named = stem_image_id(name)
-    return fallback if named is None else named
-
-
 def job_image_ids(names: Sequence[str | None],
                   named_id: Callable[[str | None], int | None] = stem_image_id) -> list[int]:
     """The COCO image ids of a job's images, in order: the id each name gives (``named_id``, by default the integer
