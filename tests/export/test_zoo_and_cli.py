@@ -61,13 +61,26 @@ def test_cli_export_with_weights_matches_torch(tmp_path, capsys):
     with torch.no_grad():
         ref = model(torch.from_numpy(x))
     np.testing.assert_allclose(OrtRunner(out)(x)[0], ref.x.numpy(), atol=1e-4)
-    assert read_metadata(tmp_path / "out" / "rt.int8.onnx").precision == "int8"
+    int8 = read_metadata(tmp_path / "out" / "rt.int8.onnx")
+    assert int8.precision == "int8"
+    # both files say which trained weights they hold (the file's name, not the local folder)
+    assert read_metadata(out).weights == int8.weights == "w.safetensors"
+    assert "rtmpose-t (w.safetensors)" in text
+
+
+def test_cli_export_of_a_pretrained_tag_records_the_tag(tmp_path, capsys):
+    out = tmp_path / "teacher.onnx"
+    assert main(["export", "rtmpose-m.synth-standard_128x96", "--out", str(out), "--no-check"]) == 0
+    assert "rtmpose-m (rtmpose-m.synth-standard_128x96)" in capsys.readouterr().out
+    meta = read_metadata(out)
+    assert meta.model == "rtmpose-m" and meta.weights == "rtmpose-m.synth-standard_128x96"
 
 
 def test_cli_export_fixed_batch(tmp_path, capsys):
     out = tmp_path / "b1.onnx"
     assert main(["export", "rtmpose-t", "--out", str(out), "--input-size", "64x64", "--batch", "1"]) == 0
     assert OrtRunner(out).static_batch == 1
+    assert "(random weights)" in capsys.readouterr().out and read_metadata(out).weights is None
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -108,6 +108,18 @@ def load_any_model(name: str, weights: str | None, layout: str | None, input_siz
     return load_model(name, weights=weights, layout=layout, input_size=input_size)
 
 
+def weights_provenance(model: str, weights: str | None) -> str | None:
+    """What the exported file records as its ``kdpose.weights``: the pretrained tag, the URL, or the weights file's
+    name (not its local folder); None for a randomly initialised network."""
+    from kdpose.models import PRETRAINED
+
+    if weights is None:
+        return model if model in PRETRAINED else None
+    if weights in PRETRAINED or "://" in weights:
+        return weights
+    return Path(weights).name
+
+
 def run(args: argparse.Namespace) -> int:
     from kdpose.cli.main import require_extra
     from kdpose.errors import ConfigError
@@ -146,9 +158,12 @@ def run(args: argparse.Namespace) -> int:
         calib = calibration_crops(model, args.int8_calib, args.calib_images, args.calib_count)
     val = _guard_val_set(model, args) if args.val else None
     name = model.info.name
-    export_onnx(model, out, opset=args.opset, dynamic_batch=dynamic, batch_size=batch, model_name=name)
+    source = weights_provenance(args.model, args.weights)
+    export_onnx(model, out, opset=args.opset, dynamic_batch=dynamic, batch_size=batch, model_name=name,
+                weights=source)
     w, h = model.input_size
-    print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB): {name}, input {w}x{h}, "
+    print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB): {name}"
+          f"{f' ({source})' if source else ' (random weights)'}, input {w}x{h}, "
           f"batch {'dynamic' if dynamic else batch}, opset {args.opset}")
     if not args.no_check:
         report = check_parity(model, out, batch=2 if dynamic else batch, fp64_reference=True)

@@ -26,6 +26,8 @@ Keys (all prefixed ``kdpose.``; the model's facts, from ``model`` to ``codec`` a
                     calibrated) or ``int8-dynamic`` (``kdpose.inference.precision``; files of older kdpose
                     versions say ``int8-static`` for static int8). Runners refuse precisions they cannot execute
 ``calibration``     int8 files: the crops the activation ranges were calibrated on
+``weights``         where the exported weights came from: a pretrained tag, a weights file's name or a URL
+                    (absent: random initialisation, or an export through the API without ``weights=``)
 ==================  ===========================================================================
 """
 from __future__ import annotations
@@ -59,6 +61,7 @@ class ExportMetadata:
     source: str = "kdpose"                          # "kdpose" | "inferred" (foreign file, settings from shapes)
     task: str | None = None                         # the model's task (None: a foreign file)
     kwargs: dict[str, Any] = field(default_factory=dict)
+    weights: str | None = None                      # provenance: pretrained tag, weights file name or URL
 
     @classmethod
     def from_model_info(cls, info: ModelInfo, output_names: list[str], **export_facts: Any) -> "ExportMetadata":
@@ -93,7 +96,7 @@ class ExportMetadata:
         ours = {k[len(PREFIX):]: v for k, v in props.items() if k.startswith(PREFIX)}
         if "input_size" not in ours:
             return None
-        text_keys = {"channel_order", "skeleton", "output_type", "model", "version", "precision", "task"}
+        text_keys = {"channel_order", "skeleton", "output_type", "model", "version", "precision", "task", "weights"}
         parsed: dict[str, Any] = {}
         for key, value in ours.items():
             if key not in cls.__dataclass_fields__:

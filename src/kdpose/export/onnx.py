@@ -80,7 +80,8 @@ class _Flattened(nn.Module):
         return tuple(_flatten_output(self.model(x))[0])
 
 
-def build_metadata(model: nn.Module, output: Any, model_name: str | None = None) -> ExportMetadata:
+def build_metadata(model: nn.Module, output: Any, model_name: str | None = None,
+                   weights: str | None = None) -> ExportMetadata:
     """The metadata of ``model`` as exported: its :class:`~kdpose.model_info.ModelInfo` plus what the export adds
     (``output`` is one forward result, used for the output names and K)."""
     from .. import __version__
@@ -90,7 +91,7 @@ def build_metadata(model: nn.Module, output: Any, model_name: str | None = None)
     meta = ExportMetadata.from_model_info(
         model.info, output_names_for(output), input_name=INPUT_NAME, output_type=type(output).__name__,
         output_fields=fields, num_keypoints=skeleton.num_keypoints if skeleton is not None else None,
-        version=__version__)
+        version=__version__, weights=weights)
     if model_name:
         meta.model = model_name
     return meta
@@ -105,6 +106,7 @@ def export_onnx(
     input_size: tuple[int, int] | None = None,
     model_name: str | None = None,
     check: bool = True,
+    weights: str | None = None,
 ) -> Path:
     """Export ``model`` (a ``PoseModel``) to ``path`` with kdpose metadata and run ``onnx.checker`` on it.
 
@@ -118,6 +120,8 @@ def export_onnx(
             for one size), checked so that a mismatch gives a clear error instead of a shape error inside tracing.
         model_name: recorded in the metadata instead of ``model.info.name``.
         check: run ``onnx.checker.check_model`` (full check) on the result.
+        weights: where the weights came from (a pretrained tag, a file name, a URL), recorded as
+            ``kdpose.weights`` so that the file says which trained model it is, not only which network.
 
     Returns:
         The written path.
@@ -155,7 +159,7 @@ def export_onnx(
     try:
         with torch.no_grad():
             output = model(dummy)
-        meta = build_metadata(model, output, model_name)
+        meta = build_metadata(model, output, model_name, weights)
         names = meta.output_names
         axes = {n: {0: "batch"} for n in [INPUT_NAME, *names]} if dynamic_batch else None
         buffer = io.BytesIO()
