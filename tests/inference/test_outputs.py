@@ -63,3 +63,26 @@ def test_atomic_video_writer_renames_on_close_and_cleans_up_on_abort(tmp_path):
     w2.write(np.zeros((32, 48, 3), np.uint8))
     w2.abort()
     assert list(tmp_path.iterdir()) == [tmp_path / "v.mp4"]
+
+
+def test_two_writers_of_one_clip_never_share_a_temp_file(tmp_path):
+    """Two jobs drawing the same clip into one folder at once: each writes its own temp file, the last to finish
+    wins whole (with one temp name per clip the second would have written into the first one's file)."""
+    cv2 = pytest.importorskip("cv2")
+    a, b = AtomicVideoWriter(tmp_path / "clip.mp4", fps=5), AtomicVideoWriter(tmp_path / "clip.mp4", fps=5)
+    for i in range(4):
+        a.write(np.full((32, 48, 3), 200, np.uint8))
+        if i < 2:
+            b.write(np.full((32, 48, 3), 10, np.uint8))
+    assert a.tmp != b.tmp and a.tmp.suffix == ".mp4"
+    a.close()
+    b.close()
+    cap = cv2.VideoCapture(str(tmp_path / "clip.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 2
+    ok, frame = cap.read()
+    assert ok and frame.mean() < 40
+    assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]
+    empty = AtomicVideoWriter(tmp_path / "none.mp4", fps=5)
+    empty.close()
+    empty.abort()
+    assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -126,12 +127,13 @@ def mark_drawn(folder: Path) -> None:
 
 class AtomicVideoWriter:
     """``cv2.VideoWriter`` to a temp file in the destination folder, renamed into place by :meth:`close`
-    (so an interrupted job never leaves a half-written video under the final name)."""
+    (so an interrupted job never leaves a half-written video under the final name). The temp name is unique
+    (``mkstemp``): two jobs drawing the same clip into one folder at once never write into each other's file."""
 
     def __init__(self, path: str | os.PathLike, fps: float, fourcc: str = "mp4v"):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.path.with_name(f".{self.path.stem}.part{self.path.suffix}")
+        self.tmp: Path | None = None  # made with the first frame: a clip without frames leaves nothing behind
         self.fps, self.fourcc = fps, fourcc
         self._writer = None
         self.frames = 0
@@ -141,6 +143,11 @@ class AtomicVideoWriter:
 
         if self._writer is None:
             h, w = frame.shape[:2]
+            # the extension stays last: OpenCV picks the container from it
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=f".part{self.path.suffix}",
+                                       dir=self.path.parent)
+            os.close(fd)
+            self.tmp = Path(tmp)
             self._writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*self.fourcc), self.fps, (w, h))
             if not self._writer.isOpened():
                 raise OSError(f"{self.path}: OpenCV cannot open a '{self.fourcc}' video writer")
@@ -157,8 +164,9 @@ class AtomicVideoWriter:
         if self._writer is not None:
             self._writer.release()
             self._writer = None
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.tmp)
+        if self.tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.tmp)
 
 
 # Sub-folders of --out that hold the pictures a job draws: never inputs of a later job whose source folder holds
