@@ -113,6 +113,23 @@ def test_cli_rejects_a_broken_recipe_before_training(tmp_path, capsys):
         assert capsys.readouterr().err.startswith(f"kdpose: error: {path}: {message}")
 
 
+@pytest.mark.parametrize("command", ["train", "distill"])
+def test_cli_names_an_empty_recipe(command, tmp_path, capsys):
+    """An empty recipe was reported by the first setting a run misses (data.train.ann_file; for distill: "not a
+    distillation recipe"), not as what it is."""
+    from kdpose.cli.main import main
+
+    for text in ("", "# only a comment\n"):
+        path = _write(tmp_path, text)
+        assert main([command, str(path), "--work-dir", str(tmp_path / "run")]) == 2
+        assert capsys.readouterr().err == (f"kdpose: error: {path}: the recipe sets nothing; copy one from configs/ "
+                                           "(e.g. configs/rtmpose-t_synth-body.yaml) or give its settings with --set\n")
+    # with --set the empty file is a way to give the recipe on the command line: the missing setting is named
+    assert main(["train", str(path), "--work-dir", str(tmp_path / "run"), "--set", "optim.lr=0.1"]) == 2
+    assert "data.train.ann_file: set a COCO-format annotation file" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_unknown_augmentation_fails_before_any_data_is_rendered(tmp_path):
     from kdpose.tasks import build_model
     from kdpose.tasks.topdown import build_datasets

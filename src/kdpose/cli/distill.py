@@ -29,10 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kdpose.engine.config import load_recipe
     from kdpose.errors import ConfigError
 
-    cfg = load_recipe(args.recipe, args.overrides)
+    cfg = train_cmd.load_cli_recipe(args)
     if not cfg.distill.method:
         raise ConfigError(f"{args.recipe}: distill.method is empty: this is not a distillation recipe "
                           "(use 'kdpose train' for plain training)")

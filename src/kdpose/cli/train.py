@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 NAME = "train"
 HELP = "train a model from a recipe (configs/*.yaml), single process or under torchrun"
@@ -55,12 +56,26 @@ def check_work_dir(work_dir: str) -> None:
             break
 
 
+def load_cli_recipe(args: argparse.Namespace):
+    """The recipe of ``kdpose train`` / ``distill``; one that sets nothing (an empty file, only comments, no
+    ``--set``) is named as such, not by the first setting a run misses (``data.train.ann_file``)."""
+    import yaml
+
+    from kdpose.engine.config import load_recipe
+    from kdpose.errors import ConfigError
+
+    cfg = load_recipe(args.recipe, args.overrides)  # the file is readable YAML from here on
+    if not args.overrides and not yaml.safe_load(Path(args.recipe).read_text(encoding="utf-8")):
+        raise ConfigError(f"{args.recipe}: the recipe sets nothing; copy one from configs/ (e.g. "
+                          "configs/rtmpose-t_synth-body.yaml) or give its settings with --set")
+    return cfg
+
+
 def run(args: argparse.Namespace) -> int:
     from kdpose.tasks import default_work_dir, train
-    from kdpose.engine.config import load_recipe
     from kdpose.errors import ConfigError, TrainingStopped, UnknownNameError
 
-    cfg = load_recipe(args.recipe, args.overrides)
+    cfg = load_cli_recipe(args)
     work_dir = args.work_dir or cfg.work_dir or str(default_work_dir(args.recipe))
     check_work_dir(work_dir)
     cfg.work_dir = str(work_dir)
