@@ -168,3 +168,45 @@ def test_train_filters_and_eval_keeps(tmp_path):
     # boxes are clipped to the image
     s = load_coco_keypoints(write(tmp_path, {"images": [GOOD_IMAGE], "annotations": [ann(bbox=[-5, 70, 200, 50])]}))
     np.testing.assert_array_equal(s[0].bbox, [0, 70, 99, 79])
+
+
+@pytest.mark.parametrize("change,problem", [
+    ({"keypoints": [float("nan"), 20, 2] + [20, 20, 2] * 16},
+     "annotation 7 field 'keypoints' holds a value that is not a finite number"),
+    ({"keypoints": [20, 20, float("inf")] + [20, 20, 2] * 16},
+     "annotation 7 field 'keypoints' holds a value that is not a finite number (NaN or inf)"),
+    ({"keypoints": ["a", 20, 2] + [20, 20, 2] * 16}, "annotation 7 field 'keypoints' holds 'a'"),
+    ({"keypoints": [20, 20, -1] + [20, 20, 2] * 16}, "annotation 7 field 'keypoints' has a negative visibility flag -1"),
+    ({"keypoints": [[20, 20, 2]] * 17}, "annotation 7 field 'keypoints' is a nested list, expected a flat list of 51"),
+    ({"bbox": [10, 10]}, "annotation 7 field 'bbox' has 2 numbers, expected 4"),
+    ({"bbox": None}, "annotation 7 field 'bbox' is None"),
+    ({"image_id": [1]}, "annotation 7 refers to unknown image_id [1]"),
+    ({"id": "7"}, "annotation '7' (of image 1) has an id that is not an integer"),
+])
+def test_values_evaluation_refuses_are_refused_when_training_reads_them(tmp_path, change, problem):
+    """NaN / inf coordinates, negative flags (min(1, v) made them a negative visibility weight) and malformed
+    boxes were read as they were, or failed with numpy's bare ValueError / TypeError."""
+    p = write(tmp_path, {"images": [GOOD_IMAGE], "annotations": [ann(**change)]})
+    with pytest.raises(DataError, match=re.escape(f"{p}: {problem}")):
+        load_coco_keypoints(p)
+
+
+@pytest.mark.parametrize("images,anns,problem", [
+    ([dict(GOOD_IMAGE, width=None)], [], "image entry 1 has width None, expected a positive number of pixels"),
+    ([dict(GOOD_IMAGE, height=0)], [], "image entry 1 has height 0"),
+    ([dict(GOOD_IMAGE, id=None)], [], "image entry None has id None, expected an integer"),
+    ([GOOD_IMAGE, GOOD_IMAGE], [], "image id 1 appears twice in 'images'"),
+    ([GOOD_IMAGE], [ann(id=4), ann(id=4)], "annotation id 4 appears twice in 'annotations'"),
+    ({"1": GOOD_IMAGE}, [], "'images' is a dict, expected a list"),
+])
+def test_malformed_images_and_repeated_ids(tmp_path, images, anns, problem):
+    p = write(tmp_path, {"images": images, "annotations": anns})
+    with pytest.raises(DataError, match=re.escape(f"{p}: {problem}")):
+        load_coco_keypoints(p)
+
+
+def test_an_mpii_list_given_to_the_coco_reader_names_load_mpii(tmp_path):
+    p = write(tmp_path, [{"image": "a.jpg", "joints": [[0, 0]] * 16}])
+    with pytest.raises(DataError, match=re.escape("got a list (MMPose's MPII JSON? read it with "
+                                                  "kdpose.data.load_mpii)")):
+        load_coco_keypoints(p)

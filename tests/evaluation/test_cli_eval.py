@@ -40,6 +40,23 @@ def test_eval_cli_wholebody_per_part(fixtures, tmp_path, capsys):
     assert list(metrics) == ["body", "foot", "face", "lefthand", "righthand", "hand", "wholebody"]
     assert all(m["AP"] == pytest.approx(1.0) for m in metrics.values())
     assert "wholebody" in capsys.readouterr().out
+    # without --layout wholebody the same files give the body score: said in one line, not passed off silently
+    assert main(["eval", "--gt", str(gt), "--pred", str(tmp_path / "r.json")]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == (f"kdpose: warning: {gt}: the ground truth also has whole-body keypoints (foot_kpts, "
+                            "face_kpts, lefthand_kpts, righthand_kpts); scored here on the 17 keypoints of "
+                            "'keypoints' only (the wholebody layout scores every part)\n")
+    assert "1.0000" in captured.out
+
+
+def test_a_binary_file_is_named_not_json(fixtures, tmp_path, capsys):
+    """json guessed UTF-16 from the first bytes: "malformed JSON ('utf-16-be' codec can't decode byte ...)"."""
+    for name, data in (("odd.bin", bytes([0, 1, 0xbf, 0xfe, 7])), ("image.png", b"\x89PNG\r\n\x1a\n" + bytes(64))):
+        blob = tmp_path / name
+        blob.write_bytes(data)
+        assert main(["eval", "--gt", str(fixtures / "coco/test_coco.json"), "--pred", str(blob)]) == 2
+        assert capsys.readouterr().err == (f"kdpose: error: {blob}: not a JSON file (not UTF-8 text; an image or a "
+                                           "checkpoint?)\n")
 
 
 def test_empty_predictions_warn_in_one_line_and_score_zero(fixtures, tmp_path, capsys):

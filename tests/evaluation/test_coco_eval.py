@@ -1,7 +1,8 @@
 import contextlib
 import io
 import json
-import warnings
+import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,11 @@ from kdpose.errors import DataError
 from kdpose.evaluation import coco_keypoint_eval, crowdpose_eval, to_coco_results, wholebody_eval
 from kdpose.evaluation.wholebody import PART_FIELDS
 from kdpose.skeletons import get_skeleton
+
+sys.path.insert(0, str(Path(__file__).parent))
+import xtcocotools_reference as xtc_ref  # noqa: E402
+
+XTC_REFERENCE = json.loads(xtc_ref.REFERENCE.read_text())
 
 
 def gt_as_predictions(gt, fields=("keypoints",)):
@@ -22,20 +28,6 @@ def gt_as_predictions(gt, fields=("keypoints",)):
         for f in fields:
             r[f] = list(a[f])
         out.append(r)
-    return out
-
-
-def perturbed(gt, rng, k, fields=(("keypoints", 17),), copies=2):
-    out = []
-    for a in gt["annotations"]:
-        for c in range(copies):
-            r = {"image_id": a["image_id"], "category_id": 1, "score": float(rng.uniform(0.2, 1))}
-            for f, n in fields:
-                arr = np.asarray(a[f], float).reshape(n, 3).copy()
-                arr[:, :2] += rng.normal(0, 3 + 8 * c, (n, 2))
-                arr[:, 2] = rng.uniform(0, 1, n) * (rng.uniform(0, 1, n) > 0.15)
-                r[f] = arr.reshape(-1).tolist()
-            out.append(r)
     return out
 
 
@@ -75,7 +67,7 @@ def test_perturbed_equals_pycocotools(fixtures, tmp_path):
     path = fixtures / "coco/test_coco.json"
     gt = json.loads(path.read_text())
     for seed in range(3):
-        res = perturbed(gt, np.random.default_rng(seed), 17)
+        res = xtc_ref.perturbed(gt, np.random.default_rng(seed))
         ours = coco_keypoint_eval(path, res)
         direct = pycocotools_stats(path, res, get_skeleton("coco").sigmas_array)
         np.testing.assert_allclose(list(ours.values()), direct, atol=1e-12)
@@ -91,21 +83,36 @@ def test_crowdpose_protocol(fixtures):
     m = crowdpose_eval(path, gt_as_predictions(gt))
     assert m["AP"] == pytest.approx(1.0) and m["AP_medium"] == pytest.approx(1.0)
     assert m["AP_easy"] == -1 and m["AP_hard"] == -1  # both images have crowdIndex in [0.2, 0.8)
-    res = perturbed(gt, np.random.default_rng(0), 14, (("keypoints", 14),))
-    ours = crowdpose_eval(path, res)
-    xtc = pytest.importorskip("xtcocotools.cocoeval", reason="xtcocotools not installed (optional comparison)")
-    from xtcocotools.coco import COCO
 
-    with contextlib.redirect_stdout(io.StringIO()):
-        g = COCO(str(path))
-        ev = xtc.COCOeval(g, g.loadRes(json.loads(json.dumps(res))), "keypoints_crowd",
-                          get_skeleton("crowdpose").sigmas_array, use_area=False)
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    expected = dict(zip(["AP", "AP50", "AP75", "AR", "AR50", "AR75", "AP_easy", "AP_medium", "AP_hard"], ev.stats))
-    for k, v in expected.items():
+
+@pytest.mark.parametrize("case", ["crowdpose_noisy", "crowdpose_zero_scores"])
+def test_crowdpose_equals_xtcocotools(fixtures, case):
+    """xtcocotools' keypoints_crowd (use_area=False) on the same results, stored by xtcocotools_reference.py. Results
+    whose keypoint scores are all 0 are left out as xtcocotools does (kdpose scored them: AP 0.73 vs 0.95)."""
+    path = fixtures / "crowdpose/test_crowdpose.json"
+    results = xtc_ref.crowdpose_cases(fixtures)[case]
+    ours = crowdpose_eval(path, results)
+    for k, v in XTC_REFERENCE["cases"][case].items():
         assert ours[k] == pytest.approx(v, abs=1e-12), k
+    if case == "crowdpose_zero_scores":  # the case does exercise the rule: scored as detections AP drops
+        plain = coco_keypoint_eval(path, results, layout="crowdpose", use_area=False)
+        assert plain["AP"] < ours["AP"] - 0.05
+
+
+def test_crowdpose_needs_every_crowd_index(fixtures):
+    """An image without crowdIndex counted as easy: AP_easy repeated the overall AP, medium and hard said -1."""
+    path = fixtures / "crowdpose/test_crowdpose.json"
+    gt = json.loads(path.read_text())
+    preds = gt_as_predictions(gt)
+    for value, problem in [(None, "image entry 0 field 'crowdIndex' is None, expected a finite number"),
+                           ("high", "image entry 0 field 'crowdIndex' is 'high'")]:
+        gt["images"][0]["crowdIndex"] = value
+        with pytest.raises(DataError, match=re.escape(problem)):
+            crowdpose_eval(gt, preds)
+    del gt["images"][0]["crowdIndex"]
+    with pytest.raises(DataError, match=re.escape("image entry 0 (id 106848) has no 'crowdIndex': the CrowdPose "
+                                                  "protocol splits images by it")):
+        crowdpose_eval(gt, preds)
 
 
 def test_wholebody_gt_as_predictions(fixtures):
@@ -120,10 +127,7 @@ def test_wholebody_gt_as_predictions(fixtures):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_wholebody_matches_xtcocotools(fixtures, seed):
     path = fixtures / "coco/test_coco_wholebody.json"
-    gt = json.loads(path.read_text())
-    res = perturbed(gt, np.random.default_rng(seed), 133, PART_FIELDS)
-    for r in res[::3]:
-        r["foot_score"] = 0.5  # part scores override the score in their pass
+    res = xtc_ref.wholebody_cases(fixtures)[f"wholebody_seed{seed}"]
     ours = wholebody_eval(path, res)
     # the same predictions as one 133x3 list give the same numbers
     flat = [{**{k: v for k, v in r.items() if k in ("image_id", "score", "foot_score")},
@@ -131,22 +135,12 @@ def test_wholebody_matches_xtcocotools(fixtures, seed):
     assert wholebody_eval(path, flat) == ours
     for m in ours["hand"]:
         assert ours["hand"][m] == pytest.approx(0.5 * (ours["lefthand"][m] + ours["righthand"][m]))
-    xtc = pytest.importorskip("xtcocotools.cocoeval", reason="xtcocotools not installed (optional comparison)")
-    from xtcocotools.coco import COCO
-
-    sigmas = get_skeleton("wholebody").sigmas_array
-    cuts = {"body": (0, 17), "foot": (17, 23), "face": (23, 91), "lefthand": (91, 112), "righthand": (112, 133),
-            "wholebody": (0, 133)}
-    for part, (lo, hi) in cuts.items():
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # xtcocotools warns when a part score falls back to 'score'
-            g = COCO(str(path))
-            ev = xtc.COCOeval(g, g.loadRes(json.loads(json.dumps(res))), f"keypoints_{part}", sigmas[lo:hi],
-                              use_area=True)
-            ev.evaluate()
-            ev.accumulate()
-            ev.summarize()
-        np.testing.assert_allclose(list(ours[part].values()), ev.stats, atol=1e-12, err_msg=part)
+    # xtcocotools' keypoints_<part> passes (part sigmas, use_area=True), stored by xtcocotools_reference.py
+    expected = XTC_REFERENCE["cases"][f"wholebody_seed{seed}"]
+    assert set(expected) == set(xtc_ref.WHOLEBODY_CUTS)
+    for part, stats in expected.items():
+        np.testing.assert_allclose(list(ours[part].values()), list(stats.values()), atol=1e-12, err_msg=part)
+        assert list(ours[part]) == list(stats)
 
 
 def test_empty_predictions_agree_with_pycocotools(fixtures):
@@ -305,6 +299,27 @@ def test_malformed_files_are_one_line_errors_and_num_keypoints_is_optional(fixtu
                             ({"keypoints": [float("nan")] + good[0]["keypoints"][1:]}, "not a finite number")]:
         with pytest.raises(DataError, match=problem):
             coco_keypoint_eval(path, [dict(good[0], **change)] + good[1:])
+    # more values pycocotools fails on deep inside, or (a repeated annotation id) scores silently wrong
+    for edit, problem in [
+        (lambda d: d["annotations"][0].update(area="big"), "annotation 442619 field 'area' is 'big', expected a "
+                                                          "finite number"),
+        (lambda d: d["annotations"][0].update(iscrowd=None), "annotation 442619 has iscrowd None, expected 0 or 1"),
+        (lambda d: d["annotations"][1].update(id=d["annotations"][0]["id"]), "annotation id 442619 appears twice"),
+        (lambda d: d["images"][0].update(id=None), "image entry 0 has id None, expected an integer or a string"),
+        (lambda d: d.update(annotations={"a": 1}), "'annotations' is a dict, expected a list"),
+    ]:
+        with pytest.raises(DataError, match=re.escape(problem)):
+            coco_keypoint_eval(broken(edit), good)
+    # annotations without an id get ids no other annotation has (i + 1 could repeat one: AP 0.585 -> 0.505)
+    no_id = broken(lambda d: d["annotations"][3].pop("id"))
+    no_id["annotations"][7]["id"] = 4  # the id i + 1 would have given annotation 3
+    res = xtc_ref.perturbed(gt, np.random.default_rng(0))
+    assert coco_keypoint_eval(no_id, res) == coco_keypoint_eval(path, res)
+    with pytest.raises(DataError, match=re.escape("result 0 has image_id [785], expected an integer (or a string)")):
+        coco_keypoint_eval(path, [dict(good[0], image_id=[785])])
+    with pytest.raises(DataError, match=re.escape("result 0 field 'keypoints' has 34 numbers, 17 x, y pairs; COCO "
+                                                  "format needs x, y and a score per keypoint (51 numbers)")):
+        coco_keypoint_eval(path, [dict(good[0], keypoints=[v for i, v in enumerate(good[0]["keypoints"]) if i % 3 < 2])])
     # arrays and numpy numbers (what Python callers hold) are still numbers
     arrays = [dict(r, keypoints=np.asarray(r["keypoints"], np.float32), score=np.float32(r["score"])) for r in good]
     assert coco_keypoint_eval(path, arrays)["AP"] == pytest.approx(1.0)

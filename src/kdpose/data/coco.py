@@ -15,6 +15,7 @@ Conventions (MMPose's ``BaseCocoStyleDataset`` / ``CocoWholeBodyDataset``):
 """
 from __future__ import annotations
 
+import numbers
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -25,7 +26,7 @@ import numpy as np
 from ..errors import DataError
 from ..skeletons import Skeleton, get_skeleton
 from .geometry import clip_bbox_xywh_to_xyxy
-from .jsonfile import load_json, require
+from .jsonfile import finite_numbers, load_json, require
 from .sample import Sample
 
 MODES = ("train", "eval")
@@ -54,9 +55,18 @@ def load_coco_file(path: str | os.PathLike) -> dict:
     path = os.fspath(path)
     data = load_json(path)
     if not isinstance(data, dict):
-        raise DataError(f"{path}: expected a COCO annotation object with 'images' and 'annotations', got a list")
+        hint = " (MMPose's MPII JSON? read it with kdpose.data.load_mpii)" if isinstance(data, list) else ""
+        raise DataError(f"{path}: expected a COCO annotation object with 'images' and 'annotations', "
+                        f"got a {type(data).__name__}{hint}")
     require(data, ("images", "annotations"), path, "the annotation file")
+    for key in ("images", "annotations"):
+        if not isinstance(data[key], list):
+            raise DataError(f"{path}: '{key}' is a {type(data[key]).__name__}, expected a list")
     return data
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def iter_image_annotations(
@@ -69,12 +79,27 @@ def iter_image_annotations(
     for img in data["images"]:
         img_name = f"image entry {img.get('id', '?') if isinstance(img, dict) else '?'}"
         require(img, ("id", "file_name", "width", "height"), path, img_name)
+        if not _is_id(img["id"]):  # samples carry int ids; pycocotools' results are matched on them
+            raise DataError(f"{path}: {img_name} has id {img['id']!r}, expected an integer")
+        for key in ("width", "height"):
+            if isinstance(img[key], bool) or not isinstance(img[key], numbers.Real) or not img[key] > 0:
+                raise DataError(f"{path}: {img_name} has {key} {img[key]!r}, expected a positive number of pixels")
+        if img["id"] in images:
+            raise DataError(f"{path}: image id {img['id']} appears twice in 'images'")
         images[img["id"]] = img
     by_image: dict[Any, list[dict]] = defaultdict(list)
+    ann_ids: set = set()
     for ann in data["annotations"]:
         require(ann, ("image_id",), path, f"annotation {ann.get('id', '?') if isinstance(ann, dict) else '?'}")
-        if ann["image_id"] not in images:
-            raise DataError(f"{path}: annotation {ann.get('id', '?')} refers to unknown image_id {ann['image_id']}")
+        if not _is_id(ann["image_id"]) or ann["image_id"] not in images:
+            raise DataError(f"{path}: annotation {ann.get('id', '?')} refers to unknown image_id {ann['image_id']!r}")
+        if "id" in ann:  # pycocotools keeps one annotation of an id: the evaluation would lose people silently
+            if not _is_id(ann["id"]):
+                raise DataError(f"{path}: annotation {ann['id']!r} (of image {ann['image_id']}) has an id that is "
+                                "not an integer")
+            if ann["id"] in ann_ids:
+                raise DataError(f"{path}: annotation id {ann['id']} appears twice in 'annotations'")
+            ann_ids.add(ann["id"])
         by_image[ann["image_id"]].append(ann)
     for img_id, img in images.items():
         if frame_step > 1 and int(img_id) % frame_step != 0:
@@ -84,19 +109,24 @@ def iter_image_annotations(
 
 
 def _keypoint_array(values: Any, k: int, path: str, ann_id: Any, field: str, layout: str) -> np.ndarray:
-    """Flat [x, y, v] * k list -> (k, 3) float32; ``DataError`` on a wrong count."""
-    arr = np.asarray(values, dtype=np.float32)
-    if arr.ndim != 1 or arr.size != 3 * k:
-        n = arr.size / 3 if arr.ndim == 1 else arr.shape
-        raise DataError(
-            f"{path}: annotation {ann_id} field '{field}' has {n:g} keypoints, layout '{layout}' expects {k}"
-            if arr.ndim == 1
-            else f"{path}: annotation {ann_id} field '{field}' has shape {n}, expected a flat list of {3 * k} numbers"
-        )
-    return arr.reshape(k, 3)
+    """Flat [x, y, v] * k list -> (k, 3) float32; ``DataError`` on a wrong count, a value that is not a finite
+    number (text, None, NaN, inf: evaluation refuses them too) or a negative flag ``v``."""
+    if isinstance(values, (list, tuple)) and values and all(isinstance(v, (list, tuple)) for v in values):
+        raise DataError(f"{path}: annotation {ann_id} field '{field}' is a nested list, expected a flat list of "
+                        f"{3 * k} numbers (x, y, v per keypoint)")
+    arr = finite_numbers(values, path, f"annotation {ann_id}", field).astype(np.float32)
+    if arr.size != 3 * k:
+        raise DataError(f"{path}: annotation {ann_id} field '{field}' has {arr.size / 3:g} keypoints, "
+                        f"layout '{layout}' expects {k}")
+    arr = arr.reshape(k, 3)
+    if (arr[:, 2] < 0).any():  # min(1, v) would make it a negative visibility weight
+        raise DataError(f"{path}: annotation {ann_id} field '{field}' has a negative visibility flag "
+                        f"{float(arr[:, 2].min()):g} (COCO: 0 unlabelled, 1 occluded, 2 visible)")
+    return arr
 
 
 def _make_sample(
+    path: str,
     img: dict,
     ann: dict,
     kpts: np.ndarray,
@@ -107,7 +137,7 @@ def _make_sample(
     area_fallback: float = 0.53,
 ) -> Sample | None:
     """Build one Sample or ``None`` when the instance is filtered out (see the module docstring)."""
-    x, y, w, h = (float(v) for v in ann["bbox"][:4])
+    x, y, w, h = (float(v) for v in finite_numbers(ann["bbox"], path, f"annotation {ann['id']}", "bbox", 4))
     if w <= 0 or h <= 0 or kpts.max() <= 0:
         return None
     if mode == "train":
@@ -188,7 +218,7 @@ def load_coco_keypoints(
         require(ann, ("keypoints", "bbox", "id"), path, f"annotation {ann.get('id', '?')}")
         kpts = _keypoint_array(ann["keypoints"], k, path, ann["id"], "keypoints", sk.name)
         visible = np.minimum(1.0, kpts[:, 2])
-        sample = _make_sample(img, ann, kpts, visible, root, mode, int((kpts[:, 2] > 0).sum()))
+        sample = _make_sample(path, img, ann, kpts, visible, root, mode, int((kpts[:, 2] > 0).sum()))
         if sample is not None:
             samples.append(sample)
     return samples
@@ -225,7 +255,7 @@ def load_coco_wholebody(
         parts = [_keypoint_array(ann[f], n, path, ann["id"], f, "coco_wholebody") for f, n in WHOLEBODY_FIELDS]
         kpts = np.concatenate(parts, axis=0)
         visible = (kpts[:, 2] > 0).astype(np.float32)
-        sample = _make_sample(img, ann, kpts, visible, root, mode, int((parts[0][:, 2] > 0).sum()))
+        sample = _make_sample(path, img, ann, kpts, visible, root, mode, int((parts[0][:, 2] > 0).sum()))
         if sample is None:
             continue
         sample.meta.update({v: bool(ann[v]) for v in WHOLEBODY_VALID if v in ann})

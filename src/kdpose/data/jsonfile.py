@@ -25,10 +25,10 @@ def load_json(path: str | os.PathLike) -> Any:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
     try:
         return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-        msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-        raise DataError(f"{path}: malformed JSON ({msg}{where})") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: malformed JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except UnicodeDecodeError:  # json guesses UTF-16/32 from the first bytes: its codec message misleads
+        raise DataError(f"{path}: not a JSON file (not UTF-8 text; an image or a checkpoint?)") from None
 
 
 def require(obj: Any, keys: Iterable[str], path: str, what: str) -> None:

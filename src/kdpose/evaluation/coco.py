@@ -25,6 +25,7 @@ from ..skeletons import Skeleton, get_skeleton
 COCO_STAT_NAMES = ("AP", "AP50", "AP75", "APM", "APL", "AR", "AR50", "AR75", "ARM", "ARL")
 CROWD_TYPES = (("AP_easy", 0.0, 0.2), ("AP_medium", 0.2, 0.8), ("AP_hard", 0.8, float("inf")))
 PERSON_CATEGORY = {"id": 1, "name": "person", "supercategory": "person"}
+WHOLEBODY_PARTS = ("foot_kpts", "face_kpts", "lefthand_kpts", "righthand_kpts")  # COCO-WholeBody's extra fields
 
 
 def _skeleton(layout: str | Skeleton) -> Skeleton:
@@ -58,25 +59,54 @@ def load_gt(gt: str | os.PathLike | dict, fields: Sequence[str] = ("image_id", "
     for i, cat in enumerate(data["categories"]):
         require(cat, ("id",), name, f"category entry {i}")
     category_ids = {cat["id"] for cat in data["categories"]}
+    for key in ("images", "annotations"):
+        if not isinstance(data[key], list):
+            raise DataError(f"{name}: '{key}' is a {type(data[key]).__name__}, expected a list")
+    image_ids: set = set()
     for i, img in enumerate(data["images"]):
         require(img, ("id",), name, f"image entry {i}")
-    image_ids = {img["id"] for img in data["images"]}
+        if not _is_id(img["id"]):  # null, a list: pycocotools would fail or match nothing
+            raise DataError(f"{name}: image entry {i} has id {img['id']!r}, expected an integer or a string")
+        if img["id"] in image_ids:
+            raise DataError(f"{name}: image id {img['id']!r} appears twice in 'images'")
+        image_ids.add(img["id"])
+    # pycocotools keeps one annotation per id: a repeated id would drop people from the evaluation, silently
+    ann_ids: set = set()
     for i, ann in enumerate(data["annotations"]):
         what = f"annotation {ann.get('id', i) if isinstance(ann, dict) else i}"
         require(ann, fields, name, what)
-        if ann["image_id"] not in image_ids:  # pycocotools would leave it out of every image, silently
+        if not _is_id(ann["image_id"]) or ann["image_id"] not in image_ids:  # pycocotools would drop it silently
             raise DataError(f"{name}: {what} refers to image_id {ann['image_id']!r}, which 'images' does not list")
         for field, size in (("bbox", 4), ("keypoints", None)):
             if field in fields:
                 finite_numbers(ann[field], name, what, field, size)
+        if "area" in ann:
+            finite_score(ann["area"], name, what, "area")
         ann.setdefault("iscrowd", 0)
+        if ann["iscrowd"] not in (0, 1):  # also refuses None, text (pycocotools' int() would fail deep inside)
+            raise DataError(f"{name}: {what} has iscrowd {ann['iscrowd']!r}, expected 0 or 1")
         ann.setdefault("category_id", 1)
-        if ann["category_id"] not in category_ids:  # pycocotools would evaluate nothing: AP -1 without a word
+        if not _is_id(ann["category_id"]) or ann["category_id"] not in category_ids:  # pycocotools would evaluate nothing: AP -1 without a word
             listed = ", ".join(map(str, sorted(category_ids, key=str)))
             raise DataError(f"{name}: {what} has category_id {ann['category_id']!r}, which 'categories' does not "
                             f"list (it lists {listed})")
-        ann.setdefault("id", i + 1)
+        if "id" in ann:
+            if not _is_id(ann["id"]):
+                raise DataError(f"{name}: {what} (of image {ann['image_id']!r}) has an id that is not an integer")
+            if ann["id"] in ann_ids:
+                raise DataError(f"{name}: annotation id {ann['id']!r} appears twice in 'annotations'")
+            ann_ids.add(ann["id"])
+    # annotations without an id get ones above every given id (i + 1 could repeat one of them)
+    next_id = max((a for a in ann_ids if isinstance(a, int)), default=0) + 1
+    for ann in data["annotations"]:
+        if "id" not in ann:
+            ann["id"], next_id = next_id, next_id + 1
     return data, name
+
+
+def _is_id(value) -> bool:
+    """An image or annotation id: an integer (COCO) or a string (some converters write them), never a bool."""
+    return isinstance(value, (int, np.integer, str)) and not isinstance(value, bool)
 
 
 def load_results(results: str | os.PathLike | Sequence[dict]) -> tuple[list[dict], str]:
@@ -106,6 +136,10 @@ def check_keypoint_count(anns: Sequence[dict], field: str, k: int, name: str, la
     """Every ``anns[i][field]`` must hold 3 * k numbers."""
     for i, a in enumerate(anns):
         n = len(a[field])
+        if n == 2 * k:  # x, y pairs without scores / flags: "has 11.3333 keypoints" named the wrong problem
+            raise DataError(f"{name}: {what} {a.get('id', i)} field '{field}' has {n} numbers, {k} x, y pairs; "
+                            f"COCO format needs x, y and a {'score' if what == 'result' else 'visibility flag'} "
+                            f"per keypoint ({3 * k} numbers)")
         if n != 3 * k:
             raise DataError(f"{name}: {what} {a.get('id', i)} field '{field}' has {n / 3:g} keypoints, "
                             f"layout '{layout}' expects {k}")
@@ -129,11 +163,14 @@ def gt_keypoint_categories(gt_data: dict) -> set:
 def check_result_ids(r: dict, i: int, name: str, gt_image_ids: set, gt_category_ids: set | None = None) -> None:
     """A result's ``image_id`` (and ``category_id``, 1 if absent, when ``gt_category_ids`` is given) must be one of
     the ground truth's: pycocotools would score a result of an unknown id as nothing, silently."""
+    if not _is_id(r["image_id"]):
+        raise DataError(f"{name}: result {i} has image_id {r['image_id']!r}, expected an integer (or a string)")
     if r["image_id"] not in gt_image_ids:
         hint = (" (a string; the ground truth's ids are numbers)"
                 if isinstance(r["image_id"], str) and any(not isinstance(g, str) for g in gt_image_ids) else "")
         raise DataError(f"{name}: result {i} has image_id {r['image_id']!r}{hint}, which is not in the ground truth")
-    if gt_category_ids is not None and r.get("category_id", 1) not in gt_category_ids:
+    if gt_category_ids is not None and (not _is_id(r.get("category_id", 1))
+                                        or r.get("category_id", 1) not in gt_category_ids):
         raise DataError(f"{name}: result {i} has category_id {r.get('category_id', 1)!r}, but the ground truth's "
                         f"annotations are of category {', '.join(map(str, sorted(gt_category_ids, key=str)))}")
 
@@ -214,6 +251,11 @@ def coco_keypoint_eval(
     sk = _skeleton(layout)
     gt_data, gt_name = load_gt(gt)
     check_keypoint_count(gt_data["annotations"], "keypoints", sk.num_keypoints, gt_name, sk.name, "annotation")
+    extra = [f for f in WHOLEBODY_PARTS if any(f in a for a in gt_data["annotations"][:50])]
+    if extra and gt_name != "<ground truth>":  # a forgotten --layout wholebody read as a body-only score
+        warnings.warn(f"kdpose: {gt_name}: the ground truth also has whole-body keypoints ({', '.join(extra)}); "
+                      f"scored here on the {sk.num_keypoints} keypoints of 'keypoints' only (the wholebody layout "
+                      "scores every part)", RuntimeWarning, stacklevel=2)
     fill_num_keypoints(gt_data["annotations"])
     for i, ann in enumerate(gt_data["annotations"]):
         if not use_area:
@@ -235,11 +277,14 @@ def crowdpose_eval(
 
     Returns the COCO stats names plus ``AP_easy`` / ``AP_medium`` / ``AP_hard``: images split by their
     ``crowdIndex`` at 0.2 and 0.8; each value is the plain mean of the precision array over the split (undefined
-    entries count as -1, as in the CrowdPose code, so an empty split gives -1).
+    entries count as -1, as in the CrowdPose code, so an empty split gives -1). As in xtcocotools, results whose
+    keypoint scores are all 0 are left out (pycocotools would count them as detections), and every image must
+    have a ``crowdIndex``.
     """
     sk = _skeleton(layout)
     gt_data, gt_name = load_gt(gt)
     check_keypoint_count(gt_data["annotations"], "keypoints", sk.num_keypoints, gt_name, sk.name, "annotation")
+    crowd_index = {img["id"]: _crowd_index(img, i, gt_name) for i, img in enumerate(gt_data["images"])}
     fill_num_keypoints(gt_data["annotations"])
     for ann in gt_data["annotations"]:
         ann["area"] = float(ann["bbox"][2]) * float(ann["bbox"][3]) * 0.53
@@ -247,13 +292,24 @@ def crowdpose_eval(
     dts = normalise_results(res, res_name, {img["id"] for img in gt_data["images"]}, ("keypoints",),
                             gt_keypoint_categories(gt_data))
     check_keypoint_count(dts, "keypoints", sk.num_keypoints, res_name, sk.name, "result")
+    # xtcocotools leaves out results whose keypoint scores are all 0 (its _prepare); pycocotools would score them
+    dts = [r for r in dts if np.count_nonzero(np.asarray(r["keypoints"][2::3]) > 0) > 0]
     ev = run_cocoeval(gt_data, dts, sk.sigmas_array)
     out = stats_dict(ev)
     for key, lo, hi in CROWD_TYPES:
-        ids = [img["id"] for img in gt_data["images"] if lo <= float(img.get("crowdIndex", 0.0)) < hi]
+        ids = [image_id for image_id, index in crowd_index.items() if lo <= index < hi]
         with contextlib.redirect_stdout(io.StringIO()):
             ev.params.imgIds = ids
             ev.evaluate()
             ev.accumulate()
         out[key] = float(round(np.mean(ev.eval["precision"][:, :, :, 0, :]), 4))
     return out
+
+
+def _crowd_index(img: dict, i: int, name: str) -> float:
+    """An image's ``crowdIndex``, which puts it in the easy / medium / hard split (a missing one would count the image
+    as easy without a word)."""
+    if "crowdIndex" not in img:
+        raise DataError(f"{name}: image entry {i} (id {img['id']!r}) has no 'crowdIndex': the CrowdPose protocol "
+                        "splits images by it (CrowdPose's files give every image one)")
+    return finite_score(img["crowdIndex"], name, f"image entry {i}", "crowdIndex")
