@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import DataError
 from ..skeletons import Skeleton, get_skeleton
 from .geometry import clip_bbox_xywh_to_xyxy
-from .jsonfile import finite_numbers, load_json, require
+from .jsonfile import finite_numbers, is_id, load_json, require
 from .sample import Sample
 
 MODES = ("train", "eval")
@@ -65,10 +65,6 @@ def load_coco_file(path: str | os.PathLike) -> dict:
     return data
 
 
-def _is_id(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
 def iter_image_annotations(
     data: dict, path: str, frame_step: int = 1
 ) -> Iterator[tuple[dict, dict]]:
@@ -79,7 +75,7 @@ def iter_image_annotations(
     for img in data["images"]:
         img_name = f"image entry {img.get('id', '?') if isinstance(img, dict) else '?'}"
         require(img, ("id", "file_name", "width", "height"), path, img_name)
-        if not _is_id(img["id"]):  # samples carry int ids; pycocotools' results are matched on them
+        if not is_id(img["id"]):  # samples carry int ids; pycocotools' results are matched on them
             raise DataError(f"{path}: {img_name} has id {img['id']!r}, expected an integer")
         for key in ("width", "height"):
             if isinstance(img[key], bool) or not isinstance(img[key], numbers.Real) or not img[key] > 0:
@@ -91,10 +87,10 @@ def iter_image_annotations(
     ann_ids: set = set()
     for ann in data["annotations"]:
         require(ann, ("image_id",), path, f"annotation {ann.get('id', '?') if isinstance(ann, dict) else '?'}")
-        if not _is_id(ann["image_id"]) or ann["image_id"] not in images:
+        if not is_id(ann["image_id"]) or ann["image_id"] not in images:
             raise DataError(f"{path}: annotation {ann.get('id', '?')} refers to unknown image_id {ann['image_id']!r}")
         if "id" in ann:  # pycocotools keeps one annotation of an id: the evaluation would lose people silently
-            if not _is_id(ann["id"]):
+            if not is_id(ann["id"]):
                 raise DataError(f"{path}: annotation {ann['id']!r} (of image {ann['image_id']}) has an id that is "
                                 "not an integer")
             if ann["id"] in ann_ids:

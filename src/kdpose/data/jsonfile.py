@@ -41,6 +41,13 @@ def require(obj: Any, keys: Iterable[str], path: str, what: str) -> None:
         raise DataError(f"{path}: {what} is missing field{plural} {', '.join(map(repr, missing))}")
 
 
+def is_id(value: Any, text: bool = False) -> bool:
+    """An image or annotation id: an integer (COCO's), or also a string when ``text`` (some converters write them;
+    pycocotools matches either), never a bool, None or a list."""
+    return (isinstance(value, (numbers.Integral, str) if text else numbers.Integral)
+            and not isinstance(value, bool))
+
+
 def finite_numbers(value, name: str, what: str, field: str, size: int | None = None) -> np.ndarray:
     """``value`` (a list or array of numbers) as a flat float64 array; a ``DataError`` naming the file, the entry and
     the field when it is something else, holds a NaN / inf, or (``size`` given) has another length."""

@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from ..checks import check_name
-from ..data.jsonfile import finite_numbers, finite_score  # noqa: F401  (re-exported: the evaluators use them)
+from ..data.jsonfile import finite_numbers, finite_score, is_id  # noqa: F401  (re-exported: the evaluators use them)
 from ..errors import DataError
 from ..skeletons import Skeleton, get_skeleton
 
@@ -65,7 +65,7 @@ def load_gt(gt: str | os.PathLike | dict, fields: Sequence[str] = ("image_id", "
     image_ids: set = set()
     for i, img in enumerate(data["images"]):
         require(img, ("id",), name, f"image entry {i}")
-        if not _is_id(img["id"]):  # null, a list: pycocotools would fail or match nothing
+        if not is_id(img["id"], text=True):  # null, a list: pycocotools would fail or match nothing
             raise DataError(f"{name}: image entry {i} has id {img['id']!r}, expected an integer or a string")
         if img["id"] in image_ids:
             raise DataError(f"{name}: image id {img['id']!r} appears twice in 'images'")
@@ -75,7 +75,8 @@ def load_gt(gt: str | os.PathLike | dict, fields: Sequence[str] = ("image_id", "
     for i, ann in enumerate(data["annotations"]):
         what = f"annotation {ann.get('id', i) if isinstance(ann, dict) else i}"
         require(ann, fields, name, what)
-        if not _is_id(ann["image_id"]) or ann["image_id"] not in image_ids:  # pycocotools would drop it silently
+        # pycocotools would leave it out of every image, silently
+        if not is_id(ann["image_id"], text=True) or ann["image_id"] not in image_ids:
             raise DataError(f"{name}: {what} refers to image_id {ann['image_id']!r}, which 'images' does not list")
         for field, size in (("bbox", 4), ("keypoints", None)):
             if field in fields:
@@ -86,12 +87,13 @@ def load_gt(gt: str | os.PathLike | dict, fields: Sequence[str] = ("image_id", "
         if ann["iscrowd"] not in (0, 1):  # also refuses None, text (pycocotools' int() would fail deep inside)
             raise DataError(f"{name}: {what} has iscrowd {ann['iscrowd']!r}, expected 0 or 1")
         ann.setdefault("category_id", 1)
-        if not _is_id(ann["category_id"]) or ann["category_id"] not in category_ids:  # pycocotools would evaluate nothing: AP -1 without a word
+        # pycocotools would evaluate nothing: AP -1 without a word
+        if not is_id(ann["category_id"], text=True) or ann["category_id"] not in category_ids:
             listed = ", ".join(map(str, sorted(category_ids, key=str)))
             raise DataError(f"{name}: {what} has category_id {ann['category_id']!r}, which 'categories' does not "
                             f"list (it lists {listed})")
         if "id" in ann:
-            if not _is_id(ann["id"]):
+            if not is_id(ann["id"], text=True):
                 raise DataError(f"{name}: {what} (of image {ann['image_id']!r}) has an id that is not an integer")
             if ann["id"] in ann_ids:
                 raise DataError(f"{name}: annotation id {ann['id']!r} appears twice in 'annotations'")
@@ -102,11 +104,6 @@ def load_gt(gt: str | os.PathLike | dict, fields: Sequence[str] = ("image_id", "
         if "id" not in ann:
             ann["id"], next_id = next_id, next_id + 1
     return data, name
-
-
-def _is_id(value) -> bool:
-    """An image or annotation id: an integer (COCO) or a string (some converters write them), never a bool."""
-    return isinstance(value, (int, np.integer, str)) and not isinstance(value, bool)
 
 
 def load_results(results: str | os.PathLike | Sequence[dict]) -> tuple[list[dict], str]:
@@ -163,13 +160,13 @@ def gt_keypoint_categories(gt_data: dict) -> set:
 def check_result_ids(r: dict, i: int, name: str, gt_image_ids: set, gt_category_ids: set | None = None) -> None:
     """A result's ``image_id`` (and ``category_id``, 1 if absent, when ``gt_category_ids`` is given) must be one of
     the ground truth's: pycocotools would score a result of an unknown id as nothing, silently."""
-    if not _is_id(r["image_id"]):
+    if not is_id(r["image_id"], text=True):
         raise DataError(f"{name}: result {i} has image_id {r['image_id']!r}, expected an integer (or a string)")
     if r["image_id"] not in gt_image_ids:
         hint = (" (a string; the ground truth's ids are numbers)"
                 if isinstance(r["image_id"], str) and any(not isinstance(g, str) for g in gt_image_ids) else "")
         raise DataError(f"{name}: result {i} has image_id {r['image_id']!r}{hint}, which is not in the ground truth")
-    if gt_category_ids is not None and (not _is_id(r.get("category_id", 1))
+    if gt_category_ids is not None and (not is_id(r.get("category_id", 1), text=True)
                                         or r.get("category_id", 1) not in gt_category_ids):
         raise DataError(f"{name}: result {i} has category_id {r.get('category_id', 1)!r}, but the ground truth's "
                         f"annotations are of category {', '.join(map(str, sorted(gt_category_ids, key=str)))}")
