@@ -42,6 +42,10 @@ def test_train_work_dir_naming_a_file(tmp_path, capsys, monkeypatch):
     assert f"{tmp_path / 'run'}: the work dir is a file" in _one_error_line(capsys)
     assert main(["train", RECIPE, "--work-dir", str(tmp_path / "run" / "sub")]) == 2
     assert "lies under the file" in _one_error_line(capsys)
+    # a folder that cannot be made (/proc; a read-only disk) failed only after the data and model were built
+    assert main(["train", RECIPE, "--work-dir", "/proc/kdpose_run"]) == 2
+    assert _one_error_line(capsys).startswith("kdpose: error: /proc/kdpose_run: cannot write the work dir there")
+    assert not (tmp_path / "run2").exists()
 
 
 def test_export_without_onnx(tmp_path, capsys, monkeypatch):

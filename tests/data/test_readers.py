@@ -210,3 +210,26 @@ def test_an_mpii_list_given_to_the_coco_reader_names_load_mpii(tmp_path):
     with pytest.raises(DataError, match=re.escape("got a list (MMPose's MPII JSON? read it with "
                                                   "kdpose.data.load_mpii)")):
         load_coco_keypoints(p)
+
+
+def test_missing_images_are_counted_once_before_training(tmp_path, caplog):
+    """A few missing images were skipped one warning line at a time inside the progress bar: now one line, before
+    training, says how many (a folder holding none of them is still an error)."""
+    import logging
+
+    import cv2
+
+    from kdpose.data.coco import check_image_folder
+
+    images = [dict(GOOD_IMAGE, id=i, file_name=f"{i}.jpg") for i in (1, 2, 3)]
+    anns = [ann(id=10 + i, image_id=i) for i in (1, 2, 3)]
+    p = write(tmp_path, {"images": images, "annotations": anns})
+    cv2.imwrite(str(tmp_path / "1.jpg"), np.zeros((80, 100, 3), np.uint8))
+    samples = load_coco_keypoints(p)
+    with caplog.at_level(logging.WARNING, logger="kdpose.data.coco"):
+        check_image_folder(samples, p, key="data.train.img_dir")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{tmp_path}: 2 of the 3 images of {p} are missing (e.g. 2.jpg); their people are skipped"]
+    (tmp_path / "1.jpg").unlink()
+    with pytest.raises(DataError, match="none of the first 3 images"):
+        check_image_folder(samples, p, key="data.train.img_dir")

@@ -125,3 +125,50 @@ def test_an_unknown_teacher_or_model_name_names_its_recipe_key():
     student = {**recipe, "model": {**recipe["model"], "name": "rtmpos-t"}}
     with pytest.raises(ConfigError, match=r"^model.name: unknown model 'rtmpos-t'; did you mean rtmpose-t"):
         get_task(from_dict(RecipeCfg, student))
+
+
+def test_a_teacher_without_weights_is_refused_not_distilled_from_random_weights(tmp_path):
+    """An empty distill.teacher_weights built the teacher with random weights and distilled from it, exit 0 (in
+    DWPose stage 2 the exported student kept that random backbone). A misspelt teacher with tag weights ran as the
+    tag's network under the misspelt name."""
+    from kdpose.engine.config import RecipeCfg, from_dict
+    from kdpose.models import create_model
+    from kdpose.tasks import build_task
+
+    student = create_model("rtmpose-t", input_size=(32, 32))
+    recipe = {"model": {"name": "rtmpose-t", "layout": "coco", "input_size": [32, 32]},
+              "distill": {"method": "dwpose", "teacher": "rtmpose-s"}}
+    for method in ("dwpose", "dwpose_stage2"):
+        cfg = from_dict(RecipeCfg, {**recipe, "distill": {**recipe["distill"], "method": method}})
+        with pytest.raises(ConfigError, match=rf"^distill.teacher_weights: empty, so '{method}' would distil from a "
+                                              r"randomly initialised rtmpose-s; give the trained teacher's weights"):
+            build_task(cfg, student)
+    misspelt = {**recipe, "distill": {"method": "dwpose", "teacher": "rtmpose-zz",
+                                      "teacher_weights": "rtmpose-s.synth-demo_96x64"}}
+    with pytest.raises(ConfigError, match=r"^distill.teacher: unknown model 'rtmpose-zz'"):
+        build_task(from_dict(RecipeCfg, misspelt), student)
+
+
+def test_load_model_refuses_an_unknown_name_with_tag_weights():
+    from kdpose.errors import UnknownNameError
+    from kdpose.models import load_model
+
+    with pytest.raises(UnknownNameError, match=r"unknown model 'rtmpose-zz'"):
+        load_model("rtmpose-zz", weights="rtmpose-s.synth-demo_96x64")
+    assert load_model("rtmpose-s", weights="rtmpose-s.synth-demo_96x64").info.name == "rtmpose-s"
+
+
+def test_an_unknown_model_kwarg_names_the_key_and_the_valid_ones():
+    """A typo in model.kwargs failed inside the factory: "TypeError: build_rtmpose() got an unexpected keyword
+    argument 'fooo'" as a traceback."""
+    from kdpose.engine.config import RecipeCfg, from_dict
+    from kdpose.tasks.base import build_model
+
+    cfg = from_dict(RecipeCfg, {"model": {"name": "rtmpose-t", "layout": "coco", "input_size": [32, 32],
+                                          "kwargs": {"fooo": 1}}})
+    with pytest.raises(ConfigError, match=r"^model.kwargs: rtmpose-t takes no argument 'fooo' \(build_rtmpose\(\) got "
+                                          r"an unexpected keyword argument 'fooo'\)$"):
+        build_model(cfg.model)
+    cfg.model.name = "deeppose-cspnext-t"  # a factory without **kwargs: the same message
+    with pytest.raises(ConfigError, match=r"^model.kwargs: deeppose-cspnext-t takes no argument 'fooo'"):
+        build_model(cfg.model)

@@ -290,7 +290,9 @@ def test_recipe_builds_dwpose_task_through_the_engine(tmp_path):
     task = build_task(cfg, build_model(cfg.model))
     assert isinstance(task, DWPoseDistiller)
     assert torch.equal(task.teacher.model.head.cls_x.weight, teacher.head.cls_x.weight)
-    cfg.distill.teacher_input_size, cfg.distill.teacher_weights = (64, 128), ""
+    # a teacher trained at another resolution (its weights say so) is refused by DWPose, which needs the same one
+    big = save_weights(create_model("rtmpose-s", layout=LAYOUT, input_size=(64, 128)), tmp_path / "big.safetensors")
+    cfg.distill.teacher_input_size, cfg.distill.teacher_weights = (64, 128), str(big)
     with pytest.raises(ConfigError, match="same resolution"):
         build_task(cfg, build_model(cfg.model))
 

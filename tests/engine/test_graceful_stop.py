@@ -346,3 +346,9 @@ def test_cli_sigterm_exits_143_with_one_line_and_auto_resume_finishes(tmp_path):
     assert load_checkpoint(last)["iteration"] == 4 and (tmp_path / "run" / "final.safetensors").is_file()
     rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["iter"] for r in rows if r["kind"] == "train"] == [1, 2, 3, 4]
+    # once more on the finished run: said as such (it printed "epoch 3, batch 0" of a 2-epoch run), nothing trained
+    again = subprocess.run([sys.executable, "-m", "kdpose", *args, "--auto-resume"], capture_output=True, text=True,
+                           env=env, cwd=tmp_path, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "the run had finished" in again.stderr and "nothing to train" in again.stderr, again.stderr
+    assert load_checkpoint(last)["iteration"] == 4

@@ -132,3 +132,24 @@ def test_a_recipe_all_in_stage2_says_so_at_start(tmp_path, capsys):
         capsys.readouterr().err
     Trainer(toy_recipe(max_epochs=2, stage2_epochs=1), make_task(0), ToyDataset(), collate, tmp_path / "b").fit()
     assert "stage2_epochs" not in capsys.readouterr().err
+
+
+def test_a_checkpoint_of_another_network_is_named_in_words(tmp_path):
+    """Resuming from another network's last.pt said "does not match this recipe's model (Error(s) in loading
+    state_dict for PoseTask:)": torch's first line, which names nothing."""
+    from kdpose.errors import CheckpointError
+
+    Trainer(toy_recipe(max_epochs=1), make_task(0), ToyDataset(), collate, tmp_path).fit()
+    task = make_task(0)
+    task.model.fc = torch.nn.Linear(8 * 8 * 8, 6)  # another head: two tensors of another shape
+    task.model.extra = torch.nn.Linear(2, 2)         # and keys the checkpoint lacks
+    cfg = toy_recipe(max_epochs=1)
+    other = Trainer(cfg, task, ToyDataset(), collate, tmp_path / "other")
+    with pytest.raises(CheckpointError) as info:
+        other.resume(tmp_path / "last.pt")
+    assert str(info.value) == (f"{tmp_path / 'last.pt'}: does not match this recipe's model (2 keys missing, e.g. "
+                               "model.extra.weight; 2 keys of another shape, e.g. model.fc.weight)")
+    cfg.model.name = "rtmpose-s"  # the checkpoint's recipe names its network: said when it is another one
+    with pytest.raises(CheckpointError, match=r"\(it holds rtmpose-t at 192x256, the recipe builds rtmpose-s at "
+                                              r"192x256; 2 keys missing"):
+        other.resume(tmp_path / "last.pt")

@@ -251,6 +251,22 @@ def test_engine_builds_the_task_without_a_teacher():
     assert isinstance(task, SDPoseTask) and task.cycles == 3 and task.pairs == [(2, 1)]
 
 
+
+def test_a_teacher_left_in_an_sdpose_recipe_is_said_to_be_unused(caplog):
+    """--set distill.method=sdpose on a DWPose recipe trained without a word that its teacher is not used."""
+    import logging
+
+    from kdpose.engine.config import DistillCfg, ModelCfg, RecipeCfg
+    from kdpose.tasks import build_task
+
+    cfg = RecipeCfg(model=ModelCfg(name="sdpose-mini-s-v1", input_size=(48, 64)),
+                    distill=DistillCfg(method="sdpose", teacher="rtmpose-m.synth-standard_128x96"))
+    with caplog.at_level(logging.WARNING, logger="kdpose.tasks.base"):
+        build_task(cfg, create_model("sdpose-mini-s-v1", input_size=(48, 64)))
+    assert [r.getMessage() for r in caplog.records] == [
+        "distill.teacher / distill.teacher_weights are not used: 'sdpose' distils the model into itself"]
+
+
 def test_load_model_reads_mmpose_0x_keypoint_head_keys(tmp_path):
     # MMPose 0.x files (SDPose / DistilPose / TokenPose releases) name the head keypoint_head.*; load_model renames it
     reference = create_model("sdpose-mini-s-v1", input_size=(48, 64)).eval()

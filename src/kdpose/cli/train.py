@@ -38,14 +38,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check_work_dir(work_dir: str) -> None:
-    """Refuse, before building anything, a work dir that is a file or lies under one.
+    """Refuse, before building anything, a work dir that is a file, lies under one, or cannot be written.
 
     Raises:
         ConfigError: naming the path.
     """
-    from pathlib import Path
-
     from kdpose.errors import ConfigError
+    from kdpose.utils.io import check_output_dir
 
     path = Path(work_dir)
     for p in (path, *path.parents):
@@ -54,6 +53,8 @@ def check_work_dir(work_dir: str) -> None:
             raise ConfigError(f"{path}: the work dir {what}; give a folder (--work-dir)")
         if p.exists():
             break
+    if os.environ.get("RANK", "0") == "0":  # one probe (DDP ranks would remove each other's probe folder)
+        check_output_dir(path, "the work dir")  # /proc, a read-only disk: refused now, not after the set-up
 
 
 def load_cli_recipe(args: argparse.Namespace):

@@ -310,7 +310,7 @@ def recipe_layout(cfg: RecipeCfg, source: str = "recipe"):
 def from_dict(cls: type, data: dict, source: str = "recipe", prefix: str = "") -> Any:
     """Build dataclass ``cls`` from a mapping, checking keys and types recursively."""
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: {prefix or 'recipe'}: expected a mapping, got {_describe(data)}")
+        raise ConfigError(f"{source}: {prefix.rstrip('.') or 'recipe'}: expected a mapping, got {_describe(data)}")
     valid = {f.name: f for f in fields(cls)}
     hints = typing.get_type_hints(cls)
     kwargs = {}

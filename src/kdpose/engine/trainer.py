@@ -230,8 +230,8 @@ class Trainer:
             if self.scaler is not None and state["scaler"] is not None:
                 self.scaler.load_state_dict(state["scaler"])
         except (KeyError, RuntimeError, ValueError) as exc:
-            raise CheckpointError(f"{source}: does not match this recipe's model ({str(exc).splitlines()[0]})") \
-                from None
+            why = _mismatch(state, self.task.state_dict(), self.cfg) or str(exc).splitlines()[0]
+            raise CheckpointError(f"{source}: does not match this recipe's model ({why})") from None
         self.scheduler.load_state_dict(state["scheduler"])
         self.epoch, self.epoch_iter = int(state["epoch"]), int(state["epoch_iter"])
         self.iteration = int(state["iteration"])
@@ -259,8 +259,12 @@ class Trainer:
             state = load_checkpoint(path, map_location=self.device)
         self.load_state_dict(state, source=str(path))
         self.logger.drop_after(self.iteration)  # records of the lost work after the checkpoint are logged again
-        self.logger.info(f"resumed from {path}: epoch {self.epoch + 1}, batch {self.epoch_iter}, "
-                         f"iteration {self.iteration}")
+        if self.epoch >= self.cfg.train.max_epochs:  # "epoch 4, batch 0" of a 3-epoch run said nothing of this
+            self.logger.info(f"resumed from {path}: the run had finished ({self.epoch} of {self.cfg.train.max_epochs} "
+                             f"epochs, iteration {self.iteration}); nothing to train, its weights are written again")
+        else:
+            self.logger.info(f"resumed from {path}: epoch {self.epoch + 1}, batch {self.epoch_iter}, "
+                             f"iteration {self.iteration}")
         return True
 
     # ------------------------------------------------------------------------------------------ loop
@@ -489,3 +493,25 @@ class Trainer:
         for callback in self.callbacks:
             callback.on_validation_end(self, metrics)
         return metrics
+
+
+def _mismatch(state: dict, expected: dict, cfg: Any) -> str:
+    """What differs between a checkpoint and the network the recipe builds, in words: the model the checkpoint's
+    recipe names, and counts of missing / unexpected / reshaped keys with one example each (torch's own message
+    was cut to its first line, "Error(s) in loading state_dict for PoseTask:", which names nothing)."""
+    held = state.get("model") if isinstance(state.get("model"), dict) else {}
+    parts = []
+    saved = (state.get("config") or {}).get("model") if isinstance(state.get("config"), dict) else None
+    if isinstance(saved, dict) and saved.get("name"):
+        size, built = "x".join(map(str, saved.get("input_size") or ())), "x".join(map(str, cfg.model.input_size))
+        if (saved["name"], size) != (cfg.model.name, built):
+            parts.append(f"it holds {saved['name']}{f' at {size}' if size else ''}, the recipe builds "
+                         f"{cfg.model.name} at {built}")
+    missing = [k for k in expected if k not in held]
+    unexpected = [k for k in held if k not in expected]
+    reshaped = [k for k in expected if k in held and hasattr(held[k], "shape")
+                and tuple(held[k].shape) != tuple(expected[k].shape)]
+    for keys, what in ((missing, "missing"), (unexpected, "unexpected"), (reshaped, "of another shape")):
+        if keys:
+            parts.append(f"{len(keys)} key{'s' if len(keys) > 1 else ''} {what}, e.g. {keys[0]}")
+    return "; ".join(parts)

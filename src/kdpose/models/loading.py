@@ -82,6 +82,8 @@ def load_model(name: str, weights: str | os.PathLike | Mapping[str, torch.Tensor
     loads, saved = None, None
     if cfg is not None:
         loads = cfg.loads if weights is None or weights == cfg.tag else None
+        if name not in MODELS and name != cfg.tag:  # a misspelt name with tag weights ran as the tag's network
+            MODELS.get(name)  # UnknownNameError naming the closest zoo names
         name = name if name in MODELS else cfg.model  # e.g. dwpose-l with an RTMPose-l whole-body file
         layout = layout or cfg.layout or None  # "": a network without keypoints (the person detector)
         input_size = input_size or cfg.input_size

@@ -8,6 +8,8 @@ model, whose zoo entry says which task it serves (``kdpose.models.model_task``);
 """
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, ClassVar
@@ -17,6 +19,8 @@ from torch import nn
 from ..engine.config import RecipeCfg
 from ..errors import ConfigError, UnknownNameError
 from ..registry import Registry
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -109,9 +113,16 @@ def build_model(cfg: Any, kwargs: dict[str, Any] | None = None, layout: bool = T
     from ..models import create_model, load_weights
 
     kwargs = dict(cfg.kwargs if kwargs is None else kwargs)
+    given = set(kwargs)
     if layout:
         kwargs["layout"] = cfg.layout
-    model = create_model(cfg.name, input_size=tuple(cfg.input_size), **kwargs)
+    try:
+        model = create_model(cfg.name, input_size=tuple(cfg.input_size), **kwargs)
+    except TypeError as exc:  # a typo in model.kwargs was a traceback from inside the factory
+        bad = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
+        if bad is None or bad.group(1) not in given:
+            raise
+        raise ConfigError(f"model.kwargs: {cfg.name} takes no argument '{bad.group(1)}' ({exc})") from None
     if cfg.init_weights:
         check_weights_source(cfg.init_weights, "model.init_weights")
         load_weights(model, cfg.init_weights, prefix=cfg.init_prefix)
@@ -122,7 +133,7 @@ def build_task(cfg: RecipeCfg, model: nn.Module, model_task: str = "topdown") ->
     """``PoseTask(model)``, or the distillation method of ``cfg.distill`` with its frozen teacher (loaded with the
     recipe's layout and the student's input size unless ``distill.teacher_input_size`` says otherwise)."""
     from ..distill import build_distiller, get_distill_method
-    from ..models import load_model
+    from ..models import MODELS, PRETRAINED, load_model
     from ..models.pretrained import backbone_only_message
     from ..models.task import PoseTask
 
@@ -137,9 +148,21 @@ def build_task(cfg: RecipeCfg, model: nn.Module, model_task: str = "topdown") ->
         raise ConfigError(f"distill.method: '{dc.method}' distils {method.model_task} models, not the {model_task} "
                           f"model '{cfg.model.name}'")
     if not method.needs_teacher:  # self-distillation (sdpose): no teacher
+        if dc.teacher or dc.teacher_weights:  # e.g. --set distill.method=sdpose on a DWPose recipe
+            log.warning("distill.teacher / distill.teacher_weights are not used: '%s' distils the model into "
+                        "itself", dc.method)
         return build_distiller(dc.method, model, None, dc.params)
     if not dc.teacher:
         raise ConfigError(f"distill.teacher: method '{dc.method}' needs a teacher model name")
+    if dc.teacher not in PRETRAINED and "." not in dc.teacher:  # a zoo name (a misspelt tag: load_model says so)
+        try:
+            MODELS.get(dc.teacher)
+        except UnknownNameError as exc:  # "unknown model 'rtmpos-s'" did not say which of the recipe's two names
+            raise ConfigError(f"distill.teacher: {exc}") from None
+        if not dc.teacher_weights:  # a zoo name alone builds a random network
+            raise ConfigError(f"distill.teacher_weights: empty, so '{dc.method}' would distil from a randomly "
+                              f"initialised {dc.teacher}; give the trained teacher's weights (a .safetensors / .pth "
+                              "file, a URL or a pretrained tag: kdpose.models.list_pretrained())")
     size = tuple(dc.teacher_input_size) if any(dc.teacher_input_size) else tuple(cfg.model.input_size)
     if dc.teacher_weights:
         check_weights_source(dc.teacher_weights, "distill.teacher_weights")
