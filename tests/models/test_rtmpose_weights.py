@@ -298,6 +298,10 @@ def test_safetensors_save_and_reload_is_identical(tmp_path, trained_state, refer
     _assert_same_output(reloaded, reference_output)
     for k, v in reloaded.state_dict().items():
         assert torch.equal(v, trained_state[k]) and v.dtype == trained_state[k].dtype
+    # the same weights give the same bytes (safetensors wrote its header from a hash map: another order, another
+    # checksum, on every save of a finished run's weights)
+    again = save_weights(model, tmp_path / "again.safetensors", metadata={"note": "test"})
+    assert again.read_bytes() == path.read_bytes()
     with pytest.raises(CheckpointError, match="safetensors"):
         save_weights(model, tmp_path / "x.pth")
 

@@ -22,7 +22,7 @@ import torch
 
 from ..errors import CheckpointError
 from ..models.checkpoint_files import torch_load, torch_load_error
-from ..utils.io import atomic_write
+from ..utils.io import atomic_write, safetensors_bytes
 
 FORMAT = "kdpose-train-1"
 
@@ -113,8 +113,6 @@ def export_weights(model: torch.nn.Module, path: str | os.PathLike, metadata: di
 
         save_weights(model, path, metadata)  # atomic itself
         return
-    from safetensors.torch import save
-
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_write(path, "wb") as f:
-        f.write(save(tensors, metadata=metadata or {}))
+        f.write(safetensors_bytes(tensors, metadata or {}))

@@ -118,7 +118,7 @@ def save_weights(model: nn.Module, path: str | os.PathLike, metadata: Mapping[st
     """Write ``model.state_dict()`` as ``.safetensors`` atomically, with the model's facts in the header
     (``model.info.to_metadata()``: zoo name, task, layout, input size, channels, normalisation, codec) and any extra
     string ``metadata``. Returns the path."""
-    from safetensors.torch import save
+    from ..utils.io import safetensors_bytes
 
     if not isinstance(model, nn.Module) or not hasattr(model, "info"):
         raise TypeError(f"save_weights: model must be a kdpose model (built by create_model / load_model), got "
@@ -132,7 +132,7 @@ def save_weights(model: nn.Module, path: str | os.PathLike, metadata: Mapping[st
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     meta = {"format": "pt", "kdpose_version": _version(), **model.info.to_metadata()}
     meta.update({str(k): str(v) for k, v in (metadata or {}).items()})
-    data = save(tensors, metadata=meta)
+    data = safetensors_bytes(tensors, meta)
     with atomic_write(path, "wb") as f:
         f.write(data)
     return path

@@ -62,13 +62,11 @@ def to_fp16(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 def write_fp16(state: Mapping[str, torch.Tensor], path: str | os.PathLike, metadata: Mapping[str, str]) -> Path:
     """``state`` as float16 safetensors at ``path``, atomically, with string ``metadata`` (plus ``precision``)."""
-    from safetensors.torch import save
-
-    from ..utils.io import atomic_write
+    from ..utils.io import atomic_write, safetensors_bytes
 
     path = Path(path)
-    data = save(to_fp16(state), metadata={"format": "pt", **{str(k): str(v) for k, v in metadata.items()},
-                                          "precision": "float16"})
+    data = safetensors_bytes(to_fp16(state), {"format": "pt", **{str(k): str(v) for k, v in metadata.items()},
+                                              "precision": "float16"})
     with atomic_write(path, "wb") as f:
         f.write(data)
     return path

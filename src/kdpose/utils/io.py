@@ -7,7 +7,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Any, Iterator, Mapping
 
 
 def _new_file_mode() -> int:
@@ -127,3 +127,22 @@ def _probe_folder(folder: Path, flag: str, out: Path) -> None:
                     made.rmdir()
     except OSError as exc:
         raise ConfigError(f"{out}: cannot write {flag} there ({exc.strerror or exc})") from None
+
+
+def safetensors_bytes(tensors: Mapping[str, Any], metadata: Mapping[str, str] | None = None) -> bytes:
+    """``safetensors.torch.save(tensors, metadata)`` with a header in a fixed order (metadata keys sorted, tensors
+    by offset): safetensors writes its header from a hash map, so the same weights gave other bytes on every save
+    and a checksum of a re-exported file changed. The header keeps its length (the same text, reordered)."""
+    from safetensors.torch import save
+
+    data = save(dict(tensors), metadata=dict(metadata) if metadata is not None else None)
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + size])
+    ordered = {}
+    if "__metadata__" in header:
+        ordered["__metadata__"] = dict(sorted(header.pop("__metadata__").items()))
+    ordered.update(sorted(header.items(), key=lambda item: (item[1]["data_offsets"][0], item[0])))
+    text = json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    if len(text) > size:  # another JSON escaping than safetensors': keep its own bytes rather than guess
+        return data
+    return data[:8] + text + b" " * (size - len(text)) + data[8 + size:]
