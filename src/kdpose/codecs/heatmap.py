@@ -4,7 +4,8 @@ References: Xiao et al., "Simple Baselines" (MSRA heatmaps); Zhang et al., "Dist
 Representation" (DARK, https://arxiv.org/abs/1910.06278); Huang et al., "The Devil is in the Details" (UDP,
 https://arxiv.org/abs/1911.07524). Numbers follow MMPose 0.x conventions (``TopDownGenerateTarget`` in
 ``mmpose/datasets/pipelines/top_down_transform.py``, ``keypoints_from_heatmaps`` in
-``mmpose/core/evaluation/top_down_eval.py``; see docs/distilpose.md, "Codecs").
+``mmpose/core/evaluation/top_down_eval.py``; see docs/distilpose.md, "Codecs"), which MMPose 1.x keeps
+(``generate_*_gaussian_heatmaps``, ``refine_keypoints``, ``refine_keypoints_dark[_udp]``).
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from kdpose.utils.gaussian import opencv_gaussian_kernel
 
 
 class HeatmapOutput(NamedTuple):
@@ -49,9 +52,10 @@ class HeatmapCodec:
         encoding: "msra" (centre rounded to the heatmap grid, Gaussian cut to a 6 sigma + 1 window),
             "unbiased" (sub-pixel centre, whole map; what TokenPose / DistilPose train with) or
             "udp" (unbiased data processing: stride (input - 1) / (heatmap - 1), sub-pixel centre in the window;
-            pair it with the UDP crop warp ``kdpose.data.geometry.get_udp_warp_matrix``, as MMPose does).
+            kdpose crops with the standard warp for every encoding, so decode and ``invert_crop_points`` agree).
         decoding: "argmax" (argmax + MMPose's quarter-pixel offset towards the higher neighbour) or
-            "dark" (Gaussian-smoothed log-heatmap, second-order Taylor step).
+            "dark" (Taylor step on the Gaussian-smoothed log-heatmap: MMPose's ``refine_keypoints_dark``, which
+            leaves peaks within 2 px of the map border at the arg-max, or ``refine_keypoints_dark_udp`` for UDP).
         blur_kernel: odd kernel size of DARK's Gaussian smoothing (MMPose: 11 for 64x48 maps).
         flip_shift: shift un-flipped heatmaps one pixel right (MMPose ``shift_heatmap``); default True unless UDP,
             whose flip is already pixel-exact.
@@ -103,13 +107,18 @@ class HeatmapCodec:
         (hw, hh), s = self.heatmap_size, self.sigma
         sx, sy = self.stride
         mu = kpts / np.array([sx, sy])                       # (K, 2) sub-pixel centre on the heatmap grid
-        mu_int = np.floor(mu + 0.5)                           # MMPose: int(x / stride + 0.5)
+        finite = np.isfinite(mu).all(1)
+        mu = np.where(finite[:, None], mu, -1e6)              # NaN / inf: weight 0 and an all-zero map
+        mu_int = np.trunc(mu + 0.5)                           # MMPose: (mu + 0.5).astype(int), towards zero
         radius = 3 * s
-        # MMPose drops a joint whose 6-sigma window lies fully outside the map
-        ul = mu_int - radius
-        br = mu_int + radius + 1
-        inside = (ul[:, 0] < hw) & (ul[:, 1] < hh) & (br[:, 0] > 0) & (br[:, 1] > 0)
-        weight = np.where((vis > 0) & inside & np.isfinite(mu).all(1), 1.0, 0.0).astype(np.float32)
+        # MMPose drops a joint whose window [ul, br) lies fully outside the map; the window is around the rounded
+        # centre for msra / udp and around the exact one for unbiased targets
+        anchor = mu if self.encoding == "unbiased" else mu_int
+        ul, br = anchor - radius, anchor + radius + 1
+        if self.encoding != "unbiased":
+            ul, br = np.trunc(ul), np.trunc(br)
+        inside = (ul[:, 0] < hw) & (ul[:, 1] < hh) & (br[:, 0] >= 0) & (br[:, 1] >= 0)
+        weight = np.where((vis > 0) & inside & finite, 1.0, 0.0).astype(np.float32)
         centre = mu_int if self.encoding == "msra" else mu
         xs = np.arange(hw, dtype=np.float64)
         ys = np.arange(hh, dtype=np.float64)
@@ -127,7 +136,7 @@ class HeatmapCodec:
         heatmaps = output.heatmaps if isinstance(output, HeatmapOutput) else output
         coords, scores = argmax_2d(heatmaps)
         if self.decoding == "dark":
-            coords = refine_dark(heatmaps, coords, self.blur_kernel)
+            coords = refine_dark(heatmaps, coords, self.blur_kernel, udp=self.encoding == "udp")
         else:
             coords = refine_quarter_offset(heatmaps, coords)
         sx, sy = self.stride
@@ -172,53 +181,61 @@ def _gather(maps: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tenso
 
 
 def refine_quarter_offset(heatmaps: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
-    """MMPose's default post-processing: move 0.25 px towards the higher neighbour (interior peaks only)."""
+    """MMPose's default post-processing (``refine_keypoints``): move x by 0.25 px towards the higher neighbour
+    when 1 < x < W - 1 (and the peak is inside the map in y), and y likewise."""
     h, w = heatmaps.shape[-2:]
     x = coords[..., 0].long()
     y = coords[..., 1].long()
     dx = _gather(heatmaps, x + 1, y) - _gather(heatmaps, x - 1, y)
     dy = _gather(heatmaps, x, y + 1) - _gather(heatmaps, x, y - 1)
-    interior_x = (x > 0) & (x < w - 1)
-    interior_y = (y > 0) & (y < h - 1)
-    offset = torch.stack([torch.sign(dx) * interior_x, torch.sign(dy) * interior_y], -1).to(coords.dtype)
+    use_x = (x > 1) & (x < w - 1) & (y > 0) & (y < h)
+    use_y = (y > 1) & (y < h - 1) & (x > 0) & (x < w)
+    offset = torch.stack([torch.sign(dx) * use_x, torch.sign(dy) * use_y], -1).to(coords.dtype)
     valid = (coords[..., :1] >= 0)
     return torch.where(valid, coords + 0.25 * offset, coords)
 
 
 def gaussian_blur(heatmaps: torch.Tensor, kernel: int) -> torch.Tensor:
-    """Depthwise Gaussian blur of (B, K, H, W) maps like ``cv2.GaussianBlur(hm, (kernel, kernel), 0)``:
-    sigma = 0.3 * ((kernel - 1) / 2 - 1) + 0.8, reflect-101 borders, and the per-map maximum preserved
-    (DARK rescales the blurred map to the original peak value)."""
-    sigma = 0.3 * ((kernel - 1) * 0.5 - 1) + 0.8
+    """DARK's smoothing of (B, K, H, W) maps, as MMPose's ``gaussian_blur``: ``cv2.GaussianBlur(hm, (kernel,
+    kernel), 0)`` of the map padded with zeros (a peak at the border is not mirrored into a second one), then
+    rescaled so that each map keeps its maximum."""
     r = kernel // 2
-    t = torch.arange(kernel, dtype=heatmaps.dtype, device=heatmaps.device) - r
-    g = torch.exp(-(t * t) / (2 * sigma * sigma))
-    g = g / g.sum()
+    g = torch.as_tensor(opencv_gaussian_kernel(kernel), dtype=heatmaps.dtype, device=heatmaps.device)
     b, k, h, w = heatmaps.shape
     x = heatmaps.reshape(b * k, 1, h, w)
-    x = F.pad(x, (r, r, r, r), mode="reflect")
-    x = F.conv2d(x, g.view(1, 1, 1, kernel))
-    x = F.conv2d(x, g.view(1, 1, kernel, 1))
+    x = F.conv2d(x, g.view(1, 1, 1, kernel), padding=(0, r))
+    x = F.conv2d(x, g.view(1, 1, kernel, 1), padding=(r, 0))
     blurred = x.reshape(b, k, h, w)
     peak = heatmaps.amax(dim=(-2, -1), keepdim=True)
     blurred_peak = blurred.amax(dim=(-2, -1), keepdim=True)
     return blurred * peak / blurred_peak.clamp_min(1e-12)
 
 
-def refine_dark(heatmaps: torch.Tensor, coords: torch.Tensor, blur_kernel: int = 11) -> torch.Tensor:
-    """DARK: Taylor-expand the log of the smoothed heatmap at the integer peak and take a Newton step.
+def refine_dark(heatmaps: torch.Tensor, coords: torch.Tensor, blur_kernel: int = 11, udp: bool = False
+                ) -> torch.Tensor:
+    """DARK: a Newton step on the log of the smoothed heatmap at the integer peak.
+
+    ``udp=False`` is MMPose's ``refine_keypoints_dark`` (log of max(map, 1e-10), second differences over 2 px,
+    peaks within 2 px of the border left at the arg-max, where the Taylor expansion reaches past the map);
+    ``udp=True`` is ``refine_keypoints_dark_udp`` (log of the map clipped to [1e-3, 50], 1-px stencil on the
+    edge-replicated map, every peak refined).
 
     Args:
         heatmaps: (B, K, H, W) raw heatmaps.
         coords: (B, K, 2) integer peak coordinates from ``argmax_2d`` (-1 for invalid peaks).
     Returns:
-        (B, K, 2) refined sub-pixel coordinates in heatmap pixels.
+        (B, K, 2) refined sub-pixel coordinates in heatmap pixels (invalid peaks unchanged).
     """
-    smooth = gaussian_blur(heatmaps, blur_kernel).clamp(1e-3, 50.0).log()
-    # edge-replicate 1 px so that the finite differences are defined at the border (MMPose's vectorised DARK)
-    smooth = F.pad(smooth, (1, 1, 1, 1), mode="replicate")
-    x = coords[..., 0].long().clamp_min(0) + 1
-    y = coords[..., 1].long().clamp_min(0) + 1
+    h, w = heatmaps.shape[-2:]
+    blurred = gaussian_blur(heatmaps, blur_kernel)
+    smooth = blurred.clamp(1e-3, 50.0).log() if udp else blurred.clamp_min(1e-10).log()
+    pad = 1 if udp else 2
+    # edge-replicated so that every stencil is defined (only UDP uses the replicated values)
+    smooth = F.pad(smooth, (pad, pad, pad, pad), mode="replicate")
+    x0 = coords[..., 0].long()
+    y0 = coords[..., 1].long()
+    x = x0.clamp_min(0) + pad
+    y = y0.clamp_min(0) + pad
 
     def at(dx: int, dy: int) -> torch.Tensor:
         return _gather(smooth, x + dx, y + dy)
@@ -226,11 +243,19 @@ def refine_dark(heatmaps: torch.Tensor, coords: torch.Tensor, blur_kernel: int =
     c = at(0, 0)
     gx = 0.5 * (at(1, 0) - at(-1, 0))
     gy = 0.5 * (at(0, 1) - at(0, -1))
-    hxx = at(1, 0) - 2 * c + at(-1, 0)
-    hyy = at(0, 1) - 2 * c + at(0, -1)
-    hxy = 0.5 * (at(1, 1) - at(1, 0) - at(0, 1) + 2 * c - at(-1, 0) - at(0, -1) + at(-1, -1))
+    if udp:
+        eps = float(torch.finfo(torch.float32).eps)   # MMPose inverts hessian + eps * I
+        hxx = at(1, 0) - 2 * c + at(-1, 0) + eps
+        hyy = at(0, 1) - 2 * c + at(0, -1) + eps
+        hxy = 0.5 * (at(1, 1) - at(1, 0) - at(0, 1) + 2 * c - at(-1, 0) - at(0, -1) + at(-1, -1))
+        usable = torch.ones_like(c, dtype=torch.bool)
+    else:
+        hxx = 0.25 * (at(2, 0) - 2 * c + at(-2, 0))
+        hyy = 0.25 * (at(0, 2) - 2 * c + at(0, -2))
+        hxy = 0.25 * (at(1, 1) - at(1, -1) - at(-1, 1) + at(-1, -1))
+        usable = (x0 > 1) & (x0 < w - 2) & (y0 > 1) & (y0 < h - 2)
     det = hxx * hyy - hxy * hxy
-    ok = det.abs() > 1e-12
+    ok = usable & (det != 0)
     safe_det = torch.where(ok, det, torch.ones_like(det))
     # offset = -H^{-1} g with the 2x2 inverse written out
     ox = -(hyy * gx - hxy * gy) / safe_det
@@ -238,4 +263,3 @@ def refine_dark(heatmaps: torch.Tensor, coords: torch.Tensor, blur_kernel: int =
     offset = torch.stack([ox, oy], -1) * ok[..., None]
     valid = coords[..., :1] >= 0
     return torch.where(valid, coords + offset, coords)
-

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from kdpose.utils.gaussian import opencv_gaussian_kernel
+
 
 class SimCCOutput(NamedTuple):
     """Raw SimCC logits. ``x``: (B, K, Wx) with Wx = round(w * split_ratio); ``y``: (B, K, Wy)."""
@@ -139,18 +141,6 @@ class SimCCCodec:
         return SimCCOutput(output.x.index_select(1, index).flip(-1), output.y.index_select(1, index))
 
 
-def _gaussian_kernel_1d(size: int) -> np.ndarray:
-    """OpenCV's ``getGaussianKernel(size, 0)``: the fixed binomial tables for size <= 7, else the sigma rule."""
-    tables = {1: [1.0], 3: [0.25, 0.5, 0.25], 5: [0.0625, 0.25, 0.375, 0.25, 0.0625],
-              7: [0.03125, 0.109375, 0.21875, 0.28125, 0.21875, 0.109375, 0.03125]}
-    if size in tables:
-        return np.asarray(tables[size], dtype=np.float64)
-    sigma = 0.3 * ((size - 1) * 0.5 - 1) + 0.8
-    t = np.arange(size, dtype=np.float64) - (size - 1) / 2
-    k = np.exp(-(t ** 2) / (2 * sigma ** 2))
-    return k / k.sum()
-
-
 def _refine_dark_1d(logits: torch.Tensor, idx: torch.Tensor, sigma: float) -> torch.Tensor:
     """DARK sub-bin refinement on 1-D SimCC logits (MMPose ``refine_simcc_dark``).
 
@@ -163,7 +153,7 @@ def _refine_dark_1d(logits: torch.Tensor, idx: torch.Tensor, sigma: float) -> to
     b, k, w = logits.shape
     size = int((20 * sigma - 7) // 3)
     size -= 1 - size % 2  # make it odd
-    kernel = torch.as_tensor(_gaussian_kernel_1d(size), dtype=logits.dtype, device=logits.device)
+    kernel = torch.as_tensor(opencv_gaussian_kernel(size), dtype=logits.dtype, device=logits.device)
     rows = logits.reshape(b * k, 1, w)
     blurred = F.conv1d(rows, kernel.view(1, 1, -1), padding=size // 2)
     blurred = blurred * (rows.amax(-1, keepdim=True) / blurred.amax(-1, keepdim=True))

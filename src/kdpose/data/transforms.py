@@ -37,7 +37,6 @@ from .geometry import (
     compose_affine,
     fix_aspect_ratio,
     flip_keypoints,
-    get_udp_warp_matrix,
     get_warp_matrix,
     hflip_matrix,
     transform_points,
@@ -270,19 +269,17 @@ class RandomScaleRotation:
 @dataclass
 class TopdownAffine:
     """Fix the aspect ratio to ``input_size`` and warp the image and keypoints into the (w, h) crop
-    (MMPose ``TopdownAffine``; ``use_udp`` selects the UDP matrix). Visibility is not changed: keypoints
-    that land outside the crop keep their coordinates and the codec decides their weight."""
+    (MMPose ``TopdownAffine`` with the standard matrix). Visibility is not changed: keypoints that land outside
+    the crop keep their coordinates and the codec decides their weight. kdpose uses this one warp for every codec,
+    UDP heatmaps included, because every prediction goes back to the image through its inverse
+    (``invert_crop_points``); a UDP-warped crop would come back shifted by up to 1.6 px."""
 
     input_size: tuple[int, int]
-    use_udp: bool = False
 
     def __call__(self, state: TopDownState, rng: np.random.Generator) -> TopDownState:
         w, h = self.input_size
         state.scale = fix_aspect_ratio(state.scale, w / h)
-        if self.use_udp:
-            m = get_udp_warp_matrix(state.center, state.scale, state.rotation, self.input_size)
-        else:
-            m = get_warp_matrix(state.center, state.scale, state.rotation, self.input_size)
+        m = get_warp_matrix(state.center, state.scale, state.rotation, self.input_size)
         # keypoints/centre live in flipped-image coordinates, so ``m`` maps them; the source image is not
         # flipped, so it is warped with m ∘ flip (same pixels as flipping first, one resampling only)
         image_matrix = compose_affine(m, hflip_matrix(state.image_width)) if state.flipped else m
@@ -469,7 +466,7 @@ AUGMENT_RECIPES: dict[str, AugmentRecipe | TopDownV0Recipe] = {
 
 
 def _train_stage(
-    input_size: tuple[int, int], flip_indices, upper_ids, lower_ids, shift: float, scale, rotate, dropout_p, use_udp
+    input_size: tuple[int, int], flip_indices, upper_ids, lower_ids, shift: float, scale, rotate, dropout_p
 ) -> Compose:
     return Compose(
         [
@@ -477,7 +474,7 @@ def _train_stage(
             RandomFlip(flip_indices, prob=0.5),
             RandomHalfBody(upper_ids, lower_ids),
             RandomBBoxTransform(shift_factor=shift, scale_factor=tuple(scale), rotate_factor=rotate),
-            TopdownAffine(input_size, use_udp=use_udp),
+            TopdownAffine(input_size),
             YOLOXHSVRandomAug(),
             RandomBlur(prob=0.1),
             RandomMedianBlur(prob=0.1),
@@ -486,7 +483,7 @@ def _train_stage(
     )
 
 
-def _v0_stage(input_size: tuple[int, int], skeleton, r: TopDownV0Recipe, use_udp: bool) -> Compose:
+def _v0_stage(input_size: tuple[int, int], skeleton, r: TopDownV0Recipe) -> Compose:
     return Compose(
         [
             GetBBoxCenterScale(1.25),
@@ -495,28 +492,27 @@ def _v0_stage(input_size: tuple[int, int], skeleton, r: TopDownV0Recipe, use_udp
             RandomFlip(skeleton.flip_indices, prob=r.flip_prob),
             RandomHalfBodyV0(skeleton.upper_ids, input_size, r.half_body_min_keypoints, r.half_body_prob),
             RandomScaleRotation(r.scale_factor, r.rotate_factor, r.rotate_prob),
-            TopdownAffine(input_size, use_udp=use_udp),
+            TopdownAffine(input_size),
         ]
     )
 
 
 def build_train_pipeline(
-    skeleton, input_size: tuple[int, int], recipe: str | AugmentRecipe | TopDownV0Recipe = "rtmpose",
-    use_udp: bool = False
+    skeleton, input_size: tuple[int, int], recipe: str | AugmentRecipe | TopDownV0Recipe = "rtmpose"
 ) -> StagedPipeline:
     """RTMPose's training pipeline with stages ``"strong"`` (default) and ``"weak"`` for ``skeleton``
     (flip indices and half-body ids come from it). ``recipe`` names an entry of ``AUGMENT_RECIPES``; a
     :class:`TopDownV0Recipe` has one stage, used for both names."""
     r = AUGMENT_RECIPES[recipe] if isinstance(recipe, str) else recipe
     if isinstance(r, TopDownV0Recipe):
-        stage = _v0_stage(tuple(input_size), skeleton, r, use_udp)
+        stage = _v0_stage(tuple(input_size), skeleton, r)
         return StagedPipeline({"strong": stage, "weak": stage}, stage="strong")
     common = (input_size, skeleton.flip_indices, skeleton.upper_ids, skeleton.lower_ids)
-    strong = _train_stage(*common, 0.16, r.strong_scale, r.strong_rotate, r.strong_dropout_prob, use_udp)
-    weak = _train_stage(*common, 0.0, r.weak_scale, r.weak_rotate, r.weak_dropout_prob, use_udp)
+    strong = _train_stage(*common, 0.16, r.strong_scale, r.strong_rotate, r.strong_dropout_prob)
+    weak = _train_stage(*common, 0.0, r.weak_scale, r.weak_rotate, r.weak_dropout_prob)
     return StagedPipeline({"strong": strong, "weak": weak}, stage="strong")
 
 
-def build_val_pipeline(input_size: tuple[int, int], use_udp: bool = False, padding: float = 1.25) -> Compose:
+def build_val_pipeline(input_size: tuple[int, int], padding: float = 1.25) -> Compose:
     """Evaluation pipeline: centre/scale (padding 1.25) -> affine. Deterministic."""
-    return Compose([GetBBoxCenterScale(padding), TopdownAffine(input_size, use_udp=use_udp)])
+    return Compose([GetBBoxCenterScale(padding), TopdownAffine(input_size)])

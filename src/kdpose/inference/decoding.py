@@ -22,6 +22,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from kdpose.errors import ConfigError
+from kdpose.utils.gaussian import opencv_gaussian_kernel
 
 SCORE_MODES = ("mmpose", "rtmlib")
 Outputs = tuple  # the head's outputs as numpy arrays, in the order of the decoder's ``fields``
@@ -34,18 +35,6 @@ def check_score_mode(score_mode: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------- SimCC
-def _gaussian_kernel_1d(size: int) -> np.ndarray:
-    """OpenCV's ``getGaussianKernel(size, 0)`` (binomial tables up to 7 taps, the sigma rule above)."""
-    tables = {1: [1.0], 3: [0.25, 0.5, 0.25], 5: [0.0625, 0.25, 0.375, 0.25, 0.0625],
-              7: [0.03125, 0.109375, 0.21875, 0.28125, 0.21875, 0.109375, 0.03125]}
-    if size in tables:
-        return np.asarray(tables[size], np.float64)
-    sigma = 0.3 * ((size - 1) * 0.5 - 1) + 0.8
-    t = np.arange(size, dtype=np.float64) - (size - 1) / 2
-    k = np.exp(-(t ** 2) / (2 * sigma ** 2))
-    return k / k.sum()
-
-
 def _correlate_rows(rows: np.ndarray, kernel: np.ndarray, pad_mode: str) -> np.ndarray:
     """Each row of ``rows`` (M, W) correlated with the odd ``kernel``, borders padded by ``pad_mode``."""
     r = len(kernel) // 2
@@ -65,7 +54,7 @@ def refine_simcc_dark(logits: np.ndarray, idx: np.ndarray, sigma: float) -> np.n
     size = int((20 * sigma - 7) // 3)
     size -= 1 - size % 2
     rows = logits.reshape(b * k, w)
-    blurred = _correlate_rows(rows, _gaussian_kernel_1d(size), "constant")
+    blurred = _correlate_rows(rows, opencv_gaussian_kernel(size), "constant")
     blurred = blurred * (rows.max(-1, keepdims=True) / blurred.max(-1, keepdims=True))
     logd = np.pad(np.log(np.clip(blurred, 1e-3, 50.0)), ((0, 0), (2, 2)), mode="edge").reshape(b, k, w + 4)
     p = idx[..., None] + 2
@@ -116,14 +105,12 @@ def _gather(maps: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _blur(heatmaps: np.ndarray, kernel: int) -> np.ndarray:
-    """``cv2.GaussianBlur(hm, (kernel, kernel), 0)`` per map (reflect-101 borders), rescaled to the map's peak."""
-    sigma = 0.3 * ((kernel - 1) * 0.5 - 1) + 0.8
-    t = np.arange(kernel, dtype=np.float64) - kernel // 2
-    g = np.exp(-(t * t) / (2 * sigma * sigma))
-    g = g / g.sum()
+    """MMPose's DARK smoothing: ``cv2.GaussianBlur(hm, (kernel, kernel), 0)`` of each map padded with zeros,
+    rescaled to the map's peak (``kdpose.codecs.heatmap.gaussian_blur``)."""
+    g = opencv_gaussian_kernel(kernel)
     b, k, h, w = heatmaps.shape
-    rows = _correlate_rows(heatmaps.reshape(-1, w), g, "reflect").reshape(b, k, h, w)
-    cols = _correlate_rows(rows.transpose(0, 1, 3, 2).reshape(-1, h), g, "reflect")
+    rows = _correlate_rows(heatmaps.reshape(-1, w), g, "constant").reshape(b, k, h, w)
+    cols = _correlate_rows(rows.transpose(0, 1, 3, 2).reshape(-1, h), g, "constant")
     blurred = cols.reshape(b, k, w, h).transpose(0, 1, 3, 2)
     peak = heatmaps.max(axis=(-2, -1), keepdims=True)
     return blurred * peak / np.maximum(blurred.max(axis=(-2, -1), keepdims=True), 1e-12)
@@ -141,6 +128,7 @@ class HeatmapDecoder:
         hw, hh = (iw // 4, ih // 4) if heatmap_size is None else (int(heatmap_size[0]), int(heatmap_size[1]))
         self.stride = ((iw - 1) / (hw - 1), (ih - 1) / (hh - 1)) if encoding == "udp" else (iw / hw, ih / hh)
         self.decoding = decoding
+        self.udp = encoding == "udp"
         self.blur_kernel = int(blur_kernel)
         self.flip_shift = (encoding != "udp") if flip_shift is None else bool(flip_shift)
 
@@ -155,30 +143,42 @@ class HeatmapDecoder:
         coords[~valid] = -1.0
         xi, yi = coords[..., 0].astype(np.int64), coords[..., 1].astype(np.int64)
         if self.decoding == "dark":
-            offset = self._dark_offset(heatmaps, np.maximum(xi, 0), np.maximum(yi, 0))
-        else:   # MMPose's default: a quarter pixel towards the higher neighbour, interior peaks only
+            offset = self._dark_offset(heatmaps, xi, yi)
+        else:   # MMPose's refine_keypoints: a quarter pixel towards the higher neighbour, away from the border
             dx = _gather(heatmaps, xi + 1, yi) - _gather(heatmaps, xi - 1, yi)
             dy = _gather(heatmaps, xi, yi + 1) - _gather(heatmaps, xi, yi - 1)
-            offset = 0.25 * np.stack([np.sign(dx) * ((xi > 0) & (xi < w - 1)),
-                                      np.sign(dy) * ((yi > 0) & (yi < h - 1))], -1)
+            use_x = (xi > 1) & (xi < w - 1) & (yi > 0) & (yi < h)
+            use_y = (yi > 1) & (yi < h - 1) & (xi > 0) & (xi < w)
+            offset = 0.25 * np.stack([np.sign(dx) * use_x, np.sign(dy) * use_y], -1)
         coords = np.where(valid[..., None], coords + offset.astype(np.float32), coords)
         return (coords * np.asarray(self.stride, np.float32)).astype(np.float32), scores.astype(np.float32)
 
-    def _dark_offset(self, heatmaps: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """DARK: Newton step on the log of the smoothed heatmap at the integer peak (B, K, 2)."""
-        smooth = np.log(np.clip(_blur(heatmaps, self.blur_kernel), 1e-3, 50.0))
-        smooth = np.pad(smooth, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="edge")
-        x, y = x + 1, y + 1
+    def _dark_offset(self, heatmaps: np.ndarray, x0: np.ndarray, y0: np.ndarray) -> np.ndarray:
+        """DARK's Newton step at the integer peaks (B, K, 2), as ``kdpose.codecs.heatmap.refine_dark``: MMPose's
+        ``refine_keypoints_dark`` (2-px stencil, none within 2 px of the border) or, for UDP, ``refine_keypoints_dark_udp``."""
+        h, w = heatmaps.shape[-2:]
+        blurred = _blur(heatmaps, self.blur_kernel)
+        smooth = np.log(np.clip(blurred, 1e-3, 50.0) if self.udp else np.maximum(blurred, 1e-10))
+        pad = 1 if self.udp else 2
+        smooth = np.pad(smooth, ((0, 0), (0, 0), (pad, pad), (pad, pad)), mode="edge")
+        x, y = np.maximum(x0, 0) + pad, np.maximum(y0, 0) + pad
 
         def at(dx: int, dy: int) -> np.ndarray:
             return _gather(smooth, x + dx, y + dy)
 
         c = at(0, 0)
         gx, gy = 0.5 * (at(1, 0) - at(-1, 0)), 0.5 * (at(0, 1) - at(0, -1))
-        hxx, hyy = at(1, 0) - 2 * c + at(-1, 0), at(0, 1) - 2 * c + at(0, -1)
-        hxy = 0.5 * (at(1, 1) - at(1, 0) - at(0, 1) + 2 * c - at(-1, 0) - at(0, -1) + at(-1, -1))
+        if self.udp:
+            eps = np.finfo(np.float32).eps
+            hxx, hyy = at(1, 0) - 2 * c + at(-1, 0) + eps, at(0, 1) - 2 * c + at(0, -1) + eps
+            hxy = 0.5 * (at(1, 1) - at(1, 0) - at(0, 1) + 2 * c - at(-1, 0) - at(0, -1) + at(-1, -1))
+            usable = np.ones(c.shape, bool)
+        else:
+            hxx, hyy = 0.25 * (at(2, 0) - 2 * c + at(-2, 0)), 0.25 * (at(0, 2) - 2 * c + at(0, -2))
+            hxy = 0.25 * (at(1, 1) - at(1, -1) - at(-1, 1) + at(-1, -1))
+            usable = (x0 > 1) & (x0 < w - 2) & (y0 > 1) & (y0 < h - 2)
         det = hxx * hyy - hxy * hxy
-        ok = np.abs(det) > 1e-12
+        ok = usable & (det != 0)
         safe = np.where(ok, det, 1.0)
         return np.stack([-(hyy * gx - hxy * gy) / safe, -(-hxy * gx + hxx * gy) / safe], -1) * ok[..., None]
 
