@@ -120,7 +120,7 @@ class ModelInfo:
 def _from_legacy(meta: Mapping[str, str], default_task: str) -> "ModelInfo | None":
     """The header of a weights file written before the ``kdpose.*`` keys: ``input_size`` as ``"WxH"``."""
     parts = str(meta.get("input_size", "")).lower().replace(",", "x").split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+    if len(parts) != 2 or not all(p.strip().isdecimal() for p in parts):
         return None
     try:
         codec = json.loads(meta.get("codec", "{}"))

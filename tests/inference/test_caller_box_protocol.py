@@ -227,3 +227,21 @@ def test_a_bad_box_of_a_video_frame_skips_that_frame_and_the_job_goes_on(tmp_pat
                      captured.err), captured.err
     assert "3 frames, 3 people" in captured.out and "1 frames skipped for their --bboxes boxes" in captured.out
     assert [r["frame_id"] for r in json.loads((out / "predictions.json").read_text())] == [0, 1, 3]
+
+
+def test_caller_boxes_are_cropped_as_given_and_none_is_dropped():
+    # a box with 0.4 px inside the image passed the check and was then dropped by clipping, so every later pose
+    # belonged to the next box; a box crossing the border was clipped, unlike validation's crop of the same box
+    from kdpose.inference.estimator import PoseEstimator
+
+    from .conftest import make_oracle_model, synthetic_scene
+
+    image, gt, boxes = synthetic_scene(people=2, seed=4)      # 640 x 480
+    w = image.shape[1]
+    given = np.array([[w - 0.4, 100, w + 39.6, 150], boxes[0], [boxes[1, 0], boxes[1, 1], w + 50, boxes[1, 3]]],
+                     np.float32)
+    res = PoseEstimator(make_oracle_model(), nms_thr=None).predict_arrays(image, bboxes=given)
+    assert len(res.keypoints) == 3
+    np.testing.assert_array_equal(res.bboxes, given)
+    # the second box is the first person's: its pose is that person's, not the next box's
+    assert np.median(np.linalg.norm(res.keypoints[1] - gt[0], axis=-1)) < 5

@@ -5,7 +5,7 @@ import pytest
 
 from kdpose.errors import ConfigError, DataError
 from kdpose.inference.detectors import DetectionFile, resolve_detector
-from kdpose.inference.estimator import PoseEstimator
+from kdpose.inference.estimator import PoseEstimator, stem_image_id
 
 from .conftest import make_tiny_model
 
@@ -136,3 +136,26 @@ def test_an_array_with_a_boxes_file_is_refused_unless_its_id_is_given(tmp_path):
         est(image, image_id="7")
     # the caller's own boxes need no id
     assert len(est(image, bboxes=np.array([[0, 0, 50, 60]], np.float32))) == 1
+
+
+def test_a_name_two_folders_share_is_refused_not_matched_to_the_first(tmp_path):
+    # cam1/000001.jpg and cam2/000001.jpg in the file; a job on the folder cam2 asks for "000001.jpg"
+    ann = {"images": [{"id": 1, "file_name": "cam1/000001.jpg", "width": 64, "height": 48},
+                      {"id": 2, "file_name": "cam2/000001.jpg", "width": 64, "height": 48}],
+           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 10, 10], "area": 100,
+                            "iscrowd": 0, "num_keypoints": 1, "keypoints": [5, 5, 2] + [0] * 48},
+                           {"id": 2, "image_id": 2, "category_id": 1, "bbox": [30, 20, 10, 10], "area": 100,
+                            "iscrowd": 0, "num_keypoints": 1, "keypoints": [35, 25, 2] + [0] * 48}],
+           "categories": [{"id": 1, "name": "person"}]}
+    (tmp_path / "ann.json").write_text(json.dumps(ann))
+    dets = DetectionFile(tmp_path / "ann.json")
+    with pytest.raises(DataError, match=r"000001.jpg could be any of cam1/000001.jpg \(id 1\), cam2/000001.jpg"):
+        dets.image_id_for("000001.jpg")
+    assert dets.image_id_for("cam2/000001.jpg") == 2 and dets.image_id_for("data/cam1/000001.jpg") == 1
+    np.testing.assert_allclose(dets.lookup("cam2/000001.jpg")[0], [[30, 20, 40, 30]])
+
+
+@pytest.mark.parametrize("name,image_id", [("\u00b2\u00b3.jpg", None), ("0042.jpg", 42), ("x7.jpg", None)])
+def test_digit_like_stems_that_are_not_numbers_give_no_id(name, image_id):
+    # "²³".isdigit() is True but int("²³") raises: one such file used to abort a whole folder job
+    assert stem_image_id(name) == image_id

@@ -87,3 +87,12 @@ def test_input_size_reaches_the_onnx_runner(oracle_onnx):
     assert PoseEstimator(oracle_onnx, input_size=size).input_size == size
     with pytest.raises(ConfigError, match=r"oracle.onnx: input size 11x22 was given but the file was exported for"):
         PoseEstimator(oracle_onnx, input_size=(11, 22))
+
+
+def test_a_kdpose_file_refuses_another_layout(exported):
+    # the file names its layout; a 17-point layout with other flip pairs would pass the keypoint-count check and
+    # swap the wrong points under --flip (up to 91 px on the shipped teacher)
+    _, d = exported
+    with pytest.raises(ConfigError, match="for layout 'coco', not 'dih'"):
+        PoseEstimator(str(d / "tiny.onnx"), layout="dih")
+    assert PoseEstimator(str(d / "tiny.onnx"), layout="coco").skeleton.name == "coco"

@@ -181,3 +181,20 @@ def test_every_zoo_model_forward_backward_at_small_input(name):
     losses["loss"].backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]
     assert all(g is not None for g in grads[:3]) and any(g.abs().sum() > 0 for g in grads if g is not None)
+
+
+@pytest.mark.parametrize("name,size,multiple", [("cspnext-t-udp", (100, 130), 32), ("simplebaseline-res18", (48, 64), 32),
+                                                ("hrnet-w32", (100, 130), 4)])
+def test_input_sizes_whose_heatmaps_are_not_a_quarter_are_refused(name, size, multiple):
+    # a stride-32 network rounds 100x130 up to 32x40 heatmaps while the codec decodes (and mirrors) 25x32
+    from kdpose.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"{size[0]}x{size[1]} must be a multiple of {multiple}"):
+        create_model(name, input_size=size)
+
+
+def test_hrnet_heatmaps_are_a_quarter_of_any_multiple_of_four():
+    model = create_model("hrnet-w32", input_size=(36, 44)).eval()
+    with torch.no_grad():
+        heatmaps = model(torch.zeros(1, 3, 44, 36)).heatmaps
+    assert tuple(heatmaps.shape[-2:]) == (model.codec.heatmap_size[1], model.codec.heatmap_size[0]) == (11, 9)

@@ -74,7 +74,7 @@ def _positive_ints(text: str, what: str, allow_all: bool = False) -> list[int | 
     for item in _csv(text, what):
         if allow_all and item == "all":
             out.append(None)
-        elif item.isdigit() and int(item) > 0:
+        elif item.isdecimal() and int(item) > 0:
             out.append(int(item))
         else:
             raise ConfigError(f"--{what}: '{item}' is not a positive integer" + (" or 'all'" if allow_all else ""))

@@ -48,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", default="dynamic", help="'dynamic' (default) or a fixed batch size N")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     parser.add_argument("--layout", help="keypoint layout (coco, coco_wholebody, hand, ...); default: the model's")
-    parser.add_argument("--input-size", help="model input WxH, e.g. 192x256 (default: the layout's)")
+    parser.add_argument("--input-size", help="model input WxH, e.g. 192x256 (default: the size a pretrained tag "
+                        "was trained at, else the layout's)")
     parser.add_argument("--fp16", action="store_true", help="also write OUT.fp16.onnx (float16, for GPUs)")
     parser.add_argument("--int8", nargs="?", const="static", choices=("static", "dynamic"),
                         help="also write OUT.int8.onnx: static QDQ int8, calibrated on person crops (the default); "
@@ -76,7 +77,7 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
     if text is None:
         return None
     parts = text.lower().replace("*", "x").split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+    if len(parts) != 2 or not all(p.strip().isdecimal() and int(p) > 0 for p in parts):
         raise ConfigError(f"--input-size must look like WxH (e.g. 192x256), got '{text}'")
     return int(parts[0]), int(parts[1])
 
@@ -87,7 +88,7 @@ def parse_batch(text: str) -> tuple[bool, int]:
 
     if text.lower() == "dynamic":
         return True, 1
-    if not text.isdigit() or int(text) < 1:
+    if not text.isdecimal() or int(text) < 1:
         raise ConfigError(f"--batch must be 'dynamic' or a positive integer, got '{text}'")
     return False, int(text)
 

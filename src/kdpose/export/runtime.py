@@ -35,7 +35,7 @@ def resolve_providers(device: str, available: Sequence[str]) -> list:
     kind, _, index = device.lower().partition(":")
     if kind not in ("cpu", *_GPU_PROVIDERS):
         raise ConfigError(f"unknown device '{device}' (use cpu, cuda, cuda:N, tensorrt or tensorrt:N)")
-    if index and not index.isdigit():
+    if index and not index.isdecimal():
         raise ConfigError(f"bad device index in '{device}' (expected e.g. cuda:0)")
     options = {"device_id": int(index)} if index else {}
     wanted: list = []
@@ -132,6 +132,10 @@ class OrtRunner:
             meta.mean = tuple(float(v) for v in mean)
         if std is not None:
             meta.std = tuple(float(v) for v in std)
+        if skeleton is not None and meta.source == "kdpose" and meta.skeleton and skeleton != meta.skeleton:
+            # the file was trained for its layout: another one's flip pairs and names would mislabel every point
+            raise ConfigError(f"{self.path}: the file is for layout {meta.skeleton!r}, not {skeleton!r} (--layout / "
+                              "layout= is for foreign files, which do not name theirs)")
         if skeleton is not None:
             meta.skeleton = skeleton
         self.meta: ExportMetadata = meta

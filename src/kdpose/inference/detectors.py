@@ -236,9 +236,15 @@ class DetectionFile:
         posix = Path(name).as_posix()
         if posix in self._ids:
             return self._ids[posix]
-        for known, image_id in self._ids.items():  # "val/000001.jpg" in the file, "000001.jpg" asked, or reverse
-            if "/" in known and (known.endswith("/" + posix) or posix.endswith("/" + known)):
-                return image_id
+        # "val/000001.jpg" in the file and "000001.jpg" asked, or the reverse; two folders may hold the same name
+        matches = {known: image_id for known, image_id in self._ids.items()
+                   if "/" in known and (known.endswith("/" + posix) or posix.endswith("/" + known))}
+        if len(set(matches.values())) > 1:
+            shown = ", ".join(f"{known} (id {i})" for known, i in sorted(matches.items())[:3])
+            raise DataError(f"{self.path}: image {posix} could be any of {shown}: give the folder that holds them "
+                            "so that its names carry the sub-folder, as the file's do")
+        if matches:
+            return next(iter(matches.values()))
         return self._ids.get(Path(name).name)
 
     def lookup(self, name: str | None = None, image_id: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -268,7 +274,7 @@ class DetectionFile:
         else:
             if name is not None:
                 keys += [name, Path(name).name]
-                if Path(name).stem.isdigit():
+                if Path(name).stem.isdecimal():
                     keys.append(int(Path(name).stem))
             if image_id is not None:
                 keys.append(int(image_id))

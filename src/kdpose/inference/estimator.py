@@ -106,7 +106,9 @@ def check_boxes(boxes: Any, scores: np.ndarray | None, image_size: tuple[int, in
                 where: str = "bboxes", xywh: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Validate caller-given boxes, all of which must give a pose: (N, 4) xyxy (or (N, 5) with scores).
 
-    Boxes are clipped to the image, as detector output is; a box that is not finite, has x2 < x1 or y2 < y1
+    Boxes are cropped as given, not clipped to the image (training validation and MMPose crop a detection file's
+    boxes as they are, and a box with a sliver inside the image still gets its pose); a box that is not finite,
+    has x2 < x1 or y2 < y1
     (most often a COCO x, y, w, h box given as xyxy, which swapping the corners would turn into another box
     silently), or has no area inside the ``(w, h)`` image, raises :class:`DataError` naming ``where``, the box's
     index and values. ``xywh``: the boxes were read from a COCO file's ``bbox`` [x, y, w, h] (and converted), so
@@ -146,7 +148,7 @@ def check_boxes(boxes: Any, scores: np.ndarray | None, image_size: tuple[int, in
         lo, hi = box[:2], box[2:]
         if not ((np.minimum(hi, [w, h]) - np.maximum(lo, 0)) > 0).all():
             raise DataError(f"{where}: box {i} {shown(box)} has no area inside the {w}x{h} image")
-    return sanitize_boxes(arr[:, :4], s, image_size, where)
+    return arr[:, :4].astype(np.float32), s.astype(np.float32)
 
 
 def check_image_size(boxes_file: DetectionFile, name: str | None, image_id: int | None,
@@ -439,7 +441,7 @@ class PoseEstimator:
 
 def stem_image_id(name: str | None) -> int | None:
     """COCO-style image id of a file name: its integer stem (``000000397133.jpg`` -> 397133), else None."""
-    if name is not None and Path(name).stem.isdigit():
+    if name is not None and Path(name).stem.isdecimal():
         return int(Path(name).stem)
     return None
 

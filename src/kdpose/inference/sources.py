@@ -136,7 +136,7 @@ def source_kind(source: str | int | os.PathLike) -> str:
 
     URLs: stream schemes (rtsp, rtmp, ...) and http(s)/ftp/file URLs whose path ends in a video extension are
     videos, other URLs images."""
-    if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
+    if isinstance(source, int) or (isinstance(source, str) and source.isdecimal()):
         return "webcam"
     if is_url(source):
         scheme = urllib.parse.urlsplit(source).scheme.lower()

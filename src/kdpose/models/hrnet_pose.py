@@ -28,7 +28,8 @@ def _hrnet(width: int, num_stages: int, layout: str, input_size: Sequence[int], 
     backbone = HRNet(width, num_stages=num_stages)
     head = HeatmapHead(width, skeleton.num_keypoints, deconv_channels=(), deconv_kernels=())
     name = f"hrnet-w{width}" + ("-stage3" if num_stages == 3 else "")
-    return build_heatmap_model(backbone, head, layout, input_size, name=name, **codec_kw)
+    # the stride-4 stem gives input / 4 heatmaps for any multiple of 4 (the low-resolution branches are resized)
+    return build_heatmap_model(backbone, head, layout, input_size, name=name, multiple=4, **codec_kw)
 
 
 @register_model(name="hrnet-w32")

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..codecs.heatmap import HeatmapCodec
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
 from ..losses.heatmap import HeatmapLoss
 from ..skeletons import get_skeleton
 from ._registry import register_model
@@ -48,11 +48,24 @@ def load_mmpose_checkpoint(model: PoseModel, path: str) -> PoseModel:
 
 
 def build_heatmap_model(backbone: nn.Module, head: nn.Module, layout: str, input_size: Sequence[int], *, name: str,
-                        sigma: float = 2.0, encoding: str = "unbiased", decoding: str = "dark") -> PoseModel:
-    """Assemble the heatmap PoseModel ``name``: codec with heatmaps at input / 4, JointsMSE task loss."""
+                        sigma: float = 2.0, encoding: str = "unbiased", decoding: str = "dark",
+                        multiple: int = 32) -> PoseModel:
+    """Assemble the heatmap PoseModel ``name``: codec with heatmaps at input / 4, JointsMSE task loss.
+
+    ``multiple``: the input sides must be multiples of it for the network's heatmaps to be exactly input / 4 (a
+    stride-32 backbone upsampled x8 rounds other sizes up, and the codec would decode and mirror the wrong grid).
+    """
+    w, h = int(input_size[0]), int(input_size[1])
+    if w % multiple or h % multiple:
+        raise ConfigError(f"{name}: input size {w}x{h} must be a multiple of {multiple} (its heatmaps are input / 4 "
+                          f"only then), e.g. {_round_to(w, multiple)}x{_round_to(h, multiple)}")
     codec = HeatmapCodec(input_size, sigma=sigma, encoding=encoding, decoding=decoding)
     skeleton = get_skeleton(layout)
     return PoseModel(backbone, head, codec, skeleton, loss_fn=HeatmapLoss(), info=topdown_info(name, skeleton, codec))
+
+
+def _round_to(value: int, multiple: int) -> int:
+    return max(multiple, int(round(value / multiple)) * multiple)
 
 
 def _simple_baseline(depth: int, layout: str, input_size: Sequence[int], **codec_kw) -> PoseModel:

@@ -276,7 +276,7 @@ def _stage_folder(out: Path) -> Path:
     host = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "host"
     for old in out.glob(f"{_STAGE_PREFIX}.*") if os.name == "posix" else ():  # os.kill(pid, 0) probes on POSIX
         parts = old.name.split(".")
-        if len(parts) != 5 or parts[3] != host or not parts[2].isdigit() or int(parts[2]) == os.getpid():
+        if len(parts) != 5 or parts[3] != host or not parts[2].isdecimal() or int(parts[2]) == os.getpid():
             continue
         try:
             os.kill(int(parts[2]), 0)
