@@ -111,8 +111,8 @@ class HeatmapCodec:
         mu = np.where(finite[:, None], mu, -1e6)              # NaN / inf: weight 0 and an all-zero map
         mu_int = np.trunc(mu + 0.5)                           # MMPose: (mu + 0.5).astype(int), towards zero
         radius = 3 * s
-        # MMPose drops a joint whose window [ul, br) lies fully outside the map; the window is around the rounded
-        # centre for msra / udp and around the exact one for unbiased targets
+        # MMPose gives weight 0 when ul >= the map size or br < 0 for the window [ul, br) of 6 sigma + 1 around the
+        # rounded centre (msra / udp) or the exact one (unbiased); br == 0 keeps weight 1 with an empty map
         anchor = mu if self.encoding == "unbiased" else mu_int
         ul, br = anchor - radius, anchor + radius + 1
         if self.encoding != "unbiased":
