@@ -183,8 +183,8 @@ def test_every_zoo_model_forward_backward_at_small_input(name):
     assert all(g is not None for g in grads[:3]) and any(g.abs().sum() > 0 for g in grads if g is not None)
 
 
-@pytest.mark.parametrize("name,size,multiple", [("cspnext-t-udp", (100, 130), 32), ("simplebaseline-res18", (48, 64), 32),
-                                                ("hrnet-w32", (100, 130), 4)])
+@pytest.mark.parametrize("name,size,multiple", [("cspnext-t-udp", (100, 130), 32),
+                                                ("simplebaseline-res18", (48, 64), 32), ("hrnet-w32", (100, 130), 4)])
 def test_input_sizes_whose_heatmaps_are_not_a_quarter_are_refused(name, size, multiple):
     # a stride-32 network rounds 100x130 up to 32x40 heatmaps while the codec decodes (and mirrors) 25x32
     from kdpose.errors import ConfigError

@@ -155,7 +155,7 @@ class HeatmapDecoder:
 
     def _dark_offset(self, heatmaps: np.ndarray, x0: np.ndarray, y0: np.ndarray) -> np.ndarray:
         """DARK's Newton step at the integer peaks (B, K, 2), as ``kdpose.codecs.heatmap.refine_dark``: MMPose's
-        ``refine_keypoints_dark`` (2-px stencil, none within 2 px of the border) or, for UDP, ``refine_keypoints_dark_udp``."""
+        ``refine_keypoints_dark`` (2-px stencil, border peaks left alone) or, for UDP, ``refine_keypoints_dark_udp``."""
         h, w = heatmaps.shape[-2:]
         blurred = _blur(heatmaps, self.blur_kernel)
         smooth = np.log(np.clip(blurred, 1e-3, 50.0) if self.udp else np.maximum(blurred, 1e-10))
