@@ -66,7 +66,7 @@ def _border_errors(encoding: str) -> tuple[np.ndarray, np.ndarray]:
     return np.abs(decoded[0].numpy() - kpts).max(1), dist
 
 
-def test_dark_near_the_border_is_no_worse_than_argmax():
+def test_dark_stays_accurate_near_the_border():
     # MMPose blurs the zero-padded map and refines only peaks with 1 < x < W - 2, 1 < y < H - 2; a mirrored
     # (reflect-padded) blur made a second peak there and put wrists / ankles near the crop edge up to 5.8 px off
     err, dist = _border_errors("unbiased")
