@@ -226,3 +226,22 @@ def test_synthetic_weights_note_names_shipped_synthetic_tags_only():
     assert "synthetic scenes only" in depth and "official" not in depth
     for other in ("rtmpose-m.body7_256x192", "rtmpose-t", "model.onnx", "weights.safetensors"):
         assert synthetic_weights_note(other, photos_tag="x") is None, other
+
+
+def test_an_image_job_refuses_the_video_only_flags(tmp_path, oracle_onnx, capsys):
+    """--det-every, --no-track, --no-smooth, --min-cutoff and --beta were read only by video jobs: an image job took
+    them and ran without the tracking / smoothing / schedule asked for, saying nothing."""
+    image, _, _ = synthetic_scene(people=1, size=(320, 240), seed=4)
+    cv2.imwrite(str(tmp_path / "a.png"), image)
+    for flags in (["--det-every", "3"], ["--no-track"], ["--no-smooth"], ["--min-cutoff", "2"], ["--beta", "0.5"],
+                  ["--no-track", "--beta", "0"]):
+        out = tmp_path / "out"
+        assert main(["infer", str(tmp_path / "a.png"), "--model", oracle_onnx, "--det", "none", *flags,
+                     "--out", str(out)]) == 2, flags
+        err = capsys.readouterr().err.strip().splitlines()[-1]  # after the one-line --det none warning
+        named = [f for f in flags if f.startswith("--")]
+        assert err.startswith("kdpose: error: " + ", ".join(named) + ": for a video or webcam"), err
+        assert not out.exists()
+    # their defaults, spelt out, are no change
+    assert main(["infer", str(tmp_path / "a.png"), "--model", oracle_onnx, "--det", "none", "--det-every", "1",
+                 "--beta", "0.05", "--no-vis", "--json", "--out", str(tmp_path / "ok")]) == 0

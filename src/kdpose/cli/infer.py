@@ -72,6 +72,11 @@ depth PNGs in millimetres, and find every person without a detector (--peak-thr 
 """
 
 
+# The flags only a video or webcam job reads, with their defaults: an image job refuses them when changed, since it
+# would otherwise run without the tracking / smoothing / detector schedule the user asked for and say nothing.
+VIDEO_ONLY = {"det_every": 1, "no_track": False, "no_smooth": False, "min_cutoff": 1.0, "beta": 0.05}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.add_argument("source", nargs="+", help="image files, folders or URLs; or one video / stream / webcam index")
@@ -127,12 +132,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="PyTorch models: fp32 (default), bf16 (CPUs with AMX / AVX512-BF16), fp16 (CUDA) or "
                              "auto = the fastest whose accuracy guard passes (fp32 on CPUs without native bf16); "
                              ".onnx files run in their own precision (export --int8 for int8)")
-    parser.add_argument("--det-every", type=int, default=1, help="videos: run the detector every K frames, "
-                                                                 "boxes from the previous poses in between")
+    parser.add_argument("--det-every", type=int, default=VIDEO_ONLY["det_every"],
+                        help="videos: run the detector every K frames, "
+                             "boxes from the previous poses in between")
     parser.add_argument("--no-track", action="store_true", help="videos: no track ids / smoothing")
     parser.add_argument("--no-smooth", action="store_true", help="videos: track ids but no One-Euro smoothing")
-    parser.add_argument("--min-cutoff", type=float, default=1.0, help="One-Euro min cut-off (Hz)")
-    parser.add_argument("--beta", type=float, default=0.05, help="One-Euro speed coefficient")
+    parser.add_argument("--min-cutoff", type=float, default=VIDEO_ONLY["min_cutoff"],
+                        help="videos: One-Euro min cut-off (Hz)")
+    parser.add_argument("--beta", type=float, default=VIDEO_ONLY["beta"], help="videos: One-Euro speed coefficient")
     parser.add_argument("--kpt-thr", type=float, default=0.3, help="keypoint score threshold for drawing")
     parser.add_argument("--peak-thr", type=float, default=None,
                         help="bottom-up models: detection threshold (eta) of the confidence peaks (default: the "
@@ -246,8 +253,8 @@ def check_boxes_match(names: list[str], ids: list[int], est) -> None:
 
 def check_video_ids(args: argparse.Namespace, source, est) -> int:
     """The image id of a video's first frame (--first-frame-id, else 0), after refusing a --bboxes file whose ids
-    do not fit the frames (:func:`kdpose.inference.video.check_frame_ids`), --first-frame-id for images and
-    --json-per-image for videos."""
+    do not fit the frames (:func:`kdpose.inference.video.check_frame_ids`), --first-frame-id and the other
+    video-only flags (``VIDEO_ONLY``) for images, and --json-per-image for videos."""
     from kdpose.errors import ConfigError
     from kdpose.inference.video import check_frame_ids
 
@@ -258,6 +265,11 @@ def check_video_ids(args: argparse.Namespace, source, est) -> int:
         if args.first_frame_id is not None:
             raise ConfigError("--first-frame-id is for a video or webcam; images take their ids from the --bboxes "
                               "file or their integer file stems")
+        changed = ["--" + name.replace("_", "-") for name, default in VIDEO_ONLY.items()
+                   if getattr(args, name) != default]
+        if changed:
+            raise ConfigError(f"{', '.join(changed)}: for a video or webcam (tracking, smoothing, the detector "
+                              "schedule); this job reads images, which are estimated one by one")
         return 0
     if est.boxes_from_caller:
         check_frame_ids(est.detector, source.frame_count, args.first_frame_id, str(args.source[0]))
