@@ -80,7 +80,8 @@ VIDEO_ONLY = {"det_every": 1, "no_track": False, "no_smooth": False, "min_cutoff
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.add_argument("source", nargs="+", help="image files, folders or URLs; or one video / stream / webcam index")
-    parser.add_argument("--model", required=True, help="zoo name (e.g. rtmpose-t), pretrained tag (kdpose.models.list_pretrained(), e.g. rtmpose-s.synth-demo_96x64) or an .onnx file")
+    parser.add_argument("--model", required=True, help="zoo name (e.g. rtmpose-t), pretrained tag "
+                        "(kdpose.models.list_pretrained(), e.g. rtmpose-s.synth-demo_96x64) or an .onnx file")
     parser.add_argument("--weights", help="weights for a zoo name (.safetensors or MMPose .pth); not for .onnx files")
     parser.add_argument("--layout", help="keypoint layout (coco, coco_wholebody, ...); needed for official ONNX "
                                          "files, which do not name theirs")

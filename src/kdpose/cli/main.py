@@ -18,6 +18,18 @@ from kdpose.utils.entry import EXTRAS, guarded, missing_extra_message, os_error_
 COMMANDS: list[str] = ["demo", "infer", "export", "bench", "synth", "train", "distill", "eval"]
 
 
+EPILOG = """Run 'kdpose COMMAND --help' for the options and examples of each command.
+
+exit status:
+  0    done; also an infer / synth job that skipped some of its inputs (infer names each on stderr, "kdpose:
+       skipped ...", synth lists them in the JSON's info.skipped_images; both count them in the summary line)
+  1    an infer / synth job that skipped every input; an export whose parity check or accuracy guard failed
+       (files kept)
+  2    a usage or input error: one line on stderr, "kdpose: error: ..."
+  130  interrupted (Ctrl-C; infer keeps what it wrote; train / distill saved last.pt: --auto-resume continues)
+  143  train / distill stopped by SIGTERM (last.pt saved: --auto-resume continues)"""
+
+
 def _load(name: str):
     return importlib.import_module(f"kdpose.cli.{name}")
 
@@ -28,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kdpose",
         description="kdpose: real-time multi-person 2D pose estimation and knowledge distillation.",
-        epilog="Run 'kdpose COMMAND --help' for the options and examples of each command.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"kdpose {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
