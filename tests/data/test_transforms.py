@@ -119,6 +119,18 @@ def test_photometric_skipped_for_depth_and_pipeline_runs_on_depth():
     assert out.image.dtype == np.uint16 and out.image.shape == (64, 48)
 
 
+def test_a_rotated_depth_crop_holds_only_measured_depths():
+    """Top-down depth crops were bilinear: a rotated crop of a wall, a person and a sensor hole held hundreds of
+    depths that exist nowhere in the source (flying pixels, holes smeared into near surfaces)."""
+    depth = np.full((120, 160), 6000, np.uint16)
+    depth[30:100, 60:100] = 2500  # a person in front of the wall
+    depth[40:60, 20:40] = 0  # no reading
+    state = T.TopDownState(depth, np.array([20.0, 20.0, 140.0, 110.0]), np.zeros((17, 2)), np.ones(17),
+                           center=np.array([80.0, 65.0]), scale=np.array([150.0, 120.0]), rotation=17.0)
+    out = T.TopdownAffine((48, 64))(state, np.random.default_rng(0))
+    assert set(np.unique(out.image).tolist()) == {0, 2500, 6000}
+
+
 def test_hsv_changes_colour_and_dropout_makes_a_hole():
     img = np.random.default_rng(0).integers(30, 220, (64, 48, 3), dtype=np.uint8)
     n_changed = 0

@@ -41,6 +41,7 @@ from .geometry import (
     hflip_matrix,
     transform_points,
     warp_image,
+    warp_nearest,
 )
 
 
@@ -272,7 +273,8 @@ class TopdownAffine:
     (MMPose ``TopdownAffine`` with the standard matrix). Visibility is not changed: keypoints that land outside
     the crop keep their coordinates and the codec decides their weight. kdpose uses this one warp for every codec,
     UDP heatmaps included, because every prediction goes back to the image through its inverse
-    (``invert_crop_points``); a UDP-warped crop would come back shifted by up to 1.6 px."""
+    (``invert_crop_points``); a UDP-warped crop would come back shifted by up to 1.6 px. RGB crops are bilinear
+    (MMPose's), depth crops nearest-neighbour."""
 
     input_size: tuple[int, int]
 
@@ -284,7 +286,11 @@ class TopdownAffine:
         # flipped, so it is warped with m ∘ flip (same pixels as flipping first, one resampling only)
         image_matrix = compose_affine(m, hflip_matrix(state.image_width)) if state.flipped else m
         state.keypoints = transform_points(state.keypoints, m)
-        state.image = warp_image(state.image, image_matrix, self.input_size)
+        if state.is_depth:  # bilinear would invent depths at every silhouette and smear sensor holes (0) into
+            # surfaces; nearest keeps measured values only, as kdpose's bottom-up depth crops
+            state.image = warp_nearest(state.image, image_matrix, self.input_size, border_value=0)
+        else:
+            state.image = warp_image(state.image, image_matrix, self.input_size)
         state.matrix = image_matrix
         return state
 
@@ -456,7 +462,8 @@ AUGMENT_RECIPES: dict[str, AugmentRecipe | TopDownV0Recipe] = {
     "rtmpose-wide": AugmentRecipe(strong_scale=(0.5, 1.5), strong_rotate=90.0, weak_scale=(0.5, 1.5), weak_rotate=90.0),
     # kdpose's short CPU recipes (minutes, not 420 epochs): RTMPose's strong pipeline (rotation up to 80 degrees, a
     # hole of up to 40% of the crop in every sample) slowed learning several-fold there (BENCHMARKS.md), so both
-    # stages keep RTMPose's weak geometry with half the rotation and no holes
+    # stages take RTMPose's weak scale range with rotation 30 and no holes; stage 1 keeps the centre shift every
+    # recipe's first stage has (0.16, p 0.3), stage 2 none
     "light": AugmentRecipe(strong_scale=(0.75, 1.25), strong_rotate=30.0, weak_scale=(0.75, 1.25), weak_rotate=30.0,
                            strong_dropout_prob=0.0, weak_dropout_prob=0.0),
     # MMPose 0.29 top-down pipeline of the SDPose / DistilPose / TokenPose configs: shift 0.16 (p 0.3), flip 0.5,
