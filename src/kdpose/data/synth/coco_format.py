@@ -6,7 +6,12 @@ Per annotation: ``id``, ``image_id``, ``category_id`` (1, person), ``iscrowd`` (
 ``pycocotools.mask.encode``). Whole-body adds ``foot_kpts`` (6), ``face_kpts`` (68), ``lefthand_kpts`` (21),
 ``righthand_kpts`` (21), ``foot_valid`` / ``face_valid`` / ``lefthand_valid`` / ``righthand_valid`` and
 ``face_box`` / ``lefthand_box`` / ``righthand_box`` (xywh, zeros when invalid). Coordinates are rounded to 0.01 px
-so that the JSON text is identical for identical inputs."""
+so that the JSON text is identical for identical inputs.
+
+Pixel convention, as COCO's files are read in practice: keypoints are pixel indices (pixel (u, v)'s centre is
+(u, v), MMPose's frame, flipped by x -> W - 1 - x), while ``bbox``, ``area`` and ``segmentation`` are pycocotools'
+continuous frame (pixel u covers [u, u + 1)). A blob's box is therefore centred 0.5 px right of and below its
+keypoints, as in COCO itself."""
 from __future__ import annotations
 
 import numpy as np
