@@ -25,6 +25,11 @@ def test_color_gray_rgba_16bit(tmp_path):
     assert read_image(tmp_path / "d.png", mode="color").dtype == np.uint8
     with pytest.raises(DataError, match="c.png: expected a single-channel 16-bit depth image"):
         read_image(tmp_path / "c.png", mode="depth")
+    # a 16-bit colour PNG was turned into grey by IMREAD_ANYDEPTH and taken as millimetres (a depth model then
+    # found nobody, silently)
+    cv2.imwrite(str(tmp_path / "c16.png"), np.dstack([depth, depth // 2, depth // 3]))
+    with pytest.raises(DataError, match=r"c16.png: expected a single-channel 16-bit depth image, got uint16 \(10, 12"):
+        read_image(tmp_path / "c16.png", mode="depth")
 
 
 def test_errors_name_the_file(tmp_path):

@@ -6,8 +6,8 @@ Modes of :func:`read_image` / :func:`decode_image`:
   * ``"color"``: OpenCV ``IMREAD_COLOR`` -> HxWx3 uint8 BGR, like MMPose's ``LoadImage``. Grayscale is
     replicated to 3 channels, an alpha channel is dropped, 16-bit colour is reduced to 8 bits by OpenCV, and the
     EXIF orientation is applied.
-  * ``"depth"``: ``IMREAD_ANYDEPTH`` -> HxW uint16 millimetres (a single-channel 16-bit PNG/TIFF); anything
-    else is a :class:`DataError`.
+  * ``"depth"``: ``IMREAD_UNCHANGED`` -> HxW uint16 millimetres (a single-channel 16-bit PNG/TIFF); anything
+    else is a :class:`DataError` (``IMREAD_ANYDEPTH`` would turn a 16-bit colour PNG into grey "depth").
   * ``"auto"`` (default): a single-channel 16-bit PNG is read as depth, everything else as colour.
   * ``"unchanged"``: whatever is stored (``IMREAD_UNCHANGED``).
 
@@ -54,7 +54,7 @@ def decode_image(data: bytes | np.ndarray, mode: str = "auto", name: str = "<byt
         mode = "depth" if _is_16bit_gray_png(buf) else "color"
     flags = {
         "color": cv2.IMREAD_COLOR,
-        "depth": cv2.IMREAD_ANYDEPTH,
+        "depth": cv2.IMREAD_UNCHANGED,
         "unchanged": cv2.IMREAD_UNCHANGED,
     }.get(mode)
     if flags is None:
