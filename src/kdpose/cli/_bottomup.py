@@ -41,7 +41,7 @@ def check_bottom_up_arguments(args: argparse.Namespace) -> None:
 def run_bottom_up(args: argparse.Namespace) -> int:
     from kdpose.data.image import read_image
     from kdpose.errors import ConfigError, DataError
-    from kdpose.inference.bottomup import BottomUpEstimator, depth_to_bgr, people_to_results
+    from kdpose.inference.bottomup import BottomUpEstimator, depth_to_bgr, depth_unit_problem, people_to_results
     from kdpose.inference.estimator import job_image_ids
     from kdpose.inference.outputs import image_output_folders, output_stems
     from kdpose.inference.sources import drop_repeats, scan_folder, source_kind
@@ -86,9 +86,17 @@ def run_bottom_up(args: argparse.Namespace) -> int:
     results: list[dict] = []
     people_total, start = 0, time.perf_counter()
     bad: list[str] = []
+    scale_warned: set[tuple[int, ...]] = set()
     for (path, _), stem, image_id in zip(files, stems, image_ids):
         try:
             image = read_image(path, mode=mode)
+            problem = depth_unit_problem(image) if mode == "depth" else None
+            if problem:  # (the estimator's own warnings are silenced by infer: stderr lines here)
+                print(f"kdpose: warning: {path}: {problem}", file=sys.stderr)
+            scale = est.scale_problem(image.shape)
+            if scale and image.shape[:2] not in scale_warned:  # once per image size
+                scale_warned.add(image.shape[:2])
+                print(f"kdpose: warning: {scale}", file=sys.stderr)
             people = est(image)
         except DataError as exc:  # a damaged file, or a colour image among depth PNGs: reported, the job goes on
             if len(files) == 1:

@@ -238,8 +238,11 @@ class PafCodec:
 
     # ------------------------------------------------------------------ decode
     def decode(self, output: PafOutput | tuple[torch.Tensor, torch.Tensor],
-               peak_threshold: float | None = None) -> list[PafPeople]:
-        """Final-stage maps -> people per image (input pixels). ``peak_threshold`` overrides eta (PR curves)."""
+               peak_threshold: float | None = None,
+               content_heights: Sequence[float] | None = None) -> list[PafPeople]:
+        """Final-stage maps -> people per image (input pixels). ``peak_threshold`` overrides eta (PR curves);
+        ``content_heights``: per image, the height in input pixels of the image inside a letterboxed input (the
+        limb-length prior is relative to the image's height, as in the Idiap code; default: the input height)."""
         heat, paf = output[0], output[1]
         if heat.dim() == 5:  # (B, S, C, h, w): the last stage is the prediction
             heat, paf = heat[:, -1], paf[:, -1]
@@ -249,13 +252,16 @@ class PafCodec:
             # sampled bilinearly at stride resolution, which is equivalent for a line integral and much cheaper
             heat = F.interpolate(heat[:, : self.num_keypoints].float(), scale_factor=self.stride,
                                  mode="bicubic", align_corners=False)
-            return [self.decode_maps(h_, p_.float(), thr) for h_, p_ in zip(heat, paf)]
+            heights = [None] * len(heat) if content_heights is None else list(content_heights)
+            return [self.decode_maps(h_, p_.float(), thr, c_) for h_, p_, c_ in zip(heat, paf, heights)]
 
     def find_peaks(self, heat: torch.Tensor, threshold: float) -> torch.Tensor:
         """(K, H, W) maps -> (P, 4) float [x, y, score, keypoint] of local maxima above ``threshold``.
 
         A peak is strictly above its 4 neighbours; of peaks of one keypoint type closer than the NMS radius, only
-        the strongest is kept (Euclidean radius as the Idiap code; ties go to the first in raster order).
+        the strongest is kept (ties go to the first in raster order). The Euclidean radius is the Idiap code's, the
+        rule is not: Idiap's ``find_peaks`` drops the later peak in raster order whatever the scores, which keeps a
+        weak peak over a strong one close below it; 1-2 of 30 crowded scenes decode differently (audit 2026-12-07).
         """
         h = torch.where(heat >= threshold, heat, torch.zeros_like(heat))
         pad = F.pad(h, (1, 1, 1, 1))
@@ -304,8 +310,10 @@ class PafCodec:
         ok = (score > 0) & (n_kept.float() / self.num_samples > self.min_sample_fraction) & (norm > 1e-6)
         return torch.where(ok, score, torch.full_like(score, float("-inf")))
 
-    def decode_maps(self, heat: torch.Tensor, paf: torch.Tensor, threshold: float) -> PafPeople:
-        """One image: heat (K, H, W) at input resolution, paf (2L, h, w) at stride resolution -> people."""
+    def decode_maps(self, heat: torch.Tensor, paf: torch.Tensor, threshold: float,
+                    content_height: float | None = None) -> PafPeople:
+        """One image: heat (K, H, W) at input resolution, paf (2L, h, w) at stride resolution -> people.
+        ``content_height``: the image's height inside the input (letterbox padding excluded; default H)."""
         K = self.num_keypoints
         peaks = self.find_peaks(heat, threshold)  # (P, 4)
         by_kp = [torch.nonzero(peaks[:, 3] == k).flatten() for k in range(K)]  # global candidate ids
@@ -329,7 +337,8 @@ class PafCodec:
                             r[kp], r[K], r[K + 1] = cid, peak_scores[cid], 1
                             rows.append(r)
                 continue
-            score = self.score_limb(peaks[ids_a], peaks[ids_b], paf[2 * li: 2 * li + 2], heat.shape[-2])
+            score = self.score_limb(peaks[ids_a], peaks[ids_b], paf[2 * li: 2 * li + 2],
+                                    heat.shape[-2] if content_height is None else content_height)
             for ia, ib, conn in _greedy_unique_pairs(score):
                 ca, cb = int(ids_a[ia]), int(ids_b[ib])
                 owner_a = next((r for r in rows if r[a] == ca), None)

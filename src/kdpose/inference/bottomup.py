@@ -14,6 +14,7 @@ infer`` / ``kdpose eval`` on depth images, the demo and the depth benchmarks all
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -21,6 +22,25 @@ import numpy as np
 
 from ..checks import check_input_size, check_number
 from ..errors import ConfigError, DataError
+
+# the median of a depth image's measured pixels (mm) outside this range means another unit (TUM: 5000 per metre;
+# centimetres): the model then finds nobody, and says nothing, so the caller is warned. People whole in view of a
+# depth camera put the median at 1-10 m (the models' range is 0-8 m; centimetres of a 4 m room read 0.4 "m")
+MM_PLAUSIBLE = (1000.0, 10000.0)
+
+
+def depth_unit_problem(depth: np.ndarray) -> str | None:
+    """Why ``depth`` ((H, W) uint16) looks like another unit than millimetres, or None: the median of its measured
+    (non-zero) pixels lies outside 1-10 m."""
+    measured = depth[depth > 0]
+    if measured.size == 0:
+        return None
+    median = float(np.median(measured))
+    if MM_PLAUSIBLE[0] <= median <= MM_PLAUSIBLE[1]:
+        return None
+    return (f"median depth {median:.0f}, not the 1000-10000 mm of people in a room: depth models take uint16 "
+            "millimetres (convert "
+            "TUM-style 5000-per-metre or centimetre images first)")
 
 # detection thresholds (eta) of the depth paper's PR curves
 DEFAULT_ETAS: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6)
@@ -39,6 +59,9 @@ def prepare_image(image: np.ndarray, input_size: tuple[int, int], in_channels: i
     if in_channels == 1:
         if image.ndim != 2 or image.dtype != np.uint16:
             raise DataError(f"a depth model takes (H, W) uint16 depth in millimetres, got {image.dtype} {image.shape}")
+        problem = depth_unit_problem(image)
+        if problem:
+            warnings.warn(f"kdpose: {problem}", RuntimeWarning, stacklevel=2)
         matrix = sample_affine((image.shape[1], image.shape[0]), input_size, None)
         return normalize_depth(warp_nearest(image, matrix, input_size, border_value=0)), matrix
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
@@ -91,8 +114,13 @@ def predict_people(forward: Callable[[np.ndarray], Any], codec: Any, images: Seq
             prepared = [prepare_image(images[i], size, in_channels) for i in ids]
             output = forward(np.stack([p[0] for p in prepared]))
             peak = max(peak, float(output.heatmaps[:, -1, : codec.num_keypoints].max()))
+            # the image's own height inside the input (letterbox padding excluded): the limb-length prior's scale
+            heights = [min(float(size[1]), float(np.sqrt(abs(np.linalg.det(m[:, :2])))) * np.shape(images[i])[0])
+                       for i, (_, m) in zip(ids, prepared)]
+            heights = [float(size[1]) if abs(h - size[1]) < 1e-3 else h for h in heights]
             for eta in out:
-                for i, (_, matrix), people in zip(ids, prepared, codec.decode(output, peak_threshold=eta)):
+                decoded = codec.decode(output, peak_threshold=eta, content_heights=heights)
+                for i, (_, matrix), people in zip(ids, prepared, decoded):
                     out[eta][i] = (to_image_pixels(people.keypoints, matrix), people.scores)
     return out, peak
 
@@ -141,6 +169,7 @@ class BottomUpEstimator:
         if peak_threshold is not None:  # a confidence in [0, 1]: above it no peak survives, below it every pixel
             check_number(peak_threshold, "BottomUpEstimator", "peak_threshold", low=0, high=1)
         self.batch_size = int(batch_size)
+        self._warned_sizes: set[tuple[int, int]] = set()  # image sizes warned of by scale_problem
         if isinstance(model, (str, os.PathLike)) and str(model).lower().endswith(".onnx"):
             self._init_onnx(Path(model), weights, device, input_size, threads)
         else:
@@ -233,7 +262,28 @@ class BottomUpEstimator:
         if self.input_size is None and max(h, w) > MAX_ASPECT * min(h, w):
             raise DataError(f"image {index}: {w}x{h} pixels, an aspect ratio beyond {MAX_ASPECT}:1; the whole image "
                             "is letterboxed at the model's input height, so crop it first")
+        problem = self.scale_problem(image.shape)
+        if problem and (h, w) not in self._warned_sizes:
+            self._warned_sizes.add((h, w))
+            warnings.warn(f"kdpose: {problem}", RuntimeWarning, stacklevel=3)
         return image
+
+    def scale_problem(self, image_shape: Sequence[int]) -> str | None:
+        """Why images of ``image_shape`` run at a smaller scale than the model learnt, or None. The network was
+        trained on crops of its input height (people at input height / image height); a fixed input of another
+        aspect (a square ONNX export, a caller's ``input_size``) letterboxes by the tighter side, so people come out
+        smaller and fewer are found (the shipped depth teacher on 320x240 scenes at 184x184: F 0.333 -> 0.290)."""
+        if self.input_size is None:
+            return None
+        h, w = int(image_shape[0]), int(image_shape[1])
+        trained = self.codec.input_size[1] / h
+        used = min(self.input_size[0] / w, self.input_size[1] / h)
+        if used >= 0.9 * trained:
+            return None
+        fit = whole_image_size((h, w), self.codec.input_size[1], self.codec.stride)
+        return (f"{w}x{h} images are letterboxed into the fixed {self.input_size[0]}x{self.input_size[1]} input at "
+                f"{used / trained:.2f} of the scale the model learnt (smaller people, fewer found): use input "
+                f"{fit[0]}x{fit[1]} for them (kdpose export --input-size {fit[0]}x{fit[1]}, or the torch model)")
 
     def __call__(self, image: np.ndarray | Sequence[np.ndarray]):
         from .estimator import Person
