@@ -99,6 +99,20 @@ class Layout:
             return COCO_STAT_NAMES + tuple(key for key, _, _ in CROWD_TYPES)
         return COCO_STAT_NAMES if self.protocol == "coco" else ()
 
+    def check_ground_truth_names(self, gt_data: dict, source: str) -> None:
+        """Refuse a COCO-format ground truth whose category names its keypoints exactly as another layout does:
+        with the same K nothing else notices, and every per-keypoint number (OKS sigmas, the upper-body ids, flips)
+        would silently belong to the wrong landmarks. Files without names, with another K, or with names of no
+        layout pass."""
+        names = [tuple(c.get("keypoints") or ()) for c in gt_data.get("categories") or [] if isinstance(c, dict)]
+        names = [n for n in names if len(n) == self.num_keypoints]  # (COCO-WholeBody files name the 17 body ones)
+        if not names or any(n == self.skeleton.keypoint_names for n in names):
+            return
+        others = [n for n in LAYOUTS.names() if LAYOUTS.get(n).skeleton.keypoint_names in names]
+        if others:
+            raise ConfigError(f"{source}: its category names the keypoints of layout '{others[0]}', not of "
+                              f"'{self.name}': score it with that layout (kdpose eval --layout {others[0]})")
+
     def evaluate(self, gt: Any, results: Any) -> dict:
         """OKS metrics of COCO-format ``results`` against ``gt`` (flat; per part for ``wholebody``)."""
         from . import evaluation

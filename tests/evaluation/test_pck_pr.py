@@ -136,3 +136,46 @@ def test_pck_pr_eval_without_predictions_or_ground_truth(fixtures, tmp_path):
         pck_pr_eval(tmp_path / "nobody.json", [], coco)
     with pytest.raises(DataError, match="result 0 field 'keypoints' holds 'x'"):
         pck_pr_eval(path, [dict(res[0], keypoints=["x"] + res[0]["keypoints"][1:])], coco)
+
+
+def _gt_file(tmp_path, names, name="gt.json"):
+    import json
+
+    kpts = [v for k in range(17) for v in (10.0 + 5 * k, 20.0 + 7 * k, 2)]
+    data = {"images": [{"id": 1, "file_name": "1.png", "width": 320, "height": 240}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0, "bbox": [5, 15, 100, 130],
+                             "area": 13000.0, "num_keypoints": 17, "keypoints": kpts}],
+            "categories": [{"id": 1, "name": "person", "keypoints": list(names)}]}
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return path, [{"image_id": 1, "category_id": 1, "score": 1.0,
+                   "keypoints": [v if i % 3 != 2 else 0.9 for i, v in enumerate(kpts)]}]
+
+
+def test_ground_truth_of_another_layout_with_the_same_k_is_refused(tmp_path, capsys):
+    """A DIH file (17 landmarks, the depth paper's) scored with the default --layout coco ran: AP / AR / F are
+    index-wise and came out right, but F_upper took COCO's upper-body ids, i.e. DIH's neck, head, hips, knees...
+    (0.545 instead of 1.0 in the audit's case). The category's keypoint names now pick the refusal."""
+    import json
+
+    from kdpose.cli.main import main
+    from kdpose.errors import ConfigError
+    from kdpose.evaluation.pck_pr import pck_pr_eval
+    from kdpose.layouts import get_layout
+    from kdpose.skeletons import get_skeleton
+
+    dih, coco = get_layout("dih"), get_layout("coco")
+    gt, preds = _gt_file(tmp_path, get_skeleton("dih").keypoint_names)
+    (tmp_path / "pred.json").write_text(json.dumps(preds))
+    with pytest.raises(ConfigError, match="names the keypoints of layout 'dih', not of 'coco'"):
+        pck_pr_eval(gt, preds, coco)
+    assert pck_pr_eval(gt, preds, dih)["F_upper"] == pytest.approx(1.0)
+    for metric in ("pck-pr", "oks"):
+        assert main(["eval", "--gt", str(gt), "--pred", str(tmp_path / "pred.json"), "--metric", metric]) == 2
+        assert "kdpose eval --layout dih" in capsys.readouterr().err
+    # names of the layout itself, or of no layout, or no names: scored as before
+    coco_gt, _ = _gt_file(tmp_path, get_skeleton("coco").keypoint_names, "coco.json")
+    other_gt, _ = _gt_file(tmp_path, [f"point_{k}" for k in range(17)], "other.json")
+    bare_gt, _ = _gt_file(tmp_path, [], "bare.json")
+    for path in (coco_gt, other_gt, bare_gt):
+        assert pck_pr_eval(path, preds, coco)["AP"] == pytest.approx(100.0)

@@ -82,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
 
             metrics = pck_pr_eval(args.gt, args.pred, layout)
         else:
+            from kdpose.data.coco import load_coco_file
+
+            layout.check_ground_truth_names(load_coco_file(args.gt), args.gt)
             metrics = layout.evaluate(args.gt, args.pred)
     for w in caught:  # kdpose's own (an empty predictions file) as one line, not Python's file:line + source line
         text = str(w.message)

@@ -225,6 +225,7 @@ def pck_pr_eval(gt: str | Path, results: str | Path | Sequence[dict], layout: "L
     spec = layout
     k = spec.num_keypoints
     gt_data = load_coco_file(gt)
+    spec.check_ground_truth_names(gt_data, str(gt))
     image_ids = [int(im["id"]) for im in gt_data["images"]]
     categories = gt_keypoint_categories(gt_data)
     people: dict[int, list] = {i: [] for i in image_ids}
