@@ -177,3 +177,80 @@ def test_cli_bottom_up_skips_a_bad_image_and_goes_on(tmp_path, capsys):
     capsys.readouterr()
     assert main(["infer", str(src / "3.png"), "--model", TEACHER_TAG, "--json", "--out", str(tmp_path / "o3")]) == 2
     assert capsys.readouterr().err.strip().endswith("3.png: empty image file")
+
+
+def test_depth_in_another_unit_than_millimetres_is_named(tmp_path, scenes, capsys):
+    """Depth in TUM's 5000 per metre or in centimetres gave 0 people and no word: the median of the measured pixels
+    outside a room's 0.3-10 m is now a warning (API) and a stderr line naming the file (CLI)."""
+    import cv2
+
+    from kdpose.inference.bottomup import depth_unit_problem
+
+    mm = scenes[0].depth
+    assert depth_unit_problem(mm) is None and depth_unit_problem(np.zeros_like(mm)) is None
+    assert "median depth" in depth_unit_problem(mm * 5) and "median depth" in depth_unit_problem(mm // 10)
+    with pytest.warns(RuntimeWarning, match="depth models take uint16 millimetres"):
+        kdpose.BottomUpEstimator(TEACHER_TAG, input_size=EVAL_SIZE)(mm // 10)
+    cv2.imwrite(str(tmp_path / "cm.png"), mm // 10)
+    cv2.imwrite(str(tmp_path / "mm.png"), mm)
+    assert main(["infer", str(tmp_path / "cm.png"), str(tmp_path / "mm.png"), "--model", TEACHER_TAG, "--json",
+                 "--out", str(tmp_path / "out")]) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if "median depth" in line]
+    assert len(warned) == 1 and warned[0].startswith(f"kdpose: warning: {tmp_path / 'cm.png'}: median depth ")
+
+
+def test_validation_without_eval_input_size_letterboxes_as_inference(scenes):
+    """A recipe without eval.input_size validated at the square training crop (184x184): 4:3 scenes shrank to 0.75
+    of the scale the network learnt (F 0.333 -> 0.290 on this teacher), and that number picked the best checkpoint.
+    Unset now means each scene's whole-image size at the model's height, as kdpose infer and the accuracy checks."""
+    from pathlib import Path
+
+    from kdpose.demo.depth_assets import load_depth_teacher
+    from kdpose.engine.config import load_recipe
+    from kdpose.layouts import get_layout
+    from kdpose.tasks.bottomup import BottomUpEvaluator, eval_input_size
+
+    recipe = Path(__file__).resolve().parents[2] / "configs" / "mpm-2s_synth-depth.yaml"
+    assert eval_input_size(load_recipe(recipe)) == EVAL_SIZE
+    assert eval_input_size(load_recipe(recipe, ["eval.input_size=[0,0]"])) is None
+    model, upper = load_depth_teacher(), get_layout("coco").upper_body
+    unset = BottomUpEvaluator(scenes, None, upper)(model, "cpu")
+    assert unset == BottomUpEvaluator(scenes, EVAL_SIZE, upper)(model, "cpu")  # 248x184 is 320x240 at 184
+    assert unset != BottomUpEvaluator(scenes, (184, 184), upper)(model, "cpu")
+
+
+def test_a_fixed_input_of_another_aspect_is_named(scenes):
+    """A square ONNX export (184x184, the training crop) letterboxed 320x240 scenes at 0.75 of the scale the model
+    learnt: F 0.333 -> 0.290, with no word. The estimator now says so once per image size, with the size to use."""
+    import warnings
+
+    square = kdpose.BottomUpEstimator(TEACHER_TAG, input_size=(184, 184))
+    assert "at 0.75 of the scale the model learnt" in square.scale_problem(scenes[0].depth.shape)
+    with pytest.warns(RuntimeWarning, match=r"use input 248x184 for them"):
+        square(scenes[0].depth)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        square(scenes[1].depth)  # the same size: said once
+        kdpose.BottomUpEstimator(TEACHER_TAG, input_size=EVAL_SIZE)(scenes[0].depth)  # 248x184: the learnt scale
+        kdpose.BottomUpEstimator(TEACHER_TAG)(scenes[0].depth)  # whole-image size by default
+
+
+def test_the_limb_length_prior_is_relative_to_the_image_not_the_letterbox(scenes, monkeypatch):
+    """The prior min(0, 0.5 * height / limb length - 1) took the network input's height, padding included, where the
+    Idiap code takes the image's: in a 184x184 letterbox of a 320x240 scene the image is 138 px high, and an 82-px
+    limb scored 1.000 instead of 0.842."""
+    est = kdpose.BottomUpEstimator(TEACHER_TAG, input_size=(184, 184))
+    seen = []
+    original = type(est.codec).score_limb
+
+    def spy(self, cand_a, cand_b, paf_xy, image_height):
+        seen.append(image_height)
+        return original(self, cand_a, cand_b, paf_xy, image_height)
+
+    monkeypatch.setattr(type(est.codec), "score_limb", spy)
+    with pytest.warns(RuntimeWarning):
+        est(scenes[0].depth)
+    assert seen and {round(h, 3) for h in seen} == {138.0}  # 240 rows x 0.575
+    seen.clear()
+    kdpose.BottomUpEstimator(TEACHER_TAG, input_size=EVAL_SIZE)(scenes[0].depth)
+    assert seen and set(seen) == {184}  # no padding: the input height itself

@@ -143,7 +143,8 @@ class EvalCfg:
     metric: str = "AP"  # key of the metrics dict (dotted for nested, e.g. "wholebody.AP") to keep the best by
     rescore_thr: float = 0.2  # MMPose: instance score = bbox score x mean keypoint score above this
     nms_thr: float = 0.9  # OKS-NMS threshold on predictions (<= 0 disables)
-    # bottom-up: whole val images are letterboxed to this (w, h) network input; (0, 0) = the model's input size
+    # bottom-up: whole val images are letterboxed to this (w, h) network input; (0, 0) = each image at the model's
+    # input height and its own aspect ratio (as inference)
     input_size: tuple[int, int] = (0, 0)
 
 
