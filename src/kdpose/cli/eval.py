@@ -82,9 +82,11 @@ def run(args: argparse.Namespace) -> int:
 
             metrics = pck_pr_eval(args.gt, args.pred, layout)
         else:
-            from kdpose.data.coco import load_coco_file
+            from kdpose.data.jsonfile import load_json
 
-            layout.check_ground_truth_names(load_coco_file(args.gt), args.gt)
+            gt_data = load_json(args.gt)
+            if isinstance(gt_data, dict):  # (anything else: the protocol's own reader says what is wrong)
+                layout.check_ground_truth_names(gt_data, args.gt)
             metrics = layout.evaluate(args.gt, args.pred)
     for w in caught:  # kdpose's own (an empty predictions file) as one line, not Python's file:line + source line
         text = str(w.message)
