@@ -39,8 +39,7 @@ def depth_unit_problem(depth: np.ndarray) -> str | None:
     if MM_PLAUSIBLE[0] <= median <= MM_PLAUSIBLE[1]:
         return None
     return (f"median depth {median:.0f}, not the 1000-10000 mm of people in a room: depth models take uint16 "
-            "millimetres (convert "
-            "TUM-style 5000-per-metre or centimetre images first)")
+            "millimetres (convert TUM-style 5000-per-metre or centimetre images first)")
 
 # detection thresholds (eta) of the depth paper's PR curves
 DEFAULT_ETAS: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6)
