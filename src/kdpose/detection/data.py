@@ -52,6 +52,8 @@ class SceneTargets:
     image_id: COCO image id. width, height: image size. boxes: (G, 4) float32 xyxy image pixels, clipped.
     unlabelled: (G,) bool, the person has no labelled keypoints (``num_keypoints`` 0) or is a COCO crowd region.
     areas: (G,) float64 COCO ``area`` (the visible silhouette for synthetic people). file_name: for the COCO file.
+    crowd: (G,) bool, the file's ``iscrowd`` regions (None: none); always ignored, as pycocotools and COCO do, whether
+    or not the unlabelled people are.
     """
 
     image_id: int
@@ -61,6 +63,12 @@ class SceneTargets:
     unlabelled: np.ndarray
     areas: np.ndarray
     file_name: str = ""
+    crowd: np.ndarray | None = None
+
+    def ignored(self, ignore_unlabelled: bool) -> np.ndarray:
+        """(G,) bool: the boxes that are ignore regions (crowds; with ``ignore_unlabelled`` unlabelled people too)."""
+        crowd = self.crowd if self.crowd is not None else np.zeros(len(self.boxes), bool)
+        return crowd | (self.unlabelled & ignore_unlabelled)
 
 
 def scene_targets(scene, image_id: int, file_name: str = "") -> SceneTargets:
@@ -109,7 +117,8 @@ class CachedScenes:
 
     Args:
         ann_file: COCO annotation file; annotations need ``image_id`` and ``bbox`` (xywh); a person with
-            ``num_keypoints`` 0 or ``iscrowd`` 1 is marked unlabelled.
+            ``num_keypoints`` 0 or ``iscrowd`` 1 is marked unlabelled; ``iscrowd`` 1 regions are also kept as crowds
+            (always ignored, :attr:`SceneTargets.crowd`).
         img_root: folder the images' ``file_name`` are relative to (default: the annotation file's folder, the
             writer's layout).
 
@@ -136,7 +145,8 @@ class CachedScenes:
             boxes[:, 1::2] = boxes[:, 1::2].clip(0, h)
             unlabelled = np.array([a.get("num_keypoints", 1) == 0 or bool(a["iscrowd"]) for a in anns], bool)
             areas = np.array([max(float(a.get("area", b[2] * b[3])), 1.0) for a, b in zip(anns, xywh)], np.float64)
-            self._targets.append(SceneTargets(int(im["id"]), w, h, boxes, unlabelled, areas, im["file_name"]))
+            crowd = np.array([bool(a["iscrowd"]) for a in anns], bool)
+            self._targets.append(SceneTargets(int(im["id"]), w, h, boxes, unlabelled, areas, im["file_name"], crowd))
         self.name = name
 
     def __len__(self) -> int:
@@ -220,7 +230,7 @@ class SceneDetectionDataset(Dataset):
         augment: seeded flip + zoom-out (training); False = plain letterbox (validation).
         zoom_range: the letterboxed image is scaled by a factor in this range (<= 1) before being placed.
         ignore_unlabelled: people without labelled keypoints become ignore regions (``DetItem.ignore``) instead of
-            boxes to find; False: every person is a box to find.
+            boxes to find; False: every person is a box to find. A file's crowd regions are ignore regions always.
     """
 
     def __init__(self, scenes, input_size: tuple[int, int], seed: int = 0, augment: bool = True,
@@ -244,7 +254,7 @@ class SceneDetectionDataset(Dataset):
         target = self.scenes.targets(index)
         canvas, ratio = letterbox(image, self.pre.input_size)
         boxes = target.boxes * ratio
-        ignore = target.unlabelled if self.ignore_unlabelled else np.zeros(len(boxes), bool)
+        ignore = target.ignored(self.ignore_unlabelled)
         if self.augment:
             canvas, boxes = self._augment(canvas, boxes, np.random.default_rng([self.seed, self.epoch, index]))
         size = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
@@ -299,15 +309,16 @@ class EvalSet:
 def coco_detection_gt(targets: Sequence[SceneTargets], ignore_unlabelled: bool = False) -> dict:
     """COCO detection ground truth of the scenes (``area`` as given: the silhouette for synthetic people).
 
-    With ``ignore_unlabelled`` a person without labelled keypoints is written ``iscrowd: 1``: pycocotools then
+    A file's crowd regions stay ``iscrowd: 1``. With ``ignore_unlabelled`` a person without labelled keypoints is
+    written ``iscrowd: 1`` too: pycocotools then
     neither rewards nor penalises a detection on it (it matches crowd regions only after every real box, and a
     detection matched to one is ignored), as COCO treats its crowd regions."""
     images, anns = [], []
     for t in targets:
         images.append({"id": t.image_id, "width": t.width, "height": t.height, "file_name": t.file_name})
-        for b, unlabelled, area in zip(t.boxes, t.unlabelled, t.areas):
+        for b, ignored, area in zip(t.boxes, t.ignored(ignore_unlabelled), t.areas):
             anns.append({"id": len(anns) + 1, "image_id": t.image_id, "category_id": 1,
-                         "iscrowd": int(bool(unlabelled) and ignore_unlabelled), "area": float(area),
+                         "iscrowd": int(ignored), "area": float(area),
                          "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]})
     return {"images": images, "annotations": anns,
             "categories": [{"id": 1, "name": "person", "supercategory": "person"}]}
