@@ -192,6 +192,20 @@ def normalise_results(results: list[dict], name: str, gt_image_ids: set, fields:
     return out
 
 
+def result_boxes_used(results: list[dict], name: str) -> bool:
+    """Whether pycocotools' (and xtcocotools') ``loadRes`` takes every prediction's area from its ``bbox`` (it does
+    when the first result has a box; else from the keypoints' extent); those boxes are checked (4 finite numbers
+    each, converted to plain floats) so that a bad one is a ``DataError`` naming it, not a traceback."""
+    if not results or not results[0].get("bbox"):
+        return False
+    for i, r in enumerate(results):
+        if "bbox" not in r:
+            raise DataError(f"{name}: result {i} has no 'bbox' while result 0 has one (COCO evaluation then takes "
+                            "every prediction's area from its box)")
+        r["bbox"] = finite_numbers(r["bbox"], name, f"result {i}", "bbox", size=4).tolist()
+    return True
+
+
 def _coco_from_dict(data: dict):
     from pycocotools.coco import COCO
 
@@ -264,6 +278,7 @@ def coco_keypoint_eval(
     dts = normalise_results(res, res_name, {img["id"] for img in gt_data["images"]}, ("keypoints",),
                             gt_keypoint_categories(gt_data))
     check_keypoint_count(dts, "keypoints", sk.num_keypoints, res_name, sk.name, "result")
+    result_boxes_used(dts, res_name)  # pycocotools' loadRes takes the areas from them
     return stats_dict(run_cocoeval(gt_data, dts, sk.sigmas_array))
 
 
@@ -289,6 +304,7 @@ def crowdpose_eval(
     dts = normalise_results(res, res_name, {img["id"] for img in gt_data["images"]}, ("keypoints",),
                             gt_keypoint_categories(gt_data))
     check_keypoint_count(dts, "keypoints", sk.num_keypoints, res_name, sk.name, "result")
+    result_boxes_used(dts, res_name)  # pycocotools' loadRes takes the areas from them
     # xtcocotools leaves out results whose keypoint scores are all 0 (its _prepare); pycocotools would score them
     dts = [r for r in dts if np.count_nonzero(np.asarray(r["keypoints"][2::3]) > 0) > 0]
     ev = run_cocoeval(gt_data, dts, sk.sigmas_array)

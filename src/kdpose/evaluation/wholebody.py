@@ -9,8 +9,9 @@ Per part P (index range of the 133 layout, sigmas sliced to it):
 * the prediction score is ``<part>_score`` when present (``wholebody_score``, ``foot_score``, ...), else
   ``score``; the body pass always uses ``score``;
 * OKS uses the person's ground-truth ``area`` for every part; a prediction's own area (used for the area-range
-  bookkeeping of unmatched predictions) is the extent of its 17 body keypoints, as xtcocotools computes it from
-  the ``keypoints`` field.
+  bookkeeping of unmatched predictions) is its ``bbox``'s w x h when the results have boxes (``kdpose infer``
+  writes them), else the extent of its 17 body keypoints, as xtcocotools' ``loadRes`` takes it (pycocotools' does
+  the same for ``kdpose eval --layout coco``).
 
 ``hand`` is the mean of the left- and right-hand results, metric by metric (the COCO-WholeBody authors' "hand
 AP", jin-s13/COCO-WholeBody#38); a metric undefined (-1) for one hand takes the other hand's value.
@@ -25,7 +26,7 @@ import numpy as np
 from ..errors import DataError
 from ..skeletons import get_skeleton
 from .coco import (check_result_ids, finite_numbers, finite_score, gt_keypoint_categories, load_gt, load_results,
-                   run_cocoeval, stats_dict)
+                   result_boxes_used, run_cocoeval, stats_dict)
 
 # (field in COCO-WholeBody files, number of keypoints), concatenated to 133 in this order
 PART_FIELDS = (
@@ -73,6 +74,12 @@ def _body_extent_area(kpts: np.ndarray) -> float:
     return float((x.max() - x.min()) * (y.max() - y.min()))
 
 
+def _result_area(result: dict, kpts: np.ndarray, use_box: bool) -> float:
+    """A prediction's area as ``loadRes`` sets it: its box's (:func:`result_boxes_used`), else its body keypoints'
+    extent."""
+    return float(result["bbox"][2]) * float(result["bbox"][3]) if use_box else _body_extent_area(kpts)
+
+
 def _mean_defined(a: float, b: float) -> float:
     """Mean of the values that are defined (pycocotools reports -1 for undefined); -1 if neither is."""
     vals = [v for v in (a, b) if v >= 0]
@@ -116,6 +123,7 @@ def wholebody_eval(
         dt_kpts.append(_concat_fields(r, res_name, f"result {i}", allow_flat=True))
         for key in ["score"] + [k for _, k in PARTS.values() if k != "score" and k in r]:  # what the passes rank by
             r[key] = finite_score(r[key], res_name, f"result {i}", key)
+    use_boxes = result_boxes_used(res, res_name)
 
     out: dict[str, dict[str, float]] = {}
     needed = {p for p in parts if p != "hand"} | ({"lefthand", "righthand"} if "hand" in parts else set())
@@ -147,7 +155,7 @@ def wholebody_eval(
                     "score": float(r.get(score_key, r["score"])),
                 }
             )
-            areas.append(_body_extent_area(k))
+            areas.append(_result_area(r, k, use_boxes))
         out[part] = stats_dict(run_cocoeval(part_gt, dts, sigmas[lo:hi], dt_areas=areas))
     if "hand" in parts:
         out["hand"] = {m: _mean_defined(out["lefthand"][m], out["righthand"][m]) for m in out["lefthand"]}
