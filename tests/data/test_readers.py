@@ -6,6 +6,7 @@ import pytest
 
 from kdpose.data import TopDownDataset
 from kdpose.data.coco import load_coco_keypoints, load_coco_wholebody, load_crowdpose, load_ubody
+from kdpose.inference.detectors import validation_box
 from kdpose.data.detections import load_detections
 from kdpose.data.mpii import load_mpii
 from kdpose.errors import DataError
@@ -157,12 +158,13 @@ def test_missing_fields_and_wrong_counts(tmp_path):
                                                                                 "annotations": []}))
 
 
-def test_train_filters_and_eval_keeps(tmp_path):
+def test_train_and_eval_read_mmposes_top_down_instances(tmp_path):
+    # MMPose's _is_valid_instance drops crowds and num_keypoints 0 in validation with ground-truth boxes too
     anns = [ann(id=1), ann(id=2, iscrowd=1), ann(id=3, num_keypoints=0), ann(id=4, bbox=[0, 0, 0, 5]),
             ann(id=5, keypoints=[0, 0, 0] * 17, num_keypoints=0)]
     p = write(tmp_path, {"images": [GOOD_IMAGE], "annotations": anns})
     assert [s.ann_id for s in load_coco_keypoints(p)] == [1]
-    assert [s.ann_id for s in load_coco_keypoints(p, mode="eval")] == [1, 2, 3]
+    assert [s.ann_id for s in load_coco_keypoints(p, mode="eval")] == [1]
     with pytest.raises(ValueError):
         load_coco_keypoints(p, mode="test")
     # boxes are clipped to the image
@@ -233,3 +235,25 @@ def test_missing_images_are_counted_once_before_training(tmp_path, caplog):
     (tmp_path / "1.jpg").unlink()
     with pytest.raises(DataError, match="none of the first 3 images"):
         check_image_folder(samples, p, key="data.train.img_dir")
+
+
+def test_wholebody_person_without_body_points_is_no_top_down_instance(tmp_path):
+    # COCO-WholeBody's num_keypoints counts body points: a person with only a face and a hand labelled is dropped
+    # (MMPose), by the reader and by the boxes infer takes from the same file, so validation and infer agree
+    def wb(id, body):
+        return {"id": id, "image_id": 1, "bbox": [10, 10, 30, 40], "iscrowd": 0, "area": 100.0,
+                "keypoints": ([20, 20, 2] if body else [0, 0, 0]) * 17, "num_keypoints": 17 if body else 0,
+                "foot_kpts": [0, 0, 0] * 6, "face_kpts": [22, 15, 2] * 68, "lefthand_kpts": [0, 0, 0] * 21,
+                "righthand_kpts": [30, 30, 2] * 21}
+    anns = [wb(1, True), wb(2, False), {**wb(3, True), "iscrowd": 1}]
+    p = write(tmp_path, {"images": [GOOD_IMAGE], "annotations": anns})
+    for mode in ("train", "eval"):
+        assert [s.ann_id for s in load_coco_wholebody(p, mode=mode)] == [1]
+    boxes = [validation_box(a, (100, 80)) for a in anns]
+    assert boxes[0] is not None and boxes[1] is None and boxes[2] is None
+    # without a num_keypoints field the labelled body points are counted, as the reader does
+    del anns[1]["num_keypoints"]
+    assert validation_box(anns[1], (100, 80)) is None
+    # a detection ground truth (no keypoints): every box but the crowds
+    assert validation_box({"bbox": [1, 1, 5, 5]}, None) is not None
+    assert validation_box({"bbox": [1, 1, 5, 5], "iscrowd": 1}, None) is None

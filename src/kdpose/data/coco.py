@@ -7,9 +7,10 @@ Conventions (MMPose's ``BaseCocoStyleDataset`` / ``CocoWholeBodyDataset``):
 * ``bbox`` is the COCO xywh box converted to xyxy and clipped to ``[0, W-1] x [0, H-1]``.
 * ``visible = min(1, v)`` (COCO) or ``v > 0`` (whole-body, whose v may be a float confidence); the raw ``v``
   values are kept in ``Sample.flags`` (float32).
-* Both modes drop instances without any labelled coordinate (``max(keypoints) <= 0``) and degenerate boxes
-  (w or h <= 0). ``mode="train"`` also drops crowd instances and those with ``num_keypoints == 0``
-  (body keypoints only, for whole-body).
+* Instances dropped, in both modes (MMPose's top-down rule, ``_is_valid_instance``, applies to training and to
+  validation with ground-truth boxes alike): crowds, ``num_keypoints == 0`` (body keypoints only, for whole-body:
+  a person with labelled face or hands but no body point is not a top-down instance), no labelled coordinate
+  (``max(keypoints) <= 0``) and degenerate boxes (w or h <= 0). ``mode`` names the use; both read the same people.
 * ``Sample.area`` is the annotation's ``area``; CrowdPose files have none, so ``0.53 * w * h`` is used (the
   CrowdPose evaluation's convention).
 """
@@ -131,7 +132,6 @@ def _make_sample(
     kpts: np.ndarray,
     visible: np.ndarray,
     image_root: str,
-    mode: str,
     body_labelled: int,
     area_fallback: float = 0.53,
 ) -> Sample | None:
@@ -139,11 +139,8 @@ def _make_sample(
     x, y, w, h = (float(v) for v in finite_numbers(ann["bbox"], path, f"annotation {ann['id']}", "bbox", 4))
     if w <= 0 or h <= 0 or kpts.max() <= 0:
         return None
-    if mode == "train":
-        crowd = bool(ann.get("iscrowd", 0))
-        num = int(ann.get("num_keypoints", body_labelled))
-        if crowd or num == 0:
-            return None
+    if bool(ann.get("iscrowd", 0)) or int(ann.get("num_keypoints", body_labelled)) == 0:
+        return None
     bbox = clip_bbox_xywh_to_xyxy(np.array([x, y, w, h], np.float32), int(img["width"]), int(img["height"]))
     return Sample(
         image_path=os.path.join(image_root, img["file_name"]),
@@ -210,7 +207,7 @@ def load_coco_keypoints(
     Args:
         path: annotation JSON.
         layout: skeleton name or object; fixes K (wrong counts raise ``DataError``).
-        mode: ``"train"`` (drop crowd / unlabelled instances) or ``"eval"`` (keep them, except empty ones).
+        mode: ``"train"`` or ``"eval"`` (the same instances: the module docstring).
         image_root: folder of the images (default: the annotation file's folder).
     """
     _check_mode(mode)
@@ -224,7 +221,7 @@ def load_coco_keypoints(
         require(ann, ("keypoints", "bbox", "id"), path, f"annotation {ann.get('id', '?')}")
         kpts = _keypoint_array(ann["keypoints"], k, path, ann["id"], "keypoints", sk.name)
         visible = np.minimum(1.0, kpts[:, 2])
-        sample = _make_sample(path, img, ann, kpts, visible, root, mode, int((kpts[:, 2] > 0).sum()))
+        sample = _make_sample(path, img, ann, kpts, visible, root, int((kpts[:, 2] > 0).sum()))
         if sample is not None:
             samples.append(sample)
     return samples
@@ -261,7 +258,7 @@ def load_coco_wholebody(
         parts = [_keypoint_array(ann[f], n, path, ann["id"], f, "coco_wholebody") for f, n in WHOLEBODY_FIELDS]
         kpts = np.concatenate(parts, axis=0)
         visible = (kpts[:, 2] > 0).astype(np.float32)
-        sample = _make_sample(path, img, ann, kpts, visible, root, mode, int((parts[0][:, 2] > 0).sum()))
+        sample = _make_sample(path, img, ann, kpts, visible, root, int((parts[0][:, 2] > 0).sum()))
         if sample is None:
             continue
         sample.meta.update({v: bool(ann[v]) for v in WHOLEBODY_VALID if v in ann})

@@ -22,8 +22,9 @@ The ``detector`` argument of :class:`kdpose.PoseEstimator` accepts
   that carry one, or the dataset's ``images`` table), otherwise by ``image_id`` = the integer file stem
   (``000000397133.jpg`` -> 397133) or, for videos, the frame index. Its boxes are the caller's boxes: one pose per
   box, in the file's order. A dataset file's boxes are those training validation crops from it
-  (:func:`kdpose.data.load_coco_keypoints`, ``mode="eval"``): clipped to ``[0, W-1] x [0, H-1]``, and an
-  annotation whose keypoints are all unlabelled (or whose box has no width or height) gives no box.
+  (:func:`kdpose.data.load_coco_keypoints`, ``mode="eval"``): clipped to ``[0, W-1] x [0, H-1]``, and a crowd, an
+  annotation with ``num_keypoints`` 0 or whose keypoints are all unlabelled (or whose box has no width or height)
+  gives no box, as in MMPose's top-down validation.
 """
 from __future__ import annotations
 
@@ -291,15 +292,22 @@ def validation_box(ann: dict, image_size: tuple[int, int] | None) -> np.ndarray 
     """The xyxy box training validation crops from a dataset annotation, or None where it crops none.
 
     Validation reads ground-truth boxes with the dataset reader (``mode="eval"``, MMPose's COCO parsing), so infer
-    on the same file must see the same boxes for ``kdpose eval`` to reproduce its AP: an annotation whose keypoint
-    fields are all 0 (no labelled point) or whose box has no width or height gives none, and the box is clipped to
-    ``[0, W-1] x [0, H-1]`` (an image without a size in the file: not clipped). Annotations without keypoints (a
-    detection ground truth) all give their box.
+    on the same file must see the same boxes for ``kdpose eval`` to reproduce its AP: a crowd, an annotation with
+    ``num_keypoints`` 0 (body keypoints, for whole-body), one whose keypoint fields are all 0 (no labelled point) or
+    whose box has no width or height gives none, and the box is clipped to ``[0, W-1] x [0, H-1]`` (an image
+    without a size in the file: not clipped). Annotations without keypoints (a detection ground truth) give their
+    box unless they are crowds.
     """
     xywh = np.asarray(ann["bbox"], np.float32)
     points = [np.asarray(ann[field], np.float64) for field, _ in WHOLEBODY_FIELDS if field in ann]
     if xywh[2] <= 0 or xywh[3] <= 0 or (points and max(p.max(initial=0.0) for p in points) <= 0):
         return None
+    if ann.get("iscrowd"):
+        return None
+    if "keypoints" in ann:  # the reader's count: the file's, else the labelled body keypoints
+        body_labelled = int((np.asarray(ann["keypoints"], np.float64)[2::3] > 0).sum())
+        if int(ann.get("num_keypoints", body_labelled)) == 0:
+            return None
     if image_size is None:
         return bbox_xywh_to_xyxy(xywh)
     return clip_bbox_xywh_to_xyxy(xywh, *image_size)
