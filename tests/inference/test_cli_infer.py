@@ -209,11 +209,15 @@ def test_wholebody_model_writes_hands_and_face_in_openpose_json(tmp_path, capsys
     cv2.imwrite(str(tmp_path / "p.png"), image)
     out = tmp_path / "out"
     assert main(["infer", str(tmp_path / "p.png"), "--model", str(onnx), "--openpose-json", "--openpose",
-                 "--kpt-thr", "0", "--det", "none", "--out", str(out)]) == 0
+                 "--kpt-thr", "0", "--det", "none", "--out", str(out), "--json"]) == 0
     person = json.loads((out / "openpose" / "p_keypoints.json").read_text())["people"][0]
     assert len(person["pose_keypoints_2d"]) == 54 and len(person["face_keypoints_2d"]) == 210
     assert len(person["hand_left_keypoints_2d"]) == 63 and len(person["hand_right_keypoints_2d"]) == 63
     assert (out / "openpose" / "p_pose.png").is_file()
+    # predictions.json in the split COCO-WholeBody fields (MMPose's / xtcocotools' results format)
+    record = json.loads((out / "predictions.json").read_text())[0]
+    assert [len(record[f]) for f in ("keypoints", "foot_kpts", "face_kpts", "lefthand_kpts", "righthand_kpts")] == \
+        [51, 18, 204, 63, 63]
 
 
 def test_synthetic_weights_note_names_shipped_synthetic_tags_only():

@@ -27,6 +27,41 @@ def test_coco_records_are_coco_results_plus_boxes_and_ids():
     assert "track_id" not in coco_records(_result(17), 1)[0]
 
 
+def test_wholebody_records_use_the_split_coco_wholebody_fields():
+    # MMPose's results2json / xtcocotools need keypoints (body 17) + foot / face / hand fields, not one 133 list
+    res = _result(133)
+    rec = coco_records(res, image_id=5)[0]
+    sizes = {f: len(rec[f]) // 3 for f in ("keypoints", "foot_kpts", "face_kpts", "lefthand_kpts", "righthand_kpts")}
+    assert sizes == {"keypoints": 17, "foot_kpts": 6, "face_kpts": 68, "lefthand_kpts": 21, "righthand_kpts": 21}
+    joined = np.concatenate([np.reshape(rec[f], (-1, 3)) for f in sizes])
+    np.testing.assert_allclose(joined[:, :2], res.keypoints[0], atol=1e-3)
+    np.testing.assert_allclose(joined[:, 2], res.scores[0], atol=1e-3)
+    assert rec["bbox"] == [10.0, 20.0, 40.0, 70.0] and rec["score"] == pytest.approx(0.7)
+    assert "foot_kpts" not in coco_records(_result(17), 1)[0]
+
+
+def test_split_and_flat_wholebody_results_score_the_same():
+    from kdpose.evaluation import wholebody_eval
+    from kdpose.evaluation.results import split_wholebody_results
+
+    rng = np.random.default_rng(1)
+    flat = rng.uniform(5, 95, (133, 3))
+    flat[:, 2] = 2
+    fields = {"keypoints": (0, 17), "foot_kpts": (17, 23), "face_kpts": (23, 91), "lefthand_kpts": (91, 112),
+              "righthand_kpts": (112, 133)}
+    ann = {"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0, "bbox": [5, 5, 90, 90], "area": 5000.0,
+           "num_keypoints": 17, **{f: flat[lo:hi].reshape(-1).tolist() for f, (lo, hi) in fields.items()}}
+    gt = {"images": [{"id": 1, "width": 100, "height": 100}], "annotations": [ann], "categories": [{"id": 1}]}
+    noisy = flat.copy()
+    noisy[:, :2] += rng.normal(0, 2, (133, 2))
+    noisy[:, 2] = 0.8
+    results = [{"image_id": 1, "category_id": 1, "score": 0.9, "keypoints": noisy.reshape(-1).tolist()}]
+    split = split_wholebody_results(results)
+    assert set(split[0]) == {"image_id", "category_id", "score", *fields} and len(split[0]["keypoints"]) == 51
+    assert wholebody_eval(gt, split) == wholebody_eval(gt, results)
+    assert split_wholebody_results([{"keypoints": [0.0] * 51}]) == [{"keypoints": [0.0] * 51}]
+
+
 def test_openpose_json_wholebody_layout_and_threshold():
     res = _result(133, track_ids=np.array([7, 8]))
     doc = openpose_document(res, get_skeleton("coco_wholebody"), (640, 480), kpt_thr=0.3)

@@ -45,7 +45,8 @@ would otherwise give every frame the next frame's boxes.
 Outputs go to --out (default ./infer_out): predictions.json (--json: COCO results of the whole job, with bbox,
 bbox_score and, for videos, frame_id (the 0-based frame index) and track_id, image_id = the id the --bboxes file
 gives the image, else the integer file stem, else (names without a number) the next ids above all of those in
-job order, for a video --first-frame-id + the frame index; ready for kdpose eval --pred), predictions/
+job order, for a video --first-frame-id + the frame index; whole-body poses in the split COCO-WholeBody fields
+as MMPose writes them; ready for kdpose eval --pred), predictions/
 (--json-per-image), vis/ (rendered images or mp4), openpose/ (--openpose-json, --openpose). Files whose names
 differ only in the extension (a.jpg, a.png) get a_jpg / a_png outputs, one name from two folders a and a_2; two
 images that would share an image id (000001.jpg and sub/000001.jpg) are refused with --json or --bboxes, which key

@@ -136,7 +136,8 @@ class PoseEvaluator:
         results = dist.all_gather_list(self.predict(model, device))
         metrics = self.evaluate(results) if dist.is_main() else None
         if dist.is_main() and self.results_file is not None:
+            from ..evaluation.results import split_wholebody_results
             from ..utils.io import write_json
 
-            write_json(self.results_file, results)
+            write_json(self.results_file, split_wholebody_results(results))  # whole-body: the official format
         return dist.broadcast_object(metrics)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Sequence
 
 import numpy as np
 
@@ -83,7 +84,25 @@ def _format(image_id: int, kpts: np.ndarray, score: float, split: bool) -> dict:
     if not split:
         out["keypoints"] = kpts.reshape(-1).tolist()
         return out
-    for name, (lo, hi) in (("keypoints", (0, 17)), ("foot_kpts", (17, 23)), ("face_kpts", (23, 91)),
-                           ("lefthand_kpts", (91, 112)), ("righthand_kpts", (112, 133))):
-        out[name] = kpts[lo:hi].reshape(-1).tolist()
+    out.update(wholebody_fields(kpts.reshape(-1).tolist()))
+    return out
+
+
+WHOLEBODY_SPLIT = (("keypoints", 0, 17), ("foot_kpts", 17, 23), ("face_kpts", 23, 91), ("lefthand_kpts", 91, 112),
+                   ("righthand_kpts", 112, 133))
+
+
+def wholebody_fields(flat: Sequence) -> dict[str, list]:
+    """A flat 133 x 3 list of x, y, score as the split COCO-WholeBody result fields (``keypoints`` = body 17,
+    ``foot_kpts``, ``face_kpts``, ``lefthand_kpts``, ``righthand_kpts``): what MMPose writes and xtcocotools reads."""
+    return {name: list(flat[3 * lo:3 * hi]) for name, lo, hi in WHOLEBODY_SPLIT}
+
+
+def split_wholebody_results(results: Sequence[dict]) -> list[dict]:
+    """COCO results with a flat 133 x 3 ``keypoints`` rewritten in the split COCO-WholeBody fields (other fields
+    kept); results of other sizes are left as they are."""
+    out = []
+    for r in results:
+        flat = r.get("keypoints")
+        out.append({**r, **wholebody_fields(flat)} if flat is not None and len(flat) == 133 * 3 else r)
     return out

@@ -55,14 +55,19 @@ def output_stems(names: Sequence[str]) -> list[str]:
 
 def coco_records(result: PoseArrays, image_id: int, category_id: int = 1) -> list[dict]:
     """COCO keypoint-results entries (``image_id``, ``category_id``, flat ``keypoints`` x,y,score, ``score``)
-    plus ``bbox`` (xywh), ``bbox_score`` and, in videos, ``track_id``."""
+    plus ``bbox`` (xywh), ``bbox_score`` and, in videos, ``track_id``. 133-point whole-body poses are written in
+    the split COCO-WholeBody fields (``keypoints`` = body 17, ``foot_kpts``, ``face_kpts``, ``lefthand_kpts``,
+    ``righthand_kpts``), the results format of MMPose and xtcocotools; ``kdpose eval`` reads both forms."""
+    from kdpose.evaluation.results import wholebody_fields
+
     out = []
     ids = result.track_ids
     for i in range(len(result.keypoints)):
         kpt = np.concatenate([result.keypoints[i], result.scores[i][:, None]], 1)
         x1, y1, x2, y2 = (float(v) for v in result.bboxes[i])
+        flat = [round(float(v), 3) for v in kpt.reshape(-1)]
         rec = {"image_id": int(image_id), "category_id": category_id,
-               "keypoints": [round(float(v), 3) for v in kpt.reshape(-1)],
+               **(wholebody_fields(flat) if len(flat) == 133 * 3 else {"keypoints": flat}),
                "score": round(float(result.instance_scores[i]), 5),
                "bbox": [round(v, 2) for v in (x1, y1, x2 - x1, y2 - y1)],
                "bbox_score": round(float(result.bbox_scores[i]), 5)}
