@@ -366,3 +366,40 @@ def test_distill_cli_refuses_plain_recipes(capsys):
     recipe = Path(__file__).resolve().parents[2] / "configs" / "rtmpose-t_synth-body.yaml"
     assert main(["distill", str(recipe)]) == 2
     assert "distill.method is empty" in capsys.readouterr().err
+
+
+def test_dwpose_refuses_a_heatmap_model_at_build_time():
+    # it failed at the first step with "'HeatmapOutput' object has no attribute 'x'" after the data was built
+    heatmap = _model("cspnext-t-udp")
+    with pytest.raises(ConfigError, match="the teacher 'cspnext-t-udp' is not a SimCC model"):
+        build_distiller("dwpose", _model(), heatmap)
+    with pytest.raises(ConfigError, match="the student 'cspnext-t-udp' is not a SimCC model"):
+        build_distiller("dwpose", heatmap, _model("rtmpose-s"))
+    with pytest.raises(ConfigError, match="is not a SimCC model"):
+        build_distiller("dwpose_stage2", _model("cspnext-t-udp", seed=1), heatmap)
+
+
+def test_dwpose_keeps_a_renormalising_teacher():
+    # a FrozenTeacher passed in (frozen_teacher_for's, for a teacher trained with another normalisation) was wrapped
+    # again and failed ('FrozenTeacher' object has no attribute 'info'); it must keep re-normalising
+    from kdpose.distill import FrozenTeacher
+
+    student, teacher = _model(), _model("rtmpose-s", seed=1)
+    mean, std = (120.0, 110.0, 100.0), (60.0, 55.0, 50.0)
+    s_mean, s_std = tuple(student.info.mean), tuple(student.info.std)
+    frozen = FrozenTeacher(teacher, input_mean=mean, input_std=std, student_mean=s_mean, student_std=s_std)
+    d = build_distiller("dwpose", student, frozen, {"teacher_mode": "train"})
+    assert d.teacher is frozen and frozen.mode == "train" and frozen.renormalises
+    x = _batch(student.codec).inputs
+    seen = []
+    handle = teacher.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    try:
+        d.teacher(x)
+    finally:
+        handle.remove()
+    pixels = x * torch.tensor(s_std).view(1, 3, 1, 1) + torch.tensor(s_mean).view(1, 3, 1, 1)
+    expected = (pixels - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+    torch.testing.assert_close(seen[0], expected)
+    d(_batch(student.codec), TrainProgress(0, 10))["loss"].backward()  # the feature / logit path runs
+    with pytest.raises(ConfigError, match="stage 2: the student is the teacher's own network"):
+        build_distiller("dwpose_stage2", _model("rtmpose-s", seed=2), frozen)

@@ -151,6 +151,10 @@ def test_dwpose_distiller_checkpoint_parts(tmp_path, trained_state, reference_ou
     torch.save({"state_dict": stage2}, path2)
     model = load_model("rtmpose-t", weights=path2, input_size=SIZE, distiller_part="stage2")
     _assert_same_output(model, reference_output)
+    # by default such a file is not silently read as stage 1 (its student.backbone is the untrained one)
+    with pytest.raises(CheckpointError, match="looks like a DWPose stage-2 distiller checkpoint.*distiller_part"):
+        load_model("rtmpose-t", weights=path2, input_size=SIZE)
+    assert load_model("rtmpose-t", weights=path2, input_size=SIZE, distiller_part="student") is not None
 
 
 def test_mismatched_checkpoint_lists_missing_unexpected_and_shapes(tmp_path, trained_state):

@@ -55,6 +55,22 @@ class FrozenTeacher(nn.Module):
             self._renorm = tuple(torch.tensor(v, dtype=torch.float32).view(1, -1, 1, 1)
                                  for v in (student_mean, student_std, input_mean, input_std))
 
+    @classmethod
+    def of(cls, teacher: nn.Module, mode: str = "eval") -> "FrozenTeacher":
+        """``teacher`` frozen in ``mode``; a :class:`FrozenTeacher` passed in (e.g. one that re-normalises the
+        student's inputs, :func:`kdpose.tasks.base.frozen_teacher_for`) is kept, with its normalisation."""
+        if not isinstance(teacher, cls):
+            return cls(teacher, mode=mode)
+        if mode not in ("eval", "train"):
+            raise ConfigError(f"teacher mode must be 'eval' or 'train', got {mode!r}")
+        teacher.mode = mode
+        teacher.train(False)
+        return teacher
+
+    @property
+    def renormalises(self) -> bool:
+        return self._renorm is not None
+
     def train(self, mode: bool = True) -> "FrozenTeacher":
         """Eval whatever ``mode`` is (BatchNorm statistics never move), unless built with ``mode="train"``."""
         return super().train(bool(mode) and self.mode == "train")

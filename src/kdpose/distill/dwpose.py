@@ -154,7 +154,12 @@ def check_same_geometry(student: nn.Module, teacher: nn.Module, what: str) -> No
         raise ConfigError(f"DWPose {what}: teacher predicts {t_k} keypoints, the student {s_k}")
     s_bins = getattr(getattr(student, "codec", None), "num_bins", None)
     t_bins = getattr(getattr(teacher, "codec", None), "num_bins", None)
-    if s_bins is not None and t_bins is not None and tuple(s_bins) != tuple(t_bins):
+    for role, model, bins in (("teacher", teacher, t_bins), ("student", student, s_bins)):
+        if bins is None:  # DWPose distils SimCC logits (the official distiller unpacks the head's x / y vectors)
+            raise ConfigError(f"DWPose {what}: the {role} '{model.info.name}' is not a SimCC model ("
+                              f"{type(getattr(model, 'codec', None)).__name__}); DWPose needs SimCC (RTMPose) "
+                              "student and teacher")
+    if tuple(s_bins) != tuple(t_bins):
         raise ConfigError(f"DWPose {what}: teacher SimCC bins {tuple(t_bins)} differ from the student's "
                           f"{tuple(s_bins)} (same input size and split ratio needed)")
 
@@ -191,7 +196,8 @@ class DWPoseDistiller(Distiller):
                  teacher_mode: str = "eval"):
         formulation = _choice("formulation", formulation, FORMULATIONS)
         teacher_mode = _choice("teacher_mode", teacher_mode, TEACHER_MODES)
-        super().__init__(student, FrozenTeacher(teacher, mode=teacher_mode))
+        super().__init__(student, FrozenTeacher.of(teacher, teacher_mode))
+        teacher = self.teacher.model
         if not (use_gt or use_feature or use_logit):
             raise ConfigError("distill.params: use_gt, use_feature and use_logit are all off: nothing to train on")
         self.alpha = float(DEFAULT_ALPHA[formulation] if alpha is None else alpha)
@@ -268,7 +274,11 @@ class DWPoseStage2Distiller(Distiller):
                  logit_mask: bool = False, formulation: str = "code", teacher_mode: str = "eval"):
         formulation = _choice("formulation", formulation, FORMULATIONS)
         teacher_mode = _choice("teacher_mode", teacher_mode, TEACHER_MODES)
-        super().__init__(student, FrozenTeacher(teacher, mode=teacher_mode))
+        super().__init__(student, FrozenTeacher.of(teacher, teacher_mode))
+        if self.teacher.renormalises:
+            raise ConfigError("DWPose stage 2: the student is the teacher's own network (same normalisation); a "
+                              "teacher that re-normalises its inputs does not fit")
+        teacher = self.teacher.model
         check_same_geometry(student, teacher, "stage 2")
         self.gamma, self.simcc_beta = float(gamma), float(simcc_beta)
         self.logit_mask, self.formulation, self.teacher_mode = bool(logit_mask), formulation, teacher_mode

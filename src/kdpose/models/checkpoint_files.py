@@ -178,7 +178,7 @@ def rename_mmpose_keys(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Ten
     return out
 
 
-def extract_state_dict(ckpt: Mapping, path: str | os.PathLike = "<memory>", distiller_part: str = "student"
+def extract_state_dict(ckpt: Mapping, path: str | os.PathLike = "<memory>", distiller_part: str | None = None
                        ) -> dict[str, torch.Tensor]:
     """The model's state_dict inside a checkpoint dict.
 
@@ -188,7 +188,9 @@ def extract_state_dict(ckpt: Mapping, path: str | os.PathLike = "<memory>", dist
     ignored); a ``module.`` (DDP) prefix; MMPose 0.x ``keypoint_head.*`` keys (renamed ``head.*``); DWPose
     distiller checkpoints with ``student.``/``teacher.`` prefixes: ``distiller_part="student"`` keeps
     ``student.*`` (stage 1), ``"teacher"`` keeps ``teacher.*``, and ``"stage2"`` combines ``teacher.backbone.*``
-    with ``student.head.*`` (DWPose ``pth_transfer.py --two_dis``).
+    with ``student.head.*`` (DWPose ``pth_transfer.py --two_dis``). ``None`` (the default) is ``"student"``, except
+    for a file that looks like a stage-2 distiller (:func:`_default_distiller_part`), where it is an error that asks
+    for the part.
     """
     if ckpt.get("format") == "kdpose-train-1":  # kdpose trainer checkpoint: the EMA weights when kept, as MMPose
         ema = ckpt.get("ema")
@@ -206,6 +208,7 @@ def extract_state_dict(ckpt: Mapping, path: str | os.PathLike = "<memory>", dist
         state = _strip_prefix(state, "module.")
     state = rename_mmpose_keys(state)
     if any(k.startswith(("student.", "teacher.")) for k in state):
+        distiller_part = distiller_part or _default_distiller_part(state, path)
         if distiller_part == "student":
             state = _strip_prefix(state, "student.")
         elif distiller_part == "teacher":
@@ -222,7 +225,24 @@ def extract_state_dict(ckpt: Mapping, path: str | os.PathLike = "<memory>", dist
     return state
 
 
-def read_state_dict(path: str | os.PathLike, distiller_part: str = "student") -> dict[str, torch.Tensor]:
+def _default_distiller_part(state: Mapping[str, torch.Tensor], path) -> str:
+    """``"student"``, unless the distiller file looks like DWPose's stage 2: teacher and student of one
+    architecture and no feature-alignment layer (stage 1 pairs a bigger teacher with its student and keeps
+    ``distill_losses.loss_fea.align``). Stage 2 trains only the student's head on the teacher's backbone, so its
+    ``student.backbone`` is an untrained copy and the default would load it silently."""
+    student, teacher = _strip_prefix(state, "student."), _strip_prefix(state, "teacher.")
+    same = bool(student) and student.keys() == teacher.keys() and all(
+        student[k].shape == teacher[k].shape for k in student)
+    if same and not any(k.startswith("distill_losses.") for k in state):
+        raise CheckpointError(
+            f"{path}: looks like a DWPose stage-2 distiller checkpoint (teacher and student of one architecture, no "
+            "feature-alignment layer), whose student.backbone stage 2 never trains: pass distiller_part='stage2' "
+            "(teacher backbone + student head, as pth_transfer.py --two_dis) or 'student' to load_model / "
+            "load_weights")
+    return "student"
+
+
+def read_state_dict(path: str | os.PathLike, distiller_part: str | None = None) -> dict[str, torch.Tensor]:
     """A state_dict from a ``.safetensors`` or ``.pth`` file (see :func:`extract_state_dict`); a safetensors file
     under another suffix is read as safetensors."""
     path = Path(path)

@@ -42,7 +42,7 @@ def check_not_a_file(name: str) -> None:
 
 def load_model(name: str, weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
                layout: str | None = None, input_size: tuple[int, int] | None = None, device: str = "cpu",
-               distiller_part: str = "student", sha256: str | None = None, **kwargs) -> nn.Module:
+               distiller_part: str | None = None, sha256: str | None = None, **kwargs) -> nn.Module:
     """Build zoo model ``name``, load ``weights`` strictly and return it in eval mode on ``device``.
 
     Args:

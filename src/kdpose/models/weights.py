@@ -35,7 +35,7 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], source
 
 
 def load_weights(model: nn.Module, weights: str | os.PathLike | Mapping[str, torch.Tensor],
-                 distiller_part: str = "student", sha256: str | None = None, prefix: str = "",
+                 distiller_part: str | None = None, sha256: str | None = None, prefix: str = "",
                  loads: str | None = None) -> nn.Module:
     """Load ``weights`` (path, URL, pretrained tag or state_dict) into ``model`` strictly; returns the model.
 
