@@ -117,7 +117,10 @@ def ddp_worker(rank: int, world_size: int, port: int, out_dir: str, sync_bn: boo
     def evaluator(model, device):  # each rank predicts its share; the metric must see both shares
         from kdpose.engine import dist as kdist
 
-        gathered = kdist.all_gather_list([{"rank": rank, "sum": float(model.fc.weight.sum())}])
+        gathered = kdist.all_gather_list([{"rank": rank, "sum": float(model.fc.weight.sum()),
+                                           "bn": model.bn.running_mean.tolist() + model.bn.running_var.tolist()}])
+        # every rank validates rank 0's BatchNorm statistics: those of the weights rank 0 saves
+        record.setdefault("val_bn_equal", []).append(all(g["bn"] == gathered[0]["bn"] for g in gathered))
         metric = {"AP": float(len({g["rank"] for g in gathered})) / world_size}
         return kdist.broadcast_object(metric if kdist.is_main() else None)
 

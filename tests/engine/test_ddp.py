@@ -29,6 +29,7 @@ def test_two_process_gloo_ddp(tmp_path):
         assert rec["iterations"] == 6  # 2 epochs x (24 items / 2 ranks / batch 4)
         assert len(rec["steps"]) == 6 and all(rec["steps"]), "ranks' weights diverged"
         assert rec["metrics"] == {"AP": 1.0}  # validation gathered both ranks' results, on both ranks
+        assert rec["val_bn_equal"] == [True, True]  # and scored one model, rank 0's (the saved one)
     for epoch in range(2):  # each epoch, the two ranks see disjoint halves of the data
         a, b = (set(rec["ids"][epoch * 12:(epoch + 1) * 12]) for rec in ranks)
         assert not a & b and len(a | b) == 24
@@ -64,3 +65,11 @@ def test_sync_bn_converts_every_batchnorm_under_torchrun_on_cuda():
         assert count(kept, nn.SyncBatchNorm) == 0 and count(kept, nn.BatchNorm2d) == n_bn
     with pytest.warns(UserWarning, match="SyncBatchNorm needs CUDA"):
         assert count(sync_batchnorm(task(), True, 2, torch.device("cpu")), nn.SyncBatchNorm) == 0
+    # a real distiller keeps its teacher out of its submodules: converted too
+    from kdpose.distill import build_distiller
+
+    distiller = build_distiller("dwpose", create_model("rtmpose-t"), create_model("rtmpose-s"))
+    sync_batchnorm(distiller, True, 2, torch.device("cuda", 0))
+    teacher = distiller.teacher.model
+    assert count(teacher, nn.SyncBatchNorm) == 39 and count(teacher, nn.BatchNorm2d) == 0  # rtmpose-s
+    assert count(distiller.model, nn.BatchNorm2d) == 0

@@ -136,6 +136,26 @@ def test_second_signal_aborts_the_save_and_keeps_the_previous_checkpoint(tmp_pat
     assert sorted(p.name for p in tmp_path.glob(".*")) == []  # no temporary file left behind
 
 
+def test_torchruns_forwarded_sigterm_is_not_a_second_signal(monkeypatch):
+    # a scheduler signals torchrun and its workers; torchrun forwards its SIGTERM, so each worker gets two at once:
+    # the copy must not abort the save the first one asked for
+    from kdpose.engine.stop import StopSignals
+
+    seconds = []
+    with StopSignals(seconds.append) as stop:
+        monkeypatch.setenv("TORCHELASTIC_RUN_ID", "job")
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.signum == signal.SIGTERM and seconds == []
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C still means now
+        assert seconds == [signal.SIGINT]
+    with StopSignals(seconds.append):
+        monkeypatch.delenv("TORCHELASTIC_RUN_ID")
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGTERM)  # one process: a second SIGTERM is "now", as before
+        assert seconds == [signal.SIGINT, signal.SIGTERM]
+
+
 def test_handlers_are_restored_after_an_error_and_left_alone_outside_the_main_thread(tmp_path):
     before = _handlers()
     seen = []

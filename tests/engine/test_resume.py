@@ -153,3 +153,22 @@ def test_a_checkpoint_of_another_network_is_named_in_words(tmp_path):
     with pytest.raises(CheckpointError, match=r"\(it holds rtmpose-t at 192x256, the recipe builds rtmpose-s at "
                                               r"192x256; 2 keys missing"):
         other.resume(tmp_path / "last.pt")
+
+
+def test_a_checkpoint_of_another_process_count_or_batch_is_refused(tmp_path):
+    """A 2-process last.pt resumed by 1 process (or with another data.batch_size) went on silently: the sampler
+    skipped the new sharding's first samples (some trained twice, some never) and the schedule was cut short."""
+    from kdpose.errors import CheckpointError
+
+    Trainer(toy_recipe(max_epochs=1), make_task(0), ToyDataset(), collate, tmp_path).fit()
+    state = load_checkpoint(tmp_path / "last.pt")
+    trainer = Trainer(toy_recipe(max_epochs=2), make_task(0), ToyDataset(), collate, tmp_path / "again")
+    with pytest.raises(CheckpointError, match=r"written by 2 process\(es\) x data.batch_size 4; this run has 1 x 4: "
+                                              "resume with the same number of processes and batch size"):
+        trainer.resume(tmp_path / "last.pt", state={**state, "world_size": 2})
+    cfg = toy_recipe(max_epochs=2)
+    cfg.data.batch_size = 2
+    other = Trainer(cfg, make_task(0), ToyDataset(), collate, tmp_path / "other")
+    with pytest.raises(CheckpointError, match=r"written by 1 process\(es\) x data.batch_size 4; this run has 1 x 2"):
+        other.resume(tmp_path / "last.pt")
+    assert trainer.resume(tmp_path / "last.pt", state=state) and trainer.iteration == state["iteration"]

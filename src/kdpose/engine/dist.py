@@ -55,7 +55,11 @@ def sync_batchnorm(module: torch.nn.Module, enabled: bool, world_size: int, devi
     if not enabled or world_size <= 1:
         return module
     if device.type == "cuda":
-        return torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
+        module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
+        teacher = getattr(module, "teacher", None)  # a Distiller keeps its frozen teacher out of its submodules
+        if isinstance(teacher, torch.nn.Module) and not any(teacher is m for m in module.modules()):
+            torch.nn.SyncBatchNorm.convert_sync_batchnorm(teacher)  # in place: the teacher wrapper is no BatchNorm
+        return module
     if is_main():
         warnings.warn("train.sync_bn: SyncBatchNorm needs CUDA devices; plain BatchNorm is used on CPU")
     return module
@@ -86,6 +90,17 @@ def broadcast_object(obj: Any) -> Any:
     box = [obj]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+def broadcast_buffers(module: torch.nn.Module) -> None:
+    """Give every rank rank 0's buffers of ``module`` (BatchNorm running statistics). Without SyncBatchNorm each
+    rank's running statistics follow its own batches (DDP re-broadcasts rank 0's only at each training forward, and
+    an EMA copy never), so validation on every rank must use rank 0's: the statistics of the weights rank 0 saves.
+    Rank 0's own buffers are unchanged, so a resumed run stays exact (a resume loads rank 0's on every rank)."""
+    if not is_distributed():
+        return
+    for buffer in module.buffers():
+        dist.broadcast(buffer, src=0)
 
 
 def reduce_mean(value: torch.Tensor) -> torch.Tensor:

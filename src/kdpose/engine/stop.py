@@ -11,11 +11,18 @@ group leaves them working while the main process finishes its step. A SIGTERM se
 the workers (torch's own handler, which is also how their parent stops them); after the first stop signal torch's
 SIGCHLD handler is set aside (it would raise mid-step), so the loader reports the dead worker at its next batch and
 the trainer takes that failure for the stop it is: ``last.pt`` of the last finished step (``Trainer._loader_batches``).
+
+Under torchrun a scheduler that signals every process of the job (SLURM's time limit, ``scancel``) reaches each
+worker twice: directly, and through torchrun, which forwards its own SIGTERM to the workers (and kills them 30 s
+later). A second SIGTERM within :data:`TORCHRUN_DUPLICATE_S` of the first is therefore taken for that copy, not for
+"now"; SIGINT (Ctrl-C twice) keeps its meaning.
 """
 from __future__ import annotations
 
+import os
 import signal
 import threading
+import time
 from types import FrameType
 from typing import Any, Callable
 
@@ -24,6 +31,7 @@ import torch
 from . import dist
 
 STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGINT)
+TORCHRUN_DUPLICATE_S = 10.0  # a second SIGTERM this soon under torchrun is its forwarded copy of the first
 
 
 class StopSignals:
@@ -62,12 +70,16 @@ class StopSignals:
         # could re-enter a half-done write to the same stream).
         if self.signum is None:
             self.signum = signum
+            self._first_at = time.monotonic()
             # torch's SIGCHLD handler raises wherever the main thread is when a DataLoader worker dies (a SIGTERM to
             # every process of the job ends them too), possibly halfway through a step. From now on a dead worker is
             # reported by the loader at its next batch instead, where the trainer takes it for this stop.
             if hasattr(signal, "SIGCHLD") and signal.SIGCHLD not in self._previous:
                 self._previous[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             return
+        if (signum == self.signum == signal.SIGTERM and os.environ.get("TORCHELASTIC_RUN_ID")
+                and time.monotonic() - self._first_at < TORCHRUN_DUPLICATE_S):
+            return  # torchrun's forwarded copy of the scheduler's SIGTERM (module docstring)
         self._restore()
         self.on_second(signum)
 

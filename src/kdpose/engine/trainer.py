@@ -220,6 +220,14 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict, source: str = "checkpoint") -> None:
+        # the data order, the iterations of an epoch (so the schedule) and each rank's random state depend on the
+        # number of processes and the batch: another layout would repeat some samples and skip others
+        saved = (int(state.get("world_size", self.world_size)),
+                 state.get("config", {}).get("data", {}).get("batch_size", self.cfg.data.batch_size))
+        if saved != (self.world_size, self.cfg.data.batch_size):
+            raise CheckpointError(f"{source}: written by {saved[0]} process(es) x data.batch_size {saved[1]}; this "
+                                  f"run has {self.world_size} x {self.cfg.data.batch_size}: resume with the same "
+                                  "number of processes and batch size")
         try:
             self.task.load_state_dict(state["model"])
             if self.ema is not None:
@@ -476,6 +484,7 @@ class Trainer:
 
     def validate(self) -> dict:
         """Evaluate the (EMA) model; keep ``best.pt``/``best.safetensors`` by ``eval.metric``."""
+        dist.broadcast_buffers(self.eval_model())  # every rank scores rank 0's model: the one that is saved
         metrics = self.evaluator(self.eval_model(), self.device)
         value = lookup_metric(metrics, self.cfg.eval.metric)
         improved = self.best["value"] is None or value > self.best["value"]
