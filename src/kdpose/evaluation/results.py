@@ -88,14 +88,16 @@ def _format(image_id: int, kpts: np.ndarray, score: float, split: bool) -> dict:
     return out
 
 
-WHOLEBODY_SPLIT = (("keypoints", 0, 17), ("foot_kpts", 17, 23), ("face_kpts", 23, 91), ("lefthand_kpts", 91, 112),
-                   ("righthand_kpts", 112, 133))
-
-
 def wholebody_fields(flat: Sequence) -> dict[str, list]:
     """A flat 133 x 3 list of x, y, score as the split COCO-WholeBody result fields (``keypoints`` = body 17,
     ``foot_kpts``, ``face_kpts``, ``lefthand_kpts``, ``righthand_kpts``): what MMPose writes and xtcocotools reads."""
-    return {name: list(flat[3 * lo:3 * hi]) for name, lo, hi in WHOLEBODY_SPLIT}
+    from .wholebody import PART_FIELDS
+
+    out, start = {}, 0
+    for name, k in PART_FIELDS:
+        out[name] = list(flat[3 * start:3 * (start + k)])
+        start += k
+    return out
 
 
 def split_wholebody_results(results: Sequence[dict]) -> list[dict]:
