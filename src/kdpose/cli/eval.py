@@ -12,7 +12,8 @@ RESULTS.json is a list in COCO results format: {"image_id", "category_id": 1, "k
 "score"}. Whole-body results give 133x3 "keypoints" or the split COCO-WholeBody fields (keypoints, foot_kpts,
 face_kpts, lefthand_kpts, righthand_kpts; what `kdpose infer` writes, and the only form xtcocotools reads).
 Values are fractions in [0, 1] as pycocotools reports them (-1 = undefined, e.g. no medium-size people). --out
-writes {"AP", "AP50", ...} for coco/crowdpose and one such object per part ("body", "foot", "face", "lefthand", "righthand", "hand", "wholebody") for wholebody.
+writes {"AP", "AP50", ...} for coco/crowdpose and one such object per part ("body", "foot", "face", "lefthand",
+"righthand", "hand", "wholebody") for wholebody.
 
 --iou-type bbox scores person boxes instead (COCO bbox AP/AR, small / medium / large, category 1 only, so a full
 COCO instances file works as --gt): RESULTS.json entries need "image_id", "bbox" [x, y, w, h] and "score". The
