@@ -470,11 +470,17 @@ def run(args: argparse.Namespace) -> int:
                 if f.error:
                     bad.append(f.error)
                     print(f"kdpose: skipped {f.error}", file=sys.stderr)
+            unposed = []  # video frames refused for their --bboxes entry: still in the rendered videos, without poses
             if tracker is not None:
+                dets = None
                 if est.boxes_from_caller:  # a bad entry of the file skips its frame, as it skips an image
-                    good = [f for f in good
-                            if boxes_or_skip(est, f, first_frame_id + f.index, False, bad_boxes, video=True)]
-                results = tracker.process([f.image for f in good], [f.index for f in good], source.video_name)
+                    dets = [boxes_or_skip(est, f, first_frame_id + f.index, False, bad_boxes, video=True)
+                            for f in good]
+                    unposed = [f for f, d in zip(good, dets) if d is None]
+                    good, dets = [f for f, d in zip(good, dets) if d is not None], [d for d in dets if d is not None]
+                results = tracker.process([f.image for f in good], [f.index for f in good], source.video_name,
+                                          detections=dets,   # the boxes looked up above: not a second time
+                                          timestamps=[f.timestamp for f in good])
                 ids = [first_frame_id + f.index for f in good]
             else:
                 ids = [job_ids[f.index] for f in good]
@@ -483,7 +489,12 @@ def run(args: argparse.Namespace) -> int:
                 good, ids, dets = [good[j] for j in kept], [ids[j] for j in kept], [dets[j] for j in kept]
                 results = est.predict_boxes([f.image for f in good], [d[0] for d in dets], [d[1] for d in dets],
                                             names=[f.name for f in good])
-            for f, res, image_id in zip(good, results, ids):
+            posed = {f.index: (f, res, image_id) for f, res, image_id in zip(good, results, ids)}
+            for f in sorted(unposed + good, key=lambda f: f.index):   # frame order, for the rendered videos
+                if f.index not in posed:
+                    writer.add_unposed(f.image)
+                    continue
+                _, res, image_id = posed[f.index]
                 writer.add(f.image, res, f.name, f.index, image_id)
                 people += len(res.keypoints)
             frames += len(good)

@@ -27,7 +27,7 @@ import numpy as np
 from kdpose.inference.estimator import PoseArrays
 from kdpose.inference.sources import DRAWN_MARKER
 from kdpose.skeletons import Skeleton
-from kdpose.utils.io import atomic_write, write_json
+from kdpose.utils.io import atomic_write, replace_keeping_mode, write_json
 
 
 def output_stems(names: Sequence[str]) -> list[str]:
@@ -163,7 +163,7 @@ class AtomicVideoWriter:
         if self._writer is not None:
             self._writer.release()
             self._writer = None
-            os.replace(self.tmp, self.path)
+            replace_keeping_mode(self.tmp, self.path)  # mkstemp's 0600 made videos unreadable beside 0644 JSON
 
     def abort(self) -> None:
         if self._writer is not None:
@@ -275,6 +275,18 @@ class ResultWriter:
                 path = self.out / "predictions" / f"{stem}.json"
                 write_json(path, records)
                 self.written.append(path)
+
+    def add_unposed(self, image: np.ndarray) -> None:
+        """A video frame that gives no poses (its --bboxes entry was refused): the rendered videos still get it, drawn
+        without people, so that their frame i stays the source's frame i (and predictions.json's ``frame_id`` i)."""
+        if not self.is_video:
+            return
+        if self.show is not None:
+            self.show(image)
+        if self._vis is not None:
+            self._vis.write(image)
+        if self._pose is not None:
+            self._pose.write(np.zeros_like(image))
 
     def _save_image(self, path: Path, image: np.ndarray) -> None:
         write_image(path, image)

@@ -44,21 +44,25 @@ class OneEuroFilter:
 
     Call it with the new sample and its timestamp (seconds); it returns the filtered sample (same shape).
     Timestamps must increase; a repeated or earlier timestamp returns the previous output unchanged.
+    ``valid`` (a mask broadcast to the sample's shape) marks the elements that are measurements: the others pass
+    through raw and leave the filter, and an element valid again starts afresh (``xhat = x``), as the first sample.
     """
 
     def __init__(self, params: OneEuroParams = OneEuroParams()):
         self.params = params
-        self._x: np.ndarray | None = None  # last filtered value
+        self._x: np.ndarray | None = None  # last output
         self._dx: np.ndarray | None = None  # last filtered derivative
+        self._live: np.ndarray | None = None  # elements valid at the last call (the ones whose state counts)
         self._t: float | None = None
 
     def reset(self) -> None:
-        self._x = self._dx = self._t = None
+        self._x = self._dx = self._live = self._t = None
 
-    def __call__(self, x: np.ndarray, t: float) -> np.ndarray:
+    def __call__(self, x: np.ndarray, t: float, valid: np.ndarray | None = None) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
+        live = np.ones(x.shape, bool) if valid is None else np.broadcast_to(np.asarray(valid, bool), x.shape)
         if self._x is None:
-            self._x, self._dx, self._t = x.copy(), np.zeros_like(x), float(t)
+            self._x, self._dx, self._live, self._t = x.copy(), np.zeros_like(x), live.copy(), float(t)
             return x.copy()
         if x.shape != self._x.shape:
             raise ValueError(f"OneEuroFilter: sample shape {x.shape} differs from the first one {self._x.shape}")
@@ -70,5 +74,8 @@ class OneEuroFilter:
         dx = a_d * (x - self._x) / dt + (1.0 - a_d) * self._dx
         a = smoothing_factor(p.min_cutoff + p.beta * np.abs(dx), dt)
         x_hat = a * x + (1.0 - a) * self._x
-        self._x, self._dx, self._t = x_hat, dx, float(t)
-        return x_hat.copy()
+        going_on = live & self._live
+        self._x = np.where(going_on, x_hat, x)
+        self._dx = np.where(going_on, dx, 0.0)
+        self._live, self._t = live.copy(), float(t)
+        return self._x.copy()

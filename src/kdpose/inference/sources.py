@@ -42,7 +42,8 @@ class Frame:
         image: (H, W, 3) uint8 BGR, or None when the item could not be read (see ``error``).
         name: file path relative to its source folder, the file name of an image file or URL, or
             ``<video stem>`` (videos).
-        timestamp: seconds from the start (videos: index / fps; images: index).
+        timestamp: seconds from the start (videos: the frame's presentation time, else index / fps; images:
+            index).
         error: why the item was skipped, for image jobs that go on after bad files.
     """
 
@@ -240,6 +241,12 @@ class FrameSource:
         os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
         import cv2
 
+        # Where FFmpeg fails on a damaged .avi, OpenCV's own MJPEG reader tried next and printed "Unexpected element.
+        # Expected: LIST..." above kdpose's line; with FFmpeg present that reader adds nothing (FFmpeg reads AVI).
+        # Read when OpenCV first lists its video backends.
+        if any(line.strip().startswith("FFMPEG:") and "YES" in line for line in cv2.getBuildInformation().splitlines()):
+            os.environ.setdefault("OPENCV_VIDEOIO_PRIORITY_CV_MJPEG", "0")
+
         if self.kind == "webcam":
             index = int(self.source)
             cap = cv2.VideoCapture(index)
@@ -301,22 +308,41 @@ class FrameSource:
                 yield Frame(i, None, name, float(i), error=str(exc))
 
     def _iter_capture(self) -> Iterator[Frame]:
+        import cv2
+
         announced = len(self)
         name = self.video_name
-        i = 0
+        i, start, t = 0, None, 0.0
         try:
             while self.max_frames is None or i < self.max_frames:
                 ok, image = self._cap.read()
                 if not ok or image is None:
                     break
-                yield Frame(i, to_bgr_uint8(image, name=name), name, i / self.fps)
+                t, start = frame_time(self._cap.get(cv2.CAP_PROP_POS_MSEC), start, t if i else None, self.fps)
+                yield Frame(i, to_bgr_uint8(image, name=name), name, t)
                 i += 1
         finally:
             self._cap.release()
         if self.kind == "video":
             if i == 0:
                 raise DataError(f"{self.source}: video has no readable frames")
-            self.truncated = announced > 0 and i < announced
+            # Matroska / WebM and many phone recordings announce no frame count: OpenCV's is duration x nominal fps,
+            # more than a variable-rate file holds. Only a last frame well before the announced end is a cut file.
+            end = announced / self.fps
+            self.truncated = announced > 0 and i < announced and t + max(1.5 / self.fps, 0.05 * end) < end
+
+
+def frame_time(position_ms: float, start: float | None, previous: float | None, fps: float
+               ) -> tuple[float, float | None]:
+    """(seconds from the first frame, the first frame's container time) of a decoded frame: its presentation time
+    (``CAP_PROP_POS_MSEC``, right for variable-frame-rate files) when the backend gives one that goes forward, else
+    the previous frame's time + 1 / fps (``previous`` None: the first frame, time 0)."""
+    now = position_ms / 1000.0 if np.isfinite(position_ms) and position_ms >= 0 else None
+    if previous is None:
+        return 0.0, now
+    if now is not None and start is not None and now - start > previous:
+        return now - start, start
+    return previous + 1.0 / fps, start
 
 
 def prefetch(frames: Iterator[Frame] | FrameSource, depth: int = 4) -> Iterator[Frame]:

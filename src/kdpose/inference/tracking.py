@@ -10,7 +10,8 @@ from the previous frame's poses (:func:`boxes_from_keypoints`). Poses are assign
 * between detector runs the person boxes are made from each track's previous pose, so those poses continue
   their track (``prior_ids``), and the last detector box of a track (its anchor) is kept for the next run;
 * confident detections are matched first, then the rest, each stage by an optimal one-to-one assignment
-  (:func:`linear_assignment`, the Hungarian method) rather than greedily; pairs below ``match_thr`` never match;
+  (:func:`linear_assignment`, the Hungarian method) rather than greedily, maximising the similarity above
+  ``match_thr`` (:func:`match_pairs`); pairs below ``match_thr`` never match;
 * a track that finds no pose is kept for ``max_age`` frames (the track buffer) and can be matched again; ids are
   never reused.
 """
@@ -123,15 +124,18 @@ def linear_assignment(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def match_pairs(similarity: np.ndarray, threshold: float) -> list[tuple[int, int]]:
-    """The one-to-one (row, col) pairs that maximise the total similarity among pairs of similarity >= threshold
-    (pairs below it are never matched, even when that leaves rows and columns unmatched)."""
+    """The one-to-one (row, col) pairs of similarity >= threshold that maximise the sum of (similarity - threshold)
+    over the matched pairs; rows and columns may stay unmatched.
+
+    This is ByteTrack's rule (``lap.lapjv(1 - sim, extend_cost=True, cost_limit=1 - threshold)``: leaving a row and a
+    column unmatched costs the limit), not "as many pairs as possible": an exact match (0.9) is never traded for two
+    pairs barely above the threshold (0.31 + 0.31), which swapped two people's ids."""
     sim = np.asarray(similarity, np.float64)
     if sim.size == 0:
         return []
     allowed = sim >= threshold
-    # an allowed pair always beats leaving both ends unmatched: forbidden pairs cost more than any allowed set
-    forbidden = 1.0 + 2.0 * min(sim.shape) * (np.abs(sim[allowed]).max() if allowed.any() else 1.0)
-    rows, cols = linear_assignment(np.where(allowed, -sim, forbidden))
+    # a forbidden pair gains nothing (cost 0), like leaving both ends unmatched: it is dropped after the assignment
+    rows, cols = linear_assignment(np.where(allowed, threshold - sim, 0.0))
     return [(int(r), int(c)) for r, c in zip(rows, cols) if allowed[r, c]]
 
 
@@ -212,11 +216,16 @@ class PoseTracker:
         smoothing: One-Euro settings, or None for no smoothing.
         high_thr: detections whose score (``det_scores`` of :meth:`update`) is at least this are matched first;
             the others get the tracks left over.
+        keypoint_thr: keypoints scored at or below it are not measurements for the smoothing: a decoder parks an
+            unseen keypoint anywhere (SimCC's score <= 0 at the crop's corner), and filtering it dragged the
+            keypoint, seen again, from there (30 px off at score 1.0 on its first frame back). They pass through
+            raw, and a keypoint seen again restarts its filter.
     """
 
     def __init__(self, oks_fn: OksFn | None = None, match_thr: float = 0.3, max_age: int = 10,
-                 smoothing: OneEuroParams | None = OneEuroParams(), high_thr: float = 0.5):
+                 smoothing: OneEuroParams | None = OneEuroParams(), high_thr: float = 0.5, keypoint_thr: float = 0.0):
         self.oks_fn = oks_fn
+        self.keypoint_thr = keypoint_thr
         self.match_thr = match_thr
         self.max_age = max_age
         self.smoothing = smoothing
@@ -296,8 +305,9 @@ class PoseTracker:
                 track = Track(self._next_id, out[pi], scores[pi], bboxes[pi], frame_index, smoother)
                 self._next_id += 1
                 self.tracks.append(track)
-            if track.smoother is not None:
-                out[pi] = track.smoother(keypoints[pi], timestamp)
+            if track.smoother is not None:   # a keypoint at or below keypoint_thr is no measurement (see __init__)
+                out[pi] = track.smoother(keypoints[pi], timestamp, valid=np.asarray(scores[pi])[:, None] >
+                                         self.keypoint_thr)
             if prior is None or prior[pi] < 0:   # a detector's / the caller's box, not one made from the pose
                 track.set_anchor(bboxes[pi], frame_index)
             track.keypoints, track.scores, track.bbox = out[pi], np.asarray(scores[pi]), bboxes[pi].copy()

@@ -5,8 +5,8 @@
   person was found on the previous frame the detector runs anyway.
 * Duplicate poses are removed by OKS-NMS (in :class:`PoseEstimator`), ids are assigned by ByteTrack-style
   two-stage optimal matching on box IoU and pose OKS (:class:`kdpose.inference.tracking.PoseTracker`), and every
-  keypoint of every track goes through a One-Euro filter (time = frame index / fps, so the filter settings are
-  in Hz).
+  keypoint of every track goes through a One-Euro filter (time = the frame's timestamp when given, e.g. a video's
+  presentation times, else frame index / fps; the filter settings are in Hz).
 * Boxes from a detection / annotation file are looked up by image id = ``first_frame_id`` + frame index
   (:func:`check_frame_ids` refuses a file whose ids do not fit the video's frames).
 * With ``det_every == 1`` several frames are batched into one forward (:meth:`process`); with skip-frame
@@ -80,8 +80,9 @@ class VideoPoseEstimator:
             continue a track.
         max_age: frames a lost track is kept (and can be matched again) before it is dropped.
         pose_box_expand: expansion of the keypoint box used as the next frame's person box.
-        kpt_thr: keypoints above this score define that box.
-        fps: frames per second (timestamps for the filter).
+        kpt_thr: keypoints above this score define that box, and only they are smoothed (the others are no
+            measurement: they pass through raw, and the filter of a keypoint seen again starts afresh).
+        fps: frames per second (the filter's time when a frame comes without its timestamp).
         first_frame_id: the image id of frame 0 in the estimator's detection file (frame i has id
             ``first_frame_id + i``).
     """
@@ -109,7 +110,7 @@ class VideoPoseEstimator:
         self.tracker = None
         if tracking:
             self.tracker = PoseTracker(default_oks_fn(estimator.skeleton.sigmas_array), match_thr=match_thr,
-                                       max_age=max_age, smoothing=smoothing)
+                                       max_age=max_age, smoothing=smoothing, keypoint_thr=kpt_thr)
         self.detector_runs = 0
         self._prev: PoseArrays | None = None  # raw (unsmoothed) poses of the last frame
         self._last_index = -1
@@ -120,9 +121,11 @@ class VideoPoseEstimator:
         if self.tracker is not None:
             self.tracker.reset()
 
-    def _boxes(self, image: np.ndarray, index: int, name: str | None) -> tuple[np.ndarray, np.ndarray]:
+    def _boxes(self, image: np.ndarray, index: int, name: str | None, detection=None
+               ) -> tuple[np.ndarray, np.ndarray]:
         """This frame's person boxes and scores; between detector runs, the boxes of the previous poses (whose
-        track ids are kept in ``self._box_ids``, -1 when untracked)."""
+        track ids are kept in ``self._box_ids``, -1 when untracked). ``detection``: this frame's (boxes, scores)
+        already looked up by the caller, used where the detector would run."""
         self._box_ids = None
         skip = self.det_every > 1 and index % self.det_every != 0 and self._prev is not None and len(self._prev[0])
         if skip:
@@ -134,10 +137,12 @@ class VideoPoseEstimator:
                 self._box_ids = (ids[kept] if ids is not None else np.full(len(kept), -1), boxes)
                 return boxes, self._prev.bbox_scores[kept]
         self.detector_runs += 1
+        if detection is not None:
+            return detection
         # by id alone: the video's name (e.g. 7.mp4) must not pick one image's boxes for every frame
         return self.est.detect(image, None, image_id=self.first_frame_id + index)
 
-    def _finish(self, result: PoseArrays, index: int) -> PoseArrays:
+    def _finish(self, result: PoseArrays, index: int, timestamp: float | None = None) -> PoseArrays:
         self._last_index = index
         if self.tracker is None:
             self._prev = result
@@ -149,25 +154,32 @@ class VideoPoseEstimator:
             best = overlap.argmax(1)
             prior = np.where(overlap[np.arange(len(best)), best] > 0.99, ids[best], -1)
         # the person boxes (detector, or the previous poses) are steadier than the keypoints of a weak model
-        ids, smooth = self.tracker.update(result.keypoints, result.scores, result.bboxes, index, index / self.fps,
+        seconds = index / self.fps if timestamp is None else timestamp
+        ids, smooth = self.tracker.update(result.keypoints, result.scores, result.bboxes, index, seconds,
                                           det_scores=result.bbox_scores, prior_ids=prior)
         self._prev = PoseArrays(result.keypoints, result.scores, result.bboxes, result.bbox_scores,
                                 result.instance_scores, ids)   # raw poses, with their track ids
         return PoseArrays(smooth, result.scores, result.bboxes, result.bbox_scores, result.instance_scores, ids)
 
-    def step(self, image, index: int | None = None, name: str | None = None, rgb: bool = False) -> PoseArrays:
+    def step(self, image, index: int | None = None, name: str | None = None, rgb: bool = False,
+             detection: tuple[np.ndarray, np.ndarray] | None = None, timestamp: float | None = None) -> PoseArrays:
         """Poses of the next frame, with ``track_ids`` and smoothed keypoints. The frame is whatever
         :meth:`PoseEstimator.load_image` reads (BGR array unless ``rgb``, float in [0, 1], gray, BGRA, PIL, path):
-        a frame that skipped that conversion used to give poses far off, silently."""
+        a frame that skipped that conversion used to give poses far off, silently. ``detection``: the frame's
+        (boxes, scores) when the caller has already looked them up (``kdpose infer`` checks a --bboxes file's boxes
+        first), used instead of a second lookup on a detector frame. ``timestamp``: the frame's time in seconds
+        (a variable-frame-rate video's presentation time); None: index / fps."""
         image = self.est.load_image(image, rgb)[0]
         index = self._last_index + 1 if index is None else index
-        boxes, scores = self._boxes(image, index, name)
-        return self._finish(self.est.predict_boxes([image], [boxes], [scores])[0], index)
+        boxes, scores = self._boxes(image, index, name, detection)
+        return self._finish(self.est.predict_boxes([image], [boxes], [scores])[0], index, timestamp)
 
     def process(self, images: Sequence, indices: Sequence[int] | None = None,
-                name: str | None = None, rgb: bool = False) -> list[PoseArrays]:
-        """Several consecutive frames (as :meth:`step` reads them); one batched forward for all their crops when
-        ``det_every == 1``."""
+                name: str | None = None, rgb: bool = False,
+                detections: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
+                timestamps: Sequence[float] | None = None) -> list[PoseArrays]:
+        """Several consecutive frames (as :meth:`step` reads them, ``detections`` and ``timestamps`` one per frame);
+        one batched forward for all their crops when ``det_every == 1``."""
         if isinstance(images, np.ndarray) and images.ndim == 3:
             raise ConfigError("VideoPoseEstimator.process: images is one frame; pass a list of frames (or use step)")
         images = [self.est.load_image(im, rgb)[0] for im in images]
@@ -175,8 +187,17 @@ class VideoPoseEstimator:
             indices = list(range(self._last_index + 1, self._last_index + 1 + len(images)))
         elif len(indices) != len(images):
             raise ConfigError(f"VideoPoseEstimator.process: {len(images)} frames but {len(indices)} indices")
+        if detections is None:
+            detections = [None] * len(images)
+        elif len(detections) != len(images):
+            raise ConfigError(f"VideoPoseEstimator.process: {len(images)} frames but {len(detections)} detections")
+        if timestamps is None:
+            timestamps = [None] * len(images)
+        elif len(timestamps) != len(images):
+            raise ConfigError(f"VideoPoseEstimator.process: {len(images)} frames but {len(timestamps)} timestamps")
         if self.det_every > 1 or len(images) == 1:
-            return [self.step(im, i, name) for im, i in zip(images, indices)]
-        dets = [self._boxes(im, i, name) for im, i in zip(images, indices)]
+            return [self.step(im, i, name, detection=d, timestamp=s)
+                    for im, i, d, s in zip(images, indices, detections, timestamps)]
+        dets = [self._boxes(im, i, name, d) for im, i, d in zip(images, indices, detections)]
         raw = self.est.predict_boxes(list(images), [d[0] for d in dets], [d[1] for d in dets])
-        return [self._finish(r, i) for r, i in zip(raw, indices)]
+        return [self._finish(r, i, s) for r, i, s in zip(raw, indices, timestamps)]

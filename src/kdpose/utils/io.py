@@ -22,6 +22,17 @@ def _new_file_mode() -> int:
     return 0o666 & ~mask
 
 
+def replace_keeping_mode(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Rename the finished temp file ``tmp`` over ``path``, giving it the permissions of the file it replaces (a new
+    one gets what ``open`` would give it; ``mkstemp`` made ``tmp`` 0600)."""
+    try:
+        mode = Path(path).stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = _new_file_mode()
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """Write ``path`` atomically: the data goes to a temp file in the same folder, which is fsync'ed and then
@@ -38,12 +49,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        try:
-            mode = path.stat().st_mode & 0o7777
-        except FileNotFoundError:
-            mode = _new_file_mode()
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        replace_keeping_mode(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
