@@ -145,3 +145,39 @@ def test_runner_names_bf16_when_the_graph_itself_is_bf16(simcc_model, tmp_path):
     path.write_bytes(buf.getvalue())
     with pytest.raises(CheckpointError, match="graph.bf16.onnx: precision bf16 cannot run on CPUExecutionProvider"):
         OrtRunner(path)
+
+
+def test_quantising_a_variant_or_an_empty_file_is_refused(fp32_file, tmp_path):
+    """An fp16 or int8 file quantised again, or an empty file, was written under the new precision and loaded nowhere."""
+    half = quantize_fp16(fp32_file, tmp_path / "m.fp16.onnx")
+    int8 = quantize_int8(fp32_file, tmp_path / "m.int8.onnx", calibration=np.zeros((2, 3, 48, 32), np.float32))
+    for variant, again in [(half, lambda s, d: quantize_int8(s, d, mode="dynamic")), (half, quantize_int8),
+                           (int8, quantize_fp16), (int8, quantize_int8)]:
+        with pytest.raises(ConfigError, match=f"{variant.name}: is a .*; make the variants from the fp32 export"):
+            again(variant, tmp_path / "again.onnx")
+    (tmp_path / "e.onnx").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="e.onnx: holds no ONNX graph"):
+        quantize_fp16(tmp_path / "e.onnx", tmp_path / "e.fp16.onnx")
+    assert not (tmp_path / "again.onnx").exists() and not (tmp_path / "e.fp16.onnx").exists()
+
+
+def test_static_int8_below_opset_13_is_refused(simcc_model, tmp_path):
+    """Per-channel QDQ needs opset 13: at 11 / 12 an unloadable file was written and the export said it worked."""
+    src = export_onnx(simcc_model, tmp_path / "m11.onnx", opset=11)
+    with pytest.raises(ConfigError, match="m11.onnx: static int8 needs opset >= 13 and this file is opset 11"):
+        quantize_int8(src, tmp_path / "m11.int8.onnx", calibration=np.zeros((2, 3, 48, 32), np.float32))
+    OrtRunner(quantize_int8(src, tmp_path / "m11.dyn.onnx", mode="dynamic"))   # dynamic int8 loads at opset 11
+
+
+def test_static_int8_of_a_fixed_batch_file_calibrates_in_its_batches(simcc_model, tmp_path):
+    """Crops went one at a time into a file of fixed batch 4: a 30-line onnxruntime traceback."""
+    from kdpose.errors import DataError
+
+    src = export_onnx(simcc_model, tmp_path / "b4.onnx", dynamic_batch=False, batch_size=4)
+    calib = np.random.default_rng(1).standard_normal((5, 3, 48, 32)).astype(np.float32)
+    dst = quantize_int8(src, tmp_path / "b4.int8.onnx", calibration=calib)
+    x = np.random.default_rng(0).standard_normal((4, 3, 48, 32)).astype(np.float32)
+    ref, q = _outputs(src, x), _outputs(dst, x)
+    assert np.corrcoef(q[0].ravel(), ref[0].ravel())[0, 1] > 0.98
+    with pytest.raises(DataError, match=r"b4.onnx: calibration crops are 3x16x16 \(C x H x W\), the file takes 3x48x32"):
+        quantize_int8(src, tmp_path / "x.onnx", calibration=np.zeros((2, 3, 16, 16), np.float32))

@@ -107,6 +107,8 @@ def test_cli_bad_input_is_one_line_error(argv, message, tmp_path, capsys):
     (["--out", "{tmp}/dir.onnx"], "{tmp}/dir.onnx: --out names a folder; give a file name (e.g. "
                                    "{tmp}/dir.onnx/model.onnx)"),
     (["--out", "{tmp}/m.onnx", "--int8", "--calib-count", "0"], "--calib-count must be >= 1, got 0"),
+    (["--out", "{tmp}/m.onnx", "--int8", "--opset", "11"],
+     "--int8 (static, per-channel) needs --opset 13 or later (got 11); or use --int8 dynamic"),
 ])
 def test_cli_export_refuses_before_building_the_model(argv, message, tmp_path, capsys, monkeypatch):
     # these used to fail only after the model was built, exported and checked for parity ("File exists", or a
@@ -274,3 +276,13 @@ def test_cli_exports_the_person_detector(tmp_path, capsys):
     assert runner.output_names == ["cls_logits", "box_deltas"] and runner.meta.codec["type"] == "PointBoxCoder"
     assert main(["export", "kdpose-det-nano", "--out", str(out), "--layout", "coco"]) == 2
     assert "--layout does not apply" in capsys.readouterr().err
+
+
+def test_cli_static_int8_of_a_depth_model_is_refused_before_the_export(tmp_path, capsys):
+    """The fp32 file was written first, then the export failed advising calibration crops the CLI cannot take."""
+    out = tmp_path / "d.onnx"
+    assert main(["export", "mpm-2s", "--input-size", "64x64", "--out", str(out), "--int8", "--no-check"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == ("kdpose: error: --int8 (static) calibrates on rendered RGB people and mpm-2s takes "
+                           "1-channel input: use --int8 dynamic")
+    assert not out.exists()

@@ -149,11 +149,19 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--calib-count must be >= 1, got {args.calib_count}")
     if args.val_count is not None and args.val_count < 1:
         raise ConfigError(f"--val-count must be >= 1, got {args.val_count}")
+    if args.int8 == "static" and args.opset < 13:
+        raise ConfigError(f"--int8 (static, per-channel) needs --opset 13 or later (got {args.opset}); or use "
+                          "--int8 dynamic")
     model = load_any_model(args.model, args.weights, args.layout, input_size)
     if args.weights is None and "." not in args.model:
         print(f"note: no --weights given: exporting randomly initialised {args.model}")
     # the calibration and guard files are read before the export: a missing one was reported only after the fp32
     # (and int8) files had been written, minutes into a big model
+    if args.int8 == "static" and model.info.in_channels != 3 and not args.int8_calib:
+        # static int8 calibrates on rendered RGB people; found out after the fp32 file was written, with the advice to
+        # "pass calibration crops", which this command cannot do for such a model
+        raise ConfigError(f"--int8 (static) calibrates on rendered RGB people and {args.model} takes "
+                          f"{model.info.in_channels}-channel input: use --int8 dynamic")
     calib = None
     if args.int8 and args.int8 != "dynamic" and args.int8_calib:
         calib = calibration_crops(model, args.int8_calib, args.calib_images, args.calib_count)

@@ -40,6 +40,39 @@ def _load(src: Path):
         raise CheckpointError(f"{src}: not a valid ONNX file ({type(exc).__name__})") from None
 
 
+QUANTISED_OPS = {"QuantizeLinear", "DequantizeLinear", "ConvInteger", "MatMulInteger", "QLinearConv", "QLinearMatMul",
+                 "DynamicQuantizeLinear"}
+
+
+def _check_source(proto, src: Path, props: dict[str, str]) -> None:
+    """Refuse a source that is not an fp32 graph: quantising an fp16 or int8 variant (or an empty file, which
+    ``onnx.load`` reads as an empty model) wrote a file labelled with the new precision that no runtime loads."""
+    import onnx
+
+    if len(proto.graph.node) == 0:
+        raise CheckpointError(f"{src}: holds no ONNX graph (empty or not a model file)")
+    precision = props.get(PREFIX + "precision", "fp32")
+    float16 = any(init.data_type == onnx.TensorProto.FLOAT16 for init in proto.graph.initializer)
+    quantised = any(node.op_type in QUANTISED_OPS for node in proto.graph.node)
+    if precision != "fp32" or float16 or quantised:
+        what = precision if precision != "fp32" else ("float16" if float16 else "quantised")
+        raise ConfigError(f"{src}: is a {what} file; make the variants from the fp32 export")
+
+
+def _checked(proto, dst: Path):
+    """``proto`` once onnxruntime has loaded it (a file no runtime loads is never written under a precision; onnx's
+    checker is stricter than onnxruntime: it refuses the fp16 converter's graphs, which run)."""
+    import onnxruntime as ort
+
+    try:
+        ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{dst}: onnxruntime cannot load the quantised model ({first[:200]}); nothing "
+                              "written") from None
+    return proto
+
+
 def _save(proto, dst: Path, src_props: dict[str, str], precision: str, extra: dict[str, str] | None = None) -> Path:
     """Write ``proto`` atomically with the source file's metadata, the new precision and ``extra`` keys."""
     from ..utils.io import atomic_write
@@ -64,8 +97,9 @@ def quantize_fp16(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
     src, dst = Path(src), Path(dst)
     proto = _load(src)
     props = {p.key: p.value for p in proto.metadata_props}
+    _check_source(proto, src, props)
     half = convert_float_to_float16(proto, keep_io_types=True)
-    return _save(half, dst, props, "fp16")
+    return _save(_checked(half, dst), dst, props, "fp16")
 
 
 INT8_MODES = ("static", "dynamic")
@@ -102,15 +136,27 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, calibration: n
     src, dst = Path(src), Path(dst)
     proto = _load(src)
     props = {p.key: p.value for p in proto.metadata_props}
+    _check_source(proto, src, props)
     input_name = proto.graph.input[0].name
+    dims = [d.dim_value if d.HasField("dim_value") else None for d in proto.graph.input[0].type.tensor_type.shape.dim]
     extra: dict[str, str] = {}
+    batch = 1
     if mode == "static":
+        opset = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=0)
+        if opset < 13:   # per-channel QDQ (DequantizeLinear's axis) is opset 13: below it the file did not load
+            raise ConfigError(f"{src}: static int8 needs opset >= 13 and this file is opset {opset} (export with "
+                              "--opset 13 or later, or use dynamic int8)")
         if calibration is None:
             calibration, calibration_name = _synthetic_calibration(src, props, calibration_count)
         calibration = np.asarray(calibration, np.float32)
         if calibration.ndim != 4 or len(calibration) == 0:
             raise DataError(f"{src}: calibration crops must be a non-empty (N, C, H, W) array, got shape "
                             f"{calibration.shape}")
+        if len(dims) == 4 and any(d is not None and d != c for d, c in zip(dims[1:], calibration.shape[1:])):
+            wanted = "x".join("?" if d is None else str(d) for d in dims[1:])
+            raise DataError(f"{src}: calibration crops are {'x'.join(map(str, calibration.shape[1:]))} (C x H x W), "
+                            f"the file takes {wanted}")
+        batch = dims[0] if len(dims) == 4 and dims[0] else 1   # a fixed-batch export is calibrated in its batches
         extra["calibration"] = calibration_name or f"{len(calibration)} crops given by the caller"
     elif calibration is not None:
         raise ConfigError("dynamic int8 takes no calibration crops (its activation ranges are computed at run time)")
@@ -125,7 +171,10 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, calibration: n
             quantize_dynamic(src, tmp, weight_type=QuantType.QInt8, per_channel=per_channel,
                              op_types_to_quantize=list(op_types), reduce_range=reduce_range)
         else:
-            batches = [{input_name: np.ascontiguousarray(b[None], np.float32)} for b in calibration]
+            # repeating crops to fill the last batch leaves the MinMax ranges as they are
+            order = np.resize(np.arange(len(calibration)), -(-len(calibration) // batch) * batch)
+            batches = [{input_name: np.ascontiguousarray(calibration[order[i:i + batch]])}
+                       for i in range(0, len(order), batch)]
 
             class _Reader(CalibrationDataReader):
                 def __init__(self):
@@ -142,7 +191,7 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, calibration: n
         root.setLevel(level)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-    return _save(quantised, dst, props, "int8" if mode == "static" else "int8-dynamic", extra)
+    return _save(_checked(quantised, dst), dst, props, "int8" if mode == "static" else "int8-dynamic", extra)
 
 
 def _synthetic_calibration(src: Path, props: dict[str, str], count: int) -> tuple[np.ndarray, str]:
