@@ -181,3 +181,17 @@ def test_static_int8_of_a_fixed_batch_file_calibrates_in_its_batches(simcc_model
     assert np.corrcoef(q[0].ravel(), ref[0].ravel())[0, 1] > 0.98
     with pytest.raises(DataError, match=r"b4.onnx: calibration crops are 3x16x16 \(C x H x W\), the file takes 3x48x32"):
         quantize_int8(src, tmp_path / "x.onnx", calibration=np.zeros((2, 3, 16, 16), np.float32))
+
+
+def test_int8_asked_of_an_fp32_file_and_a_folder_get_the_right_message(fp32_file, tmp_path):
+    """'int8' asked of an fp32 file said "unknown precision 'int8'" (it is a file precision); a folder said "no such
+    ONNX file"."""
+    from kdpose.export.onnx import read_metadata
+    from kdpose.inference.backends import load_backend
+
+    with pytest.raises(ConfigError, match="an .onnx file runs in the precision it was exported in \\(fp32\\)"):
+        load_backend(fp32_file, precision="int8")
+    (tmp_path / "models.onnx").mkdir()
+    for call in (read_metadata, lambda p: quantize_fp16(p, tmp_path / "x.onnx")):
+        with pytest.raises(CheckpointError, match="models.onnx: a directory, not an ONNX file"):
+            call(tmp_path / "models.onnx")

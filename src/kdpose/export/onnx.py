@@ -222,6 +222,8 @@ def read_metadata(path: str | os.PathLike) -> ExportMetadata | None:
     from ..errors import CheckpointError
 
     path = Path(path)
+    if path.is_dir():   # "no such ONNX file" for a folder sent the user looking for a missing file
+        raise CheckpointError(f"{path}: a directory, not an ONNX file")
     if not path.is_file():
         raise CheckpointError(f"{path}: no such ONNX file")
     try:

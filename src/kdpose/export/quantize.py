@@ -32,6 +32,8 @@ from .metadata import PREFIX
 def _load(src: Path):
     import onnx
 
+    if src.is_dir():   # "no such ONNX file" for a folder sent the user looking for a missing file
+        raise CheckpointError(f"{src}: a directory, not an ONNX file")
     if not src.is_file():
         raise CheckpointError(f"{src}: no such ONNX file")
     try:

@@ -36,7 +36,7 @@ def check_onnx_request(requested: str | None, precision: str, path: Any) -> None
     """An .onnx file runs in its own precision: ``requested`` must be None, ``auto`` or that precision."""
     if requested in (None, "auto") or requested == precision:
         return
-    if requested not in TORCH_PRECISIONS:
+    if requested not in TORCH_PRECISIONS and requested not in FILE_PRECISIONS:   # 'int8' is known: a file's precision
         raise ConfigError(f"unknown precision '{requested}' (use {', '.join(TORCH_PRECISIONS)})")
     raise ConfigError(f"{path}: an .onnx file runs in the precision it was exported in ({precision}); precision="
                       f"'{requested}' applies to PyTorch models (zoo names): run the zoo model, or export that "
