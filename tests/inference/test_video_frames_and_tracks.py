@@ -228,3 +228,14 @@ def test_a_damaged_avi_gives_kdposes_line_only(tmp_path):
                          timeout=120, errors="replace")
     assert run.stdout.split("\n")[:2] == ["8", "bad.avi: cannot open video (unreadable file or unsupported codec)"]
     assert run.stderr == ""
+
+
+def test_a_stream_url_is_opened_as_given():
+    """A function-level ``import urllib.request`` made ``urllib`` local to ``_capture_target``: every http / rtsp
+    video URL ended in UnboundLocalError (a traceback) before OpenCV saw it."""
+    from kdpose.inference.sources import _capture_target
+
+    assert _capture_target("rtsp://camera.local/stream") == "rtsp://camera.local/stream"
+    assert _capture_target("https://example.com/clip.mp4") == "https://example.com/clip.mp4"
+    assert _capture_target("file:///tmp/a%20b.mp4") == "/tmp/a b.mp4"
+    assert _capture_target("clip.mp4") == "clip.mp4"

@@ -114,17 +114,15 @@ def _check_before_timing(args: argparse.Namespace, ap: dict[str, float], backend
     Raises:
         ConfigError / UnknownNameError / CheckpointError: one line naming the option or file.
     """
-    from kdpose.errors import CheckpointError, ConfigError
+    from kdpose.errors import ConfigError
+    from kdpose.export.metadata import require_onnx_file
     from kdpose.models import MODELS, PRETRAINED
     from kdpose.models.loading import check_not_a_file
     from kdpose.utils.io import check_output_file
 
     for name in args.models:
         if name.endswith(".onnx"):
-            path = Path(name)
-            if not path.is_file():
-                raise CheckpointError(f"{path}: " + ("a directory, not an ONNX file" if path.is_dir()
-                                                     else "no such ONNX file"))
+            require_onnx_file(name)
         elif name not in MODELS:
             check_not_a_file(name)   # a weights file given as MODEL: says to pass it with --weights
             if "." in name:
@@ -282,9 +280,9 @@ def _onnx_params(path: Path) -> int:
     import onnx
 
     from kdpose.errors import CheckpointError
+    from kdpose.export.metadata import require_onnx_file
 
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such ONNX file")
+    require_onnx_file(path)
     try:
         proto = onnx.load(str(path), load_external_data=False)
     except Exception as exc:

@@ -26,7 +26,7 @@ engines that always build one). The trainer saves ``task.model``: the plain one-
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import torch
 import torch.nn.functional as F

@@ -33,10 +33,24 @@ Keys (all prefixed ``kdpose.``; the model's facts, from ``model`` to ``codec`` a
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
+from ..errors import CheckpointError
 from ..model_info import MMPOSE_MEAN, MMPOSE_STD, PREFIX, ModelInfo
+
+
+def require_onnx_file(path: str | os.PathLike) -> Path:
+    """``path`` as a Path once it names an existing file; a folder is named as one (not "no such file": the path
+    exists, it is the wrong kind of thing)."""
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: a directory, not an ONNX file")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such ONNX file")
+    return path
 
 
 @dataclass

@@ -24,7 +24,7 @@ from torch import nn
 
 from ..checks import check_path
 from ..errors import ConfigError, DataError
-from .metadata import ExportMetadata
+from .metadata import ExportMetadata, require_onnx_file
 
 # ONNX output names per head-output type (by class name, so export needs no import of every head module).
 FAMILY_OUTPUT_NAMES: dict[str, tuple[str, ...]] = {
@@ -221,11 +221,7 @@ def read_metadata(path: str | os.PathLike) -> ExportMetadata | None:
 
     from ..errors import CheckpointError
 
-    path = Path(path)
-    if path.is_dir():   # "no such ONNX file" for a folder sent the user looking for a missing file
-        raise CheckpointError(f"{path}: a directory, not an ONNX file")
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such ONNX file")
+    path = require_onnx_file(path)
     try:
         proto = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # onnx raises DecodeError / google.protobuf errors for non-ONNX bytes

@@ -26,16 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError, DataError
-from .metadata import PREFIX
+from .metadata import PREFIX, require_onnx_file
 
 
 def _load(src: Path):
     import onnx
 
-    if src.is_dir():   # "no such ONNX file" for a folder sent the user looking for a missing file
-        raise CheckpointError(f"{src}: a directory, not an ONNX file")
-    if not src.is_file():
-        raise CheckpointError(f"{src}: no such ONNX file")
+    require_onnx_file(src)
     try:
         return onnx.load(str(src))
     except Exception as exc:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -22,7 +21,7 @@ import numpy as np
 from ..checks import check_path
 from ..errors import CheckpointError, ConfigError, DataError
 from .precision import check_runnable, file_precision
-from .metadata import MMPOSE_MEAN, MMPOSE_STD, ExportMetadata
+from .metadata import MMPOSE_MEAN, MMPOSE_STD, ExportMetadata, require_onnx_file
 
 log = logging.getLogger("kdpose")
 
@@ -79,11 +78,7 @@ class OrtRunner:
         import onnxruntime as ort
 
         check_path(path, "OrtRunner")
-        self.path = Path(path)
-        if self.path.is_dir():  # not "no such file": the path exists, it is the wrong kind of thing
-            raise CheckpointError(f"{self.path}: a directory, not an ONNX file")
-        if not self.path.is_file():
-            raise CheckpointError(f"{self.path}: no such ONNX file")
+        self.path = require_onnx_file(path)
         if threads is not None and threads < 1:
             raise ConfigError(f"threads must be >= 1, got {threads}")
         opts = ort.SessionOptions()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import urllib.parse
+import urllib.request  # here, not in a function: a local import made every URL's urllib unbound
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -155,8 +156,6 @@ def _capture_target(source: str | os.PathLike) -> str:
     """What ``cv2.VideoCapture`` opens: a local path for file:// URLs, the URL or path otherwise."""
     text = str(source)
     if is_url(text) and urllib.parse.urlsplit(text).scheme.lower() == "file":
-        import urllib.request
-
         return urllib.request.url2pathname(urllib.parse.urlsplit(text).path)
     return text
 
