@@ -29,6 +29,9 @@ class ModelCfg:
     input_size: tuple[int, int] = (192, 256)  # (w, h)
     init_weights: str = ""  # optional .safetensors/.pth to start from
     init_prefix: str = ""  # load only these keys of init_weights (e.g. "backbone."; MMPose's init_cfg prefix)
+    # copy only the tensors of init_weights whose names and shapes match, keep the rest initialised (warns with the
+    # counts): a body-17 RTMPose into its whole-body-133 version, where only head.final_layer depends on the keypoints
+    init_partial: bool = False
     kwargs: dict[str, Any] = field(default_factory=dict)  # extra factory arguments
 
 

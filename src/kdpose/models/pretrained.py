@@ -147,7 +147,7 @@ PRETRAINED: PretrainedTable = PretrainedTable()
 # which part of a registered file fits a model: all of it (strict); its ``backbone.*`` (strict: pose pre-training
 # whose head does not fit, e.g. the 19-keypoint AIC+COCO heads of the UDP CSPNeXt files); or the tensors of a bare
 # classification backbone that match by name and shape (ImageNet files; mmcv ``load_checkpoint(strict=False)``)
-PRETRAINED_LOADS = ("model", "backbone", "backbone-partial")
+PRETRAINED_LOADS = ("model", "backbone", "backbone-partial", "partial")
 
 
 def register_pretrained(*cfgs: PretrainedCfg) -> None:

@@ -36,7 +36,7 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], source
 
 def load_weights(model: nn.Module, weights: str | os.PathLike | Mapping[str, torch.Tensor],
                  distiller_part: str | None = None, sha256: str | None = None, prefix: str = "",
-                 loads: str | None = None) -> nn.Module:
+                 loads: str | None = None, layout: str | None = None) -> nn.Module:
     """Load ``weights`` (path, URL, pretrained tag or state_dict) into ``model`` strictly; returns the model.
 
     ``prefix`` (e.g. ``"backbone."``) loads only the file's keys under that prefix into the submodule of that name,
@@ -47,7 +47,11 @@ def load_weights(model: nn.Module, weights: str | os.PathLike | Mapping[str, tor
     else ``"model"``): ``"backbone"`` is ``prefix="backbone."``; ``"backbone-partial"`` copies only the tensors whose
     names and shapes match ``model.backbone`` (a classification backbone file such as ImageNet HRNet-W32, loaded as
     mmcv's ``load_checkpoint(strict=False)`` behind the official configs' ``pretrained=``), keeps the rest as
-    initialised and warns with the counts."""
+    initialised and warns with the counts; ``"partial"`` does the same for the whole model (or the submodule named by
+    ``prefix``): a body-17 RTMPose into its whole-body-133 version, where only the head's ``final_layer`` depends on
+    the keypoint count. With ``layout`` (the model's keypoint layout) and a file of another layout, the rows of
+    those keypoint tensors start from the file's rows of the same or the parent body keypoint
+    (:func:`kdpose.skeletons.keypoint_origins`: a hand keypoint from the wrist, a face keypoint from the nose)."""
     check_weights_arg(weights, "load_weights")
     if not isinstance(model, nn.Module):
         raise TypeError(f"load_weights: model must be a torch nn.Module, got {type(model).__name__}")
@@ -57,15 +61,23 @@ def load_weights(model: nn.Module, weights: str | os.PathLike | Mapping[str, tor
         raise CheckpointError(f"loads={loads!r}: expected one of {', '.join(PRETRAINED_LOADS)}")
     if loads == "backbone":
         prefix = prefix or "backbone."
+    source_layout = None
     if isinstance(weights, str) and weights in PRETRAINED:   # a tag: its shipped file or official URL
+        source_layout = PRETRAINED[weights].layout
         weights, sha256 = PRETRAINED[weights].location, sha256 or PRETRAINED[weights].sha256
     if isinstance(weights, Mapping):
         state, source = dict(weights), "<state_dict>"
     else:
         path = resolve_weights(weights, sha256=sha256)
         state, source = read_state_dict(path, distiller_part), str(path)
-    if loads == "backbone-partial":
-        load_partial(model, state, source, (prefix or "backbone.").rstrip("."))
+        if loads == "partial" and layout and source_layout is None:
+            info = read_model_info(path) or read_trainer_checkpoint_info(path)
+            source_layout = info.layout if info is not None else None
+    if loads == "partial" and layout and source_layout and source_layout != layout:
+        state = keypoint_rows_for(state, model.state_dict(), source_layout, layout)
+    if loads in ("backbone-partial", "partial"):
+        default = "backbone." if loads == "backbone-partial" else ""
+        load_partial(model, state, source, (prefix or default).rstrip("."))
         return model
     if prefix:
         name = prefix.rstrip(".")
@@ -94,24 +106,51 @@ def check_weights_arg(weights: object, where: str) -> None:
 
 def load_partial(model: nn.Module, state: Mapping[str, torch.Tensor], source: str = "<state_dict>",
                  submodule: str = "backbone") -> tuple[list[str], list[str]]:
-    """Copy into ``model.<submodule>`` the tensors of ``state`` whose names and shapes match (the rest keeps its
-    initialisation); returns (loaded, kept) key lists and warns with the counts. A file of another architecture
-    (nothing matches) is a ``CheckpointError``."""
+    """Copy into ``model.<submodule>`` (the whole model for ``submodule=""``) the tensors of ``state`` whose names
+    and shapes match (the rest keeps its initialisation); returns (loaded, kept) key lists and warns with the counts.
+    A file of another architecture (nothing matches) is a ``CheckpointError``."""
     try:
         target = model.get_submodule(submodule)
     except AttributeError:
         raise CheckpointError(f"{source}: the model has no submodule {submodule!r} to load into") from None
+    if submodule:
+        state = {k[len(submodule) + 1:]: v for k, v in state.items() if k.startswith(submodule + ".")} or state
     own = target.state_dict()
     match = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
+    where = f"the model's {submodule}" if submodule else "the model"
     if not match:
-        raise CheckpointError(f"{source}: no tensor matches the model's {submodule} by name and shape")
+        raise CheckpointError(f"{source}: no tensor matches {where} by name and shape")
     target.load_state_dict(match, strict=False)
     kept = [k for k in own if k not in match]
     unused = len(state) - len(match)
-    shown = ", ".join(sorted({k.split(".")[0] for k in kept})[:8])
-    warnings.warn(f"{source}: partial load into {submodule}: {len(match)} of {len(own)} tensors loaded, {len(kept)} "
-                  f"keep their initialisation ({shown or '-'}), {unused} tensors of the file unused", stacklevel=3)
+    depth = 1 if submodule else 2  # the whole model: name the head's layer, not just "head"
+    shown = ", ".join(sorted({".".join(k.split(".")[:depth]) for k in kept})[:8])
+    warnings.warn(f"{source}: partial load into {submodule or 'the model'}: {len(match)} of {len(own)} tensors loaded, "
+                  f"{len(kept)} keep their initialisation ({shown or '-'}), {unused} tensors of the file unused", stacklevel=3)
     return list(match), kept
+
+
+def keypoint_rows_for(state: Mapping[str, torch.Tensor], own: Mapping[str, torch.Tensor], source_layout: str,
+                      layout: str) -> dict[str, torch.Tensor]:
+    """``state`` with each tensor that has one row per keypoint of ``source_layout`` where the model's has one per
+    keypoint of ``layout`` (same shape otherwise) rebuilt in the model's shape: row k copies the source row of
+    ``keypoint_origins(source_layout, layout)[k]``; a keypoint with no origin keeps the model's own row."""
+    from ..skeletons import get_skeleton, keypoint_origins
+
+    k_src, k_dst = get_skeleton(source_layout).num_keypoints, get_skeleton(layout).num_keypoints
+    origins = keypoint_origins(source_layout, layout)
+    out = dict(state)
+    for key, value in state.items():
+        mine = own.get(key)
+        if (mine is None or value.ndim == 0 or value.shape[0] != k_src or mine.shape[0] != k_dst
+                or tuple(value.shape[1:]) != tuple(mine.shape[1:])):
+            continue
+        rows = mine.clone()
+        for k, origin in enumerate(origins):
+            if origin is not None:
+                rows[k] = value[origin]
+        out[key] = rows
+    return out
 
 
 def save_weights(model: nn.Module, path: str | os.PathLike, metadata: Mapping[str, str] | None = None) -> Path:

@@ -14,7 +14,7 @@ from .base import Skeleton, build_skeleton
 from .body import coco, crowdpose, mpii
 from .dih import dih
 from .openpose import OPENPOSE_FROM_COCO, coco_to_openpose, openpose
-from .wholebody import coco_wholebody, face, hand
+from .wholebody import BODY_ANCHORS, coco_wholebody, face, hand
 
 # other names users write for a layout -> its registered name (the one alias table; kdpose.layouts uses it too)
 ALIASES: dict[str, str] = {"wholebody": "coco_wholebody", "body": "coco"}
@@ -54,8 +54,17 @@ __all__ = [
     "build_skeleton",
     "canonical_name",
     "get_skeleton",
+    "keypoint_origins",
     "list_skeletons",
     "coco_to_openpose",
     "OPENPOSE_FROM_COCO",
     "SKELETONS",
 ]
+
+
+def keypoint_origins(source: str, target: str) -> tuple[int | None, ...]:
+    """For each keypoint of layout ``target``, the index of the keypoint of layout ``source`` a network's weights
+    for it can start from: the keypoint of the same name, else the body keypoint it belongs to (a hand keypoint:
+    the wrist; a face keypoint: the nose; a foot keypoint: the ankle), else None."""
+    names = {n: i for i, n in enumerate(get_skeleton(source).keypoint_names)}
+    return tuple(names.get(n, names.get(BODY_ANCHORS.get(n, ""))) for n in get_skeleton(target).keypoint_names)

@@ -52,6 +52,14 @@ def _hand_names(side: str) -> tuple[str, ...]:
 
 WHOLEBODY_NAMES = COCO_NAMES + FOOT_NAMES + FACE_NAMES + _hand_names("left") + _hand_names("right")
 WHOLEBODY_PARTS = {"body": (0, 17), "foot": (17, 23), "face": (23, 91), "lefthand": (91, 112), "righthand": (112, 133)}
+# The body keypoint each foot, face and hand keypoint belongs to: where a whole-body network started from a body-17
+# one takes the new keypoints' first weights from (kdpose.skeletons.keypoint_origins, ModelCfg.init_partial).
+BODY_ANCHORS: dict[str, str] = {
+    **{n: n.split("_")[0] + "_ankle" for n in FOOT_NAMES},
+    **{n: "nose" for n in FACE_NAMES},
+    **{n: "left_wrist" for n in _hand_names("left")},
+    **{n: "right_wrist" for n in _hand_names("right")},
+}
 FOOT_LINKS = (
     ("left_ankle", "left_big_toe", GREEN), ("left_ankle", "left_small_toe", GREEN), ("left_ankle", "left_heel", GREEN),
     ("right_ankle", "right_big_toe", ORANGE), ("right_ankle", "right_small_toe", ORANGE),

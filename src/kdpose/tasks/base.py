@@ -108,7 +108,8 @@ def check_weights_source(weights: str, key: str) -> None:
 
 def build_model(cfg: Any, kwargs: dict[str, Any] | None = None, layout: bool = True) -> nn.Module:
     """``create_model(cfg.name, layout=..., input_size=..., **cfg.kwargs)`` of a ``ModelCfg``, then
-    ``cfg.init_weights`` if set (only the keys under ``cfg.init_prefix`` when that is set). ``kwargs`` replaces
+    ``cfg.init_weights`` if set (only the keys under ``cfg.init_prefix`` when that is set; only those matching by name
+    and shape with ``cfg.init_partial``). ``kwargs`` replaces
     ``cfg.kwargs``; ``layout=False`` for models without keypoints (the person detector)."""
     from ..models import create_model, load_weights
 
@@ -125,7 +126,8 @@ def build_model(cfg: Any, kwargs: dict[str, Any] | None = None, layout: bool = T
         raise ConfigError(f"model.kwargs: {cfg.name} takes no argument '{bad.group(1)}' ({exc})") from None
     if cfg.init_weights:
         check_weights_source(cfg.init_weights, "model.init_weights")
-        load_weights(model, cfg.init_weights, prefix=cfg.init_prefix)
+        load_weights(model, cfg.init_weights, prefix=cfg.init_prefix, loads="partial" if cfg.init_partial else None,
+                     layout=cfg.layout if layout else None)
     return model
 
 
