@@ -65,3 +65,28 @@ def test_swapped_limbs_are_counted_and_cost_pck():
     m = score_topdown(gt, COCO, ids, pred, np.full(pred.shape[:2], 0.9), kpts, np.ones(pred.shape[:2]), boxes)
     assert m["swapped"] == pytest.approx(1 / len(COCO.skeleton.flip_pairs))
     assert m["PCK@0.2"] == pytest.approx(15 / 17)
+
+
+def test_a_whole_body_score_reports_every_part(tmp_path):
+    """Whole-body: ``AP`` is the ``wholebody`` part and each part's AP comes as ``<part>.AP``; hands moved away
+    leave the body's AP whole and take the hands' (and the whole-body) AP down."""
+    from kdpose.data.synth import SynthConfig, write_coco_dataset
+    from kdpose.valset import load_val_set
+
+    ann = write_coco_dataset(tmp_path, SynthConfig.from_preset("standard", layout="wholebody"), 3, seed=3, split="val")
+    val = load_val_set(ann, "coco_wholebody")
+    kpts, labelled = np.concatenate(val.keypoints).astype(np.float64), np.concatenate(val.labelled)
+    # unlabelled keypoints predicted at the box centre: COCO's OKS matches a person whose part has no labelled
+    # keypoint to a prediction inside its (doubled) box, so a GT copy with (0, 0) there would lose those people
+    boxes = np.concatenate(val.boxes)
+    kpts = np.where(labelled[..., None], kpts, ((boxes[:, :2] + boxes[:, 2:]) / 2)[:, None, :])
+    perfect = val.score(kpts, np.full(kpts.shape[:2], 0.9))
+    parts = ("body", "foot", "face", "lefthand", "righthand", "hand")
+    assert {f"{p}.AP" for p in parts} <= set(perfect) and "wholebody.AP" not in perfect
+    assert all(perfect[f"{p}.AP"] == pytest.approx(1.0) for p in parts) and perfect["AP"] == pytest.approx(1.0)
+    off = kpts.copy()
+    off[:, 91:133] += 40.0  # both hands 40 px away
+    moved = val.score(off, np.full(kpts.shape[:2], 0.9))
+    assert moved["body.AP"] == pytest.approx(1.0) and moved["face.AP"] == pytest.approx(1.0)
+    assert moved["hand.AP"] < 0.2 and moved["AP"] < perfect["AP"]
+    assert labelled[:, 91:133].any()  # the scenes do have labelled hands

@@ -74,7 +74,8 @@ def score_topdown(
     Returns:
         ``AP``, ``AP50``, ``AP75``, ``APM``, ``APL``, ``AR`` (fractions, -1 where undefined), ``PCK@0.2``,
         ``swapped`` (share of left/right pairs predicted exchanged) and ``pairs`` (pairs counted), ``median_px``
-        (median error of the labelled keypoints in image pixels) and ``people`` (N).
+        (median error of the labelled keypoints in image pixels) and ``people`` (N); a layout scored per part
+        (whole-body) adds each part's AP as ``<part>.AP`` (``body.AP``, ``foot.AP``, ``face.AP``, ``hand.AP``, ...).
     """
     skeleton = layout.skeleton
     keypoints = np.asarray(keypoints, np.float64)
@@ -85,11 +86,12 @@ def score_topdown(
     results = to_coco_results(np.asarray(image_ids), keypoints, keypoint_scores, np.ones(n),
                               np.ones(n) if areas is None else areas, layout=skeleton, nms="oks" if nms else "none",
                               nms_thr=nms_thr if nms else 0.0, keypoint_score_thr=rescore_thr)
-    coco = layout.evaluate(gt, results)
-    coco = coco.get("wholebody", coco)
+    per_part = layout.evaluate(gt, results)
+    coco = per_part.get("wholebody", per_part)
+    parts = {f"{name}.AP": float(m["AP"]) for name, m in per_part.items() if isinstance(m, dict) and name != "wholebody"}
     labelled = np.asarray(labelled) > 0
     pck02, _ = pck(keypoints, gt_keypoints, labelled, boxes, alpha=0.2)
     swapped, pairs = swap_rate(keypoints, gt_keypoints, labelled, skeleton.flip_pairs)
     errors = np.linalg.norm(keypoints - gt_keypoints, axis=-1)[labelled]
     return {**{k: float(coco[k]) for k in COCO_METRICS}, "PCK@0.2": float(pck02), "swapped": swapped,
-            "pairs": pairs, "median_px": float(np.median(errors)), "people": n}
+            "pairs": pairs, "median_px": float(np.median(errors)), "people": n, **parts}
