@@ -215,3 +215,27 @@ def test_a_shipped_tag_is_never_replaced_silently_nor_written_outside_its_folder
     with pytest.raises(ConfigError, match=r"already shipped \(.*mine.synth_64x64.md exists\)"):
         ship_run(tmp_path / "no-run-needed", "mine.synth_64x64", **kwargs)
     assert (tmp_path / "cards" / "mine.synth_64x64.md").read_text() == "an earlier card"
+
+
+def test_a_whole_body_card_shows_each_parts_ap_and_ar(tmp_path):
+    """Whole-body val records hold 10 COCO numbers for each of 7 parts: the card's table keeps each part's AP and AR
+    (15 columns with epoch, iteration and wall min, not 73)."""
+    from kdpose.tasks.model_card import CardFacts, render_card
+
+    recipe = tiny_recipe(tmp_path)
+    recipe["model"]["layout"] = recipe["data"]["layout"] = "coco_wholebody"
+    (tmp_path / "config.yaml").write_text(json.dumps(recipe))
+    parts = ("body", "foot", "face", "lefthand", "righthand", "hand", "wholebody")
+    coco = ("AP", "AP50", "AP75", "APM", "APL", "AR", "AR50", "AR75", "ARM", "ARL")
+    val = {"kind": "val", "iter": 2, "epoch": 1, "elapsed_min": 1.0,
+           **{p: {m: round(0.01 * i + 0.001 * j, 4) for j, m in enumerate(coco)} for i, p in enumerate(parts)}}
+    (tmp_path / "log.jsonl").write_text(json.dumps({"kind": "setup", "iter": 0, "amp": "none", "threads": 1}) + "\n"
+                                        + json.dumps(val) + "\n")
+    facts = CardFacts(tag="rtmpose-t.synth-wb_64x64", asset="a.safetensors", size_mb=1.0, sha256="0" * 16,
+                      loads="model", recipe="r.yaml", weights="final", commands=[])
+    card = render_card(RunSummary.read(tmp_path), facts)
+    header = next(line for line in card.splitlines() if line.startswith("| epoch"))
+    assert header == ("| epoch | iteration | wall min | " + " | ".join(f"{p}/{m}" for p in parts for m in ("AP", "AR"))
+                      + " | shipped |")
+    row = next(line for line in card.splitlines() if line.startswith("| 1 |"))
+    assert "| 0.0600 | 0.0650 | yes |" in row  # the whole-body part's AP and AR, then the shipped mark

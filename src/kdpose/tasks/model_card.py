@@ -267,6 +267,8 @@ def _accuracy_lines(run: RunSummary, facts: CardFacts) -> list[str]:
         lines += ["The run logged no validation.", ""]
     else:
         columns = list(val_metrics(vals[-1]))
+        if any("/" in c for c in columns):  # per part (whole-body): each part's AP and AR, not 10 numbers a part
+            columns = [c for c in columns if "/" not in c or c.endswith(("/AP", "/AR"))]
         rows = [{"epoch": r.get("epoch", ""), "iteration": r.get("iter", ""),
                  "wall min": f"{float(r.get('elapsed_min', 0.0)):.1f}", **val_metrics(r),
                  "shipped": "yes" if r is shipped else ""} for r in vals]
