@@ -138,7 +138,8 @@ def mean_std_cell(values: Sequence[float], pct: bool) -> str:
 
 
 def measure_cost(model_name: str, input_size: tuple[int, int], **model_kwargs) -> dict:
-    """Params (M), GFLOPs (MACs, as the papers count) and CPU latency (ms, batch 1, 1 thread) of a zoo model."""
+    """Params (M), GMACs (the papers' "GFLOPs"; under the key ``gflops``, as in the committed records) and CPU
+    latency (ms, batch 1, 1 thread) of a zoo model."""
     from kdpose.export.bench import bench_torch
     from kdpose.export.flops import count_flops
     from kdpose.models import create_model

@@ -3,7 +3,7 @@ r"""Is the synthetic generator's default difficulty hard enough that a tiny mode
 Trains heatmap pose models of different sizes with one recipe (``configs/cspnext-t_udp_synth-body.yaml``: the
 generator's default difficulty, 3000 rendered 640x480 train images with 1-4 people, 200 val images, 96x128 input,
 3 epochs), only the network changed, and reports per-epoch COCO AP / AR, PCK@0.2 of the final weights (ground-truth
-boxes; readable where AP is near 0) and each network's params / GFLOPs, so the gap between sizes is measured on
+boxes; readable where AP is near 0) and each network's params / GMACs, so the gap between sizes is measured on
 the same data, schedule and seed.
 
 Examples:
@@ -148,14 +148,14 @@ def shown_epochs(epochs: int, most: int = 12) -> list[int]:
 
 def format_table(rows: list[dict], seed: int, options: str = "") -> str:
     """Markdown: one row per model with AP per epoch, AR / AP50 / PCK / L-R separation of its last epoch, params,
-    GFLOPs and minutes; a run without final weights is marked unfinished (last columns: its latest epoch)."""
+    GMACs and minutes; a run without final weights is marked unfinished (last columns: its latest epoch)."""
     epochs = shown_epochs(max((len(r["val"]) for r in rows), default=0) or 1)
     head = " | ".join(f"AP ep{e}" for e in epochs)
     what = "the easy settings" if "--difficulty easy" in options else "the default difficulty"
     changed = f"only `model.name` changed{f', options `{options}`' if options else ''}"
     lines = [f"**Model size at {what}** (recipe `configs/{RECIPE}`, {changed}, seed {seed}; AP / AR / PCK in %; "
              "L/R sep.: median predicted / true left-right shoulder and hip distance, 0 = sides not told apart)", "",
-             f"| model | params (M) | GFLOPs | {head} | AP50 | AR | PCK@0.2 | L/R sep. | minutes |",
+             f"| model | params (M) | GMACs | {head} | AP50 | AR | PCK@0.2 | L/R sep. | minutes |",
              "|---|---|---|" + "---|" * len(epochs) + "---|---|---|---|---|"]
     for r in rows:
         aps = " | ".join(f"{100 * r['val'][e - 1]['AP']:.2f}" if e <= len(r["val"]) else "n/a" for e in epochs)

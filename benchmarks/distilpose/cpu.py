@@ -13,7 +13,7 @@ configs/distilpose_cpu_token_{teacher_s,t}.yaml.
 
 Each table gives AP (%, two decimals: it is near 0 here) and PCK@0.2 (ground-truth boxes, readable where AP is not)
 as mean +- std over the seeds, the per-seed paired count against the table's reference row, and the deployed
-network's params, GFLOPs (MACs) and CPU latency (batch 1, one thread) at 64x96, as the paper's Table 3.
+network's params, GMACs (the paper's GFLOPs) and CPU latency (batch 1, one thread) at 64x96, as the paper's Table 3.
 """
 from __future__ import annotations
 
@@ -200,7 +200,7 @@ def format_table(table: CpuTable, results: dict[str, dict], seeds: list[int], ep
     note = " (QUICK smoke settings: numbers are meaningless)" if quick else ""
     lines = [f"**{table.title}**{note}", "",
              "| row | run | network | AP % | PCK@0.2 % | vs `" + table.reference + "`: AP / PCK higher on | "
-             "params (M) | GFLOPs | CPU ms |", "|---|---|---|---|---|---|---|---|---|"]
+             "params (M) | GMACs | CPU ms |", "|---|---|---|---|---|---|---|---|---|"]
     ref = results.get(table.reference)
     for label, name in table.rows:
         if name is None:

@@ -2,7 +2,7 @@
 
 Every row is one ``kdpose train`` run per seed (a subprocess, so each run is exactly what a user gets from the
 CLI); teachers are trained once (seed 0) and frozen. The report gives AP mean +- std over the seeds next to the
-student's parameters, GFLOPs (MACs, as the paper counts) and CPU latency (batch 1, one thread), as in Table 3.
+student's parameters, GMACs (the paper's GFLOPs) and CPU latency (batch 1, one thread), as in Table 3.
 
 Examples:
     python benchmarks/distilpose/run.py --tables 4 5 6 --seeds 0 1 2 --device cuda
@@ -198,7 +198,7 @@ def standard_module():
 def format_report(results: list[dict], seeds: list[int], quick: bool) -> str:
     lines = [f"DistilPose miniature reproduction (synthetic body, 96x128 input, seeds {seeds}"
              + (", QUICK smoke settings: numbers are meaningless" if quick else "") + ")", "",
-             "| table | row | student | AP (mean +- std) | params (M) | GFLOPs | CPU ms |",
+             "| table | row | student | AP (mean +- std) | params (M) | GMACs | CPU ms |",
              "|---|---|---|---|---|---|---|"]
     for r in results:
         lines.append(f"| {r['table']} | {r['row']} | {r['model']} | {ap_cell(r['ap_mean'], r['ap_std'])} "

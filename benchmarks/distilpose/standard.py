@@ -13,7 +13,7 @@ recipes', so the renders under .kdpose_cache/synth/ are reused (rendering the 20
 hour of the 2-core CPU).
 
 Tables (seeds 0 1 2; AP and PCK@0.2, mean +- std; per-seed paired counts against the table's reference row; the
-deployed network's params, GFLOPs and CPU latency at 96x128):
+deployed network's params, GMACs and CPU latency at 96x128):
 * 4: plain student, + L_CS, + L_SH, + L_CS + L_SH (the token rows need a token student: ``--scale cpu`` 4t);
 * 5: no teacher vs the weaker teacher vs the strong one (cs+sh students); ``--weak-teacher TAG|FILE`` takes
   another 96x128 heatmap teacher (e.g. an earlier checkpoint of a teacher's run), ``--weak-teacher none`` leaves

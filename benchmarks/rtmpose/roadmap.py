@@ -21,7 +21,7 @@ model, as its Tables 2-3 do, so that every row is paired with the same reference
 
 The table gives AP (pycocotools, the trainer's validation) and PCK@0.2 (ground-truth boxes) in %, mean +- std over
 the seeds, how many seeds beat the reference row of the same seed, the paper's COCO number for the step, and each
-row's params, GFLOPs (MACs, as the paper counts) and CPU latency (batch 1, one thread) at 96x128.
+row's params, GMACs (the paper's GFLOPs) and CPU latency (batch 1, one thread) at 96x128.
 
 Budget, ESTIMATED (to be replaced by the measured minutes the table prints): an RTMPose-t training step at 96x128,
 batch 32, fp32, on the 2-core AVX2 CPU takes ~0.45 s in the full loop (71 samples/s, BENCHMARKS.md "Training loop
@@ -179,7 +179,7 @@ def format_table(rows: list[Row], results: dict[str, dict], seeds: list[int], it
     note = " (QUICK smoke settings: numbers are meaningless)" if quick else ""
     title = "RTMPose roadmap in miniature (`standard` preset, 96x128, CSPNeXt-t from the shipped backbone)"
     lines = [f"**{title}**{note}", "",
-             f"| row | run | network | AP % | PCK@0.2 % | vs `{REFERENCE}`: AP / PCK higher on | params (M) | GFLOPs "
+             f"| row | run | network | AP % | PCK@0.2 % | vs `{REFERENCE}`: AP / PCK higher on | params (M) | GMACs "
              "| CPU ms | paper (COCO val AP) |", "|---|---|---|---|---|---|---|---|---|---|"]
     ref = results[REFERENCE]
     for row in rows:

@@ -127,7 +127,7 @@ _COSTS: dict[tuple, dict] = {}
 
 
 def deployed_cost(model_name: str, input_size: tuple[int, int], cycles: int, **model_kwargs) -> dict:
-    """Params (M), GFLOPs (MACs) and CPU ms (batch 1, one thread) of ``model_name`` deployed with ``cycles`` GAU
+    """Params (M), GMACs and CPU ms (batch 1, one thread) of ``model_name`` deployed with ``cycles`` GAU
     cycles (the flop counter sees every cycle's GAU pass; the parameters are the same at any cycle count)."""
     key = (model_name, tuple(input_size), cycles, tuple(sorted(model_kwargs.items())))
     if key not in _COSTS:
@@ -178,7 +178,7 @@ def format_table(title: str, entries: list[dict], ref_label: str, note: str) -> 
     """Markdown: AP and PCK@0.2 in % (mean +- std), paired per-seed counts against ``ref_label``, deployed cost."""
     lines = [f"**{title}**", "",
              f"| row | deployed cycles | AP (%) | PCK@0.2 (%) | AP / PCK above `{ref_label}` (seeds) "
-             "| params (M) | GFLOPs | CPU ms |", "|---|---|---|---|---|---|---|---|"]
+             "| params (M) | GMACs | CPU ms |", "|---|---|---|---|---|---|---|---|"]
     for e in entries:
         if e["run"] is None:
             lines.append(f"| {e['row']} | n/a: {e['note']} | | | | | | |")

@@ -5,7 +5,7 @@ Every row is one ``kdpose train`` run per seed (a subprocess: exactly what a use
 ``configs/sdpose_mini_s_v1.yaml`` (the ``tokenpose-mini-s`` network: stemnet 32 planes, 4x3 patches, 4 layers, d 96,
 input 96x128) with overrides. Rows shared by several tables (the one-cycle baseline, SDPose 2->1) are trained once.
 The report gives AP (val, last epoch) mean +- std over the seeds next to the *deployed* model's parameters,
-GFLOPs (MACs, as the paper counts) and CPU latency (batch 1, one thread).
+GMACs (the paper's GFLOPs) and CPU latency (batch 1, one thread).
 
 Tables (miniature analogues; the paper's 12 layers are the mini's 4, its "fewer layers" 4 are the mini's 2):
   6     no distillation, the MCT deployed with all its cycles (predict from the last): 4 layers x 1/2/3 cycles,
@@ -201,13 +201,13 @@ CPU_SETTINGS = {"5t": _TOKEN_SETTING, "7t": _TOKEN_SETTING, "6t": _TOKEN_SETTING
                 "1t": "CPU scale: RLE TokenReg head on the shipped CSPNeXt-t (sdpose-reg-cspnext-t), MCT cycles, "
                       "synthetic body, 64x96, 12 epochs"}
 CPU_NOTES = {
-    "7": "Every row deploys the same one-cycle RTMPose-t (same params, GFLOPs, latency): this table is also Table 1's "
+    "7": "Every row deploys the same one-cycle RTMPose-t (same params, GMACs, latency): this table is also Table 1's "
          "'SDPose vs TokenPose at identical inference cost', with RTMPose-t in TokenPose-S-V1's place. "
          "Paper (TokenPose-S-V1, 12 layers): 69.5 / 72.3 / 71.7 AP.",
     "6": "No self-distillation (preset `none`: L_pose on the last cycle only), deployed with ALL its cycles and "
          "predicting from the last, as the paper's Table 6; the trainer's logged validation runs one cycle, so these "
          "AP / PCK are re-evaluated with `head.set_cycles(N)`. Parameters are the same at every cycle count (one "
-         "shared GAU); GFLOPs and latency include every GAU pass. The paper's 'fewer layers' rows (4 instead of 12 "
+         "shared GAU); GMACs and latency include every GAU pass. The paper's 'fewer layers' rows (4 instead of 12 "
          "layers) have no analogue: RTMCC has one GAU layer. Paper (12 layers): 69.5 / 73.3 / 72.4 AP.",
     "5t": "2 MCT cycles of the 2-layer token encoder (keypoint AND visual tokens), deployed with one: every row is "
           "the same network (params, FLOPs) as the plain one-cycle row. Token weights 5e-6 as the paper (the task "
@@ -271,7 +271,7 @@ _COSTS: dict[str, dict] = {}
 
 
 def compute_cost(run: Run, input_size: tuple[int, int] = INPUT_SIZE) -> dict:
-    """Params (M), GFLOPs (MACs) and CPU latency (ms, batch 1, 1 thread) of the deployed model, measured once per
+    """Params (M), GMACs and CPU latency (ms, batch 1, 1 thread) of the deployed model, measured once per
     distinct deployed network (rows that deploy the same network share one measurement)."""
     key = f"{run.model} {_flow(run.model_kwargs)}"
     if key not in _COSTS:
@@ -282,7 +282,7 @@ def compute_cost(run: Run, input_size: tuple[int, int] = INPUT_SIZE) -> dict:
 def format_table(table: str, rows: list[dict], seeds: list[int], quick: bool) -> str:
     note = ", QUICK smoke settings: numbers are meaningless" if quick else ""
     lines = [f"**Table {table}** (synthetic body, 96x128, seeds {seeds}{note})", "",
-             "| row | model (deployed) | AP (mean +- std) | params (M) | GFLOPs | CPU ms |",
+             "| row | model (deployed) | AP (mean +- std) | params (M) | GMACs | CPU ms |",
              "|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['row']} | {r['model']} | {ap_cell(r['ap_mean'], r['ap_std'])} | {r['params_m']:.3f} "

@@ -11,7 +11,7 @@ their shared trainings, the deployed-network evaluation (Table 6 re-evaluated wi
 paired per-seed counts and the table text are the CPU scale's; this module only sets recipe, data and budget.
 
 Tables (seeds 0 1 2; AP and PCK@0.2 mean +- std; paired counts against the table's first row; the deployed
-network's params, GFLOPs and CPU latency at 96x128):
+network's params, GMACs and CPU latency at 96x128):
 * 7: 1 cycle (plain RTMPose-t) vs 2 cycles 2->1 vs 3 cycles 3->2, 2->1, all deployed with one cycle;
 * 6: 1 / 2 / 3 cycles without self-distillation (L_pose on the last cycle), deployed with all their cycles;
 * 5: the loss terms at 2 cycles (none, pose, pose+kt, kt), deployed with one; the L_vt rows are n/a for RTMCC.

@@ -67,6 +67,7 @@ def test_report_from_finished_runs(bench, cpu, tmp_path, monkeypatch):
     text = (out / "cpu" / "results.md").read_text()
     lines = {line.split(" | ")[0]: line for line in text.splitlines() if line.startswith("| ")}
     teacher = lines["| CSPNeXt-s UDP heatmap (teacher)"]
+    assert lines["| row"].endswith("| params (M) | GMACs | CPU ms |")  # measure_cost's "gflops" value is MACs
     assert "| 1.20 (1 run) | 90.00 (1 run) | (teacher, 1 run) | 8.58 |" in teacher
     assert "| 0.15 +- 0.07 | 80.50 +- 0.71 | reference |" in lines["| DeepPose-CSPNeXt-t"]
     assert "| 0.20 +- 0.14 | 82.50 +- 0.71 | 1/2 / 2/2 | 2.38 | 0.041 | 11.0 |" in lines["| DeepPose-CSPNeXt-t + SH"]

@@ -87,6 +87,7 @@ def test_quick_run_end_to_end(roadmap, tmp_path, monkeypatch):
 
     text = (out / "results_quick.md").read_text()
     assert "QUICK smoke settings" in text and "5 iterations of batch 8 per run" in text
+    assert "| params (M) | GMACs | CPU ms | paper (COCO val AP) |" in text  # measure_cost's "gflops" is MACs
     assert "| `rtmpose` | rtmpose-t |" in text and "| reference | 3.20 | 0.100 | 2.0 |" in text
     assert "| 1x1 head conv | `kernel-1x1` | rtmpose-t |" in text and "| 2.90 | 0.100 | 2.0 | Table 2: 72.8 |" in text
     assert text.count("(1 run)") == 4  # AP and PCK of two rows

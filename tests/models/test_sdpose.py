@@ -432,6 +432,7 @@ def test_cpu_entries_paired_counts_and_table(run):
     assert na["run"] is None
     text = cpu.format_table("T6", entries, "1 cycle", "note")
     lines = text.splitlines()
+    assert lines[2].endswith("| params (M) | GMACs | CPU ms |")  # the cost's "gflops" value is MACs
     assert "| 2 cycles | 2 | 0.62 +- 0.16 | 61.7 +- 16.1 | 2/3 / 2/3 | 3.200 | 0.100 | 7.0 |" in lines
     assert any(line.startswith("| 1 cycle | 1 |") and "| ref |" in line for line in lines)
     assert f"| fewer layers, 2 / 3 cycles | n/a: {rows[-1].note} | | | | | | |" in lines

@@ -24,7 +24,7 @@ def test_reads_val_records_and_formats_the_size_table(tmp_path, bench):
              "finished": False}]
     table = bench.format_table(rows, seed=0)
     lines = table.splitlines()
-    assert "| model | params (M) | GFLOPs | AP ep1 | AP ep2 | AP50 | AR | PCK@0.2 | L/R sep. | minutes |" in lines
+    assert "| model | params (M) | GMACs | AP ep1 | AP ep2 | AP50 | AR | PCK@0.2 | L/R sep. | minutes |" in lines
     assert "| cspnext-t-udp | 5.50 | 0.300 | 0.20 | 0.50 | 3.80 | 1.70 | 50.0 | 0.04 | 12 |" in lines
     assert "| cspnext-m-udp (unfinished, epoch 1) | 17.00 | 1.200 | 0.20 | n/a | 1.70 | 0.90 | n/a | n/a | 4 |" in lines
     assert "--models cspnext-t-udp cspnext-m-udp --seed 0" in table

@@ -43,13 +43,13 @@ def create_distilpose(backbone: str, name: str = "distilpose", layout: str = "co
 
 @register_model(name="distilpose-s")
 def distilpose_s(**kw) -> PoseModel:
-    """DistilPose-S: stemnet + TokenReg (5.36M params, 2.38 GFLOPs at 256x192)."""
+    """DistilPose-S: stemnet + TokenReg (5.36M params, 2.38 GMACs at 256x192: the paper's 'GFLOPs')."""
     return create_distilpose("stemnet", "distilpose-s", **kw)
 
 
 @register_model(name="distilpose-l")
 def distilpose_l(**kw) -> PoseModel:
-    """DistilPose-L: HRNet-W48 stage 3 + TokenReg (21.27M params, 10.33 GFLOPs at 256x192)."""
+    """DistilPose-L: HRNet-W48 stage 3 + TokenReg (21.27M params, 10.33 GMACs at 256x192: the paper's 'GFLOPs')."""
     return create_distilpose("hrnet-w48-stage3", "distilpose-l", **kw)
 
 

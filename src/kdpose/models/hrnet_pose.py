@@ -34,13 +34,13 @@ def _hrnet(width: int, num_stages: int, layout: str, input_size: Sequence[int], 
 
 @register_model(name="hrnet-w32")
 def hrnet_w32(layout: str = "coco", input_size: Sequence[int] = (192, 256), **codec_kw) -> PoseModel:
-    """HRNet-W32, 256x192: 28.5M params, 7.1 GFLOPs."""
+    """HRNet-W32, 256x192: 28.5M params, 7.1 GMACs (the paper's 'GFLOPs')."""
     return _hrnet(32, 4, layout, input_size, **codec_kw)
 
 
 @register_model(name="hrnet-w48")
 def hrnet_w48(layout: str = "coco", input_size: Sequence[int] = (192, 256), **codec_kw) -> PoseModel:
-    """HRNet-W48, 256x192: 63.6M params, 14.6 GFLOPs."""
+    """HRNet-W48, 256x192: 63.6M params, 14.6 GMACs (the paper's 'GFLOPs')."""
     return _hrnet(48, 4, layout, input_size, **codec_kw)
 
 

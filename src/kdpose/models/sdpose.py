@@ -69,7 +69,8 @@ def create_sdpose_reg(backbone: str, name: str = "sdpose-reg", layout: str = "co
 
 @register_model(name="sdpose-t")
 def sdpose_t(**kw) -> PoseModel:
-    """SDPose-T: stemnet, 4x3 patches, 6 layers (trained with 3 cycles; 4.40M params, 1.8 GFLOPs)."""
+    """SDPose-T: stemnet, 4x3 patches, 6 layers (trained with 3 cycles; 4.40M params, 1.8 GMACs: the paper's
+    'GFLOPs')."""
     return create_sdpose("stemnet", "sdpose-t", **{"depth": 6, **kw})
 
 
