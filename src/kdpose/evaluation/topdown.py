@@ -88,7 +88,8 @@ def score_topdown(
                               nms_thr=nms_thr if nms else 0.0, keypoint_score_thr=rescore_thr)
     per_part = layout.evaluate(gt, results)
     coco = per_part.get("wholebody", per_part)
-    parts = {f"{name}.AP": float(m["AP"]) for name, m in per_part.items() if isinstance(m, dict) and name != "wholebody"}
+    parts = {f"{name}.AP": float(m["AP"]) for name, m in per_part.items()
+             if isinstance(m, dict) and name != "wholebody"}
     labelled = np.asarray(labelled) > 0
     pck02, _ = pck(keypoints, gt_keypoints, labelled, boxes, alpha=0.2)
     swapped, pairs = swap_rate(keypoints, gt_keypoints, labelled, skeleton.flip_pairs)

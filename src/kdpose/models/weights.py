@@ -125,8 +125,9 @@ def load_partial(model: nn.Module, state: Mapping[str, torch.Tensor], source: st
     unused = len(state) - len(match)
     depth = 1 if submodule else 2  # the whole model: name the head's layer, not just "head"
     shown = ", ".join(sorted({".".join(k.split(".")[:depth]) for k in kept})[:8])
-    warnings.warn(f"{source}: partial load into {submodule or 'the model'}: {len(match)} of {len(own)} tensors loaded, "
-                  f"{len(kept)} keep their initialisation ({shown or '-'}), {unused} tensors of the file unused", stacklevel=3)
+    warnings.warn(f"{source}: partial load into {submodule or 'the model'}: {len(match)} of {len(own)} tensors "
+                  f"loaded, {len(kept)} keep their initialisation ({shown or '-'}), {unused} tensors of the file "
+                  "unused", stacklevel=3)
     return list(match), kept
 
 
