@@ -101,6 +101,9 @@ def load_val_set(ann_file: str | os.PathLike, layout: str = "coco", image_root: 
         labelled.append(np.stack([np.asarray(s.visible) > 0 for s in group]))
     data = load_json(os.fspath(ann_file))
     keep = set(ids)
+    if max_images is None:  # the whole file is the ground truth, as `kdpose eval` scores it: an image whose only
+        # people have no pose to predict (no body keypoint labelled, yet labelled hands or face) still counts them
+        keep |= {int(im["id"]) for im in data["images"]}
     gt = {"images": [im for im in data["images"] if im["id"] in keep],
           "annotations": [a for a in data["annotations"] if a["image_id"] in keep],
           "categories": data.get("categories", [])}

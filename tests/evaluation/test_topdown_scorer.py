@@ -90,3 +90,35 @@ def test_a_whole_body_score_reports_every_part(tmp_path):
     assert moved["body.AP"] == pytest.approx(1.0) and moved["face.AP"] == pytest.approx(1.0)
     assert moved["hand.AP"] < 0.2 and moved["AP"] < perfect["AP"]
     assert labelled[:, 91:133].any()  # the scenes do have labelled hands
+
+
+def test_the_library_scorer_counts_the_people_kdpose_eval_counts(tmp_path):
+    """A person with labelled hands, face and feet but no labelled body keypoint has no pose to predict (no box in
+    the val set) yet stays ground truth of its parts for ``kdpose eval``: the library scorer of the same file must
+    count it too, also when it is alone in its image (it used to drop that image from its ground truth)."""
+    import json
+
+    from kdpose.data.synth import SynthConfig, write_coco_dataset
+    from kdpose.evaluation.results import to_coco_results
+    from kdpose.evaluation.wholebody import wholebody_eval
+    from kdpose.valset import load_val_set
+
+    ann = write_coco_dataset(tmp_path, SynthConfig.from_preset("standard", layout="wholebody", max_people=1), 8,
+                             seed=5, split="val")
+    data = json.loads(ann.read_text())
+    target = next(a for a in data["annotations"] if a["num_keypoints"] > 0 and sum(a["face_kpts"][2::3]) > 0)
+    target["keypoints"], target["num_keypoints"] = [0] * 51, 0   # body unlabelled; face (and more) still labelled
+    ann.write_text(json.dumps(data))
+    val = load_val_set(ann, "coco_wholebody")
+    assert target["image_id"] not in val.image_ids  # nobody left to pose in that image
+    kpts = np.concatenate(val.keypoints).astype(np.float64) + np.random.default_rng(0).normal(0, 2, (val.num_people,
+                                                                                                      133, 2))
+    scores = np.full(kpts.shape[:2], 0.9)
+    ids = np.repeat(val.image_ids, [len(b) for b in val.boxes])
+    cli = wholebody_eval(ann, to_coco_results(ids, kpts, scores, np.ones(len(ids)), np.ones(len(ids)),
+                                              "coco_wholebody", nms="none"))
+    lib = val.score(kpts, scores)
+    for part in ("body", "foot", "face", "hand"):
+        assert lib[f"{part}.AP"] == pytest.approx(cli[part]["AP"]), part
+    assert lib["AP"] == pytest.approx(cli["wholebody"]["AP"]) and lib["AR"] == pytest.approx(cli["wholebody"]["AR"])
+    assert cli["face"]["AR"] < 1.0  # the unposed person's face is a miss
