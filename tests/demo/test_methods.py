@@ -1,6 +1,7 @@
-"""``kdpose demo --method sdpose`` and ``--method distilpose``: a tiny run of each through every phase (a few images,
-one iteration per epoch, random weights in place of the shipped assets), checking what each method trains, where
-(the `standard` setting), the fairness of the comparison and the report rows."""
+"""``kdpose demo --method sdpose``, ``--method distilpose`` and ``--method dwpose --layout wholebody``: a tiny run of
+each through every phase (a few images, one iteration per epoch, random weights in place of the shipped assets),
+checking what each method trains, where (the `standard` setting), the fairness of the comparison and the report
+rows."""
 from __future__ import annotations
 
 import json
@@ -13,7 +14,8 @@ import yaml
 from kdpose.demo import DemoOptions, run_demo
 from kdpose.demo.config import STUDENT_MODEL
 from kdpose.demo.methods import (DISTILPOSE_PRESET, DISTILPOSE_STUDENT, DISTILPOSE_TEACHER, DISTILPOSE_TEACHER_TAG,
-                                 DISTILPOSE_WHOLEBODY_TEACHER, METHOD_PLUGINS, SDPOSE_CYCLES, SDPOSE_W_KT)
+                                 DISTILPOSE_WHOLEBODY_TEACHER, DWPOSE_TEACHER, DWPOSE_WHOLEBODY_TEACHER_TAG,
+                                 METHOD_PLUGINS, SDPOSE_CYCLES, SDPOSE_W_KT)
 from kdpose.demo.setting import HARD, STANDARD, TeacherSpec
 
 from .conftest import fake_shipped
@@ -21,10 +23,10 @@ from .conftest import fake_shipped
 INPUT_SIZE = STANDARD.input_size  # both methods' body-17 setting
 
 
-def _tiny_run(root: Path, method: str):
+def _tiny_run(root: Path, method: str, layout: str = "coco"):
     shipped_file = fake_shipped(root)
-    opts = DemoOptions(out=root / "out", minutes=0.1, method=method, train_images=4, val_images=2, threads=1,
-                       workers=0, batch_size=4, epoch_iters=1, video_frames=2, bench_iters=1)
+    opts = DemoOptions(out=root / "out", minutes=0.1, method=method, layout=layout, train_images=4, val_images=2,
+                       threads=1, workers=0, batch_size=4, epoch_iters=1, video_frames=2, bench_iters=1)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("kdpose.demo.assets.shipped_file", shipped_file)
         results = run_demo(opts)
@@ -39,6 +41,13 @@ def sdpose_demo(tmp_path_factory):
 @pytest.fixture(scope="module")
 def distilpose_demo(tmp_path_factory):
     return _tiny_run(tmp_path_factory.mktemp("demo_distilpose"), "distilpose")
+
+
+@pytest.fixture(scope="module")
+def dwpose_wholebody_demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo_dwpose_wb")
+    opts, results, _, backbone = _tiny_run(root, "dwpose", "wholebody")
+    return opts, results, fake_shipped(root)(DWPOSE_WHOLEBODY_TEACHER_TAG), backbone
 
 
 def _config(opts, run: str) -> dict:
@@ -157,16 +166,22 @@ def test_each_method_says_where_it_runs_and_which_teacher():
     assert dwpose.teacher_spec("coco") == TeacherSpec("rtmpose-m", "rtmpose-m.synth-standard_128x96", "rtmpose-m")
     assert sdpose.teacher_spec("coco") is None
     assert distilpose.teacher_spec("coco").tag == DISTILPOSE_TEACHER_TAG
-    # whole-body: nothing shipped, so the small teachers are trained on the `hard` setting, as before
-    for method in (dwpose, sdpose, distilpose):
-        assert method.setting("coco_wholebody") is HARD
+    # whole-body: DWPose distils the shipped whole-body RTMPose-m and SDPose needs no teacher, both on `standard`;
+    # no whole-body heatmap teacher is shipped, so DistilPose trains a small one on the `hard` setting
+    assert dwpose.setting("coco_wholebody") is sdpose.setting("coco_wholebody") is STANDARD
+    assert dwpose.teacher_spec("coco_wholebody") == TeacherSpec("rtmpose-m", DWPOSE_WHOLEBODY_TEACHER_TAG, "rtmpose-m")
+    assert sdpose.teacher_spec("coco_wholebody") is None
+    assert distilpose.setting("coco_wholebody") is HARD
     spec = distilpose.teacher_spec("coco_wholebody")
     assert spec.tag is None and spec.model == spec.pretrain == DISTILPOSE_WHOLEBODY_TEACHER
-    assert dwpose.teacher_spec("coco_wholebody").tag is None
-    # every tag the demo loads is registered and shipped in this installation
+    # every tag the demo loads is registered and shipped in this installation, with the layout the demo asks for
     from kdpose.demo.assets import shipped_file
+    from kdpose.models.pretrained import get_pretrained_cfg
 
-    for tag in (dwpose.teacher_spec("coco").tag, DISTILPOSE_TEACHER_TAG, HARD.student_backbone_tag):
+    assert get_pretrained_cfg(DWPOSE_WHOLEBODY_TEACHER_TAG).layout == "coco_wholebody"
+    assert get_pretrained_cfg(DWPOSE_WHOLEBODY_TEACHER_TAG).input_size == STANDARD.input_size
+    for tag in (dwpose.teacher_spec("coco").tag, DWPOSE_WHOLEBODY_TEACHER_TAG, DISTILPOSE_TEACHER_TAG,
+                HARD.student_backbone_tag):
         assert shipped_file(tag) is not None, tag
 
 
@@ -202,3 +217,38 @@ def test_distilpose_exported_students_keep_their_decode_rule(distilpose_demo):
     _, kd_scores = PoseEstimator(rows["kd"]["onnx"], backend="onnxruntime", threads=1).predict_arrays(
         image, bboxes=box)
     assert np.all(plain_scores == 1.0) and not np.all(kd_scores == 1.0)
+
+
+def test_dwpose_wholebody_distils_the_shipped_wholebody_teacher(dwpose_wholebody_demo):
+    """``kdpose demo --layout wholebody``: the shipped 133-keypoint RTMPose-m teaches the RTMPose-t students on the
+    `standard` setting; the rows are scored per part and the exported students have 133 keypoints."""
+    from kdpose.export import OrtRunner
+
+    opts, results, teacher_file, backbone = dwpose_wholebody_demo
+    names = [p["name"] for p in results["phases"]]
+    assert names[1] == f"teacher: load the shipped {DWPOSE_WHOLEBODY_TEACHER_TAG}"
+    assert not (opts.out / "runs" / "teacher").exists()  # loaded, never trained
+    rows = {r["key"]: r for r in results["rows"]}
+    assert list(rows) == ["teacher", "student", "kd_stage1", "kd"]
+    assert rows["teacher"]["model"] == DWPOSE_TEACHER
+    assert results["metric"] == "wholebody.AP"
+    for row in rows.values():  # per-part AP of every row; its AP is the whole-body AP
+        assert {"body", "foot", "face", "hand", "wholebody"} <= set(row["metrics"])
+        assert row["ap"] == row["metrics"]["wholebody"]["AP"]
+    # the same network, backbone, data and number of steps (stage 2 has its own warm-up, as on body 17)
+    plain, stage1 = _config(opts, "student"), _config(opts, "kd_stage1")
+    assert plain["model"] == stage1["model"] and plain["optim"] == stage1["optim"]
+    assert plain["data"] == stage1["data"] == _config(opts, "kd")["data"]
+    assert plain["model"]["init_weights"] == str(backbone) and plain["model"]["input_size"] == list(INPUT_SIZE)
+    assert plain["data"]["train"]["synthetic_preset"] == "standard"
+    assert rows["student"]["iterations"] == rows["kd"]["iterations"] > 0
+    assert stage1["model"]["layout"] == "coco_wholebody"
+    assert stage1["distill"]["method"] == "dwpose" and stage1["distill"]["teacher"] == DWPOSE_TEACHER
+    assert stage1["distill"]["teacher_weights"] == str(teacher_file)
+    x = np.zeros((1, 3, INPUT_SIZE[1], INPUT_SIZE[0]), np.float32)
+    for key in ("teacher", "student", "kd"):
+        got = OrtRunner(opts.out / "onnx" / f"{key}.onnx", threads=1).run(x)
+        got = list(got.values()) if isinstance(got, dict) else list(got)
+        assert got[0].shape[:2] == (1, 133), key
+    assert f"docs/models/{DWPOSE_WHOLEBODY_TEACHER_TAG}.md" in (opts.out / "report.md").read_text()
+    _check_report(opts, results)

@@ -12,13 +12,14 @@ backbone and seed, on the same images, with the same optimiser recipe and the sa
 
 | method | setting (body 17) | teacher | students | distilled student |
 |---|---|---|---|---|
-| dwpose | standard, 96x128 | rtmpose-m (shipped, AP ~0.7) | rtmpose-t | DWPose stage 1 (E1 epochs) + stage 2 (E2) |
+| dwpose | standard, 96x128 | rtmpose-m (shipped, AP ~0.7; whole-body: ~0.27) | rtmpose-t | DWPose stage 1 (E1 epochs) + stage 2 (E2) |
 | sdpose | standard, 96x128 | none (self-distillation) | rtmpose-t | SDPose: GAU 2 cycles in training, 1 deployed |
 | distilpose | standard, 96x128 | cspnext-m-udp (shipped, AP ~0.5) | deeppose-cspnext-t | DistilPose ``cs+sh`` |
 | stagewise | depth | mpm-2s Nw=64 (shipped) | mpm-2s Nw=32 | stagewise KD + hints (``demo.depth``, fixed steps) |
 
-Whole-body (``--layout wholebody``) has no shipped teacher: every method runs on the `hard` setting and trains its
-teacher first (``dwpose``: an RTMPose-s).
+Whole-body (``--layout wholebody``): ``dwpose`` distils the shipped whole-body RTMPose-m of the `standard` setting
+and ``sdpose`` needs no teacher, so both run there as for body 17; no whole-body heatmap teacher is shipped, so
+``distilpose`` runs on the `hard` setting and trains its CSPNeXt-s teacher first.
 
 A plug-in names the pipeline that runs it (``pipeline``): ``topdown`` (:func:`kdpose.demo.pipeline.run_topdown_demo`)
 or ``depth`` (:func:`kdpose.demo.depth.run_depth_demo`: bottom-up pose machines on depth images).
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
-from .config import (EPOCHS_PER_MINUTE, STUDENT_MODEL, TEACHER_MODEL, BudgetPlan, DemoOptions, base_recipe,
+from .config import (EPOCHS_PER_MINUTE, STUDENT_MODEL, BudgetPlan, DemoOptions, base_recipe,
                      stage1_recipe, stage2_recipe, student_recipe)
 from .setting import HARD, STANDARD, DemoSetting, TeacherSpec
 
@@ -40,6 +41,7 @@ SDPOSE_CYCLES = 2
 SDPOSE_W_KT = 5.0e-3
 DWPOSE_TEACHER = "rtmpose-m"  # the shipped `standard` teacher (issue 22)
 DWPOSE_TEACHER_TAG = "rtmpose-m.synth-standard_128x96"
+DWPOSE_WHOLEBODY_TEACHER_TAG = "rtmpose-m.synth-standard-wholebody_128x96"  # the same network with 133 keypoints
 DISTILPOSE_TEACHER = "cspnext-m-udp"  # heatmap teacher of the standard setting (stage 1 of the RTMPose-m teacher)
 DISTILPOSE_TEACHER_TAG = "cspnext-m-udp.synth-standard_128x96"
 DISTILPOSE_WHOLEBODY_TEACHER = "cspnext-s-udp"  # no shipped whole-body heatmap teacher: a small one is trained here
@@ -108,7 +110,7 @@ class DemoMethod:
 
 class DWPoseMethod(DemoMethod):
     """DWPose: the shipped RTMPose-m (`standard` setting, val AP ~0.7) teaches RTMPose-t (stage 1), then head-aware
-    self-KD (stage 2). Whole-body: an RTMPose-s teacher trained here on the `hard` setting."""
+    self-KD (stage 2). Whole-body: the shipped whole-body RTMPose-m of the same setting (val whole-body AP ~0.27)."""
 
     name, label = "dwpose", "DWPose"
     intermediate_rows = (("kd_stage1", "student + KD (stage 1 only)"),)
@@ -117,12 +119,11 @@ class DWPoseMethod(DemoMethod):
     epochs_per_minute = 1.0
 
     def setting(self, layout):
-        return STANDARD if layout == "coco" else HARD
+        return STANDARD
 
     def teacher_spec(self, layout):
-        if layout == "coco":
-            return TeacherSpec(DWPOSE_TEACHER, DWPOSE_TEACHER_TAG, pretrain=DWPOSE_TEACHER)
-        return TeacherSpec(TEACHER_MODEL, None, pretrain=TEACHER_MODEL)
+        tag = DWPOSE_TEACHER_TAG if layout == "coco" else DWPOSE_WHOLEBODY_TEACHER_TAG
+        return TeacherSpec(DWPOSE_TEACHER, tag, pretrain=DWPOSE_TEACHER)
 
     def kd_phases(self, opts, plan, teacher_weights, backbone):
         teacher = self.teacher_spec(opts.skeleton_layout).model
@@ -145,7 +146,8 @@ class DWPoseMethod(DemoMethod):
 
 class SDPoseMethod(DemoMethod):
     """SDPose self-distillation on RTMPose-t: the RTMCC head's GAU as a 2-cycle MCT in training, 1 cycle deployed.
-    No teacher to match, so body 17 runs on the `standard` setting, where a plain RTMPose-t learns real poses."""
+    No teacher to match, so it runs on the `standard` setting (body 17 and whole-body), where a plain RTMPose-t learns
+    real poses."""
 
     name, label = "sdpose", "SDPose"
     kd_label = f"student + SDPose ({SDPOSE_CYCLES} cycles -> 1)"
@@ -154,7 +156,7 @@ class SDPoseMethod(DemoMethod):
     epochs_per_minute = 1.2
 
     def setting(self, layout):
-        return STANDARD if layout == "coco" else HARD
+        return STANDARD
 
     def kd_phases(self, opts, plan, teacher_weights, backbone):
         return [KDPhase("kd", f"student + SDPose, {SDPOSE_CYCLES} cycles ({_epochs(plan.student_epochs)})",
