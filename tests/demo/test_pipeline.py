@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from kdpose.demo import DemoOptions, run_demo
+from kdpose.demo.pipeline import verdict_text
 from kdpose.demo.methods import DWPOSE_TEACHER_TAG
 from kdpose.demo.setting import STANDARD
 
@@ -123,3 +124,27 @@ def test_both_students_start_from_the_shipped_backbone(tiny_demo):
     teacher_cfg = yaml.safe_load((opts.out / "runs" / "teacher_eval" / "config.yaml").read_text()) \
         if (opts.out / "runs" / "teacher_eval" / "config.yaml").is_file() else None
     assert teacher_cfg is None or teacher_cfg["model"]["init_weights"] == ""
+
+
+def _row(ap, pck=None, **parts):
+    return {"ap": ap, "pck": pck, "metrics": {p: {"AP": v} for p, v in parts.items()} or None}
+
+
+def test_verdict_names_the_winner_the_margin_and_pck():
+    text = verdict_text("DWPose", "AP", _row(0.1234, 0.86), _row(0.1034, 0.85), per_part=False)
+    assert text.startswith("The DWPose-distilled student beats the student trained without distillation: "
+                           "AP 0.123 vs 0.103 (+0.020)")
+    assert "PCK@0.2: 0.860 vs 0.850." in text and "equal" not in text and "per part" not in text
+    text = verdict_text("DWPose", "AP", _row(0.09), _row(0.1), per_part=False)
+    assert "does NOT beat" in text and "(-0.010)" in text and "PCK" not in text
+
+
+def test_wholebody_verdict_says_when_ap_cannot_separate_and_compares_each_part():
+    # a short whole-body run: both students' whole-body AP ~0, the body already apart (seed 0 of the demo's reference)
+    kd = _row(0.00002, 0.724, body=0.0, foot=0.0033, face=0.0, hand=0.0, lefthand=0.0, wholebody=0.00002)
+    plain = _row(0.00004, 0.831, body=0.0506, foot=0.0079, face=0.0001, hand=0.0004, lefthand=0.0003, wholebody=0.00004)
+    text = verdict_text("DWPose", "wholebody.AP", kd, plain, per_part=True)
+    assert "does NOT beat" in text and "wholebody.AP 0.000 vs 0.000 (+0.000)" in text
+    assert "At 3 decimals the two are equal" in text
+    assert text.endswith("AP per part: body 0.000 vs 0.051, foot 0.003 vs 0.008, face 0.000 vs 0.000, "
+                         "hand 0.000 vs 0.000.")

@@ -12,7 +12,7 @@ Examples:
   kdpose demo                                  # 8-9 minutes on 2 CPU cores; report in work_dirs/demo/
   kdpose demo --out /tmp/demo --minutes 3      # a shorter (less accurate) run
   kdpose demo --from-scratch --minutes 20      # also train the teacher instead of loading the shipped one
-  kdpose demo --layout wholebody               # 133 keypoints, per-part AP (teacher trained here)
+  kdpose demo --layout wholebody               # 133 keypoints, per-part AP (the shipped whole-body rtmpose-m)
   kdpose demo --method sdpose --out /tmp/sd    # SDPose self-distillation of rtmpose-t instead of DWPose
   kdpose demo --method distilpose              # the shipped CSPNeXt-m heatmap teacher (AP ~0.5) -> a regression
                                                # student (DistilPose, CNN variant) on the `standard` preset
@@ -40,8 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="train the teacher too instead of loading the shipped weights")
     parser.add_argument("--seed", type=int, default=21, help="training seed (default 21)")
     parser.add_argument("--train-images", type=int, default=0,
-                        help="synthetic training images (default 0: the method's setting's, 640 at 640x480 for "
-                             "--layout coco, 800 at 320x240 for --layout wholebody)")
+                        help="synthetic training images (default 0: the method's setting's, 640 at 640x480 on "
+                             "`standard`, 800 at 320x240 on `hard` (distilpose --layout wholebody))")
     parser.add_argument("--val-images", type=int, default=100, help="synthetic validation images (default 100)")
     parser.add_argument("--detector", "--det", dest="detector", default=None,
                         help="person detector of the pictures and the video (a shipped kdpose detector tag, an "

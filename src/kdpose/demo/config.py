@@ -25,7 +25,7 @@ METHODS = ("dwpose", "distilpose", "sdpose", "stagewise")
 UNSUPPORTED_METHODS = {
 }
 
-TEACHER_MODEL = "rtmpose-s"  # the small teacher a demo trains itself (whole-body; kdpose.demo.methods)
+TEACHER_MODEL = "rtmpose-s"  # the `hard` setting's small teacher (rtmpose-s.synth-demo_96x64)
 STUDENT_MODEL = "rtmpose-t"
 # RTMPose networks start from a heatmap-pre-trained CSPNeXt (from a random backbone the SimCC head stays at the mean
 # pose); --from-scratch runs these pre-training phases itself, otherwise the shipped weights hold their result

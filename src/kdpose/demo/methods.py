@@ -115,7 +115,8 @@ class DWPoseMethod(DemoMethod):
     name, label = "dwpose", "DWPose"
     intermediate_rows = (("kd_stage1", "student + KD (stage 1 only)"),)
     # 96x128 crops, 2 threads: plain RTMPose-t step 0.39-0.44 s, stage 1 0.73-0.79 s (+ the RTMPose-m teacher's
-    # forward; median step_time of benchmarks/demo_seeds.py's 3 seeds): 10 minutes -> 8 + 2 epochs, ~8.3 min a run
+    # forward; median step_time of benchmarks/demo_seeds.py's 3 seeds): 10 minutes -> 8 + 2 epochs, ~8.3 min a run;
+    # whole-body (133 keypoints, the whole-body RTMPose-m teacher) at the same rate: 7.9 +- 0.3 min a run (AMX, bf16)
     epochs_per_minute = 1.0
 
     def setting(self, layout):
