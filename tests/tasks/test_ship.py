@@ -85,7 +85,9 @@ def test_a_shipped_run_loads_back_and_its_card_lists_the_run(run_dir, tmp_path):
     amp = run.of_kind("setup")[0]["amp"]  # `auto`: bf16 on an AMX CPU, none elsewhere
     assert amp == resolve_amp("auto", torch.device("cpu"))[0]
     assert f"core-hours: {run.core_hours:.2f}" in card and f"amp: {amp}" in card
-    assert "python -m kdpose.tasks.ship" in card
+    # shipping it again (the tag exists now) needs --overwrite and keeps the check's images and seed
+    assert (f"python -m kdpose.tasks.ship {run_dir} --tag rtmpose-t.synth-tiny_64x64 --weights best "
+            f"--check-images 3 --check-seed 2 --overwrite") in card
     assert "python -m kdpose.tasks.accuracy rtmpose-t.synth-tiny_64x64" in card
     # the check was measured on the shipped file, and the entry to paste is valid source for that PretrainedCfg
     assert shipped.measured is not None and 0.0 <= shipped.measured["PCK@0.2"] <= 1.0
@@ -239,3 +241,19 @@ def test_a_whole_body_card_shows_each_parts_ap_and_ar(tmp_path):
                       + " | shipped |")
     row = next(line for line in card.splitlines() if line.startswith("| 1 |"))
     assert "| 0.0600 | 0.0650 | yes |" in row  # the whole-body part's AP and AR, then the shipped mark
+
+
+def test_shipping_a_registered_tag_again_keeps_its_checks_images_and_seed():
+    """An interim file replaced by the final one is checked on the same images as before (and as the tests assert),
+    unless the command says otherwise; a new tag gets 16 images and the val seed + 1."""
+    from kdpose.models import PRETRAINED
+    from kdpose.tasks.ship import check_defaults
+
+    old = PRETRAINED["rtmpose-m.synth-standard_128x96"].check
+    assert (old.images, old.seed) == (32, 1)
+    assert check_defaults("rtmpose-m.synth-standard_128x96", None, None) == (32, 1)
+    assert check_defaults("rtmpose-m.synth-standard_128x96", 8, None) == (8, 1)
+    assert check_defaults("rtmpose-m.synth-standard_128x96", None, 5) == (32, 5)
+    assert check_defaults("rtmpose-t.synth-new_64x64", None, None) == (16, None)
+    assert PRETRAINED["cspnext-m-udp.synth-standard-backbone_128x96"].check is None  # backbone tags: no check
+    assert check_defaults("cspnext-m-udp.synth-standard-backbone_128x96", None, None) == (16, None)

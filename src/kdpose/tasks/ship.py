@@ -130,6 +130,18 @@ def default_recipe(run: RunSummary) -> str:
     return ""
 
 
+def check_defaults(tag: str, images: int | None, seed: int | None) -> tuple[int, int | None]:
+    """The accuracy check's image count and seed: the given ones; else, when ``tag`` is registered with a check (a
+    tag shipped again, e.g. an interim file replaced by the final one), that check's, so the new numbers stay
+    comparable with the old ones and with the tests; else 16 images and :func:`default_check`'s seed."""
+    from ..models import PRETRAINED
+
+    old = PRETRAINED[tag].check if tag in PRETRAINED else None
+    if old is None:
+        return (16 if images is None else images), seed
+    return (old.images if images is None else images), (old.seed if seed is None else seed)
+
+
 def default_check(run: RunSummary, images: int = 16, seed: int | None = None) -> AccuracyCheck | None:
     """A check drawn like the run's val split (top-down: RGB and ground-truth boxes; bottom-up: depth, the recipe's
     evaluation size; detection: whole RGB images, the recipe's ignore rule) on another seed, metrics to be measured;
@@ -289,7 +301,9 @@ def _commands(run: RunSummary, entry: PretrainedCfg, label: str, backbone: bool,
     ship += " --backbone" if backbone else ""
     ship += f" --backbone-tag {backbone_tag}" if backbone_tag else ""
     ship += f" --recipe {entry.recipe}" if entry.recipe else ""
-    cmds.append((ship, "this file, its check and this card"))
+    ship += f" --check-images {entry.check.images} --check-seed {entry.check.seed}" if entry.check is not None else ""
+    ship += " --overwrite"  # the tag is shipped: making it again replaces its file and this card
+    cmds.append((ship, "this file again (replaces it), its check and this card"))
     if entry.check is not None:
         cmds.append((f"python -m kdpose.tasks.accuracy {entry.tag}", "the accuracy check's numbers"))
         cmds.append((f"pytest tests/models/test_shipped_accuracy.py -k '{entry.tag}'", "asserts them"))
@@ -352,8 +366,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--assets-dir", default=str(ASSETS_DIR), help="where the file goes (default: %(default)s)")
     parser.add_argument("--cards-dir", default=None, help="where the card goes (default: <repo>/docs/models)")
     parser.add_argument("--asset-name", default=None, help="file name (default: <TAG>.safetensors)")
-    parser.add_argument("--check-images", type=int, default=16, help="images of the accuracy check (default 16)")
-    parser.add_argument("--check-seed", type=int, default=None, help="its seed (default: the val seed + 1)")
+    parser.add_argument("--check-images", type=int, default=None, help="images of the accuracy check (default: "
+                        "the registered tag's check when it is shipped again, else 16)")
+    parser.add_argument("--check-seed", type=int, default=None, help="its seed (default: the registered tag's check, "
+                        "else the val seed + 1)")
     parser.add_argument("--no-check", action="store_true", help="measure no accuracy check")
     parser.add_argument("--machine", default="", help="the machine that trained it, for the card")
     parser.add_argument("--notes", default="", help="one line for the entry and the card")
@@ -365,7 +381,8 @@ def main(argv: list[str] | None = None) -> int:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
     run = RunSummary.read(args.run_dir)
-    check = False if args.no_check or args.backbone else default_check(run, args.check_images, args.check_seed)
+    images, seed = check_defaults(args.tag, args.check_images, args.check_seed)
+    check = False if args.no_check or args.backbone else default_check(run, images, seed)
     shipped = ship_run(args.run_dir, args.tag, weights=args.weights, backbone=args.backbone, recipe=args.recipe,
                        assets_dir=args.assets_dir, cards_dir=args.cards_dir, asset_name=args.asset_name,
                        check=check, machine=args.machine, notes=args.notes, backbone_tag=args.backbone_tag,
