@@ -232,6 +232,19 @@ def test_synthetic_weights_note_names_shipped_synthetic_tags_only():
         assert synthetic_weights_note(other, photos_tag="x") is None, other
 
 
+def test_the_photo_advice_keeps_the_keypoint_layout():
+    """A whole-body user pointed to a body-only checkpoint would lose 116 of the 133 keypoints."""
+    from kdpose.cli.infer import PHOTO_MODELS, synthetic_weights_note
+    from kdpose.models import PRETRAINED
+
+    body = synthetic_weights_note("rtmpose-m.synth-standard_128x96", photos_tag=PHOTO_MODELS)
+    assert body.endswith("e.g. --model rtmpose-m.body7_256x192")
+    whole = synthetic_weights_note("rtmpose-m.synth-standard-wholebody_128x96", photos_tag=PHOTO_MODELS)
+    assert whole.endswith("e.g. --model dwpose-m.ucoco_256x192")
+    for layout, tag in PHOTO_MODELS.items():  # each suggestion is an official checkpoint of that layout
+        assert PRETRAINED[tag].layout == layout and not PRETRAINED[tag].synthetic
+
+
 def test_an_image_job_refuses_the_video_only_flags(tmp_path, oracle_onnx, capsys):
     """--det-every, --no-track, --no-smooth, --min-cutoff and --beta were read only by video jobs: an image job took
     them and ran without the tracking / smoothing / schedule asked for, saying nothing."""

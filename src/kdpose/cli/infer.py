@@ -364,15 +364,23 @@ def _close_windows() -> None:
         pass
 
 
-def synthetic_weights_note(model: str, photos_tag: str | None, flag: str = "--model") -> str | None:
+# the official checkpoint to suggest for photos instead of a synthetic-only pose model, by its keypoint layout
+PHOTO_MODELS = {"coco": "rtmpose-m.body7_256x192", "coco_wholebody": "dwpose-m.ucoco_256x192"}
+
+
+def synthetic_weights_note(model: str, photos_tag: str | dict[str, str] | None,
+                           flag: str = "--model") -> str | None:
     """One line for weights trained on kdpose's synthetic scenes only (their ``PretrainedCfg.synthetic``), which
     transfer poorly to real images: users should know before they read the poses (or trust the person boxes). None
-    for anything else; ``flag`` is the option that takes ``photos_tag``."""
+    for anything else; ``flag`` is the option that takes ``photos_tag`` (a tag, or a tag per keypoint layout: a
+    whole-body model is pointed to a whole-body checkpoint, not a body-only one)."""
     from kdpose.models import PRETRAINED
 
     cfg = dict.get(PRETRAINED, PRETRAINED.full_tag(model))
     if cfg is None or not cfg.synthetic:
         return None
+    if isinstance(photos_tag, dict):
+        photos_tag = photos_tag.get(cfg.layout)
     advice = f"; for photos use an official one, e.g. {flag} {photos_tag}" if photos_tag else ""
     return (f"{cfg.tag} was trained on kdpose's synthetic scenes only and scores far lower on real images "
             f"(BENCHMARKS.md \"Shipped synthetic weights on real photos\"){advice}")
@@ -420,7 +428,7 @@ def run(args: argparse.Namespace) -> int:
                         nms_caller_boxes=args.nms != "off", score_mode=args.score_mode, precision=args.precision)
     if source is None:
         source = FrameSource(sources, max_frames=args.max_frames, exclude=drawn)  # opens the video / camera last
-    note = synthetic_weights_note(args.model, photos_tag="rtmpose-m.body7_256x192")  # after the argument errors
+    note = synthetic_weights_note(args.model, photos_tag=PHOTO_MODELS)  # after the argument errors
     if note:
         print(f"kdpose: note: {note}", file=sys.stderr)
     if isinstance(detector, str):  # the default detector, or a shipped one, is synthetic-only too: say so
