@@ -20,6 +20,8 @@ from kdpose.demo.config import DemoOptions, base_recipe, plan_budget, stage1_rec
     (["--detector", "missing.onnx"], "--detector missing.onnx: no such file"),
     (["--method", "stagewise", "--detector", "yolox-m.humanart"],
      "--detector: the stagewise demo finds people bottom-up"),
+    (["--method", "stagewise", "--layout", "wholebody"],
+     "--layout wholebody: the stagewise demo (depth pose machines) has the 17 body keypoints only"),
 ])
 def test_bad_options_fail_cleanly(tmp_path, capsys, argv, message):
     out = tmp_path / "demo"

@@ -65,6 +65,12 @@ class DemoOptions:
             raise ConfigError(f"--method: '{self.method}' is not one of {', '.join(METHODS)}")
         if self.method in UNSUPPORTED_METHODS:
             raise ConfigError(f"--method {self.method}: not available in the demo: {UNSUPPORTED_METHODS[self.method]}")
+        from .methods import get_method
+
+        if get_method(self.method).pipeline == "depth" and self.layout != "coco":
+            # the depth pipeline's pose machines have the 17 body keypoints only; it ran them and said nothing
+            raise ConfigError(f"--layout {self.layout}: the {self.method} demo (depth pose machines) has the 17 body "
+                              "keypoints only; use --layout coco")
         if not (self.minutes > 0 and math.isfinite(self.minutes)):
             raise ConfigError(f"--minutes: must be a positive number, got {self.minutes}")
         if (self.train_images != 0 and self.train_images < 2) or self.val_images < 1:
@@ -81,8 +87,6 @@ class DemoOptions:
         if blocker is not None and not blocker.is_dir():
             raise ConfigError(f"{blocker}: --out {out} lies under a file, not a folder")
         if self.detector is not None and self.detector.lower() != "none":
-            from .methods import get_method
-
             if get_method(self.method).pipeline != "topdown":
                 raise ConfigError(f"--detector: the {self.method} demo finds people bottom-up, without boxes")
             check_detector_name(self.detector)
