@@ -1,7 +1,8 @@
 """Tags of the small weights shipped inside the package (``kdpose/assets/``, see its README): recipes cite them by
 tag (``model.init_weights``, ``distill.teacher_weights``), so they work from any folder, not only the repository
-root. Trained on kdpose's synthetic data at the demo's scale (RGB: 64x96 input, body 17 keypoints; depth: 184x184
-crops of 320x240 depth images).
+root. Trained on kdpose's synthetic data only: the `standard` preset's teachers and detector (640x480 scenes, 96x128
+crops, body 17 or whole-body 133), the `hard` demo scale's weights (64x96 crops, body 17) and the depth demo's
+(184x184 crops of 320x240 depth images).
 
 Each entry names the recipe that trained it, its model card (``docs/models/<tag>.md``) and, where the file holds a
 whole network, an accuracy check: a small fixed val set and the numbers measured on it, asserted by
